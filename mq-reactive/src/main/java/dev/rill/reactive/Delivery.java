@@ -1,0 +1,97 @@
+package dev.rill.reactive;
+
+import dev.rill.core.Message;
+import java.time.Duration;
+import reactor.core.publisher.Mono;
+
+/**
+ * One delivery of a message to a consumer, holding its lease. The consumer settles it exactly once with
+ * {@link #ack()}, {@link #nack()}, {@link #nack(Duration)} or {@link #reject(String)}; until then (or until the lease
+ * runs out) no other consumer receives the message. {@link #extend(Duration)} keeps the lease while work goes on.
+ *
+ * <p>Every operation is lazy: nothing happens until the returned {@code Mono} is subscribed, and each subscription
+ * tries the operation again.
+ *
+ * <p>Errors: an operation on a lease that is over (visibility timeout reached, or the message redelivered under a
+ * newer lease) errors with {@link LeaseExpiredException} and changes nothing; the exception is that acking a delivery
+ * that was already acked successfully completes empty (a second ack is a no-op).
+ *
+ * @param <T> the payload type
+ */
+public interface Delivery<T> {
+
+    /** @return the delivered message (id, payload, key, priority, headers, timestamp) */
+    Message<T> message();
+
+    /** @return the message's payload */
+    default T payload() {
+        return message().payload();
+    }
+
+    /** @return how many times the message has been delivered, this delivery included (1 for the first) */
+    int deliveryCount();
+
+    /** @return when this delivery's lease ends, in millis on the broker scheduler's clock */
+    long deadline();
+
+    /**
+     * Acknowledges the message: it is deleted from the queue (the Delete step).
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is over. Completes empty at once when this delivery
+     * was already acked successfully.
+     *
+     * @return a Mono that completes once the message is deleted
+     */
+    Mono<Void> ack();
+
+    /**
+     * Gives the message back for redelivery at once; its delivery count is kept, so a message that reached the
+     * queue's {@code maxDeliveries} goes to the dead-letter queue instead.
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is over.
+     *
+     * @return a Mono that completes once the message is back in the queue
+     */
+    Mono<Void> nack();
+
+    /**
+     * Gives the message back for redelivery after {@code delay} (retry with backoff).
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is over; {@link IllegalArgumentException} for a
+     * negative delay.
+     *
+     * @param delay zero or more
+     * @return a Mono that completes once the message is scheduled for redelivery
+     */
+    Mono<Void> nack(Duration delay);
+
+    /**
+     * Moves this lease's deadline to now + {@code duration} (still working on it).
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is already over; {@link IllegalArgumentException} for
+     * a duration that is not positive.
+     *
+     * @param duration positive
+     * @return a Mono that completes once the lease is extended
+     */
+    Mono<Void> extend(Duration duration);
+
+    /**
+     * Never retries the message: it moves to the queue's dead-letter queue with {@code reason} in its
+     * {@link Message#HEADER_DEAD_LETTER_REASON} header, or is dropped when the queue has none.
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is over.
+     *
+     * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue
+     * @return a Mono that completes once the message has left the queue
+     */
+    Mono<Void> reject(String reason);
+
+    /**
+     * Tells whether this delivery was settled through this object (acked, nacked or rejected successfully). A
+     * delivery whose lease simply ran out is not settled.
+     *
+     * @return whether an ack, nack or reject of this delivery succeeded
+     */
+    boolean isSettled();
+}

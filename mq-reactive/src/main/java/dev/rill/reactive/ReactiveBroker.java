@@ -1,0 +1,82 @@
+package dev.rill.reactive;
+
+import dev.rill.core.Codec;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import java.util.List;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * A set of named queues behind the reactive API. Obtain one from {@link Rill#inMemory()}.
+ *
+ * <p>Every method is lazy and non-blocking. Timers of every queue run on {@link #scheduler()}, whose clock is the
+ * queues' clock.
+ */
+public interface ReactiveBroker {
+
+    /**
+     * Declares a queue (creating it, or returning the existing one when its spec is equal) and returns a view of it.
+     * A spec that names a dead-letter queue creates that queue with default settings when it is missing.
+     *
+     * <p>Errors: {@link IllegalArgumentException} when the spec is invalid, or a queue of that name exists with a
+     * different spec (the message names each differing field); {@link QueueClosedException} when the broker is
+     * closed.
+     *
+     * @param spec the queue's spec
+     * @param codec turns payloads into bytes for brokers that store or transmit them (in-memory brokers keep the
+     *     payload objects as they are)
+     * @param <T> the payload type
+     * @return a Mono of the queue
+     */
+    <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec);
+
+    /**
+     * Deletes a queue and its messages; its subscribers' streams error with {@link QueueClosedException}.
+     *
+     * @param name the queue name
+     * @return a Mono of whether a queue was deleted
+     */
+    Mono<Boolean> delete(String name);
+
+    /**
+     * Deletes every message of a queue.
+     *
+     * <p>Errors: {@link QueueNotFoundException} when there is no such queue.
+     *
+     * @param name the queue name
+     * @return a Mono of how many messages were removed
+     */
+    Mono<Long> purge(String name);
+
+    /** @return a Mono of the queue names, sorted */
+    Mono<List<String>> list();
+
+    /** @return a Mono of every queue's stats, sorted by name */
+    Mono<List<QueueStats>> stats();
+
+    /**
+     * Moves up to {@code max} messages from a dead-letter queue back to the queues they came from, oldest first;
+     * stops early when a source queue is full.
+     *
+     * <p>Errors: {@link QueueNotFoundException} when there is no such dead-letter queue;
+     * {@link IllegalStateException} when a message's source queue is gone; {@link IllegalArgumentException} when
+     * {@code max < 1}.
+     *
+     * @param deadLetterQueue the dead-letter queue's name
+     * @param max at least 1
+     * @return a Mono of how many messages were moved
+     */
+    Mono<Integer> redrive(String deadLetterQueue, int max);
+
+    /**
+     * Closes the broker: cancels its timers and errors every open stream with {@link QueueClosedException}.
+     * Idempotent.
+     *
+     * @return a Mono that completes once closed
+     */
+    Mono<Void> close();
+
+    /** @return the scheduler that runs this broker's timers and whose clock the queues use */
+    Scheduler scheduler();
+}
