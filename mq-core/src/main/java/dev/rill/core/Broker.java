@@ -1,0 +1,225 @@
+package dev.rill.core;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A registry of named queues that routes dead letters between them.
+ *
+ * <p>Thread-safe and non-blocking (a concurrent map; each queue has its own lock, and no call ever holds two
+ * queue locks). Dead-letter queues are ordinary queues: declaring a queue whose spec names a dead-letter queue
+ * that does not exist yet creates it with default settings, and a dead letter whose dead-letter queue was
+ * deleted re-creates it, so dead letters are never lost.
+ */
+public final class Broker {
+
+    private final ConcurrentHashMap<String, MessageQueue<?>> queues = new ConcurrentHashMap<>();
+    private final MessageQueue.DeadLetterSink sink = this::route;
+
+    private Broker() {
+    }
+
+    /** @return a new, empty broker */
+    public static Broker create() {
+        return new Broker();
+    }
+
+    /**
+     * Creates a queue, or returns the existing one when its spec is equal (idempotent). Creates the spec's
+     * dead-letter queue with default settings when it does not exist.
+     *
+     * @param spec the spec; {@link QueueSpec#validate() validated}
+     * @param <T> the payload type (not checked: one name, one type, is the caller's contract)
+     * @return the queue
+     * @throws IllegalArgumentException if the spec is invalid, or a queue of that name exists with another spec
+     *     (the message lists each differing field)
+     */
+    @SuppressWarnings("unchecked")
+    public <T> MessageQueue<T> declare(QueueSpec spec) {
+        Objects.requireNonNull(spec, "spec").validate();
+        MessageQueue<?> q = queues.compute(spec.name(), (name, existing) -> {
+            if (existing == null || existing.isClosed()) {
+                return new MessageQueue<>(spec, sink);
+            }
+            List<String> diff = existing.spec().differences(spec);
+            if (!diff.isEmpty()) {
+                throw new IllegalArgumentException("queue '" + name + "' exists with a different spec (existing vs requested): "
+                        + String.join("; ", diff));
+            }
+            return existing;
+        });
+        spec.deadLetterQueue().ifPresent(this::ensureExists);
+        return (MessageQueue<T>) q;
+    }
+
+    private MessageQueue<?> ensureExists(String name) {
+        return queues.compute(name, (n, existing) ->
+                existing == null || existing.isClosed() ? new MessageQueue<>(QueueSpec.named(n), sink) : existing);
+    }
+
+    /**
+     * Looks a queue up.
+     *
+     * @param name the queue name
+     * @param <T> the payload type
+     * @return the queue, or empty
+     */
+    @SuppressWarnings("unchecked")
+    public <T> Optional<MessageQueue<T>> get(String name) {
+        return Optional.ofNullable((MessageQueue<T>) queues.get(Objects.requireNonNull(name, "name")));
+    }
+
+    private MessageQueue<Object> require(String name) {
+        return this.<Object>get(name)
+                .orElseThrow(() -> new IllegalArgumentException("no queue named '" + name + "'"));
+    }
+
+    /**
+     * Deletes a queue and its messages; its outstanding handles become stale.
+     *
+     * @param name the queue name
+     * @param now the caller's clock, millis
+     * @return whether a queue was deleted
+     */
+    public boolean delete(String name, long now) {
+        MessageQueue<?> q = queues.remove(Objects.requireNonNull(name, "name"));
+        if (q == null) {
+            return false;
+        }
+        q.close();
+        q.purge(now);
+        return true;
+    }
+
+    /**
+     * Deletes every message of a queue.
+     *
+     * @param name the queue name
+     * @param now the caller's clock, millis
+     * @return how many messages were removed
+     * @throws IllegalArgumentException if there is no such queue
+     */
+    public long purge(String name, long now) {
+        return require(name).purge(now);
+    }
+
+    /** @return the queue names, sorted */
+    public List<String> list() {
+        List<String> names = new ArrayList<>(queues.keySet());
+        names.sort(null);
+        return names;
+    }
+
+    /** @return every queue's stats, sorted by name */
+    public List<QueueStats> stats() {
+        List<QueueStats> out = new ArrayList<>();
+        for (String n : list()) {
+            MessageQueue<?> q = queues.get(n);
+            if (q != null) {
+                out.add(q.stats());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Applies due timers on every queue (see {@link MessageQueue#advance(long)}).
+     *
+     * @param now the caller's clock, millis
+     * @return the earliest next deadline over all queues, or {@link Long#MAX_VALUE}
+     */
+    public long advance(long now) {
+        long next = Long.MAX_VALUE;
+        for (MessageQueue<?> q : queues.values()) {
+            next = Math.min(next, q.advance(now));
+        }
+        return next;
+    }
+
+    /**
+     * Moves up to {@code max} messages from a dead-letter queue back to the queue each came from (its
+     * {@link Message#HEADER_SOURCE_QUEUE} header), oldest first. Moved messages start over with no deliveries and
+     * lose the {@code x-rill-*} dead-letter headers. Stops early when a source queue is full.
+     *
+     * @param deadLetterQueue the dead-letter queue's name
+     * @param max at least 1
+     * @param now the caller's clock, millis
+     * @return how many messages were moved
+     * @throws IllegalArgumentException if there is no such queue
+     * @throws IllegalStateException if the next message has no source header or its source queue is gone (the
+     *     message stays where it was)
+     */
+    public int redrive(String deadLetterQueue, int max, long now) {
+        return redrive(deadLetterQueue, null, max, now);
+    }
+
+    /**
+     * Like {@link #redrive(String, int, long)}, moving every message to {@code target} regardless of its source.
+     *
+     * @param deadLetterQueue the dead-letter queue's name
+     * @param target the destination queue's name, or null for each message's source queue
+     * @param max at least 1
+     * @param now the caller's clock, millis
+     * @return how many messages were moved
+     */
+    public int redrive(String deadLetterQueue, String target, int max, long now) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be >= 1, was " + max);
+        }
+        MessageQueue<Object> dlq = require(deadLetterQueue);
+        int moved = 0;
+        while (moved < max) {
+            List<Lease<Object>> leases = dlq.receive(1, now);
+            if (leases.isEmpty()) {
+                break;
+            }
+            Lease<Object> lease = leases.get(0);
+            Message<Object> m = lease.message();
+            String dest = target != null ? target : m.headers().get(Message.HEADER_SOURCE_QUEUE);
+            if (dest == null) {
+                dlq.release(lease.handle(), now);
+                throw new IllegalStateException("message " + m.id() + " in '" + deadLetterQueue
+                        + "' has no " + Message.HEADER_SOURCE_QUEUE + " header; redrive it to an explicit target");
+            }
+            MessageQueue<Object> to = this.<Object>get(dest).orElse(null);
+            if (to == null || to.isClosed()) {
+                dlq.release(lease.handle(), now);
+                throw new IllegalStateException("message " + m.id() + " in '" + deadLetterQueue + "': queue '" + dest
+                        + "' does not exist");
+            }
+            Map<String, String> headers = new HashMap<>(m.headers());
+            headers.remove(Message.HEADER_DEAD_LETTER_REASON);
+            headers.remove(Message.HEADER_SOURCE_QUEUE);
+            headers.remove(Message.HEADER_DELIVERY_COUNT);
+            headers.remove(Message.HEADER_ORIGINAL_ID);
+            OutboundMessage<Object> out = OutboundMessage.of(m.payload()).priority(m.priority()).headers(headers);
+            if (m.key() != null) {
+                out = out.key(m.key());
+            }
+            SendOutcome o = to.send(out, now);
+            if (o.status() != SendOutcome.Status.ENQUEUED) {
+                dlq.release(lease.handle(), now);
+                break;
+            }
+            dlq.ack(lease.handle(), now);
+            moved++;
+        }
+        return moved;
+    }
+
+    private void route(DeadLetter<?> dl) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            MessageQueue<?> dlq = ensureExists(dl.deadLetterQueue());
+            if (dlq.acceptDeadLetter(dl)) {
+                return;
+            }
+            queues.remove(dl.deadLetterQueue(), dlq); // deleted under us: make a new one
+        }
+        throw new IllegalStateException("could not deliver a dead letter to '" + dl.deadLetterQueue() + "'");
+    }
+}

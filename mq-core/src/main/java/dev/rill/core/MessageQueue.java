@@ -1,0 +1,1223 @@
+package dev.rill.core;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One queue: a lock-protected state machine that stores messages, leases them to receivers for a visibility
+ * timeout, and deletes them on explicit acknowledgment.
+ *
+ * <p>Contract shared by every method: thread-safe; never blocks on I/O or waits for anything but the queue's
+ * own short critical section; never calls user code while holding the lock (listener callbacks and dead-letter
+ * hand-over run after it is released, on the calling thread); takes the current time as {@code now} (millis on
+ * any monotonic clock the caller chooses; a {@code now} earlier than one already seen is treated as the latest
+ * seen). Timers that are due at {@code now} (lease expiry, delays, TTL) are applied at the start of every call,
+ * so the observable state depends on the calls and their times only, not on whether {@link #advance(long)} ran.
+ *
+ * <p>Cost: send, receive (per message), ack, reject and release are O(1) for plain messages; delayed messages,
+ * retry returns, TTL'd messages and leases with non-default deadlines cost O(log n); {@link #advance(long)}
+ * costs in proportion to what falls due.
+ *
+ * <p>Leases: a lease is over when {@code now >= deadline}; its handle is stale from then on. A stale handle
+ * never changes anything and reports {@link LeaseOutcome#STALE}.
+ *
+ * @param <T> the payload type
+ */
+public final class MessageQueue<T> {
+
+    private static final System.Logger LOG = System.getLogger(MessageQueue.class.getName());
+    private static final int LEVELS = OutboundMessage.MAX_PRIORITY + 1;
+    private static final QueueListener NO_LISTENER = new QueueListener() { };
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final QueueSpec spec;
+    private final String name;
+    private final long visibilityMs;
+    private final long dedupWindowMs;
+    private final long queueTtlMs; // 0: none
+    private final int capacity;
+    private final long maxBytes;
+    private final int maxDeliveries; // 0: unlimited
+    private final boolean keyOrdered;
+    private final boolean deadLetterOnExpiry;
+    private final DeadLetterSink deadLetterSink; // null: dead letters are discarded (spec says so)
+    private volatile QueueListener listener = NO_LISTENER;
+
+    // ---- state guarded by lock ----
+    private long lastNow = Long.MIN_VALUE;
+    private long nextId = 1;
+    private boolean closed;
+    private final ReadyLevel<T>[] levels;
+    private int readyMask; // bit p set when level p has something receivable
+    private final HashMap<String, KeyState<T>> keys;
+    private final EntryList<T> leaseList = new EntryList<>();
+    private final EntryHeap<T> leaseHeap = new EntryHeap<>(EntryHeap.BY_DEADLINE);
+    private final EntryHeap<T> delayHeap = new EntryHeap<>(EntryHeap.BY_DEADLINE);
+    private final EntryHeap<T> ttlHeap = new EntryHeap<>(EntryHeap.BY_EXPIRY);
+    private final HashMap<String, DedupRecord> dedup = new HashMap<>();
+    private final ArrayDeque<DedupRecord> dedupOrder = new ArrayDeque<>();
+    private boolean sendRefused; // a send saw FULL since the last writable signal
+    private long size;
+    private long ready;
+    private long inFlight;
+    private long delayed;
+    private long bytes;
+    private long sent;
+    private long duplicates;
+    private long delivered;
+    private long acked;
+    private long nacked;
+    private long expiredLeases;
+    private long deadLettered;
+    private long expired;
+    private long purged;
+    // per call, handed out after unlock
+    private ArrayList<DeadLetter<T>> pendingDeadLetters;
+    private ArrayList<QueueEvent> pendingEvents;
+    private boolean recordEvents;
+
+    private record DedupRecord(String dedupId, long messageId, long expiresAt) {
+    }
+
+    /** Receives dead letters after the source queue's lock is released. */
+    interface DeadLetterSink {
+        void accept(DeadLetter<?> deadLetter);
+    }
+
+    @SuppressWarnings("unchecked")
+    MessageQueue(QueueSpec spec, DeadLetterSink deadLetterSink) {
+        this.spec = Objects.requireNonNull(spec, "spec").validate();
+        this.name = spec.name();
+        this.visibilityMs = spec.visibilityTimeout().toMillis();
+        this.dedupWindowMs = spec.dedupWindow().toMillis();
+        this.queueTtlMs = spec.messageTtl().map(Duration::toMillis).orElse(0L);
+        this.capacity = spec.capacity();
+        this.maxBytes = spec.maxBytesRaw();
+        this.maxDeliveries = spec.maxDeliveriesRaw();
+        this.keyOrdered = spec.ordering() == Ordering.KEY_ORDERED;
+        this.deadLetterOnExpiry = spec.expiryAction() == ExpiryAction.DEAD_LETTER;
+        this.deadLetterSink = spec.deadLetterQueue().isPresent() ? Objects.requireNonNull(deadLetterSink,
+                "deadLetterSink") : null;
+        this.levels = new ReadyLevel[LEVELS];
+        for (int i = 0; i < LEVELS; i++) {
+            levels[i] = new ReadyLevel<>();
+        }
+        this.keys = keyOrdered ? new HashMap<>() : null;
+    }
+
+    /**
+     * Creates a stand-alone queue, outside any {@link Broker}. A stand-alone queue cannot dead-letter into
+     * another queue: use a {@link Broker} for specs that name a dead-letter queue.
+     *
+     * @param spec the queue's spec; {@link QueueSpec#validate() validated}
+     * @param <T> the payload type
+     * @return a new, empty queue
+     * @throws IllegalArgumentException if the spec is invalid or names a dead-letter queue
+     */
+    public static <T> MessageQueue<T> create(QueueSpec spec) {
+        if (spec.deadLetterQueue().isPresent()) {
+            throw new IllegalArgumentException("queue '" + spec.name() + "': deadLetterQueue="
+                    + spec.deadLetterQueue().get() + " needs a Broker to route dead letters; use Broker.declare");
+        }
+        return new MessageQueue<>(spec, null);
+    }
+
+    /** @return the queue's name */
+    public String name() {
+        return name;
+    }
+
+    /** @return the queue's spec */
+    public QueueSpec spec() {
+        return spec;
+    }
+
+    /**
+     * Sets the listener for readable/writable edges and events, replacing any earlier one.
+     *
+     * @param listener the listener, or null to remove it
+     */
+    public void setListener(QueueListener listener) {
+        this.listener = listener == null ? NO_LISTENER : listener;
+    }
+
+    // =====================================================================================================
+    // Send
+    // =====================================================================================================
+
+    /**
+     * Stores a message at the tail of its priority (or in the delay heap when it has a delay).
+     *
+     * <p>O(1); O(log n) with a delay or TTL.
+     *
+     * @param message the message
+     * @param now the caller's clock, millis
+     * @return {@code ENQUEUED} with the new id; {@code DUPLICATE} with the original id when its dedup id was sent
+     *     within the dedup window; {@code FULL} at capacity; {@code CLOSED} when the queue is closed
+     * @throws IllegalArgumentException if the payload alone exceeds {@link QueueSpec#maxBytes(long)}
+     */
+    public SendOutcome send(OutboundMessage<T> message, long now) {
+        Objects.requireNonNull(message, "message");
+        long sz = Sizes.of(message.payload());
+        checkFits(sz);
+        SendOutcome out;
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            out = sendLocked(message, sz, now);
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return out;
+    }
+
+    /**
+     * Sends many messages under one lock acquisition, in order; stops storing at the first {@code FULL} (later
+     * messages report {@code FULL} too, so order is never broken).
+     *
+     * @param messages the messages
+     * @param now the caller's clock, millis
+     * @return one outcome per message, in order
+     */
+    public List<SendOutcome> sendAll(List<OutboundMessage<T>> messages, long now) {
+        Objects.requireNonNull(messages, "messages");
+        long[] sizes = new long[messages.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            OutboundMessage<T> m = Objects.requireNonNull(messages.get(i), "messages[" + i + "]");
+            sizes[i] = Sizes.of(m.payload());
+            checkFits(sizes[i]);
+        }
+        SendOutcome[] out = new SendOutcome[sizes.length];
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            boolean full = false;
+            for (int i = 0; i < out.length; i++) {
+                out[i] = full ? SendOutcome.FULL : sendLocked(messages.get(i), sizes[i], now);
+                full = out[i].status() == SendOutcome.Status.FULL;
+            }
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return Arrays.asList(out);
+    }
+
+    private void checkFits(long sz) {
+        if (sz > maxBytes) {
+            throw new IllegalArgumentException("queue '" + name + "': payload of " + sz + " bytes exceeds maxBytes="
+                    + maxBytes);
+        }
+    }
+
+    private SendOutcome sendLocked(OutboundMessage<T> m, long sz, long now) {
+        if (closed) {
+            return SendOutcome.CLOSED;
+        }
+        String dedupId = m.dedupId();
+        if (dedupId != null) {
+            expireDedup(now);
+            DedupRecord r = dedup.get(dedupId);
+            if (r != null && r.expiresAt > now) {
+                duplicates++;
+                event(QueueEvent.Type.DEDUPLICATED, r.messageId, 0, dedupId, now);
+                return new SendOutcome(SendOutcome.Status.DUPLICATE, r.messageId);
+            }
+        }
+        if (size >= capacity || bytes + sz > maxBytes) {
+            sendRefused = true;
+            return SendOutcome.FULL;
+        }
+        long id = nextId++;
+        Entry<T> e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.priority(), m.headers());
+        long ttl = queueTtlMs;
+        if (m.ttl() != null) {
+            long t = m.ttl().toMillis();
+            ttl = ttl == 0 ? t : Math.min(ttl, t);
+        }
+        if (ttl > 0) {
+            e.expiresAt = saturatedAdd(now, Math.max(1, ttl));
+        }
+        size++;
+        bytes += sz;
+        sent++;
+        if (dedupId != null) {
+            DedupRecord r = new DedupRecord(dedupId, id, saturatedAdd(now, dedupWindowMs));
+            dedup.put(dedupId, r);
+            dedupOrder.addLast(r);
+        }
+        event(QueueEvent.Type.ENQUEUED, id, 0, null, now);
+        long delayMs = m.delay().toMillis();
+        if (delayMs > 0) {
+            e.state = Entry.DELAYED;
+            e.deadline = saturatedAdd(now, delayMs);
+            delayHeap.add(e);
+            delayed++;
+        } else {
+            enqueueNew(e);
+        }
+        if (e.expiresAt != 0) {
+            ttlHeap.add(e);
+        }
+        return new SendOutcome(SendOutcome.Status.ENQUEUED, id);
+    }
+
+    /**
+     * Stores a dead letter from another queue. Dead letters bypass capacity (refusing them would lose them or
+     * stall the source) and dedup.
+     *
+     * @return false when this queue is closed
+     */
+    boolean acceptDeadLetter(DeadLetter<?> dl) {
+        @SuppressWarnings("unchecked")
+        T payload = (T) dl.payload();
+        Map<String, String> headers = new HashMap<>(dl.headers());
+        headers.put(Message.HEADER_DEAD_LETTER_REASON, truncate(dl.reason()));
+        headers.put(Message.HEADER_SOURCE_QUEUE, dl.sourceQueue());
+        headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
+        headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
+        Map<String, String> frozen = Map.copyOf(headers);
+        long sz = Sizes.of(payload);
+        Signals s;
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            long now = clock(dl.now());
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            long id = nextId++;
+            Entry<T> e = new Entry<>(id, now, payload, keyOrdered ? dl.key() : null, dl.priority(), frozen);
+            if (queueTtlMs > 0) {
+                e.expiresAt = saturatedAdd(now, queueTtlMs);
+            }
+            size++;
+            bytes += sz;
+            sent++;
+            event(QueueEvent.Type.ENQUEUED, id, 0, "dead letter from " + dl.sourceQueue(), now);
+            enqueueNew(e);
+            if (e.expiresAt != 0) {
+                ttlHeap.add(e);
+            }
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return true;
+    }
+
+    private static String truncate(String s) {
+        if (s == null || s.isEmpty()) {
+            return "unspecified";
+        }
+        return s.length() > OutboundMessage.MAX_STRING_LENGTH ? s.substring(0, OutboundMessage.MAX_STRING_LENGTH) : s;
+    }
+
+    // =====================================================================================================
+    // Receive
+    // =====================================================================================================
+
+    /**
+     * Leases up to {@code max} ready messages for the queue's visibility timeout: highest priority first, FIFO
+     * within a priority, one per key at a time for key-ordered queues.
+     *
+     * <p>O(1) per message (O(log n) for a message returned by an expired lease or nack).
+     *
+     * @param max at least 1
+     * @param now the caller's clock, millis
+     * @return the leases, possibly empty (nothing ready, or the queue is closed); never null
+     */
+    public List<Lease<T>> receive(int max, long now) {
+        return receiveMillis(max, visibilityMs, now);
+    }
+
+    /**
+     * Like {@link #receive(int, long)} with a visibility timeout for these leases only.
+     *
+     * @param max at least 1
+     * @param visibility positive lease length
+     * @param now the caller's clock, millis
+     * @return the leases, possibly empty
+     */
+    public List<Lease<T>> receive(int max, Duration visibility, long now) {
+        Objects.requireNonNull(visibility, "visibility");
+        if (visibility.isNegative() || visibility.isZero()) {
+            throw new IllegalArgumentException("visibility must be positive, was " + visibility);
+        }
+        return receiveMillis(max, visibility.toMillis(), now);
+    }
+
+    private List<Lease<T>> receiveMillis(int max, long visMs, long now) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be >= 1, was " + max);
+        }
+        List<Lease<T>> out;
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            if (closed || readyMask == 0) {
+                out = Collections.emptyList();
+            } else {
+                ArrayList<Lease<T>> list = new ArrayList<>(Math.min(max, 64));
+                while (list.size() < max && readyMask != 0) {
+                    Entry<T> e = pollReady();
+                    list.add(lease(e, visMs, now));
+                }
+                out = list;
+            }
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return out;
+    }
+
+    private Lease<T> lease(Entry<T> e, long visMs, long now) {
+        e.deliveryCount++;
+        e.leaseSeq++;
+        e.deadline = saturatedAdd(now, visMs);
+        insertLeased(e);
+        inFlight++;
+        delivered++;
+        event(QueueEvent.Type.LEASED, e.id, e.deliveryCount, null, now);
+        ReceiptHandle h = new ReceiptHandle(this, e, e.leaseSeq, e.id, e.deliveryCount);
+        return new Lease<>(e.toMessage(), h, e.deliveryCount, e.deadline);
+    }
+
+    private void insertLeased(Entry<T> e) {
+        Entry<T> tail = leaseList.tail;
+        if (tail == null || tail.deadline <= e.deadline) {
+            e.state = Entry.LEASED_LIST;
+            leaseList.addLast(e);
+        } else {
+            e.state = Entry.LEASED_HEAP;
+            leaseHeap.add(e);
+        }
+    }
+
+    private void removeLeased(Entry<T> e) {
+        if (e.state == Entry.LEASED_LIST) {
+            leaseList.remove(e);
+        } else {
+            leaseHeap.remove(e);
+        }
+        inFlight--;
+    }
+
+    // =====================================================================================================
+    // Settle: ack, nack, extend, reject, release
+    // =====================================================================================================
+
+    /**
+     * Deletes the leased message (the Delete step). O(1) (O(log n) for TTL'd messages).
+     *
+     * @param handle the receipt handle of the current lease
+     * @param now the caller's clock, millis
+     * @return {@code OK}, or {@code STALE} when the handle's lease is over (deleted nothing)
+     * @throws IllegalArgumentException if the handle was issued by another queue
+     */
+    public LeaseOutcome ack(ReceiptHandle handle, long now) {
+        return settle(handle, OP_ACK, 0, null, now);
+    }
+
+    /**
+     * Acknowledges many handles under one lock acquisition.
+     *
+     * @param handles receipt handles of this queue
+     * @param now the caller's clock, millis
+     * @return one outcome per handle, in order
+     */
+    public List<LeaseOutcome> ackAll(List<ReceiptHandle> handles, long now) {
+        Objects.requireNonNull(handles, "handles");
+        for (ReceiptHandle h : handles) {
+            checkHandle(h);
+        }
+        LeaseOutcome[] out = new LeaseOutcome[handles.size()];
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            for (int i = 0; i < out.length; i++) {
+                out[i] = settleLocked(handles.get(i), OP_ACK, 0, null, now);
+            }
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Gives the message back for redelivery, now or after {@code delay}; its delivery count is kept. A message
+     * that has had {@code maxDeliveries} deliveries is dead-lettered instead.
+     *
+     * @param handle the receipt handle of the current lease
+     * @param delay zero for at once, else the backoff before it is ready again
+     * @param now the caller's clock, millis
+     * @return {@code OK} or {@code STALE}
+     */
+    public LeaseOutcome nack(ReceiptHandle handle, Duration delay, long now) {
+        Objects.requireNonNull(delay, "delay");
+        if (delay.isNegative()) {
+            throw new IllegalArgumentException("delay must be >= 0, was " + delay);
+        }
+        return settle(handle, OP_NACK, delay.toMillis(), null, now);
+    }
+
+    /**
+     * Sets the lease deadline to {@code now + duration} (still working on it). May shorten the lease too.
+     *
+     * @param handle the receipt handle of the current lease
+     * @param duration positive
+     * @param now the caller's clock, millis
+     * @return {@code OK} or {@code STALE} (an expired lease cannot be extended)
+     */
+    public LeaseOutcome extend(ReceiptHandle handle, Duration duration, long now) {
+        Objects.requireNonNull(duration, "duration");
+        if (duration.isNegative() || duration.isZero()) {
+            throw new IllegalArgumentException("duration must be positive, was " + duration);
+        }
+        return settle(handle, OP_EXTEND, duration.toMillis(), null, now);
+    }
+
+    /**
+     * Never retry this message: move it to the dead-letter queue with {@code reason}, or drop it when the queue
+     * has none. O(1).
+     *
+     * @param handle the receipt handle of the current lease
+     * @param reason why, kept in the {@link Message#HEADER_DEAD_LETTER_REASON} header (cut to 1024 characters)
+     * @param now the caller's clock, millis
+     * @return {@code OK} or {@code STALE}
+     */
+    public LeaseOutcome reject(ReceiptHandle handle, String reason, long now) {
+        return settle(handle, OP_REJECT, 0, reason == null ? "rejected" : reason, now);
+    }
+
+    /**
+     * Gives back a lease that never reached its consumer (for instance a stream cancelled before emitting it):
+     * the message is ready again at once and the delivery is not counted.
+     *
+     * @param handle the receipt handle of the current lease
+     * @param now the caller's clock, millis
+     * @return {@code OK} or {@code STALE}
+     */
+    public LeaseOutcome release(ReceiptHandle handle, long now) {
+        return settle(handle, OP_RELEASE, 0, null, now);
+    }
+
+    private static final int OP_ACK = 0;
+    private static final int OP_NACK = 1;
+    private static final int OP_EXTEND = 2;
+    private static final int OP_REJECT = 3;
+    private static final int OP_RELEASE = 4;
+
+    private void checkHandle(ReceiptHandle h) {
+        Objects.requireNonNull(h, "handle");
+        if (h.queue != this) {
+            throw new IllegalArgumentException("receipt handle " + h + " belongs to queue '" + h.queueName()
+                    + "', not '" + name + "'");
+        }
+    }
+
+    private LeaseOutcome settle(ReceiptHandle h, int op, long arg, String reason, long now) {
+        checkHandle(h);
+        LeaseOutcome out;
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            out = settleLocked(h, op, arg, reason, now);
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private LeaseOutcome settleLocked(ReceiptHandle h, int op, long arg, String reason, long now) {
+        Entry<T> e = (Entry<T>) h.entry;
+        if (closed || !e.leased() || e.leaseSeq != h.leaseSeq || now >= e.deadline) {
+            return LeaseOutcome.STALE;
+        }
+        switch (op) {
+            case OP_ACK -> {
+                removeLeased(e);
+                acked++;
+                event(QueueEvent.Type.ACKED, e.id, e.deliveryCount, null, now);
+                finish(e);
+            }
+            case OP_NACK -> {
+                removeLeased(e);
+                nacked++;
+                event(QueueEvent.Type.NACKED, e.id, e.deliveryCount, Long.toString(arg), now);
+                if (maxDeliveries > 0 && e.deliveryCount >= maxDeliveries) {
+                    deadLetter(e, "max deliveries reached (" + e.deliveryCount + ")", now);
+                } else if (arg > 0) {
+                    e.state = Entry.DELAYED;
+                    e.deadline = saturatedAdd(now, arg);
+                    delayHeap.add(e);
+                    delayed++;
+                } else {
+                    returnToReady(e, now);
+                }
+            }
+            case OP_EXTEND -> {
+                removeLeased(e);
+                e.deadline = saturatedAdd(now, arg);
+                insertLeased(e);
+                inFlight++;
+                event(QueueEvent.Type.EXTENDED, e.id, e.deliveryCount, Long.toString(e.deadline), now);
+            }
+            case OP_REJECT -> {
+                removeLeased(e);
+                deadLetter(e, reason, now);
+            }
+            case OP_RELEASE -> {
+                removeLeased(e);
+                e.deliveryCount--;
+                delivered--;
+                event(QueueEvent.Type.RELEASED, e.id, e.deliveryCount, null, now);
+                returnToReady(e, now);
+            }
+            default -> throw new IllegalStateException("op " + op);
+        }
+        return LeaseOutcome.OK;
+    }
+
+    // =====================================================================================================
+    // Time
+    // =====================================================================================================
+
+    /**
+     * Applies every timer due at {@code now}: expired leases return to ready ahead of newer messages of their
+     * priority or key (or are dead-lettered once {@code maxDeliveries} is reached), due delayed messages become
+     * ready, messages past their TTL are dropped or dead-lettered, and dedup ids past their window are forgotten.
+     *
+     * <p>Cost: proportional to what falls due, plus O(1).
+     *
+     * @param now the caller's clock, millis
+     * @return the next time something falls due, or {@link Long#MAX_VALUE} when nothing is pending
+     */
+    public long advance(long now) {
+        long next;
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            expireDedup(now);
+            next = nextDeadlineLocked();
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return next;
+    }
+
+    /**
+     * Tells when the next timer falls due (lease, delay, TTL or dedup window).
+     *
+     * @return millis on the caller's clock, or {@link Long#MAX_VALUE} when nothing is pending
+     */
+    public long nextDeadline() {
+        lock.lock();
+        try {
+            return nextDeadlineLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long nextDeadlineLocked() {
+        long next = Long.MAX_VALUE;
+        if (leaseList.head != null) {
+            next = Math.min(next, leaseList.head.deadline);
+        }
+        Entry<T> e = leaseHeap.peek();
+        if (e != null) {
+            next = Math.min(next, e.deadline);
+        }
+        e = delayHeap.peek();
+        if (e != null) {
+            next = Math.min(next, e.deadline);
+        }
+        e = ttlHeap.peek();
+        if (e != null) {
+            next = Math.min(next, e.expiresAt);
+        }
+        DedupRecord r = dedupOrder.peekFirst();
+        if (r != null) {
+            next = Math.min(next, r.expiresAt);
+        }
+        return next;
+    }
+
+    private long clock(long now) {
+        recordEvents = listener.wantsEvents();
+        if (now > lastNow) {
+            lastNow = now;
+            return now;
+        }
+        return lastNow;
+    }
+
+    private void runTimers(long now) {
+        Entry<T> e;
+        while ((e = leaseList.head) != null && e.deadline <= now) {
+            expireLease(e, now);
+        }
+        while ((e = leaseHeap.peek()) != null && e.deadline <= now) {
+            expireLease(e, now);
+        }
+        while ((e = delayHeap.peek()) != null && e.deadline <= now) {
+            delayHeap.poll();
+            delayed--;
+            if (e.deliveryCount > 0) {
+                returnToReady(e, now);
+            } else if (e.expiresAt != 0 && e.expiresAt <= now) {
+                expireTtl(e, now);
+            } else {
+                enqueueNew(e);
+            }
+        }
+        while ((e = ttlHeap.peek()) != null && e.expiresAt <= now) {
+            ttlHeap.poll();
+            if (e.leased()) {
+                continue; // decided when its lease ends
+            }
+            unlinkReadyOrDelayed(e);
+            expireTtl(e, now);
+        }
+    }
+
+    private void expireLease(Entry<T> e, long now) {
+        removeLeased(e);
+        expiredLeases++;
+        event(QueueEvent.Type.EXPIRED, e.id, e.deliveryCount, null, now);
+        if (maxDeliveries > 0 && e.deliveryCount >= maxDeliveries) {
+            deadLetter(e, "max deliveries reached (" + e.deliveryCount + ")", now);
+        } else {
+            returnToReady(e, now);
+        }
+    }
+
+    private void expireDedup(long now) {
+        DedupRecord r;
+        while ((r = dedupOrder.peekFirst()) != null && r.expiresAt <= now) {
+            dedupOrder.pollFirst();
+            dedup.remove(r.dedupId, r);
+        }
+    }
+
+    private void expireTtl(Entry<T> e, long now) {
+        event(QueueEvent.Type.TTL_EXPIRED, e.id, e.deliveryCount, null, now);
+        if (deadLetterOnExpiry) {
+            deadLetter(e, "expired", now);
+        } else {
+            expired++;
+            finish(e);
+        }
+    }
+
+    // =====================================================================================================
+    // Ready structures
+    // =====================================================================================================
+
+    /** A message becomes ready for the first time (new send, or a delayed send falling due): tail of its FIFO. */
+    private void enqueueNew(Entry<T> e) {
+        ready++;
+        String key = e.key;
+        if (key != null) {
+            KeyState<T> k = keys.get(key);
+            if (k == null) {
+                k = new KeyState<>(key);
+                keys.put(key, k);
+            }
+            e.state = Entry.READY_KEY;
+            k.list.addLast(e);
+            if (k.held == null && k.level < 0) {
+                makeKeyReady(k);
+            }
+        } else {
+            e.state = Entry.READY_MAIN;
+            levels[e.priority].main.addLast(e);
+            readyMask |= 1 << e.priority;
+        }
+    }
+
+    /** A delivered message comes back (lease expired, nack, release): ahead of newer messages of its FIFO. */
+    private void returnToReady(Entry<T> e, long now) {
+        if (e.expiresAt != 0 && e.expiresAt <= now) {
+            if (e.ttlIndex >= 0) {
+                ttlHeap.remove(e);
+            }
+            if (e.key != null) {
+                KeyState<T> k = keys.get(e.key);
+                if (k.held == e) {
+                    k.held = null;
+                    settleKey(k);
+                }
+            }
+            expireTtl(e, now);
+            return;
+        }
+        ready++;
+        if (e.key != null) {
+            KeyState<T> k = keys.get(e.key);
+            if (k.held == e) {
+                k.held = null;
+            }
+            e.state = Entry.READY_KEY;
+            k.list.addFirst(e);
+            if (k.level >= 0) { // its old head's priority no longer applies
+                levels[k.level].keys.remove(k);
+                clearLevelIfEmpty(k.level);
+                k.level = -1;
+            }
+            if (k.held == null) {
+                makeKeyReady(k);
+            }
+        } else {
+            e.state = Entry.READY_RETRY;
+            ReadyLevel<T> level = levels[e.priority];
+            if (level.retry == null) {
+                level.retry = new EntryHeap<>(EntryHeap.BY_ID);
+            }
+            level.retry.add(e);
+            readyMask |= 1 << e.priority;
+        }
+    }
+
+    private void makeKeyReady(KeyState<T> k) {
+        int p = k.list.head.priority;
+        levels[p].keys.addLast(k);
+        k.level = p;
+        readyMask |= 1 << p;
+    }
+
+    /** After a key's held message left: make the key ready if it has messages, forget it if it is empty. */
+    private void settleKey(KeyState<T> k) {
+        if (k.held != null) {
+            return;
+        }
+        if (k.list.isEmpty()) {
+            if (k.level >= 0) {
+                levels[k.level].keys.remove(k);
+                clearLevelIfEmpty(k.level);
+                k.level = -1;
+            }
+            keys.remove(k.key);
+        } else if (k.level < 0) {
+            makeKeyReady(k);
+        }
+    }
+
+    private Entry<T> pollReady() {
+        int p = 31 - Integer.numberOfLeadingZeros(readyMask);
+        ReadyLevel<T> level = levels[p];
+        Entry<T> r = level.retry == null ? null : level.retry.peek();
+        Entry<T> m = level.main.head;
+        KeyState<T> k = level.keys.head;
+        Entry<T> kh = k == null ? null : k.list.head;
+        Entry<T> pick = r;
+        if (m != null && (pick == null || m.id < pick.id)) {
+            pick = m;
+        }
+        if (kh != null && (pick == null || kh.id < pick.id)) {
+            pick = kh;
+        }
+        if (pick == r) {
+            level.retry.poll();
+        } else if (pick == m) {
+            level.main.remove(m);
+        } else {
+            k.list.remove(kh);
+            level.keys.remove(k);
+            k.level = -1;
+            k.held = kh;
+        }
+        ready--;
+        clearLevelIfEmpty(p);
+        return pick;
+    }
+
+    private void clearLevelIfEmpty(int p) {
+        if (levels[p].isEmpty()) {
+            readyMask &= ~(1 << p);
+        }
+    }
+
+    /** Removes a READY_* or DELAYED entry from its structure (TTL expiry, purge). */
+    private void unlinkReadyOrDelayed(Entry<T> e) {
+        switch (e.state) {
+            case Entry.READY_MAIN -> {
+                levels[e.priority].main.remove(e);
+                ready--;
+                clearLevelIfEmpty(e.priority);
+            }
+            case Entry.READY_RETRY -> {
+                levels[e.priority].retry.remove(e);
+                ready--;
+                clearLevelIfEmpty(e.priority);
+            }
+            case Entry.READY_KEY -> {
+                KeyState<T> k = keys.get(e.key);
+                boolean wasHead = k.list.head == e;
+                k.list.remove(e);
+                ready--;
+                if (wasHead && k.level >= 0) {
+                    levels[k.level].keys.remove(k);
+                    clearLevelIfEmpty(k.level);
+                    k.level = -1;
+                }
+                settleKey(k);
+            }
+            case Entry.DELAYED -> {
+                delayHeap.remove(e);
+                delayed--;
+                if (e.key != null) {
+                    KeyState<T> k = keys.get(e.key);
+                    if (k != null && k.held == e) {
+                        k.held = null;
+                        settleKey(k);
+                    }
+                }
+            }
+            default -> throw new IllegalStateException("entry " + e.id + " in state " + e.state);
+        }
+    }
+
+    /** Deletes an entry that has left every structure: frees capacity and releases its key. */
+    private void finish(Entry<T> e) {
+        if (e.ttlIndex >= 0) {
+            ttlHeap.remove(e);
+        }
+        e.state = Entry.GONE;
+        size--;
+        bytes -= Sizes.of(e.payload);
+        if (e.key != null) {
+            KeyState<T> k = keys.get(e.key);
+            if (k != null && k.held == e) {
+                k.held = null;
+                settleKey(k);
+            }
+        }
+    }
+
+    private void deadLetter(Entry<T> e, String reason, long now) {
+        deadLettered++;
+        event(QueueEvent.Type.DEAD_LETTERED, e.id, e.deliveryCount, reason, now);
+        finish(e);
+        if (deadLetterSink != null) {
+            if (pendingDeadLetters == null) {
+                pendingDeadLetters = new ArrayList<>();
+            }
+            pendingDeadLetters.add(new DeadLetter<>(name, spec.deadLetterQueue().get(), e.id, e.payload, e.key,
+                    e.priority, e.headers, e.deliveryCount, reason, now));
+        }
+    }
+
+    // =====================================================================================================
+    // Admin
+    // =====================================================================================================
+
+    /**
+     * Deletes every message, ready, delayed and leased; outstanding handles become stale. Dedup ids are kept
+     * (their window still applies). O(n).
+     *
+     * @param now the caller's clock, millis
+     * @return how many messages were removed
+     */
+    public long purge(long now) {
+        long n;
+        Signals s;
+        lock.lock();
+        try {
+            now = clock(now);
+            boolean wasReadable = readyMask != 0;
+            n = purgeLocked();
+            event(QueueEvent.Type.PURGED, 0, 0, Long.toString(n), now);
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return n;
+    }
+
+    private long purgeLocked() {
+        long n = size;
+        for (Entry<T> e = leaseList.head; e != null; ) {
+            Entry<T> next = e.next;
+            e.prev = null;
+            e.next = null;
+            e.state = Entry.GONE;
+            e = next;
+        }
+        leaseList.head = null;
+        leaseList.tail = null;
+        leaseList.size = 0;
+        for (Entry<T> e : leaseHeap.clear()) {
+            e.state = Entry.GONE;
+        }
+        for (Entry<T> e : delayHeap.clear()) {
+            e.state = Entry.GONE;
+        }
+        for (Entry<T> e : ttlHeap.clear()) {
+            e.ttlIndex = -1;
+        }
+        for (int p = 0; p < LEVELS; p++) {
+            ReadyLevel<T> level = levels[p];
+            for (Entry<T> e = level.main.head; e != null; ) {
+                Entry<T> next = e.next;
+                e.prev = null;
+                e.next = null;
+                e.state = Entry.GONE;
+                e = next;
+            }
+            level.main = new EntryList<>();
+            if (level.retry != null) {
+                for (Entry<T> e : level.retry.clear()) {
+                    e.state = Entry.GONE;
+                }
+            }
+            level.keys = new KeyList<>();
+        }
+        if (keys != null) {
+            for (KeyState<T> k : keys.values()) {
+                for (Entry<T> e = k.list.head; e != null; ) {
+                    Entry<T> next = e.next;
+                    e.prev = null;
+                    e.next = null;
+                    e.state = Entry.GONE;
+                    e = next;
+                }
+            }
+            keys.clear();
+        }
+        readyMask = 0;
+        size = 0;
+        ready = 0;
+        inFlight = 0;
+        delayed = 0;
+        bytes = 0;
+        purged += n;
+        return n;
+    }
+
+    /**
+     * Closes the queue: sends report {@code CLOSED}, receives return nothing, handles are stale. Messages are
+     * kept (see {@link #purge(long)}); closing twice is harmless.
+     */
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** @return whether {@link #close()} was called */
+    public boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Browses ready messages without leasing them, roughly in delivery order (by priority, then returned
+     * messages, then FIFO, then key-ordered messages by key). O(max + returned messages).
+     *
+     * @param max at least 1
+     * @return up to {@code max} messages
+     */
+    public List<Message<T>> peek(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be >= 1, was " + max);
+        }
+        ArrayList<Message<T>> out = new ArrayList<>(Math.min(max, 256));
+        lock.lock();
+        try {
+            for (int p = LEVELS - 1; p >= 0 && out.size() < max; p--) {
+                ReadyLevel<T> level = levels[p];
+                if (level.retry != null && !level.retry.isEmpty()) {
+                    ArrayList<Entry<T>> rs = new ArrayList<>(level.retry.size());
+                    for (int i = 0; i < level.retry.size(); i++) {
+                        rs.add(level.retry.get(i));
+                    }
+                    rs.sort((a, b) -> Long.compare(a.id, b.id));
+                    for (int i = 0; i < rs.size() && out.size() < max; i++) {
+                        out.add(rs.get(i).toMessage());
+                    }
+                }
+                for (Entry<T> e = level.main.head; e != null && out.size() < max; e = e.next) {
+                    out.add(e.toMessage());
+                }
+            }
+            if (keys != null) {
+                for (KeyState<T> k : keys.values()) {
+                    for (Entry<T> e = k.list.head; e != null && out.size() < max; e = e.next) {
+                        out.add(e.toMessage());
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        return out;
+    }
+
+    /**
+     * Reads the queue's depth and counters.
+     *
+     * @return a snapshot as of the last call
+     */
+    public QueueStats stats() {
+        lock.lock();
+        try {
+            return new QueueStats(name, ready, inFlight, delayed, bytes, capacity, sent, duplicates, delivered, acked,
+                    nacked, expiredLeases, deadLettered, expired, purged);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** @return messages held (ready, leased and delayed) */
+    public long size() {
+        lock.lock();
+        try {
+            return size;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** @return whether a plain send would be refused for capacity now */
+    public boolean isFull() {
+        lock.lock();
+        try {
+            return size >= capacity || bytes >= maxBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // =====================================================================================================
+    // Signals after unlock
+    // =====================================================================================================
+
+    private record Signals(boolean readable, boolean writable, List<DeadLetter<?>> deadLetters,
+            List<QueueEvent> events) {
+    }
+
+    private void event(QueueEvent.Type type, long id, int deliveryCount, String detail, long now) {
+        if (recordEvents) {
+            if (pendingEvents == null) {
+                pendingEvents = new ArrayList<>();
+            }
+            pendingEvents.add(new QueueEvent(type, name, id, deliveryCount, detail, now));
+        }
+    }
+
+    /** Computes the edges of this call and hands over what was collected; must run under the lock. */
+    @SuppressWarnings("unchecked")
+    private Signals signals(boolean wasReadable) {
+        boolean readable = !wasReadable && readyMask != 0;
+        boolean writable = false;
+        if (sendRefused && size < capacity && bytes < maxBytes) {
+            sendRefused = false;
+            writable = true;
+        }
+        List<DeadLetter<?>> dl = (List<DeadLetter<?>>) (List<?>) pendingDeadLetters;
+        List<QueueEvent> ev = pendingEvents;
+        pendingDeadLetters = null;
+        pendingEvents = null;
+        if (!readable && !writable && dl == null && ev == null) {
+            return null;
+        }
+        return new Signals(readable, writable, dl, ev);
+    }
+
+    private void fire(Signals s) {
+        if (s == null) {
+            return;
+        }
+        if (s.deadLetters != null) {
+            for (DeadLetter<?> dl : s.deadLetters) {
+                deadLetterSink.accept(dl);
+            }
+        }
+        QueueListener l = listener;
+        try {
+            if (s.events != null) {
+                l.onEvents(s.events);
+            }
+            if (s.readable) {
+                l.onReadable();
+            }
+            if (s.writable) {
+                l.onWritable();
+            }
+        } catch (RuntimeException ex) {
+            LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
+        }
+    }
+
+    private static long saturatedAdd(long a, long b) {
+        long r = a + b;
+        return ((a ^ r) & (b ^ r)) < 0 ? Long.MAX_VALUE : r;
+    }
+
+    /** Everything receivable at one priority. */
+    private static final class ReadyLevel<T> {
+        EntryList<T> main = new EntryList<>();
+        EntryHeap<T> retry; // created on first return
+        KeyList<T> keys = new KeyList<>();
+
+        boolean isEmpty() {
+            return main.isEmpty() && (retry == null || retry.isEmpty()) && keys.isEmpty();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MessageQueue{" + name + "}";
+    }
+}

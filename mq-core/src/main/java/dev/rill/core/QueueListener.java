@@ -1,0 +1,31 @@
+package dev.rill.core;
+
+import java.util.List;
+
+/**
+ * Callbacks from a {@link MessageQueue}, always invoked after the queue's lock is released, on the thread
+ * whose call caused them. Implementations must be thread-safe, quick and must not throw.
+ */
+public interface QueueListener {
+
+    /** Messages became receivable where none were (an edge, not a level). */
+    default void onReadable() {
+    }
+
+    /** The queue went from full to having room (an edge, not a level). */
+    default void onWritable() {
+    }
+
+    /**
+     * Events happened, in order. Called only while {@link #wantsEvents()} is true.
+     *
+     * @param events what happened, oldest first
+     */
+    default void onEvents(List<QueueEvent> events) {
+    }
+
+    /** @return whether the queue should record {@link QueueEvent}s; read on every operation */
+    default boolean wantsEvents() {
+        return false;
+    }
+}
