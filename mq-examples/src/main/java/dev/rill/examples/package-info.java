@@ -1,0 +1,2 @@
+/** Small runnable examples of Rill; each class has a {@code main}. */
+package dev.rill.examples;
