@@ -154,4 +154,31 @@ public interface ReactiveQueue<T> {
      * @return a Mono of how many messages were removed
      */
     Mono<Long> purge();
+
+    /**
+     * Starts configuring a {@link QueuePipeline} that runs {@code handler} on every delivery: the handler's publisher
+     * completing acks the message, an error (or a thrown exception, or the handling timeout) nacks it with the
+     * retry policy's backoff, and a message out of attempts is rejected to the dead-letter queue with the error as
+     * reason. The handler must not settle the delivery itself. Built on {@link #receive(ReceiveOptions)} and the
+     * {@link Delivery} operations only, so it works over any broker.
+     *
+     * @param handler the work per delivery; the value its publisher emits is ignored, only completion counts
+     * @return a builder; nothing runs until {@link PipelineBuilder#start()}
+     */
+    default PipelineBuilder<T> pipeline(
+            java.util.function.Function<? super Delivery<T>, ? extends Publisher<?>> handler) {
+        return new PipelineBuilder<>(this, handler);
+    }
+
+    /**
+     * Like {@link #pipeline(java.util.function.Function)} with a handler that needs only the payload.
+     *
+     * @param handler the work per payload; the value its publisher emits is ignored, only completion counts
+     * @return a builder; nothing runs until {@link PipelineBuilder#start()}
+     */
+    default PipelineBuilder<T> pipelineOnPayload(
+            java.util.function.Function<? super T, ? extends Publisher<?>> handler) {
+        java.util.Objects.requireNonNull(handler, "handler");
+        return new PipelineBuilder<>(this, d -> handler.apply(d.payload()));
+    }
 }

@@ -1,0 +1,566 @@
+package dev.rill.reactive;
+
+import dev.rill.reactive.PipelineError.Stage;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.reactivestreams.Publisher;
+import org.reactivestreams.Subscription;
+import reactor.core.Disposable;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.util.concurrent.Queues;
+
+/**
+ * The pipeline: one demand-driven subscription to {@link ReactiveQueue#receive(ReceiveOptions)} plus a handler run
+ * per delivery. Uses only the public queue and delivery API, so it runs unchanged over any broker.
+ *
+ * <p>Threading: every state change (deliveries arriving, handlers finishing, pause, drain, timers) is a command run
+ * by a serializing drain loop (a lock-free multi-producer queue and a work-in-progress counter), so the state below
+ * is touched by one thread at a time and no thread ever waits for another. Handlers and acks run outside the loop's
+ * state, on whatever thread signals them; their outcomes come back as commands.
+ */
+final class DefaultQueuePipeline<T> implements QueuePipeline {
+
+    private static final System.Logger LOG = System.getLogger(QueuePipeline.class.getName());
+    private static final Optional<Throwable> SUCCESS = Optional.empty();
+
+    private final ReactiveQueue<T> queue;
+    private final String name;
+    private final Function<? super Delivery<T>, ? extends Publisher<?>> handler;
+    private final ReceiveOptions receiveOptions;
+    private final int concurrency;
+    private final boolean keyOrdered;
+    private final Duration handlingTimeout; // null: none
+    private final RetryPolicy retry;
+    private final int queueMaxDeliveries; // 0: none
+    private final Duration leaseLength;
+    private final Duration renewEvery; // null: no renewal
+    private final Scheduler scheduler;
+
+    // ---- serialized command loop ----
+    private final Queue<Runnable> commands = Queues.<Runnable>unboundedMultiproducer().get();
+    private final AtomicInteger wip = new AtomicInteger();
+
+    // ---- state touched only inside the command loop ----
+    private Upstream current; // null: not subscribed (paused, stopping or not started)
+    private long requested; // demand outstanding on current
+    private int held;
+    private boolean paused;
+    private boolean stopping;
+    private boolean graceExpired;
+    private boolean terminated;
+    private Disposable graceTimer;
+    private Throwable failure;
+    private final LinkedHashSet<Holder> holders = new LinkedHashSet<>();
+    private final HashMap<String, ArrayDeque<Holder>> keyWaiters = new HashMap<>(); // key -> waiting behind running
+
+    // ---- views for other threads ----
+    private volatile int heldView;
+    private volatile boolean pausedView;
+    private volatile boolean disposed;
+
+    private final Sinks.Empty<Void> done = Sinks.empty();
+    private final Sinks.Many<PipelineError> errors = Sinks.many().multicast().directBestEffort();
+
+    DefaultQueuePipeline(ReactiveQueue<T> queue, Function<? super Delivery<T>, ? extends Publisher<?>> handler,
+            ReceiveOptions receiveOptions, int concurrency, boolean keyOrdered, Duration handlingTimeout,
+            RetryPolicy retry, Duration leaseLength, Duration renewEvery, Scheduler scheduler) {
+        this.queue = queue;
+        this.name = queue.name();
+        this.handler = handler;
+        this.receiveOptions = receiveOptions;
+        this.concurrency = concurrency;
+        this.keyOrdered = keyOrdered;
+        this.handlingTimeout = handlingTimeout;
+        this.retry = retry;
+        this.queueMaxDeliveries = queue.spec().maxDeliveries().orElse(0);
+        this.leaseLength = leaseLength;
+        this.renewEvery = renewEvery;
+        this.scheduler = scheduler;
+    }
+
+    void start() {
+        execute(this::subscribeUpstream);
+    }
+
+    // =====================================================================================================
+    // Public API
+    // =====================================================================================================
+
+    @Override
+    public void pause() {
+        execute(() -> {
+            if (stopping || paused) {
+                return;
+            }
+            paused = true;
+            pausedView = true;
+            cancelUpstream();
+        });
+    }
+
+    @Override
+    public void resume() {
+        execute(() -> {
+            if (stopping || !paused) {
+                return;
+            }
+            paused = false;
+            pausedView = false;
+            subscribeUpstream();
+        });
+    }
+
+    @Override
+    public boolean isPaused() {
+        return pausedView && !disposed;
+    }
+
+    @Override
+    public Mono<Void> drain(Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        if (grace.isNegative()) {
+            throw new IllegalArgumentException("grace must be >= 0, was " + grace);
+        }
+        return Mono.defer(() -> {
+            execute(() -> stop(grace));
+            return done.asMono();
+        });
+    }
+
+    @Override
+    public void dispose() {
+        execute(() -> stop(Duration.ZERO));
+    }
+
+    @Override
+    public boolean isDisposed() {
+        return disposed;
+    }
+
+    @Override
+    public Mono<Void> onTerminate() {
+        return done.asMono();
+    }
+
+    @Override
+    public Flux<PipelineError> errors() {
+        return errors.asFlux();
+    }
+
+    @Override
+    public int inFlight() {
+        return heldView;
+    }
+
+    @Override
+    public String toString() {
+        return "QueuePipeline{queue=" + name + ", concurrency=" + concurrency + ", inFlight=" + heldView
+                + (pausedView ? ", paused" : "") + (disposed ? ", stopped" : "") + "}";
+    }
+
+    // =====================================================================================================
+    // Command loop
+    // =====================================================================================================
+
+    private void execute(Runnable command) {
+        commands.offer(command);
+        if (wip.getAndIncrement() != 0) {
+            return;
+        }
+        int missed = 1;
+        for (;;) {
+            Runnable r;
+            while ((r = commands.poll()) != null) {
+                try {
+                    r.run();
+                } catch (Throwable ex) {
+                    // a bug in this class, not in user code (user code is guarded where it runs); keep the loop alive
+                    LOG.log(Level.ERROR, "pipeline on queue '" + name + "': internal error", ex);
+                }
+            }
+            missed = wip.addAndGet(-missed);
+            if (missed == 0) {
+                return;
+            }
+        }
+    }
+
+    // ---- upstream ----
+
+    private void subscribeUpstream() {
+        if (stopping || paused || current != null) {
+            return;
+        }
+        Upstream u = new Upstream();
+        current = u;
+        requested = 0;
+        try {
+            queue.receive(receiveOptions).subscribe(u);
+        } catch (RuntimeException ex) {
+            onUpstreamTerminated(u, ex);
+        }
+    }
+
+    private void cancelUpstream() {
+        Upstream u = current;
+        if (u != null) {
+            current = null;
+            requested = 0;
+            u.cancel(); // the queue releases leases taken but not yet emitted
+        }
+    }
+
+    private void requestMore() {
+        Upstream u = current;
+        if (u == null || !u.subscribed || paused || stopping) {
+            return;
+        }
+        long want = concurrency - held - requested;
+        if (want > 0) {
+            requested += want;
+            u.request(want);
+        }
+    }
+
+    private void onUpstreamSubscribed(Upstream u) {
+        if (u == current) {
+            u.subscribed = true;
+            requestMore();
+        }
+    }
+
+    private void onDelivery(Upstream u, Delivery<T> d) {
+        boolean wanted = u == current && !paused && !stopping && held < concurrency;
+        if (u == current && requested > 0) {
+            requested--;
+        }
+        Holder h = new Holder(d);
+        holders.add(h);
+        setHeld(held + 1);
+        if (!wanted) {
+            // raced with pause/drain/cancel: give it back at once rather than sit on it until its lease runs out
+            giveBack(h);
+            return;
+        }
+        startRenewal(h);
+        String key = keyOrdered ? d.message().key() : null;
+        if (key != null) {
+            ArrayDeque<Holder> waiters = keyWaiters.get(key);
+            if (waiters != null) {
+                waiters.addLast(h); // runs when the one ahead of it with the same key is settled
+                return;
+            }
+            keyWaiters.put(key, new ArrayDeque<>());
+        }
+        run(h);
+    }
+
+    private void onUpstreamTerminated(Upstream u, Throwable error) {
+        if (u != current) {
+            return;
+        }
+        current = null;
+        requested = 0;
+        if (error != null) {
+            failure = error;
+            report(new PipelineError(Stage.RECEIVE, name, 0, 0, error));
+        }
+        // the receive stream is over: finish what is held, then end (no grace: nothing asked us to hurry)
+        stopping = true;
+        disposed = true;
+        maybeTerminate();
+    }
+
+    // ---- per delivery ----
+
+    private void run(Holder h) {
+        h.started = true;
+        Delivery<T> d = h.delivery;
+        Mono<Void> handled = Mono.defer(() -> {
+            Publisher<?> p = handler.apply(d);
+            if (p == null) {
+                return Mono.error(new NullPointerException("the pipeline handler returned null for message "
+                        + d.message().id()));
+            }
+            return Flux.from(p).then();
+        });
+        if (handlingTimeout != null) {
+            handled = handled.timeout(handlingTimeout, Mono.defer(() -> Mono.error(
+                    new HandlingTimeoutException(name, d.message().id(), handlingTimeout))), scheduler);
+        }
+        Mono<Void> work = handled
+                .then(Mono.just(SUCCESS))
+                .onErrorResume(e -> Mono.just(Optional.of(e)))
+                .flatMap(outcome -> outcome.isPresent() ? settleFailure(h, outcome.get()) : settleSuccess(h));
+        h.work = work.subscribe(null,
+                e -> execute(() -> {
+                    LOG.log(Level.ERROR, "pipeline on queue '" + name + "': settle chain failed", e);
+                    onSettled(h);
+                }),
+                () -> execute(() -> onSettled(h)));
+    }
+
+    private Mono<Void> settleSuccess(Holder h) {
+        if (!h.claim()) {
+            return Mono.empty(); // drain or dispose already gave it back
+        }
+        h.stopRenewal();
+        Delivery<T> d = h.delivery;
+        return d.ack().onErrorResume(e -> {
+            reportLater(Stage.ACK, d, e);
+            return Mono.empty();
+        });
+    }
+
+    private Mono<Void> settleFailure(Holder h, Throwable error) {
+        Delivery<T> d = h.delivery;
+        reportLater(error instanceof HandlingTimeoutException ? Stage.TIMEOUT : Stage.HANDLER, d, error);
+        if (!h.claim()) {
+            return Mono.empty();
+        }
+        h.stopRenewal();
+        int count = d.deliveryCount();
+        if (retry.exhausted(count, queueMaxDeliveries)) {
+            String reason = "pipeline gave up after " + count + (count == 1 ? " delivery: " : " deliveries: ")
+                    + error;
+            return d.reject(reason).onErrorResume(e -> {
+                reportLater(Stage.REJECT, d, e);
+                return Mono.empty();
+            });
+        }
+        return d.nack(retry.delay(count)).onErrorResume(e -> {
+            reportLater(Stage.NACK, d, e);
+            return Mono.empty();
+        });
+    }
+
+    /** Gives a held delivery back to the queue at once (drain after grace, dispose, or a delivery that raced a stop). */
+    private void giveBack(Holder h) {
+        if (!h.claim()) {
+            return; // its own settle is under way; it will report back
+        }
+        h.stopRenewal();
+        if (h.started) {
+            Disposable w = h.work;
+            if (w != null) {
+                w.dispose(); // cancels the handler
+            }
+        } else if (keyOrdered) {
+            String key = h.delivery.message().key();
+            ArrayDeque<Holder> waiters = key == null ? null : keyWaiters.get(key);
+            if (waiters != null) {
+                waiters.remove(h);
+            }
+        }
+        Delivery<T> d = h.delivery;
+        d.nack(Duration.ZERO)
+                .onErrorResume(e -> {
+                    reportLater(Stage.NACK, d, e);
+                    return Mono.empty();
+                })
+                .subscribe(null,
+                        e -> execute(() -> onSettled(h)),
+                        () -> execute(() -> onSettled(h)));
+    }
+
+    private void onSettled(Holder h) {
+        if (!holders.remove(h)) {
+            return;
+        }
+        setHeld(held - 1);
+        h.stopRenewal();
+        if (h.started && keyOrdered) {
+            String key = h.delivery.message().key();
+            if (key != null) {
+                ArrayDeque<Holder> waiters = keyWaiters.get(key);
+                Holder next = waiters == null ? null : waiters.pollFirst();
+                if (next == null) {
+                    keyWaiters.remove(key);
+                } else if (graceExpired) {
+                    keyWaiters.remove(key);
+                    giveBack(next);
+                } else {
+                    run(next);
+                }
+            }
+        }
+        if (stopping) {
+            maybeTerminate();
+        } else {
+            requestMore();
+        }
+    }
+
+    private void startRenewal(Holder h) {
+        if (renewEvery == null) {
+            return;
+        }
+        Delivery<T> d = h.delivery;
+        h.renewal = Flux.interval(renewEvery, renewEvery, scheduler)
+                .onBackpressureDrop()
+                .concatMap(tick -> {
+                    if (h.claimed.get()) {
+                        return Mono.just(false);
+                    }
+                    return d.extend(leaseLength).then(Mono.just(true)).onErrorResume(e -> {
+                        if (!h.claimed.get()) {
+                            reportLater(Stage.EXTEND, d, e);
+                        }
+                        return Mono.just(false); // a lease that could not be extended is over: stop trying
+                    });
+                }, 0)
+                .takeWhile(Boolean::booleanValue)
+                .subscribe(null, e -> reportLater(Stage.EXTEND, d, e));
+    }
+
+    // ---- stopping ----
+
+    private void stop(Duration grace) {
+        disposed = true;
+        if (terminated) {
+            return;
+        }
+        if (!stopping) {
+            stopping = true;
+            cancelUpstream();
+            if (held > 0 && !grace.isZero()) {
+                try {
+                    graceTimer = scheduler.schedule(() -> execute(this::expireGrace), grace.toMillis(),
+                            TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException ex) {
+                    expireGrace();
+                }
+            }
+        }
+        if (grace.isZero()) {
+            expireGrace();
+        }
+        maybeTerminate();
+    }
+
+    private void expireGrace() {
+        if (graceExpired || terminated) {
+            return;
+        }
+        graceExpired = true;
+        // waiting deliveries first, so a settled runner does not start the next of its key
+        for (Holder h : new ArrayList<>(holders)) {
+            if (!h.started) {
+                giveBack(h);
+            }
+        }
+        for (Holder h : new ArrayList<>(holders)) {
+            if (h.started) {
+                giveBack(h);
+            }
+        }
+    }
+
+    private void maybeTerminate() {
+        if (terminated || !stopping || held > 0) {
+            return;
+        }
+        terminated = true;
+        disposed = true;
+        Disposable t = graceTimer;
+        if (t != null) {
+            t.dispose();
+        }
+        if (failure != null) {
+            done.tryEmitError(failure);
+        } else {
+            done.tryEmitEmpty();
+        }
+        errors.tryEmitComplete();
+    }
+
+    // ---- errors ----
+
+    private void reportLater(Stage stage, Delivery<T> d, Throwable error) {
+        PipelineError e = new PipelineError(stage, name, d.message().id(), d.deliveryCount(), error);
+        execute(() -> report(e));
+    }
+
+    private void report(PipelineError e) {
+        Sinks.EmitResult r = errors.tryEmitNext(e);
+        Level level = r.isSuccess() ? Level.DEBUG : Level.WARNING;
+        if (LOG.isLoggable(level)) {
+            LOG.log(level, "pipeline on queue '" + name + "': " + e.stage() + " failed for message " + e.messageId()
+                    + " (delivery " + e.deliveryCount() + ")", e.error());
+        }
+    }
+
+    private void setHeld(int n) {
+        held = n;
+        heldView = n;
+    }
+
+    // =====================================================================================================
+    // Inner types
+    // =====================================================================================================
+
+    /** One held delivery. {@code started} and the key bookkeeping are loop-confined; the rest is thread-safe. */
+    private final class Holder {
+        final Delivery<T> delivery;
+        final AtomicBoolean claimed = new AtomicBoolean(); // whoever claims it settles it: handler outcome or giveBack
+        boolean started;
+        volatile Disposable work;
+        volatile Disposable renewal;
+
+        Holder(Delivery<T> delivery) {
+            this.delivery = delivery;
+        }
+
+        boolean claim() {
+            return claimed.compareAndSet(false, true);
+        }
+
+        void stopRenewal() {
+            Disposable r = renewal;
+            if (r != null) {
+                r.dispose();
+            }
+        }
+    }
+
+    /** The subscription to the receive stream; a new one per (re)start, so signals of an old one are told apart. */
+    private final class Upstream extends BaseSubscriber<Delivery<T>> {
+        boolean subscribed; // loop-confined
+
+        @Override
+        protected void hookOnSubscribe(Subscription subscription) {
+            execute(() -> onUpstreamSubscribed(this)); // demand is issued by the loop, never unbounded
+        }
+
+        @Override
+        protected void hookOnNext(Delivery<T> delivery) {
+            execute(() -> onDelivery(this, delivery));
+        }
+
+        @Override
+        protected void hookOnError(Throwable throwable) {
+            execute(() -> onUpstreamTerminated(this, throwable));
+        }
+
+        @Override
+        protected void hookOnComplete() {
+            execute(() -> onUpstreamTerminated(this, null));
+        }
+    }
+}
