@@ -1,0 +1,407 @@
+package dev.rill.netty.internal.protocol;
+
+import dev.rill.core.LeaseOutcome;
+import dev.rill.core.QueueStats;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.MessageToByteEncoder;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes {@link Frame}s in the wire format of {@code docs/protocol.md}.
+ *
+ * <p>As a pipeline handler it encodes every outbound {@code Frame} and refuses (failing the write's promise with a
+ * {@link ProtocolException} of code {@link ErrorCode#FRAME_TOO_LARGE}) a frame above the peer's maximum frame size;
+ * {@link #encode(Frame, ByteBuf)} is the same without a size limit. A field beyond its limit in {@link Limits} is a
+ * programming error: {@link IllegalArgumentException}, and nothing is left in the output buffer.
+ *
+ * <p>Not {@code @Sharable}: one instance per channel, used on its event loop.
+ */
+public final class FrameEncoder extends MessageToByteEncoder<Frame> {
+
+    private volatile int maxFrameSize;
+
+    /**
+     * Creates an encoder.
+     *
+     * @param maxFrameSize the largest length field the peer accepts
+     */
+    public FrameEncoder(int maxFrameSize) {
+        super(Frame.class);
+        this.maxFrameSize = checkPositive(maxFrameSize);
+    }
+
+    /**
+     * Changes the peer's limit, e.g. once HELLO_OK announced it.
+     *
+     * @param maxFrameSize the largest length field the peer accepts
+     */
+    public void maxFrameSize(int maxFrameSize) {
+        this.maxFrameSize = checkPositive(maxFrameSize);
+    }
+
+    /** @return the largest length field the peer accepts */
+    public int maxFrameSize() {
+        return maxFrameSize;
+    }
+
+    private static int checkPositive(int maxFrameSize) {
+        if (maxFrameSize < Limits.MIN_LENGTH) {
+            throw new IllegalArgumentException("maxFrameSize must be >= " + Limits.MIN_LENGTH + ", was " + maxFrameSize);
+        }
+        return maxFrameSize;
+    }
+
+    @Override
+    protected void encode(ChannelHandlerContext ctx, Frame frame, ByteBuf out) {
+        encode(frame, out, maxFrameSize);
+    }
+
+    /**
+     * Appends one frame to {@code out}.
+     *
+     * @param frame the frame
+     * @param out the buffer written at its writer index
+     * @throws IllegalArgumentException when a field is beyond its limit; {@code out} is left as it was
+     */
+    public static void encode(Frame frame, ByteBuf out) {
+        encode(frame, out, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Appends one frame to {@code out}, refusing one whose length field would exceed {@code maxFrameSize}.
+     *
+     * @param frame the frame
+     * @param out the buffer written at its writer index
+     * @param maxFrameSize the largest length field allowed
+     * @throws ProtocolException with {@link ErrorCode#FRAME_TOO_LARGE} when the frame is too large; {@code out} is
+     *     left as it was
+     * @throws IllegalArgumentException when a field is beyond its limit; {@code out} is left as it was
+     */
+    public static void encode(Frame frame, ByteBuf out, int maxFrameSize) {
+        int start = out.writerIndex();
+        boolean done = false;
+        try {
+            out.writeInt(0); // length, patched below
+            out.writeByte(frame.type().code());
+            out.writeInt(frame.streamId());
+            writeBody(frame, out);
+            int length = out.writerIndex() - start - 4;
+            if (length > maxFrameSize) {
+                throw new ProtocolException(ErrorCode.FRAME_TOO_LARGE,
+                        frame.type() + " frame of " + length + " bytes exceeds the peer's maximum " + maxFrameSize);
+            }
+            out.setInt(start, length);
+            done = true;
+        } finally {
+            if (!done) {
+                out.writerIndex(start);
+            }
+        }
+    }
+
+    /**
+     * The exact number of bytes a message takes inside a SEND frame, to split batches below the maximum frame size.
+     *
+     * @param m the message
+     * @return its encoded size
+     */
+    public static int encodedSize(WireMessage m) {
+        int size = 4 + m.payload().length + 1 + 1 + 8 + 8 + 1 + 2;
+        if (m.key() != null) {
+            size += 2 + ByteBufUtil.utf8Bytes(m.key());
+        }
+        if (m.dedupId() != null) {
+            size += 2 + ByteBufUtil.utf8Bytes(m.dedupId());
+        }
+        for (Map.Entry<String, String> h : m.headers().entrySet()) {
+            size += 4 + ByteBufUtil.utf8Bytes(h.getKey()) + ByteBufUtil.utf8Bytes(h.getValue());
+        }
+        return size;
+    }
+
+    /**
+     * The encoded size of a SEND frame's header and fixed fields (everything but its messages), including the
+     * 4-byte length field.
+     *
+     * @param queue the queue name
+     * @return the size
+     */
+    public static int sendOverhead(String queue) {
+        return Limits.HEADER_SIZE + 2 + ByteBufUtil.utf8Bytes(queue) + 4;
+    }
+
+    private static void writeBody(Frame frame, ByteBuf out) {
+        switch (frame.type()) {
+            case HELLO -> {
+                Frame.Hello f = (Frame.Hello) frame;
+                List<Integer> versions = f.versions();
+                check(!versions.isEmpty() && versions.size() <= Limits.MAX_VERSIONS, "versions", versions.size());
+                out.writeInt(Limits.MAGIC);
+                out.writeByte(versions.size());
+                for (int v : versions) {
+                    check(v >= 0 && v <= 0xFFFF, "version", v);
+                    out.writeShort(v);
+                }
+                writeString(out, f.clientName(), Limits.MAX_PEER_NAME_BYTES, "clientName");
+            }
+            case HELLO_OK -> {
+                Frame.HelloOk f = (Frame.HelloOk) frame;
+                check(f.version() >= 0 && f.version() <= 0xFFFF, "version", f.version());
+                check(f.maxFrameSize() >= Limits.MIN_LENGTH, "maxFrameSize", f.maxFrameSize());
+                check(f.heartbeatIntervalMillis() >= 0, "heartbeatIntervalMillis", f.heartbeatIntervalMillis());
+                check(f.maxSubscriptions() >= 0, "maxSubscriptions", f.maxSubscriptions());
+                out.writeShort(f.version());
+                out.writeInt(f.maxFrameSize());
+                out.writeInt(f.heartbeatIntervalMillis());
+                out.writeBoolean(f.authRequired());
+                out.writeInt(f.maxSubscriptions());
+                writeString(out, f.serverName(), Limits.MAX_PEER_NAME_BYTES, "serverName");
+            }
+            case AUTH -> writeString(out, ((Frame.Auth) frame).token(), Limits.MAX_TOKEN_BYTES, "token");
+            case AUTH_OK -> writeString(out, ((Frame.AuthOk) frame).principal(), Limits.MAX_PEER_NAME_BYTES,
+                    "principal");
+            case DECLARE -> {
+                Frame.Declare f = (Frame.Declare) frame;
+                check(f.visibilityTimeoutMillis() > 0, "visibilityTimeoutMillis", f.visibilityTimeoutMillis());
+                check(f.dedupWindowMillis() > 0, "dedupWindowMillis", f.dedupWindowMillis());
+                check(f.capacity() > 0, "capacity", f.capacity());
+                check(f.maxBytes() > 0, "maxBytes", f.maxBytes());
+                check(f.maxDeliveries() >= 0, "maxDeliveries", f.maxDeliveries());
+                check(f.messageTtlMillis() >= 0, "messageTtlMillis", f.messageTtlMillis());
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeLong(f.visibilityTimeoutMillis());
+                out.writeLong(f.dedupWindowMillis());
+                out.writeInt(f.capacity());
+                out.writeLong(f.maxBytes());
+                out.writeInt(f.maxDeliveries());
+                writeOptionalString(out, f.deadLetterQueue(), Limits.MAX_NAME_BYTES, "deadLetterQueue");
+                out.writeBoolean(f.discardDeadLetters());
+                out.writeLong(f.messageTtlMillis());
+                out.writeByte(f.expiryAction().ordinal());
+                out.writeByte(f.ordering().ordinal());
+                out.writeByte(f.overflow().ordinal());
+            }
+            case DECLARE_OK, LIST, SUBSCRIBE_OK, UNSUBSCRIBE, PING, PONG -> {
+                // header only
+            }
+            case DELETE -> writeString(out, ((Frame.Delete) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
+            case PURGE -> writeString(out, ((Frame.Purge) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
+            case STATS -> writeOptionalString(out, ((Frame.Stats) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
+            case REDRIVE -> {
+                Frame.Redrive f = (Frame.Redrive) frame;
+                check(f.max() > 0, "max", f.max());
+                writeString(out, f.deadLetterQueue(), Limits.MAX_NAME_BYTES, "deadLetterQueue");
+                out.writeInt(f.max());
+            }
+            case PEEK -> {
+                Frame.Peek f = (Frame.Peek) frame;
+                check(f.max() > 0, "max", f.max());
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeInt(f.max());
+            }
+            case RESULT -> out.writeLong(((Frame.Result) frame).value());
+            case STATS_RESULT -> {
+                List<QueueStats> stats = ((Frame.StatsResult) frame).stats();
+                out.writeInt(stats.size());
+                for (QueueStats s : stats) {
+                    writeString(out, s.name(), Limits.MAX_NAME_BYTES, "name");
+                    out.writeLong(s.ready());
+                    out.writeLong(s.inFlight());
+                    out.writeLong(s.delayed());
+                    out.writeLong(s.bytes());
+                    out.writeLong(s.capacity());
+                    out.writeLong(s.sent());
+                    out.writeLong(s.duplicates());
+                    out.writeLong(s.delivered());
+                    out.writeLong(s.acked());
+                    out.writeLong(s.nacked());
+                    out.writeLong(s.expiredLeases());
+                    out.writeLong(s.deadLettered());
+                    out.writeLong(s.expired());
+                    out.writeLong(s.purged());
+                }
+            }
+            case LIST_RESULT -> {
+                List<String> queues = ((Frame.ListResult) frame).queues();
+                out.writeInt(queues.size());
+                for (String q : queues) {
+                    writeString(out, q, Limits.MAX_NAME_BYTES, "queue");
+                }
+            }
+            case PEEK_RESULT -> {
+                List<PeekedMessage> messages = ((Frame.PeekResult) frame).messages();
+                out.writeInt(messages.size());
+                for (PeekedMessage m : messages) {
+                    checkPriority(m.priority());
+                    out.writeLong(m.messageId());
+                    writeOptionalString(out, m.key(), Limits.MAX_FIELD_BYTES, "key");
+                    out.writeByte(m.priority());
+                    out.writeLong(m.timestamp());
+                    writeHeaders(out, m.headers());
+                    writeBytes(out, m.payload());
+                }
+            }
+            case SEND -> {
+                Frame.Send f = (Frame.Send) frame;
+                check(!f.messages().isEmpty(), "messages", 0);
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeInt(f.messages().size());
+                for (WireMessage m : f.messages()) {
+                    checkPriority(m.priority());
+                    check(m.delayMillis() >= 0, "delayMillis", m.delayMillis());
+                    check(m.ttlMillis() >= 0, "ttlMillis", m.ttlMillis());
+                    writeBytes(out, m.payload());
+                    writeOptionalString(out, m.key(), Limits.MAX_FIELD_BYTES, "key");
+                    out.writeByte(m.priority());
+                    out.writeLong(m.delayMillis());
+                    out.writeLong(m.ttlMillis());
+                    writeOptionalString(out, m.dedupId(), Limits.MAX_FIELD_BYTES, "dedupId");
+                    writeHeaders(out, m.headers());
+                }
+            }
+            case SEND_RESULT -> {
+                List<SendReceipt> receipts = ((Frame.SendResult) frame).receipts();
+                check(!receipts.isEmpty(), "receipts", 0);
+                out.writeInt(receipts.size());
+                for (SendReceipt r : receipts) {
+                    out.writeByte(r.status().ordinal());
+                    out.writeShort(r.error().code());
+                    out.writeLong(r.messageId());
+                }
+            }
+            case SEND_CREDIT -> {
+                Frame.SendCredit f = (Frame.SendCredit) frame;
+                check(f.credit() > 0, "credit", f.credit());
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeInt(f.credit());
+            }
+            case SUBSCRIBE -> {
+                Frame.Subscribe f = (Frame.Subscribe) frame;
+                check(f.prefetch() >= 0, "prefetch", f.prefetch());
+                check(f.maxUnacked() >= 0, "maxUnacked", f.maxUnacked());
+                check(f.visibilityTimeoutMillis() >= 0, "visibilityTimeoutMillis", f.visibilityTimeoutMillis());
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeInt(f.prefetch());
+                out.writeInt(f.maxUnacked());
+                out.writeLong(f.visibilityTimeoutMillis());
+            }
+            case CREDIT -> {
+                Frame.Credit f = (Frame.Credit) frame;
+                check(f.credit() > 0, "credit", f.credit());
+                out.writeInt(f.credit());
+            }
+            case DELIVER -> {
+                Frame.Deliver f = (Frame.Deliver) frame;
+                check(f.deliveryCount() > 0, "deliveryCount", f.deliveryCount());
+                checkPriority(f.priority());
+                out.writeLong(f.deliveryTag());
+                out.writeLong(f.messageId());
+                out.writeInt(f.deliveryCount());
+                out.writeLong(f.deadline());
+                out.writeLong(f.timestamp());
+                writeOptionalString(out, f.key(), Limits.MAX_FIELD_BYTES, "key");
+                out.writeByte(f.priority());
+                writeHeaders(out, f.headers());
+                writeBytes(out, f.payload());
+            }
+            case SUBSCRIPTION_END -> {
+                Frame.SubscriptionEnd f = (Frame.SubscriptionEnd) frame;
+                out.writeShort(f.code().code());
+                writeString(out, f.message(), Limits.MAX_TEXT_BYTES, "message");
+            }
+            case ACK -> writeTags(out, ((Frame.Ack) frame).tags());
+            case NACK -> {
+                Frame.Nack f = (Frame.Nack) frame;
+                check(f.delayMillis() >= 0, "delayMillis", f.delayMillis());
+                out.writeLong(f.delayMillis());
+                writeTags(out, f.tags());
+            }
+            case EXTEND -> {
+                Frame.Extend f = (Frame.Extend) frame;
+                check(f.durationMillis() > 0, "durationMillis", f.durationMillis());
+                out.writeLong(f.durationMillis());
+                writeTags(out, f.tags());
+            }
+            case REJECT -> {
+                Frame.Reject f = (Frame.Reject) frame;
+                writeString(out, f.reason(), Limits.MAX_TEXT_BYTES, "reason");
+                writeTags(out, f.tags());
+            }
+            case SETTLE_RESULT -> {
+                List<LeaseOutcome> outcomes = ((Frame.SettleResult) frame).outcomes();
+                check(!outcomes.isEmpty(), "outcomes", 0);
+                out.writeInt(outcomes.size());
+                for (LeaseOutcome o : outcomes) {
+                    out.writeByte(o.ordinal());
+                }
+            }
+            case ERROR -> {
+                Frame.Error f = (Frame.Error) frame;
+                out.writeShort(f.code().code());
+                writeString(out, f.message(), Limits.MAX_TEXT_BYTES, "message");
+            }
+            case CLOSE -> {
+                Frame.Close f = (Frame.Close) frame;
+                out.writeShort(f.code().code());
+                writeString(out, f.reason(), Limits.MAX_TEXT_BYTES, "reason");
+            }
+            default -> throw new IllegalStateException("unhandled frame type " + frame.type());
+        }
+    }
+
+    private static void check(boolean ok, String field, long value) {
+        if (!ok) {
+            throw new IllegalArgumentException(field + " out of range for the wire: " + value);
+        }
+    }
+
+    private static void checkPriority(int priority) {
+        check(priority >= 0 && priority <= Limits.MAX_PRIORITY, "priority", priority);
+    }
+
+    private static void writeString(ByteBuf out, String s, int maxBytes, String field) {
+        int length = ByteBufUtil.utf8Bytes(s);
+        if (length > maxBytes) {
+            throw new IllegalArgumentException(field + " is " + length + " UTF-8 bytes, the limit is " + maxBytes);
+        }
+        out.writeShort(length);
+        int written = ByteBufUtil.writeUtf8(out, s);
+        if (written != length) {
+            throw new IllegalStateException(field + ": wrote " + written + " UTF-8 bytes, expected " + length);
+        }
+    }
+
+    private static void writeOptionalString(ByteBuf out, String s, int maxBytes, String field) {
+        if (s == null) {
+            out.writeByte(0);
+        } else {
+            out.writeByte(1);
+            writeString(out, s, maxBytes, field);
+        }
+    }
+
+    private static void writeBytes(ByteBuf out, byte[] bytes) {
+        out.writeInt(bytes.length);
+        out.writeBytes(bytes);
+    }
+
+    private static void writeHeaders(ByteBuf out, Map<String, String> headers) {
+        check(headers.size() <= Limits.MAX_HEADERS, "headers", headers.size());
+        out.writeShort(headers.size());
+        for (Map.Entry<String, String> h : headers.entrySet()) {
+            writeString(out, h.getKey(), Limits.MAX_FIELD_BYTES, "header name");
+            writeString(out, h.getValue(), Limits.MAX_FIELD_BYTES, "header value");
+        }
+    }
+
+    private static void writeTags(ByteBuf out, long[] tags) {
+        check(tags.length > 0, "tags", 0);
+        out.writeInt(tags.length);
+        for (long t : tags) {
+            out.writeLong(t);
+        }
+    }
+}

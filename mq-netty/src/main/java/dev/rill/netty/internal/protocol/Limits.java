@@ -1,0 +1,60 @@
+package dev.rill.netty.internal.protocol;
+
+/** Wire limits: frame sizes and per-field maxima enforced by {@link FrameDecoder} and {@link FrameEncoder}. */
+public final class Limits {
+
+    /** The protocol versions this implementation speaks. */
+    public static final int PROTOCOL_VERSION = 1;
+    /** The four magic bytes at the start of HELLO's body: ASCII {@code RILL}. */
+    public static final int MAGIC = 0x52494C4C;
+    /** Bytes before the body: u32 length, u8 type, u32 id. */
+    public static final int HEADER_SIZE = 9;
+    /** Smallest valid value of the length field (type + id, empty body). */
+    public static final int MIN_LENGTH = 5;
+    /** Default maximum frame size (value of the length field): 1 MiB. */
+    public static final int DEFAULT_MAX_FRAME_SIZE = 1 << 20;
+    /** Default maximum frame size before authentication completes: 4 KiB. */
+    public static final int DEFAULT_PRE_AUTH_MAX_FRAME_SIZE = 4096;
+    /** Smallest configurable maximum frame size. */
+    public static final int MIN_MAX_FRAME_SIZE = 1024;
+    /** Largest configurable maximum frame size: 256 MiB. */
+    public static final int MAX_MAX_FRAME_SIZE = 1 << 28;
+    /** Smallest configurable pre-authentication cap. */
+    public static final int MIN_PRE_AUTH_FRAME_SIZE = 256;
+
+    /** Queue names (UTF-8 bytes). */
+    public static final int MAX_NAME_BYTES = 1024;
+    /** Client, server and principal names. */
+    public static final int MAX_PEER_NAME_BYTES = 256;
+    /** Tokens. */
+    public static final int MAX_TOKEN_BYTES = 2048;
+    /** Message keys, dedup ids, header names and values. */
+    public static final int MAX_FIELD_BYTES = 4096;
+    /** Error messages, close and reject reasons. */
+    public static final int MAX_TEXT_BYTES = 8192;
+    /** Headers per message. */
+    public static final int MAX_HEADERS = 256;
+    /** Versions offered in HELLO. */
+    public static final int MAX_VERSIONS = 16;
+    /** Highest priority value accepted on the wire (the core accepts 0..9). */
+    public static final int MAX_PRIORITY = 255;
+
+    private Limits() {
+    }
+
+    /**
+     * Checks a configured maximum frame size.
+     *
+     * @param field the option's name, for the message
+     * @param value the value
+     * @return the value
+     * @throws IllegalArgumentException when outside {@link #MIN_MAX_FRAME_SIZE}..{@link #MAX_MAX_FRAME_SIZE}
+     */
+    public static int checkMaxFrameSize(String field, int value) {
+        if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) {
+            throw new IllegalArgumentException(field + " must be " + MIN_MAX_FRAME_SIZE + ".." + MAX_MAX_FRAME_SIZE
+                    + " bytes, was " + value);
+        }
+        return value;
+    }
+}

@@ -1,0 +1,15 @@
+package dev.rill.netty.internal.protocol;
+
+/** Per-message status in a SEND_RESULT frame; the ordinal is the wire value (u8). */
+public enum SendStatus {
+    /** Stored; the receipt carries the new message id. */
+    ENQUEUED,
+    /** Not stored again: same dedup id within the dedup window; the receipt carries the original id. */
+    DUPLICATE,
+    /** Not stored: the queue is at capacity. */
+    FULL,
+    /** Not stored: the queue is closed or deleted. */
+    CLOSED,
+    /** Not stored: refused for the reason in the receipt's error code (e.g. INVALID_ARGUMENT, FORBIDDEN). */
+    ERROR
+}
