@@ -15,11 +15,11 @@ import java.util.OptionalLong;
  */
 public final class ReceiveOptions {
 
-    private static final ReceiveOptions DEFAULTS = new ReceiveOptions(0, 0, 0, null);
+    private static final ReceiveOptions DEFAULTS = new ReceiveOptions(0, 0, -1, null);
 
     private final int prefetch;
     private final int maxUnacked; // 0: unbounded
-    private final long maxMessages; // 0: endless
+    private final long maxMessages; // -1: endless
     private final Duration visibilityTimeout; // null: the spec's
 
     private ReceiveOptions(int prefetch, int maxUnacked, long maxMessages, Duration visibilityTimeout) {
@@ -69,17 +69,18 @@ public final class ReceiveOptions {
     }
 
     /**
-     * Makes the stream finite: it completes after emitting {@code n} deliveries.
+     * Makes the stream finite: it completes after emitting {@code n} deliveries ({@code 0}: completes at once,
+     * like {@code take(0)}, without leasing anything).
      *
      * <p>Default: endless.
      *
-     * @param n at least 1
+     * @param n at least 0
      * @return a new options object with the limit
-     * @throws IllegalArgumentException if {@code n < 1}
+     * @throws IllegalArgumentException if {@code n < 0}
      */
     public ReceiveOptions maxMessages(long n) {
-        if (n < 1) {
-            throw new IllegalArgumentException("maxMessages must be >= 1, was " + n);
+        if (n < 0) {
+            throw new IllegalArgumentException("maxMessages must be >= 0, was " + n);
         }
         return new ReceiveOptions(prefetch, maxUnacked, n, visibilityTimeout);
     }
@@ -113,7 +114,7 @@ public final class ReceiveOptions {
 
     /** @return after how many deliveries the stream completes, or empty for an endless stream (the default) */
     public OptionalLong maxMessages() {
-        return maxMessages == 0 ? OptionalLong.empty() : OptionalLong.of(maxMessages);
+        return maxMessages < 0 ? OptionalLong.empty() : OptionalLong.of(maxMessages);
     }
 
     /** @return the lease length override, or empty for the queue spec's (the default) */
@@ -135,7 +136,7 @@ public final class ReceiveOptions {
     @Override
     public String toString() {
         return "ReceiveOptions{prefetch=" + prefetch + ", maxUnacked=" + (maxUnacked == 0 ? "none" : maxUnacked)
-                + ", maxMessages=" + (maxMessages == 0 ? "endless" : maxMessages) + ", visibilityTimeout="
+                + ", maxMessages=" + (maxMessages < 0 ? "endless" : maxMessages) + ", visibilityTimeout="
                 + (visibilityTimeout == null ? "spec" : visibilityTimeout) + "}";
     }
 }

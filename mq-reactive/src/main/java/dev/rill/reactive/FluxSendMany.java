@@ -1,0 +1,321 @@
+package dev.rill.reactive;
+
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.Overflow;
+import dev.rill.core.SendOutcome;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.Exceptions;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Operators;
+import reactor.util.concurrent.Queues;
+
+/**
+ * {@link ReactiveQueue#sendMany}: stores upstream messages in order, in batches (one core call per batch), and
+ * emits one result per message in the same order.
+ *
+ * <p>Demand: the messages requested from upstream and not yet answered downstream never exceed
+ * {@code min(maxInFlight, downstream demand)}. Results are emitted as soon as messages are stored, so a full queue
+ * stops the requests: upstream requests never exceed results emitted + maxInFlight, i.e. consumed + capacity +
+ * maxInFlight.
+ */
+final class FluxSendMany<T> extends Flux<SendResult<T>> {
+
+    private final InMemoryQueue<T> queue;
+    private final Flux<OutboundMessage<T>> source;
+    private final Overflow overflow;
+    private final int maxInFlight;
+
+    FluxSendMany(InMemoryQueue<T> queue, Flux<OutboundMessage<T>> source, Overflow overflow, int maxInFlight) {
+        this.queue = queue;
+        this.source = source;
+        this.overflow = overflow;
+        this.maxInFlight = maxInFlight;
+    }
+
+    @Override
+    public void subscribe(CoreSubscriber<? super SendResult<T>> actual) {
+        source.subscribe(new SendManySubscriber<>(actual, queue, overflow, maxInFlight));
+    }
+
+    static final class SendManySubscriber<T> implements CoreSubscriber<OutboundMessage<T>>, Subscription,
+            InMemoryQueue.Waiter {
+
+        final CoreSubscriber<? super SendResult<T>> actual;
+        final InMemoryQueue<T> queue;
+        private final Overflow overflow;
+        private final int maxInFlight;
+        /** Replenish upstream once this many slots are free (or nothing is outstanding). */
+        private final int limit;
+        /** Received from upstream, not yet moved to staging; upstream honours our requests, so bounded. */
+        private final Queue<OutboundMessage<T>> pending;
+
+        Subscription s;
+
+        volatile long requested;
+        static final AtomicLongFieldUpdater<SendManySubscriber> REQUESTED =
+                AtomicLongFieldUpdater.newUpdater(SendManySubscriber.class, "requested");
+
+        volatile int wip;
+        static final AtomicIntegerFieldUpdater<SendManySubscriber> WIP =
+                AtomicIntegerFieldUpdater.newUpdater(SendManySubscriber.class, "wip");
+
+        volatile boolean done;
+        Throwable error;
+        volatile boolean cancelled;
+        volatile Throwable badRequest;
+        /** In the queue's writers and not woken yet. */
+        volatile boolean registered;
+
+        // ---- owned by the drain loop ----
+        private final ArrayList<OutboundMessage<T>> staging = new ArrayList<>();
+        private long upstreamRequested;
+        private long emittedTotal;
+        private boolean terminated;
+
+        SendManySubscriber(CoreSubscriber<? super SendResult<T>> actual, InMemoryQueue<T> queue, Overflow overflow,
+                int maxInFlight) {
+            this.actual = actual;
+            this.queue = queue;
+            this.overflow = overflow;
+            this.maxInFlight = maxInFlight;
+            this.limit = Math.max(1, maxInFlight >> 2);
+            this.pending = Queues.<OutboundMessage<T>>get(maxInFlight).get();
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            if (Operators.validate(this.s, s)) {
+                this.s = s;
+                actual.onSubscribe(this);
+            }
+        }
+
+        @Override
+        public void onNext(OutboundMessage<T> m) {
+            if (done) {
+                Operators.onNextDropped(m, actual.currentContext());
+                return;
+            }
+            if (m == null || !pending.offer(m)) {
+                s.cancel();
+                onError(m == null ? new NullPointerException("sendMany: upstream emitted null")
+                        : Exceptions.failWithOverflow("sendMany: upstream emitted more than requested"));
+                return;
+            }
+            drain();
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (done) {
+                Operators.onErrorDropped(t, actual.currentContext());
+                return;
+            }
+            error = t;
+            done = true;
+            drain();
+        }
+
+        @Override
+        public void onComplete() {
+            if (done) {
+                return;
+            }
+            done = true;
+            drain();
+        }
+
+        @Override
+        public void request(long n) {
+            if (n <= 0) {
+                badRequest = new IllegalArgumentException(
+                        "§3.9 violated: request(n) needs n > 0, was " + n + " (queue '" + queue.name() + "')");
+            } else {
+                Operators.addCap(REQUESTED, this, n);
+            }
+            drain();
+        }
+
+        @Override
+        public void cancel() {
+            if (cancelled) {
+                return;
+            }
+            cancelled = true;
+            s.cancel();
+            queue.writers.remove(this);
+            drain();
+        }
+
+        @Override
+        public void wake() {
+            registered = false;
+            drain();
+        }
+
+        void drain() {
+            if (WIP.getAndIncrement(this) != 0) {
+                return;
+            }
+            int missed = 1;
+            for (;;) {
+                if (!terminated) {
+                    drainLoop();
+                }
+                missed = WIP.addAndGet(this, -missed);
+                if (missed == 0) {
+                    return;
+                }
+            }
+        }
+
+        private void drainLoop() {
+            long r = requested;
+            long e = 0;
+            for (;;) {
+                if (cancelled) {
+                    clear();
+                    return;
+                }
+                Throwable bad = badRequest;
+                if (bad != null) {
+                    fail(bad);
+                    return;
+                }
+                OutboundMessage<T> m;
+                while ((m = pending.poll()) != null) {
+                    staging.add(m);
+                }
+                if (!staging.isEmpty() && e != r) {
+                    if (queue.closed) {
+                        fail(queue.closedException());
+                        return;
+                    }
+                    int n = (int) Math.min(staging.size(), r - e);
+                    List<OutboundMessage<T>> batch = staging.subList(0, n);
+                    long now = queue.now();
+                    List<SendOutcome> outcomes;
+                    try {
+                        outcomes = queue.core.sendAll(batch, now);
+                    } catch (RuntimeException ex) {
+                        if (n > 1) {
+                            // a payload over the byte limit: store the messages before it, one at a time
+                            SendOutcome one = sendOne(staging.get(0), now);
+                            if (one == null) {
+                                return; // failed
+                            }
+                            outcomes = List.of(one);
+                            n = 1;
+                        } else {
+                            fail(ex);
+                            return;
+                        }
+                    }
+                    int stored = 0;
+                    SendOutcome.Status stop = null;
+                    for (int i = 0; i < n; i++) {
+                        SendOutcome o = outcomes.get(i);
+                        if (!o.accepted()) {
+                            stop = o.status();
+                            break;
+                        }
+                        stored++;
+                    }
+                    long deadline = Long.MAX_VALUE;
+                    for (int i = 0; i < stored; i++) {
+                        SendOutcome o = outcomes.get(i);
+                        OutboundMessage<T> sent = staging.get(i);
+                        boolean dup = o.status() == SendOutcome.Status.DUPLICATE;
+                        if (!dup) {
+                            deadline = Math.min(deadline, queue.deadlineOf(sent, now));
+                        }
+                        e++;
+                        emittedTotal++;
+                        if (!cancelled) {
+                            actual.onNext(new SendResult<>(o.messageId(), dup, sent));
+                        }
+                    }
+                    queue.timer.ensure(deadline);
+                    if (stored == staging.size()) {
+                        staging.clear();
+                    } else {
+                        staging.subList(0, stored).clear();
+                    }
+                    if (stop == SendOutcome.Status.CLOSED) {
+                        fail(queue.closedException());
+                        return;
+                    }
+                    if (stop == SendOutcome.Status.FULL) {
+                        if (overflow == Overflow.FAIL) {
+                            fail(new QueueFullException(queue.name()));
+                            return;
+                        }
+                        if (!registered) {
+                            registered = true;
+                            queue.writers.add(this);
+                            continue; // re-check: space may have freed before we registered
+                        }
+                        // wait for the writable edge; meanwhile upstream may still fill maxInFlight
+                    } else if (stored > 0) {
+                        continue;
+                    }
+                }
+                if (done && staging.isEmpty() && pending.isEmpty()) {
+                    terminated = true;
+                    queue.writers.remove(this);
+                    Throwable err = error;
+                    if (err != null) {
+                        actual.onError(err);
+                    } else {
+                        actual.onComplete();
+                    }
+                    return;
+                }
+                if (!done) {
+                    long inFlight = upstreamRequested - emittedTotal;
+                    long cap = Math.min(maxInFlight, r - e);
+                    long k = cap - inFlight;
+                    if (k > 0 && (k >= limit || inFlight == 0)) {
+                        upstreamRequested += k;
+                        s.request(k); // may call onNext right here: that drain is counted as missed work
+                    }
+                }
+                break;
+            }
+            if (e != 0 && r != Long.MAX_VALUE) {
+                REQUESTED.addAndGet(this, -e);
+            }
+        }
+
+        private SendOutcome sendOne(OutboundMessage<T> m, long now) {
+            try {
+                return queue.core.send(m, now);
+            } catch (RuntimeException ex) {
+                fail(ex);
+                return null;
+            }
+        }
+
+        private void fail(Throwable t) {
+            terminated = true;
+            cancelled = true;
+            s.cancel();
+            queue.writers.remove(this);
+            clear();
+            actual.onError(t);
+        }
+
+        private void clear() {
+            terminated = true;
+            staging.clear();
+            pending.clear();
+            queue.writers.remove(this);
+        }
+    }
+}

@@ -1,0 +1,294 @@
+package dev.rill.reactive;
+
+import dev.rill.core.LeaseOutcome;
+import dev.rill.core.Message;
+import dev.rill.core.MessageQueue;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueEvent;
+import dev.rill.core.QueueListener;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.core.ReceiptHandle;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
+import reactor.core.publisher.Mono;
+
+/**
+ * A {@link ReactiveQueue} over one in-memory {@link MessageQueue}: the core's readable/writable edges wake
+ * waiting receivers and senders, and one {@link QueueTimer} runs the queue's deadlines on the broker's scheduler.
+ */
+final class InMemoryQueue<T> implements ReactiveQueue<T> {
+
+    /** How many events a slow {@link #events()} subscriber may fall behind before it gets an overflow error. */
+    static final int EVENT_BUFFER = 4096;
+
+    /** Something waiting for an edge of the queue. {@link #wake()} is called at most once per registration. */
+    interface Waiter {
+        void wake();
+    }
+
+    final MessageQueue<T> core;
+    final InMemoryBroker broker;
+    final QueueTimer timer;
+    private final String name;
+    private final QueueSpec spec;
+    private final boolean hasDeadLetterQueue;
+    private final boolean hasTtl;
+
+    final Set<Waiter> readers = ConcurrentHashMap.newKeySet();
+    final Set<Waiter> writers = ConcurrentHashMap.newKeySet();
+    final Set<Waiter> timerWaiters = ConcurrentHashMap.newKeySet();
+    private final CopyOnWriteArrayList<FluxSink<QueueEvent>> eventSinks = new CopyOnWriteArrayList<>();
+
+    volatile boolean closed;
+
+    InMemoryQueue(MessageQueue<T> core, InMemoryBroker broker) {
+        this.core = core;
+        this.broker = broker;
+        this.name = core.name();
+        this.spec = core.spec();
+        this.hasDeadLetterQueue = spec.deadLetterQueue().isPresent();
+        this.hasTtl = spec.messageTtl().isPresent();
+        this.timer = new QueueTimer(broker.scheduler(), this::onTimer);
+        core.setListener(new Listener());
+        timer.ensure(core.nextDeadline());
+    }
+
+    private final class Listener implements QueueListener {
+        @Override
+        public void onReadable() {
+            wakeAll(readers);
+        }
+
+        @Override
+        public void onWritable() {
+            wakeAll(writers);
+        }
+
+        @Override
+        public void onEvents(List<QueueEvent> events) {
+            for (FluxSink<QueueEvent> sink : eventSinks) {
+                for (QueueEvent e : events) {
+                    sink.next(e);
+                }
+            }
+        }
+
+        @Override
+        public boolean wantsEvents() {
+            return !eventSinks.isEmpty();
+        }
+    }
+
+    static void wakeAll(Set<Waiter> waiters) {
+        if (waiters.isEmpty()) {
+            return;
+        }
+        for (Waiter w : waiters) {
+            if (waiters.remove(w)) {
+                w.wake();
+            }
+        }
+    }
+
+    private long onTimer(long now) {
+        long next = core.advance(now);
+        wakeAll(timerWaiters);
+        if (hasDeadLetterQueue) {
+            broker.touch(spec.deadLetterQueue().get());
+        }
+        return next;
+    }
+
+    long now() {
+        return timer.now();
+    }
+
+    /** After an operation that may have moved messages to the dead-letter queue: its timers may need to run. */
+    void afterDeadLetterRisk() {
+        if (hasDeadLetterQueue) {
+            broker.touch(spec.deadLetterQueue().get());
+        }
+    }
+
+    /** Called by the broker when dead letters (or redriven messages) may have arrived. */
+    void touched() {
+        if (hasTtl) {
+            timer.ensure(core.nextDeadline());
+        }
+    }
+
+    /** The earliest deadline a freshly stored message creates, or Long.MAX_VALUE. */
+    long deadlineOf(OutboundMessage<T> m, long now) {
+        long d = Long.MAX_VALUE;
+        long delay = m.delay().toMillis();
+        if (delay > 0) {
+            d = Math.min(d, now + delay);
+        }
+        if (m.ttl() != null) {
+            d = Math.min(d, now + Math.max(1, m.ttl().toMillis()));
+        }
+        if (hasTtl) {
+            d = Math.min(d, now + Math.max(1, spec.messageTtl().get().toMillis()));
+        }
+        if (m.dedupId() != null) {
+            d = Math.min(d, now + spec.dedupWindow().toMillis());
+        }
+        return d;
+    }
+
+    /** Closes this view: wakes everyone so streams see {@link #closed} and end with an error. */
+    void close() {
+        closed = true;
+        timer.dispose();
+        wakeAll(readers);
+        wakeAll(writers);
+        wakeAll(timerWaiters);
+        for (FluxSink<QueueEvent> sink : eventSinks) {
+            sink.complete();
+        }
+    }
+
+    QueueClosedException closedException() {
+        return new QueueClosedException(name);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public QueueSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
+        Objects.requireNonNull(message, "message");
+        Objects.requireNonNull(options, "options");
+        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()));
+    }
+
+    @Override
+    public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
+        Objects.requireNonNull(messages, "messages");
+        Objects.requireNonNull(options, "options");
+        return new FluxSendMany<>(this, Flux.from(messages), options.overflow().orElse(spec.overflow()),
+                options.maxInFlight());
+    }
+
+    @Override
+    public Flux<Delivery<T>> receive(ReceiveOptions options) {
+        Objects.requireNonNull(options, "options");
+        return new FluxReceive<>(this, options);
+    }
+
+    @Override
+    public Mono<Delivery<T>> receiveOne(Duration wait) {
+        Objects.requireNonNull(wait, "wait");
+        if (wait.isNegative()) {
+            throw new IllegalArgumentException("wait must be >= 0, was " + wait);
+        }
+        Flux<Delivery<T>> one = receive(ReceiveOptions.defaults().maxMessages(1));
+        if (wait.isZero()) {
+            // a single look: lease what is ready now, never wait (take(ZERO) could win before the first lease)
+            return new FluxReceive<>(this, ReceiveOptions.defaults().maxMessages(1), true).next();
+        }
+        return one.take(wait, broker.scheduler()).next();
+    }
+
+    @Override
+    public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
+        Objects.requireNonNull(deliveries, "deliveries");
+        return Mono.defer(() -> {
+            List<DeliveryImpl<T>> open = new ArrayList<>(deliveries.size());
+            for (Delivery<T> d : deliveries) {
+                DeliveryImpl<T> impl = own(d);
+                if (!impl.isAcked()) {
+                    open.add(impl);
+                }
+            }
+            if (open.isEmpty()) {
+                return Mono.empty();
+            }
+            List<ReceiptHandle> handles = new ArrayList<>(open.size());
+            for (DeliveryImpl<T> d : open) {
+                handles.add(d.handle());
+            }
+            List<LeaseOutcome> outcomes = core.ackAll(handles, now());
+            LeaseExpiredException first = null;
+            int failed = 0;
+            for (int i = 0; i < outcomes.size(); i++) {
+                DeliveryImpl<T> d = open.get(i);
+                if (outcomes.get(i) == LeaseOutcome.OK) {
+                    d.settledOk(true);
+                } else if (!d.isAcked()) {
+                    d.leaseOver();
+                    failed++;
+                    if (first == null) {
+                        first = d.expired("ackAll");
+                    }
+                }
+            }
+            if (first != null) {
+                if (failed > 1) {
+                    first.addSuppressed(new RillException(failed + " of " + open.size()
+                            + " deliveries had expired leases; the others were acked"));
+                }
+                return Mono.error(first);
+            }
+            return Mono.empty();
+        });
+    }
+
+    private DeliveryImpl<T> own(Delivery<T> d) {
+        Objects.requireNonNull(d, "delivery");
+        if (d instanceof DeliveryImpl<T> impl && impl.queue == this) {
+            return impl;
+        }
+        throw new IllegalArgumentException("delivery of message " + d.message().id() + " was not received from queue '"
+                + name + "' of this broker");
+    }
+
+    @Override
+    public Flux<QueueEvent> events() {
+        return Flux.<QueueEvent>create(sink -> {
+            if (closed) {
+                sink.complete();
+                return;
+            }
+            eventSinks.add(sink);
+            sink.onDispose(() -> eventSinks.remove(sink));
+        }, FluxSink.OverflowStrategy.BUFFER).onBackpressureBuffer(EVENT_BUFFER);
+    }
+
+    @Override
+    public Mono<QueueStats> stats() {
+        return Mono.fromSupplier(core::stats);
+    }
+
+    @Override
+    public Flux<Message<T>> peek(int max) {
+        return Flux.defer(() -> Flux.fromIterable(core.peek(max)));
+    }
+
+    @Override
+    public Mono<Long> purge() {
+        return Mono.fromSupplier(() -> core.purge(now()));
+    }
+
+    @Override
+    public String toString() {
+        return "ReactiveQueue{" + name + "}";
+    }
+}

@@ -1,0 +1,146 @@
+package dev.rill.reactive;
+
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.Overflow;
+import dev.rill.core.SendOutcome;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Operators;
+
+/**
+ * {@link ReactiveQueue#send}: stores one message per subscription. When the queue is full and the policy is
+ * {@link Overflow#WAIT}, registers as a writer and tries again on the queue's writable edge; no thread waits.
+ */
+final class MonoSend<T> extends Mono<SendResult<T>> {
+
+    private final InMemoryQueue<T> queue;
+    private final OutboundMessage<T> message;
+    private final Overflow overflow;
+
+    MonoSend(InMemoryQueue<T> queue, OutboundMessage<T> message, Overflow overflow) {
+        this.queue = queue;
+        this.message = message;
+        this.overflow = overflow;
+    }
+
+    @Override
+    public void subscribe(CoreSubscriber<? super SendResult<T>> actual) {
+        SendSubscriber<T> s = new SendSubscriber<>(actual, queue, message, overflow);
+        actual.onSubscribe(s);
+        s.drive();
+    }
+
+    static final class SendSubscriber<T> extends Operators.MonoSubscriber<SendResult<T>, SendResult<T>>
+            implements InMemoryQueue.Waiter {
+
+        private final InMemoryQueue<T> queue;
+        private final OutboundMessage<T> message;
+        private final Overflow overflow;
+
+        volatile int wip;
+        static final AtomicIntegerFieldUpdater<SendSubscriber> WIP =
+                AtomicIntegerFieldUpdater.newUpdater(SendSubscriber.class, "wip");
+
+        /** Registered as a writer and not woken yet. */
+        volatile boolean registered;
+        /** Owned by the drive loop: the send reached a final outcome. */
+        private boolean done;
+
+        SendSubscriber(CoreSubscriber<? super SendResult<T>> actual, InMemoryQueue<T> queue,
+                OutboundMessage<T> message, Overflow overflow) {
+            super(actual);
+            this.queue = queue;
+            this.message = message;
+            this.overflow = overflow;
+        }
+
+        @Override
+        public void wake() {
+            registered = false;
+            drive();
+        }
+
+        /** Tries the send; serialized, so a wake-up racing with the re-check never sends twice. */
+        void drive() {
+            if (WIP.getAndIncrement(this) != 0) {
+                return;
+            }
+            int missed = 1;
+            for (;;) {
+                if (!done && !isCancelled()) {
+                    attempt();
+                }
+                missed = WIP.addAndGet(this, -missed);
+                if (missed == 0) {
+                    return;
+                }
+            }
+        }
+
+        private void attempt() {
+            for (;;) {
+                if (queue.closed) {
+                    fail(queue.closedException());
+                    return;
+                }
+                long now = queue.now();
+                SendOutcome o;
+                try {
+                    o = queue.core.send(message, now);
+                } catch (RuntimeException e) {
+                    fail(e);
+                    return;
+                }
+                switch (o.status()) {
+                    case ENQUEUED, DUPLICATE -> {
+                        done = true;
+                        unregister();
+                        if (o.status() == SendOutcome.Status.ENQUEUED) {
+                            queue.timer.ensure(queue.deadlineOf(message, now));
+                        }
+                        complete(new SendResult<>(o.messageId(), o.status() == SendOutcome.Status.DUPLICATE,
+                                message));
+                        return;
+                    }
+                    case CLOSED -> {
+                        fail(queue.closedException());
+                        return;
+                    }
+                    case FULL -> {
+                        if (overflow == Overflow.FAIL) {
+                            fail(new QueueFullException(queue.name()));
+                            return;
+                        }
+                        if (registered) {
+                            return; // the writable edge will wake us
+                        }
+                        registered = true;
+                        queue.writers.add(this);
+                        // re-check: the queue may have freed space before we registered
+                    }
+                    default -> throw new IllegalStateException("unexpected outcome " + o);
+                }
+            }
+        }
+
+        private void fail(Throwable e) {
+            done = true;
+            unregister();
+            actual.onError(e);
+        }
+
+        private void unregister() {
+            if (registered) {
+                registered = false;
+                queue.writers.remove(this);
+            }
+        }
+
+        @Override
+        public void cancel() {
+            super.cancel();
+            queue.writers.remove(this);
+        }
+    }
+}
