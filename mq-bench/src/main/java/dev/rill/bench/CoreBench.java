@@ -1,0 +1,107 @@
+package dev.rill.bench;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+
+/**
+ * Runs {@link CoreThroughputBenchmark} with JMH's usual command-line options and prints its scores as a table of
+ * ratios against {@code ArrayBlockingQueue} of the same capacity, with the targets of the core's performance goals.
+ *
+ * <p>Run: {@code java -cp mq-bench/target/benchmarks.jar dev.rill.bench.CoreBench -f 1 -wi 3 -i 5 -w 2s -r 2s
+ * -rf json -rff out.json} (see {@code mq-bench/scripts/core-bench.sh}). Without a benchmark pattern it runs
+ * {@code CoreThroughputBenchmark}.
+ */
+public final class CoreBench {
+
+    private CoreBench() {
+    }
+
+    /**
+     * One score of the table.
+     *
+     * @param kind the transport ({@link Pipe.Kind} name)
+     * @param capacity the queue capacity
+     * @param opsPerSecond messages consumed per second
+     * @param error the score's 99.9% confidence half-width, NaN when unknown
+     * @param allocBytesPerMessage bytes allocated per message (all threads), NaN when not profiled
+     */
+    record Row(String kind, int capacity, double opsPerSecond, double error, double allocBytesPerMessage) {
+    }
+
+    /**
+     * Runs the benchmark and prints the table.
+     *
+     * @param args JMH options
+     * @throws Exception if JMH fails
+     */
+    public static void main(String[] args) throws Exception {
+        CommandLineOptions options = new CommandLineOptions(args);
+        if (options.getIncludes().isEmpty()) {
+            String[] withPattern = new String[args.length + 1];
+            System.arraycopy(args, 0, withPattern, 0, args.length);
+            withPattern[args.length] = CoreThroughputBenchmark.class.getSimpleName();
+            options = new CommandLineOptions(withPattern);
+        }
+        Collection<RunResult> results = new Runner(options).run();
+        List<Row> rows = new ArrayList<>();
+        for (RunResult r : results) {
+            String kind = r.getParams().getParam("kind");
+            String capacity = r.getParams().getParam("capacity");
+            if (kind == null || capacity == null) {
+                continue;
+            }
+            Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
+            rows.add(new Row(kind, Integer.parseInt(capacity), r.getPrimaryResult().getScore(),
+                    r.getPrimaryResult().getScoreError(), alloc == null ? Double.NaN : alloc.getScore()));
+        }
+        System.out.println();
+        System.out.print(table(rows));
+    }
+
+    /** @return the minimum ratio to ABQ a kind must reach, if it has a target */
+    static Optional<Double> target(String kind) {
+        return switch (kind) {
+            case "CORE_BATCH_RECV", "CORE_BATCH_ALL" -> Optional.of(1.0);
+            case "CORE_SINGLE" -> Optional.of(0.5);
+            default -> Optional.empty();
+        };
+    }
+
+    /**
+     * Formats the scores: one block per capacity, each row with its ratio to ABQ of the same capacity.
+     *
+     * @param rows the scores, any order
+     * @return the table, one line per row plus headers
+     */
+    static String table(List<Row> rows) {
+        Map<Integer, List<Row>> byCapacity = new TreeMap<>();
+        for (Row r : rows) {
+            byCapacity.computeIfAbsent(r.capacity(), c -> new ArrayList<>()).add(r);
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%-16s %9s %14s %12s %9s %10s %8s%n", "kind", "capacity", "msgs/s",
+                "+-", "vs ABQ", "alloc B/msg", "target"));
+        for (Map.Entry<Integer, List<Row>> e : byCapacity.entrySet()) {
+            double abq = e.getValue().stream().filter(r -> r.kind().equals("ABQ")).mapToDouble(Row::opsPerSecond)
+                    .findFirst().orElse(Double.NaN);
+            for (Row r : e.getValue()) {
+                double ratio = r.opsPerSecond() / abq;
+                String verdict = target(r.kind())
+                        .map(t -> Double.isNaN(ratio) ? "?" : (ratio >= t ? "MET " : "MISS") + " >=" + t)
+                        .orElse("");
+                sb.append(String.format(Locale.ROOT, "%-16s %9d %14.0f %12.0f %8.2fx %10.1f %8s%n", r.kind(),
+                        r.capacity(), r.opsPerSecond(), r.error(), ratio, r.allocBytesPerMessage(), verdict));
+            }
+        }
+        return sb.toString();
+    }
+}
