@@ -20,7 +20,8 @@ final class Entry<T> {
     long deadline;   // lease deadline, or due time while DELAYED
     long expiresAt;  // TTL deadline, 0 when none
     final T payload;
-    final String key; // null when not key-ordered
+    final String key; // ordering key: null when not key-ordered
+    final String messageKey; // the message's key as sent, kept whatever the ordering
     final Map<String, String> headers;
     Entry<T> prev;
     Entry<T> next;
@@ -31,11 +32,13 @@ final class Entry<T> {
     final byte priority;
     byte state;
 
-    Entry(long id, long timestamp, T payload, String key, int priority, Map<String, String> headers) {
+    Entry(long id, long timestamp, T payload, String key, String messageKey, int priority,
+            Map<String, String> headers) {
         this.id = id;
         this.timestamp = timestamp;
         this.payload = payload;
         this.key = key;
+        this.messageKey = messageKey;
         this.priority = (byte) priority;
         this.headers = headers;
     }
@@ -45,6 +48,6 @@ final class Entry<T> {
     }
 
     Message<T> toMessage() {
-        return new Message<>(id, payload, key, priority, headers, timestamp);
+        return new Message<>(id, payload, messageKey, priority, headers, timestamp);
     }
 }

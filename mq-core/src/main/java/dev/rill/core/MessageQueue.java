@@ -66,6 +66,7 @@ public final class MessageQueue<T> {
     private final HashMap<String, DedupRecord> dedup = new HashMap<>();
     private final ArrayDeque<DedupRecord> dedupOrder = new ArrayDeque<>();
     private boolean sendRefused; // a send saw FULL since the last writable signal
+    private long refusedBytes; // smallest payload refused since then: writable once it fits
     private long size;
     private long ready;
     private long inFlight;
@@ -243,11 +244,13 @@ public final class MessageQueue<T> {
             }
         }
         if (size >= capacity || bytes + sz > maxBytes) {
+            refusedBytes = sendRefused ? Math.min(refusedBytes, sz) : sz;
             sendRefused = true;
             return SendOutcome.FULL;
         }
         long id = nextId++;
-        Entry<T> e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.priority(), m.headers());
+        Entry<T> e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(),
+                m.headers());
         long ttl = queueTtlMs;
         if (m.ttl() != null) {
             long t = m.ttl().toMillis();
@@ -306,7 +309,8 @@ public final class MessageQueue<T> {
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             long id = nextId++;
-            Entry<T> e = new Entry<>(id, now, payload, keyOrdered ? dl.key() : null, dl.priority(), frozen);
+            Entry<T> e = new Entry<>(id, now, payload, keyOrdered ? dl.key() : null, dl.key(), dl.priority(),
+                    frozen);
             if (queueTtlMs > 0) {
                 e.expiresAt = saturatedAdd(now, queueTtlMs);
             }
@@ -945,8 +949,8 @@ public final class MessageQueue<T> {
             if (pendingDeadLetters == null) {
                 pendingDeadLetters = new ArrayList<>();
             }
-            pendingDeadLetters.add(new DeadLetter<>(name, spec.deadLetterQueue().get(), e.id, e.payload, e.key,
-                    e.priority, e.headers, e.deliveryCount, reason, now));
+            pendingDeadLetters.add(new DeadLetter<>(name, spec.deadLetterQueue().get(), e.id, e.payload,
+                    e.messageKey, e.priority, e.headers, e.deliveryCount, reason, now));
         }
     }
 
@@ -1161,7 +1165,7 @@ public final class MessageQueue<T> {
     private Signals signals(boolean wasReadable) {
         boolean readable = !wasReadable && readyMask != 0;
         boolean writable = false;
-        if (sendRefused && size < capacity && bytes < maxBytes) {
+        if (sendRefused && size < capacity && refusedBytes <= maxBytes - bytes) {
             sendRefused = false;
             writable = true;
         }
