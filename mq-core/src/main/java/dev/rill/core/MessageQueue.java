@@ -198,7 +198,10 @@ public final class MessageQueue<T> {
         Objects.requireNonNull(messages, "messages");
         long[] sizes = new long[messages.size()];
         for (int i = 0; i < sizes.length; i++) {
-            OutboundMessage<T> m = Objects.requireNonNull(messages.get(i), "messages[" + i + "]");
+            OutboundMessage<T> m = messages.get(i);
+            if (m == null) { // not requireNonNull(m, "messages[" + i + "]"): that builds the string for every message
+                throw new NullPointerException("messages[" + i + "]");
+            }
             sizes[i] = Sizes.of(m.payload());
             checkFits(sizes[i]);
         }
