@@ -1,0 +1,628 @@
+package dev.rill.netty.internal.transport;
+
+import dev.rill.core.LeaseOutcome;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.AuthenticationException;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.internal.protocol.ErrorCode;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.netty.internal.protocol.ProtocolException;
+import dev.rill.netty.internal.protocol.SendReceipt;
+import dev.rill.netty.internal.protocol.WireMessage;
+import dev.rill.reactive.RillException;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.IntFunction;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
+
+/**
+ * The client side of one connection: a netty handler placed after the frame decoder. Every field is confined to the
+ * channel's event loop; API calls hop onto it. Writes are coalesced: frames produced during one event-loop task
+ * (several sends of a queue, several acks) go out as one SEND / ACK frame and one flush at the end of the tick.
+ */
+public final class ClientConnection extends ChannelInboundHandlerAdapter {
+
+    private enum State { CONNECTING, HELLO, AUTH, OPEN, CLOSED }
+
+    private final RemoteBroker broker;
+    private final ClientOptions options;
+    private final FrameEncoder encoder;
+
+    private ChannelHandlerContext ctx;
+    private Channel channel;
+    private EventLoop loop;
+    private State state = State.CONNECTING;
+    private MonoSink<ClientConnection> handshake;
+    private Throwable closeCause;
+    private int serverMaxFrameSize = Limits.DEFAULT_MAX_FRAME_SIZE;
+    private int nextId = 1;
+    private int pingNonce = 1;
+    private ScheduledFuture<?> pinger;
+    private boolean flushScheduled;
+
+    private final Map<Integer, Pending<?>> requests = new HashMap<>();
+    private final Map<Integer, RemoteSubscription<?>.Attachment> subscriptions = new HashMap<>();
+    private final Map<String, Lane> lanes = new HashMap<>();
+    private final Map<Integer, List<PendingMessage>> sendsInFlight = new HashMap<>();
+    private final Map<Integer, List<MonoSink<LeaseOutcome>>> settlesInFlight = new HashMap<>();
+    private final Map<SettleKey, SettleBatch> settleBatches = new LinkedHashMap<>();
+
+    ClientConnection(RemoteBroker broker, ClientOptions options, FrameEncoder encoder) {
+        this.broker = broker;
+        this.options = options;
+        this.encoder = encoder;
+    }
+
+    // ---- lifecycle ----------------------------------------------------------------------------------------------
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.channel = ctx.channel();
+        this.loop = channel.eventLoop();
+    }
+
+    /** @return a Mono that sends HELLO (and AUTH) and completes with this connection once it is open */
+    Mono<ClientConnection> handshake() {
+        return Mono.create(sink -> exec(() -> {
+            if (state != State.CONNECTING) {
+                sink.error(lost());
+                return;
+            }
+            handshake = sink;
+            state = State.HELLO;
+            write(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), options.clientName()));
+        }));
+    }
+
+    boolean isOpen() {
+        return state == State.OPEN && channel.isActive();
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    void exec(Runnable r) {
+        if (loop.inEventLoop()) {
+            r.run();
+        } else {
+            loop.execute(r);
+        }
+    }
+
+    /** Closes the connection politely (CLOSE frame, then close). */
+    void close() {
+        exec(() -> {
+            if (state == State.OPEN) {
+                closeCause = new RillException("the client was closed");
+                ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "client closed"));
+            }
+            ctx.close();
+        });
+    }
+
+    /** Drops the connection abruptly (used when the server stays silent). */
+    void abort(Throwable cause) {
+        exec(() -> {
+            if (closeCause == null) {
+                closeCause = cause;
+            }
+            ctx.close();
+        });
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        State was = state;
+        state = State.CLOSED;
+        if (pinger != null) {
+            pinger.cancel(false);
+        }
+        RuntimeException cause = lost();
+        if (handshake != null && was != State.OPEN) {
+            handshake.error(cause);
+            handshake = null;
+        }
+        for (Pending<?> p : new ArrayList<>(requests.values())) {
+            p.sink.error(cause);
+        }
+        requests.clear();
+        for (List<MonoSink<LeaseOutcome>> sinks : settlesInFlight.values()) {
+            for (MonoSink<LeaseOutcome> s : sinks) {
+                s.error(new RillException("connection lost before the settlement was confirmed; the lease was "
+                        + "released by the server, the message may be delivered again", cause));
+            }
+        }
+        settlesInFlight.clear();
+        for (SettleBatch b : settleBatches.values()) {
+            for (MonoSink<LeaseOutcome> s : b.sinks) {
+                s.success(LeaseOutcome.STALE); // never sent; the server released the lease
+            }
+        }
+        settleBatches.clear();
+        // sends: those never written can always be retried; written ones only when they carry a dedup id
+        List<PendingMessage> retry = new ArrayList<>();
+        for (List<PendingMessage> batch : sendsInFlight.values()) {
+            for (PendingMessage m : batch) {
+                if (m.wire.dedupId() != null) {
+                    retry.add(m);
+                } else {
+                    m.sink.error(new RillException("connection to " + broker.address() + " lost while sending to '"
+                            + m.queue + "': the message may or may not have been stored (give it a dedupId to have "
+                            + "it retried safely)", cause));
+                }
+            }
+        }
+        sendsInFlight.clear();
+        for (Lane lane : lanes.values()) {
+            retry.addAll(lane.batch);
+            retry.addAll(lane.waiting);
+        }
+        lanes.clear();
+        List<RemoteSubscription<?>.Attachment> subs = new ArrayList<>(subscriptions.values());
+        subscriptions.clear();
+        broker.connectionLost(this, closeCause != null ? closeCause : cause, retry, subs);
+        ctx.fireChannelInactive();
+    }
+
+    private RuntimeException lost() {
+        if (closeCause instanceof RuntimeException r && (r instanceof AuthenticationException)) {
+            return r;
+        }
+        return new RillException("connection to " + broker.address() + " lost"
+                + (closeCause != null ? ": " + closeCause.getMessage() : ""), closeCause);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent e && e.state() == IdleState.READER_IDLE) {
+            abort(new RillException("nothing received from the server for " + options.idleTimeout().toMillis()
+                    + " ms"));
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (closeCause == null) {
+            closeCause = cause;
+        }
+        if (cause instanceof ProtocolException p) {
+            ctx.writeAndFlush(new Frame.Error(0, p.code(), String.valueOf(p.getMessage())));
+        }
+        ctx.close();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (channel.isWritable()) {
+            for (Lane lane : lanes.values()) {
+                pump(lane);
+            }
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    // ---- inbound ------------------------------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof Frame f)) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            return;
+        }
+        try {
+            onFrame(f);
+        } catch (RuntimeException e) {
+            exceptionCaught(ctx, e);
+        }
+    }
+
+    private void onFrame(Frame f) {
+        if (f instanceof Frame.Deliver d) {
+            RemoteSubscription<?>.Attachment a = subscriptions.get(d.subscriptionId());
+            if (a == null || !a.onDeliver(d)) {
+                // nobody wants it (cancelled meanwhile): release it at once
+                settle(SettleKind.NACK, d.deliveryTag(), 0, null).subscribe(null, e -> { });
+            }
+            return;
+        }
+        if (f instanceof Frame.SendResult r) {
+            onSendResult(r);
+        } else if (f instanceof Frame.SendCredit c) {
+            Lane lane = lane(c.queue());
+            lane.credit += c.credit();
+            pump(lane);
+        } else if (f instanceof Frame.SettleResult r) {
+            List<MonoSink<LeaseOutcome>> sinks = settlesInFlight.remove(r.requestId());
+            if (sinks != null) {
+                for (int i = 0; i < sinks.size(); i++) {
+                    sinks.get(i).success(i < r.outcomes().size() ? r.outcomes().get(i) : LeaseOutcome.STALE);
+                }
+            }
+        } else if (f instanceof Frame.SubscriptionEnd e) {
+            RemoteSubscription<?>.Attachment a = subscriptions.remove(e.subscriptionId());
+            if (a != null) {
+                a.onEnd(e.code(), e.message());
+            }
+        } else if (f instanceof Frame.SubscribeOk) {
+            // deliveries follow the credit already sent
+        } else if (f instanceof Frame.Ping p) {
+            write(new Frame.Pong(p.nonce()));
+        } else if (f instanceof Frame.Pong) {
+            // reading it reset the idle timer
+        } else if (f instanceof Frame.HelloOk h) {
+            onHelloOk(h);
+        } else if (f instanceof Frame.AuthOk) {
+            opened();
+        } else if (f instanceof Frame.Error e) {
+            onError(e);
+        } else if (f instanceof Frame.Close c) {
+            closeCause = c.code() == ErrorCode.NONE
+                    ? new RillException("the server closed the connection")
+                    : Wire.toException(c.code(), c.reason(), null);
+            ctx.close();
+        } else {
+            Pending<?> p = requests.remove(f.streamId());
+            if (p != null) {
+                p.complete(f);
+            }
+        }
+    }
+
+    private void onHelloOk(Frame.HelloOk h) {
+        serverMaxFrameSize = h.maxFrameSize();
+        encoder.maxFrameSize(h.maxFrameSize());
+        long interval = options.pingInterval().toMillis();
+        if (h.heartbeatIntervalMillis() > 0) {
+            interval = Math.min(interval, h.heartbeatIntervalMillis());
+        }
+        long every = Math.max(1, interval);
+        pinger = loop.scheduleAtFixedRate(() -> {
+            if (state == State.OPEN || state == State.AUTH) {
+                write(new Frame.Ping(pingNonce++));
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        if (h.authRequired()) {
+            state = State.AUTH;
+            write(new Frame.Auth(options.token().orElse("")));
+        } else {
+            opened();
+        }
+    }
+
+    private void opened() {
+        state = State.OPEN;
+        if (handshake != null) {
+            MonoSink<ClientConnection> s = handshake;
+            handshake = null;
+            s.success(this);
+        }
+    }
+
+    private void onError(Frame.Error e) {
+        if (e.id() == 0) {
+            RuntimeException ex = Wire.toException(e.code(), e.message(), null);
+            closeCause = ex;
+            if (handshake != null) {
+                MonoSink<ClientConnection> s = handshake;
+                handshake = null;
+                s.error(ex);
+            }
+            ctx.close();
+            return;
+        }
+        Pending<?> p = requests.remove(e.id());
+        if (p != null) {
+            p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            return;
+        }
+        List<PendingMessage> sends = sendsInFlight.remove(e.id());
+        if (sends != null) {
+            for (PendingMessage m : sends) {
+                m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+            }
+            return;
+        }
+        RemoteSubscription<?>.Attachment a = subscriptions.get(e.id());
+        if (a != null && e.code() != ErrorCode.UNKNOWN_SUBSCRIPTION) {
+            subscriptions.remove(e.id());
+            a.onEnd(e.code(), e.message());
+        }
+    }
+
+    // ---- requests -----------------------------------------------------------------------------------------------
+
+    private static final class Pending<R> {
+        final MonoSink<R> sink;
+        final Function<Frame, R> answer;
+        final String queue;
+
+        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue) {
+            this.sink = sink;
+            this.answer = answer;
+            this.queue = queue;
+        }
+
+        void complete(Frame f) {
+            R r;
+            try {
+                r = answer.apply(f);
+            } catch (RuntimeException e) {
+                sink.error(e);
+                return;
+            }
+            if (r == null) {
+                sink.success();
+            } else {
+                sink.success(r);
+            }
+        }
+    }
+
+    int newId() {
+        int id;
+        do {
+            id = nextId++;
+            if (nextId <= 0) {
+                nextId = 1;
+            }
+        } while (id == 0 || requests.containsKey(id) || subscriptions.containsKey(id) || sendsInFlight.containsKey(id)
+                || settlesInFlight.containsKey(id));
+        return id;
+    }
+
+    /**
+     * Sends a request and maps its answer.
+     *
+     * @param queue the queue concerned (for error messages), or null
+     * @param build builds the frame from the request id
+     * @param answer maps the answer frame (null for an empty result)
+     * @param <R> the result type
+     * @return a Mono of the result
+     */
+    <R> Mono<R> request(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
+        return Mono.create(sink -> exec(() -> {
+            if (state != State.OPEN) {
+                sink.error(lost());
+                return;
+            }
+            int id = newId();
+            requests.put(id, new Pending<>(sink, answer, queue));
+            write(build.apply(id));
+        }));
+    }
+
+    Mono<Void> declare(QueueSpec spec) {
+        return request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null);
+    }
+
+    // ---- sending ------------------------------------------------------------------------------------------------
+
+    /** A message waiting for credit, batched, or in flight. */
+    static final class PendingMessage {
+        final String queue;
+        final WireMessage wire;
+        final MonoSink<SendReceipt> sink;
+        final int size;
+
+        PendingMessage(String queue, WireMessage wire, MonoSink<SendReceipt> sink) {
+            this.queue = queue;
+            this.wire = wire;
+            this.sink = sink;
+            this.size = FrameEncoder.encodedSize(wire);
+        }
+    }
+
+    private static final class Lane {
+        final String queue;
+        final ArrayDeque<PendingMessage> waiting = new ArrayDeque<>();
+        List<PendingMessage> batch = new ArrayList<>();
+        int batchBytes;
+        int credit;
+
+        Lane(String queue) {
+            this.queue = queue;
+        }
+    }
+
+    private Lane lane(String queue) {
+        return lanes.computeIfAbsent(queue, Lane::new);
+    }
+
+    /** Queues a message for sending (on the event loop); it goes out as soon as the queue's SEND_CREDIT allows. */
+    void send(PendingMessage m) {
+        exec(() -> {
+            if (state != State.OPEN) {
+                broker.resend(m);
+                return;
+            }
+            int max = serverMaxFrameSize - FrameEncoder.sendOverhead(m.queue);
+            if (m.size > max) {
+                m.sink.error(new IllegalArgumentException("message of " + m.size + " encoded bytes exceeds the "
+                        + "server's maximum frame size " + serverMaxFrameSize));
+                return;
+            }
+            Lane lane = lane(m.queue);
+            lane.waiting.add(m);
+            pump(lane);
+        });
+    }
+
+    private void pump(Lane lane) {
+        if (state != State.OPEN) {
+            return;
+        }
+        int max = serverMaxFrameSize - FrameEncoder.sendOverhead(lane.queue);
+        while (lane.credit > 0 && !lane.waiting.isEmpty() && channel.isWritable()) {
+            PendingMessage m = lane.waiting.peek();
+            if (lane.batchBytes + m.size > max) {
+                flushLane(lane);
+            }
+            lane.waiting.poll();
+            lane.credit--;
+            lane.batch.add(m);
+            lane.batchBytes += m.size;
+        }
+        if (!lane.batch.isEmpty()) {
+            scheduleFlush();
+        }
+    }
+
+    private void flushLane(Lane lane) {
+        if (lane.batch.isEmpty()) {
+            return;
+        }
+        int id = newId();
+        List<PendingMessage> batch = lane.batch;
+        lane.batch = new ArrayList<>();
+        lane.batchBytes = 0;
+        List<WireMessage> wires = new ArrayList<>(batch.size());
+        for (PendingMessage m : batch) {
+            wires.add(m.wire);
+        }
+        sendsInFlight.put(id, batch);
+        ctx.write(new Frame.Send(id, lane.queue, wires), ctx.voidPromise());
+    }
+
+    private void onSendResult(Frame.SendResult r) {
+        List<PendingMessage> batch = sendsInFlight.remove(r.requestId());
+        if (batch == null) {
+            return;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            PendingMessage m = batch.get(i);
+            if (i >= r.receipts().size()) {
+                m.sink.error(new RillException("the server answered fewer receipts than messages sent"));
+            } else {
+                m.sink.success(r.receipts().get(i));
+            }
+        }
+    }
+
+    // ---- subscriptions ------------------------------------------------------------------------------------------
+
+    /** Registers an attachment and sends SUBSCRIBE; on the event loop. */
+    int subscribe(RemoteSubscription<?>.Attachment a, Frame.Subscribe template) {
+        int id = newId();
+        subscriptions.put(id, a);
+        write(new Frame.Subscribe(id, template.queue(), template.prefetch(), template.maxUnacked(),
+                template.visibilityTimeoutMillis()));
+        return id;
+    }
+
+    /** Writes a frame of an attachment (CREDIT, UNSUBSCRIBE); on the event loop. */
+    void writeFrame(Frame f) {
+        if (state == State.OPEN) {
+            write(f);
+        }
+    }
+
+    /** Keeps an unsubscribed attachment registered until SUBSCRIPTION_END so late DELIVERs are released. */
+    boolean isRegistered(int id, RemoteSubscription<?>.Attachment a) {
+        return subscriptions.get(id) == a;
+    }
+
+    // ---- settling -----------------------------------------------------------------------------------------------
+
+    enum SettleKind { ACK, NACK, EXTEND, REJECT }
+
+    private record SettleKey(SettleKind kind, long arg, String reason) {
+    }
+
+    private static final class SettleBatch {
+        final long[] tagsInit = new long[8];
+        long[] tags = tagsInit;
+        int size;
+        final List<MonoSink<LeaseOutcome>> sinks = new ArrayList<>();
+
+        void add(long tag, MonoSink<LeaseOutcome> sink) {
+            if (size == tags.length) {
+                tags = java.util.Arrays.copyOf(tags, size * 2);
+            }
+            tags[size++] = tag;
+            sinks.add(sink);
+        }
+    }
+
+    /**
+     * Settles one delivery; settlements of one event-loop tick share frames.
+     *
+     * @param kind what to do
+     * @param tag the delivery tag
+     * @param arg delay (NACK) or duration (EXTEND) in millis
+     * @param reason REJECT's reason
+     * @return a Mono of the server's outcome
+     */
+    Mono<LeaseOutcome> settle(SettleKind kind, long tag, long arg, String reason) {
+        return Mono.create(sink -> exec(() -> {
+            if (state != State.OPEN) {
+                sink.success(LeaseOutcome.STALE);
+                return;
+            }
+            settleBatches.computeIfAbsent(new SettleKey(kind, arg, reason), k -> new SettleBatch()).add(tag, sink);
+            scheduleFlush();
+        }));
+    }
+
+    private void flushSettles() {
+        for (Map.Entry<SettleKey, SettleBatch> e : settleBatches.entrySet()) {
+            SettleKey k = e.getKey();
+            SettleBatch b = e.getValue();
+            int id = newId();
+            long[] tags = java.util.Arrays.copyOf(b.tags, b.size);
+            settlesInFlight.put(id, b.sinks);
+            Frame f = switch (k.kind) {
+                case ACK -> new Frame.Ack(id, tags);
+                case NACK -> new Frame.Nack(id, k.arg, tags);
+                case EXTEND -> new Frame.Extend(id, k.arg, tags);
+                case REJECT -> new Frame.Reject(id, k.reason, tags);
+            };
+            ctx.write(f, ctx.voidPromise());
+        }
+        settleBatches.clear();
+    }
+
+    // ---- writing ------------------------------------------------------------------------------------------------
+
+    private void write(Frame f) {
+        ctx.write(f, ctx.voidPromise());
+        scheduleFlush();
+    }
+
+    private void scheduleFlush() {
+        if (!flushScheduled) {
+            flushScheduled = true;
+            loop.execute(this::flushNow);
+        }
+    }
+
+    private void flushNow() {
+        flushScheduled = false;
+        if (state == State.OPEN) {
+            for (Lane lane : lanes.values()) {
+                flushLane(lane);
+            }
+            flushSettles();
+        }
+        ctx.flush();
+    }
+}

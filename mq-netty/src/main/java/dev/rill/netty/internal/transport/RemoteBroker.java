@@ -1,0 +1,363 @@
+package dev.rill.netty.internal.transport;
+
+import dev.rill.core.Codec;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.netty.AuthenticationException;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameDecoder;
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillException;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.IntFunction;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.netty.tcp.TcpClient;
+import reactor.util.retry.Retry;
+
+/**
+ * The client broker: one connection multiplexing every queue and subscription, re-established with backoff when
+ * lost. Declared queues are declared again and open subscriptions resubscribe on the new connection; sends that
+ * never reached the wire, or carry a dedup id, are sent again; other in-flight sends fail with a clear error.
+ */
+public final class RemoteBroker implements ReactiveBroker {
+
+    private final InetSocketAddress address;
+    private final ClientOptions options;
+    private final TcpClient tcp;
+    private final Map<String, QueueSpec> declared = new ConcurrentHashMap<>();
+    private final Set<RemoteSubscription<?>> subscriptions = ConcurrentHashMap.newKeySet();
+    private final Object lock = new Object();
+
+    // guarded by lock
+    private ClientConnection current;
+    private Sinks.One<ClientConnection> next = Sinks.one();
+    private RuntimeException failure;
+    private boolean closed;
+
+    /**
+     * Creates a client broker; {@link #start()} makes the first connection.
+     *
+     * @param address the server
+     * @param options the options
+     */
+    public RemoteBroker(InetSocketAddress address, ClientOptions options) {
+        this.address = address;
+        this.options = options;
+        TcpClient t = TcpClient.create()
+                .remoteAddress(() -> address)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                        (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()))
+                // the connection handler consumes every frame; this keeps the socket read until it closes
+                .handle((in, out) -> in.receiveObject().then());
+        if (options.tls().isPresent()) {
+            t = t.secure(spec -> spec.sslContext(options.tls().get()));
+        }
+        this.tcp = t;
+    }
+
+    /**
+     * Connects once (no retry).
+     *
+     * @return a Mono of this broker once connected and authenticated
+     */
+    public Mono<ReactiveBroker> start() {
+        return connectOnce().map(c -> {
+            synchronized (lock) {
+                current = c;
+                next.tryEmitValue(c);
+            }
+            return (ReactiveBroker) this;
+        });
+    }
+
+    private Mono<ClientConnection> connectOnce() {
+        return tcp.connect().flatMap(conn -> {
+            FrameEncoder encoder = new FrameEncoder(Limits.DEFAULT_MAX_FRAME_SIZE);
+            ClientConnection c = new ClientConnection(this, options, encoder);
+            conn.addHandlerLast("rill-idle", new IdleStateHandler(options.idleTimeout().toMillis(), 0, 0,
+                    TimeUnit.MILLISECONDS));
+            conn.addHandlerLast("rill-decoder", new FrameDecoder(options.maxFrameSize()));
+            conn.addHandlerLast("rill-encoder", encoder);
+            conn.addHandlerLast("rill-connection", c);
+            if (!conn.channel().isActive()) {
+                conn.dispose();
+                return Mono.error(new RillException("connection to " + address + " closed during setup"));
+            }
+            return c.handshake()
+                    .timeout(options.connectTimeout(), Mono.error(() -> new RillException(
+                            "handshake with " + address + " did not complete within " + options.connectTimeout())))
+                    .doOnError(e -> conn.dispose());
+        }).timeout(options.connectTimeout().plusSeconds(1), Mono.error(() -> new RillException(
+                "connecting to " + address + " did not complete within " + options.connectTimeout())));
+    }
+
+    ClientOptions options() {
+        return options;
+    }
+
+    InetSocketAddress address() {
+        return address;
+    }
+
+    /** @return a Mono of the open connection, waiting through a reconnect; errors once the client gave up */
+    Mono<ClientConnection> connection() {
+        return Mono.defer(() -> {
+            synchronized (lock) {
+                if (closed) {
+                    return Mono.error(new RillException("the client is closed"));
+                }
+                if (failure != null) {
+                    return Mono.error(failure);
+                }
+                if (current != null && current.isOpen()) {
+                    return Mono.just(current);
+                }
+                return next.asMono();
+            }
+        });
+    }
+
+    /** Sends a message on the current connection, or once reconnected. */
+    void submit(ClientConnection.PendingMessage m) {
+        connection().subscribe(c -> c.send(m), m.sink::error);
+    }
+
+    /** Sends again a message that never reached the wire or carries a dedup id. */
+    void resend(ClientConnection.PendingMessage m) {
+        submit(m);
+    }
+
+    <R> Mono<R> call(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
+        return connection().flatMap(c -> c.request(queue, build, answer));
+    }
+
+    void register(RemoteSubscription<?> s) {
+        subscriptions.add(s);
+        ClientConnection c;
+        RuntimeException f;
+        synchronized (lock) {
+            c = current != null && current.isOpen() ? current : null;
+            f = closed ? new RillException("the client is closed") : failure;
+        }
+        if (f != null) {
+            s.fail(f);
+        } else if (c != null) {
+            s.attach(c);
+        }
+        // else: attached by the reconnect
+    }
+
+    void unregister(RemoteSubscription<?> s) {
+        subscriptions.remove(s);
+    }
+
+    /** Called by a connection's event loop once it closed. */
+    void connectionLost(ClientConnection c, Throwable cause, List<ClientConnection.PendingMessage> retry,
+            List<RemoteSubscription<?>.Attachment> attachments) {
+        for (RemoteSubscription<?>.Attachment a : attachments) {
+            a.lost();
+        }
+        boolean reconnect;
+        synchronized (lock) {
+            if (current != c) {
+                reconnect = false;
+            } else {
+                current = null;
+                next = Sinks.one();
+                reconnect = !closed;
+                if (reconnect && (cause instanceof AuthenticationException || options.reconnectAttempts() == 0)) {
+                    failure = cause instanceof RuntimeException r && cause instanceof AuthenticationException ? r
+                            : new RillException("connection to " + address + " lost and reconnection is disabled",
+                                    cause);
+                    reconnect = false;
+                }
+            }
+        }
+        for (ClientConnection.PendingMessage m : retry) {
+            submit(m);
+        }
+        if (reconnect) {
+            reconnect(cause);
+        } else {
+            failAll();
+        }
+    }
+
+    private void reconnect(Throwable cause) {
+        Retry retry = Retry.backoff(options.reconnectAttempts(), options.reconnectMinBackoff())
+                .maxBackoff(options.reconnectMaxBackoff())
+                .filter(e -> !(e instanceof AuthenticationException) && !isClosed())
+                .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + address
+                        + " lost and not re-established after " + signal.totalRetries() + " attempts: "
+                        + signal.failure().getMessage(), signal.failure()));
+        Mono.delay(options.reconnectMinBackoff())
+                .then(Mono.defer(this::connectOnce))
+                .retryWhen(retry)
+                .flatMap(c -> Flux.fromIterable(new ArrayList<>(declared.values()))
+                        .concatMap(c::declare)
+                        .then(Mono.just(c)))
+                .subscribe(this::installReconnected, e -> {
+                    synchronized (lock) {
+                        failure = e instanceof RuntimeException r ? r : new RillException(e.getMessage(), e);
+                        next.tryEmitError(failure);
+                    }
+                    failAll();
+                });
+    }
+
+    private boolean isClosed() {
+        synchronized (lock) {
+            return closed;
+        }
+    }
+
+    private void installReconnected(ClientConnection c) {
+        Sinks.One<ClientConnection> s;
+        synchronized (lock) {
+            if (closed) {
+                c.close();
+                return;
+            }
+            current = c;
+            s = next;
+        }
+        s.tryEmitValue(c);
+        for (RemoteSubscription<?> sub : subscriptions) {
+            sub.attach(c);
+        }
+    }
+
+    private void failAll() {
+        RuntimeException f;
+        synchronized (lock) {
+            f = closed ? null : failure;
+            if (f != null) {
+                next.tryEmitError(f);
+            }
+        }
+        for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
+            if (f != null) {
+                s.fail(f);
+            } else {
+                s.brokerClosed();
+            }
+        }
+    }
+
+    // ---- ReactiveBroker -----------------------------------------------------------------------------------------
+
+    @Override
+    public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(codec, "codec");
+        return Mono.defer(() -> {
+            spec.validate();
+            return connection().flatMap(c -> c.declare(spec)).then(Mono.fromCallable(() -> {
+                declared.put(spec.name(), spec);
+                return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
+            }));
+        });
+    }
+
+    @Override
+    public Mono<Boolean> delete(String name) {
+        Objects.requireNonNull(name, "name");
+        return call(name, id -> new Frame.Delete(id, name), f -> ((Frame.Result) f).value() == 1)
+                .doOnNext(b -> declared.remove(name));
+    }
+
+    @Override
+    public Mono<Long> purge(String name) {
+        Objects.requireNonNull(name, "name");
+        return call(name, id -> new Frame.Purge(id, name), f -> ((Frame.Result) f).value());
+    }
+
+    @Override
+    public Mono<List<String>> list() {
+        return call(null, Frame.ListQueues::new, f -> ((Frame.ListResult) f).queues());
+    }
+
+    @Override
+    public Mono<List<QueueStats>> stats() {
+        return call(null, id -> new Frame.Stats(id, null), f -> ((Frame.StatsResult) f).stats());
+    }
+
+    @Override
+    public Mono<Integer> redrive(String deadLetterQueue, int max) {
+        Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
+        if (max < 1) {
+            return Mono.error(new IllegalArgumentException("max must be >= 1, was " + max));
+        }
+        return call(deadLetterQueue, id -> new Frame.Redrive(id, deadLetterQueue, max),
+                f -> (int) ((Frame.Result) f).value());
+    }
+
+    /**
+     * Closes the connection (CLOSE frame) and stops reconnecting; open receive streams error with
+     * {@link QueueClosedException}.
+     *
+     * @return a Mono that completes once closed
+     */
+    @Override
+    public Mono<Void> close() {
+        return Mono.fromRunnable(() -> {
+            ClientConnection c;
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                c = current;
+                current = null;
+                next.tryEmitError(new RillException("the client is closed"));
+            }
+            for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
+                s.brokerClosed();
+            }
+            if (c != null) {
+                c.close();
+            }
+        });
+    }
+
+    @Override
+    public Scheduler scheduler() {
+        return options.scheduler();
+    }
+
+    /**
+     * Drops the current connection as if the network failed (tests: exercises reconnection).
+     */
+    public void dropConnection() {
+        ClientConnection c;
+        synchronized (lock) {
+            c = current;
+        }
+        if (c != null) {
+            c.abort(new RillException("connection dropped on purpose"));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "RemoteBroker{" + address + "}";
+    }
+}

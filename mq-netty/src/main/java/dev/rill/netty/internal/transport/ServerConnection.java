@@ -1,0 +1,764 @@
+package dev.rill.netty.internal.transport;
+
+import dev.rill.core.Codec;
+import dev.rill.core.LeaseOutcome;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.Permission;
+import dev.rill.netty.Permissions;
+import dev.rill.netty.ServerOptions;
+import dev.rill.netty.internal.protocol.ErrorCode;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.netty.internal.protocol.ProtocolException;
+import dev.rill.netty.internal.protocol.SendReceipt;
+import dev.rill.netty.internal.protocol.SendStatus;
+import dev.rill.netty.internal.protocol.WireMessage;
+import dev.rill.reactive.Delivery;
+import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.QueueFullException;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.ReceiveOptions;
+import dev.rill.reactive.SendResult;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.reactivestreams.Subscription;
+import reactor.core.Disposable;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Mono;
+
+/**
+ * The server side of one connection: a netty handler placed after the frame decoder. Every field is confined to
+ * the channel's event loop; results of broker calls that complete on other threads hop back to it.
+ *
+ * <p>Flow control: deliveries per subscription never exceed the client's CREDIT (credit is turned into
+ * {@code request(n)} on the local receive stream, and held back while the channel is not writable); sends per queue
+ * never exceed the SEND_CREDIT granted, which is granted again only as sends are stored. The socket is always read.
+ */
+public final class ServerConnection extends ChannelInboundHandlerAdapter {
+
+    private enum State { HELLO, AUTH, OPEN, CLOSED }
+
+    private final ServerOptions options;
+    private final ReactiveBroker broker;
+    private final Runnable authenticated;
+    private final Runnable onClose;
+
+    private ChannelHandlerContext ctx;
+    private Channel channel;
+    private EventLoop loop;
+    private State state = State.HELLO;
+    private int preAuthFrames;
+    private Permissions permissions = Permissions.all();
+    private ScheduledFuture<?> handshakeTimer;
+    private boolean inRead;
+    private boolean flushScheduled;
+
+    private final Map<String, ReactiveQueue<byte[]>> queues = new HashMap<>();
+    private final Map<String, SendLane> lanes = new HashMap<>();
+    private final Map<Integer, ServerSubscription> subscriptions = new HashMap<>();
+    private final Map<Long, Held> held = new HashMap<>();
+    private long nextTag = 1;
+
+    /**
+     * Creates the handler for one connection.
+     *
+     * @param options the server options
+     * @param broker the broker served
+     * @param authenticated lifts the decoder's pre-authentication frame size cap
+     * @param onClose called once when the connection closed and its leases were released
+     */
+    public ServerConnection(ServerOptions options, ReactiveBroker broker, Runnable authenticated,
+            Runnable onClose) {
+        this.options = options;
+        this.broker = broker;
+        this.authenticated = authenticated;
+        this.onClose = onClose;
+    }
+
+    // ---- netty callbacks ----------------------------------------------------------------------------------------
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.channel = ctx.channel();
+        this.loop = channel.eventLoop();
+        long ms = options.handshakeTimeout().toMillis();
+        handshakeTimer = loop.schedule(() -> {
+            if (state == State.HELLO || state == State.AUTH) {
+                fatal(ErrorCode.HANDSHAKE_TIMEOUT, "handshake not completed within " + ms + " ms");
+            }
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof Frame frame)) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            return;
+        }
+        inRead = true;
+        try {
+            onFrame(frame);
+        } catch (ProtocolException e) {
+            fatal(e.code(), e.getMessage());
+        } catch (RuntimeException e) {
+            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        inRead = false;
+        ctx.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (channel.isWritable()) {
+            for (ServerSubscription s : subscriptions.values()) {
+                s.releaseHeldCredit();
+            }
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            fatal(ErrorCode.IDLE_TIMEOUT, "nothing received for " + options.idleTimeout().toMillis() + " ms");
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable c = cause;
+        while (!(c instanceof ProtocolException) && c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        if (c instanceof ProtocolException p) {
+            fatal(p.code(), p.getMessage());
+        } else {
+            // I/O errors (connection reset, TLS failures): nothing to tell the peer
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        releaseAll();
+        ctx.fireChannelInactive();
+    }
+
+    // ---- dispatch -----------------------------------------------------------------------------------------------
+
+    private void onFrame(Frame frame) {
+        switch (state) {
+            case CLOSED -> {
+                return;
+            }
+            case HELLO, AUTH -> {
+                if (++preAuthFrames > options.maxPreAuthFrames()) {
+                    fatal(ErrorCode.LIMIT_EXCEEDED, "more than " + options.maxPreAuthFrames()
+                            + " frames before authentication");
+                    return;
+                }
+                if (state == State.HELLO) {
+                    if (frame instanceof Frame.Hello h) {
+                        onHello(h);
+                    } else {
+                        fatal(ErrorCode.PROTOCOL_ERROR, "expected HELLO, got " + frame.type());
+                    }
+                } else if (frame instanceof Frame.Auth a) {
+                    onAuth(a);
+                } else if (frame instanceof Frame.Ping p) {
+                    write(new Frame.Pong(p.nonce()));
+                } else {
+                    fatal(ErrorCode.PROTOCOL_ERROR, "expected AUTH, got " + frame.type());
+                }
+                return;
+            }
+            default -> {
+                // OPEN
+            }
+        }
+        if (frame instanceof Frame.Send f) {
+            onSend(f);
+        } else if (frame instanceof Frame.Credit f) {
+            ServerSubscription s = subscriptions.get(f.subscriptionId());
+            if (s == null) {
+                // may cross the SUBSCRIPTION_END of a subscription that just ended: harmless, the client ignores it
+                write(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
+                        "no open subscription " + f.subscriptionId()));
+                return;
+            }
+            if (f.credit() < 1) {
+                fatal(ErrorCode.PROTOCOL_ERROR, "CREDIT must be >= 1, was " + f.credit());
+                return;
+            }
+            s.credit(f.credit());
+        } else if (frame instanceof Frame.Ack f) {
+            settle(f.requestId(), f.tags(), "ack", Delivery::ack, true);
+        } else if (frame instanceof Frame.Nack f) {
+            Duration d = Duration.ofMillis(f.delayMillis());
+            settle(f.requestId(), f.tags(), "nack", dl -> d.isZero() ? dl.nack() : dl.nack(d), true);
+        } else if (frame instanceof Frame.Extend f) {
+            Duration d = Duration.ofMillis(f.durationMillis());
+            settle(f.requestId(), f.tags(), "extend", dl -> dl.extend(d), false);
+        } else if (frame instanceof Frame.Reject f) {
+            settle(f.requestId(), f.tags(), "reject", dl -> dl.reject(f.reason()), true);
+        } else if (frame instanceof Frame.Subscribe f) {
+            onSubscribe(f);
+        } else if (frame instanceof Frame.Unsubscribe f) {
+            ServerSubscription s = subscriptions.remove(f.subscriptionId());
+            if (s != null) {
+                s.ended = true;
+                s.cancel();
+                write(new Frame.SubscriptionEnd(f.subscriptionId(), ErrorCode.NONE, ""));
+            } else {
+                write(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
+                        "no open subscription " + f.subscriptionId()));
+            }
+        } else if (frame instanceof Frame.Declare f) {
+            onDeclare(f);
+        } else if (frame instanceof Frame.Ping p) {
+            write(new Frame.Pong(p.nonce()));
+        } else if (frame instanceof Frame.Pong) {
+            // keep-alive answer: reading it was enough
+        } else if (frame instanceof Frame.Peek f) {
+            ReactiveQueue<byte[]> q = declared(f.requestId(), f.queue(), Permission.RECEIVE);
+            if (q != null) {
+                answer(f.requestId(), f.queue(), q.peek(f.max()).map(Wire::toPeeked).collectList(),
+                        list -> new Frame.PeekResult(f.requestId(), list));
+            }
+        } else if (frame instanceof Frame.Stats f) {
+            if (f.queue() == null) {
+                answer(f.requestId(), null, broker.stats().map(all -> all.stream()
+                                .filter(s -> permissions.allowsAny(s.name())).toList()),
+                        list -> new Frame.StatsResult(f.requestId(), list));
+            } else if (allowed(f.requestId(), f.queue(), null)) {
+                answer(f.requestId(), f.queue(), broker.stats().map(all -> all.stream()
+                                .filter(s -> s.name().equals(f.queue())).toList()),
+                        list -> list.isEmpty()
+                                ? new Frame.Error(f.requestId(), ErrorCode.QUEUE_NOT_FOUND,
+                                        "no queue named '" + f.queue() + "'")
+                                : new Frame.StatsResult(f.requestId(), list));
+            }
+        } else if (frame instanceof Frame.ListQueues f) {
+            answer(f.requestId(), null, broker.list().map(all -> all.stream()
+                    .filter(permissions::allowsAny).toList()), list -> new Frame.ListResult(f.requestId(), list));
+        } else if (frame instanceof Frame.Purge f) {
+            if (allowed(f.requestId(), f.queue(), Permission.MANAGE)) {
+                answer(f.requestId(), f.queue(), broker.purge(f.queue()), n -> new Frame.Result(f.requestId(), n));
+            }
+        } else if (frame instanceof Frame.Delete f) {
+            if (allowed(f.requestId(), f.queue(), Permission.MANAGE)) {
+                queues.remove(f.queue());
+                answer(f.requestId(), f.queue(), broker.delete(f.queue()),
+                        b -> new Frame.Result(f.requestId(), b ? 1 : 0));
+            }
+        } else if (frame instanceof Frame.Redrive f) {
+            if (allowed(f.requestId(), f.deadLetterQueue(), Permission.MANAGE)) {
+                answer(f.requestId(), f.deadLetterQueue(), broker.redrive(f.deadLetterQueue(), f.max()),
+                        n -> new Frame.Result(f.requestId(), n));
+            }
+        } else if (frame instanceof Frame.Close) {
+            state = State.CLOSED;
+            ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "")).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            fatal(ErrorCode.PROTOCOL_ERROR, frame.type() + " is not a client frame");
+        }
+    }
+
+    // ---- handshake ----------------------------------------------------------------------------------------------
+
+    private void onHello(Frame.Hello h) {
+        if (!h.versions().contains(Limits.PROTOCOL_VERSION)) {
+            fatal(ErrorCode.UNSUPPORTED_VERSION, "none of the offered protocol versions " + h.versions()
+                    + " is supported; this server speaks [" + Limits.PROTOCOL_VERSION + "]");
+            return;
+        }
+        boolean authRequired = !options.tokens().isEmpty();
+        int heartbeat = (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis() / 3));
+        write(new Frame.HelloOk(Limits.PROTOCOL_VERSION, options.maxFrameSize(), heartbeat, authRequired,
+                options.maxSubscriptionsPerConnection(), "rill"));
+        if (authRequired) {
+            state = State.AUTH;
+        } else {
+            open();
+        }
+    }
+
+    private void onAuth(Frame.Auth a) {
+        byte[] given = a.token().getBytes(StandardCharsets.UTF_8);
+        Permissions found = null;
+        for (Map.Entry<String, Permissions> e : options.tokens().entrySet()) {
+            // compare every token in constant time so timing tells nothing about which prefix matched
+            if (MessageDigest.isEqual(given, e.getKey().getBytes(StandardCharsets.UTF_8))) {
+                found = e.getValue();
+            }
+        }
+        if (found == null) {
+            fatal(ErrorCode.AUTH_FAILED, a.token().isEmpty() ? "a token is required" : "unknown token");
+            return;
+        }
+        permissions = found;
+        write(new Frame.AuthOk("token"));
+        open();
+    }
+
+    private void open() {
+        state = State.OPEN;
+        handshakeTimer.cancel(false);
+        authenticated.run();
+    }
+
+    // ---- declare / admin ----------------------------------------------------------------------------------------
+
+    private void onDeclare(Frame.Declare f) {
+        QueueSpec spec;
+        try {
+            spec = f.toSpec().validate();
+        } catch (IllegalArgumentException e) {
+            write(new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, e.getMessage()));
+            return;
+        }
+        String name = spec.name();
+        if (!permissions.allowsAny(name)) {
+            forbidden(f.requestId(), name, "declare");
+            return;
+        }
+        Mono<Boolean> mayDeclare = permissions.allows(name, Permission.MANAGE)
+                ? Mono.just(true)
+                : broker.list().map(names -> names.contains(name));
+        answer(f.requestId(), name, mayDeclare.flatMap(ok -> ok
+                        ? broker.queue(spec, Codec.bytes()).map(q -> (Object) q)
+                        : Mono.just((Object) Boolean.FALSE)),
+                result -> {
+                    if (result instanceof ReactiveQueue<?> q) {
+                        @SuppressWarnings("unchecked")
+                        ReactiveQueue<byte[]> bq = (ReactiveQueue<byte[]>) q;
+                        queues.put(name, bq);
+                        if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
+                            lanes.put(name, new SendLane(name, bq));
+                            write(new Frame.DeclareOk(f.requestId()));
+                            write(new Frame.SendCredit(name, options.sendWindow()));
+                            return null;
+                        }
+                        return new Frame.DeclareOk(f.requestId());
+                    }
+                    return new Frame.Error(f.requestId(), ErrorCode.FORBIDDEN,
+                            "creating queue '" + name + "' needs the MANAGE right");
+                });
+    }
+
+    private ReactiveQueue<byte[]> declared(int requestId, String queue, Permission right) {
+        if (!allowed(requestId, queue, right)) {
+            return null;
+        }
+        ReactiveQueue<byte[]> q = queues.get(queue);
+        if (q == null) {
+            write(new Frame.Error(requestId, ErrorCode.QUEUE_NOT_FOUND,
+                    "queue '" + queue + "' was not declared on this connection (send DECLARE first)"));
+        }
+        return q;
+    }
+
+    private boolean allowed(int requestId, String queue, Permission right) {
+        if (right == null ? permissions.allowsAny(queue) : permissions.allows(queue, right)) {
+            return true;
+        }
+        forbidden(requestId, queue, right == null ? "any right" : right.name());
+        return false;
+    }
+
+    private void forbidden(int requestId, String queue, String what) {
+        write(new Frame.Error(requestId, ErrorCode.FORBIDDEN, "the token does not grant " + what + " on queue '"
+                + queue + "'"));
+    }
+
+    /** Runs a broker call and writes its answer (or an ERROR) back on the event loop. */
+    private <R> void answer(int requestId, String queue, Mono<R> call, java.util.function.Function<R, Frame> reply) {
+        call.subscribe(r -> onLoop(() -> {
+            Frame out = reply.apply(r);
+            if (out != null) {
+                write(out);
+            }
+        }), e -> onLoop(() -> write(new Frame.Error(requestId, Wire.codeOf(e), String.valueOf(e.getMessage())))));
+    }
+
+    // ---- sending ------------------------------------------------------------------------------------------------
+
+    private void onSend(Frame.Send f) {
+        SendLane lane = lanes.get(f.queue());
+        if (lane == null) {
+            if (!allowed(f.requestId(), f.queue(), Permission.SEND)) {
+                return;
+            }
+            write(new Frame.Error(f.requestId(), ErrorCode.QUEUE_NOT_FOUND,
+                    "queue '" + f.queue() + "' was not declared on this connection (send DECLARE first)"));
+            return;
+        }
+        if (f.messages().isEmpty()) {
+            write(new Frame.SendResult(f.requestId(), List.of()));
+            return;
+        }
+        if (f.messages().size() > lane.credit) {
+            write(new Frame.Error(f.requestId(), ErrorCode.SEND_CREDIT_EXCEEDED, "SEND of " + f.messages().size()
+                    + " messages to '" + f.queue() + "' with only " + lane.credit + " SEND_CREDIT"));
+            return;
+        }
+        lane.credit -= f.messages().size();
+        lane.pending.add(new PendingSend(f.requestId(), f.messages()));
+        lane.drain();
+    }
+
+    private record PendingSend(int requestId, List<WireMessage> messages, SendReceipt[] receipts) {
+        PendingSend(int requestId, List<WireMessage> messages) {
+            this(requestId, messages, new SendReceipt[messages.size()]);
+        }
+    }
+
+    /** The sends of one queue, stored one after the other so their order is kept. */
+    private final class SendLane {
+        final String name;
+        final ReactiveQueue<byte[]> queue;
+        final ArrayDeque<PendingSend> pending = new ArrayDeque<>();
+        int credit;
+        int next; // index in the head batch
+        boolean running;
+        boolean inSubscribe;
+        Disposable inFlight;
+
+        SendLane(String name, ReactiveQueue<byte[]> queue) {
+            this.name = name;
+            this.queue = queue;
+            this.credit = options.sendWindow();
+        }
+
+        void drain() {
+            while (!running && !pending.isEmpty() && state != State.CLOSED) {
+                PendingSend head = pending.peek();
+                WireMessage w = head.messages.get(next);
+                running = true;
+                inSubscribe = true;
+                try {
+                    inFlight = queue.send(Wire.fromWire(w)).subscribe(
+                            r -> completed(head, receipt(r), true),
+                            e -> completed(head, receipt(e), true));
+                } catch (RuntimeException e) {
+                    completed(head, receipt(e), true);
+                }
+                inSubscribe = false;
+            }
+        }
+
+        void completed(PendingSend p, SendReceipt r, boolean fromCallback) {
+            if (!loop.inEventLoop() || (fromCallback && !inSubscribe)) {
+                // asynchronous completion (e.g. a WAIT send released by an ack): resume on the event loop, later
+                loop.execute(() -> completed(p, r, false));
+                return;
+            }
+            if (state == State.CLOSED || pending.peek() != p) {
+                return;
+            }
+            p.receipts[next++] = r;
+            inFlight = null;
+            if (next == p.messages.size()) {
+                pending.poll();
+                next = 0;
+                write(new Frame.SendResult(p.requestId, List.of(p.receipts)));
+                credit += p.messages.size();
+                write(new Frame.SendCredit(name, p.messages.size()));
+            }
+            running = false;
+            if (!inSubscribe) {
+                drain();
+            }
+        }
+
+        void cancel() {
+            Disposable d = inFlight;
+            if (d != null) {
+                d.dispose();
+            }
+            pending.clear();
+        }
+    }
+
+    private static SendReceipt receipt(SendResult<byte[]> r) {
+        return new SendReceipt(r.duplicate() ? SendStatus.DUPLICATE : SendStatus.ENQUEUED, ErrorCode.NONE,
+                r.messageId());
+    }
+
+    private static SendReceipt receipt(Throwable e) {
+        if (e instanceof QueueFullException) {
+            return new SendReceipt(SendStatus.FULL, ErrorCode.QUEUE_FULL, 0);
+        }
+        if (e instanceof QueueClosedException) {
+            return new SendReceipt(SendStatus.CLOSED, ErrorCode.QUEUE_CLOSED, 0);
+        }
+        return new SendReceipt(SendStatus.ERROR, Wire.codeOf(e), 0);
+    }
+
+    // ---- subscriptions ------------------------------------------------------------------------------------------
+
+    private void onSubscribe(Frame.Subscribe f) {
+        if (subscriptions.containsKey(f.subscriptionId())) {
+            write(new Frame.Error(f.subscriptionId(), ErrorCode.DUPLICATE_ID,
+                    "subscription id " + f.subscriptionId() + " is already open"));
+            return;
+        }
+        ReactiveQueue<byte[]> q = declared(f.subscriptionId(), f.queue(), Permission.RECEIVE);
+        if (q == null) {
+            return;
+        }
+        if (subscriptions.size() >= options.maxSubscriptionsPerConnection()) {
+            write(new Frame.Error(f.subscriptionId(), ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
+                    + options.maxSubscriptionsPerConnection() + " subscriptions per connection"));
+            return;
+        }
+        ReceiveOptions ro = ReceiveOptions.defaults();
+        try {
+            if (f.prefetch() > 0) {
+                ro = ro.prefetch(f.prefetch());
+            }
+            if (f.maxUnacked() > 0) {
+                ro = ro.maxUnacked(f.maxUnacked());
+            }
+            if (f.visibilityTimeoutMillis() > 0) {
+                ro = ro.visibilityTimeout(Duration.ofMillis(f.visibilityTimeoutMillis()));
+            }
+        } catch (IllegalArgumentException e) {
+            write(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, e.getMessage()));
+            return;
+        }
+        ServerSubscription s = new ServerSubscription(f.subscriptionId(), f.queue());
+        subscriptions.put(f.subscriptionId(), s);
+        write(new Frame.SubscribeOk(f.subscriptionId()));
+        q.receive(ro).subscribe(s);
+    }
+
+    private record Held(Delivery<byte[]> delivery, ServerSubscription subscription) {
+    }
+
+    /** One subscription: the local receive stream, asked for exactly the credit the client granted. */
+    private final class ServerSubscription extends BaseSubscriber<Delivery<byte[]>> {
+        final int id;
+        final String queue;
+        final AtomicInteger hops = new AtomicInteger();
+        long heldCredit; // granted by the client, not yet requested because the channel was not writable
+        boolean ended;
+
+        ServerSubscription(int id, String queue) {
+            this.id = id;
+            this.queue = queue;
+        }
+
+        @Override
+        protected void hookOnSubscribe(Subscription subscription) {
+            // nothing until CREDIT
+        }
+
+        void credit(long n) {
+            if (channel.isWritable()) {
+                request(n);
+            } else {
+                heldCredit += n;
+            }
+        }
+
+        void releaseHeldCredit() {
+            if (heldCredit > 0) {
+                long n = heldCredit;
+                heldCredit = 0;
+                request(n);
+            }
+        }
+
+        @Override
+        protected void hookOnNext(Delivery<byte[]> d) {
+            if (loop.inEventLoop() && hops.get() == 0) {
+                deliver(d);
+            } else {
+                hops.incrementAndGet();
+                loop.execute(() -> {
+                    hops.decrementAndGet();
+                    deliver(d);
+                });
+            }
+        }
+
+        private void deliver(Delivery<byte[]> d) {
+            if (state == State.CLOSED || ended || subscriptions.get(id) != this) {
+                // the client is gone or unsubscribed: give the message back at once
+                d.nack().subscribe(null, e -> { });
+                return;
+            }
+            long tag = nextTag++;
+            held.put(tag, new Held(d, this));
+            var m = d.message();
+            write(new Frame.Deliver(id, tag, m.id(), d.deliveryCount(), d.deadline(), m.timestamp(), m.key(),
+                    m.priority(), m.headers(), m.payload()));
+        }
+
+        @Override
+        protected void hookOnError(Throwable e) {
+            onLoop(() -> end(Wire.codeOf(e), String.valueOf(e.getMessage())));
+        }
+
+        @Override
+        protected void hookOnComplete() {
+            onLoop(() -> end(ErrorCode.NONE, ""));
+        }
+
+        private void end(ErrorCode code, String message) {
+            if (!ended && subscriptions.get(id) == this) {
+                subscriptions.remove(id);
+                ended = true;
+                if (state != State.CLOSED) {
+                    write(new Frame.SubscriptionEnd(id, code, message));
+                }
+            }
+            ended = true;
+        }
+    }
+
+    // ---- settling -----------------------------------------------------------------------------------------------
+
+    private void settle(int requestId, long[] tags, String op,
+            java.util.function.Function<Delivery<byte[]>, Mono<Void>> action, boolean ends) {
+        int n = tags.length;
+        LeaseOutcome[] outcomes = new LeaseOutcome[n];
+        int[] remaining = {n};
+        Runnable done = () -> {
+            if (--remaining[0] == 0 && state != State.CLOSED) {
+                write(new Frame.SettleResult(requestId, List.of(outcomes)));
+            }
+        };
+        if (n == 0) {
+            write(new Frame.SettleResult(requestId, List.of()));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            long tag = tags[i];
+            Held h = ends ? held.remove(tag) : held.get(tag);
+            int index = i;
+            if (h == null) {
+                outcomes[index] = LeaseOutcome.STALE;
+                done.run();
+                continue;
+            }
+            Mono<Void> m;
+            try {
+                m = action.apply(h.delivery);
+            } catch (RuntimeException e) {
+                outcomes[index] = LeaseOutcome.STALE;
+                done.run();
+                continue;
+            }
+            m.subscribe(null, e -> onLoop(() -> {
+                outcomes[index] = LeaseOutcome.STALE;
+                if (!ends) {
+                    held.remove(tag);
+                }
+                done.run();
+            }), () -> onLoop(() -> {
+                outcomes[index] = LeaseOutcome.OK;
+                done.run();
+            }));
+        }
+    }
+
+    // ---- writing and closing ------------------------------------------------------------------------------------
+
+    private void onLoop(Runnable r) {
+        if (loop.inEventLoop()) {
+            r.run();
+        } else {
+            loop.execute(r);
+        }
+    }
+
+    private void write(Frame f) {
+        if (state == State.CLOSED && !(f instanceof Frame.Error)) {
+            return;
+        }
+        ctx.write(f, ctx.voidPromise());
+        if (!channel.isWritable() && channel.bytesBeforeWritable() > options.maxPendingOutboundBytes()) {
+            fatal(ErrorCode.SLOW_CONSUMER, "the client does not read; " + channel.bytesBeforeWritable()
+                    + " bytes are waiting");
+            return;
+        }
+        if (!inRead && !flushScheduled) {
+            flushScheduled = true;
+            loop.execute(() -> {
+                flushScheduled = false;
+                ctx.flush();
+            });
+        }
+    }
+
+    /** Sends an ERROR about the whole connection and closes it (at once if the peer does not read). */
+    private void fatal(ErrorCode code, String message) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CLOSED;
+        ctx.writeAndFlush(new Frame.Error(0, code, message)).addListener(ChannelFutureListener.CLOSE);
+        loop.schedule(() -> {
+            ctx.close();
+        }, 1, TimeUnit.SECONDS);
+        if (code == ErrorCode.SLOW_CONSUMER) {
+            ctx.close();
+        }
+        releaseAll();
+    }
+
+    private boolean released;
+
+    /** Releases every lease of this connection at once: unsettled deliveries are nacked, streams cancelled. */
+    private void releaseAll() {
+        if (released) {
+            return;
+        }
+        released = true;
+        state = State.CLOSED;
+        if (handshakeTimer != null) {
+            handshakeTimer.cancel(false);
+        }
+        List<ServerSubscription> subs = new ArrayList<>(subscriptions.values());
+        subscriptions.clear();
+        for (ServerSubscription s : subs) {
+            s.ended = true;
+            s.cancel();
+        }
+        List<Held> unsettled = new ArrayList<>(held.values());
+        held.clear();
+        for (Held h : unsettled) {
+            h.delivery.nack().subscribe(null, e -> { });
+        }
+        for (SendLane lane : lanes.values()) {
+            lane.cancel();
+        }
+        lanes.clear();
+        onClose.run();
+    }
+}
