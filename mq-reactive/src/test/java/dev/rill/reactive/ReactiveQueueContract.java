@@ -660,7 +660,7 @@ public abstract class ReactiveQueueContract {
                 .expectComplete()
                 .verify(TIMEOUT);
         consumer.dispose();
-        assertThat(requestedUpstream.get()).isEqualTo(n);
+        assertThat(requestedUpstream.get()).isBetween((long) n, (long) n + maxInFlight); // the last request may overshoot
         assertThat(violations.get()).isZero();
     }
 
