@@ -199,12 +199,13 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
         if (wait.isNegative()) {
             throw new IllegalArgumentException("wait must be >= 0, was " + wait);
         }
-        Flux<Delivery<T>> one = receive(ReceiveOptions.defaults().maxMessages(1));
+        ReceiveOptions one = ReceiveOptions.defaults().maxMessages(1);
         if (wait.isZero()) {
             // a single look: lease what is ready now, never wait (take(ZERO) could win before the first lease)
-            return new FluxReceive<>(this, ReceiveOptions.defaults().maxMessages(1), true).next();
+            return new FluxReceive<>(this, one, true).next();
         }
-        return one.take(wait, broker.scheduler()).next();
+        // the timer cancels the stream, which releases a lease taken but not emitted yet
+        return new FluxReceive<>(this, one).take(wait, broker.scheduler()).next();
     }
 
     @Override
