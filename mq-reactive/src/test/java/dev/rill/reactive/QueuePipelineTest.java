@@ -1,0 +1,516 @@
+package dev.rill.reactive;
+
+import static java.time.Duration.ofMinutes;
+import static java.time.Duration.ofSeconds;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.rill.core.Codec;
+import dev.rill.core.Message;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.Ordering;
+import dev.rill.core.QueueEvent;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.test.StepVerifier;
+import reactor.test.scheduler.VirtualTimeScheduler;
+
+/**
+ * The pipeline's semantics, every timer on a {@link VirtualTimeScheduler} injected into the broker and the pipeline,
+ * so minutes of queue time take milliseconds.
+ */
+class QueuePipelineTest {
+
+    private static final Duration WAIT = ofSeconds(5);
+
+    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
+    private final ReactiveBroker broker = Rill.inMemory(vts);
+    private final List<QueuePipeline> pipelines = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() {
+        pipelines.forEach(QueuePipeline::dispose);
+        broker.close().block(WAIT);
+        vts.dispose();
+    }
+
+    private ReactiveQueue<String> queue(QueueSpec spec) {
+        return broker.queue(spec, Codec.utf8()).block(WAIT);
+    }
+
+    private static void send(ReactiveQueue<String> q, String... payloads) {
+        for (String p : payloads) {
+            q.send(OutboundMessage.of(p)).block(WAIT);
+        }
+    }
+
+    private static QueueStats stats(ReactiveQueue<?> q) {
+        return q.stats().block(WAIT);
+    }
+
+    private QueuePipeline started(PipelineBuilder<String> builder) {
+        QueuePipeline p = builder.scheduler(vts).start();
+        pipelines.add(p);
+        return p;
+    }
+
+    private long now() {
+        return vts.now(TimeUnit.MILLISECONDS);
+    }
+
+    @Test
+    void successAcksEachMessage() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("ok"));
+        List<String> seen = new CopyOnWriteArrayList<>();
+        started(q.pipelineOnPayload(p -> Mono.fromRunnable(() -> seen.add(p))).concurrency(4));
+        send(q, "a", "b", "c");
+        assertThat(seen).containsExactlyInAnyOrder("a", "b", "c");
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(3);
+        assertThat(s.size()).isZero();
+    }
+
+    @Test
+    void backoffDelaysGrowExponentiallyAndAreCapped() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("backoff").maxDeliveries(6).deadLetterQueue("backoff.dlq"));
+        RetryPolicy retry = RetryPolicy.exponential(ofSeconds(1), 2.0, ofSeconds(4));
+        AtomicBoolean startedOnce = new AtomicBoolean();
+        StepVerifier.withVirtualTime(() -> q.events()
+                        .filter(e -> e.type() == QueueEvent.Type.LEASED)
+                        .map(QueueEvent::timestamp)
+                        .take(6), () -> vts, Long.MAX_VALUE)
+                .then(() -> {
+                    assertThat(startedOnce.compareAndSet(false, true)).isTrue();
+                    started(q.pipelineOnPayload(p -> Mono.error(new IllegalStateException("boom"))).retry(retry));
+                    send(q, "poison");
+                })
+                .assertNext(t -> assertThat(t).isEqualTo(0))
+                .thenAwait(ofSeconds(1)) // nack(1 s)
+                .assertNext(t -> assertThat(t).isEqualTo(1_000))
+                .expectNoEvent(Duration.ofMillis(1_999)) // nack(2 s): nothing before it is due
+                .thenAwait(Duration.ofMillis(1))
+                .assertNext(t -> assertThat(t).isEqualTo(3_000))
+                .thenAwait(ofSeconds(4)) // nack(4 s)
+                .assertNext(t -> assertThat(t).isEqualTo(7_000))
+                .thenAwait(ofSeconds(4)) // 8 s capped at 4 s
+                .assertNext(t -> assertThat(t).isEqualTo(11_000))
+                .thenAwait(ofSeconds(4)) // capped again
+                .assertNext(t -> assertThat(t).isEqualTo(15_000))
+                .expectComplete()
+                .verify(WAIT);
+        QueueStats s = stats(q);
+        assertThat(s.delivered()).isEqualTo(6);
+        assertThat(s.nacked()).isEqualTo(5);
+        assertThat(s.deadLettered()).isEqualTo(1);
+    }
+
+    @Test
+    void deadLetteredAfterMaxDeliveriesWithTheExceptionAsReason() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("orders").maxDeliveries(3).deadLetterQueue("orders.dlq"));
+        ReactiveQueue<String> dlq = queue(QueueSpec.named("orders.dlq"));
+        AtomicInteger calls = new AtomicInteger();
+        QueuePipeline p = started(q.pipeline(d -> {
+            calls.incrementAndGet();
+            throw new IllegalStateException("cannot parse order, attempt " + d.deliveryCount());
+        }).retry(RetryPolicy.fixed(ofSeconds(10))));
+        send(q, "bad order");
+
+        vts.advanceTimeBy(ofSeconds(9));
+        assertThat(calls).hasValue(1);
+        vts.advanceTimeBy(ofSeconds(1));
+        assertThat(calls).hasValue(2);
+        vts.advanceTimeBy(ofSeconds(10));
+        assertThat(calls).hasValue(3);
+        vts.advanceTimeBy(ofMinutes(5));
+        assertThat(calls).hasValue(3);
+
+        assertThat(stats(q).size()).isZero();
+        assertThat(stats(q).deadLettered()).isEqualTo(1);
+        Delivery<String> dead = dlq.receiveOne(Duration.ZERO).block(WAIT);
+        assertThat(dead).isNotNull();
+        assertThat(dead.payload()).isEqualTo("bad order");
+        assertThat(dead.message().headers())
+                .containsEntry(Message.HEADER_DELIVERY_COUNT, "3")
+                .containsEntry(Message.HEADER_SOURCE_QUEUE, "orders");
+        assertThat(dead.message().headers().get(Message.HEADER_DEAD_LETTER_REASON))
+                .contains("java.lang.IllegalStateException: cannot parse order, attempt 3")
+                .contains("3 deliveries");
+        assertThat(p.isDisposed()).isFalse();
+    }
+
+    @Test
+    void ownMaxAttemptsRejectsBeforeTheQueueLimit() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("strict").maxDeliveries(10).deadLetterQueue("strict.dlq"));
+        AtomicInteger calls = new AtomicInteger();
+        started(q.pipelineOnPayload(x -> {
+            calls.incrementAndGet();
+            return Mono.error(new IllegalArgumentException("nope"));
+        }).retry(RetryPolicy.immediate().maxAttempts(2)));
+        send(q, "x");
+        vts.advanceTimeBy(ofMinutes(1));
+        assertThat(calls).hasValue(2);
+        assertThat(stats(q).deadLettered()).isEqualTo(1);
+    }
+
+    @Test
+    void handlingTimeoutCancelsTheHandlerAndNacks() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("slow"));
+        AtomicInteger cancelled = new AtomicInteger();
+        List<Integer> deliveries = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> {
+            deliveries.add(d.deliveryCount());
+            return Mono.never().doOnCancel(cancelled::incrementAndGet);
+        }).handlingTimeout(ofSeconds(5)).retry(RetryPolicy.fixed(ofSeconds(10))));
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        send(q, "m");
+
+        vts.advanceTimeBy(Duration.ofMillis(4_999));
+        assertThat(cancelled).hasValue(0);
+        assertThat(stats(q).inFlight()).isEqualTo(1);
+        vts.advanceTimeBy(Duration.ofMillis(1));
+        assertThat(cancelled).hasValue(1);
+        QueueStats s = stats(q);
+        assertThat(s.nacked()).isEqualTo(1);
+        assertThat(s.inFlight()).isZero();
+        assertThat(s.delayed()).isEqualTo(1);
+        assertThat(errors).singleElement().satisfies(e -> {
+            assertThat(e.stage()).isEqualTo(PipelineError.Stage.TIMEOUT);
+            assertThat(e.error()).isInstanceOf(HandlingTimeoutException.class);
+            assertThat(e.deliveryCount()).isEqualTo(1);
+        });
+        vts.advanceTimeBy(ofSeconds(10)); // the backoff, then delivered again
+        assertThat(deliveries).containsExactly(1, 2);
+    }
+
+    @Test
+    void leaseRenewalKeepsATenMinuteHandlerFromBeingRedelivered() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("long").visibilityTimeout(ofSeconds(30)));
+        List<Integer> deliveries = new CopyOnWriteArrayList<>();
+        started(q.pipeline(d -> {
+            deliveries.add(d.deliveryCount());
+            return Mono.delay(ofMinutes(10), vts);
+        }).concurrency(2)); // room for a second delivery, so a redelivery would be seen
+        send(q, "big job");
+
+        for (int i = 0; i < 59; i++) { // 590 s in 10 s steps: the lease would have run out 19 times
+            vts.advanceTimeBy(ofSeconds(10));
+            QueueStats s = stats(q);
+            assertThat(s.inFlight()).as("in flight at %s s", (i + 1) * 10).isEqualTo(1);
+            assertThat(s.delivered()).isEqualTo(1);
+            assertThat(s.expiredLeases()).isZero();
+            assertThat(deliveries).containsExactly(1);
+        }
+        vts.advanceTimeBy(ofSeconds(10));
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(1);
+        assertThat(s.size()).isZero();
+        assertThat(deliveries).containsExactly(1);
+    }
+
+    @Test
+    void withoutLeaseRenewalTheSameHandlerIsRedeliveredAndItsAckReported() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("long2").visibilityTimeout(ofSeconds(30)));
+        List<Integer> deliveries = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> {
+            deliveries.add(d.deliveryCount());
+            return Mono.delay(ofSeconds(40), vts);
+        }).concurrency(2).noLeaseRenewal());
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        send(q, "big job");
+
+        vts.advanceTimeBy(ofSeconds(30));
+        assertThat(deliveries).containsExactly(1, 2); // the control: renewal is what prevents this
+        vts.advanceTimeBy(ofSeconds(10));
+        assertThat(errors).anySatisfy(e -> {
+            assertThat(e.stage()).isEqualTo(PipelineError.Stage.ACK);
+            assertThat(e.error()).isInstanceOf(LeaseExpiredException.class);
+        });
+    }
+
+    @Test
+    void concurrencyBoundsRunningHandlersAndLeases() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("bounded"));
+        Map<String, Sinks.Empty<Void>> running = new ConcurrentHashMap<>();
+        AtomicInteger now = new AtomicInteger();
+        AtomicInteger max = new AtomicInteger();
+        started(q.pipelineOnPayload(p -> {
+            Sinks.Empty<Void> done = Sinks.empty();
+            running.put(p, done);
+            max.accumulateAndGet(now.incrementAndGet(), Math::max);
+            // doOnTerminate runs before the completion travels on (doFinally would run after the next start)
+            return done.asMono().doOnTerminate(now::decrementAndGet);
+        }).concurrency(3));
+        for (int i = 0; i < 10; i++) {
+            send(q, "m" + i);
+        }
+        assertThat(now).hasValue(3);
+        QueueStats s = stats(q);
+        assertThat(s.inFlight()).isEqualTo(3);
+        assertThat(s.ready()).isEqualTo(7);
+
+        for (int finished = 0; finished < 10; finished++) {
+            String next = running.keySet().stream().sorted().findFirst().orElseThrow();
+            running.remove(next).tryEmitEmpty();
+            int left = 10 - finished - 1;
+            assertThat(now).hasValue(Math.min(3, left));
+            assertThat(stats(q).inFlight()).isEqualTo(Math.min(3, left));
+        }
+        assertThat(max).hasValue(3);
+        assertThat(stats(q).acked()).isEqualTo(10);
+    }
+
+    @Test
+    void keyOrderedRunsEachKeyInOrderAndKeysInParallel() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("keyed")); // a FIFO queue: the pipeline does the ordering
+        Map<String, List<String>> starts = new ConcurrentHashMap<>();
+        Set<String> runningKeys = ConcurrentHashMap.newKeySet();
+        AtomicInteger overlapSameKey = new AtomicInteger();
+        AtomicInteger maxParallel = new AtomicInteger();
+        started(q.pipeline(d -> {
+            String key = d.message().key();
+            if (!runningKeys.add(key)) {
+                overlapSameKey.incrementAndGet();
+            }
+            maxParallel.accumulateAndGet(runningKeys.size(), Math::max);
+            starts.computeIfAbsent(key, k -> new CopyOnWriteArrayList<>()).add(d.payload());
+            // the first message of each key is the slowest, so a later one would overtake it if allowed
+            long ms = d.payload().endsWith("1") ? 3_000 : 100;
+            return Mono.delay(Duration.ofMillis(ms), vts).doOnTerminate(() -> runningKeys.remove(key));
+        }).concurrency(4).keyOrdered());
+        for (int i = 1; i <= 4; i++) {
+            for (String key : List.of("a", "b", "c")) {
+                q.send(OutboundMessage.of(key + i).key(key)).block(WAIT);
+            }
+        }
+        vts.advanceTimeBy(ofMinutes(1));
+
+        assertThat(starts.get("a")).containsExactly("a1", "a2", "a3", "a4");
+        assertThat(starts.get("b")).containsExactly("b1", "b2", "b3", "b4");
+        assertThat(starts.get("c")).containsExactly("c1", "c2", "c3", "c4");
+        assertThat(overlapSameKey).hasValue(0);
+        assertThat(maxParallel.get()).isGreaterThanOrEqualTo(3);
+        assertThat(stats(q).acked()).isEqualTo(12);
+    }
+
+    @Test
+    void keyOrderedOnAKeyOrderedQueueKeepsOrderAcrossRetries() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("keyed2").ordering(Ordering.KEY_ORDERED));
+        List<String> handled = new CopyOnWriteArrayList<>();
+        AtomicBoolean failedOnce = new AtomicBoolean();
+        started(q.pipeline(d -> {
+            if (d.payload().equals("k1") && failedOnce.compareAndSet(false, true)) {
+                return Mono.error(new IllegalStateException("transient"));
+            }
+            handled.add(d.payload());
+            return Mono.empty();
+        }).concurrency(4).keyOrdered().retry(RetryPolicy.fixed(ofSeconds(1))));
+        for (String p : List.of("k1", "k2", "k3")) {
+            q.send(OutboundMessage.of(p).key("k")).block(WAIT);
+        }
+        send(q, "other");
+        vts.advanceTimeBy(ofSeconds(5));
+        assertThat(handled).containsSubsequence("k1", "k2", "k3").contains("other");
+        assertThat(stats(q).acked()).isEqualTo(4);
+    }
+
+    @Test
+    void pauseStopsLeasingAndResumeStartsAgain() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("pausable"));
+        List<String> seen = new CopyOnWriteArrayList<>();
+        Sinks.Empty<Void> slow = Sinks.empty();
+        QueuePipeline p = started(q.pipelineOnPayload(x -> {
+            seen.add(x);
+            return x.equals("slow") ? slow.asMono() : Mono.empty();
+        }).concurrency(2));
+        send(q, "slow");
+        p.pause();
+        assertThat(p.isPaused()).isTrue();
+        send(q, "a", "b", "c");
+        vts.advanceTimeBy(ofMinutes(1));
+        assertThat(seen).containsExactly("slow");
+        QueueStats paused = stats(q);
+        assertThat(paused.ready()).isEqualTo(3);
+        assertThat(paused.inFlight()).isEqualTo(1); // the running handler keeps its (renewed) lease
+
+        slow.tryEmitEmpty(); // a handler running across pause is still settled
+        assertThat(stats(q).acked()).isEqualTo(1);
+        assertThat(seen).containsExactly("slow");
+
+        p.resume();
+        assertThat(p.isPaused()).isFalse();
+        assertThat(seen).containsExactly("slow", "a", "b", "c");
+        assertThat(stats(q).acked()).isEqualTo(4);
+    }
+
+    @Test
+    void drainLetsInFlightHandlersFinishAndLosesNothing() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("drain"));
+        List<String> finished = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipelineOnPayload(x -> Mono.delay(ofSeconds(2), vts)
+                .doOnNext(t -> finished.add(x))).concurrency(3));
+        send(q, "m1", "m2", "m3", "m4", "m5", "m6");
+        assertThat(stats(q).inFlight()).isEqualTo(3);
+
+        StepVerifier.create(p.drain(ofSeconds(10)))
+                .then(() -> assertThat(p.isDisposed()).isTrue())
+                .then(() -> vts.advanceTimeBy(Duration.ofMillis(1_999)))
+                .expectNoEvent(Duration.ZERO)
+                .then(() -> vts.advanceTimeBy(Duration.ofMillis(1)))
+                .expectComplete()
+                .verify(WAIT);
+
+        assertThat(finished).containsExactlyInAnyOrder("m1", "m2", "m3");
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(3);
+        assertThat(s.inFlight()).isZero();
+        assertThat(s.ready()).isEqualTo(3);
+        assertThat(s.size()).isEqualTo(3); // 6 sent = 3 acked + 3 still there
+        vts.advanceTimeBy(ofMinutes(1));
+        assertThat(finished).hasSize(3); // it leases nothing after the drain
+        assertThat(p.inFlight()).isZero();
+        StepVerifier.create(p.onTerminate()).expectComplete().verify(WAIT);
+    }
+
+    @Test
+    void drainGivesBackWhatOutlivesTheGracePeriod() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("drain2"));
+        AtomicInteger cancelled = new AtomicInteger();
+        QueuePipeline p = started(q.pipelineOnPayload(x -> (x.equals("fast") ? Mono.delay(ofSeconds(1), vts)
+                : Mono.delay(ofMinutes(10), vts)).doOnCancel(cancelled::incrementAndGet)).concurrency(3));
+        send(q, "fast", "slow1", "slow2", "waiting");
+
+        StepVerifier.create(p.drain(ofSeconds(5)))
+                .then(() -> vts.advanceTimeBy(ofSeconds(4)))
+                .expectNoEvent(Duration.ZERO)
+                .then(() -> vts.advanceTimeBy(ofSeconds(1)))
+                .expectComplete()
+                .verify(WAIT);
+
+        assertThat(cancelled).hasValue(2);
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(1);
+        assertThat(s.inFlight()).isZero();
+        assertThat(s.ready()).isEqualTo(3); // slow1, slow2 given back at once, "waiting" never leased
+        assertThat(s.delayed()).isZero();
+    }
+
+    @Test
+    void disposeGivesBackHeldDeliveriesAtOnce() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("dispose"));
+        QueuePipeline p = started(q.pipelineOnPayload(x -> Mono.never()).concurrency(2));
+        send(q, "a", "b", "c");
+        assertThat(stats(q).inFlight()).isEqualTo(2);
+        p.dispose();
+        assertThat(p.isDisposed()).isTrue();
+        StepVerifier.create(p.onTerminate()).expectComplete().verify(WAIT);
+        QueueStats s = stats(q);
+        assertThat(s.inFlight()).isZero();
+        assertThat(s.ready()).isEqualTo(3);
+    }
+
+    @Test
+    void survivesThrownErroredAndNullHandlers() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("robust"));
+        Map<String, Integer> attempts = new ConcurrentHashMap<>();
+        QueuePipeline p = started(q.pipeline(d -> {
+            int n = attempts.merge(d.payload(), 1, Integer::sum);
+            if (n == 1) {
+                switch (d.payload()) {
+                    case "throws" -> throw new IllegalStateException("thrown");
+                    case "errors" -> {
+                        return Mono.error(new IllegalArgumentException("signalled"));
+                    }
+                    case "null" -> {
+                        return null;
+                    }
+                    default -> {
+                        return Mono.empty();
+                    }
+                }
+            }
+            return Mono.just("done");
+        }).concurrency(2).retry(RetryPolicy.fixed(ofSeconds(1))));
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        send(q, "throws", "fine", "errors", "null", "fine2");
+        vts.advanceTimeBy(ofSeconds(5));
+
+        assertThat(stats(q).acked()).isEqualTo(5);
+        assertThat(stats(q).size()).isZero();
+        assertThat(attempts).containsEntry("throws", 2).containsEntry("errors", 2).containsEntry("null", 2)
+                .containsEntry("fine", 1).containsEntry("fine2", 1);
+        assertThat(errors).hasSize(3).allSatisfy(e -> assertThat(e.stage()).isEqualTo(PipelineError.Stage.HANDLER));
+        assertThat(errors).extracting(e -> e.error().getClass().getSimpleName())
+                .containsExactlyInAnyOrder("IllegalStateException", "IllegalArgumentException",
+                        "NullPointerException");
+        assertThat(p.isDisposed()).isFalse();
+        send(q, "later"); // still consuming
+        assertThat(stats(q).acked()).isEqualTo(6);
+    }
+
+    @Test
+    void aDeletedQueueEndsThePipelineWithAnError() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("doomed"));
+        QueuePipeline p = started(q.pipelineOnPayload(x -> Mono.empty()));
+        broker.delete("doomed").block(WAIT);
+        StepVerifier.create(p.onTerminate()).expectError(QueueClosedException.class).verify(WAIT);
+        assertThat(p.isDisposed()).isTrue();
+    }
+
+    @Test
+    void builderIsImmutableAndValidates() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("builder").visibilityTimeout(ofSeconds(10)));
+        PipelineBuilder<String> base = q.pipelineOnPayload(x -> Mono.empty());
+        String before = base.toString();
+        PipelineBuilder<String> tuned = base.concurrency(8).keyOrdered().handlingTimeout(ofSeconds(3))
+                .retry(RetryPolicy.none()).leaseRenewal(ofSeconds(2));
+        assertThat(base.toString()).isEqualTo(before);
+        assertThat(tuned.toString()).contains("concurrency=8", "keyOrdered=true", "PT3S", "PT2S");
+        assertThatThrownBy(() -> base.concurrency(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("concurrency");
+        assertThatThrownBy(() -> base.handlingTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("handlingTimeout");
+        assertThatThrownBy(() -> base.leaseRenewal(ofSeconds(10)).start())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leaseRenewal");
+    }
+
+    @Test
+    void manyMessagesThroughSeveralPipelinesAreEachHandledOnce() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("many"));
+        Set<String> seen = Collections.synchronizedSet(new HashSet<>());
+        AtomicInteger duplicates = new AtomicInteger();
+        for (int i = 0; i < 3; i++) {
+            started(q.pipelineOnPayload(x -> Mono.delay(Duration.ofMillis(x.hashCode() & 7), vts)
+                    .doOnNext(t -> {
+                        if (!seen.add(x)) {
+                            duplicates.incrementAndGet();
+                        }
+                    })).concurrency(5));
+        }
+        for (int i = 0; i < 500; i++) {
+            send(q, "m" + i);
+        }
+        vts.advanceTimeBy(ofSeconds(10));
+        assertThat(seen).hasSize(500);
+        assertThat(duplicates).hasValue(0);
+        assertThat(stats(q).acked()).isEqualTo(500);
+    }
+}
