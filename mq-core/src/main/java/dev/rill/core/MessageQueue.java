@@ -417,8 +417,8 @@ public final class MessageQueue<T> {
 
     private void insertLeased(Entry<T> e) {
         Entry<T> tail = leaseList.tail;
-        if (tail == null || tail.deadline <= e.deadline) {
-            e.state = Entry.LEASED_LIST;
+        if (tail == null || tail.deadline < e.deadline || (tail.deadline == e.deadline && tail.id < e.id)) {
+            e.state = Entry.LEASED_LIST; // the list stays sorted by (deadline, id), like the heap
             leaseList.addLast(e);
         } else {
             e.state = Entry.LEASED_HEAP;
@@ -590,7 +590,7 @@ public final class MessageQueue<T> {
                 event(QueueEvent.Type.NACKED, e.id, e.deliveryCount, Long.toString(arg), now);
                 if (maxDeliveries > 0 && e.deliveryCount >= maxDeliveries) {
                     deadLetter(e, "max deliveries reached (" + e.deliveryCount + ")", now);
-                } else if (arg > 0) {
+                } else if (arg > 0 && (e.expiresAt == 0 || e.expiresAt > now)) { // past its TTL: expires now
                     e.state = Entry.DELAYED;
                     e.deadline = saturatedAdd(now, arg);
                     delayHeap.add(e);
@@ -701,12 +701,43 @@ public final class MessageQueue<T> {
         return lastNow;
     }
 
+    /** Applies due timers one due time at a time, in time order, exactly as if advance had run at each. */
     private void runTimers(long now) {
-        Entry<T> e;
-        while ((e = leaseList.head) != null && e.deadline <= now) {
-            expireLease(e, now);
+        long t;
+        while ((t = nextTimerDue()) <= now) {
+            runTimersAt(t);
         }
-        while ((e = leaseHeap.peek()) != null && e.deadline <= now) {
+    }
+
+    private long nextTimerDue() {
+        long t = Long.MAX_VALUE;
+        Entry<T> e;
+        if ((e = leaseList.head) != null) {
+            t = e.deadline;
+        }
+        if ((e = leaseHeap.peek()) != null) {
+            t = Math.min(t, e.deadline);
+        }
+        if ((e = delayHeap.peek()) != null) {
+            t = Math.min(t, e.deadline);
+        }
+        if ((e = ttlHeap.peek()) != null) {
+            t = Math.min(t, e.expiresAt);
+        }
+        return t;
+    }
+
+    private void runTimersAt(long now) {
+        Entry<T> e;
+        while (true) { // due leases in (deadline, id) order across list and heap, as if advance ran at each deadline
+            Entry<T> l = leaseList.head;
+            e = leaseHeap.peek();
+            if (l != null && (e == null || l.deadline < e.deadline || (l.deadline == e.deadline && l.id < e.id))) {
+                e = l;
+            }
+            if (e == null || e.deadline > now) {
+                break;
+            }
             expireLease(e, now);
         }
         while ((e = delayHeap.peek()) != null && e.deadline <= now) {
@@ -975,6 +1006,7 @@ public final class MessageQueue<T> {
         try {
             now = clock(now);
             boolean wasReadable = readyMask != 0;
+            runTimers(now); // what fell due before the purge (expiry, dead letters) still happens
             n = purgeLocked();
             event(QueueEvent.Type.PURGED, 0, 0, Long.toString(n), now);
             s = signals(wasReadable);
