@@ -33,6 +33,10 @@ import reactor.netty.tcp.TcpServer;
  *         ClientOptions.defaults().token("s3cret")).block();
  * }</pre>
  *
+ * <p>Payloads: the server views every queue with {@link dev.rill.core.Codec#bytes()} and hands payloads to clients
+ * as they are, so code in the server's JVM that uses the served broker directly must send {@code byte[]} payloads
+ * (an in-memory broker keeps payload objects without encoding them).
+ *
  * <p>Per connection the server negotiates the protocol version (HELLO), authenticates the token (AUTH), enforces
  * the limits of {@link ServerOptions} and releases every lease the connection held the moment it closes, so other
  * consumers get those messages at once.
