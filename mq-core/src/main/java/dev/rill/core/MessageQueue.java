@@ -172,9 +172,10 @@ public final class MessageQueue<T> {
         checkFits(sz);
         SendOutcome out;
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             out = sendLocked(message, sz, now);
@@ -207,9 +208,10 @@ public final class MessageQueue<T> {
         }
         SendOutcome[] out = new SendOutcome[sizes.length];
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             boolean full = false;
@@ -303,12 +305,13 @@ public final class MessageQueue<T> {
         Map<String, String> frozen = Map.copyOf(headers);
         long sz = Sizes.of(payload);
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
             if (closed) {
                 return false;
             }
-            long now = clock(dl.now());
+            long now = clock(dl.now(), ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             long id = nextId++;
@@ -380,9 +383,10 @@ public final class MessageQueue<T> {
         }
         List<Lease<T>> out;
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             if (closed || readyMask == 0) {
@@ -411,8 +415,7 @@ public final class MessageQueue<T> {
         inFlight++;
         delivered++;
         event(QueueEvent.Type.LEASED, e.id, e.deliveryCount, null, now);
-        ReceiptHandle h = new ReceiptHandle(this, e, e.leaseSeq, e.id, e.deliveryCount);
-        return new Lease<>(e.toMessage(), h, e.deliveryCount, e.deadline);
+        return new Lease<>(this, e, e.leaseSeq, e.deliveryCount, e.deadline);
     }
 
     private void insertLeased(Entry<T> e) {
@@ -465,9 +468,10 @@ public final class MessageQueue<T> {
         }
         LeaseOutcome[] out = new LeaseOutcome[handles.size()];
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             for (int i = 0; i < out.length; i++) {
@@ -557,9 +561,10 @@ public final class MessageQueue<T> {
         checkHandle(h);
         LeaseOutcome out;
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             out = settleLocked(h, op, arg, reason, now);
@@ -639,9 +644,10 @@ public final class MessageQueue<T> {
     public long advance(long now) {
         long next;
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             expireDedup(now);
@@ -692,8 +698,8 @@ public final class MessageQueue<T> {
         return next;
     }
 
-    private long clock(long now) {
-        recordEvents = listener.wantsEvents();
+    private long clock(long now, boolean eventsWanted) {
+        recordEvents = eventsWanted;
         if (now > lastNow) {
             lastNow = now;
             return now;
@@ -1002,9 +1008,10 @@ public final class MessageQueue<T> {
     public long purge(long now) {
         long n;
         Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
         try {
-            now = clock(now);
+            now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now); // what fell due before the purge (expiry, dead letters) still happens
             n = purgeLocked();

@@ -24,7 +24,7 @@ public interface QueueListener {
     default void onEvents(List<QueueEvent> events) {
     }
 
-    /** @return whether the queue should record {@link QueueEvent}s; read on every operation */
+    /** @return whether the queue should record {@link QueueEvent}s; read at the start of every operation, before the lock is taken */
     default boolean wantsEvents() {
         return false;
     }
