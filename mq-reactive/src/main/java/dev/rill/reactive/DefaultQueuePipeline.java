@@ -412,9 +412,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             return;
         }
         Delivery<T> d = h.delivery;
-        h.renewal = Flux.interval(renewEvery, renewEvery, scheduler)
-                .onBackpressureDrop()
-                .concatMap(tick -> {
+        // one-shot delays, re-armed after each extension, rather than a periodic task: cancelling a periodic
+        // task on an executor-backed scheduler can wait for the executor's internal queue lock
+        h.renewal = Mono.delay(renewEvery, scheduler)
+                .flatMap(tick -> {
                     if (h.claimed.get()) {
                         return Mono.just(false);
                     }
@@ -424,7 +425,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
                         }
                         return Mono.just(false); // a lease that could not be extended is over: stop trying
                     });
-                }, 0)
+                })
+                .repeat()
                 .takeWhile(Boolean::booleanValue)
                 .subscribe(null, e -> reportLater(Stage.EXTEND, d, e));
     }
