@@ -93,7 +93,9 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
         if (waiters.isEmpty()) {
             return;
         }
-        for (Waiter w : waiters) {
+        // wake a snapshot: a woken waiter that finds nothing re-registers at once, and iterating the live set
+        // could revisit it forever (two such waiters in one hash bin re-append behind each other: a livelock)
+        for (Waiter w : waiters.toArray(new Waiter[0])) {
             if (waiters.remove(w)) {
                 w.wake();
             }
