@@ -1,0 +1,209 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.internal.protocol.ErrorCode;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.reactive.Delivery;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+
+/**
+ * Hostile clients (a 2 GiB frame, garbage, a stall mid-frame, a flood without reading, too many connections) get an
+ * ERROR frame and/or a close, while a well-behaved client on the same server keeps working and loses nothing it had
+ * acknowledged.
+ */
+class HostileInputTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private final ReactiveBroker local = Rill.inMemory();
+    private RillServer server;
+    private ReactiveBroker good;
+    private ReactiveQueue<String> goodQueue;
+
+    @BeforeEach
+    void setUp() {
+        server = RillServer.bindNow(ServerOptions.defaults().broker(local)
+                .handshakeTimeout(Duration.ofMillis(1000))
+                .idleTimeout(Duration.ofMillis(1500))
+                .maxPendingOutboundBytes(65536)
+                .maxConnections(8), TIMEOUT);
+        good = RillClient.connect(URI.create("rill://127.0.0.1:" + server.port()),
+                ClientOptions.defaults().keepAlive(Duration.ofMillis(100), Duration.ofSeconds(5))).block(TIMEOUT);
+        goodQueue = good.queue(QueueSpec.named("good"), Codec.utf8()).block(TIMEOUT);
+    }
+
+    @AfterEach
+    void tearDown() {
+        good.close().block(TIMEOUT);
+        server.disposeNow(TIMEOUT);
+        local.close().block(TIMEOUT);
+    }
+
+    /** The good client still sends, receives and acks; every message it had acked stays acked. */
+    private void goodClientStillWorks() {
+        long ackedBefore = goodQueue.stats().block(TIMEOUT).acked();
+        goodQueue.sendMany(Flux.range(0, 20).map(i -> OutboundMessage.of("m" + i))).blockLast(TIMEOUT);
+        List<Delivery<String>> got = goodQueue.receive().take(20).collectList().block(TIMEOUT);
+        goodQueue.ackAll(got).block(TIMEOUT);
+        var s = goodQueue.stats().block(TIMEOUT);
+        assertThat(s.acked()).isEqualTo(ackedBefore + 20);
+        assertThat(s.size()).isZero();
+    }
+
+    private RawClient raw() throws IOException {
+        return new RawClient(server.port());
+    }
+
+    private static Frame.Error expectErrorThenClose(RawClient c) throws IOException {
+        Frame.Error e = c.readUntil(Frame.Error.class);
+        assertThat(e).as("an ERROR frame before the close").isNotNull();
+        assertThat(c.closedByPeer()).isTrue();
+        return e;
+    }
+
+    @Test
+    void twoGibFrameDeclaredIsRefusedBeforeAnyBuffering() throws IOException {
+        try (RawClient c = raw()) {
+            c.sendBytes(new byte[] {(byte) 0x80, 0, 0, 0, 0x01});
+            assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.FRAME_TOO_LARGE);
+        }
+        goodClientStillWorks();
+    }
+
+    @Test
+    void garbageBytesAreRefused() throws IOException {
+        byte[] garbage = new byte[512];
+        new Random(42).nextBytes(garbage);
+        garbage[0] = 0; // a small length so the decoder reaches the type and body checks
+        garbage[1] = 0;
+        garbage[2] = 0;
+        garbage[3] = 40;
+        garbage[4] = (byte) 0xEE; // no such frame type
+        try (RawClient c = raw()) {
+            c.sendBytes(garbage);
+            assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.UNKNOWN_FRAME_TYPE);
+        }
+        goodClientStillWorks();
+    }
+
+    @Test
+    void stallMidFrameBeforeAuthHitsTheHandshakeTimeout() throws IOException {
+        try (RawClient c = raw()) {
+            c.sendBytes(new byte[] {0, 0, 0, 20, 0x01, 0}); // half a HELLO, then silence
+            assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.HANDSHAKE_TIMEOUT);
+        }
+        goodClientStillWorks();
+    }
+
+    @Test
+    void stallMidFrameAfterHelloHitsTheIdleTimeout() throws IOException {
+        try (RawClient c = raw()) {
+            c.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "raw"));
+            assertThat(c.read()).isInstanceOf(Frame.HelloOk.class);
+            c.sendBytes(new byte[] {0, 0, 0, 50, 0x20, 0, 0}); // a SEND header, then silence
+            assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.IDLE_TIMEOUT);
+        }
+        goodClientStillWorks();
+    }
+
+    @Test
+    void unsupportedVersionIsNamed() throws IOException {
+        try (RawClient c = raw()) {
+            c.send(new Frame.Hello(List.of(7, 8), "future"));
+            Frame.Error e = expectErrorThenClose(c);
+            assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_VERSION);
+            assertThat(e.message()).contains("[1]");
+        }
+    }
+
+    @Test
+    void frameBeforeHelloIsAProtocolError() throws IOException {
+        try (RawClient c = raw()) {
+            c.send(new Frame.ListQueues(1));
+            assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.PROTOCOL_ERROR);
+        }
+    }
+
+    @Test
+    void floodWithoutReadingIsCutOffWhileOthersKeepWorking() throws IOException {
+        // the good client consumes and acks continuously during the flood
+        Set<String> acked = ConcurrentHashMap.newKeySet();
+        Disposable consumer = goodQueue.receive().flatMap(d -> d.ack().thenReturn(d.payload())).subscribe(acked::add);
+        goodQueue.sendMany(Flux.range(0, 200).map(i -> OutboundMessage.of("pre" + i))).blockLast(TIMEOUT);
+        boolean cut = false;
+        try (RawClient c = raw()) {
+            c.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "flood"));
+            byte[] stats = encode(new Frame.Stats(1, null));
+            byte[] burst = new byte[stats.length * 1000];
+            for (int i = 0; i < 1000; i++) {
+                System.arraycopy(stats, 0, burst, i * stats.length, stats.length);
+            }
+            try {
+                for (int i = 0; i < 20_000 && !cut; i++) { // never reads a byte of the answers
+                    c.sendBytes(burst);
+                }
+            } catch (IOException e) {
+                cut = true; // reset by the server
+            }
+            if (!cut) {
+                cut = c.closedByPeer();
+            }
+        }
+        assertThat(cut).as("the flooding connection was closed").isTrue();
+        await().atMost(TIMEOUT).until(() -> acked.size() == 200);
+        consumer.dispose();
+        goodClientStillWorks();
+        assertThat(local.stats().block(TIMEOUT)).allSatisfy(s -> assertThat(s.size()).isZero());
+    }
+
+    @Test
+    void connectionsBeyondTheLimitAreRefused() throws IOException {
+        RawClient[] open = new RawClient[7]; // + the good client = 8
+        try {
+            for (int i = 0; i < open.length; i++) {
+                open[i] = raw();
+                open[i].send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "c" + i));
+                assertThat(open[i].read()).isInstanceOf(Frame.HelloOk.class);
+            }
+            try (RawClient extra = raw()) {
+                assertThat(expectErrorThenClose(extra).code()).isEqualTo(ErrorCode.TOO_MANY_CONNECTIONS);
+            }
+        } finally {
+            for (RawClient c : open) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+        await().atMost(TIMEOUT).until(() -> server.connectionCount() == 1);
+        goodClientStillWorks();
+    }
+
+    private static byte[] encode(Frame f) {
+        var b = io.netty.buffer.Unpooled.buffer();
+        dev.rill.netty.internal.protocol.FrameEncoder.encode(f, b);
+        byte[] bytes = new byte[b.readableBytes()];
+        b.readBytes(bytes);
+        return bytes;
+    }
+}
