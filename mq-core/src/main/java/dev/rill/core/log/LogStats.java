@@ -1,0 +1,16 @@
+package dev.rill.core.log;
+
+/**
+ * Counters of a {@link SegmentedLog} since it was opened.
+ *
+ * @param records records written
+ * @param batches writes (each of a batch of records)
+ * @param fsyncs fsync calls
+ * @param bytes bytes written
+ * @param segments segment files now on disk
+ * @param segmentsDeleted segment files deleted by compaction
+ * @param durableSeq the highest sequence number confirmed durable under the policy
+ */
+public record LogStats(long records, long batches, long fsyncs, long bytes, int segments, long segmentsDeleted,
+        long durableSeq) {
+}

@@ -1,0 +1,270 @@
+package dev.rill.core.log;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+/**
+ * The on-disk format, version 1.
+ *
+ * <pre>
+ * segment file  = header frame*
+ * header        = magic:int32 ("RILL" = 0x52494C4C) version:int16 (1) flags:int16 (0) firstSeq:int64   (16 bytes)
+ * frame         = length:int32 lengthCheck:int32 (length XOR 0x5A5A5A5A) crc:int32 (CRC32C of body) body
+ * body          = seq:int64 type:int8 fields
+ * string        = length:int32 (-1 for null) utf8 bytes;  bytes = length:int32 bytes;  map = count:int32 (string string)*
+ * </pre>
+ *
+ * All integers are big-endian. The length check lets recovery tell a damaged length from a torn tail.
+ */
+final class RecordFormat {
+
+    static final int MAGIC = 0x52494C4C;
+    static final short VERSION = 1;
+    static final int HEADER_BYTES = 16;
+    static final int FRAME_HEADER_BYTES = 12;
+    static final int LENGTH_MASK = 0x5A5A5A5A;
+    /** Largest body accepted when reading: a bigger length is damage. */
+    static final int MAX_BODY = 256 << 20;
+
+    static final byte DECLARE = 1;
+    static final byte DELETE = 2;
+    static final byte SEND = 3;
+    static final byte ACK = 4;
+    static final byte NACK = 5;
+    static final byte DELIVERED = 6;
+    static final byte DEAD_LETTER = 7;
+    static final byte ACCEPT = 8;
+    static final byte DROP = 9;
+    static final byte PURGE = 10;
+
+    private RecordFormat() {
+    }
+
+    static ByteBuffer header(long firstSeq) {
+        ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES);
+        b.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(firstSeq).flip();
+        return b;
+    }
+
+    /** A growable big-endian byte buffer the writer thread reuses. */
+    static final class Out {
+        byte[] buf;
+        int pos;
+        private final CRC32C crc = new CRC32C();
+
+        Out(int capacity) {
+            buf = new byte[capacity];
+        }
+
+        void reset() {
+            pos = 0;
+        }
+
+        private void ensure(int n) {
+            if (pos + n > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + n));
+            }
+        }
+
+        void putByte(int v) {
+            ensure(1);
+            buf[pos++] = (byte) v;
+        }
+
+        void putInt(int v) {
+            ensure(4);
+            buf[pos++] = (byte) (v >>> 24);
+            buf[pos++] = (byte) (v >>> 16);
+            buf[pos++] = (byte) (v >>> 8);
+            buf[pos++] = (byte) v;
+        }
+
+        void putIntAt(int at, int v) {
+            buf[at] = (byte) (v >>> 24);
+            buf[at + 1] = (byte) (v >>> 16);
+            buf[at + 2] = (byte) (v >>> 8);
+            buf[at + 3] = (byte) v;
+        }
+
+        void putLong(long v) {
+            putInt((int) (v >>> 32));
+            putInt((int) v);
+        }
+
+        void putBytes(byte[] b) {
+            putInt(b.length);
+            ensure(b.length);
+            System.arraycopy(b, 0, buf, pos, b.length);
+            pos += b.length;
+        }
+
+        void putString(String s) {
+            if (s == null) {
+                putInt(-1);
+            } else {
+                putBytes(s.getBytes(StandardCharsets.UTF_8));
+            }
+        }
+
+        void putMap(Map<String, String> m) {
+            putInt(m.size());
+            for (Map.Entry<String, String> e : m.entrySet()) {
+                putString(e.getKey());
+                putString(e.getValue());
+            }
+        }
+
+        /** Appends one framed record; returns its size in bytes. */
+        int frame(long seq, LogRecord r) {
+            int start = pos;
+            ensure(FRAME_HEADER_BYTES);
+            pos += FRAME_HEADER_BYTES;
+            int body = pos;
+            putLong(seq);
+            encode(this, r);
+            int len = pos - body;
+            crc.reset();
+            crc.update(buf, body, len);
+            putIntAt(start, len);
+            putIntAt(start + 4, len ^ LENGTH_MASK);
+            putIntAt(start + 8, (int) crc.getValue());
+            return pos - start;
+        }
+    }
+
+    private static void encode(Out o, LogRecord r) {
+        if (r instanceof LogRecord.Declare d) {
+            o.putByte(DECLARE);
+            o.putString(d.queue());
+            o.putBytes(d.spec());
+            o.putLong(d.nextId());
+        } else if (r instanceof LogRecord.Delete d) {
+            o.putByte(DELETE);
+            o.putString(d.queue());
+        } else if (r instanceof LogRecord.Send s) {
+            o.putByte(SEND);
+            o.putString(s.queue());
+            o.putLong(s.id());
+            o.putLong(s.timestamp());
+            o.putString(s.key());
+            o.putByte(s.priority());
+            o.putMap(s.headers());
+            o.putBytes(s.payload());
+            o.putLong(s.deliverAt());
+            o.putLong(s.expiresAt());
+            o.putString(s.dedupId());
+            o.putLong(s.dedupExpiresAt());
+        } else if (r instanceof LogRecord.Ack a) {
+            o.putByte(ACK);
+            o.putString(a.queue());
+            o.putLong(a.id());
+        } else if (r instanceof LogRecord.Nack n) {
+            o.putByte(NACK);
+            o.putString(n.queue());
+            o.putLong(n.id());
+            o.putLong(n.readyAt());
+        } else if (r instanceof LogRecord.Delivered d) {
+            o.putByte(DELIVERED);
+            o.putString(d.queue());
+            o.putLong(d.id());
+            o.putInt(d.deliveryCount());
+        } else if (r instanceof LogRecord.DeadLetter d) {
+            o.putByte(DEAD_LETTER);
+            o.putString(d.queue());
+            o.putLong(d.id());
+            o.putInt(d.deliveryCount());
+            o.putString(d.reason());
+            o.putByte(d.routed() ? 1 : 0);
+        } else if (r instanceof LogRecord.Accept a) {
+            o.putByte(ACCEPT);
+            o.putString(a.queue());
+            o.putLong(a.id());
+            o.putString(a.sourceQueue());
+            o.putLong(a.sourceId());
+            o.putLong(a.timestamp());
+            o.putLong(a.expiresAt());
+            o.putMap(a.headers());
+        } else if (r instanceof LogRecord.Drop d) {
+            o.putByte(DROP);
+            o.putString(d.queue());
+            o.putLong(d.id());
+        } else if (r instanceof LogRecord.Purge p) {
+            o.putByte(PURGE);
+            o.putString(p.queue());
+        } else {
+            throw new IllegalArgumentException("unknown record " + r);
+        }
+    }
+
+    /** Checks a frame's body CRC. */
+    static boolean crcOk(ByteBuffer file, int bodyAt, int len, int expected) {
+        CRC32C c = new CRC32C();
+        ByteBuffer body = file.duplicate();
+        body.limit(bodyAt + len).position(bodyAt);
+        c.update(body);
+        return (int) c.getValue() == expected;
+    }
+
+    /** Decodes a body whose CRC matched; throws IllegalArgumentException on a malformed body. */
+    static LogRecord decode(ByteBuffer b) {
+        byte type = b.get();
+        LogRecord r = switch (type) {
+            case DECLARE -> new LogRecord.Declare(string(b), bytes(b), b.getLong());
+            case DELETE -> new LogRecord.Delete(string(b));
+            case SEND -> new LogRecord.Send(string(b), b.getLong(), b.getLong(), string(b), b.get(), map(b), bytes(b),
+                    b.getLong(), b.getLong(), string(b), b.getLong());
+            case ACK -> new LogRecord.Ack(string(b), b.getLong());
+            case NACK -> new LogRecord.Nack(string(b), b.getLong(), b.getLong());
+            case DELIVERED -> new LogRecord.Delivered(string(b), b.getLong(), b.getInt());
+            case DEAD_LETTER -> new LogRecord.DeadLetter(string(b), b.getLong(), b.getInt(), string(b), b.get() != 0);
+            case ACCEPT -> new LogRecord.Accept(string(b), b.getLong(), string(b), b.getLong(), b.getLong(),
+                    b.getLong(), map(b));
+            case DROP -> new LogRecord.Drop(string(b), b.getLong());
+            case PURGE -> new LogRecord.Purge(string(b));
+            default -> throw new IllegalArgumentException("unknown record type " + type);
+        };
+        if (b.hasRemaining()) {
+            throw new IllegalArgumentException(b.remaining() + " unexpected bytes after a record of type " + type);
+        }
+        return r;
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        int n = b.getInt();
+        if (n < 0 || n > b.remaining()) {
+            throw new IllegalArgumentException("bad length " + n);
+        }
+        byte[] out = new byte[n];
+        b.get(out);
+        return out;
+    }
+
+    private static String string(ByteBuffer b) {
+        int n = b.getInt();
+        if (n == -1) {
+            return null;
+        }
+        if (n < 0 || n > b.remaining()) {
+            throw new IllegalArgumentException("bad string length " + n);
+        }
+        String s = new String(b.array(), b.arrayOffset() + b.position(), n, StandardCharsets.UTF_8);
+        b.position(b.position() + n);
+        return s;
+    }
+
+    private static Map<String, String> map(ByteBuffer b) {
+        int n = b.getInt();
+        if (n < 0 || n > b.remaining() / 8) {
+            throw new IllegalArgumentException("bad map size " + n);
+        }
+        Map<String, String> m = new HashMap<>(n * 2);
+        for (int i = 0; i < n; i++) {
+            m.put(string(b), string(b));
+        }
+        return m;
+    }
+}

@@ -1,0 +1,716 @@
+package dev.rill.core.log;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * A segmented, append-only write-ahead log of {@link LogRecord}s with group commit.
+ *
+ * <p>Appending: {@link #append(LogRecord)} hands the record to the writer thread through a lock-free
+ * multi-producer queue and returns its sequence number at once; it never blocks and never does I/O, so it may be
+ * called under a queue's lock. {@link #whenDurable(long)} completes when that record (and every earlier one) is
+ * durable under the {@link FsyncPolicy}. One writer thread (a plain platform thread, never a Reactor thread)
+ * takes whatever is pending, writes it with one write and, under {@link FsyncPolicy#always()}, one fsync.
+ *
+ * <p>Files: {@code <dir>/LOCK} (held with {@link FileChannel#tryLock()} while open: a second log on the same
+ * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
+ * {@code RecordFormat} for the format. Each open starts a new segment, which begins with the declarations of
+ * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
+ * (compaction runs on the writer thread between batches; appends continue meanwhile).
+ *
+ * <p>Errors: a failed write or fsync (disk full, I/O error) fails the log: every record not yet durable, and
+ * every later one, completes exceptionally; nothing is confirmed that is not stored.
+ */
+public final class SegmentedLog implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(SegmentedLog.class.getName());
+    static final String LOCK_FILE = "LOCK";
+    static final String SUFFIX = ".log";
+
+    /** A pending record; {@code next} links the lock-free queue (Vyukov's intrusive MPSC queue). */
+    private static final class Node {
+        volatile Node next;
+        long seq;
+        final Object item; // LogRecord or Supplier<LogRecord>
+
+        Node(Object item) {
+            this.item = item;
+        }
+    }
+
+    private final Path dir;
+    private final LogOptions options;
+    private final FsyncPolicy.Kind policy;
+    private final long intervalNanos;
+    private final FileChannel lockChannel;
+    private final FileLock fileLock;
+    private final LiveTracker tracker;
+    private final ArrayDeque<LiveTracker.Segment> segments;
+    private final RecoveryReport recovery;
+    private final Thread writer;
+
+    private final AtomicReference<Node> tail;
+    private Node head; // writer thread only
+    private volatile boolean sleeping;
+    private volatile boolean closing;
+    private volatile Throwable failure;
+    private volatile long durableSeq;
+    private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> waiters = new ConcurrentSkipListMap<>();
+    private final ConcurrentHashMap<Long, Throwable> failedSeqs = new ConcurrentHashMap<>();
+
+    // writer thread only
+    private FileChannel channel;
+    private LiveTracker.Segment active;
+    private final RecordFormat.Out out = new RecordFormat.Out(1 << 16);
+    private long lastSyncNanos = System.nanoTime();
+    private boolean dirty;
+    private volatile long records;
+    private volatile long batches;
+    private volatile long fsyncs;
+    private volatile long bytes;
+    private volatile long segmentsDeleted;
+    private volatile int segmentCount;
+
+    private SegmentedLog(Path dir, LogOptions options, FileChannel lockChannel, FileLock fileLock, LiveTracker tracker,
+            ArrayDeque<LiveTracker.Segment> segments, RecoveryReport recovery) {
+        this.dir = dir;
+        this.options = options;
+        this.policy = options.fsync().kind();
+        this.intervalNanos = options.fsync().interval().toNanos();
+        this.lockChannel = lockChannel;
+        this.fileLock = fileLock;
+        this.tracker = tracker;
+        this.segments = segments;
+        this.recovery = recovery;
+        Node stub = new Node(null);
+        stub.seq = recovery.lastSeq();
+        this.head = stub;
+        this.tail = new AtomicReference<>(stub);
+        this.durableSeq = recovery.lastSeq();
+        this.segmentCount = segments.size();
+        this.writer = new Thread(this::run, "rill-log-writer-" + dir.getFileName());
+        this.writer.setDaemon(true);
+    }
+
+    /**
+     * Opens (or creates) the log in {@code dir}: takes the directory lock, replays every record in order to
+     * {@code replay} (on the calling thread), cuts off a torn tail, starts a new segment and the writer thread.
+     *
+     * @param dir the log directory; created if missing
+     * @param options the options
+     * @param replay receives every recovered record in order, before this method returns
+     * @return the open log
+     * @throws LogCorruptedException on damage before the tail, a foreign file, or an unknown format version
+     * @throws IOException if the directory is locked by another log, is not writable, or cannot be read
+     */
+    public static SegmentedLog open(Path dir, LogOptions options, Consumer<? super LogRecord> replay)
+            throws IOException {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(replay, "replay");
+        long started = System.nanoTime();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IOException("cannot create log directory " + dir + ": " + e, e);
+        }
+        if (!Files.isWritable(dir)) {
+            throw new AccessDeniedException(dir.toString(), null, "log directory is not writable");
+        }
+        FileChannel lockChannel;
+        try {
+            lockChannel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new IOException("cannot open lock file " + dir.resolve(LOCK_FILE) + ": " + e, e);
+        }
+        FileLock lock;
+        try {
+            lock = lockChannel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            lockChannel.close();
+            throw new IOException("log directory " + dir + " is in use by another broker (" + dir.resolve(LOCK_FILE)
+                    + " is locked)");
+        }
+        try {
+            LiveTracker tracker = new LiveTracker();
+            ArrayDeque<LiveTracker.Segment> segments = new ArrayDeque<>();
+            RecoveryReport report = recover(dir, tracker, segments, replay, started);
+            SegmentedLog log = new SegmentedLog(dir, options, lockChannel, lock, tracker, segments, report);
+            log.openSegment(report.lastSeq() + 1);
+            log.writer.start();
+            return log;
+        } catch (IOException | RuntimeException e) {
+            lock.release();
+            lockChannel.close();
+            throw e;
+        }
+    }
+
+    // =====================================================================================================
+    // Recovery
+    // =====================================================================================================
+
+    static List<Path> segmentFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.length() == 20 + SUFFIX.length() && n.endsWith(SUFFIX) && n.substring(0, 20).chars()
+                        .allMatch(Character::isDigit);
+            }).sorted().toList();
+        }
+    }
+
+    static String fileName(long firstSeq) {
+        return String.format("%020d%s", firstSeq, SUFFIX);
+    }
+
+    private static RecoveryReport recover(Path dir, LiveTracker tracker, ArrayDeque<LiveTracker.Segment> segments,
+            Consumer<? super LogRecord> replay, long started) throws IOException {
+        List<Path> files = segmentFiles(dir);
+        long lastSeq = 0;
+        long count = 0;
+        RecoveryReport.TornTail torn = null;
+        for (int i = 0; i < files.size(); i++) {
+            Path file = files.get(i);
+            boolean last = i == files.size() - 1;
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
+            int size = b.limit();
+            if (size < RecordFormat.HEADER_BYTES) {
+                if (!last) {
+                    throw new LogCorruptedException(file, 0, "segment header cut short (" + size + " bytes)");
+                }
+                Files.delete(file);
+                torn = new RecoveryReport.TornTail(file, 0, size);
+                break;
+            }
+            int magic = b.getInt(0);
+            if (magic != RecordFormat.MAGIC) {
+                throw new LogCorruptedException(file, 0, "not a Rill log segment (magic 0x"
+                        + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(RecordFormat.MAGIC) + ")");
+            }
+            short version = b.getShort(4);
+            if (version != RecordFormat.VERSION) {
+                throw new LogCorruptedException(file, 4, "unsupported log format version " + version
+                        + "; this build reads version " + RecordFormat.VERSION);
+            }
+            long firstSeq = b.getLong(8);
+            LiveTracker.Segment seg = new LiveTracker.Segment(file, firstSeq);
+            int pos = RecordFormat.HEADER_BYTES;
+            while (pos < size) {
+                String problem = null;
+                boolean tornHere = false;
+                int len = 0;
+                if (size - pos < RecordFormat.FRAME_HEADER_BYTES) {
+                    problem = "frame header cut short";
+                    tornHere = last;
+                } else {
+                    len = b.getInt(pos);
+                    int check = b.getInt(pos + 4);
+                    if ((len ^ RecordFormat.LENGTH_MASK) != check || len < 9 || len > RecordFormat.MAX_BODY) {
+                        problem = "bad frame length";
+                        tornHere = last && zeros(b, pos, size);
+                    } else if ((long) pos + RecordFormat.FRAME_HEADER_BYTES + len > size) {
+                        problem = "frame of " + len + " bytes runs past the end of the file";
+                        tornHere = last;
+                    } else if (!RecordFormat.crcOk(b, pos + RecordFormat.FRAME_HEADER_BYTES, len, b.getInt(pos + 8))) {
+                        problem = "CRC32C mismatch";
+                        tornHere = last && pos + RecordFormat.FRAME_HEADER_BYTES + len == size;
+                    }
+                }
+                if (problem != null) {
+                    if (!tornHere) {
+                        throw new LogCorruptedException(file, pos, problem + " before the end of the log; refusing "
+                                + "to start with a gap in confirmed data");
+                    }
+                    torn = new RecoveryReport.TornTail(file, pos, size - pos);
+                    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                        ch.truncate(pos);
+                        ch.force(true);
+                    }
+                    LOG.log(Level.WARNING, "log: cut a torn tail of " + (size - pos) + " bytes off " + file + " at offset "
+                            + pos);
+                    size = pos;
+                    break;
+                }
+                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt, len).slice();
+                long seq = body.getLong();
+                LogRecord r;
+                try {
+                    r = RecordFormat.decode(body);
+                } catch (RuntimeException e) {
+                    throw new LogCorruptedException(file, pos, "malformed record with a valid CRC: " + e.getMessage());
+                }
+                if (seq != 0) {
+                    if (seq <= lastSeq) {
+                        throw new LogCorruptedException(file, pos, "sequence number " + seq + " after " + lastSeq);
+                    }
+                    lastSeq = seq;
+                }
+                replay.accept(r);
+                tracker.apply(r, seg);
+                count++;
+                pos = bodyAt + len;
+            }
+            seg.size = size;
+            segments.addLast(seg);
+        }
+        return new RecoveryReport(files.size(), count, lastSeq, Optional.ofNullable(torn),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    private static boolean zeros(ByteBuffer b, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (b.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return what recovery found when the log was opened */
+    public RecoveryReport recovery() {
+        return recovery;
+    }
+
+    /** @return the log directory */
+    public Path directory() {
+        return dir;
+    }
+
+    /** @return the options the log was opened with */
+    public LogOptions options() {
+        return options;
+    }
+
+    // =====================================================================================================
+    // Appending
+    // =====================================================================================================
+
+    /**
+     * Hands a record to the writer. Never blocks, never does I/O; safe under a lock.
+     *
+     * @param record the record
+     * @return its sequence number, for {@link #whenDurable(long)}; sequence numbers grow in append order
+     */
+    public long append(LogRecord record) {
+        return enqueue(Objects.requireNonNull(record, "record"));
+    }
+
+    /**
+     * Hands over a record that the writer thread builds (for instance, to encode a payload outside the caller's
+     * lock). If {@code record} throws, nothing is written for it and {@link #whenDurable(long)} of its sequence
+     * number completes exceptionally; the log goes on.
+     *
+     * @param record builds the record, on the writer thread
+     * @return its sequence number
+     */
+    public long appendLazily(Supplier<? extends LogRecord> record) {
+        return enqueue(Objects.requireNonNull(record, "record"));
+    }
+
+    /**
+     * Appends a record and tells when it is durable.
+     *
+     * @param record the record
+     * @return completes when the record is durable under the policy, or exceptionally if the log failed or closed
+     */
+    public CompletableFuture<Void> appendAndWait(LogRecord record) {
+        return whenDurable(append(record));
+    }
+
+    private long enqueue(Object item) {
+        Node n = new Node(item);
+        Node prev;
+        do {
+            prev = tail.get();
+            n.seq = prev.seq + 1;
+        } while (!tail.compareAndSet(prev, n));
+        prev.next = n;
+        if (sleeping) {
+            LockSupport.unpark(writer);
+        }
+        return n.seq;
+    }
+
+    /** @return the sequence number of the last record appended so far */
+    public long lastSeq() {
+        return tail.get().seq;
+    }
+
+    /** @return the highest sequence number durable under the policy */
+    public long durableSeq() {
+        return durableSeq;
+    }
+
+    /**
+     * Tells when the record with sequence number {@code seq} and every earlier one are durable under the policy.
+     * Never blocks.
+     *
+     * @param seq a number returned by an append
+     * @return a future completed on the writer thread (or at once when already durable); exceptionally with the
+     *     log's failure (an {@link IOException}) or with an {@link IllegalStateException} after close
+     */
+    public CompletableFuture<Void> whenDurable(long seq) {
+        if (seq <= durableSeq) {
+            return result(seq);
+        }
+        Throwable f = failure;
+        if (f != null) {
+            return CompletableFuture.failedFuture(f);
+        }
+        CompletableFuture<Void> w = waiters.computeIfAbsent(seq, k -> new CompletableFuture<>());
+        if (seq <= durableSeq || failure != null) {
+            completeWaiters();
+        }
+        return w;
+    }
+
+    private CompletableFuture<Void> result(long seq) {
+        Throwable t = failedSeqs.isEmpty() ? null : failedSeqs.get(seq);
+        return t == null ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(t);
+    }
+
+    private void completeWaiters() {
+        long d = durableSeq;
+        Map.Entry<Long, CompletableFuture<Void>> e;
+        while ((e = waiters.firstEntry()) != null && e.getKey() <= d) {
+            if (waiters.remove(e.getKey(), e.getValue())) {
+                Throwable t = failedSeqs.isEmpty() ? null : failedSeqs.get(e.getKey());
+                if (t == null) {
+                    e.getValue().complete(null);
+                } else {
+                    e.getValue().completeExceptionally(t);
+                }
+            }
+        }
+        Throwable f = failure;
+        if (f != null) {
+            while ((e = waiters.pollFirstEntry()) != null) {
+                e.getValue().completeExceptionally(f);
+            }
+        }
+    }
+
+    /** @return counters since open */
+    public LogStats stats() {
+        return new LogStats(records, batches, fsyncs, bytes, segmentCount, segmentsDeleted, durableSeq);
+    }
+
+    // =====================================================================================================
+    // Writer thread
+    // =====================================================================================================
+
+    private void run() {
+        try {
+            while (true) {
+                boolean stop = closing;
+                Throwable f = failure;
+                if (f != null) {
+                    discardPending();
+                    if (stop) {
+                        return;
+                    }
+                    park(0);
+                    continue;
+                }
+                long last = encodePending();
+                if (last < 0) {
+                    if (stop) {
+                        if (dirty) {
+                            sync();
+                        }
+                        return;
+                    }
+                    if (policy == FsyncPolicy.Kind.INTERVAL && dirty) {
+                        long wait = lastSyncNanos + intervalNanos - System.nanoTime();
+                        if (wait <= 0) {
+                            sync();
+                        } else {
+                            park(wait);
+                        }
+                    } else {
+                        park(0);
+                    }
+                    continue;
+                }
+                writeOut();
+                if (policy == FsyncPolicy.Kind.ALWAYS
+                        || (policy == FsyncPolicy.Kind.INTERVAL && System.nanoTime() - lastSyncNanos >= intervalNanos)) {
+                    sync();
+                }
+                durableSeq = last;
+                completeWaiters();
+                compact();
+            }
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            try {
+                if (channel != null) {
+                    channel.close();
+                }
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "log: closing " + active.path + " failed", e);
+            }
+        }
+    }
+
+    private void park(long nanos) {
+        sleeping = true;
+        try {
+            if (head.next == null && !closing) {
+                if (nanos > 0) {
+                    LockSupport.parkNanos(this, nanos);
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+        } finally {
+            sleeping = false;
+        }
+    }
+
+    /** Takes the next pending node, or null when none is (fully) linked yet. */
+    private Node poll() {
+        Node n = head.next;
+        if (n == null) {
+            if (tail.get() == head) {
+                return null;
+            }
+            while ((n = head.next) == null) {
+                Thread.onSpinWait(); // a producer is between its CAS and its link: nanoseconds
+            }
+        }
+        head = n;
+        return n;
+    }
+
+    private void discardPending() {
+        while (poll() != null) {
+            // dropped: every waiter is failed by fail()
+        }
+        completeWaiters();
+    }
+
+    /** Encodes every pending record into the buffer (rolling segments as needed); returns the last seq or -1. */
+    @SuppressWarnings("unchecked")
+    private long encodePending() throws IOException {
+        long last = -1;
+        Node n;
+        int count = 0;
+        while (count < 100_000 && (n = poll()) != null) {
+            LogRecord r;
+            if (n.item instanceof LogRecord lr) {
+                r = lr;
+            } else {
+                try {
+                    r = ((Supplier<? extends LogRecord>) n.item).get();
+                } catch (RuntimeException e) {
+                    failedSeqs.put(n.seq, e);
+                    last = n.seq;
+                    continue;
+                }
+            }
+            if (active.size + out.pos > options.segmentBytes() && active.size + out.pos > firstRecordOffset) {
+                roll(n.seq);
+            }
+            out.frame(n.seq, r);
+            tracker.apply(r, active);
+            count++;
+            last = n.seq;
+        }
+        records += count;
+        return last;
+    }
+
+    private long firstRecordOffset;
+
+    private void roll(long firstSeq) throws IOException {
+        writeOut();
+        sync();
+        channel.close();
+        openSegment(firstSeq);
+    }
+
+    /** Creates a segment starting at {@code firstSeq} and writes its header and the live declarations. */
+    private void openSegment(long firstSeq) throws IOException {
+        Path file = dir.resolve(fileName(firstSeq));
+        LiveTracker.Segment lastSeg = segments.peekLast();
+        if (lastSeg != null && lastSeg.path.equals(file)) { // an empty segment from an earlier open: replace it
+            segments.pollLast();
+            Files.delete(file);
+        }
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new IOException("cannot create log segment " + file + ": " + e, e);
+        }
+        active = new LiveTracker.Segment(file, firstSeq);
+        segments.addLast(active);
+        segmentCount = segments.size();
+        ByteBuffer h = RecordFormat.header(firstSeq);
+        writeFully(h);
+        active.size = RecordFormat.HEADER_BYTES;
+        for (LogRecord.Declare d : tracker.snapshot()) {
+            out.frame(0, d);
+            tracker.apply(d, active);
+        }
+        firstRecordOffset = RecordFormat.HEADER_BYTES + out.pos;
+        writeOut();
+        sync();
+        syncDirectory();
+    }
+
+    private void writeOut() throws IOException {
+        if (out.pos == 0) {
+            return;
+        }
+        writeFully(ByteBuffer.wrap(out.buf, 0, out.pos));
+        active.size += out.pos;
+        bytes += out.pos;
+        batches++;
+        dirty = true;
+        out.reset();
+        if (out.buf.length > (8 << 20)) {
+            out.buf = new byte[1 << 16]; // one huge batch must not pin its buffer forever
+        }
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        try {
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        } catch (IOException e) {
+            throw new IOException("log write to " + active.path + " failed (disk full or I/O error?): " + e, e);
+        }
+    }
+
+    private void sync() throws IOException {
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            throw new IOException("log fsync of " + active.path + " failed: " + e, e);
+        }
+        fsyncs++;
+        dirty = false;
+        lastSyncNanos = System.nanoTime();
+    }
+
+    private void syncDirectory() {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true); // the new file's directory entry
+        } catch (IOException | UncheckedIOException e) {
+            // not supported on every platform; the file's own fsync still holds its data
+        }
+    }
+
+    /** Deletes the oldest segments while nothing live remains in them. */
+    private void compact() {
+        long now = -1;
+        LiveTracker.Segment s;
+        while ((s = segments.peekFirst()) != null && s != active && s.live == 0) {
+            if (s.keepUntil > 0) {
+                if (now < 0) {
+                    now = options.clock().getAsLong();
+                }
+                if (s.keepUntil > now) {
+                    return; // dedup window still open for one of its messages
+                }
+            }
+            try {
+                Files.deleteIfExists(s.path);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "log: compaction could not delete " + s.path, e);
+                return;
+            }
+            segments.pollFirst();
+            segmentsDeleted++;
+            segmentCount = segments.size();
+        }
+    }
+
+    private void fail(Throwable t) {
+        if (failure == null) {
+            failure = t instanceof IOException ? t : new IOException("log writer failed: " + t, t);
+            LOG.log(Level.ERROR, "log " + dir + " failed; nothing more will be confirmed", t);
+        }
+        discardPendingQuietly();
+        completeWaiters();
+    }
+
+    private void discardPendingQuietly() {
+        try {
+            discardPending();
+        } catch (RuntimeException e) {
+            // nothing to add
+        }
+    }
+
+    /** @return the failure that stopped the log, if any */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure);
+    }
+
+    /**
+     * Writes and syncs everything appended so far, stops the writer and releases the directory lock. Appends
+     * made after close never become durable (their futures fail). Blocks until done: do not call from a Reactor
+     * thread.
+     */
+    @Override
+    public void close() throws IOException {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        LockSupport.unpark(writer);
+        try {
+            writer.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure == null) {
+            failure = new IllegalStateException("log " + dir + " is closed");
+        }
+        completeWaiters();
+        try {
+            fileLock.release();
+        } finally {
+            lockChannel.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SegmentedLog{" + dir + ", " + options.fsync() + "}";
+    }
+}
