@@ -350,7 +350,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         });
     }
 
-    /** Gives a held delivery back to the queue at once (drain after grace, dispose, or a delivery that raced a stop). */
+    /** Gives a held delivery back to the queue at once (drain after grace, dispose, a delivery that raced a stop). */
     private void giveBack(Holder h) {
         if (!h.claim()) {
             return; // its own settle is under way; it will report back

@@ -113,6 +113,7 @@ class NonBlockingBlockHoundTest {
                         return handled.incrementAndGet();
                     }).subscribeOn(Schedulers.parallel()))
                     .concurrency(8).keyOrdered().retry(RetryPolicy.immediate())
+                    .handlingTimeout(Duration.ofSeconds(20))
                     .scheduler(Schedulers.parallel()).start();
             List<PipelineError> pipelineErrors = new CopyOnWriteArrayList<>();
             pipeline.errors().subscribe(pipelineErrors::add);
