@@ -1,0 +1,162 @@
+package dev.rill.spring;
+
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.RillClient;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.Rill;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.springframework.boot.ssl.NoSuchSslBundleException;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundles;
+import org.springframework.boot.ssl.SslOptions;
+import org.springframework.core.io.Resource;
+import org.springframework.core.io.ResourceLoader;
+
+/** Creates the broker that {@link RillProperties} asks for, or explains why it cannot. */
+final class RillBrokers {
+
+    private RillBrokers() {
+    }
+
+    /**
+     * Creates the broker: remote when {@code rill.url} is set, else in-memory. Blocks while connecting.
+     *
+     * @param sslBundles the context's SSL bundles, or null when there are none
+     * @throws RillConfigurationException when the properties ask for what is not available or are inconsistent
+     */
+    static ReactiveBroker create(RillProperties props, ResourceLoader resources, SslBundles sslBundles,
+            List<RillClientOptionsCustomizer> customizers) {
+        if (props.getDataDir() != null) {
+            throw new RillConfigurationException("rill.data-dir",
+                    "durable storage is not available yet in this version of Rill (rill.data-dir="
+                            + props.getDataDir() + "). Remove rill.data-dir to use the in-memory broker (messages "
+                            + "are lost when the application stops), or set rill.url to use a Rill server.");
+        }
+        if (props.getUrl() == null) {
+            if (props.getToken() != null) {
+                throw new RillConfigurationException("rill.token",
+                        "a token is set but rill.url is not; the in-memory broker has no authentication. Set "
+                                + "rill.url to the server the token is for, or remove rill.token.");
+            }
+            if (props.getTls().isEnabled()) {
+                throw new RillConfigurationException("rill.tls",
+                        "TLS is configured but rill.url is not; the in-memory broker has no connection to secure. "
+                                + "Set rill.url, or remove the rill.tls.* properties.");
+            }
+            return Rill.inMemory();
+        }
+        ClientOptions options = clientOptions(props, resources, sslBundles);
+        for (RillClientOptionsCustomizer c : customizers) {
+            options = Objects.requireNonNull(c.customize(options), () -> c + " returned null options");
+        }
+        Duration timeout = options.connectTimeout();
+        ReactiveBroker broker;
+        try {
+            broker = RillClient.connect(props.getUrl(), options).block(timeout.plusSeconds(5));
+        } catch (IllegalArgumentException e) {
+            throw new RillConfigurationException("rill.url", e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new RillConfigurationException("rill.url", "could not connect to " + props.getUrl() + ": "
+                    + e.getMessage(), e);
+        }
+        if (broker == null) {
+            throw new RillConfigurationException("rill.url", "no connection to " + props.getUrl() + " within "
+                    + timeout);
+        }
+        return broker;
+    }
+
+    static ClientOptions clientOptions(RillProperties props, ResourceLoader resources, SslBundles sslBundles) {
+        ClientOptions options = ClientOptions.defaults();
+        try {
+            options = options.connectTimeout(props.getConnectTimeout());
+        } catch (IllegalArgumentException e) {
+            throw new RillConfigurationException("rill.connect-timeout", e.getMessage(), e);
+        }
+        if (props.getToken() != null) {
+            try {
+                options = options.token(props.getToken());
+            } catch (IllegalArgumentException e) {
+                // the message may quote the value: never echo a secret
+                throw new RillConfigurationException("rill.token", "invalid token (must be 1..1024 characters)", e);
+            }
+        }
+        if (props.getTls().isEnabled()) {
+            options = options.tls(sslContext(props.getTls(), resources, sslBundles));
+        }
+        return options;
+    }
+
+    private static SslContext sslContext(RillProperties.Tls tls, ResourceLoader resources, SslBundles sslBundles) {
+        SslContextBuilder b = SslContextBuilder.forClient();
+        if (tls.getBundle() != null) {
+            if (tls.getTrustCertificates() != null || tls.getCertificate() != null || tls.getPrivateKey() != null) {
+                throw new RillConfigurationException("rill.tls.bundle",
+                        "set either rill.tls.bundle or the PEM files (rill.tls.trust-certificates, "
+                                + "rill.tls.certificate, rill.tls.private-key), not both");
+            }
+            if (sslBundles == null) {
+                throw new RillConfigurationException("rill.tls.bundle", "no SSL bundles are configured "
+                        + "(spring.ssl.bundle.*)");
+            }
+            SslBundle bundle;
+            try {
+                bundle = sslBundles.getBundle(tls.getBundle());
+            } catch (NoSuchSslBundleException e) {
+                throw new RillConfigurationException("rill.tls.bundle", e.getMessage(), e);
+            }
+            b.trustManager(bundle.getManagers().getTrustManagerFactory())
+                    .keyManager(bundle.getManagers().getKeyManagerFactory());
+            SslOptions o = bundle.getOptions();
+            if (o.getEnabledProtocols() != null) {
+                b.protocols(o.getEnabledProtocols());
+            }
+            if (o.getCiphers() != null) {
+                b.ciphers(Arrays.asList(o.getCiphers()));
+            }
+        } else {
+            if (tls.getTrustCertificates() != null) {
+                try (InputStream in = open("rill.tls.trust-certificates", tls.getTrustCertificates(), resources)) {
+                    b.trustManager(in);
+                } catch (IOException | IllegalArgumentException e) {
+                    throw new RillConfigurationException("rill.tls.trust-certificates",
+                            "cannot read certificates from " + tls.getTrustCertificates() + ": " + e.getMessage(), e);
+                }
+            }
+            if ((tls.getCertificate() == null) != (tls.getPrivateKey() == null)) {
+                throw new RillConfigurationException(tls.getCertificate() == null ? "rill.tls.certificate"
+                        : "rill.tls.private-key", "rill.tls.certificate and rill.tls.private-key go together");
+            }
+            if (tls.getCertificate() != null) {
+                try (InputStream cert = open("rill.tls.certificate", tls.getCertificate(), resources);
+                        InputStream key = open("rill.tls.private-key", tls.getPrivateKey(), resources)) {
+                    b.keyManager(cert, key);
+                } catch (IOException | IllegalArgumentException e) {
+                    throw new RillConfigurationException("rill.tls.certificate",
+                            "cannot read the client certificate and key: " + e.getMessage(), e);
+                }
+            }
+        }
+        try {
+            return b.build();
+        } catch (IOException e) { // SSLException
+            throw new RillConfigurationException("rill.tls", "cannot build the TLS context: " + e.getMessage(), e);
+        }
+    }
+
+    private static InputStream open(String property, String location, ResourceLoader resources) {
+        Resource r = resources.getResource(location);
+        try {
+            return r.getInputStream();
+        } catch (IOException e) {
+            throw new RillConfigurationException(property, "cannot read " + location + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+package dev.rill.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.rill.core.Codec;
+import dev.rill.core.ExpiryAction;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.Ordering;
+import dev.rill.core.Overflow;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.Delivery;
+import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** The broker and queue auto-configuration: defaults, every queue property, invalid values, backing off. */
+class RillAutoConfigurationTests {
+
+    private static final Duration T = Duration.ofSeconds(10);
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillMetricsAutoConfiguration.class,
+                    RillHealthAutoConfiguration.class));
+
+    @Test
+    void defaultsToAWorkingInMemoryBrokerThatClosesWithTheContext() {
+        ReactiveBroker[] seen = new ReactiveBroker[1];
+        runner.run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(ReactiveBroker.class).hasSingleBean(RillQueues.class)
+                    .hasSingleBean(ManagedBroker.class).hasSingleBean(RillPipelineLifecycle.class);
+            ReactiveBroker broker = context.getBean(ReactiveBroker.class);
+            seen[0] = broker;
+            assertThat(context.getBean(RillQueues.class).specs()).isEmpty();
+            ReactiveQueue<String> q = broker.queue(QueueSpec.named("hello"), Codec.utf8()).block(T);
+            q.send(OutboundMessage.of("Hello, World!")).block(T);
+            Delivery<String> d = q.receiveOne(Duration.ZERO).block(T);
+            assertThat(d.message().payload()).isEqualTo("Hello, World!");
+            d.ack().block(T);
+            assertThat(q.receiveOne(Duration.ZERO).block(T)).isNull();
+        });
+        // the context closed: the broker it created is closed too
+        assertThatThrownBy(() -> seen[0].queue(QueueSpec.named("after"), Codec.utf8()).block(T))
+                .isInstanceOf(QueueClosedException.class);
+    }
+
+    @Test
+    void declaresEveryQueuePropertyAsTheEquivalentSpec() {
+        runner.withPropertyValues(
+                        "rill.queues.orders.visibility-timeout=45s",
+                        "rill.queues.orders.max-deliveries=5",
+                        "rill.queues.orders.dead-letter-queue=orders-dlq",
+                        "rill.queues.orders.capacity=1000",
+                        "rill.queues.orders.max-bytes=64MB",
+                        "rill.queues.orders.ordering=key-ordered",
+                        "rill.queues.orders.message-ttl=1h",
+                        "rill.queues.orders.on-expiry=dead-letter",
+                        "rill.queues.orders.dedup-window=2m",
+                        "rill.queues.orders.overflow=fail",
+                        "rill.queues.orders-dlq.capacity=50",
+                        "rill.queues.audit.max-deliveries=3",
+                        "rill.queues.audit.discard-dead-letters=true")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    RillQueues queues = context.getBean(RillQueues.class);
+                    QueueSpec orders = QueueSpec.named("orders").visibilityTimeout(Duration.ofSeconds(45))
+                            .maxDeliveries(5).deadLetterQueue("orders-dlq").capacity(1000)
+                            .maxBytes(64L * 1024 * 1024).ordering(Ordering.KEY_ORDERED)
+                            .messageTtl(Duration.ofHours(1)).onExpiry(ExpiryAction.DEAD_LETTER)
+                            .dedupWindow(Duration.ofMinutes(2)).overflow(Overflow.FAIL);
+                    assertThat(queues.spec("orders").differences(orders)).isEmpty();
+                    assertThat(queues.spec("orders-dlq")).isEqualTo(QueueSpec.named("orders-dlq").capacity(50));
+                    assertThat(queues.spec("audit"))
+                            .isEqualTo(QueueSpec.named("audit").maxDeliveries(3).discardDeadLetters());
+                    // the dead-letter queue is declared before the queue that names it, with its own settings
+                    assertThat(List.copyOf(queues.specs().keySet())).containsExactly("orders-dlq", "audit", "orders");
+                    ReactiveBroker broker = context.getBean(ReactiveBroker.class);
+                    assertThat(broker.list().block(T)).containsExactlyInAnyOrder("orders", "orders-dlq", "audit");
+                    QueueStats dlq = broker.stats().block(T).stream().filter(s -> s.name().equals("orders-dlq"))
+                            .findFirst().orElseThrow();
+                    assertThat(dlq.capacity()).isEqualTo(50);
+                    // the application gets the declared queue without restating its spec
+                    ReactiveQueue<String> q = queues.queue("orders", Codec.utf8()).block(T);
+                    assertThat(q.spec()).isEqualTo(orders);
+                    assertThatThrownBy(() -> queues.queue("nope", Codec.utf8()))
+                            .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("'nope' is not declared under rill.queues");
+                });
+    }
+
+    @Test
+    void unsetQueuePropertiesKeepQueueSpecDefaults() {
+        runner.withPropertyValues("rill.queues.plain.capacity=10").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(RillQueues.class).spec("plain")).isEqualTo(QueueSpec.named("plain").capacity(10));
+        });
+    }
+
+    @Test
+    void maxDeliveriesWithoutADeadLetterQueueStopsTheStartWithQueueSpecsMessage() {
+        assertStartFails("rill.queues.orders.max-deliveries=5",
+                "rill.queues.orders: queue 'orders': maxDeliveries=5 needs deadLetterQueue(name) or "
+                        + "discardDeadLetters(); refusing to lose messages silently");
+    }
+
+    @Test
+    void outOfRangeValuesStopTheStartNamingTheProperty() {
+        assertStartFails("rill.queues.orders.capacity=0", "rill.queues.orders.capacity: capacity must be >= 1, was 0");
+        assertStartFails("rill.queues.orders.max-deliveries=0",
+                "rill.queues.orders.max-deliveries: maxDeliveries must be >= 1, was 0");
+        assertStartFails("rill.queues.orders.visibility-timeout=0s",
+                "rill.queues.orders.visibility-timeout: visibilityTimeout must be positive, was PT0S");
+        assertStartFails("rill.queues.orders.message-ttl=-5s",
+                "rill.queues.orders.message-ttl: messageTtl must be positive, was PT-5S");
+        assertStartFails("rill.queues.orders.dedup-window=0ms",
+                "rill.queues.orders.dedup-window: dedupWindow must be positive, was PT0S");
+        assertStartFails("rill.queues.orders.max-bytes=0B", "rill.queues.orders.max-bytes: maxBytes must be >= 1, was 0");
+        assertStartFails("rill.queues.orders.dead-letter-queue=orders",
+                "rill.queues.orders: queue 'orders': deadLetterQueue must differ from the queue itself");
+        assertStartFails("rill.queues.orders.on-expiry=dead-letter",
+                "rill.queues.orders: queue 'orders': onExpiry=DEAD_LETTER needs deadLetterQueue(name)");
+        assertStartFails("rill.queues.orders.dead-letter-queue=has space",
+                "rill.queues.orders.dead-letter-queue: deadLetterQueue must be 1..200 characters");
+        assertStartFails("rill.queues[bad/name].capacity=5", "rill.queues.bad/name: name must be 1..200 characters");
+    }
+
+    @Test
+    void contradictoryOrCyclicDeadLetterSettingsStopTheStart() {
+        assertStartFails(new String[] {"rill.queues.orders.dead-letter-queue=dlq",
+                "rill.queues.orders.discard-dead-letters=true"},
+                "rill.queues.orders.discard-dead-letters: set either dead-letter-queue or discard-dead-letters=true");
+        assertStartFails(new String[] {"rill.queues.a.dead-letter-queue=b", "rill.queues.b.dead-letter-queue=a"},
+                "dead-letter queues form a cycle among [a, b]");
+    }
+
+    @Test
+    void unknownEnumValuesStopTheStart() {
+        runner.withPropertyValues("rill.queues.orders.ordering=sideways").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure())
+                    .hasStackTraceContaining("Failed to bind properties under 'rill.queues.orders.ordering'")
+                    .rootCause().hasMessageContaining("No enum constant dev.rill.core.Ordering.sideways");
+        });
+    }
+
+    @Test
+    void dataDirStopsTheStartSayingDurableStorageIsNotAvailableYet() {
+        runner.withPropertyValues("rill.data-dir=/var/lib/rill").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(rootCause(context.getStartupFailure())).isInstanceOf(RillConfigurationException.class)
+                    .hasMessageContaining("rill.data-dir: durable storage is not available yet")
+                    .hasMessageContaining("/var/lib/rill");
+            assertThat(((RillConfigurationException) rootCause(context.getStartupFailure())).property())
+                    .isEqualTo("rill.data-dir");
+        });
+    }
+
+    @Test
+    void tokenOrTlsWithoutAUrlStopTheStartRatherThanBeingIgnored() {
+        assertStartFails("rill.token=s3cret", "rill.token: a token is set but rill.url is not");
+        assertStartFails("rill.tls.enabled=true", "rill.tls: TLS is configured but rill.url is not");
+        assertStartFails("rill.tls.trust-certificates=classpath:ca.pem", "rill.tls: TLS is configured but rill.url");
+    }
+
+    @Test
+    void negativeDrainTimeoutStopsTheStart() {
+        assertStartFails("rill.shutdown.drain-timeout=-1s", "rill.shutdown.drain-timeout: must be zero or more");
+    }
+
+    @Test
+    void anApplicationBrokerReplacesTheAutoConfiguredOneAndIsLeftOpen() {
+        ReactiveBroker own = Rill.inMemory();
+        runner.withBean("myBroker", ReactiveBroker.class, () -> own)
+                .withPropertyValues("rill.queues.orders.capacity=7")
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(ReactiveBroker.class)
+                            .doesNotHaveBean(ManagedBroker.class).doesNotHaveBean("rillBroker");
+                    assertThat(context.getBean(ReactiveBroker.class)).isSameAs(own);
+                    // the declared queues live on the application's broker
+                    assertThat(own.list().block(T)).containsExactly("orders");
+                });
+        // the starter closes only what it created
+        assertThat(own.queue(QueueSpec.named("still-open"), Codec.utf8()).block(T).name()).isEqualTo("still-open");
+        own.close().block(T);
+    }
+
+    @Test
+    void anApplicationRillQueuesBeanReplacesTheAutoConfiguredOne() {
+        runner.withUserConfiguration(OwnQueues.class).withPropertyValues("rill.queues.ignored.capacity=7")
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(RillQueues.class);
+                    assertThat(context.getBean(RillQueues.class).specs()).containsOnlyKeys("mine");
+                    assertThat(context.getBean(ReactiveBroker.class).list().block(T)).isEmpty();
+                });
+    }
+
+    @Test
+    void failureAnalyzerPrintsThePropertyToFix() {
+        RillConfigurationException e = new RillConfigurationException("rill.data-dir", "not available yet");
+        var analysis = new RillConfigurationFailureAnalyzer().analyze(new IllegalStateException("wrapper", e));
+        assertThat(analysis.getDescription()).isEqualTo("Invalid Rill configuration: rill.data-dir: not available yet");
+        assertThat(analysis.getAction()).contains("'rill.data-dir'");
+        assertThat(analysis.getCause()).isSameAs(e);
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class OwnQueues {
+        @Bean
+        RillQueues myQueues(ReactiveBroker broker) {
+            return new RillQueues(broker, java.util.Map.of("mine", QueueSpec.named("mine")));
+        }
+    }
+
+    private void assertStartFails(String property, String message) {
+        assertStartFails(new String[] {property}, message);
+    }
+
+    private void assertStartFails(String[] properties, String message) {
+        runner.withPropertyValues(properties).run(context -> {
+            assertThat(context).hasFailed();
+            Throwable root = rootCause(context.getStartupFailure());
+            assertThat(root).isInstanceOf(RillConfigurationException.class).hasMessageContaining(message);
+        });
+    }
+
+    /** The first RillConfigurationException in the chain (Spring wraps it in bean creation exceptions). */
+    static Throwable rootCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof RillConfigurationException) {
+                return c;
+            }
+        }
+        return t;
+    }
+}
