@@ -139,7 +139,9 @@ public final class RillMetrics implements MeterBinder, Disposable {
                 .doOnError(e -> LOG.log(Level.WARNING, "metrics for queue '" + queue.name()
                         + "': event stream failed, resubscribing (counts in between are missed)", e))
                 .retryWhen(Retry.fixedDelay(Long.MAX_VALUE, Duration.ofSeconds(1))
-                        .filter(e -> !(e instanceof QueueClosedException))
+                        // a queue without events (RillClient's, for now) never gets them by retrying
+                        .filter(e -> !(e instanceof QueueClosedException)
+                                && !(e instanceof UnsupportedOperationException))
                         .scheduler(scheduler))
                 .subscribe(this::onEvent, e -> LOG.log(Level.DEBUG, "metrics for queue '" + queue.name()
                         + "': event stream ended", e)));
