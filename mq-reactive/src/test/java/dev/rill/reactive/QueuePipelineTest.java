@@ -332,6 +332,54 @@ class QueuePipelineTest {
     }
 
     @Test
+    void aDeliveryWaitingBehindItsKeyKeepsItsLeaseAndDrainGivesItBack() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("keyed3").visibilityTimeout(ofSeconds(30)));
+        List<String> started = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> {
+            started.add(d.payload());
+            return Mono.delay(ofMinutes(2), vts);
+        }).concurrency(3).keyOrdered());
+        for (String x : List.of("k-first", "k-second", "k-third")) {
+            q.send(OutboundMessage.of(x).key("k")).block(WAIT);
+        }
+        vts.advanceTimeBy(ofSeconds(90)); // three lease lengths: the two waiting ones are renewed too
+        assertThat(started).containsExactly("k-first");
+        QueueStats s = stats(q);
+        assertThat(s.inFlight()).isEqualTo(3);
+        assertThat(s.delivered()).isEqualTo(3);
+        assertThat(s.expiredLeases()).isZero();
+
+        StepVerifier.create(p.drain(ofSeconds(10)))
+                .then(() -> vts.advanceTimeBy(ofSeconds(10)))
+                .expectComplete()
+                .verify(WAIT);
+        assertThat(started).containsExactly("k-first"); // the waiters were given back, not started
+        QueueStats after = stats(q);
+        assertThat(after.inFlight()).isZero();
+        assertThat(after.ready()).isEqualTo(3);
+        assertThat(after.acked()).isZero();
+    }
+
+    @Test
+    void errorsCompleteWhenThePipelineEnds() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("errs"));
+        QueuePipeline p = started(q.pipelineOnPayload(x -> Mono.error(new IllegalStateException(x)))
+                .retry(RetryPolicy.none()));
+        StepVerifier.create(p.errors())
+                .then(() -> send(q, "x"))
+                .assertNext(e -> {
+                    assertThat(e.stage()).isEqualTo(PipelineError.Stage.HANDLER);
+                    assertThat(e.queue()).isEqualTo("errs");
+                    assertThat(e.messageId()).isPositive();
+                    assertThat(e.error()).hasMessage("x");
+                })
+                .then(p::dispose)
+                .expectComplete()
+                .verify(WAIT);
+        assertThat(stats(q).deadLettered()).isEqualTo(1); // none(): the first failure rejects
+    }
+
+    @Test
     void pauseStopsLeasingAndResumeStartsAgain() {
         ReactiveQueue<String> q = queue(QueueSpec.named("pausable"));
         List<String> seen = new CopyOnWriteArrayList<>();
