@@ -363,7 +363,7 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
     }
 
     private static void writeString(ByteBuf out, String s, int maxBytes, String field) {
-        int length = ByteBufUtil.utf8Bytes(s);
+        int length = utf8Length(s, field);
         if (length > maxBytes) {
             throw new IllegalArgumentException(field + " is " + length + " UTF-8 bytes, the limit is " + maxBytes);
         }
@@ -372,6 +372,33 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
         if (written != length) {
             throw new IllegalStateException(field + ": wrote " + written + " UTF-8 bytes, expected " + length);
         }
+    }
+
+    /**
+     * The UTF-8 length of a string that must be well-formed UTF-16: an unpaired surrogate has no UTF-8 form, and
+     * writing it as '?' (what netty does) would change the value on the way; so it is refused.
+     */
+    private static int utf8Length(String s, String field) {
+        int n = s.length();
+        int length = n;
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                continue;
+            }
+            if (c < 0x800) {
+                length += 1;
+            } else if (!Character.isSurrogate(c)) {
+                length += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                length += 2; // 4 bytes for the 2 chars
+                i++;
+            } else {
+                throw new IllegalArgumentException(field + " has an unpaired surrogate at index " + i
+                        + ": not valid Unicode, cannot be sent as UTF-8");
+            }
+        }
+        return length;
     }
 
     private static void writeOptionalString(ByteBuf out, String s, int maxBytes, String field) {
