@@ -20,8 +20,29 @@ public final class Broker {
 
     private final ConcurrentHashMap<String, MessageQueue<?>> queues = new ConcurrentHashMap<>();
     private final MessageQueue.DeadLetterSink sink = this::route;
+    private final Hooks hooks; // null: in memory
+
+    /** Durable brokers: told about every queue made (before it is visible) and every queue deleted. */
+    interface Hooks {
+        void created(MessageQueue<?> queue);
+
+        void deleted(MessageQueue<?> queue);
+    }
 
     private Broker() {
+        this(null);
+    }
+
+    Broker(Hooks hooks) {
+        this.hooks = hooks;
+    }
+
+    private <T> MessageQueue<T> newQueue(QueueSpec spec) {
+        MessageQueue<T> q = new MessageQueue<>(spec, sink);
+        if (hooks != null) {
+            hooks.created(q);
+        }
+        return q;
     }
 
     /** @return a new, empty broker */
@@ -44,7 +65,7 @@ public final class Broker {
         Objects.requireNonNull(spec, "spec").validate();
         MessageQueue<?> q = queues.compute(spec.name(), (name, existing) -> {
             if (existing == null || existing.isClosed()) {
-                return new MessageQueue<>(spec, sink);
+                return newQueue(spec);
             }
             List<String> diff = existing.spec().differences(spec);
             if (!diff.isEmpty()) {
@@ -59,7 +80,7 @@ public final class Broker {
 
     private MessageQueue<?> ensureExists(String name) {
         return queues.compute(name, (n, existing) ->
-                existing == null || existing.isClosed() ? new MessageQueue<>(QueueSpec.named(n), sink) : existing);
+                existing == null || existing.isClosed() ? newQueue(QueueSpec.named(n)) : existing);
     }
 
     /**
@@ -93,6 +114,9 @@ public final class Broker {
         }
         q.close();
         q.purge(now);
+        if (hooks != null) {
+            hooks.deleted(q);
+        }
         return true;
     }
 

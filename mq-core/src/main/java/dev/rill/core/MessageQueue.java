@@ -51,6 +51,7 @@ public final class MessageQueue<T> {
     private final boolean deadLetterOnExpiry;
     private final DeadLetterSink deadLetterSink; // null: dead letters are discarded (spec says so)
     private volatile QueueListener listener = NO_LISTENER;
+    private Journal<T> journal; // durable brokers only: guarded by lock, enqueues log records in memory only
 
     // ---- state guarded by lock ----
     private long lastNow = Long.MIN_VALUE;
@@ -285,6 +286,9 @@ public final class MessageQueue<T> {
         if (e.expiresAt != 0) {
             ttlHeap.add(e);
         }
+        if (journal != null) {
+            journal.sent(e, dedupId, dedupId == null ? 0 : saturatedAdd(now, dedupWindowMs));
+        }
         return new SendOutcome(SendOutcome.Status.ENQUEUED, id);
     }
 
@@ -327,6 +331,9 @@ public final class MessageQueue<T> {
             enqueueNew(e);
             if (e.expiresAt != 0) {
                 ttlHeap.add(e);
+            }
+            if (journal != null) {
+                journal.accepted(e, dl.sourceQueue(), dl.originalId());
             }
             s = signals(wasReadable);
         } finally {
@@ -414,6 +421,9 @@ public final class MessageQueue<T> {
         insertLeased(e);
         inFlight++;
         delivered++;
+        if (journal != null) {
+            journal.delivered(e.id, e.deliveryCount);
+        }
         event(QueueEvent.Type.LEASED, e.id, e.deliveryCount, null, now);
         return new Lease<>(this, e, e.leaseSeq, e.deliveryCount, e.deadline);
     }
@@ -586,6 +596,9 @@ public final class MessageQueue<T> {
             case OP_ACK -> {
                 removeLeased(e);
                 acked++;
+                if (journal != null) {
+                    journal.acked(e.id);
+                }
                 event(QueueEvent.Type.ACKED, e.id, e.deliveryCount, null, now);
                 finish(e);
             }
@@ -600,7 +613,13 @@ public final class MessageQueue<T> {
                     e.deadline = saturatedAdd(now, arg);
                     delayHeap.add(e);
                     delayed++;
+                    if (journal != null) {
+                        journal.nacked(e.id, e.deadline);
+                    }
                 } else {
+                    if (journal != null) {
+                        journal.nacked(e.id, 0);
+                    }
                     returnToReady(e, now);
                 }
             }
@@ -619,6 +638,9 @@ public final class MessageQueue<T> {
                 removeLeased(e);
                 e.deliveryCount--;
                 delivered--;
+                if (journal != null) {
+                    journal.delivered(e.id, e.deliveryCount);
+                }
                 event(QueueEvent.Type.RELEASED, e.id, e.deliveryCount, null, now);
                 returnToReady(e, now);
             }
@@ -792,6 +814,9 @@ public final class MessageQueue<T> {
             deadLetter(e, "expired", now);
         } else {
             expired++;
+            if (journal != null) {
+                journal.dropped(e.id);
+            }
             finish(e);
         }
     }
@@ -983,6 +1008,9 @@ public final class MessageQueue<T> {
 
     private void deadLetter(Entry<T> e, String reason, long now) {
         deadLettered++;
+        if (journal != null) {
+            journal.deadLettered(e.id, e.deliveryCount, reason, deadLetterSink != null);
+        }
         event(QueueEvent.Type.DEAD_LETTERED, e.id, e.deliveryCount, reason, now);
         finish(e);
         if (deadLetterSink != null) {
@@ -1015,6 +1043,9 @@ public final class MessageQueue<T> {
             boolean wasReadable = readyMask != 0;
             runTimers(now); // what fell due before the purge (expiry, dead letters) still happens
             n = purgeLocked();
+            if (journal != null) {
+                journal.purged();
+            }
             event(QueueEvent.Type.PURGED, 0, 0, Long.toString(n), now);
             s = signals(wasReadable);
         } finally {
@@ -1092,6 +1123,58 @@ public final class MessageQueue<T> {
         lock.lock();
         try {
             closed = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Durable brokers: sets (or, with null, detaches) the journal; after this returns no call uses the old one. */
+    void setJournal(Journal<T> journal) {
+        lock.lock();
+        try {
+            this.journal = journal;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Durable brokers: puts messages rebuilt from the log back, before the queue is used. Every message is ready
+     * (or delayed until its {@code readyAt}): leases are not recovered. O(n log n).
+     *
+     * @param state the messages in id order, the dedup ids still in their window, and the next id at least
+     */
+    void restore(Journal.RecoveredQueue<T> state) {
+        lock.lock();
+        try {
+            for (Journal.Recovered<T> m : state.messages()) {
+                Entry<T> e = new Entry<>(m.id(), m.timestamp(), m.payload(), keyOrdered ? m.key() : null, m.key(),
+                        m.priority(), m.headers());
+                e.deliveryCount = m.deliveryCount();
+                e.expiresAt = m.expiresAt();
+                size++;
+                bytes += Sizes.of(m.payload());
+                if (m.readyAt() > 0) {
+                    e.state = Entry.DELAYED;
+                    e.deadline = m.readyAt();
+                    delayHeap.add(e);
+                    delayed++;
+                } else {
+                    enqueueNew(e);
+                }
+                if (e.expiresAt != 0) {
+                    ttlHeap.add(e);
+                }
+                nextId = Math.max(nextId, m.id() + 1);
+            }
+            ArrayList<Journal.RecoveredDedup> ds = new ArrayList<>(state.dedup());
+            ds.sort((a, b) -> Long.compare(a.expiresAt(), b.expiresAt()));
+            for (Journal.RecoveredDedup d : ds) {
+                DedupRecord r = new DedupRecord(d.dedupId(), d.messageId(), d.expiresAt());
+                dedup.put(d.dedupId(), r);
+                dedupOrder.addLast(r);
+            }
+            nextId = Math.max(nextId, state.nextId());
         } finally {
             lock.unlock();
         }
