@@ -68,7 +68,8 @@ public class RillAutoConfiguration {
         @Bean
         ManagedBroker rillManagedBroker(RillProperties properties, ResourceLoader resourceLoader,
                 ObjectProvider<SslBundles> sslBundles, ObjectProvider<RillClientOptionsCustomizer> customizers) {
-            ReactiveBroker broker = RillBrokers.create(properties, ApplicationResourceLoader.get(resourceLoader),
+            // plain paths are files, "classpath:" and URL prefixes work too
+            ReactiveBroker broker = RillBrokers.create(properties, ApplicationResourceLoader.get(resourceLoader.getClassLoader()),
                     sslBundles.getIfAvailable(), customizers.orderedStream().toList());
             return new ManagedBroker(broker, properties.getConnectTimeout());
         }

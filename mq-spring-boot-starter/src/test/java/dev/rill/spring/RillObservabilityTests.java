@@ -1,0 +1,170 @@
+package dev.rill.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
+import reactor.core.publisher.Mono;
+
+/** Micrometer meters and the Actuator health indicator, each present only under its conditions. */
+class RillObservabilityTests {
+
+    private static final Duration T = Duration.ofSeconds(10);
+
+    private final ReactiveWebApplicationContextRunner runner = new ReactiveWebApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillMetricsAutoConfiguration.class,
+                    RillHealthAutoConfiguration.class))
+            .withPropertyValues("rill.queues.orders.capacity=100", "rill.queues.audit.capacity=10",
+                    "rill.metrics.refresh-interval=50ms");
+
+    @Test
+    void metersAreRegisteredForEveryDeclaredQueueWhenAMeterRegistryBeanExists() {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new).run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(RillQueueMetrics.class);
+            MeterRegistry registry = context.getBean(MeterRegistry.class);
+            ReactiveQueue<String> orders = context.getBean(RillQueues.class).queue("orders", Codec.utf8()).block(T);
+            orders.send(OutboundMessage.of("a")).block(T);
+            orders.send(OutboundMessage.of("b")).block(T);
+            await().atMost(T).untilAsserted(() -> {
+                assertThat(registry.get(RillMetrics.SENT).tag("queue", "orders").counter().count()).isEqualTo(2.0);
+                assertThat(registry.get(RillMetrics.READY).tag("queue", "orders").gauge().value()).isEqualTo(2.0);
+                assertThat(registry.get(RillMetrics.READY).tag("queue", "audit").gauge().value()).isEqualTo(0.0);
+            });
+        });
+    }
+
+    @Test
+    void metersFollowSpringBootsOwnMetricsAutoConfiguration() {
+        runner.withConfiguration(AutoConfigurations.of(MetricsAutoConfiguration.class,
+                        SimpleMetricsExportAutoConfiguration.class, CompositeMeterRegistryAutoConfiguration.class))
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(RillQueueMetrics.class);
+                    MeterRegistry registry = context.getBean(MeterRegistry.class);
+                    assertThat(registry.find(RillMetrics.ACKED).tag("queue", "orders").counter()).isNotNull();
+                    assertThat(registry.find(RillMetrics.LEASE_TO_ACK).tag("queue", "audit").timer()).isNotNull();
+                });
+    }
+
+    @Test
+    void noMetersWithoutARegistryBean() {
+        runner.run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(RillQueueMetrics.class));
+    }
+
+    @Test
+    void noMetersWithoutMicrometerOnTheClassPath() {
+        runner.withClassLoader(new FilteredClassLoader(MeterRegistry.class))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(RillQueueMetrics.class)
+                        .hasSingleBean(RillQueues.class));
+    }
+
+    @Test
+    void noMetersWhenTurnedOff() {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new).withPropertyValues("rill.metrics.enabled=false")
+                .run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(RillQueueMetrics.class);
+                    assertThat(context.getBean(MeterRegistry.class).find(RillMetrics.SENT).meters()).isEmpty();
+                });
+    }
+
+    @Test
+    void metersStopWithTheContext() {
+        RillQueueMetrics[] metrics = new RillQueueMetrics[1];
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new).run(context -> {
+            metrics[0] = context.getBean(RillQueueMetrics.class);
+            assertThat(metrics[0].binders()).hasSize(2).noneMatch(RillMetrics::isDisposed);
+        });
+        assertThat(metrics[0].binders()).allMatch(RillMetrics::isDisposed);
+    }
+
+    @Test
+    void invalidRefreshIntervalStopsTheStart() {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                .withPropertyValues("rill.metrics.refresh-interval=0ms").run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                            .isInstanceOf(RillConfigurationException.class)
+                            .hasMessageContaining("rill.metrics.refresh-interval: interval must be >= 1ms");
+                });
+    }
+
+    @Test
+    void healthIsUpWithEachQueuesDepth() {
+        runner.run(context -> {
+            assertThat(context).hasNotFailed().hasBean("rillHealthIndicator");
+            ReactiveQueue<String> orders = context.getBean(RillQueues.class).queue("orders", Codec.utf8()).block(T);
+            orders.send(OutboundMessage.of("a")).block(T);
+            orders.send(OutboundMessage.of("b")).block(T);
+            orders.receiveOne(Duration.ZERO).block(T); // one in flight
+            Health health = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health().block(T);
+            assertThat(health.getStatus()).isEqualTo(Status.UP);
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> queues = (Map<String, Map<String, Object>>) health.getDetails()
+                    .get("queues");
+            assertThat(queues).containsOnlyKeys("audit", "orders");
+            assertThat(queues.get("orders")).containsEntry("ready", 1L).containsEntry("inFlight", 1L)
+                    .containsEntry("delayed", 0L).containsEntry("capacity", 100L);
+            assertThat(queues.get("audit")).containsEntry("ready", 0L).containsEntry("capacity", 10L);
+        });
+    }
+
+    @Test
+    void healthIsDownWhenTheBrokerFailsToAnswer() {
+        ReactiveBroker failing = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "stats" -> Mono.error(new IllegalStateException("connection lost"));
+                    case "queue" -> Mono.error(new IllegalStateException("connection lost"));
+                    case "toString" -> "failing broker";
+                    case "hashCode" -> 1;
+                    case "equals" -> proxy == args[0];
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+        new ReactiveWebApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
+                .withBean(ReactiveBroker.class, () -> failing)
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    Health health = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health()
+                            .block(T);
+                    assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+                    assertThat(health.getDetails().get("error").toString()).contains("connection lost");
+                });
+    }
+
+    @Test
+    void noHealthIndicatorWithoutSpringBootHealthOnTheClassPath() {
+        runner.withClassLoader(new FilteredClassLoader(ReactiveHealthIndicator.class))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("rillHealthIndicator")
+                        .hasSingleBean(ReactiveBroker.class));
+    }
+
+    @Test
+    void noHealthIndicatorWhenTurnedOff() {
+        runner.withPropertyValues("management.health.rill.enabled=false")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("rillHealthIndicator"));
+    }
+
+    @Test
+    void anApplicationHealthIndicatorNamedRillReplacesOurs() {
+        ReactiveHealthIndicator own = () -> Mono.just(Health.outOfService().build());
+        runner.withBean("rillHealthIndicator", ReactiveHealthIndicator.class, () -> own)
+                .run(context -> assertThat(context.getBean("rillHealthIndicator")).isSameAs(own));
+    }
+}

@@ -1,0 +1,98 @@
+package dev.rill.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.QueuePipeline;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.SmartLifecycle;
+import reactor.core.publisher.Sinks;
+
+/** QueuePipeline beans drain gracefully when the context closes. */
+class RillPipelineLifecycleTests {
+
+    private static final Duration T = Duration.ofSeconds(10);
+
+    /** The application's own broker, so its state can be read after the context closed. */
+    private final ReactiveBroker broker = Rill.inMemory();
+    private final CountDownLatch handlerStarted = new CountDownLatch(1);
+    private final Sinks.Empty<Void> release = Sinks.empty();
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class))
+            .withBean(ReactiveBroker.class, () -> broker)
+            .withPropertyValues("rill.queues.work.visibility-timeout=5m")
+            .withBean("worker", QueuePipeline.class, () -> {
+                // what an application writes: a pipeline bean on a declared queue
+                ReactiveQueue<String> q = broker.queue(QueueSpec.named("work")
+                        .visibilityTimeout(Duration.ofMinutes(5)), Codec.utf8()).block(T);
+                return q.pipelineOnPayload(p -> {
+                    handlerStarted.countDown();
+                    return release.asMono();
+                }).start();
+            });
+
+    @AfterEach
+    void closeBroker() {
+        broker.close().block(T);
+    }
+
+    @Test
+    void closingTheContextWaitsForRunningHandlersAndAcksThem() throws Exception {
+        runner.run(context -> {
+            assertThat(context).hasNotFailed();
+            QueuePipeline worker = context.getBean(QueuePipeline.class);
+            assertThat(context.getBean(RillPipelineLifecycle.class).getPhase())
+                    .isLessThan(SmartLifecycle.DEFAULT_PHASE - 2048); // after the web server stopped
+            queue().send(OutboundMessage.of("job")).block(T);
+            assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).isTrue();
+
+            ConfigurableApplicationContext ctx = context.getSourceApplicationContext();
+            CompletableFuture<Void> closed = CompletableFuture.runAsync(ctx::close);
+            await().atMost(T).until(worker::isDisposed); // the drain began: no new leases
+            assertThat(closed).isNotDone(); // ... and the close waits for the running handler
+            release.tryEmitEmpty();
+            closed.get(10, TimeUnit.SECONDS);
+            assertThat(worker.inFlight()).isZero();
+        });
+        QueueStats s = queue().stats().block(T);
+        assertThat(s.acked()).isEqualTo(1);
+        assertThat(s.size()).isZero();
+    }
+
+    @Test
+    void handlersStillRunningAfterTheDrainTimeoutAreCancelledAndTheirMessagesGivenBack() throws Exception {
+        runner.withPropertyValues("rill.shutdown.drain-timeout=0s").run(context -> {
+            queue().send(OutboundMessage.of("job")).block(T);
+            assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).isTrue();
+            QueuePipeline worker = context.getBean(QueuePipeline.class);
+            context.getSourceApplicationContext().close(); // returns although the handler never completes
+            assertThat(worker.isDisposed()).isTrue();
+            assertThat(worker.inFlight()).isZero();
+        });
+        QueueStats s = queue().stats().block(T);
+        assertThat(s.acked()).isZero();
+        assertThat(s.ready()).isEqualTo(1); // back in the queue at once, for another consumer
+        assertThat(s.inFlight()).isZero();
+    }
+
+    private ReactiveQueue<String> queue() {
+        return broker.queue(QueueSpec.named("work").visibilityTimeout(Duration.ofMinutes(5)),
+                Codec.utf8()).block(T);
+    }
+}
