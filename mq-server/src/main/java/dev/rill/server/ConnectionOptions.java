@@ -1,0 +1,148 @@
+package dev.rill.server;
+
+import dev.rill.netty.AuthenticationException;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.RillClient;
+import dev.rill.reactive.ReactiveBroker;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Option;
+import reactor.core.publisher.Mono;
+
+/**
+ * The options every client command shares: where the server is, the token, TLS, and how long to wait for answers.
+ */
+final class ConnectionOptions {
+
+    /** The URL used when neither {@code --url} nor {@code RILL_URL} is given. */
+    static final String DEFAULT_URL = "rill://127.0.0.1:" + RillClient.DEFAULT_PORT;
+
+    @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:RILL_URL:-" + "rill://127.0.0.1:7400" + "}",
+            description = "Server address, rill://HOST[:PORT] (rills:// for TLS). Default: ${DEFAULT-VALUE}"
+                    + " (or $RILL_URL).")
+    String url = DEFAULT_URL;
+
+    @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:RILL_TOKEN}",
+            description = "Token to authenticate with (or $RILL_TOKEN; prefer the variable: command lines are"
+                    + " visible to other users).")
+    String token;
+
+    @Option(names = "--tls", description = "Connect over TLS (implied by rills:// and the --tls-* options).")
+    boolean tls;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM",
+            description = "Certificates to trust (PEM) instead of the JVM's trust store.")
+    Path tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Client certificate for mutual TLS (PEM).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Client private key for mutual TLS (PKCS#8 PEM).")
+    Path tlsKey;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+            description = "How long to wait for the connection and each answer. Default: ${DEFAULT-VALUE}.")
+    Duration timeout = Duration.ofSeconds(10);
+
+    /**
+     * Parses {@code --url}.
+     *
+     * @return the URI
+     * @throws CliException (exit code 2) when the URL is not {@code rill://host[:port]} or {@code rills://...}
+     */
+    URI uri() {
+        URI u;
+        try {
+            u = new URI(url.trim());
+        } catch (URISyntaxException e) {
+            throw badUrl();
+        }
+        String scheme = u.getScheme();
+        if (!("rill".equals(scheme) || "rills".equals(scheme)) || u.getHost() == null
+                || (u.getPath() != null && !u.getPath().isEmpty() && !"/".equals(u.getPath()))
+                || u.getQuery() != null || u.getUserInfo() != null) {
+            throw badUrl();
+        }
+        int port = u.getPort() == -1 ? RillClient.DEFAULT_PORT : u.getPort();
+        try {
+            return new URI(RillClient.SCHEME, null, u.getHost(), port, null, null, null);
+        } catch (URISyntaxException e) {
+            throw badUrl();
+        }
+    }
+
+    private CliException badUrl() {
+        return new CliException(ExitCodes.USAGE, "--url: '" + url + "' is not rill://HOST[:PORT] or rills://HOST[:PORT]");
+    }
+
+    /** @return whether TLS is asked for */
+    boolean tlsWanted() {
+        return tls || url.trim().startsWith("rills:") || tlsCa != null || tlsCert != null || tlsKey != null;
+    }
+
+    /**
+     * Builds the client options (no reconnection: a command fails clearly instead of waiting through an outage).
+     *
+     * @return the options
+     */
+    ClientOptions clientOptions() {
+        if (timeout.isZero() || timeout.isNegative()) {
+            throw new CliException(ExitCodes.USAGE, "--timeout must be positive, was " + timeout);
+        }
+        ClientOptions o = ClientOptions.defaults().connectTimeout(timeout).reconnectAttempts(0).clientName("rill-cli");
+        if (token != null && !token.isEmpty()) {
+            try {
+                o = o.token(token);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, "--token: " + e.getMessage());
+            }
+        }
+        if (tlsWanted()) {
+            o = o.tls(TlsFiles.client(tlsCa, tlsCert, tlsKey));
+        }
+        return o;
+    }
+
+    /**
+     * Connects to the server.
+     *
+     * @return the connected broker; close it when done
+     * @throws CliException exit code 2 for a bad URL or option, 3 when the server cannot be reached, 4 when the token
+     *     is refused
+     */
+    ReactiveBroker connect() {
+        URI uri = uri();
+        ClientOptions options = clientOptions();
+        try {
+            ReactiveBroker b = RillClient.connect(uri, options).block(timeout.plusSeconds(2));
+            if (b == null) {
+                throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + uri + ": no answer");
+            }
+            return b;
+        } catch (RuntimeException e) {
+            Throwable t = ExitCodes.root(e);
+            if (t instanceof AuthenticationException || t instanceof CliException) {
+                throw e;
+            }
+            throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + uri + ": " + ExitCodes.message(t), t);
+        }
+    }
+
+    /**
+     * Waits for an answer from the server, at most {@code --timeout}.
+     *
+     * @param answer the request
+     * @param what what is being waited for, for the message
+     * @param <T> the answer type
+     * @return the answer, or null when the Mono completed empty
+     * @throws CliException (exit code 3) when no answer came in time; otherwise what the request failed with
+     */
+    <T> T await(Mono<T> answer, String what) {
+        return answer.timeout(timeout, Mono.error(() -> new CliException(ExitCodes.UNAVAILABLE,
+                "no answer from the server within " + timeout.toMillis() + " ms while " + what,
+                new TimeoutException()))).block();
+    }
+}

@@ -1,0 +1,123 @@
+package dev.rill.server;
+
+import dev.rill.netty.AccessDeniedException;
+import dev.rill.netty.AuthenticationException;
+import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.QueueFullException;
+import dev.rill.reactive.QueueNotFoundException;
+import dev.rill.reactive.RillException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import reactor.core.Exceptions;
+
+/**
+ * The exit codes of every {@code rill} command, and how a failure maps to one. Listed in each command's
+ * {@code --help} and in {@code docs/operations.md}.
+ */
+final class ExitCodes {
+
+    /** Success. */
+    static final int OK = 0;
+    /** The command failed for another reason (unexpected error, demo or bench did not finish in time). */
+    static final int FAILED = 1;
+    /** Invalid command line: unknown command or option, bad option value, bad URL, unreadable file. */
+    static final int USAGE = 2;
+    /** The server could not be reached, the connection or TLS handshake failed, or no answer came in time. */
+    static final int UNAVAILABLE = 3;
+    /** Authentication failed (bad or missing token) or the token lacks the right needed on the queue. */
+    static final int DENIED = 4;
+    /** The queue does not exist. */
+    static final int UNKNOWN_QUEUE = 5;
+    /** The server refused the operation (invalid argument, queue exists with other settings, queue full). */
+    static final int REFUSED = 6;
+    /** A requested feature is not available in this version (e.g. durable storage, {@code --data-dir}). */
+    static final int NOT_AVAILABLE = 7;
+
+    private ExitCodes() {
+    }
+
+    /** @return the codes and their meaning, in order, for the help footer */
+    static Map<String, String> descriptions() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(" 0", "success");
+        m.put(" 1", "failed (unexpected error; demo/bench did not finish in time)");
+        m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file)");
+        m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
+        m.put(" 4", "authentication failed or permission denied");
+        m.put(" 5", "unknown queue");
+        m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full)");
+        m.put(" 7", "not available in this version (e.g. --data-dir: no durable storage yet)");
+        return m;
+    }
+
+    /**
+     * Unwraps Reactor's and the JDK's wrapper exceptions.
+     *
+     * @param e a failure
+     * @return the exception that says what went wrong
+     */
+    static Throwable root(Throwable e) {
+        Throwable t = Exceptions.unwrap(e);
+        while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+            t = Exceptions.unwrap(t.getCause());
+        }
+        return t;
+    }
+
+    /**
+     * Maps a failure to its exit code.
+     *
+     * @param e the failure
+     * @return the exit code
+     */
+    static int of(Throwable e) {
+        Throwable t = root(e);
+        if (t instanceof CliException c) {
+            return c.exitCode();
+        }
+        if (t instanceof AuthenticationException || t instanceof AccessDeniedException) {
+            return DENIED;
+        }
+        if (t instanceof QueueNotFoundException) {
+            return UNKNOWN_QUEUE;
+        }
+        if (t instanceof IllegalArgumentException || t instanceof QueueFullException) {
+            return REFUSED;
+        }
+        if (t instanceof TimeoutException) {
+            return UNAVAILABLE;
+        }
+        if (t instanceof RillException && !(t instanceof QueueClosedException)
+                && String.valueOf(t.getMessage()).contains("connection")) {
+            return UNAVAILABLE;
+        }
+        return FAILED;
+    }
+
+    /**
+     * The one-line message shown for a failure.
+     *
+     * @param e the failure
+     * @return the message
+     */
+    static String message(Throwable e) {
+        Throwable t = root(e);
+        if (t instanceof CliException) {
+            return t.getMessage();
+        }
+        if (t instanceof QueueNotFoundException q) {
+            return "unknown queue '" + q.queue() + "'";
+        }
+        String m = t.getMessage();
+        if (t instanceof AuthenticationException) {
+            return "authentication failed: " + m;
+        }
+        if (t instanceof AccessDeniedException) {
+            return "permission denied: " + m;
+        }
+        return m == null || m.isBlank() ? t.getClass().getName() : m;
+    }
+}

@@ -1,0 +1,75 @@
+package dev.rill.server;
+
+import dev.rill.core.Message;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code rill peek}: shows ready messages without leasing them. */
+@Command(name = "peek", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Shows up to --max ready messages of a queue in delivery order, without leasing them"
+                + " (nothing changes in the queue). Works on dead-letter queues: their messages carry the reason,"
+                + " source queue and delivery count as x-rill-* headers."},
+        footer = {"%nExamples:", "  rill peek orders", "  rill peek orders.dlq --max 50"})
+final class PeekCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "QUEUE", description = "The queue (a dead-letter queue works too).")
+    String queue;
+
+    @Option(names = {"-m", "--max"}, paramLabel = "N", defaultValue = "20",
+            description = "Show at most N messages. Default: ${DEFAULT-VALUE}.")
+    int max;
+
+    @Mixin
+    ConnectionOptions conn;
+
+    @Mixin
+    QueueOptions queueOptions;
+
+    @Override
+    public Integer call() {
+        if (max < 1) {
+            throw new CliException(ExitCodes.USAGE, "--max must be >= 1, was " + max);
+        }
+        queueOptions.spec(queue);
+        PrintWriter out = spec.commandLine().getOut();
+        ReactiveBroker broker = conn.connect();
+        try {
+            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
+            List<Message<String>> messages = conn.await(q.peek(max).collectList(), "peeking");
+            for (Message<String> m : messages) {
+                out.println(describe(m) + "\t" + m.payload());
+            }
+            out.println("# " + messages.size() + " message(s) shown, none leased");
+            return ExitCodes.OK;
+        } finally {
+            broker.close().block(conn.timeout);
+        }
+    }
+
+    static String describe(Message<String> m) {
+        StringBuilder b = new StringBuilder("#").append(m.id()).append(' ')
+                .append(Instant.ofEpochMilli(m.timestamp()));
+        if (m.key() != null) {
+            b.append(" key=").append(m.key());
+        }
+        if (m.priority() != 0) {
+            b.append(" priority=").append(m.priority());
+        }
+        m.headers().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+                .forEach(e -> b.append(' ').append(e.getKey()).append('=').append(e.getValue()));
+        return b.toString();
+    }
+}

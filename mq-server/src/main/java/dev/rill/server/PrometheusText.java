@@ -1,0 +1,79 @@
+package dev.rill.server;
+
+import dev.rill.core.QueueStats;
+import java.util.List;
+import java.util.function.ToLongFunction;
+
+/**
+ * Renders queue stats in the Prometheus text exposition format (version 0.0.4): one gauge or counter family per
+ * field of {@link QueueStats}, labelled by queue, plus the server's connection count.
+ */
+final class PrometheusText {
+
+    /** The content type of the rendered text. */
+    static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+    private PrometheusText() {
+    }
+
+    /**
+     * Renders the metrics.
+     *
+     * @param stats every queue's stats
+     * @param connections open client connections
+     * @return the exposition text
+     */
+    static String render(List<QueueStats> stats, int connections) {
+        StringBuilder b = new StringBuilder(256 + stats.size() * 1024);
+        family(b, "rill_connections", "gauge", "Open client connections.");
+        b.append("rill_connections ").append(connections).append('\n');
+        family(b, "rill_queues", "gauge", "Queues on the server.");
+        b.append("rill_queues ").append(stats.size()).append('\n');
+        metric(b, stats, "rill_queue_ready_messages", "gauge", "Messages deliverable now.", QueueStats::ready);
+        metric(b, stats, "rill_queue_in_flight_messages", "gauge", "Messages leased and not yet settled.",
+                QueueStats::inFlight);
+        metric(b, stats, "rill_queue_delayed_messages", "gauge", "Messages waiting for their delay or retry backoff.",
+                QueueStats::delayed);
+        metric(b, stats, "rill_queue_bytes", "gauge", "Payload bytes held.", QueueStats::bytes);
+        metric(b, stats, "rill_queue_capacity_messages", "gauge", "The queue's message limit.", QueueStats::capacity);
+        metric(b, stats, "rill_queue_sent_total", "counter", "Messages enqueued.", QueueStats::sent);
+        metric(b, stats, "rill_queue_duplicates_total", "counter", "Sends dropped as duplicates.",
+                QueueStats::duplicates);
+        metric(b, stats, "rill_queue_delivered_total", "counter", "Leases granted (deliveries).",
+                QueueStats::delivered);
+        metric(b, stats, "rill_queue_acked_total", "counter", "Messages acknowledged (deleted).", QueueStats::acked);
+        metric(b, stats, "rill_queue_nacked_total", "counter", "Negative acknowledgments.", QueueStats::nacked);
+        metric(b, stats, "rill_queue_expired_leases_total", "counter", "Leases that ran out without an ack.",
+                QueueStats::expiredLeases);
+        metric(b, stats, "rill_queue_dead_lettered_total", "counter", "Messages moved to the dead-letter queue or"
+                + " discarded as dead letters.", QueueStats::deadLettered);
+        metric(b, stats, "rill_queue_expired_total", "counter", "Messages whose time to live ran out.",
+                QueueStats::expired);
+        metric(b, stats, "rill_queue_purged_total", "counter", "Messages removed by purge.", QueueStats::purged);
+        return b.toString();
+    }
+
+    private static void family(StringBuilder b, String name, String type, String help) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+    }
+
+    private static void metric(StringBuilder b, List<QueueStats> stats, String name, String type, String help,
+            ToLongFunction<QueueStats> value) {
+        family(b, name, type, help);
+        for (QueueStats s : stats) {
+            b.append(name).append("{queue=\"").append(escape(s.name())).append("\"} ")
+                    .append(value.applyAsLong(s)).append('\n');
+        }
+    }
+
+    /**
+     * Escapes a label value: backslash, double quote and line feed.
+     *
+     * @param v the value
+     * @return the escaped value
+     */
+    static String escape(String v) {
+        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+    }
+}

@@ -1,0 +1,127 @@
+package dev.rill.server;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.charset.Charset;
+import java.util.Objects;
+import java.util.function.Consumer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code rill} command line: {@code serve}, {@code send}, {@code consume}, {@code peek}, {@code stats},
+ * {@code purge}, {@code redrive}, {@code bench} and {@code demo}. {@code rill help COMMAND} or
+ * {@code rill COMMAND --help} describes each; the exit codes are listed in every help page and in
+ * {@code docs/operations.md}.
+ */
+@Command(name = "rill", mixinStandardHelpOptions = true, versionProvider = RillCli.Version.class,
+        description = "Rill, a reactive message queue: run a server, send, consume and inspect queues, benchmark,"
+                + " or watch a demo.",
+        synopsisSubcommandLabel = "COMMAND",
+        subcommands = {ServeCommand.class, SendCommand.class, ConsumeCommand.class, PeekCommand.class,
+                StatsCommand.class, PurgeCommand.class, RedriveCommand.class, BenchCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class})
+public final class RillCli implements Runnable {
+
+    final InputStream in;
+    final boolean tty;
+    final boolean installSignalHandlers;
+    final Consumer<ServerProcess> onServerStarted;
+
+    @Spec
+    CommandSpec spec;
+
+    /**
+     * Creates the command line's root.
+     *
+     * @param in standard input (read by {@code send} when no message is given)
+     * @param tty whether standard output is a terminal (progress lines are then rewritten in place)
+     * @param installSignalHandlers whether {@code serve} installs its SIGTERM/SIGINT shutdown hook (the real
+     *     process); tests pass false and stop the server through {@code onServerStarted}
+     * @param onServerStarted called with the running server once {@code serve} is listening
+     */
+    RillCli(InputStream in, boolean tty, boolean installSignalHandlers, Consumer<ServerProcess> onServerStarted) {
+        this.in = Objects.requireNonNull(in, "in");
+        this.tty = tty;
+        this.installSignalHandlers = installSignalHandlers;
+        this.onServerStarted = Objects.requireNonNull(onServerStarted, "onServerStarted");
+    }
+
+    /**
+     * Runs the command line and exits the JVM with the command's exit code.
+     *
+     * @param args the arguments
+     */
+    public static void main(String[] args) {
+        Charset cs = Charset.defaultCharset();
+        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, cs), true);
+        PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, cs), true);
+        RillCli root = new RillCli(System.in, System.console() != null, true, p -> { });
+        int code = root.commandLine(out, err).execute(args);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /**
+     * Builds the picocli command line with this root, the given output streams, the exit codes in every help page,
+     * and the failure handling: a one-line message on {@code err} and the exit code of {@link ExitCodes}.
+     *
+     * @param out standard output
+     * @param err standard error
+     * @return the command line
+     */
+    CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cmd = new CommandLine(this);
+        cmd.setOut(out);
+        cmd.setErr(err);
+        cmd.setCaseInsensitiveEnumValuesAllowed(true);
+        cmd.setUsageHelpWidth(100);
+        addExitCodes(cmd);
+        cmd.setParameterExceptionHandler((ex, args) -> {
+            CommandLine c = ex.getCommandLine();
+            PrintWriter e = c.getErr();
+            e.println(c.getCommandSpec().qualifiedName() + ": " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, e);
+            e.println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
+            e.flush();
+            return ExitCodes.USAGE;
+        });
+        cmd.setExecutionExceptionHandler((ex, c, parsed) -> {
+            PrintWriter e = c.getErr();
+            int code = ExitCodes.of(ex);
+            e.println(c.getCommandSpec().qualifiedName() + ": " + ExitCodes.message(ex));
+            if (code == ExitCodes.FAILED && System.getenv("RILL_DEBUG") != null) {
+                ex.printStackTrace(e);
+            }
+            e.flush();
+            return code;
+        });
+        return cmd;
+    }
+
+    private static void addExitCodes(CommandLine cmd) {
+        cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCodes.descriptions());
+        for (CommandLine sub : cmd.getSubcommands().values()) {
+            addExitCodes(sub);
+        }
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "a command is required (serve, send, consume, peek, stats, purge, redrive, bench, demo)");
+    }
+
+    /** Reports the version from the jar's manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = RillCli.class.getPackage().getImplementationVersion();
+            return new String[] {"rill " + (v == null ? "0.1.0-SNAPSHOT" : v),
+                    "Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")"};
+        }
+    }
+}

@@ -1,0 +1,184 @@
+package dev.rill.server;
+
+import dev.rill.core.OutboundMessage;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.SendResult;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Schedulers;
+
+/** {@code rill send}: sends messages from the arguments or from standard input. */
+@Command(name = "send", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Sends messages to a queue: the MESSAGE arguments, or else one message per line of standard"
+                + " input.", "In messages, keys and dedup ids, {n} stands for the message's number (1, 2, ...)."},
+        footer = {"%nExamples:", "  rill send orders 'hello' 'world'",
+                "  rill send orders --count 1000 --rate 200 'order {n}'",
+                "  cat lines.txt | rill send orders --create"})
+final class SendCommand implements Callable<Integer> {
+
+    @ParentCommand
+    RillCli root;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "QUEUE", description = "The queue.")
+    String queue;
+
+    @Parameters(index = "1..*", paramLabel = "MESSAGE", description = "Messages (UTF-8 text); none: read stdin lines.")
+    List<String> messages;
+
+    @Option(names = {"-n", "--count"}, paramLabel = "N",
+            description = "Send N messages, cycling through the MESSAGE arguments (with stdin: at most N lines).")
+    Long count;
+
+    @Option(names = "--rate", paramLabel = "PER_SECOND", description = "Send at most this many messages per second.")
+    Double rate;
+
+    @Option(names = {"-k", "--key"}, paramLabel = "KEY", description = "Ordering key of every message.")
+    String key;
+
+    @Option(names = "--priority", paramLabel = "0..9", description = "Priority (higher first). Default: 0.")
+    Integer priority;
+
+    @Option(names = "--delay", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Keep each message invisible this long after its send.")
+    Duration delay;
+
+    @Option(names = "--dedup-id", paramLabel = "ID",
+            description = "Deduplication id (use {n} to give each message its own).")
+    String dedupId;
+
+    @Option(names = {"-H", "--header"}, paramLabel = "NAME=VALUE", description = "A header (repeatable).")
+    Map<String, String> headers;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing on success.")
+    boolean quiet;
+
+    @Mixin
+    ConnectionOptions conn;
+
+    @Mixin
+    QueueOptions queueOptions;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (count != null && count < 0) {
+            throw new CliException(ExitCodes.USAGE, "--count must be >= 0, was " + count);
+        }
+        if (rate != null && !(rate > 0)) {
+            throw new CliException(ExitCodes.USAGE, "--rate must be positive, was " + rate);
+        }
+        OutboundMessage<String> template = template();
+        queueOptions.spec(queue);
+        ReactiveBroker broker = conn.connect();
+        try {
+            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
+            Flux<String> payloads = payloads();
+            Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> message(template, i + 1, p));
+            if (rate != null) {
+                outbound = Throttle.pace(outbound, rate);
+            }
+            AtomicLong sent = new AtomicLong();
+            AtomicLong duplicates = new AtomicLong();
+            long start = System.nanoTime();
+            q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
+                sent.incrementAndGet();
+                if (r.duplicate()) {
+                    duplicates.incrementAndGet();
+                }
+            }).blockLast();
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            if (!quiet) {
+                out.println("sent " + sent.get() + " message(s) to " + queue
+                        + (duplicates.get() > 0 ? " (" + duplicates.get() + " duplicate(s) dropped)" : "")
+                        + " in " + ms + " ms");
+            }
+            return ExitCodes.OK;
+        } finally {
+            broker.close().block(conn.timeout);
+        }
+    }
+
+    private OutboundMessage<String> template() {
+        OutboundMessage<String> t = OutboundMessage.of("");
+        if (priority != null) {
+            t = option("--priority", t, m -> m.priority(priority));
+        }
+        if (delay != null) {
+            t = option("--delay", t, m -> m.delay(delay));
+        }
+        if (headers != null) {
+            t = option("--header", t, m -> m.headers(headers));
+        }
+        if (key != null) {
+            t = option("--key", t, m -> m.key(key));
+        }
+        if (dedupId != null) {
+            t = option("--dedup-id", t, m -> m.dedupId(dedupId));
+        }
+        return t;
+    }
+
+    private static OutboundMessage<String> option(String name, OutboundMessage<String> m,
+            java.util.function.UnaryOperator<OutboundMessage<String>> set) {
+        try {
+            return set.apply(m);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, name + ": " + e.getMessage());
+        }
+    }
+
+    private static OutboundMessage<String> message(OutboundMessage<String> template, long n, String payload) {
+        String num = Long.toString(n);
+        OutboundMessage<String> m = template.withPayload(payload.replace("{n}", num));
+        if (template.key() != null) {
+            m = m.key(template.key().replace("{n}", num));
+        }
+        if (template.dedupId() != null) {
+            m = m.dedupId(template.dedupId().replace("{n}", num));
+        }
+        return m;
+    }
+
+    private Flux<String> payloads() {
+        if (messages != null && !messages.isEmpty()) {
+            if (count == null) {
+                return Flux.fromIterable(messages);
+            }
+            return Flux.fromIterable(messages).repeat().take(count);
+        }
+        Flux<String> lines = Flux.using(
+                () -> new BufferedReader(new InputStreamReader(root.in, StandardCharsets.UTF_8)),
+                r -> Flux.fromStream(Stream.generate(() -> readLine(r)).takeWhile(l -> l != null)),
+                r -> { }) // standard input stays open: it is not ours to close
+                .subscribeOn(Schedulers.boundedElastic());
+        return count == null ? lines : lines.take(count);
+    }
+
+    private static String readLine(BufferedReader r) {
+        try {
+            return r.readLine();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.rill.server;
+
+import dev.rill.netty.Permissions;
+import dev.rill.netty.RillClient;
+import dev.rill.netty.ServerOptions;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code rill serve}: runs a server until SIGTERM or SIGINT. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Runs a Rill server until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully: stops"
+                + " accepting, closes the connections (their leases are released), closes the queues, exits 0.",
+                "Queues live in memory: they are lost when the server stops (no durable storage yet)."},
+        footer = {"%nTokens file: one line per token: TOKEN PATTERN=RIGHTS ..., e.g. 'orders-worker orders*=receive'."
+                + " Rights: send, receive, manage, all. Without --tokens every client may do everything."})
+final class ServeCommand implements Callable<Integer> {
+
+    @ParentCommand
+    RillCli root;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "" + RillClient.DEFAULT_PORT,
+            description = "TCP port to listen on (0: chosen by the OS). Default: ${DEFAULT-VALUE}.")
+    int port;
+
+    @Option(names = {"-b", "--bind"}, paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
+            description = "Address to listen on (0.0.0.0: every interface). Default: ${DEFAULT-VALUE}.")
+    String bind;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "Directory for durable storage. Not available yet: the server refuses to start (exit 7)"
+                    + " rather than pretend to persist.")
+    Path dataDir;
+
+    @Option(names = "--tokens", paramLabel = "FILE",
+            description = "Tokens file (see below): turns authentication on.")
+    Path tokens;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Server certificate chain (PEM): turns TLS on.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Server private key (PKCS#8 PEM).")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM",
+            description = "Require client certificates signed by these CAs (mutual TLS).")
+    Path tlsCa;
+
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://METRICS-BIND:PORT/metrics (0: chosen by the OS).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-bind", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
+            description = "Address of the metrics endpoint. Default: ${DEFAULT-VALUE}.")
+    String metricsBind;
+
+    @Option(names = "--max-connections", paramLabel = "N", defaultValue = "" + ServerOptions.DEFAULT_MAX_CONNECTIONS,
+            description = "Most client connections at a time. Default: ${DEFAULT-VALUE}.")
+    int maxConnections;
+
+    @Option(names = "--max-frame-size", paramLabel = "BYTES", defaultValue = "" + ServerOptions.DEFAULT_MAX_FRAME_SIZE,
+            description = "Largest frame accepted (1 KiB..256 MiB). Default: ${DEFAULT-VALUE}.")
+    int maxFrameSize;
+
+    @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "10s",
+            converter = DurationConverter.class,
+            description = "How long each shutdown step may take. Default: ${DEFAULT-VALUE}.")
+    Duration grace;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (dataDir != null) {
+            throw new CliException(ExitCodes.NOT_AVAILABLE, "--data-dir " + dataDir
+                    + ": durable storage not available yet; this version keeps queues in memory only"
+                    + " (start without --data-dir, knowing that queues are lost when the server stops)");
+        }
+        ServerOptions options = options();
+        ServerProcess process = ServerProcess.start(options, metricsBind, metricsPort, grace);
+        if (root.installSignalHandlers) {
+            // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0
+            // (halt: the JVM would otherwise report 128 + signal). A normal exit finds the work done and returns.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (process.shutdown(grace)) {
+                    out.println("rill: stopped (signal)");
+                    out.flush();
+                    Runtime.getRuntime().halt(ExitCodes.OK);
+                }
+            }, "rill-shutdown"));
+        }
+        out.println("rill: listening on " + process.url() + (options.tokens().isEmpty() ? " (no authentication)"
+                : " (" + options.tokens().size() + " token(s))") + (tlsCa != null ? " (mutual TLS)" : ""));
+        InetSocketAddress m = process.metricsAddress();
+        if (m != null) {
+            out.println("rill: metrics on http://" + m.getHostString() + ":" + m.getPort() + "/metrics");
+        }
+        out.println("rill: queues are kept in memory; stop with SIGTERM or Ctrl-C");
+        out.flush();
+        root.onServerStarted.accept(process);
+        process.awaitShutdown();
+        out.println("rill: stopped");
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    private ServerOptions options() {
+        ServerOptions o;
+        try {
+            o = ServerOptions.defaults().host(bind).port(port).maxConnections(maxConnections)
+                    .maxFrameSize(maxFrameSize);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+        if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+            throw new CliException(ExitCodes.USAGE, "--metrics-port must be 0..65535, was " + metricsPort);
+        }
+        if (tokens != null) {
+            Map<String, Permissions> t = TokensFile.read(tokens);
+            for (Map.Entry<String, Permissions> e : t.entrySet()) {
+                o = o.token(e.getKey(), e.getValue());
+            }
+        }
+        if (tlsCert != null || tlsKey != null || tlsCa != null) {
+            if (tlsCert == null || tlsKey == null) {
+                throw new CliException(ExitCodes.USAGE, "TLS needs both --tls-cert and --tls-key");
+            }
+            o = o.tls(TlsFiles.server(tlsCert, tlsKey, tlsCa));
+        }
+        return o;
+    }
+}

@@ -1,0 +1,162 @@
+package dev.rill.server;
+
+import dev.rill.netty.RillServer;
+import dev.rill.netty.ServerOptions;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.Rill;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import reactor.core.publisher.Mono;
+import reactor.netty.DisposableServer;
+import reactor.netty.http.server.HttpServer;
+
+/**
+ * A running {@code rill serve}: the broker, the {@link RillServer} in front of it and the optional metrics endpoint,
+ * with the graceful shutdown that SIGTERM, SIGINT and tests all go through ({@link #shutdown(Duration)}).
+ */
+final class ServerProcess {
+
+    private final ReactiveBroker broker;
+    private final RillServer server;
+    private final DisposableServer metrics;
+    private final boolean tls;
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private ServerProcess(ReactiveBroker broker, RillServer server, DisposableServer metrics, boolean tls) {
+        this.broker = broker;
+        this.server = server;
+        this.metrics = metrics;
+        this.tls = tls;
+    }
+
+    /**
+     * Starts a server: a new in-memory broker, the Rill listener and, when {@code metricsPort} is given, the
+     * Prometheus endpoint.
+     *
+     * @param options the listener's options (its broker is replaced by a new in-memory one)
+     * @param metricsHost the metrics endpoint's bind address
+     * @param metricsPort the metrics endpoint's port (0: OS-chosen), or null for no endpoint
+     * @param bindTimeout how long binding may take
+     * @return the running server
+     */
+    static ServerProcess start(ServerOptions options, String metricsHost, Integer metricsPort, Duration bindTimeout) {
+        ReactiveBroker broker = Rill.inMemory();
+        RillServer server;
+        try {
+            server = RillServer.bindNow(options.broker(broker), bindTimeout);
+        } catch (RuntimeException e) {
+            broker.close().block(bindTimeout);
+            throw new CliException(ExitCodes.FAILED, "cannot listen on " + options.host() + ":" + options.port() + ": "
+                    + ExitCodes.message(e), e);
+        }
+        DisposableServer http = null;
+        if (metricsPort != null) {
+            try {
+                http = HttpServer.create()
+                        .host(metricsHost)
+                        .port(metricsPort)
+                        .route(r -> r.get("/metrics", (req, res) -> res
+                                .header("Content-Type", PrometheusText.CONTENT_TYPE)
+                                .sendString(broker.stats().map(s -> PrometheusText.render(s, server.connectionCount()))))
+                                .get("/", (req, res) -> res.header("Content-Type", "text/plain; charset=utf-8")
+                                        .sendString(Mono.just("rill: metrics at /metrics\n"))))
+                        .bindNow(bindTimeout);
+            } catch (RuntimeException e) {
+                server.disposeNow(bindTimeout);
+                broker.close().block(bindTimeout);
+                throw new CliException(ExitCodes.FAILED, "cannot serve metrics on " + metricsHost + ":" + metricsPort
+                        + ": " + ExitCodes.message(e), e);
+            }
+        }
+        return new ServerProcess(broker, server, http, options.tls().isPresent());
+    }
+
+    /** @return the broker served */
+    ReactiveBroker broker() {
+        return broker;
+    }
+
+    /** @return the Rill listener */
+    RillServer server() {
+        return server;
+    }
+
+    /** @return the address clients connect to */
+    InetSocketAddress address() {
+        return server.address();
+    }
+
+    /** @return the URL clients connect to */
+    String url() {
+        InetSocketAddress a = address();
+        return (tls ? "rills://" : "rill://") + a.getHostString() + ":" + a.getPort();
+    }
+
+    /** @return the metrics endpoint's address, or null when there is none */
+    InetSocketAddress metricsAddress() {
+        return metrics == null ? null : (InetSocketAddress) metrics.address();
+    }
+
+    /**
+     * Shuts down gracefully: stops accepting connections and closes the open ones (their leases are released, so
+     * no delivery stays held), stops the metrics endpoint, then closes the broker (every stream ends). Idempotent:
+     * only the first call does the work; the others return false at once.
+     *
+     * @param grace how long each step may take
+     * @return whether this call performed the shutdown
+     */
+    boolean shutdown(Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        if (!stopping.compareAndSet(false, true)) {
+            return false;
+        }
+        try {
+            try {
+                server.disposeNow(grace);
+            } catch (RuntimeException e) {
+                // keep going: the remaining steps still have to run
+            }
+            if (metrics != null) {
+                try {
+                    metrics.disposeNow(grace);
+                } catch (RuntimeException e) {
+                    // as above
+                }
+            }
+            broker.close().block(grace);
+        } finally {
+            stopped.countDown();
+        }
+        return true;
+    }
+
+    /**
+     * Waits (blocking the calling thread) until {@link #shutdown(Duration)} has finished.
+     *
+     * @throws InterruptedException when interrupted
+     */
+    void awaitShutdown() throws InterruptedException {
+        stopped.await();
+    }
+
+    /**
+     * Waits (blocking the calling thread) until {@link #shutdown(Duration)} has finished, at most {@code timeout}.
+     *
+     * @param timeout the bound
+     * @return whether the shutdown finished
+     * @throws InterruptedException when interrupted
+     */
+    boolean awaitShutdown(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** @return whether the shutdown has begun */
+    boolean isStopping() {
+        return stopping.get();
+    }
+}

@@ -1,0 +1,91 @@
+package dev.rill.server;
+
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.ReactiveBroker;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code rill stats}: a table of queue depths and counters. */
+@Command(name = "stats", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Prints a table of every queue (or the QUEUEs named) the token may see: depth (ready, in"
+                + " flight, delayed) and counters since the queue was created."})
+final class StatsCommand implements Callable<Integer> {
+
+    private static final String[] HEADER = {"QUEUE", "READY", "IN_FLIGHT", "DELAYED", "SENT", "DELIVERED", "ACKED",
+        "NACKED", "EXPIRED_LEASES", "DEAD_LETTERED", "DUPLICATES"};
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "QUEUE", arity = "0..*", description = "Only these queues. Default: all.")
+    List<String> queues;
+
+    @Mixin
+    ConnectionOptions conn;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        ReactiveBroker broker = conn.connect();
+        try {
+            List<QueueStats> all = conn.await(broker.stats(), "reading stats");
+            List<QueueStats> shown = new ArrayList<>();
+            if (queues == null || queues.isEmpty()) {
+                shown.addAll(all);
+            } else {
+                for (String name : queues) {
+                    QueueStats s = all.stream().filter(x -> x.name().equals(name)).findFirst()
+                            .orElseThrow(() -> new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name
+                                    + "' on " + conn.uri()));
+                    shown.add(s);
+                }
+            }
+            print(out, shown);
+            return ExitCodes.OK;
+        } finally {
+            broker.close().block(conn.timeout);
+        }
+    }
+
+    static void print(PrintWriter out, List<QueueStats> stats) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(HEADER);
+        for (QueueStats s : stats) {
+            rows.add(new String[] {s.name(), n(s.ready()), n(s.inFlight()), n(s.delayed()), n(s.sent()),
+                n(s.delivered()), n(s.acked()), n(s.nacked()), n(s.expiredLeases()), n(s.deadLettered()),
+                n(s.duplicates())});
+        }
+        int[] width = new int[HEADER.length];
+        for (String[] r : rows) {
+            for (int i = 0; i < r.length; i++) {
+                width[i] = Math.max(width[i], r[i].length());
+            }
+        }
+        for (String[] r : rows) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < r.length; i++) {
+                if (i == 0) {
+                    b.append(r[i]).append(" ".repeat(width[i] - r[i].length()));
+                } else {
+                    b.append("  ").append(" ".repeat(width[i] - r[i].length())).append(r[i]);
+                }
+            }
+            out.println(b);
+        }
+        if (stats.isEmpty()) {
+            out.println("(no queues)");
+        }
+        out.flush();
+    }
+
+    private static String n(long v) {
+        return Long.toString(v);
+    }
+}

@@ -1,0 +1,39 @@
+package dev.rill.server;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
+
+/** Runs the command line in process with captured output, as a user would from a shell that is not a terminal. */
+final class Cli {
+
+    /** What a run printed and returned. */
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    private Cli() {
+    }
+
+    static Result run(String... args) {
+        return run(InputStream.nullInputStream(), p -> { }, args);
+    }
+
+    static Result runWithInput(String stdin, String... args) {
+        return run(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), p -> { }, args);
+    }
+
+    static Result run(InputStream in, Consumer<ServerProcess> onServerStarted, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        RillCli root = new RillCli(in, false, false, onServerStarted);
+        int code = root.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
+        return new Result(code, out.toString(), err.toString());
+    }
+}

@@ -1,0 +1,300 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.rill.core.Codec;
+import dev.rill.core.Message;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.netty.Permission;
+import dev.rill.netty.Permissions;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.RillClient;
+import dev.rill.netty.RillServer;
+import dev.rill.netty.ServerOptions;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Every client command against an in-process server on 127.0.0.1 (OS-chosen port), with tokens. */
+class ClientCommandsTest {
+
+    private static final Duration T = Duration.ofSeconds(10);
+    private static final String ADMIN = "admin-token";
+    private static final String PRODUCER = "producer-token";
+    private static final AtomicInteger SEQ = new AtomicInteger();
+
+    private static ReactiveBroker broker;
+    private static RillServer server;
+    private static String url;
+    /** Sets up and checks queues over the wire: the served broker itself holds the server's byte[] payloads. */
+    private static ReactiveBroker remote;
+
+    @BeforeAll
+    static void start() {
+        broker = Rill.inMemory();
+        server = RillServer.bindNow(ServerOptions.defaults().port(0).broker(broker)
+                .token(ADMIN, Permissions.all())
+                .token(PRODUCER, Permissions.none().allow("prod*", Permission.SEND)), T);
+        url = "rill://127.0.0.1:" + server.port();
+        remote = RillClient.connect(URI.create(url), ClientOptions.defaults().token(ADMIN)).block(T);
+    }
+
+    @AfterAll
+    static void stop() {
+        remote.close().block(T);
+        server.disposeNow(T);
+        broker.close().block(T);
+    }
+
+    private static String queue(String prefix) {
+        return prefix + "-" + SEQ.incrementAndGet();
+    }
+
+    private static Cli.Result admin(String command, String... args) {
+        String[] all = new String[args.length + 5];
+        all[0] = command;
+        all[1] = "--url";
+        all[2] = url;
+        all[3] = "--token";
+        all[4] = ADMIN;
+        System.arraycopy(args, 0, all, 5, args.length);
+        return Cli.run(all);
+    }
+
+    private static ReactiveQueue<String> declare(QueueSpec spec) {
+        return remote.queue(spec, Codec.utf8()).block(T);
+    }
+
+    private static QueueStats stats(String name) {
+        return broker.stats().block(T).stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void sendFromArgumentsWithCountKeyAndPriority() {
+        String q = queue("orders");
+        Cli.Result r = admin("send", q, "--create", "--count", "5", "--key", "k{n}", "--priority", "3", "order {n}");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out()).contains("sent 5 message(s) to " + q);
+        List<Message<String>> peeked = declare(QueueSpec.named(q)).peek(10).collectList().block(T);
+        assertThat(peeked).extracting(Message::payload)
+                .containsExactly("order 1", "order 2", "order 3", "order 4", "order 5");
+        assertThat(peeked).extracting(Message::key).containsExactly("k1", "k2", "k3", "k4", "k5");
+        assertThat(peeked).extracting(Message::priority).containsOnly(3);
+    }
+
+    @Test
+    void sendReadsStandardInputLinesAndDeduplicates() {
+        String q = queue("lines");
+        declare(QueueSpec.named(q));
+        Cli.Result r = Cli.runWithInput("alpha\nbeta\ngamma\n", "send", q, "--url", url, "--token", ADMIN);
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out()).contains("sent 3 message(s)");
+        Cli.Result dup = admin("send", q, "--dedup-id", "same", "one", "two");
+        assertThat(dup.code()).as(dup.toString()).isZero();
+        assertThat(dup.out()).contains("sent 2 message(s)").contains("1 duplicate(s) dropped");
+        assertThat(stats(q).ready()).isEqualTo(4);
+    }
+
+    @Test
+    void sendWithRateAndDelay() {
+        String q = queue("paced");
+        declare(QueueSpec.named(q));
+        Cli.Result r = admin("send", q, "--count", "20", "--rate", "200", "--delay", "1h", "m{n}");
+        assertThat(r.code()).as(r.toString()).isZero();
+        QueueStats s = stats(q);
+        assertThat(s.delayed()).isEqualTo(20);
+        assertThat(s.ready()).isZero();
+    }
+
+    @Test
+    void consumeAcksPrintsAndStopsAfterCount() {
+        String q = queue("work");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.sendMany(reactor.core.publisher.Flux.range(1, 5).map(i -> OutboundMessage.of("job " + i))).blockLast(T);
+        Cli.Result r = admin("consume", q, "--count", "3");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out().lines().toList()).containsExactly("job 1", "job 2", "job 3");
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(3);
+        assertThat(s.ready()).isEqualTo(2);
+        assertThat(s.inFlight()).isZero();
+    }
+
+    @Test
+    void consumeNackGivesBackAndIdleStops() {
+        String q = queue("retry");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.send(OutboundMessage.of("again")).block(T);
+        Cli.Result r = admin("consume", q, "--nack", "--nack-delay", "1h", "--idle", "300ms", "--verbose");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out()).contains("delivery=1").contains("again").contains("# 1 message(s) nacked");
+        QueueStats s = stats(q);
+        assertThat(s.nacked()).isEqualTo(1);
+        assertThat(s.delayed()).isEqualTo(1);
+    }
+
+    @Test
+    void consumeRejectDeadLettersAndPeekShowsTheReasonWithoutLeasing() {
+        String q = queue("pay");
+        String dlq = q + ".dlq";
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q).maxDeliveries(2).deadLetterQueue(dlq));
+        rq.send(OutboundMessage.of("bad card")).block(T);
+        Cli.Result r = admin("consume", q, "--reject", "fraud suspected", "--count", "1", "--max-deliveries", "2",
+                "--dead-letter-queue", dlq);
+        assertThat(r.code()).as(r.toString()).isZero();
+        Cli.Result peek = admin("peek", dlq);
+        assertThat(peek.code()).as(peek.toString()).isZero();
+        assertThat(peek.out()).contains("bad card").contains(Message.HEADER_DEAD_LETTER_REASON + "=fraud suspected")
+                .contains(Message.HEADER_SOURCE_QUEUE + "=" + q).contains("# 1 message(s) shown, none leased");
+        Cli.Result again = admin("peek", dlq, "--max", "5");
+        assertThat(again.out()).contains("bad card");
+        QueueStats s = stats(dlq);
+        assertThat(s.ready()).isEqualTo(1);
+        assertThat(s.delivered()).isZero();
+    }
+
+    @Test
+    void consumePrintLeavesTheLease() {
+        String q = queue("look");
+        declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
+        Cli.Result r = admin("consume", q, "--print", "--count", "1", "--max-unacked", "1");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(stats(q).inFlight()).isEqualTo(1);
+        assertThat(stats(q).acked()).isZero();
+    }
+
+    @Test
+    void statsPrintsATable() {
+        String q = queue("tab");
+        declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
+        Cli.Result r = admin("stats", q);
+        assertThat(r.code()).as(r.toString()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).startsWith("QUEUE").contains("READY", "IN_FLIGHT", "ACKED", "DEAD_LETTERED");
+        assertThat(lines.get(1).split("\\s+")).startsWith(q, "1", "0", "0", "1");
+        Cli.Result all = admin("stats");
+        assertThat(all.code()).isZero();
+        assertThat(all.out()).contains(q);
+    }
+
+    @Test
+    void purgeAndRedrive() {
+        String q = queue("drive");
+        String dlq = q + ".dlq";
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q).maxDeliveries(1).deadLetterQueue(dlq));
+        rq.send(OutboundMessage.of("a")).block(T);
+        rq.send(OutboundMessage.of("b")).block(T);
+        rq.receive().take(2).flatMap(d -> d.reject("no")).blockLast(T);
+        assertThat(stats(dlq).ready()).isEqualTo(2);
+
+        Cli.Result redrive = admin("redrive", dlq, "--max", "1");
+        assertThat(redrive.code()).as(redrive.toString()).isZero();
+        assertThat(redrive.out()).contains("moved 1 message(s) from " + dlq);
+        assertThat(stats(q).ready()).isEqualTo(1);
+        assertThat(stats(dlq).ready()).isEqualTo(1);
+
+        Cli.Result purge = admin("purge", q);
+        assertThat(purge.code()).as(purge.toString()).isZero();
+        assertThat(purge.out()).contains("purged 1 message(s) from " + q);
+        assertThat(stats(q).size()).isZero();
+    }
+
+    @Test
+    void unknownQueueExitsFive() {
+        for (String cmd : List.of("consume", "peek", "send", "purge", "stats")) {
+            Cli.Result r = cmd.equals("send") ? admin(cmd, "no-such-queue", "x") : admin(cmd, "no-such-queue");
+            assertThat(r.code()).as(cmd + ": " + r).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
+            assertThat(r.err()).contains("unknown queue 'no-such-queue'");
+        }
+        Cli.Result redrive = admin("redrive", "no-such-dlq");
+        assertThat(redrive.code()).as(redrive.toString()).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
+    }
+
+    @Test
+    void queueWithOtherSettingsExitsSixNamingTheDifference() {
+        String q = queue("strict");
+        declare(QueueSpec.named(q).maxDeliveries(4).deadLetterQueue(q + ".dlq"));
+        Cli.Result r = admin("peek", q);
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(r.err()).contains("maxDeliveries").contains("--max-deliveries");
+        Cli.Result ok = admin("peek", q, "--max-deliveries", "4", "--dead-letter-queue", q + ".dlq");
+        assertThat(ok.code()).as(ok.toString()).isZero();
+    }
+
+    @Test
+    void badTokenAndMissingRightExitFour() {
+        String q = queue("secure");
+        declare(QueueSpec.named(q));
+        Cli.Result bad = Cli.run("stats", "--url", url, "--token", "wrong");
+        assertThat(bad.code()).as(bad.toString()).isEqualTo(ExitCodes.DENIED);
+        assertThat(bad.err()).contains("authentication failed");
+        Cli.Result none = Cli.run("stats", "--url", url);
+        assertThat(none.code()).as(none.toString()).isEqualTo(ExitCodes.DENIED);
+        Cli.Result forbidden = Cli.run("purge", q, "--url", url, "--token", PRODUCER);
+        assertThat(forbidden.code()).as(forbidden.toString()).isEqualTo(ExitCodes.DENIED);
+        assertThat(forbidden.err()).contains("permission denied");
+    }
+
+    @Test
+    void badUrlExitsTwoAndUnreachableServerExitsThree() throws Exception {
+        for (String bad : List.of("http://127.0.0.1:1", "rill://", "not a url", "rill://host:1/path")) {
+            Cli.Result r = Cli.run("stats", "--url", bad);
+            assertThat(r.code()).as(bad + ": " + r).isEqualTo(ExitCodes.USAGE);
+            assertThat(r.err()).contains("--url");
+        }
+        int freePort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            freePort = s.getLocalPort();
+        }
+        Cli.Result r = Cli.run("stats", "--url", "rill://127.0.0.1:" + freePort, "--timeout", "3s");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        assertThat(r.err()).contains("cannot connect to rill://127.0.0.1:" + freePort);
+    }
+
+    @Test
+    void badOptionValuesExitTwoWithAClearMessage() {
+        String q = queue("opts");
+        declare(QueueSpec.named(q));
+        record Case(String message, String... args) { }
+        List<Case> cases = List.of(
+                new Case("--priority", "send", q, "--url", url, "--priority", "12", "x"),
+                new Case("--count", "send", q, "--url", url, "--count", "-1", "x"),
+                new Case("--rate", "send", q, "--url", url, "--rate", "0", "x"),
+                new Case("not a duration", "send", q, "--url", url, "--delay", "soon", "x"),
+                new Case("--max", "peek", q, "--url", url, "--max", "0"),
+                new Case("--max", "redrive", q, "--url", url, "--max", "0"),
+                new Case("Unknown option", "stats", "--url", url, "--frobnicate"),
+                new Case("--count", "consume", q, "--url", url, "--count", "-2"),
+                new Case("mutually exclusive", "consume", q, "--url", url, "--ack", "--nack"),
+                new Case("Missing required parameter", "peek"),
+                new Case("a command is required"),
+                new Case("name must be", "send", "bad/name", "--url", url, "x"));
+        for (Case c : cases) {
+            Cli.Result r = Cli.run(c.args());
+            assertThat(r.code()).as(String.join(" ", c.args()) + ": " + r).isEqualTo(ExitCodes.USAGE);
+            assertThat(r.err()).as(String.join(" ", c.args())).contains(c.message());
+        }
+    }
+
+    @Test
+    void everyCommandHasHelpWithTheExitCodes() {
+        for (String cmd : List.of("serve", "send", "consume", "peek", "stats", "purge", "redrive", "bench", "demo")) {
+            Cli.Result r = Cli.run(cmd, "--help");
+            assertThat(r.code()).as(cmd).isZero();
+            assertThat(r.out()).as(cmd).contains("Usage: rill " + cmd).contains("Exit codes:")
+                    .contains("unknown queue");
+        }
+        assertThat(Cli.run("--version").out()).startsWith("rill ");
+    }
+}
