@@ -1,0 +1,430 @@
+package dev.rill.core;
+
+import dev.rill.core.log.LogRecord;
+import dev.rill.core.log.LogStats;
+import dev.rill.core.log.RecoveryReport;
+import dev.rill.core.log.SegmentedLog;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A {@link Broker} whose queues survive restarts: every state change of every queue (send, delivery count, ack,
+ * nack with its delay, dead-letter move, TTL drop, purge, declare, delete) is appended to a
+ * {@link SegmentedLog} in {@code dir}, and {@link #open} rebuilds the queues from it.
+ *
+ * <p>Payloads are encoded with the {@link Codec} given to {@link #declare(QueueSpec, Codec)} on the log's writer
+ * thread (never under a queue lock); a dead-letter queue declared implicitly uses its source queue's codec. A
+ * recovered queue comes back with its messages when it is declared again (with its codec): in id order, each
+ * ready (or delayed until its recorded time), with its delivery count, its TTL and its dead-letter headers;
+ * dedup ids whose window is still open are kept. Leases are not recovered: every un-acked message is ready
+ * again after a restart.
+ *
+ * <p>Durability: the queue methods return as soon as the state changed in memory; {@link #whenDurable(long)}
+ * with {@link #lastSeq()} read after the call tells when the change is durable under the fsync policy
+ * (the reactive layer completes a send's or an ack's {@code Mono} only then). Nothing blocks on the file but
+ * {@link #open} and {@link #close()}.
+ */
+public final class DurableBroker implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(DurableBroker.class.getName());
+
+    private final SegmentedLog log;
+    private final Broker broker;
+    private final DurabilityOptions options;
+    private final ConcurrentHashMap<String, Codec<?>> codecs = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, QueueState> recovered;
+
+    private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered) {
+        this.log = log;
+        this.options = options;
+        this.recovered = new ConcurrentHashMap<>(recovered);
+        this.broker = new Broker(new Hooks());
+    }
+
+    /**
+     * Opens (or creates) a durable broker on {@code dir}: replays the log (cutting off a torn tail) and holds the
+     * directory's lock until {@link #close()}. Blocks on file I/O: call it at start-up, not on a Reactor thread.
+     *
+     * @param dir the data directory
+     * @param options fsync policy, segment size, clock
+     * @return the broker
+     * @throws dev.rill.core.log.LogCorruptedException on damage before the tail (file and offset named) or an
+     *     unknown format version
+     * @throws IOException if the directory is used by another broker, is not writable or cannot be read
+     */
+    public static DurableBroker open(Path dir, DurabilityOptions options) throws IOException {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(options, "options");
+        Replay replay = new Replay();
+        SegmentedLog log = SegmentedLog.open(dir, options.logOptions(), replay::apply);
+        List<LogRecord> completions = replay.finish();
+        for (LogRecord r : completions) { // dead letters that left their queue but had not arrived yet
+            log.append(r);
+        }
+        return new DurableBroker(log, options, replay.queues);
+    }
+
+    /**
+     * Declares a queue (or returns the existing one, as {@link Broker#declare(QueueSpec)}); a queue found in the
+     * log comes back with its messages. Its dead-letter queue, if declared implicitly, uses the same codec.
+     *
+     * @param spec the queue's spec
+     * @param codec encodes payloads for the log and decodes recovered ones
+     * @param <T> the payload type
+     * @return the queue
+     */
+    public <T> MessageQueue<T> declare(QueueSpec spec, Codec<T> codec) {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(codec, "codec");
+        codecs.put(spec.name(), codec);
+        spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
+        return broker.declare(spec);
+    }
+
+    /**
+     * The broker behind: lookups, stats, purge, delete, redrive and {@code advance} go through it and are
+     * journaled. Declare queues with {@link #declare(QueueSpec, Codec)}: a queue declared directly on it has no
+     * codec, and its sends can never become durable.
+     *
+     * @return the broker
+     */
+    public Broker broker() {
+        return broker;
+    }
+
+    /** @return the sequence number of the last record appended so far (read it after a call to wait for it) */
+    public long lastSeq() {
+        return log.lastSeq();
+    }
+
+    /**
+     * Tells when every record up to {@code seq} is durable under the fsync policy. Never blocks.
+     *
+     * @param seq from {@link #lastSeq()}
+     * @return completes on the log's writer thread, or exceptionally if the log failed (disk full, I/O error) or
+     *     closed, or if a payload of a record up to it could not be encoded
+     */
+    public CompletableFuture<Void> whenDurable(long seq) {
+        return log.whenDurable(seq);
+    }
+
+    /** @return names of queues found in the log that have not been declared again yet */
+    public Set<String> recoveredQueues() {
+        return Set.copyOf(recovered.keySet());
+    }
+
+    /** @return what recovery found */
+    public RecoveryReport recovery() {
+        return log.recovery();
+    }
+
+    /** @return the log's counters */
+    public LogStats logStats() {
+        return log.stats();
+    }
+
+    /** @return the options */
+    public DurabilityOptions options() {
+        return options;
+    }
+
+    /**
+     * Closes every queue, writes and syncs what is pending and releases the directory. Blocks on file I/O.
+     *
+     * @throws IOException if the last sync failed
+     */
+    @Override
+    public void close() throws IOException {
+        for (String name : broker.list()) {
+            broker.get(name).ifPresent(MessageQueue::close);
+        }
+        log.close();
+    }
+
+    @Override
+    public String toString() {
+        return "DurableBroker{" + log.directory() + ", " + options.fsync() + "}";
+    }
+
+    // =====================================================================================================
+    // Journaling
+    // =====================================================================================================
+
+    private final class Hooks implements Broker.Hooks {
+        @Override
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        public void created(MessageQueue<?> q) {
+            String name = q.name();
+            QueueState st = recovered.remove(name);
+            long nextId = 1;
+            if (st != null) {
+                Codec<?> codec = codecs.get(name);
+                if (codec == null) {
+                    recovered.put(name, st);
+                    throw new IllegalStateException("queue '" + name + "' has messages in the log: declare it with "
+                            + "DurableBroker.declare(spec, codec) so they can be decoded");
+                }
+                ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong()));
+                nextId = st.nextId;
+            }
+            ((MessageQueue) q).setJournal(new QueueJournal<>(name));
+            log.append(new LogRecord.Declare(name, SpecFormat.encode(q.spec()), nextId));
+        }
+
+        @Override
+        public void deleted(MessageQueue<?> q) {
+            q.setJournal(null);
+            log.append(new LogRecord.Delete(q.name()));
+        }
+    }
+
+    private byte[] encode(String queue, Object payload) {
+        @SuppressWarnings("unchecked")
+        Codec<Object> c = (Codec<Object>) codecs.get(queue);
+        if (c == null) {
+            throw new IllegalStateException("queue '" + queue + "' has no codec: declare it with "
+                    + "DurableBroker.declare(spec, codec)");
+        }
+        return Objects.requireNonNull(c.encode(payload), "codec returned null");
+    }
+
+    /** Hands each change of one queue to the log; runs under the queue's lock, so it only allocates and links. */
+    private final class QueueJournal<T> implements Journal<T> {
+        private final String name;
+
+        QueueJournal(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public void sent(Entry<T> e, String dedupId, long dedupExpiresAt) {
+            long id = e.id;
+            long ts = e.timestamp;
+            String key = e.messageKey;
+            int priority = e.priority;
+            Map<String, String> headers = e.headers;
+            Object payload = e.payload;
+            long deliverAt = e.state == Entry.DELAYED ? e.deadline : 0;
+            long expiresAt = e.expiresAt;
+            log.appendLazily(() -> new LogRecord.Send(name, id, ts, key, priority, headers, encode(name, payload),
+                    deliverAt, expiresAt, dedupId, dedupExpiresAt));
+        }
+
+        @Override
+        public void accepted(Entry<T> e, String sourceQueue, long sourceId) {
+            log.append(new LogRecord.Accept(name, e.id, sourceQueue, sourceId, e.timestamp, e.expiresAt, e.headers));
+        }
+
+        @Override
+        public void delivered(long id, int deliveryCount) {
+            log.append(new LogRecord.Delivered(name, id, deliveryCount));
+        }
+
+        @Override
+        public void acked(long id) {
+            log.append(new LogRecord.Ack(name, id));
+        }
+
+        @Override
+        public void nacked(long id, long readyAt) {
+            log.append(new LogRecord.Nack(name, id, readyAt));
+        }
+
+        @Override
+        public void deadLettered(long id, int deliveryCount, String reason, boolean routed) {
+            log.append(new LogRecord.DeadLetter(name, id, deliveryCount, reason == null ? "" : reason, routed));
+        }
+
+        @Override
+        public void dropped(long id) {
+            log.append(new LogRecord.Drop(name, id));
+        }
+
+        @Override
+        public void purged() {
+            log.append(new LogRecord.Purge(name));
+        }
+    }
+
+    // =====================================================================================================
+    // Recovery
+    // =====================================================================================================
+
+    /** A message as rebuilt from the log. */
+    private static final class Msg {
+        final long id;
+        final long timestamp;
+        final String key;
+        final int priority;
+        final Map<String, String> headers;
+        final byte[] payload;
+        final long expiresAt;
+        long readyAt;
+        int deliveryCount;
+        String deadLetterReason; // while in transit to a dead-letter queue
+
+        Msg(long id, long timestamp, String key, int priority, Map<String, String> headers, byte[] payload,
+                long readyAt, long expiresAt, int deliveryCount) {
+            this.id = id;
+            this.timestamp = timestamp;
+            this.key = key;
+            this.priority = priority;
+            this.headers = headers;
+            this.payload = payload;
+            this.readyAt = readyAt;
+            this.expiresAt = expiresAt;
+            this.deliveryCount = deliveryCount;
+        }
+    }
+
+    /** One queue as rebuilt from the log, until it is declared again. */
+    private static final class QueueState {
+        byte[] spec;
+        long nextId = 1;
+        final TreeMap<Long, Msg> messages = new TreeMap<>();
+        final HashMap<String, Journal.RecoveredDedup> dedup = new HashMap<>();
+
+        <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now) {
+            List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
+            for (Msg m : messages.values()) {
+                T payload;
+                try {
+                    payload = codec.decode(m.payload);
+                } catch (RuntimeException e) {
+                    throw new IllegalStateException("message " + m.id + ": the codec cannot decode its recovered "
+                            + "payload of " + m.payload.length + " bytes", e);
+                }
+                ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
+                        m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+            }
+            List<Journal.RecoveredDedup> ds = new ArrayList<>();
+            for (Journal.RecoveredDedup d : dedup.values()) {
+                if (d.expiresAt() > now) {
+                    ds.add(d);
+                }
+            }
+            return new Journal.RecoveredQueue<>(ms, ds, nextId);
+        }
+    }
+
+    private record Key(String queue, long id) {
+    }
+
+    /** Applies recovered records in order. */
+    private static final class Replay {
+        final HashMap<String, QueueState> queues = new HashMap<>();
+        final HashMap<Key, Msg> transit = new HashMap<>();
+
+        private QueueState state(String q) {
+            return queues.computeIfAbsent(q, n -> new QueueState());
+        }
+
+        void apply(LogRecord r) {
+            if (r instanceof LogRecord.Declare d) {
+                QueueState st = state(d.queue());
+                st.spec = d.spec();
+                st.nextId = Math.max(st.nextId, d.nextId());
+            } else if (r instanceof LogRecord.Delete d) {
+                queues.remove(d.queue());
+            } else if (r instanceof LogRecord.Send s) {
+                QueueState st = state(s.queue());
+                st.messages.put(s.id(), new Msg(s.id(), s.timestamp(), s.key(), s.priority(), s.headers(),
+                        s.payload(), s.deliverAt(), s.expiresAt(), 0));
+                st.nextId = Math.max(st.nextId, s.id() + 1);
+                if (s.dedupId() != null) {
+                    st.dedup.put(s.dedupId(), new Journal.RecoveredDedup(s.dedupId(), s.id(), s.dedupExpiresAt()));
+                }
+            } else if (r instanceof LogRecord.Ack a) {
+                remove(a.queue(), a.id());
+            } else if (r instanceof LogRecord.Drop d) {
+                remove(d.queue(), d.id());
+            } else if (r instanceof LogRecord.Nack n) {
+                Msg m = find(n.queue(), n.id());
+                if (m != null) {
+                    m.readyAt = n.readyAt();
+                }
+            } else if (r instanceof LogRecord.Delivered d) {
+                Msg m = find(d.queue(), d.id());
+                if (m != null) {
+                    m.deliveryCount = d.deliveryCount();
+                    m.readyAt = 0; // it was ready when leased
+                }
+            } else if (r instanceof LogRecord.DeadLetter d) {
+                Msg m = remove(d.queue(), d.id());
+                if (m != null && d.routed()) {
+                    m.deliveryCount = d.deliveryCount();
+                    m.deadLetterReason = d.reason();
+                    transit.put(new Key(d.queue(), d.id()), m);
+                }
+            } else if (r instanceof LogRecord.Accept a) {
+                Msg src = transit.remove(new Key(a.sourceQueue(), a.sourceId()));
+                QueueState st = state(a.queue());
+                st.nextId = Math.max(st.nextId, a.id() + 1);
+                if (src == null) {
+                    LOG.log(Level.WARNING, "log: dead letter " + a.queue() + "#" + a.id() + " from " + a.sourceQueue()
+                            + "#" + a.sourceId() + " has no source message; skipped");
+                    return;
+                }
+                st.messages.put(a.id(), new Msg(a.id(), a.timestamp(), src.key, src.priority, a.headers(),
+                        src.payload, 0, a.expiresAt(), 0));
+            } else if (r instanceof LogRecord.Purge p) {
+                QueueState st = queues.get(p.queue());
+                if (st != null) {
+                    st.messages.clear();
+                }
+            }
+        }
+
+        private Msg find(String q, long id) {
+            QueueState st = queues.get(q);
+            return st == null ? null : st.messages.get(id);
+        }
+
+        private Msg remove(String q, long id) {
+            QueueState st = queues.get(q);
+            return st == null ? null : st.messages.remove(id);
+        }
+
+        /** Finishes dead-letter moves cut by the crash; returns the ACCEPT records to log for them. */
+        List<LogRecord> finish() {
+            List<LogRecord> out = new ArrayList<>();
+            for (Map.Entry<Key, Msg> e : transit.entrySet()) {
+                Key k = e.getKey();
+                Msg m = e.getValue();
+                QueueState src = queues.get(k.queue());
+                String dlq = src == null || src.spec == null ? null
+                        : SpecFormat.decode(src.spec).deadLetterQueue().orElse(null);
+                if (dlq == null) {
+                    LOG.log(Level.WARNING, "log: dead letter " + k.queue() + "#" + k.id() + " has no dead-letter "
+                            + "queue any more; dropped");
+                    continue;
+                }
+                QueueState to = state(dlq);
+                long id = to.nextId++;
+                Map<String, String> headers = new HashMap<>(m.headers);
+                String reason = m.deadLetterReason == null || m.deadLetterReason.isEmpty() ? "unspecified"
+                        : m.deadLetterReason;
+                headers.put(Message.HEADER_DEAD_LETTER_REASON, reason.length() > OutboundMessage.MAX_STRING_LENGTH
+                        ? reason.substring(0, OutboundMessage.MAX_STRING_LENGTH) : reason);
+                headers.put(Message.HEADER_SOURCE_QUEUE, k.queue());
+                headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(m.deliveryCount));
+                headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(k.id()));
+                LogRecord.Accept a = new LogRecord.Accept(dlq, id, k.queue(), k.id(), m.timestamp, 0, headers);
+                to.messages.put(id, new Msg(id, m.timestamp, m.key, m.priority, a.headers(), m.payload, 0, 0, 0));
+                out.add(a);
+            }
+            transit.clear();
+            return out;
+        }
+    }
+}
