@@ -84,7 +84,8 @@ class VirtualTimeExamplesTest {
                 .expectComplete()
                 .verify(VERIFY_TIMEOUT);
 
-        assertThat(stats(q).expiredLeases()).isEqualTo(1);
+        assertThat(stats(q).expiredLeases()).isEqualTo(1);   // plain reads still work afterwards...
+        assertThat(vts.isDisposed()).isTrue();   // ...but StepVerifier disposed vts: no time moves any more
     }
 
     @Test
