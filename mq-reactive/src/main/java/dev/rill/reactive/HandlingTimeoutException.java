@@ -11,7 +11,7 @@ public final class HandlingTimeoutException extends RillException {
 
     private static final long serialVersionUID = 1L;
 
-    private final transient Duration timeout;
+    private final Duration timeout;
 
     /**
      * Creates the exception.
