@@ -151,6 +151,7 @@ public final class RetryBackoffDlqExample {
         });
 
         try {
+            out.println("handler failures, as published on pipeline.errors():");
             Flux.range(0, payments).concatMap(i -> queue.send(OutboundMessage.of("payment-" + i)))
                     .then().block(WAIT);
             await(queue, s -> s.acked() + s.deadLettered() == payments);
