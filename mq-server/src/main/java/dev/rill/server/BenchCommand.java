@@ -219,14 +219,15 @@ final class BenchCommand implements Callable<Integer> {
             double nowRate = (r - lastCount) * 1e9 / Math.max(1, now - lastTime);
             lastCount = r;
             lastTime = now;
-            line.update(String.format(Locale.ROOT, "[%6.1fs] sent %,d  received %,d / %,d  %,.0f msg/s  p99 %s",
+            String text = String.format(Locale.ROOT, "[%6.1fs] sent %,d  received %,d / %,d  %,.0f msg/s  p99 %s",
                     (now - start) / 1e9, sent.get(), r, messages, nowRate,
-                    interval.getTotalCount() == 0 ? "-" : micros(interval.getValueAtPercentile(99))));
+                    interval.getTotalCount() == 0 ? "-" : micros(interval.getValueAtPercentile(99)));
             if (finished || failure.get() != null || now > deadline) {
+                line.finish(text);
                 break;
             }
+            line.update(text);
         }
-        line.finish();
         this.total = total;
         return finished;
     }

@@ -217,14 +217,16 @@ final class DemoCommand implements Callable<Integer> {
                     .orElseThrow();
             long now = System.nanoTime();
             double secs = (now - start) / 1e9;
-            line.update(String.format(Locale.ROOT,
+            String text = String.format(Locale.ROOT,
                     "[%5.1fs] sent %,d/%,d  acked %,d  retried %,d  dead-lettered %,d  in flight %,d  %,.0f acked/s",
                     secs, sent.get(), messages, s.acked(), s.nacked(), s.deadLettered(), s.inFlight() + s.delayed()
-                            + s.ready(), s.acked() / Math.max(secs, 1e-3)));
+                            + s.ready(), s.acked() / Math.max(secs, 1e-3));
             boolean settled = sent.get() == messages && s.size() == 0 && s.acked() + s.deadLettered() == messages;
             if (settled || failure.get() != null) {
-                break;
+                line.finish(text);
+                return s;
             }
+            line.update(text);
             if (now > giveUp) {
                 line.finish();
                 throw new CliException(ExitCodes.FAILED, "demo did not settle within " + maxTime.toMillis()
@@ -233,8 +235,6 @@ final class DemoCommand implements Callable<Integer> {
             }
             Thread.sleep(root.tty ? 100 : 250);
         }
-        line.finish();
-        return s;
     }
 
     private int summary(PrintWriter out, ServerProcess server, QueueStats s, long elapsedNanos,

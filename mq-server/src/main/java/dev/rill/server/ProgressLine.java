@@ -50,6 +50,22 @@ final class ProgressLine {
         }
     }
 
+    /**
+     * Shows the final progress (always printed, also off a terminal, where lines are otherwise rate-limited) and
+     * ends the line.
+     *
+     * @param text one line, no line break
+     */
+    void finish(String text) {
+        if (tty) {
+            update(text);
+        } else {
+            out.println(text);
+            out.flush();
+        }
+        finish();
+    }
+
     /** Ends the progress line, so what follows starts on a line of its own. */
     void finish() {
         if (tty && pending) {

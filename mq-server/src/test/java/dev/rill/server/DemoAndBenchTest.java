@@ -1,0 +1,85 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.rill.netty.RillServer;
+import dev.rill.netty.ServerOptions;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** {@code rill demo} and {@code rill bench} in short runs. */
+class DemoAndBenchTest {
+
+    private static long number(String out, String label) {
+        Matcher m = Pattern.compile("(?m)^  " + Pattern.quote(label) + "\\s+([\\d,]+)").matcher(out);
+        assertThat(m.find()).as(label + " in\n" + out).isTrue();
+        return Long.parseLong(m.group(1).replace(",", ""));
+    }
+
+    @Test
+    void demoRunsToCompletionAndItsSummaryAddsUp() {
+        Cli.Result r = Cli.run("demo", "--messages", "300", "--duration", "600ms", "--retry-backoff", "20ms",
+                "--consumers", "2");
+        assertThat(r.code()).as(r.toString()).isZero();
+        String out = r.out();
+        assertThat(out).contains("embedded server on rill://127.0.0.1:").contains("sent 300/300");
+        long sent = number(out, "sent");
+        long acked = number(out, "acked");
+        long retried = number(out, "retried");
+        long dead = number(out, "dead-lettered");
+        long failures = number(out, "failures");
+        assertThat(sent).isEqualTo(300);
+        // orders 50, 100, ... 300 always fail: 6 poison messages, 3 deliveries each
+        assertThat(dead).isEqualTo(6);
+        assertThat(acked).isEqualTo(sent - dead);
+        // every 10th order that is not poison fails once (24), each poison message is retried twice (12)
+        assertThat(retried).isEqualTo(24 + 12);
+        assertThat(failures).isEqualTo(retried + dead);
+        assertThat(out).contains("check           sent 300 = acked 294 + dead-lettered 6")
+                .contains("(after 3 deliveries; 6 now in orders.dlq)")
+                .containsPattern("a dead letter   order-\\d+: .*card declined");
+        assertThat(r.err()).isEmpty();
+    }
+
+    @Test
+    void demoRefusesBadOptions() {
+        Cli.Result r = Cli.run("demo", "--messages", "0");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains("--messages must be >= 1");
+    }
+
+    @Test
+    void benchAgainstAnEmbeddedServerPrintsProgressAndPercentiles() {
+        Cli.Result r = Cli.run("bench", "--messages", "3000", "--payload-size", "64", "--producers", "2",
+                "--consumers", "2");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out()).contains("(embedded server)").contains("received 3,000 / 3,000")
+                .contains("Bench summary").contains("3,000 sent, 3,000 received and acked")
+                .containsPattern("throughput   [\\d,]+ msg/s")
+                .containsPattern("latency      p50 [\\d,.]+ (us|ms)   p90 .*   p99 .*   p99\\.9 .*   max ");
+    }
+
+    @Test
+    void benchAgainstAServerUrlAtAFixedRate() {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0), Duration.ofSeconds(10));
+        try {
+            Cli.Result r = Cli.run("bench", "--url", "rill://127.0.0.1:" + server.port(), "--messages", "400",
+                    "--rate", "2000", "--queue", "bench-fixed");
+            assertThat(r.code()).as(r.toString()).isZero();
+            assertThat(r.out()).doesNotContain("embedded").contains("rate 2000/s")
+                    .contains("400 sent, 400 received and acked").contains("(from intended send time)");
+            assertThat(server.broker().list().block(Duration.ofSeconds(5))).doesNotContain("bench-fixed");
+        } finally {
+            server.disposeNow(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void benchRefusesBadOptions() {
+        Cli.Result r = Cli.run("bench", "--payload-size", "4");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains("--payload-size must be 8..524288");
+    }
+}

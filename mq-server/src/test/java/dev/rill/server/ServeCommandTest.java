@@ -1,0 +1,175 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code rill serve} in process: listening, auth, TLS, metrics, and the shutdown path SIGTERM takes. */
+class ServeCommandTest {
+
+    @TempDir
+    Path dir;
+
+    private final List<ServerProcess> started = new ArrayList<>();
+
+    @AfterEach
+    void stopAll() {
+        started.forEach(p -> p.shutdown(Duration.ofSeconds(5)));
+    }
+
+    /** Runs {@code rill serve ARGS} on another thread and returns it once listening. */
+    private Running serve(String... args) {
+        AtomicReference<ServerProcess> process = new AtomicReference<>();
+        String[] all = new String[args.length + 1];
+        all[0] = "serve";
+        System.arraycopy(args, 0, all, 1, args.length);
+        CompletableFuture<Cli.Result> result = CompletableFuture.supplyAsync(() -> Cli.run(InputStream.nullInputStream(),
+                p -> {
+                    started.add(p);
+                    process.set(p);
+                }, all));
+        await().atMost(Duration.ofSeconds(20)).until(() -> process.get() != null || result.isDone());
+        assertThat(process.get()).as(() -> "serve did not start: " + result.getNow(null)).isNotNull();
+        return new Running(process.get(), result);
+    }
+
+    private record Running(ServerProcess process, CompletableFuture<Cli.Result> result) {
+        Cli.Result stop() throws Exception {
+            assertThat(process.shutdown(Duration.ofSeconds(10))).isTrue();
+            return result.get(20, TimeUnit.SECONDS);
+        }
+    }
+
+    private Path tokens(String... lines) throws Exception {
+        Path f = dir.resolve("tokens");
+        Files.write(f, List.of(lines));
+        return f;
+    }
+
+    @Test
+    void servesClientsWithTokensAndMetricsThenShutsDownCleanlyWithExitZero() throws Exception {
+        Path tokens = tokens("# test tokens", "admin *=all", "writer in*=send");
+        Running s = serve("--port", "0", "--metrics-port", "0", "--tokens", tokens.toString());
+        String url = s.process().url();
+        assertThat(url).startsWith("rill://127.0.0.1:");
+
+        Cli.Result send = Cli.run("send", "inbox", "--create", "--url", url, "--token", "admin", "hello", "world");
+        assertThat(send.code()).as(send.toString()).isZero();
+        Cli.Result writer = Cli.run("send", "inbox", "--url", url, "--token", "writer", "again");
+        assertThat(writer.code()).as(writer.toString()).isZero();
+        Cli.Result writerPurge = Cli.run("purge", "inbox", "--url", url, "--token", "writer");
+        assertThat(writerPurge.code()).as(writerPurge.toString()).isEqualTo(ExitCodes.DENIED);
+        Cli.Result anonymous = Cli.run("stats", "--url", url);
+        assertThat(anonymous.code()).as(anonymous.toString()).isEqualTo(ExitCodes.DENIED);
+
+        int metricsPort = s.process().metricsAddress().getPort();
+        assertThat(s.process().metricsAddress().getAddress().isLoopbackAddress()).isTrue();
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.headers().firstValue("Content-Type")).hasValue(PrometheusText.CONTENT_TYPE);
+        assertThat(metrics.body()).contains("# TYPE rill_queue_ready_messages gauge")
+                .contains("rill_queue_ready_messages{queue=\"inbox\"} 3")
+                .contains("rill_queue_sent_total{queue=\"inbox\"} 3")
+                .contains("# TYPE rill_connections gauge");
+
+        Cli.Result done = s.stop();
+        assertThat(done.code()).as(done.toString()).isZero();
+        assertThat(done.out()).contains("rill: listening on " + url).contains("(2 token(s))")
+                .contains("metrics on http://127.0.0.1:" + metricsPort + "/metrics").contains("rill: stopped");
+        assertThat(s.process().shutdown(Duration.ofSeconds(1))).as("idempotent").isFalse();
+        assertThat(s.process().server().isDisposed()).isTrue();
+
+        Cli.Result after = Cli.run("stats", "--url", url, "--token", "admin", "--timeout", "3s");
+        assertThat(after.code()).as(after.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+    }
+
+    @Test
+    void shutdownReleasesTheLeasesOfConnectedConsumersAndEndsTheirStreams() throws Exception {
+        Running s = serve("--port", "0");
+        String url = s.process().url();
+        assertThat(Cli.run("send", "jobs", "--create", "--url", url, "one").code()).isZero();
+        // a consumer that prints without settling holds its lease; it runs until the server goes away
+        CompletableFuture<Cli.Result> consumer = CompletableFuture.supplyAsync(() -> Cli.run("consume", "jobs",
+                "--print", "--url", url));
+        await().atMost(Duration.ofSeconds(10)).until(() -> s.process().broker().stats().block().stream()
+                .anyMatch(q -> q.name().equals("jobs") && q.inFlight() == 1));
+        Cli.Result done = s.stop();
+        assertThat(done.code()).as(done.toString()).isZero();
+        Cli.Result c = consumer.get(20, TimeUnit.SECONDS);
+        assertThat(c.out()).contains("one");
+        assertThat(c.code()).as(c.toString()).isNotZero();
+    }
+
+    @Test
+    void tlsAndMutualTls() throws Exception {
+        Pem server = Pem.selfSigned(dir, "server");
+        Pem client = Pem.selfSigned(dir, "client");
+        Running s = serve("--port", "0", "--tls-cert", server.cert().toString(), "--tls-key", server.key().toString(),
+                "--tls-ca", client.cert().toString());
+        String url = s.process().url();
+        assertThat(url).startsWith("rills://127.0.0.1:");
+        Cli.Result ok = Cli.run("send", "secure", "--create", "--url", url, "--tls-ca", server.cert().toString(),
+                "--tls-cert", client.cert().toString(), "--tls-key", client.key().toString(), "hi");
+        assertThat(ok.code()).as(ok.toString()).isZero();
+
+        Cli.Result noClientCert = Cli.run("stats", "--url", url, "--tls-ca", server.cert().toString(),
+                "--timeout", "3s");
+        assertThat(noClientCert.code()).as(noClientCert.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        Cli.Result plain = Cli.run("stats", "--url", url.replace("rills:", "rill:"), "--timeout", "3s");
+        assertThat(plain.code()).as(plain.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        Cli.Result untrusted = Cli.run("stats", "--url", url, "--tls-cert", client.cert().toString(),
+                "--tls-key", client.key().toString(), "--timeout", "3s");
+        assertThat(untrusted.code()).as(untrusted.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        assertThat(s.stop().code()).isZero();
+    }
+
+    @Test
+    void dataDirIsRefusedAsNotAvailable() {
+        Cli.Result r = Cli.run("serve", "--port", "0", "--data-dir", dir.toString());
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.NOT_AVAILABLE);
+        assertThat(r.err()).contains("durable storage not available yet");
+    }
+
+    @Test
+    void badServeInputExitsTwoOrOne() throws Exception {
+        Path badTokens = tokens("admin *=all", "writer orders=write");
+        Cli.Result tokens = Cli.run("serve", "--port", "0", "--tokens", badTokens.toString());
+        assertThat(tokens.code()).as(tokens.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(tokens.err()).contains("line 2").contains("unknown right 'write'");
+
+        Cli.Result missing = Cli.run("serve", "--port", "0", "--tokens", dir.resolve("nope").toString());
+        assertThat(missing.code()).as(missing.toString()).isEqualTo(ExitCodes.USAGE);
+
+        Cli.Result port = Cli.run("serve", "--port", "70000");
+        assertThat(port.code()).as(port.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(port.err()).contains("port");
+
+        Cli.Result halfTls = Cli.run("serve", "--port", "0", "--tls-cert", dir.resolve("x.crt").toString());
+        assertThat(halfTls.code()).as(halfTls.toString()).isEqualTo(ExitCodes.USAGE);
+
+        try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Cli.Result inUse = Cli.run("serve", "--port", Integer.toString(taken.getLocalPort()));
+            assertThat(inUse.code()).as(inUse.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(inUse.err()).contains("cannot listen on 127.0.0.1:" + taken.getLocalPort());
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.rill.core.QueueStats;
+import dev.rill.netty.Permission;
+import dev.rill.netty.Permissions;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The small parts: tokens file, Prometheus text, durations, progress line. */
+class UnitsTest {
+
+    @Test
+    void tokensFileGrantsPerQueuePattern() {
+        Map<String, Permissions> t = TokensFile.parse(List.of("# comment", "", "admin *=all",
+                "  worker   orders*=receive,send  audit=send  "), "tokens");
+        assertThat(t).containsOnlyKeys("admin", "worker");
+        for (Permission right : Permission.values()) {
+            assertThat(t.get("admin").allows("any.queue", right)).isTrue();
+        }
+        Permissions w = t.get("worker");
+        assertThat(w.allows("orders.eu", Permission.RECEIVE)).isTrue();
+        assertThat(w.allows("orders", Permission.SEND)).isTrue();
+        assertThat(w.allows("orders", Permission.MANAGE)).isFalse();
+        assertThat(w.allows("audit", Permission.SEND)).isTrue();
+        assertThat(w.allows("audit", Permission.RECEIVE)).isFalse();
+        assertThat(w.allows("payments", Permission.SEND)).isFalse();
+    }
+
+    @Test
+    void tokensFileErrorsNameTheLine() {
+        record Case(List<String> lines, String message) { }
+        for (Case c : List.of(
+                new Case(List.of("admin"), "line 1: token without grants"),
+                new Case(List.of("a *=all", "a x=send"), "line 2: the token appears twice"),
+                new Case(List.of("a orders"), "is not a grant"),
+                new Case(List.of("a or*ders=send"), "pattern must be"),
+                new Case(List.of("a q=read"), "unknown right 'read'"),
+                new Case(List.of("# nothing"), "no token defined"))) {
+            assertThatThrownBy(() -> TokensFile.parse(c.lines(), "tokens"))
+                    .isInstanceOf(CliException.class).hasMessageContaining(c.message())
+                    .extracting(e -> ((CliException) e).exitCode()).isEqualTo(ExitCodes.USAGE);
+        }
+    }
+
+    @Test
+    void prometheusTextHasTypesAndEscapedLabels() {
+        QueueStats s = new QueueStats("a\"b", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+        String text = PrometheusText.render(List.of(s), 3);
+        assertThat(text).contains("rill_connections 3\n").contains("rill_queues 1\n")
+                .contains("rill_queue_ready_messages{queue=\"a\\\"b\"} 1\n")
+                .contains("rill_queue_in_flight_messages{queue=\"a\\\"b\"} 2\n")
+                .contains("rill_queue_acked_total{queue=\"a\\\"b\"} 9\n")
+                .contains("rill_queue_purged_total{queue=\"a\\\"b\"} 14\n")
+                .contains("# TYPE rill_queue_sent_total counter\n");
+        for (String line : text.split("\n")) {
+            assertThat(line).matches("# (HELP|TYPE) rill_[a-z_]+ .+|rill_[a-z_]+(\\{queue=\".*\"\\})? \\d+");
+        }
+        assertThat(PrometheusText.escape("x\\y\nz")).isEqualTo("x\\\\y\\nz");
+    }
+
+    @Test
+    void durations() {
+        assertThat(DurationConverter.parse("250ms")).isEqualTo(Duration.ofMillis(250));
+        assertThat(DurationConverter.parse("10s")).isEqualTo(Duration.ofSeconds(10));
+        assertThat(DurationConverter.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
+        assertThat(DurationConverter.parse("2m")).isEqualTo(Duration.ofMinutes(2));
+        assertThat(DurationConverter.parse("1h")).isEqualTo(Duration.ofHours(1));
+        assertThat(DurationConverter.parse("3")).isEqualTo(Duration.ofSeconds(3));
+        assertThat(DurationConverter.parse("PT0.5S")).isEqualTo(Duration.ofMillis(500));
+        assertThatThrownBy(() -> DurationConverter.parse("soon"))
+                .isInstanceOf(CommandLine.TypeConversionException.class).hasMessageContaining("not a duration");
+    }
+
+    @Test
+    void progressLineRewritesOnATerminalAndPrintsLinesElsewhere() {
+        StringWriter tty = new StringWriter();
+        ProgressLine t = new ProgressLine(new PrintWriter(tty), true, 1000);
+        t.update("long text");
+        t.update("short");
+        t.finish();
+        assertThat(tty.toString()).isEqualTo("\rlong text\rshort    \n");
+
+        StringWriter log = new StringWriter();
+        ProgressLine l = new ProgressLine(new PrintWriter(log), false, 60_000);
+        l.update("first");
+        l.update("too soon");
+        l.finish();
+        assertThat(log.toString()).isEqualTo("first" + System.lineSeparator());
+    }
+}
