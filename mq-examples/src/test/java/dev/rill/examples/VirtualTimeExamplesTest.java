@@ -13,6 +13,7 @@ import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.Delivery;
+import dev.rill.reactive.PipelineError;
 import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
@@ -140,6 +141,7 @@ class VirtualTimeExamplesTest {
     void pipelineRetriesWithExponentialBackoffThenDeadLetters() {
         ReactiveQueue<String> q = queue(QueueSpec.named("payments").maxDeliveries(5).deadLetterQueue("payments.dlq"));
         RetryPolicy retry = RetryPolicy.exponential(ofSeconds(1), 2.0, ofMinutes(1)); // 1 s, 2 s, 4 s, 8 s
+        List<PipelineError> handlerErrors = new CopyOnWriteArrayList<>();
 
         StepVerifier.withVirtualTime(() -> q.events()   // hot: subscribe before anything happens
                                 .filter(e -> e.type() == QueueEvent.Type.LEASED
@@ -153,6 +155,7 @@ class VirtualTimeExamplesTest {
                             .scheduler(vts) // the pipeline's own timers (lease renewal, drain) on virtual time too
                             .start();
                     toDispose.add(pipeline);
+                    toDispose.add(pipeline.errors().subscribe(handlerErrors::add)); // else each is logged
                     q.send(OutboundMessage.of("payment")).block(VERIFY_TIMEOUT);
                 })
                 .expectNext("LEASED at 0")
@@ -168,6 +171,12 @@ class VirtualTimeExamplesTest {
                 .expectNext("LEASED at 15000", "DEAD_LETTERED at 15000") // 5th failure: out of deliveries
                 .expectComplete()
                 .verify(VERIFY_TIMEOUT);
+
+        assertThat(handlerErrors).hasSize(5).allSatisfy(e -> {
+            assertThat(e.stage()).isEqualTo(PipelineError.Stage.HANDLER);
+            assertThat(e.error()).hasMessage("down");
+        });
+        assertThat(handlerErrors).extracting(PipelineError::deliveryCount).containsExactly(1, 2, 3, 4, 5);
     }
 
     @Test
@@ -179,15 +188,20 @@ class VirtualTimeExamplesTest {
         toDispose.add(q.events()
                 .filter(e -> e.type() == QueueEvent.Type.LEASED)
                 .subscribe(e -> leasedAt.add(e.timestamp())));
-        toDispose.add(q.pipelineOnPayload(p -> Mono.error(new IllegalStateException("flaky")))
+        QueuePipeline pipeline = q.pipelineOnPayload(p -> Mono.error(new IllegalStateException("flaky")))
                 .retry(retry)
                 .scheduler(vts)
-                .start());
+                .start();
+        toDispose.add(pipeline);
+        List<PipelineError> handlerErrors = new CopyOnWriteArrayList<>();
+        toDispose.add(pipeline.errors().subscribe(handlerErrors::add));
         q.send(OutboundMessage.of("job")).block(VERIFY_TIMEOUT);
 
         vts.advanceTimeBy(ofMinutes(2)); // runs every timer due in the next two minutes, in order, at once
 
         assertThat(leasedAt).hasSize(6);
+        assertThat(handlerErrors).hasSize(6);
+        assertThat(stats(q).deadLettered()).isEqualTo(1); // the 6th failure: out of deliveries (discarded)
         for (int n = 1; n < leasedAt.size(); n++) {
             long base = 1_000L << (n - 1);                   // 1 s, 2 s, 4 s, 8 s, 16 s
             assertThat(leasedAt.get(n) - leasedAt.get(n - 1))
