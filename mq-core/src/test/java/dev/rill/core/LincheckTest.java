@@ -107,8 +107,8 @@ public class LincheckTest {
                 .actorsPerThread(3)
                 .actorsBefore(2)
                 .actorsAfter(2)
-                .iterations(15)
-                .invocationsPerIteration(200)
+                .iterations(12)
+                .invocationsPerIteration(150)
                 .check(LincheckTest.class);
     }
 
@@ -119,8 +119,8 @@ public class LincheckTest {
                 .actorsPerThread(4)
                 .actorsBefore(2)
                 .actorsAfter(2)
-                .iterations(20)
-                .invocationsPerIteration(1000)
+                .iterations(15)
+                .invocationsPerIteration(800)
                 .check(LincheckTest.class);
     }
 }
