@@ -66,15 +66,15 @@ final class DeliveryImpl<T> implements Delivery<T> {
     public Mono<Void> ack() {
         return Mono.defer(() -> {
             if (state == ACKED) {
-                return Mono.empty();
+                return queue.broker.durable();
             }
             LeaseOutcome o = queue.core.ack(lease.handle(), queue.now());
             if (o == LeaseOutcome.OK) {
                 settledOk(true);
-                return Mono.empty();
+                return queue.broker.durable(); // a durable broker confirms the ack once it is on disk
             }
             if (state == ACKED) {
-                return Mono.empty(); // a concurrent ack of this delivery won
+                return queue.broker.durable(); // a concurrent ack of this delivery won
             }
             leaseOver();
             return Mono.error(expired("ack"));

@@ -2,15 +2,21 @@ package dev.rill.reactive;
 
 import dev.rill.core.Broker;
 import dev.rill.core.Codec;
+import dev.rill.core.DurableBroker;
 import dev.rill.core.MessageQueue;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import java.util.List;
 import java.util.Objects;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.concurrent.TimeUnit;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * {@link ReactiveBroker} over mq-core's {@link Broker}, in one JVM: payload objects are kept as they are (the codec
@@ -20,12 +26,71 @@ import reactor.core.scheduler.Scheduler;
 final class InMemoryBroker implements ReactiveBroker {
 
     private final Scheduler scheduler;
-    private final Broker core = Broker.create();
+    private final Broker core;
+    /** Null for an in-memory broker; else every change is logged, and sends and acks wait for durability. */
+    private final DurableBroker durable;
     private final ConcurrentHashMap<String, InMemoryQueue<?>> views = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     InMemoryBroker(Scheduler scheduler) {
         this.scheduler = scheduler;
+        this.core = Broker.create();
+        this.durable = null;
+    }
+
+    InMemoryBroker(Scheduler scheduler, DurableBroker durable) {
+        this.scheduler = scheduler;
+        this.core = durable.broker();
+        this.durable = durable;
+    }
+
+    /**
+     * Runs {@code ok} once every change made so far by the calling thread is durable (at once for an in-memory
+     * broker), or {@code error} if the log failed. Never blocks: the log's writer thread completes the wait and
+     * the callbacks then run on {@link Schedulers#parallel()}, never on the writer thread.
+     */
+    void afterDurable(Runnable ok, Consumer<Throwable> error) {
+        if (durable == null) {
+            ok.run();
+            return;
+        }
+        afterDurable(durable.lastSeq(), ok, error);
+    }
+
+    /** @return {@code value} once every change made so far (when this is called) is durable */
+    <V> Mono<V> durableAfter(V value) {
+        long seq = durable.lastSeq();
+        return Mono.create(sink -> afterDurable(seq, () -> sink.success(value), sink::error));
+    }
+
+    private void afterDurable(long seq, Runnable ok, Consumer<Throwable> error) {
+        CompletableFuture<Void> f = durable.whenDurable(seq);
+        if (f.isDone()) {
+            complete(f, ok, error);
+        } else {
+            f.whenComplete((v, t) -> Schedulers.parallel().schedule(() -> complete(f, ok, error)));
+        }
+    }
+
+    private static void complete(CompletableFuture<Void> f, Runnable ok, Consumer<Throwable> error) {
+        Throwable t = f.handle((v, e) -> e).join();
+        if (t == null) {
+            ok.run();
+        } else {
+            error.accept(new RillException("not durable: " + t.getMessage(), t));
+        }
+    }
+
+    boolean isDurable() {
+        return durable != null;
+    }
+
+    /** @return completes once every change made so far is durable (at once for an in-memory broker) */
+    Mono<Void> durable() {
+        if (durable == null) {
+            return Mono.empty();
+        }
+        return Mono.create(sink -> afterDurable(sink::success, sink::error));
     }
 
     long now() {
@@ -40,7 +105,7 @@ final class InMemoryBroker implements ReactiveBroker {
             if (closed) {
                 throw new QueueClosedException(spec.name());
             }
-            MessageQueue<T> q = core.declare(spec);
+            MessageQueue<T> q = durable != null ? durable.declare(spec, codec) : core.declare(spec);
             spec.deadLetterQueue().ifPresent(this::view); // so dead letters get their timers too
             return view(q);
         });
@@ -139,7 +204,14 @@ final class InMemoryBroker implements ReactiveBroker {
                 v.close();
             }
             views.clear();
-        });
+            if (durable != null) {
+                try {
+                    durable.close(); // syncs what is pending: blocking, hence on boundedElastic below
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }).then().subscribeOn(durable != null ? Schedulers.boundedElastic() : Schedulers.immediate());
     }
 
     @Override
@@ -149,6 +221,6 @@ final class InMemoryBroker implements ReactiveBroker {
 
     @Override
     public String toString() {
-        return "ReactiveBroker{in-memory, queues=" + core.list() + "}";
+        return "ReactiveBroker{" + (durable != null ? durable.toString() : "in-memory") + ", queues=" + core.list() + "}";
     }
 }

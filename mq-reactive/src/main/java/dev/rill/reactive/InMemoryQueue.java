@@ -185,8 +185,13 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
         Objects.requireNonNull(messages, "messages");
         Objects.requireNonNull(options, "options");
-        return new FluxSendMany<>(this, Flux.from(messages), options.overflow().orElse(spec.overflow()),
-                options.maxInFlight());
+        Flux<SendResult<T>> stored = new FluxSendMany<>(this, Flux.from(messages),
+                options.overflow().orElse(spec.overflow()), options.maxInFlight());
+        if (!broker.isDurable()) {
+            return stored;
+        }
+        // a durable broker emits each result once its record is on disk; a stored batch becomes durable together
+        return stored.map(broker::durableAfter).concatMap(d -> d, options.maxInFlight());
     }
 
     @Override
@@ -250,7 +255,7 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
                 }
                 return Mono.error(first);
             }
-            return Mono.empty();
+            return broker.durable(); // a durable broker confirms the acks once they are on disk
         });
     }
 

@@ -99,8 +99,9 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                         if (o.status() == SendOutcome.Status.ENQUEUED) {
                             queue.timer.ensure(queue.deadlineOf(message, now));
                         }
-                        complete(new SendResult<>(o.messageId(), o.status() == SendOutcome.Status.DUPLICATE,
-                                message));
+                        SendResult<T> result = new SendResult<>(o.messageId(),
+                                o.status() == SendOutcome.Status.DUPLICATE, message);
+                        queue.broker.afterDurable(() -> complete(result), actual::onError); // durable brokers wait
                         return;
                     }
                     case CLOSED -> {

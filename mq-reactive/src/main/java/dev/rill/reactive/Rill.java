@@ -1,6 +1,12 @@
 package dev.rill.reactive;
 
+import dev.rill.core.DurabilityOptions;
+import dev.rill.core.DurableBroker;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
@@ -38,5 +44,55 @@ public final class Rill {
      */
     public static ReactiveBroker inMemory(Scheduler scheduler) {
         return new InMemoryBroker(Objects.requireNonNull(scheduler, "scheduler"));
+    }
+
+    /**
+     * Opens a durable broker on {@code dir} with the default options: fsync {@code ALWAYS}, so a send's and an
+     * ack's {@code Mono} complete only once their record is on disk (many concurrent ones share one fsync).
+     * Timers run on {@link Schedulers#parallel()}.
+     *
+     * @param dir the data directory (created if missing); locked while the broker is open
+     * @return the broker, with the queues found in the log coming back as they are declared again
+     * @throws UncheckedIOException if the directory is in use by another broker, not writable, or its log is
+     *     damaged before the tail (the message names the file and the offset)
+     */
+    public static ReactiveBroker embedded(Path dir) {
+        return embedded(dir, DurabilityOptions.defaults());
+    }
+
+    /**
+     * Opens a durable broker on {@code dir}.
+     *
+     * @param dir the data directory (created if missing); locked while the broker is open
+     * @param options fsync policy and segment size; its clock is replaced by the scheduler's
+     * @return the broker
+     * @throws UncheckedIOException as {@link #embedded(Path)}
+     */
+    public static ReactiveBroker embedded(Path dir, DurabilityOptions options) {
+        return embedded(dir, options, Schedulers.parallel());
+    }
+
+    /**
+     * Opens a durable broker on {@code dir} whose timers run on {@code scheduler} and whose clock is
+     * {@code scheduler.now(MILLISECONDS)}. Blocks while the log is replayed: call it at start-up, not on a
+     * Reactor thread. {@link ReactiveBroker#close()} syncs the log and releases the directory.
+     *
+     * @param dir the data directory (created if missing); locked while the broker is open
+     * @param options fsync policy and segment size; its clock is replaced by the scheduler's
+     * @param scheduler drives every timer; not disposed by {@link ReactiveBroker#close()}
+     * @return the broker
+     * @throws UncheckedIOException as {@link #embedded(Path)}
+     */
+    public static ReactiveBroker embedded(Path dir, DurabilityOptions options, Scheduler scheduler) {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(scheduler, "scheduler");
+        try {
+            DurableBroker durable = DurableBroker.open(dir,
+                    options.clock(() -> scheduler.now(TimeUnit.MILLISECONDS)));
+            return new InMemoryBroker(scheduler, durable);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open durable broker on " + dir + ": " + e.getMessage(), e);
+        }
     }
 }
