@@ -52,7 +52,7 @@ public class RillAutoConfiguration {
      * @return the lifecycle
      */
     @Bean
-    static RillPipelineLifecycle rillPipelineLifecycle(ListableBeanFactory beans, RillProperties properties) {
+    RillPipelineLifecycle rillPipelineLifecycle(ListableBeanFactory beans, RillProperties properties) {
         if (properties.getShutdown().getDrainTimeout().isNegative()) {
             throw new RillConfigurationException("rill.shutdown.drain-timeout", "must be zero or more, was "
                     + properties.getShutdown().getDrainTimeout());
