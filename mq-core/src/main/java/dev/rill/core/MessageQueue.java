@@ -398,6 +398,8 @@ public final class MessageQueue<T> {
             runTimers(now);
             if (closed || readyMask == 0) {
                 out = Collections.emptyList();
+            } else if (max == 1) {
+                out = List.of(lease(pollReady(), visMs, now)); // the common one-at-a-time case: one less object
             } else {
                 ArrayList<Lease<T>> list = new ArrayList<>(Math.min(max, 64));
                 while (list.size() < max && readyMask != 0) {

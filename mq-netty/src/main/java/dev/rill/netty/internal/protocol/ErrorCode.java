@@ -51,6 +51,8 @@ public enum ErrorCode {
     SEND_CREDIT_EXCEEDED(26),
     /** A CREDIT, ACK or UNSUBSCRIBE for a subscription id that is not open. */
     UNKNOWN_SUBSCRIPTION(27),
+    /** An events subscriber fell further behind than the server buffers (the events stream ends with it). */
+    EVENTS_OVERFLOW(28),
     /** An unexpected failure inside the server. */
     INTERNAL_ERROR(50);
 

@@ -469,13 +469,26 @@ public sealed interface Frame {
      *
      * @param requestId request id
      * @param queue queue name
+     * @param overflow the overflow policy for these messages when the queue is full, or null for the queue's
      * @param messages at least one
      */
-    record Send(int requestId, String queue, List<WireMessage> messages) implements Frame {
+    record Send(int requestId, String queue, dev.rill.core.Overflow overflow, List<WireMessage> messages)
+            implements Frame {
         /** Checks for nulls and copies the list. */
         public Send {
             Objects.requireNonNull(queue, "queue");
             messages = List.copyOf(messages);
+        }
+
+        /**
+         * A SEND with the queue's own overflow policy.
+         *
+         * @param requestId request id
+         * @param queue queue name
+         * @param messages at least one
+         */
+        public Send(int requestId, String queue, List<WireMessage> messages) {
+            this(requestId, queue, null, messages);
         }
 
         @Override
@@ -532,6 +545,25 @@ public sealed interface Frame {
         @Override
         public int streamId() {
             return 0;
+        }
+    }
+
+    /**
+     * CANCEL_SEND: the client no longer wants the messages of an earlier SEND that are not stored yet (a cancelled
+     * send waiting for room in a full queue). The server stores none of them and answers the SEND's SEND_RESULT with
+     * CANCELLED for each; a SEND already answered is not affected (no answer).
+     *
+     * @param requestId the SEND's request id
+     */
+    record CancelSend(int requestId) implements Frame {
+        @Override
+        public FrameType type() {
+            return FrameType.CANCEL_SEND;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
         }
     }
 
@@ -687,6 +719,59 @@ public sealed interface Frame {
         @Override
         public FrameType type() {
             return FrameType.SUBSCRIPTION_END;
+        }
+
+        @Override
+        public int streamId() {
+            return subscriptionId;
+        }
+    }
+
+    /**
+     * SUBSCRIBE_EVENTS: open an events subscription on a queue (the queue's {@code events()} stream); answered by
+     * SUBSCRIBE_OK or ERROR. It shares the id space, CREDIT, UNSUBSCRIBE and SUBSCRIPTION_END with SUBSCRIBE; each
+     * EVENT uses one credit.
+     *
+     * @param subscriptionId subscription id
+     * @param queue queue name
+     */
+    record SubscribeEvents(int subscriptionId, String queue) implements Frame {
+        /** Checks for nulls. */
+        public SubscribeEvents {
+            Objects.requireNonNull(queue, "queue");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.SUBSCRIBE_EVENTS;
+        }
+
+        @Override
+        public int streamId() {
+            return subscriptionId;
+        }
+    }
+
+    /**
+     * EVENT: one {@link dev.rill.core.QueueEvent} of an events subscription (the queue is the subscription's).
+     *
+     * @param subscriptionId the subscription id
+     * @param eventType what happened
+     * @param messageId the message id, 0 for queue-wide events
+     * @param deliveryCount the message's delivery count at the time, at least 0
+     * @param detail reason or count, or null
+     * @param timestamp when, on the server's queue clock
+     */
+    record Event(int subscriptionId, dev.rill.core.QueueEvent.Type eventType, long messageId, int deliveryCount,
+            String detail, long timestamp) implements Frame {
+        /** Checks for nulls. */
+        public Event {
+            Objects.requireNonNull(eventType, "eventType");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.EVENT;
         }
 
         @Override

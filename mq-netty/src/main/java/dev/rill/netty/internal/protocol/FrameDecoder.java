@@ -4,6 +4,7 @@ import dev.rill.core.ExpiryAction;
 import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Ordering;
 import dev.rill.core.Overflow;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueStats;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -268,6 +269,11 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             }
             case SEND: {
                 String queue = name(in, "queue");
+                int overflowByte = u8(in, "overflow");
+                if (overflowByte > Overflow.values().length) {
+                    throw malformed("SEND: overflow " + overflowByte + " is not 0 (queue's), 1 (WAIT) or 2 (FAIL)");
+                }
+                Overflow sendOverflow = overflowByte == 0 ? null : Overflow.values()[overflowByte - 1];
                 int n = count(in, 4 + 1 + 1 + 8 + 8 + 1 + 2, 1, "messages");
                 List<WireMessage> messages = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
@@ -279,7 +285,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                     String dedupId = optionalString(in, Limits.MAX_FIELD_BYTES, "dedupId");
                     messages.add(new WireMessage(payload, key, priority, delay, ttl, dedupId, headers(in)));
                 }
-                return new Frame.Send(id, queue, messages);
+                return new Frame.Send(id, queue, sendOverflow, messages);
             }
             case SEND_RESULT: {
                 int n = count(in, 1 + 2 + 8, 1, "receipts");
@@ -304,6 +310,17 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 return new Frame.SubscribeOk(id);
             case CREDIT:
                 return new Frame.Credit(id, positiveInt(in, "credit"));
+            case CANCEL_SEND:
+                return new Frame.CancelSend(id);
+            case SUBSCRIBE_EVENTS:
+                return new Frame.SubscribeEvents(id, name(in, "queue"));
+            case EVENT: {
+                QueueEvent.Type eventType = enumValue(in, QueueEvent.Type.values(), "eventType");
+                long messageId = i64(in, "messageId");
+                int deliveryCount = u31(in, "deliveryCount");
+                String detail = optionalString(in, Limits.MAX_TEXT_BYTES, "detail");
+                return new Frame.Event(id, eventType, messageId, deliveryCount, detail, i64(in, "timestamp"));
+            }
             case DELIVER: {
                 long tag = i64(in, "deliveryTag");
                 long messageId = i64(in, "messageId");

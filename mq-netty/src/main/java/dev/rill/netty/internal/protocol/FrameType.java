@@ -40,6 +40,7 @@ public enum FrameType {
     SEND_RESULT(0x21),
     /** Server → client: more messages may be sent to a queue. */
     SEND_CREDIT(0x22),
+    CANCEL_SEND(0x23),
     /** Open a subscription. */
     SUBSCRIBE(0x30),
     /** The subscription is open. */
@@ -52,6 +53,8 @@ public enum FrameType {
     UNSUBSCRIBE(0x34),
     /** Server → client: no more DELIVER frames for this subscription. */
     SUBSCRIPTION_END(0x35),
+    SUBSCRIBE_EVENTS(0x36),
+    EVENT(0x37),
     /** Acknowledge (delete) deliveries. */
     ACK(0x40),
     /** Release deliveries, optionally after a delay. */

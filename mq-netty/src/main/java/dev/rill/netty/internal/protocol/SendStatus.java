@@ -11,5 +11,7 @@ public enum SendStatus {
     /** Not stored: the queue is closed or deleted. */
     CLOSED,
     /** Not stored: refused for the reason in the receipt's error code (e.g. INVALID_ARGUMENT, FORBIDDEN). */
-    ERROR
+    ERROR,
+    /** Not stored: the client cancelled the SEND (CANCEL_SEND) while it was waiting for room. */
+    CANCELLED
 }

@@ -1,6 +1,7 @@
 package dev.rill.netty.internal.transport;
 
 import dev.rill.core.LeaseOutcome;
+import dev.rill.core.Overflow;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.AuthenticationException;
 import dev.rill.netty.ClientOptions;
@@ -239,9 +240,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private void onFrame(Frame f) {
         if (f instanceof Frame.Deliver d) {
             RemoteSubscription<?>.Attachment a = subscriptions.get(d.subscriptionId());
-            if (a == null || !a.onDeliver(d)) {
+            if (a == null || !a.onFrame(d)) {
                 // nobody wants it (cancelled meanwhile): release it at once
                 settle(SettleKind.NACK, d.deliveryTag(), 0, null).subscribe(null, e -> { });
+            }
+            return;
+        }
+        if (f instanceof Frame.Event e) {
+            RemoteSubscription<?>.Attachment a = subscriptions.get(e.subscriptionId());
+            if (a != null) {
+                a.onFrame(e);
             }
             return;
         }
@@ -421,12 +429,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     static final class PendingMessage {
         final String queue;
         final WireMessage wire;
+        final Overflow overflow; // null: the queue's
         final MonoSink<SendReceipt> sink;
         final int size;
+        /** The subscriber cancelled: drop it if still waiting, ask the server to drop it if on the wire. */
+        volatile boolean cancelled;
+        /** The connection it was handed to, once handed. */
+        volatile ClientConnection conn;
+        /** The SEND it went out in (event loop only), 0 before. */
+        int sentIn;
 
-        PendingMessage(String queue, WireMessage wire, MonoSink<SendReceipt> sink) {
+        PendingMessage(String queue, WireMessage wire, Overflow overflow, MonoSink<SendReceipt> sink) {
             this.queue = queue;
             this.wire = wire;
+            this.overflow = overflow;
             this.sink = sink;
             this.size = FrameEncoder.encodedSize(wire);
         }
@@ -436,6 +452,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         final String queue;
         final ArrayDeque<PendingMessage> waiting = new ArrayDeque<>();
         List<PendingMessage> batch = new ArrayList<>();
+        Overflow batchOverflow;
         int batchBytes;
         int credit;
 
@@ -450,7 +467,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     /** Queues a message for sending (on the event loop); it goes out as soon as the queue's SEND_CREDIT allows. */
     void send(PendingMessage m) {
-        exec(() -> {
+        // always through the task queue, even on the event loop: a send made on the loop (e.g. by sendMany after
+        // a result) must not overtake earlier sends of the same producer still queued from another thread
+        loop.execute(() -> {
+            if (m.cancelled) {
+                return;
+            }
+            m.conn = this;
+            m.sentIn = 0;
             if (state != State.OPEN) {
                 broker.resend(m);
                 return;
@@ -474,11 +498,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         int max = serverMaxFrameSize - FrameEncoder.sendOverhead(lane.queue);
         while (lane.credit > 0 && !lane.waiting.isEmpty() && channel.isWritable()) {
             PendingMessage m = lane.waiting.peek();
-            if (lane.batchBytes + m.size > max) {
+            if (lane.batchBytes + m.size > max || (!lane.batch.isEmpty() && lane.batchOverflow != m.overflow)) {
                 flushLane(lane);
             }
             lane.waiting.poll();
             lane.credit--;
+            lane.batchOverflow = m.overflow;
             lane.batch.add(m);
             lane.batchBytes += m.size;
         }
@@ -498,9 +523,38 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         List<WireMessage> wires = new ArrayList<>(batch.size());
         for (PendingMessage m : batch) {
             wires.add(m.wire);
+            m.sentIn = id;
         }
         sendsInFlight.put(id, batch);
-        ctx.write(new Frame.Send(id, lane.queue, wires), ctx.voidPromise());
+        ctx.write(new Frame.Send(id, lane.queue, lane.batchOverflow, wires), ctx.voidPromise());
+    }
+
+    /**
+     * Drops a cancelled send: still waiting for SEND_CREDIT or in an unsent batch, it never goes out; already on
+     * the wire, a CANCEL_SEND asks the server to store none of its SEND once every message of it was cancelled.
+     */
+    void cancel(PendingMessage m) {
+        exec(() -> {
+            Lane lane = lanes.get(m.queue);
+            if (lane != null && lane.waiting.remove(m)) {
+                return;
+            }
+            if (lane != null && lane.batch.remove(m)) {
+                lane.credit++;
+                lane.batchBytes -= m.size;
+                return;
+            }
+            int id = m.sentIn;
+            List<PendingMessage> batch = id == 0 ? null : sendsInFlight.get(id);
+            if (batch != null && state == State.OPEN) {
+                for (PendingMessage other : batch) {
+                    if (!other.cancelled) {
+                        return;
+                    }
+                }
+                write(new Frame.CancelSend(id));
+            }
+        });
     }
 
     private void onSendResult(Frame.SendResult r) {
@@ -508,11 +562,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         if (batch == null) {
             return;
         }
-        for (int i = 0; i < batch.size(); i++) {
+        // a SEND may be answered in parts (the stored prefix, before a message that waits for room)
+        int answered = Math.min(batch.size(), r.receipts().size());
+        if (answered < batch.size()) {
+            sendsInFlight.put(r.requestId(), new ArrayList<>(batch.subList(answered, batch.size())));
+        }
+        for (int i = 0; i < answered; i++) {
             PendingMessage m = batch.get(i);
-            if (i >= r.receipts().size()) {
-                m.sink.error(new RillException("the server answered fewer receipts than messages sent"));
-            } else {
+            if (!m.cancelled) {
                 m.sink.success(r.receipts().get(i));
             }
         }
@@ -521,11 +578,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     // ---- subscriptions ------------------------------------------------------------------------------------------
 
     /** Registers an attachment and sends SUBSCRIBE; on the event loop. */
-    int subscribe(RemoteSubscription<?>.Attachment a, Frame.Subscribe template) {
+    int subscribe(RemoteSubscription<?>.Attachment a, IntFunction<Frame> subscribeFrame) {
         int id = newId();
         subscriptions.put(id, a);
-        write(new Frame.Subscribe(id, template.queue(), template.prefetch(), template.maxUnacked(),
-                template.visibilityTimeoutMillis()));
+        write(subscribeFrame.apply(id));
         return id;
     }
 

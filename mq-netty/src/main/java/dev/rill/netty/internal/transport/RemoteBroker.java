@@ -137,7 +137,19 @@ public final class RemoteBroker implements ReactiveBroker {
 
     /** Sends a message on the current connection, or once reconnected. */
     void submit(ClientConnection.PendingMessage m) {
+        if (m.cancelled) {
+            return;
+        }
         connection().subscribe(c -> c.send(m), m.sink::error);
+    }
+
+    /** Drops a send whose subscriber cancelled (see {@link ClientConnection#cancel}). */
+    void cancel(ClientConnection.PendingMessage m) {
+        m.cancelled = true;
+        ClientConnection c = m.conn;
+        if (c != null) {
+            c.cancel(m);
+        }
     }
 
     /** Sends again a message that never reached the wire or carries a dedup id. */

@@ -102,6 +102,11 @@ final class RemoteDelivery<T> implements Delivery<T> {
         });
     }
 
+    /** Gives back a delivery that arrived after its stream was cancelled and was never emitted. */
+    void release() {
+        conn.settle(ClientConnection.SettleKind.NACK, tag, 0, null).subscribe(null, e -> { });
+    }
+
     @Override
     public boolean isSettled() {
         return settled;

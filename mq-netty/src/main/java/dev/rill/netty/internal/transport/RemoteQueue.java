@@ -6,6 +6,8 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
+import dev.rill.core.Overflow;
+import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.SendReceipt;
 import dev.rill.reactive.Delivery;
@@ -22,7 +24,10 @@ import java.util.List;
 import java.util.Objects;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
-import reactor.core.publisher.FluxSink;
+import dev.rill.reactive.RillException;
+import reactor.core.CoreSubscriber;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Mono;
 
 /** A queue of a remote broker: the same API as a local queue, every call a frame exchange. */
@@ -60,16 +65,22 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
     public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
+        Overflow overflow = options.overflow().orElse(null);
         return Mono.defer(() -> {
             byte[] payload = codec.encode(message.payload());
             var wire = Wire.toWire(message, payload);
-            return Mono.<SendReceipt>create(sink -> broker.submit(
-                    new ClientConnection.PendingMessage(name(), wire, sink)));
+            return Mono.<SendReceipt>create(sink -> {
+                var m = new ClientConnection.PendingMessage(name(), wire, overflow, sink);
+                // a send still waiting (for SEND_CREDIT, or for room in a full queue on the server) stores nothing
+                sink.onCancel(() -> broker.cancel(m));
+                broker.submit(m);
+            });
         }).flatMap(r -> switch (r.status()) {
             case ENQUEUED -> Mono.just(new SendResult<>(r.messageId(), false, message));
             case DUPLICATE -> Mono.just(new SendResult<>(r.messageId(), true, message));
             case FULL -> Mono.error(new QueueFullException(name()));
             case CLOSED -> Mono.error(new QueueClosedException(name()));
+            case CANCELLED -> Mono.error(new RillException("the send to '" + name() + "' was cancelled"));
             case ERROR -> Mono.error(Wire.toException(r.error(), "message refused by the server ("
                     + r.error() + ")", name()));
         });
@@ -89,19 +100,70 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
         return Flux.from(messages).flatMapSequential(m -> send(m, options), options.maxInFlight(), 1);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Demand: {@code request(n)} becomes CREDIT for the server (see {@link RemoteSubscription}).
+     */
     @Override
     public Flux<Delivery<T>> receive(ReceiveOptions options) {
         Objects.requireNonNull(options, "options");
-        Flux<Delivery<T>> flux = Flux.create(sink -> open(sink, options, false), FluxSink.OverflowStrategy.BUFFER);
+        Flux<Delivery<T>> flux = new RemoteFlux<>(deliveries(options), s -> { });
         return options.maxMessages().isPresent() ? flux.take(options.maxMessages().getAsLong(), true) : flux;
     }
 
-    private RemoteSubscription<T> open(FluxSink<Delivery<T>> sink, ReceiveOptions options, boolean single) {
-        RemoteSubscription<T> s = new RemoteSubscription<>(this, options, sink, broker.options().receiveWindow());
-        sink.onRequest(s::onRequest);
-        sink.onCancel(s::onCancel);
-        broker.register(s);
-        return s;
+    private RemoteSubscription.Kind<Delivery<T>> deliveries(ReceiveOptions options) {
+        int prefetch = options.prefetch();
+        int maxUnacked = options.maxUnacked().orElse(0);
+        long visibility = options.visibilityTimeout().map(Duration::toMillis).orElse(0L);
+        return new RemoteSubscription.Kind<>() {
+            @Override
+            public Frame subscribe(int id) {
+                return new Frame.Subscribe(id, name(), prefetch, maxUnacked, visibility);
+            }
+
+            @Override
+            public Delivery<T> decode(Frame f, ClientConnection conn) {
+                if (!(f instanceof Frame.Deliver d)) {
+                    return null;
+                }
+                T payload = codec.decode(d.payload());
+                Message<T> m = new Message<>(d.messageId(), payload, d.key(), d.priority(), d.headers(),
+                        d.timestamp());
+                return new RemoteDelivery<>(name(), m, d.deliveryCount(), d.deadline(), d.deliveryTag(), conn,
+                        broker.scheduler());
+            }
+
+            @Override
+            public void discard(Delivery<T> d) {
+                ((RemoteDelivery<T>) d).release();
+            }
+
+            @Override
+            public RuntimeException error(ErrorCode code, String message) {
+                return Wire.toException(code, message, name());
+            }
+        };
+    }
+
+    /** A stream of this queue; each subscriber gets its own {@link RemoteSubscription}. */
+    private final class RemoteFlux<E> extends Flux<E> {
+        private final RemoteSubscription.Kind<E> kind;
+        private final java.util.function.Consumer<RemoteSubscription<E>> onOpen;
+
+        RemoteFlux(RemoteSubscription.Kind<E> kind, java.util.function.Consumer<RemoteSubscription<E>> onOpen) {
+            this.kind = kind;
+            this.onOpen = onOpen;
+        }
+
+        @Override
+        public void subscribe(CoreSubscriber<? super E> actual) {
+            RemoteSubscription<E> s = new RemoteSubscription<>(broker, RemoteQueue.this.name(), kind, actual,
+                    broker.options().receiveWindow());
+            actual.onSubscribe(s);
+            broker.register(s);
+            onOpen.accept(s);
+        }
     }
 
     @Override
@@ -110,16 +172,18 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
         if (wait.isNegative()) {
             return Mono.error(new IllegalArgumentException("wait must be >= 0, was " + wait));
         }
-        return Flux.<Delivery<T>>create(sink -> {
-            RemoteSubscription<T> s = open(sink, ReceiveOptions.defaults(), true);
-            if (wait.isZero()) {
-                s.requestEnd();
-            } else {
-                var timer = broker.scheduler().schedule(s::requestEnd, wait.toMillis(),
-                        java.util.concurrent.TimeUnit.MILLISECONDS);
-                sink.onDispose(timer::dispose);
-            }
-        }, FluxSink.OverflowStrategy.BUFFER).take(1, true).next();
+        return Mono.defer(() -> {
+            Disposable.Swap timer = Disposables.swap();
+            Flux<Delivery<T>> one = new RemoteFlux<>(deliveries(ReceiveOptions.defaults()), s -> {
+                if (wait.isZero()) {
+                    s.requestEnd();
+                } else {
+                    timer.update(broker.scheduler().schedule(s::requestEnd, wait.toMillis(),
+                            java.util.concurrent.TimeUnit.MILLISECONDS));
+                }
+            });
+            return one.take(1, true).next().doFinally(sig -> timer.dispose());
+        });
     }
 
     @Override
@@ -133,14 +197,40 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
     }
 
     /**
-     * Not available over the network yet.
+     * {@inheritDoc}
      *
-     * @return a Flux that errors with {@link UnsupportedOperationException}
+     * <p>Over the network: an events subscription (SUBSCRIBE_EVENTS); {@code request(n)} becomes CREDIT like for
+     * {@code receive}. The server buffers what the subscriber has not asked for yet up to the queue's events buffer;
+     * beyond it the stream ends with the same overflow error as in memory.
      */
     @Override
     public Flux<QueueEvent> events() {
-        return Flux.error(new UnsupportedOperationException(
-                "events() is not available through RillClient yet; subscribe to events on the server's broker"));
+        RemoteSubscription.Kind<QueueEvent> kind = new RemoteSubscription.Kind<>() {
+            @Override
+            public Frame subscribe(int id) {
+                return new Frame.SubscribeEvents(id, name());
+            }
+
+            @Override
+            public QueueEvent decode(Frame f, ClientConnection conn) {
+                if (!(f instanceof Frame.Event e)) {
+                    return null;
+                }
+                return new QueueEvent(e.eventType(), name(), e.messageId(), e.deliveryCount(), e.detail(),
+                        e.timestamp());
+            }
+
+            @Override
+            public void discard(QueueEvent e) {
+                // nothing to give back
+            }
+
+            @Override
+            public RuntimeException error(ErrorCode code, String message) {
+                return Wire.toException(code, message, name());
+            }
+        };
+        return new RemoteFlux<>(kind, s -> { });
     }
 
     @Override

@@ -1,43 +1,96 @@
 package dev.rill.netty.internal.transport;
 
-import dev.rill.core.Message;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
-import dev.rill.reactive.Delivery;
-import dev.rill.reactive.ReceiveOptions;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
-import reactor.core.publisher.FluxSink;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Operators;
 
 /**
- * One {@code receive()} subscriber of a remote queue. It outlives connections: after a reconnect the broker attaches
- * it again (a new SUBSCRIBE on the new connection) with credit for the demand still outstanding.
+ * One remote stream ({@code receive()} deliveries or {@code events()}) and its {@link Subscription}. It outlives
+ * connections: after a reconnect the broker attaches it again (a new SUBSCRIBE on the new connection) with credit
+ * for the demand still outstanding.
  *
- * <p>Demand: the subscriber's {@code request(n)} is added to {@link #demand}; the current attachment turns it into
- * CREDIT frames: exactly the demand when it is below the receive window, otherwise a window refilled once 75% of it
- * was used (see {@code ClientOptions.receiveWindow}). The server never delivers past the credit, so the client never holds more than was asked for.
+ * <p>Demand: the subscriber's {@code request(n)} is added to {@link #requested} (what may be emitted) and to
+ * {@link #demand} (what credit may still cover: requested minus arrived); the current attachment turns the latter
+ * into CREDIT frames: exactly the demand when it is below the receive window, otherwise a window refilled once 75%
+ * of it was used. The server never sends past the credit, so the buffer between arrival (on the event loop) and
+ * emission (the drain loop) never holds more than was asked for. {@code request(n <= 0)} cancels the stream and
+ * signals {@link IllegalArgumentException} (rule 3.9).
+ *
+ * <p>Cancel: UNSUBSCRIBE (the server releases what it prefetched at once); elements that arrived but were never
+ * emitted are given back through {@link Kind#discard} (deliveries: released).
+ *
+ * @param <E> the element type
  */
-final class RemoteSubscription<T> {
+final class RemoteSubscription<E> implements Subscription {
 
-    private final RemoteQueue<T> queue;
-    private final Frame.Subscribe template;
-    private final FluxSink<Delivery<T>> sink;
+    /** What a stream subscribes with and how its frames become elements. */
+    interface Kind<E> {
+        /** @return the frame that opens the stream with id {@code id} */
+        Frame subscribe(int id);
+
+        /** @return the element of a DELIVER/EVENT frame received on {@code conn}, or null if not this kind's frame */
+        E decode(Frame f, ClientConnection conn);
+
+        /** Gives back an element that arrived but will never be emitted. */
+        void discard(E e);
+
+        /** @return the error a SUBSCRIPTION_END (or ERROR) with this code ends the stream with */
+        RuntimeException error(ErrorCode code, String message);
+    }
+
+    private final RemoteBroker broker;
+    private final String queue;
+    private final Kind<E> kind;
+    private final CoreSubscriber<? super E> actual;
     private final int window;
     private final AtomicLong demand = new AtomicLong();
+    private final Queue<E> buffer = new ConcurrentLinkedQueue<>();
+
+    volatile long requested;
+    @SuppressWarnings("rawtypes")
+    static final AtomicLongFieldUpdater<RemoteSubscription> REQUESTED =
+            AtomicLongFieldUpdater.newUpdater(RemoteSubscription.class, "requested");
+    volatile int wip;
+    @SuppressWarnings("rawtypes")
+    static final AtomicIntegerFieldUpdater<RemoteSubscription> WIP =
+            AtomicIntegerFieldUpdater.newUpdater(RemoteSubscription.class, "wip");
+
     private volatile Attachment current;
     private volatile boolean cancelled;
     private volatile boolean endRequested;
-    private volatile boolean terminated;
+    /** No more elements will arrive; {@link #error} (if any) is signalled once the buffer is emitted. */
+    private volatile boolean done;
+    /** A rule 3.9 violation: signal the error at once, dropping what is buffered. */
+    private volatile boolean failFast;
+    private Throwable error; // written before done
+    private boolean terminated; // drain loop only
     private volatile boolean attaching;
 
-    RemoteSubscription(RemoteQueue<T> queue, ReceiveOptions options, FluxSink<Delivery<T>> sink, int window) {
+    RemoteSubscription(RemoteBroker broker, String queue, Kind<E> kind, CoreSubscriber<? super E> actual,
+            int window) {
+        this.broker = broker;
         this.queue = queue;
-        this.sink = sink;
+        this.kind = kind;
+        this.actual = actual;
         this.window = window;
-        this.template = new Frame.Subscribe(0, queue.name(), options.prefetch(), options.maxUnacked().orElse(0),
-                options.visibilityTimeout().map(d -> d.toMillis()).orElse(0L));
     }
 
-    void onRequest(long n) {
+    // ---- Subscription ---------------------------------------------------------------------------------------------
+
+    @Override
+    public void request(long n) {
+        if (n <= 0) {
+            badRequest(n);
+            return;
+        }
+        Operators.addCap(REQUESTED, this, n);
         long r;
         long u;
         do {
@@ -48,49 +101,65 @@ final class RemoteSubscription<T> {
         if (a != null) {
             a.conn.exec(a::grant);
         }
+        drain();
     }
 
-    void onCancel() {
+    private void badRequest(long n) {
+        stopUpstream();
+        failFast = true;
+        finish(new IllegalArgumentException("§3.9 violated: request(n) needs n > 0, was " + n));
+    }
+
+    @Override
+    public void cancel() {
+        if (cancelled) {
+            return;
+        }
         cancelled = true;
-        queue.broker().unregister(this);
+        stopUpstream();
+        drain(); // discards what arrived and was not emitted
+    }
+
+    private void stopUpstream() {
+        broker.unregister(this);
         Attachment a = current;
         if (a != null) {
             a.conn.exec(a::unsubscribe);
         }
     }
 
-    /** Ends the stream once the server confirmed no more deliveries come (receiveOne's timeout). */
+    // ---- lifecycle driven by the broker -------------------------------------------------------------------------
+
+    /** Ends the stream once the server confirmed no more elements come (receiveOne's timeout). */
     void requestEnd() {
         endRequested = true;
         Attachment a = current;
         if (a != null) {
             a.conn.exec(a::unsubscribe);
         } else if (!attaching) {
-            complete();
+            finish(null);
         }
     }
 
     boolean isCancelled() {
-        return cancelled || terminated;
+        return cancelled || done;
     }
 
-    /** Opens the subscription on {@code conn} (on its event loop). */
+    /** Opens the stream on {@code conn} (on its event loop). */
     void attach(ClientConnection conn) {
         attaching = true;
         conn.exec(() -> {
             attaching = false;
-            if (cancelled || terminated) {
+            if (cancelled || done) {
                 return;
             }
             Attachment a = new Attachment(conn);
             current = a;
-            a.id = conn.subscribe(a, template);
+            a.id = conn.subscribe(a, kind::subscribe);
+            a.grant();
             if (endRequested) {
                 // a single look: SUBSCRIBE, CREDIT and UNSUBSCRIBE go out together
-                a.grant();
                 a.unsubscribe();
-            } else {
-                a.grant();
             }
         });
     }
@@ -101,31 +170,78 @@ final class RemoteSubscription<T> {
             current = null;
         }
         if (endRequested) {
-            complete();
+            finish(null);
         }
     }
 
     void fail(Throwable e) {
-        if (!terminated) {
-            terminated = true;
-            queue.broker().unregister(this);
-            sink.error(e);
-        }
+        finish(e);
     }
 
     void brokerClosed() {
-        fail(new dev.rill.reactive.QueueClosedException(queue.name()));
+        fail(new dev.rill.reactive.QueueClosedException(queue));
     }
 
-    private void complete() {
-        if (!terminated) {
-            terminated = true;
-            queue.broker().unregister(this);
-            sink.complete();
+    /** No more elements: complete (error null) or fail once the buffered ones are emitted. */
+    private void finish(Throwable e) {
+        if (done) {
+            return;
+        }
+        broker.unregister(this);
+        error = e;
+        done = true;
+        drain();
+    }
+
+    // ---- the drain loop -------------------------------------------------------------------------------------------
+
+    private void drain() {
+        if (WIP.getAndIncrement(this) != 0) {
+            return;
+        }
+        int missed = 1;
+        for (;;) {
+            if (cancelled || terminated) {
+                E e;
+                while ((e = buffer.poll()) != null) {
+                    kind.discard(e);
+                }
+            } else {
+                long r = requested;
+                long emitted = 0;
+                while (emitted != r && !cancelled && !failFast) {
+                    E e = buffer.poll();
+                    if (e == null) {
+                        break;
+                    }
+                    actual.onNext(e);
+                    emitted++;
+                }
+                if (emitted != 0 && r != Long.MAX_VALUE) {
+                    REQUESTED.addAndGet(this, -emitted);
+                }
+                if (!cancelled && done && (buffer.isEmpty() || failFast)) {
+                    terminated = true;
+                    Throwable ex = error;
+                    E e;
+                    while ((e = buffer.poll()) != null) {
+                        kind.discard(e);
+                    }
+                    if (ex == null) {
+                        actual.onComplete();
+                    } else {
+                        actual.onError(ex);
+                    }
+                }
+            }
+            missed = WIP.addAndGet(this, -missed);
+            if (missed == 0) {
+                return;
+            }
         }
     }
 
-    /** The subscription on one connection; its fields are confined to that connection's event loop. */
+    /** The stream on one connection; its fields are confined to that connection's event loop. */
     final class Attachment {
         final ClientConnection conn;
         int id;
@@ -136,16 +252,12 @@ final class RemoteSubscription<T> {
             this.conn = conn;
         }
 
-        RemoteSubscription<T> owner() {
-            return RemoteSubscription.this;
-        }
-
         void lost() {
             detached(this);
         }
 
         void grant() {
-            if (unsubscribed || cancelled || terminated) {
+            if (unsubscribed || cancelled || done) {
                 return;
             }
             long d = demand.get();
@@ -164,17 +276,19 @@ final class RemoteSubscription<T> {
             }
         }
 
-        /** @return false when the delivery is unwanted (cancelled): the caller releases it */
-        boolean onDeliver(Frame.Deliver d) {
-            if (cancelled || terminated || current != this) {
+        /** @return false when the frame is unwanted (cancelled, or not this stream's kind): the caller releases it */
+        boolean onFrame(Frame f) {
+            if (cancelled || done || current != this) {
+                return false;
+            }
+            E e = kind.decode(f, conn);
+            if (e == null) {
                 return false;
             }
             creditOut--;
             demand.decrementAndGet();
-            T payload = queue.codec().decode(d.payload());
-            Message<T> m = new Message<>(d.messageId(), payload, d.key(), d.priority(), d.headers(), d.timestamp());
-            sink.next(new RemoteDelivery<>(queue.name(), m, d.deliveryCount(), d.deadline(), d.deliveryTag(), conn,
-                    queue.broker().scheduler()));
+            buffer.offer(e);
+            drain();
             grant();
             return true;
         }
@@ -183,11 +297,7 @@ final class RemoteSubscription<T> {
             if (current == this) {
                 current = null;
             }
-            if (code == ErrorCode.NONE) {
-                complete();
-            } else {
-                fail(Wire.toException(code, message, queue.name()));
-            }
+            finish(code == ErrorCode.NONE ? null : kind.error(code, message));
         }
     }
 }

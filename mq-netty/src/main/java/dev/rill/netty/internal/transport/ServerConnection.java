@@ -2,6 +2,7 @@ package dev.rill.netty.internal.transport;
 
 import dev.rill.core.Codec;
 import dev.rill.core.LeaseOutcome;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.Permission;
 import dev.rill.netty.Permissions;
@@ -19,6 +20,7 @@ import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
+import dev.rill.reactive.SendOptions;
 import dev.rill.reactive.SendResult;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -72,6 +74,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final Map<String, ReactiveQueue<byte[]>> queues = new HashMap<>();
     private final Map<String, SendLane> lanes = new HashMap<>();
     private final Map<Integer, ServerSubscription> subscriptions = new HashMap<>();
+    private final Map<Integer, EventSubscription> eventSubscriptions = new HashMap<>();
     private final Map<Long, Held> held = new HashMap<>();
     private long nextTag = 1;
 
@@ -201,6 +204,25 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         if (frame instanceof Frame.Send f) {
             onSend(f);
+        } else if (frame instanceof Frame.CancelSend f) {
+            for (SendLane lane : lanes.values()) {
+                if (lane.cancel(f.requestId())) {
+                    break;
+                }
+            }
+        } else if (frame instanceof Frame.SubscribeEvents f) {
+            onSubscribeEvents(f);
+        } else if (frame instanceof Frame.Credit f && eventSubscriptions.containsKey(f.subscriptionId())) {
+            if (f.credit() < 1) {
+                fatal(ErrorCode.PROTOCOL_ERROR, "CREDIT must be >= 1, was " + f.credit());
+                return;
+            }
+            eventSubscriptions.get(f.subscriptionId()).request(f.credit());
+        } else if (frame instanceof Frame.Unsubscribe f && eventSubscriptions.containsKey(f.subscriptionId())) {
+            EventSubscription s = eventSubscriptions.remove(f.subscriptionId());
+            s.ended = true;
+            s.cancel();
+            write(new Frame.SubscriptionEnd(f.subscriptionId(), ErrorCode.NONE, ""));
         } else if (frame instanceof Frame.Credit f) {
             ServerSubscription s = subscriptions.get(f.subscriptionId());
             if (s == null) {
@@ -426,13 +448,24 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         lane.credit -= f.messages().size();
-        lane.pending.add(new PendingSend(f.requestId(), f.messages()));
+        lane.pending.add(new PendingSend(f.requestId(), f.messages(),
+                f.overflow() == null ? SendOptions.defaults() : SendOptions.defaults().overflow(f.overflow())));
         lane.drain();
     }
 
-    private record PendingSend(int requestId, List<WireMessage> messages, SendReceipt[] receipts) {
-        PendingSend(int requestId, List<WireMessage> messages) {
-            this(requestId, messages, new SendReceipt[messages.size()]);
+    private static final class PendingSend {
+        final int requestId;
+        final List<WireMessage> messages;
+        final SendOptions options;
+        final SendReceipt[] receipts;
+        /** Receipts already sent in a partial SEND_RESULT. */
+        int answered;
+
+        PendingSend(int requestId, List<WireMessage> messages, SendOptions options) {
+            this.requestId = requestId;
+            this.messages = messages;
+            this.options = options;
+            this.receipts = new SendReceipt[messages.size()];
         }
     }
 
@@ -460,13 +493,18 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 running = true;
                 inSubscribe = true;
                 try {
-                    inFlight = queue.send(Wire.fromWire(w)).subscribe(
+                    inFlight = queue.send(Wire.fromWire(w), head.options).subscribe(
                             r -> completed(head, receipt(r), true),
                             e -> completed(head, receipt(e), true));
                 } catch (RuntimeException e) {
                     completed(head, receipt(e), true);
                 }
                 inSubscribe = false;
+                if (running && next > head.answered) {
+                    // this message waits for room: answer what is stored so far, so the client is not kept waiting
+                    // for results it could have (its sendMany would otherwise never see the queue fill up)
+                    answer(head, next);
+                }
             }
         }
 
@@ -484,14 +522,65 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (next == p.messages.size()) {
                 pending.poll();
                 next = 0;
-                write(new Frame.SendResult(p.requestId, List.of(p.receipts)));
-                credit += p.messages.size();
-                write(new Frame.SendCredit(name, p.messages.size()));
+                answered(p);
             }
             running = false;
             if (!inSubscribe) {
                 drain();
             }
+        }
+
+        private void answered(PendingSend p) {
+            answer(p, p.messages.size());
+        }
+
+        /** Sends the receipts from the last answered one up to {@code upTo} and grants their credit again. */
+        private void answer(PendingSend p, int upTo) {
+            int from = p.answered;
+            if (upTo <= from) {
+                return;
+            }
+            p.answered = upTo;
+            write(new Frame.SendResult(p.requestId, java.util.Arrays.asList(p.receipts).subList(from, upTo)));
+            credit += upTo - from;
+            write(new Frame.SendCredit(name, upTo - from));
+        }
+
+        /**
+         * CANCEL_SEND: stores none of the SEND's messages not stored yet (a waiting send is disposed before it is
+         * stored) and answers it with CANCELLED for those.
+         *
+         * @return false when no SEND of this lane has that id (already answered, or another queue's)
+         */
+        boolean cancel(int requestId) {
+            PendingSend found = null;
+            for (PendingSend p : pending) {
+                if (p.requestId == requestId) {
+                    found = p;
+                    break;
+                }
+            }
+            if (found == null) {
+                return false;
+            }
+            int from = 0;
+            if (found == pending.peek()) {
+                Disposable d = inFlight;
+                if (d != null) {
+                    d.dispose();
+                }
+                inFlight = null;
+                from = next;
+                next = 0;
+                running = false;
+            }
+            pending.remove(found);
+            for (int i = from; i < found.messages.size(); i++) {
+                found.receipts[i] = new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0);
+            }
+            answered(found);
+            drain();
+            return true;
         }
 
         void cancel() {
@@ -554,6 +643,90 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         subscriptions.put(f.subscriptionId(), s);
         write(new Frame.SubscribeOk(f.subscriptionId()));
         q.receive(ro).subscribe(s);
+    }
+
+    private void onSubscribeEvents(Frame.SubscribeEvents f) {
+        int id = f.subscriptionId();
+        if (subscriptions.containsKey(id) || eventSubscriptions.containsKey(id)) {
+            write(new Frame.Error(id, ErrorCode.DUPLICATE_ID, "subscription id " + id + " is already open"));
+            return;
+        }
+        ReactiveQueue<byte[]> q = declared(id, f.queue(), Permission.RECEIVE);
+        if (q == null) {
+            return;
+        }
+        if (subscriptions.size() + eventSubscriptions.size() >= options.maxSubscriptionsPerConnection()) {
+            write(new Frame.Error(id, ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
+                    + options.maxSubscriptionsPerConnection() + " subscriptions per connection"));
+            return;
+        }
+        EventSubscription s = new EventSubscription(id);
+        eventSubscriptions.put(id, s);
+        write(new Frame.SubscribeOk(id));
+        q.events().subscribe(s);
+    }
+
+    /**
+     * One events subscription: the queue's local {@code events()} stream, asked for exactly the credit the client
+     * granted; what the client has not asked for waits in that stream's own bounded buffer, whose overflow ends the
+     * subscription with EVENTS_OVERFLOW.
+     */
+    private final class EventSubscription extends BaseSubscriber<QueueEvent> {
+        final int id;
+        final AtomicInteger hops = new AtomicInteger();
+        boolean ended;
+
+        EventSubscription(int id) {
+            this.id = id;
+        }
+
+        @Override
+        protected void hookOnSubscribe(Subscription subscription) {
+            // nothing until CREDIT
+        }
+
+        @Override
+        protected void hookOnNext(QueueEvent e) {
+            if (loop.inEventLoop() && hops.get() == 0) {
+                forward(e);
+            } else {
+                hops.incrementAndGet();
+                loop.execute(() -> {
+                    hops.decrementAndGet();
+                    forward(e);
+                });
+            }
+        }
+
+        private void forward(QueueEvent e) {
+            if (state == State.CLOSED || ended || eventSubscriptions.get(id) != this) {
+                return;
+            }
+            write(new Frame.Event(id, e.type(), e.messageId(), Math.max(0, e.deliveryCount()), e.detail(),
+                    e.timestamp()));
+        }
+
+        @Override
+        protected void hookOnError(Throwable e) {
+            onLoop(() -> end(Wire.codeOf(e), String.valueOf(e.getMessage())));
+        }
+
+        @Override
+        protected void hookOnComplete() {
+            onLoop(() -> end(ErrorCode.NONE, "the queue was closed")); // completes, as in memory
+        }
+
+        private void end(ErrorCode code, String message) {
+            // after the events already on their way to the loop
+            if (!ended && eventSubscriptions.get(id) == this) {
+                eventSubscriptions.remove(id);
+                ended = true;
+                if (state != State.CLOSED) {
+                    write(new Frame.SubscriptionEnd(id, code, message));
+                }
+            }
+            ended = true;
+        }
     }
 
     private record Held(Delivery<byte[]> delivery, ServerSubscription subscription) {
@@ -744,6 +917,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
+        for (EventSubscription s : new ArrayList<>(eventSubscriptions.values())) {
+            s.ended = true;
+            s.cancel();
+        }
+        eventSubscriptions.clear();
         List<ServerSubscription> subs = new ArrayList<>(subscriptions.values());
         subscriptions.clear();
         for (ServerSubscription s : subs) {

@@ -88,6 +88,9 @@ public final class Wire {
         if (e instanceof QueueFullException) {
             return ErrorCode.QUEUE_FULL;
         }
+        if (reactor.core.Exceptions.isOverflow(e)) {
+            return ErrorCode.EVENTS_OVERFLOW;
+        }
         if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
             return ErrorCode.INVALID_ARGUMENT;
         }
@@ -111,6 +114,7 @@ public final class Wire {
             case INVALID_ARGUMENT -> new IllegalArgumentException(message);
             case AUTH_FAILED -> new AuthenticationException(message);
             case FORBIDDEN -> new AccessDeniedException(message);
+            case EVENTS_OVERFLOW -> reactor.core.Exceptions.failWithOverflow(message);
             default -> new RillException("server error " + code + ": " + message);
         };
     }

@@ -163,6 +163,7 @@ class FrameDecoderMalformedTest {
         assertDecodeFails(raw(FrameType.ACK, 1, b -> b.writeInt(0)), ErrorCode.MALFORMED_FRAME);
         assertDecodeFails(raw(FrameType.SEND, 1, b -> {
             str(b, "q");
+            b.writeByte(0); // overflow: the queue's
             b.writeInt(1_000_000);
         }), ErrorCode.MALFORMED_FRAME);
         assertDecodeFails(raw(FrameType.STATS_RESULT, 1, b -> b.writeInt(Integer.MAX_VALUE)),
@@ -176,6 +177,7 @@ class FrameDecoderMalformedTest {
         for (int len : new int[] {-1, Integer.MIN_VALUE, Integer.MAX_VALUE, 5}) {
             byte[] bytes = raw(FrameType.SEND, 1, b -> {
                 str(b, "q");
+                b.writeByte(0); // overflow: the queue's
                 b.writeInt(1);
                 b.writeInt(len);
                 b.writeBytes(new byte[21]); // the rest of a message's minimum size, but not len payload bytes
@@ -247,11 +249,18 @@ class FrameDecoderMalformedTest {
                 ErrorCode.MALFORMED_FRAME);
         assertDecodeFails(raw(FrameType.EXTEND, 1, b -> b.writeLong(0).writeInt(1).writeLong(1)),
                 ErrorCode.MALFORMED_FRAME);
-        // settle outcome 2, send status 5
+        // settle outcome 2, send status 6, SEND overflow 3, event type 12
         assertDecodeFails(raw(FrameType.SETTLE_RESULT, 1, b -> b.writeInt(1).writeByte(2)),
                 ErrorCode.MALFORMED_FRAME);
-        assertDecodeFails(raw(FrameType.SEND_RESULT, 1, b -> b.writeInt(1).writeByte(5).writeShort(0).writeLong(0)),
+        assertDecodeFails(raw(FrameType.SEND_RESULT, 1, b -> b.writeInt(1).writeByte(6).writeShort(0).writeLong(0)),
                 ErrorCode.MALFORMED_FRAME);
+        assertDecodeFails(raw(FrameType.SEND, 1, b -> {
+            str(b, "q");
+            b.writeByte(3);
+            b.writeInt(1).writeInt(0).writeByte(0).writeByte(0).writeLong(0).writeLong(0).writeByte(0).writeShort(0);
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("overflow");
+        assertDecodeFails(raw(FrameType.EVENT, 1, b -> b.writeByte(12).writeLong(1).writeInt(0).writeByte(0)
+                .writeLong(0)), ErrorCode.MALFORMED_FRAME);
         // HELLO_OK max frame size below a header
         assertDecodeFails(raw(FrameType.HELLO_OK, 0, b -> {
             b.writeShort(1).writeInt(4).writeInt(0).writeByte(0).writeInt(1);
@@ -313,6 +322,7 @@ class FrameDecoderMalformedTest {
         assertThat(viaRaw).isEqualTo(SampleFrames.encode(new Frame.SendCredit("q", 3)));
         assertThat(SampleFrames.decode(raw(FrameType.SEND, 2, b -> {
             str(b, "q");
+            b.writeByte(0); // overflow: the queue's
             b.writeInt(1);
             b.writeInt(1).writeByte(7); // payload
             b.writeByte(0).writeByte(0).writeLong(0).writeLong(0).writeByte(0).writeShort(0);

@@ -47,7 +47,7 @@ final class FuzzCorpusWriter {
         write(dir, "bad-huge-count", raw(FrameType.SETTLE_RESULT, b -> b.writeInt(Integer.MAX_VALUE).writeByte(0)));
         write(dir, "bad-string-past-end", raw(FrameType.PURGE, b -> b.writeShort(500).writeByte('q')));
         write(dir, "bad-payload-length", raw(FrameType.SEND, b -> {
-            b.writeShort(1).writeByte('q').writeInt(1).writeInt(Integer.MAX_VALUE);
+            b.writeShort(1).writeByte('q').writeByte(0).writeInt(1).writeInt(Integer.MAX_VALUE);
             b.writeZero(21);
         }));
         write(dir, "bad-magic", raw(FrameType.HELLO, b -> b.writeInt(0x48545450).writeByte(1).writeShort(1)

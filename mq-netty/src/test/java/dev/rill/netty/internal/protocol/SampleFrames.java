@@ -4,6 +4,7 @@ import dev.rill.core.ExpiryAction;
 import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Ordering;
 import dev.rill.core.Overflow;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueStats;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -64,6 +65,12 @@ final class SampleFrames {
                 new SendReceipt(SendStatus.FULL, ErrorCode.NONE, 0),
                 new SendReceipt(SendStatus.CLOSED, ErrorCode.NONE, 0),
                 new SendReceipt(SendStatus.ERROR, ErrorCode.INVALID_ARGUMENT, 0))));
+        frames.add(new Frame.Send(18, "orders", Overflow.WAIT, List.of(new WireMessage(bytes(3), null, 0, 0, 0, null,
+                Map.of()))));
+        frames.add(new Frame.Send(19, "orders", Overflow.FAIL, List.of(new WireMessage(bytes(3), null, 0, 0, 0, null,
+                Map.of()))));
+        frames.add(new Frame.SendResult(18, List.of(new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0))));
+        frames.add(new Frame.CancelSend(18));
         frames.add(new Frame.SendCredit("orders", 1024));
         frames.add(new Frame.SendCredit("q", Integer.MAX_VALUE));
         frames.add(new Frame.Subscribe(100, "orders", 0, 0, 0));
@@ -75,6 +82,12 @@ final class SampleFrames {
                 "hello".getBytes()));
         frames.add(new Frame.Deliver(100, -1L, Long.MIN_VALUE, Integer.MAX_VALUE, -1, 0, "key", 9,
                 Map.of("x-rill-delivery-count", "3"), bytes(2000)));
+        frames.add(new Frame.SubscribeEvents(101, "orders"));
+        frames.add(new Frame.Event(101, QueueEvent.Type.ENQUEUED, 42, 0, null, 1_700_000_000_000L));
+        frames.add(new Frame.Event(101, QueueEvent.Type.DEAD_LETTERED, Long.MAX_VALUE, Integer.MAX_VALUE,
+                "max deliveries ☃", -1));
+        frames.add(new Frame.Event(101, QueueEvent.Type.PURGED, 0, 0, "12", 0));
+        frames.add(new Frame.SubscriptionEnd(101, ErrorCode.EVENTS_OVERFLOW, "4096 events behind"));
         frames.add(new Frame.Unsubscribe(100));
         frames.add(new Frame.SubscriptionEnd(100, ErrorCode.NONE, ""));
         frames.add(new Frame.SubscriptionEnd(100, ErrorCode.QUEUE_CLOSED, "queue 'orders' was deleted"));
