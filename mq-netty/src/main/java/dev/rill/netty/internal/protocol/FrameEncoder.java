@@ -104,20 +104,28 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
 
     /**
      * The exact number of bytes a message takes inside a SEND frame, to split batches below the maximum frame size.
+     * It checks the message the way {@link #encode} will, so a message that cannot be sent fails here, alone, rather
+     * than failing the write of the whole batch.
      *
      * @param m the message
      * @return its encoded size
+     * @throws IllegalArgumentException when a field is beyond its limit or a string is not valid Unicode
      */
     public static int encodedSize(WireMessage m) {
+        checkPriority(m.priority());
+        check(m.delayMillis() >= 0, "delayMillis", m.delayMillis());
+        check(m.ttlMillis() >= 0, "ttlMillis", m.ttlMillis());
+        check(m.headers().size() <= Limits.MAX_HEADERS, "headers", m.headers().size());
         int size = 4 + m.payload().length + 1 + 1 + 8 + 8 + 1 + 2;
         if (m.key() != null) {
-            size += 2 + ByteBufUtil.utf8Bytes(m.key());
+            size += 2 + checkedLength(m.key(), Limits.MAX_FIELD_BYTES, "key");
         }
         if (m.dedupId() != null) {
-            size += 2 + ByteBufUtil.utf8Bytes(m.dedupId());
+            size += 2 + checkedLength(m.dedupId(), Limits.MAX_FIELD_BYTES, "dedupId");
         }
         for (Map.Entry<String, String> h : m.headers().entrySet()) {
-            size += 4 + ByteBufUtil.utf8Bytes(h.getKey()) + ByteBufUtil.utf8Bytes(h.getValue());
+            size += 4 + checkedLength(h.getKey(), Limits.MAX_FIELD_BYTES, "header name")
+                    + checkedLength(h.getValue(), Limits.MAX_FIELD_BYTES, "header value");
         }
         return size;
     }
@@ -128,9 +136,10 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
      *
      * @param queue the queue name
      * @return the size
+     * @throws IllegalArgumentException when the name is beyond its limit or not valid Unicode
      */
     public static int sendOverhead(String queue) {
-        return Limits.HEADER_SIZE + 2 + ByteBufUtil.utf8Bytes(queue) + 1 + 4;
+        return Limits.HEADER_SIZE + 2 + checkedLength(queue, Limits.MAX_NAME_BYTES, "queue") + 4;
     }
 
     private static void writeBody(Frame frame, ByteBuf out) {
@@ -248,7 +257,6 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
                 Frame.Send f = (Frame.Send) frame;
                 check(!f.messages().isEmpty(), "messages", 0);
                 writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
-                out.writeByte(f.overflow() == null ? 0 : 1 + f.overflow().ordinal());
                 out.writeInt(f.messages().size());
                 for (WireMessage m : f.messages()) {
                     checkPriority(m.priority());
@@ -288,20 +296,6 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
                 out.writeInt(f.prefetch());
                 out.writeInt(f.maxUnacked());
                 out.writeLong(f.visibilityTimeoutMillis());
-            }
-            case CANCEL_SEND -> {
-                // header only
-            }
-            case SUBSCRIBE_EVENTS ->
-                writeString(out, ((Frame.SubscribeEvents) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
-            case EVENT -> {
-                Frame.Event f = (Frame.Event) frame;
-                check(f.deliveryCount() >= 0, "deliveryCount", f.deliveryCount());
-                out.writeByte(f.eventType().ordinal());
-                out.writeLong(f.messageId());
-                out.writeInt(f.deliveryCount());
-                writeOptionalString(out, f.detail(), Limits.MAX_TEXT_BYTES, "detail");
-                out.writeLong(f.timestamp());
             }
             case CREDIT -> {
                 Frame.Credit f = (Frame.Credit) frame;
@@ -377,11 +371,16 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
         check(priority >= 0 && priority <= Limits.MAX_PRIORITY, "priority", priority);
     }
 
-    private static void writeString(ByteBuf out, String s, int maxBytes, String field) {
+    private static int checkedLength(String s, int maxBytes, String field) {
         int length = utf8Length(s, field);
         if (length > maxBytes) {
             throw new IllegalArgumentException(field + " is " + length + " UTF-8 bytes, the limit is " + maxBytes);
         }
+        return length;
+    }
+
+    private static void writeString(ByteBuf out, String s, int maxBytes, String field) {
+        int length = checkedLength(s, maxBytes, field);
         out.writeShort(length);
         int written = ByteBufUtil.writeUtf8(out, s);
         if (written != length) {

@@ -198,6 +198,24 @@ class FrameCodecTest {
     }
 
     @Test
+    void encodedSizeRefusesWhatEncodeWouldRefuse() {
+        List<WireMessage> bad = List.of(
+                new WireMessage(new byte[0], "\uD800", 0, 0, 0, null, Map.of()),
+                new WireMessage(new byte[0], null, 0, 0, 0, "d".repeat(Limits.MAX_FIELD_BYTES + 1), Map.of()),
+                new WireMessage(new byte[0], null, 0, 0, 0, null, Map.of("h", "\uDC00")),
+                new WireMessage(new byte[0], null, 10_000, 0, 0, null, Map.of()),
+                new WireMessage(new byte[0], null, 0, -5, 0, null, Map.of()),
+                new WireMessage(new byte[0], null, 0, 0, -5, null, Map.of()));
+        for (WireMessage m : bad) {
+            assertThatThrownBy(() -> FrameEncoder.encodedSize(m)).as(m.toString())
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> encode(new Frame.Send(1, "q", List.of(m)))).as(m.toString())
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThatThrownBy(() -> FrameEncoder.sendOverhead("q\uD800")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void declareCarriesEveryQueueSpecField() {
         List<QueueSpec> specs = List.of(
                 QueueSpec.named("plain"),
