@@ -139,7 +139,7 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
      * @throws IllegalArgumentException when the name is beyond its limit or not valid Unicode
      */
     public static int sendOverhead(String queue) {
-        return Limits.HEADER_SIZE + 2 + checkedLength(queue, Limits.MAX_NAME_BYTES, "queue") + 4;
+        return Limits.HEADER_SIZE + 2 + checkedLength(queue, Limits.MAX_NAME_BYTES, "queue") + 1 + 4;
     }
 
     private static void writeBody(Frame frame, ByteBuf out) {
@@ -257,6 +257,7 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
                 Frame.Send f = (Frame.Send) frame;
                 check(!f.messages().isEmpty(), "messages", 0);
                 writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeByte(f.overflow() == null ? 0 : 1 + f.overflow().ordinal());
                 out.writeInt(f.messages().size());
                 for (WireMessage m : f.messages()) {
                     checkPriority(m.priority());
@@ -296,6 +297,20 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
                 out.writeInt(f.prefetch());
                 out.writeInt(f.maxUnacked());
                 out.writeLong(f.visibilityTimeoutMillis());
+            }
+            case CANCEL_SEND -> {
+                // header only
+            }
+            case SUBSCRIBE_EVENTS ->
+                writeString(out, ((Frame.SubscribeEvents) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
+            case EVENT -> {
+                Frame.Event f = (Frame.Event) frame;
+                check(f.deliveryCount() >= 0, "deliveryCount", f.deliveryCount());
+                out.writeByte(f.eventType().ordinal());
+                out.writeLong(f.messageId());
+                out.writeInt(f.deliveryCount());
+                writeOptionalString(out, f.detail(), Limits.MAX_TEXT_BYTES, "detail");
+                out.writeLong(f.timestamp());
             }
             case CREDIT -> {
                 Frame.Credit f = (Frame.Credit) frame;
