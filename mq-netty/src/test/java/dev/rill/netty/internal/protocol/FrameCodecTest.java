@@ -256,7 +256,10 @@ class FrameCodecTest {
         assertThat(dev.rill.core.LeaseOutcome.OK.ordinal()).isZero();
         assertThat(dev.rill.core.LeaseOutcome.STALE.ordinal()).isEqualTo(1);
         assertThat(SendStatus.values()).extracting(Enum::name)
-                .containsExactly("ENQUEUED", "DUPLICATE", "FULL", "CLOSED", "ERROR");
+                .containsExactly("ENQUEUED", "DUPLICATE", "FULL", "CLOSED", "ERROR", "CANCELLED");
+        assertThat(dev.rill.core.QueueEvent.Type.values()).extracting(Enum::name)
+                .containsExactly("ENQUEUED", "DEDUPLICATED", "LEASED", "ACKED", "NACKED", "EXTENDED", "EXPIRED",
+                        "DEAD_LETTERED", "TTL_EXPIRED", "RELEASED", "REDRIVEN", "PURGED");
         assertThat(FrameType.fromCode(0x33)).isEqualTo(FrameType.DELIVER);
         for (ErrorCode c : ErrorCode.values()) {
             assertThat(ErrorCode.fromCode(c.code())).isEqualTo(c);
