@@ -24,8 +24,8 @@ import reactor.core.publisher.Flux;
 @Command(name = "consume", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Receives messages from a queue, prints each payload on a line and settles it: --ack"
                 + " (default) deletes it, --nack gives it back for redelivery, --reject sends it to the dead-letter"
-                + " queue, --print leaves the lease to run out (the message comes back after the visibility"
-                + " timeout).", "Runs until --count messages were handled, --idle passed without a message, or"
+                + " queue, --print settles nothing (the message is ready again once the command ends and its"
+                + " connection closes, or its lease runs out).", "Runs until --count messages were handled, --idle passed without a message, or"
                 + " Ctrl-C."},
         footer = {"%nExamples:", "  rill consume orders --count 10", "  rill consume orders --nack --nack-delay 5s",
                 "  rill consume orders --idle 2s --verbose"})
@@ -54,7 +54,8 @@ final class ConsumeCommand implements Callable<Integer> {
                 description = "Send each message to the dead-letter queue (or drop it) with REASON.")
         String reject;
 
-        @Option(names = "--print", description = "Only print: leave the lease to run out.")
+        @Option(names = "--print", description = "Only print, settle nothing: the messages are released when the"
+                + " command ends.")
         boolean print;
     }
 

@@ -83,7 +83,7 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (dataDir != null) {
             throw new CliException(ExitCodes.NOT_AVAILABLE, "--data-dir " + dataDir
-                    + ": durable storage not available yet; this version keeps queues in memory only"
+                    + ": durable storage not available yet in rill serve; it keeps queues in memory only"
                     + " (start without --data-dir, knowing that queues are lost when the server stops)");
         }
         ServerOptions options = options();
