@@ -399,4 +399,30 @@ class SegmentedLogTest {
         assertThat(declared).isTrue();
         assertThat(live).containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(102, 120).boxed().toList());
     }
+
+    @Test
+    void aFailingWriteFailsEveryUnconfirmedAndLaterAppendWithAClearError() throws Exception {
+        Path d = dir.resolve("vanishing");
+        try (SegmentedLog log = SegmentedLog.open(d, LogOptions.defaults().segmentBytes(4096), r -> { })) {
+            long ok = log.append(send("q", 1, 10));
+            log.whenDurable(ok).get(30, TimeUnit.SECONDS);
+            // the directory disappears (like a volume gone): the next segment cannot be created
+            try (java.util.stream.Stream<Path> files = Files.list(d)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+            Files.delete(d);
+            List<CompletableFuture<Void>> fs = new ArrayList<>();
+            for (int i = 2; i <= 20; i++) { // more than a segment: forces a roll
+                fs.add(log.whenDurable(log.append(send("q", i, 500))));
+            }
+            CompletableFuture<Void> last = fs.get(fs.size() - 1);
+            Throwable t = last.handle((v, e) -> e).get(30, TimeUnit.SECONDS);
+            assertThat(t).isInstanceOf(IOException.class).hasMessageContaining("cannot create log segment");
+            assertThat(log.failure()).isPresent();
+            assertThat(log.whenDurable(log.append(send("q", 21, 1)))).isCompletedExceptionally();
+            assertThat(log.whenDurable(ok)).isCompleted(); // what was confirmed stays confirmed
+        }
+    }
 }
