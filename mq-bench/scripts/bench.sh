@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 8): in-JVM reactive vs Reactor Sinks, then Rill over loopback vs RabbitMQ (classic,
+# quorum), Redis Streams and NATS JetStream (memory, file), all in one run on this machine. Writes
+# docs/benchmarks.md (tables of medians with min–max, machine facts, versions, date) and raw JSON under
+# docs/benchmarks/.
+#
+# Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
+# Environment: BENCH_PEERS to choose peers (default: "rill rabbit-classic rabbit-quorum redis nats-mem nats-file"),
+#              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 to skip a part, BENCH_OUT to write elsewhere than docs/.
+#
+# Peers are installed from Debian packages when missing (apt-get update once), started as foreground processes on
+# 127.0.0.1 with temporary data directories and non-default ports, and stopped by PID at the end (never system
+# services).
+set -euo pipefail
+
+profile=${1:-quick}
+case "$profile" in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2 ;; esac
+
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+out=${BENCH_OUT:-$root/docs}
+peers=${BENCH_PEERS:-"rill rabbit-classic rabbit-quorum redis nats-mem nats-file"}
+tmp=$(mktemp -d /tmp/rill-bench.XXXXXX)
+frag=$tmp/fragments
+mkdir -p "$frag"
+pids=()
+
+log() { echo "bench: $*" >&2; }
+
+stop_peers() {
+    for pid in "${pids[@]:-}"; do
+        [ -n "$pid" ] || continue
+        # Each peer was started with setsid: its process group id is its pid; end that group only.
+        kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]:-}"; do
+        [ -n "$pid" ] || continue
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap stop_peers EXIT
+
+# Waits until 127.0.0.1:$1 accepts TCP connections, at most $2 seconds; fails if process $3 died.
+wait_port() {
+    local port=$1 limit=$2 pid=$3 start=$SECONDS
+    while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { log "process $pid exited before port $port opened"; return 1; }
+        (( SECONDS - start < limit )) || { log "port $port not open after ${limit}s"; return 1; }
+        sleep 0.3
+    done
+}
+
+wants() { [[ " $peers " == *" $1"* ]]; }
+
+# ---------------------------------------------------------------------------------------------------------------
+log "building mq-bench"
+./mvnw -q -pl mq-bench -am -DskipTests install
+jar=$root/mq-bench/target/benchmarks.jar
+
+net_args=()
+if [ "${BENCH_SKIP_NET:-0}" != 1 ]; then
+    need=()
+    { wants rabbit-classic || wants rabbit-quorum; } && ! [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && need+=(rabbitmq-server)
+    wants redis && ! command -v redis-server >/dev/null && need+=(redis-server)
+    wants nats && ! command -v nats-server >/dev/null && need+=(nats-server)
+    if [ ${#need[@]} -gt 0 ]; then
+        log "installing ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+
+    if wants redis; then
+        mkdir -p "$tmp/redis"
+        setsid redis-server --bind 127.0.0.1 --port 16380 --save '' --appendonly no --dir "$tmp/redis" \
+            >"$tmp/redis.log" 2>&1 &
+        pids+=($!); wait_port 16380 30 $! && net_args+=(redis:16380)
+    fi
+    if wants nats; then
+        setsid nats-server -js -sd "$tmp/nats" -a 127.0.0.1 -p 14223 >"$tmp/nats.log" 2>&1 &
+        pids+=($!)
+        if wait_port 14223 30 $!; then
+            wants nats-mem && net_args+=(nats-mem:14223)
+            wants nats-file && net_args+=(nats-file:14223)
+        fi
+    fi
+    if wants rabbit; then
+        r=$tmp/rabbit; mkdir -p "$r/mnesia" "$r/log" "$r/home"
+        printf 'listeners.tcp.default = 35673\nloopback_users = none\n' >"$r/rabbitmq.conf"
+        export HOME_SAVED=$HOME
+        # epmd of our own, on loopback and a non-default port, so nothing outlives the run.
+        setsid epmd -address 127.0.0.1 -port 14370 >"$tmp/epmd.log" 2>&1 &
+        pids+=($!); wait_port 14370 10 $!
+        rabbit_start=$SECONDS
+        (
+            export HOME=$r/home ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=14370
+            export RABBITMQ_NODENAME=rillbench@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=35673
+            export RABBITMQ_DIST_PORT=35674 RABBITMQ_MNESIA_BASE=$r/mnesia RABBITMQ_LOG_BASE=$r/log
+            export RABBITMQ_CONFIG_FILE=$r/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$r/enabled_plugins
+            export RABBITMQ_PID_FILE=$r/rabbit.pid RABBITMQ_ENABLED_PLUGINS=
+            exec setsid /usr/lib/rabbitmq/bin/rabbitmq-server
+        ) >"$tmp/rabbit.log" 2>&1 &
+        pids+=($!)
+        if wait_port 35673 120 $!; then
+            log "rabbitmq ready after $((SECONDS - rabbit_start))s"
+            wants rabbit-classic && net_args+=(rabbit-classic:35673)
+            wants rabbit-quorum && net_args+=(rabbit-quorum:35673)
+        else
+            tail -20 "$tmp/rabbit.log" >&2 || true
+        fi
+    fi
+    wants rill && net_args=(rill "${net_args[@]}")
+fi
+
+# Versions of what runs.
+java_version=$(java -version 2>&1 | head -2 | tr '\n' ' ')
+rabbit_version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo "not installed")
+erlang_version=$(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null || echo "?")
+redis_version=$(redis-server --version 2>/dev/null | sed 's/.*v=\([^ ]*\).*/\1/' || echo "not installed")
+nats_version=$(nats-server --version 2>/dev/null || echo "not installed")
+
+if [ "${BENCH_SKIP_REACTIVE:-0}" != 1 ]; then
+    log "in-JVM reactive"
+    if [ "$profile" = quick ]; then args=(1000000 3 5); else args=(2000000 5 10); fi
+    java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.suite.ReactiveBench "${args[@]}" "$frag"
+fi
+
+if [ "${BENCH_SKIP_NET:-0}" != 1 ] && [ ${#net_args[@]} -gt 0 ]; then
+    log "networked: ${net_args[*]}"
+    java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.net.NetBench "$profile" "$frag" "${net_args[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+mkdir -p "$out/benchmarks"
+cp "$frag"/*.json "$out/benchmarks/" 2>/dev/null || true
+{
+    echo "# Benchmarks"
+    echo
+    echo "Generated by \`mq-bench/scripts/bench.sh $profile\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Raw figures:"
+    echo "\`docs/benchmarks/*.json\`. Ratios from the same run are the headline: absolute numbers drift on a"
+    echo "shared machine (other work was running on these cores during the run unless stated otherwise)."
+    echo
+    echo "## Machine and versions"
+    echo
+    echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores online"
+    echo "- Memory: $(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')"
+    echo "- Kernel: $(uname -r)"
+    echo "- JVM: $java_version"
+    echo "- RabbitMQ $rabbit_version (Erlang $erlang_version), Redis $redis_version, $nats_version"
+    echo "- Clients: amqp-client 5.37.1, jedis 8.0.2, jnats 2.24.1; Rill $(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -1) ($(git rev-parse --short HEAD))"
+    echo
+    echo "## Results"
+    echo
+    for f in reactive network; do
+        [ -f "$frag/$f.md" ] && cat "$frag/$f.md"
+    done
+    if [ -f "$root/mq-bench/NOTES.md" ]; then
+        cat "$root/mq-bench/NOTES.md"
+    fi
+} >"$out/benchmarks.md"
+log "wrote $out/benchmarks.md"

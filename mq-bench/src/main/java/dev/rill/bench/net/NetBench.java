@@ -1,0 +1,260 @@
+package dev.rill.bench.net;
+
+import dev.rill.bench.suite.Results;
+import dev.rill.bench.suite.Summary;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Networked benchmark over loopback (issues 5 and 8): Rill (server in its own JVM) against RabbitMQ (classic and
+ * quorum), Redis Streams and NATS JetStream (memory and file), started by {@code mq-bench/scripts/bench.sh}. For
+ * each peer: consume+ack throughput over repeated runs, then latency percentiles at fixed rates.
+ *
+ * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full OUT_DIR PEER...} where a PEER is
+ * {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}
+ * or {@code nats-file:PORT}.
+ */
+public final class NetBench {
+
+    /** Sizes of a profile. */
+    record Profile(int messages, int warmupRuns, int runs, int[] rates, double latencyWarmup, double latencySeconds,
+            int latencyRuns) {
+    }
+
+    static Profile profile(String name) {
+        return switch (name) {
+            case "quick" -> new Profile(150_000, 1, 3, new int[] {5_000, 50_000}, 2, 4, 2);
+            case "full" -> new Profile(1_000_000, 1, 5, new int[] {5_000, 50_000}, 5, 10, 3);
+            case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
+            default -> throw new IllegalArgumentException("profile must be quick or full, was " + name);
+        };
+    }
+
+    /** Everything measured for one peer. */
+    static final class PeerResult {
+        final String name;
+        final String setup;
+        String failure;
+        final List<Double> throughput = new ArrayList<>();
+        final Map<Integer, List<Outcome>> latency = new LinkedHashMap<>();
+
+        PeerResult(String name, String setup) {
+            this.name = name;
+            this.setup = setup;
+        }
+    }
+
+    /** Latency of one fixed-rate run, in microseconds. */
+    record Outcome(double p50, double p99, double p999, double max, double senderLagP50, boolean complete,
+            long messages) {
+
+        static Outcome of(Load.Outcome o) {
+            Histogram h = o.latency();
+            return new Outcome(us(h.getValueAtPercentile(50)), us(h.getValueAtPercentile(99)),
+                    us(h.getValueAtPercentile(99.9)), us(h.getMaxValue()),
+                    us(o.senderLag().getValueAtPercentile(50)), o.complete(), o.messages());
+        }
+
+        static double us(long nanos) {
+            return nanos / 1000.0;
+        }
+    }
+
+    private NetBench() {
+    }
+
+    /**
+     * @param args profile, output directory, peers
+     * @throws Exception on failure
+     */
+    public static void main(String[] args) throws Exception {
+        Profile p = profile(args[0]);
+        Path out = Path.of(args[1]);
+        List<PeerResult> results = new ArrayList<>();
+        Process rillServer = null;
+        try {
+            for (int i = 2; i < args.length; i++) {
+                String spec = args[i];
+                String kind = spec.contains(":") ? spec.substring(0, spec.indexOf(':')) : spec;
+                int port = spec.contains(":") ? Integer.parseInt(spec.substring(spec.indexOf(':') + 1)) : 0;
+                Peer peer;
+                if (kind.equals("rill")) {
+                    rillServer = startRillServer();
+                    port = readyPort(rillServer);
+                    peer = new RillPeer(port);
+                } else {
+                    peer = switch (kind) {
+                        case "rabbit-classic" -> new RabbitPeer(port, false);
+                        case "rabbit-quorum" -> new RabbitPeer(port, true);
+                        case "redis" -> new RedisPeer(port);
+                        case "nats-mem" -> new NatsPeer(port, false);
+                        case "nats-file" -> new NatsPeer(port, true);
+                        default -> throw new IllegalArgumentException("unknown peer " + spec);
+                    };
+                }
+                results.add(measure(peer, p));
+                if (rillServer != null) {
+                    rillServer.getOutputStream().close();
+                    rillServer.waitFor();
+                    rillServer = null;
+                }
+            }
+        } finally {
+            if (rillServer != null) {
+                rillServer.destroy();
+            }
+        }
+        Results r = report(results, p);
+        System.out.print(r.markdown());
+        r.write(out);
+        System.exit(0); // client libraries leave non-daemon threads behind
+    }
+
+    static Process startRillServer() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xms1g", "-Xmx1g", "-cp", System.getProperty("java.class.path"),
+                RillServerMain.class.getName(), "0");
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        return pb.start();
+    }
+
+    static int readyPort(Process server) throws Exception {
+        BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = r.readLine()) != null) {
+            if (line.startsWith("READY ")) {
+                return Integer.parseInt(line.substring(6).trim());
+            }
+        }
+        throw new IllegalStateException("rill server exited before it was ready");
+    }
+
+    static PeerResult measure(Peer peer, Profile p) {
+        PeerResult res = new PeerResult(peer.name(), peer.setup());
+        Load.Router router = new Load.Router();
+        try (peer) {
+            peer.open(router);
+            for (int i = 0; i < p.warmupRuns() + p.runs(); i++) {
+                Load.Outcome o = Load.throughput(peer, router, p.messages(), 120);
+                log("%s throughput %s %d: %,.0f msg/s%s", peer.name(), i < p.warmupRuns() ? "warmup" : "run", i,
+                        o.perSecond(), o.complete() ? "" : " INCOMPLETE");
+                if (!o.complete()) {
+                    res.failure = "throughput run did not finish in 120 s (" + o.messages() + " of " + p.messages()
+                            + " consumed)";
+                    return res;
+                }
+                if (i >= p.warmupRuns()) {
+                    res.throughput.add(o.perSecond());
+                }
+            }
+            for (int rate : p.rates()) {
+                List<Outcome> list = new ArrayList<>();
+                res.latency.put(rate, list);
+                for (int i = 0; i < p.latencyRuns(); i++) {
+                    double warm = i == 0 ? p.latencyWarmup() : 0.5;
+                    Load.Outcome o = Load.fixedRate(peer, router, rate, warm, p.latencySeconds(),
+                            (long) (60 + p.latencySeconds() * 4));
+                    Outcome lat = Outcome.of(o);
+                    list.add(lat);
+                    log("%s at %,d msg/s: p50 %.0f µs p99 %.0f µs p99.9 %.0f µs max %.0f µs (sender lag p50 %.0f µs)%s",
+                            peer.name(), rate, lat.p50(), lat.p99(), lat.p999(), lat.max(), lat.senderLagP50(),
+                            o.complete() ? "" : " INCOMPLETE");
+                    if (!o.complete()) {
+                        res.failure = "fixed-rate run at " + rate + " msg/s did not drain in time";
+                        return res;
+                    }
+                }
+            }
+        } catch (Exception e) {
+            res.failure = e.toString();
+            log("%s failed: %s", peer.name(), e);
+        }
+        return res;
+    }
+
+    static void log(String format, Object... args) {
+        System.err.println(String.format(Locale.ROOT, format, args));
+    }
+
+    static Results report(List<PeerResult> results, Profile p) {
+        Results r = new Results("network");
+        PeerResult rill = results.stream().filter(x -> x.name.equals("Rill")).findFirst().orElse(null);
+        Summary rillTput = rill == null || rill.throughput.isEmpty() ? null : Summary.of(rill.throughput);
+        r.md(String.format(Locale.ROOT, "### Networked: consume + ack over loopback%n%n"
+                + "100-byte payloads, one producer connection and one consumer connection, every message acked "
+                + "individually by the consumer. Throughput: %,d messages per run, %d warmup run(s), %d measured "
+                + "runs, msg/s from the first send to the last consume. All clients run in one bench JVM; each "
+                + "server in its own process (Rill: a second JVM, -Xmx1g).%n%n", p.messages(), p.warmupRuns(),
+                p.runs()));
+        r.md("| system | setup | consume+ack msg/s median (min–max) | Rill ÷ this |\n|---|---|---|---|\n");
+        PeerResult fastestPeer = null;
+        for (PeerResult x : results) {
+            if (x.throughput.isEmpty()) {
+                r.md(String.format(Locale.ROOT, "| %s | %s | not measured: %s | |%n", x.name, x.setup, x.failure));
+                continue;
+            }
+            Summary s = Summary.of(x.throughput);
+            String ratio = rillTput == null ? "" : String.format(Locale.ROOT, "%.2f×", rillTput.ratioTo(s));
+            r.md(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", x.name, x.setup, s.format(),
+                    x == rill ? "" : ratio));
+            if (x != rill && (fastestPeer == null || s.median() > Summary.of(fastestPeer.throughput).median())) {
+                fastestPeer = x;
+            }
+            r.record(x.name + " throughput", String.format(Locale.ROOT, "{\"msgPerSec\":%s,\"setup\":\"%s\"}",
+                    s.toJson(), x.setup.replace("\"", "'")));
+        }
+        if (rillTput != null && fastestPeer != null) {
+            double ratio = rillTput.ratioTo(Summary.of(fastestPeer.throughput));
+            r.md(String.format(Locale.ROOT, "%nHeadline: Rill consume+ack = **%.2f×** the fastest peer (%s); "
+                    + "target bar ≥ 1×, aim ≥ 2×: %s.%n", ratio, fastestPeer.name,
+                    ratio >= 2 ? "aim met" : ratio >= 1 ? "bar met, aim missed" : String.format(Locale.ROOT,
+                            "bar MISSED by %.0f%%", (1 - ratio) * 100)));
+        }
+        r.md(String.format(Locale.ROOT, "%n#### Latency at fixed rates (µs, from the intended send time; "
+                + "median over %d runs of %.0f s, min–max in brackets)%n%n", p.latencyRuns(), p.latencySeconds()));
+        r.md("| system | rate msg/s | p50 | p99 | p99.9 | max | sender lag p50 |\n|---|---|---|---|---|---|---|\n");
+        for (PeerResult x : results) {
+            for (Map.Entry<Integer, List<Outcome>> e : x.latency.entrySet()) {
+                List<Outcome> l = e.getValue();
+                if (l.isEmpty()) {
+                    continue;
+                }
+                r.md(String.format(Locale.ROOT, "| %s | %,d | %s | %s | %s | %s | %s |%n", x.name, e.getKey(),
+                        pct(l, Outcome::p50), pct(l, Outcome::p99), pct(l, Outcome::p999), pct(l, Outcome::max),
+                        pct(l, Outcome::senderLagP50)));
+                r.record(x.name + " latency " + e.getKey(), String.format(Locale.ROOT,
+                        "{\"p50us\":%s,\"p99us\":%s,\"p999us\":%s,\"maxUs\":%s}", sum(l, Outcome::p50).toJson(),
+                        sum(l, Outcome::p99).toJson(), sum(l, Outcome::p999).toJson(), sum(l, Outcome::max).toJson()));
+            }
+        }
+        r.md("\n");
+        return r;
+    }
+
+    static Summary sum(List<Outcome> l, ToDoubleFunction<Outcome> f) {
+        List<Double> v = new ArrayList<>();
+        for (Outcome o : l) {
+            v.add(f.applyAsDouble(o));
+        }
+        return Summary.of(v);
+    }
+
+    static String pct(List<Outcome> l, ToDoubleFunction<Outcome> f) {
+        Summary s = sum(l, f);
+        return s.runs() == 1 ? Summary.num(s.median()) : s.format();
+    }
+
+    static String classpathOf(Class<?> c) {
+        return new File(c.getProtectionDomain().getCodeSource().getLocation().getPath()).getPath();
+    }
+}

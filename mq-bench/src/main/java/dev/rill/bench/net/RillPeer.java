@@ -1,0 +1,104 @@
+package dev.rill.bench.net;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.RillClient;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.SendOptions;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import reactor.core.Disposable;
+import reactor.core.publisher.Sinks;
+
+/**
+ * Rill over loopback: {@code sendMany} fed by the producer (a window of {@value #WINDOW} unconfirmed sends), and
+ * {@code receive().flatMap(d -> d.ack())} on a second connection (the client batches acks on the wire).
+ */
+final class RillPeer implements Peer {
+
+    static final int WINDOW = 1024;
+
+    private final int port;
+    private final Semaphore window = new Semaphore(WINDOW);
+    private ReactiveBroker producerBroker;
+    private ReactiveBroker consumerBroker;
+    private Sinks.Many<OutboundMessage<byte[]>> outbound;
+    private Disposable sending;
+    private Disposable receiving;
+    private volatile Throwable error;
+
+    RillPeer(int port) {
+        this.port = port;
+    }
+
+    @Override
+    public String name() {
+        return "Rill";
+    }
+
+    @Override
+    public String setup() {
+        return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends; "
+                + "receive (receiveWindow " + WINDOW + ") → flatMap(ack), acks batched on the wire by the client";
+    }
+
+    @Override
+    public void open(Listener listener) {
+        URI uri = URI.create("rill://127.0.0.1:" + port);
+        producerBroker = RillClient.connect(uri, ClientOptions.defaults().clientName("bench-producer"))
+                .block(Duration.ofSeconds(30));
+        consumerBroker = RillClient.connect(uri,
+                ClientOptions.defaults().clientName("bench-consumer").receiveWindow(WINDOW))
+                .block(Duration.ofSeconds(30));
+        QueueSpec spec = QueueSpec.named("bench");
+        ReactiveQueue<byte[]> pq = producerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
+        ReactiveQueue<byte[]> cq = consumerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
+        pq.purge().block(Duration.ofSeconds(30));
+        receiving = cq.receive()
+                .flatMap(d -> {
+                    listener.consumed(Peer.stamp(d.payload()));
+                    return d.ack();
+                }, WINDOW)
+                .subscribe(null, e -> error = e);
+        outbound = Sinks.many().unicast().onBackpressureBuffer();
+        sending = pq.sendMany(outbound.asFlux(), SendOptions.defaults().maxInFlight(WINDOW))
+                .subscribe(r -> window.release(), e -> error = e);
+    }
+
+    @Override
+    public void send(long intendedNanos) throws Exception {
+        check();
+        window.acquire();
+        outbound.emitNext(OutboundMessage.of(Peer.payload(intendedNanos)), Sinks.EmitFailureHandler.FAIL_FAST);
+    }
+
+    private void check() {
+        Throwable e = error;
+        if (e != null) {
+            throw new IllegalStateException("rill stream failed", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (outbound != null) {
+            outbound.tryEmitComplete();
+        }
+        if (sending != null) {
+            sending.dispose();
+        }
+        if (receiving != null) {
+            receiving.dispose();
+        }
+        if (producerBroker != null) {
+            producerBroker.close().block(Duration.ofSeconds(10));
+        }
+        if (consumerBroker != null) {
+            consumerBroker.close().block(Duration.ofSeconds(10));
+        }
+    }
+}
