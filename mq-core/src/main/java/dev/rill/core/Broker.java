@@ -27,6 +27,31 @@ public final class Broker {
         void created(MessageQueue<?> queue);
 
         void deleted(MessageQueue<?> queue);
+
+        /** @return the spec of a dead-letter queue created implicitly (a recovered queue keeps its recorded one) */
+        default QueueSpec implicitSpec(String name) {
+            return QueueSpec.named(name);
+        }
+
+        /** @return names of queues that exist (e.g. recovered from a log) but are not live yet; never null */
+        default List<String> dormant() {
+            return List.of();
+        }
+
+        /** @return the stats of a dormant queue, or null when {@code name} is not dormant */
+        default QueueStats dormantStats(String name) {
+            return null;
+        }
+
+        /** Purges a dormant queue; @return how many messages were removed, or -1 when {@code name} is not dormant */
+        default long purgeDormant(String name) {
+            return -1;
+        }
+
+        /** Deletes a dormant queue; @return whether {@code name} was dormant */
+        default boolean deleteDormant(String name) {
+            return false;
+        }
     }
 
     private Broker() {
@@ -80,7 +105,8 @@ public final class Broker {
 
     private MessageQueue<?> ensureExists(String name) {
         return queues.compute(name, (n, existing) ->
-                existing == null || existing.isClosed() ? newQueue(QueueSpec.named(n)) : existing);
+                existing == null || existing.isClosed()
+                        ? newQueue(hooks != null ? hooks.implicitSpec(n) : QueueSpec.named(n)) : existing);
     }
 
     /**
@@ -96,8 +122,11 @@ public final class Broker {
     }
 
     private MessageQueue<Object> require(String name) {
-        return this.<Object>get(name)
-                .orElseThrow(() -> new IllegalArgumentException("no queue named '" + name + "'"));
+        return this.<Object>get(name).orElseThrow(() -> new IllegalArgumentException(
+                hooks != null && hooks.dormant().contains(name)
+                        ? "queue '" + name + "' was recovered from the log but not declared again yet: declare it"
+                                + " (with its codec) first"
+                        : "no queue named '" + name + "'"));
     }
 
     /**
@@ -110,7 +139,7 @@ public final class Broker {
     public boolean delete(String name, long now) {
         MessageQueue<?> q = queues.remove(Objects.requireNonNull(name, "name"));
         if (q == null) {
-            return false;
+            return hooks != null && hooks.deleteDormant(name);
         }
         q.close();
         q.purge(now);
@@ -129,23 +158,62 @@ public final class Broker {
      * @throws IllegalArgumentException if there is no such queue
      */
     public long purge(String name, long now) {
+        MessageQueue<Object> q = this.<Object>get(name).orElse(null);
+        if (q == null && hooks != null) {
+            long n = hooks.purgeDormant(name);
+            if (n >= 0) {
+                return n;
+            }
+        }
         return require(name).purge(now);
     }
 
-    /** @return the queue names, sorted */
-    public List<String> list() {
-        List<String> names = new ArrayList<>(queues.keySet());
-        names.sort(null);
-        return names;
+    /**
+     * Tells whether a queue of that name exists: live, or (durable brokers) recovered from the log and not declared
+     * again yet.
+     *
+     * @param name the queue name
+     * @return whether it exists
+     */
+    public boolean exists(String name) {
+        Objects.requireNonNull(name, "name");
+        return queues.containsKey(name) || hooks != null && hooks.dormant().contains(name);
     }
 
-    /** @return every queue's stats, sorted by name */
+    /**
+     * The queue names, sorted. A durable broker includes the queues recovered from its log that were not declared
+     * again yet.
+     *
+     * @return the names
+     */
+    public List<String> list() {
+        if (hooks == null) {
+            List<String> names = new ArrayList<>(queues.keySet());
+            names.sort(null);
+            return names;
+        }
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(queues.keySet());
+        names.addAll(hooks.dormant());
+        return new ArrayList<>(names);
+    }
+
+    /**
+     * Every queue's stats, sorted by name. For a queue recovered from a log and not declared again yet: its ready
+     * and delayed messages, their encoded size as bytes and its recorded capacity; its counters are zero.
+     *
+     * @return the stats
+     */
     public List<QueueStats> stats() {
         List<QueueStats> out = new ArrayList<>();
         for (String n : list()) {
             MessageQueue<?> q = queues.get(n);
             if (q != null) {
                 out.add(q.stats());
+            } else if (hooks != null) {
+                QueueStats s = hooks.dormantStats(n);
+                if (s != null) {
+                    out.add(s);
+                }
             }
         }
         return out;

@@ -14,16 +14,18 @@ import java.util.function.LongSupplier;
 public final class DurabilityOptions {
 
     private static final DurabilityOptions DEFAULTS = new DurabilityOptions(FsyncPolicy.always(),
-            LogOptions.DEFAULT_SEGMENT_BYTES, System::currentTimeMillis);
+            LogOptions.DEFAULT_SEGMENT_BYTES, System::currentTimeMillis, null);
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
     private final LongSupplier clock;
+    private final Codec<?> recoveredCodec; // null: recovered queues wait to be declared
 
-    private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock) {
+    private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec) {
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
+        this.recoveredCodec = recoveredCodec;
     }
 
     /** @return the defaults */
@@ -36,7 +38,7 @@ public final class DurabilityOptions {
      * @return a new options object
      */
     public DurabilityOptions fsync(FsyncPolicy policy) {
-        return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock);
+        return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveredCodec);
     }
 
     /**
@@ -45,7 +47,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions segmentBytes(long bytes) {
         LogOptions.defaults().segmentBytes(bytes); // validates
-        return new DurabilityOptions(fsync, bytes, clock);
+        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec);
     }
 
     /**
@@ -54,7 +56,25 @@ public final class DurabilityOptions {
      * @return a new options object
      */
     public DurabilityOptions clock(LongSupplier clock) {
-        return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"));
+        return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveredCodec);
+    }
+
+    /**
+     * Declares every queue found in the log again when the broker opens, with its recorded spec and {@code codec}
+     * (see {@link DurableBroker#declareRecovered(Codec)}), so recovered queues are live before anyone declares them.
+     * Fits a broker whose queues all use one codec, e.g. a server storing {@code byte[]} payloads. Default: none (a
+     * recovered queue comes back when the application declares it with its codec and, possibly, a new spec).
+     *
+     * @param codec decodes every recovered payload
+     * @return a new options object
+     */
+    public DurabilityOptions declareRecoveredWith(Codec<?> codec) {
+        return new DurabilityOptions(fsync, segmentBytes, clock, Objects.requireNonNull(codec, "codec"));
+    }
+
+    /** @return the codec every recovered queue is declared with at open, or empty (the default) */
+    public java.util.Optional<Codec<?>> declareRecoveredWith() {
+        return java.util.Optional.ofNullable(recoveredCodec);
     }
 
     /** @return the fsync policy */
@@ -78,6 +98,7 @@ public final class DurabilityOptions {
 
     @Override
     public String toString() {
-        return "DurabilityOptions{fsync=" + fsync + ", segmentBytes=" + segmentBytes + "}";
+        return "DurabilityOptions{fsync=" + fsync + ", segmentBytes=" + segmentBytes
+                + (recoveredCodec != null ? ", declareRecoveredWith=" + recoveredCodec : "") + "}";
     }
 }

@@ -23,7 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link SegmentedLog} in {@code dir}, and {@link #open} rebuilds the queues from it.
  *
  * <p>Payloads are encoded with the {@link Codec} given to {@link #declare(QueueSpec, Codec)} on the log's writer
- * thread (never under a queue lock); a dead-letter queue declared implicitly uses its source queue's codec. A
+ * thread (never under a queue lock); a dead-letter queue declared implicitly (created, or recovered and brought back,
+ * by declaring a queue that routes to it) uses its source queue's codec, and a recovered one keeps its recorded spec. A
  * recovered queue comes back with its messages when it is declared again (with its codec): in id order, each
  * ready (or delayed until its recorded time), with its delivery count, its TTL and its dead-letter headers;
  * dedup ids whose window is still open are kept. Leases are not recovered: every un-acked message is ready
@@ -71,7 +72,58 @@ public final class DurableBroker implements AutoCloseable {
         for (LogRecord r : completions) { // dead letters that left their queue but had not arrived yet
             log.append(r);
         }
-        return new DurableBroker(log, options, replay.queues);
+        DurableBroker broker = new DurableBroker(log, options, replay.queues);
+        if (options.declareRecoveredWith().isPresent()) {
+            try {
+                broker.declareRecovered(options.declareRecoveredWith().get());
+            } catch (RuntimeException e) {
+                log.close();
+                throw e;
+            }
+        }
+        return broker;
+    }
+
+    /**
+     * Declares again every queue found in the log that has not been declared again yet, with the spec recorded in
+     * the log and {@code codec} (a dead-letter queue before the queues that route to it, so that it keeps its own
+     * recorded spec). Use it when one codec fits every queue, as in a server that stores {@code byte[]} payloads:
+     * the queues are then live (listed, counted, leased, their timers running) before any client declares them.
+     *
+     * @param codec decodes every recovered payload
+     * @param <T> the payload type
+     * @return the names of the queues declared, dead-letter queues first
+     * @throws IllegalStateException if a recovered payload cannot be decoded, or a recorded spec is no longer valid
+     *     (the message names the queue)
+     */
+    public <T> List<String> declareRecovered(Codec<T> codec) {
+        Objects.requireNonNull(codec, "codec");
+        List<String> done = new ArrayList<>();
+        java.util.HashSet<String> visited = new java.util.HashSet<>();
+        for (String name : new java.util.TreeSet<>(recovered.keySet())) {
+            declareRecovered(name, codec, done, visited);
+        }
+        return done;
+    }
+
+    private <T> void declareRecovered(String name, Codec<T> codec, List<String> done, Set<String> visited) {
+        if (!visited.add(name)) {
+            return;
+        }
+        QueueState st = recovered.get(name);
+        if (st == null) {
+            return; // declared meanwhile
+        }
+        QueueSpec spec;
+        try {
+            spec = st.spec == null ? QueueSpec.named(name) : SpecFormat.decode(st.spec).validate();
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("queue '" + name + "' recovered from the log: its recorded spec is not "
+                    + "valid: " + e.getMessage(), e);
+        }
+        spec.deadLetterQueue().ifPresent(d -> declareRecovered(d, codec, done, visited));
+        declare(spec, codec);
+        done.add(name);
     }
 
     /**
@@ -118,7 +170,13 @@ public final class DurableBroker implements AutoCloseable {
         return log.whenDurable(seq);
     }
 
-    /** @return names of queues found in the log that have not been declared again yet */
+    /**
+     * Names of queues found in the log that have not been declared again yet. They are listed by the broker's
+     * {@link Broker#list()} and {@link Broker#stats()} and can be purged or deleted through it, but only a queue
+     * declared again (with its codec) can be used or its messages read.
+     *
+     * @return the names
+     */
     public Set<String> recoveredQueues() {
         return Set.copyOf(recovered.keySet());
     }
@@ -185,6 +243,58 @@ public final class DurableBroker implements AutoCloseable {
         public void deleted(MessageQueue<?> q) {
             q.setJournal(null);
             log.append(new LogRecord.Delete(q.name()));
+        }
+
+        @Override
+        public QueueSpec implicitSpec(String name) {
+            QueueState st = recovered.get(name);
+            if (st != null && st.spec != null) {
+                try {
+                    return SpecFormat.decode(st.spec).validate();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "log: the recorded spec of queue '" + name + "' is not valid ("
+                            + e.getMessage() + "); it comes back with default settings");
+                }
+            }
+            return QueueSpec.named(name);
+        }
+
+        @Override
+        public List<String> dormant() {
+            return List.copyOf(recovered.keySet());
+        }
+
+        @Override
+        public QueueStats dormantStats(String name) {
+            QueueStats[] out = new QueueStats[1];
+            recovered.computeIfPresent(name, (n, st) -> {
+                out[0] = st.stats(n, options.clock().getAsLong());
+                return st;
+            });
+            return out[0];
+        }
+
+        @Override
+        public long purgeDormant(String name) {
+            long[] out = {-1};
+            recovered.computeIfPresent(name, (n, st) -> {
+                out[0] = st.messages.size();
+                st.messages.clear();
+                log.append(new LogRecord.Purge(n));
+                return st;
+            });
+            return out[0];
+        }
+
+        @Override
+        public boolean deleteDormant(String name) {
+            boolean[] out = {false};
+            recovered.computeIfPresent(name, (n, st) -> {
+                out[0] = true;
+                log.append(new LogRecord.Delete(n));
+                return null;
+            });
+            return out[0];
         }
     }
 
@@ -293,6 +403,27 @@ public final class DurableBroker implements AutoCloseable {
         long nextId = 1;
         final TreeMap<Long, Msg> messages = new TreeMap<>();
         final HashMap<String, Journal.RecoveredDedup> dedup = new HashMap<>();
+
+        QueueStats stats(String name, long now) {
+            long ready = 0;
+            long delayed = 0;
+            long bytes = 0;
+            for (Msg m : messages.values()) {
+                if (m.readyAt > now) {
+                    delayed++;
+                } else {
+                    ready++;
+                }
+                bytes += m.payload.length;
+            }
+            long capacity;
+            try {
+                capacity = (spec == null ? QueueSpec.named(name) : SpecFormat.decode(spec)).capacity();
+            } catch (RuntimeException e) {
+                capacity = QueueSpec.named(name).capacity();
+            }
+            return new QueueStats(name, ready, 0, delayed, bytes, capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        }
 
         <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now) {
             List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
