@@ -198,16 +198,22 @@ public final class MessageQueue<T> {
      */
     public List<SendOutcome> sendAll(List<OutboundMessage<T>> messages, long now) {
         Objects.requireNonNull(messages, "messages");
-        long[] sizes = new long[messages.size()];
-        for (int i = 0; i < sizes.length; i++) {
+        int n = messages.size();
+        // Sizes are needed up front only to refuse an oversized payload before anything is stored; without a byte
+        // limit they are computed under the lock for stored messages only, so a batch refused as FULL after its
+        // first message (a producer woken for every freed slot) costs O(1) per stored message, not O(batch).
+        long[] sizes = maxBytes == Long.MAX_VALUE ? null : new long[n];
+        for (int i = 0; i < n; i++) {
             OutboundMessage<T> m = messages.get(i);
             if (m == null) { // not requireNonNull(m, "messages[" + i + "]"): that builds the string for every message
                 throw new NullPointerException("messages[" + i + "]");
             }
-            sizes[i] = Sizes.of(m.payload());
-            checkFits(sizes[i]);
+            if (sizes != null) {
+                sizes[i] = Sizes.of(m.payload());
+                checkFits(sizes[i]);
+            }
         }
-        SendOutcome[] out = new SendOutcome[sizes.length];
+        SendOutcome[] out = new SendOutcome[n];
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
@@ -217,7 +223,7 @@ public final class MessageQueue<T> {
             runTimers(now);
             boolean full = false;
             for (int i = 0; i < out.length; i++) {
-                out[i] = full ? SendOutcome.FULL : sendLocked(messages.get(i), sizes[i], now);
+                out[i] = full ? SendOutcome.FULL : sendLocked(messages.get(i), sizes == null ? -1 : sizes[i], now);
                 full = out[i].status() == SendOutcome.Status.FULL;
             }
             s = signals(wasReadable);
@@ -249,10 +255,14 @@ public final class MessageQueue<T> {
                 return new SendOutcome(SendOutcome.Status.DUPLICATE, r.messageId);
             }
         }
-        if (size >= capacity || bytes + sz > maxBytes) {
-            refusedBytes = sendRefused ? Math.min(refusedBytes, sz) : sz;
+        if (size >= capacity || bytes + Math.max(sz, 0) > maxBytes) {
+            long need = Math.max(sz, 0); // sz < 0: not sized (no byte limit), so bytes never decide writability
+            refusedBytes = sendRefused ? Math.min(refusedBytes, need) : need;
             sendRefused = true;
             return SendOutcome.FULL;
+        }
+        if (sz < 0) {
+            sz = Sizes.of(m.payload());
         }
         long id = nextId++;
         Entry<T> e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(),
