@@ -40,6 +40,9 @@ public interface Delivery<T> {
      * <p>Errors: {@link LeaseExpiredException} when the lease is over. Completes empty at once when this delivery
      * was already acked successfully.
      *
+     * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
+     * its fsync policy (with {@code ALWAYS}: on disk).
+     *
      * @return a Mono that completes once the message is deleted
      */
     Mono<Void> ack();
@@ -49,6 +52,9 @@ public interface Delivery<T> {
      * queue's {@code maxDeliveries} goes to the dead-letter queue instead.
      *
      * <p>Errors: {@link LeaseExpiredException} when the lease is over.
+     *
+     * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
+     * its fsync policy (with {@code ALWAYS}: on disk).
      *
      * @return a Mono that completes once the message is back in the queue
      */
@@ -61,6 +67,9 @@ public interface Delivery<T> {
      * negative delay.
      *
      * @param delay zero or more
+     * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
+     * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is due at the same time.
+     *
      * @return a Mono that completes once the message is scheduled for redelivery
      */
     Mono<Void> nack(Duration delay);
@@ -72,6 +81,9 @@ public interface Delivery<T> {
      * a duration that is not positive.
      *
      * @param duration positive
+     * <p>Durability: leases are not logged (after a restart every un-acked message is ready again); on a durable
+     * broker the Mono still completes only once every change made before it is durable, like the other settlements.
+     *
      * @return a Mono that completes once the lease is extended
      */
     Mono<Void> extend(Duration duration);
@@ -83,6 +95,10 @@ public interface Delivery<T> {
      * <p>Errors: {@link LeaseExpiredException} when the lease is over.
      *
      * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue
+     * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
+     * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is in the dead-letter queue (or gone, when the
+     * queue has none), never back in this queue.
+     *
      * @return a Mono that completes once the message has left the queue
      */
     Mono<Void> reject(String reason);

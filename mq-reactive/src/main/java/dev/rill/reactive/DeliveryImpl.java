@@ -98,7 +98,7 @@ final class DeliveryImpl<T> implements Delivery<T> {
                     queue.timer.ensure(now + delay.toMillis());
                 }
                 queue.afterDeadLetterRisk();
-                return Mono.empty();
+                return queue.broker.durable(); // a durable broker confirms the nack once it is on disk
             }
             leaseOver();
             return Mono.error(expired("nack"));
@@ -114,7 +114,8 @@ final class DeliveryImpl<T> implements Delivery<T> {
             if (o == LeaseOutcome.OK) {
                 deadline = now + duration.toMillis();
                 queue.timer.ensure(deadline);
-                return Mono.empty();
+                // extensions are not logged; waiting keeps the order of confirmations the same as for the others
+                return queue.broker.durable();
             }
             leaseOver();
             return Mono.error(expired("extend"));
@@ -128,7 +129,7 @@ final class DeliveryImpl<T> implements Delivery<T> {
             if (o == LeaseOutcome.OK) {
                 settledOk(false);
                 queue.afterDeadLetterRisk();
-                return Mono.empty();
+                return queue.broker.durable(); // the dead-letter move (or drop) is on disk when this completes
             }
             leaseOver();
             return Mono.error(expired("reject"));

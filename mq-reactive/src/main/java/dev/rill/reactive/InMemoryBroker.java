@@ -42,6 +42,9 @@ final class InMemoryBroker implements ReactiveBroker {
         this.scheduler = scheduler;
         this.core = durable.broker();
         this.durable = durable;
+        for (String name : core.list()) {
+            view(name); // queues already live at open (DurabilityOptions.declareRecoveredWith): their timers run
+        }
     }
 
     /**
@@ -158,8 +161,10 @@ final class InMemoryBroker implements ReactiveBroker {
     public Mono<Long> purge(String name) {
         Objects.requireNonNull(name, "name");
         return Mono.fromCallable(() -> {
-            MessageQueue<Object> q = core.<Object>get(name).orElseThrow(() -> new QueueNotFoundException(name));
-            return q.purge(now());
+            if (!core.exists(name)) {
+                throw new QueueNotFoundException(name);
+            }
+            return core.purge(name, now()); // a queue recovered from the log and not declared yet can be purged too
         });
     }
 
@@ -177,7 +182,7 @@ final class InMemoryBroker implements ReactiveBroker {
     public Mono<Integer> redrive(String deadLetterQueue, int max) {
         Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
         return Mono.fromCallable(() -> {
-            if (core.get(deadLetterQueue).isEmpty()) {
+            if (!core.exists(deadLetterQueue)) {
                 throw new QueueNotFoundException(deadLetterQueue);
             }
             int moved = core.redrive(deadLetterQueue, max, now());
