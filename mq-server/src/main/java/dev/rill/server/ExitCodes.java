@@ -33,8 +33,6 @@ final class ExitCodes {
     static final int UNKNOWN_QUEUE = 5;
     /** The server refused the operation (invalid argument, queue exists with other settings, queue full). */
     static final int REFUSED = 6;
-    /** A requested feature is not available in this version (e.g. durable storage, {@code --data-dir}). */
-    static final int NOT_AVAILABLE = 7;
 
     private ExitCodes() {
     }
@@ -49,7 +47,6 @@ final class ExitCodes {
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");
         m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full)");
-        m.put(" 7", "not available in this version (e.g. --data-dir: no durable storage yet)");
         return m;
     }
 

@@ -1,5 +1,6 @@
 package dev.rill.server;
 
+import dev.rill.core.log.FsyncPolicy;
 import dev.rill.netty.Permissions;
 import dev.rill.netty.RillClient;
 import dev.rill.netty.ServerOptions;
@@ -19,7 +20,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs a Rill server until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully: stops"
                 + " accepting, closes the connections (their leases are released), closes the queues, exits 0.",
-                "Queues live in memory: they are lost when the server stops (no durable storage yet)."},
+                "Queues live in memory and are lost when the server stops, unless --data-dir gives them durable"
+                        + " storage: then every queue and message comes back when the server is started again on"
+                        + " the same directory."},
         footer = {"%nTokens file: one line per token: TOKEN PATTERN=RIGHTS ..., e.g. 'orders-worker orders*=receive'."
                 + " Rights: send, receive, manage, all. Without --tokens every client may do everything."})
 final class ServeCommand implements Callable<Integer> {
@@ -39,9 +42,15 @@ final class ServeCommand implements Callable<Integer> {
     String bind;
 
     @Option(names = "--data-dir", paramLabel = "DIR",
-            description = "Directory for durable storage. Not available yet: the server refuses to start (exit 7)"
-                    + " rather than pretend to persist.")
+            description = "Directory for durable storage (created if missing; holds the log segments and a LOCK"
+                    + " file, locked while the server runs). Without it, queues live in memory only.")
     Path dataDir;
+
+    @Option(names = "--fsync", paramLabel = "POLICY", converter = FsyncConverter.class,
+            description = "With --data-dir: always (a send or ack is confirmed once it is on disk), interval=<ms>"
+                    + " (confirmed once written; on disk within the interval: a machine crash may lose what was"
+                    + " confirmed in that window), never (the OS decides when to write back). Default: always.")
+    FsyncPolicy fsync;
 
     @Option(names = "--tokens", paramLabel = "FILE",
             description = "Tokens file (see below): turns authentication on.")
@@ -81,13 +90,12 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (dataDir != null) {
-            throw new CliException(ExitCodes.NOT_AVAILABLE, "--data-dir " + dataDir
-                    + ": durable storage not available yet in rill serve; it keeps queues in memory only"
-                    + " (start without --data-dir, knowing that queues are lost when the server stops)");
+        if (fsync != null && dataDir == null) {
+            throw new CliException(ExitCodes.USAGE, "--fsync needs --data-dir (without it queues live in memory)");
         }
         ServerOptions options = options();
-        ServerProcess process = ServerProcess.start(options, metricsBind, metricsPort, grace);
+        FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
+        ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, grace);
         if (root.installSignalHandlers) {
             // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0
             // (halt: the JVM would otherwise report 128 + signal). A normal exit finds the work done and returns.
@@ -105,7 +113,12 @@ final class ServeCommand implements Callable<Integer> {
         if (m != null) {
             out.println("rill: metrics on http://" + m.getHostString() + ":" + m.getPort() + "/metrics");
         }
-        out.println("rill: queues are kept in memory; stop with SIGTERM or Ctrl-C");
+        if (dataDir != null) {
+            out.println("rill: durable storage in " + dataDir + " (fsync " + policy + "), "
+                    + process.recoveredQueues() + " queue(s) recovered; stop with SIGTERM or Ctrl-C");
+        } else {
+            out.println("rill: queues are kept in memory; stop with SIGTERM or Ctrl-C");
+        }
         out.flush();
         root.onServerStarted.accept(process);
         process.awaitShutdown();

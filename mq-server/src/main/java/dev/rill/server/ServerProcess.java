@@ -1,11 +1,17 @@
 package dev.rill.server;
 
+import dev.rill.core.Codec;
+import dev.rill.core.DurabilityOptions;
+import dev.rill.core.log.FsyncPolicy;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -24,19 +30,22 @@ final class ServerProcess {
     private final RillServer server;
     private final DisposableServer metrics;
     private final boolean tls;
+    private final int recoveredQueues;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private ServerProcess(ReactiveBroker broker, RillServer server, DisposableServer metrics, boolean tls) {
+    private ServerProcess(ReactiveBroker broker, RillServer server, DisposableServer metrics, boolean tls,
+            int recoveredQueues) {
         this.broker = broker;
         this.server = server;
         this.metrics = metrics;
         this.tls = tls;
+        this.recoveredQueues = recoveredQueues;
     }
 
     /**
-     * Starts a server: a new in-memory broker, the Rill listener and, when {@code metricsPort} is given, the
-     * Prometheus endpoint.
+     * Starts a server with an in-memory broker (see {@link #start(ServerOptions, Path, FsyncPolicy, String, Integer,
+     * Duration)}).
      *
      * @param options the listener's options (its broker is replaced by a new in-memory one)
      * @param metricsHost the metrics endpoint's bind address
@@ -45,7 +54,45 @@ final class ServerProcess {
      * @return the running server
      */
     static ServerProcess start(ServerOptions options, String metricsHost, Integer metricsPort, Duration bindTimeout) {
-        ReactiveBroker broker = Rill.inMemory();
+        return start(options, null, FsyncPolicy.always(), metricsHost, metricsPort, bindTimeout);
+    }
+
+    /**
+     * Starts a server: a new broker (in memory, or durable on {@code dataDir}), the Rill listener and, when
+     * {@code metricsPort} is given, the Prometheus endpoint. A durable broker declares every queue found in its log
+     * again at once, with its recorded settings (payloads are bytes on a server), so clients see them as before the
+     * restart.
+     *
+     * @param options the listener's options (its broker is replaced by the new one)
+     * @param dataDir the durable storage directory, or null for an in-memory broker
+     * @param fsync the durable broker's fsync policy (ignored in memory)
+     * @param metricsHost the metrics endpoint's bind address
+     * @param metricsPort the metrics endpoint's port (0: OS-chosen), or null for no endpoint
+     * @param bindTimeout how long binding may take
+     * @return the running server
+     * @throws CliException (exit 1) when the data directory cannot be opened (in use, not writable, damaged log),
+     *     the port cannot be bound, or the metrics endpoint cannot start
+     */
+    static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
+            Integer metricsPort, Duration bindTimeout) {
+        ReactiveBroker broker;
+        int recovered = 0;
+        if (dataDir == null) {
+            broker = Rill.inMemory();
+        } else {
+            try {
+                broker = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
+                        .declareRecoveredWith(Codec.bytes()));
+            } catch (UncheckedIOException e) {
+                throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": "
+                        + ExitCodes.message(e.getCause()), e);
+            } catch (RuntimeException e) {
+                throw new CliException(ExitCodes.FAILED, "cannot recover the queues in " + dataDir + ": "
+                        + ExitCodes.message(e), e);
+            }
+            List<String> names = broker.list().block(bindTimeout);
+            recovered = names == null ? 0 : names.size();
+        }
         RillServer server;
         try {
             server = RillServer.bindNow(options.broker(broker), bindTimeout);
@@ -73,7 +120,12 @@ final class ServerProcess {
                         + ": " + ExitCodes.message(e), e);
             }
         }
-        return new ServerProcess(broker, server, http, options.tls().isPresent());
+        return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered);
+    }
+
+    /** @return how many queues a durable broker found in its data directory at start (0 in memory) */
+    int recoveredQueues() {
+        return recoveredQueues;
     }
 
     /** @return the broker served */
@@ -104,7 +156,8 @@ final class ServerProcess {
 
     /**
      * Shuts down gracefully: stops accepting connections and closes the open ones (their leases are released, so
-     * no delivery stays held), stops the metrics endpoint, then closes the broker (every stream ends). Idempotent:
+     * no delivery stays held), stops the metrics endpoint, then closes the broker (every stream ends; a durable one
+     * writes and syncs what is pending and releases its data directory's lock). Idempotent:
      * only the first call does the work; the others return false at once.
      *
      * @param grace how long each step may take

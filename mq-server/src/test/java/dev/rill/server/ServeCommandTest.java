@@ -143,10 +143,76 @@ class ServeCommandTest {
     }
 
     @Test
-    void dataDirIsRefusedAsNotAvailable() {
-        Cli.Result r = Cli.run("serve", "--port", "0", "--data-dir", dir.toString());
-        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.NOT_AVAILABLE);
-        assertThat(r.err()).contains("durable storage not available yet");
+    void withADataDirQueuesAndMessagesSurviveAStopAndAStartOnTheSameDirectory() throws Exception {
+        Path data = dir.resolve("data");
+        Running s = serve("--port", "0", "--data-dir", data.toString());
+        String url = s.process().url();
+        Cli.Result send = Cli.run("send", "jobs", "--create", "--max-deliveries", "3", "--dead-letter-queue",
+                "jobs.dlq", "--url", url, "one", "two", "three", "four");
+        assertThat(send.code()).as(send.toString()).isZero();
+        Cli.Result acked = Cli.run("consume", "jobs", "--count", "1", "--max-deliveries", "3", "--dead-letter-queue",
+                "jobs.dlq", "--url", url);
+        assertThat(acked.code()).as(acked.toString()).isZero();
+        assertThat(acked.out()).contains("one");
+        Cli.Result rejected = Cli.run("consume", "jobs", "--reject", "bad input", "--count", "1", "--max-deliveries",
+                "3", "--dead-letter-queue", "jobs.dlq", "--url", url);
+        assertThat(rejected.code()).as(rejected.toString()).isZero();
+        assertThat(rejected.out()).contains("two");
+        Cli.Result first = s.stop(); // the path the SIGTERM hook takes: closes (and syncs) the durable broker
+        assertThat(first.code()).as(first.toString()).isZero();
+        assertThat(first.out()).contains("durable storage in " + data + " (fsync ALWAYS), 0 queue(s) recovered");
+
+        Running again = serve("--port", "0", "--data-dir", data.toString());
+        String url2 = again.process().url();
+        assertThat(again.process().recoveredQueues()).isEqualTo(2);
+        // the queues are back before any client declares them: listed, counted, and with their recorded settings
+        Cli.Result stats = Cli.run("stats", "--url", url2);
+        assertThat(stats.code()).as(stats.toString()).isZero();
+        assertThat(stats.out()).contains("jobs").contains("jobs.dlq");
+        Cli.Result dead = Cli.run("peek", "jobs.dlq", "--url", url2);
+        assertThat(dead.code()).as(dead.toString()).isZero();
+        assertThat(dead.out()).contains("two").contains("bad input");
+        Cli.Result otherSettings = Cli.run("consume", "jobs", "--count", "1", "--url", url2);
+        assertThat(otherSettings.code()).as(otherSettings.toString()).isEqualTo(ExitCodes.REFUSED);
+        Cli.Result rest = Cli.run("consume", "jobs", "--count", "2", "--max-deliveries", "3", "--dead-letter-queue",
+                "jobs.dlq", "--url", url2);
+        assertThat(rest.code()).as(rest.toString()).isZero();
+        assertThat(rest.out()).contains("three").contains("four").doesNotContain("one");
+        Cli.Result second = again.stop();
+        assertThat(second.code()).as(second.toString()).isZero();
+        assertThat(second.out()).contains("2 queue(s) recovered");
+
+        Running third = serve("--port", "0", "--data-dir", data.toString());
+        var queues = third.process().broker().stats().block(Duration.ofSeconds(10));
+        assertThat(queues).extracting(q -> q.name() + "=" + q.size()).containsExactly("jobs=0", "jobs.dlq=1");
+        assertThat(third.stop().code()).isZero();
+    }
+
+    @Test
+    void aDataDirInUseOrAnUnknownFsyncPolicyIsRefusedClearly() throws Exception {
+        Path data = dir.resolve("data");
+        Running s = serve("--port", "0", "--data-dir", data.toString(), "--fsync", "interval=50");
+        assertThat(Cli.run("send", "q", "--create", "--url", s.process().url(), "x").code()).isZero();
+        Cli.Result inUse = Cli.run("serve", "--port", "0", "--data-dir", data.toString());
+        assertThat(inUse.code()).as(inUse.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(inUse.err()).contains("cannot open data directory " + data).contains("in use by another broker");
+        Cli.Result done = s.stop();
+        assertThat(done.out()).contains("(fsync INTERVAL(50ms))");
+
+        Cli.Result badPolicy = Cli.run("serve", "--port", "0", "--data-dir", data.toString(), "--fsync", "sometimes");
+        assertThat(badPolicy.code()).as(badPolicy.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badPolicy.err()).contains("not an fsync policy (always, interval=<ms>, never)");
+        Cli.Result badInterval = Cli.run("serve", "--port", "0", "--data-dir", data.toString(), "--fsync",
+                "interval=0");
+        assertThat(badInterval.code()).as(badInterval.toString()).isEqualTo(ExitCodes.USAGE);
+        Cli.Result noDir = Cli.run("serve", "--port", "0", "--fsync", "never");
+        assertThat(noDir.code()).as(noDir.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noDir.err()).contains("--fsync needs --data-dir");
+
+        Running never = serve("--port", "0", "--data-dir", data.toString(), "--fsync", "never");
+        assertThat(never.process().broker().stats().block(Duration.ofSeconds(10)))
+                .extracting(q -> q.name() + "=" + q.size()).containsExactly("q=1");
+        assertThat(never.stop().out()).contains("(fsync NEVER), 1 queue(s) recovered");
     }
 
     @Test
