@@ -34,12 +34,16 @@ public class RillAutoConfiguration {
      *
      * @param broker the broker
      * @param properties the properties
-     * @return the declared queues
+     * @param managed the broker this auto-configuration created, if it did
+     * @return the declared queues (on a durable broker of {@code rill.data-dir}: declared on first use, see
+     *     {@link RillQueues})
      */
     @Bean
     @ConditionalOnMissingBean
-    public RillQueues rillQueues(ReactiveBroker broker, RillProperties properties) {
-        RillQueues queues = new RillQueues(broker, RillQueues.specs(properties.getQueues()));
+    public RillQueues rillQueues(ReactiveBroker broker, RillProperties properties,
+            ObjectProvider<ManagedBroker> managed) {
+        boolean durable = properties.getDataDir() != null && managed.getIfAvailable() != null;
+        RillQueues queues = new RillQueues(broker, RillQueues.specs(properties.getQueues()), durable);
         queues.declare(properties.getConnectTimeout());
         return queues;
     }

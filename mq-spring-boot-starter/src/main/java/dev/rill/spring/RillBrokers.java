@@ -1,5 +1,7 @@
 package dev.rill.spring;
 
+import dev.rill.core.DurabilityOptions;
+import dev.rill.core.log.FsyncPolicy;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.RillClient;
 import dev.rill.reactive.ReactiveBroker;
@@ -8,10 +10,13 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Locale;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import org.springframework.boot.convert.DurationStyle;
 import org.springframework.boot.ssl.NoSuchSslBundleException;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
@@ -26,18 +31,23 @@ final class RillBrokers {
     }
 
     /**
-     * Creates the broker: remote when {@code rill.url} is set, else in-memory. Blocks while connecting.
+     * Creates the broker: remote when {@code rill.url} is set, embedded and durable when {@code rill.data-dir} is set
+     * (blocks while the log is replayed), else in-memory. Blocks while connecting.
      *
      * @param sslBundles the context's SSL bundles, or null when there are none
      * @throws RillConfigurationException when the properties ask for what is not available or are inconsistent
      */
     static ReactiveBroker create(RillProperties props, ResourceLoader resources, SslBundles sslBundles,
             List<RillClientOptionsCustomizer> customizers) {
-        if (props.getDataDir() != null) {
-            throw new RillConfigurationException("rill.data-dir",
-                    "durable storage is not available yet in this version of Rill (rill.data-dir="
-                            + props.getDataDir() + "). Remove rill.data-dir to use the in-memory broker (messages "
-                            + "are lost when the application stops), or set rill.url to use a Rill server.");
+        FsyncPolicy fsync = fsync(props.getFsync());
+        if (props.getDataDir() != null && props.getUrl() != null) {
+            throw new RillConfigurationException("rill.data-dir", "both rill.data-dir and rill.url are set: use "
+                    + "rill.data-dir for an embedded durable broker, or rill.url for a Rill server (which keeps its "
+                    + "own data, see rill serve --data-dir), not both");
+        }
+        if (props.getDataDir() == null && !fsync.equals(FsyncPolicy.always())) {
+            throw new RillConfigurationException("rill.fsync", "rill.fsync=" + props.getFsync() + " is set but "
+                    + "rill.data-dir is not; the fsync policy applies to the durable broker only");
         }
         if (props.getUrl() == null) {
             if (props.getToken() != null) {
@@ -49,6 +59,14 @@ final class RillBrokers {
                 throw new RillConfigurationException("rill.tls",
                         "TLS is configured but rill.url is not; the in-memory broker has no connection to secure. "
                                 + "Set rill.url, or remove the rill.tls.* properties.");
+            }
+            if (props.getDataDir() != null) {
+                try {
+                    return Rill.embedded(props.getDataDir(), DurabilityOptions.defaults().fsync(fsync));
+                } catch (UncheckedIOException e) {
+                    throw new RillConfigurationException("rill.data-dir", "cannot open the durable broker on "
+                            + props.getDataDir() + ": " + e.getCause().getMessage(), e);
+                }
             }
             return Rill.inMemory();
         }
@@ -71,6 +89,32 @@ final class RillBrokers {
                     + timeout);
         }
         return broker;
+    }
+
+    /**
+     * Reads {@code rill.fsync}: {@code always}, {@code never} or {@code interval=DURATION} (a plain number is
+     * milliseconds).
+     *
+     * @throws RillConfigurationException naming {@code rill.fsync} when the value is not a policy
+     */
+    static FsyncPolicy fsync(String value) {
+        String v = value == null ? "always" : value.trim().toLowerCase(Locale.ROOT);
+        if (v.equals("always")) {
+            return FsyncPolicy.always();
+        }
+        if (v.equals("never")) {
+            return FsyncPolicy.never();
+        }
+        if (v.startsWith("interval=")) {
+            try {
+                return FsyncPolicy.interval(DurationStyle.detectAndParse(v.substring("interval=".length()).trim()));
+            } catch (IllegalArgumentException e) {
+                throw new RillConfigurationException("rill.fsync", "'" + value + "': " + e.getMessage()
+                        + " (examples: interval=100ms, interval=1s)", e);
+            }
+        }
+        throw new RillConfigurationException("rill.fsync", "'" + value + "' is not an fsync policy: use always, "
+                + "interval=DURATION (e.g. interval=100ms) or never");
     }
 
     static ClientOptions clientOptions(RillProperties props, ResourceLoader resources, SslBundles sslBundles) {

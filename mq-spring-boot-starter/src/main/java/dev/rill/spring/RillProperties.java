@@ -14,7 +14,8 @@ import org.springframework.util.unit.DataSize;
 
 /**
  * Configuration properties under {@code rill.*}: which broker to use (in-memory by default, remote with
- * {@code rill.url}), the queues to declare at startup, metrics and shutdown.
+ * {@code rill.url}, embedded and durable with {@code rill.data-dir}), the queues to declare at startup, metrics and
+ * shutdown.
  *
  * <pre>
  * rill.url=rill://mq.internal:7400          # remote; omit for an in-memory broker
@@ -44,10 +45,19 @@ public class RillProperties {
     private String token;
 
     /**
-     * Directory for durable storage. Not available yet: setting it stops the start with an error rather than
-     * silently keeping messages in memory.
+     * Directory for durable storage: the application gets an embedded durable broker whose queues and messages
+     * survive restarts (the directory is created if missing and locked while the application runs). Not together
+     * with rill.url.
      */
     private Path dataDir;
+
+    /**
+     * With rill.data-dir: when a send or ack counts as done. 'always': once on disk (fsync, shared by concurrent
+     * operations); 'interval=<duration>' (e.g. interval=100ms; a plain number is milliseconds): once written, on
+     * disk within the interval, so a machine crash may lose what was confirmed in that window; 'never': once
+     * written, the operating system decides when it reaches the disk.
+     */
+    private String fsync = "always";
 
     /** How long to wait for the connection to the server named by rill.url when the application starts. */
     private Duration connectTimeout = Duration.ofSeconds(10);
@@ -92,9 +102,19 @@ public class RillProperties {
         return dataDir;
     }
 
-    /** @param dataDir the durable-storage directory (not available yet: the start fails when set) */
+    /** @param dataDir the durable-storage directory: turns the embedded durable broker on */
     public void setDataDir(Path dataDir) {
         this.dataDir = dataDir;
+    }
+
+    /** @return the fsync policy of the durable broker: always, interval=DURATION or never; default always */
+    public String getFsync() {
+        return fsync;
+    }
+
+    /** @param fsync the fsync policy of the durable broker: always, interval=DURATION or never */
+    public void setFsync(String fsync) {
+        this.fsync = fsync;
     }
 
     /** @return how long the startup connection may take; default 10 s */

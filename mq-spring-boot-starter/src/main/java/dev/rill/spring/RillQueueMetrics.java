@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.springframework.beans.factory.DisposableBean;
 
 /**
@@ -15,15 +16,31 @@ import org.springframework.beans.factory.DisposableBean;
  */
 final class RillQueueMetrics implements DisposableBean {
 
-    private final List<RillMetrics> bound = new ArrayList<>();
+    private final List<RillMetrics> bound = new CopyOnWriteArrayList<>();
+    private volatile boolean destroyed;
 
     RillQueueMetrics(RillQueues queues, List<MeterRegistry> registries, Duration refresh, Duration timeout) {
+        if (queues.declaresOnFirstUse()) {
+            // a durable broker's queues are declared by the application, with its codec: bind on that first use
+            if (refresh.toMillis() < 1) { // checked now, as the eager path does through refreshEvery
+                throw new IllegalArgumentException("interval must be >= 1ms, was " + refresh);
+            }
+            queues.onFirstUse(q -> bind(q, registries, refresh, queues));
+            return;
+        }
         for (String name : queues.specs().keySet()) {
             ReactiveQueue<byte[]> q = queues.queue(name, Codec.bytes()).block(timeout);
-            RillMetrics m = RillMetrics.of(q).refreshEvery(refresh, queues.broker().scheduler());
-            registries.forEach(m::bindTo);
-            bound.add(m);
+            bind(q, registries, refresh, queues);
         }
+    }
+
+    private void bind(ReactiveQueue<?> q, List<MeterRegistry> registries, Duration refresh, RillQueues queues) {
+        if (destroyed) {
+            return;
+        }
+        RillMetrics m = RillMetrics.of(q).refreshEvery(refresh, queues.broker().scheduler());
+        registries.forEach(m::bindTo);
+        bound.add(m);
     }
 
     /** @return the binders, one per declared queue */
@@ -33,6 +50,7 @@ final class RillQueueMetrics implements DisposableBean {
 
     @Override
     public void destroy() {
+        destroyed = true;
         bound.forEach(RillMetrics::dispose);
     }
 }

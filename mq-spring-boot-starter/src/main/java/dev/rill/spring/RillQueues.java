@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
@@ -30,15 +31,59 @@ import reactor.core.publisher.Mono;
  * <p>{@link #queue(String, Codec)} uses the declared spec, so the application never restates (and never
  * contradicts) the properties. Queues named only as another queue's {@code dead-letter-queue} are created by the
  * broker with default settings; declare them under {@code rill.queues} too to get them here (and their meters).
+ *
+ * <p>Durable broker ({@code rill.data-dir}): the queues are not declared at startup but on their first
+ * {@link #queue(String, Codec)}, because a queue recovered from the log decodes its messages with the codec of its
+ * first declaration, which must be the application's. Until then a recovered queue is listed and counted by the
+ * broker and can be purged or deleted; a dead-letter queue comes back with the first queue that routes to it, with
+ * that queue's codec. Meters of a queue are bound on its first declaration.
  */
 public final class RillQueues {
 
     private final ReactiveBroker broker;
     private final Map<String, QueueSpec> specs;
+    private final boolean onFirstUse;
+    /** With {@link #onFirstUse}: the first view of each queue declared, and who wants to know about them. */
+    private final Map<String, ReactiveQueue<?>> firstViews = new LinkedHashMap<>();
+    private final List<Consumer<ReactiveQueue<?>>> firstUseListeners = new ArrayList<>();
 
     RillQueues(ReactiveBroker broker, Map<String, QueueSpec> specs) {
+        this(broker, specs, false);
+    }
+
+    RillQueues(ReactiveBroker broker, Map<String, QueueSpec> specs, boolean declareOnFirstUse) {
         this.broker = Objects.requireNonNull(broker, "broker");
         this.specs = Collections.unmodifiableMap(new LinkedHashMap<>(specs));
+        this.onFirstUse = declareOnFirstUse;
+    }
+
+    /** @return whether queues are declared on their first {@link #queue(String, Codec)} rather than at startup */
+    boolean declaresOnFirstUse() {
+        return onFirstUse;
+    }
+
+    /**
+     * Calls {@code listener} with the first view of every queue declared on first use: at once for those already
+     * declared, later for the others. Only meaningful when {@link #declaresOnFirstUse()}.
+     */
+    void onFirstUse(Consumer<ReactiveQueue<?>> listener) {
+        List<ReactiveQueue<?>> already;
+        synchronized (firstViews) {
+            firstUseListeners.add(listener);
+            already = new ArrayList<>(firstViews.values());
+        }
+        already.forEach(listener);
+    }
+
+    private void firstUse(String name, ReactiveQueue<?> q) {
+        List<Consumer<ReactiveQueue<?>>> listeners;
+        synchronized (firstViews) {
+            if (firstViews.putIfAbsent(name, q) != null) {
+                return;
+            }
+            listeners = new ArrayList<>(firstUseListeners);
+        }
+        listeners.forEach(l -> l.accept(q));
     }
 
     /**
@@ -134,6 +179,9 @@ public final class RillQueues {
      *     the queue with other settings)
      */
     void declare(Duration timeout) {
+        if (onFirstUse) {
+            return; // see the class comment: the application's codec must come first
+        }
         for (QueueSpec spec : specs.values()) {
             try {
                 broker.queue(spec, Codec.bytes()).block(timeout);
@@ -177,7 +225,8 @@ public final class RillQueues {
      * @return a Mono of the queue
      */
     public <T> Mono<ReactiveQueue<T>> queue(String name, Codec<T> codec) {
-        return broker.queue(spec(name), Objects.requireNonNull(codec, "codec"));
+        Mono<ReactiveQueue<T>> q = broker.queue(spec(name), Objects.requireNonNull(codec, "codec"));
+        return onFirstUse ? q.doOnNext(view -> firstUse(name, view)) : q;
     }
 
     /** @return the broker the queues live on */

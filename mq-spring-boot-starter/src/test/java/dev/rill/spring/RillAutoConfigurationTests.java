@@ -2,8 +2,11 @@ package dev.rill.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
+import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
+import dev.rill.core.Message;
 import dev.rill.core.ExpiryAction;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.Ordering;
@@ -15,9 +18,14 @@ import dev.rill.reactive.QueueClosedException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
+import dev.rill.reactive.RillMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
@@ -153,15 +161,81 @@ class RillAutoConfigurationTests {
     }
 
     @Test
-    void dataDirStopsTheStartSayingDurableStorageIsNotAvailableYet() {
-        runner.withPropertyValues("rill.data-dir=/var/lib/rill").run(context -> {
-            assertThat(context).hasFailed();
-            assertThat(rootCause(context.getStartupFailure())).isInstanceOf(RillConfigurationException.class)
-                    .hasMessageContaining("rill.data-dir: durable storage is not available yet")
-                    .hasMessageContaining("/var/lib/rill");
-            assertThat(((RillConfigurationException) rootCause(context.getStartupFailure())).property())
-                    .isEqualTo("rill.data-dir");
+    void dataDirGivesADurableBrokerWhoseQueuesAndMessagesSurviveARestartOfTheApplication(@TempDir Path data) {
+        ApplicationContextRunner durable = runner.withPropertyValues("rill.data-dir=" + data,
+                "rill.queues.orders.max-deliveries=3", "rill.queues.orders.dead-letter-queue=orders-dlq",
+                "rill.queues.audit.capacity=10");
+        durable.run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(ManagedBroker.class);
+            RillQueues queues = context.getBean(RillQueues.class);
+            ReactiveQueue<String> orders = queues.queue("orders", Codec.utf8()).block(T);
+            for (String p : List.of("one", "two", "three")) {
+                orders.send(OutboundMessage.of(p)).block(T); // completes once on disk (fsync always)
+            }
+            orders.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(T); // "one" is gone for good
+            orders.receiveOne(Duration.ZERO).flatMap(d -> d.reject("bad")).block(T); // "two" to orders-dlq
         });
+        // the context closed the broker (synced, directory unlocked): a new application start finds everything
+        durable.run(context -> {
+            assertThat(context).hasNotFailed();
+            ReactiveBroker broker = context.getBean(ReactiveBroker.class);
+            // listed and counted before the application declares them again with its codec
+            assertThat(broker.list().block(T)).containsExactly("orders", "orders-dlq");
+            assertThat(broker.stats().block(T)).extracting(QueueStats::name, QueueStats::ready)
+                    .containsExactly(tuple("orders", 1L), tuple("orders-dlq", 1L));
+            ReactiveQueue<String> orders = context.getBean(RillQueues.class).queue("orders", Codec.utf8()).block(T);
+            Delivery<String> d = orders.receiveOne(Duration.ZERO).block(T);
+            String payload = d.payload(); // decoded with the application's codec, not as bytes
+            assertThat(payload).isEqualTo("three");
+            assertThat(d.deliveryCount()).isEqualTo(1);
+            d.ack().block(T);
+            ReactiveQueue<String> dlq = broker.queue(QueueSpec.named("orders-dlq"), Codec.utf8()).block(T);
+            Message<String> dead = dlq.peek(10).blockFirst(T);
+            assertThat(dead.payload()).isEqualTo("two");
+            assertThat(dead.headers()).containsEntry(Message.HEADER_DEAD_LETTER_REASON, "bad");
+        });
+    }
+
+    @Test
+    void durableQueuesGetTheirMetersOnFirstUse(@TempDir Path data) {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                .withPropertyValues("rill.data-dir=" + data, "rill.queues.orders.capacity=10",
+                        "rill.metrics.refresh-interval=50ms", "rill.fsync=interval=20ms")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    MeterRegistry registry = context.getBean(MeterRegistry.class);
+                    assertThat(registry.find(RillMetrics.SENT).tag("queue", "orders").counter()).isNull();
+                    ReactiveQueue<String> orders = context.getBean(RillQueues.class).queue("orders", Codec.utf8())
+                            .block(T);
+                    orders.send(OutboundMessage.of("a")).block(T);
+                    await().atMost(T).untilAsserted(() -> assertThat(registry.get(RillMetrics.READY)
+                            .tag("queue", "orders").gauge().value()).isEqualTo(1.0));
+                });
+    }
+
+    @Test
+    void badDurableSettingsStopTheStartNamingTheProperty(@TempDir Path data) throws Exception {
+        assertStartFails(new String[] {"rill.data-dir=" + data, "rill.url=rill://127.0.0.1:1"},
+                "rill.data-dir: both rill.data-dir and rill.url are set");
+        assertStartFails("rill.fsync=never", "rill.fsync: rill.fsync=never is set but rill.data-dir is not");
+        assertStartFails(new String[] {"rill.data-dir=" + data, "rill.fsync=sometimes"},
+                "rill.fsync: 'sometimes' is not an fsync policy");
+        assertStartFails(new String[] {"rill.data-dir=" + data, "rill.fsync=interval=0s"},
+                "rill.fsync: 'interval=0s'");
+        ReactiveBroker holder = Rill.embedded(data);
+        try {
+            runner.withPropertyValues("rill.data-dir=" + data).run(context -> {
+                assertThat(context).hasFailed();
+                RillConfigurationException e = (RillConfigurationException) rootCause(context.getStartupFailure());
+                assertThat(e.property()).isEqualTo("rill.data-dir");
+                assertThat(e).hasMessageContaining("cannot open the durable broker on " + data)
+                        .hasMessageContaining("in use by another broker");
+            });
+        } finally {
+            holder.close().block(T);
+        }
+        runner.withPropertyValues("rill.data-dir=" + data, "rill.fsync=interval=100")
+                .run(context -> assertThat(context).hasNotFailed());
     }
 
     @Test
@@ -205,9 +279,10 @@ class RillAutoConfigurationTests {
 
     @Test
     void failureAnalyzerPrintsThePropertyToFix() {
-        RillConfigurationException e = new RillConfigurationException("rill.data-dir", "not available yet");
+        RillConfigurationException e = new RillConfigurationException("rill.data-dir", "in use by another broker");
         var analysis = new RillConfigurationFailureAnalyzer().analyze(new IllegalStateException("wrapper", e));
-        assertThat(analysis.getDescription()).isEqualTo("Invalid Rill configuration: rill.data-dir: not available yet");
+        assertThat(analysis.getDescription())
+                .isEqualTo("Invalid Rill configuration: rill.data-dir: in use by another broker");
         assertThat(analysis.getAction()).contains("'rill.data-dir'");
         assertThat(analysis.getCause()).isSameAs(e);
     }

@@ -20,7 +20,7 @@ class RillConfigurationMetadataTests {
             repo = ConfigurationMetadataRepositoryJsonBuilder.create(in).build();
         }
         Map<String, ConfigurationMetadataProperty> p = repo.getAllProperties();
-        assertThat(p).containsKeys("rill.url", "rill.token", "rill.data-dir", "rill.connect-timeout",
+        assertThat(p).containsKeys("rill.url", "rill.token", "rill.data-dir", "rill.fsync", "rill.connect-timeout",
                 "rill.tls.enabled", "rill.tls.bundle", "rill.tls.trust-certificates", "rill.tls.certificate",
                 "rill.tls.private-key", "rill.queues", "rill.metrics.enabled", "rill.metrics.refresh-interval",
                 "rill.shutdown.drain-timeout");
@@ -31,7 +31,10 @@ class RillConfigurationMetadataTests {
         assertThat(p.get("rill.connect-timeout").getDefaultValue()).isEqualTo("10s");
         assertThat(p.get("rill.shutdown.drain-timeout").getDefaultValue()).isEqualTo("30s");
         assertThat(p.get("rill.metrics.enabled").getDefaultValue()).isEqualTo(true);
-        assertThat(p.get("rill.data-dir").getDescription()).contains("Not available yet");
+        assertThat(p.get("rill.data-dir").getDescription()).contains("durable storage").contains("survive restarts");
+        assertThat(p.get("rill.fsync").getType()).isEqualTo("java.lang.String");
+        assertThat(p.get("rill.fsync").getDefaultValue()).isEqualTo("always");
+        assertThat(p.get("rill.fsync").getDescription()).contains("interval=").contains("never");
         assertThat(p.values()).allSatisfy(prop -> assertThat(prop.getDescription()).as(prop.getId())
                 .isNotBlank().doesNotContain("{@"));
     }
