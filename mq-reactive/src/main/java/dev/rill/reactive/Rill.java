@@ -51,6 +51,14 @@ public final class Rill {
      * ack's {@code Mono} complete only once their record is on disk (many concurrent ones share one fsync).
      * Timers run on {@link Schedulers#parallel()}.
      *
+     * <p>Recovered queues: a queue found in the log comes back, with its messages, when it is declared again; its
+     * payloads are decoded with the codec of that first declaration (so declare it with the application's codec
+     * first). A dead-letter queue declared implicitly (named by a queue's spec, not declared itself) uses its source
+     * queue's codec and keeps the settings recorded in the log. Until then the queue is listed and counted by
+     * {@link ReactiveBroker#list()} and {@link ReactiveBroker#stats()} and can be purged or deleted; redrive from it
+     * fails asking to declare it first. {@link DurabilityOptions#declareRecoveredWith} declares every recovered
+     * queue at open instead, with one codec.
+     *
      * @param dir the data directory (created if missing); locked while the broker is open
      * @return the broker, with the queues found in the log coming back as they are declared again
      * @throws UncheckedIOException if the directory is in use by another broker, not writable, or its log is
