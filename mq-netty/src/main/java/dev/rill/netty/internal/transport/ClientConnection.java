@@ -56,12 +56,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private int pingNonce = 1;
     private ScheduledFuture<?> pinger;
     private boolean flushScheduled;
+    /** Sends handed over by any thread, drained in order on the event loop. */
+    private final java.util.Queue<PendingMessage> submitted = io.netty.util.internal.PlatformDependent.newMpscQueue();
+    private volatile int submitScheduled;
+    private static final java.util.concurrent.atomic.AtomicIntegerFieldUpdater<ClientConnection> SUBMIT_SCHEDULED =
+            java.util.concurrent.atomic.AtomicIntegerFieldUpdater.newUpdater(ClientConnection.class, "submitScheduled");
 
     private final Map<Integer, Pending<?>> requests = new HashMap<>();
     private final Map<Integer, RemoteSubscription<?>.Attachment> subscriptions = new HashMap<>();
     private final Map<String, Lane> lanes = new HashMap<>();
     private final Map<Integer, List<PendingMessage>> sendsInFlight = new HashMap<>();
-    private final Map<Integer, List<MonoSink<LeaseOutcome>>> settlesInFlight = new HashMap<>();
+    private final Map<Integer, List<SettleWaiter>> settlesInFlight = new HashMap<>();
     private final Map<SettleKey, SettleBatch> settleBatches = new LinkedHashMap<>();
 
     ClientConnection(RemoteBroker broker, ClientOptions options, FrameEncoder encoder) {
@@ -145,19 +150,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             p.sink.error(cause);
         }
         requests.clear();
-        for (List<MonoSink<LeaseOutcome>> sinks : settlesInFlight.values()) {
-            for (MonoSink<LeaseOutcome> s : sinks) {
-                s.error(new RillException("connection lost before the settlement was confirmed; the lease was "
+        for (List<SettleWaiter> waiters : settlesInFlight.values()) {
+            for (SettleWaiter w : waiters) {
+                w.failed(new RillException("connection lost before the settlement was confirmed; the lease was "
                         + "released by the server, the message may be delivered again", cause));
             }
         }
         settlesInFlight.clear();
         for (SettleBatch b : settleBatches.values()) {
-            for (MonoSink<LeaseOutcome> s : b.sinks) {
-                s.success(LeaseOutcome.STALE); // never sent; the server released the lease
+            for (SettleWaiter w : b.waiters) {
+                w.settled(LeaseOutcome.STALE); // never sent; the server released the lease
             }
         }
         settleBatches.clear();
+        ackBatch = null;
         // sends: those never written can always be retried; written ones only when they carry a dedup id
         List<PendingMessage> retry = new ArrayList<>();
         for (List<PendingMessage> batch : sendsInFlight.values()) {
@@ -260,10 +266,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             lane.credit += c.credit();
             pump(lane);
         } else if (f instanceof Frame.SettleResult r) {
-            List<MonoSink<LeaseOutcome>> sinks = settlesInFlight.remove(r.requestId());
-            if (sinks != null) {
-                for (int i = 0; i < sinks.size(); i++) {
-                    sinks.get(i).success(i < r.outcomes().size() ? r.outcomes().get(i) : LeaseOutcome.STALE);
+            List<SettleWaiter> waiters = settlesInFlight.remove(r.requestId());
+            if (waiters != null) {
+                List<LeaseOutcome> outcomes = r.outcomes();
+                for (int i = 0; i < waiters.size(); i++) {
+                    waiters.get(i).settled(i < outcomes.size() ? outcomes.get(i) : LeaseOutcome.STALE);
                 }
             }
         } else if (f instanceof Frame.SubscriptionEnd e) {
@@ -455,9 +462,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         Overflow batchOverflow;
         int batchBytes;
         int credit;
+        /** The SEND frame's size without its messages. */
+        final int overhead;
 
         Lane(String queue) {
             this.queue = queue;
+            this.overhead = FrameEncoder.sendOverhead(queue);
         }
     }
 
@@ -465,37 +475,63 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         return lanes.computeIfAbsent(queue, Lane::new);
     }
 
-    /** Queues a message for sending (on the event loop); it goes out as soon as the queue's SEND_CREDIT allows. */
+    /**
+     * Queues a message for sending (on the event loop); it goes out as soon as the queue's SEND_CREDIT allows.
+     *
+     * <p>Every send goes through one multi-producer queue drained by one event-loop task, even a send made on the
+     * loop (e.g. by sendMany after a result): it must not overtake earlier sends of the same producer still queued
+     * from another thread. One task per burst rather than one per message keeps the loop's task queue short.
+     */
     void send(PendingMessage m) {
-        // always through the task queue, even on the event loop: a send made on the loop (e.g. by sendMany after
-        // a result) must not overtake earlier sends of the same producer still queued from another thread
-        loop.execute(() -> {
+        submitted.offer(m);
+        if (SUBMIT_SCHEDULED.compareAndSet(this, 0, 1)) {
+            loop.execute(this::drainSubmitted);
+        }
+    }
+
+    private void drainSubmitted() {
+        submitScheduled = 0; // before polling: a send offered from now on schedules another drain
+        Lane last = null;
+        PendingMessage m;
+        while ((m = submitted.poll()) != null) {
             if (m.cancelled) {
-                return;
+                continue;
             }
             m.conn = this;
             m.sentIn = 0;
             if (state != State.OPEN) {
                 broker.resend(m);
-                return;
+                continue;
             }
-            int max = serverMaxFrameSize - FrameEncoder.sendOverhead(m.queue);
+            Lane lane;
+            try {
+                lane = lane(m.queue);
+            } catch (IllegalArgumentException e) {
+                m.sink.error(e);
+                continue;
+            }
+            int max = serverMaxFrameSize - lane.overhead;
             if (m.size > max) {
                 m.sink.error(new IllegalArgumentException("message of " + m.size + " encoded bytes exceeds the "
                         + "server's maximum frame size " + serverMaxFrameSize));
-                return;
+                continue;
             }
-            Lane lane = lane(m.queue);
             lane.waiting.add(m);
-            pump(lane);
-        });
+            if (last != null && last != lane) {
+                pump(last);
+            }
+            last = lane;
+        }
+        if (last != null) {
+            pump(last);
+        }
     }
 
     private void pump(Lane lane) {
         if (state != State.OPEN) {
             return;
         }
-        int max = serverMaxFrameSize - FrameEncoder.sendOverhead(lane.queue);
+        int max = serverMaxFrameSize - lane.overhead;
         while (lane.credit > 0 && !lane.waiting.isEmpty() && channel.isWritable()) {
             PendingMessage m = lane.waiting.peek();
             if (lane.batchBytes + m.size > max || (!lane.batch.isEmpty() && lane.batchOverflow != m.overflow)) {
@@ -604,20 +640,33 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private record SettleKey(SettleKind kind, long arg, String reason) {
     }
 
-    private static final class SettleBatch {
-        final long[] tagsInit = new long[8];
-        long[] tags = tagsInit;
-        int size;
-        final List<MonoSink<LeaseOutcome>> sinks = new ArrayList<>();
+    private static final SettleKey ACK_KEY = new SettleKey(SettleKind.ACK, 0, null);
 
-        void add(long tag, MonoSink<LeaseOutcome> sink) {
+    /** Told the server's outcome of one settlement (on the event loop). */
+    interface SettleWaiter {
+        /** @param outcome the server's answer (STALE when it was never sent because the connection closed) */
+        void settled(LeaseOutcome outcome);
+
+        /** @param e the connection closed after the settlement was sent, before its answer */
+        void failed(Throwable e);
+    }
+
+    private static final class SettleBatch {
+        long[] tags = new long[16];
+        int size;
+        final List<SettleWaiter> waiters = new ArrayList<>();
+
+        void add(long tag, SettleWaiter w) {
             if (size == tags.length) {
                 tags = java.util.Arrays.copyOf(tags, size * 2);
             }
             tags[size++] = tag;
-            sinks.add(sink);
+            waiters.add(w);
         }
     }
+
+    /** The ACK entry of {@link #settleBatches} for this tick (the common case, looked up without hashing). */
+    private SettleBatch ackBatch;
 
     /**
      * Settles one delivery; settlements of one event-loop tick share frames.
@@ -629,14 +678,49 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
      * @return a Mono of the server's outcome
      */
     Mono<LeaseOutcome> settle(SettleKind kind, long tag, long arg, String reason) {
-        return Mono.create(sink -> exec(() -> {
-            if (state != State.OPEN) {
-                sink.success(LeaseOutcome.STALE);
-                return;
+        return Mono.create(sink -> settle(kind, tag, arg, reason, new SettleWaiter() {
+            @Override
+            public void settled(LeaseOutcome outcome) {
+                sink.success(outcome);
             }
-            settleBatches.computeIfAbsent(new SettleKey(kind, arg, reason), k -> new SettleBatch()).add(tag, sink);
-            scheduleFlush();
+
+            @Override
+            public void failed(Throwable e) {
+                sink.error(e);
+            }
         }));
+    }
+
+    /**
+     * Settles one delivery and tells {@code w} the outcome (on the event loop); settlements of one event-loop tick
+     * share frames.
+     */
+    void settle(SettleKind kind, long tag, long arg, String reason, SettleWaiter w) {
+        if (loop.inEventLoop()) {
+            settleNow(kind, tag, arg, reason, w);
+        } else {
+            loop.execute(() -> settleNow(kind, tag, arg, reason, w));
+        }
+    }
+
+    private void settleNow(SettleKind kind, long tag, long arg, String reason, SettleWaiter w) {
+        if (state != State.OPEN) {
+            w.settled(LeaseOutcome.STALE);
+            return;
+        }
+        SettleBatch b;
+        if (kind == SettleKind.ACK) {
+            b = ackBatch;
+            if (b == null) {
+                b = new SettleBatch();
+                ackBatch = b;
+                settleBatches.put(ACK_KEY, b);
+            }
+        } else {
+            b = settleBatches.computeIfAbsent(new SettleKey(kind, arg, reason), k -> new SettleBatch());
+        }
+        b.add(tag, w);
+        scheduleFlush();
     }
 
     private void flushSettles() {
@@ -645,7 +729,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             SettleBatch b = e.getValue();
             int id = newId();
             long[] tags = java.util.Arrays.copyOf(b.tags, b.size);
-            settlesInFlight.put(id, b.sinks);
+            settlesInFlight.put(id, b.waiters);
             Frame f = switch (k.kind) {
                 case ACK -> new Frame.Ack(id, tags);
                 case NACK -> new Frame.Nack(id, k.arg, tags);
@@ -655,6 +739,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             ctx.write(f, ctx.voidPromise());
         }
         settleBatches.clear();
+        ackBatch = null;
     }
 
     // ---- writing ------------------------------------------------------------------------------------------------

@@ -140,6 +140,14 @@ public final class RemoteBroker implements ReactiveBroker {
         if (m.cancelled) {
             return;
         }
+        ClientConnection open;
+        synchronized (lock) {
+            open = !closed && failure == null && current != null && current.isOpen() ? current : null;
+        }
+        if (open != null) {
+            open.send(m); // the common case, without building a Mono per message
+            return;
+        }
         connection().subscribe(c -> c.send(m), m.sink::error);
     }
 

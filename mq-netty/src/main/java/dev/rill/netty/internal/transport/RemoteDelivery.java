@@ -5,7 +5,10 @@ import dev.rill.core.Message;
 import dev.rill.reactive.Delivery;
 import java.time.Duration;
 import java.util.Objects;
+import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Operators;
 
 /** A delivery received over the network; settling it sends a (coalesced) ACK/NACK/EXTEND/REJECT frame. */
 final class RemoteDelivery<T> implements Delivery<T> {
@@ -50,8 +53,7 @@ final class RemoteDelivery<T> implements Delivery<T> {
 
     @Override
     public Mono<Void> ack() {
-        return Mono.defer(() -> acked ? Mono.empty()
-                : op(ClientConnection.SettleKind.ACK, 0, null, "ack", true).doOnSuccess(v -> acked = true));
+        return new SettleMono(ClientConnection.SettleKind.ACK, 0, null, "ack");
     }
 
     @Override
@@ -65,7 +67,7 @@ final class RemoteDelivery<T> implements Delivery<T> {
         if (delay.isNegative()) {
             return Mono.error(new IllegalArgumentException("delay must be >= 0, was " + delay));
         }
-        return Mono.defer(() -> op(ClientConnection.SettleKind.NACK, delay.toMillis(), null, "nack", true));
+        return new SettleMono(ClientConnection.SettleKind.NACK, delay.toMillis(), null, "nack");
     }
 
     @Override
@@ -74,32 +76,97 @@ final class RemoteDelivery<T> implements Delivery<T> {
         if (duration.isNegative() || duration.isZero()) {
             return Mono.error(new IllegalArgumentException("duration must be positive, was " + duration));
         }
-        return Mono.defer(() -> {
-            long millis = Math.max(1, duration.toMillis());
-            // the server's new deadline is its now + duration; the client's clock is the best estimate it has
-            long estimate = clock.now(java.util.concurrent.TimeUnit.MILLISECONDS) + millis;
-            return op(ClientConnection.SettleKind.EXTEND, millis, null, "extend", false)
-                    .doOnSuccess(v -> deadline = estimate);
-        });
+        return new SettleMono(ClientConnection.SettleKind.EXTEND, Math.max(1, duration.toMillis()), null, "extend");
     }
 
     @Override
     public Mono<Void> reject(String reason) {
         Objects.requireNonNull(reason, "reason");
         String r = reason.length() > MAX_REASON ? reason.substring(0, MAX_REASON) : reason;
-        return Mono.defer(() -> op(ClientConnection.SettleKind.REJECT, 0, r, "reject", true));
+        return new SettleMono(ClientConnection.SettleKind.REJECT, 0, r, "reject");
     }
 
-    private Mono<Void> op(ClientConnection.SettleKind kind, long arg, String reason, String name, boolean settles) {
-        return conn.settle(kind, tag, arg, reason).flatMap(outcome -> {
-            if (outcome == LeaseOutcome.OK) {
-                if (settles) {
-                    settled = true;
-                }
-                return Mono.<Void>empty();
+    /**
+     * One settlement per subscription: registered straight with the connection (no intermediate operators, one
+     * object per subscription), completed on the event loop with the server's outcome.
+     */
+    private final class SettleMono extends Mono<Void> {
+        private final ClientConnection.SettleKind kind;
+        private final long arg;
+        private final String reason;
+        private final String name;
+
+        SettleMono(ClientConnection.SettleKind kind, long arg, String reason, String name) {
+            this.kind = kind;
+            this.arg = arg;
+            this.reason = reason;
+            this.name = name;
+        }
+
+        @Override
+        public void subscribe(CoreSubscriber<? super Void> actual) {
+            if (kind == ClientConnection.SettleKind.ACK && acked) {
+                Operators.complete(actual);
+                return;
             }
-            return Mono.error(Wire.stale(queue, message.id(), deliveryCount, name));
-        });
+            // EXTEND: the server's new deadline is its now + duration; the client's clock is the best estimate
+            long estimate = kind == ClientConnection.SettleKind.EXTEND
+                    ? clock.now(java.util.concurrent.TimeUnit.MILLISECONDS) + arg : 0;
+            Op op = new Op(actual, kind, name, estimate);
+            actual.onSubscribe(op);
+            conn.settle(kind, tag, arg, reason, op);
+        }
+    }
+
+    private final class Op implements Subscription, ClientConnection.SettleWaiter {
+        private final CoreSubscriber<? super Void> actual;
+        private final ClientConnection.SettleKind kind;
+        private final String name;
+        private final long estimate;
+        private volatile boolean cancelled;
+
+        Op(CoreSubscriber<? super Void> actual, ClientConnection.SettleKind kind, String name, long estimate) {
+            this.actual = actual;
+            this.kind = kind;
+            this.name = name;
+            this.estimate = estimate;
+        }
+
+        @Override
+        public void request(long n) {
+            // completes empty: nothing to request
+        }
+
+        @Override
+        public void cancel() {
+            cancelled = true; // the settlement itself stays sent: the server acts on it either way
+        }
+
+        @Override
+        public void settled(LeaseOutcome outcome) {
+            if (outcome == LeaseOutcome.OK) {
+                switch (kind) {
+                    case ACK -> {
+                        acked = true;
+                        settled = true;
+                    }
+                    case EXTEND -> deadline = estimate;
+                    default -> settled = true;
+                }
+                if (!cancelled) {
+                    actual.onComplete();
+                }
+            } else if (!cancelled) {
+                actual.onError(Wire.stale(queue, message.id(), deliveryCount, name));
+            }
+        }
+
+        @Override
+        public void failed(Throwable e) {
+            if (!cancelled) {
+                actual.onError(e);
+            }
+        }
     }
 
     /** Gives back a delivery that arrived after its stream was cancelled and was never emitted. */
