@@ -5,7 +5,9 @@ import dev.rill.core.QueueStats;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.MessageToByteEncoder;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.EncoderException;
 import java.util.List;
 import java.util.Map;
 
@@ -17,11 +19,22 @@ import java.util.Map;
  * {@link #encode(Frame, ByteBuf)} is the same without a size limit. A field beyond its limit in {@link Limits} is a
  * programming error: {@link IllegalArgumentException}, and nothing is left in the output buffer.
  *
+ * <p>Frames written with a void promise between two flushes are encoded into one buffer, handed down on the flush
+ * (or once it holds {@value #PASS_DOWN_BYTES} bytes, so what waits here stays small against the channel's
+ * writability limits): one buffer and one outbound-buffer entry per event-loop tick instead of one per frame. A
+ * write with a real promise hands the buffer down at once with that promise (it also carries the frames before it,
+ * in order). Anything that is not a {@code Frame} passes through after the frames before it.
+ *
  * <p>Not {@code @Sharable}: one instance per channel, used on its event loop.
  */
-public final class FrameEncoder extends MessageToByteEncoder<Frame> {
+public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
+
+    /** Coalesced bytes handed down without waiting for the flush. */
+    static final int PASS_DOWN_BYTES = 64 * 1024;
+    private static final int MIN_BUFFER = 1024;
 
     private volatile int maxFrameSize;
+    private ByteBuf pending;
 
     /**
      * Creates an encoder.
@@ -29,7 +42,6 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
      * @param maxFrameSize the largest length field the peer accepts
      */
     public FrameEncoder(int maxFrameSize) {
-        super(Frame.class);
         this.maxFrameSize = checkPositive(maxFrameSize);
     }
 
@@ -55,8 +67,80 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
     }
 
     @Override
-    protected void encode(ChannelHandlerContext ctx, Frame frame, ByteBuf out) {
-        encode(frame, out, maxFrameSize);
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (!(msg instanceof Frame frame)) {
+            passDown(ctx);
+            ctx.write(msg, promise);
+            return;
+        }
+        ByteBuf out = pending;
+        if (out == null) {
+            out = ctx.alloc().ioBuffer(Math.max(MIN_BUFFER, sizeHint(frame)));
+            pending = out;
+        } else {
+            out.ensureWritable(sizeHint(frame));
+        }
+        try {
+            encode(frame, out, maxFrameSize); // all or nothing: a refused frame leaves out as it was
+        } catch (RuntimeException e) {
+            if (!out.isReadable()) {
+                pending = null;
+                out.release();
+            }
+            throw e instanceof EncoderException ee ? ee : new EncoderException(e);
+        }
+        if (!promise.isVoid() || out.readableBytes() >= PASS_DOWN_BYTES) {
+            pending = null;
+            ctx.write(out, promise);
+        }
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        passDown(ctx);
+        ctx.flush();
+    }
+
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+        discard(); // like unflushed writes, frames never flushed are dropped when the channel closes
+        super.close(ctx, promise);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        discard();
+    }
+
+    private void passDown(ChannelHandlerContext ctx) {
+        ByteBuf out = pending;
+        if (out != null) {
+            pending = null;
+            ctx.write(out, ctx.voidPromise());
+        }
+    }
+
+    private void discard() {
+        ByteBuf out = pending;
+        if (out != null) {
+            pending = null;
+            out.release();
+        }
+    }
+
+    /** Roughly the encoded size of a frame, so the buffer is allocated once rather than grown copy by copy. */
+    private static int sizeHint(Frame frame) {
+        if (frame instanceof Frame.Deliver d) {
+            return 64 + d.payload().length;
+        }
+        if (frame instanceof Frame.Send f) {
+            int n = 32;
+            for (WireMessage m : f.messages()) {
+                n += 40 + m.payload().length;
+            }
+            return n;
+        }
+        return 64;
     }
 
     /**
