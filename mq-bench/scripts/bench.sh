@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark suite (issue 8): in-JVM reactive vs Reactor Sinks, then Rill over loopback vs RabbitMQ (classic,
-# quorum), Redis Streams and NATS JetStream (memory, file), all in one run on this machine. Writes
-# docs/benchmarks.md (tables of medians with min–max, machine facts, versions, date) and raw JSON under
-# docs/benchmarks/.
+# quorum), Redis Streams and NATS JetStream (memory, file), all in one run on this machine; then in-JVM scaling
+# curves (queues, consumers, payload size, depth, delayed messages) and the client's memory under a slow consumer.
+# Writes docs/benchmarks.md (tables of medians with min–max, machine facts, versions, date), raw JSON and the
+# scaling charts (PNG) under docs/benchmarks/.
 #
 # Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
 # Environment: BENCH_PEERS to choose peers (default: "rill rabbit-classic rabbit-quorum redis nats-mem nats-file"),
-#              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 to skip a part, BENCH_OUT to write elsewhere than docs/.
+#              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 / BENCH_SKIP_SCALING=1 / BENCH_SKIP_MEMORY=1 to skip a part,
+#              BENCH_OUT to write elsewhere than docs/.
 #
 # Peers are installed from Debian packages when missing (apt-get update once), started as foreground processes on
 # 127.0.0.1 with temporary data directories and non-default ports, and stopped by PID at the end (never system
@@ -57,7 +59,9 @@ wants() { [[ " $peers " == *" $1"* ]]; }
 # ---------------------------------------------------------------------------------------------------------------
 log "building mq-bench"
 ./mvnw -q -pl mq-bench -am -DskipTests install
-jar=$root/mq-bench/target/benchmarks.jar
+# A private copy: another build of mq-bench during the run (durable-bench.sh, a developer) rewrites target/.
+jar=$tmp/benchmarks.jar
+cp "$root/mq-bench/target/benchmarks.jar" "$jar"
 
 net_args=()
 if [ "${BENCH_SKIP_NET:-0}" != 1 ]; then
@@ -131,9 +135,23 @@ if [ "${BENCH_SKIP_NET:-0}" != 1 ] && [ ${#net_args[@]} -gt 0 ]; then
     java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.net.NetBench "$profile" "$frag" "${net_args[@]}"
 fi
 
+if [ "${BENCH_SKIP_SCALING:-0}" != 1 ]; then
+    log "in-JVM scaling curves"
+    # full queues 10M messages in one queue (about 1 GB of entries), the core's and then the reactive layer's.
+    if [ "$profile" = quick ]; then heap=3g; else heap=6g; fi
+    java -Xms1g -Xmx$heap -Djava.awt.headless=true -cp "$jar" dev.rill.bench.suite.ScalingBench "$profile" "$frag"
+fi
+
+if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
+    log "client memory under a slow consumer"
+    if [ "$profile" = quick ]; then secs=8; else secs=30; fi
+    java -Xms256m -Xmx1g -cp "$jar" dev.rill.bench.net.SlowConsumerMemory 1000000 "$secs" "$frag" 256 4096
+fi
+
 # ---------------------------------------------------------------------------------------------------------------
 mkdir -p "$out/benchmarks"
 cp "$frag"/*.json "$out/benchmarks/" 2>/dev/null || true
+cp "$frag"/*.png "$out/benchmarks/" 2>/dev/null || true
 {
     echo "# Benchmarks"
     echo
@@ -152,7 +170,7 @@ cp "$frag"/*.json "$out/benchmarks/" 2>/dev/null || true
     echo
     echo "## Results"
     echo
-    for f in reactive network; do
+    for f in reactive network scaling memory; do
         [ -f "$frag/$f.md" ] && cat "$frag/$f.md"
     done
     if [ -f "$root/mq-bench/NOTES.md" ]; then
