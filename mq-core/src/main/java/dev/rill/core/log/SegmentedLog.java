@@ -34,7 +34,12 @@ import java.util.stream.Stream;
  * multi-producer queue and returns its sequence number at once; it never blocks and never does I/O, so it may be
  * called under a queue's lock. {@link #whenDurable(long)} completes when that record (and every earlier one) is
  * durable under the {@link FsyncPolicy}. One writer thread (a plain platform thread, never a Reactor thread)
- * takes whatever is pending, writes it with one write and, under {@link FsyncPolicy#always()}, one fsync.
+ * takes whatever is pending and writes it with one write. Under {@link FsyncPolicy#always()} and
+ * {@link FsyncPolicy#interval(java.time.Duration)} a second thread, the syncer, does the fsyncs: under
+ * {@code ALWAYS} it fsyncs whatever was written since its last fsync (one fsync per group of batches) and only
+ * then completes their waiters; under {@code INTERVAL} it fsyncs at most once per interval while the writer goes
+ * on writing (waiters complete after the write). So the next batch is encoded and written while the previous one
+ * is being fsynced, and neither a fsync nor completion callbacks hold up the writer.
  *
  * <p>Files: {@code <dir>/LOCK} (held with {@link FileChannel#tryLock()} while open: a second log on the same
  * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
@@ -72,6 +77,7 @@ public final class SegmentedLog implements AutoCloseable {
     private final ArrayDeque<LiveTracker.Segment> segments;
     private final RecoveryReport recovery;
     private final Thread writer;
+    private final Thread syncer; // null under NEVER
 
     private final AtomicReference<Node> tail;
     private Node head; // writer thread only
@@ -79,15 +85,24 @@ public final class SegmentedLog implements AutoCloseable {
     private volatile boolean closing;
     private volatile Throwable failure;
     private volatile long durableSeq;
+    /** Last sequence number whose record was written to the file (writer thread writes it). */
+    private volatile long writtenSeq;
+    /** Last sequence number covered by an fsync. */
+    private volatile long syncedSeq;
+    private volatile boolean syncerSleeping;
+    private volatile boolean writerDone;
+    /** Held around every fsync and around a segment roll, so the syncer never forces a channel being closed. */
+    private final Object syncLock = new Object();
+    /** Compaction waits until the records that emptied a segment are synced (ALWAYS, INTERVAL): writer only. */
+    private volatile long compactAfterSeq = -1;
     private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> waiters = new ConcurrentSkipListMap<>();
     private final ConcurrentHashMap<Long, Throwable> failedSeqs = new ConcurrentHashMap<>();
 
-    // writer thread only
+    // writer thread only, except channel: read by the syncer under syncLock
     private FileChannel channel;
     private LiveTracker.Segment active;
     private final RecordFormat.Out out = new RecordFormat.Out(1 << 16);
-    private long lastSyncNanos = System.nanoTime();
-    private boolean dirty;
+    private volatile long lastSyncNanos = System.nanoTime();
     private volatile long records;
     private volatile long batches;
     private volatile long fsyncs;
@@ -111,9 +126,17 @@ public final class SegmentedLog implements AutoCloseable {
         this.head = stub;
         this.tail = new AtomicReference<>(stub);
         this.durableSeq = recovery.lastSeq();
+        this.writtenSeq = recovery.lastSeq();
+        this.syncedSeq = recovery.lastSeq();
         this.segmentCount = segments.size();
         this.writer = new Thread(this::run, "rill-log-writer-" + dir.getFileName());
         this.writer.setDaemon(true);
+        if (policy == FsyncPolicy.Kind.NEVER) {
+            this.syncer = null;
+        } else {
+            this.syncer = new Thread(this::runSyncer, "rill-log-syncer-" + dir.getFileName());
+            this.syncer.setDaemon(true);
+        }
     }
 
     /**
@@ -166,6 +189,9 @@ public final class SegmentedLog implements AutoCloseable {
             SegmentedLog log = new SegmentedLog(dir, options, lockChannel, lock, tracker, segments, report);
             log.openSegment(report.lastSeq() + 1);
             log.writer.start();
+            if (log.syncer != null) {
+                log.syncer.start();
+            }
             return log;
         } catch (IOException | RuntimeException e) {
             lock.release();
@@ -445,44 +471,125 @@ public final class SegmentedLog implements AutoCloseable {
                 long last = encodePending();
                 if (last < 0) {
                     if (stop) {
-                        if (dirty) {
-                            sync();
-                        }
+                        finish();
                         return;
                     }
-                    if (policy == FsyncPolicy.Kind.INTERVAL && dirty) {
-                        long wait = lastSyncNanos + intervalNanos - System.nanoTime();
-                        if (wait <= 0) {
-                            sync();
-                        } else {
-                            park(wait);
-                        }
-                    } else {
-                        park(0);
-                    }
+                    maybeCompact();
+                    park(0);
                     continue;
                 }
                 writeOut();
-                if (policy == FsyncPolicy.Kind.ALWAYS
-                        || (policy == FsyncPolicy.Kind.INTERVAL && System.nanoTime() - lastSyncNanos >= intervalNanos)) {
-                    sync();
+                writtenSeq = last;
+                if (policy == FsyncPolicy.Kind.ALWAYS) {
+                    if (syncerSleeping) {
+                        LockSupport.unpark(syncer); // it fsyncs this batch (and whatever follows meanwhile)
+                    }
+                } else {
+                    if (syncerSleeping) {
+                        LockSupport.unpark(syncer); // INTERVAL: starts the interval's clock
+                    }
+                    raiseDurable(last);
+                    completeWaiters();
                 }
-                durableSeq = last;
-                completeWaiters();
-                compact();
+                maybeCompact();
             }
         } catch (Throwable t) {
             fail(t);
         } finally {
-            try {
-                if (channel != null) {
-                    channel.close();
+            writerDone = true;
+            if (syncer != null) {
+                LockSupport.unpark(syncer);
+            }
+            synchronized (syncLock) {
+                try {
+                    if (channel != null) {
+                        channel.close();
+                    }
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "log: closing " + active.path + " failed", e);
                 }
-            } catch (IOException e) {
-                LOG.log(Level.WARNING, "log: closing " + active.path + " failed", e);
+                channel = null;
             }
         }
     }
+
+    /** On close: fsyncs whatever was written since the last fsync and confirms it. */
+    private void finish() throws IOException {
+        long target = writtenSeq;
+        synchronized (syncLock) {
+            if (target > syncedSeq) {
+                forceLocked(target);
+            }
+        }
+        raiseDurable(target);
+        completeWaiters();
+    }
+
+    /**
+     * The syncer thread (ALWAYS, INTERVAL). Under ALWAYS: while the writer writes the next batch, fsyncs everything
+     * written so far, then confirms it. Under INTERVAL: fsyncs what was written, at most once per interval.
+     */
+    private void runSyncer() {
+        try {
+            while (failure == null) {
+                long target = writtenSeq;
+                if (target <= syncedSeq) {
+                    if (writerDone) {
+                        return;
+                    }
+                    parkSyncer();
+                    continue;
+                }
+                if (policy == FsyncPolicy.Kind.INTERVAL) {
+                    long wait = lastSyncNanos + intervalNanos - System.nanoTime();
+                    if (wait > 0) {
+                        if (writerDone) {
+                            return;
+                        }
+                        LockSupport.parkNanos(this, wait);
+                        continue;
+                    }
+                }
+                synchronized (syncLock) {
+                    if (channel == null) {
+                        return; // the writer stopped (and did the last fsync)
+                    }
+                    target = writtenSeq; // everything up to it is in this channel or in a segment synced on roll
+                    forceLocked(target);
+                }
+                if (policy == FsyncPolicy.Kind.ALWAYS) {
+                    raiseDurable(target);
+                    completeWaiters();
+                }
+                if (compactAfterSeq >= 0) {
+                    LockSupport.unpark(writer); // a compaction waits for this fsync
+                }
+            }
+        } catch (Throwable t) {
+            fail(t);
+        }
+    }
+
+    private void parkSyncer() {
+        syncerSleeping = true;
+        try {
+            if (writtenSeq <= syncedSeq && !writerDone && failure == null) {
+                LockSupport.park(this);
+            }
+        } finally {
+            syncerSleeping = false;
+        }
+    }
+
+    private void raiseDurable(long seq) {
+        synchronized (syncedSeqLock) {
+            if (seq > durableSeq) {
+                durableSeq = seq;
+            }
+        }
+    }
+
+    private final Object syncedSeqLock = new Object();
 
     private void park(long nanos) {
         sleeping = true;
@@ -555,10 +662,18 @@ public final class SegmentedLog implements AutoCloseable {
     private long firstRecordOffset;
 
     private void roll(long firstSeq) throws IOException {
-        writeOut();
-        sync();
-        channel.close();
-        openSegment(firstSeq);
+        synchronized (syncLock) {
+            writeOut();
+            writtenSeq = firstSeq - 1; // every earlier record is written (or failed to build)
+            forceLocked(firstSeq - 1);
+            channel.close();
+            channel = null; // if the next one cannot be created, the syncer finds none
+            openSegment(firstSeq);
+        }
+        if (policy == FsyncPolicy.Kind.ALWAYS) {
+            raiseDurable(firstSeq - 1);
+            completeWaiters();
+        }
     }
 
     /** Creates a segment starting at {@code firstSeq} and writes its header and the live declarations. */
@@ -586,7 +701,9 @@ public final class SegmentedLog implements AutoCloseable {
         }
         firstRecordOffset = RecordFormat.HEADER_BYTES + out.pos;
         writeOut();
-        sync();
+        synchronized (syncLock) {
+            forceLocked(syncedSeq);
+        }
         syncDirectory();
     }
 
@@ -598,7 +715,6 @@ public final class SegmentedLog implements AutoCloseable {
         active.size += out.pos;
         bytes += out.pos;
         batches++;
-        dirty = true;
         out.reset();
         if (out.buf.length > (8 << 20)) {
             out.buf = new byte[1 << 16]; // one huge batch must not pin its buffer forever
@@ -615,15 +731,18 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
-    private void sync() throws IOException {
+    /** fsyncs the active segment; the caller holds {@link #syncLock} and wrote every record up to target. */
+    private void forceLocked(long target) throws IOException {
         try {
             channel.force(false);
         } catch (IOException e) {
             throw new IOException("log fsync of " + active.path + " failed: " + e, e);
         }
         fsyncs++;
-        dirty = false;
         lastSyncNanos = System.nanoTime();
+        if (target > syncedSeq) {
+            syncedSeq = target;
+        }
     }
 
     private void syncDirectory() {
@@ -631,6 +750,30 @@ public final class SegmentedLog implements AutoCloseable {
             d.force(true); // the new file's directory entry
         } catch (IOException | UncheckedIOException e) {
             // not supported on every platform; the file's own fsync still holds its data
+        }
+    }
+
+    /**
+     * Compacts once the records that emptied the oldest segment are durable: under ALWAYS and INTERVAL only after
+     * they were fsynced (a machine crash must not leave the sends deleted but their acks lost), under NEVER after
+     * the write.
+     */
+    private void maybeCompact() {
+        LiveTracker.Segment s = segments.peekFirst();
+        if (s == null || s == active || s.live != 0) {
+            compactAfterSeq = -1;
+            return;
+        }
+        if (policy == FsyncPolicy.Kind.NEVER) {
+            compact();
+            return;
+        }
+        if (compactAfterSeq < 0) {
+            compactAfterSeq = writtenSeq;
+        }
+        if (syncedSeq >= compactAfterSeq) {
+            compactAfterSeq = -1;
+            compact();
         }
     }
 
@@ -664,7 +807,11 @@ public final class SegmentedLog implements AutoCloseable {
             failure = t instanceof IOException ? t : new IOException("log writer failed: " + t, t);
             LOG.log(Level.ERROR, "log " + dir + " failed; nothing more will be confirmed", t);
         }
-        discardPendingQuietly();
+        if (Thread.currentThread() == writer) {
+            discardPendingQuietly();
+        } else {
+            LockSupport.unpark(writer); // it drops what is pending
+        }
         completeWaiters();
     }
 
@@ -695,6 +842,9 @@ public final class SegmentedLog implements AutoCloseable {
         LockSupport.unpark(writer);
         try {
             writer.join();
+            if (syncer != null) {
+                syncer.join();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -258,8 +258,10 @@ class SegmentedLogTest {
             LogStats s = log.stats();
             assertThat(s.records()).isEqualTo(threads * perThread);
             assertThat(s.durableSeq()).isEqualTo(threads * perThread);
-            // every batch was fsynced before its records were confirmed, and batches hold many records
-            assertThat(s.fsyncs()).isGreaterThanOrEqualTo(s.batches() - 1);
+            // group commit: one fsync covers every batch written since the previous one (the next batch is written
+            // while the previous fsync runs), never more fsyncs than writes (+1 for the new segment's header), and
+            // each fsync covers many records
+            assertThat(s.fsyncs()).isLessThanOrEqualTo(s.batches() + 1);
             assertThat(s.fsyncs()).isLessThan(s.records() / 4);
         }
         List<LogRecord> got = reopen(dir);
