@@ -56,6 +56,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private int pingNonce = 1;
     private ScheduledFuture<?> pinger;
     private boolean flushScheduled;
+    /** Settlements not written yet. */
+    private int settlesPending;
+    /** Pending settlements flushed without waiting for the answer to those in flight. */
+    static final int SETTLE_BATCH = 32;
     /** Sends handed over by any thread, drained in order on the event loop. */
     private final java.util.Queue<PendingMessage> submitted = io.netty.util.internal.PlatformDependent.newMpscQueue();
     private volatile int submitScheduled;
@@ -164,6 +168,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         settleBatches.clear();
         ackBatch = null;
+        settlesPending = 0;
         // sends: those never written can always be retried; written ones only when they carry a dedup id
         List<PendingMessage> retry = new ArrayList<>();
         for (List<PendingMessage> batch : sendsInFlight.values()) {
@@ -267,6 +272,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             pump(lane);
         } else if (f instanceof Frame.SettleResult r) {
             List<SettleWaiter> waiters = settlesInFlight.remove(r.requestId());
+            if (settlesPending > 0 && settlesInFlight.isEmpty()) {
+                scheduleFlush(); // the settlements gathered while this answer was awaited
+            }
             if (waiters != null) {
                 List<LeaseOutcome> outcomes = r.outcomes();
                 for (int i = 0; i < waiters.size(); i++) {
@@ -348,6 +356,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         Pending<?> p = requests.remove(e.id());
         if (p != null) {
             p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            return;
+        }
+        List<SettleWaiter> settles = settlesInFlight.remove(e.id());
+        if (settles != null) {
+            RuntimeException ex = Wire.toException(e.code(), e.message(), null);
+            for (SettleWaiter w : settles) {
+                w.failed(ex);
+            }
+            if (settlesPending > 0 && settlesInFlight.isEmpty()) {
+                scheduleFlush();
+            }
             return;
         }
         List<PendingMessage> sends = sendsInFlight.remove(e.id());
@@ -720,7 +739,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             b = settleBatches.computeIfAbsent(new SettleKey(kind, arg, reason), k -> new SettleBatch());
         }
         b.add(tag, w);
-        scheduleFlush();
+        settlesPending++;
+        // Nagle-like: with no settlement awaiting its answer, go at once (a consumer acking one message at a time
+        // waits no longer than before); while one is in flight, gather the next ones until its answer arrives or
+        // enough of them are pending, so they share a frame and the server's answer: at moderate rates that saves
+        // both sides a wake-up per message. Anything else written meanwhile takes them along.
+        if (settlesInFlight.isEmpty() || settlesPending >= SETTLE_BATCH) {
+            scheduleFlush();
+        }
     }
 
     private void flushSettles() {
@@ -740,6 +766,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         settleBatches.clear();
         ackBatch = null;
+        settlesPending = 0;
     }
 
     // ---- writing ------------------------------------------------------------------------------------------------
