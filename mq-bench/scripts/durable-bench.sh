@@ -46,6 +46,9 @@ fi
 
 out=mq-bench/target/bench-results/durable-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out" "$data_parent"
+# run from a private copy: another build of mq-bench during the runs must not swap classes under the JVMs
+cp "$jar" "$out/benchmarks.jar"
+jar=$out/benchmarks.jar
 
 policies=(always "interval:$interval" never)
 for p in "${policies[@]}"; do

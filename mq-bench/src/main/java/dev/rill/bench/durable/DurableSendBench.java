@@ -9,7 +9,6 @@ import dev.rill.core.QueueSpec;
 import dev.rill.core.SendOutcome;
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.core.log.LogStats;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,8 +19,12 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
-import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.io.IOException;
 
 /**
  * Durable send throughput and latency per fsync policy, and recovery time of the resulting log.
@@ -35,9 +38,13 @@ import org.HdrHistogram.Histogram;
  *
  * <p>Usage: {@code DurableSendBench <dataDirParent> [messagesPer100B] [messagesPer4KiB] [producers] [inFlight]
  * [policies...]} with policies {@code always}, {@code interval:<ms>}, {@code never} (default all three,
- * interval 100 ms).
+ * interval 100 ms). With {@code -Drill.bench.reactive=true} each send goes through {@code Rill.embedded}'s
+ * {@code ReactiveQueue.send} {@code Mono} instead (same window; counted when the {@code Mono} succeeds), to see what
+ * the reactive layer adds.
  */
 public final class DurableSendBench {
+
+    private static final boolean REACTIVE = Boolean.getBoolean("rill.bench.reactive");
 
     private DurableSendBench() {
     }
@@ -59,8 +66,8 @@ public final class DurableSendBench {
         if (policies.isEmpty()) {
             policies = List.of(FsyncPolicy.always(), FsyncPolicy.interval(Duration.ofMillis(100)), FsyncPolicy.never());
         }
-        System.out.printf("setup: %d producers x %d sends in flight, 1 queue, no consumer, Java %s, %d cpus, dir %s%n",
-                producers, inFlight, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
+        System.out.printf("setup: %d producers x %d sends in flight, 1 queue, no consumer, %s, Java %s, %d cpus, "
+                + "dir %s%n", producers, inFlight, REACTIVE ? "Rill.embedded send Monos" : "DurableBroker core sends", System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
                 parent);
         System.out.printf("%-14s %7s %9s %12s %9s %9s %9s %10s %10s %10s %9s%n", "policy", "payload", "messages",
                 "msg/s", "p50 us", "p99 us", "p99.9 us", "rec/fsync", "log MiB", "open ms", "rebuild");
@@ -92,41 +99,46 @@ public final class DurableSendBench {
         AtomicLong failures = new AtomicLong();
         long elapsed;
         LogStats stats;
-        try (DurableBroker b = DurableBroker.open(dir, opts)) {
-            MessageQueue<byte[]> q = b.declare(spec, Codec.bytes());
-            byte[] payload = new byte[payloadBytes];
-            int per = messages / producers;
-            CountDownLatch done = new CountDownLatch(producers * per);
-            List<Thread> threads = new ArrayList<>();
-            long start = System.nanoTime();
-            for (int t = 0; t < producers; t++) {
-                Thread th = new Thread(() -> {
-                    Semaphore window = new Semaphore(inFlight);
-                    for (int i = 0; i < per; i++) {
-                        window.acquireUninterruptibly();
-                        long t0 = System.nanoTime();
-                        SendOutcome o = q.send(OutboundMessage.of(payload), 0);
-                        if (o.status() != SendOutcome.Status.ENQUEUED) {
-                            failures.incrementAndGet();
-                        }
-                        b.whenDurable(b.lastSeq()).whenComplete((v, e) -> {
-                            if (e != null) {
+        if (REACTIVE) {
+            elapsed = runReactive(dir, opts, spec, payloadBytes, messages, producers, inFlight, recorder, failures);
+            stats = null;
+        } else {
+            try (DurableBroker b = DurableBroker.open(dir, opts)) {
+                MessageQueue<byte[]> q = b.declare(spec, Codec.bytes());
+                byte[] payload = new byte[payloadBytes];
+                int per = messages / producers;
+                CountDownLatch done = new CountDownLatch(producers * per);
+                List<Thread> threads = new ArrayList<>();
+                long start = System.nanoTime();
+                for (int t = 0; t < producers; t++) {
+                    Thread th = new Thread(() -> {
+                        Semaphore window = new Semaphore(inFlight);
+                        for (int i = 0; i < per; i++) {
+                            window.acquireUninterruptibly();
+                            long t0 = System.nanoTime();
+                            SendOutcome o = q.send(OutboundMessage.of(payload), 0);
+                            if (o.status() != SendOutcome.Status.ENQUEUED) {
                                 failures.incrementAndGet();
                             }
-                            recorder.recordValue((System.nanoTime() - t0) / 1000);
-                            window.release();
-                            done.countDown();
-                        });
-                    }
-                }, "producer-" + t);
-                th.start();
-                threads.add(th);
-            }
-            done.await();
-            elapsed = System.nanoTime() - start;
-            stats = b.logStats();
-            for (Thread th : threads) {
-                th.join();
+                            b.whenDurable(b.lastSeq()).whenComplete((v, e) -> {
+                                if (e != null) {
+                                    failures.incrementAndGet();
+                                }
+                                recorder.recordValue((System.nanoTime() - t0) / 1000);
+                                window.release();
+                                done.countDown();
+                            });
+                        }
+                    }, "producer-" + t);
+                    th.start();
+                    threads.add(th);
+                }
+                done.await();
+                elapsed = System.nanoTime() - start;
+                stats = b.logStats();
+                for (Thread th : threads) {
+                    th.join();
+                }
             }
         }
         Histogram h = recorder.getIntervalHistogram();
@@ -146,9 +158,52 @@ public final class DurableSendBench {
         }
         System.out.printf("%-14s %7d %9d %,12.0f %9d %9d %9d %10.1f %10.1f %10d %6d ms%s%n", policy, payloadBytes,
                 total, total * 1e9 / elapsed, h.getValueAtPercentile(50), h.getValueAtPercentile(99),
-                h.getValueAtPercentile(99.9), stats.records() / (double) Math.max(1, stats.fsyncs()),
+                h.getValueAtPercentile(99.9),
+                stats == null ? Double.NaN : stats.records() / (double) Math.max(1, stats.fsyncs()),
                 logBytes / 1048576.0, openMs, rebuildMs, failures.get() == 0 ? "" : "  FAILURES=" + failures.get());
         delete(dir);
+    }
+
+    private static long runReactive(Path dir, DurabilityOptions opts, QueueSpec spec, int payloadBytes, int messages,
+            int producers, int inFlight, Recorder recorder, AtomicLong failures) throws Exception {
+        ReactiveBroker broker = Rill.embedded(dir, opts);
+        try {
+            ReactiveQueue<byte[]> q = broker.queue(spec, Codec.bytes()).block();
+            byte[] payload = new byte[payloadBytes];
+            int per = messages / producers;
+            CountDownLatch done = new CountDownLatch(producers * per);
+            List<Thread> threads = new ArrayList<>();
+            long start = System.nanoTime();
+            for (int t = 0; t < producers; t++) {
+                Thread th = new Thread(() -> {
+                    Semaphore window = new Semaphore(inFlight);
+                    for (int i = 0; i < per; i++) {
+                        window.acquireUninterruptibly();
+                        long t0 = System.nanoTime();
+                        q.send(OutboundMessage.of(payload)).subscribe(r -> { }, e -> {
+                            failures.incrementAndGet();
+                            recorder.recordValue((System.nanoTime() - t0) / 1000);
+                            window.release();
+                            done.countDown();
+                        }, () -> {
+                            recorder.recordValue((System.nanoTime() - t0) / 1000);
+                            window.release();
+                            done.countDown();
+                        });
+                    }
+                }, "producer-" + t);
+                th.start();
+                threads.add(th);
+            }
+            done.await();
+            long elapsed = System.nanoTime() - start;
+            for (Thread th : threads) {
+                th.join();
+            }
+            return elapsed;
+        } finally {
+            broker.close().block();
+        }
     }
 
     private static long size(Path dir) throws IOException {
