@@ -33,13 +33,39 @@ import reactor.core.publisher.Flux;
  *
  * <pre>
  * java -cp ... dev.rill.netty.NetPerf [url=rill://host:port] [messages=2000000] [warmup=300000] [rate=0]
- *     [payload=100] [inflight=256] [concurrency=512] [window=256] [sendWindow=256] [serve=true]
+ *     [payload=100] [inflight=256] [concurrency=512] [window=256] [sendWindow=256] [spin=true] [progress=false]
+ *     [serve=true] [port=0]
  * </pre>
+ * The pacer parks until 100 us before each intended time and spins the rest (at rates up to 20k/s; {@code
+ * spin=false} only parks); its own lateness is printed separately.
  * {@code serve=true} only runs a server (for a separate-JVM run) until killed.
  */
 public final class NetPerf {
 
+    private static final long SPIN_NANOS = 100_000;
+
     private NetPerf() {
+    }
+
+    /** Voluntary context switches of this process's threads (Linux), or 0: a proxy for wake-ups. */
+    private static long contextSwitches() {
+        long n = 0;
+        java.io.File[] tasks = new java.io.File("/proc/self/task").listFiles();
+        if (tasks == null) {
+            return 0;
+        }
+        for (java.io.File t : tasks) {
+            try {
+                for (String line : java.nio.file.Files.readAllLines(new java.io.File(t, "status").toPath())) {
+                    if (line.startsWith("voluntary_ctxt_switches:")) {
+                        n += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                    }
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // the thread ended meanwhile
+            }
+        }
+        return n;
     }
 
     private static long cpuNanos() {
@@ -97,15 +123,21 @@ public final class NetPerf {
         AtomicLong acked = new AtomicLong();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Recorder recorder = new Recorder(TimeUnit.SECONDS.toNanos(60), 3);
+        Recorder sendLag = new Recorder(TimeUnit.SECONDS.toNanos(60), 3); // the pacer's own lateness
         CountDownLatch done = new CountDownLatch(1);
         long[] measureStart = new long[1];
         CountDownLatch warm = new CountDownLatch(1);
+        Recorder[] progress = new Recorder[1];
         Disposable consuming = cq.receive().flatMap(d -> {
             long now = System.nanoTime();
             long stamp = ByteBuffer.wrap(d.payload()).getLong(0);
             long n = received.incrementAndGet();
             if (n > warmup) {
                 recorder.recordValue(Math.max(0, now - stamp));
+                Recorder p = progress[0];
+                if (p != null) {
+                    p.recordValue(Math.max(0, now - stamp));
+                }
             } else if (n == warmup) {
                 warm.countDown();
             }
@@ -140,17 +172,27 @@ public final class NetPerf {
         } else {
             producing = null;
             double nanosPer = 1e9 / rate;
+            boolean spin = rate <= 20_000 && Boolean.parseBoolean(a.getOrDefault("spin", "true"));
             pacer = new Thread(() -> {
                 long i = 0;
                 while (i < total && failure.get() == null) {
                     long due = start + (long) (i * nanosPer);
                     long now = System.nanoTime();
                     if (due > now) {
-                        LockSupport.parkNanos(due - now);
+                        // a parked thread wakes tens of microseconds late (timer slack): at low rates park until
+                        // shortly before and spin the rest, so the pacer's lateness does not pass for the transport's
+                        if (spin && due - now < SPIN_NANOS) {
+                            Thread.onSpinWait();
+                        } else {
+                            LockSupport.parkNanos(spin ? due - now - SPIN_NANOS : due - now);
+                        }
                         continue;
                     }
                     byte[] p = new byte[payload];
                     ByteBuffer.wrap(p).putLong(0, due);
+                    if (i >= warmup) {
+                        sendLag.recordValue(Math.max(0, System.nanoTime() - due));
+                    }
                     pq.send(OutboundMessage.of(p)).subscribe(null, e -> {
                         failure.set(e);
                         done.countDown();
@@ -162,13 +204,33 @@ public final class NetPerf {
             pacer.start();
         }
         warm.await();
+        Recorder perSecond = new Recorder(TimeUnit.SECONDS.toNanos(60), 2);
+        if (Boolean.parseBoolean(a.getOrDefault("progress", "false"))) {
+            Thread t = new Thread(() -> {
+                Histogram h = null;
+                long last = acked.get();
+                while (true) {
+                    LockSupport.parkNanos(1_000_000_000L);
+                    h = perSecond.getIntervalHistogram(h);
+                    long now = acked.get();
+                    System.out.printf(Locale.ROOT, "  %,9d acked/s  p50 %,8d  p99 %,9d  max %,9d us%n", now - last,
+                            h.getValueAtPercentile(50) / 1000, h.getValueAtPercentile(99) / 1000, h.getMaxValue() / 1000);
+                    last = now;
+                }
+            }, "perf-progress");
+            t.setDaemon(true);
+            t.start();
+        }
+        progress[0] = perSecond;
         long t0 = System.nanoTime();
         long c0 = cpuNanos();
+        long x0 = contextSwitches();
         long a0 = acked.get();
         recorder.reset();
         done.await();
         long t1 = System.nanoTime();
         long c1 = cpuNanos();
+        long x1 = contextSwitches();
         long a1 = acked.get();
         Throwable f = failure.get();
         if (f != null) {
@@ -178,13 +240,19 @@ public final class NetPerf {
         double secs = (t1 - t0) / 1e9;
         System.out.println(String.format(Locale.ROOT,
                 "%s rate=%s msgs=%d inflight=%d conc=%d window=%d sendWindow=%d: %,.0f msg/s acked over %.2f s"
-                        + " (process CPU %.2f us/msg, %.0f%% of 2 cores);"
+                        + " (process CPU %.2f us/msg, %.0f%% of 2 cores, %.2f voluntary context switches/msg);"
                         + " latency us p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f (n=%d)",
                 server == null ? "remote" : "in-JVM", rate <= 0 ? "max" : String.valueOf((long) rate), messages,
                 inflight, concurrency, window, sendWindow, (a1 - a0) / secs, secs, (c1 - c0) / 1e3 / (a1 - a0),
-                (c1 - c0) / 1e7 / secs / 2,
+                (c1 - c0) / 1e7 / secs / 2, (double) (x1 - x0) / (a1 - a0),
                 h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
                 h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3, h.getTotalCount()));
+        if (rate > 0) {
+            Histogram lag = sendLag.getIntervalHistogram();
+            System.out.println(String.format(Locale.ROOT, "  of which the pacer's lateness (send call after the"
+                    + " intended time): p50 %.0f p99 %.0f p99.9 %.0f us", lag.getValueAtPercentile(50) / 1e3,
+                    lag.getValueAtPercentile(99) / 1e3, lag.getValueAtPercentile(99.9) / 1e3));
+        }
         if (producing != null) {
             producing.dispose();
         }
