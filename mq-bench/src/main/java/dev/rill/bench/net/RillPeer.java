@@ -16,11 +16,14 @@ import reactor.core.publisher.Sinks;
 
 /**
  * Rill over loopback: {@code sendMany} fed by the producer (a window of {@value #WINDOW} unconfirmed sends), and
- * {@code receive().flatMap(d -> d.ack())} on a second connection (the client batches acks on the wire).
+ * {@code receive().flatMap(d -> d.ack(), 128)} on a second connection (the client batches acks on the wire; a small
+ * flatMap concurrency matters: flatMap rescans its inner array on every completion, ~1.5 µs at 1024, 0.27 µs at 64).
  */
 final class RillPeer implements Peer {
 
     static final int WINDOW = 1024;
+    /** Acks in flight at once: flatMap rescans its inner array on every completion, so keep it small. */
+    static final int ACK_CONCURRENCY = 128;
 
     private final int port;
     private final Semaphore window = new Semaphore(WINDOW);
@@ -43,7 +46,7 @@ final class RillPeer implements Peer {
     @Override
     public String setup() {
         return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends; "
-                + "receive (receiveWindow " + WINDOW + ") → flatMap(ack), acks batched on the wire by the client";
+                + "receive (receiveWindow " + WINDOW + ") → flatMap(ack, " + ACK_CONCURRENCY + "), acks batched on the wire by the client";
     }
 
     @Override
@@ -62,7 +65,7 @@ final class RillPeer implements Peer {
                 .flatMap(d -> {
                     listener.consumed(Peer.stamp(d.payload()));
                     return d.ack();
-                }, WINDOW)
+                }, ACK_CONCURRENCY)
                 .subscribe(null, e -> error = e);
         outbound = Sinks.many().unicast().onBackpressureBuffer();
         sending = pq.sendMany(outbound.asFlux(), SendOptions.defaults().maxInFlight(WINDOW))
