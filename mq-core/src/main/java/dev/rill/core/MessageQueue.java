@@ -709,27 +709,9 @@ public final class MessageQueue<T> {
     }
 
     private long nextDeadlineLocked() {
-        long next = Long.MAX_VALUE;
-        if (leaseList.head != null) {
-            next = Math.min(next, leaseList.head.deadline);
-        }
-        Entry<T> e = leaseHeap.peek();
-        if (e != null) {
-            next = Math.min(next, e.deadline);
-        }
-        e = delayHeap.peek();
-        if (e != null) {
-            next = Math.min(next, e.deadline);
-        }
-        e = ttlHeap.peek();
-        if (e != null) {
-            next = Math.min(next, e.expiresAt);
-        }
+        long next = nextTimerDue();
         DedupRecord r = dedupOrder.peekFirst();
-        if (r != null) {
-            next = Math.min(next, r.expiresAt);
-        }
-        return next;
+        return r == null ? next : Math.min(next, r.expiresAt);
     }
 
     private long clock(long now, boolean eventsWanted) {
