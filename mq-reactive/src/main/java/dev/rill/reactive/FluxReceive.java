@@ -51,7 +51,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         s.drain(); // terminal states (maxMessages(0), closed queue) need no demand; prefetch starts leasing
     }
 
-    static final class ReceiveSubscription<T> implements Subscription, InMemoryQueue.Waiter {
+    static final class ReceiveSubscription<T> implements Subscription, InMemoryQueue.Reader {
 
         final CoreSubscriber<? super Delivery<T>> actual;
         final InMemoryQueue<T> queue;
@@ -122,9 +122,9 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         }
 
         @Override
-        public void wake() {
+        public boolean wakeReader() {
             registered = false;
-            drain();
+            return drain();
         }
 
         /** An emitted delivery was settled (or found expired): room under maxUnacked. */
@@ -134,46 +134,55 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
             }
         }
 
-        void drain() {
+        /**
+         * Runs the drain loop unless another thread runs it now.
+         *
+         * @return true when this call ran the loop and its last lease attempt came back short (the queue had nothing
+         *     more for this receiver); false when it leased all it asked for, asked for nothing, or did not run
+         */
+        boolean drain() {
             if (WIP.getAndIncrement(this) != 0) {
-                return;
+                return false;
             }
+            boolean sawEmpty = false;
             int missed = 1;
             for (;;) {
                 if (!done) {
-                    drainLoop();
+                    sawEmpty = drainLoop();
                 }
                 missed = WIP.addAndGet(this, -missed);
                 if (missed == 0) {
-                    return;
+                    return sawEmpty;
                 }
             }
         }
 
-        private void drainLoop() {
+        /** @return whether the last lease attempt of this pass came back short */
+        private boolean drainLoop() {
+            boolean sawEmpty = false;
             long r = requested;
             long e = 0;
             for (;;) {
                 if (cancelled) {
                     finish();
-                    return;
+                    return false;
                 }
                 Throwable bad = badRequest;
                 if (bad != null) {
                     cancelled = true;
                     finish();
                     actual.onError(bad);
-                    return;
+                    return false;
                 }
                 if (queue.closed) {
                     finish();
                     actual.onError(queue.closedException());
-                    return;
+                    return false;
                 }
                 if (maxMessages >= 0 && emitted >= maxMessages) {
                     finish();
                     actual.onComplete();
-                    return;
+                    return false;
                 }
                 if (e != r && !buffer.isEmpty() && unackedRoom() > 0) {
                     DeliveryImpl<T> d = new DeliveryImpl<>(queue, buffer.poll(), unsettled == null ? null : this);
@@ -212,6 +221,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
                 long now = queue.now();
                 List<Lease<T>> got = visibility == null ? queue.core.receive(n, now)
                         : queue.core.receive(n, visibility, now);
+                sawEmpty = got.size() < n;
                 if (!got.isEmpty()) {
                     buffer.addAll(got);
                     queue.timer.ensure(got.get(0).deadline()); // one lease length for all: the first is the earliest
@@ -220,11 +230,11 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
                 if (singleLook) {
                     finish();
                     actual.onComplete();
-                    return;
+                    return false;
                 }
                 if (!registered) {
                     registered = true;
-                    queue.readers.add(this);
+                    queue.addReader(this);
                     continue; // re-check: something may have arrived before we registered
                 }
                 break;
@@ -232,6 +242,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
             if (e != 0 && r != Long.MAX_VALUE) {
                 REQUESTED.addAndGet(this, -e);
             }
+            return sawEmpty;
         }
 
         /** Room under maxUnacked, forgetting emitted deliveries whose lease ran out; Long.MAX_VALUE when unbounded. */
@@ -260,7 +271,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         }
 
         private void unregister() {
-            queue.readers.remove(this);
+            queue.removeReader(this);
             queue.timerWaiters.remove(timerWaiter);
         }
 
