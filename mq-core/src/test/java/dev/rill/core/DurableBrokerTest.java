@@ -29,6 +29,9 @@ class DurableBrokerTest {
     private static final QueueSpec ORDERS = QueueSpec.named("orders").maxDeliveries(2).deadLetterQueue("orders.dlq")
             .visibilityTimeout(Duration.ofSeconds(30));
 
+    private static final QueueSpec LONG_LIVED = QueueSpec.named("orders").maxDeliveries(5)
+            .visibilityTimeout(Duration.ofHours(1)).deadLetterQueue("orders.dlq");
+
     private DurableBroker open() throws IOException {
         return DurableBroker.open(dir, DurabilityOptions.defaults().clock(clock::get));
     }
@@ -185,6 +188,100 @@ class DurableBrokerTest {
         try (DurableBroker b = DurableBroker.open(dir, opts)) {
             MessageQueue<String> q = b.declare(QueueSpec.named("q"), Codec.utf8());
             assertThat(payloads(q.peek(10))).containsExactly("7-3-" + "x".repeat(100));
+        }
+    }
+
+    @Test
+    void longLivedMessagesAreRelocatedSoTheyDoNotPinTheLog() throws IOException {
+        long now = clock.get();
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(clock::get).segmentBytes(4096);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(LONG_LIVED, Codec.utf8());
+            q.send(OutboundMessage.of("redelivered").key("k").priority(2).header("h", "v"), now);
+            q.send(OutboundMessage.of("nacked-for-later"), now);
+            q.send(OutboundMessage.of("poison"), now);
+            q.send(OutboundMessage.of("delayed").delay(Duration.ofHours(1)), now);
+            List<Lease<String>> ls = q.receive(3, now);
+            assertThat(ls).extracting(Lease::payload).containsExactly("redelivered", "nacked-for-later", "poison");
+            q.nack(ls.get(0), Duration.ZERO, now); // delivery count 1, ready again
+            q.nack(ls.get(1), Duration.ofMinutes(10), now); // delivery count 1, ready at now + 10 min
+            q.reject(ls.get(2), "bad poison", now); // to orders.dlq: its payload stays in the SEND of "orders"
+            // traffic on another queue fills and empties many segments around the four long-lived messages
+            MessageQueue<String> churn = b.declare(QueueSpec.named("churn"), Codec.utf8());
+            for (int round = 0; round < 60; round++) {
+                for (int i = 0; i < 10; i++) {
+                    churn.send(OutboundMessage.of(round + "-" + i + "-" + "x".repeat(200)), now);
+                }
+                for (Lease<String> l : churn.receive(10, now)) {
+                    churn.ack(l, now);
+                }
+                sync(b);
+            }
+            // ~60 segments were written; relocation keeps only the last few
+            await().atMost(Duration.ofSeconds(30)).until(() -> b.logStats().segments() <= 6);
+            assertThat(b.logStats().messagesRelocated()).isGreaterThanOrEqualTo(4);
+            assertThat(b.logStats().segmentsDeleted()).isGreaterThan(40);
+        }
+        clock.addAndGet(1000);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            long t = clock.get();
+            MessageQueue<String> q = b.declare(LONG_LIVED, Codec.utf8());
+            MessageQueue<String> dlq = b.broker().<String>get("orders.dlq").orElseThrow();
+            assertThat(b.recoveredQueues()).contains("churn");
+            assertThat(b.declare(QueueSpec.named("churn"), Codec.utf8()).size()).isZero();
+            QueueStats st = q.stats();
+            assertThat(st.ready()).isEqualTo(1); // "redelivered"
+            assertThat(st.delayed()).isEqualTo(2); // "nacked-for-later" (+10 min) and "delayed" (+1 h)
+            List<Message<String>> poison = dlq.peek(10);
+            assertThat(payloads(poison)).containsExactly("poison");
+            assertThat(poison.get(0).headers())
+                    .containsEntry(Message.HEADER_DEAD_LETTER_REASON, "bad poison")
+                    .containsEntry(Message.HEADER_SOURCE_QUEUE, "orders")
+                    .containsEntry(Message.HEADER_DELIVERY_COUNT, "1");
+            Lease<String> again = q.receive(1, t).get(0);
+            assertThat(again.payload()).isEqualTo("redelivered");
+            assertThat(again.deliveryCount()).isEqualTo(2); // its first delivery survived the relocations
+            assertThat(again.message().key()).isEqualTo("k");
+            assertThat(again.message().priority()).isEqualTo(2);
+            assertThat(again.message().headers()).containsEntry("h", "v");
+            List<Lease<String>> later = q.receive(5, t + Duration.ofMinutes(10).toMillis());
+            assertThat(later).extracting(Lease::payload).containsExactly("nacked-for-later");
+            assertThat(later.get(0).deliveryCount()).isEqualTo(2);
+            sync(b);
+        }
+        clock.addAndGet(Duration.ofMinutes(11).toMillis());
+        try (DurableBroker b = DurableBroker.open(dir, opts)) { // deliveries logged on top of the copies count too
+            MessageQueue<String> q = b.declare(LONG_LIVED, Codec.utf8());
+            List<Lease<String>> ls = q.receive(5, clock.get());
+            assertThat(ls).extracting(Lease::payload).containsExactly("redelivered", "nacked-for-later");
+            assertThat(ls).extracting(Lease::deliveryCount).containsExactly(3, 3);
+            assertThat(payloads(b.broker().<String>get("orders.dlq").orElseThrow().peek(10)))
+                    .containsExactly("poison");
+        }
+    }
+
+    @Test
+    void aCrashBetweenRelocatingAndDeletingReplaysTheCopyOverTheOriginal() throws IOException {
+        // what a crash after the copies were fsynced but before the old segment was deleted leaves behind: the
+        // original SEND, later records about it, and the copy (SEND + its state) at the end of the log
+        byte[] spec = SpecFormat.encode(ORDERS);
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults(), r -> { })) {
+            log.append(new LogRecord.Declare("orders", spec, 1));
+            log.append(new LogRecord.Send("orders", 1, 5, "k", 1, Map.of("h", "v"), "old".getBytes(), 0, 0, null, 0));
+            log.append(new LogRecord.Send("orders", 2, 6, null, 0, Map.of(), "next".getBytes(), 0, 0, null, 0));
+            log.append(new LogRecord.Delivered("orders", 1, 1));
+            log.append(new LogRecord.Nack("orders", 1, 0));
+            log.append(new LogRecord.Send("orders", 1, 5, "k", 1, Map.of("h", "v"), "old".getBytes(), 0, 0, null, 0));
+            long last = log.append(new LogRecord.Delivered("orders", 1, 1));
+            log.whenDurable(last).join();
+        }
+        try (DurableBroker b = open()) {
+            MessageQueue<String> q = b.declare(ORDERS, Codec.utf8());
+            assertThat(q.size()).isEqualTo(2);
+            List<Lease<String>> ls = q.receive(5, clock.get());
+            assertThat(ls).extracting(Lease::payload).containsExactly("old", "next"); // id order kept
+            assertThat(ls.get(0).deliveryCount()).isEqualTo(2);
+            assertThat(ls.get(1).deliveryCount()).isEqualTo(1);
         }
     }
 

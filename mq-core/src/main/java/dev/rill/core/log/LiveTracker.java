@@ -10,7 +10,13 @@ import java.util.Map;
 /**
  * Which segment holds the SEND of every live message, so compaction knows when a segment holds nothing live,
  * and the latest declaration of every queue, re-written at the start of each segment so older segments can go.
- * Used by one thread at a time (recovery, then the writer thread).
+ *
+ * <p>For relocation (see {@link SegmentedLog}) it also keeps what a fresh copy of a live message needs beyond its
+ * SEND record: the delivery count and ready time of messages that were delivered or nacked, and, for a message
+ * that reached its queue through dead-lettering or redrive, where its payload is stored (its origin SEND) and the
+ * headers, timestamp and expiry it got on arrival.
+ *
+ * <p>Used by one thread at a time (recovery, then the writer thread).
  */
 final class LiveTracker {
 
@@ -19,8 +25,10 @@ final class LiveTracker {
         final Path path;
         final long firstSeq;
         long live;
+        long sends;
         long keepUntil; // the latest dedup-window end of its messages
         long size;
+        long relocateAfterRoll; // SegmentedLog: no relocation attempt before this many segments were opened
 
         Segment(Path path, long firstSeq) {
             this.path = path;
@@ -29,21 +37,37 @@ final class LiveTracker {
 
         @Override
         public String toString() {
-            return path.getFileName() + "{live=" + live + "}";
+            return path.getFileName() + "{live=" + live + ", sends=" + sends + "}";
         }
     }
 
-    private record Key(String queue, long id) {
+    record Key(String queue, long id) {
+    }
+
+    /** A message that arrived by ACCEPT: its payload is in the SEND of {@code origin}. */
+    record Accepted(Key origin, long timestamp, long expiresAt, Map<String, String> headers) {
+    }
+
+    private record Transit(Segment segment, Key origin) {
     }
 
     private final HashMap<String, HashMap<Long, Segment>> live = new HashMap<>();
-    private final HashMap<Key, Segment> transit = new HashMap<>();
+    private final HashMap<Key, Transit> transit = new HashMap<>();
     private final LinkedHashMap<String, LogRecord.Declare> declarations = new LinkedHashMap<>();
     private final HashMap<String, Long> maxId = new HashMap<>();
+    /** Live messages delivered or nacked: {deliveryCount, readyAt}. */
+    private final HashMap<Key, long[]> state = new HashMap<>();
+    /** Live messages that arrived by ACCEPT. */
+    private final HashMap<Key, Accepted> accepted = new HashMap<>();
+    /** The live message whose payload an origin SEND holds, for accepted messages. */
+    private final HashMap<Key, Key> byOrigin = new HashMap<>();
 
     void apply(LogRecord r, Segment seg) {
         if (r instanceof LogRecord.Send s) {
+            Key k = new Key(s.queue(), s.id());
+            dropAccepted(k); // a relocated copy of an accepted message is a plain SEND from now on
             add(s.queue(), s.id(), seg);
+            seg.sends++;
             if (s.dedupExpiresAt() > seg.keepUntil) {
                 seg.keepUntil = s.dedupExpiresAt();
             }
@@ -51,20 +75,41 @@ final class LiveTracker {
             remove(a.queue(), a.id());
         } else if (r instanceof LogRecord.Drop d) {
             remove(d.queue(), d.id());
+        } else if (r instanceof LogRecord.Nack n) {
+            long[] st = stateOf(n.queue(), n.id());
+            if (st != null) {
+                st[1] = n.readyAt();
+            }
+        } else if (r instanceof LogRecord.Delivered d) {
+            long[] st = stateOf(d.queue(), d.id());
+            if (st != null) {
+                st[0] = d.deliveryCount();
+                st[1] = 0;
+            }
         } else if (r instanceof LogRecord.DeadLetter d) {
             if (d.routed()) {
                 HashMap<Long, Segment> m = live.get(d.queue());
                 Segment s = m == null ? null : m.remove(d.id());
                 if (s != null) {
-                    transit.put(new Key(d.queue(), d.id()), s); // still needed: the payload is read from it
+                    Key k = new Key(d.queue(), d.id());
+                    Accepted acc = dropAccepted(k);
+                    state.remove(k);
+                    // still counted live in s: the payload is read from it when the ACCEPT arrives
+                    transit.put(k, new Transit(s, acc == null ? k : acc.origin()));
                 }
             } else {
                 remove(d.queue(), d.id());
             }
         } else if (r instanceof LogRecord.Accept a) {
-            Segment s = transit.remove(new Key(a.sourceQueue(), a.sourceId()));
-            if (s != null) {
-                live.computeIfAbsent(a.queue(), q -> new HashMap<>()).put(a.id(), s);
+            Transit t = transit.remove(new Key(a.sourceQueue(), a.sourceId()));
+            if (t != null) {
+                Key k = new Key(a.queue(), a.id());
+                Segment old = live.computeIfAbsent(a.queue(), q -> new HashMap<>()).put(a.id(), t.segment());
+                if (old != null) {
+                    old.live--;
+                }
+                accepted.put(k, new Accepted(t.origin(), a.timestamp(), a.expiresAt(), a.headers()));
+                byOrigin.put(t.origin(), k);
             }
             maxId.merge(a.queue(), a.id(), Math::max);
         } else if (r instanceof LogRecord.Purge p) {
@@ -76,6 +121,25 @@ final class LiveTracker {
         } else if (r instanceof LogRecord.Declare d) {
             declarations.put(d.queue(), d);
         }
+    }
+
+    private long[] stateOf(String queue, long id) {
+        HashMap<Long, Segment> m = live.get(queue);
+        if (m == null || !m.containsKey(id)) {
+            return null;
+        }
+        return state.computeIfAbsent(new Key(queue, id), k -> new long[2]);
+    }
+
+    private Accepted dropAccepted(Key k) {
+        if (accepted.isEmpty()) {
+            return null;
+        }
+        Accepted acc = accepted.remove(k);
+        if (acc != null) {
+            byOrigin.remove(acc.origin());
+        }
+        return acc;
     }
 
     private void add(String queue, long id, Segment seg) {
@@ -92,6 +156,11 @@ final class LiveTracker {
         Segment s = m == null ? null : m.remove(id);
         if (s != null) {
             s.live--;
+            if (!state.isEmpty() || !accepted.isEmpty()) {
+                Key k = new Key(queue, id);
+                state.remove(k);
+                dropAccepted(k);
+            }
         }
     }
 
@@ -101,6 +170,14 @@ final class LiveTracker {
             for (Segment s : m.values()) {
                 s.live--;
             }
+            state.keySet().removeIf(k -> k.queue().equals(queue));
+            accepted.entrySet().removeIf(e -> {
+                if (e.getKey().queue().equals(queue)) {
+                    byOrigin.remove(e.getValue().origin());
+                    return true;
+                }
+                return false;
+            });
         }
     }
 
@@ -113,5 +190,55 @@ final class LiveTracker {
             out.add(next == d.nextId() ? d : new LogRecord.Declare(d.queue(), d.spec(), next));
         }
         return out;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Relocation
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * The records that recreate, on replay, every message still live in {@code seg} whose SEND {@code origin} is:
+     * a SEND copy (a plain SEND under the message's current queue and id; for a message that arrived by ACCEPT,
+     * with the headers, timestamp and expiry it got then, and no dedup id: a segment is relocated only once its
+     * dedup windows are over), then a DELIVERED with its delivery count and a NACK with its ready time when they
+     * are not the defaults.
+     *
+     * @param origin a SEND record read from {@code seg}
+     * @param seg the segment being relocated
+     * @param into receives the records
+     */
+    void copiesOf(LogRecord.Send origin, Segment seg, List<LogRecord> into) {
+        Key k = new Key(origin.queue(), origin.id());
+        if (live(k) == seg && !accepted.containsKey(k)) {
+            into.add(new LogRecord.Send(origin.queue(), origin.id(), origin.timestamp(), origin.key(),
+                    origin.priority(), origin.headers(), origin.payload(), origin.deliverAt(), origin.expiresAt(),
+                    null, 0));
+            stateCopies(k, into);
+        }
+        Key to = byOrigin.isEmpty() ? null : byOrigin.get(k);
+        if (to != null && live(to) == seg) {
+            Accepted acc = accepted.get(to);
+            into.add(new LogRecord.Send(to.queue(), to.id(), acc.timestamp(), origin.key(), origin.priority(),
+                    acc.headers(), origin.payload(), 0, acc.expiresAt(), null, 0));
+            stateCopies(to, into);
+        }
+    }
+
+    private void stateCopies(Key k, List<LogRecord> into) {
+        long[] st = state.get(k);
+        if (st == null) {
+            return;
+        }
+        if (st[0] != 0) {
+            into.add(new LogRecord.Delivered(k.queue(), k.id(), (int) st[0]));
+        }
+        if (st[1] != 0) {
+            into.add(new LogRecord.Nack(k.queue(), k.id(), st[1]));
+        }
+    }
+
+    private Segment live(Key k) {
+        HashMap<Long, Segment> m = live.get(k.queue());
+        return m == null ? null : m.get(k.id());
     }
 }

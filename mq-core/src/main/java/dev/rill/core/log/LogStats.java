@@ -9,8 +9,9 @@ package dev.rill.core.log;
  * @param bytes bytes written
  * @param segments segment files now on disk
  * @param segmentsDeleted segment files deleted by compaction
+ * @param messagesRelocated live messages copied out of a mostly-dead oldest segment so that it could be deleted
  * @param durableSeq the highest sequence number confirmed durable under the policy
  */
 public record LogStats(long records, long batches, long fsyncs, long bytes, int segments, long segmentsDeleted,
-        long durableSeq) {
+        long messagesRelocated, long durableSeq) {
 }

@@ -45,7 +45,13 @@ import java.util.stream.Stream;
  * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
  * {@code RecordFormat} for the format. Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
- * (compaction runs on the writer thread between batches; appends continue meanwhile).
+ * (compaction runs on the writer thread between batches; appends continue meanwhile). A few long-lived messages
+ * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
+ * half once {@value #RELOCATE_BEHIND} or more closed segments are behind the active one), its live messages are
+ * <em>relocated</em>: a copy of each (a SEND with the same queue and id, then its delivery count and ready time)
+ * is written to the active segment and fsynced, after which the old segment holds nothing live and is deleted
+ * with every dead segment behind it. A crash between the copy and the delete replays both: the copy replaces the
+ * original (same id), so nothing is duplicated or lost.
  *
  * <p>Errors: a failed write or fsync (disk full, I/O error) fails the log: every record not yet durable, and
  * every later one, completes exceptionally; nothing is confirmed that is not stored.
@@ -55,6 +61,8 @@ public final class SegmentedLog implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(SegmentedLog.class.getName());
     static final String LOCK_FILE = "LOCK";
     static final String SUFFIX = ".log";
+    /** Closed segments behind the active one from which relocation also takes a half-live oldest segment. */
+    static final int RELOCATE_BEHIND = 8;
 
     /** A pending record; {@code next} links the lock-free queue (Vyukov's intrusive MPSC queue). */
     private static final class Node {
@@ -108,6 +116,8 @@ public final class SegmentedLog implements AutoCloseable {
     private volatile long fsyncs;
     private volatile long bytes;
     private volatile long segmentsDeleted;
+    private volatile long messagesRelocated;
+    private long rolls; // writer thread only
     private volatile int segmentCount;
 
     private SegmentedLog(Path dir, LogOptions options, FileChannel lockChannel, FileLock fileLock, LiveTracker tracker,
@@ -448,7 +458,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /** @return counters since open */
     public LogStats stats() {
-        return new LogStats(records, batches, fsyncs, bytes, segmentCount, segmentsDeleted, durableSeq);
+        return new LogStats(records, batches, fsyncs, bytes, segmentCount, segmentsDeleted, messagesRelocated,
+                durableSeq);
     }
 
     // =====================================================================================================
@@ -691,6 +702,7 @@ public final class SegmentedLog implements AutoCloseable {
         }
         active = new LiveTracker.Segment(file, firstSeq);
         segments.addLast(active);
+        rolls++;
         segmentCount = segments.size();
         ByteBuffer h = RecordFormat.header(firstSeq);
         writeFully(h);
@@ -760,8 +772,15 @@ public final class SegmentedLog implements AutoCloseable {
      */
     private void maybeCompact() {
         LiveTracker.Segment s = segments.peekFirst();
-        if (s == null || s == active || s.live != 0) {
+        if (s == null || s == active) {
             compactAfterSeq = -1;
+            return;
+        }
+        if (s.live != 0) {
+            compactAfterSeq = -1;
+            if (relocatable(s)) {
+                relocate(s);
+            }
             return;
         }
         if (policy == FsyncPolicy.Kind.NEVER) {
@@ -775,6 +794,77 @@ public final class SegmentedLog implements AutoCloseable {
             compactAfterSeq = -1;
             compact();
         }
+    }
+
+    /** Whether the oldest segment {@code s} (live, not active) is worth relocating now. */
+    private boolean relocatable(LiveTracker.Segment s) {
+        if (s.relocateAfterRoll > rolls) {
+            return false; // an attempt left something live in it: wait for the log to grow
+        }
+        int behind = segments.size() - 1;
+        boolean mostlyDead = s.live * 10 <= s.sends;
+        boolean halfDeadFarBehind = behind >= RELOCATE_BEHIND && s.live * 2 <= s.sends;
+        if (behind < 2 || !(mostlyDead || halfDeadFarBehind)) {
+            return false;
+        }
+        // an open dedup window of one of its (dead or live) messages keeps the segment, and the copies carry none
+        return s.keepUntil <= 0 || s.keepUntil <= options.clock().getAsLong();
+    }
+
+    /**
+     * Copies every message still live in {@code s} to the active segment, makes the copies durable, and deletes
+     * {@code s} (and the dead segments after it). Writer thread; appends queue up meanwhile.
+     */
+    private void relocate(LiveTracker.Segment s) {
+        List<LogRecord> copies = new ArrayList<>();
+        try {
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(s.path));
+            int pos = RecordFormat.HEADER_BYTES;
+            while (pos < b.limit()) {
+                int len = b.getInt(pos);
+                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+                if (len < 9 || (len ^ RecordFormat.LENGTH_MASK) != b.getInt(pos + 4) || bodyAt + len > b.limit()
+                        || !RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
+                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                }
+                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt + 8, len - 8).slice();
+                if (RecordFormat.decode(body) instanceof LogRecord.Send send) {
+                    tracker.copiesOf(send, s, copies);
+                }
+                pos = bodyAt + len;
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
+            s.relocateAfterRoll = rolls + 1;
+            return;
+        }
+        long moved = 0;
+        for (LogRecord r : copies) {
+            out.frame(0, r);
+            tracker.apply(r, active);
+            if (r instanceof LogRecord.Send) {
+                moved++;
+            }
+        }
+        try {
+            writeOut();
+            if (policy != FsyncPolicy.Kind.NEVER) {
+                synchronized (syncLock) {
+                    forceLocked(syncedSeq); // the copies (and everything written before them) are on disk
+                }
+            }
+        } catch (IOException e) {
+            fail(e);
+            return;
+        }
+        messagesRelocated += moved;
+        if (s.live != 0) {
+            LOG.log(Level.WARNING, "log: " + s.live + " live message(s) of " + s.path + " could not be relocated "
+                    + "(a dead-letter move in progress?); trying again after the next segment");
+            s.relocateAfterRoll = rolls + 1;
+            return;
+        }
+        compact();
     }
 
     /** Deletes the oldest segments while nothing live remains in them. */

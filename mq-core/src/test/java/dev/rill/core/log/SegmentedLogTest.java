@@ -403,6 +403,69 @@ class SegmentedLogTest {
     }
 
     @Test
+    void aBacklogOfLiveMessagesIsNotCopiedAround() throws Exception {
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults().segmentBytes(4096), r -> { })) {
+            log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1));
+            long last = 0;
+            for (int i = 1; i <= 200; i++) { // ~25 segments, every message live
+                last = log.append(send("q", i, 500));
+                if (i % 20 == 0) {
+                    log.whenDurable(last).get(30, TimeUnit.SECONDS); // batches: the writer looks at compaction
+                }
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            assertThat(log.stats().messagesRelocated()).isZero();
+            assertThat(log.stats().segmentsDeleted()).isZero();
+            assertThat(log.stats().segments()).isGreaterThan(20);
+        }
+        assertThat(reopen(dir).stream().filter(r -> r instanceof LogRecord.Send)).hasSize(200);
+    }
+
+    @Test
+    void relocationWaitsUntilTheOldestSegmentsDedupWindowsAreOver() throws Exception {
+        AtomicLong clock = new AtomicLong(0);
+        LogOptions opts = LogOptions.defaults().segmentBytes(4096).clock(clock::get);
+        try (SegmentedLog log = SegmentedLog.open(dir, opts, r -> { })) {
+            log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1));
+            log.append(send("q", 1, 100)); // long-lived
+            log.append(new LogRecord.Send("q", 2, 0, null, 0, Map.of(), new byte[500], 0, 0, "d-2", 1000));
+            log.append(new LogRecord.Ack("q", 2)); // gone, but its dedup window (until 1000) must outlive it
+            long id = 3;
+            long last = 0;
+            for (int round = 0; round < 40; round++) { // ~40 segments of sent-and-acked traffic
+                for (int i = 0; i < 8; i++) {
+                    log.append(send("q", id, 500));
+                    last = log.append(new LogRecord.Ack("q", id++));
+                }
+                log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            }
+            assertThat(log.stats().messagesRelocated()).isZero();
+            assertThat(SegmentedLog.segmentFiles(dir).size()).isGreaterThan(30);
+            clock.set(2000); // the window is over: the next batch relocates message 1 and the dead segments go
+            for (int i = 0; i < 8; i++) {
+                log.append(send("q", id, 500));
+                last = log.append(new LogRecord.Ack("q", id++));
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(30)).until(() -> SegmentedLog.segmentFiles(dir).size() <= 3);
+            assertThat(log.stats().messagesRelocated()).isEqualTo(1);
+        }
+        List<LogRecord> got = reopen(dir);
+        List<Long> live = new ArrayList<>();
+        for (LogRecord r : got) {
+            if (r instanceof LogRecord.Send s) {
+                live.add(s.id());
+            } else if (r instanceof LogRecord.Ack a) {
+                live.remove(a.id());
+            }
+        }
+        assertThat(live).containsExactly(1L);
+        assertThat(got.stream().filter(r -> r instanceof LogRecord.Send s && s.id() == 1).findFirst().orElseThrow())
+                .isEqualTo(new LogRecord.Send("q", 1, 1001, "k1", 1, Map.of("n", "1"), ((LogRecord.Send) send("q", 1,
+                        100)).payload(), 0, 0, null, 0));
+    }
+
+    @Test
     void aFailingWriteFailsEveryUnconfirmedAndLaterAppendWithAClearError() throws Exception {
         Path d = dir.resolve("vanishing");
         try (SegmentedLog log = SegmentedLog.open(d, LogOptions.defaults().segmentBytes(4096), r -> { })) {
