@@ -14,6 +14,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -33,6 +34,11 @@ import org.junit.jupiter.api.io.TempDir;
  * later; every recovered message is well-formed and appears once (no record from a torn write). The directory is kept across cycles, so every
  * cycle also recovers everything the earlier ones left.
  *
+ * <p>The child writes 64 KiB log segments ({@code -Drill.crash.segmentBytes}) and sends one message in
+ * {@value CrashLoopChild#PINNED_EVERY} with a one-day delay, so segments roll, are deleted and have their
+ * long-lived messages relocated all the time, and kills land in the middle of that too. The parent recovers with a
+ * clock two days ahead, so the delayed messages are ready and checked like the others.
+ *
  * <p>Cycles: {@code -Drill.crash.cycles} (default 20); {@code mq-bench/scripts/crash-loop.sh} runs 200.
  */
 class CrashLoopTest {
@@ -47,6 +53,8 @@ class CrashLoopTest {
     void confirmedSendsAndAcksSurviveSigkill() throws Exception {
         int cycles = Integer.getInteger("rill.crash.cycles", 20);
         long seed = Long.getLong("rill.crash.seed", System.nanoTime());
+        long segmentBytes = Long.getLong("rill.crash.segmentBytes", 64 << 10);
+        long pinnedRecovered = 0;
         Random random = new Random(seed);
         Path data = dir.resolve("data");
         Set<String> sent = new HashSet<>();
@@ -60,7 +68,7 @@ class CrashLoopTest {
             Path err = dir.resolve("child-" + cycle + ".err");
             Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx256m", "-cp", System.getProperty("java.class.path"), CrashLoopChild.class.getName(),
-                    data.toString(), Integer.toString(cycle))
+                    data.toString(), Integer.toString(cycle), Long.toString(segmentBytes))
                     .redirectError(err.toFile())
                     .start();
             int confirmations = 0;
@@ -98,7 +106,9 @@ class CrashLoopTest {
             assertThat(killed).as("cycle %d: child ended before the kill; stderr:%n%s", cycle,
                     Files.exists(err) ? Files.readString(err) : "").isTrue();
 
-            try (DurableBroker b = DurableBroker.open(data, DurabilityOptions.defaults())) {
+            DurabilityOptions later = DurabilityOptions.defaults()
+                    .clock(() -> System.currentTimeMillis() + Duration.ofDays(2).toMillis());
+            try (DurableBroker b = DurableBroker.open(data, later)) {
                 if (b.recovery().tornTail().isPresent()) {
                     tornTails++;
                 }
@@ -124,18 +134,27 @@ class CrashLoopTest {
                     }
                 }
                 recoveredTotal += present.size();
+                pinnedRecovered = present.stream()
+                        .filter(m -> Long.parseLong(m.substring(m.lastIndexOf('-') + 1))
+                                % CrashLoopChild.PINNED_EVERY == 7).count();
                 assertThat(q.size()).isEqualTo(all.size()); // nothing delayed or leased after recovery
             }
             if (violations.size() > 20) {
                 break;
             }
         }
+        long segmentFiles;
+        try (var files = Files.list(data)) {
+            segmentFiles = files.filter(f -> f.getFileName().toString().endsWith(".log")).count();
+        }
         String tally = String.format("crash-loop: seed=%d cycles=%d confirmedSends=%d confirmedAcks=%d "
-                        + "recoveredMessages(sum over cycles)=%d tornTailsCut=%d violations=%d", seed, cycles,
-                sent.size(), acked.size(), recoveredTotal, tornTails, violations.size());
+                        + "recoveredMessages(sum over cycles)=%d delayedRecoveredLastCycle=%d tornTailsCut=%d "
+                        + "segmentFilesLeft=%d violations=%d", seed, cycles, sent.size(), acked.size(), recoveredTotal,
+                pinnedRecovered, tornTails, segmentFiles, violations.size());
         System.out.println(tally);
         assertThat(violations).as(tally).isEmpty();
         assertThat(sent).isNotEmpty();
         assertThat(acked).isNotEmpty();
+        assertThat(pinnedRecovered).isPositive();
     }
 }

@@ -63,6 +63,8 @@ public final class SegmentedLog implements AutoCloseable {
     static final String SUFFIX = ".log";
     /** Closed segments behind the active one from which relocation also takes a half-live oldest segment. */
     static final int RELOCATE_BEHIND = 8;
+    /** Most segments relocated with one write and one fsync. */
+    static final int RELOCATE_RUN = 16;
 
     /** A pending record; {@code next} links the lock-free queue (Vyukov's intrusive MPSC queue). */
     private static final class Node {
@@ -779,7 +781,7 @@ public final class SegmentedLog implements AutoCloseable {
         if (s.live != 0) {
             compactAfterSeq = -1;
             if (relocatable(s)) {
-                relocate(s);
+                relocateOldest();
             }
             return;
         }
@@ -812,31 +814,28 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * Copies every message still live in {@code s} to the active segment, makes the copies durable, and deletes
-     * {@code s} (and the dead segments after it). Writer thread; appends queue up meanwhile.
+     * Copies every message still live in the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or
+     * dead ones) to the active segment with one write, makes the copies durable with one fsync, and deletes those
+     * segments (and the dead ones after them). Writer thread; appends queue up meanwhile.
      */
-    private void relocate(LiveTracker.Segment s) {
+    private void relocateOldest() {
         List<LogRecord> copies = new ArrayList<>();
-        try {
-            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(s.path));
-            int pos = RecordFormat.HEADER_BYTES;
-            while (pos < b.limit()) {
-                int len = b.getInt(pos);
-                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
-                if (len < 9 || (len ^ RecordFormat.LENGTH_MASK) != b.getInt(pos + 4) || bodyAt + len > b.limit()
-                        || !RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
-                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
-                }
-                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt + 8, len - 8).slice();
-                if (RecordFormat.decode(body) instanceof LogRecord.Send send) {
-                    tracker.copiesOf(send, s, copies);
-                }
-                pos = bodyAt + len;
+        int taken = 0;
+        for (LiveTracker.Segment s : segments) {
+            if (s == active || taken == RELOCATE_RUN) {
+                break;
             }
-        } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
-            s.relocateAfterRoll = rolls + 1;
-            return;
+            if (s.live != 0) {
+                if (!relocatable(s)) {
+                    break;
+                }
+                int before = copies.size();
+                if (!collectCopies(s, copies)) {
+                    copies.subList(before, copies.size()).clear();
+                    break;
+                }
+            }
+            taken++;
         }
         long moved = 0;
         for (LogRecord r : copies) {
@@ -858,13 +857,39 @@ public final class SegmentedLog implements AutoCloseable {
             return;
         }
         messagesRelocated += moved;
-        if (s.live != 0) {
-            LOG.log(Level.WARNING, "log: " + s.live + " live message(s) of " + s.path + " could not be relocated "
-                    + "(a dead-letter move in progress?); trying again after the next segment");
-            s.relocateAfterRoll = rolls + 1;
-            return;
+        LiveTracker.Segment first = segments.peekFirst();
+        if (first != null && first != active && first.live != 0) {
+            LOG.log(Level.WARNING, "log: " + first.live + " live message(s) of " + first.path + " could not be "
+                    + "relocated (a dead-letter move in progress?); trying again after the next segment");
+            first.relocateAfterRoll = rolls + 1;
         }
         compact();
+    }
+
+    /** Adds the copies of the messages live in {@code s}; false (logged) if its file cannot be read. */
+    private boolean collectCopies(LiveTracker.Segment s, List<LogRecord> copies) {
+        try {
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(s.path));
+            int pos = RecordFormat.HEADER_BYTES;
+            while (pos < b.limit()) {
+                int len = b.getInt(pos);
+                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+                if (len < 9 || (len ^ RecordFormat.LENGTH_MASK) != b.getInt(pos + 4) || bodyAt + len > b.limit()
+                        || !RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
+                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                }
+                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt + 8, len - 8).slice();
+                if (RecordFormat.decode(body) instanceof LogRecord.Send send) {
+                    tracker.copiesOf(send, s, copies);
+                }
+                pos = bodyAt + len;
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
+            s.relocateAfterRoll = rolls + 1;
+            return false;
+        }
     }
 
     /** Deletes the oldest segments while nothing live remains in them. */
