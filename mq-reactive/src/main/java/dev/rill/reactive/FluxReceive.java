@@ -51,7 +51,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         s.drain(); // terminal states (maxMessages(0), closed queue) need no demand; prefetch starts leasing
     }
 
-    static final class ReceiveSubscription<T> implements Subscription, InMemoryQueue.Reader {
+    static final class ReceiveSubscription<T> implements Subscription, EdgeWaiters.Waiter {
 
         final CoreSubscriber<? super Delivery<T>> actual;
         final InMemoryQueue<T> queue;
@@ -76,6 +76,8 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         volatile Throwable badRequest;
         /** In the queue's readers and not woken yet. */
         volatile boolean registered;
+        /** Set while a readable edge runs this subscription: if it waits again, it keeps its place in line. */
+        volatile boolean edgeWoken;
         /** In the queue's timer waiters and not woken yet. */
         volatile boolean timerRegistered;
 
@@ -122,9 +124,12 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         }
 
         @Override
-        public boolean wakeReader() {
+        public boolean onEdge() {
             registered = false;
-            return drain();
+            edgeWoken = true;
+            boolean blocked = drain();
+            edgeWoken = false;
+            return blocked;
         }
 
         /** An emitted delivery was settled (or found expired): room under maxUnacked. */
@@ -234,7 +239,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
                 }
                 if (!registered) {
                     registered = true;
-                    queue.addReader(this);
+                    queue.readers.add(this, edgeWoken);
                     continue; // re-check: something may have arrived before we registered
                 }
                 break;
@@ -271,7 +276,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         }
 
         private void unregister() {
-            queue.removeReader(this);
+            queue.readers.remove(this);
             queue.timerWaiters.remove(timerWaiter);
         }
 

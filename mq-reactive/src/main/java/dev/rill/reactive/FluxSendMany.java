@@ -44,7 +44,7 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
     }
 
     static final class SendManySubscriber<T> implements CoreSubscriber<OutboundMessage<T>>, Subscription,
-            InMemoryQueue.Waiter {
+            EdgeWaiters.Waiter {
 
         final CoreSubscriber<? super SendResult<T>> actual;
         final InMemoryQueue<T> queue;
@@ -71,6 +71,8 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
         volatile Throwable badRequest;
         /** In the queue's writers and not woken yet. */
         volatile boolean registered;
+        /** Set while a writable edge runs this subscriber: if it waits again, it keeps its place in line. */
+        volatile boolean edgeWoken;
 
         // ---- owned by the drain loop ----
         private final ArrayList<OutboundMessage<T>> staging = new ArrayList<>();
@@ -154,39 +156,50 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
         }
 
         @Override
-        public void wake() {
+        public boolean onEdge() {
             registered = false;
-            drain();
+            edgeWoken = true;
+            boolean blocked = drain();
+            edgeWoken = false;
+            return blocked;
         }
 
-        void drain() {
+        /**
+         * Runs the drain loop unless another thread runs it now.
+         *
+         * @return true when this call ran the loop and its last store attempt found the queue full
+         */
+        boolean drain() {
             if (WIP.getAndIncrement(this) != 0) {
-                return;
+                return false;
             }
+            boolean full = false;
             int missed = 1;
             for (;;) {
                 if (!terminated) {
-                    drainLoop();
+                    full = drainLoop();
                 }
                 missed = WIP.addAndGet(this, -missed);
                 if (missed == 0) {
-                    return;
+                    return full;
                 }
             }
         }
 
-        private void drainLoop() {
+        /** @return whether the last store attempt of this pass found the queue full */
+        private boolean drainLoop() {
+            boolean full = false;
             long r = requested;
             long e = 0;
             for (;;) {
                 if (cancelled) {
                     clear();
-                    return;
+                    return false;
                 }
                 Throwable bad = badRequest;
                 if (bad != null) {
                     fail(bad);
-                    return;
+                    return false;
                 }
                 OutboundMessage<T> m;
                 while ((m = pending.poll()) != null) {
@@ -195,7 +208,7 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                 if (!staging.isEmpty() && e != r) {
                     if (queue.closed) {
                         fail(queue.closedException());
-                        return;
+                        return false;
                     }
                     int n = (int) Math.min(staging.size(), r - e);
                     List<OutboundMessage<T>> batch = staging.subList(0, n);
@@ -208,13 +221,13 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                             // a payload over the byte limit: store the messages before it, one at a time
                             SendOutcome one = sendOne(staging.get(0), now);
                             if (one == null) {
-                                return; // failed
+                                return false; // failed
                             }
                             outcomes = List.of(one);
                             n = 1;
                         } else {
                             fail(ex);
-                            return;
+                            return false;
                         }
                     }
                     int stored = 0;
@@ -247,18 +260,19 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     } else {
                         staging.subList(0, stored).clear();
                     }
+                    full = stop == SendOutcome.Status.FULL;
                     if (stop == SendOutcome.Status.CLOSED) {
                         fail(queue.closedException());
-                        return;
+                        return false;
                     }
                     if (stop == SendOutcome.Status.FULL) {
                         if (overflow == Overflow.FAIL) {
                             fail(new QueueFullException(queue.name()));
-                            return;
+                            return false;
                         }
                         if (!registered) {
                             registered = true;
-                            queue.writers.add(this);
+                            queue.writers.add(this, edgeWoken);
                             continue; // re-check: space may have freed before we registered
                         }
                         // wait for the writable edge; meanwhile upstream may still fill maxInFlight
@@ -275,7 +289,7 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     } else {
                         actual.onComplete();
                     }
-                    return;
+                    return false;
                 }
                 if (!done) {
                     long inFlight = upstreamRequested - emittedTotal;
@@ -291,6 +305,7 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
             if (e != 0 && r != Long.MAX_VALUE) {
                 REQUESTED.addAndGet(this, -e);
             }
+            return full;
         }
 
         private SendOutcome sendOne(OutboundMessage<T> m, long now) {

@@ -16,9 +16,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
@@ -33,20 +31,9 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     /** How many events a slow {@link #events()} subscriber may fall behind before it gets an overflow error. */
     static final int EVENT_BUFFER = 4096;
 
-    /** Something waiting for an edge of the queue. {@link #wake()} is called at most once per registration. */
+    /** Something waiting for the queue's timer. {@link #wake()} is called at most once per registration. */
     interface Waiter {
         void wake();
-    }
-
-    /** A receiver waiting for the readable edge; registered at most once at a time ({@link #addReader}). */
-    interface Reader {
-        /**
-         * Called at most once per registration, after it was taken off the readers.
-         *
-         * @return true when the reader found nothing more to lease (its last lease attempt came back short), so
-         *     waking further readers would only make them find the queue empty
-         */
-        boolean wakeReader();
     }
 
     final MessageQueue<T> core;
@@ -57,11 +44,10 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     private final boolean hasDeadLetterQueue;
     private final boolean hasTtl;
 
-    /** Receivers waiting for the readable edge, in the order they started waiting. */
-    private final ConcurrentLinkedQueue<Reader> readers = new ConcurrentLinkedQueue<>();
-    /** At least the number of entries in {@link #readers} (raised before an offer, lowered after a take). */
-    private final AtomicInteger readerCount = new AtomicInteger();
-    final Set<Waiter> writers = ConcurrentHashMap.newKeySet();
+    /** Receivers waiting for the readable edge. */
+    final EdgeWaiters readers = new EdgeWaiters();
+    /** Senders waiting for the writable edge. */
+    final EdgeWaiters writers = new EdgeWaiters();
     final Set<Waiter> timerWaiters = ConcurrentHashMap.newKeySet();
     private final CopyOnWriteArrayList<FluxSink<QueueEvent>> eventSinks = new CopyOnWriteArrayList<>();
 
@@ -82,12 +68,12 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     private final class Listener implements QueueListener {
         @Override
         public void onReadable() {
-            wakeReaders();
+            readers.wakeUntilBlocked();
         }
 
         @Override
         public void onWritable() {
-            wakeAll(writers);
+            writers.wakeUntilBlocked();
         }
 
         @Override
@@ -116,49 +102,6 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
                 w.wake();
             }
         }
-    }
-
-    void addReader(Reader r) {
-        readerCount.incrementAndGet();
-        readers.offer(r);
-    }
-
-    void removeReader(Reader r) {
-        if (readers.remove(r)) {
-            readerCount.decrementAndGet();
-        }
-    }
-
-    /**
-     * The readable edge: wakes waiting receivers one at a time, oldest first, until one reports that it found
-     * nothing more to lease. Waking every receiver on each edge cost each of them a lease attempt that mostly came
-     * back empty (with 1000 competing consumers, 1000 lock acquisitions per edge). No wake-up is lost by stopping
-     * early: a receiver that is not woken stays registered, and the next empty-to-readable transition fires the
-     * edge again; a receiver registers before its last look at the queue, so it cannot miss one either. The loop is
-     * bounded by the number registered when it starts: a receiver that re-registers during it is not woken twice.
-     */
-    private void wakeReaders() {
-        int budget = readerCount.get();
-        Reader r;
-        while (budget-- > 0 && (r = readers.poll()) != null) {
-            readerCount.decrementAndGet();
-            if (r.wakeReader()) {
-                return;
-            }
-        }
-    }
-
-    private void wakeAllReaders() {
-        Reader r;
-        while ((r = readers.poll()) != null) {
-            readerCount.decrementAndGet();
-            r.wakeReader();
-        }
-    }
-
-    /** For tests: receivers waiting for the readable edge. */
-    int waitingReaders() {
-        return readers.size();
     }
 
     private long onTimer(long now) {
@@ -211,8 +154,8 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     void close() {
         closed = true;
         timer.dispose();
-        wakeAllReaders();
-        wakeAll(writers);
+        readers.wakeAll();
+        writers.wakeAll();
         wakeAll(timerWaiters);
         for (FluxSink<QueueEvent> sink : eventSinks) {
             sink.complete();

@@ -32,7 +32,7 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
     }
 
     static final class SendSubscriber<T> extends Operators.MonoSubscriber<SendResult<T>, SendResult<T>>
-            implements InMemoryQueue.Waiter {
+            implements EdgeWaiters.Waiter {
 
         private final InMemoryQueue<T> queue;
         private final OutboundMessage<T> message;
@@ -44,6 +44,8 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
 
         /** Registered as a writer and not woken yet. */
         volatile boolean registered;
+        /** Set while a writable edge runs this send: if it waits again, it keeps its place in line. */
+        volatile boolean edgeWoken;
         /** Owned by the drive loop: the send reached a final outcome. */
         private boolean done;
 
@@ -56,33 +58,42 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         }
 
         @Override
-        public void wake() {
+        public boolean onEdge() {
             registered = false;
-            drive();
+            edgeWoken = true;
+            boolean blocked = drive();
+            edgeWoken = false;
+            return blocked;
         }
 
-        /** Tries the send; serialized, so a wake-up racing with the re-check never sends twice. */
-        void drive() {
+        /**
+         * Tries the send; serialized, so a wake-up racing with the re-check never sends twice.
+         *
+         * @return true when this call ran and found the queue full (the send waits for the next writable edge)
+         */
+        boolean drive() {
             if (WIP.getAndIncrement(this) != 0) {
-                return;
+                return false;
             }
+            boolean full = false;
             int missed = 1;
             for (;;) {
                 if (!done && !isCancelled()) {
-                    attempt();
+                    full = attempt();
                 }
                 missed = WIP.addAndGet(this, -missed);
                 if (missed == 0) {
-                    return;
+                    return full;
                 }
             }
         }
 
-        private void attempt() {
+        /** @return true when the send found the queue full and waits */
+        private boolean attempt() {
             for (;;) {
                 if (queue.closed) {
                     fail(queue.closedException());
-                    return;
+                    return false;
                 }
                 long now = queue.now();
                 SendOutcome o;
@@ -90,7 +101,7 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                     o = queue.core.send(message, now);
                 } catch (RuntimeException e) {
                     fail(e);
-                    return;
+                    return false;
                 }
                 switch (o.status()) {
                     case ENQUEUED, DUPLICATE -> {
@@ -102,22 +113,22 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                         SendResult<T> result = new SendResult<>(o.messageId(),
                                 o.status() == SendOutcome.Status.DUPLICATE, message);
                         queue.broker.afterDurable(() -> complete(result), actual::onError); // durable brokers wait
-                        return;
+                        return false;
                     }
                     case CLOSED -> {
                         fail(queue.closedException());
-                        return;
+                        return false;
                     }
                     case FULL -> {
                         if (overflow == Overflow.FAIL) {
                             fail(new QueueFullException(queue.name()));
-                            return;
+                            return false;
                         }
                         if (registered) {
-                            return; // the writable edge will wake us
+                            return true; // the writable edge will wake us
                         }
                         registered = true;
-                        queue.writers.add(this);
+                        queue.writers.add(this, edgeWoken);
                         // re-check: the queue may have freed space before we registered
                     }
                     default -> throw new IllegalStateException("unexpected outcome " + o);

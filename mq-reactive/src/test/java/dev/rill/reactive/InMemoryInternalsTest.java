@@ -43,18 +43,18 @@ class InMemoryInternalsTest {
         InMemoryQueue<String> q = queue(QueueSpec.named("w").capacity(1));
         q.send(OutboundMessage.of("a")).block(TIMEOUT);
         Disposable waiting = q.send(OutboundMessage.of("b")).subscribe();
-        assertThat(q.writers).hasSize(1);
+        assertThat(q.writers.size()).isEqualTo(1);
         waiting.dispose();
-        assertThat(q.writers).isEmpty();
+        assertThat(q.writers.size()).isZero();
     }
 
     @Test
     void cancellingAnIdleReceiveRemovesItsWaiter() {
         InMemoryQueue<String> q = queue(QueueSpec.named("r"));
         Disposable d = q.receive().subscribe();
-        assertThat(q.waitingReaders()).isEqualTo(1);
+        assertThat(q.readers.size()).isEqualTo(1);
         d.dispose();
-        assertThat(q.waitingReaders()).isZero();
+        assertThat(q.readers.size()).isZero();
     }
 
     @Test
@@ -65,19 +65,19 @@ class InMemoryInternalsTest {
         for (int i = 0; i < 50; i++) {
             subs.add(q.receive().flatMap(d -> d.ack().thenReturn(d.payload())).subscribe(got::add));
         }
-        assertThat(q.waitingReaders()).isEqualTo(50);
+        assertThat(q.readers.size()).isEqualTo(50);
 
         q.send(OutboundMessage.of("one")).block(TIMEOUT);
         // the oldest waiter leased it, found the queue empty again and re-registered; nobody else was woken
         assertThat(got).containsExactly("one");
-        assertThat(q.waitingReaders()).isEqualTo(50);
+        assertThat(q.readers.size()).isEqualTo(50);
 
         // a batch of 3: one edge; each woken receiver (demand unbounded, no prefetch) leases what is there
         q.core.sendAll(List.of(OutboundMessage.of("a"), OutboundMessage.of("b"), OutboundMessage.of("c")), q.now());
         assertThat(got).containsExactly("one", "a", "b", "c");
-        assertThat(q.waitingReaders()).isEqualTo(50);
+        assertThat(q.readers.size()).isEqualTo(50);
         subs.forEach(Disposable::dispose);
-        assertThat(q.waitingReaders()).isZero();
+        assertThat(q.readers.size()).isZero();
     }
 
     @Test
@@ -95,7 +95,7 @@ class InMemoryInternalsTest {
         // one readable edge: each woken receiver leases the one it asked for in full, so the next is woken too
         q.core.sendAll(batch, q.now());
         assertThat(got).hasSize(n).doesNotHaveDuplicates();
-        assertThat(q.waitingReaders()).isZero();
+        assertThat(q.readers.size()).isZero();
         assertThat(q.core.stats().ready()).isZero();
     }
 
@@ -215,6 +215,69 @@ class InMemoryInternalsTest {
     }
 
     @Test
+    void theWritableEdgeWakesOnlyAsManyWaitingSendersAsThereIsRoom() {
+        InMemoryQueue<String> q = queue(QueueSpec.named("senders").capacity(2));
+        q.send(OutboundMessage.of("a")).block(TIMEOUT);
+        q.send(OutboundMessage.of("b")).block(TIMEOUT);
+        List<String> sent = new CopyOnWriteArrayList<>();
+        List<Disposable> waiting = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            waiting.add(q.send(OutboundMessage.of("w" + i)).subscribe(r -> sent.add(r.message().payload())));
+        }
+        assertThat(q.writers.size()).isEqualTo(50);
+        q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT);
+        // the oldest waiting send stored its message; the next found the queue full again and went back to wait
+        assertThat(sent).containsExactly("w0");
+        assertThat(q.writers.size()).isEqualTo(49);
+        q.receive(ReceiveOptions.defaults().maxMessages(2)).concatMap(Delivery::ack).blockLast(TIMEOUT);
+        assertThat(sent).containsExactly("w0", "w1", "w2");
+        // a cancelled waiting send passes the wake-up on
+        waiting.get(3).dispose();
+        q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT);
+        assertThat(sent).containsExactly("w0", "w1", "w2", "w4");
+        waiting.forEach(Disposable::dispose);
+        assertThat(q.writers.size()).isZero();
+    }
+
+    @Test
+    void waitingSendersOnManyThreadsAreAllServedAsConsumersFreeRoom() throws Exception {
+        ReactiveBroker real = Rill.inMemory();
+        Scheduler senders = Schedulers.newParallel("race-sender", 2);
+        try {
+            ReactiveQueue<String> q = real.queue(QueueSpec.named("send-race").capacity(4), Codec.utf8()).block(TIMEOUT);
+            int total = 20_000;
+            CountDownLatch allSent = new CountDownLatch(total);
+            ConcurrentHashMap<String, Boolean> received = new ConcurrentHashMap<>();
+            AtomicInteger duplicates = new AtomicInteger();
+            CountDownLatch allReceived = new CountDownLatch(total);
+            for (int c = 0; c < 3; c++) {
+                q.receive().limitRate(1 + c).flatMap(d -> d.ack().thenReturn(d.payload()), 2).subscribe(p -> {
+                    if (received.putIfAbsent(p, Boolean.TRUE) != null) {
+                        duplicates.incrementAndGet();
+                    }
+                    allReceived.countDown();
+                });
+            }
+            // single sends (many waiting at once) and a sendMany compete for the 4 slots
+            Flux.range(0, total / 2)
+                    .flatMap(i -> q.send(OutboundMessage.of("s" + i)).subscribeOn(senders), 64)
+                    .subscribe(r -> allSent.countDown());
+            q.sendMany(Flux.range(0, total / 2).map(i -> OutboundMessage.of("m" + i)))
+                    .subscribeOn(senders)
+                    .subscribe(r -> allSent.countDown());
+            assertThat(allSent.await(60, TimeUnit.SECONDS)).as("%d sends still waiting", allSent.getCount())
+                    .isTrue();
+            assertThat(allReceived.await(60, TimeUnit.SECONDS)).as("%d not received", allReceived.getCount())
+                    .isTrue();
+            assertThat(duplicates.get()).isZero();
+            assertThat(received).hasSize(total);
+        } finally {
+            senders.dispose();
+            real.close().block(TIMEOUT);
+        }
+    }
+
+    @Test
     void aWaitingSendIsWokenByTheWritableEdgeAndUnregisters() {
         InMemoryQueue<String> q = queue(QueueSpec.named("edge").capacity(1));
         q.send(OutboundMessage.of("a")).block(TIMEOUT);
@@ -223,7 +286,7 @@ class InMemoryInternalsTest {
         assertThat(result[0]).isNull();
         q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT);
         assertThat(result[0]).isNotNull();
-        assertThat(q.writers).isEmpty();
+        assertThat(q.writers.size()).isZero();
     }
 
     @Test
