@@ -3,13 +3,16 @@ package dev.rill.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.core.log.LogRecord;
 import dev.rill.core.log.LogOptions;
 import dev.rill.core.log.SegmentedLog;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -312,6 +315,30 @@ class DurableBrokerTest {
     void secondBrokerOnTheSameDirectoryFailsClearly() throws IOException {
         try (DurableBroker b = open()) {
             assertThatThrownBy(this::open).isInstanceOf(IOException.class).hasMessageContaining("in use");
+        }
+    }
+
+    @Test
+    void aDirectoryThatCannotBeWrittenIsRefusedAtStartNamingIt() throws IOException {
+        Path readOnly = Files.createDirectories(dir.resolve("read-only"));
+        Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
+        try {
+            Path target = readOnly;
+            if (Files.isWritable(readOnly)) {
+                // root ignores permission bits: use a directory the kernel itself keeps read-only
+                target = Path.of("/sys/kernel");
+            }
+            assumeTrue(Files.isDirectory(target), "no read-only directory available on this machine");
+            Path ro = target;
+            assertThatThrownBy(() -> DurableBroker.open(ro, DurabilityOptions.defaults()))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining(ro.toString());
+            assertThatThrownBy(() -> DurableBroker.open(ro.resolve("data"), DurabilityOptions.defaults()))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("cannot create log directory " + ro.resolve("data"));
+            assertThat(ro.resolve("LOCK")).doesNotExist();
+        } finally {
+            Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
     }
 
