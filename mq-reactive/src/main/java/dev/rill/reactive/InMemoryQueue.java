@@ -9,6 +9,7 @@ import dev.rill.core.QueueListener;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.core.ReceiptHandle;
+import dev.rill.reactive.internal.StoreFirst;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -26,7 +27,7 @@ import reactor.core.publisher.Mono;
  * A {@link ReactiveQueue} over one in-memory {@link MessageQueue}: the core's readable/writable edges wake
  * waiting receivers and senders, and one {@link QueueTimer} runs the queue's deadlines on the broker's scheduler.
  */
-final class InMemoryQueue<T> implements ReactiveQueue<T> {
+final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T> {
 
     /** How many events a slow {@link #events()} subscriber may fall behind before it gets an overflow error. */
     static final int EVENT_BUFFER = 4096;
@@ -180,7 +181,19 @@ final class InMemoryQueue<T> implements ReactiveQueue<T> {
     public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
-        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()));
+        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), true);
+    }
+
+    @Override
+    public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options) {
+        Objects.requireNonNull(message, "message");
+        Objects.requireNonNull(options, "options");
+        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), false);
+    }
+
+    @Override
+    public Mono<Void> durableSoFar() {
+        return broker.durable();
     }
 
     @Override

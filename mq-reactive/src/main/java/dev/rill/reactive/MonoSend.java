@@ -17,16 +17,22 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
     private final InMemoryQueue<T> queue;
     private final OutboundMessage<T> message;
     private final Overflow overflow;
+    private final boolean awaitDurable;
 
-    MonoSend(InMemoryQueue<T> queue, OutboundMessage<T> message, Overflow overflow) {
+    /**
+     * @param awaitDurable complete once the message is durable (a durable broker's send); false: once stored
+     *     ({@link dev.rill.reactive.internal.StoreFirst#sendStored})
+     */
+    MonoSend(InMemoryQueue<T> queue, OutboundMessage<T> message, Overflow overflow, boolean awaitDurable) {
         this.queue = queue;
         this.message = message;
         this.overflow = overflow;
+        this.awaitDurable = awaitDurable;
     }
 
     @Override
     public void subscribe(CoreSubscriber<? super SendResult<T>> actual) {
-        SendSubscriber<T> s = new SendSubscriber<>(actual, queue, message, overflow);
+        SendSubscriber<T> s = new SendSubscriber<>(actual, queue, message, overflow, awaitDurable);
         actual.onSubscribe(s);
         s.drive();
     }
@@ -37,6 +43,7 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         private final InMemoryQueue<T> queue;
         private final OutboundMessage<T> message;
         private final Overflow overflow;
+        private final boolean awaitDurable;
 
         volatile int wip;
         static final AtomicIntegerFieldUpdater<SendSubscriber> WIP =
@@ -50,11 +57,12 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         private boolean done;
 
         SendSubscriber(CoreSubscriber<? super SendResult<T>> actual, InMemoryQueue<T> queue,
-                OutboundMessage<T> message, Overflow overflow) {
+                OutboundMessage<T> message, Overflow overflow, boolean awaitDurable) {
             super(actual);
             this.queue = queue;
             this.message = message;
             this.overflow = overflow;
+            this.awaitDurable = awaitDurable;
         }
 
         @Override
@@ -112,7 +120,11 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                         }
                         SendResult<T> result = new SendResult<>(o.messageId(),
                                 o.status() == SendOutcome.Status.DUPLICATE, message);
-                        queue.broker.afterDurable(() -> complete(result), actual::onError); // durable brokers wait
+                        if (awaitDurable) {
+                            queue.broker.afterDurable(() -> complete(result), actual::onError); // durable: wait
+                        } else {
+                            complete(result);
+                        }
                         return false;
                     }
                     case CLOSED -> {
