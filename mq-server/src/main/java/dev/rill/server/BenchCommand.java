@@ -131,16 +131,22 @@ final class BenchCommand implements Callable<Integer> {
                 }, 512).subscribe(null, e -> fail(e, done)));
             }
             long start = System.nanoTime();
+            // a message can be received before its SEND_RESULT reaches the producer: the summary waits for both
+            CountDownLatch sendsDone = new CountDownLatch(producers);
             for (int i = 0; i < producers; i++) {
                 ReactiveBroker b = conn.connect();
                 brokers.add(b);
                 ReactiveQueue<byte[]> q = conn.await(b.queue(qspec, Codec.bytes()), "declaring '" + name + "'");
                 long share = messages / producers + (i < messages % producers ? 1 : 0);
                 running.add(q.sendMany(payloads(start, i, share)).subscribe(r -> sent.incrementAndGet(),
-                        e -> fail(e, done)));
+                        e -> fail(e, done), sendsDone::countDown));
             }
             boolean finished = progress(out, start, done);
             long elapsed = System.nanoTime() - start;
+            if (finished && failure.get() == null
+                    && !sendsDone.await(conn.timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                finished = false; // received everything, but some sends were never confirmed
+            }
             if (failure.get() != null) {
                 throw new CliException(ExitCodes.of(failure.get()), "bench failed: " + ExitCodes.message(failure.get()),
                         failure.get());
