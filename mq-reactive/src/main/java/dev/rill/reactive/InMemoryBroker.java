@@ -114,6 +114,20 @@ final class InMemoryBroker implements ReactiveBroker {
         });
     }
 
+    @Override
+    public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(codec, "codec");
+        return Mono.defer(() -> {
+            if (closed) {
+                return Mono.error(new QueueClosedException(name));
+            }
+            // declaring the spec it has returns the existing queue (and sets the codec of a recovered one)
+            return core.<T>get(name).map(q -> queue(q.spec(), codec))
+                    .orElseGet(() -> Mono.error(new QueueNotFoundException(name)));
+        });
+    }
+
     /** The view of a core queue, created on first use; null when there is no such queue. */
     private InMemoryQueue<?> view(String name) {
         return core.get(name).map(this::view).orElse(null);
