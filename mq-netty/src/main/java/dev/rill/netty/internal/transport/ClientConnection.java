@@ -39,7 +39,8 @@ import reactor.core.publisher.MonoSink;
  */
 public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
-    private enum State { CONNECTING, HELLO, AUTH, OPEN, CLOSED }
+    /** DRAINING: the server sent GOAWAY; only settlements of deliveries already received go out. */
+    private enum State { CONNECTING, HELLO, AUTH, OPEN, DRAINING, CLOSED }
 
     private final RemoteBroker broker;
     private final ClientOptions options;
@@ -120,7 +121,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     /** Closes the connection politely (CLOSE frame, then close). */
     void close() {
         exec(() -> {
-            if (state == State.OPEN) {
+            if (state == State.OPEN || state == State.DRAINING) {
                 closeCause = new RillException("the client was closed");
                 ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "client closed"));
             }
@@ -252,8 +253,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         if (f instanceof Frame.Deliver d) {
             RemoteSubscription<?>.Attachment a = subscriptions.get(d.subscriptionId());
             if (a == null || !a.onFrame(d)) {
-                // nobody wants it (cancelled meanwhile): release it at once
-                settle(SettleKind.NACK, d.deliveryTag(), 0, null).subscribe(null, e -> { });
+                // nobody wants it (cancelled meanwhile): give it back at once, without counting the delivery
+                settle(SettleKind.RELEASE, d.deliveryTag(), 0, null).subscribe(null, e -> { });
             }
             return;
         }
@@ -281,6 +282,22 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                     waiters.get(i).settled(i < outcomes.size() ? outcomes.get(i) : LeaseOutcome.STALE);
                 }
             }
+        } else if (f instanceof Frame.ExtendResult r) {
+            List<SettleWaiter> waiters = settlesInFlight.remove(r.requestId());
+            if (settlesPending > 0 && settlesInFlight.isEmpty()) {
+                scheduleFlush();
+            }
+            if (waiters != null) {
+                for (int i = 0; i < waiters.size(); i++) {
+                    if (i < r.outcomes().size()) {
+                        waiters.get(i).settled(r.outcomes().get(i), r.deadlines().get(i));
+                    } else {
+                        waiters.get(i).settled(LeaseOutcome.STALE);
+                    }
+                }
+            }
+        } else if (f instanceof Frame.GoAway g) {
+            onGoAway(g);
         } else if (f instanceof Frame.SubscriptionEnd e) {
             RemoteSubscription<?>.Attachment a = subscriptions.remove(e.subscriptionId());
             if (a != null) {
@@ -311,6 +328,29 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * GOAWAY: the server drains this connection. Deliveries already received can still be settled here; every new
+     * send, request and subscription waits for the next connection (the broker reconnects once this one closes, as
+     * its reconnect policy allows). Sends not written yet go there; subscriptions are ended by the server
+     * (SUBSCRIPTION_END SHUTTING_DOWN).
+     */
+    private void onGoAway(Frame.GoAway g) {
+        if (state != State.OPEN) {
+            return;
+        }
+        state = State.DRAINING;
+        closeCause = new RillException("the server is shutting down: " + g.message());
+        List<PendingMessage> retry = new ArrayList<>();
+        for (Lane lane : lanes.values()) {
+            retry.addAll(lane.batch);
+            retry.addAll(lane.waiting);
+        }
+        lanes.clear();
+        for (PendingMessage m : retry) {
+            broker.resend(m);
+        }
+    }
+
     private void onHelloOk(Frame.HelloOk h) {
         serverMaxFrameSize = h.maxFrameSize();
         encoder.maxFrameSize(h.maxFrameSize());
@@ -320,7 +360,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         long every = Math.max(1, interval);
         pinger = loop.scheduleAtFixedRate(() -> {
-            if (state == State.OPEN || state == State.AUTH) {
+            if (state == State.OPEN || state == State.AUTH || state == State.DRAINING) {
                 write(new Frame.Ping(pingNonce++));
             }
         }, every, every, TimeUnit.MILLISECONDS);
@@ -372,7 +412,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         List<PendingMessage> sends = sendsInFlight.remove(e.id());
         if (sends != null) {
             for (PendingMessage m : sends) {
-                m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+                if (e.code() == ErrorCode.SHUTTING_DOWN) {
+                    broker.resend(m); // refused whole by a draining server: nothing of it was stored
+                } else {
+                    m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+                }
             }
             return;
         }
@@ -447,6 +491,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     Mono<Void> declare(QueueSpec spec) {
         return request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null);
+    }
+
+    /** @return a Mono of the spec of an existing queue (DESCRIBE), which is attached to this connection */
+    Mono<QueueSpec> describe(String queue) {
+        return request(queue, id -> new Frame.Describe(id, queue), f -> ((Frame.DescribeOk) f).spec().toSpec());
     }
 
     // ---- sending ------------------------------------------------------------------------------------------------
@@ -654,7 +703,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     // ---- settling -----------------------------------------------------------------------------------------------
 
-    enum SettleKind { ACK, NACK, EXTEND, REJECT }
+    enum SettleKind { ACK, NACK, EXTEND, REJECT, RELEASE }
 
     private record SettleKey(SettleKind kind, long arg, String reason) {
     }
@@ -665,6 +714,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     interface SettleWaiter {
         /** @param outcome the server's answer (STALE when it was never sent because the connection closed) */
         void settled(LeaseOutcome outcome);
+
+        /**
+         * An EXTEND's answer.
+         *
+         * @param outcome the server's answer
+         * @param deadline the lease's new deadline on the server's clock (0 when STALE)
+         */
+        default void settled(LeaseOutcome outcome, long deadline) {
+            settled(outcome);
+        }
 
         /** @param e the connection closed after the settlement was sent, before its answer */
         void failed(Throwable e);
@@ -723,7 +782,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void settleNow(SettleKind kind, long tag, long arg, String reason, SettleWaiter w) {
-        if (state != State.OPEN) {
+        if (state != State.OPEN && state != State.DRAINING) {
             w.settled(LeaseOutcome.STALE);
             return;
         }
@@ -761,6 +820,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 case NACK -> new Frame.Nack(id, k.arg, tags);
                 case EXTEND -> new Frame.Extend(id, k.arg, tags);
                 case REJECT -> new Frame.Reject(id, k.reason, tags);
+                case RELEASE -> new Frame.Release(id, tags);
             };
             ctx.write(f, ctx.voidPromise());
         }
@@ -789,6 +849,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             for (Lane lane : lanes.values()) {
                 flushLane(lane);
             }
+        }
+        if (state == State.OPEN || state == State.DRAINING) {
             flushSettles();
         }
         ctx.flush();

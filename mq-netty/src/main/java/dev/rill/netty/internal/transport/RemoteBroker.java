@@ -43,6 +43,8 @@ public final class RemoteBroker implements ReactiveBroker {
     private final ClientOptions options;
     private final TcpClient tcp;
     private final Map<String, QueueSpec> declared = new ConcurrentHashMap<>();
+    /** Queues attached by {@link #lookup}: described again (never created) after a reconnect. */
+    private final Set<String> described = ConcurrentHashMap.newKeySet();
     private final Set<RemoteSubscription<?>> subscriptions = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
 
@@ -111,6 +113,11 @@ public final class RemoteBroker implements ReactiveBroker {
 
     ClientOptions options() {
         return options;
+    }
+
+    /** @return whether a lost connection is re-established (reconnect attempts above 0) */
+    boolean reconnects() {
+        return options.reconnectAttempts() > 0;
     }
 
     InetSocketAddress address() {
@@ -232,7 +239,8 @@ public final class RemoteBroker implements ReactiveBroker {
                 .then(Mono.defer(this::connectOnce))
                 .retryWhen(retry)
                 .flatMap(c -> Flux.fromIterable(new ArrayList<>(declared.values()))
-                        .concatMap(c::declare)
+                        .concatMap(spec -> described.contains(spec.name()) ? c.describe(spec.name()).then()
+                                : c.declare(spec))
                         .then(Mono.just(c)))
                 .subscribe(this::installReconnected, e -> {
                     synchronized (lock) {
@@ -292,8 +300,27 @@ public final class RemoteBroker implements ReactiveBroker {
             spec.validate();
             return connection().flatMap(c -> c.declare(spec)).then(Mono.fromCallable(() -> {
                 declared.put(spec.name(), spec);
+                described.remove(spec.name());
                 return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
             }));
+        });
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Over the network: a DESCRIBE request (a passive declare), which needs any right on the queue (send,
+     * receive or manage). After a reconnect the queue is described again, never created.
+     */
+    @Override
+    public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(codec, "codec");
+        return connection().flatMap(c -> c.describe(name)).map(spec -> {
+            if (declared.putIfAbsent(name, spec) == null) {
+                described.add(name);
+            }
+            return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
         });
     }
 
@@ -301,7 +328,10 @@ public final class RemoteBroker implements ReactiveBroker {
     public Mono<Boolean> delete(String name) {
         Objects.requireNonNull(name, "name");
         return call(name, id -> new Frame.Delete(id, name), f -> ((Frame.Result) f).value() == 1)
-                .doOnNext(b -> declared.remove(name));
+                .doOnNext(b -> {
+                    declared.remove(name);
+                    described.remove(name);
+                });
     }
 
     @Override
