@@ -122,9 +122,13 @@ final class InMemoryBroker implements ReactiveBroker {
             if (closed) {
                 return Mono.error(new QueueClosedException(name));
             }
-            // declaring the spec it has returns the existing queue (and sets the codec of a recovered one)
-            return core.<T>get(name).map(q -> queue(q.spec(), codec))
-                    .orElseGet(() -> Mono.error(new QueueNotFoundException(name)));
+            // declaring the spec it has returns the existing queue; a queue recovered from the log and not declared
+            // again yet comes back with its recorded spec (and this codec)
+            java.util.Optional<QueueSpec> spec = core.<T>get(name).map(MessageQueue::spec);
+            if (spec.isEmpty() && durable != null) {
+                spec = durable.recoveredSpec(name);
+            }
+            return spec.map(s -> queue(s, codec)).orElseGet(() -> Mono.error(new QueueNotFoundException(name)));
         });
     }
 
