@@ -340,6 +340,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         state = State.DRAINING;
         closeCause = new RillException("the server is shutting down: " + g.message());
+        broker.goingAway(this);
         List<PendingMessage> retry = new ArrayList<>();
         for (Lane lane : lanes.values()) {
             retry.addAll(lane.batch);

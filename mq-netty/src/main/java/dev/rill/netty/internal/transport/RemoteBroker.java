@@ -51,6 +51,8 @@ public final class RemoteBroker implements ReactiveBroker {
     // guarded by lock
     private ClientConnection current;
     private Sinks.One<ClientConnection> next = Sinks.one();
+    /** Whether {@link #next} already holds a connection (then the next loss needs a fresh sink). */
+    private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
 
@@ -85,6 +87,7 @@ public final class RemoteBroker implements ReactiveBroker {
             synchronized (lock) {
                 current = c;
                 next.tryEmitValue(c);
+                nextDone = true;
             }
             return (ReactiveBroker) this;
         });
@@ -196,6 +199,19 @@ public final class RemoteBroker implements ReactiveBroker {
         subscriptions.remove(s);
     }
 
+    /**
+     * The server sent GOAWAY on {@code c}: it stays current (its deliveries are settled there and its loss starts
+     * the reconnection) but new work waits for the next connection.
+     */
+    void goingAway(ClientConnection c) {
+        synchronized (lock) {
+            if (current == c && nextDone) {
+                next = Sinks.one();
+                nextDone = false;
+            }
+        }
+    }
+
     /** Called by a connection's event loop once it closed. */
     void connectionLost(ClientConnection c, Throwable cause, List<ClientConnection.PendingMessage> retry,
             List<RemoteSubscription<?>.Attachment> attachments) {
@@ -208,7 +224,10 @@ public final class RemoteBroker implements ReactiveBroker {
                 reconnect = false;
             } else {
                 current = null;
-                next = Sinks.one();
+                if (nextDone) {
+                    next = Sinks.one(); // else: already fresh since a GOAWAY, maybe with waiters
+                    nextDone = false;
+                }
                 reconnect = !closed;
                 if (reconnect && (cause instanceof AuthenticationException || options.reconnectAttempts() == 0)) {
                     failure = cause instanceof RuntimeException r && cause instanceof AuthenticationException ? r
@@ -266,6 +285,7 @@ public final class RemoteBroker implements ReactiveBroker {
             }
             current = c;
             s = next;
+            nextDone = true;
         }
         s.tryEmitValue(c);
         for (RemoteSubscription<?> sub : subscriptions) {
