@@ -109,6 +109,24 @@ class GracefulShutdownTest {
     }
 
     @Test
+    void drainTimeoutIsACopyOnWriteOptionAndShutdownIsIdempotent() {
+        ServerOptions defaults = ServerOptions.defaults();
+        ServerOptions three = defaults.drainTimeout(Duration.ofSeconds(3));
+        assertThat(defaults.drainTimeout()).isEqualTo(ServerOptions.DEFAULT_DRAIN_TIMEOUT)
+                .isEqualTo(Duration.ofSeconds(20));
+        assertThat(three.drainTimeout()).isEqualTo(Duration.ofSeconds(3));
+        assertThatThrownBy(() -> defaults.drainTimeout(Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("drainTimeout");
+        RillServer s = server(three); // creates (and owns) its broker
+        reactor.core.publisher.Mono<Void> first = s.shutdown();
+        assertThat(s.shutdown(Duration.ZERO)).isSameAs(first);
+        first.block(TIMEOUT); // nobody connected: nothing to wait for
+        assertThat(s.isDisposed()).isTrue();
+        reactor.test.StepVerifier.create(s.broker().queue(QueueSpec.named("after"), Codec.utf8()))
+                .expectError(dev.rill.reactive.QueueClosedException.class).verify(TIMEOUT);
+    }
+
+    @Test
     void acksDuringTheDrainSucceedAndTheMessagesStayDeletedAfterARestart() throws Exception {
         Path data = dir.resolve("data");
         ReactiveBroker durable = Rill.embedded(data, DurabilityOptions.defaults(), vts);
@@ -186,6 +204,37 @@ class GracefulShutdownTest {
         }
         // the two released deliveries come back (their delivery was counted: the consumer had them); m3 never left
         assertThat(payloads).containsExactlyInAnyOrder("m1#2", "m2#2", "m3#1");
+    }
+
+    @Test
+    void aSendWaitingForRoomWhenTheDrainStartsIsStoredAndAnswered() throws Exception {
+        ReactiveBroker local = Rill.inMemory(vts);
+        brokers.add(local);
+        RillServer server = server(local);
+        ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("tight").capacity(1)
+                .overflow(dev.rill.core.Overflow.WAIT), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("first")).block(TIMEOUT);
+        Holder holder = new Holder(1);
+        q.receive().subscribe(holder);
+        await().atMost(TIMEOUT).until(() -> holder.got.size() == 1);
+        CompletableFuture<?> waiting = q.send(OutboundMessage.of("second")).toFuture(); // the queue is full
+        // two round trips on the same connection: the second request is written after the SEND, and the server
+        // reads a connection's frames in order, so once it is answered the SEND waits on the server
+        client.list().block(TIMEOUT);
+        client.list().block(TIMEOUT);
+        assertThat(waiting).isNotDone();
+        assertThat(stats(local, "tight").sent()).isEqualTo(1);
+
+        CompletableFuture<Void> shutdown = server.shutdown(Duration.ofSeconds(30)).toFuture();
+        await().atMost(TIMEOUT).until(() -> holder.end.get() != null);
+        assertThat(waiting).isNotDone();
+        holder.got.get(0).ack().block(TIMEOUT); // frees the room the accepted send waits for
+        waiting.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS); // answered during the drain: stored
+        shutdown.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        QueueStats s = stats(local, "tight");
+        assertThat(s.ready()).isEqualTo(1);
+        assertThat(s.sent()).isEqualTo(2);
     }
 
     @Test

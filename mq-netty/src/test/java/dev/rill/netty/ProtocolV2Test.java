@@ -144,6 +144,8 @@ class ProtocolV2Test {
             counts.add(d.deliveryCount());
             d.ack().block(TIMEOUT);
             await().atMost(TIMEOUT).until(() -> stats("poison-safe").inFlight() == 0);
+            assertThat(stats("poison-safe").deadLettered()).as("after round %d", round).isZero();
+            assertThat(stats("poison-safe").ready()).isEqualTo(11 - round);
         }
         // a prefetching stream cancelled at once: its server-side buffer and what it was sent go back too
         q.receive(ReceiveOptions.defaults().prefetch(8)).take(2, false).doOnNext(d -> counts.add(d.deliveryCount()))
