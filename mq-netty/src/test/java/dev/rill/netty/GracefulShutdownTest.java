@@ -312,6 +312,8 @@ class GracefulShutdownTest {
         await().atMost(TIMEOUT).until(() -> first.isDisposed());
         // a send during the drain is not stored by the draining server: it waits for the next one
         CompletableFuture<?> duringDrain = q.send(OutboundMessage.of("during")).toFuture();
+        CompletableFuture<ReactiveQueue<String>> lookupDuringDrain = client.lookup("rolling", Codec.utf8())
+                .toFuture(); // a request: refused by the draining server or held back, then made on the next one
         held.ack().block(TIMEOUT); // still settled on the draining connection
         shutdown.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         assertThat(holder.end.get()).as("the stream waits for the next server").isNull();
@@ -321,6 +323,8 @@ class GracefulShutdownTest {
         RillServer second = server(ServerOptions.defaults().broker(local).port(port));
         pending.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         duringDrain.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(lookupDuringDrain.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).spec().name())
+                .isEqualTo("rolling");
         await().atMost(TIMEOUT).until(() -> holder.got.size() == 3);
         assertThat(holder.got.subList(1, 3)).extracting(Delivery::payload).containsExactlyInAnyOrder("during", "after");
         for (Delivery<String> d : holder.got.subList(1, 3)) {

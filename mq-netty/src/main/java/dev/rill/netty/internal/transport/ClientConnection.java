@@ -396,7 +396,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         Pending<?> p = requests.remove(e.id());
         if (p != null) {
-            p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            if (e.code() == ErrorCode.SHUTTING_DOWN && broker.reconnects()) {
+                p.retry(broker); // refused by a draining server: nothing was done, the next server gets it
+            } else {
+                p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            }
             return;
         }
         List<SettleWaiter> settles = settlesInFlight.remove(e.id());
@@ -434,11 +438,23 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         final MonoSink<R> sink;
         final Function<Frame, R> answer;
         final String queue;
+        final IntFunction<Frame> build;
 
-        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue) {
+        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue, IntFunction<Frame> build) {
             this.sink = sink;
             this.answer = answer;
             this.queue = queue;
+            this.build = build;
+        }
+
+        /** Sends the request again on the broker's next connection (it was refused, not executed). */
+        void retry(RemoteBroker broker) {
+            retry(broker, queue, build, answer, sink);
+        }
+
+        static <R> void retry(RemoteBroker broker, String queue, IntFunction<Frame> build, Function<Frame, R> answer,
+                MonoSink<R> sink) {
+            broker.call(queue, build, answer).subscribe(sink::success, sink::error, sink::success);
         }
 
         void complete(Frame f) {
@@ -480,12 +496,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
      */
     <R> Mono<R> request(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
         return Mono.create(sink -> exec(() -> {
+            if (state == State.DRAINING && broker.reconnects()) {
+                Pending.retry(broker, queue, build, answer, sink); // waits for the next connection
+                return;
+            }
             if (state != State.OPEN) {
                 sink.error(lost());
                 return;
             }
             int id = newId();
-            requests.put(id, new Pending<>(sink, answer, queue));
+            requests.put(id, new Pending<>(sink, answer, queue, build));
             write(build.apply(id));
         }));
     }
