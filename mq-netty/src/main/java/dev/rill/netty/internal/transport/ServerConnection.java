@@ -466,18 +466,29 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** Runs a broker call and writes its answer (or an ERROR) back on the event loop. */
     private <R> void answer(int requestId, String queue, Mono<R> call, java.util.function.Function<R, Frame> reply) {
         answersPending++;
-        call.subscribe(r -> onLoop(() -> {
-            answersPending--;
-            Frame out = reply.apply(r);
-            if (out != null) {
-                write(out);
-            }
-            maybeDrained();
-        }), e -> onLoop(() -> {
+        boolean[] got = {false}; // signals of one subscriber are serial: no race between onNext and onComplete
+        call.subscribe(r -> {
+            got[0] = true;
+            onLoop(() -> {
+                answersPending--;
+                Frame out = reply.apply(r);
+                if (out != null) {
+                    write(out);
+                }
+                maybeDrained();
+            });
+        }, e -> onLoop(() -> {
             answersPending--;
             write(new Frame.Error(requestId, Wire.codeOf(e), String.valueOf(e.getMessage())));
             maybeDrained();
-        }));
+        }), () -> {
+            if (!got[0]) { // completed empty: nothing to answer, but nothing pending any more either
+                onLoop(() -> {
+                    answersPending--;
+                    maybeDrained();
+                });
+            }
+        });
     }
 
     // ---- sending ------------------------------------------------------------------------------------------------
