@@ -181,6 +181,28 @@ public final class DurableBroker implements AutoCloseable {
         return Set.copyOf(recovered.keySet());
     }
 
+    /**
+     * The spec recorded in the log for a queue recovered and not declared again yet (default settings when none
+     * was recorded), so it can be declared again as it was without the caller knowing its settings.
+     *
+     * @param name the queue name
+     * @return the recorded spec, or empty when no such queue waits to be declared again
+     * @throws IllegalStateException if the recorded spec is no longer valid (the message names the queue)
+     */
+    public java.util.Optional<QueueSpec> recoveredSpec(String name) {
+        Objects.requireNonNull(name, "name");
+        QueueState st = recovered.get(name);
+        if (st == null) {
+            return java.util.Optional.empty();
+        }
+        try {
+            return java.util.Optional.of(st.spec == null ? QueueSpec.named(name) : SpecFormat.decode(st.spec).validate());
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("queue '" + name + "' recovered from the log: its recorded spec is not "
+                    + "valid: " + e.getMessage(), e);
+        }
+    }
+
     /** @return what recovery found */
     public RecoveryReport recovery() {
         return log.recovery();

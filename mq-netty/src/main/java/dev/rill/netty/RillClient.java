@@ -29,7 +29,13 @@ import reactor.core.publisher.Mono;
  * they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
  * spent every stream and operation errors with a {@code RillException} saying so.
  *
- * <p>Not available remotely yet: {@code events()}.
+ * <p>Server shutdown: a server that shuts down gracefully ({@link RillServer#shutdown(java.time.Duration)}) first
+ * says so (GOAWAY). Deliveries already received can still be acked, nacked, extended or rejected while it drains;
+ * new sends, lookups and subscriptions wait for the next connection. With reconnection enabled, receive streams stay
+ * open and subscribe again once a server is back; with {@code reconnectAttempts(0)} they complete normally.
+ *
+ * <p>{@link ReactiveBroker#lookup(String, dev.rill.core.Codec)} attaches to an existing queue with the settings the
+ * server reports (a passive declare), so callers need not repeat them.
  */
 public final class RillClient {
 

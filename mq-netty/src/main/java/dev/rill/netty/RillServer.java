@@ -16,9 +16,14 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.netty.DisposableServer;
 import reactor.netty.tcp.TcpServer;
 
@@ -48,14 +53,25 @@ public final class RillServer {
     private final boolean ownsBroker;
     private final ChannelGroup channels;
     private final AtomicInteger connections;
+    private final Set<ServerConnection> live;
+    private final AtomicBoolean draining;
+    private final ServerOptions options;
+    private final AtomicReference<Mono<Void>> shutdown = new AtomicReference<>();
+    /** Completes once draining began and every connection has closed (its leases released). */
+    private final Sinks.Empty<Void> allClosed;
 
     private RillServer(DisposableServer server, ReactiveBroker broker, boolean ownsBroker, ChannelGroup channels,
-            AtomicInteger connections) {
+            AtomicInteger connections, Set<ServerConnection> live, AtomicBoolean draining, ServerOptions options,
+            Sinks.Empty<Void> allClosed) {
+        this.allClosed = allClosed;
         this.server = server;
         this.broker = broker;
         this.ownsBroker = ownsBroker;
         this.channels = channels;
         this.connections = connections;
+        this.live = live;
+        this.draining = draining;
+        this.options = options;
     }
 
     /**
@@ -73,6 +89,9 @@ public final class RillServer {
             ReactiveBroker broker = options.broker().orElseGet(Rill::inMemory);
             ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
             AtomicInteger connections = new AtomicInteger();
+            Set<ServerConnection> live = ConcurrentHashMap.newKeySet();
+            AtomicBoolean draining = new AtomicBoolean();
+            Sinks.Empty<Void> allClosed = Sinks.empty();
             TcpServer tcp = TcpServer.create()
                     .host(options.host())
                     .port(options.port())
@@ -92,12 +111,21 @@ public final class RillServer {
                             return;
                         }
                         AtomicInteger once = new AtomicInteger();
-                        conn.addHandlerLast("rill-connection", new ServerConnection(options, broker,
-                                decoder::authenticated, () -> {
-                                    if (once.getAndIncrement() == 0) {
-                                        connections.decrementAndGet();
-                                    }
-                                }));
+                        ServerConnection[] self = new ServerConnection[1];
+                        self[0] = new ServerConnection(options, broker, decoder::authenticated, () -> {
+                            if (once.getAndIncrement() == 0) {
+                                connections.decrementAndGet();
+                            }
+                            live.remove(self[0]);
+                            if (draining.get() && live.isEmpty()) {
+                                allClosed.tryEmitEmpty();
+                            }
+                        });
+                        conn.addHandlerLast("rill-connection", self[0]);
+                        live.add(self[0]);
+                        if (draining.get()) {
+                            self[0].goAway(0); // accepted while the shutdown began: closed with SHUTTING_DOWN
+                        }
                     })
                     // the connection handler consumes every frame; subscribing to the inbound keeps the socket
                     // read continuously (never paused for backpressure) until the channel closes
@@ -105,7 +133,8 @@ public final class RillServer {
             if (options.tls().isPresent()) {
                 tcp = tcp.secure(spec -> spec.sslContext(options.tls().get()));
             }
-            return tcp.bind().map(s -> new RillServer(s, broker, owns, channels, connections));
+            return tcp.bind().map(s -> new RillServer(s, broker, owns, channels, connections, live, draining,
+                    options, allClosed));
         });
     }
 
@@ -157,6 +186,77 @@ public final class RillServer {
             broker.close().subscribe(null, e -> { });
         }
     }
+
+    /**
+     * Shuts down gracefully, draining with {@link ServerOptions#drainTimeout()}; see {@link #shutdown(Duration)}.
+     *
+     * @return a Mono that completes once the server is closed
+     */
+    public Mono<Void> shutdown() {
+        return shutdown(options.drainTimeout());
+    }
+
+    /**
+     * Shuts down gracefully: stops accepting connections, tells every client it goes away (GOAWAY, see
+     * {@code docs/protocol.md}) and ends its subscriptions, refuses new sends, subscriptions and declarations, and
+     * keeps each connection open while its client settles the deliveries it holds and the answers in flight
+     * (sends being stored, settlements becoming durable) are written, at most {@code drainTimeout}. Then each
+     * connection is closed; deliveries still unsettled are released (redelivered to the next consumer). Closes the
+     * broker last when the server created it. Only the first call (of this and {@link #shutdownNow}) drains; later
+     * ones return the same Mono.
+     *
+     * @param drainTimeout how long clients may keep settling; zero closes every connection at once
+     * @return a Mono that completes once every connection is closed and the server is disposed
+     */
+    public Mono<Void> shutdown(Duration drainTimeout) {
+        Objects.requireNonNull(drainTimeout, "drainTimeout");
+        if (drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("drainTimeout must be >= 0, was " + drainTimeout);
+        }
+        Mono<Void> started = shutdown.get();
+        if (started != null) {
+            return started;
+        }
+        Mono<Void> m = Mono.<Void>defer(() -> {
+            draining.set(true);
+            server.dispose(); // stop accepting; open connections stay
+            long ms = drainTimeout.toMillis();
+            for (ServerConnection c : live) {
+                c.goAway(ms);
+            }
+            if (live.isEmpty()) {
+                allClosed.tryEmitEmpty();
+            }
+            // each connection closes itself (releasing what it held) at its drain deadline; this is the backstop
+            return allClosed.asMono()
+                    .timeout(drainTimeout.plus(DRAIN_BACKSTOP), Mono.defer(() -> {
+                        channels.close();
+                        return Mono.empty();
+                    }))
+                    .then(server.onDispose())
+                    .then(ownsBroker ? broker.close() : Mono.empty());
+        }).cache();
+        return shutdown.compareAndSet(null, m) ? m : shutdown.get();
+    }
+
+    /**
+     * Shuts down gracefully ({@link #shutdown(Duration)}), blocking the calling thread (never a Reactor thread)
+     * until done.
+     *
+     * @param drainTimeout how long clients may keep settling
+     * @throws IllegalStateException if the shutdown did not finish within the drain timeout plus a few seconds
+     */
+    public void shutdownNow(Duration drainTimeout) {
+        Duration bound = drainTimeout.plus(DRAIN_BACKSTOP).plusSeconds(5);
+        try {
+            shutdown(drainTimeout).block(bound);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("shutdown did not finish within " + bound, e);
+        }
+    }
+
+    /** Beyond the drain timeout, how long the shutdown waits for connections to close before forcing them. */
+    private static final Duration DRAIN_BACKSTOP = Duration.ofSeconds(2);
 
     /**
      * Disposes the server and waits (blocking the calling thread, never a Reactor thread) until it is closed.

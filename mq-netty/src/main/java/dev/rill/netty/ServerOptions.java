@@ -38,6 +38,12 @@ public final class ServerOptions implements Cloneable {
     /** Default for {@link #maxPendingOutboundBytes(long)}: 32 MiB. */
     public static final long DEFAULT_MAX_PENDING_OUTBOUND_BYTES = 32L * 1024 * 1024;
 
+    /**
+     * Default bound on the drain of a graceful shutdown: 20 s, which with the broker's close still fits the 30 s a
+     * process supervisor (systemd, Kubernetes) usually waits after SIGTERM before killing.
+     */
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(20);
+
     private static final ServerOptions DEFAULTS = new ServerOptions();
 
     private ReactiveBroker broker;
@@ -54,6 +60,7 @@ public final class ServerOptions implements Cloneable {
     private Duration idleTimeout = Duration.ofSeconds(45);
     private int sendWindow = DEFAULT_SEND_WINDOW;
     private long maxPendingOutboundBytes = DEFAULT_MAX_PENDING_OUTBOUND_BYTES;
+    private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
 
     private ServerOptions() {
     }
@@ -297,6 +304,31 @@ public final class ServerOptions implements Cloneable {
         return c;
     }
 
+    /**
+     * Bounds the drain of a graceful shutdown ({@link RillServer#shutdown()}): how long connected clients may keep
+     * settling the deliveries they hold after the server told them it goes away. Deliveries not settled by then are
+     * released (redelivered to the next consumer). Wall-clock time.
+     *
+     * <p>Default: 20 s ({@link #DEFAULT_DRAIN_TIMEOUT}).
+     *
+     * @param timeout zero (close at once) or more
+     * @return a new options object with the timeout
+     */
+    public ServerOptions drainTimeout(Duration timeout) {
+        Objects.requireNonNull(timeout, "drainTimeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("drainTimeout must be >= 0, was " + timeout);
+        }
+        ServerOptions c = copy();
+        c.drainTimeout = timeout;
+        return c;
+    }
+
+    /** @return the drain bound of a graceful shutdown; default 20 s */
+    public Duration drainTimeout() {
+        return drainTimeout;
+    }
+
     /** @return the broker to serve, or empty for a new in-memory broker per bind (the default) */
     public Optional<ReactiveBroker> broker() {
         return Optional.ofNullable(broker);
@@ -389,6 +421,6 @@ public final class ServerOptions implements Cloneable {
                 + maxSubscriptions + ", maxFrameSize=" + maxFrameSize + ", maxPreAuthFrameSize=" + maxPreAuthFrameSize
                 + ", maxPreAuthFrames=" + maxPreAuthFrames + ", handshakeTimeout=" + handshakeTimeout
                 + ", idleTimeout=" + idleTimeout + ", sendWindow=" + sendWindow + ", maxPendingOutboundBytes="
-                + maxPendingOutboundBytes + "}";
+                + maxPendingOutboundBytes + ", drainTimeout=" + drainTimeout + "}";
     }
 }

@@ -104,6 +104,23 @@ public interface Delivery<T> {
     Mono<Void> reject(String reason);
 
     /**
+     * Gives the message back as if this delivery had not happened: ready again at once, its delivery count not
+     * increased (a {@link #nack()} keeps the count, so it moves a poison message toward {@code maxDeliveries}).
+     * Meant for deliveries that never reached the application, e.g. a transport or a buffer dropping deliveries it
+     * had received for a stream that was cancelled meanwhile; code that looked at the message should nack it.
+     *
+     * <p>Errors: {@link LeaseExpiredException} when the lease is over.
+     *
+     * <p>The default implementation errors with {@link UnsupportedOperationException}; the brokers of
+     * {@link Rill} and the network client implement it.
+     *
+     * @return a Mono that completes once the message is back in the queue
+     */
+    default Mono<Void> release() {
+        return Mono.error(new UnsupportedOperationException("release() is not supported by " + getClass().getName()));
+    }
+
+    /**
      * Tells whether this delivery was settled through this object (acked, nacked or rejected successfully). A
      * delivery whose lease simply ran out is not settled.
      *

@@ -137,6 +137,19 @@ final class DeliveryImpl<T> implements Delivery<T> {
     }
 
     @Override
+    public Mono<Void> release() {
+        return Mono.defer(() -> {
+            LeaseOutcome o = queue.core.release(lease.handle(), queue.now());
+            if (o == LeaseOutcome.OK) {
+                settledOk(false);
+                return queue.broker.durable(); // the uncounted delivery is logged like a nack
+            }
+            leaseOver();
+            return Mono.error(expired("release"));
+        });
+    }
+
+    @Override
     public boolean isSettled() {
         int s = state;
         return s == ACKED || s == SETTLED;

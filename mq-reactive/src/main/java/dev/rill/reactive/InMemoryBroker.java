@@ -114,6 +114,24 @@ final class InMemoryBroker implements ReactiveBroker {
         });
     }
 
+    @Override
+    public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(codec, "codec");
+        return Mono.defer(() -> {
+            if (closed) {
+                return Mono.error(new QueueClosedException(name));
+            }
+            // declaring the spec it has returns the existing queue; a queue recovered from the log and not declared
+            // again yet comes back with its recorded spec (and this codec)
+            java.util.Optional<QueueSpec> spec = core.<T>get(name).map(MessageQueue::spec);
+            if (spec.isEmpty() && durable != null) {
+                spec = durable.recoveredSpec(name);
+            }
+            return spec.map(s -> queue(s, codec)).orElseGet(() -> Mono.error(new QueueNotFoundException(name)));
+        });
+    }
+
     /** The view of a core queue, created on first use; null when there is no such queue. */
     private InMemoryQueue<?> view(String name) {
         return core.get(name).map(this::view).orElse(null);

@@ -32,6 +32,23 @@ public interface ReactiveBroker {
     <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec);
 
     /**
+     * Looks up an existing queue without creating it or restating its settings (a passive declare): the view's
+     * {@link ReactiveQueue#spec()} is the spec the queue was declared with.
+     *
+     * <p>Errors: {@link QueueNotFoundException} when there is no such queue; {@link QueueClosedException} when the
+     * broker is closed. The default implementation errors with {@link UnsupportedOperationException}; the brokers
+     * of {@link Rill} and the network client implement it.
+     *
+     * @param name the queue name
+     * @param codec turns payloads into bytes, as for {@link #queue(QueueSpec, Codec)}
+     * @param <T> the payload type
+     * @return a Mono of the queue
+     */
+    default <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        return Mono.error(new UnsupportedOperationException("lookup is not supported by " + getClass().getName()));
+    }
+
+    /**
      * Deletes a queue and its messages; its subscribers' streams error with {@link QueueClosedException}.
      *
      * @param name the queue name

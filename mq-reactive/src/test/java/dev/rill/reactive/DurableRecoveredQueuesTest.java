@@ -46,6 +46,20 @@ class DurableRecoveredQueuesTest {
     }
 
     @Test
+    void lookupDeclaresARecoveredQueueAgainWithItsRecordedSpec() {
+        fill();
+        ReactiveBroker b = Rill.embedded(dir, DurabilityOptions.defaults(), vts);
+        ReactiveQueue<String> q = b.lookup("jobs", Codec.utf8()).block(T);
+        assertThat(q.spec()).isEqualTo(JOBS.validate());
+        Delivery<String> d = q.receiveOne(Duration.ZERO).block(T);
+        assertThat(d.payload()).isEqualTo("ready");
+        d.ack().block(T);
+        assertThat(b.lookup("jobs.dlq", Codec.utf8()).block(T).spec().name()).isEqualTo("jobs.dlq");
+        StepVerifier.create(b.lookup("nope", Codec.utf8())).expectError(QueueNotFoundException.class).verify(T);
+        b.close().block(T);
+    }
+
+    @Test
     void listStatsPurgeAndDeleteWorkBeforeTheQueueIsDeclaredAgain() {
         fill();
         ReactiveBroker b = Rill.embedded(dir, DurabilityOptions.defaults(), vts);

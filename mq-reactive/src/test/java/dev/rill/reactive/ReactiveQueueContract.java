@@ -278,6 +278,42 @@ public abstract class ReactiveQueueContract {
     }
 
     @Test
+    void lookupReturnsAnExistingQueueWithItsSpecWithoutRestatingIt() {
+        QueueSpec spec = QueueSpec.named("looked-up").visibilityTimeout(Duration.ofSeconds(7)).maxDeliveries(4)
+                .deadLetterQueue("looked-up.dlq").capacity(50);
+        ReactiveQueue<String> declared = queue(spec);
+        ReactiveQueue<String> found = broker.lookup("looked-up", Codec.utf8()).block(TIMEOUT);
+        assertThat(found).isNotNull();
+        assertThat(found.spec()).isEqualTo(declared.spec());
+        found.send(OutboundMessage.of("via lookup")).block(TIMEOUT);
+        Delivery<String> d = declared.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(d.payload()).isEqualTo("via lookup");
+        StepVerifier.create(d.ack()).expectComplete().verify(TIMEOUT);
+        assertThat(broker.lookup("looked-up.dlq", Codec.utf8()).block(TIMEOUT).spec().name()).isEqualTo("looked-up.dlq");
+        StepVerifier.create(broker.lookup("no-such-queue", Codec.utf8()))
+                .expectError(QueueNotFoundException.class).verify(TIMEOUT);
+        assertThat(broker.list().block(TIMEOUT)).doesNotContain("no-such-queue");
+    }
+
+    @Test
+    void releaseGivesTheMessageBackWithoutCountingTheDelivery() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("release").maxDeliveries(1).deadLetterQueue("release.dlq"));
+        q.send(OutboundMessage.of("m")).block(TIMEOUT);
+        for (int i = 0; i < 3; i++) {
+            Delivery<String> d = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+            assertThat(d.deliveryCount()).isEqualTo(1);
+            StepVerifier.create(d.release()).expectComplete().verify(TIMEOUT);
+            StepVerifier.create(d.ack()).expectError(LeaseExpiredException.class).verify(TIMEOUT);
+        }
+        assertThat(stats(q).deadLettered()).isZero();
+        assertThat(stats(q).ready()).isEqualTo(1);
+        Delivery<String> last = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(last.deliveryCount()).isEqualTo(1);
+        StepVerifier.create(last.ack()).expectComplete().verify(TIMEOUT);
+        StepVerifier.create(last.release()).expectError(LeaseExpiredException.class).verify(TIMEOUT);
+    }
+
+    @Test
     void extendOfAnExpiredLeaseFails() {
         ReactiveQueue<String> q = queue(QueueSpec.named("extend-late").visibilityTimeout(Duration.ofSeconds(1)));
         q.send(OutboundMessage.of("m")).block(TIMEOUT);

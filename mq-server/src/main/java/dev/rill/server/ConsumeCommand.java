@@ -80,8 +80,9 @@ final class ConsumeCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions conn;
 
-    @Mixin
-    QueueOptions queueOptions;
+    @Option(names = "--visibility-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Lease length of the messages this command receives. Default: the queue's.")
+    Duration visibilityTimeout;
 
     @Override
     public Integer call() {
@@ -93,14 +94,17 @@ final class ConsumeCommand implements Callable<Integer> {
         if (nackDelay != null && mode.nack == false) {
             throw new CliException(ExitCodes.USAGE, "--nack-delay goes with --nack");
         }
-        queueOptions.spec(queue);
         ReactiveBroker broker = conn.connect();
         long handled = 0;
         try {
-            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
+            ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
             Flux<Delivery<String>> deliveries = q.receive(options);
+            java.util.concurrent.atomic.AtomicBoolean idled = new java.util.concurrent.atomic.AtomicBoolean();
             if (idle != null) {
-                deliveries = deliveries.timeout(idle).onErrorResume(TimeoutException.class, e -> Flux.empty());
+                deliveries = deliveries.timeout(idle).onErrorResume(TimeoutException.class, e -> {
+                    idled.set(true);
+                    return Flux.empty();
+                });
             }
             // one delivery asked for at a time, handled on this thread: the consumer never holds more than it prints
             Iterator<Delivery<String>> it = deliveries.toIterable(1).iterator();
@@ -113,6 +117,11 @@ final class ConsumeCommand implements Callable<Integer> {
             }
             if (verbose) {
                 out.println("# " + handled + " message(s) " + verb());
+            }
+            if (!idled.get() && (count == null || handled < count)) {
+                // neither --count nor --idle ended it: the server ended the stream (graceful shutdown)
+                throw new CliException(ExitCodes.UNAVAILABLE, "the server ended the stream (shutting down) after "
+                        + handled + " message(s)");
             }
             return ExitCodes.OK;
         } finally {
@@ -129,8 +138,8 @@ final class ConsumeCommand implements Callable<Integer> {
             if (maxUnacked != null) {
                 o = o.maxUnacked(maxUnacked);
             }
-            if (queueOptions.visibilityTimeout != null) {
-                o = o.visibilityTimeout(queueOptions.visibilityTimeout);
+            if (visibilityTimeout != null) {
+                o = o.visibilityTimeout(visibilityTimeout);
             }
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage().replace("maxMessages", "--count")

@@ -35,19 +35,15 @@ final class PeekCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions conn;
 
-    @Mixin
-    QueueOptions queueOptions;
-
     @Override
     public Integer call() {
         if (max < 1) {
             throw new CliException(ExitCodes.USAGE, "--max must be >= 1, was " + max);
         }
-        queueOptions.spec(queue);
         PrintWriter out = spec.commandLine().getOut();
         ReactiveBroker broker = conn.connect();
         try {
-            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
+            ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
             List<Message<String>> messages = conn.await(q.peek(max).collectList(), "peeking");
             for (Message<String> m : messages) {
                 out.println(describe(m) + "\t" + m.payload());

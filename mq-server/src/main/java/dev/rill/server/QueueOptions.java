@@ -5,15 +5,16 @@ import dev.rill.core.QueueSpec;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import java.time.Duration;
-import java.util.List;
+import dev.rill.reactive.QueueNotFoundException;
 import picocli.CommandLine.Option;
 
 /**
- * The options of commands that attach to one queue: whether to create it, and its settings.
+ * The options of {@code rill send} about the queue: whether to create it, and the settings of a queue it creates.
  *
- * <p>The protocol has no "describe queue" request yet, so attaching declares the queue with these settings; a queue
- * created with other settings is refused with a message listing the differing fields (exit code 6). Queues created
- * with defaults (every dead-letter queue, every queue created by {@code rill send --create}) need no option.
+ * <p>An existing queue is attached to as it is (a passive declare: the server answers its recorded settings), so
+ * neither {@code send} nor the other commands need its settings; these options only describe a queue that
+ * {@code --create} creates. Given for a queue that exists with other settings they are refused (exit code 6) rather
+ * than silently ignored.
  */
 final class QueueOptions {
 
@@ -21,29 +22,40 @@ final class QueueOptions {
     boolean create;
 
     @Option(names = "--visibility-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "The queue's lease length (must match an existing queue). Default: 30s.")
+            description = "With --create: the new queue's lease length. Default: 30s.")
     Duration visibilityTimeout;
 
     @Option(names = "--max-deliveries", paramLabel = "N",
-            description = "The queue's deliveries before dead-lettering (must match an existing queue).")
+            description = "With --create: the new queue's deliveries before dead-lettering (needs"
+                    + " --dead-letter-queue).")
     Integer maxDeliveries;
 
     @Option(names = "--dead-letter-queue", paramLabel = "QUEUE",
-            description = "The queue's dead-letter queue (must match an existing queue).")
+            description = "With --create: the new queue's dead-letter queue.")
     String deadLetterQueue;
 
     @Option(names = "--capacity", paramLabel = "N",
-            description = "The queue's message limit (must match an existing queue). Default: 100000.")
+            description = "With --create: the new queue's message limit. Default: 100000.")
     Integer capacity;
+
+    /** @return whether any setting was given */
+    boolean anySetting() {
+        return visibilityTimeout != null || maxDeliveries != null || deadLetterQueue != null || capacity != null;
+    }
 
     /**
      * Builds the spec these options describe.
      *
      * @param name the queue name
      * @return the spec
-     * @throws CliException (exit code 2) when a value is invalid
+     * @throws CliException (exit code 2) when a value is invalid, or settings are given without {@code --create}
      */
     QueueSpec spec(String name) {
+        if (anySetting() && !create) {
+            throw new CliException(ExitCodes.USAGE, "--visibility-timeout, --max-deliveries, --dead-letter-queue and"
+                    + " --capacity describe a queue to create: they go with --create (an existing queue is used as"
+                    + " it is)");
+        }
         try {
             QueueSpec spec = QueueSpec.named(name);
             if (visibilityTimeout != null) {
@@ -65,29 +77,49 @@ final class QueueOptions {
     }
 
     /**
-     * Attaches to a queue.
+     * Attaches to a queue: the existing one as it is, or (with {@code --create}) a new one with these settings.
      *
      * @param conn the connection options (for waiting)
      * @param broker the connected broker
      * @param name the queue name
      * @return the queue, with UTF-8 text payloads
-     * @throws CliException exit code 5 when the queue does not exist (and {@code --create} was not given), 6 when it
-     *     exists with other settings
+     * @throws CliException exit code 5 when the queue does not exist (and {@code --create} was not given), 6 when
+     *     settings were given and the existing queue has others
      */
     ReactiveQueue<String> open(ConnectionOptions conn, ReactiveBroker broker, String name) {
-        QueueSpec spec = spec(name);
-        List<String> names = conn.await(broker.list(), "listing queues");
-        if (!names.contains(name) && !create) {
-            throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.uri()
-                    + " ('rill stats' lists the queues; --create creates it)");
-        }
+        QueueSpec wanted = spec(name);
+        ReactiveQueue<String> existing;
         try {
-            return conn.await(broker.queue(spec, Codec.utf8()), "declaring queue '" + name + "'");
-        } catch (IllegalArgumentException e) {
-            String m = e.getMessage();
-            if (m != null && m.contains("different spec")) {
-                throw new CliException(ExitCodes.REFUSED, m + "; give the queue's settings with --visibility-timeout,"
-                        + " --max-deliveries, --dead-letter-queue, --capacity", e);
+            existing = lookup(conn, broker, name);
+        } catch (CliException e) {
+            if (e.exitCode() != ExitCodes.UNKNOWN_QUEUE || !create) {
+                throw e;
+            }
+            return conn.await(broker.queue(wanted, Codec.utf8()), "creating queue '" + name + "'");
+        }
+        if (anySetting() && !existing.spec().equals(wanted)) {
+            throw new CliException(ExitCodes.REFUSED, "queue '" + name + "' exists with other settings ("
+                    + existing.spec() + "); drop the settings to use it as it is");
+        }
+        return existing;
+    }
+
+    /**
+     * Attaches to an existing queue as it is (a passive declare: no settings needed, nothing created).
+     *
+     * @param conn the connection options (for waiting)
+     * @param broker the connected broker
+     * @param name the queue name
+     * @return the queue, with UTF-8 text payloads
+     * @throws CliException exit code 5 when the queue does not exist
+     */
+    static ReactiveQueue<String> lookup(ConnectionOptions conn, ReactiveBroker broker, String name) {
+        try {
+            return conn.await(broker.lookup(name, Codec.utf8()), "looking up queue '" + name + "'");
+        } catch (RuntimeException e) {
+            if (ExitCodes.root(e) instanceof QueueNotFoundException) {
+                throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.uri()
+                        + " ('rill stats' lists the queues; rill send --create creates it)", e);
             }
             throw e;
         }

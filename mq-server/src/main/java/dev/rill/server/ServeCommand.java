@@ -19,7 +19,9 @@ import picocli.CommandLine.Spec;
 /** {@code rill serve}: runs a server until SIGTERM or SIGINT. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs a Rill server until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully: stops"
-                + " accepting, closes the connections (their leases are released), closes the queues, exits 0.",
+                + " accepting connections, sends and subscriptions, tells clients it goes away, lets them settle"
+                + " the messages they hold (at most --drain-timeout; unsettled ones are released for redelivery),"
+                + " closes the queues (with --data-dir: syncs the log), exits 0.",
                 "Queues live in memory and are lost when the server stops, unless --data-dir gives them durable"
                         + " storage: then every queue and message comes back when the server is started again on"
                         + " the same directory."},
@@ -82,9 +84,17 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest frame accepted (1 KiB..256 MiB). Default: ${DEFAULT-VALUE}.")
     int maxFrameSize;
 
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s",
+            converter = DurationConverter.class,
+            description = "On SIGTERM/SIGINT: how long clients may keep settling the messages they hold (no new"
+                    + " connections, sends or subscriptions meanwhile); unsettled ones are then released for"
+                    + " redelivery. 0s closes at once. Default: ${DEFAULT-VALUE}.")
+    Duration drainTimeout;
+
     @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "10s",
             converter = DurationConverter.class,
-            description = "How long each shutdown step may take. Default: ${DEFAULT-VALUE}.")
+            description = "How long each shutdown step after the drain (metrics, broker close) may take. Default:"
+                    + " ${DEFAULT-VALUE}.")
     Duration grace;
 
     @Override
@@ -131,7 +141,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerOptions o;
         try {
             o = ServerOptions.defaults().host(bind).port(port).maxConnections(maxConnections)
-                    .maxFrameSize(maxFrameSize);
+                    .maxFrameSize(maxFrameSize).drainTimeout(drainTimeout);
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }

@@ -31,11 +31,13 @@ final class ServerProcess {
     private final DisposableServer metrics;
     private final boolean tls;
     private final int recoveredQueues;
+    private final Duration drainTimeout;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private ServerProcess(ReactiveBroker broker, RillServer server, DisposableServer metrics, boolean tls,
-            int recoveredQueues) {
+            int recoveredQueues, Duration drainTimeout) {
+        this.drainTimeout = drainTimeout;
         this.broker = broker;
         this.server = server;
         this.metrics = metrics;
@@ -120,7 +122,8 @@ final class ServerProcess {
                         + ": " + ExitCodes.message(e), e);
             }
         }
-        return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered);
+        return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered,
+                options.drainTimeout());
     }
 
     /** @return how many queues a durable broker found in its data directory at start (0 in memory) */
@@ -155,12 +158,13 @@ final class ServerProcess {
     }
 
     /**
-     * Shuts down gracefully: stops accepting connections and closes the open ones (their leases are released, so
-     * no delivery stays held), stops the metrics endpoint, then closes the broker (every stream ends; a durable one
-     * writes and syncs what is pending and releases its data directory's lock). Idempotent:
-     * only the first call does the work; the others return false at once.
+     * Shuts down gracefully: drains the listener ({@link RillServer#shutdown(Duration)} with the options' drain
+     * timeout: no new connections, sends or subscriptions; clients are told the server goes away and keep settling
+     * what they hold until it is all settled or the drain timeout releases the rest), stops the metrics endpoint,
+     * then closes the broker (every stream ends; a durable one writes and syncs what is pending and releases its
+     * data directory's lock). Idempotent: only the first call does the work; the others return false at once.
      *
-     * @param grace how long each step may take
+     * @param grace how long each step after the drain may take
      * @return whether this call performed the shutdown
      */
     boolean shutdown(Duration grace) {
@@ -170,9 +174,9 @@ final class ServerProcess {
         }
         try {
             try {
-                server.disposeNow(grace);
+                server.shutdownNow(drainTimeout);
             } catch (RuntimeException e) {
-                // keep going: the remaining steps still have to run
+                server.dispose(); // keep going: the remaining steps still have to run
             }
             if (metrics != null) {
                 try {

@@ -150,8 +150,7 @@ class ClientCommandsTest {
         String dlq = q + ".dlq";
         ReactiveQueue<String> rq = declare(QueueSpec.named(q).maxDeliveries(2).deadLetterQueue(dlq));
         rq.send(OutboundMessage.of("bad card")).block(T);
-        Cli.Result r = admin("consume", q, "--reject", "fraud suspected", "--count", "1", "--max-deliveries", "2",
-                "--dead-letter-queue", dlq);
+        Cli.Result r = admin("consume", q, "--reject", "fraud suspected", "--count", "1");
         assertThat(r.code()).as(r.toString()).isZero();
         Cli.Result peek = admin("peek", dlq);
         assertThat(peek.code()).as(peek.toString()).isZero();
@@ -230,14 +229,29 @@ class ClientCommandsTest {
     }
 
     @Test
-    void queueWithOtherSettingsExitsSixNamingTheDifference() {
+    void commandsUseAnExistingQueueAsItIsWithoutItsSettings() {
         String q = queue("strict");
-        declare(QueueSpec.named(q).maxDeliveries(4).deadLetterQueue(q + ".dlq"));
-        Cli.Result r = admin("peek", q);
-        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
-        assertThat(r.err()).contains("maxDeliveries").contains("--max-deliveries");
-        Cli.Result ok = admin("peek", q, "--max-deliveries", "4", "--dead-letter-queue", q + ".dlq");
-        assertThat(ok.code()).as(ok.toString()).isZero();
+        declare(QueueSpec.named(q).maxDeliveries(4).deadLetterQueue(q + ".dlq").visibilityTimeout(
+                Duration.ofMinutes(2)));
+        for (List<String> cmd : List.of(List.of("send", q, "one", "two"), List.of("peek", q),
+                List.of("consume", q, "--count", "1"), List.of("consume", q, "--nack", "--count", "1"),
+                List.of("stats", q), List.of("purge", q), List.of("peek", q + ".dlq"))) {
+            Cli.Result r = admin(cmd.get(0), cmd.subList(1, cmd.size()).toArray(String[]::new));
+            assertThat(r.code()).as(cmd + ": " + r).isZero();
+        }
+        // settings only describe a queue to create: without --create they are a usage error, with it and an
+        // existing queue of other settings they are refused rather than silently ignored
+        Cli.Result noCreate = admin("send", q, "--max-deliveries", "4", "x");
+        assertThat(noCreate.code()).as(noCreate.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noCreate.err()).contains("go with --create");
+        Cli.Result other = admin("send", q, "--create", "--capacity", "7", "x");
+        assertThat(other.code()).as(other.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(other.err()).contains("exists with other settings");
+        Cli.Result same = admin("send", q, "--create", "--max-deliveries", "4", "--dead-letter-queue", q + ".dlq",
+                "--visibility-timeout", "2m", "x");
+        assertThat(same.code()).as(same.toString()).isZero();
+        Cli.Result gone = admin("consume", q, "--max-deliveries", "4");
+        assertThat(gone.code()).as("consume takes no queue settings: " + gone).isEqualTo(ExitCodes.USAGE);
     }
 
     @Test

@@ -246,6 +246,52 @@ public sealed interface Frame {
     }
 
     /**
+     * DESCRIBE (version 2): the spec of an existing queue, without creating it (a passive declare). Answered by
+     * DESCRIBE_OK, or ERROR QUEUE_NOT_FOUND / FORBIDDEN; like DECLARE it attaches the queue to the connection.
+     *
+     * @param requestId request id
+     * @param queue queue name
+     */
+    record Describe(int requestId, String queue) implements Frame {
+        /** Checks for nulls. */
+        public Describe {
+            Objects.requireNonNull(queue, "queue");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.DESCRIBE;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+    }
+
+    /**
+     * DESCRIBE_OK (version 2): the queue's spec, in DECLARE's layout.
+     *
+     * @param spec the spec as a DECLARE frame whose request id is the DESCRIBE's
+     */
+    record DescribeOk(Declare spec) implements Frame {
+        /** Checks for nulls. */
+        public DescribeOk {
+            Objects.requireNonNull(spec, "spec");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.DESCRIBE_OK;
+        }
+
+        @Override
+        public int streamId() {
+            return spec.requestId();
+        }
+    }
+
+    /**
      * DELETE: delete a queue; answered by RESULT 1 (deleted) or 0 (no such queue).
      *
      * @param requestId request id
@@ -964,6 +1010,75 @@ public sealed interface Frame {
         }
     }
 
+    /**
+     * RELEASE (version 2): give deliveries back without counting them (they never reached the application, e.g.
+     * they arrived for a stream that was cancelled); answered by SETTLE_RESULT. The record owns {@code tags}.
+     *
+     * @param requestId request id
+     * @param tags delivery tags, at least one
+     */
+    record Release(int requestId, long[] tags) implements Frame {
+        /** Checks for nulls. */
+        public Release {
+            Objects.requireNonNull(tags, "tags");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.RELEASE;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Release r && requestId == r.requestId && Arrays.equals(tags, r.tags);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(requestId, Arrays.hashCode(tags));
+        }
+
+        @Override
+        public String toString() {
+            return "Release[requestId=" + requestId + ", tags=" + Arrays.toString(tags) + "]";
+        }
+    }
+
+    /**
+     * EXTEND_RESULT (version 2): per tag of an EXTEND, in order, the outcome and the lease's new deadline (server
+     * queue clock; 0 when STALE).
+     *
+     * @param requestId the EXTEND's id
+     * @param outcomes OK or STALE per tag
+     * @param deadlines the new deadline per tag, same size as {@code outcomes}
+     */
+    record ExtendResult(int requestId, List<LeaseOutcome> outcomes, List<Long> deadlines) implements Frame {
+        /** Copies the lists and checks their sizes match. */
+        public ExtendResult {
+            outcomes = List.copyOf(outcomes);
+            deadlines = List.copyOf(deadlines);
+            if (outcomes.size() != deadlines.size()) {
+                throw new IllegalArgumentException("EXTEND_RESULT: " + outcomes.size() + " outcomes but "
+                        + deadlines.size() + " deadlines");
+            }
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.EXTEND_RESULT;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+    }
+
     // ---- connection ---------------------------------------------------------------------------------------------
 
     /**
@@ -1041,6 +1156,32 @@ public sealed interface Frame {
         @Override
         public FrameType type() {
             return FrameType.CLOSE;
+        }
+
+        @Override
+        public int streamId() {
+            return 0;
+        }
+    }
+
+    /**
+     * GOAWAY (version 2, server → client): the server is shutting down. It accepts no new DECLARE, DESCRIBE, SEND
+     * or SUBSCRIBE on this connection (ERROR SHUTTING_DOWN), ends every subscription (SUBSCRIPTION_END
+     * SHUTTING_DOWN), keeps settling the deliveries already sent and answering the requests in flight for up to
+     * {@code drainMillis}, then sends CLOSE and closes; deliveries not settled by then are released.
+     *
+     * @param drainMillis how long the server keeps the connection open at most, from now
+     * @param message detail for humans
+     */
+    record GoAway(long drainMillis, String message) implements Frame {
+        /** Checks for nulls. */
+        public GoAway {
+            Objects.requireNonNull(message, "message");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.GOAWAY;
         }
 
         @Override

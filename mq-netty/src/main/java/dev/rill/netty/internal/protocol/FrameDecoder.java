@@ -197,25 +197,56 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case AUTH_OK:
                 noId(type, id);
                 return new Frame.AuthOk(string(in, Limits.MAX_PEER_NAME_BYTES, "principal"));
-            case DECLARE: {
-                String queue = name(in, "queue");
-                long visibility = positiveLong(in, "visibilityTimeoutMillis");
-                long dedup = positiveLong(in, "dedupWindowMillis");
-                int capacity = u31(in, "capacity");
-                if (capacity < 1) {
-                    throw malformed("DECLARE: capacity must be >= 1, was " + capacity);
+            case DECLARE:
+                return spec(id, in);
+            case DESCRIBE:
+                return new Frame.Describe(id, name(in, "queue"));
+            case DESCRIBE_OK:
+                return new Frame.DescribeOk(spec(id, in));
+            case RELEASE:
+                return new Frame.Release(id, tags(in));
+            case EXTEND_RESULT: {
+                int n = count(in, 9, 1, "outcomes");
+                List<LeaseOutcome> outcomes = new ArrayList<>(n);
+                List<Long> deadlines = new ArrayList<>(n);
+                LeaseOutcome[] values = LeaseOutcome.values();
+                for (int i = 0; i < n; i++) {
+                    outcomes.add(enumValue(in, values, "outcome"));
+                    deadlines.add(i64(in, "deadline"));
                 }
-                long maxBytes = positiveLong(in, "maxBytes");
-                int maxDeliveries = u31(in, "maxDeliveries");
-                String dlq = optionalString(in, Limits.MAX_NAME_BYTES, "deadLetterQueue");
-                boolean discard = bool(in, "discardDeadLetters");
-                long ttl = nonNegativeLong(in, "messageTtlMillis");
-                ExpiryAction expiry = enumValue(in, ExpiryAction.values(), "expiryAction");
-                Ordering ordering = enumValue(in, Ordering.values(), "ordering");
-                Overflow overflow = enumValue(in, Overflow.values(), "overflow");
-                return new Frame.Declare(id, queue, visibility, dedup, capacity, maxBytes, maxDeliveries, dlq, discard,
-                        ttl, expiry, ordering, overflow);
+                return new Frame.ExtendResult(id, outcomes, deadlines);
             }
+            case GOAWAY:
+                noId(type, id);
+                return new Frame.GoAway(nonNegativeLong(in, "drainMillis"),
+                        string(in, Limits.MAX_TEXT_BYTES, "message"));
+            default:
+                return readOther(type, id, in);
+        }
+    }
+
+    private static Frame.Declare spec(int id, ByteBuf in) {
+        String queue = name(in, "queue");
+        long visibility = positiveLong(in, "visibilityTimeoutMillis");
+        long dedup = positiveLong(in, "dedupWindowMillis");
+        int capacity = u31(in, "capacity");
+        if (capacity < 1) {
+            throw malformed("DECLARE: capacity must be >= 1, was " + capacity);
+        }
+        long maxBytes = positiveLong(in, "maxBytes");
+        int maxDeliveries = u31(in, "maxDeliveries");
+        String dlq = optionalString(in, Limits.MAX_NAME_BYTES, "deadLetterQueue");
+        boolean discard = bool(in, "discardDeadLetters");
+        long ttl = nonNegativeLong(in, "messageTtlMillis");
+        ExpiryAction expiry = enumValue(in, ExpiryAction.values(), "expiryAction");
+        Ordering ordering = enumValue(in, Ordering.values(), "ordering");
+        Overflow overflow = enumValue(in, Overflow.values(), "overflow");
+        return new Frame.Declare(id, queue, visibility, dedup, capacity, maxBytes, maxDeliveries, dlq, discard,
+                ttl, expiry, ordering, overflow);
+    }
+
+    private static Frame readOther(FrameType type, int id, ByteBuf in) {
+        switch (type) {
             case DECLARE_OK:
                 return new Frame.DeclareOk(id);
             case DELETE:

@@ -256,27 +256,55 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
             case AUTH -> writeString(out, ((Frame.Auth) frame).token(), Limits.MAX_TOKEN_BYTES, "token");
             case AUTH_OK -> writeString(out, ((Frame.AuthOk) frame).principal(), Limits.MAX_PEER_NAME_BYTES,
                     "principal");
-            case DECLARE -> {
-                Frame.Declare f = (Frame.Declare) frame;
-                check(f.visibilityTimeoutMillis() > 0, "visibilityTimeoutMillis", f.visibilityTimeoutMillis());
-                check(f.dedupWindowMillis() > 0, "dedupWindowMillis", f.dedupWindowMillis());
-                check(f.capacity() > 0, "capacity", f.capacity());
-                check(f.maxBytes() > 0, "maxBytes", f.maxBytes());
-                check(f.maxDeliveries() >= 0, "maxDeliveries", f.maxDeliveries());
-                check(f.messageTtlMillis() >= 0, "messageTtlMillis", f.messageTtlMillis());
-                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
-                out.writeLong(f.visibilityTimeoutMillis());
-                out.writeLong(f.dedupWindowMillis());
-                out.writeInt(f.capacity());
-                out.writeLong(f.maxBytes());
-                out.writeInt(f.maxDeliveries());
-                writeOptionalString(out, f.deadLetterQueue(), Limits.MAX_NAME_BYTES, "deadLetterQueue");
-                out.writeBoolean(f.discardDeadLetters());
-                out.writeLong(f.messageTtlMillis());
-                out.writeByte(f.expiryAction().ordinal());
-                out.writeByte(f.ordering().ordinal());
-                out.writeByte(f.overflow().ordinal());
+            case DECLARE -> writeSpec(out, (Frame.Declare) frame);
+            case DESCRIBE_OK -> {
+                Frame.DescribeOk f = (Frame.DescribeOk) frame;
+                writeSpec(out, f.spec());
             }
+            case DESCRIBE -> writeString(out, ((Frame.Describe) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
+            case RELEASE -> writeTags(out, ((Frame.Release) frame).tags());
+            case EXTEND_RESULT -> {
+                Frame.ExtendResult f = (Frame.ExtendResult) frame;
+                check(!f.outcomes().isEmpty(), "outcomes", 0);
+                out.writeInt(f.outcomes().size());
+                for (int i = 0; i < f.outcomes().size(); i++) {
+                    out.writeByte(f.outcomes().get(i).ordinal());
+                    out.writeLong(f.deadlines().get(i));
+                }
+            }
+            case GOAWAY -> {
+                Frame.GoAway f = (Frame.GoAway) frame;
+                check(f.drainMillis() >= 0, "drainMillis", f.drainMillis());
+                out.writeLong(f.drainMillis());
+                writeString(out, f.message(), Limits.MAX_TEXT_BYTES, "message");
+            }
+            default -> writeOther(frame, out);
+        }
+    }
+
+    private static void writeSpec(ByteBuf out, Frame.Declare f) {
+        check(f.visibilityTimeoutMillis() > 0, "visibilityTimeoutMillis", f.visibilityTimeoutMillis());
+        check(f.dedupWindowMillis() > 0, "dedupWindowMillis", f.dedupWindowMillis());
+        check(f.capacity() > 0, "capacity", f.capacity());
+        check(f.maxBytes() > 0, "maxBytes", f.maxBytes());
+        check(f.maxDeliveries() >= 0, "maxDeliveries", f.maxDeliveries());
+        check(f.messageTtlMillis() >= 0, "messageTtlMillis", f.messageTtlMillis());
+        writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+        out.writeLong(f.visibilityTimeoutMillis());
+        out.writeLong(f.dedupWindowMillis());
+        out.writeInt(f.capacity());
+        out.writeLong(f.maxBytes());
+        out.writeInt(f.maxDeliveries());
+        writeOptionalString(out, f.deadLetterQueue(), Limits.MAX_NAME_BYTES, "deadLetterQueue");
+        out.writeBoolean(f.discardDeadLetters());
+        out.writeLong(f.messageTtlMillis());
+        out.writeByte(f.expiryAction().ordinal());
+        out.writeByte(f.ordering().ordinal());
+        out.writeByte(f.overflow().ordinal());
+    }
+
+    private static void writeOther(Frame frame, ByteBuf out) {
+        switch (frame.type()) {
             case DECLARE_OK, LIST, SUBSCRIBE_OK, UNSUBSCRIBE, PING, PONG -> {
                 // header only
             }

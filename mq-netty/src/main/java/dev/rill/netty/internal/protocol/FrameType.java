@@ -34,6 +34,10 @@ public enum FrameType {
     LIST_RESULT(0x1A),
     /** Peeked messages. */
     PEEK_RESULT(0x1B),
+    /** A queue's spec, without creating it (passive declare); answered by DESCRIBE_OK. Version 2. */
+    DESCRIBE(0x1C),
+    /** The spec of an existing queue. Version 2. */
+    DESCRIBE_OK(0x1D),
     /** A batch of messages to enqueue. */
     SEND(0x20),
     /** One outcome per message of a SEND. */
@@ -63,8 +67,12 @@ public enum FrameType {
     EXTEND(0x42),
     /** Dead-letter (or drop) deliveries, never retried. */
     REJECT(0x43),
-    /** One outcome per delivery tag of an ACK, NACK, EXTEND or REJECT. */
+    /** One outcome per delivery tag of an ACK, NACK, REJECT or RELEASE (and of EXTEND in version 1). */
     SETTLE_RESULT(0x44),
+    /** Give deliveries back without counting them (never reached the application). Version 2. */
+    RELEASE(0x45),
+    /** One outcome and new lease deadline per delivery tag of an EXTEND. Version 2. */
+    EXTEND_RESULT(0x46),
     /** Liveness probe. */
     PING(0x50),
     /** Answer to PING. */
@@ -72,7 +80,9 @@ public enum FrameType {
     /** An error, about one request or subscription or the whole connection. */
     ERROR(0x52),
     /** Orderly close. */
-    CLOSE(0x53);
+    CLOSE(0x53),
+    /** Server → client: the server is shutting down and drains this connection. Version 2. */
+    GOAWAY(0x54);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 

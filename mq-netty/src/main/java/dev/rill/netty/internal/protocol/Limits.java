@@ -3,8 +3,10 @@ package dev.rill.netty.internal.protocol;
 /** Wire limits: frame sizes and per-field maxima enforced by {@link FrameDecoder} and {@link FrameEncoder}. */
 public final class Limits {
 
-    /** The protocol versions this implementation speaks. */
-    public static final int PROTOCOL_VERSION = 1;
+    /** The protocol version this implementation prefers (the client offers only this one). */
+    public static final int PROTOCOL_VERSION = 2;
+    /** The protocol versions a server accepts: version 1 clients get no version-2 frame. */
+    public static final java.util.List<Integer> SUPPORTED_VERSIONS = java.util.List.of(1, 2);
     /** The four magic bytes at the start of HELLO's body: ASCII {@code RILL}. */
     public static final int MAGIC = 0x52494C4C;
     /** Bytes before the body: u32 length, u8 type, u32 id. */

@@ -39,7 +39,8 @@ import reactor.core.publisher.MonoSink;
  */
 public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
-    private enum State { CONNECTING, HELLO, AUTH, OPEN, CLOSED }
+    /** DRAINING: the server sent GOAWAY; only settlements of deliveries already received go out. */
+    private enum State { CONNECTING, HELLO, AUTH, OPEN, DRAINING, CLOSED }
 
     private final RemoteBroker broker;
     private final ClientOptions options;
@@ -120,7 +121,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     /** Closes the connection politely (CLOSE frame, then close). */
     void close() {
         exec(() -> {
-            if (state == State.OPEN) {
+            if (state == State.OPEN || state == State.DRAINING) {
                 closeCause = new RillException("the client was closed");
                 ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "client closed"));
             }
@@ -252,8 +253,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         if (f instanceof Frame.Deliver d) {
             RemoteSubscription<?>.Attachment a = subscriptions.get(d.subscriptionId());
             if (a == null || !a.onFrame(d)) {
-                // nobody wants it (cancelled meanwhile): release it at once
-                settle(SettleKind.NACK, d.deliveryTag(), 0, null).subscribe(null, e -> { });
+                // nobody wants it (cancelled meanwhile): give it back at once, without counting the delivery
+                settle(SettleKind.RELEASE, d.deliveryTag(), 0, null).subscribe(null, e -> { });
             }
             return;
         }
@@ -281,6 +282,22 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                     waiters.get(i).settled(i < outcomes.size() ? outcomes.get(i) : LeaseOutcome.STALE);
                 }
             }
+        } else if (f instanceof Frame.ExtendResult r) {
+            List<SettleWaiter> waiters = settlesInFlight.remove(r.requestId());
+            if (settlesPending > 0 && settlesInFlight.isEmpty()) {
+                scheduleFlush();
+            }
+            if (waiters != null) {
+                for (int i = 0; i < waiters.size(); i++) {
+                    if (i < r.outcomes().size()) {
+                        waiters.get(i).settled(r.outcomes().get(i), r.deadlines().get(i));
+                    } else {
+                        waiters.get(i).settled(LeaseOutcome.STALE);
+                    }
+                }
+            }
+        } else if (f instanceof Frame.GoAway g) {
+            onGoAway(g);
         } else if (f instanceof Frame.SubscriptionEnd e) {
             RemoteSubscription<?>.Attachment a = subscriptions.remove(e.subscriptionId());
             if (a != null) {
@@ -311,6 +328,30 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * GOAWAY: the server drains this connection. Deliveries already received can still be settled here; every new
+     * send, request and subscription waits for the next connection (the broker reconnects once this one closes, as
+     * its reconnect policy allows). Sends not written yet go there; subscriptions are ended by the server
+     * (SUBSCRIPTION_END SHUTTING_DOWN).
+     */
+    private void onGoAway(Frame.GoAway g) {
+        if (state != State.OPEN) {
+            return;
+        }
+        state = State.DRAINING;
+        closeCause = new RillException("the server is shutting down: " + g.message());
+        broker.goingAway(this);
+        List<PendingMessage> retry = new ArrayList<>();
+        for (Lane lane : lanes.values()) {
+            retry.addAll(lane.batch);
+            retry.addAll(lane.waiting);
+        }
+        lanes.clear();
+        for (PendingMessage m : retry) {
+            broker.resend(m);
+        }
+    }
+
     private void onHelloOk(Frame.HelloOk h) {
         serverMaxFrameSize = h.maxFrameSize();
         encoder.maxFrameSize(h.maxFrameSize());
@@ -320,7 +361,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         long every = Math.max(1, interval);
         pinger = loop.scheduleAtFixedRate(() -> {
-            if (state == State.OPEN || state == State.AUTH) {
+            if (state == State.OPEN || state == State.AUTH || state == State.DRAINING) {
                 write(new Frame.Ping(pingNonce++));
             }
         }, every, every, TimeUnit.MILLISECONDS);
@@ -355,7 +396,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         Pending<?> p = requests.remove(e.id());
         if (p != null) {
-            p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            if (e.code() == ErrorCode.SHUTTING_DOWN && broker.reconnects()) {
+                p.retry(broker); // refused by a draining server: nothing was done, the next server gets it
+            } else {
+                p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
+            }
             return;
         }
         List<SettleWaiter> settles = settlesInFlight.remove(e.id());
@@ -372,7 +417,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         List<PendingMessage> sends = sendsInFlight.remove(e.id());
         if (sends != null) {
             for (PendingMessage m : sends) {
-                m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+                if (e.code() == ErrorCode.SHUTTING_DOWN) {
+                    broker.resend(m); // refused whole by a draining server: nothing of it was stored
+                } else {
+                    m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+                }
             }
             return;
         }
@@ -389,11 +438,23 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         final MonoSink<R> sink;
         final Function<Frame, R> answer;
         final String queue;
+        final IntFunction<Frame> build;
 
-        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue) {
+        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue, IntFunction<Frame> build) {
             this.sink = sink;
             this.answer = answer;
             this.queue = queue;
+            this.build = build;
+        }
+
+        /** Sends the request again on the broker's next connection (it was refused, not executed). */
+        void retry(RemoteBroker broker) {
+            retry(broker, queue, build, answer, sink);
+        }
+
+        static <R> void retry(RemoteBroker broker, String queue, IntFunction<Frame> build, Function<Frame, R> answer,
+                MonoSink<R> sink) {
+            broker.call(queue, build, answer).subscribe(sink::success, sink::error, sink::success);
         }
 
         void complete(Frame f) {
@@ -435,18 +496,27 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
      */
     <R> Mono<R> request(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
         return Mono.create(sink -> exec(() -> {
+            if (state == State.DRAINING && broker.reconnects()) {
+                Pending.retry(broker, queue, build, answer, sink); // waits for the next connection
+                return;
+            }
             if (state != State.OPEN) {
                 sink.error(lost());
                 return;
             }
             int id = newId();
-            requests.put(id, new Pending<>(sink, answer, queue));
+            requests.put(id, new Pending<>(sink, answer, queue, build));
             write(build.apply(id));
         }));
     }
 
     Mono<Void> declare(QueueSpec spec) {
         return request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null);
+    }
+
+    /** @return a Mono of the spec of an existing queue (DESCRIBE), which is attached to this connection */
+    Mono<QueueSpec> describe(String queue) {
+        return request(queue, id -> new Frame.Describe(id, queue), f -> ((Frame.DescribeOk) f).spec().toSpec());
     }
 
     // ---- sending ------------------------------------------------------------------------------------------------
@@ -654,7 +724,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     // ---- settling -----------------------------------------------------------------------------------------------
 
-    enum SettleKind { ACK, NACK, EXTEND, REJECT }
+    enum SettleKind { ACK, NACK, EXTEND, REJECT, RELEASE }
 
     private record SettleKey(SettleKind kind, long arg, String reason) {
     }
@@ -665,6 +735,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     interface SettleWaiter {
         /** @param outcome the server's answer (STALE when it was never sent because the connection closed) */
         void settled(LeaseOutcome outcome);
+
+        /**
+         * An EXTEND's answer.
+         *
+         * @param outcome the server's answer
+         * @param deadline the lease's new deadline on the server's clock (0 when STALE)
+         */
+        default void settled(LeaseOutcome outcome, long deadline) {
+            settled(outcome);
+        }
 
         /** @param e the connection closed after the settlement was sent, before its answer */
         void failed(Throwable e);
@@ -723,7 +803,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void settleNow(SettleKind kind, long tag, long arg, String reason, SettleWaiter w) {
-        if (state != State.OPEN) {
+        if (state != State.OPEN && state != State.DRAINING) {
             w.settled(LeaseOutcome.STALE);
             return;
         }
@@ -761,6 +841,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 case NACK -> new Frame.Nack(id, k.arg, tags);
                 case EXTEND -> new Frame.Extend(id, k.arg, tags);
                 case REJECT -> new Frame.Reject(id, k.reason, tags);
+                case RELEASE -> new Frame.Release(id, tags);
             };
             ctx.write(f, ctx.voidPromise());
         }
@@ -789,6 +870,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             for (Lane lane : lanes.values()) {
                 flushLane(lane);
             }
+        }
+        if (state == State.OPEN || state == State.DRAINING) {
             flushSettles();
         }
         ctx.flush();

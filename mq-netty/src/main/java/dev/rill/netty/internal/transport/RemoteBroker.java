@@ -43,12 +43,16 @@ public final class RemoteBroker implements ReactiveBroker {
     private final ClientOptions options;
     private final TcpClient tcp;
     private final Map<String, QueueSpec> declared = new ConcurrentHashMap<>();
+    /** Queues attached by {@link #lookup}: described again (never created) after a reconnect. */
+    private final Set<String> described = ConcurrentHashMap.newKeySet();
     private final Set<RemoteSubscription<?>> subscriptions = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
 
     // guarded by lock
     private ClientConnection current;
     private Sinks.One<ClientConnection> next = Sinks.one();
+    /** Whether {@link #next} already holds a connection (then the next loss needs a fresh sink). */
+    private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
 
@@ -83,6 +87,7 @@ public final class RemoteBroker implements ReactiveBroker {
             synchronized (lock) {
                 current = c;
                 next.tryEmitValue(c);
+                nextDone = true;
             }
             return (ReactiveBroker) this;
         });
@@ -111,6 +116,11 @@ public final class RemoteBroker implements ReactiveBroker {
 
     ClientOptions options() {
         return options;
+    }
+
+    /** @return whether a lost connection is re-established (reconnect attempts above 0) */
+    boolean reconnects() {
+        return options.reconnectAttempts() > 0;
     }
 
     InetSocketAddress address() {
@@ -189,6 +199,19 @@ public final class RemoteBroker implements ReactiveBroker {
         subscriptions.remove(s);
     }
 
+    /**
+     * The server sent GOAWAY on {@code c}: it stays current (its deliveries are settled there and its loss starts
+     * the reconnection) but new work waits for the next connection.
+     */
+    void goingAway(ClientConnection c) {
+        synchronized (lock) {
+            if (current == c && nextDone) {
+                next = Sinks.one();
+                nextDone = false;
+            }
+        }
+    }
+
     /** Called by a connection's event loop once it closed. */
     void connectionLost(ClientConnection c, Throwable cause, List<ClientConnection.PendingMessage> retry,
             List<RemoteSubscription<?>.Attachment> attachments) {
@@ -201,7 +224,10 @@ public final class RemoteBroker implements ReactiveBroker {
                 reconnect = false;
             } else {
                 current = null;
-                next = Sinks.one();
+                if (nextDone) {
+                    next = Sinks.one(); // else: already fresh since a GOAWAY, maybe with waiters
+                    nextDone = false;
+                }
                 reconnect = !closed;
                 if (reconnect && (cause instanceof AuthenticationException || options.reconnectAttempts() == 0)) {
                     failure = cause instanceof RuntimeException r && cause instanceof AuthenticationException ? r
@@ -232,7 +258,8 @@ public final class RemoteBroker implements ReactiveBroker {
                 .then(Mono.defer(this::connectOnce))
                 .retryWhen(retry)
                 .flatMap(c -> Flux.fromIterable(new ArrayList<>(declared.values()))
-                        .concatMap(c::declare)
+                        .concatMap(spec -> described.contains(spec.name()) ? c.describe(spec.name()).then()
+                                : c.declare(spec))
                         .then(Mono.just(c)))
                 .subscribe(this::installReconnected, e -> {
                     synchronized (lock) {
@@ -258,6 +285,7 @@ public final class RemoteBroker implements ReactiveBroker {
             }
             current = c;
             s = next;
+            nextDone = true;
         }
         s.tryEmitValue(c);
         for (RemoteSubscription<?> sub : subscriptions) {
@@ -292,8 +320,27 @@ public final class RemoteBroker implements ReactiveBroker {
             spec.validate();
             return connection().flatMap(c -> c.declare(spec)).then(Mono.fromCallable(() -> {
                 declared.put(spec.name(), spec);
+                described.remove(spec.name());
                 return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
             }));
+        });
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Over the network: a DESCRIBE request (a passive declare), which needs any right on the queue (send,
+     * receive or manage). After a reconnect the queue is described again, never created.
+     */
+    @Override
+    public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(codec, "codec");
+        return connection().flatMap(c -> c.describe(name)).map(spec -> {
+            if (declared.putIfAbsent(name, spec) == null) {
+                described.add(name);
+            }
+            return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
         });
     }
 
@@ -301,7 +348,10 @@ public final class RemoteBroker implements ReactiveBroker {
     public Mono<Boolean> delete(String name) {
         Objects.requireNonNull(name, "name");
         return call(name, id -> new Frame.Delete(id, name), f -> ((Frame.Result) f).value() == 1)
-                .doOnNext(b -> declared.remove(name));
+                .doOnNext(b -> {
+                    declared.remove(name);
+                    described.remove(name);
+                });
     }
 
     @Override

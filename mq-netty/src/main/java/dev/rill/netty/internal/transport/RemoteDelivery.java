@@ -87,6 +87,16 @@ final class RemoteDelivery<T> implements Delivery<T> {
     }
 
     /**
+     * {@inheritDoc}
+     *
+     * <p>Over the network: a RELEASE frame; the server gives the lease back without counting the delivery.
+     */
+    @Override
+    public Mono<Void> release() {
+        return new SettleMono(ClientConnection.SettleKind.RELEASE, 0, null, "release");
+    }
+
+    /**
      * One settlement per subscription: registered straight with the connection (no intermediate operators, one
      * object per subscription), completed on the event loop with the server's outcome.
      */
@@ -109,7 +119,8 @@ final class RemoteDelivery<T> implements Delivery<T> {
                 Operators.complete(actual);
                 return;
             }
-            // EXTEND: the server's new deadline is its now + duration; the client's clock is the best estimate
+            // EXTEND: the server answers with the new deadline (EXTEND_RESULT); the client's clock is only the
+            // fallback should an answer carry none
             long estimate = kind == ClientConnection.SettleKind.EXTEND
                     ? clock.now(java.util.concurrent.TimeUnit.MILLISECONDS) + arg : 0;
             Op op = new Op(actual, kind, name, estimate);
@@ -144,13 +155,18 @@ final class RemoteDelivery<T> implements Delivery<T> {
 
         @Override
         public void settled(LeaseOutcome outcome) {
+            settled(outcome, estimate);
+        }
+
+        @Override
+        public void settled(LeaseOutcome outcome, long newDeadline) {
             if (outcome == LeaseOutcome.OK) {
                 switch (kind) {
                     case ACK -> {
                         acked = true;
                         settled = true;
                     }
-                    case EXTEND -> deadline = estimate;
+                    case EXTEND -> deadline = newDeadline;
                     default -> settled = true;
                 }
                 if (!cancelled) {
@@ -169,9 +185,12 @@ final class RemoteDelivery<T> implements Delivery<T> {
         }
     }
 
-    /** Gives back a delivery that arrived after its stream was cancelled and was never emitted. */
-    void release() {
-        conn.settle(ClientConnection.SettleKind.NACK, tag, 0, null).subscribe(null, e -> { });
+    /**
+     * Gives back a delivery that arrived after its stream was cancelled and was never emitted: released without
+     * counting the delivery, so cancelling never moves a message toward its queue's {@code maxDeliveries}.
+     */
+    void discard() {
+        conn.settle(ClientConnection.SettleKind.RELEASE, tag, 0, null).subscribe(null, e -> { });
     }
 
     @Override

@@ -136,7 +136,7 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
 
             @Override
             public void discard(Delivery<T> d) {
-                ((RemoteDelivery<T>) d).release();
+                ((RemoteDelivery<T>) d).discard();
             }
 
             @Override

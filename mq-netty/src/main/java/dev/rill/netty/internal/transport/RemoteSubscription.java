@@ -297,6 +297,16 @@ final class RemoteSubscription<E> implements Subscription {
             if (current == this) {
                 current = null;
             }
+            if (code == ErrorCode.SHUTTING_DOWN) {
+                // the server drains: with reconnection the stream waits for the next connection and subscribes
+                // again there with the demand still outstanding; without it, it completes (nothing more comes)
+                if (broker.reconnects() && !endRequested) {
+                    detached(this);
+                } else {
+                    finish(null);
+                }
+                return;
+            }
             finish(code == ErrorCode.NONE ? null : kind.error(code, message));
         }
     }

@@ -54,7 +54,8 @@ import reactor.core.publisher.Mono;
  */
 public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
-    private enum State { HELLO, AUTH, OPEN, CLOSED }
+    /** DRAINING: the server is shutting down (GOAWAY sent): settlements only, then CLOSE. */
+    private enum State { HELLO, AUTH, OPEN, DRAINING, CLOSED }
 
     private final ServerOptions options;
     private final ReactiveBroker broker;
@@ -77,6 +78,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, EventSubscription> eventSubscriptions = new HashMap<>();
     private final Map<Long, Held> held = new HashMap<>();
     private long nextTag = 1;
+    /** The protocol version negotiated in HELLO. */
+    private int version = Limits.PROTOCOL_VERSION;
+    /** Broker calls (admin answers, settlements) whose answer is not written yet. */
+    private int answersPending;
+    private ScheduledFuture<?> drainTimer;
 
     /**
      * Creates the handler for one connection.
@@ -198,6 +204,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
+            case DRAINING -> {
+                if (!allowedWhileDraining(frame)) {
+                    return;
+                }
+            }
             default -> {
                 // OPEN
             }
@@ -238,6 +249,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             s.credit(f.credit());
         } else if (frame instanceof Frame.Ack f) {
             settle(f.requestId(), f.tags(), "ack", Delivery::ack, true);
+        } else if (frame instanceof Frame.Release f) {
+            settle(f.requestId(), f.tags(), "release", Delivery::release, true);
         } else if (frame instanceof Frame.Nack f) {
             Duration d = Duration.ofMillis(f.delayMillis());
             settle(f.requestId(), f.tags(), "nack", dl -> d.isZero() ? dl.nack() : dl.nack(d), true);
@@ -260,6 +273,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
         } else if (frame instanceof Frame.Declare f) {
             onDeclare(f);
+        } else if (frame instanceof Frame.Describe f) {
+            onDescribe(f);
         } else if (frame instanceof Frame.Ping p) {
             write(new Frame.Pong(p.nonce()));
         } else if (frame instanceof Frame.Pong) {
@@ -303,6 +318,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
         } else if (frame instanceof Frame.Close) {
             state = State.CLOSED;
+            if (drainTimer != null) {
+                drainTimer.cancel(false);
+            }
             ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "")).addListener(ChannelFutureListener.CLOSE);
         } else {
             fatal(ErrorCode.PROTOCOL_ERROR, frame.type() + " is not a client frame");
@@ -312,14 +330,21 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     // ---- handshake ----------------------------------------------------------------------------------------------
 
     private void onHello(Frame.Hello h) {
-        if (!h.versions().contains(Limits.PROTOCOL_VERSION)) {
+        int chosen = -1;
+        for (int v : Limits.SUPPORTED_VERSIONS) {
+            if (h.versions().contains(v)) {
+                chosen = Math.max(chosen, v);
+            }
+        }
+        if (chosen < 0) {
             fatal(ErrorCode.UNSUPPORTED_VERSION, "none of the offered protocol versions " + h.versions()
-                    + " is supported; this server speaks [" + Limits.PROTOCOL_VERSION + "]");
+                    + " is supported; this server speaks " + Limits.SUPPORTED_VERSIONS);
             return;
         }
+        version = chosen;
         boolean authRequired = !options.tokens().isEmpty();
         int heartbeat = (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis() / 3));
-        write(new Frame.HelloOk(Limits.PROTOCOL_VERSION, options.maxFrameSize(), heartbeat, authRequired,
+        write(new Frame.HelloOk(version, options.maxFrameSize(), heartbeat, authRequired,
                 options.maxSubscriptionsPerConnection(), "rill"));
         if (authRequired) {
             state = State.AUTH;
@@ -377,18 +402,40 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     if (result instanceof ReactiveQueue<?> q) {
                         @SuppressWarnings("unchecked")
                         ReactiveQueue<byte[]> bq = (ReactiveQueue<byte[]>) q;
-                        queues.put(name, bq);
-                        if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
-                            lanes.put(name, new SendLane(name, bq));
-                            write(new Frame.DeclareOk(f.requestId()));
-                            write(new Frame.SendCredit(name, options.sendWindow()));
-                            return null;
-                        }
-                        return new Frame.DeclareOk(f.requestId());
+                        attach(bq, new Frame.DeclareOk(f.requestId()));
+                        return null;
                     }
                     return new Frame.Error(f.requestId(), ErrorCode.FORBIDDEN,
                             "creating queue '" + name + "' needs the MANAGE right");
                 });
+    }
+
+    /**
+     * DESCRIBE (passive declare): answers the existing queue's spec and attaches it to the connection like DECLARE.
+     * Needs any right on the queue (send, receive or manage), checked before existence so a token learns nothing
+     * about queues it has no right on.
+     */
+    private void onDescribe(Frame.Describe f) {
+        String name = f.queue();
+        if (!permissions.allowsAny(name)) {
+            forbidden(f.requestId(), name, "any right");
+            return;
+        }
+        answer(f.requestId(), name, broker.lookup(name, Codec.bytes()), q -> {
+            attach(q, new Frame.DescribeOk(Frame.Declare.of(f.requestId(), q.spec())));
+            return null;
+        });
+    }
+
+    /** Attaches a declared or described queue to this connection and answers; grants SEND_CREDIT on first use. */
+    private void attach(ReactiveQueue<byte[]> q, Frame answer) {
+        String name = q.name();
+        queues.put(name, q);
+        write(answer);
+        if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
+            lanes.put(name, new SendLane(name, q));
+            write(new Frame.SendCredit(name, options.sendWindow()));
+        }
     }
 
     private ReactiveQueue<byte[]> declared(int requestId, String queue, Permission right) {
@@ -418,12 +465,30 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** Runs a broker call and writes its answer (or an ERROR) back on the event loop. */
     private <R> void answer(int requestId, String queue, Mono<R> call, java.util.function.Function<R, Frame> reply) {
-        call.subscribe(r -> onLoop(() -> {
-            Frame out = reply.apply(r);
-            if (out != null) {
-                write(out);
+        answersPending++;
+        boolean[] got = {false}; // signals of one subscriber are serial: no race between onNext and onComplete
+        call.subscribe(r -> {
+            got[0] = true;
+            onLoop(() -> {
+                answersPending--;
+                Frame out = reply.apply(r);
+                if (out != null) {
+                    write(out);
+                }
+                maybeDrained();
+            });
+        }, e -> onLoop(() -> {
+            answersPending--;
+            write(new Frame.Error(requestId, Wire.codeOf(e), String.valueOf(e.getMessage())));
+            maybeDrained();
+        }), () -> {
+            if (!got[0]) { // completed empty: nothing to answer, but nothing pending any more either
+                onLoop(() -> {
+                    answersPending--;
+                    maybeDrained();
+                });
             }
-        }), e -> onLoop(() -> write(new Frame.Error(requestId, Wire.codeOf(e), String.valueOf(e.getMessage())))));
+        });
     }
 
     // ---- sending ------------------------------------------------------------------------------------------------
@@ -532,6 +597,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         private void answered(PendingSend p) {
             answer(p, p.messages.size());
+            maybeDrained();
         }
 
         /** Sends the receipts from the last answered one up to {@code upTo} and grants their credit again. */
@@ -781,8 +847,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         private void deliver(Delivery<byte[]> d) {
             if (state == State.CLOSED || ended || subscriptions.get(id) != this) {
-                // the client is gone or unsubscribed: give the message back at once
-                d.nack().subscribe(null, e -> { });
+                // never sent (the client is gone or unsubscribed): give it back at once, without counting it
+                d.release().subscribe(null, e -> { });
                 return;
             }
             long tag = nextTag++;
@@ -819,21 +885,33 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private void settle(int requestId, long[] tags, String op,
             java.util.function.Function<Delivery<byte[]>, Mono<Void>> action, boolean ends) {
         int n = tags.length;
-        LeaseOutcome[] outcomes = new LeaseOutcome[n];
-        int[] remaining = {n};
-        Runnable done = () -> {
-            if (--remaining[0] == 0 && state != State.CLOSED) {
-                write(new Frame.SettleResult(requestId, List.of(outcomes)));
-            }
-        };
         if (n == 0) {
             write(new Frame.SettleResult(requestId, List.of()));
             return;
         }
+        // version 2 answers EXTEND with the new deadlines, so the client's Delivery knows the server's
+        boolean extend = "extend".equals(op) && version >= 2;
+        LeaseOutcome[] outcomes = new LeaseOutcome[n];
+        Long[] deadlines = extend ? new Long[n] : null;
+        int[] remaining = {n};
+        answersPending++;
+        Runnable done = () -> {
+            if (--remaining[0] == 0) {
+                answersPending--;
+                if (state != State.CLOSED) {
+                    write(extend ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
+                            : new Frame.SettleResult(requestId, List.of(outcomes)));
+                }
+                maybeDrained();
+            }
+        };
         for (int i = 0; i < n; i++) {
             long tag = tags[i];
             Held h = ends ? held.remove(tag) : held.get(tag);
             int index = i;
+            if (deadlines != null) {
+                deadlines[index] = 0L;
+            }
             if (h == null) {
                 outcomes[index] = LeaseOutcome.STALE;
                 done.run();
@@ -855,9 +933,101 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 done.run();
             }), () -> onLoop(() -> {
                 outcomes[index] = LeaseOutcome.OK;
+                if (deadlines != null) {
+                    deadlines[index] = h.delivery.deadline();
+                }
                 done.run();
             }));
         }
+    }
+
+    // ---- graceful shutdown ---------------------------------------------------------------------------------------
+
+    /**
+     * Starts draining this connection because the server shuts down (any thread). Before the handshake completed
+     * the connection is closed with ERROR(SHUTTING_DOWN). Otherwise: GOAWAY (version 2), every subscription ends
+     * with SUBSCRIPTION_END(SHUTTING_DOWN) (leases not sent yet go back uncounted), new requests are refused with
+     * ERROR(SHUTTING_DOWN), and the deliveries already sent can still be settled; once none is held and every
+     * answer is written (or after {@code drainMillis}) the server sends CLOSE(SHUTTING_DOWN) and closes. Deliveries
+     * still held then are released (nacked, as for any closed connection). Idempotent.
+     *
+     * @param drainMillis how long the connection may stay open at most
+     */
+    public void goAway(long drainMillis) {
+        onLoop(() -> {
+            if (state == State.HELLO || state == State.AUTH) {
+                fatal(ErrorCode.SHUTTING_DOWN, "the server is shutting down");
+                return;
+            }
+            if (state != State.OPEN) {
+                return;
+            }
+            state = State.DRAINING;
+            if (version >= 2) {
+                write(new Frame.GoAway(drainMillis, "the server is shutting down; settle the deliveries you hold"
+                        + " within " + drainMillis + " ms"));
+            }
+            for (EventSubscription s : new ArrayList<>(eventSubscriptions.values())) {
+                s.ended = true;
+                s.cancel();
+                write(new Frame.SubscriptionEnd(s.id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
+            }
+            eventSubscriptions.clear();
+            for (ServerSubscription s : new ArrayList<>(subscriptions.values())) {
+                s.ended = true;
+                s.cancel(); // leases taken for it and not sent go back to the queue at once, uncounted
+                write(new Frame.SubscriptionEnd(s.id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
+            }
+            subscriptions.clear();
+            drainTimer = loop.schedule(this::drainTimedOut, drainMillis, TimeUnit.MILLISECONDS);
+            maybeDrained();
+        });
+    }
+
+    /** While draining: settlements and connection upkeep go on; anything new is refused. */
+    private boolean allowedWhileDraining(Frame frame) {
+        if (frame instanceof Frame.Ack || frame instanceof Frame.Nack || frame instanceof Frame.Extend
+                || frame instanceof Frame.Reject || frame instanceof Frame.Release || frame instanceof Frame.Ping
+                || frame instanceof Frame.Pong || frame instanceof Frame.Close || frame instanceof Frame.CancelSend) {
+            return true;
+        }
+        if (frame instanceof Frame.Credit || frame instanceof Frame.Unsubscribe) {
+            return false; // its subscription already ended with SUBSCRIPTION_END(SHUTTING_DOWN)
+        }
+        write(new Frame.Error(frame.streamId(), ErrorCode.SHUTTING_DOWN, "the server is shutting down: "
+                + frame.type() + " refused"));
+        return false;
+    }
+
+    /** Closes a draining connection once nothing is held and every answer is out. */
+    private void maybeDrained() {
+        if (state != State.DRAINING || !held.isEmpty() || answersPending > 0) {
+            return;
+        }
+        for (SendLane lane : lanes.values()) {
+            if (!lane.pending.isEmpty()) {
+                return;
+            }
+        }
+        closeDraining("drained");
+    }
+
+    private void drainTimedOut() {
+        if (state == State.DRAINING) {
+            closeDraining("drain timeout: " + held.size() + " unsettled deliveries released");
+        }
+    }
+
+    private void closeDraining(String reason) {
+        state = State.CLOSED;
+        if (drainTimer != null) {
+            drainTimer.cancel(false);
+        }
+        ctx.writeAndFlush(new Frame.Close(ErrorCode.SHUTTING_DOWN, reason)).addListener(ChannelFutureListener.CLOSE);
+        loop.schedule(() -> {
+            ctx.close();
+        }, 1, TimeUnit.SECONDS);
+        releaseAll();
     }
 
     // ---- writing and closing ------------------------------------------------------------------------------------
@@ -916,6 +1086,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         state = State.CLOSED;
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
+        }
+        if (drainTimer != null) {
+            drainTimer.cancel(false);
         }
         for (EventSubscription s : new ArrayList<>(eventSubscriptions.values())) {
             s.ended = true;

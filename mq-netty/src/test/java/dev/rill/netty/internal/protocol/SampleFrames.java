@@ -108,6 +108,15 @@ final class SampleFrames {
         frames.add(new Frame.Error(16, ErrorCode.QUEUE_NOT_FOUND, "no queue 'x'"));
         frames.add(new Frame.Close(ErrorCode.NONE, ""));
         frames.add(new Frame.Close(ErrorCode.SHUTTING_DOWN, "server stopping"));
+        // protocol version 2 (appended: the saved fuzz seeds are numbered by position)
+        frames.add(new Frame.Describe(30, "orders"));
+        frames.add(new Frame.DescribeOk(new Frame.Declare(30, "orders", 30_000, 300_000, 100_000, Long.MAX_VALUE, 5,
+                "orders.dlq", false, 0, ExpiryAction.DROP, Ordering.FIFO, Overflow.WAIT)));
+        frames.add(new Frame.Release(31, new long[] {11, 12}));
+        frames.add(new Frame.ExtendResult(24, List.of(LeaseOutcome.OK), List.of(1_700_000_030_000L)));
+        frames.add(new Frame.ExtendResult(32, List.of(LeaseOutcome.OK, LeaseOutcome.STALE), List.of(Long.MAX_VALUE, 0L)));
+        frames.add(new Frame.GoAway(20_000, "the server is shutting down"));
+        frames.add(new Frame.GoAway(0, ""));
         return frames;
     }
 
