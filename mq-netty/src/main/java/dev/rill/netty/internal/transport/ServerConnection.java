@@ -22,6 +22,7 @@ import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
 import dev.rill.reactive.SendOptions;
 import dev.rill.reactive.SendResult;
+import dev.rill.reactive.internal.StoreFirst;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -525,6 +526,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         final SendReceipt[] receipts;
         /** Receipts already sent in a partial SEND_RESULT. */
         int answered;
+        /** Receipts filled so far (store-first lanes). */
+        int filled;
+        /** Receipts covered by a durability checkpoint so far (store-first lanes). */
+        int marked;
 
         PendingSend(int requestId, List<WireMessage> messages, SendOptions options) {
             this.requestId = requestId;
@@ -534,21 +539,53 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The sends of one queue, stored one after the other so their order is kept. */
+    /** Receipts stored by a run of a store-first lane, answered together once {@code durableSoFar} completes. */
+    private static final class Checkpoint {
+        final PendingSend[] sends;
+        final int[] upTo;
+        boolean done;
+
+        Checkpoint(PendingSend[] sends, int[] upTo) {
+            this.sends = sends;
+            this.upTo = upTo;
+        }
+    }
+
+    /**
+     * The sends of one queue, stored one after the other so their order is kept.
+     *
+     * <p>On a queue that is {@link StoreFirst} (every queue of an in-memory or embedded broker) a message counts as
+     * done once it is stored, so the lane stores the next one at once; the receipts of each run of stores are
+     * answered together once {@link StoreFirst#durableSoFar()} (asked once per run) completes. On a durable broker
+     * that is one group commit for a whole SEND frame instead of one fsync per message; on an in-memory broker it
+     * completes at once. Other queues are driven with {@code send}, one message after the other, each answered when
+     * its {@code Mono} completes.
+     */
     private final class SendLane {
         final String name;
         final ReactiveQueue<byte[]> queue;
+        final StoreFirst<byte[]> storeFirst;
         final ArrayDeque<PendingSend> pending = new ArrayDeque<>();
+        /** Store-first: sends with receipts filled but not answered yet, in order. */
+        final ArrayDeque<PendingSend> awaiting = new ArrayDeque<>();
+        /** Store-first: durability checkpoints asked for and not confirmed yet, in order. */
+        final ArrayDeque<Checkpoint> checkpoints = new ArrayDeque<>();
         int credit;
         int next; // index in the head batch
         boolean running;
         boolean inSubscribe;
         Disposable inFlight;
 
+        @SuppressWarnings("unchecked")
         SendLane(String name, ReactiveQueue<byte[]> queue) {
             this.name = name;
             this.queue = queue;
+            this.storeFirst = queue instanceof StoreFirst<?> sf ? (StoreFirst<byte[]>) sf : null;
             this.credit = options.sendWindow();
+        }
+
+        boolean idle() {
+            return pending.isEmpty() && awaiting.isEmpty();
         }
 
         void drain() {
@@ -558,7 +595,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 running = true;
                 inSubscribe = true;
                 try {
-                    inFlight = queue.send(Wire.fromWire(w), head.options).subscribe(
+                    Mono<SendResult<byte[]>> send = storeFirst != null
+                            ? storeFirst.sendStored(Wire.fromWire(w), head.options)
+                            : queue.send(Wire.fromWire(w), head.options);
+                    inFlight = send.subscribe(
                             r -> completed(head, receipt(r), true),
                             e -> completed(head, receipt(e), true));
                 } catch (RuntimeException e) {
@@ -568,9 +608,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 if (running && next > head.answered) {
                     // this message waits for room: answer what is stored so far, so the client is not kept waiting
                     // for results it could have (its sendMany would otherwise never see the queue fill up)
-                    answer(head, next);
+                    if (storeFirst != null) {
+                        checkpoint();
+                    } else {
+                        answer(head, next);
+                    }
                 }
             }
+            checkpoint();
         }
 
         void completed(PendingSend p, SendReceipt r, boolean fromCallback) {
@@ -584,15 +629,87 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             p.receipts[next++] = r;
             inFlight = null;
+            if (storeFirst != null) {
+                p.filled = next;
+                if (awaiting.peekLast() != p) {
+                    awaiting.add(p);
+                }
+            }
             if (next == p.messages.size()) {
                 pending.poll();
                 next = 0;
-                answered(p);
+                if (storeFirst == null) {
+                    answered(p);
+                }
             }
             running = false;
             if (!inSubscribe) {
                 drain();
             }
+        }
+
+        /** Store-first: asks once for the durability of every receipt filled since the last checkpoint. */
+        private void checkpoint() {
+            if (storeFirst == null || state == State.CLOSED) {
+                return;
+            }
+            int n = 0;
+            for (PendingSend p : awaiting) {
+                if (p.filled > p.marked) {
+                    n++;
+                }
+            }
+            if (n == 0) {
+                return;
+            }
+            PendingSend[] sends = new PendingSend[n];
+            int[] upTo = new int[n];
+            int i = 0;
+            for (PendingSend p : awaiting) {
+                if (p.filled > p.marked) {
+                    sends[i] = p;
+                    upTo[i++] = p.filled;
+                    p.marked = p.filled;
+                }
+            }
+            Checkpoint cp = new Checkpoint(sends, upTo);
+            checkpoints.add(cp);
+            storeFirst.durableSoFar().subscribe(null, e -> onLoop(() -> confirm(cp, e)),
+                    () -> onLoop(() -> confirm(cp, null)));
+        }
+
+        /**
+         * Answers a checkpoint and every earlier one (durability is monotonic: what was stored before is durable
+         * too); if the log failed, the stored receipts become errors: nothing is confirmed that is not durable.
+         */
+        private void confirm(Checkpoint cp, Throwable failure) {
+            if (state == State.CLOSED || cp.done) {
+                return;
+            }
+            Checkpoint c;
+            while ((c = checkpoints.poll()) != null) {
+                c.done = true;
+                for (int i = 0; i < c.sends.length; i++) {
+                    PendingSend p = c.sends[i];
+                    if (failure != null) {
+                        SendReceipt err = receipt(failure);
+                        for (int j = p.answered; j < c.upTo[i]; j++) {
+                            SendStatus st = p.receipts[j].status();
+                            if (st == SendStatus.ENQUEUED || st == SendStatus.DUPLICATE) {
+                                p.receipts[j] = err;
+                            }
+                        }
+                    }
+                    answer(p, c.upTo[i]);
+                    if (p.answered == p.messages.size()) {
+                        awaiting.remove(p);
+                    }
+                }
+                if (c == cp) {
+                    break;
+                }
+            }
+            maybeDrained();
         }
 
         private void answered(PendingSend p) {
@@ -614,7 +731,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         /**
          * CANCEL_SEND: stores none of the SEND's messages not stored yet (a waiting send is disposed before it is
-         * stored) and answers it with CANCELLED for those.
+         * stored) and answers it with CANCELLED for those (store-first: once what it stored is durable).
          *
          * @return false when no SEND of this lane has that id (already answered, or another queue's)
          */
@@ -644,7 +761,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             for (int i = from; i < found.messages.size(); i++) {
                 found.receipts[i] = new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0);
             }
-            answered(found);
+            if (storeFirst != null) {
+                found.filled = found.messages.size();
+                if (!awaiting.contains(found)) {
+                    awaiting.add(found);
+                }
+            } else {
+                answered(found);
+            }
             drain();
             return true;
         }
@@ -655,6 +779,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 d.dispose();
             }
             pending.clear();
+            awaiting.clear();
+            checkpoints.clear();
         }
     }
 
@@ -1005,7 +1131,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         for (SendLane lane : lanes.values()) {
-            if (!lane.pending.isEmpty()) {
+            if (!lane.idle()) {
                 return;
             }
         }
