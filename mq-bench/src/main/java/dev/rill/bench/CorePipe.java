@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@link MessageQueue} as a producer/consumer transport: send (one, or {@code sendAll} of a batch), then
+ * {@link MessageQueue} as a producer/consumer transport: send (one, or {@code offerAll} of a batch: no per-message outcome objects), then
  * {@code receive(batch)} and {@code ack}/{@code ackAll}; a message counts as consumed once its ack reported
  * {@code OK}.
  *
@@ -125,8 +125,7 @@ final class CorePipe extends Pipe {
             for (int j = 0; j < k; j++) {
                 batch.add(m.get((i + j) & mask));
             }
-            List<SendOutcome> out = q.sendAll(batch, now());
-            int accepted = acceptedPrefix(out);
+            int accepted = accepted(q.offerAll(batch, now()));
             if (accepted < k) {
                 awaitSendAll(batch.subList(accepted, k));
             }
@@ -139,7 +138,7 @@ final class CorePipe extends Pipe {
         parkedProducer = Thread.currentThread();
         try {
             while (!rest.isEmpty()) {
-                int accepted = acceptedPrefix(queue.sendAll(rest, now()));
+                int accepted = accepted(queue.offerAll(rest, now()));
                 if (accepted < rest.size()) {
                     rest = rest.subList(accepted, rest.size());
                     park();
@@ -152,17 +151,12 @@ final class CorePipe extends Pipe {
         }
     }
 
-    /** sendAll stores a prefix and reports FULL for the rest; anything else is a bug in the setup. */
-    private static int acceptedPrefix(List<SendOutcome> out) {
-        int i = 0;
-        for (int k = out.size(); i < k; i++) {
-            SendOutcome.Status st = out.get(i).status();
-            if (st != SendOutcome.Status.ENQUEUED) {
-                check(st);
-                break;
-            }
+    /** offerAll stores a prefix (no dedup ids here, so every accepted message is stored); -1 means closed. */
+    private static int accepted(int n) {
+        if (n < 0) {
+            throw new IllegalStateException("offerAll reported the queue closed");
         }
-        return i;
+        return n;
     }
 
     private static void check(SendOutcome.Status st) {
