@@ -28,7 +28,7 @@ abstract class Pipe {
         CORE_SINGLE,
         /** {@code MessageQueue}: send one at a time; {@code receive(64)} then {@code ackAll}. */
         CORE_BATCH_RECV,
-        /** {@code MessageQueue}: {@code sendAll} of 64; {@code receive(64)} then {@code ackAll}. */
+        /** {@code MessageQueue}: {@code offerAll} of 64; {@code receive(64)} then {@code ackAll}. */
         CORE_BATCH_ALL
     }
 

@@ -27,6 +27,17 @@ class CoreBenchTest {
     }
 
     @Test
+    void batchedKindsAreAlsoComparedWithTheDrainingAbq() {
+        String table = CoreBench.table(List.of(
+                new CoreBench.Row("ABQ", 1024, 10_000_000, 1, 2.0),
+                new CoreBench.Row("ABQ_DRAIN", 1024, 20_000_000, 1, 2.0),
+                new CoreBench.Row("CORE_BATCH_ALL", 1024, 12_000_000, 1, 80.0)));
+
+        assertThat(table.lines().toList().get(3)).startsWith("CORE_BATCH_ALL").contains("1.20x").contains("0.60x")
+                .contains("MET  >=1.0");
+    }
+
+    @Test
     void aRunWithoutAbqShowsNoRatio() {
         String table = CoreBench.table(List.of(new CoreBench.Row("CORE_SINGLE", 64, 1_000, 1, 1)));
 

@@ -15,24 +15,32 @@ final class Entry<T> {
     static final byte LEASED_HEAP = 6;  // leased, in the lease heap (out-of-order deadline)
     static final byte GONE = 7;         // acked, dead-lettered, expired or purged
 
-    final long id;
-    final long timestamp;
+    // The message: set at creation or reuse (see MessageQueue's entry pool), under the lock; read outside the lock
+    // only through the copies a Lease takes under the lock.
+    long id;
+    long timestamp;
     long deadline;   // lease deadline, or due time while DELAYED
     long expiresAt;  // TTL deadline, 0 when none
-    final T payload;
-    final String key; // ordering key: null when not key-ordered
-    final String messageKey; // the message's key as sent, kept whatever the ordering
-    final Map<String, String> headers;
+    T payload;
+    String key; // ordering key: null when not key-ordered
+    String messageKey; // the message's key as sent, kept whatever the ordering
+    Map<String, String> headers;
     Entry<T> prev;
     Entry<T> next;
     int deliveryCount;
-    int leaseSeq;
+    int leaseSeq; // never reset, also across reuse: a handle matches only its own lease (with the id)
     int heapIndex = -1;
     int ttlIndex = -1;
-    final byte priority;
+    byte priority;
     byte state;
 
     Entry(long id, long timestamp, T payload, String key, String messageKey, int priority,
+            Map<String, String> headers) {
+        init(id, timestamp, payload, key, messageKey, priority, headers);
+    }
+
+    /** Makes a new or reused (GONE, unlinked, payload cleared) entry hold a new message. */
+    void init(long id, long timestamp, T payload, String key, String messageKey, int priority,
             Map<String, String> headers) {
         this.id = id;
         this.timestamp = timestamp;
@@ -41,6 +49,18 @@ final class Entry<T> {
         this.messageKey = messageKey;
         this.priority = (byte) priority;
         this.headers = headers;
+        this.deadline = 0;
+        this.expiresAt = 0;
+        this.deliveryCount = 0;
+        this.state = 0;
+    }
+
+    /** Forgets the message of a GONE entry kept for reuse, so the pool pins no payload. */
+    void clear() {
+        payload = null;
+        key = null;
+        messageKey = null;
+        headers = null;
     }
 
     boolean leased() {

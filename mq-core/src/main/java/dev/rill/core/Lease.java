@@ -1,5 +1,7 @@
 package dev.rill.core;
 
+import java.util.Map;
+
 /**
  * One delivery of a message: the message, the receipt handle bound to this delivery (the lease itself), how
  * many times the message has been delivered (1 for the first) and when the lease ends.
@@ -14,19 +16,30 @@ package dev.rill.core;
 public final class Lease<T> extends ReceiptHandle {
 
     private final long deadline;
+    // the message, copied from the entry under the queue's lock: the entry is reused once the message is gone
+    private final T payload;
+    private final String key;
+    private final Map<String, String> headers;
+    private final long timestamp;
+    private final byte priority;
     private Message<T> message; // created lazily; a benign race may create two equal instances
 
-    Lease(MessageQueue<T> queue, Entry<T> entry, int leaseSeq, int deliveryCount, long deadline) {
-        super(queue, entry, leaseSeq, deliveryCount);
+    /** Called under the queue's lock, with the entry just leased. */
+    Lease(MessageQueue<T> queue, Entry<T> entry, long deadline) {
+        super(queue, entry, entry.id, entry.leaseSeq, entry.deliveryCount);
         this.deadline = deadline;
+        this.payload = entry.payload;
+        this.key = entry.messageKey;
+        this.headers = entry.headers;
+        this.timestamp = entry.timestamp;
+        this.priority = entry.priority;
     }
 
     /** @return the leased message */
-    @SuppressWarnings("unchecked")
     public Message<T> message() {
         Message<T> m = message;
         if (m == null) {
-            m = ((Entry<T>) entry).toMessage(); // reads only final fields of the entry: safe outside the lock
+            m = new Message<>(id, payload, key, priority, headers, timestamp);
             message = m;
         }
         return m;
@@ -43,9 +56,8 @@ public final class Lease<T> extends ReceiptHandle {
     }
 
     /** @return the payload */
-    @SuppressWarnings("unchecked")
     public T payload() {
-        return ((Entry<T>) entry).payload;
+        return payload;
     }
 
     @Override

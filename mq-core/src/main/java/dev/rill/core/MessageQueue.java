@@ -66,6 +66,9 @@ public final class MessageQueue<T> {
     private final EntryHeap<T> ttlHeap = new EntryHeap<>(EntryHeap.BY_EXPIRY);
     private final HashMap<String, DedupRecord> dedup = new HashMap<>();
     private final ArrayDeque<DedupRecord> dedupOrder = new ArrayDeque<>();
+    private Entry<T> freeEntries; // acked entries kept for reuse by send, linked through next
+    private int freeCount;
+    private final int maxFree; // at most min(capacity, 1024) entries (~88 KiB) kept
     private boolean sendRefused; // a send saw FULL since the last writable signal
     private long refusedBytes; // smallest payload refused since then: writable once it fits
     private long size;
@@ -105,6 +108,7 @@ public final class MessageQueue<T> {
         this.capacity = spec.capacity();
         this.maxBytes = spec.maxBytesRaw();
         this.maxDeliveries = spec.maxDeliveriesRaw();
+        this.maxFree = Math.min(capacity, 1024);
         this.keyOrdered = spec.ordering() == Ordering.KEY_ORDERED;
         this.deadLetterOnExpiry = spec.expiryAction() == ExpiryAction.DEAD_LETTER;
         this.deadLetterSink = spec.deadLetterQueue().isPresent() ? Objects.requireNonNull(deadLetterSink,
@@ -171,7 +175,7 @@ public final class MessageQueue<T> {
         Objects.requireNonNull(message, "message");
         long sz = Sizes.of(message.payload());
         checkFits(sz);
-        SendOutcome out;
+        long code;
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
@@ -179,13 +183,13 @@ public final class MessageQueue<T> {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
-            out = sendLocked(message, sz, now);
+            code = sendLocked(message, sz, now);
             s = signals(wasReadable);
         } finally {
             lock.unlock();
         }
         fire(s);
-        return out;
+        return SendOutcomes.outcome(code); // allocated outside the lock
     }
 
     /**
@@ -213,7 +217,7 @@ public final class MessageQueue<T> {
                 checkFits(sizes[i]);
             }
         }
-        SendOutcome[] out = new SendOutcome[n];
+        long[] out = new long[n]; // outcome codes (see SendOutcomes); 0 (FULL) for the messages after a FULL
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
@@ -221,17 +225,69 @@ public final class MessageQueue<T> {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
-            boolean full = false;
-            for (int i = 0; i < out.length; i++) {
-                out[i] = full ? SendOutcome.FULL : sendLocked(messages.get(i), sizes == null ? -1 : sizes[i], now);
-                full = out[i].status() == SendOutcome.Status.FULL;
+            for (int i = 0; i < n; i++) {
+                long code = sendLocked(messages.get(i), sizes == null ? -1 : sizes[i], now);
+                if (code == SendOutcomes.FULL) {
+                    break;
+                }
+                out[i] = code;
             }
             s = signals(wasReadable);
         } finally {
             lock.unlock();
         }
         fire(s);
-        return Arrays.asList(out);
+        return new SendOutcomes(out);
+    }
+
+    /**
+     * Sends many messages under one lock acquisition like {@link #sendAll(List, long)}, without per-message outcomes:
+     * for producers that need no message ids it allocates nothing per message beyond the stored message. Messages are
+     * stored in order until the first one refused for capacity; that one and every later one are not stored.
+     *
+     * @param messages the messages
+     * @param now the caller's clock, millis
+     * @return how many messages from the start of the list were accepted (stored, or recognised as duplicates within
+     *     the dedup window); {@code messages.size()} when all were; -1 when the queue is closed (nothing stored)
+     * @throws IllegalArgumentException if a payload alone exceeds {@link QueueSpec#maxBytes(long)} (nothing stored)
+     */
+    public int offerAll(List<OutboundMessage<T>> messages, long now) {
+        Objects.requireNonNull(messages, "messages");
+        int n = messages.size();
+        long[] sizes = maxBytes == Long.MAX_VALUE ? null : new long[n]; // see sendAll
+        for (int i = 0; i < n; i++) {
+            OutboundMessage<T> m = messages.get(i);
+            if (m == null) {
+                throw new NullPointerException("messages[" + i + "]");
+            }
+            if (sizes != null) {
+                sizes[i] = Sizes.of(m.payload());
+                checkFits(sizes[i]);
+            }
+        }
+        int accepted = 0;
+        Signals s;
+        boolean ev = listener.wantsEvents(); // user code: outside the lock
+        lock.lock();
+        try {
+            now = clock(now, ev);
+            boolean wasReadable = readyMask != 0;
+            runTimers(now);
+            if (closed) {
+                accepted = -1;
+            } else {
+                while (accepted < n
+                        && sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted], now)
+                        != SendOutcomes.FULL) {
+                    accepted++;
+                }
+            }
+            s = signals(wasReadable);
+        } finally {
+            lock.unlock();
+        }
+        fire(s);
+        return accepted;
     }
 
     private void checkFits(long sz) {
@@ -241,9 +297,10 @@ public final class MessageQueue<T> {
         }
     }
 
-    private SendOutcome sendLocked(OutboundMessage<T> m, long sz, long now) {
+    /** @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code */
+    private long sendLocked(OutboundMessage<T> m, long sz, long now) {
         if (closed) {
-            return SendOutcome.CLOSED;
+            return SendOutcomes.CLOSED;
         }
         String dedupId = m.dedupId();
         if (dedupId != null) {
@@ -252,21 +309,28 @@ public final class MessageQueue<T> {
             if (r != null && r.expiresAt > now) {
                 duplicates++;
                 event(QueueEvent.Type.DEDUPLICATED, r.messageId, 0, dedupId, now);
-                return new SendOutcome(SendOutcome.Status.DUPLICATE, r.messageId);
+                return SendOutcomes.duplicate(r.messageId);
             }
         }
         if (size >= capacity || bytes + Math.max(sz, 0) > maxBytes) {
             long need = Math.max(sz, 0); // sz < 0: not sized (no byte limit), so bytes never decide writability
             refusedBytes = sendRefused ? Math.min(refusedBytes, need) : need;
             sendRefused = true;
-            return SendOutcome.FULL;
+            return SendOutcomes.FULL;
         }
         if (sz < 0) {
             sz = Sizes.of(m.payload());
         }
         long id = nextId++;
-        Entry<T> e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(),
-                m.headers());
+        Entry<T> e = freeEntries;
+        if (e != null) { // reuse an acked entry: one object less per message for the collector
+            freeEntries = e.next;
+            e.next = null;
+            freeCount--;
+            e.init(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
+        } else {
+            e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
+        }
         long ttl = queueTtlMs;
         if (m.ttl() != null) {
             long t = m.ttl().toMillis();
@@ -284,7 +348,8 @@ public final class MessageQueue<T> {
             dedupOrder.addLast(r);
         }
         event(QueueEvent.Type.ENQUEUED, id, 0, null, now);
-        long delayMs = m.delay().toMillis();
+        Duration delay = m.delay();
+        long delayMs = delay.isZero() ? 0 : delay.toMillis();
         if (delayMs > 0) {
             e.state = Entry.DELAYED;
             e.deadline = saturatedAdd(now, delayMs);
@@ -299,7 +364,7 @@ public final class MessageQueue<T> {
         if (journal != null) {
             journal.sent(e, dedupId, dedupId == null ? 0 : saturatedAdd(now, dedupWindowMs));
         }
-        return new SendOutcome(SendOutcome.Status.ENQUEUED, id);
+        return id;
     }
 
     /**
@@ -411,7 +476,7 @@ public final class MessageQueue<T> {
             } else if (max == 1) {
                 out = List.of(lease(pollReady(), visMs, now)); // the common one-at-a-time case: one less object
             } else {
-                ArrayList<Lease<T>> list = new ArrayList<>(Math.min(max, 64));
+                ArrayList<Lease<T>> list = new ArrayList<>((int) Math.min(max, ready)); // no more can come out
                 while (list.size() < max && readyMask != 0) {
                     Entry<T> e = pollReady();
                     list.add(lease(e, visMs, now));
@@ -437,7 +502,7 @@ public final class MessageQueue<T> {
             journal.delivered(e.id, e.deliveryCount);
         }
         event(QueueEvent.Type.LEASED, e.id, e.deliveryCount, null, now);
-        return new Lease<>(this, e, e.leaseSeq, e.deliveryCount, e.deadline);
+        return new Lease<>(this, e, e.deadline);
     }
 
     private void insertLeased(Entry<T> e) {
@@ -485,10 +550,11 @@ public final class MessageQueue<T> {
      */
     public List<LeaseOutcome> ackAll(List<ReceiptHandle> handles, long now) {
         Objects.requireNonNull(handles, "handles");
-        for (ReceiptHandle h : handles) {
-            checkHandle(h);
+        int n = handles.size();
+        for (int i = 0; i < n; i++) {
+            checkHandle(handles.get(i));
         }
-        LeaseOutcome[] out = new LeaseOutcome[handles.size()];
+        LeaseOutcome[] out = null; // created at the first STALE: all OK is one small immutable list
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
@@ -496,15 +562,22 @@ public final class MessageQueue<T> {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
-            for (int i = 0; i < out.length; i++) {
-                out[i] = settleLocked(handles.get(i), OP_ACK, 0, null, now);
+            for (int i = 0; i < n; i++) {
+                LeaseOutcome o = settleLocked(handles.get(i), OP_ACK, 0, null, now);
+                if (out == null && o != LeaseOutcome.OK) {
+                    out = new LeaseOutcome[n];
+                    Arrays.fill(out, 0, i, LeaseOutcome.OK);
+                }
+                if (out != null) {
+                    out[i] = o;
+                }
             }
             s = signals(wasReadable);
         } finally {
             lock.unlock();
         }
         fire(s);
-        return Arrays.asList(out);
+        return out == null ? Collections.nCopies(n, LeaseOutcome.OK) : Arrays.asList(out);
     }
 
     /**
@@ -601,7 +674,7 @@ public final class MessageQueue<T> {
     @SuppressWarnings("unchecked")
     private LeaseOutcome settleLocked(ReceiptHandle h, int op, long arg, String reason, long now) {
         Entry<T> e = (Entry<T>) h.entry;
-        if (closed || !e.leased() || e.leaseSeq != h.leaseSeq || now >= e.deadline) {
+        if (closed || e.id != h.id || !e.leased() || e.leaseSeq != h.leaseSeq || now >= e.deadline) {
             return LeaseOutcome.STALE;
         }
         switch (op) {
@@ -613,6 +686,7 @@ public final class MessageQueue<T> {
                 }
                 event(QueueEvent.Type.ACKED, e.id, e.deliveryCount, null, now);
                 finish(e);
+                recycle(e);
             }
             case OP_NACK -> {
                 removeLeased(e);
@@ -1000,6 +1074,19 @@ public final class MessageQueue<T> {
         }
     }
 
+    /**
+     * Keeps an acked entry (GONE, in no structure) for the next send, up to {@link #maxFree}. Its handles stay stale:
+     * the entry's next message has another id and its lease sequence keeps counting.
+     */
+    private void recycle(Entry<T> e) {
+        if (freeCount < maxFree) {
+            e.clear();
+            e.next = freeEntries;
+            freeEntries = e;
+            freeCount++;
+        }
+    }
+
     private void deadLetter(Entry<T> e, String reason, long now) {
         deadLettered++;
         if (journal != null) {
@@ -1270,6 +1357,10 @@ public final class MessageQueue<T> {
             List<QueueEvent> events) {
     }
 
+    private static final Signals READABLE = new Signals(true, false, null, null);
+    private static final Signals WRITABLE = new Signals(false, true, null, null);
+    private static final Signals READABLE_WRITABLE = new Signals(true, true, null, null);
+
     private void event(QueueEvent.Type type, long id, int deliveryCount, String detail, long now) {
         if (recordEvents) {
             if (pendingEvents == null) {
@@ -1292,8 +1383,8 @@ public final class MessageQueue<T> {
         List<QueueEvent> ev = pendingEvents;
         pendingDeadLetters = null;
         pendingEvents = null;
-        if (!readable && !writable && dl == null && ev == null) {
-            return null;
+        if (dl == null && ev == null) { // the common case allocates nothing
+            return readable ? (writable ? READABLE_WRITABLE : READABLE) : (writable ? WRITABLE : null);
         }
         return new Signals(readable, writable, dl, ev);
     }

@@ -10,20 +10,22 @@ package dev.rill.core;
 public sealed class ReceiptHandle permits Lease {
 
     final MessageQueue<?> queue;
-    final Entry<?> entry;
+    final Entry<?> entry; // may hold another message later (entries are reused): checked with id and leaseSeq
+    final long id;
     final int leaseSeq;
     private final int deliveryCount;
 
-    ReceiptHandle(MessageQueue<?> queue, Entry<?> entry, int leaseSeq, int deliveryCount) {
+    ReceiptHandle(MessageQueue<?> queue, Entry<?> entry, long id, int leaseSeq, int deliveryCount) {
         this.queue = queue;
         this.entry = entry;
+        this.id = id;
         this.leaseSeq = leaseSeq;
         this.deliveryCount = deliveryCount;
     }
 
     /** @return the leased message's id */
     public final long messageId() {
-        return entry.id;
+        return id;
     }
 
     /** @return the delivery this handle belongs to (1 for the first) */
@@ -38,6 +40,6 @@ public sealed class ReceiptHandle permits Lease {
 
     @Override
     public String toString() {
-        return "ReceiptHandle{" + queue.name() + "#" + entry.id + "/" + leaseSeq + "}";
+        return "ReceiptHandle{" + queue.name() + "#" + id + "/" + leaseSeq + "}";
     }
 }

@@ -12,8 +12,12 @@ final class Sizes {
     }
 
     static long of(Object p) {
-        if (p instanceof byte[] b) {
-            return b.length;
+        Class<?> c = p.getClass(); // exact-class checks first: an interface instanceof scans a class's secondary supers
+        if (c == byte[].class) {
+            return ((byte[]) p).length;
+        }
+        if (c == String.class) {
+            return 2L * ((String) p).length();
         }
         if (p instanceof ByteBuffer bb) {
             return bb.remaining();

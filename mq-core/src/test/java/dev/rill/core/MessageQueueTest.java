@@ -704,6 +704,76 @@ class MessageQueueTest {
     }
 
     @Test
+    void anAckedMessagesLeaseAndHandleOutliveTheReuseOfItsEntry() {
+        MessageQueue<String> q = queue(QueueSpec.named("q").capacity(1));
+        q.send(OutboundMessage.of("a").key("ka").header("h", "1"), 5);
+        Lease<String> a = one(q, 6);
+        assertThat(q.ack(a.handle(), 7)).isEqualTo(LeaseOutcome.OK);
+        q.send(msg("b"), 8); // stored in the entry a had (capacity 1, one free entry)
+        Lease<String> b = one(q, 9);
+        assertThat(b.deliveryCount()).isEqualTo(1);
+        // a's lease still shows a, and its handle cannot touch b
+        assertThat(a.payload()).isEqualTo("a");
+        assertThat(a.message().key()).isEqualTo("ka");
+        assertThat(a.message().headers()).containsEntry("h", "1");
+        assertThat(a.message().timestamp()).isEqualTo(5);
+        assertThat(a.messageId()).isNotEqualTo(b.messageId());
+        assertThat(q.ack(a.handle(), 10)).isEqualTo(LeaseOutcome.STALE);
+        assertThat(q.nack(a.handle(), Duration.ZERO, 10)).isEqualTo(LeaseOutcome.STALE);
+        assertThat(q.stats().inFlight()).isEqualTo(1);
+        assertThat(b.message().payload()).isEqualTo("b");
+        assertThat(q.ack(b.handle(), 11)).isEqualTo(LeaseOutcome.OK);
+        assertThat(q.size()).isZero();
+    }
+
+    @Test
+    void offerAllCountsTheAcceptedPrefix() {
+        MessageQueue<String> q = queue(QueueSpec.named("q").capacity(3));
+        int accepted = q.offerAll(List.of(msg("a").dedupId("x"), msg("b"), msg("a2").dedupId("x"), msg("c"),
+                msg("d"), msg("e")), 0);
+        assertThat(accepted).isEqualTo(4); // a, b, the duplicate of a, c; d refused for capacity, e not tried
+        assertThat(q.stats().duplicates()).isEqualTo(1);
+        assertThat(payloads(q.receive(10, 0))).containsExactly("a", "b", "c");
+        assertThat(q.offerAll(List.of(), 0)).isZero();
+    }
+
+    @Test
+    void offerAllStopsAtTheFirstFullByBytes() {
+        MessageQueue<byte[]> q = MessageQueue.create(QueueSpec.named("q").maxBytes(10).capacity(5));
+        assertThat(q.offerAll(List.of(OutboundMessage.of(new byte[6]), OutboundMessage.of(new byte[6]),
+                OutboundMessage.of(new byte[1])), 0)).isEqualTo(1);
+        assertThat(q.size()).isEqualTo(1);
+        assertThatIllegalArgumentException().isThrownBy(() -> q.offerAll(List.of(OutboundMessage.of(new byte[1]),
+                OutboundMessage.of(new byte[11])), 0)).withMessageContaining("maxBytes=10");
+        assertThat(q.size()).isEqualTo(1);
+    }
+
+    @Test
+    void offerAllOnAClosedQueueStoresNothing() {
+        MessageQueue<String> q = queue();
+        q.close();
+        assertThat(q.offerAll(List.of(msg("a")), 0)).isEqualTo(-1);
+        assertThat(q.size()).isZero();
+        List<OutboundMessage<String>> withNull = Arrays.asList(msg("a"), null);
+        assertThatNullPointerException().isThrownBy(() -> q.offerAll(withNull, 0)).withMessageContaining("messages[1]");
+    }
+
+    @Test
+    void offerAllFiresTheReadableEdgeOnce() {
+        MessageQueue<String> q = queue();
+        int[] readable = new int[1];
+        q.setListener(new QueueListener() {
+            @Override
+            public void onReadable() {
+                readable[0]++;
+            }
+        });
+        assertThat(q.offerAll(List.of(msg("a"), msg("b")), 0)).isEqualTo(2);
+        assertThat(q.offerAll(List.of(msg("c")), 0)).isEqualTo(1);
+        assertThat(readable[0]).isEqualTo(1);
+    }
+
+    @Test
     void ackAllReportsEachOutcomeInOrder() {
         MessageQueue<String> q = queue();
         for (String s : List.of("a", "b", "c")) {
