@@ -124,7 +124,7 @@ final class DurableReport {
         if (value >= target) {
             return "met";
         }
-        return String.format(Locale.ROOT, "MISSED by %.0f%%", (1 - value / target) * 100);
+        return Summary.missedBy(value, target);
     }
 
     static Row find(List<Row> rows, String system, int payload, java.util.function.Predicate<Row> which) {

@@ -36,6 +36,7 @@ class DurableReportTest {
         assertThat(DurableReport.verdict(150_000, 100_000)).isEqualTo("met");
         assertThat(DurableReport.verdict(1.5, 3)).isEqualTo("MISSED by 50%");
         assertThat(DurableReport.verdict(90_000, 100_000)).isEqualTo("MISSED by 10%");
+        assertThat(DurableReport.verdict(2.999, 3)).isEqualTo("MISSED by <1%");
         assertThat(DurableReport.verdict(Double.NaN, 1)).isEqualTo("not measured");
     }
 
