@@ -63,6 +63,15 @@ wait_port() {
 
 wants() { [[ " $peers " == *" $1"* ]]; }
 
+# True when nothing listens on 127.0.0.1:$1. Checked before starting a peer: another bench on this machine (another
+# worktree) may hold the same fixed port, and wait_port would then take that other process for ours.
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        log "port $1 is already in use by another process: $2 not started, not measured"
+        return 1
+    fi
+}
+
 # The data directories' disk: fsync on tmpfs is free, so a durable figure measured there means nothing.
 data_fs=$(df -PT "$data" | awk 'NR==2 {print $2}')
 case "$data_fs" in
@@ -94,18 +103,20 @@ if [ "$run_peers" = 1 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
 
-    if wants redis; then
+    if wants redis && port_free 16380 "redis (networked)"; then
         mkdir -p "$data/redis"
         setsid redis-server --bind 127.0.0.1 --port 16380 --save '' --appendonly no --dir "$data/redis" \
             >"$tmp/redis.log" 2>&1 &
         pids+=($!); wait_port 16380 30 $! && net_args+=(redis:16380)
+    fi
+    if wants redis && port_free 16381 "redis (durable, AOF)"; then
         # The durable scenario's Redis: AOF on (the bench sets appendfsync everysec or always before its runs).
         mkdir -p "$data/redis-aof"
         setsid redis-server --bind 127.0.0.1 --port 16381 --save '' --appendonly yes --appendfsync everysec \
             --dir "$data/redis-aof" >"$tmp/redis-aof.log" 2>&1 &
         pids+=($!); wait_port 16381 30 $! && durable_args+=(redis-everysec:16381 redis-always:16381)
     fi
-    if wants nats; then
+    if wants nats && port_free 14223 nats-server; then
         setsid nats-server -js -sd "$data/nats" -a 127.0.0.1 -p 14223 >"$tmp/nats.log" 2>&1 &
         pids+=($!)
         if wait_port 14223 30 $!; then
@@ -113,7 +124,7 @@ if [ "$run_peers" = 1 ]; then
             wants nats-file && net_args+=(nats-file:14223) && durable_args+=(nats-file:14223)
         fi
     fi
-    if wants rabbit; then
+    if wants rabbit && port_free 35673 rabbitmq-server && port_free 14370 epmd; then
         r=$data/rabbit; mkdir -p "$r/mnesia" "$r/log" "$r/home"
         printf 'listeners.tcp.default = 35673\nloopback_users = none\n' >"$r/rabbitmq.conf"
         export HOME_SAVED=$HOME
