@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The benchmark suite (issue 8): in-JVM reactive vs Reactor Sinks, then Rill over loopback vs RabbitMQ (classic,
 # quorum), Redis Streams and NATS JetStream (memory, file), all in one run on this machine; then in-JVM scaling
-# curves (queues, consumers, payload size, depth, delayed messages) and the client's memory under a slow consumer.
+# curves (queues, consumers, payload size, depth, delayed messages) and the client's memory under a slow consumer;
+# and durable sends (issue 6): Rill with fsync ALWAYS / INTERVAL / NEVER, embedded and over the network, against
+# RabbitMQ quorum queues with confirms, Redis Streams with AOF (everysec, always) and NATS JetStream file storage.
 # Writes docs/benchmarks.md (tables of medians with min–max, machine facts, versions, date), raw JSON and the
 # scaling charts (PNG) under docs/benchmarks/.
 #
 # Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
 # Environment: BENCH_PEERS to choose peers (default: "rill rabbit-classic rabbit-quorum redis nats-mem nats-file"),
-#              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 / BENCH_SKIP_SCALING=1 / BENCH_SKIP_MEMORY=1 to skip a part,
-#              BENCH_OUT to write elsewhere than docs/.
+#              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 / BENCH_SKIP_DURABLE=1 / BENCH_SKIP_SCALING=1 /
+#              BENCH_SKIP_MEMORY=1 to skip a part, BENCH_OUT to write elsewhere than docs/,
+#              BENCH_DATA_DIR: where the data directories of every system go (default /var/tmp; it must be a real
+#              disk, not tmpfs, where fsync costs nothing: the script refuses tmpfs and ramfs).
 #
 # Peers are installed from Debian packages when missing (apt-get update once), started as foreground processes on
-# 127.0.0.1 with temporary data directories and non-default ports, and stopped by PID at the end (never system
-# services).
+# 127.0.0.1 with data directories under one temporary parent on BENCH_DATA_DIR and non-default ports, and stopped
+# by PID at the end (never system services).
 set -euo pipefail
 
 profile=${1:-quick}
@@ -26,6 +30,9 @@ tmp=$(mktemp -d /tmp/rill-bench.XXXXXX)
 frag=$tmp/fragments
 mkdir -p "$frag"
 pids=()
+data_root=${BENCH_DATA_DIR:-/var/tmp}
+mkdir -p "$data_root"
+data=$(mktemp -d "$data_root/rill-bench-data.XXXXXX")
 
 log() { echo "bench: $*" >&2; }
 
@@ -40,7 +47,7 @@ stop_peers() {
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         kill -KILL -- "-$pid" 2>/dev/null || true
     done
-    rm -rf "$tmp"
+    rm -rf "$tmp" "$data"
 }
 trap stop_peers EXIT
 
@@ -56,15 +63,36 @@ wait_port() {
 
 wants() { [[ " $peers " == *" $1"* ]]; }
 
+# True when nothing listens on 127.0.0.1:$1. Checked before starting a peer: another bench on this machine (another
+# worktree) may hold the same fixed port, and wait_port would then take that other process for ours.
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        log "port $1 is already in use by another process: $2 not started, not measured"
+        return 1
+    fi
+}
+
+# The data directories' disk: fsync on tmpfs is free, so a durable figure measured there means nothing.
+data_fs=$(df -PT "$data" | awk 'NR==2 {print $2}')
+case "$data_fs" in
+    tmpfs|ramfs) log "$data is on $data_fs: set BENCH_DATA_DIR to a directory on a real disk"; exit 2 ;;
+esac
+data_disk="\`$data\` on $(df -PhT "$data" | awk 'NR==2 {print $1 " (" $2 ", mounted on " $7 ", " $5 " available of " $3 ")"}'), mount options $(findmnt -no OPTIONS -T "$data" 2>/dev/null | cut -d, -f1-3)"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+run_peers=0
+{ [ "${BENCH_SKIP_NET:-0}" != 1 ] || [ "${BENCH_SKIP_DURABLE:-0}" != 1 ]; } && run_peers=1
+durable_args=()
+
 # ---------------------------------------------------------------------------------------------------------------
 log "building mq-bench"
-./mvnw -q -pl mq-bench -am -DskipTests install
+# package, not install: ~/.m2's dev.rill artifacts are shared with other worktrees building at the same time.
+./mvnw -q -pl mq-bench -am -DskipTests package
 # A private copy: another build of mq-bench during the run (durable-bench.sh, a developer) rewrites target/.
 jar=$tmp/benchmarks.jar
 cp "$root/mq-bench/target/benchmarks.jar" "$jar"
 
 net_args=()
-if [ "${BENCH_SKIP_NET:-0}" != 1 ]; then
+if [ "$run_peers" = 1 ]; then
     need=()
     { wants rabbit-classic || wants rabbit-quorum; } && ! [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && need+=(rabbitmq-server)
     wants redis && ! command -v redis-server >/dev/null && need+=(redis-server)
@@ -75,22 +103,29 @@ if [ "${BENCH_SKIP_NET:-0}" != 1 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
 
-    if wants redis; then
-        mkdir -p "$tmp/redis"
-        setsid redis-server --bind 127.0.0.1 --port 16380 --save '' --appendonly no --dir "$tmp/redis" \
+    if wants redis && port_free 16380 "redis (networked)"; then
+        mkdir -p "$data/redis"
+        setsid redis-server --bind 127.0.0.1 --port 16380 --save '' --appendonly no --dir "$data/redis" \
             >"$tmp/redis.log" 2>&1 &
         pids+=($!); wait_port 16380 30 $! && net_args+=(redis:16380)
     fi
-    if wants nats; then
-        setsid nats-server -js -sd "$tmp/nats" -a 127.0.0.1 -p 14223 >"$tmp/nats.log" 2>&1 &
+    if wants redis && port_free 16381 "redis (durable, AOF)"; then
+        # The durable scenario's Redis: AOF on (the bench sets appendfsync everysec or always before its runs).
+        mkdir -p "$data/redis-aof"
+        setsid redis-server --bind 127.0.0.1 --port 16381 --save '' --appendonly yes --appendfsync everysec \
+            --dir "$data/redis-aof" >"$tmp/redis-aof.log" 2>&1 &
+        pids+=($!); wait_port 16381 30 $! && durable_args+=(redis-everysec:16381 redis-always:16381)
+    fi
+    if wants nats && port_free 14223 nats-server; then
+        setsid nats-server -js -sd "$data/nats" -a 127.0.0.1 -p 14223 >"$tmp/nats.log" 2>&1 &
         pids+=($!)
         if wait_port 14223 30 $!; then
             wants nats-mem && net_args+=(nats-mem:14223)
-            wants nats-file && net_args+=(nats-file:14223)
+            wants nats-file && net_args+=(nats-file:14223) && durable_args+=(nats-file:14223)
         fi
     fi
-    if wants rabbit; then
-        r=$tmp/rabbit; mkdir -p "$r/mnesia" "$r/log" "$r/home"
+    if wants rabbit && port_free 35673 rabbitmq-server && port_free 14370 epmd; then
+        r=$data/rabbit; mkdir -p "$r/mnesia" "$r/log" "$r/home"
         printf 'listeners.tcp.default = 35673\nloopback_users = none\n' >"$r/rabbitmq.conf"
         export HOME_SAVED=$HOME
         # epmd of our own, on loopback and a non-default port, so nothing outlives the run.
@@ -109,13 +144,14 @@ if [ "${BENCH_SKIP_NET:-0}" != 1 ]; then
         if wait_port 35673 120 $!; then
             log "rabbitmq ready after $((SECONDS - rabbit_start))s"
             wants rabbit-classic && net_args+=(rabbit-classic:35673)
-            wants rabbit-quorum && net_args+=(rabbit-quorum:35673)
+            wants rabbit-quorum && net_args+=(rabbit-quorum:35673) && durable_args+=(rabbit-quorum:35673)
         else
             tail -20 "$tmp/rabbit.log" >&2 || true
         fi
     fi
     wants rill && net_args=(rill "${net_args[@]}")
 fi
+wants rill && durable_args=(rill-embedded rill-core rill-net "${durable_args[@]}")
 
 # Versions of what runs.
 java_version=$(java -version 2>&1 | head -2 | tr '\n' ' ')
@@ -133,6 +169,13 @@ fi
 if [ "${BENCH_SKIP_NET:-0}" != 1 ] && [ ${#net_args[@]} -gt 0 ]; then
     log "networked: ${net_args[*]}"
     java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.net.NetBench "$profile" "$frag" "${net_args[@]}"
+fi
+
+if [ "${BENCH_SKIP_DURABLE:-0}" != 1 ] && [ ${#durable_args[@]} -gt 0 ]; then
+    log "durable: ${durable_args[*]} (data under $data)"
+    # The embedded broker keeps every message of a run in this heap (no consumer): up to 400k x 4 KiB in full.
+    java -Xms1g -Xmx4g -Drill.bench.disk="$data_disk" -cp "$jar" dev.rill.bench.durable.DurableBench "$profile" \
+        "$frag" "$data/rill" "${durable_args[@]}"
 fi
 
 if [ "${BENCH_SKIP_SCALING:-0}" != 1 ]; then
@@ -167,10 +210,12 @@ cp "$frag"/*.png "$out/benchmarks/" 2>/dev/null || true
     echo "- JVM: $java_version"
     echo "- RabbitMQ $rabbit_version (Erlang $erlang_version), Redis $redis_version, $nats_version"
     echo "- Clients: amqp-client 5.37.1, jedis 8.0.2, jnats 2.24.1; Rill $(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -1) ($(git rev-parse --short HEAD))"
+    echo "- Data directories: $data_disk"
+    echo "- Load (1, 5, 15-min averages, 2 cores): $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; the run took $((SECONDS / 60)) min"
     echo
     echo "## Results"
     echo
-    for f in reactive network scaling memory; do
+    for f in reactive network durable scaling memory; do
         [ -f "$frag/$f.md" ] && cat "$frag/$f.md"
     done
     if [ -f "$root/mq-bench/NOTES.md" ]; then

@@ -171,7 +171,7 @@ public final class ScalingBench {
             }
             double ratio = c.ratioToFirst(s, 1000L);
             b.append(String.format(Locale.ROOT, "%s: 1000 ÷ 1 queue = **%.2f×** (%s). ", s, ratio,
-                    ratio >= 0.8 ? "met" : String.format(Locale.ROOT, "MISSED by %.0f%%", (0.8 - ratio) / 0.8 * 100)));
+                    ratio >= 0.8 ? "met" : Summary.missedBy(ratio, 0.8)));
         }
         return b.append("\n\n").toString();
     }

@@ -60,6 +60,19 @@ public record Summary(double median, double min, double max, int runs) {
         return Math.abs(x) >= 100 ? String.format(Locale.ROOT, "%,.0f", x) : String.format(Locale.ROOT, "%.2f", x);
     }
 
+    /**
+     * Says how far {@code value} falls short of {@code target}: "MISSED by N%" in percent of the target, "MISSED by
+     * &lt;1%" when that rounds to zero (a figure that shows as the target itself is still a miss).
+     *
+     * @param value the measured figure, below the target
+     * @param target what it should reach
+     * @return the text
+     */
+    public static String missedBy(double value, double target) {
+        double pct = (1 - value / target) * 100;
+        return pct < 0.5 ? "MISSED by <1%" : String.format(Locale.ROOT, "MISSED by %.0f%%", pct);
+    }
+
     /** @return this summary as a JSON object */
     public String toJson() {
         return String.format(Locale.ROOT, "{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"runs\":%d}", median, min, max,

@@ -41,6 +41,14 @@ class SummaryTest {
     }
 
     @Test
+    void missedBySaysHowFarBelowTheTargetAndNeverZero() {
+        assertThat(Summary.missedBy(0.5, 1)).isEqualTo("MISSED by 50%");
+        assertThat(Summary.missedBy(90_000, 100_000)).isEqualTo("MISSED by 10%");
+        assertThat(Summary.missedBy(0.2994, 0.3)).isEqualTo("MISSED by <1%");
+        assertThat(ReactiveBench.verdict(0.2994)).isEqualTo("bar ≥0.3× MISSED by <1%");
+    }
+
+    @Test
     void refusesNoValues() {
         assertThatThrownBy(() -> Summary.of(List.of())).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("values");
