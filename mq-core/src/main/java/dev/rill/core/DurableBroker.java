@@ -160,6 +160,19 @@ public final class DurableBroker implements AutoCloseable {
     }
 
     /**
+     * @return the highest sequence number durable under the fsync policy so far: {@link #whenDurable(long)} of it
+     *     or of anything lower completes at once (exceptionally for a record that could not be encoded)
+     */
+    public long durableSeq() {
+        return log.durableSeq();
+    }
+
+    /** @return the failure that stopped the log (disk full, I/O error, closed), if any: nothing more becomes durable */
+    public java.util.Optional<Throwable> failure() {
+        return log.failure();
+    }
+
+    /**
      * Tells when every record up to {@code seq} is durable under the fsync policy. Never blocks.
      *
      * @param seq from {@link #lastSeq()}

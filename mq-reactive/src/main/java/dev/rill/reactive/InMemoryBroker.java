@@ -12,6 +12,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.concurrent.TimeUnit;
 import reactor.core.publisher.Mono;
@@ -30,6 +32,10 @@ final class InMemoryBroker implements ReactiveBroker {
     /** Null for an in-memory broker; else every change is logged, and sends and acks wait for durability. */
     private final DurableBroker durable;
     private final ConcurrentHashMap<String, InMemoryQueue<?>> views = new ConcurrentHashMap<>();
+    /** Durable broker: callers waiting for their records to be durable ({@link #afterDurable(long, Runnable, Consumer)}). */
+    private final ConcurrentLinkedQueue<Waiting> waiting = new ConcurrentLinkedQueue<>();
+    /** Whether a log callback is armed (at most one at a time). */
+    private final AtomicBoolean armed = new AtomicBoolean();
     private volatile boolean closed;
 
     InMemoryBroker(Scheduler scheduler) {
@@ -66,12 +72,52 @@ final class InMemoryBroker implements ReactiveBroker {
         return Mono.create(sink -> afterDurable(seq, () -> sink.success(value), sink::error));
     }
 
+    /** A caller waiting for the log to make {@code seq} durable. */
+    private record Waiting(long seq, Runnable ok, Consumer<Throwable> error) {
+    }
+
+    /**
+     * Waits for {@code seq}. Callers are not given a future each: they join one list, and at most one log callback
+     * is armed at a time; when it fires, one task on {@link Schedulers#parallel()} completes every waiting caller
+     * whose record is durable by then and arms the next callback for the highest record still waited for. Per
+     * confirmed send that is a list node instead of a waiter in the log's skip list, a future, a callback and a task
+     * of its own.
+     *
+     * <p>No caller is forgotten: a caller joins the list before it tries to arm; a dispatch disarms before it reads
+     * the list, so a caller either is seen by that dispatch or finds the callback disarmed and arms it itself.
+     */
     private void afterDurable(long seq, Runnable ok, Consumer<Throwable> error) {
-        CompletableFuture<Void> f = durable.whenDurable(seq);
-        if (f.isDone()) {
-            complete(f, ok, error);
-        } else {
-            f.whenComplete((v, t) -> Schedulers.parallel().schedule(() -> complete(f, ok, error)));
+        if (seq <= durable.durableSeq()) {
+            complete(durable.whenDurable(seq), ok, error);
+            return;
+        }
+        waiting.add(new Waiting(seq, ok, error));
+        if (armed.compareAndSet(false, true)) {
+            arm(seq);
+        }
+    }
+
+    private void arm(long seq) {
+        durable.whenDurable(seq).whenComplete((v, t) -> Schedulers.parallel().schedule(this::dispatch));
+    }
+
+    /** Completes every waiting caller whose record is durable, or every one when the log failed or closed. */
+    private void dispatch() {
+        armed.set(false);
+        long d = durable.durableSeq();
+        boolean failed = durable.failure().isPresent();
+        long later = -1;
+        for (Waiting w : waiting) {
+            if (w.seq > d && !failed) {
+                later = Math.max(later, w.seq);
+            } else if (waiting.remove(w)) {
+                // durable: completes at once (exceptionally for a record that could not be encoded); a failed or
+                // closed log: exceptionally at once
+                complete(durable.whenDurable(w.seq), w.ok, w.error);
+            }
+        }
+        if (later >= 0 && armed.compareAndSet(false, true)) {
+            arm(later);
         }
     }
 
