@@ -33,6 +33,7 @@ final class Entry<T> {
     int ttlIndex = -1;
     byte priority;
     byte state;
+    boolean moved; // a ring lease moved out while still running: MessageQueue#moved maps its id to this entry
 
     Entry(long id, long timestamp, T payload, String key, String messageKey, int priority,
             Map<String, String> headers) {

@@ -35,6 +35,18 @@ public final class Lease<T> extends ReceiptHandle {
         this.priority = entry.priority;
     }
 
+    /** Called under the queue's lock, with the ring slot just leased (a first delivery, priority 0). */
+    Lease(MessageQueue<T> queue, FifoRing<T> ring, long position, long deadline) {
+        super(queue, position, ring.ids[ring.slot(position)]);
+        int i = ring.slot(position);
+        this.deadline = deadline;
+        this.payload = ring.payload(i);
+        this.key = ring.key(i);
+        this.headers = ring.headers(i);
+        this.timestamp = ring.times[i];
+        this.priority = 0;
+    }
+
     /** @return the leased message */
     public Message<T> message() {
         Message<T> m = message;

@@ -55,6 +55,7 @@ public final class MessageQueue<T> {
 
     // ---- state guarded by lock ----
     private long lastNow = Long.MIN_VALUE;
+    private long timersDue = Long.MAX_VALUE; // no timer falls due before this (a lower bound; exact after runTimers)
     private long nextId = 1;
     private boolean closed;
     private final ReadyLevel<T>[] levels;
@@ -66,6 +67,9 @@ public final class MessageQueue<T> {
     private final EntryHeap<T> ttlHeap = new EntryHeap<>(EntryHeap.BY_EXPIRY);
     private final HashMap<String, DedupRecord> dedup = new HashMap<>();
     private final ArrayDeque<DedupRecord> dedupOrder = new ArrayDeque<>();
+    private final FifoRing<T> ring; // plain FIFO fast lane (see FifoRing); null for key-ordered or TTL queues
+    private boolean ringOn; // new sends may go to the ring (not while a journal is attached)
+    private HashMap<Long, Entry<T>> moved; // ring leases moved out to entries while running, by id (see Entry.moved)
     private Entry<T> freeEntries; // acked entries kept for reuse by send, linked through next
     private int freeCount;
     private final int maxFree; // at most min(capacity, 1024) entries (~88 KiB) kept
@@ -118,6 +122,8 @@ public final class MessageQueue<T> {
             levels[i] = new ReadyLevel<>();
         }
         this.keys = keyOrdered ? new HashMap<>() : null;
+        this.ring = keyOrdered || queueTtlMs > 0 ? null : new FifoRing<>();
+        this.ringOn = ring != null;
     }
 
     /**
@@ -322,15 +328,27 @@ public final class MessageQueue<T> {
             sz = Sizes.of(m.payload());
         }
         long id = nextId++;
-        Entry<T> e = freeEntries;
-        if (e != null) { // reuse an acked entry: one object less per message for the collector
-            freeEntries = e.next;
-            e.next = null;
-            freeCount--;
-            e.init(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
-        } else {
-            e = new Entry<>(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
+        if (ringOn && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
+            // the fast lane: behind every ready message of priority 0 in send order, as the main FIFO would be
+            FifoRing<T> g = ring;
+            if (g.isFull()) {
+                makeRoom(g);
+            }
+            g.append(id, now, m.payload(), m.key(), m.headers());
+            size++;
+            bytes += sz;
+            sent++;
+            ready++;
+            readyMask |= 1;
+            if (dedupId != null) {
+                DedupRecord r = new DedupRecord(dedupId, id, saturatedAdd(now, dedupWindowMs));
+                dedup.put(dedupId, r);
+                dedupOrder.addLast(r);
+            }
+            event(QueueEvent.Type.ENQUEUED, id, 0, null, now);
+            return id;
         }
+        Entry<T> e = newEntry(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
         long ttl = queueTtlMs;
         if (m.ttl() != null) {
             long t = m.ttl().toMillis();
@@ -354,17 +372,81 @@ public final class MessageQueue<T> {
             e.state = Entry.DELAYED;
             e.deadline = saturatedAdd(now, delayMs);
             delayHeap.add(e);
+            due(e.deadline);
             delayed++;
         } else {
             enqueueNew(e);
         }
         if (e.expiresAt != 0) {
             ttlHeap.add(e);
+            due(e.expiresAt);
         }
         if (journal != null) {
             journal.sent(e, dedupId, dedupId == null ? 0 : saturatedAdd(now, dedupWindowMs));
         }
         return id;
+    }
+
+    private Entry<T> newEntry(long id, long timestamp, T payload, String key, String messageKey, int priority,
+            Map<String, String> headers) {
+        Entry<T> e = freeEntries;
+        if (e != null) { // reuse an acked entry: one object less per message for the collector
+            freeEntries = e.next;
+            e.next = null;
+            freeCount--;
+            e.init(id, timestamp, payload, key, messageKey, priority, headers);
+            return e;
+        }
+        return new Entry<>(id, timestamp, payload, key, messageKey, priority, headers);
+    }
+
+    /**
+     * The ring is full: when at least half of it is holes (acked slots kept behind older leases that are still
+     * running), moves those oldest leases out to entries so their holes are reclaimed; otherwise doubles it. Each
+     * ring message moves out at most once, so this is O(1) amortized per send.
+     */
+    private void makeRoom(FifoRing<T> g) {
+        if (g.holes * 2 >= g.length()) {
+            while (g.holes * 4 > g.length() && g.hasLeased()) {
+                promote(g, g.base, true);
+            }
+        } else {
+            g.grow();
+        }
+    }
+
+    /**
+     * Moves a ring lease out to an entry in the lease list or heap, same id, deadline and delivery count; with
+     * {@code stillHeld}, the lease goes on (extend, compaction) and its ring handle finds the entry through
+     * {@link #moved}.
+     */
+    private Entry<T> promote(FifoRing<T> g, long position, boolean stillHeld) {
+        int i = g.slot(position);
+        Entry<T> e = newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
+        e.deliveryCount = 1;
+        e.deadline = g.deadlines[i];
+        insertLeased(e);
+        if (stillHeld) {
+            register(e);
+        }
+        g.remove(position);
+        return e;
+    }
+
+    private void register(Entry<T> e) {
+        if (moved == null) {
+            moved = new HashMap<>();
+        }
+        moved.put(e.id, e);
+        e.moved = true;
+    }
+
+    /** Takes the ring's oldest ready message out as a ready entry (not in any structure yet). */
+    private Entry<T> takeRingHead(FifoRing<T> g) {
+        int i = g.slot(g.readyHead);
+        Entry<T> e = newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
+        g.pollReady();
+        return e;
     }
 
     /**
@@ -406,6 +488,7 @@ public final class MessageQueue<T> {
             enqueueNew(e);
             if (e.expiresAt != 0) {
                 ttlHeap.add(e);
+                due(e.expiresAt);
             }
             if (journal != null) {
                 journal.accepted(e, dl.sourceQueue(), dl.originalId());
@@ -474,12 +557,11 @@ public final class MessageQueue<T> {
             if (closed || readyMask == 0) {
                 out = Collections.emptyList();
             } else if (max == 1) {
-                out = List.of(lease(pollReady(), visMs, now)); // the common one-at-a-time case: one less object
+                out = List.of(leaseNext(visMs, now)); // the common one-at-a-time case: one less object
             } else {
                 ArrayList<Lease<T>> list = new ArrayList<>((int) Math.min(max, ready)); // no more can come out
                 while (list.size() < max && readyMask != 0) {
-                    Entry<T> e = pollReady();
-                    list.add(lease(e, visMs, now));
+                    list.add(leaseNext(visMs, now));
                 }
                 out = list;
             }
@@ -489,6 +571,41 @@ public final class MessageQueue<T> {
         }
         fire(s);
         return out;
+    }
+
+    /** Leases the next ready message (there is one): from the ring when it comes first, else from the entries. */
+    private Lease<T> leaseNext(long visMs, long now) {
+        FifoRing<T> g = ring;
+        if (g != null && g.hasReady() && ringFirst(g)) {
+            long deadline = saturatedAdd(now, visMs);
+            ready--;
+            if (deadline >= g.lastDeadline) { // ring leases must end in position order (see FifoRing)
+                long pos = g.leaseHead(deadline);
+                due(deadline);
+                inFlight++;
+                delivered++;
+                if (!g.hasReady()) {
+                    clearLevelIfEmpty(0);
+                }
+                Lease<T> l = new Lease<>(this, g, pos, deadline);
+                event(QueueEvent.Type.LEASED, l.id, 1, null, now);
+                return l;
+            }
+            Entry<T> e = takeRingHead(g); // a shorter lease than the previous ring lease: as an entry
+            clearLevelIfEmpty(0);
+            return lease(e, visMs, now);
+        }
+        return lease(pollReady(), visMs, now);
+    }
+
+    /** @return whether the ring's head is the next message to deliver: nothing of a higher priority, no older retry */
+    private boolean ringFirst(FifoRing<T> g) {
+        if (readyMask > 1) {
+            return false;
+        }
+        EntryHeap<T> r = levels[0].retry;
+        Entry<T> rh = r == null ? null : r.peek();
+        return rh == null || g.ids[g.slot(g.readyHead)] < rh.id;
     }
 
     private Lease<T> lease(Entry<T> e, long visMs, long now) {
@@ -510,13 +627,19 @@ public final class MessageQueue<T> {
         if (tail == null || tail.deadline < e.deadline || (tail.deadline == e.deadline && tail.id < e.id)) {
             e.state = Entry.LEASED_LIST; // the list stays sorted by (deadline, id), like the heap
             leaseList.addLast(e);
+            due(e.deadline);
         } else {
             e.state = Entry.LEASED_HEAP;
             leaseHeap.add(e);
+            due(e.deadline);
         }
     }
 
     private void removeLeased(Entry<T> e) {
+        if (e.moved) { // the ring handle's lease ends here (extend re-registers)
+            e.moved = false;
+            moved.remove(e.id);
+        }
         if (e.state == Entry.LEASED_LIST) {
             leaseList.remove(e);
         } else {
@@ -674,7 +797,31 @@ public final class MessageQueue<T> {
     @SuppressWarnings("unchecked")
     private LeaseOutcome settleLocked(ReceiptHandle h, int op, long arg, String reason, long now) {
         Entry<T> e = (Entry<T>) h.entry;
-        if (closed || e.id != h.id || !e.leased() || e.leaseSeq != h.leaseSeq || now >= e.deadline) {
+        if (e == null) { // a ring lease
+            if (closed) {
+                return LeaseOutcome.STALE;
+            }
+            FifoRing<T> g = ring;
+            long pos = h.ringPosition;
+            if (g != null && g.isLeased(pos, h.id)) {
+                int i = g.slot(pos);
+                if (now >= g.deadlines[i]) {
+                    return LeaseOutcome.STALE;
+                }
+                if (op == OP_ACK) {
+                    inFlight--;
+                    acked++;
+                    event(QueueEvent.Type.ACKED, h.id, 1, null, now);
+                    size--;
+                    bytes -= Sizes.of(g.payloads[i]);
+                    g.remove(pos);
+                    return LeaseOutcome.OK;
+                }
+                e = promote(g, pos, op == OP_EXTEND);
+            } else if (moved == null || (e = moved.get(h.id)) == null || now >= e.deadline) {
+                return LeaseOutcome.STALE;
+            }
+        } else if (closed || e.id != h.id || !e.leased() || e.leaseSeq != h.leaseSeq || now >= e.deadline) {
             return LeaseOutcome.STALE;
         }
         switch (op) {
@@ -698,6 +845,7 @@ public final class MessageQueue<T> {
                     e.state = Entry.DELAYED;
                     e.deadline = saturatedAdd(now, arg);
                     delayHeap.add(e);
+                    due(e.deadline);
                     delayed++;
                     if (journal != null) {
                         journal.nacked(e.id, e.deadline);
@@ -710,9 +858,13 @@ public final class MessageQueue<T> {
                 }
             }
             case OP_EXTEND -> {
+                boolean wasMoved = e.moved;
                 removeLeased(e);
                 e.deadline = saturatedAdd(now, arg);
                 insertLeased(e);
+                if (wasMoved) {
+                    register(e);
+                }
                 inFlight++;
                 event(QueueEvent.Type.EXTENDED, e.id, e.deliveryCount, Long.toString(e.deadline), now);
             }
@@ -799,9 +951,20 @@ public final class MessageQueue<T> {
 
     /** Applies due timers one due time at a time, in time order, exactly as if advance had run at each. */
     private void runTimers(long now) {
+        if (now < timersDue) { // the common case: one comparison instead of peeking at every timer structure
+            return;
+        }
         long t;
         while ((t = nextTimerDue()) <= now) {
             runTimersAt(t);
+        }
+        timersDue = t;
+    }
+
+    /** A deadline was set: {@link #runTimers} must look again by then. */
+    private void due(long t) {
+        if (t < timersDue) {
+            timersDue = t;
         }
     }
 
@@ -820,6 +983,10 @@ public final class MessageQueue<T> {
         if ((e = ttlHeap.peek()) != null) {
             t = Math.min(t, e.expiresAt);
         }
+        FifoRing<T> g = ring;
+        if (g != null && g.hasLeased()) {
+            t = Math.min(t, g.deadlines[g.slot(g.base)]);
+        }
         return t;
     }
 
@@ -830,6 +997,15 @@ public final class MessageQueue<T> {
             e = leaseHeap.peek();
             if (l != null && (e == null || l.deadline < e.deadline || (l.deadline == e.deadline && l.id < e.id))) {
                 e = l;
+            }
+            FifoRing<T> g = ring;
+            if (g != null && g.hasLeased()) { // the ring's first lease is its first to end
+                int i = g.slot(g.base);
+                long rd = g.deadlines[i];
+                if (rd <= now && (e == null || rd < e.deadline || (rd == e.deadline && g.ids[i] < e.id))) {
+                    expireLease(promote(g, g.base, false), now);
+                    continue;
+                }
             }
             if (e == null || e.deadline > now) {
                 break;
@@ -986,7 +1162,8 @@ public final class MessageQueue<T> {
         int p = 31 - Integer.numberOfLeadingZeros(readyMask);
         ReadyLevel<T> level = levels[p];
         Entry<T> r = level.retry == null ? null : level.retry.peek();
-        Entry<T> m = level.main.head;
+        // the ring holds the oldest ready messages of priority 0: the main list's come after them (see sendLocked)
+        Entry<T> m = p == 0 && ring != null && ring.hasReady() ? null : level.main.head;
         KeyState<T> k = level.keys.head;
         Entry<T> kh = k == null ? null : k.list.head;
         Entry<T> pick = r;
@@ -1012,7 +1189,7 @@ public final class MessageQueue<T> {
     }
 
     private void clearLevelIfEmpty(int p) {
-        if (levels[p].isEmpty()) {
+        if (levels[p].isEmpty() && (p != 0 || ring == null || !ring.hasReady())) {
             readyMask &= ~(1 << p);
         }
     }
@@ -1186,6 +1363,15 @@ public final class MessageQueue<T> {
             }
             keys.clear();
         }
+        if (ring != null) {
+            ring.clear();
+        }
+        if (moved != null) {
+            for (Entry<T> e : moved.values()) {
+                e.moved = false;
+            }
+            moved.clear();
+        }
         readyMask = 0;
         size = 0;
         ready = 0;
@@ -1214,8 +1400,31 @@ public final class MessageQueue<T> {
         lock.lock();
         try {
             this.journal = journal;
+            if (ring != null) {
+                if (journal != null) { // journals take entries: the ring's messages move out, new ones stay out
+                    drainRing(ring);
+                }
+                ringOn = journal == null;
+            }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Moves every ring message out to entries: leases keep running, ready ones go ahead of the main list's. */
+    private void drainRing(FifoRing<T> g) {
+        while (g.hasLeased()) {
+            promote(g, g.base, true);
+        }
+        ArrayList<Entry<T>> out = new ArrayList<>((int) g.readyCount());
+        while (g.hasReady()) {
+            Entry<T> e = takeRingHead(g);
+            e.state = Entry.READY_MAIN;
+            out.add(e);
+        }
+        EntryList<T> main = levels[0].main;
+        for (int i = out.size() - 1; i >= 0; i--) {
+            main.addFirst(out.get(i));
         }
     }
 
@@ -1239,12 +1448,14 @@ public final class MessageQueue<T> {
                     e.state = Entry.DELAYED;
                     e.deadline = m.readyAt();
                     delayHeap.add(e);
+                    due(e.deadline);
                     delayed++;
                 } else {
                     enqueueNew(e);
                 }
                 if (e.expiresAt != 0) {
                     ttlHeap.add(e);
+                    due(e.expiresAt);
                 }
                 nextId = Math.max(nextId, m.id() + 1);
             }
@@ -1297,6 +1508,13 @@ public final class MessageQueue<T> {
                         out.add(rs.get(i).toMessage());
                     }
                 }
+                if (p == 0 && ring != null) {
+                    FifoRing<T> g = ring;
+                    for (long q = g.readyHead; q < g.tail && out.size() < max; q++) {
+                        int i = g.slot(q);
+                        out.add(new Message<>(g.ids[i], g.payload(i), g.key(i), 0, g.headers(i), g.times[i]));
+                    }
+                }
                 for (Entry<T> e = level.main.head; e != null && out.size() < max; e = e.next) {
                     out.add(e.toMessage());
                 }
@@ -1334,6 +1552,16 @@ public final class MessageQueue<T> {
         lock.lock();
         try {
             return size;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: the ring's length in slots (0 without a ring), to check that it stays bounded. */
+    int ringLength() {
+        lock.lock();
+        try {
+            return ring == null ? 0 : ring.length();
         } finally {
             lock.unlock();
         }

@@ -12,6 +12,7 @@ public sealed class ReceiptHandle permits Lease {
     final MessageQueue<?> queue;
     final Entry<?> entry; // may hold another message later (entries are reused): checked with id and leaseSeq
     final long id;
+    final long ringPosition; // a lease of the queue's FifoRing (entry is null), else -1
     final int leaseSeq;
     private final int deliveryCount;
 
@@ -19,8 +20,19 @@ public sealed class ReceiptHandle permits Lease {
         this.queue = queue;
         this.entry = entry;
         this.id = id;
+        this.ringPosition = -1;
         this.leaseSeq = leaseSeq;
         this.deliveryCount = deliveryCount;
+    }
+
+    /** A first delivery from the queue's ring, at {@code ringPosition}. */
+    ReceiptHandle(MessageQueue<?> queue, long ringPosition, long id) {
+        this.queue = queue;
+        this.entry = null;
+        this.id = id;
+        this.ringPosition = ringPosition;
+        this.leaseSeq = 0;
+        this.deliveryCount = 1;
     }
 
     /** @return the leased message's id */
