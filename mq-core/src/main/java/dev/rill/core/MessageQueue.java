@@ -37,6 +37,7 @@ public final class MessageQueue<T> {
     private static final System.Logger LOG = System.getLogger(MessageQueue.class.getName());
     private static final int LEVELS = OutboundMessage.MAX_PRIORITY + 1;
     private static final QueueListener NO_LISTENER = new QueueListener() { };
+    private static final int LOCK_SPINS = Integer.getInteger("rill.core.lockSpins", 64);
 
     private final ReentrantLock lock = new ReentrantLock();
     private final QueueSpec spec;
@@ -55,6 +56,7 @@ public final class MessageQueue<T> {
 
     // ---- state guarded by lock ----
     private long lastNow = Long.MIN_VALUE;
+    private Sizes.Cached sizeKind = Sizes.NOTHING_CACHED; // read and written with or without the lock: immutable
     private long timersDue = Long.MAX_VALUE; // no timer falls due before this (a lower bound; exact after runTimers)
     private long nextId = 1;
     private boolean closed;
@@ -179,7 +181,7 @@ public final class MessageQueue<T> {
      */
     public SendOutcome send(OutboundMessage<T> message, long now) {
         Objects.requireNonNull(message, "message");
-        long sz = Sizes.of(message.payload());
+        long sz = sizeOf(message.payload());
         checkFits(sz);
         long code;
         Signals s;
@@ -219,14 +221,14 @@ public final class MessageQueue<T> {
                 throw new NullPointerException("messages[" + i + "]");
             }
             if (sizes != null) {
-                sizes[i] = Sizes.of(m.payload());
+                sizes[i] = sizeOf(m.payload());
                 checkFits(sizes[i]);
             }
         }
         long[] out = new long[n]; // outcome codes (see SendOutcomes); 0 (FULL) for the messages after a FULL
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
-        lock.lock();
+        lockForBatch(n);
         try {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
@@ -267,14 +269,14 @@ public final class MessageQueue<T> {
                 throw new NullPointerException("messages[" + i + "]");
             }
             if (sizes != null) {
-                sizes[i] = Sizes.of(m.payload());
+                sizes[i] = sizeOf(m.payload());
                 checkFits(sizes[i]);
             }
         }
         int accepted = 0;
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
-        lock.lock();
+        lockForBatch(n);
         try {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
@@ -325,7 +327,7 @@ public final class MessageQueue<T> {
             return SendOutcomes.FULL;
         }
         if (sz < 0) {
-            sz = Sizes.of(m.payload());
+            sz = sizeOf(m.payload());
         }
         long id = nextId++;
         if (ringOn && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
@@ -464,7 +466,7 @@ public final class MessageQueue<T> {
         headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
         headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
         Map<String, String> frozen = Map.copyOf(headers);
-        long sz = Sizes.of(payload);
+        long sz = sizeOf(payload);
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
         lock.lock();
@@ -549,7 +551,7 @@ public final class MessageQueue<T> {
         List<Lease<T>> out;
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
-        lock.lock();
+        lockForBatch(max);
         try {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
@@ -680,7 +682,7 @@ public final class MessageQueue<T> {
         LeaseOutcome[] out = null; // created at the first STALE: all OK is one small immutable list
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
-        lock.lock();
+        lockForBatch(n);
         try {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
@@ -813,7 +815,7 @@ public final class MessageQueue<T> {
                     acked++;
                     event(QueueEvent.Type.ACKED, h.id, 1, null, now);
                     size--;
-                    bytes -= Sizes.of(g.payloads[i]);
+                    bytes -= sizeOf(g.payloads[i]);
                     g.remove(pos);
                     return LeaseOutcome.OK;
                 }
@@ -959,6 +961,44 @@ public final class MessageQueue<T> {
             runTimersAt(t);
         }
         timersDue = t;
+    }
+
+    /** Sizes a payload (see {@link Sizes}) through a one-entry cache of its class's kind: one compare per call. */
+    private long sizeOf(Object p) {
+        Class<?> c = p.getClass();
+        Sizes.Cached k = sizeKind;
+        if (k.type() != c) {
+            k = new Sizes.Cached(c, Sizes.kind(c));
+            sizeKind = k;
+        }
+        return Sizes.of(p, k.kind());
+    }
+
+    /**
+     * Takes the lock for a call on {@code n} messages. For a batch, a thread that finds the lock held spins briefly
+     * (reading, not writing) before it queues and parks in {@code ReentrantLock}: the holder's critical section is
+     * bounded work with no I/O and no user code, and a hand-over between a producer and a consumer on two cores then
+     * costs no futex wake-up and no context switch (measured, 1 producer + 1 consumer in batches of 64: 0.64x ->
+     * 1.3x {@code ArrayBlockingQueue}). Calls on one message park at once, as {@code ReentrantLock} does: spinning
+     * there made a barging convoy (the faster side re-takes the lock while the other spins out and parks), measured
+     * 0.37x -> 0.16x of {@code ArrayBlockingQueue} one at a time.
+     */
+    private void lockForBatch(int n) {
+        ReentrantLock l = lock;
+        if (n <= 1) {
+            l.lock();
+            return;
+        }
+        if (l.tryLock()) {
+            return;
+        }
+        for (int i = 0; i < LOCK_SPINS; i++) {
+            Thread.onSpinWait();
+            if (!l.isLocked() && l.tryLock()) {
+                return;
+            }
+        }
+        l.lock();
     }
 
     /** A deadline was set: {@link #runTimers} must look again by then. */
@@ -1241,7 +1281,7 @@ public final class MessageQueue<T> {
         }
         e.state = Entry.GONE;
         size--;
-        bytes -= Sizes.of(e.payload);
+        bytes -= sizeOf(e.payload);
         if (e.key != null) {
             KeyState<T> k = keys.get(e.key);
             if (k != null && k.held == e) {
@@ -1443,7 +1483,7 @@ public final class MessageQueue<T> {
                 e.deliveryCount = m.deliveryCount();
                 e.expiresAt = m.expiresAt();
                 size++;
-                bytes += Sizes.of(m.payload());
+                bytes += sizeOf(m.payload());
                 if (m.readyAt() > 0) {
                     e.state = Entry.DELAYED;
                     e.deadline = m.readyAt();

@@ -11,32 +11,54 @@ final class Sizes {
     private Sizes() {
     }
 
+    static final int BYTES = 0;
+    static final int STRING = 1;
+    static final int BUFFER = 2;
+    static final int CHARS = 3;
+    static final int NONE = 4;
+
     /**
-     * Whether a class is a {@link CharSequence}, decided once per class: {@code instanceof} on an interface scans
-     * the class's secondary supertypes on every call when the answer is no ({@code repne scas} on JDK 17, tens of
-     * nanoseconds), and this runs twice per message (send and ack).
+     * How a class is sized, decided once per class: {@code instanceof} on an interface scans the class's secondary
+     * supertypes on every call when the answer is no ({@code repne scas} on JDK 17, tens of nanoseconds), and
+     * sizing runs twice per message (send and ack).
      */
-    private static final ClassValue<Boolean> CHAR_SEQUENCE = new ClassValue<>() {
+    private static final ClassValue<Integer> KIND = new ClassValue<>() {
         @Override
-        protected Boolean computeValue(Class<?> type) {
-            return CharSequence.class.isAssignableFrom(type);
+        protected Integer computeValue(Class<?> type) {
+            if (type == byte[].class) {
+                return BYTES;
+            }
+            if (type == String.class) {
+                return STRING;
+            }
+            if (ByteBuffer.class.isAssignableFrom(type)) {
+                return BUFFER;
+            }
+            return CharSequence.class.isAssignableFrom(type) ? CHARS : NONE;
         }
     };
 
+    /** A class and its kind: a one-entry cache a queue keeps for its payload type (immutable, so safe to race on). */
+    record Cached(Class<?> type, int kind) {
+    }
+
+    static final Cached NOTHING_CACHED = new Cached(Void.class, NONE);
+
+    static int kind(Class<?> type) {
+        return KIND.get(type);
+    }
+
     static long of(Object p) {
-        Class<?> c = p.getClass(); // exact-class checks first
-        if (c == byte[].class) {
-            return ((byte[]) p).length;
-        }
-        if (c == String.class) {
-            return 2L * ((String) p).length();
-        }
-        if (p instanceof ByteBuffer bb) { // a class: a constant-time check
-            return bb.remaining();
-        }
-        if (CHAR_SEQUENCE.get(c)) {
-            return 2L * ((CharSequence) p).length();
-        }
-        return 0;
+        return of(p, kind(p.getClass()));
+    }
+
+    static long of(Object p, int kind) {
+        return switch (kind) {
+            case BYTES -> ((byte[]) p).length;
+            case STRING -> 2L * ((String) p).length();
+            case BUFFER -> ((ByteBuffer) p).remaining();
+            case CHARS -> 2L * ((CharSequence) p).length();
+            default -> 0;
+        };
     }
 }
