@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * <p>Why: a hand-off from a producer thread to a consumer thread moves whatever the message occupies between the two
  * cores. An {@code Entry} is two cache lines, written by the producer, then read and written by the consumer (lease,
- * ack), then reused by the producer; a ring slot is about 33 bytes spread over arrays that the producer writes and
+ * ack), then reused by the producer; a ring slot is 32 bytes spread over arrays that the producer writes and
  * the consumer reads sequentially, as in {@code ArrayBlockingQueue}.
  *
  * <p>Layout, by ever-increasing position ({@code slot = position & mask}):
@@ -18,8 +18,9 @@ import java.util.Map;
  *    |  leased/holes    |     ready       |    free ...
  * </pre>
  * Slots in {@code [readyHead, tail)} are ready, in send order (ids increase with the position). Slots in
- * {@code [base, readyHead)} were leased once, in position order; each is still {@link #LEASED} or a hole
- * ({@link #GONE}: acked, or moved out to an {@code Entry}). {@code base} is always a leased slot or equal to
+ * {@code [base, readyHead)} were leased once, in position order; each is still leased (its payload is set: payloads
+ * are never null) or a hole (payload cleared: acked, or moved out to an {@code Entry}). There is no state array: the
+ * cursors and the payload say it all, so a slot costs two fewer writes. {@code base} is always a leased slot or equal to
  * {@code readyHead}: holes at the front are reclaimed at once. Ring leases are taken in position order with
  * non-decreasing deadlines (the owning queue only takes a ring lease that ends no earlier than the previous one), so
  * the lease at {@code base} is always the first to expire, and ties are broken by id as in the queue's lease heap.
@@ -31,23 +32,19 @@ import java.util.Map;
  * @param <T> the payload type
  */
 final class FifoRing<T> {
-    static final byte READY = 1;
-    static final byte LEASED = 2;
-    static final byte GONE = 3;
-
     private static final int INITIAL = 16;
 
     long[] ids = new long[INITIAL];
     long[] times = new long[INITIAL];    // send timestamp
-    long[] deadlines = new long[INITIAL]; // lease deadline while LEASED
+    long[] deadlines = new long[INITIAL]; // lease deadline while leased
     Object[] payloads = new Object[INITIAL];
-    Object[] metas = new Object[INITIAL]; // null, or a Meta when the message has a key or headers
-    byte[] states = new byte[INITIAL];
+    Object[] metas = new Object[INITIAL]; // null, or a Meta when the message has a key or headers; written only when
+    // it changes, so with neither (the common case) its lines stay shared between the producer's and consumer's cores
     int mask = INITIAL - 1;
     long base;
     long readyHead;
     long tail;
-    long holes; // GONE slots in [base, readyHead)
+    long holes; // holes in [base, readyHead)
     long lastDeadline = Long.MIN_VALUE; // deadline of the latest ring lease
 
     /** A message's key and headers, kept only when it has either. */
@@ -80,8 +77,10 @@ final class FifoRing<T> {
         ids[i] = id;
         times[i] = timestamp;
         payloads[i] = payload;
-        metas[i] = key == null && headers.isEmpty() ? null : new Meta(key, headers);
-        states[i] = READY;
+        Object meta = key == null && headers.isEmpty() ? null : new Meta(key, headers);
+        if (meta != null || metas[i] != null) {
+            metas[i] = meta;
+        }
         tail++;
     }
 
@@ -90,7 +89,6 @@ final class FifoRing<T> {
         long p = readyHead++;
         int i = (int) p & mask;
         deadlines[i] = deadline;
-        states[i] = LEASED;
         lastDeadline = deadline;
         return p;
     }
@@ -101,7 +99,7 @@ final class FifoRing<T> {
             return false;
         }
         int i = (int) position & mask;
-        return states[i] == LEASED && ids[i] == id;
+        return payloads[i] != null && ids[i] == id;
     }
 
     int slot(long position) {
@@ -126,9 +124,10 @@ final class FifoRing<T> {
     /** Makes a leased slot a hole (acked, or moved out) and reclaims holes at the front. */
     void remove(long position) {
         int i = (int) position & mask;
-        states[i] = GONE;
         payloads[i] = null;
-        metas[i] = null;
+        if (metas[i] != null) {
+            metas[i] = null;
+        }
         holes++;
         if (position == base) {
             advanceBase();
@@ -138,9 +137,9 @@ final class FifoRing<T> {
     private void advanceBase() {
         long b = base;
         long r = readyHead;
-        byte[] st = states;
+        Object[] p = payloads;
         int m = mask;
-        while (b < r && st[(int) b & m] == GONE) {
+        while (b < r && p[(int) b & m] == null) {
             b++;
             holes--;
         }
@@ -174,7 +173,6 @@ final class FifoRing<T> {
         long[] nDeadlines = new long[len];
         Object[] nPayloads = new Object[len];
         Object[] nMetas = new Object[len];
-        byte[] nStates = new byte[len];
         int nMask = len - 1;
         for (long p = base; p < tail; p++) {
             int o = (int) p & mask;
@@ -184,14 +182,12 @@ final class FifoRing<T> {
             nDeadlines[d] = deadlines[o];
             nPayloads[d] = payloads[o];
             nMetas[d] = metas[o];
-            nStates[d] = states[o];
         }
         ids = nIds;
         times = nTimes;
         deadlines = nDeadlines;
         payloads = nPayloads;
         metas = nMetas;
-        states = nStates;
         mask = nMask;
     }
 
