@@ -7,6 +7,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -35,8 +37,16 @@ public final class CoreBench {
      * @param opsPerSecond messages consumed per second
      * @param error the score's 99.9% confidence half-width, NaN when unknown
      * @param allocBytesPerMessage bytes allocated per message (all threads), NaN when not profiled
+     * @param minIteration the lowest measurement iteration's score over all forks
+     * @param maxIteration the highest one: producer/consumer hand-offs on two cores can settle into a slow or a fast
+     *     regime for a while (see mq-bench/NOTES.md), which the mean and its error hide
      */
-    record Row(String kind, int capacity, double opsPerSecond, double error, double allocBytesPerMessage) {
+    record Row(String kind, int capacity, double opsPerSecond, double error, double allocBytesPerMessage,
+            double minIteration, double maxIteration) {
+
+        Row(String kind, int capacity, double opsPerSecond, double error, double allocBytesPerMessage) {
+            this(kind, capacity, opsPerSecond, error, allocBytesPerMessage, opsPerSecond, opsPerSecond);
+        }
     }
 
     /**
@@ -62,8 +72,18 @@ public final class CoreBench {
                 continue;
             }
             Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
-            rows.add(new Row(kind, Integer.parseInt(capacity), r.getPrimaryResult().getScore(),
-                    r.getPrimaryResult().getScoreError(), alloc == null ? Double.NaN : alloc.getScore()));
+            double min = Double.MAX_VALUE;
+            double max = 0;
+            for (BenchmarkResult fork : r.getBenchmarkResults()) {
+                for (IterationResult it : fork.getIterationResults()) {
+                    double v = it.getPrimaryResult().getScore();
+                    min = Math.min(min, v);
+                    max = Math.max(max, v);
+                }
+            }
+            double score = r.getPrimaryResult().getScore();
+            rows.add(new Row(kind, Integer.parseInt(capacity), score, r.getPrimaryResult().getScoreError(),
+                    alloc == null ? Double.NaN : alloc.getScore(), max == 0 ? score : min, max == 0 ? score : max));
         }
         System.out.println();
         System.out.print(table(rows));
@@ -90,8 +110,8 @@ public final class CoreBench {
             byCapacity.computeIfAbsent(r.capacity(), c -> new ArrayList<>()).add(r);
         }
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-16s %9s %14s %12s %9s %9s %10s %8s%n", "kind", "capacity",
-                "msgs/s", "+-", "vs ABQ", "vs DRAIN", "alloc B/msg", "target"));
+        sb.append(String.format(Locale.ROOT, "%-16s %9s %14s %12s %23s %9s %9s %10s %8s%n", "kind", "capacity",
+                "msgs/s", "+-", "iterations min-max", "vs ABQ", "vs DRAIN", "alloc B/msg", "target"));
         for (Map.Entry<Integer, List<Row>> e : byCapacity.entrySet()) {
             double abq = score(e.getValue(), "ABQ");
             double drain = score(e.getValue(), "ABQ_DRAIN");
@@ -100,9 +120,9 @@ public final class CoreBench {
                 String verdict = target(r.kind())
                         .map(t -> Double.isNaN(ratio) ? "?" : (ratio >= t ? "MET " : "MISS") + " >=" + t)
                         .orElse("");
-                sb.append(String.format(Locale.ROOT, "%-16s %9d %14.0f %12.0f %8.2fx %8.2fx %10.1f %8s%n", r.kind(),
-                        r.capacity(), r.opsPerSecond(), r.error(), ratio, r.opsPerSecond() / drain,
-                        r.allocBytesPerMessage(), verdict));
+                sb.append(String.format(Locale.ROOT, "%-16s %9d %14.0f %12.0f %11.0f-%-11.0f %8.2fx %8.2fx %10.1f %8s%n",
+                        r.kind(), r.capacity(), r.opsPerSecond(), r.error(), r.minIteration(), r.maxIteration(), ratio,
+                        r.opsPerSecond() / drain, r.allocBytesPerMessage(), verdict));
             }
         }
         return sb.toString();

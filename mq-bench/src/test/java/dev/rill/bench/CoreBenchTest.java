@@ -38,6 +38,15 @@ class CoreBenchTest {
     }
 
     @Test
+    void theIterationRangeShowsBothRegimes() {
+        String table = CoreBench.table(List.of(
+                new CoreBench.Row("ABQ", 1024, 10_000_000, 1, 2.0),
+                new CoreBench.Row("CORE_BATCH_ALL", 1024, 15_000_000, 1, 80.0, 10_400_000, 21_200_000)));
+
+        assertThat(table.lines().toList().get(2)).contains("10400000-21200000").contains("1.50x");
+    }
+
+    @Test
     void aRunWithoutAbqShowsNoRatio() {
         String table = CoreBench.table(List.of(new CoreBench.Row("CORE_SINGLE", 64, 1_000, 1, 1)));
 
