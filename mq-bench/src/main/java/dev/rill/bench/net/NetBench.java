@@ -33,7 +33,7 @@ public final class NetBench {
 
     static Profile profile(String name) {
         return switch (name) {
-            case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 2, 4, 2);
+            case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 5, 4, 2);
             case "full" -> new Profile(1_000_000, 1, 5, new int[] {5_000, 50_000}, 5, 10, 3);
             case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
             default -> throw new IllegalArgumentException("profile must be quick or full, was " + name);
