@@ -22,7 +22,8 @@ import org.HdrHistogram.Histogram;
  *
  * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full OUT_DIR PEER...} where a PEER is
  * {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}
- * or {@code nats-file:PORT}.
+ * or {@code nats-file:PORT}. {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to Rill's server JVM (for
+ * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
 public final class NetBench {
 
@@ -122,8 +123,13 @@ public final class NetBench {
 
     static Process startRillServer() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xms1g", "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                RillServerMain.class.getName(), "0");
+        List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g"));
+        String extra = System.getProperty("rill.bench.serverJvmArgs", "").trim();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName(), "0"));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         return pb.start();
     }
