@@ -168,10 +168,6 @@ public final class NetBench {
                 res.latency.put(rate, list);
                 for (int i = 0; i < p.latencyRuns(); i++) {
                     double warm = i == 0 ? p.latencyWarmup() : 0.5;
-                    // The throughput runs leave this JVM's young generation part full: without a collection here
-                    // its next pause (2-6 ms, every peer's client lives in this JVM) lands inside a short fixed-rate
-                    // window, where at 5k msg/s the clients alone would collect about once a minute.
-                    System.gc();
                     Load.Outcome o = Load.fixedRate(peer, router, rate, warm, p.latencySeconds(),
                             (long) (60 + p.latencySeconds() * 4));
                     Outcome lat = Outcome.of(o);
