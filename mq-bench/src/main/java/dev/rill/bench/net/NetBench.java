@@ -22,7 +22,8 @@ import org.HdrHistogram.Histogram;
  *
  * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full OUT_DIR PEER...} where a PEER is
  * {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}
- * or {@code nats-file:PORT}.
+ * or {@code nats-file:PORT}. {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to Rill's server JVM (for
+ * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
 public final class NetBench {
 
@@ -33,7 +34,7 @@ public final class NetBench {
 
     static Profile profile(String name) {
         return switch (name) {
-            case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 2, 4, 2);
+            case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 5, 4, 2);
             case "full" -> new Profile(1_000_000, 1, 5, new int[] {5_000, 50_000}, 5, 10, 3);
             case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
             default -> throw new IllegalArgumentException("profile must be quick or full, was " + name);
@@ -122,8 +123,13 @@ public final class NetBench {
 
     static Process startRillServer() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xms1g", "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                RillServerMain.class.getName(), "0");
+        List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g"));
+        String extra = System.getProperty("rill.bench.serverJvmArgs", "").trim();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName(), "0"));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         return pb.start();
     }
