@@ -37,7 +37,7 @@ public final class MessageQueue<T> {
     private static final System.Logger LOG = System.getLogger(MessageQueue.class.getName());
     private static final int LEVELS = OutboundMessage.MAX_PRIORITY + 1;
     private static final QueueListener NO_LISTENER = new QueueListener() { };
-    private static final int LOCK_SPINS = Integer.getInteger("rill.core.lockSpins", 64);
+    private static final int LOCK_SPINS = 64; // see lockForBatch
 
     private final ReentrantLock lock = new ReentrantLock();
     private final QueueSpec spec;
@@ -69,8 +69,8 @@ public final class MessageQueue<T> {
     private final EntryHeap<T> ttlHeap = new EntryHeap<>(EntryHeap.BY_EXPIRY);
     private final HashMap<String, DedupRecord> dedup = new HashMap<>();
     private final ArrayDeque<DedupRecord> dedupOrder = new ArrayDeque<>();
-    private final FifoRing<T> ring; // plain FIFO fast lane (see FifoRing); null for key-ordered or TTL queues
-    private boolean ringOn; // new sends may go to the ring (not while a journal is attached)
+    private final FifoRing<T> ring; // plain FIFO fast lane (see FifoRing); null for key-ordered or TTL queues;
+    // unused while a journal is attached (journals record entries)
     private HashMap<Long, Entry<T>> moved; // ring leases moved out to entries while running, by id (see Entry.moved)
     private Entry<T> freeEntries; // acked entries kept for reuse by send, linked through next
     private int freeCount;
@@ -125,7 +125,6 @@ public final class MessageQueue<T> {
         }
         this.keys = keyOrdered ? new HashMap<>() : null;
         this.ring = keyOrdered || queueTtlMs > 0 ? null : new FifoRing<>();
-        this.ringOn = ring != null;
     }
 
     /**
@@ -330,7 +329,7 @@ public final class MessageQueue<T> {
             sz = sizeOf(m.payload());
         }
         long id = nextId++;
-        if (ringOn && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
+        if (ring != null && journal == null && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
             // the fast lane: behind every ready message of priority 0 in send order, as the main FIFO would be
             FifoRing<T> g = ring;
             if (g.isFull()) {
@@ -424,7 +423,7 @@ public final class MessageQueue<T> {
      */
     private Entry<T> promote(FifoRing<T> g, long position, boolean stillHeld) {
         int i = g.slot(position);
-        Entry<T> e = newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
+        Entry<T> e = entryOf(g, i);
         e.deliveryCount = 1;
         e.deadline = g.deadlines[i];
         insertLeased(e);
@@ -445,10 +444,14 @@ public final class MessageQueue<T> {
 
     /** Takes the ring's oldest ready message out as a ready entry (not in any structure yet). */
     private Entry<T> takeRingHead(FifoRing<T> g) {
-        int i = g.slot(g.readyHead);
-        Entry<T> e = newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
+        Entry<T> e = entryOf(g, g.slot(g.readyHead));
         g.pollReady();
         return e;
+    }
+
+    /** An entry holding the message of ring slot {@code i} (priority 0, no ordering key: ring queues have none). */
+    private Entry<T> entryOf(FifoRing<T> g, int i) {
+        return newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
     }
 
     /**
@@ -629,12 +632,11 @@ public final class MessageQueue<T> {
         if (tail == null || tail.deadline < e.deadline || (tail.deadline == e.deadline && tail.id < e.id)) {
             e.state = Entry.LEASED_LIST; // the list stays sorted by (deadline, id), like the heap
             leaseList.addLast(e);
-            due(e.deadline);
         } else {
             e.state = Entry.LEASED_HEAP;
             leaseHeap.add(e);
-            due(e.deadline);
         }
+        due(e.deadline);
     }
 
     private void removeLeased(Entry<T> e) {
@@ -1440,11 +1442,9 @@ public final class MessageQueue<T> {
         lock.lock();
         try {
             this.journal = journal;
-            if (ring != null) {
-                if (journal != null) { // journals take entries: the ring's messages move out, new ones stay out
-                    drainRing(ring);
-                }
-                ringOn = journal == null;
+            // journals record entries: the ring's messages move out, and new ones stay out while one is attached
+            if (ring != null && journal != null) {
+                drainRing(ring);
             }
         } finally {
             lock.unlock();

@@ -48,10 +48,6 @@ final class Sizes {
         return KIND.get(type);
     }
 
-    static long of(Object p) {
-        return of(p, kind(p.getClass()));
-    }
-
     static long of(Object p, int kind) {
         return switch (kind) {
             case BYTES -> ((byte[]) p).length;
