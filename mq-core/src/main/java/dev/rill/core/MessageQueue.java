@@ -32,12 +32,13 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * @param <T> the payload type
  */
-public final class MessageQueue<T> {
+public final class MessageQueue<T> extends QueueFrontPad {
 
     private static final System.Logger LOG = System.getLogger(MessageQueue.class.getName());
     private static final int LEVELS = OutboundMessage.MAX_PRIORITY + 1;
     private static final QueueListener NO_LISTENER = new QueueListener() { };
     private static final int LOCK_SPINS = 64; // see lockForBatch
+    private static final int MAX_DRAIN_BUFFER = 1024;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final QueueSpec spec;
@@ -53,6 +54,14 @@ public final class MessageQueue<T> {
     private final DeadLetterSink deadLetterSink; // null: dead letters are discarded (spec says so)
     private volatile QueueListener listener = NO_LISTENER;
     private Journal<T> journal; // durable brokers only: guarded by lock, enqueues log records in memory only
+
+    // ---- the send inbox: plain sends that skip the lock (see send and drainInbox) ----
+    // inbox (in QueueFront): ring queues without a byte limit; null for others
+    private long freed; // guarded by lock: messages that left the queue ever (published to the inbox)
+    private Pushed lastDrained; // guarded by lock: the head as of the last drain; older pushes are stored
+    private Pushed[] drainBuffer = new Pushed[16]; // guarded by lock: scratch for drainInbox, kept up to 1024
+    private boolean owned; // guarded by lock: head is OWNED by this call, so nextId and admitted are authoritative
+    private long admitted; // guarded by lock while owned: messages admitted ever (pushed or stored under the lock)
 
     // ---- state guarded by lock ----
     private long lastNow = Long.MIN_VALUE;
@@ -106,6 +115,7 @@ public final class MessageQueue<T> {
 
     @SuppressWarnings("unchecked")
     MessageQueue(QueueSpec spec, DeadLetterSink deadLetterSink) {
+        super(newInbox(spec));
         this.spec = Objects.requireNonNull(spec, "spec").validate();
         this.name = spec.name();
         this.visibilityMs = spec.visibilityTimeout().toMillis();
@@ -125,7 +135,20 @@ public final class MessageQueue<T> {
         }
         this.keys = keyOrdered ? new HashMap<>() : null;
         this.ring = keyOrdered || queueTtlMs > 0 ? null : new FifoRing<>();
+        this.lastDrained = inbox == null ? null : inbox.head;
     }
+
+    /** The inbox of queues whose plain sends can skip the lock: those with a ring (see below) and no byte limit. */
+    private static SendInbox newInbox(QueueSpec spec) {
+        Objects.requireNonNull(spec, "spec").validate();
+        boolean ringQueue = spec.ordering() != Ordering.KEY_ORDERED
+                && spec.messageTtl().map(Duration::toMillis).orElse(0L) == 0; // as the ring in the constructor
+        if (!ringQueue || spec.maxBytesRaw() != Long.MAX_VALUE) {
+            return null;
+        }
+        return new SendInbox(spec.capacity(), new Pushed(null, 1, 0, 0, null), NO_LISTENER);
+    }
+
 
     /**
      * Creates a stand-alone queue, outside any {@link Broker}. A stand-alone queue cannot dead-letter into
@@ -160,7 +183,11 @@ public final class MessageQueue<T> {
      * @param listener the listener, or null to remove it
      */
     public void setListener(QueueListener listener) {
-        this.listener = listener == null ? NO_LISTENER : listener;
+        QueueListener l = listener == null ? NO_LISTENER : listener;
+        this.listener = l;
+        if (inbox != null) {
+            inbox.listener = l;
+        }
     }
 
     // =====================================================================================================
@@ -180,6 +207,22 @@ public final class MessageQueue<T> {
      */
     public SendOutcome send(OutboundMessage<T> message, long now) {
         Objects.requireNonNull(message, "message");
+        SendInbox in = inbox;
+        if (in != null && in.pushable && message.dedupId() == null && message.priority() == 0 && message.ttl() == null
+                && message.delay().isZero()) {
+            QueueListener l = in.listener;
+            long id;
+            if (!l.wantsEvents() && (id = in.push(message, now)) > 0) {
+                if (in.takeIdle()) { // see signals: the lock holder that set idle looked at the inbox after
+                    try {
+                        l.onReadable();
+                    } catch (RuntimeException ex) {
+                        LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
+                    }
+                }
+                return SendOutcomes.outcome(id);
+            }
+        }
         long sz = sizeOf(message.payload());
         checkFits(sz);
         long code;
@@ -193,10 +236,102 @@ public final class MessageQueue<T> {
             code = sendLocked(message, sz, now);
             s = signals(wasReadable);
         } finally {
-            lock.unlock();
+            unlockOwned();
         }
         fire(s);
         return SendOutcomes.outcome(code); // allocated outside the lock
+    }
+
+    /**
+     * Stores the pushed sends (under the lock), oldest first, each as a send under the lock at its own time would
+     * have: the clock moves to its time, due timers run, then it is stored. Every locked call drains before it
+     * reads or changes anything, so pushes are never observably late.
+     */
+    private void drainInbox() {
+        drainInbox(inbox.head);
+    }
+
+    /** Stores the pushes from {@code h} (a head read or replaced by this lock holder) down to the last drained. */
+    private void drainInbox(Pushed h) {
+        Pushed last = lastDrained;
+        if (h == last || h.message == null) { // nothing new, or a marker (closed; or OWNED by this very call)
+            return;
+        }
+        // Collect newest first into a scratch array, then store oldest first. The nodes are only read: a write to a
+        // node the producer may still have in its cache would cost it a miss on its next push.
+        Pushed[] buf = drainBuffer;
+        int n = 0;
+        for (Pushed p = h; p != last; p = p.older) {
+            if (n == buf.length) {
+                buf = Arrays.copyOf(buf, n * 2);
+            }
+            buf[n++] = p;
+        }
+        last.older = null; // earlier batches become garbage (last is no longer the head: no producer reads it)
+        lastDrained = h;
+        for (int i = n - 1; i >= 0; i--) {
+            Pushed p = buf[i];
+            buf[i] = null;
+            long t = p.now > lastNow ? (lastNow = p.now) : lastNow;
+            runTimers(t);
+            @SuppressWarnings("unchecked")
+            OutboundMessage<T> m = (OutboundMessage<T>) p.message;
+            boolean ev = recordEvents;
+            recordEvents = false; // a push is made only while nobody wants events: its send had none to report
+            store(m, p.nextId - 1, -1, t, null);
+            recordEvents = ev;
+        }
+        if (buf.length <= MAX_DRAIN_BUFFER) {
+            drainBuffer = buf;
+        }
+    }
+
+    /**
+     * Takes over id assignment for this locked call: swaps the inbox's head for {@link SendInbox#OWNED}, so no push
+     * can claim an id or capacity until {@link #unlockOwned}, then stores everything pushed up to the swap. No-op
+     * without an inbox (nextId is then always authoritative) or when already owned.
+     */
+    private void own() {
+        SendInbox in = inbox;
+        if (in == null || owned) {
+            return;
+        }
+        for (;;) {
+            Pushed h = in.head;
+            if (h == SendInbox.CLOSED) {
+                return; // closed: this call stores nothing
+            }
+            if (in.casHead(h, SendInbox.OWNED)) {
+                drainInbox(h); // everything pushed up to the swap (found by Lincheck: draining before it lost one)
+                nextId = h.nextId;
+                admitted = h.admitted;
+                owned = true;
+                return;
+            }
+        }
+    }
+
+    /** Hands id assignment back to pushes (a new marker head, when this call owned it) and unlocks. */
+    private void unlockOwned() {
+        try {
+            if (owned) {
+                owned = false;
+                Pushed m = new Pushed(null, nextId, admitted, 0, null);
+                lastDrained = m;
+                inbox.head = m;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Under the lock: {@code k} messages left the queue (acked, dead-lettered, expired, purged). */
+    private void freed(long k) {
+        size -= k;
+        freed += k;
+        if (inbox != null) {
+            inbox.publishFreed(freed);
+        }
     }
 
     /**
@@ -241,7 +376,7 @@ public final class MessageQueue<T> {
             }
             s = signals(wasReadable);
         } finally {
-            lock.unlock();
+            unlockOwned();
         }
         fire(s);
         return new SendOutcomes(out);
@@ -291,7 +426,7 @@ public final class MessageQueue<T> {
             }
             s = signals(wasReadable);
         } finally {
-            lock.unlock();
+            unlockOwned();
         }
         fire(s);
         return accepted;
@@ -319,16 +454,23 @@ public final class MessageQueue<T> {
                 return SendOutcomes.duplicate(r.messageId);
             }
         }
+        own(); // no push claims ids or capacity from here to the unlock
         if (size >= capacity || bytes + Math.max(sz, 0) > maxBytes) {
             long need = Math.max(sz, 0); // sz < 0: not sized (no byte limit), so bytes never decide writability
             refusedBytes = sendRefused ? Math.min(refusedBytes, need) : need;
             sendRefused = true;
             return SendOutcomes.FULL;
         }
+        long id = nextId++;
+        admitted++;
+        return store(m, id, sz, now, dedupId);
+    }
+
+    /** Stores an admitted message under its id: the part of a send after dedup, capacity and id. */
+    private long store(OutboundMessage<T> m, long id, long sz, long now, String dedupId) {
         if (sz < 0) {
             sz = sizeOf(m.payload());
         }
-        long id = nextId++;
         if (ring != null && journal == null && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
             // the fast lane: behind every ready message of priority 0 in send order, as the main FIFO would be
             FifoRing<T> g = ring;
@@ -480,7 +622,9 @@ public final class MessageQueue<T> {
             long now = clock(dl.now(), ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
+            own();
             long id = nextId++;
+            admitted++;
             Entry<T> e = new Entry<>(id, now, payload, keyOrdered ? dl.key() : null, dl.key(), dl.priority(),
                     frozen);
             if (queueTtlMs > 0) {
@@ -500,7 +644,7 @@ public final class MessageQueue<T> {
             }
             s = signals(wasReadable);
         } finally {
-            lock.unlock();
+            unlockOwned();
         }
         fire(s);
         return true;
@@ -816,7 +960,7 @@ public final class MessageQueue<T> {
                     inFlight--;
                     acked++;
                     event(QueueEvent.Type.ACKED, h.id, 1, null, now);
-                    size--;
+                    freed(1);
                     bytes -= sizeOf(g.payloads[i]);
                     g.remove(pos);
                     return LeaseOutcome.OK;
@@ -930,12 +1074,17 @@ public final class MessageQueue<T> {
      * @return millis on the caller's clock, or {@link Long#MAX_VALUE} when nothing is pending
      */
     public long nextDeadline() {
+        long next;
+        Signals s;
         lock.lock();
         try {
-            return nextDeadlineLocked();
+            s = drainForRead();
+            next = nextDeadlineLocked();
         } finally {
             lock.unlock();
         }
+        fire(s);
+        return next;
     }
 
     private long nextDeadlineLocked() {
@@ -946,6 +1095,9 @@ public final class MessageQueue<T> {
 
     private long clock(long now, boolean eventsWanted) {
         recordEvents = eventsWanted;
+        if (inbox != null) {
+            drainInbox(); // before the clock moves: pushes carry their own times
+        }
         if (now > lastNow) {
             lastNow = now;
             return now;
@@ -1282,7 +1434,7 @@ public final class MessageQueue<T> {
             ttlHeap.remove(e);
         }
         e.state = Entry.GONE;
-        size--;
+        freed(1);
         bytes -= sizeOf(e.payload);
         if (e.key != null) {
             KeyState<T> k = keys.get(e.key);
@@ -1415,7 +1567,7 @@ public final class MessageQueue<T> {
             moved.clear();
         }
         readyMask = 0;
-        size = 0;
+        freed(n);
         ready = 0;
         inFlight = 0;
         delayed = 0;
@@ -1429,19 +1581,56 @@ public final class MessageQueue<T> {
      * kept (see {@link #purge(long)}); closing twice is harmless.
      */
     public void close() {
+        Signals s = null;
         lock.lock();
         try {
+            if (inbox != null && !closed) {
+                inbox.pushable = false;
+                Pushed h;
+                do {
+                    h = inbox.head;
+                } while (!inbox.casHead(h, SendInbox.CLOSED)); // no push after this
+                recordEvents = false;
+                drainInbox(h); // sends pushed before the close are stored like any other
+                lastDrained = SendInbox.CLOSED;
+                s = signals(true);
+            }
             closed = true;
         } finally {
             lock.unlock();
         }
+        fire(s);
+    }
+
+    /**
+     * Under the lock, for calls that take no {@code now}: stores pushed sends first, so the call sees every send
+     * that returned before it started. Timers that fell due before a push run as they would have for it.
+     *
+     * @return what the drain signalled (dead letters from those timers), for {@link #fire} after the unlock
+     */
+    private Signals drainForRead() {
+        if (inbox == null) {
+            return null;
+        }
+        Pushed h = inbox.head;
+        if (h == lastDrained || h.message == null) {
+            return null;
+        }
+        recordEvents = false; // pushes are made only while nobody wants events
+        drainInbox();
+        return signals(true);
     }
 
     /** Durable brokers: sets (or, with null, detaches) the journal; after this returns no call uses the old one. */
     void setJournal(Journal<T> journal) {
+        Signals s;
         lock.lock();
         try {
+            s = drainForRead(); // what was pushed before the journal came is not in it, as if sent before
             this.journal = journal;
+            if (inbox != null) {
+                inbox.pushable = journal == null;
+            }
             // journals record entries: the ring's messages move out, and new ones stay out while one is attached
             if (ring != null && journal != null) {
                 drainRing(ring);
@@ -1449,6 +1638,7 @@ public final class MessageQueue<T> {
         } finally {
             lock.unlock();
         }
+        fire(s);
     }
 
     /** Moves every ring message out to entries: leases keep running, ready ones go ahead of the main list's. */
@@ -1477,12 +1667,14 @@ public final class MessageQueue<T> {
     void restore(Journal.RecoveredQueue<T> state) {
         lock.lock();
         try {
+            own();
             for (Journal.Recovered<T> m : state.messages()) {
                 Entry<T> e = new Entry<>(m.id(), m.timestamp(), m.payload(), keyOrdered ? m.key() : null, m.key(),
                         m.priority(), m.headers());
                 e.deliveryCount = m.deliveryCount();
                 e.expiresAt = m.expiresAt();
                 size++;
+                admitted++;
                 bytes += sizeOf(m.payload());
                 if (m.readyAt() > 0) {
                     e.state = Entry.DELAYED;
@@ -1508,7 +1700,7 @@ public final class MessageQueue<T> {
             }
             nextId = Math.max(nextId, state.nextId());
         } finally {
-            lock.unlock();
+            unlockOwned();
         }
     }
 
@@ -1534,8 +1726,10 @@ public final class MessageQueue<T> {
             throw new IllegalArgumentException("max must be >= 1, was " + max);
         }
         ArrayList<Message<T>> out = new ArrayList<>(Math.min(max, 256));
+        Signals s;
         lock.lock();
         try {
+            s = drainForRead();
             for (int p = LEVELS - 1; p >= 0 && out.size() < max; p--) {
                 ReadyLevel<T> level = levels[p];
                 if (level.retry != null && !level.retry.isEmpty()) {
@@ -1569,6 +1763,7 @@ public final class MessageQueue<T> {
         } finally {
             lock.unlock();
         }
+        fire(s);
         return out;
     }
 
@@ -1578,43 +1773,63 @@ public final class MessageQueue<T> {
      * @return a snapshot as of the last call
      */
     public QueueStats stats() {
+        QueueStats st;
+        Signals s;
         lock.lock();
         try {
-            return new QueueStats(name, ready, inFlight, delayed, bytes, capacity, sent, duplicates, delivered, acked,
+            s = drainForRead();
+            st = new QueueStats(name, ready, inFlight, delayed, bytes, capacity, sent, duplicates, delivered, acked,
                     nacked, expiredLeases, deadLettered, expired, purged);
         } finally {
             lock.unlock();
         }
+        fire(s);
+        return st;
     }
 
     /** @return messages held (ready, leased and delayed) */
     public long size() {
+        long n;
+        Signals s;
         lock.lock();
         try {
-            return size;
+            s = drainForRead();
+            n = size;
         } finally {
             lock.unlock();
         }
+        fire(s);
+        return n;
     }
 
     /** Tests: the ring's length in slots (0 without a ring), to check that it stays bounded. */
     int ringLength() {
+        int n;
+        Signals s;
         lock.lock();
         try {
-            return ring == null ? 0 : ring.length();
+            s = drainForRead();
+            n = ring == null ? 0 : ring.length();
         } finally {
             lock.unlock();
         }
+        fire(s);
+        return n;
     }
 
     /** @return whether a plain send would be refused for capacity now */
     public boolean isFull() {
+        boolean full;
+        Signals s;
         lock.lock();
         try {
-            return size >= capacity || bytes >= maxBytes;
+            s = drainForRead();
+            full = size >= capacity || bytes >= maxBytes;
         } finally {
             lock.unlock();
         }
+        fire(s);
+        return full;
     }
 
     // =====================================================================================================
@@ -1642,6 +1857,22 @@ public final class MessageQueue<T> {
     @SuppressWarnings("unchecked")
     private Signals signals(boolean wasReadable) {
         boolean readable = !wasReadable && readyMask != 0;
+        SendInbox in = inbox;
+        if (in != null) {
+            if (readyMask == 0) {
+                if (!in.isIdle()) {
+                    // Dekker with push: set idle, then look at the inbox. A push that CAS'd before this look is seen
+                    // here (and signalled by this call); one after it sees idle and signals itself.
+                    in.markIdle();
+                    Pushed h = in.head;
+                    readable = h != lastDrained && h.message != null;
+                }
+            } else if (in.takeIdle()) {
+                // something is ready where nothing was: the edge is this call's to signal, also for a push that
+                // saw idle but lost the flag to this CAS (it then signals nothing)
+                readable = true;
+            }
+        }
         boolean writable = false;
         if (sendRefused && size < capacity && refusedBytes <= maxBytes - bytes) {
             sendRefused = false;

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Linearizability of {@link MessageQueue}'s concurrent operations, checked by Lincheck against the same class run
- * sequentially. Results are made comparable: sends report the outcome and id, receives the id and delivery count,
+ * sequentially. Plain sends take the lock-free inbox, dedup sends the lock: both race for ids and capacity. Results are made comparable: sends report the outcome and id, receives the id and delivery count,
  * settles the outcome and id of the handle they used (each thread settles the oldest handle it holds).
  *
  * <p>Time is a shared logical clock that only {@link #tick()} moves; with a 2 ms visibility timeout, ticks make
@@ -44,6 +44,17 @@ public class LincheckTest {
     @Operation
     public String send(@Param(name = "value") int value) {
         SendOutcome o = queue.send(OutboundMessage.of(value), clock.get());
+        return o.status() + "#" + o.messageId();
+    }
+
+    /**
+     * A send under the queue's lock (a dedup id), racing the lock-free plain sends above for ids and capacity.
+     *
+     * @return outcome and id
+     */
+    @Operation
+    public String sendDedup(@Param(name = "value") int value) {
+        SendOutcome o = queue.send(OutboundMessage.of(value).dedupId("d" + value), clock.get());
         return o.status() + "#" + o.messageId();
     }
 

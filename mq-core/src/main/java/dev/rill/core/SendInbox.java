@@ -1,0 +1,175 @@
+package dev.rill.core;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A queue's lock-free front for plain sends (see {@link MessageQueue#send}): a stack of {@link Pushed} nodes that
+ * producers push with one CAS and the queue's lock holder drains, plus the two counters the two sides exchange.
+ * The fields sit on cache lines of their own, away from the queue's lock-guarded state: the producer writes
+ * {@link #head} on every send, the lock holder writes {@link #freed} on every ack, and sharing a line with the state
+ * the lock holder works on would cost both sides a cache miss per message.
+ */
+final class SendInbox extends SendInboxFreed {
+    long p40, p41, p42, p43, p44, p45, p46, p47;
+
+    private static final VarHandle HEAD;
+    private static final VarHandle FREED;
+    private static final VarHandle IDLE;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            HEAD = l.findVarHandle(SendInboxHead.class, "head", Pushed.class);
+            FREED = l.findVarHandle(SendInboxFreed.class, "freed", long.class);
+            IDLE = l.findVarHandle(SendInboxIdle.class, "idle", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Head while a lock holder assigns ids itself: pushes fall back to the lock. */
+    static final Pushed OWNED = new Pushed(null, 0, 0, 0, null);
+    /** Head of a closed queue, for good. */
+    static final Pushed CLOSED = new Pushed(null, 0, 0, 0, null);
+
+    SendInbox(int capacity, Pushed start, QueueListener listener) {
+        this.capacity = capacity;
+        this.head = start;
+        this.idle = 1;
+        this.pushable = true;
+        this.listener = listener;
+    }
+
+    /**
+     * Pushes a plain message: claims the next id and a unit of capacity and publishes the message, all with one CAS.
+     * Never decides a refusal: when the queue may be full, is closed, or a lock holder owns the ids, it returns 0
+     * and the caller sends under the lock.
+     *
+     * @return the message's id, or 0
+     */
+    long push(OutboundMessage<?> m, long now) {
+        for (;;) {
+            Pushed h = head;
+            if (h == OWNED || h == CLOSED) {
+                return 0;
+            }
+            if (h.admitted - freedSeen >= capacity) {
+                // only when the cached count says full: one miss, not one per send. No spinning for room here: a
+                // producer re-reading freed while the consumer writes it slowed one-at-a-time 2x (measured)
+                long f = (long) FREED.getAcquire(this);
+                freedSeen = f; // racy among producers; any value read is a lower bound, so a stale one only refuses
+                if (h.admitted - f >= capacity) {
+                    return 0;
+                }
+            }            Pushed p = new Pushed(m, h.nextId + 1, h.admitted + 1, now, h);
+            if (HEAD.compareAndSet(this, h, p)) {
+                return h.nextId;
+            }
+        }
+    }
+
+    /** @return whether this push is the one to signal readable (the lock holder left the queue idle) */
+    boolean takeIdle() {
+        return idle != 0 && IDLE.compareAndSet(this, 1, 0);
+    }
+
+    /** @return whether the queue is marked idle (nothing ready as the last lock holder left it) */
+    boolean isIdle() {
+        return idle != 0;
+    }
+
+    /** Under the queue's lock: nothing is ready; the next push must signal readable. */
+    void markIdle() {
+        idle = 1;
+    }
+
+    boolean casHead(Pushed expected, Pushed next) {
+        return HEAD.compareAndSet(this, expected, next);
+    }
+
+    /** Under the queue's lock: publishes the total of messages that left the queue. */
+    void publishFreed(long total) {
+        FREED.setRelease(this, total);
+    }
+}
+
+abstract class SendInboxPad0 {
+    long p00, p01, p02, p03, p04, p05, p06, p07;
+}
+
+/** Written by producers on every send; read by the lock holder once per call. */
+abstract class SendInboxHead extends SendInboxPad0 {
+    volatile Pushed head; // the newest pushed send, or a marker (OWNED, CLOSED, or one the lock holder left)
+    long freedSeen; // producers' cached lower bound of freed
+    int capacity;
+    volatile boolean pushable; // false once a journal is attached or the queue closed: send under the lock
+    volatile QueueListener listener; // the queue's listener, mirrored here so a send reads no line the lock holder writes
+    int pad; // fills the gap after capacity's slot so no later field lands on this line
+}
+
+abstract class SendInboxPad1 extends SendInboxHead {
+    long p10, p11, p12, p13, p14, p15, p16, p17;
+}
+
+/** Read by every push; written when the queue empties (lock holder) or refills (the push that signals). */
+abstract class SendInboxIdle extends SendInboxPad1 {
+    volatile int idle; // 1: the lock holder left nothing ready, the next push signals readable. An int, not a
+    // boolean: the layout would fit a boolean into the head section's padding gap, on the head's line
+}
+
+abstract class SendInboxPad2 extends SendInboxIdle {
+    long p20, p21, p22, p23, p24, p25, p26, p27;
+}
+
+/** Written by the lock holder on every removal; read by producers only when the queue looks full. */
+abstract class SendInboxFreed extends SendInboxPad2 {
+    volatile long freed; // messages that left the queue ever (acked, dead-lettered, expired, purged)
+}
+
+/**
+ * A send pushed onto the inbox without the lock, or a marker. Pushes form a stack through {@link #older}; the lock
+ * holder takes everything above the head it drained last and stores it oldest first. Every node carries the id
+ * counter and the admitted count as of itself, so a push claims its id and its capacity with the one CAS that
+ * publishes it: ids follow the queue's FIFO order exactly, and the queue never holds more than its capacity.
+ */
+final class Pushed {
+    final OutboundMessage<?> message; // null for a marker
+    final long nextId; // the id after this node's (its own id is nextId - 1)
+    final long admitted; // messages admitted ever, this one included
+    final long now; // the sender's clock
+    Pushed older; // the head this push replaced; rewired and cleared by the drain
+
+    Pushed(OutboundMessage<?> message, long nextId, long admitted, long now, Pushed older) {
+        this.message = message;
+        this.nextId = nextId;
+        this.admitted = admitted;
+        this.now = now;
+        this.older = older;
+    }
+}
+
+/**
+ * The first fields of a {@link MessageQueue}: the only one a lock-free send reads ({@code inbox}), with padding on
+ * both sides, so that the lock holder's writes to the queue's state never invalidate the line a producer reads on
+ * every send. (The layout places a class's own fields after its superclass's, filling gaps first: the int fields
+ * take the gaps.)
+ */
+abstract class QueueFront {
+    long f00, f01, f02, f03, f04, f05, f06, f07;
+    final SendInbox inbox; // null: sends always take the lock
+    int fgap;
+
+    QueueFront(SendInbox inbox) {
+        this.inbox = inbox;
+    }
+}
+
+abstract class QueueFrontPad extends QueueFront {
+    long f10, f11, f12, f13, f14, f15, f16, f17;
+    int fgap2;
+
+    QueueFrontPad(SendInbox inbox) {
+        super(inbox);
+    }
+}
