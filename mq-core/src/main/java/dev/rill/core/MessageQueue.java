@@ -1880,8 +1880,12 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         List<DeadLetter<?>> dl = (List<DeadLetter<?>>) (List<?>) pendingDeadLetters;
         List<QueueEvent> ev = pendingEvents;
-        pendingDeadLetters = null;
-        pendingEvents = null;
+        if (dl != null) { // no store when there is nothing: the line stays clean for a thread spinning nearby
+            pendingDeadLetters = null;
+        }
+        if (ev != null) {
+            pendingEvents = null;
+        }
         if (dl == null && ev == null) { // the common case allocates nothing
             return readable ? (writable ? READABLE_WRITABLE : READABLE) : (writable ? WRITABLE : null);
         }
