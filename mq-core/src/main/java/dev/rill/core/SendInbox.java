@@ -16,6 +16,7 @@ final class SendInbox extends SendInboxFreed {
     private static final VarHandle HEAD;
     private static final VarHandle FREED;
     private static final VarHandle IDLE;
+    private static final VarHandle REFUSED;
 
     static {
         try {
@@ -23,6 +24,7 @@ final class SendInbox extends SendInboxFreed {
             HEAD = l.findVarHandle(SendInboxHead.class, "head", Pushed.class);
             FREED = l.findVarHandle(SendInboxFreed.class, "freed", long.class);
             IDLE = l.findVarHandle(SendInboxIdle.class, "idle", int.class);
+            REFUSED = l.findVarHandle(SendInboxIdle.class, "refused", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -33,8 +35,12 @@ final class SendInbox extends SendInboxFreed {
     /** Head of a closed queue, for good. */
     static final Pushed CLOSED = new Pushed(null, 0, 0, 0, null);
 
-    SendInbox(int capacity, Pushed start, QueueListener listener) {
+    /** What {@link #push} returns for a send refused as full without the lock. */
+    static final long FULL = -1;
+
+    SendInbox(int capacity, boolean timersMayFree, Pushed start, QueueListener listener) {
         this.capacity = capacity;
+        this.timersMayFree = timersMayFree;
         this.head = start;
         this.idle = 1;
         this.pushable = true;
@@ -43,10 +49,15 @@ final class SendInbox extends SendInboxFreed {
 
     /**
      * Pushes a plain message: claims the next id and a unit of capacity and publishes the message, all with one CAS.
-     * Never decides a refusal: when the queue may be full, is closed, or a lock holder owns the ids, it returns 0
-     * and the caller sends under the lock.
      *
-     * @return the message's id, or 0
+     * <p>A full queue refuses here, without the lock, only when a refusal under the lock would have done nothing
+     * else: {@code now} is not past the clock of the last finished locked call (so every timer due at the call's
+     * time has run; no clock to move), and no timer can free capacity anyway (no TTL'd message was ever stored
+     * and lease expiry never dead-letters). The send is then linearized where {@link #freed} was read: the queue
+     * was full and not closed there. Otherwise, or when a lock holder owns the ids, it returns 0 and the caller
+     * sends under the lock.
+     *
+     * @return the message's id; {@link #FULL}; or 0 to send under the lock
      */
     long push(OutboundMessage<?> m, long now) {
         for (;;) {
@@ -57,16 +68,37 @@ final class SendInbox extends SendInboxFreed {
             if (h.admitted - freedSeen >= capacity) {
                 // only when the cached count says full: one miss, not one per send. No spinning for room here: a
                 // producer re-reading freed while the consumer writes it slowed one-at-a-time 2x (measured)
+                long committed = clock; // before freed: a clock no later than the state freed shows
                 long f = (long) FREED.getAcquire(this);
                 freedSeen = f; // racy among producers; any value read is a lower bound, so a stale one only refuses
                 if (h.admitted - f >= capacity) {
-                    return 0;
+                    if (timersMayFree || now > committed) {
+                        return 0;
+                    }
+                    // Dekker with the lock holder, which stores freed, unlocks (a full fence), then reads refused
+                    // (MessageQueue.fire): either it sees this flag and signals writable, or this read sees room
+                    if (refused == 0) {
+                        refused = 1;
+                    }
+                    f = (long) FREED.getVolatile(this);
+                    freedSeen = f;
+                    if (h.admitted - f < capacity) {
+                        continue; // room after all
+                    }
+                    // full when freed was read; CLOSED is for good, so a head that is not CLOSED now was not then
+                    return head == CLOSED ? 0 : FULL;
                 }
-            }            Pushed p = new Pushed(m, h.nextId + 1, h.admitted + 1, now, h);
+            }
+            Pushed p = new Pushed(m, h.nextId + 1, h.admitted + 1, now, h);
             if (HEAD.compareAndSet(this, h, p)) {
                 return h.nextId;
             }
         }
+    }
+
+    /** @return whether a send was refused without the lock since the last writable signal; clears it if so */
+    boolean takeRefused() {
+        return refused != 0 && REFUSED.compareAndSet(this, 1, 0);
     }
 
     /** @return whether this push is the one to signal readable (the lock holder left the queue idle) */
@@ -105,6 +137,7 @@ abstract class SendInboxHead extends SendInboxPad0 {
     int capacity;
     volatile boolean pushable; // false once a journal is attached or the queue closed: send under the lock
     volatile QueueListener listener; // the queue's listener, mirrored here so a send reads no line the lock holder writes
+    volatile boolean timersMayFree; // expiry may dead-letter, or a TTL'd message was stored: refuse under the lock only
     int pad; // fills the gap after capacity's slot so no later field lands on this line
 }
 
@@ -116,6 +149,7 @@ abstract class SendInboxPad1 extends SendInboxHead {
 abstract class SendInboxIdle extends SendInboxPad1 {
     volatile int idle; // 1: the lock holder left nothing ready, the next push signals readable. An int, not a
     // boolean: the layout would fit a boolean into the head section's padding gap, on the head's line
+    volatile int refused; // 1: a push refused a send as full; the next locked call that frees signals writable
 }
 
 abstract class SendInboxPad2 extends SendInboxIdle {
@@ -125,6 +159,7 @@ abstract class SendInboxPad2 extends SendInboxIdle {
 /** Written by the lock holder on every removal; read by producers only when the queue looks full. */
 abstract class SendInboxFreed extends SendInboxPad2 {
     volatile long freed; // messages that left the queue ever (acked, dead-lettered, expired, purged)
+    volatile long clock = Long.MIN_VALUE; // the queue's clock as the last finished locked call left it
 }
 
 /**

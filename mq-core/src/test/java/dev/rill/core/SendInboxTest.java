@@ -1,7 +1,9 @@
 package dev.rill.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,7 +67,28 @@ class SendInboxTest {
     }
 
     @Test
-    void aFullQueueRefusesUnderTheLockAndSignalsWritableOnceItHasRoom() {
+    void aFullQueueFreedOnlyByTimersRefusesUnderTheLockWhereTheTimersRun() {
+        // a TTL'd message: at its expiry the queue has room again, also for a send that finds it full by the counts
+        MessageQueue<String> q = MessageQueue.create(QueueSpec.named("q").capacity(1));
+        q.send(OutboundMessage.of("short-lived").ttl(Duration.ofMillis(5)), 0);
+        assertThat(q.send(OutboundMessage.of("plain"), 4)).isEqualTo(SendOutcome.FULL);
+        assertThat(q.send(OutboundMessage.of("plain"), 5).status()).isEqualTo(SendOutcome.Status.ENQUEUED);
+        assertThat(q.stats().expired()).isEqualTo(1);
+
+        // a lease that runs out past maxDeliveries: its message is dead-lettered, which frees a slot
+        Broker b = Broker.create();
+        b.declare(QueueSpec.named("dlq"));
+        MessageQueue<String> w = b.declare(QueueSpec.named("w").capacity(1).maxDeliveries(1).deadLetterQueue("dlq")
+                .visibilityTimeout(Duration.ofMillis(10)));
+        w.send(OutboundMessage.of("m"), 0);
+        assertThat(w.receive(1, 0)).hasSize(1);
+        assertThat(w.send(OutboundMessage.of("n"), 9)).isEqualTo(SendOutcome.FULL);
+        assertThat(w.send(OutboundMessage.of("n"), 10).status()).isEqualTo(SendOutcome.Status.ENQUEUED);
+        assertThat(b.<String>get("dlq").orElseThrow().size()).isEqualTo(1);
+    }
+
+    @Test
+    void aFullQueueRefusesWithoutTheLockAndSignalsWritableOnceItHasRoom() {
         MessageQueue<Integer> q = MessageQueue.create(QueueSpec.named("q").capacity(2));
         AtomicInteger writable = new AtomicInteger();
         q.setListener(new QueueListener() {
@@ -328,6 +351,25 @@ class SendInboxTest {
             consumer.join(60_000);
             assertThat(producer.isAlive() || consumer.isAlive()).isFalse();
         }
+    }
+
+    @Test
+    void drainedPushesAreNotKeptAlive() {
+        MessageQueue<Object> q = MessageQueue.create(QueueSpec.named("q"));
+        List<WeakReference<Object>> refs = new ArrayList<>();
+        for (int i = 0; i < 1_000; i++) {
+            Object payload = new Object();
+            refs.add(new WeakReference<>(payload));
+            q.send(OutboundMessage.of(payload), NOW);
+        }
+        List<Lease<Object>> got = q.receive(1_000, NOW); // drains all pushes in one batch
+        assertThat(q.ackAll(got.stream().map(Lease::handle).toList(), NOW)).containsOnly(LeaseOutcome.OK);
+        got = null;
+        // the inbox's head (and the node below it) may keep the newest two messages; nothing older
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+            System.gc();
+            assertThat(refs.subList(0, 998)).allMatch(r -> r.get() == null);
+        });
     }
 
     @Test
