@@ -146,7 +146,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (!ringQueue || spec.maxBytesRaw() != Long.MAX_VALUE) {
             return null;
         }
-        return new SendInbox(spec.capacity(), spec.maxDeliveriesRaw() > 0, new Pushed(null, 1, 0, 0, null), NO_LISTENER);
+        return new SendInbox(spec.capacity(), spec.maxDeliveriesRaw() > 0, Pushed.marker(1, 0), NO_LISTENER);
     }
 
 
@@ -325,7 +325,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         try {
             if (owned) {
                 owned = false;
-                Pushed m = new Pushed(null, nextId, admitted, 0, null);
+                Pushed m = Pushed.marker(nextId, admitted);
                 lastDrained = m;
                 inbox.head = m;
             }
@@ -1815,6 +1815,22 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         fire(s);
         return n;
+    }
+
+    /** Tests: sends pushed and not yet stored (walks the inbox under the lock without draining it). */
+    int undrainedPushes() {
+        lock.lock();
+        try {
+            int n = 0;
+            if (inbox != null) {
+                for (Pushed p = inbox.head; p != lastDrained && p.message != null; p = p.older) {
+                    n++;
+                }
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Tests: the ring's length in slots (0 without a ring), to check that it stays bounded. */

@@ -354,6 +354,23 @@ class SendInboxTest {
     }
 
     @Test
+    void aLongBurstOfPlainSendsLeavesAtMostMaxPendingUnstored() {
+        MessageQueue<Integer> q = MessageQueue.create(QueueSpec.named("q").capacity(100_000));
+        for (int i = 0; i < 10_000; i++) {
+            assertThat(q.send(OutboundMessage.of(i), NOW).status()).isEqualTo(SendOutcome.Status.ENQUEUED);
+            assertThat(q.undrainedPushes()).isLessThanOrEqualTo(SendInbox.MAX_PENDING);
+        }
+        assertThat(q.undrainedPushes()).isPositive(); // the sends did skip the lock
+        assertThat(q.size()).isEqualTo(10_000);
+        assertThat(q.undrainedPushes()).isZero();
+        List<Lease<Integer>> got = q.receive(10_000, NOW);
+        for (int i = 0; i < got.size(); i++) {
+            assertThat(got.get(i).payload()).isEqualTo(i);
+            assertThat(got.get(i).message().id()).isEqualTo(i + 1);
+        }
+    }
+
+    @Test
     void drainedPushesAreNotKeptAlive() {
         MessageQueue<Object> q = MessageQueue.create(QueueSpec.named("q"));
         List<WeakReference<Object>> refs = new ArrayList<>();
