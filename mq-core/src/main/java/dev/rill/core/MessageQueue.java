@@ -197,7 +197,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
     /**
      * Stores a message at the tail of its priority (or in the delay heap when it has a delay).
      *
-     * <p>O(1); O(log n) with a delay or TTL.
+     * <p>O(1); O(log n) with a delay or TTL. A plain message (no dedup id, priority, delay or TTL) sent while nobody
+     * wants events takes no lock: one CAS publishes it and claims its id and capacity, and the next call that takes
+     * the lock stores it first (the queue's send inbox, {@code SendInbox}); no call can observe the difference.
      *
      * @param message the message
      * @param now the caller's clock, millis
