@@ -26,6 +26,14 @@ import reactor.util.concurrent.Queues;
  */
 final class FluxSendMany<T> extends Flux<SendResult<T>> {
 
+    /**
+     * Sends made one at a time after the queue refused one as full, before batches resume. Measured with a consumer
+     * that acks each message behind a publishOn hop (the producer woken for every freed slot): 1.6M -> 2.3-2.5M
+     * msg/s at 64; 16 and 1024 were no better for it, and cost more when the consumer acks in batches (256 slots
+     * freed at once, refilled one at a time): -10% at 64, -30% at 1024.
+     */
+    static final int SINGLES = 64;
+
     private final InMemoryQueue<T> queue;
     private final Flux<OutboundMessage<T>> source;
     private final Overflow overflow;
@@ -76,6 +84,8 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
 
         // ---- owned by the drain loop ----
         private final ArrayList<OutboundMessage<T>> staging = new ArrayList<>();
+        /** Messages still to send one at a time after a refusal (see drainLoop). */
+        private int singles;
         private long upstreamRequested;
         private long emittedTotal;
         private boolean terminated;
@@ -214,6 +224,21 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     List<OutboundMessage<T>> batch = staging.subList(0, n);
                     long now = queue.now();
                     List<SendOutcome> outcomes;
+                    if (singles > 0) {
+                        // After a refusal the queue stays near full, and every freed slot wakes this drain: a batch
+                        // call would take the queue's lock each time to store one message and be refused the rest,
+                        // fighting the consumer's acks for the lock. A plain send takes no lock (the core's send
+                        // inbox) and is refused without it, so send one at a time until the queue has taken SINGLES.
+                        SendOutcome one = sendOne(staging.get(0), now);
+                        if (one == null) {
+                            return false; // failed
+                        }
+                        outcomes = List.of(one);
+                        n = 1;
+                        if (one.accepted()) {
+                            singles--;
+                        }
+                    } else {
                     try {
                         outcomes = queue.core.sendAll(batch, now);
                     } catch (RuntimeException ex) {
@@ -229,6 +254,7 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                             fail(ex);
                             return false;
                         }
+                    }
                     }
                     int stored = 0;
                     SendOutcome.Status stop = null;
@@ -261,6 +287,9 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                         staging.subList(0, stored).clear();
                     }
                     full = stop == SendOutcome.Status.FULL;
+                    if (full) {
+                        singles = SINGLES;
+                    }
                     if (stop == SendOutcome.Status.CLOSED) {
                         fail(queue.closedException());
                         return false;

@@ -12,6 +12,7 @@ import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -734,6 +735,31 @@ public abstract class ReactiveQueueContract {
         consumer.dispose();
         assertThat(requestedUpstream.get()).isBetween((long) n, (long) n + maxInFlight); // the last request may overshoot
         assertThat(violations.get()).isZero();
+    }
+
+    @Test
+    void sendManyIntoAQueueKeptFullKeepsOrderAcrossRefusals() {
+        // capacity 10 and a consumer acking one at a time: the sender is refused over and over and switches between
+        // single sends and batches (FluxSendMany.SINGLES); order and ids must not notice
+        int n = 5_000;
+        ReactiveQueue<String> q = queue(QueueSpec.named("many-full").capacity(10));
+        List<String> seen = Collections.synchronizedList(new ArrayList<>());
+        Disposable consumer = q.receive().limitRate(1)
+                .concatMap(d -> {
+                    seen.add(d.message().payload());
+                    return d.ack();
+                })
+                .subscribe();
+        List<Long> ids = q.sendMany(Flux.range(0, n).map(i -> OutboundMessage.of("m" + i)))
+                .map(SendResult::messageId)
+                .collectList()
+                .block(TIMEOUT);
+        eventually(() -> assertThat(seen).hasSize(n));
+        consumer.dispose();
+        assertThat(ids).hasSize(n).isSorted().doesNotHaveDuplicates();
+        for (int i = 0; i < n; i++) {
+            assertThat(seen.get(i)).isEqualTo("m" + i);
+        }
     }
 
     @Test
