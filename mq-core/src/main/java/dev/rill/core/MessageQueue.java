@@ -57,7 +57,6 @@ public final class MessageQueue<T> extends QueueFrontPad {
 
     // ---- the send inbox: plain sends that skip the lock (see send and drainInbox) ----
     // inbox (in QueueFront): ring queues without a byte limit; null for others
-    private long freed; // guarded by lock: messages that left the queue ever (published to the inbox)
     private Pushed lastDrained; // guarded by lock: the head as of the last drain; older pushes are stored
     private Pushed[] drainBuffer = new Pushed[16]; // guarded by lock: scratch for drainInbox, kept up to 1024
     private boolean owned; // guarded by lock: head is OWNED by this call, so nextId and admitted are authoritative
@@ -219,11 +218,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                     return SendOutcome.FULL;
                 }
                 if (in.takeIdle()) { // see signals: the lock holder that set idle looked at the inbox after
-                    try {
-                        l.onReadable();
-                    } catch (RuntimeException ex) {
-                        LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
-                    }
+                    fire(READABLE);
                 }
                 return SendOutcomes.outcome(id);
             }
@@ -339,9 +334,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
     /** Under the lock: {@code k} messages left the queue (acked, dead-lettered, expired, purged). */
     private void freed(long k) {
         size -= k;
-        freed += k;
         if (inbox != null) {
-            inbox.publishFreed(freed);
+            inbox.publishFreed(inbox.freed + k); // only lock holders write it
         }
     }
 
@@ -1929,22 +1923,12 @@ public final class MessageQueue<T> extends QueueFrontPad {
     }
 
     private void fire(Signals s) {
-        SendInbox in = inbox;
-        if (in != null && in.refused != 0) {
-            // After the unlock, a full fence after this call's stores to freed: see SendInbox.push. Signalled once
-            // there is room; while a lock holder owns the head, its own call comes here after it.
-            Pushed h = in.head;
-            if ((h == SendInbox.CLOSED || h != SendInbox.OWNED && h.admitted - in.freed < capacity)
-                    && in.takeRefused()) {
-                try {
-                    listener.onWritable();
-                } catch (RuntimeException ex) {
-                    LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
-                }
-            }
-        }
+        boolean writableAfterRefusal = writableAfterRefusal();
         if (s == null) {
-            return;
+            if (!writableAfterRefusal) {
+                return;
+            }
+            s = WRITABLE;
         }
         if (s.deadLetters != null) {
             for (DeadLetter<?> dl : s.deadLetters) {
@@ -1959,12 +1943,26 @@ public final class MessageQueue<T> extends QueueFrontPad {
             if (s.readable) {
                 l.onReadable();
             }
-            if (s.writable) {
+            if (s.writable || writableAfterRefusal) {
                 l.onWritable();
             }
         } catch (RuntimeException ex) {
             LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
         }
+    }
+
+    /**
+     * Whether a send refused without the lock is owed its writable signal now (and takes it if so). Runs after the
+     * unlock, a full fence after this call's stores to freed: see SendInbox.push. Owed once there is room; while a
+     * lock holder owns the head, its own call comes here after it.
+     */
+    private boolean writableAfterRefusal() {
+        SendInbox in = inbox;
+        if (in == null || in.refused == 0) {
+            return false;
+        }
+        Pushed h = in.head;
+        return (h == SendInbox.CLOSED || h != SendInbox.OWNED && h.admitted - in.freed < capacity) && in.takeRefused();
     }
 
     private static long saturatedAdd(long a, long b) {

@@ -223,38 +223,33 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     int n = (int) Math.min(staging.size(), r - e);
                     List<OutboundMessage<T>> batch = staging.subList(0, n);
                     long now = queue.now();
-                    List<SendOutcome> outcomes;
-                    if (singles > 0) {
-                        // After a refusal the queue stays near full, and every freed slot wakes this drain: a batch
-                        // call would take the queue's lock each time to store one message and be refused the rest,
-                        // fighting the consumer's acks for the lock. A plain send takes no lock (the core's send
-                        // inbox) and is refused without it, so send one at a time until the queue has taken SINGLES.
+                    List<SendOutcome> outcomes = null;
+                    if (singles == 0) {
+                        try {
+                            outcomes = queue.core.sendAll(batch, now);
+                        } catch (RuntimeException ex) {
+                            if (n == 1) {
+                                fail(ex);
+                                return false;
+                            }
+                            // a payload over the byte limit: store the messages before it, one at a time (below)
+                        }
+                    }
+                    if (outcomes == null) {
+                        // One message: after a byte-limit failure above, or after a refusal. Then the queue stays near
+                        // full and every freed slot wakes this drain: a batch call would take the queue's lock each
+                        // time to store one message and be refused the rest, fighting the consumer's acks for the
+                        // lock. A plain send takes no lock (the core's send inbox) and is refused without it, so send
+                        // one at a time until the queue has taken SINGLES.
                         SendOutcome one = sendOne(staging.get(0), now);
                         if (one == null) {
                             return false; // failed
                         }
                         outcomes = List.of(one);
                         n = 1;
-                        if (one.accepted()) {
+                        if (singles > 0 && one.accepted()) {
                             singles--;
                         }
-                    } else {
-                    try {
-                        outcomes = queue.core.sendAll(batch, now);
-                    } catch (RuntimeException ex) {
-                        if (n > 1) {
-                            // a payload over the byte limit: store the messages before it, one at a time
-                            SendOutcome one = sendOne(staging.get(0), now);
-                            if (one == null) {
-                                return false; // failed
-                            }
-                            outcomes = List.of(one);
-                            n = 1;
-                        } else {
-                            fail(ex);
-                            return false;
-                        }
-                    }
                     }
                     int stored = 0;
                     SendOutcome.Status stop = null;
