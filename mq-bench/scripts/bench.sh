@@ -48,6 +48,20 @@ else
     timer_slack="$slack_before ns (could not be lowered)"
 fi
 
+# Transparent huge pages for every JVM started below (heap and code cache; the kernel here has THP in "madvise" mode,
+# so a JVM gets them only when it asks). Measured on these machines (NOTES.md, "Huge pages"): the kernel's DAMON
+# monitor (kdamond, physical-address mode, a sample every 500 ms) spends time in proportion to the 4 KiB pages
+# mapped: a sleeping JVM with a 4 GiB heap cost it 40-60 ms of a vCPU per sample, 1.3 ms with huge pages, and Rill's
+# two 1 GiB JVMs at 5k msg/s saw ~30 ms of no progress every ~0.5 s (p99 20 ms; Redis through the same bench JVM
+# p99 3.5 ms). The bench JVM holds every peer's client, so the flag applies to all systems alike; Rill's server
+# JVMs inherit it from the bench JVM. Production servers are advised the same (docs/operations.md).
+jvm_flags=()
+thp_mode=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo "not available")
+case "$thp_mode" in
+    *"[always]"*|*"[madvise]"*) jvm_flags+=(-XX:+UseTransparentHugePages); huge_pages="transparent huge pages for every JVM's heap (-XX:+UseTransparentHugePages; kernel THP mode: $thp_mode)" ;;
+    *) huge_pages="none (kernel THP mode: $thp_mode)" ;;
+esac
+
 stop_peers() {
     for pid in "${pids[@]:-}"; do
         [ -n "$pid" ] || continue
@@ -175,18 +189,18 @@ nats_version=$(nats-server --version 2>/dev/null || echo "not installed")
 if [ "${BENCH_SKIP_REACTIVE:-0}" != 1 ]; then
     log "in-JVM reactive"
     if [ "$profile" = quick ]; then args=(1000000 3 5); else args=(2000000 5 10); fi
-    java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.suite.ReactiveBench "${args[@]}" "$frag"
+    java "${jvm_flags[@]}" -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.suite.ReactiveBench "${args[@]}" "$frag"
 fi
 
 if [ "${BENCH_SKIP_NET:-0}" != 1 ] && [ ${#net_args[@]} -gt 0 ]; then
     log "networked: ${net_args[*]}"
-    java -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.net.NetBench "$profile" "$frag" "${net_args[@]}"
+    java "${jvm_flags[@]}" -Xms1g -Xmx1g -cp "$jar" dev.rill.bench.net.NetBench "$profile" "$frag" "${net_args[@]}"
 fi
 
 if [ "${BENCH_SKIP_DURABLE:-0}" != 1 ] && [ ${#durable_args[@]} -gt 0 ]; then
     log "durable: ${durable_args[*]} (data under $data)"
     # The embedded broker keeps every message of a run in this heap (no consumer): up to 400k x 4 KiB in full.
-    java -Xms1g -Xmx4g -Drill.bench.disk="$data_disk" -cp "$jar" dev.rill.bench.durable.DurableBench "$profile" \
+    java "${jvm_flags[@]}" -Xms1g -Xmx4g -Drill.bench.disk="$data_disk" -cp "$jar" dev.rill.bench.durable.DurableBench "$profile" \
         "$frag" "$data/rill" "${durable_args[@]}"
 fi
 
@@ -194,13 +208,13 @@ if [ "${BENCH_SKIP_SCALING:-0}" != 1 ]; then
     log "in-JVM scaling curves"
     # full queues 10M messages in one queue (about 1 GB of entries), the core's and then the reactive layer's.
     if [ "$profile" = quick ]; then heap=3g; else heap=6g; fi
-    java -Xms1g -Xmx$heap -Djava.awt.headless=true -cp "$jar" dev.rill.bench.suite.ScalingBench "$profile" "$frag"
+    java "${jvm_flags[@]}" -Xms1g -Xmx$heap -Djava.awt.headless=true -cp "$jar" dev.rill.bench.suite.ScalingBench "$profile" "$frag"
 fi
 
 if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
     log "client memory under a slow consumer"
     if [ "$profile" = quick ]; then secs=8; else secs=30; fi
-    java -Xms256m -Xmx1g -cp "$jar" dev.rill.bench.net.SlowConsumerMemory 1000000 "$secs" "$frag" 256 4096
+    java "${jvm_flags[@]}" -Xms256m -Xmx1g -cp "$jar" dev.rill.bench.net.SlowConsumerMemory 1000000 "$secs" "$frag" 256 4096
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -224,6 +238,7 @@ cp "$frag"/*.png "$out/benchmarks/" 2>/dev/null || true
     echo "- Clients: amqp-client 5.37.1, jedis 8.0.2, jnats 2.24.1; Rill $(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -1) ($(git rev-parse --short HEAD))"
     echo "- Data directories: $data_disk"
     echo "- Timer slack: $timer_slack"
+    echo "- Huge pages: $huge_pages"
     echo "- Load (1, 5, 15-min averages, 2 cores): $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; the run took $((SECONDS / 60)) min"
     echo
     echo "## Results"

@@ -1,5 +1,6 @@
 package dev.rill.bench.durable;
 
+import dev.rill.bench.net.NetBench;
 import dev.rill.bench.net.RillServerMain;
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
@@ -78,9 +79,11 @@ final class RillNetworkTarget implements DurableTarget {
         if (server == null) {
             dir = Files.createTempDirectory(parent, "rill-server-");
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder pb = new ProcessBuilder(java, "-Xms1g", "-Xmx" + serverHeap, "-cp",
-                    System.getProperty("java.class.path"), RillServerMain.class.getName(), "0", dir.toString(),
-                    DurableBench.policyArg(policy));
+            List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx" + serverHeap));
+            command.addAll(NetBench.inheritedJvmFlags());
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName(), "0",
+                    dir.toString(), DurableBench.policyArg(policy)));
+            ProcessBuilder pb = new ProcessBuilder(command);
             pb.redirectError(ProcessBuilder.Redirect.INHERIT);
             server = pb.start();
             port = readyPort(server);

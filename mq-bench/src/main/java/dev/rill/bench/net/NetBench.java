@@ -37,7 +37,9 @@ public final class NetBench {
             case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 5, 4, 2);
             case "full" -> new Profile(1_000_000, 1, 5, new int[] {5_000, 50_000}, 5, 10, 3);
             case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
-            default -> throw new IllegalArgumentException("profile must be quick or full, was " + name);
+            // for A/B runs of a change aimed at the tails: short throughput warmup, then 5k msg/s in 10 s windows
+            case "tail" -> new Profile(200_000, 5, 1, new int[] {5_000}, 5, 10, 3);
+            default -> throw new IllegalArgumentException("profile must be quick, full, smoke or tail, was " + name);
         };
     }
 
@@ -124,6 +126,7 @@ public final class NetBench {
     static Process startRillServer() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g"));
+        command.addAll(inheritedJvmFlags());
         String extra = System.getProperty("rill.bench.serverJvmArgs", "").trim();
         if (!extra.isEmpty()) {
             command.addAll(List.of(extra.split("\\s+")));
@@ -132,6 +135,22 @@ public final class NetBench {
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         return pb.start();
+    }
+
+    /**
+     * The flags of this JVM that a server JVM it starts must share: {@code -XX:+UseTransparentHugePages}, which
+     * {@code bench.sh} gives every JVM it starts where the kernel offers transparent huge pages (see NOTES.md:
+     * with 4 KiB pages the kernel's DAMON memory monitor stalls every large-heap JVM for tens of milliseconds twice
+     * a second on these machines).
+     */
+    public static List<String> inheritedJvmFlags() {
+        List<String> flags = new ArrayList<>();
+        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.equals("-XX:+UseTransparentHugePages")) {
+                flags.add(arg);
+            }
+        }
+        return flags;
     }
 
     static int readyPort(Process server) throws Exception {
