@@ -48,7 +48,7 @@ else
     timer_slack="$slack_before ns (could not be lowered)"
 fi
 
-# Transparent huge pages for every JVM started below (heap and code cache; the kernel here has THP in "madvise" mode,
+# Transparent huge pages for the heap of every JVM started below (the kernel here has THP in "madvise" mode,
 # so a JVM gets them only when it asks). Measured on these machines (NOTES.md, "Huge pages"): the kernel's DAMON
 # monitor (kdamond, physical-address mode, a sample every 500 ms) spends time in proportion to the 4 KiB pages
 # mapped: a sleeping JVM with a 4 GiB heap cost it 40-60 ms of a vCPU per sample, 1.3 ms with huge pages, and Rill's

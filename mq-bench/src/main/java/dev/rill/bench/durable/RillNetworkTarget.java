@@ -1,6 +1,5 @@
 package dev.rill.bench.durable;
 
-import dev.rill.bench.net.NetBench;
 import dev.rill.bench.net.RillServerMain;
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
@@ -10,10 +9,7 @@ import dev.rill.netty.ClientOptions;
 import dev.rill.netty.RillClient;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -78,15 +74,8 @@ final class RillNetworkTarget implements DurableTarget {
     public List<Sender> open(int payloadBytes, int producers) throws Exception {
         if (server == null) {
             dir = Files.createTempDirectory(parent, "rill-server-");
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx" + serverHeap));
-            command.addAll(NetBench.inheritedJvmFlags());
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName(), "0",
-                    dir.toString(), DurableBench.policyArg(policy)));
-            ProcessBuilder pb = new ProcessBuilder(command);
-            pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-            server = pb.start();
-            port = readyPort(server);
+            server = RillServerMain.start(serverHeap, "0", dir.toString(), DurableBench.policyArg(policy));
+            port = RillServerMain.readyPort(server);
         }
         URI uri = URI.create("rill://127.0.0.1:" + port);
         QueueSpec spec = QueueSpec.named(QUEUE).unbounded();
@@ -103,17 +92,6 @@ final class RillNetworkTarget implements DurableTarget {
                     .subscribe(r -> { }, e -> confirm.done(false), () -> confirm.done(true)));
         }
         return senders;
-    }
-
-    private static int readyPort(Process p) throws Exception {
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = r.readLine()) != null) {
-            if (line.startsWith("READY ")) {
-                return Integer.parseInt(line.substring(6).trim());
-            }
-        }
-        throw new IllegalStateException("the rill server exited before it was ready");
     }
 
     @Override

@@ -2,10 +2,7 @@ package dev.rill.bench.net;
 
 import dev.rill.bench.suite.Results;
 import dev.rill.bench.suite.Summary;
-import java.io.BufferedReader;
 import java.io.File;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,10 +17,11 @@ import org.HdrHistogram.Histogram;
  * quorum), Redis Streams and NATS JetStream (memory and file), started by {@code mq-bench/scripts/bench.sh}. For
  * each peer: consume+ack throughput over repeated runs, then latency percentiles at fixed rates.
  *
- * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full OUT_DIR PEER...} where a PEER is
- * {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}
- * or {@code nats-file:PORT}. {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to Rill's server JVM (for
- * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
+ * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full|smoke|tail OUT_DIR PEER...} where
+ * a PEER is {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT},
+ * {@code nats-mem:PORT} or {@code nats-file:PORT}; {@code tail} is for A/B runs of the 5k msg/s tail. Rill's
+ * server JVM is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options
+ * to it (for experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
 public final class NetBench {
 
@@ -92,8 +90,8 @@ public final class NetBench {
                 int port = spec.contains(":") ? Integer.parseInt(spec.substring(spec.indexOf(':') + 1)) : 0;
                 Peer peer;
                 if (kind.equals("rill")) {
-                    rillServer = startRillServer();
-                    port = readyPort(rillServer);
+                    rillServer = RillServerMain.start("1g", "0");
+                    port = RillServerMain.readyPort(rillServer);
                     peer = new RillPeer(port);
                 } else {
                     peer = switch (kind) {
@@ -121,47 +119,6 @@ public final class NetBench {
         System.out.print(r.markdown());
         r.write(out);
         System.exit(0); // client libraries leave non-daemon threads behind
-    }
-
-    static Process startRillServer() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g"));
-        command.addAll(inheritedJvmFlags());
-        String extra = System.getProperty("rill.bench.serverJvmArgs", "").trim();
-        if (!extra.isEmpty()) {
-            command.addAll(List.of(extra.split("\\s+")));
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName(), "0"));
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-        return pb.start();
-    }
-
-    /**
-     * The flags of this JVM that a server JVM it starts must share: {@code -XX:+UseTransparentHugePages}, which
-     * {@code bench.sh} gives every JVM it starts where the kernel offers transparent huge pages (see NOTES.md:
-     * with 4 KiB pages the kernel's DAMON memory monitor stalls every large-heap JVM for tens of milliseconds twice
-     * a second on these machines).
-     */
-    public static List<String> inheritedJvmFlags() {
-        List<String> flags = new ArrayList<>();
-        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.equals("-XX:+UseTransparentHugePages")) {
-                flags.add(arg);
-            }
-        }
-        return flags;
-    }
-
-    static int readyPort(Process server) throws Exception {
-        BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = r.readLine()) != null) {
-            if (line.startsWith("READY ")) {
-                return Integer.parseInt(line.substring(6).trim());
-            }
-        }
-        throw new IllegalStateException("rill server exited before it was ready");
     }
 
     static PeerResult measure(Peer peer, Profile p) {

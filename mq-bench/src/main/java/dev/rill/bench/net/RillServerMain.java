@@ -6,9 +6,15 @@ import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
+import java.io.BufferedReader;
 import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The Rill server of the networked benchmarks, run in its own JVM by {@link NetBench} and by the durable benchmark:
@@ -19,6 +25,52 @@ import java.time.Duration;
 public final class RillServerMain {
 
     private RillServerMain() {
+    }
+
+    /**
+     * Starts this class in a JVM of its own with this JVM's class path, {@code -Xms1g -Xmx<maxHeap>}, this JVM's
+     * {@code -XX:+UseTransparentHugePages} if it has it ({@code bench.sh} gives it to every JVM where the kernel
+     * offers transparent huge pages: see NOTES.md, "Huge pages"), then the options of
+     * {@code -Drill.bench.serverJvmArgs} (for experiments; they come last, so they win).
+     *
+     * @param maxHeap the {@code -Xmx} value, e.g. {@code "1g"}
+     * @param args the arguments of {@link #main}
+     * @return the server process; {@link #readyPort} waits for it
+     * @throws Exception when it cannot be started
+     */
+    public static Process start(String maxHeap, String... args) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx" + maxHeap));
+        if (ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+UseTransparentHugePages")) {
+            command.add("-XX:+UseTransparentHugePages");
+        }
+        String extra = System.getProperty("rill.bench.serverJvmArgs", "").trim();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        return pb.start();
+    }
+
+    /**
+     * Waits for a server of {@link #start} to print {@code READY <port>}.
+     *
+     * @param server the process
+     * @return the port it listens on
+     * @throws Exception when it exits first
+     */
+    public static int readyPort(Process server) throws Exception {
+        BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = r.readLine()) != null) {
+            if (line.startsWith("READY ")) {
+                return Integer.parseInt(line.substring(6).trim());
+            }
+        }
+        throw new IllegalStateException("the rill server exited before it was ready");
     }
 
     /**

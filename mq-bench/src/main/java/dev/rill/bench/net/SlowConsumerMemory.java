@@ -102,10 +102,10 @@ public final class SlowConsumerMemory {
         if (windows.isEmpty()) {
             windows = List.of(256, 4096);
         }
-        Process server = NetBench.startRillServer();
+        Process server = RillServerMain.start("1g", "0");
         List<Sample> samples = new ArrayList<>();
         try {
-            int port = NetBench.readyPort(server);
+            int port = RillServerMain.readyPort(server);
             URI uri = URI.create("rill://127.0.0.1:" + port);
             QueueSpec spec = QueueSpec.named("slow").capacity(backlog + 1_000);
             for (int window : windows) {
