@@ -78,6 +78,61 @@ class RemoteTransportTest {
     }
 
     /**
+     * A consumer that keeps 128 deliveries asked for and asks for one more as each ack completes (what
+     * {@code flatMap(d -> d.ack(), 128)} does), fed one message at a time as at a moderate rate: its credit is topped
+     * up in batches, not one CREDIT frame per message (that cost the server a read and a wake-up per message), and
+     * it never gets more than it asked for.
+     */
+    @Test
+    void requestOnePerAckIsToppedUpInBatchesNeverPastTheDemand() throws Exception {
+        int n = 2_000;
+        int outstanding = 128;
+        RillServer s = server(ServerOptions.defaults());
+        QueueSpec spec = QueueSpec.named("topup");
+        ReactiveQueue<byte[]> serverSide = queue(local, spec, Codec.bytes());
+        try (FrameCountingRelay relay = new FrameCountingRelay(s.port())) {
+            ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
+                    ClientOptions.defaults()).block(TIMEOUT);
+            clients.add(b);
+            ReactiveQueue<byte[]> remote = queue(b, spec, Codec.bytes());
+            java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong(outstanding);
+            java.util.concurrent.atomic.AtomicLong beyondDemand = new java.util.concurrent.atomic.AtomicLong();
+            BlockingQueue<Integer> acked = new ArrayBlockingQueue<>(n);
+            BaseSubscriber<Delivery<byte[]>> consumer = new BaseSubscriber<>() {
+                @Override
+                protected void hookOnSubscribe(Subscription sub) {
+                    sub.request(outstanding);
+                }
+
+                @Override
+                protected void hookOnNext(Delivery<byte[]> d) {
+                    if (received.incrementAndGet() > requested.get()) {
+                        beyondDemand.incrementAndGet();
+                    }
+                    d.ack().subscribe(null, e -> { }, () -> {
+                        requested.incrementAndGet();
+                        request(1);
+                        acked.add(1);
+                    });
+                }
+            };
+            remote.receive().subscribe(consumer);
+            for (int i = 0; i < n; i++) {
+                serverSide.send(OutboundMessage.of(new byte[] {(byte) i})).block(TIMEOUT);
+                assertThat(acked.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("ack of message %d", i).isNotNull();
+            }
+            consumer.dispose();
+            assertThat(beyondDemand.get()).isZero();
+            assertThat(serverSide.stats().block(TIMEOUT).acked()).isEqualTo(n);
+            long creditFrames = relay.clientFrames(0x32);
+            // the first 128, then 32 at a time once a quarter of the demand is used (the old rule: one per message)
+            assertThat(creditFrames).as("CREDIT frames for %d messages", n).isBetween(1L, (long) n / 32 + 2);
+            assertThat(relay.clientFrames(0x40)).as("ACK frames").isEqualTo(n);
+        }
+    }
+
+    /**
      * {@code n} messages queued on the server; a remote consumer requests 10, acks them, requests 10 more: the
      * server-side in-flight count (leased, not acked) never exceeds 10 (prefetch 0), and the client never receives
      * more than it asked for.

@@ -18,8 +18,9 @@ import reactor.core.publisher.Operators;
  *
  * <p>Demand: the subscriber's {@code request(n)} is added to {@link #requested} (what may be emitted) and to
  * {@link #demand} (what credit may still cover: requested minus arrived); the current attachment turns the latter
- * into CREDIT frames: exactly the demand when it is below the receive window, otherwise a window refilled once 75%
- * of it was used. The server never sends past the credit, so the buffer between arrival (on the event loop) and
+ * into CREDIT frames: the demand when it is below the receive window, topped up once a quarter of it was used
+ * (so {@code request(1)} per message does not cost a frame per message), otherwise a window refilled once 75% of it
+ * was used. The server never sends past the credit, so the buffer between arrival (on the event loop) and
  * emission (the drain loop) never holds more than was asked for. {@code request(n <= 0)} cancels the stream and
  * signals {@link IllegalArgumentException} (rule 3.9).
  *
@@ -263,7 +264,12 @@ final class RemoteSubscription<E> implements Subscription {
             long d = demand.get();
             long target = Math.min(d, window);
             long deficit = target - creditOut;
-            if (deficit > 0 && (d < window || creditOut <= window / 4)) {
+            // Top up once the server's credit falls to 3/4 of the target (below the window) or 1/4 of the window
+            // (unbounded demand), not on every request(1): a flatMap(ack, 128) asks for one more message per ack,
+            // and a CREDIT frame per message cost both sides a read and a wake-up per message. Never more than the
+            // demand; with the credit used up (creditOut 0) the deficit always goes at once, so nothing waits.
+            boolean due = d < window ? creditOut * 4 <= target * 3 : creditOut <= window / 4;
+            if (deficit > 0 && due) {
                 creditOut += deficit;
                 conn.writeFrame(new Frame.Credit(id, (int) deficit));
             }
