@@ -17,9 +17,9 @@ import org.HdrHistogram.Histogram;
  * quorum), Redis Streams and NATS JetStream (memory and file), started by {@code mq-bench/scripts/bench.sh}. For
  * each peer: consume+ack throughput over repeated runs, then latency percentiles at fixed rates.
  *
- * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full|smoke|tail OUT_DIR PEER...} where
+ * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full|smoke|tail|tail50 OUT_DIR PEER...} where
  * a PEER is {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT},
- * {@code nats-mem:PORT} or {@code nats-file:PORT}; {@code tail} is for A/B runs of the 5k msg/s tail. Rill's
+ * {@code nats-mem:PORT} or {@code nats-file:PORT}; {@code tail} and {@code tail50} are for A/B runs of the 5k and 50k msg/s tails. Rill's
  * server JVM is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options
  * to it (for experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
@@ -37,7 +37,10 @@ public final class NetBench {
             case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
             // for A/B runs of a change aimed at the tails: short throughput warmup, then 5k msg/s in 10 s windows
             case "tail" -> new Profile(200_000, 5, 1, new int[] {5_000}, 5, 10, 3);
-            default -> throw new IllegalArgumentException("profile must be quick, full, smoke or tail, was " + name);
+            // the same at 50k msg/s
+            case "tail50" -> new Profile(200_000, 5, 1, new int[] {50_000}, 5, 10, 3);
+            default -> throw new IllegalArgumentException(
+                    "profile must be quick, full, smoke, tail or tail50, was " + name);
         };
     }
 

@@ -71,6 +71,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private Permissions permissions = Permissions.all();
     private ScheduledFuture<?> handshakeTimer;
     private boolean inRead;
+    /** A frame was written during the current read burst: flush when it completes. */
+    private boolean wroteInRead;
+    private final Runnable flushTask = () -> {
+        flushScheduled = false;
+        ctx.flush();
+    };
     private boolean flushScheduled;
 
     private final Map<String, ReactiveQueue<byte[]>> queues = new HashMap<>();
@@ -135,7 +141,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         inRead = false;
-        ctx.flush();
+        if (wroteInRead) {
+            wroteInRead = false;
+            scheduleFlush();
+        }
     }
 
     @Override
@@ -1176,12 +1185,22 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     + " bytes are waiting");
             return;
         }
-        if (!inRead && !flushScheduled) {
+        if (inRead) {
+            wroteInRead = true;
+        } else {
+            scheduleFlush();
+        }
+    }
+
+    /**
+     * Flushes in the event loop's task phase, after this pass's reads and the tasks already queued (deliveries
+     * handed over by other connections' loops): the answers to a burst of reads and the deliveries that came in
+     * meanwhile leave in one write system call instead of one each.
+     */
+    private void scheduleFlush() {
+        if (!flushScheduled) {
             flushScheduled = true;
-            loop.execute(() -> {
-                flushScheduled = false;
-                ctx.flush();
-            });
+            loop.execute(flushTask);
         }
     }
 
