@@ -147,7 +147,8 @@ public final class ClientOptions implements Cloneable {
     /**
      * Sets the credit window of a subscription whose subscriber asks for more than this (e.g. unbounded demand):
      * the client grants the server at most this many deliveries at a time and tops the grant up once 75% of it is
-     * used. A subscriber asking for less gets exactly what it asked for.
+     * used. A subscriber asking for less is granted what it asked for, never more; its further requests go out
+     * once the server's unused credit falls to 3/4 of the demand (at once when none is left), not one by one.
      *
      * <p>Default: {@value #DEFAULT_RECEIVE_WINDOW}.
      *
