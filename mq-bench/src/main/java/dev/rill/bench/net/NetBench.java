@@ -17,11 +17,12 @@ import org.HdrHistogram.Histogram;
  * quorum), Redis Streams and NATS JetStream (memory and file), started by {@code mq-bench/scripts/bench.sh}. For
  * each peer: consume+ack throughput over repeated runs, then latency percentiles at fixed rates.
  *
- * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench quick|full|smoke|tail|tail50 OUT_DIR PEER...} where
- * a PEER is {@code rill}, {@code rabbit-classic:PORT}, {@code rabbit-quorum:PORT}, {@code redis:PORT},
- * {@code nats-mem:PORT} or {@code nats-file:PORT}; {@code tail} and {@code tail50} are for A/B runs of the 5k and 50k msg/s tails. Rill's
- * server JVM is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options
- * to it (for experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
+ * <p>Run: {@code java -cp benchmarks.jar dev.rill.bench.net.NetBench PROFILE OUT_DIR PEER...} where PROFILE is
+ * {@code quick}, {@code full}, {@code smoke}, {@code tail} or {@code tail50} (A/B runs of the 5k and 50k msg/s tails)
+ * or {@code thru} (A/B runs of throughput), and a PEER is {@code rill}, {@code rabbit-classic:PORT},
+ * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT} or {@code nats-file:PORT}. Rill's server JVM
+ * is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to it (for
+ * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
 public final class NetBench {
 
@@ -39,8 +40,10 @@ public final class NetBench {
             case "tail" -> new Profile(200_000, 5, 1, new int[] {5_000}, 5, 10, 3);
             // the same at 50k msg/s
             case "tail50" -> new Profile(200_000, 5, 1, new int[] {50_000}, 5, 10, 3);
+            // for A/B runs of a change aimed at throughput: four 1M-message runs after one warmup, no fixed rates
+            case "thru" -> new Profile(1_000_000, 1, 4, new int[] {}, 0, 0, 0);
             default -> throw new IllegalArgumentException(
-                    "profile must be quick, full, smoke, tail or tail50, was " + name);
+                    "profile must be quick, full, smoke, tail, tail50 or thru, was " + name);
         };
     }
 
