@@ -209,7 +209,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 int n = count(in, 9, 1, "outcomes");
                 List<LeaseOutcome> outcomes = new ArrayList<>(n);
                 List<Long> deadlines = new ArrayList<>(n);
-                LeaseOutcome[] values = LeaseOutcome.values();
+                LeaseOutcome[] values = LEASE_OUTCOMES;
                 for (int i = 0; i < n; i++) {
                     outcomes.add(enumValue(in, values, "outcome"));
                     deadlines.add(i64(in, "deadline"));
@@ -238,9 +238,9 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         String dlq = optionalString(in, Limits.MAX_NAME_BYTES, "deadLetterQueue");
         boolean discard = bool(in, "discardDeadLetters");
         long ttl = nonNegativeLong(in, "messageTtlMillis");
-        ExpiryAction expiry = enumValue(in, ExpiryAction.values(), "expiryAction");
-        Ordering ordering = enumValue(in, Ordering.values(), "ordering");
-        Overflow overflow = enumValue(in, Overflow.values(), "overflow");
+        ExpiryAction expiry = enumValue(in, EXPIRY_ACTIONS, "expiryAction");
+        Ordering ordering = enumValue(in, ORDERINGS, "ordering");
+        Overflow overflow = enumValue(in, OVERFLOWS, "overflow");
         return new Frame.Declare(id, queue, visibility, dedup, capacity, maxBytes, maxDeliveries, dlq, discard,
                 ttl, expiry, ordering, overflow);
     }
@@ -301,10 +301,10 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case SEND: {
                 String queue = name(in, "queue");
                 int overflowByte = u8(in, "overflow");
-                if (overflowByte > Overflow.values().length) {
+                if (overflowByte > OVERFLOWS.length) {
                     throw malformed("SEND: overflow " + overflowByte + " is not 0 (queue's), 1 (WAIT) or 2 (FAIL)");
                 }
-                Overflow sendOverflow = overflowByte == 0 ? null : Overflow.values()[overflowByte - 1];
+                Overflow sendOverflow = overflowByte == 0 ? null : OVERFLOWS[overflowByte - 1];
                 int n = count(in, 4 + 1 + 1 + 8 + 8 + 1 + 2, 1, "messages");
                 List<WireMessage> messages = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
@@ -322,7 +322,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 int n = count(in, 1 + 2 + 8, 1, "receipts");
                 List<SendReceipt> receipts = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
-                    SendStatus status = enumValue(in, SendStatus.values(), "status");
+                    SendStatus status = enumValue(in, SEND_STATUSES, "status");
                     receipts.add(new SendReceipt(status, errorCode(in), i64(in, "messageId")));
                 }
                 return new Frame.SendResult(id, receipts);
@@ -346,7 +346,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case SUBSCRIBE_EVENTS:
                 return new Frame.SubscribeEvents(id, name(in, "queue"));
             case EVENT: {
-                QueueEvent.Type eventType = enumValue(in, QueueEvent.Type.values(), "eventType");
+                QueueEvent.Type eventType = enumValue(in, EVENT_TYPES, "eventType");
                 long messageId = i64(in, "messageId");
                 int deliveryCount = u31(in, "deliveryCount");
                 String detail = optionalString(in, Limits.MAX_TEXT_BYTES, "detail");
@@ -379,7 +379,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case SETTLE_RESULT: {
                 int n = count(in, 1, 1, "outcomes");
                 List<LeaseOutcome> outcomes = new ArrayList<>(n);
-                LeaseOutcome[] values = LeaseOutcome.values();
+                LeaseOutcome[] values = LEASE_OUTCOMES;
                 for (int i = 0; i < n; i++) {
                     outcomes.add(enumValue(in, values, "outcome"));
                 }
@@ -399,6 +399,14 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         }
     }
 
+    // values() copies its array on every call; these are read on every frame
+    private static final LeaseOutcome[] LEASE_OUTCOMES = LeaseOutcome.values();
+    private static final ExpiryAction[] EXPIRY_ACTIONS = ExpiryAction.values();
+    private static final Ordering[] ORDERINGS = Ordering.values();
+    private static final Overflow[] OVERFLOWS = Overflow.values();
+    private static final SendStatus[] SEND_STATUSES = SendStatus.values();
+    private static final QueueEvent.Type[] EVENT_TYPES = QueueEvent.Type.values();
+
     // ---- field readers: each checks the bytes left in the frame before reading --------------------------------
 
     private static ProtocolException malformed(String message) {
@@ -406,8 +414,14 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static void need(ByteBuf in, long n, String field) {
+        need(in, n, field, "");
+    }
+
+    /** {@code field + suffix} names the field; it is only built for the error (this runs for every field read). */
+    private static void need(ByteBuf in, long n, String field, String suffix) {
         if (in.readableBytes() < n) {
-            throw malformed("truncated frame: " + field + " needs " + n + " bytes, " + in.readableBytes() + " left");
+            throw malformed("truncated frame: " + field + suffix + " needs " + n + " bytes, " + in.readableBytes()
+                    + " left");
         }
     }
 
@@ -418,21 +432,34 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static int u8(ByteBuf in, String field) {
-        need(in, 1, field);
+        return u8(in, field, "");
+    }
+
+    private static int u8(ByteBuf in, String field, String suffix) {
+        need(in, 1, field, suffix);
         return in.readUnsignedByte();
     }
 
     private static int u16(ByteBuf in, String field) {
-        need(in, 2, field);
+        return u16(in, field, "");
+    }
+
+    private static int u16(ByteBuf in, String field, String suffix) {
+        need(in, 2, field, suffix);
         return in.readUnsignedShort();
     }
 
     /** A u32 that must fit a Java int (0..2^31-1). */
     private static int u31(ByteBuf in, String field) {
-        need(in, 4, field);
+        return u31(in, field, "");
+    }
+
+    private static int u31(ByteBuf in, String field, String suffix) {
+        need(in, 4, field, suffix);
         int v = in.readInt();
         if (v < 0) {
-            throw malformed(field + " must be 0.." + Integer.MAX_VALUE + ", was " + Integer.toUnsignedString(v));
+            throw malformed(field + suffix + " must be 0.." + Integer.MAX_VALUE + ", was "
+                    + Integer.toUnsignedString(v));
         }
         return v;
     }
@@ -467,9 +494,13 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static boolean bool(ByteBuf in, String field) {
-        int v = u8(in, field);
+        return bool(in, field, "");
+    }
+
+    private static boolean bool(ByteBuf in, String field, String suffix) {
+        int v = u8(in, field, suffix);
         if (v > 1) {
-            throw malformed(field + " must be 0 or 1, was " + v);
+            throw malformed(field + suffix + " must be 0 or 1, was " + v);
         }
         return v == 1;
     }
@@ -493,7 +524,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
 
     /** A u32 element count, checked against the bytes left given each element's minimum size. */
     private static int count(ByteBuf in, int minElementSize, int min, String field) {
-        int n = u31(in, field + " count");
+        int n = u31(in, field, " count");
         if (n < min) {
             throw malformed(field + " count must be >= " + min + ", was " + n);
         }
@@ -509,7 +540,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static String string(ByteBuf in, int maxBytes, String field) {
-        int length = u16(in, field + " length");
+        int length = u16(in, field, " length");
         if (length > maxBytes) {
             throw new ProtocolException(ErrorCode.LIMIT_EXCEEDED,
                     field + " is " + length + " bytes, the limit is " + maxBytes);
@@ -538,11 +569,11 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static String optionalString(ByteBuf in, int maxBytes, String field) {
-        return bool(in, field + " present") ? string(in, maxBytes, field) : null;
+        return bool(in, field, " present") ? string(in, maxBytes, field) : null;
     }
 
     private static byte[] bytes(ByteBuf in, String field) {
-        int length = u31(in, field + " length");
+        int length = u31(in, field, " length");
         need(in, length, field);
         byte[] bytes = new byte[length];
         in.readBytes(bytes);

@@ -29,6 +29,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.collection.LongObjectHashMap;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -83,7 +84,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final Map<String, SendLane> lanes = new HashMap<>();
     private final Map<Integer, ServerSubscription> subscriptions = new HashMap<>();
     private final Map<Integer, EventSubscription> eventSubscriptions = new HashMap<>();
-    private final Map<Long, Held> held = new HashMap<>();
+    /** Delivery tag → what it leases; a primitive-keyed map: one entry per message, no boxing. */
+    private final LongObjectHashMap<Held> held = new LongObjectHashMap<>();
     private long nextTag = 1;
     /** The protocol version negotiated in HELLO. */
     private int version = Limits.PROTOCOL_VERSION;
