@@ -1027,54 +1027,111 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         // version 2 answers EXTEND with the new deadlines, so the client's Delivery knows the server's
-        boolean extend = "extend".equals(op) && version >= 2;
-        LeaseOutcome[] outcomes = new LeaseOutcome[n];
-        Long[] deadlines = extend ? new Long[n] : null;
-        int[] remaining = {n};
+        SettleAnswer answer = new SettleAnswer(requestId, n, ends, "extend".equals(op) && version >= 2);
         answersPending++;
-        Runnable done = () -> {
-            if (--remaining[0] == 0) {
-                answersPending--;
-                if (state != State.CLOSED) {
-                    write(extend ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
-                            : new Frame.SettleResult(requestId, List.of(outcomes)));
-                }
-                maybeDrained();
-            }
-        };
         for (int i = 0; i < n; i++) {
             long tag = tags[i];
             Held h = ends ? held.remove(tag) : held.get(tag);
-            int index = i;
-            if (deadlines != null) {
-                deadlines[index] = 0L;
-            }
             if (h == null) {
-                outcomes[index] = LeaseOutcome.STALE;
-                done.run();
+                answer.settled(i, LeaseOutcome.STALE, 0L);
                 continue;
             }
             Mono<Void> m;
             try {
                 m = action.apply(h.delivery);
             } catch (RuntimeException e) {
-                outcomes[index] = LeaseOutcome.STALE;
-                done.run();
+                answer.settled(i, LeaseOutcome.STALE, 0L);
                 continue;
             }
-            m.subscribe(null, e -> onLoop(() -> {
-                outcomes[index] = LeaseOutcome.STALE;
-                if (!ends) {
+            m.subscribe(new SettleOne(answer, i, tag, h));
+        }
+    }
+
+    /** The answer to one ACK/NACK/EXTEND/REJECT/RELEASE frame: written once every tag of it is settled. */
+    private final class SettleAnswer {
+        final int requestId;
+        final boolean ends;
+        final LeaseOutcome[] outcomes;
+        final Long[] deadlines;
+        int remaining;
+
+        SettleAnswer(int requestId, int n, boolean ends, boolean withDeadlines) {
+            this.requestId = requestId;
+            this.ends = ends;
+            this.outcomes = new LeaseOutcome[n];
+            this.deadlines = withDeadlines ? new Long[n] : null;
+            this.remaining = n;
+        }
+
+        /** On the event loop. */
+        void settled(int index, LeaseOutcome outcome, long deadline) {
+            outcomes[index] = outcome;
+            if (deadlines != null) {
+                deadlines[index] = deadline;
+            }
+            if (--remaining == 0) {
+                answersPending--;
+                if (state != State.CLOSED) {
+                    write(deadlines != null ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
+                            : new Frame.SettleResult(requestId, List.of(outcomes)));
+                }
+                maybeDrained();
+            }
+        }
+    }
+
+    /**
+     * Waits for one tag's settlement (one object per tag, where lambdas and a LambdaMonoSubscriber took four) and
+     * records its outcome on the event loop.
+     */
+    private final class SettleOne implements reactor.core.CoreSubscriber<Void> {
+        final SettleAnswer answer;
+        final int index;
+        final long tag;
+        final Held h;
+        boolean failed;
+
+        SettleOne(SettleAnswer answer, int index, long tag, Held h) {
+            this.answer = answer;
+            this.index = index;
+            this.tag = tag;
+            this.h = h;
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(Void v) {
+            // a Mono<Void> has none
+        }
+
+        @Override
+        public void onError(Throwable e) {
+            failed = true;
+            onLoop(this::record);
+        }
+
+        @Override
+        public void onComplete() {
+            if (loop.inEventLoop()) {
+                record();
+            } else {
+                loop.execute(this::record);
+            }
+        }
+
+        private void record() {
+            if (failed) {
+                if (!answer.ends) {
                     held.remove(tag);
                 }
-                done.run();
-            }), () -> onLoop(() -> {
-                outcomes[index] = LeaseOutcome.OK;
-                if (deadlines != null) {
-                    deadlines[index] = h.delivery.deadline();
-                }
-                done.run();
-            }));
+                answer.settled(index, LeaseOutcome.STALE, 0L);
+            } else {
+                answer.settled(index, LeaseOutcome.OK, answer.deadlines != null ? h.delivery.deadline() : 0L);
+            }
         }
     }
 
