@@ -10,6 +10,7 @@ import dev.rill.core.Overflow;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.SendReceipt;
+import dev.rill.netty.internal.protocol.SendStatus;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.QueueClosedException;
 import dev.rill.reactive.QueueFullException;
@@ -66,23 +67,27 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
         Overflow overflow = options.overflow().orElse(null);
-        return Mono.defer(() -> {
+        // Mono.create is already lazy (one run per subscription; what encode throws becomes the error), and
+        // handle() answers without an inner Mono per message: sendMany runs this for every message
+        return Mono.<SendReceipt>create(sink -> {
             byte[] payload = codec.encode(message.payload());
-            var wire = Wire.toWire(message, payload);
-            return Mono.<SendReceipt>create(sink -> {
-                var m = new ClientConnection.PendingMessage(name(), wire, overflow, sink);
-                // a send still waiting (for SEND_CREDIT, or for room in a full queue on the server) stores nothing
-                sink.onCancel(() -> broker.cancel(m));
-                broker.submit(m);
-            });
-        }).flatMap(r -> switch (r.status()) {
-            case ENQUEUED -> Mono.just(new SendResult<>(r.messageId(), false, message));
-            case DUPLICATE -> Mono.just(new SendResult<>(r.messageId(), true, message));
-            case FULL -> Mono.error(new QueueFullException(name()));
-            case CLOSED -> Mono.error(new QueueClosedException(name()));
-            case CANCELLED -> Mono.error(new RillException("the send to '" + name() + "' was cancelled"));
-            case ERROR -> Mono.error(Wire.toException(r.error(), "message refused by the server ("
-                    + r.error() + ")", name()));
+            var m = new ClientConnection.PendingMessage(name(), Wire.toWire(message, payload), overflow, sink);
+            // a send still waiting (for SEND_CREDIT, or for room in a full queue on the server) stores nothing
+            sink.onCancel(() -> broker.cancel(m));
+            broker.submit(m);
+        }).handle((r, sink) -> {
+            RuntimeException failure = switch (r.status()) { // an expression: a new status must be handled here
+                case ENQUEUED, DUPLICATE -> null;
+                case FULL -> new QueueFullException(name());
+                case CLOSED -> new QueueClosedException(name());
+                case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
+                case ERROR -> Wire.toException(r.error(), "message refused by the server (" + r.error() + ")", name());
+            };
+            if (failure == null) {
+                sink.next(new SendResult<>(r.messageId(), r.status() == SendStatus.DUPLICATE, message));
+            } else {
+                sink.error(failure);
+            }
         });
     }
 
