@@ -1,6 +1,8 @@
 package dev.rill.netty;
 
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -74,17 +76,15 @@ final class FrameCountingRelay implements AutoCloseable {
         t.start();
     }
 
-    private void countingPump(InputStream in, OutputStream out) throws IOException {
+    private void countingPump(InputStream in, OutputStream socketOut) throws IOException {
         DataInputStream d = new DataInputStream(in);
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socketOut, 64 * 1024));
         byte[] buf = new byte[64 * 1024];
         while (true) {
             int length = d.readInt();
             int type = d.readUnsignedByte();
             clientFrames.computeIfAbsent(type, k -> new AtomicLong()).incrementAndGet();
-            out.write(length >>> 24);
-            out.write(length >>> 16);
-            out.write(length >>> 8);
-            out.write(length);
+            out.writeInt(length);
             out.write(type);
             for (int left = length - 1; left > 0; ) {
                 int n = d.read(buf, 0, Math.min(buf.length, left));

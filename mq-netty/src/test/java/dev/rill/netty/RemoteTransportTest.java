@@ -22,6 +22,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -95,9 +96,9 @@ class RemoteTransportTest {
                     ClientOptions.defaults()).block(TIMEOUT);
             clients.add(b);
             ReactiveQueue<byte[]> remote = queue(b, spec, Codec.bytes());
-            java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
-            java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong(outstanding);
-            java.util.concurrent.atomic.AtomicLong beyondDemand = new java.util.concurrent.atomic.AtomicLong();
+            AtomicLong received = new AtomicLong();
+            AtomicLong requested = new AtomicLong(outstanding);
+            AtomicLong beyondDemand = new AtomicLong();
             BlockingQueue<Integer> acked = new ArrayBlockingQueue<>(n);
             BaseSubscriber<Delivery<byte[]>> consumer = new BaseSubscriber<>() {
                 @Override

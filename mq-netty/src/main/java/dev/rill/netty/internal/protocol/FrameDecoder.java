@@ -209,9 +209,8 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 int n = count(in, 9, 1, "outcomes");
                 List<LeaseOutcome> outcomes = new ArrayList<>(n);
                 List<Long> deadlines = new ArrayList<>(n);
-                LeaseOutcome[] values = LEASE_OUTCOMES;
                 for (int i = 0; i < n; i++) {
-                    outcomes.add(enumValue(in, values, "outcome"));
+                    outcomes.add(enumValue(in, LEASE_OUTCOMES, "outcome"));
                     deadlines.add(i64(in, "deadline"));
                 }
                 return new Frame.ExtendResult(id, outcomes, deadlines);
@@ -379,9 +378,8 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case SETTLE_RESULT: {
                 int n = count(in, 1, 1, "outcomes");
                 List<LeaseOutcome> outcomes = new ArrayList<>(n);
-                LeaseOutcome[] values = LEASE_OUTCOMES;
                 for (int i = 0; i < n; i++) {
-                    outcomes.add(enumValue(in, values, "outcome"));
+                    outcomes.add(enumValue(in, LEASE_OUTCOMES, "outcome"));
                 }
                 return new Frame.SettleResult(id, outcomes);
             }

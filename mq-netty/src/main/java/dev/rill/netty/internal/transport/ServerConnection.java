@@ -71,9 +71,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private int preAuthFrames;
     private Permissions permissions = Permissions.all();
     private ScheduledFuture<?> handshakeTimer;
-    private boolean inRead;
-    /** A frame was written during the current read burst: flush when it completes. */
-    private boolean wroteInRead;
     private final Runnable flushTask = () -> {
         flushScheduled = false;
         ctx.flush();
@@ -130,7 +127,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             io.netty.util.ReferenceCountUtil.release(msg);
             return;
         }
-        inRead = true;
         try {
             onFrame(frame);
         } catch (ProtocolException e) {
@@ -142,11 +138,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        inRead = false;
-        if (wroteInRead) {
-            wroteInRead = false;
-            scheduleFlush();
-        }
+        // consumed here, as every frame is: write() already scheduled the flush of what the reads answered
     }
 
     @Override
@@ -1111,7 +1103,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         @Override
         public void onError(Throwable e) {
             failed = true;
-            onLoop(this::record);
+            onComplete();
         }
 
         @Override
@@ -1244,19 +1236,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     + " bytes are waiting");
             return;
         }
-        if (inRead) {
-            wroteInRead = true;
-        } else {
-            scheduleFlush();
-        }
-    }
-
-    /**
-     * Flushes in the event loop's task phase, after this pass's reads and the tasks already queued (deliveries
-     * handed over by other connections' loops): the answers to a burst of reads and the deliveries that came in
-     * meanwhile leave in one write system call instead of one each.
-     */
-    private void scheduleFlush() {
+        // Flush in the event loop's task phase, after this pass's reads (every channel's) and the tasks already
+        // queued (deliveries handed over by other connections' loops): the answers to a burst of reads and the
+        // deliveries that came in meanwhile leave in one write system call instead of one each.
         if (!flushScheduled) {
             flushScheduled = true;
             loop.execute(flushTask);
