@@ -13,6 +13,7 @@ import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
 import dev.rill.reactive.RillException;
+import dev.rill.reactive.SendOptions;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -258,6 +259,92 @@ class RemoteTransportTest {
         var r = q.send(OutboundMessage.of("x").dedupId("id-1")).block(TIMEOUT);
         assertThat(r.duplicate()).isFalse();
         assertThat(queue(local, spec, Codec.utf8()).stats().block(TIMEOUT).ready()).isEqualTo(1);
+    }
+
+    @Test
+    void sendManyWithDedupIdsAcrossADroppedConnectionLosesNothingAndStoresNothingTwice() throws Exception {
+        RillServer s = server(ServerOptions.defaults());
+        RemoteBroker b = (RemoteBroker) client(s, ClientOptions.defaults().reconnectAttempts(50)
+                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)));
+        QueueSpec spec = QueueSpec.named("many-dedup-retry");
+        ReactiveQueue<String> q = queue(b, spec, Codec.utf8());
+        int n = 20_000;
+        java.util.concurrent.CountDownLatch flowing = new java.util.concurrent.CountDownLatch(1000);
+        List<String> results = new CopyOnWriteArrayList<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        q.sendMany(Flux.range(0, n).map(i -> OutboundMessage.of("m" + i).dedupId("id-" + i)),
+                        SendOptions.defaults().maxInFlight(256))
+                .subscribe(r -> {
+                    results.add(r.message().payload());
+                    flowing.countDown();
+                }, e -> {
+                    failure.set(e);
+                    done.countDown();
+                }, done::countDown);
+        assertThat(flowing.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        b.dropConnection(); // while sends are in flight: those on the wire are retried, the server drops repeats
+        assertThat(done.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(failure.get()).isNull();
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            expected.add("m" + i);
+        }
+        assertThat(results).containsExactlyElementsOf(expected); // one result each, in the order sent
+        ReactiveQueue<byte[]> server = queue(local, spec, Codec.bytes()); // the server stores what it was sent
+        assertThat(server.stats().block(TIMEOUT).size()).isEqualTo(n);
+        List<String> stored = server.receive().take(n).map(d -> new String(d.payload(), StandardCharsets.UTF_8))
+                .collectList().block(TIMEOUT);
+        assertThat(stored).containsExactlyInAnyOrderElementsOf(expected);
+    }
+
+    @Test
+    void sendsOnTheWireWithoutDedupIdFailClearlyWhenTheConnectionDrops() {
+        RillServer s = server(ServerOptions.defaults());
+        RemoteBroker b = (RemoteBroker) client(s, ClientOptions.defaults().reconnectAttempts(50)
+                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)));
+        // capacity 1, overflow WAIT: the second message waits on the server, unanswered, i.e. on the wire
+        QueueSpec spec = QueueSpec.named("lost-on-the-wire").capacity(1);
+        ReactiveQueue<String> q = queue(b, spec, Codec.utf8());
+        List<String> results = new CopyOnWriteArrayList<>();
+        AtomicReference<Throwable> many = new AtomicReference<>();
+        q.sendMany(Flux.just("a", "b", "c").map(OutboundMessage::of))
+                .subscribe(r -> results.add(r.message().payload()), many::set);
+        await().atMost(TIMEOUT).until(() -> results.size() == 1);
+        AtomicReference<Throwable> single = new AtomicReference<>();
+        q.send(OutboundMessage.of("d")).subscribe(r -> { }, single::set);
+        await().atMost(TIMEOUT).until(() -> queue(local, spec, Codec.bytes()).stats().block(TIMEOUT).size() == 1);
+        b.dropConnection();
+        await().atMost(TIMEOUT).until(() -> many.get() != null && single.get() != null);
+        assertThat(results).containsExactly("a");
+        for (Throwable e : List.of(many.get(), single.get())) {
+            assertThat(e).isInstanceOf(RillException.class)
+                    .hasMessageContaining("lost while sending to 'lost-on-the-wire'")
+                    .hasMessageContaining("give it a dedupId");
+        }
+    }
+
+    @Test
+    void sendManyStopsAtAMessageItsCodecCannotEncodeAfterTheResultsBeforeIt() {
+        RillServer s = server(ServerOptions.defaults());
+        ReactiveBroker b = client(s, ClientOptions.defaults());
+        Codec<String> picky = Codec.of(v -> {
+            if (v.equals("m3")) {
+                throw new IllegalArgumentException("cannot encode " + v);
+            }
+            return v.getBytes(StandardCharsets.UTF_8);
+        }, bytes -> new String(bytes, StandardCharsets.UTF_8));
+        QueueSpec spec = QueueSpec.named("picky");
+        ReactiveQueue<String> q = queue(b, spec, picky);
+        AtomicLong requestedUpstream = new AtomicLong();
+        List<String> results = q.sendMany(Flux.range(0, 1_000).map(i -> OutboundMessage.of("m" + i))
+                        .doOnRequest(requestedUpstream::addAndGet))
+                .map(r -> r.message().payload())
+                .onErrorResume(IllegalArgumentException.class, e -> Flux.just("error: " + e.getMessage()))
+                .collectList().block(TIMEOUT);
+        assertThat(results).containsExactly("m0", "m1", "m2", "error: cannot encode m3");
+        assertThat(queue(local, spec, Codec.bytes()).stats().block(TIMEOUT).size()).isEqualTo(3);
+        assertThat(requestedUpstream.get()).isLessThanOrEqualTo(SendOptions.defaults().maxInFlight());
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Message;
 import dev.rill.core.MessageQueue;
 import dev.rill.core.OutboundMessage;
+import dev.rill.core.Overflow;
 import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueListener;
 import dev.rill.core.QueueSpec;
@@ -18,6 +19,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
@@ -200,13 +202,27 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T> {
     public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
         Objects.requireNonNull(messages, "messages");
         Objects.requireNonNull(options, "options");
-        Flux<SendResult<T>> stored = new FluxSendMany<>(this, Flux.from(messages),
-                options.overflow().orElse(spec.overflow()), options.maxInFlight());
+        Overflow overflow = options.overflow().orElse(spec.overflow());
         if (!broker.isDurable()) {
-            return stored;
+            return new FluxSendMany<>(this, Flux.from(messages), overflow, options.maxInFlight());
         }
-        // a durable broker emits each result once its record is on disk; a stored batch becomes durable together
-        return stored.map(broker::durableAfter).concatMap(d -> d, options.maxInFlight());
+        // A durable broker emits each result once its record is on disk; a stored batch becomes durable together.
+        // The stream's own error (a refused message, an upstream error) comes after the results before it, as
+        // without durability: concatMap would pass it on at once and drop results still waiting for the disk.
+        return Flux.defer(() -> {
+            AtomicReference<Throwable> deferred = new AtomicReference<>();
+            return new FluxSendMany<>(this, Flux.from(messages), overflow, options.maxInFlight())
+                    .map(broker::durableAfter)
+                    .onErrorResume(e -> {
+                        deferred.set(e);
+                        return Flux.empty();
+                    })
+                    .concatMap(d -> d, options.maxInFlight())
+                    .concatWith(Mono.defer(() -> {
+                        Throwable e = deferred.get();
+                        return e == null ? Mono.<SendResult<T>>empty() : Mono.<SendResult<T>>error(e);
+                    }));
+        });
     }
 
     @Override

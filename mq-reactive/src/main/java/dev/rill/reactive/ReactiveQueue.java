@@ -69,10 +69,13 @@ public interface ReactiveQueue<T> {
      *
      * <p>Demand: requests from {@code messages} only as the queue's free capacity, {@code options.maxInFlight()} and
      * the downstream demand allow, so a long stream into a small queue with a slow consumer never holds more than
-     * about capacity + maxInFlight messages.
+     * about capacity + maxInFlight messages. (A durable broker takes up to maxInFlight messages ahead of the
+     * downstream demand: their results wait for the disk.)
      *
-     * <p>Errors: as {@link #send(OutboundMessage, SendOptions)}; the first error terminates the stream and cancels
-     * upstream. Results already emitted stay valid (those messages were stored).
+     * <p>Errors: as {@link #send(OutboundMessage, SendOptions)}; the first refused message terminates the stream
+     * after the results before it and cancels upstream; nothing after it is stored. Results already emitted stay
+     * valid (those messages were stored). An error of {@code messages} itself comes after the results of every
+     * message already taken from it.
      *
      * @param messages the messages
      * @param options overflow override and in-flight bound

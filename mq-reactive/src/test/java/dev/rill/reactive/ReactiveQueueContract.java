@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -783,6 +784,57 @@ public abstract class ReactiveQueueContract {
                 .verify(TIMEOUT);
         assertThat(consumerFailure.get()).isNull();
         eventually(() -> assertThat(stats(q).size()).isEqualTo(50)); // a cancelled waiting send stores nothing
+    }
+
+    @Test
+    void sendManyPullsNoMoreThanTheDownstreamDemand() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("many-demand"));
+        AtomicLong requestedUpstream = new AtomicLong();
+        Flux<OutboundMessage<String>> source = Flux.range(0, 100).map(i -> OutboundMessage.of("m" + i))
+                .doOnRequest(requestedUpstream::addAndGet);
+        StepVerifier.create(q.sendMany(source, SendOptions.defaults().maxInFlight(16)), 3)
+                .expectNextCount(3)
+                .expectNoEvent(Duration.ofMillis(50))
+                .then(() -> assertThat(requestedUpstream.get()).isEqualTo(3))
+                .thenRequest(97)
+                .expectNextCount(97)
+                .expectComplete()
+                .verify(TIMEOUT);
+        assertThat(stats(q).size()).isEqualTo(100);
+    }
+
+    @Test
+    void sendManyRefusedMidStreamEndsAfterTheResultsBeforeIt() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("many-refused").capacity(5));
+        AtomicLong requestedUpstream = new AtomicLong();
+        AtomicBoolean cancelledUpstream = new AtomicBoolean();
+        Flux<OutboundMessage<String>> source = Flux.range(0, 1_000).map(i -> OutboundMessage.of("m" + i))
+                .doOnRequest(requestedUpstream::addAndGet)
+                .doOnCancel(() -> cancelledUpstream.set(true));
+        List<String> stored = new ArrayList<>();
+        StepVerifier.create(q.sendMany(source, SendOptions.defaults().overflow(Overflow.FAIL).maxInFlight(8)))
+                .recordWith(ArrayList::new)
+                .expectNextCount(5)
+                .consumeRecordedWith(rs -> rs.forEach(r -> stored.add(r.message().payload())))
+                .expectError(QueueFullException.class)
+                .verify(TIMEOUT);
+        assertThat(stored).containsExactly("m0", "m1", "m2", "m3", "m4");
+        assertThat(cancelledUpstream).isTrue();
+        assertThat(requestedUpstream.get()).isLessThanOrEqualTo(5 + 8);
+        assertThat(stats(q).size()).isEqualTo(5); // nothing after the refused one was stored
+    }
+
+    @Test
+    void sendManyUpstreamErrorComesAfterTheResultsOfWhatWasTaken() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("many-upstream-error"));
+        IllegalStateException boom = new IllegalStateException("upstream failed");
+        Flux<OutboundMessage<String>> source = Flux.range(0, 10).map(i -> OutboundMessage.of("m" + i))
+                .concatWith(Flux.error(boom));
+        StepVerifier.create(q.sendMany(source))
+                .expectNextCount(10)
+                .expectErrorMatches(e -> e == boom)
+                .verify(TIMEOUT);
+        assertThat(stats(q).size()).isEqualTo(10);
     }
 
     // ---------------------------------------------------------------------------------------------------------

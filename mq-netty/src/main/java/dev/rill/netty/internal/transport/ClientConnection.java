@@ -70,7 +70,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, Pending<?>> requests = new HashMap<>();
     private final Map<Integer, RemoteSubscription<?>.Attachment> subscriptions = new HashMap<>();
     private final Map<String, Lane> lanes = new HashMap<>();
-    private final Map<Integer, List<PendingMessage>> sendsInFlight = new HashMap<>();
+    /** In the order they went out: after a lost connection they are retried in that order. */
+    private final Map<Integer, List<PendingMessage>> sendsInFlight = new LinkedHashMap<>();
     private final Map<Integer, List<SettleWaiter>> settlesInFlight = new HashMap<>();
     private final Map<SettleKey, SettleBatch> settleBatches = new LinkedHashMap<>();
 
@@ -177,7 +178,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 if (m.wire.dedupId() != null) {
                     retry.add(m);
                 } else {
-                    m.sink.error(new RillException("connection to " + broker.address() + " lost while sending to '"
+                    m.failed(new RillException("connection to " + broker.address() + " lost while sending to '"
                             + m.queue + "': the message may or may not have been stored (give it a dedupId to have "
                             + "it retried safely)", cause));
                 }
@@ -420,7 +421,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 if (e.code() == ErrorCode.SHUTTING_DOWN) {
                     broker.resend(m); // refused whole by a draining server: nothing of it was stored
                 } else {
-                    m.sink.error(Wire.toException(e.code(), e.message(), m.queue));
+                    m.failed(Wire.toException(e.code(), e.message(), m.queue));
                 }
             }
             return;
@@ -521,12 +522,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     // ---- sending ------------------------------------------------------------------------------------------------
 
-    /** A message waiting for credit, batched, or in flight. */
-    static final class PendingMessage {
+    /**
+     * A message waiting for credit, batched, or in flight, and what is told its outcome: exactly one of
+     * {@link #sent} and {@link #failed}, on the event loop (or the thread that found no connection), unless the
+     * message was resent (reconnect, draining server), which calls neither. Subclasses are the senders themselves
+     * (a single send's subscriber, a slot of sendMany), so a send costs no completion object besides.
+     */
+    abstract static class PendingMessage {
         final String queue;
         final WireMessage wire;
         final Overflow overflow; // null: the queue's
-        final MonoSink<SendReceipt> sink;
         final int size;
         /** The subscriber cancelled: drop it if still waiting, ask the server to drop it if on the wire. */
         volatile boolean cancelled;
@@ -535,13 +540,18 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         /** The SEND it went out in (event loop only), 0 before. */
         int sentIn;
 
-        PendingMessage(String queue, WireMessage wire, Overflow overflow, MonoSink<SendReceipt> sink) {
+        PendingMessage(String queue, WireMessage wire, Overflow overflow) {
             this.queue = queue;
             this.wire = wire;
             this.overflow = overflow;
-            this.sink = sink;
             this.size = FrameEncoder.encodedSize(wire);
         }
+
+        /** @param receipt the server's answer for this message (stored, duplicate, full, closed, refused) */
+        abstract void sent(SendReceipt receipt);
+
+        /** @param e why the message got no answer: refused before the wire, or the connection lost */
+        abstract void failed(Throwable e);
     }
 
     private static final class Lane {
@@ -596,12 +606,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             try {
                 lane = lane(m.queue);
             } catch (IllegalArgumentException e) {
-                m.sink.error(e);
+                m.failed(e);
                 continue;
             }
             int max = serverMaxFrameSize - lane.overhead;
             if (m.size > max) {
-                m.sink.error(new IllegalArgumentException("message of " + m.size + " encoded bytes exceeds the "
+                m.failed(new IllegalArgumentException("message of " + m.size + " encoded bytes exceeds the "
                         + "server's maximum frame size " + serverMaxFrameSize));
                 continue;
             }
@@ -683,19 +693,22 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onSendResult(Frame.SendResult r) {
-        List<PendingMessage> batch = sendsInFlight.remove(r.requestId());
+        List<PendingMessage> batch = sendsInFlight.get(r.requestId());
         if (batch == null) {
             return;
         }
-        // a SEND may be answered in parts (the stored prefix, before a message that waits for room)
+        // a SEND may be answered in parts (the stored prefix, before a message that waits for room); the rest keeps
+        // its place in the order
         int answered = Math.min(batch.size(), r.receipts().size());
         if (answered < batch.size()) {
             sendsInFlight.put(r.requestId(), new ArrayList<>(batch.subList(answered, batch.size())));
+        } else {
+            sendsInFlight.remove(r.requestId());
         }
         for (int i = 0; i < answered; i++) {
             PendingMessage m = batch.get(i);
             if (!m.cancelled) {
-                m.sink.success(r.receipts().get(i));
+                m.sent(r.receipts().get(i));
             }
         }
     }

@@ -158,7 +158,7 @@ public final class RemoteBroker implements ReactiveBroker {
             open.send(m); // the common case, without building a Mono per message
             return;
         }
-        connection().subscribe(c -> c.send(m), m.sink::error);
+        connection().subscribe(c -> c.send(m), m::failed);
     }
 
     /** Drops a send whose subscriber cancelled (see {@link ClientConnection#cancel}). */

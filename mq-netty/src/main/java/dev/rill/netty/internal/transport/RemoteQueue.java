@@ -66,43 +66,37 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
     public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
-        Overflow overflow = options.overflow().orElse(null);
-        // Mono.create is already lazy (one run per subscription; what encode throws becomes the error), and
-        // handle() answers without an inner Mono per message: sendMany runs this for every message
-        return Mono.<SendReceipt>create(sink -> {
-            byte[] payload = codec.encode(message.payload());
-            var m = new ClientConnection.PendingMessage(name(), Wire.toWire(message, payload), overflow, sink);
-            // a send still waiting (for SEND_CREDIT, or for room in a full queue on the server) stores nothing
-            sink.onCancel(() -> broker.cancel(m));
-            broker.submit(m);
-        }).handle((r, sink) -> {
-            RuntimeException failure = switch (r.status()) { // an expression: a new status must be handled here
-                case ENQUEUED, DUPLICATE -> null;
-                case FULL -> new QueueFullException(name());
-                case CLOSED -> new QueueClosedException(name());
-                case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
-                case ERROR -> Wire.toException(r.error(), "message refused by the server (" + r.error() + ")", name());
-            };
-            if (failure == null) {
-                sink.next(new SendResult<>(r.messageId(), r.status() == SendStatus.DUPLICATE, message));
-            } else {
-                sink.error(failure);
-            }
-        });
+        return MonoRemoteSend.of(this, message, options.overflow().orElse(null));
+    }
+
+    /** @return the error a refused message's send ends with, or null when it was stored (new or duplicate) */
+    RuntimeException failureOf(SendReceipt r) {
+        return switch (r.status()) { // an expression: a new status must be handled here
+            case ENQUEUED, DUPLICATE -> null;
+            case FULL -> new QueueFullException(name());
+            case CLOSED -> new QueueClosedException(name());
+            case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
+            case ERROR -> Wire.toException(r.error(), "message refused by the server (" + r.error() + ")", name());
+        };
+    }
+
+    /** @return the result of a stored message */
+    SendResult<T> resultOf(SendReceipt r, OutboundMessage<T> message) {
+        return new SendResult<>(r.messageId(), r.status() == SendStatus.DUPLICATE, message);
     }
 
     /**
      * {@inheritDoc}
      *
-     * <p>Demand: at most {@code options.maxInFlight()} messages are pulled from upstream and not yet stored; they
-     * wait for the queue's SEND_CREDIT, which the server grants only as it stores messages, so a full queue stops
-     * the pulling.
+     * <p>Demand: at most {@code min(options.maxInFlight(), downstream demand)} messages are pulled from upstream and
+     * not yet answered; they wait for the queue's SEND_CREDIT, which the server grants only as it stores messages,
+     * so a full queue stops the pulling (see {@link FluxRemoteSendMany}).
      */
     @Override
     public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
         Objects.requireNonNull(messages, "messages");
         Objects.requireNonNull(options, "options");
-        return Flux.from(messages).flatMapSequential(m -> send(m, options), options.maxInFlight(), 1);
+        return FluxRemoteSendMany.of(this, messages, options.overflow().orElse(null), options.maxInFlight());
     }
 
     /**
