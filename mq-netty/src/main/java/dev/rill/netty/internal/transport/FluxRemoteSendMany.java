@@ -4,7 +4,7 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.Overflow;
 import dev.rill.netty.internal.protocol.SendReceipt;
 import dev.rill.reactive.SendResult;
-import java.util.ArrayDeque;
+import java.lang.invoke.VarHandle;
 import java.util.Queue;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
@@ -98,8 +98,11 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
         private final int maxInFlight;
         /** Ask upstream again once this many are free (or nothing is outstanding). */
         private final int limit;
-        /** Received from upstream, not yet handed over; upstream honours our requests, so bounded. */
-        private final Queue<OutboundMessage<T>> arrived;
+        /**
+         * Handed over, in upstream order, until emitted: offered by {@code onNext}, taken by the drain loop. Never
+         * more than maxInFlight: upstream honours our requests.
+         */
+        private final Queue<Slot<T>> slots;
 
         Subscription s;
 
@@ -115,15 +118,14 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
         Throwable error; // written before done
         volatile boolean cancelled;
         volatile Throwable badRequest;
+        /** A message the codec could not encode: upstream was cancelled there; ends the stream after the rest. */
+        volatile Throwable encodeFailure;
+        /** The stream ended (drain loop); a slot offered from now on is cancelled by the next drain. */
+        volatile boolean terminated;
 
         // ---- owned by the drain loop ----
-        /** Handed over, in upstream order, until emitted. */
-        private final ArrayDeque<Slot<T>> slots = new ArrayDeque<>();
-        /** A message the codec could not encode: upstream was cancelled there; ends the stream after the rest. */
-        private Throwable encodeFailure;
         private long upstreamRequested;
         private long emittedTotal;
-        private boolean terminated;
 
         Main(CoreSubscriber<? super SendResult<T>> actual, RemoteQueue<T> queue, Overflow overflow,
                 int maxInFlight) {
@@ -132,7 +134,7 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
             this.overflow = overflow;
             this.maxInFlight = maxInFlight;
             this.limit = Math.max(1, maxInFlight >> 2);
-            this.arrived = Queues.<OutboundMessage<T>>get(maxInFlight).get();
+            this.slots = Queues.<Slot<T>>get(maxInFlight).get();
         }
 
         @Override
@@ -144,19 +146,44 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
             }
         }
 
+        /**
+         * Encodes the message and hands it to the connection here, on the upstream's thread, in order (onNext is
+         * serialized): the drain loop, which emits results on whatever thread answers arrive, does not take that
+         * work over while it runs.
+         */
         @Override
         public void onNext(OutboundMessage<T> m) {
-            if (done) {
+            if (done || encodeFailure != null || terminated) {
                 Operators.onNextDropped(m, actual.currentContext());
                 return;
             }
-            if (m == null || !arrived.offer(m)) {
+            if (m == null) {
                 s.cancel();
-                onError(m == null ? new NullPointerException("sendMany: upstream emitted null")
-                        : Exceptions.failWithOverflow("sendMany: upstream emitted more than requested"));
+                onError(new NullPointerException("sendMany: upstream emitted null"));
                 return;
             }
-            drain();
+            Slot<T> slot;
+            try {
+                slot = new Slot<>(this, m); // encodes the payload
+            } catch (RuntimeException e) {
+                // like an upstream error at this message: the ones before it still get their results
+                encodeFailure = Operators.onOperatorError(s, e, m, actual.currentContext()); // cancels upstream
+                drain();
+                return;
+            }
+            if (!slots.offer(slot)) {
+                s.cancel();
+                onError(Exceptions.failWithOverflow("sendMany: upstream emitted more than requested"));
+                return;
+            }
+            queue.broker().submit(slot);
+            // Nothing to emit yet (the slot has no answer), but the stream may have ended meanwhile (a refused message,
+            // a cancel). The fence orders the offer before this read: either the ending drain polled the slot and
+            // cancelled it, or this read sees the end and the drain below cancels it.
+            VarHandle.fullFence();
+            if (terminated || cancelled) {
+                drain();
+            }
         }
 
         @Override
@@ -206,7 +233,9 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
             }
             int missed = 1;
             for (;;) {
-                if (!terminated) {
+                if (terminated) {
+                    cancelSlots(); // slots offered after the end
+                } else {
                     drainLoop();
                 }
                 missed = WIP.addAndGet(this, -missed);
@@ -218,27 +247,14 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
 
         private void drainLoop() {
             if (cancelled) {
-                clear();
+                terminated = true;
+                cancelSlots();
                 return;
             }
             Throwable bad = badRequest;
             if (bad != null) {
                 fail(bad);
                 return;
-            }
-            OutboundMessage<T> m;
-            while (encodeFailure == null && (m = arrived.poll()) != null) {
-                Slot<T> slot;
-                try {
-                    slot = new Slot<>(this, m); // encodes the payload
-                } catch (RuntimeException e) {
-                    // like an upstream error at this message: the ones before it still get their results
-                    encodeFailure = Operators.onOperatorError(s, e, m, actual.currentContext()); // cancels upstream
-                    arrived.clear();
-                    break;
-                }
-                slots.add(slot);
-                queue.broker().submit(slot);
             }
             long r = requested;
             long e = 0;
@@ -254,7 +270,8 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
                 emittedTotal++;
                 actual.onNext(queue.resultOf(head.receipt, head.message));
                 if (cancelled) {
-                    clear();
+                    terminated = true;
+                    cancelSlots();
                     return;
                 }
             }
@@ -262,10 +279,12 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
                 REQUESTED.addAndGet(this, -e);
                 r -= e;
             }
-            if (slots.isEmpty() && (encodeFailure != null || (done && arrived.isEmpty()))) {
+            Throwable encoding = encodeFailure;
+            // onComplete/onError/an encoding failure come after every onNext: with done read first, the slots of all
+            // messages are in the queue
+            if ((encoding != null || done) && slots.isEmpty()) {
                 terminated = true;
-                arrived.clear();
-                Throwable err = encodeFailure != null ? encodeFailure : error;
+                Throwable err = encoding != null ? encoding : error;
                 if (err != null) {
                     actual.onError(err);
                 } else {
@@ -273,26 +292,25 @@ final class FluxRemoteSendMany<T> extends Flux<SendResult<T>> {
                 }
                 return;
             }
-            if (!done && encodeFailure == null) {
+            if (!done && encoding == null) {
                 long inFlight = upstreamRequested - emittedTotal;
                 long k = Math.min(maxInFlight, r) - inFlight;
                 if (k > 0 && (k >= limit || inFlight == 0)) {
                     upstreamRequested += k;
-                    s.request(k); // may call onNext right here: that drain is counted as missed work
+                    s.request(k); // may call onNext right here
                 }
             }
         }
 
         /** Ends with {@code t}: upstream and every unanswered message cancelled. */
         private void fail(Throwable t) {
+            terminated = true;
             s.cancel();
-            clear();
+            cancelSlots();
             actual.onError(t);
         }
 
-        private void clear() {
-            terminated = true;
-            arrived.clear();
+        private void cancelSlots() {
             Slot<T> slot;
             while ((slot = slots.poll()) != null) {
                 if (!slot.answered) {
