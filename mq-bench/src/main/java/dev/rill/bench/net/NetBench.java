@@ -26,22 +26,26 @@ import org.HdrHistogram.Histogram;
  */
 public final class NetBench {
 
-    /** Sizes of a profile. */
-    record Profile(int messages, int warmupRuns, int runs, int[] rates, double latencyWarmup, double latencySeconds,
-            int latencyRuns) {
+    /**
+     * Sizes of a profile. Warm-up: {@code warmupRuns} throughput runs, and more until {@code minWarmupSeconds} have
+     * passed, so every system gets the same warm-up time whatever its speed (Rill's server is a fresh JVM whose JIT
+     * needs about a million messages; the peers' servers are native or long-running).
+     */
+    record Profile(int messages, int warmupRuns, double minWarmupSeconds, int runs, int[] rates,
+            double latencyWarmup, double latencySeconds, int latencyRuns) {
     }
 
     static Profile profile(String name) {
         return switch (name) {
-            case "quick" -> new Profile(150_000, 3, 3, new int[] {5_000, 50_000}, 5, 4, 2);
-            case "full" -> new Profile(1_000_000, 1, 5, new int[] {5_000, 50_000}, 5, 10, 3);
-            case "smoke" -> new Profile(20_000, 0, 1, new int[] {5_000}, 0.5, 1, 1);
+            case "quick" -> new Profile(150_000, 3, 10, 3, new int[] {5_000, 50_000}, 5, 4, 2);
+            case "full" -> new Profile(1_000_000, 1, 10, 5, new int[] {5_000, 50_000}, 5, 10, 3);
+            case "smoke" -> new Profile(20_000, 0, 0, 1, new int[] {5_000}, 0.5, 1, 1);
             // for A/B runs of a change aimed at the tails: short throughput warmup, then 5k msg/s in 10 s windows
-            case "tail" -> new Profile(200_000, 5, 1, new int[] {5_000}, 5, 10, 3);
+            case "tail" -> new Profile(200_000, 5, 0, 1, new int[] {5_000}, 5, 10, 3);
             // the same at 50k msg/s
-            case "tail50" -> new Profile(200_000, 5, 1, new int[] {50_000}, 5, 10, 3);
+            case "tail50" -> new Profile(200_000, 5, 0, 1, new int[] {50_000}, 5, 10, 3);
             // for A/B runs of a change aimed at throughput: four 1M-message runs after one warmup, no fixed rates
-            case "thru" -> new Profile(1_000_000, 1, 4, new int[] {}, 0, 0, 0);
+            case "thru" -> new Profile(1_000_000, 1, 0, 4, new int[] {}, 0, 0, 0);
             default -> throw new IllegalArgumentException(
                     "profile must be quick, full, smoke, tail, tail50 or thru, was " + name);
         };
@@ -132,16 +136,22 @@ public final class NetBench {
         Load.Router router = new Load.Router();
         try (peer) {
             peer.open(router);
-            for (int i = 0; i < p.warmupRuns() + p.runs(); i++) {
+            long warmupEnd = System.nanoTime() + (long) (p.minWarmupSeconds() * 1e9);
+            int warmups = 0;
+            for (int i = 0; i - warmups < p.runs(); i++) {
+                boolean warmup = i < p.warmupRuns() || System.nanoTime() < warmupEnd;
+                if (warmup) {
+                    warmups++;
+                }
                 Load.Outcome o = Load.throughput(peer, router, p.messages(), 120);
-                log("%s throughput %s %d: %,.0f msg/s%s", peer.name(), i < p.warmupRuns() ? "warmup" : "run", i,
+                log("%s throughput %s %d: %,.0f msg/s%s", peer.name(), warmup ? "warmup" : "run", i,
                         o.perSecond(), o.complete() ? "" : " INCOMPLETE");
                 if (!o.complete()) {
                     res.failure = "throughput run did not finish in 120 s (" + o.messages() + " of " + p.messages()
                             + " consumed)";
                     return res;
                 }
-                if (i >= p.warmupRuns()) {
+                if (!warmup) {
                     res.throughput.add(o.perSecond());
                 }
             }
@@ -180,10 +190,11 @@ public final class NetBench {
         Summary rillTput = rill == null || rill.throughput.isEmpty() ? null : Summary.of(rill.throughput);
         r.md(String.format(Locale.ROOT, "### Networked: consume + ack over loopback%n%n"
                 + "100-byte payloads, one producer connection and one consumer connection, every message acked "
-                + "individually by the consumer. Throughput: %,d messages per run, %d warmup run(s), %d measured "
+                + "individually by the consumer. Throughput: %,d messages per run, %d warmup run(s) and more until "
+                + "%.0f s of warm-up passed (the same time for every system), %d measured "
                 + "runs, msg/s from the first send to the last consume. All clients run in one bench JVM; each "
                 + "server in its own process (Rill: a second JVM, -Xmx1g).%n%n", p.messages(), p.warmupRuns(),
-                p.runs()));
+                p.minWarmupSeconds(), p.runs()));
         r.md("| system | setup | consume+ack msg/s median (min–max) | Rill ÷ this |\n|---|---|---|---|\n");
         PeerResult fastestPeer = null;
         for (PeerResult x : results) {
