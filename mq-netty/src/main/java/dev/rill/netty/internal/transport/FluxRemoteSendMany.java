@@ -29,8 +29,12 @@ import reactor.util.concurrent.Queues;
  * <p>Errors: the first refused message (queue full with {@link Overflow#FAIL}, queue closed, refused by the server,
  * connection lost without a dedup id) ends the stream once the results before it were emitted; the messages after
  * it are cancelled (those still waiting for credit never go out). An upstream error or completion waits for the
- * answers of the messages already taken, so every message that was handed over gets its result first. Cancelling
- * cancels every unanswered message the same way.
+ * answers of the messages already taken, so every message that was handed over gets its result first; so does a
+ * payload the codec cannot encode (upstream is cancelled there). Cancelling cancels every unanswered message the
+ * same way as a refusal.
+ *
+ * <p>Threads: each payload is encoded and handed over in {@code onNext}, on the upstream's thread; results are
+ * emitted by a drain loop on whichever thread answers arrive (usually the connection's event loop).
  *
  * @param <T> the payload type
  */
