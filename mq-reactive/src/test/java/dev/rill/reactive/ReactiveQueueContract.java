@@ -786,6 +786,14 @@ public abstract class ReactiveQueueContract {
         eventually(() -> assertThat(stats(q).size()).isEqualTo(50)); // a cancelled waiting send stores nothing
     }
 
+    /**
+     * How many messages {@code sendMany} may take from upstream beyond the downstream demand: none by default; a
+     * durable broker takes up to {@code maxInFlight} ahead, their results waiting for the disk.
+     */
+    protected long sendManyTakesAheadOfDemand(int maxInFlight) {
+        return 0;
+    }
+
     @Test
     void sendManyPullsNoMoreThanTheDownstreamDemand() {
         ReactiveQueue<String> q = queue(QueueSpec.named("many-demand"));
@@ -795,7 +803,7 @@ public abstract class ReactiveQueueContract {
         StepVerifier.create(q.sendMany(source, SendOptions.defaults().maxInFlight(16)), 3)
                 .expectNextCount(3)
                 .expectNoEvent(Duration.ofMillis(50))
-                .then(() -> assertThat(requestedUpstream.get()).isEqualTo(3))
+                .then(() -> assertThat(requestedUpstream.get()).isBetween(3L, 3L + sendManyTakesAheadOfDemand(16)))
                 .thenRequest(97)
                 .expectNextCount(97)
                 .expectComplete()
