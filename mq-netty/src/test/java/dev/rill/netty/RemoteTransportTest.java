@@ -299,6 +299,39 @@ class RemoteTransportTest {
     }
 
     @Test
+    void sendManyCancelledMidStreamStoresAPrefixThatHoldsEverythingItEmitted() {
+        RillServer s = server(ServerOptions.defaults());
+        ReactiveBroker b = client(s, ClientOptions.defaults());
+        int maxInFlight = 64;
+        for (int round = 0; round < 20; round++) {
+            QueueSpec spec = QueueSpec.named("cancel-" + round);
+            ReactiveQueue<String> q = queue(b, spec, Codec.utf8());
+            int k = 1 + round * 37;
+            List<String> emitted = q.sendMany(Flux.range(0, 5_000).map(i -> OutboundMessage.of("m" + i)),
+                            SendOptions.defaults().maxInFlight(maxInFlight))
+                    .take(k) // cancels the rest: waiting ones never go out, ones on the wire may be stored
+                    .map(r -> r.message().payload())
+                    .collectList().block(TIMEOUT);
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < k; i++) {
+                expected.add("m" + i);
+            }
+            assertThat(emitted).containsExactlyElementsOf(expected);
+            // the connection is still usable, and a send after the cancel is stored after what the cancel left
+            q.send(OutboundMessage.of("end")).block(TIMEOUT);
+            ReactiveQueue<byte[]> server = queue(local, spec, Codec.bytes());
+            int size = (int) server.stats().block(TIMEOUT).size();
+            List<String> stored = server.receive().take(size).map(d -> new String(d.payload(), StandardCharsets.UTF_8))
+                    .collectList().block(TIMEOUT);
+            assertThat(stored).as("round %d: k=%d", round, k).hasSizeBetween(k + 1, k + maxInFlight + 1)
+                    .endsWith("end");
+            for (int i = 0; i < stored.size() - 1; i++) {
+                assertThat(stored.get(i)).isEqualTo("m" + i); // a prefix, in order: nothing skipped
+            }
+        }
+    }
+
+    @Test
     void sendsOnTheWireWithoutDedupIdFailClearlyWhenTheConnectionDrops() {
         RillServer s = server(ServerOptions.defaults());
         RemoteBroker b = (RemoteBroker) client(s, ClientOptions.defaults().reconnectAttempts(50)
