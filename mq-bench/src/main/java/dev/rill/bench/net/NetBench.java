@@ -137,12 +137,8 @@ public final class NetBench {
         try (peer) {
             peer.open(router);
             long warmupEnd = System.nanoTime() + (long) (p.minWarmupSeconds() * 1e9);
-            int warmups = 0;
-            for (int i = 0; i - warmups < p.runs(); i++) {
+            for (int i = 0; res.throughput.size() < p.runs(); i++) {
                 boolean warmup = i < p.warmupRuns() || System.nanoTime() < warmupEnd;
-                if (warmup) {
-                    warmups++;
-                }
                 Load.Outcome o = Load.throughput(peer, router, p.messages(), 120);
                 log("%s throughput %s %d: %,.0f msg/s%s", peer.name(), warmup ? "warmup" : "run", i,
                         o.perSecond(), o.complete() ? "" : " INCOMPLETE");

@@ -6,7 +6,6 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
-import dev.rill.core.Overflow;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.SendReceipt;

@@ -1076,7 +1076,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * Waits for one tag's settlement (one object per tag, where lambdas and a LambdaMonoSubscriber took four) and
      * records its outcome on the event loop.
      */
-    private final class SettleOne implements reactor.core.CoreSubscriber<Void> {
+    private final class SettleOne implements reactor.core.CoreSubscriber<Void>, Runnable {
         final SettleAnswer answer;
         final int index;
         final long tag;
@@ -1108,14 +1108,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         public void onComplete() {
-            if (loop.inEventLoop()) {
-                record();
-            } else {
-                loop.execute(this::record);
-            }
+            onLoop(this); // itself the task: nothing allocated to get back on the loop
         }
 
-        private void record() {
+        /** Records the outcome; on the event loop. */
+        @Override
+        public void run() {
             if (failed) {
                 if (!answer.ends) {
                     held.remove(tag);
