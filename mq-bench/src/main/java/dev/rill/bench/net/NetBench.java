@@ -4,6 +4,7 @@ import dev.rill.bench.suite.Results;
 import dev.rill.bench.suite.Summary;
 import java.io.File;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,8 +45,9 @@ public final class NetBench {
             case "tail" -> new Profile(200_000, 5, 0, 1, new int[] {5_000}, 5, 10, 3);
             // the same at 50k msg/s
             case "tail50" -> new Profile(200_000, 5, 0, 1, new int[] {50_000}, 5, 10, 3);
-            // for A/B runs of a change aimed at throughput: four 1M-message runs after one warmup, no fixed rates
-            case "thru" -> new Profile(1_000_000, 1, 0, 4, new int[] {}, 0, 0, 0);
+            // for A/B runs of a change aimed at throughput: four (-Drill.bench.thruRuns) 1M-message runs after one warmup
+            case "thru" -> new Profile(1_000_000, 1, 0, Integer.getInteger("rill.bench.thruRuns", 4), new int[] {},
+                    0, 0, 0);
             default -> throw new IllegalArgumentException(
                     "profile must be quick, full, smoke, tail, tail50 or thru, was " + name);
         };
@@ -113,7 +115,7 @@ public final class NetBench {
                         default -> throw new IllegalArgumentException("unknown peer " + spec);
                     };
                 }
-                results.add(measure(peer, p));
+                results.add(measure(peer, p, rillServer == null ? null : rillServer.toHandle()));
                 if (rillServer != null) {
                     rillServer.getOutputStream().close();
                     rillServer.waitFor();
@@ -131,7 +133,12 @@ public final class NetBench {
         System.exit(0); // client libraries leave non-daemon threads behind
     }
 
-    static PeerResult measure(Peer peer, Profile p) {
+    /**
+     * Measures one peer. Each throughput run's log line also gives the CPU time the bench JVM (load generator and
+     * clients) and, for Rill, the server JVM spent per message: on a shared, noisy machine that moves far less from
+     * run to run than the rate does, so A/B runs of a change compare it first.
+     */
+    static PeerResult measure(Peer peer, Profile p, ProcessHandle server) {
         PeerResult res = new PeerResult(peer.name(), peer.setup());
         Load.Router router = new Load.Router();
         try (peer) {
@@ -139,9 +146,14 @@ public final class NetBench {
             long warmupEnd = System.nanoTime() + (long) (p.minWarmupSeconds() * 1e9);
             for (int i = 0; res.throughput.size() < p.runs(); i++) {
                 boolean warmup = i < p.warmupRuns() || System.nanoTime() < warmupEnd;
+                long benchCpu = cpuNanos(ProcessHandle.current());
+                long serverCpu = cpuNanos(server);
                 Load.Outcome o = Load.throughput(peer, router, p.messages(), 120);
-                log("%s throughput %s %d: %,.0f msg/s%s", peer.name(), warmup ? "warmup" : "run", i,
-                        o.perSecond(), o.complete() ? "" : " INCOMPLETE");
+                log("%s throughput %s %d: %,.0f msg/s%s (CPU per message: bench JVM %.2f µs%s)", peer.name(),
+                        warmup ? "warmup" : "run", i, o.perSecond(), o.complete() ? "" : " INCOMPLETE",
+                        (cpuNanos(ProcessHandle.current()) - benchCpu) / 1e3 / p.messages(),
+                        server == null ? "" : String.format(Locale.ROOT, ", server JVM %.2f µs",
+                                (cpuNanos(server) - serverCpu) / 1e3 / p.messages()));
                 if (!o.complete()) {
                     res.failure = "throughput run did not finish in 120 s (" + o.messages() + " of " + p.messages()
                             + " consumed)";
@@ -174,6 +186,11 @@ public final class NetBench {
             log("%s failed: %s", peer.name(), e);
         }
         return res;
+    }
+
+    /** @return the process's CPU time so far (user and system, all threads), 0 when unknown */
+    static long cpuNanos(ProcessHandle process) {
+        return process == null ? 0 : process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
     }
 
     static void log(String format, Object... args) {

@@ -22,6 +22,11 @@ import reactor.core.publisher.Sinks;
 final class RillPeer implements Peer {
 
     static final int WINDOW = 1024;
+    /**
+     * Confirmations handed back to the load generator at a time: released one by one, every confirmation of a full
+     * window woke the parked generator for a single message (a futex wake-up per message on the client's loop).
+     */
+    static final int RELEASE_BATCH = 64;
     /** Acks in flight at once: flatMap rescans its inner array on every completion, so keep it small. */
     static final int ACK_CONCURRENCY = 128;
 
@@ -33,6 +38,8 @@ final class RillPeer implements Peer {
     private Disposable sending;
     private Disposable receiving;
     private volatile Throwable error;
+    /** Confirmations not yet released; only the sendMany subscriber touches it (its signals are serialized). */
+    private int confirmed;
 
     RillPeer(int port) {
         this.port = port;
@@ -45,7 +52,8 @@ final class RillPeer implements Peer {
 
     @Override
     public String setup() {
-        return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends; "
+        return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends (freed for the "
+                + "generator " + RELEASE_BATCH + " at a time); "
                 + "receive (receiveWindow " + WINDOW + ") → flatMap(ack, " + ACK_CONCURRENCY + "), acks batched on the wire by the client";
     }
 
@@ -69,7 +77,15 @@ final class RillPeer implements Peer {
                 .subscribe(null, e -> error = e);
         outbound = Sinks.many().unicast().onBackpressureBuffer();
         sending = pq.sendMany(outbound.asFlux(), SendOptions.defaults().maxInFlight(WINDOW))
-                .subscribe(r -> window.release(), e -> error = e);
+                .subscribe(r -> confirmed(), e -> error = e);
+    }
+
+    /** At most {@code RELEASE_BATCH - 1} permits are held back; the window always has more than that in flight. */
+    private void confirmed() {
+        if (++confirmed == RELEASE_BATCH) {
+            confirmed = 0;
+            window.release(RELEASE_BATCH);
+        }
     }
 
     @Override
