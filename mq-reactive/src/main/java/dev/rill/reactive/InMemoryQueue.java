@@ -10,6 +10,7 @@ import dev.rill.core.QueueListener;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.core.ReceiptHandle;
+import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ import reactor.core.publisher.Mono;
  * A {@link ReactiveQueue} over one in-memory {@link MessageQueue}: the core's readable/writable edges wake
  * waiting receivers and senders, and one {@link QueueTimer} runs the queue's deadlines on the broker's scheduler.
  */
-final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T> {
+final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach<T> {
 
     /** How many events a slow {@link #events()} subscriber may fall behind before it gets an overflow error. */
     static final int EVENT_BUFFER = 4096;
@@ -287,6 +288,44 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T> {
                 return Mono.error(first);
             }
             return broker.durable(); // a durable broker confirms the acks once they are on disk
+        });
+    }
+
+    @Override
+    public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
+        Objects.requireNonNull(deliveries, "deliveries");
+        return Mono.defer(() -> {
+            int n = deliveries.size();
+            LeaseOutcome[] outcomes = new LeaseOutcome[n];
+            List<DeliveryImpl<T>> open = new ArrayList<>(n);
+            List<ReceiptHandle> handles = new ArrayList<>(n);
+            int[] at = new int[n];
+            for (int i = 0; i < n; i++) {
+                DeliveryImpl<T> d = own(deliveries.get(i));
+                if (d.isAcked()) {
+                    outcomes[i] = LeaseOutcome.OK;
+                } else {
+                    at[open.size()] = i;
+                    open.add(d);
+                    handles.add(d.handle());
+                }
+            }
+            if (!open.isEmpty()) {
+                List<LeaseOutcome> acked = core.ackAll(handles, now());
+                for (int j = 0; j < open.size(); j++) {
+                    DeliveryImpl<T> d = open.get(j);
+                    if (acked.get(j) == LeaseOutcome.OK) {
+                        d.settledOk(true);
+                        outcomes[at[j]] = LeaseOutcome.OK;
+                    } else if (d.isAcked()) {
+                        outcomes[at[j]] = LeaseOutcome.OK; // a concurrent ack of this delivery won
+                    } else {
+                        d.leaseOver();
+                        outcomes[at[j]] = LeaseOutcome.STALE;
+                    }
+                }
+            }
+            return broker.durable().then(Mono.just(List.of(outcomes))); // durable: confirmed once on disk
         });
     }
 

@@ -22,6 +22,7 @@ import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
 import dev.rill.reactive.SendOptions;
 import dev.rill.reactive.SendResult;
+import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -834,7 +835,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             write(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, e.getMessage()));
             return;
         }
-        ServerSubscription s = new ServerSubscription(f.subscriptionId(), f.queue());
+        ServerSubscription s = new ServerSubscription(f.subscriptionId(), f.queue(), q);
         subscriptions.put(f.subscriptionId(), s);
         write(new Frame.SubscribeOk(f.subscriptionId()));
         q.receive(ro).subscribe(s);
@@ -934,10 +935,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         final AtomicInteger hops = new AtomicInteger();
         long heldCredit; // granted by the client, not yet requested because the channel was not writable
         boolean ended;
+        /** The queue, when it acks a batch in one call (see ackTogether); null otherwise. */
+        final AckEach<byte[]> ackEach;
 
-        ServerSubscription(int id, String queue) {
+        @SuppressWarnings("unchecked")
+        ServerSubscription(int id, String queue, ReactiveQueue<byte[]> q) {
             this.id = id;
             this.queue = queue;
+            this.ackEach = q instanceof AckEach<?> a ? (AckEach<byte[]>) a : null;
         }
 
         @Override
@@ -1021,13 +1026,24 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         // version 2 answers EXTEND with the new deadlines, so the client's Delivery knows the server's
         SettleAnswer answer = new SettleAnswer(requestId, n, ends, "extend".equals(op) && version >= 2);
         answersPending++;
+        int[] at = new int[n];
+        Held[] found = new Held[n];
+        int k = 0;
         for (int i = 0; i < n; i++) {
-            long tag = tags[i];
-            Held h = ends ? held.remove(tag) : held.get(tag);
+            Held h = ends ? held.remove(tags[i]) : held.get(tags[i]);
             if (h == null) {
                 answer.settled(i, LeaseOutcome.STALE, 0L);
-                continue;
+            } else {
+                at[k] = i;
+                found[k++] = h;
             }
+        }
+        if (k > 1 && "ack".equals(op) && ackTogether(answer, at, found, k)) {
+            return;
+        }
+        for (int j = 0; j < k; j++) {
+            int i = at[j];
+            Held h = found[j];
             Mono<Void> m;
             try {
                 m = action.apply(h.delivery);
@@ -1035,8 +1051,37 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 answer.settled(i, LeaseOutcome.STALE, 0L);
                 continue;
             }
-            m.subscribe(new SettleOne(answer, i, tag, h));
+            m.subscribe(new SettleOne(answer, i, tags[i], h));
         }
+    }
+
+    /**
+     * Acks the deliveries of one ACK frame in one call to their queue when they all come from one that can
+     * ({@link AckEach}): one lock acquisition, and the slots they free reach a producer waiting for room at once,
+     * where one ack at a time woke it (and handed its next store across event loops) once per message.
+     *
+     * @return false when they cannot go together (the caller acks them one by one)
+     */
+    private boolean ackTogether(SettleAnswer answer, int[] at, Held[] found, int k) {
+        AckEach<byte[]> queue = found[0].subscription.ackEach;
+        if (queue == null) {
+            return false;
+        }
+        List<Delivery<byte[]>> deliveries = new ArrayList<>(k);
+        for (int j = 0; j < k; j++) {
+            if (found[j].subscription.ackEach != queue) {
+                return false;
+            }
+            deliveries.add(found[j].delivery);
+        }
+        Mono<List<LeaseOutcome>> acked;
+        try {
+            acked = queue.ackEach(deliveries);
+        } catch (RuntimeException e) {
+            return false;
+        }
+        acked.subscribe(new SettleMany(answer, at, k));
+        return true;
     }
 
     /** The answer to one ACK/NACK/EXTEND/REJECT/RELEASE frame: written once every tag of it is settled. */
@@ -1076,6 +1121,48 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * Waits for one tag's settlement (one object per tag, where lambdas and a LambdaMonoSubscriber took four) and
      * records its outcome on the event loop.
      */
+    /** The outcomes of the acks {@link #ackTogether} sent in one call; recorded on the event loop. */
+    private final class SettleMany implements reactor.core.CoreSubscriber<List<LeaseOutcome>>, Runnable {
+        final SettleAnswer answer;
+        final int[] at;
+        final int k;
+        List<LeaseOutcome> outcomes; // null after an error: every one of them is STALE
+
+        SettleMany(SettleAnswer answer, int[] at, int k) {
+            this.answer = answer;
+            this.at = at;
+            this.k = k;
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<LeaseOutcome> list) {
+            outcomes = list;
+        }
+
+        @Override
+        public void onError(Throwable e) {
+            outcomes = null;
+            onLoop(this);
+        }
+
+        @Override
+        public void onComplete() {
+            onLoop(this);
+        }
+
+        @Override
+        public void run() {
+            for (int j = 0; j < k; j++) {
+                answer.settled(at[j], outcomes == null ? LeaseOutcome.STALE : outcomes.get(j), 0L);
+            }
+        }
+    }
+
     private final class SettleOne implements reactor.core.CoreSubscriber<Void>, Runnable {
         final SettleAnswer answer;
         final int index;
