@@ -81,6 +81,11 @@ public final class ServerOptions implements Cloneable {
     /**
      * Serves {@code broker} instead of a new in-memory one. The server does not close a broker it was given.
      *
+     * <p>A broker of {@code Rill} keeps payload objects as they are, without encoding them. The server reads and
+     * writes a queue's payloads as {@code byte[]}, so code in the server's JVM that uses a served queue directly
+     * must use it with {@code Codec.bytes()} (or go through a {@code RillClient} like any other client): a payload
+     * sent there through another codec ends a remote subscriber's stream with an error naming its type.
+     *
      * <p>Default: a new {@code Rill.inMemory()} broker per bind, closed with the server.
      *
      * @param broker the broker to serve, not null

@@ -2,6 +2,7 @@ package dev.rill.netty.internal.transport;
 
 import dev.rill.core.Codec;
 import dev.rill.core.LeaseOutcome;
+import dev.rill.core.Message;
 import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.Permission;
@@ -985,11 +986,23 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 d.release().subscribe(null, e -> { });
                 return;
             }
+            var m = d.message();
+            Object payload = ((Message<?>) m).payload();
+            if (!(payload instanceof byte[] bytes)) {
+                // sent in the server's JVM through a view with another codec: the broker keeps payload objects as
+                // they are. Give it back, uncounted, and end this stream with an error that says so.
+                d.release().subscribe(null, e -> { });
+                cancel();
+                end(ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' holds a message (id " + m.id() + ") whose "
+                        + "payload is a " + payload.getClass().getName() + ", not bytes: it was sent in the server's "
+                        + "JVM with another codec than Codec.bytes(), and the broker keeps payload objects as they "
+                        + "are; use served queues there with Codec.bytes() or through a RillClient");
+                return;
+            }
             long tag = nextTag++;
             held.put(tag, new Held(d, this));
-            var m = d.message();
             write(new Frame.Deliver(id, tag, m.id(), d.deliveryCount(), d.deadline(), m.timestamp(), m.key(),
-                    m.priority(), m.headers(), m.payload()));
+                    m.priority(), m.headers(), bytes));
         }
 
         @Override
