@@ -6,6 +6,7 @@ import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
+import dev.rill.reactive.internal.AckEach;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -101,7 +102,10 @@ class NonBlockingBlockHoundTest {
                             .map(i -> OutboundMessage.of("p-" + i).key("k" + (i % 7))))
                     .subscribeOn(Schedulers.parallel()).count();
 
-            // consumers: two competing receivers acking one by one and in batches
+            // consumers: two competing receivers acking one by one and in batches (ackAll, and every other batch
+            // through the transports' AckEach)
+            @SuppressWarnings("unchecked")
+            AckEach<String> each = (AckEach<String>) direct;
             Mono<Long> ackOne = direct.receive(ReceiveOptions.defaults().maxMessages(perProducer))
                     .publishOn(Schedulers.parallel())
                     .concatMap(d -> d.ack().thenReturn(1), 0)
@@ -109,7 +113,9 @@ class NonBlockingBlockHoundTest {
             Mono<Long> ackBatch = direct.receive(ReceiveOptions.defaults().maxMessages(perProducer))
                     .subscribeOn(Schedulers.parallel())
                     .buffer(32)
-                    .concatMap(batch -> direct.ackAll(batch).thenReturn(batch.size()))
+                    .index()
+                    .concatMap(t -> (t.getT1() % 2 == 0 ? direct.ackAll(t.getT2()) : each.ackEach(t.getT2()).then())
+                            .thenReturn(t.getT2().size()))
                     .reduce(0L, Long::sum);
 
             // a pipeline with handlers hopping onto parallel threads, some failing once
