@@ -103,6 +103,36 @@ class DurableSendLaneTest {
     }
 
     @Test
+    void acksConfirmedOverTheNetworkInBatchesSurviveARestart() throws Exception {
+        Path data = dir.resolve("acks");
+        ReactiveBroker client = connect(serve(Rill.embedded(data, DurabilityOptions.defaults())));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("work"), Codec.utf8()).block(TIMEOUT);
+        int n = 2000;
+        q.sendMany(Flux.range(0, n).map(i -> OutboundMessage.of("m" + i)), SendOptions.defaults().maxInFlight(256))
+                .blockLast(TIMEOUT);
+        // acks in flight together: the client batches them on the wire and the server acks each frame in one
+        // call to the queue; an ack's Mono completes once its record is durable. The first 1500 are acked.
+        List<String> acked = new CopyOnWriteArrayList<>();
+        q.receive(ReceiveOptions.defaults().maxMessages(1500))
+                .flatMap(d -> d.ack().thenReturn(d.payload()), 128)
+                .doOnNext(acked::add)
+                .blockLast(TIMEOUT);
+        assertThat(acked).hasSize(1500).doesNotHaveDuplicates();
+        closeAll();
+
+        ReactiveBroker reopened = Rill.embedded(data, DurabilityOptions.defaults());
+        try {
+            ReactiveQueue<String> r = reopened.queue(QueueSpec.named("work"), Codec.utf8()).block(TIMEOUT);
+            assertThat(r.stats().block(TIMEOUT).size()).isEqualTo(n - 1500);
+            List<String> left = r.receive(ReceiveOptions.defaults().maxMessages(n - 1500)).map(Delivery::payload)
+                    .collectList().block(TIMEOUT);
+            assertThat(left).hasSize(n - 1500).doesNotContainAnyElementsOf(acked);
+        } finally {
+            reopened.close().block(TIMEOUT);
+        }
+    }
+
+    @Test
     void whenTheLogFailsNoLaterSendIsConfirmed() throws Exception {
         Path data = dir.resolve("vanishing");
         ReactiveBroker client = connect(serve(Rill.embedded(data, DurabilityOptions.defaults().segmentBytes(4096))));
