@@ -251,38 +251,21 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
     public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
         Objects.requireNonNull(deliveries, "deliveries");
         return Mono.defer(() -> {
-            List<DeliveryImpl<T>> open = new ArrayList<>(deliveries.size());
-            for (Delivery<T> d : deliveries) {
-                DeliveryImpl<T> impl = own(d);
-                if (!impl.isAcked()) {
-                    open.add(impl);
-                }
-            }
-            if (open.isEmpty()) {
-                return Mono.empty();
-            }
-            List<ReceiptHandle> handles = new ArrayList<>(open.size());
-            for (DeliveryImpl<T> d : open) {
-                handles.add(d.handle());
-            }
-            List<LeaseOutcome> outcomes = core.ackAll(handles, now());
+            List<DeliveryImpl<T>> owned = own(deliveries);
+            LeaseOutcome[] outcomes = ackOwned(owned);
             LeaseExpiredException first = null;
             int failed = 0;
-            for (int i = 0; i < outcomes.size(); i++) {
-                DeliveryImpl<T> d = open.get(i);
-                if (outcomes.get(i) == LeaseOutcome.OK) {
-                    d.settledOk(true);
-                } else if (!d.isAcked()) {
-                    d.leaseOver();
+            for (int i = 0; i < outcomes.length; i++) {
+                if (outcomes[i] != LeaseOutcome.OK) {
                     failed++;
                     if (first == null) {
-                        first = d.expired("ackAll");
+                        first = owned.get(i).expired("ackAll");
                     }
                 }
             }
             if (first != null) {
                 if (failed > 1) {
-                    first.addSuppressed(new RillException(failed + " of " + open.size()
+                    first.addSuppressed(new RillException(failed + " of " + owned.size()
                             + " deliveries had expired leases; the others were acked"));
                 }
                 return Mono.error(first);
@@ -295,38 +278,57 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
     public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
         Objects.requireNonNull(deliveries, "deliveries");
         return Mono.defer(() -> {
-            int n = deliveries.size();
-            LeaseOutcome[] outcomes = new LeaseOutcome[n];
-            List<DeliveryImpl<T>> open = new ArrayList<>(n);
-            List<ReceiptHandle> handles = new ArrayList<>(n);
-            int[] at = new int[n];
-            for (int i = 0; i < n; i++) {
-                DeliveryImpl<T> d = own(deliveries.get(i));
-                if (d.isAcked()) {
-                    outcomes[i] = LeaseOutcome.OK;
-                } else {
-                    at[open.size()] = i;
-                    open.add(d);
-                    handles.add(d.handle());
-                }
-            }
-            if (!open.isEmpty()) {
-                List<LeaseOutcome> acked = core.ackAll(handles, now());
-                for (int j = 0; j < open.size(); j++) {
-                    DeliveryImpl<T> d = open.get(j);
-                    if (acked.get(j) == LeaseOutcome.OK) {
-                        d.settledOk(true);
-                        outcomes[at[j]] = LeaseOutcome.OK;
-                    } else if (d.isAcked()) {
-                        outcomes[at[j]] = LeaseOutcome.OK; // a concurrent ack of this delivery won
-                    } else {
-                        d.leaseOver();
-                        outcomes[at[j]] = LeaseOutcome.STALE;
-                    }
-                }
-            }
-            return broker.durable().then(Mono.just(List.of(outcomes))); // durable: confirmed once on disk
+            List<LeaseOutcome> outcomes = List.of(ackOwned(own(deliveries)));
+            return broker.durable().then(Mono.just(outcomes)); // durable: confirmed once on disk
         });
+    }
+
+    /**
+     * Acks, with one core {@code ackAll}, every delivery not acked yet.
+     *
+     * @return per delivery, in order: OK when it is acked (now, or before), STALE when its lease was over (the
+     *     delivery now knows it)
+     */
+    private LeaseOutcome[] ackOwned(List<DeliveryImpl<T>> owned) {
+        int n = owned.size();
+        LeaseOutcome[] outcomes = new LeaseOutcome[n];
+        List<ReceiptHandle> handles = new ArrayList<>(n);
+        int[] at = new int[n];
+        for (int i = 0; i < n; i++) {
+            DeliveryImpl<T> d = owned.get(i);
+            if (d.isAcked()) {
+                outcomes[i] = LeaseOutcome.OK;
+            } else {
+                at[handles.size()] = i;
+                handles.add(d.handle());
+            }
+        }
+        if (handles.isEmpty()) {
+            return outcomes;
+        }
+        List<LeaseOutcome> acked = core.ackAll(handles, now());
+        for (int j = 0; j < handles.size(); j++) {
+            DeliveryImpl<T> d = owned.get(at[j]);
+            if (acked.get(j) == LeaseOutcome.OK) {
+                d.settledOk(true);
+                outcomes[at[j]] = LeaseOutcome.OK;
+            } else if (d.isAcked()) {
+                outcomes[at[j]] = LeaseOutcome.OK; // a concurrent ack of this delivery won
+            } else {
+                d.leaseOver();
+                outcomes[at[j]] = LeaseOutcome.STALE;
+            }
+        }
+        return outcomes;
+    }
+
+    /** @throws IllegalArgumentException when one is not a delivery of this queue (before anything is acked) */
+    private List<DeliveryImpl<T>> own(Collection<? extends Delivery<T>> deliveries) {
+        List<DeliveryImpl<T>> owned = new ArrayList<>(deliveries.size());
+        for (Delivery<T> d : deliveries) {
+            owned.add(own(d));
+        }
+        return owned;
     }
 
     private DeliveryImpl<T> own(Delivery<T> d) {

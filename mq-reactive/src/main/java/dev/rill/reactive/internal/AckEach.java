@@ -23,8 +23,8 @@ public interface AckEach<T> {
      * @param deliveries deliveries this queue emitted
      * @return completes (for a durable broker: once the acks are on disk, as {@code ack()} does) with one outcome per
      *     delivery, in order: {@link LeaseOutcome#OK} when it is acked (now or before), {@link LeaseOutcome#STALE}
-     *     when its lease was over; errors when the broker's log failed
-     * @throws IllegalArgumentException if a delivery is not one of this queue's
+     *     when its lease was over; errors when the broker's log failed, and with an
+     *     {@link IllegalArgumentException}, before acking any, when a delivery is not one of this queue's
      */
     Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries);
 }

@@ -1087,13 +1087,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             deliveries.add(found[j].delivery);
         }
-        Mono<List<LeaseOutcome>> acked;
-        try {
-            acked = queue.ackEach(deliveries);
-        } catch (RuntimeException e) {
-            return false;
-        }
-        acked.subscribe(new SettleMany(answer, at, k));
+        queue.ackEach(deliveries).subscribe(new SettleMany(answer, at, k));
         return true;
     }
 
