@@ -1,12 +1,16 @@
 package dev.rill.core;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.function.Function;
 
 /**
  * Turns payloads into bytes and back, for brokers that store or transmit them (durable and remote brokers).
- * In-memory brokers keep payload objects as they are and never call the codec.
+ *
+ * <p>An in-memory broker keeps each queue's payloads as objects of the codec the queue was first declared with, and
+ * calls no codec for views declared with that same codec instance. A view declared with another codec instance
+ * (a remote client's, served by {@code RillServer}, uses {@link #bytes()}) converts through bytes: its payloads are
+ * encoded with its own codec and decoded with the queue's, and back. Keep one codec instance per payload type; the
+ * built-in {@link #utf8()} and {@link #bytes()} return the same instance on every call.
  *
  * @param <T> the payload type
  */
@@ -29,14 +33,14 @@ public interface Codec<T> {
      */
     T decode(byte[] bytes);
 
-    /** @return a codec for UTF-8 strings */
+    /** @return the codec for UTF-8 strings (the same instance on every call) */
     static Codec<String> utf8() {
-        return of(s -> s.getBytes(StandardCharsets.UTF_8), b -> new String(b, StandardCharsets.UTF_8));
+        return BuiltInCodecs.UTF8;
     }
 
-    /** @return the identity codec for byte arrays */
+    /** @return the identity codec for byte arrays (the same instance on every call) */
     static Codec<byte[]> bytes() {
-        return of(b -> b, b -> b);
+        return BuiltInCodecs.BYTES;
     }
 
     /**

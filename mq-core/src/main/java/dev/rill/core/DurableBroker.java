@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -141,6 +142,17 @@ public final class DurableBroker implements AutoCloseable {
         codecs.put(spec.name(), codec);
         spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
         return broker.declare(spec);
+    }
+
+    /**
+     * The codec a queue's payloads are logged with: the one given to its latest {@link #declare(QueueSpec, Codec)}
+     * (for a dead-letter queue declared implicitly, its source queue's).
+     *
+     * @param name the queue name
+     * @return the codec, or empty when no queue of that name was declared with one
+     */
+    public Optional<Codec<?>> codec(String name) {
+        return Optional.ofNullable(codecs.get(Objects.requireNonNull(name, "name")));
     }
 
     /**

@@ -9,9 +9,13 @@ import java.util.Objects;
  * <p>Immutable. Ids are positive, unique within a queue and increase with send order. A dead-lettered
  * message keeps payload and headers and gains the {@code x-rill-*} headers named by the constants below.
  *
+ * <p>A message that arrived as bytes (from a remote server, or through a view with another codec than its queue's)
+ * is decoded when {@link #payload()} is first called ({@link #decodedOnUse}), so a payload that its codec cannot
+ * decode fails there, in the code that handles the message, while its id, key and headers stay readable.
+ *
  * @param <T> the payload type
  */
-public final class Message<T> {
+public sealed class Message<T> permits DecodedOnUse {
 
     /** Header a dead-lettered message gains: why it was dead-lettered. */
     public static final String HEADER_DEAD_LETTER_REASON = "x-rill-dead-letter-reason";
@@ -48,12 +52,48 @@ public final class Message<T> {
         this.timestamp = timestamp;
     }
 
+    /** For {@link DecodedOnUse}: no payload object of its own. */
+    Message(long id, String key, int priority, Map<String, String> headers, long timestamp) {
+        this.id = id;
+        this.payload = null;
+        this.key = key;
+        this.priority = priority;
+        this.headers = Objects.requireNonNull(headers, "headers");
+        this.timestamp = timestamp;
+    }
+
+    /**
+     * Creates a message whose payload is decoded from {@code bytes} with {@code codec} on the first call of
+     * {@link #payload()}. Used by transports and views that convert payloads; applications receive messages, they
+     * do not build them.
+     *
+     * @param id the id within its queue
+     * @param bytes the encoded payload (kept, not copied)
+     * @param codec decodes it
+     * @param key the ordering key, or null
+     * @param priority 0..9
+     * @param headers immutable headers
+     * @param timestamp when it was enqueued, epoch millis of the queue's clock
+     * @param <T> the payload type
+     * @return the message
+     */
+    public static <T> Message<T> decodedOnUse(long id, byte[] bytes, Codec<T> codec, String key, int priority,
+            Map<String, String> headers, long timestamp) {
+        return new DecodedOnUse<>(id, bytes, codec, key, priority, headers, timestamp);
+    }
+
     /** @return the id within its queue */
     public long id() {
         return id;
     }
 
-    /** @return the payload */
+    /**
+     * Returns the payload.
+     *
+     * @return the payload
+     * @throws IllegalArgumentException for a message {@linkplain #decodedOnUse decoded on use} whose bytes its
+     *     codec cannot decode (the message names the id and the codec's error); each call tries again
+     */
     public T payload() {
         return payload;
     }
@@ -78,9 +118,14 @@ public final class Message<T> {
         return timestamp;
     }
 
+    /** The payload for {@link #toString()}: never decodes (a failure must not break logging). */
+    String payloadText() {
+        return String.valueOf(payload);
+    }
+
     @Override
     public String toString() {
-        return "Message{id=" + id + ", payload=" + payload + (key != null ? ", key=" + key : "")
+        return "Message{id=" + id + ", payload=" + payloadText() + (key != null ? ", key=" + key : "")
                 + (priority != 0 ? ", priority=" + priority : "") + (!headers.isEmpty() ? ", headers=" + headers : "")
                 + "}";
     }

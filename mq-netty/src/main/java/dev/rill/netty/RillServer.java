@@ -39,8 +39,9 @@ import reactor.netty.tcp.TcpServer;
  * }</pre>
  *
  * <p>Payloads: the server views every queue with {@link dev.rill.core.Codec#bytes()} and hands payloads to clients
- * as they are, so code in the server's JVM that uses the served broker directly must send {@code byte[]} payloads
- * (an in-memory broker keeps payload objects without encoding them).
+ * as they are. Code in the server's JVM can use the served broker directly with its own codecs: a broker of
+ * {@code Rill} keeps each queue's payloads as objects of the codec the queue was first declared with and converts
+ * for views with another codec, the server's included.
  *
  * <p>Per connection the server negotiates the protocol version (HELLO), authenticates the token (AUTH), enforces
  * the limits of {@link ServerOptions} and releases every lease the connection held the moment it closes, so other

@@ -81,10 +81,10 @@ public final class ServerOptions implements Cloneable {
     /**
      * Serves {@code broker} instead of a new in-memory one. The server does not close a broker it was given.
      *
-     * <p>A broker of {@code Rill} keeps payload objects as they are, without encoding them. The server reads and
-     * writes a queue's payloads as {@code byte[]}, so code in the server's JVM that uses a served queue directly
-     * must use it with {@code Codec.bytes()} (or go through a {@code RillClient} like any other client): a payload
-     * sent there through another codec ends a remote subscriber's stream with an error naming its type.
+     * <p>The server uses each queue through a {@code Codec.bytes()} view. A broker of {@code Rill} converts
+     * between that view and the codec the queue was first declared with, so code in the server's JVM can keep
+     * using served queues with its own codecs. A broker of another implementation must give such views
+     * {@code byte[]} payloads: anything else ends a remote subscriber's stream with an error naming its type.
      *
      * <p>Default: a new {@code Rill.inMemory()} broker per bind, closed with the server.
      *

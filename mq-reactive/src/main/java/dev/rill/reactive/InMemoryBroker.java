@@ -6,6 +6,7 @@ import dev.rill.core.DurableBroker;
 import dev.rill.core.MessageQueue;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
+import dev.rill.reactive.internal.DeclareOnly;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
@@ -23,17 +24,24 @@ import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * {@link ReactiveBroker} over mq-core's {@link Broker}, in one JVM: payload objects are kept as they are (the codec
- * is not used). One {@link InMemoryQueue} view per live core queue, created on first use; each runs its timers on
- * the broker's scheduler.
+ * {@link ReactiveBroker} over mq-core's {@link Broker}, in one JVM. One {@link InMemoryQueue} view per live core
+ * queue, created on first use; each runs its timers on the broker's scheduler.
+ *
+ * <p>Payloads: each queue keeps its payloads as objects of its <em>stored codec</em>, the codec it was first
+ * declared with (for a queue recovered from the log, the codec it was recovered with; for a dead-letter queue, its
+ * first source queue's). A view declared with that same codec instance is the {@link InMemoryQueue} itself and
+ * calls no codec; a view with another codec (a server's {@code Codec.bytes()} view next to the application's typed
+ * one) is a {@link TranscodingQueue} that converts through bytes.
  */
-final class InMemoryBroker implements ReactiveBroker {
+final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
 
     private final Scheduler scheduler;
     private final Broker core;
     /** Null for an in-memory broker; else every change is logged, and sends and acks wait for durability. */
     private final DurableBroker durable;
     private final ConcurrentHashMap<String, InMemoryQueue<?>> views = new ConcurrentHashMap<>();
+    /** Each queue's stored codec: the type its payload objects have (see the class comment). */
+    private final ConcurrentHashMap<String, Codec<?>> storedCodecs = new ConcurrentHashMap<>();
     /** Durable broker: callers waiting for their records to be durable ({@link #afterDurable(long, Runnable, Consumer)}). */
     private final ConcurrentLinkedQueue<Waiting> waiting = new ConcurrentLinkedQueue<>();
     /** Whether a log callback is armed (at most one at a time). */
@@ -171,10 +179,57 @@ final class InMemoryBroker implements ReactiveBroker {
             if (closed) {
                 throw new QueueClosedException(spec.name());
             }
-            MessageQueue<T> q = durable != null ? durable.declare(spec, codec) : core.declare(spec);
-            spec.deadLetterQueue().ifPresent(this::view); // so dead letters get their timers too
+            String name = spec.name();
+            // a queue live since the log was opened (DurabilityOptions.declareRecoveredWith) holds objects of the
+            // codec it was recovered with
+            Codec<?> stored = storedCodecs.computeIfAbsent(name,
+                    n -> durable != null && core.exists(n) ? durable.codec(n).orElse(codec) : codec);
+            MessageQueue<T> q;
+            try {
+                q = durable != null ? declareDurable(spec, stored) : core.declare(spec);
+            } catch (RuntimeException e) {
+                if (!core.exists(name)) {
+                    storedCodecs.remove(name, stored); // not declared: the next declare chooses again
+                }
+                throw e;
+            }
+            spec.deadLetterQueue().ifPresent(d -> {
+                storedCodecs.putIfAbsent(d, stored); // dead letters keep their source queue's payload objects
+                view(d); // so dead letters get their timers too
+            });
+            return viewWith(view(q), stored, codec);
+        });
+    }
+
+    @Override
+    public Mono<ReactiveQueue<?>> declareOnly(QueueSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        return Mono.fromCallable(() -> {
+            if (closed) {
+                throw new QueueClosedException(spec.name());
+            }
+            if (durable != null) {
+                throw new UnsupportedOperationException("a durable broker needs the codec of queue '" + spec.name()
+                        + "' when it is declared: declare it with broker.queue(spec, codec)");
+            }
+            MessageQueue<Object> q = core.declare(spec); // no stored codec chosen: the first typed declare will
+            spec.deadLetterQueue().ifPresent(this::view);
             return view(q);
         });
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> MessageQueue<T> declareDurable(QueueSpec spec, Codec<?> stored) {
+        return (MessageQueue<T>) durable.declare(spec, (Codec<Object>) stored);
+    }
+
+    /** The queue itself when the view's codec is the stored one, else a view that converts through bytes. */
+    @SuppressWarnings("unchecked")
+    private static <T> ReactiveQueue<T> viewWith(InMemoryQueue<T> queue, Codec<?> stored, Codec<T> codec) {
+        if (stored == codec) {
+            return queue;
+        }
+        return new TranscodingQueue<>((InMemoryQueue<Object>) queue, (Codec<Object>) stored, codec);
     }
 
     @Override
@@ -231,6 +286,7 @@ final class InMemoryBroker implements ReactiveBroker {
         return Mono.fromCallable(() -> {
             InMemoryQueue<?> v = views.remove(name);
             boolean deleted = core.delete(name, now());
+            storedCodecs.remove(name); // declared again, it may store another type
             if (v != null) {
                 v.close();
             }

@@ -24,8 +24,10 @@ public interface ReactiveBroker {
      * closed.
      *
      * @param spec the queue's spec
-     * @param codec turns payloads into bytes for brokers that store or transmit them (in-memory brokers keep the
-     *     payload objects as they are)
+     * @param codec turns payloads into bytes for brokers that store or transmit them. The brokers of {@link Rill}
+     *     keep a queue's payloads as objects of the codec instance it was first declared with and call no codec for
+     *     views with that instance; a view with another codec converts each payload through bytes
+     *     ({@link dev.rill.core.Codec})
      * @param <T> the payload type
      * @return a Mono of the queue
      */

@@ -1,6 +1,5 @@
 package dev.rill.spring;
 
-import dev.rill.core.Codec;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.RillMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -29,7 +28,7 @@ final class RillQueueMetrics implements DisposableBean {
             return;
         }
         for (String name : queues.specs().keySet()) {
-            ReactiveQueue<byte[]> q = queues.queue(name, Codec.bytes()).block(timeout);
+            ReactiveQueue<?> q = queues.declareOnly(queues.spec(name)).block(timeout);
             bind(q, registries, refresh, queues);
         }
     }

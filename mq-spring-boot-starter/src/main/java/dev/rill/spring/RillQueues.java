@@ -4,6 +4,7 @@ import dev.rill.core.Codec;
 import dev.rill.core.QueueSpec;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.internal.DeclareOnly;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -184,12 +185,24 @@ public final class RillQueues {
         }
         for (QueueSpec spec : specs.values()) {
             try {
-                broker.queue(spec, Codec.bytes()).block(timeout);
+                declareOnly(spec).block(timeout);
             } catch (RuntimeException e) {
                 throw new RillConfigurationException("rill.queues." + spec.name(),
                         "the broker refused to declare the queue: " + e.getMessage(), e);
             }
         }
+    }
+
+    /**
+     * Declares a queue for what sees no payload (stats, events). On an in-memory broker this does not choose the
+     * type its payloads are kept as: a queue keeps objects of the codec it is first declared with, and that must be
+     * the application's (its own views then call no codec at all).
+     */
+    Mono<ReactiveQueue<?>> declareOnly(QueueSpec spec) {
+        if (broker instanceof DeclareOnly d) {
+            return d.declareOnly(spec);
+        }
+        return broker.queue(spec, Codec.bytes()).map(q -> q); // a remote broker keeps no payload objects
     }
 
     /** @return the declared queues' specs by name, in declaration order (unmodifiable) */
@@ -220,7 +233,8 @@ public final class RillQueues {
      * <p>Errors: {@link IllegalArgumentException} (at once, not in the Mono) when no queue of that name is declared.
      *
      * @param name the queue's name, as under {@code rill.queues}
-     * @param codec turns payloads into bytes (remote brokers; in-memory ones keep the objects)
+     * @param codec turns payloads into bytes (remote and durable brokers; an in-memory one keeps objects of the
+     *     first codec a queue is used with and converts for views with another)
      * @param <T> the payload type
      * @return a Mono of the queue
      */

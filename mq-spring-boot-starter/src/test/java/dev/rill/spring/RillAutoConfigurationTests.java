@@ -106,6 +106,31 @@ class RillAutoConfigurationTests {
     }
 
     @Test
+    void inMemoryQueuesDeclaredAtStartupKeepTheApplicationsPayloadObjectsAsTheyAre() {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                .withPropertyValues("rill.queues.orders.capacity=10").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    // declared (and metered) at startup, before the application's first typed view
+                    assertThat(context.getBean(ReactiveBroker.class).list().block(T)).containsExactly("orders");
+                    assertThat(context.getBean(MeterRegistry.class).find(RillMetrics.READY).tag("queue", "orders")
+                            .gauge()).isNotNull();
+                    // so the application's codec is the queue's first: no codec runs, objects pass as they are
+                    Codec<StringBuilder> neverCalled = Codec.of(sb -> {
+                        throw new AssertionError("encode called");
+                    }, bytes -> {
+                        throw new AssertionError("decode called");
+                    });
+                    ReactiveQueue<StringBuilder> q = context.getBean(RillQueues.class).queue("orders", neverCalled)
+                            .block(T);
+                    StringBuilder sent = new StringBuilder("as it is");
+                    q.send(OutboundMessage.of(sent)).block(T);
+                    Delivery<StringBuilder> d = q.receiveOne(Duration.ZERO).block(T);
+                    assertThat(d.payload()).isSameAs(sent);
+                    d.ack().block(T);
+                });
+    }
+
+    @Test
     void unsetQueuePropertiesKeepQueueSpecDefaults() {
         runner.withPropertyValues("rill.queues.plain.capacity=10").run(context -> {
             assertThat(context).hasNotFailed();

@@ -75,7 +75,13 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
             case FULL -> new QueueFullException(name());
             case CLOSED -> new QueueClosedException(name());
             case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
-            case ERROR -> Wire.toException(r.error(), "message refused by the server (" + r.error() + ")", name());
+            case ERROR -> Wire.toException(r.error(), r.error() == ErrorCode.INVALID_ARGUMENT
+                    // the client checked the fields before sending: most likely the payload, refused by the typed
+                    // codec the queue is used with in the server's JVM (a SEND_RESULT carries no text)
+                    ? "queue '" + name() + "' refused the message (INVALID_ARGUMENT): a field broke the server's "
+                            + "rules, or the payload is not one the codec the queue was first declared with in the "
+                            + "server's JVM can decode"
+                    : "message refused by the server (" + r.error() + ")", name());
         };
     }
 
@@ -125,9 +131,10 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
                 if (!(f instanceof Frame.Deliver d)) {
                     return null;
                 }
-                T payload = codec.decode(d.payload());
-                Message<T> m = new Message<>(d.messageId(), payload, d.key(), d.priority(), d.headers(),
-                        d.timestamp());
+                // decoded on use: a payload the codec cannot decode fails in the code that handles it, and the
+                // stream (and its other messages) goes on
+                Message<T> m = Message.decodedOnUse(d.messageId(), d.payload(), codec, d.key(), d.priority(),
+                        d.headers(), d.timestamp());
                 return new RemoteDelivery<>(name(), m, d.deliveryCount(), d.deadline(), d.deliveryTag(), conn,
                         broker.scheduler());
             }
@@ -244,8 +251,8 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
         }
         return broker.call(name(), id -> new Frame.Peek(id, name(), max), f -> ((Frame.PeekResult) f).messages())
                 .flatMapIterable(list -> list)
-                .map(p -> new Message<>(p.messageId(), codec.decode(p.payload()), p.key(), p.priority(), p.headers(),
-                        p.timestamp()));
+                .map(p -> Message.decodedOnUse(p.messageId(), p.payload(), codec, p.key(), p.priority(),
+                        p.headers(), p.timestamp()));
     }
 
     @Override

@@ -989,14 +989,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             var m = d.message();
             Object payload = ((Message<?>) m).payload();
             if (!(payload instanceof byte[] bytes)) {
-                // sent in the server's JVM through a view with another codec: the broker keeps payload objects as
-                // they are. Give it back, uncounted, and end this stream with an error that says so.
+                // a served broker of another implementation that ignores the codec of the server's view (Rill's
+                // brokers convert). Give it back, uncounted, and end this stream with an error that says so.
                 d.release().subscribe(null, e -> { });
                 cancel();
-                end(ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' holds a message (id " + m.id() + ") whose "
-                        + "payload is a " + payload.getClass().getName() + ", not bytes: it was sent in the server's "
-                        + "JVM with another codec than Codec.bytes(), and the broker keeps payload objects as they "
-                        + "are; use served queues there with Codec.bytes() or through a RillClient");
+                end(ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' gave the server a message (id " + m.id()
+                        + ") whose payload is a " + payload.getClass().getName() + ", not bytes, through a "
+                        + "Codec.bytes() view: the served broker must convert payloads to the codec of each view");
                 return;
             }
             long tag = nextTag++;
