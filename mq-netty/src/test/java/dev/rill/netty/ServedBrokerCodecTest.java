@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 import reactor.test.StepVerifier;
@@ -164,6 +165,33 @@ class ServedBrokerCodecTest {
         assertThat(d.payload()).containsExactly(1, 2);
         d.ack().block(TIMEOUT);
         assertThat(stats("raw").size()).isZero();
+    }
+
+    @Test
+    void underLoadLocalAndRemoteProducersAndConsumersOfOneTypedQueueLoseNothing() {
+        QueueSpec spec = QueueSpec.named("load").capacity(500);
+        ReactiveQueue<Integer> typed = local.queue(spec, INTS).block(TIMEOUT);
+        serve(local);
+        ReactiveQueue<Integer> remote = client.queue(spec, INTS).block(TIMEOUT);
+        int each = 5_000;
+        Mono<Void> producers = Mono.when(
+                typed.sendMany(Flux.range(0, each).map(OutboundMessage::of)).then(),
+                remote.sendMany(Flux.range(each, each).map(OutboundMessage::of)).then());
+        Flux<Integer> consumers = Flux.merge(
+                        typed.receive(ReceiveOptions.defaults().prefetch(32))
+                                .flatMap(d -> d.ack().thenReturn(d.payload())),
+                        remote.receive(ReceiveOptions.defaults().prefetch(32))
+                                .flatMap(d -> d.ack().thenReturn(d.payload())))
+                .take(2L * each);
+
+        List<Integer> got = new ArrayList<>();
+        Mono.when(producers, consumers.doOnNext(got::add).then()).block(Duration.ofSeconds(60));
+
+        assertThat(got).hasSize(2 * each).doesNotHaveDuplicates();
+        assertThat(got).allMatch(i -> i >= 0 && i < 2 * each);
+        QueueStats s = stats("load");
+        assertThat(s.size()).isZero();
+        assertThat(s.acked()).isEqualTo(2L * each);
     }
 
     /** A broker of another implementation that gives every view the queue's first codec, whatever it was asked. */

@@ -351,4 +351,45 @@ class TranscodingQueueTest {
         assertThatThrownBy(() -> ((DeclareOnly) durable).declareOnly(spec).block(TIMEOUT))
                 .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("needs the codec");
     }
+
+    @Test
+    void underConcurrentProducersAndConsumersOfBothViewsEveryMessageArrivesOnce() {
+        ReactiveBroker b = Rill.inMemory(); // real time: parallel threads on both sides
+        brokers.add(b);
+        QueueSpec spec = QueueSpec.named("load").capacity(1_000);
+        ReactiveQueue<Integer> ints = queue(b, spec, INTS);
+        ReactiveQueue<byte[]> raw = queue(b, spec, Codec.bytes());
+        int perProducer = 5_000;
+        // two producers per view, on parallel threads, through a queue small enough to fill
+        Flux<Integer> sent = Flux.range(0, 4).parallel(4).runOn(reactor.core.scheduler.Schedulers.parallel())
+                .flatMap(p -> {
+                    Flux<Integer> values = Flux.range(p * perProducer, perProducer);
+                    return p % 2 == 0
+                            ? ints.sendMany(values.map(OutboundMessage::of)).map(r -> r.message().payload())
+                            : raw.sendMany(values.map(i -> OutboundMessage.of(utf8(Integer.toString(i)))))
+                                    .map(r -> Integer.valueOf(utf8(r.message().payload())));
+                })
+                .sequential();
+        // two consumers per view, each message acked individually
+        Flux<Integer> received = Flux.merge(
+                ints.receive(ReceiveOptions.defaults().prefetch(16)).flatMap(d -> d.ack().thenReturn(d.payload())),
+                ints.receive(ReceiveOptions.defaults().prefetch(16)).flatMap(d -> d.ack().thenReturn(d.payload())),
+                raw.receive(ReceiveOptions.defaults().prefetch(16))
+                        .flatMap(d -> d.ack().thenReturn(Integer.valueOf(utf8(d.payload())))),
+                raw.receive(ReceiveOptions.defaults().prefetch(16))
+                        .flatMap(d -> d.ack().thenReturn(Integer.valueOf(utf8(d.payload())))))
+                .take(4L * perProducer);
+
+        List<Integer> got = new ArrayList<>();
+        Flux.merge(sent.then().flux().cast(Integer.class), received.doOnNext(got::add))
+                .then().block(Duration.ofSeconds(60));
+
+        assertThat(got).hasSize(4 * perProducer);
+        assertThat(new java.util.TreeSet<>(got)).hasSize(4 * perProducer)
+                .first().isEqualTo(0);
+        assertThat(new java.util.TreeSet<>(got).last()).isEqualTo(4 * perProducer - 1);
+        QueueStats s = ints.stats().block(TIMEOUT);
+        assertThat(s.size()).isZero();
+        assertThat(s.acked()).isEqualTo(4L * perProducer);
+    }
 }
