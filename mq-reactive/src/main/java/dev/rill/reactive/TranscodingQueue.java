@@ -182,11 +182,13 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
 
     @Override
     public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
+        Objects.requireNonNull(deliveries, "deliveries");
         return Mono.defer(() -> queue.ackAll(unwrap(deliveries)));
     }
 
     @Override
     public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
+        Objects.requireNonNull(deliveries, "deliveries");
         return Mono.defer(() -> queue.ackEach(unwrap(deliveries)));
     }
 
