@@ -15,6 +15,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.BiFunction;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -128,17 +129,20 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
 
     @Override
     public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
-        Objects.requireNonNull(message, "message");
-        Objects.requireNonNull(options, "options");
-        return Mono.defer(() -> queue.send(toStored(message), options))
-                .map(r -> new SendResult<>(r.messageId(), r.duplicate(), message));
+        return sendThrough(message, options, queue::send);
     }
 
     @Override
     public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options) {
+        return sendThrough(message, options, queue::sendStored);
+    }
+
+    /** {@code send} converted: the message stored as the queue's type, the result carrying the caller's message. */
+    private Mono<SendResult<T>> sendThrough(OutboundMessage<T> message, SendOptions options,
+            BiFunction<OutboundMessage<Object>, SendOptions, Mono<SendResult<Object>>> send) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
-        return Mono.defer(() -> queue.sendStored(toStored(message), options))
+        return Mono.defer(() -> send.apply(toStored(message), options))
                 .map(r -> new SendResult<>(r.messageId(), r.duplicate(), message));
     }
 
