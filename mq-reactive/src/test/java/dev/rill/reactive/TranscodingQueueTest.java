@@ -392,4 +392,32 @@ class TranscodingQueueTest {
         assertThat(s.size()).isZero();
         assertThat(s.acked()).isEqualTo(4L * perProducer);
     }
+
+    @Test
+    void aPipelineOnPayloadRetriesAPayloadItCannotDecodeAndDeadLettersItWithTheReason() {
+        ReactiveBroker b = inMemory();
+        QueueSpec spec = QueueSpec.named("piped").maxDeliveries(3).deadLetterQueue("piped-dlq");
+        ReactiveQueue<byte[]> raw = queue(b, spec, Codec.bytes());
+        for (String s : List.of("1", "two", "3")) {
+            raw.send(OutboundMessage.of(utf8(s))).block(TIMEOUT);
+        }
+        List<Integer> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+        QueuePipeline pipeline = queue(b, spec, INTS)
+                .pipelineOnPayload(i -> reactor.core.publisher.Mono.fromRunnable(() -> handled.add(i)))
+                .retry(RetryPolicy.immediate())
+                .start();
+        try {
+            org.awaitility.Awaitility.await().atMost(TIMEOUT).untilAsserted(() -> {
+                assertThat(handled).containsExactlyInAnyOrder(1, 3);
+                assertThat(b.stats().block(TIMEOUT)).filteredOn(q -> q.name().equals("piped-dlq"))
+                        .singleElement().satisfies(q -> assertThat(q.size()).isEqualTo(1));
+            });
+        } finally {
+            pipeline.dispose();
+        }
+        Message<byte[]> dead = queue(b, QueueSpec.named("piped-dlq"), Codec.bytes()).peek(1).blockFirst(TIMEOUT);
+        assertThat(utf8(dead.payload())).isEqualTo("two");
+        assertThat(dead.headers().get(Message.HEADER_DEAD_LETTER_REASON)).contains("not an integer: 'two'");
+        assertThat(dead.headers().get(Message.HEADER_DELIVERY_COUNT)).isEqualTo("3");
+    }
 }
