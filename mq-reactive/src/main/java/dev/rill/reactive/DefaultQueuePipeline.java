@@ -65,6 +65,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     private boolean graceExpired;
     private boolean terminated;
     private Disposable graceTimer;
+    private Disposable renewalTimer; // the one pending renewal sweep, or null
+    private boolean renewalRefused; // the scheduler refused the sweep's timer: no more renewals
     private Throwable failure;
     private final LinkedHashSet<Holder> holders = new LinkedHashSet<>();
     private final HashMap<String, ArrayDeque<Holder>> keyWaiters = new HashMap<>(); // key -> waiting behind running
@@ -320,7 +322,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (!h.claim()) {
             return Mono.empty(); // drain or dispose already gave it back
         }
-        h.stopRenewal();
         Delivery<T> d = h.delivery;
         return d.ack().onErrorResume(e -> {
             reportLater(Stage.ACK, d, e);
@@ -334,7 +335,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (!h.claim()) {
             return Mono.empty();
         }
-        h.stopRenewal();
         int count = d.deliveryCount();
         if (retry.exhausted(count, queueMaxDeliveries)) {
             String reason = "pipeline gave up after " + count + (count == 1 ? " delivery: " : " deliveries: ")
@@ -355,7 +355,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (!h.claim()) {
             return; // its own settle is under way; it will report back
         }
-        h.stopRenewal();
         if (h.started) {
             Disposable w = h.work;
             if (w != null) {
@@ -384,7 +383,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             return;
         }
         setHeld(held - 1);
-        h.stopRenewal();
         if (h.started && keyOrdered) {
             String key = h.delivery.message().key();
             if (key != null) {
@@ -407,28 +405,69 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         }
     }
 
+    /**
+     * Makes {@code h} due for lease extension one interval from now. One timer serves every held delivery (a
+     * sweep, armed for the earliest one due): a timer per delivery, armed and cancelled per message, woke a
+     * scheduler thread for nearly every message, since the delivery settled first is usually the one whose timer
+     * is next.
+     */
     private void startRenewal(Holder h) {
         if (renewEvery == null) {
             return;
         }
+        h.renewAt = now() + renewEvery.toMillis();
+        if (renewalTimer == null && !renewalRefused) {
+            armRenewal(renewEvery.toMillis()); // later deliveries are due later: this timer comes first
+        }
+    }
+
+    private long now() {
+        return scheduler.now(TimeUnit.MILLISECONDS);
+    }
+
+    private void armRenewal(long delayMillis) {
+        try {
+            renewalTimer = scheduler.schedule(() -> execute(this::renewDue), Math.max(1, delayMillis),
+                    TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // the timers' scheduler was disposed: leases are no longer extended; say so once
+            renewalTimer = null;
+            renewalRefused = true;
+            report(new PipelineError(Stage.EXTEND, name, 0, 0, e));
+        }
+    }
+
+    /** The sweep: extends every held delivery that is due, then arms the timer for the next one due. */
+    private void renewDue() {
+        renewalTimer = null;
+        if (terminated) {
+            return;
+        }
+        long now = now();
+        long next = Long.MAX_VALUE;
+        for (Holder h : holders) {
+            if (h.renewAt == Long.MAX_VALUE || h.claimed.get()) {
+                continue; // no more renewals (an extension failed), or being settled
+            }
+            if (h.renewAt <= now) {
+                h.renewAt = now + renewEvery.toMillis();
+                extend(h);
+            }
+            next = Math.min(next, h.renewAt);
+        }
+        if (next != Long.MAX_VALUE) {
+            armRenewal(next - now);
+        }
+    }
+
+    private void extend(Holder h) {
         Delivery<T> d = h.delivery;
-        // one-shot delays, re-armed after each extension, rather than a periodic task: cancelling a periodic
-        // task on an executor-backed scheduler can wait for the executor's internal queue lock
-        h.renewal = Mono.delay(renewEvery, scheduler)
-                .flatMap(tick -> {
-                    if (h.claimed.get()) {
-                        return Mono.just(false);
-                    }
-                    return d.extend(leaseLength).then(Mono.just(true)).onErrorResume(e -> {
-                        if (!h.claimed.get()) {
-                            reportLater(Stage.EXTEND, d, e);
-                        }
-                        return Mono.just(false); // a lease that could not be extended is over: stop trying
-                    });
-                })
-                .repeat()
-                .takeWhile(Boolean::booleanValue)
-                .subscribe(null, e -> reportLater(Stage.EXTEND, d, e));
+        d.extend(leaseLength).subscribe(null, e -> {
+            if (!h.claimed.get()) {
+                reportLater(Stage.EXTEND, d, e);
+            }
+            execute(() -> h.renewAt = Long.MAX_VALUE); // a lease that could not be extended is over: stop trying
+        });
     }
 
     // ---- stopping ----
@@ -484,6 +523,11 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (t != null) {
             t.dispose();
         }
+        Disposable r = renewalTimer;
+        if (r != null) {
+            r.dispose();
+            renewalTimer = null;
+        }
         if (failure != null) {
             done.tryEmitError(failure);
         } else {
@@ -523,7 +567,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         final AtomicBoolean claimed = new AtomicBoolean(); // whoever claims it settles it: handler outcome or giveBack
         boolean started;
         volatile Disposable work;
-        volatile Disposable renewal;
+        /** When its lease is next extended (the scheduler's millis); MAX_VALUE: never again. Loop-confined. */
+        long renewAt = Long.MAX_VALUE;
 
         Holder(Delivery<T> delivery) {
             this.delivery = delivery;
@@ -533,12 +578,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             return claimed.compareAndSet(false, true);
         }
 
-        void stopRenewal() {
-            Disposable r = renewal;
-            if (r != null) {
-                r.dispose();
-            }
-        }
     }
 
     /** The subscription to the receive stream; a new one per (re)start, so signals of an old one are told apart. */

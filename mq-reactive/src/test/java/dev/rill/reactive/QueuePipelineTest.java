@@ -26,8 +26,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
 import reactor.test.StepVerifier;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
@@ -222,6 +225,62 @@ class QueuePipelineTest {
         assertThat(s.acked()).isEqualTo(1);
         assertThat(s.size()).isZero();
         assertThat(deliveries).containsExactly(1);
+    }
+
+    @Test
+    void deliveriesStartedAtDifferentTimesAreEachRenewedBeforeTheirLeaseRunsOut() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("staggered").visibilityTimeout(ofSeconds(30)));
+        List<String> done = new CopyOnWriteArrayList<>();
+        started(q.pipeline(d -> Mono.delay(ofMinutes(5), vts).then(Mono.fromRunnable(() -> done.add(d.payload()))))
+                .concurrency(8));
+        for (int i = 0; i < 8; i++) { // one new long job every 7 s: their renewals fall due at eight different times
+            send(q, "job-" + i);
+            vts.advanceTimeBy(ofSeconds(7));
+        }
+        for (int i = 0; i < 60; i++) { // 6 minutes in 6 s steps: every lease would have run out ~10 times
+            vts.advanceTimeBy(ofSeconds(6));
+            QueueStats s = stats(q);
+            assertThat(s.expiredLeases()).as("expired leases at step %s", i).isZero();
+            assertThat(s.delivered()).isEqualTo(8);
+        }
+        assertThat(done).hasSize(8);
+        assertThat(stats(q).acked()).isEqualTo(8);
+    }
+
+    @Test
+    void oneRenewalTimerServesEveryHeldDeliveryInsteadOfOnePerMessage() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("timers").visibilityTimeout(ofSeconds(30)));
+        AtomicInteger timers = new AtomicInteger();
+        Scheduler counting = new Scheduler() {
+            @Override
+            public Disposable schedule(Runnable task) {
+                return vts.schedule(task);
+            }
+
+            @Override
+            public Disposable schedule(Runnable task, long delay, TimeUnit unit) {
+                timers.incrementAndGet();
+                return vts.schedule(task, delay, unit);
+            }
+
+            @Override
+            public long now(TimeUnit unit) {
+                return vts.now(unit);
+            }
+
+            @Override
+            public Worker createWorker() {
+                return vts.createWorker();
+            }
+        };
+        QueuePipeline p = q.pipelineOnPayload(x -> Mono.empty()).concurrency(16).scheduler(counting).start();
+        pipelines.add(p);
+        q.sendMany(Flux.range(0, 2_000).map(i -> OutboundMessage.of("m" + i))).blockLast(WAIT);
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> stats(q).acked() == 2_000);
+        // before: a timer armed (and cancelled) per message, each a wake-up of a scheduler thread
+        assertThat(timers.get()).isLessThanOrEqualTo(5);
+        vts.advanceTimeBy(ofSeconds(20)); // the pending sweep finds nothing due and arms no other
+        assertThat(timers.get()).isLessThanOrEqualTo(5);
     }
 
     @Test

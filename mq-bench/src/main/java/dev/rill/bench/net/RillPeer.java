@@ -5,6 +5,7 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.RillClient;
+import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.SendOptions;
@@ -12,12 +13,15 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
 /**
  * Rill over loopback: {@code sendMany} fed by the producer (a window of {@value #WINDOW} unconfirmed sends), and
  * {@code receive().flatMap(d -> d.ack(), 128)} on a second connection (the client batches acks on the wire; a small
  * flatMap concurrency matters: flatMap rescans its inner array on every completion, ~1.5 µs at 1024, 0.27 µs at 64).
+ * With {@code -Drill.bench.consumer=pipeline} the consumer is a {@code QueuePipeline} of the same concurrency instead
+ * (its handler completes at once; the pipeline acks each message), to measure the API applications are pointed to.
  */
 final class RillPeer implements Peer {
 
@@ -29,6 +33,9 @@ final class RillPeer implements Peer {
     static final int RELEASE_BATCH = 64;
     /** Acks in flight at once: flatMap rescans its inner array on every completion, so keep it small. */
     static final int ACK_CONCURRENCY = 128;
+
+    /** {@code flatMap} (default) or {@code pipeline}: how the consumer acks, see the class comment. */
+    static final String CONSUMER = System.getProperty("rill.bench.consumer", "flatMap");
 
     private final int port;
     private final Semaphore window = new Semaphore(WINDOW);
@@ -54,7 +61,16 @@ final class RillPeer implements Peer {
     public String setup() {
         return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends (freed for the "
                 + "generator " + RELEASE_BATCH + " at a time); "
-                + "receive (receiveWindow " + WINDOW + ") → flatMap(ack, " + ACK_CONCURRENCY + "), acks batched on the wire by the client";
+                + "receive (receiveWindow " + WINDOW + ") → " + (pipeline()
+                        ? "pipeline(concurrency " + ACK_CONCURRENCY + ", each message acked by it)"
+                        : "flatMap(ack, " + ACK_CONCURRENCY + ")") + ", acks batched on the wire by the client";
+    }
+
+    private static boolean pipeline() {
+        if (!CONSUMER.equals("flatMap") && !CONSUMER.equals("pipeline")) {
+            throw new IllegalArgumentException("rill.bench.consumer must be flatMap or pipeline, was " + CONSUMER);
+        }
+        return CONSUMER.equals("pipeline");
     }
 
     @Override
@@ -69,12 +85,21 @@ final class RillPeer implements Peer {
         ReactiveQueue<byte[]> pq = producerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
         ReactiveQueue<byte[]> cq = consumerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
         pq.purge().block(Duration.ofSeconds(30));
-        receiving = cq.receive()
-                .flatMap(d -> {
-                    listener.consumed(Peer.stamp(d.payload()));
-                    return d.ack();
-                }, ACK_CONCURRENCY)
-                .subscribe(null, e -> error = e);
+        if (pipeline()) {
+            QueuePipeline p = cq.pipeline(d -> {
+                listener.consumed(Peer.stamp(d.payload()));
+                return Mono.empty();
+            }).concurrency(ACK_CONCURRENCY).start();
+            p.errors().subscribe(e -> error = e.error());
+            receiving = p;
+        } else {
+            receiving = cq.receive()
+                    .flatMap(d -> {
+                        listener.consumed(Peer.stamp(d.payload()));
+                        return d.ack();
+                    }, ACK_CONCURRENCY)
+                    .subscribe(null, e -> error = e);
+        }
         outbound = Sinks.many().unicast().onBackpressureBuffer();
         sending = pq.sendMany(outbound.asFlux(), SendOptions.defaults().maxInFlight(WINDOW))
                 .subscribe(r -> confirmed(), e -> error = e);
