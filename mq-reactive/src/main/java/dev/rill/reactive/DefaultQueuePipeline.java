@@ -65,8 +65,9 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     private boolean graceExpired;
     private boolean terminated;
     private Disposable graceTimer;
-    private Disposable renewalTimer; // the one pending renewal sweep, or null
-    private boolean renewalRefused; // the scheduler refused the sweep's timer: no more renewals
+    private Disposable sweepTimer; // the one pending sweep (lease extension, handling timeout), or null
+    private long sweepAt; // when it runs (the scheduler's millis)
+    private boolean sweepRefused; // the scheduler refused the sweep's timer: no more sweeps
     private Throwable failure;
     private final LinkedHashSet<Holder> holders = new LinkedHashSet<>();
     private final HashMap<String, ArrayDeque<Holder>> keyWaiters = new HashMap<>(); // key -> waiting behind running
@@ -303,8 +304,13 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             return Flux.from(p).then();
         });
         if (handlingTimeout != null) {
-            handled = handled.timeout(handlingTimeout, Mono.defer(() -> Mono.error(
-                    new HandlingTimeoutException(name, d.message().id(), handlingTimeout))), scheduler);
+            // fired by the sweep (see startRenewal), not by a timer of its own per message
+            Sinks.One<Boolean> timedOut = Sinks.one();
+            h.timedOut = timedOut;
+            h.timeoutAt = now() + handlingTimeout.toMillis();
+            handled = handled.timeout(timedOut.asMono(), Mono.defer(() -> Mono.error(
+                    new HandlingTimeoutException(name, d.message().id(), handlingTimeout))));
+            sweepBy(h.timeoutAt);
         }
         Mono<Void> work = handled
                 .then(Mono.just(SUCCESS))
@@ -406,57 +412,73 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     }
 
     /**
-     * Makes {@code h} due for lease extension one interval from now. One timer serves every held delivery (a
-     * sweep, armed for the earliest one due): a timer per delivery, armed and cancelled per message, woke a
-     * scheduler thread for nearly every message, since the delivery settled first is usually the one whose timer
-     * is next.
+     * Makes {@code h} due for lease extension one interval from now.
+     *
+     * <p>One timer serves every held delivery, for lease extension and handling timeouts alike: a sweep, armed for
+     * the earliest delivery due. A timer per delivery, armed and cancelled per message, woke a scheduler thread for
+     * nearly every message (the delivery settled first is usually the one whose timer is next); the sweep's timer
+     * is re-armed only when a delivery falls due before it.
      */
     private void startRenewal(Holder h) {
         if (renewEvery == null) {
             return;
         }
         h.renewAt = now() + renewEvery.toMillis();
-        if (renewalTimer == null && !renewalRefused) {
-            armRenewal(renewEvery.toMillis()); // later deliveries are due later: this timer comes first
-        }
+        sweepBy(h.renewAt);
     }
 
     private long now() {
         return scheduler.now(TimeUnit.MILLISECONDS);
     }
 
-    private void armRenewal(long delayMillis) {
+    /** Makes sure the sweep runs no later than {@code dueAt} (the scheduler's millis). */
+    private void sweepBy(long dueAt) {
+        if (sweepRefused || (sweepTimer != null && sweepAt <= dueAt)) {
+            return;
+        }
+        if (sweepTimer != null) {
+            sweepTimer.dispose(); // due later than this one: rare, deliveries fall due in the order they came
+        }
         try {
-            renewalTimer = scheduler.schedule(() -> execute(this::renewDue), Math.max(1, delayMillis),
+            sweepAt = dueAt;
+            sweepTimer = scheduler.schedule(() -> execute(this::sweep), Math.max(1, dueAt - now()),
                     TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
-            // the timers' scheduler was disposed: leases are no longer extended; say so once
-            renewalTimer = null;
-            renewalRefused = true;
+            // the timers' scheduler was disposed: no more lease extensions or handling timeouts; say so once
+            sweepTimer = null;
+            sweepRefused = true;
             report(new PipelineError(Stage.EXTEND, name, 0, 0, e));
         }
     }
 
-    /** The sweep: extends every held delivery that is due, then arms the timer for the next one due. */
-    private void renewDue() {
-        renewalTimer = null;
+    /**
+     * Extends every held delivery due for it, times out every running handler past its handling timeout, then arms
+     * the timer for the next one due.
+     */
+    private void sweep() {
+        sweepTimer = null;
         if (terminated) {
             return;
         }
         long now = now();
         long next = Long.MAX_VALUE;
         for (Holder h : holders) {
-            if (h.renewAt == Long.MAX_VALUE || h.claimed.get()) {
-                continue; // no more renewals (an extension failed), or being settled
+            if (h.claimed.get()) {
+                continue; // being settled
             }
-            if (h.renewAt <= now) {
+            if (h.timeoutAt <= now) {
+                h.timeoutAt = Long.MAX_VALUE;
+                h.timedOut.tryEmitValue(Boolean.TRUE); // the handler is cancelled and the delivery nacked
+                continue;
+            }
+            if (h.renewAt <= now) { // MAX_VALUE when not renewed (no renewal, or an extension failed)
                 h.renewAt = now + renewEvery.toMillis();
                 extend(h);
             }
-            next = Math.min(next, h.renewAt);
+            next = Math.min(next, Math.min(h.renewAt, h.timeoutAt));
         }
         if (next != Long.MAX_VALUE) {
-            armRenewal(next - now);
+            sweepBy(next);
         }
     }
 
@@ -523,10 +545,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (t != null) {
             t.dispose();
         }
-        Disposable r = renewalTimer;
+        Disposable r = sweepTimer;
         if (r != null) {
             r.dispose();
-            renewalTimer = null;
+            sweepTimer = null;
         }
         if (failure != null) {
             done.tryEmitError(failure);
@@ -569,6 +591,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         volatile Disposable work;
         /** When its lease is next extended (the scheduler's millis); MAX_VALUE: never again. Loop-confined. */
         long renewAt = Long.MAX_VALUE;
+        /** When its running handler times out (the scheduler's millis); MAX_VALUE: no timeout. Loop-confined. */
+        long timeoutAt = Long.MAX_VALUE;
+        /** Emits when the handler times out (with a handling timeout, once it runs). */
+        Sinks.One<Boolean> timedOut;
 
         Holder(Delivery<T> delivery) {
             this.delivery = delivery;

@@ -248,7 +248,36 @@ class QueuePipelineTest {
     }
 
     @Test
-    void oneRenewalTimerServesEveryHeldDeliveryInsteadOfOnePerMessage() {
+    void handlersStartedAtDifferentTimesEachTimeOutAtTheirOwnDeadline() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("slow-staggered").visibilityTimeout(ofSeconds(30)));
+        List<String> cancelled = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> Mono.never().doOnCancel(() -> cancelled.add(d.payload())))
+                .concurrency(4).handlingTimeout(ofSeconds(5)).retry(RetryPolicy.none()));
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        for (int i = 0; i < 4; i++) { // started at 0, 2, 4 and 6 s: timing out at 5, 7, 9 and 11 s
+            send(q, "m" + i);
+            if (i < 3) {
+                vts.advanceTimeBy(ofSeconds(2));
+            }
+        }
+        assertThat(cancelled).containsExactly("m0"); // at 6 s
+        vts.advanceTimeBy(Duration.ofMillis(999));
+        assertThat(cancelled).containsExactly("m0");
+        vts.advanceTimeBy(Duration.ofMillis(1)); // 7 s
+        assertThat(cancelled).containsExactly("m0", "m1");
+        vts.advanceTimeBy(ofSeconds(2)); // 9 s
+        assertThat(cancelled).containsExactly("m0", "m1", "m2");
+        vts.advanceTimeBy(Duration.ofMillis(1_999));
+        assertThat(cancelled).containsExactly("m0", "m1", "m2");
+        vts.advanceTimeBy(Duration.ofMillis(1)); // 11 s
+        assertThat(cancelled).containsExactly("m0", "m1", "m2", "m3");
+        assertThat(errors).hasSize(4).allSatisfy(e -> assertThat(e.stage()).isEqualTo(PipelineError.Stage.TIMEOUT));
+        assertThat(stats(q).size()).isZero(); // RetryPolicy.none(): each dropped (no dead-letter queue)
+    }
+
+    @Test
+    void oneTimerServesEveryHeldDeliveryInsteadOfTwoPerMessage() {
         ReactiveQueue<String> q = queue(QueueSpec.named("timers").visibilityTimeout(ofSeconds(30)));
         AtomicInteger timers = new AtomicInteger();
         Scheduler counting = new Scheduler() {
@@ -273,11 +302,13 @@ class QueuePipelineTest {
                 return vts.createWorker();
             }
         };
-        QueuePipeline p = q.pipelineOnPayload(x -> Mono.empty()).concurrency(16).scheduler(counting).start();
+        QueuePipeline p = q.pipelineOnPayload(x -> Mono.empty()).concurrency(16).handlingTimeout(ofSeconds(10))
+                .scheduler(counting).start();
         pipelines.add(p);
         q.sendMany(Flux.range(0, 2_000).map(i -> OutboundMessage.of("m" + i))).blockLast(WAIT);
         org.awaitility.Awaitility.await().atMost(WAIT).until(() -> stats(q).acked() == 2_000);
-        // before: a timer armed (and cancelled) per message, each a wake-up of a scheduler thread
+        // before: two timers armed (and cancelled) per message, lease renewal and handling timeout, each a wake-up
+        // of a scheduler thread
         assertThat(timers.get()).isLessThanOrEqualTo(5);
         vts.advanceTimeBy(ofSeconds(20)); // the pending sweep finds nothing due and arms no other
         assertThat(timers.get()).isLessThanOrEqualTo(5);
