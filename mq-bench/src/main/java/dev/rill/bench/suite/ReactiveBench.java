@@ -4,11 +4,13 @@ import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.reactive.Delivery;
+import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
 import dev.rill.reactive.Rill;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +29,8 @@ import reactor.core.scheduler.Schedulers;
  * In-JVM reactive end to end (issue 4, "Performance"): one producer and one consumer pass small messages
  * ({@code Integer}s) through an in-memory Rill queue, {@code sendMany} → {@code receive} → ack (each delivery with
  * {@link Delivery#ack()}, or {@link ReactiveQueue#ackAll} per batch of 256), and through the ceiling,
- * {@code Sinks.many().unicast().onBackpressureBuffer()} → {@code publishOn} → subscriber, in the same run.
+ * {@code Sinks.many().unicast().onBackpressureBuffer()} → {@code publishOn} → subscriber, in the same run; and
+ * through a {@code QueuePipeline} (concurrency {@value #PIPELINE_CONCURRENCY}) whose handler completes at once.
  *
  * <p>The producer is subscribed on its own single-thread scheduler and the consumer hops to another with
  * {@code publishOn}, as in the Sinks baseline; the "no hop" variants let the consumer run wherever the queue
@@ -44,7 +47,8 @@ public final class ReactiveBench {
         RILL_ACK_EACH("Rill sendMany → receive → publishOn → ack() each"),
         RILL_ACK_BATCH("Rill sendMany → receive → publishOn → ackAll(256)"),
         RILL_ACK_EACH_NO_HOP("Rill, ack() each, no publishOn"),
-        RILL_ACK_BATCH_NO_HOP("Rill, ackAll(256), no publishOn");
+        RILL_ACK_BATCH_NO_HOP("Rill, ackAll(256), no publishOn"),
+        RILL_PIPELINE("Rill sendMany → pipeline(concurrency 128), each acked by the pipeline");
 
         final String label;
 
@@ -55,6 +59,7 @@ public final class ReactiveBench {
 
     static final int PAYLOADS = 1024;
     static final int ACK_BATCH = 256;
+    static final int PIPELINE_CONCURRENCY = 128;
 
     private final Integer[] payloads = new Integer[PAYLOADS];
     private final Scheduler producer = Schedulers.newSingle("bench-producer");
@@ -125,6 +130,7 @@ public final class ReactiveBench {
             case RILL_ACK_BATCH -> runRill(n, true, true);
             case RILL_ACK_EACH_NO_HOP -> runRill(n, false, false);
             case RILL_ACK_BATCH_NO_HOP -> runRill(n, true, false);
+            case RILL_PIPELINE -> runPipeline(n);
         };
         long elapsed = System.nanoTime() - start;
         if (seen != n) {
@@ -174,6 +180,30 @@ public final class ReactiveBench {
         return count.get();
     }
 
+    /** The pipeline applications are pointed to: its handler completes at once, the pipeline acks each message. */
+    private long runPipeline(int n) throws Exception {
+        AtomicLong count = new AtomicLong();
+        CompletableFuture<Void> all = new CompletableFuture<>();
+        QueuePipeline pipeline = queue.pipeline(d -> {
+            if (count.incrementAndGet() == n) {
+                all.complete(null);
+            }
+            return Mono.empty();
+        }).concurrency(PIPELINE_CONCURRENCY).start();
+        try {
+            Integer[] p = payloads;
+            CompletableFuture<Void> sent = queue.sendMany(Flux.range(0, n)
+                            .map(i -> OutboundMessage.of(p[i & (PAYLOADS - 1)])))
+                    .subscribeOn(producer).then().toFuture();
+            sent.get(120, TimeUnit.SECONDS);
+            all.get(120, TimeUnit.SECONDS);
+            pipeline.drain(Duration.ofSeconds(30)).block(); // the last acks, then the pipeline stops
+        } finally {
+            pipeline.dispose();
+        }
+        return count.get();
+    }
+
     static Results report(Map<Variant, List<Double>> scores, int n, int warmups) {
         Results r = new Results("reactive");
         Summary ceiling = Summary.of(scores.get(Variant.SINKS));
@@ -184,7 +214,8 @@ public final class ReactiveBench {
         for (Map.Entry<Variant, List<Double>> e : scores.entrySet()) {
             Summary s = Summary.of(e.getValue());
             double ratio = s.ratioTo(ceiling);
-            String target = e.getKey() == Variant.SINKS ? "" : verdict(ratio);
+            String target = e.getKey() == Variant.SINKS ? ""
+                    : e.getKey() == Variant.RILL_PIPELINE ? "none (the issue's target is for receive/ack)" : verdict(ratio);
             r.md(String.format(Locale.ROOT, "| %s | %s | %.2f× | %s |%n", e.getKey().label, s.format(), ratio, target));
             r.record(e.getKey().name(), String.format(Locale.ROOT,
                     "{\"msgPerSec\":%s,\"vsSinks\":%.4f,\"messages\":%d}", s.toJson(), ratio, n));
