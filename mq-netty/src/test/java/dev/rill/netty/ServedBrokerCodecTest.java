@@ -168,6 +168,28 @@ class ServedBrokerCodecTest {
     }
 
     @Test
+    void aRemoteConsumerThatGoesAwayGivesATypedQueuesMessagesBackAtOnce() {
+        ReactiveQueue<Integer> typed = local.queue(QueueSpec.named("leased").visibilityTimeout(Duration.ofMinutes(10)),
+                INTS).block(TIMEOUT);
+        for (int i = 0; i < 3; i++) {
+            typed.send(OutboundMessage.of(i)).block(TIMEOUT);
+        }
+        serve(local);
+        ReactiveQueue<Integer> remote = client.lookup("leased", INTS).block(TIMEOUT);
+        List<Delivery<Integer>> held = remote.receive(ReceiveOptions.defaults().maxMessages(3)).collectList()
+                .block(TIMEOUT);
+        assertThat(held).extracting(Delivery::payload).containsExactly(0, 1, 2);
+        assertThat(stats("leased").inFlight()).isEqualTo(3);
+
+        client.close().block(TIMEOUT); // no ack: the server gives the leases back when the connection closes
+        client = null;
+        org.awaitility.Awaitility.await().atMost(TIMEOUT).until(() -> stats("leased").ready() == 3);
+        List<Integer> again = typed.receive(ReceiveOptions.defaults().maxMessages(3))
+                .concatMap(d -> d.ack().thenReturn(d.payload())).collectList().block(TIMEOUT);
+        assertThat(again).containsExactly(0, 1, 2); // long before the 10-minute visibility timeout
+    }
+
+    @Test
     void underLoadLocalAndRemoteProducersAndConsumersOfOneTypedQueueLoseNothing() {
         QueueSpec spec = QueueSpec.named("load").capacity(500);
         ReactiveQueue<Integer> typed = local.queue(spec, INTS).block(TIMEOUT);
