@@ -603,7 +603,6 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         boolean claim() {
             return claimed.compareAndSet(false, true);
         }
-
     }
 
     /** The subscription to the receive stream; a new one per (re)start, so signals of an old one are told apart. */

@@ -322,7 +322,10 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         return outcomes;
     }
 
-    /** @throws IllegalArgumentException when one is not a delivery of this queue (before anything is acked) */
+    /**
+     * @throws IllegalArgumentException when one is not a delivery of this queue, received directly or through a
+     *     {@link TranscodingQueue} (before anything is acked)
+     */
     private List<DeliveryImpl<T>> own(Collection<? extends Delivery<T>> deliveries) {
         List<DeliveryImpl<T>> owned = new ArrayList<>(deliveries.size());
         for (Delivery<T> d : deliveries) {
@@ -331,8 +334,12 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         return owned;
     }
 
+    @SuppressWarnings("unchecked")
     private DeliveryImpl<T> own(Delivery<T> d) {
         Objects.requireNonNull(d, "delivery");
+        if (d instanceof TranscodingQueue.TranscodedDelivery<?> t) {
+            d = (Delivery<T>) t.delivery; // received through a view of this queue with another codec
+        }
         if (d instanceof DeliveryImpl<T> impl && impl.queue == this) {
             return impl;
         }

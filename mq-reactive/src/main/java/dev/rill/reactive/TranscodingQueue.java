@@ -10,7 +10,6 @@ import dev.rill.core.QueueStats;
 import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
@@ -101,22 +100,6 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
         sink.next(new TranscodedDelivery<>(d, m));
     }
 
-    /** The queue's own delivery behind one of this view's (or the queue's own, which it accepts too). */
-    @SuppressWarnings("unchecked")
-    private static Delivery<Object> unwrap(Delivery<?> d) {
-        Objects.requireNonNull(d, "delivery");
-        return d instanceof TranscodedDelivery<?> t ? t.delivery : (Delivery<Object>) d;
-    }
-
-    private static List<Delivery<Object>> unwrap(Collection<? extends Delivery<?>> deliveries) {
-        Objects.requireNonNull(deliveries, "deliveries");
-        List<Delivery<Object>> inner = new ArrayList<>(deliveries.size());
-        for (Delivery<?> d : deliveries) {
-            inner.add(unwrap(d));
-        }
-        return inner;
-    }
-
     @Override
     public String name() {
         return queue.name();
@@ -185,15 +168,16 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
     }
 
     @Override
+    @SuppressWarnings("unchecked")
     public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
-        Objects.requireNonNull(deliveries, "deliveries");
-        return Mono.defer(() -> queue.ackAll(unwrap(deliveries)));
+        // the queue accepts this view's deliveries as its own (it looks behind a TranscodedDelivery)
+        return queue.ackAll((Collection<? extends Delivery<Object>>) (Collection<?>) deliveries);
     }
 
     @Override
+    @SuppressWarnings("unchecked")
     public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
-        Objects.requireNonNull(deliveries, "deliveries");
-        return Mono.defer(() -> queue.ackEach(unwrap(deliveries)));
+        return queue.ackEach((List<? extends Delivery<Object>>) (List<?>) deliveries);
     }
 
     @Override

@@ -1123,10 +1123,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /**
-     * Waits for one tag's settlement (one object per tag, where lambdas and a LambdaMonoSubscriber took four) and
-     * records its outcome on the event loop.
-     */
     /** The outcomes of the acks {@link #ackTogether} sent in one call; recorded on the event loop. */
     private final class SettleMany implements reactor.core.CoreSubscriber<List<LeaseOutcome>>, Runnable {
         final SettleAnswer answer;
@@ -1169,6 +1165,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Waits for one tag's settlement (one object per tag, where lambdas and a LambdaMonoSubscriber took four) and
+     * records its outcome on the event loop.
+     */
     private final class SettleOne implements reactor.core.CoreSubscriber<Void>, Runnable {
         final SettleAnswer answer;
         final int index;
