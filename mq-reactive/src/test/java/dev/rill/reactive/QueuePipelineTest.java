@@ -26,6 +26,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.reactivestreams.Publisher;
+import org.reactivestreams.Subscriber;
+import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -602,6 +605,145 @@ class QueuePipelineTest {
         assertThat(p.isDisposed()).isFalse();
         send(q, "later"); // still consuming
         assertThat(stats(q).acked()).isEqualTo(6);
+    }
+
+    @Test
+    void anyPublisherIsAHandlerItsOutcomeNotItsValuesCounts() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("publishers"));
+        Map<String, Integer> attempts = new ConcurrentHashMap<>();
+        AtomicInteger rawRequests = new AtomicInteger();
+        QueuePipeline p = started(q.pipeline(d -> {
+            int n = attempts.merge(d.payload(), 1, Integer::sum);
+            switch (d.payload()) {
+                case "flux" -> {
+                    return Flux.range(1, 1_000); // many values: all ignored, the completion acks
+                }
+                case "raw" -> {
+                    // not a Reactor type: a plain Reactive Streams publisher that emits two values when asked
+                    return (Publisher<String>) s -> s.onSubscribe(new Subscription() {
+                        private boolean done;
+
+                        @Override
+                        public void request(long k) {
+                            rawRequests.incrementAndGet();
+                            if (!done) {
+                                done = true;
+                                s.onNext("x");
+                                s.onNext("y");
+                                s.onComplete();
+                            }
+                        }
+
+                        @Override
+                        public void cancel() {
+                            done = true;
+                        }
+                    });
+                }
+                case "throwsOnSubscribe" -> {
+                    if (n == 1) { // breaks the spec: throws instead of signalling onError
+                        return (Publisher<String>) s -> {
+                            throw new IllegalStateException("subscribe threw");
+                        };
+                    }
+                    return Mono.empty();
+                }
+                default -> {
+                    return Mono.just(d.payload());
+                }
+            }
+        }).concurrency(4).retry(RetryPolicy.fixed(ofSeconds(1))));
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        send(q, "flux", "raw", "throwsOnSubscribe", "mono");
+        vts.advanceTimeBy(ofSeconds(2));
+
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(4);
+        assertThat(s.nacked()).isEqualTo(1);
+        assertThat(s.size()).isZero();
+        assertThat(attempts).containsEntry("flux", 1).containsEntry("raw", 1).containsEntry("mono", 1)
+                .containsEntry("throwsOnSubscribe", 2);
+        assertThat(rawRequests).hasValue(1); // asked once, for everything
+        assertThat(errors).singleElement().satisfies(e -> {
+            assertThat(e.stage()).isEqualTo(PipelineError.Stage.HANDLER);
+            assertThat(e.error()).hasMessage("subscribe threw");
+        });
+    }
+
+    @Test
+    void aHandlerThatIgnoresCancellationAndEndsAfterItsTimeoutIsSettledOnce() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("stubborn"));
+        List<Subscriber<? super Object>> late = new CopyOnWriteArrayList<>();
+        AtomicInteger cancels = new AtomicInteger();
+        List<Integer> deliveries = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> {
+            deliveries.add(d.deliveryCount());
+            // keeps its subscriber and ignores cancel: it will still complete or fail after it timed out
+            return (Publisher<Object>) s -> {
+                late.add(s);
+                s.onSubscribe(new Subscription() {
+                    @Override
+                    public void request(long n) {
+                        // completes only when the test says so
+                    }
+
+                    @Override
+                    public void cancel() {
+                        cancels.incrementAndGet();
+                    }
+                });
+            };
+        }).handlingTimeout(ofSeconds(5)).retry(RetryPolicy.fixed(ofSeconds(10))));
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        send(q, "m");
+
+        vts.advanceTimeBy(ofSeconds(5));
+        assertThat(cancels).hasValue(1);
+        assertThat(stats(q).nacked()).isEqualTo(1);
+        late.get(0).onComplete(); // too late: the timeout already settled it
+        late.get(0).onError(new IllegalStateException("and broken")); // a second terminal signal: ignored too
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isZero();
+        assertThat(s.nacked()).isEqualTo(1);
+        assertThat(s.delayed()).isEqualTo(1);
+        assertThat(p.inFlight()).isZero();
+        assertThat(errors).singleElement().satisfies(e -> assertThat(e.stage()).isEqualTo(PipelineError.Stage.TIMEOUT));
+
+        vts.advanceTimeBy(ofSeconds(10)); // delivered again; this time the handler completes in time
+        assertThat(deliveries).containsExactly(1, 2);
+        late.get(1).onComplete();
+        assertThat(stats(q).acked()).isEqualTo(1);
+        assertThat(stats(q).size()).isZero();
+        assertThat(p.inFlight()).isZero();
+    }
+
+    @Test
+    void aHandlerThatEndsAfterDisposeGaveItsDeliveryBackDoesNotAckIt() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("given-back"));
+        List<Subscriber<? super Object>> late = new CopyOnWriteArrayList<>();
+        QueuePipeline p = started(q.pipeline(d -> (Publisher<Object>) s -> {
+            late.add(s);
+            s.onSubscribe(new Subscription() {
+                @Override
+                public void request(long n) {
+                }
+
+                @Override
+                public void cancel() {
+                    // ignored on purpose
+                }
+            });
+        }));
+        send(q, "m");
+        assertThat(stats(q).inFlight()).isEqualTo(1);
+        p.dispose();
+        late.get(0).onComplete();
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isZero();
+        assertThat(s.ready()).isEqualTo(1); // given back at once, and still there
+        StepVerifier.create(p.onTerminate()).expectComplete().verify(WAIT);
     }
 
     @Test
