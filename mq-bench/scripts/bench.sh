@@ -8,6 +8,8 @@
 # scaling charts (PNG) under docs/benchmarks/.
 #
 # Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
+# Rill runs twice in the networked part: consumed by flatMap(ack, 128) ("Rill") and by a QueuePipeline
+# ("Rill (pipeline)"), each against the same peers.
 # Environment: BENCH_PEERS to choose peers (default: "rill rabbit-classic rabbit-quorum redis nats-mem nats-file"),
 #              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 / BENCH_SKIP_DURABLE=1 / BENCH_SKIP_SCALING=1 /
 #              BENCH_SKIP_MEMORY=1 to skip a part, BENCH_OUT to write elsewhere than docs/,
@@ -175,7 +177,7 @@ if [ "$run_peers" = 1 ]; then
             tail -20 "$tmp/rabbit.log" >&2 || true
         fi
     fi
-    wants rill && net_args=(rill "${net_args[@]}")
+    wants rill && net_args=(rill rill-pipeline "${net_args[@]}")
 fi
 wants rill && durable_args=(rill-embedded rill-core rill-net "${durable_args[@]}")
 

@@ -20,8 +20,9 @@ import reactor.core.publisher.Sinks;
  * Rill over loopback: {@code sendMany} fed by the producer (a window of {@value #WINDOW} unconfirmed sends), and
  * {@code receive().flatMap(d -> d.ack(), 128)} on a second connection (the client batches acks on the wire; a small
  * flatMap concurrency matters: flatMap rescans its inner array on every completion, ~1.5 µs at 1024, 0.27 µs at 64).
- * With {@code -Drill.bench.consumer=pipeline} the consumer is a {@code QueuePipeline} of the same concurrency instead
- * (its handler completes at once; the pipeline acks each message), to measure the API applications are pointed to.
+ * The peer {@code rill-pipeline} (or {@code -Drill.bench.consumer=pipeline} for {@code rill}) consumes with a
+ * {@code QueuePipeline} of the same concurrency instead (its handler completes at once; the pipeline acks each
+ * message): the API applications are pointed to, measured next to the hand-written {@code flatMap} in one run.
  */
 final class RillPeer implements Peer {
 
@@ -34,10 +35,11 @@ final class RillPeer implements Peer {
     /** Acks in flight at once: flatMap rescans its inner array on every completion, so keep it small. */
     static final int ACK_CONCURRENCY = 128;
 
-    /** {@code flatMap} (default) or {@code pipeline}: how the consumer acks, see the class comment. */
+    /** {@code flatMap} (default) or {@code pipeline}: how the {@code rill} peer's consumer acks (class comment). */
     static final String CONSUMER = System.getProperty("rill.bench.consumer", "flatMap");
 
     private final int port;
+    private final boolean pipeline;
     private final Semaphore window = new Semaphore(WINDOW);
     private ReactiveBroker producerBroker;
     private ReactiveBroker consumerBroker;
@@ -48,25 +50,32 @@ final class RillPeer implements Peer {
     /** Confirmations not yet released; only the sendMany subscriber touches it (its signals are serialized). */
     private int confirmed;
 
+    /** The {@code rill} peer: consumes as {@code -Drill.bench.consumer} says (flatMap by default). */
     RillPeer(int port) {
+        this(port, consumerProperty());
+    }
+
+    /** @param pipeline true: a {@code QueuePipeline} consumes; false: {@code flatMap(ack, 128)} */
+    RillPeer(int port, boolean pipeline) {
         this.port = port;
+        this.pipeline = pipeline;
     }
 
     @Override
     public String name() {
-        return "Rill";
+        return pipeline ? "Rill (pipeline)" : "Rill";
     }
 
     @Override
     public String setup() {
         return "in-memory queue, server in its own JVM; sendMany with " + WINDOW + " unconfirmed sends (freed for the "
                 + "generator " + RELEASE_BATCH + " at a time); "
-                + "receive (receiveWindow " + WINDOW + ") → " + (pipeline()
+                + "receive (receiveWindow " + WINDOW + ") → " + (pipeline
                         ? "pipeline(concurrency " + ACK_CONCURRENCY + ", each message acked by it)"
                         : "flatMap(ack, " + ACK_CONCURRENCY + ")") + ", acks batched on the wire by the client";
     }
 
-    private static boolean pipeline() {
+    private static boolean consumerProperty() {
         if (!CONSUMER.equals("flatMap") && !CONSUMER.equals("pipeline")) {
             throw new IllegalArgumentException("rill.bench.consumer must be flatMap or pipeline, was " + CONSUMER);
         }
@@ -85,7 +94,7 @@ final class RillPeer implements Peer {
         ReactiveQueue<byte[]> pq = producerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
         ReactiveQueue<byte[]> cq = consumerBroker.queue(spec, Codec.bytes()).block(Duration.ofSeconds(30));
         pq.purge().block(Duration.ofSeconds(30));
-        if (pipeline()) {
+        if (pipeline) {
             QueuePipeline p = cq.pipeline(d -> {
                 listener.consumed(Peer.stamp(d.payload()));
                 return Mono.empty();
