@@ -671,6 +671,27 @@ class QueuePipelineTest {
         });
     }
 
+    /**
+     * A handler's publisher that hands its subscriber to the test (which ends it when it likes) and ignores
+     * cancellation, counting it only.
+     */
+    private static Publisher<Object> stubborn(List<Subscriber<? super Object>> subscribers, AtomicInteger cancels) {
+        return s -> {
+            subscribers.add(s);
+            s.onSubscribe(new Subscription() {
+                @Override
+                public void request(long n) {
+                    // ends only when the test says so
+                }
+
+                @Override
+                public void cancel() {
+                    cancels.incrementAndGet();
+                }
+            });
+        };
+    }
+
     @Test
     void aHandlerThatIgnoresCancellationAndEndsAfterItsTimeoutIsSettledOnce() {
         ReactiveQueue<String> q = queue(QueueSpec.named("stubborn"));
@@ -679,21 +700,8 @@ class QueuePipelineTest {
         List<Integer> deliveries = new CopyOnWriteArrayList<>();
         QueuePipeline p = started(q.pipeline(d -> {
             deliveries.add(d.deliveryCount());
-            // keeps its subscriber and ignores cancel: it will still complete or fail after it timed out
-            return (Publisher<Object>) s -> {
-                late.add(s);
-                s.onSubscribe(new Subscription() {
-                    @Override
-                    public void request(long n) {
-                        // completes only when the test says so
-                    }
-
-                    @Override
-                    public void cancel() {
-                        cancels.incrementAndGet();
-                    }
-                });
-            };
+            // it will still complete or fail after it timed out
+            return stubborn(late, cancels);
         }).handlingTimeout(ofSeconds(5)).retry(RetryPolicy.fixed(ofSeconds(10))));
         List<PipelineError> errors = new CopyOnWriteArrayList<>();
         p.errors().subscribe(errors::add);
@@ -723,19 +731,7 @@ class QueuePipelineTest {
     void aHandlerThatEndsAfterDisposeGaveItsDeliveryBackDoesNotAckIt() {
         ReactiveQueue<String> q = queue(QueueSpec.named("given-back"));
         List<Subscriber<? super Object>> late = new CopyOnWriteArrayList<>();
-        QueuePipeline p = started(q.pipeline(d -> (Publisher<Object>) s -> {
-            late.add(s);
-            s.onSubscribe(new Subscription() {
-                @Override
-                public void request(long n) {
-                }
-
-                @Override
-                public void cancel() {
-                    // ignored on purpose
-                }
-            });
-        }));
+        QueuePipeline p = started(q.pipeline(d -> stubborn(late, new AtomicInteger())));
         send(q, "m");
         assertThat(stats(q).inFlight()).isEqualTo(1);
         p.dispose();
