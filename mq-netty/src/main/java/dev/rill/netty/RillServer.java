@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.DisposableServer;
+import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpServer;
 
 /**
@@ -60,11 +61,14 @@ public final class RillServer {
     private final AtomicReference<Mono<Void>> shutdown = new AtomicReference<>();
     /** Completes once draining began and every connection has closed (its leases released). */
     private final Sinks.Empty<Void> allClosed;
+    /** The server's own event loops ({@link ServerOptions#ioThreads(int)}), or null: reactor-netty's shared ones. */
+    private final LoopResources loops;
 
     private RillServer(DisposableServer server, ReactiveBroker broker, boolean ownsBroker, ChannelGroup channels,
             AtomicInteger connections, Set<ServerConnection> live, AtomicBoolean draining, ServerOptions options,
-            Sinks.Empty<Void> allClosed) {
+            Sinks.Empty<Void> allClosed, LoopResources loops) {
         this.allClosed = allClosed;
+        this.loops = loops;
         this.server = server;
         this.broker = broker;
         this.ownsBroker = ownsBroker;
@@ -134,8 +138,16 @@ public final class RillServer {
             if (options.tls().isPresent()) {
                 tcp = tcp.secure(spec -> spec.sslContext(options.tls().get()));
             }
-            return tcp.bind().map(s -> new RillServer(s, broker, owns, channels, connections, live, draining,
-                    options, allClosed));
+            LoopResources loops = options.ioThreads() > 0
+                    ? LoopResources.create("rill-server", options.ioThreads(), true)
+                    : null;
+            if (loops != null) {
+                tcp = tcp.runOn(loops);
+            }
+            return tcp.bind()
+                    .map(s -> new RillServer(s, broker, owns, channels, connections, live, draining, options,
+                            allClosed, loops))
+                    .onErrorResume(e -> loops == null ? Mono.error(e) : stopLoops(loops).then(Mono.error(e)));
         });
     }
 
@@ -183,10 +195,22 @@ public final class RillServer {
     public void dispose() {
         server.dispose();
         channels.close();
+        if (loops != null) {
+            // after the channels' close tasks, which the loops run before they stop
+            server.onDispose().then(stopLoops(loops)).subscribe(null, e -> { });
+        }
         if (ownsBroker) {
             broker.close().subscribe(null, e -> { });
         }
     }
+
+    /** Stops the server's own event loops once their queued work (the channels' close tasks) has run. */
+    private static Mono<Void> stopLoops(LoopResources loops) {
+        return loops.disposeLater(Duration.ZERO, LOOPS_STOP_TIMEOUT);
+    }
+
+    /** How long the server's own event loops may take to finish their queued work when they are stopped. */
+    private static final Duration LOOPS_STOP_TIMEOUT = Duration.ofSeconds(5);
 
     /**
      * Shuts down gracefully, draining with {@link ServerOptions#drainTimeout()}; see {@link #shutdown(Duration)}.
@@ -235,6 +259,7 @@ public final class RillServer {
                         return Mono.empty();
                     }))
                     .then(server.onDispose())
+                    .then(loops != null ? stopLoops(loops) : Mono.empty())
                     .then(ownsBroker ? broker.close() : Mono.empty());
         }).cache();
         return shutdown.compareAndSet(null, m) ? m : shutdown.get();
@@ -269,6 +294,9 @@ public final class RillServer {
         Objects.requireNonNull(timeout, "timeout");
         channels.close().awaitUninterruptibly(timeout.toMillis());
         server.disposeNow(timeout);
+        if (loops != null) {
+            stopLoops(loops).block(timeout);
+        }
         if (ownsBroker) {
             broker.close().block(timeout);
         }

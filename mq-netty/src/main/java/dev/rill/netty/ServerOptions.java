@@ -14,7 +14,8 @@ import java.util.Optional;
  * unchanged.
  *
  * <p>Defaults: a new in-memory broker ({@code Rill.inMemory()}), bind address {@code 127.0.0.1}, port 0 (chosen by
- * the OS), no tokens (authentication off: every client may do everything), no TLS, at most
+ * the OS), no tokens (authentication off: every client may do everything), no TLS, reactor-netty's shared I/O
+ * threads, at most
  * {@value #DEFAULT_MAX_CONNECTIONS} connections, {@value #DEFAULT_MAX_SUBSCRIPTIONS} subscriptions per connection,
  * frames of at most {@value #DEFAULT_MAX_FRAME_SIZE} bytes ({@value #DEFAULT_MAX_PRE_AUTH_FRAME_SIZE} before
  * authentication, and at most {@value #DEFAULT_MAX_PRE_AUTH_FRAMES} frames), a 10 s handshake timeout, a 45 s idle
@@ -23,6 +24,8 @@ import java.util.Optional;
  */
 public final class ServerOptions implements Cloneable {
 
+    /** The most {@link #ioThreads(int)} accepts. */
+    public static final int MAX_IO_THREADS = 1024;
     /** Default for {@link #maxConnections(int)}. */
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
     /** Default for {@link #maxSubscriptionsPerConnection(int)}. */
@@ -51,6 +54,7 @@ public final class ServerOptions implements Cloneable {
     private int port;
     private Map<String, Permissions> tokens = Map.of();
     private SslContext sslContext;
+    private int ioThreads;
     private int maxConnections = DEFAULT_MAX_CONNECTIONS;
     private int maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS;
     private int maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
@@ -171,6 +175,30 @@ public final class ServerOptions implements Cloneable {
         }
         ServerOptions c = copy();
         c.sslContext = sslContext;
+        return c;
+    }
+
+    /**
+     * Gives the server its own {@code threads} I/O threads (event loops), started when it binds and stopped when it
+     * is disposed, instead of reactor-netty's shared ones. Each connection stays on one loop; a message sent on one
+     * connection and delivered on another crosses from the first one's loop to the second's. On a small machine
+     * shared with its clients one thread saves that hand-off (~10–15 µs of median latency at 5,000 msg/s on the
+     * 2-vCPU machines this project is measured on, {@code docs/operations.md}); a dedicated server with many
+     * connections wants about one per core.
+     *
+     * <p>Default: 0, reactor-netty's shared loops (one per core, at least four; the system property
+     * {@code reactor.netty.ioWorkerCount} sets them for the whole JVM).
+     *
+     * @param threads 1..1024, or 0 for the shared loops
+     * @return a new options object with the thread count
+     */
+    public ServerOptions ioThreads(int threads) {
+        if (threads < 0 || threads > MAX_IO_THREADS) {
+            throw new IllegalArgumentException("ioThreads must be 0 (the shared loops) or 1.." + MAX_IO_THREADS
+                    + ", was " + threads);
+        }
+        ServerOptions c = copy();
+        c.ioThreads = threads;
         return c;
     }
 
@@ -364,6 +392,11 @@ public final class ServerOptions implements Cloneable {
         return maxConnections;
     }
 
+    /** @return the server's own I/O threads; 0 (the default): reactor-netty's shared loops */
+    public int ioThreads() {
+        return ioThreads;
+    }
+
     /** @return the per-connection subscription bound; default {@value #DEFAULT_MAX_SUBSCRIPTIONS} */
     public int maxSubscriptionsPerConnection() {
         return maxSubscriptions;
@@ -422,7 +455,7 @@ public final class ServerOptions implements Cloneable {
     @Override
     public String toString() {
         return "ServerOptions{host=" + host + ", port=" + port + ", tokens=" + tokens.size() + ", tls="
-                + (sslContext != null) + ", maxConnections=" + maxConnections + ", maxSubscriptionsPerConnection="
+                + (sslContext != null) + ", ioThreads=" + ioThreads + ", maxConnections=" + maxConnections + ", maxSubscriptionsPerConnection="
                 + maxSubscriptions + ", maxFrameSize=" + maxFrameSize + ", maxPreAuthFrameSize=" + maxPreAuthFrameSize
                 + ", maxPreAuthFrames=" + maxPreAuthFrames + ", handshakeTimeout=" + handshakeTimeout
                 + ", idleTimeout=" + idleTimeout + ", sendWindow=" + sendWindow + ", maxPendingOutboundBytes="

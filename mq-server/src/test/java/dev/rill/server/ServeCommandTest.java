@@ -103,6 +103,27 @@ class ServeCommandTest {
     }
 
     @Test
+    void ioThreadsGivesTheServerItsOwnEventLoopsWhichStopWithIt() throws Exception {
+        Running s = serve("--port", "0", "--io-threads", "1");
+        String url = s.process().url();
+        assertThat(s.process().server().toString()).contains("127.0.0.1");
+        assertThat(Cli.run("send", "jobs", "--create", "--url", url, "one", "two").code()).isZero();
+        Cli.Result consumed = Cli.run("consume", "jobs", "--url", url, "--count", "2");
+        assertThat(consumed.code()).as(consumed.toString()).isZero();
+        assertThat(consumed.out()).contains("one").contains("two");
+        assertThat(serverLoopThreads()).hasSize(1); // both clients' connections were served by the one thread
+
+        Cli.Result done = s.stop();
+        assertThat(done.code()).as(done.toString()).isZero();
+        await().atMost(Duration.ofSeconds(20)).until(() -> serverLoopThreads().isEmpty());
+    }
+
+    private static List<String> serverLoopThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                .filter(n -> n.startsWith("rill-server-")).toList();
+    }
+
+    @Test
     void shutdownReleasesTheLeasesOfConnectedConsumersAndEndsTheirStreams() throws Exception {
         Running s = serve("--port", "0");
         String url = s.process().url();
@@ -226,6 +247,10 @@ class ServeCommandTest {
         Cli.Result port = Cli.run("serve", "--port", "70000");
         assertThat(port.code()).as(port.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(port.err()).contains("port");
+
+        Cli.Result threads = Cli.run("serve", "--port", "0", "--io-threads", "-1");
+        assertThat(threads.code()).as(threads.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(threads.err()).contains("ioThreads must be 0 (the shared loops) or 1..1024, was -1");
 
         Cli.Result halfTls = Cli.run("serve", "--port", "0", "--tls-cert", dir.resolve("x.crt").toString());
         assertThat(halfTls.code()).as(halfTls.toString()).isEqualTo(ExitCodes.USAGE);
