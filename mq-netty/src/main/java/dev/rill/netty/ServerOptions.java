@@ -455,8 +455,8 @@ public final class ServerOptions implements Cloneable {
     @Override
     public String toString() {
         return "ServerOptions{host=" + host + ", port=" + port + ", tokens=" + tokens.size() + ", tls="
-                + (sslContext != null) + ", ioThreads=" + ioThreads + ", maxConnections=" + maxConnections + ", maxSubscriptionsPerConnection="
-                + maxSubscriptions + ", maxFrameSize=" + maxFrameSize + ", maxPreAuthFrameSize=" + maxPreAuthFrameSize
+                + (sslContext != null) + ", ioThreads=" + ioThreads + ", maxConnections=" + maxConnections
+                + ", maxSubscriptionsPerConnection=" + maxSubscriptions + ", maxFrameSize=" + maxFrameSize + ", maxPreAuthFrameSize=" + maxPreAuthFrameSize
                 + ", maxPreAuthFrames=" + maxPreAuthFrames + ", handshakeTimeout=" + handshakeTimeout
                 + ", idleTimeout=" + idleTimeout + ", sendWindow=" + sendWindow + ", maxPendingOutboundBytes="
                 + maxPendingOutboundBytes + ", drainTimeout=" + drainTimeout + "}";

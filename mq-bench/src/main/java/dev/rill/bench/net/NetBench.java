@@ -234,9 +234,10 @@ public final class NetBench {
                     continue;
                 }
                 double ratio = Summary.of(x.throughput).ratioTo(best);
+                String verdict = ratio >= 2 ? "aim met"
+                        : ratio >= 1 ? "bar met, aim missed" : "bar " + Summary.missedBy(ratio, 1);
                 r.md(String.format(Locale.ROOT, "%nHeadline: %s consume+ack = **%.2f×** the fastest peer (%s); "
-                        + "target bar ≥ 1×, aim ≥ 2×: %s.%n", x.name, ratio, fastestPeer.name, ratio >= 2
-                                ? "aim met" : ratio >= 1 ? "bar met, aim missed" : "bar " + Summary.missedBy(ratio, 1)));
+                        + "target bar ≥ 1×, aim ≥ 2×: %s.%n", x.name, ratio, fastestPeer.name, verdict));
             }
         }
         r.md(String.format(Locale.ROOT, "%n#### Latency at fixed rates (µs, from the intended send time; "

@@ -215,7 +215,8 @@ public final class ReactiveBench {
             Summary s = Summary.of(e.getValue());
             double ratio = s.ratioTo(ceiling);
             String target = e.getKey() == Variant.SINKS ? ""
-                    : e.getKey() == Variant.RILL_PIPELINE ? "none (the issue's target is for receive/ack)" : verdict(ratio);
+                    : e.getKey() == Variant.RILL_PIPELINE ? "none (the issue's target is for receive/ack)"
+                    : verdict(ratio);
             r.md(String.format(Locale.ROOT, "| %s | %s | %.2f× | %s |%n", e.getKey().label, s.format(), ratio, target));
             r.record(e.getKey().name(), String.format(Locale.ROOT,
                     "{\"msgPerSec\":%s,\"vsSinks\":%.4f,\"messages\":%d}", s.toJson(), ratio, n));
