@@ -22,7 +22,9 @@ import org.HdrHistogram.Histogram;
  * {@code quick}, {@code full}, {@code smoke}, {@code tail} or {@code tail50} (A/B runs of the 5k and 50k msg/s tails)
  * or {@code thru} (A/B runs of throughput), and a PEER is {@code rill}, {@code rill-pipeline} (Rill consumed by a
  * {@code QueuePipeline}: see {@link RillPeer}), {@code rabbit-classic:PORT},
- * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT} or {@code nats-file:PORT}. Rill's server JVM
+ * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}, {@code nats-file:PORT} or
+ * {@code netty-relay} (a calibration, not a message system: plain Netty along Rill's path, see {@link Relay}; its
+ * server runs in a JVM of its own as Rill's does). Rill's server JVM
  * is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to it (for
  * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
@@ -58,13 +60,20 @@ public final class NetBench {
     static final class PeerResult {
         final String name;
         final String setup;
+        /** A calibration (see {@link Peer#calibration()}), not a message system. */
+        final boolean calibration;
         String failure;
         final List<Double> throughput = new ArrayList<>();
         final Map<Integer, List<Outcome>> latency = new LinkedHashMap<>();
 
         PeerResult(String name, String setup) {
+            this(name, setup, false);
+        }
+
+        PeerResult(String name, String setup, boolean calibration) {
             this.name = name;
             this.setup = setup;
+            this.calibration = calibration;
         }
     }
 
@@ -106,6 +115,10 @@ public final class NetBench {
                     rillServer = RillServerMain.start("1g", "0");
                     port = RillServerMain.readyPort(rillServer);
                     peer = kind.equals("rill") ? new RillPeer(port) : new RillPeer(port, true);
+                } else if (kind.equals("netty-relay")) {
+                    rillServer = RillServerMain.start(Relay.class, "1g", "0");
+                    port = RillServerMain.readyPort(rillServer);
+                    peer = new Relay.RelayPeer(port);
                 } else {
                     peer = switch (kind) {
                         case "rabbit-classic" -> new RabbitPeer(port, false);
@@ -140,7 +153,7 @@ public final class NetBench {
      * run to run than the rate does, so A/B runs of a change compare it first.
      */
     static PeerResult measure(Peer peer, Profile p, ProcessHandle server) {
-        PeerResult res = new PeerResult(peer.name(), peer.setup());
+        PeerResult res = new PeerResult(peer.name(), peer.setup(), peer.calibration());
         Load.Router router = new Load.Router();
         try (peer) {
             peer.open(router);
@@ -220,7 +233,7 @@ public final class NetBench {
             String ratio = rillTput == null ? "" : String.format(Locale.ROOT, "%.2f×", rillTput.ratioTo(s));
             r.md(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", x.name, x.setup, s.format(),
                     x.name.startsWith("Rill") ? "" : ratio));
-            if (!x.name.startsWith("Rill")
+            if (!x.name.startsWith("Rill") && !x.calibration
                     && (fastestPeer == null || s.median() > Summary.of(fastestPeer.throughput).median())) {
                 fastestPeer = x;
             }
@@ -257,8 +270,46 @@ public final class NetBench {
                         sum(l, Outcome::p99).toJson(), sum(l, Outcome::p999).toJson(), sum(l, Outcome::max).toJson()));
             }
         }
+        floor(r, results);
         r.md("\n");
         return r;
+    }
+
+    /**
+     * When a calibration ran (the transport floor of {@link Relay}), each Rill row's latency percentiles as a ratio
+     * to the floor's at the same rate (medians of the runs): what Rill adds on top of the JVMs, Netty and the machine.
+     */
+    static void floor(Results r, List<PeerResult> results) {
+        PeerResult floor = results.stream().filter(x -> x.calibration).findFirst().orElse(null);
+        if (floor == null || floor.latency.isEmpty()) {
+            return;
+        }
+        StringBuilder b = new StringBuilder();
+        for (PeerResult x : results) {
+            if (!x.name.startsWith("Rill")) {
+                continue;
+            }
+            for (Map.Entry<Integer, List<Outcome>> e : x.latency.entrySet()) {
+                List<Outcome> f = floor.latency.get(e.getKey());
+                if (f == null || f.isEmpty() || e.getValue().isEmpty()) {
+                    continue;
+                }
+                b.append(String.format(Locale.ROOT, "| %s | %,d | %.2f× | %.2f× | %.2f× |%n", x.name, e.getKey(),
+                        ratio(e.getValue(), f, Outcome::p50), ratio(e.getValue(), f, Outcome::p99),
+                        ratio(e.getValue(), f, Outcome::p999)));
+            }
+        }
+        if (b.length() > 0) {
+            r.md(String.format(Locale.ROOT, "%nAgainst the transport floor, the row \"%s\" (plain Netty: the same "
+                    + "threads and frames, no broker); medians of the runs, under 1× is faster than the floor:%n%n",
+                    floor.name));
+            r.md("| system | rate msg/s | p50 ÷ floor | p99 ÷ floor | p99.9 ÷ floor |\n|---|---|---|---|---|\n");
+            r.md(b.toString());
+        }
+    }
+
+    static double ratio(List<Outcome> a, List<Outcome> b, ToDoubleFunction<Outcome> f) {
+        return sum(a, f).median() / sum(b, f).median();
     }
 
     static Summary sum(List<Outcome> l, ToDoubleFunction<Outcome> f) {

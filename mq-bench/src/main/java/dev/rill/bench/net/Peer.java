@@ -21,6 +21,14 @@ interface Peer extends AutoCloseable {
     String setup();
 
     /**
+     * @return true for a calibration, not a message system (the transport floor of {@link Relay}): reported beside
+     *     the peers, never the fastest peer Rill's headline is measured against
+     */
+    default boolean calibration() {
+        return false;
+    }
+
+    /**
      * Connects both connections, declares an empty queue or stream and starts the consumer.
      *
      * @param listener gets every consumed message

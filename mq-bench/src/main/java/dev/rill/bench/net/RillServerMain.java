@@ -39,6 +39,11 @@ public final class RillServerMain {
      * @throws Exception when it cannot be started
      */
     public static Process start(String maxHeap, String... args) throws Exception {
+        return start(RillServerMain.class, maxHeap, args);
+    }
+
+    /** As {@link #start(String, String...)}, for another main class (the relay of {@link Relay}). */
+    static Process start(Class<?> mainClass, String maxHeap, String... args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx" + maxHeap));
         if (ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+UseTransparentHugePages")) {
@@ -48,7 +53,7 @@ public final class RillServerMain {
         if (!extra.isEmpty()) {
             command.addAll(List.of(extra.split("\\s+")));
         }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillServerMain.class.getName()));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass.getName()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
