@@ -9,10 +9,11 @@
 #
 # Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
 # Rill runs twice in the networked part: consumed by flatMap(ack, 128) ("Rill") and by a QueuePipeline
-# ("Rill (pipeline)"), each against the same peers; then the transport floor ("netty-relay": plain Netty along Rill's
-# path, no broker; a calibration, never the fastest peer).
+# ("Rill (pipeline)"), each against the same peers; then two calibrations, never the fastest peer: the transport
+# floor ("netty-relay": Rill's frames and threads on plain Netty, no broker) and the same frames over blocking
+# sockets along Redis Streams' path ("blocking-relay").
 # Environment: BENCH_PEERS to choose peers (default:
-#              "rill netty-relay rabbit-classic rabbit-quorum redis nats-mem nats-file"),
+#              "rill netty-relay blocking-relay rabbit-classic rabbit-quorum redis nats-mem nats-file"),
 #              BENCH_SKIP_REACTIVE=1 / BENCH_SKIP_NET=1 / BENCH_SKIP_DURABLE=1 / BENCH_SKIP_SCALING=1 /
 #              BENCH_SKIP_MEMORY=1 to skip a part, BENCH_OUT to write elsewhere than docs/,
 #              BENCH_DATA_DIR: where the data directories of every system go (default /var/tmp; it must be a real
@@ -29,7 +30,7 @@ case "$profile" in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2 ;
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 out=${BENCH_OUT:-$root/docs}
-peers=${BENCH_PEERS:-"rill netty-relay rabbit-classic rabbit-quorum redis nats-mem nats-file"}
+peers=${BENCH_PEERS:-"rill netty-relay blocking-relay rabbit-classic rabbit-quorum redis nats-mem nats-file"}
 tmp=$(mktemp -d /tmp/rill-bench.XXXXXX)
 frag=$tmp/fragments
 mkdir -p "$frag"
@@ -179,6 +180,7 @@ if [ "$run_peers" = 1 ]; then
             tail -20 "$tmp/rabbit.log" >&2 || true
         fi
     fi
+    wants blocking-relay && net_args=(blocking-relay "${net_args[@]}")
     wants netty-relay && net_args=(netty-relay "${net_args[@]}")
     wants rill && net_args=(rill rill-pipeline "${net_args[@]}")
 fi

@@ -23,8 +23,9 @@ import org.HdrHistogram.Histogram;
  * or {@code thru} (A/B runs of throughput), and a PEER is {@code rill}, {@code rill-pipeline} (Rill consumed by a
  * {@code QueuePipeline}: see {@link RillPeer}), {@code rabbit-classic:PORT},
  * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}, {@code nats-file:PORT} or
- * {@code netty-relay} (a calibration, not a message system: plain Netty along Rill's path, see {@link Relay}; its
- * server runs in a JVM of its own as Rill's does). Rill's server JVM
+ * {@code netty-relay} or {@code blocking-relay} (calibrations, not message systems: the same frames on plain Netty along
+ * Rill's path, see {@link Relay}, and over blocking sockets along Redis Streams' path, see {@link BlockingRelay};
+ * their servers run in JVMs of their own as Rill's does). Rill's server JVM
  * is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to it (for
  * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
@@ -119,6 +120,10 @@ public final class NetBench {
                     rillServer = RillServerMain.start(Relay.class, "1g", "0");
                     port = RillServerMain.readyPort(rillServer);
                     peer = new Relay.RelayPeer(port);
+                } else if (kind.equals("blocking-relay")) {
+                    rillServer = RillServerMain.start(BlockingRelay.class, "1g", "0");
+                    port = RillServerMain.readyPort(rillServer);
+                    peer = new BlockingRelay.BlockingRelayPeer(port);
                 } else {
                     peer = switch (kind) {
                         case "rabbit-classic" -> new RabbitPeer(port, false);
@@ -276,8 +281,9 @@ public final class NetBench {
     }
 
     /**
-     * When a calibration ran (the transport floor of {@link Relay}), each Rill row's latency percentiles as a ratio
-     * to the floor's at the same rate (medians of the runs): what Rill adds on top of the JVMs, Netty and the machine.
+     * When a calibration ran, each Rill row's latency percentiles as a ratio to the first calibration's at the same
+     * rate (medians of the runs). {@code bench.sh} runs the transport floor of {@link Relay} first: what Rill adds on
+     * top of the JVMs, Netty and the machine.
      */
     static void floor(Results r, List<PeerResult> results) {
         PeerResult floor = results.stream().filter(x -> x.calibration).findFirst().orElse(null);

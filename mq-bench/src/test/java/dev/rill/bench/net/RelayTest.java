@@ -37,6 +37,33 @@ class RelayTest {
     }
 
     @Test
+    void theBlockingRelayRelaysEveryMessageOnceInOrderToo() throws Exception {
+        int n = 5_000;
+        List<Long> seen = new ArrayList<>();
+        CountDownLatch all = new CountDownLatch(n);
+        try (BlockingRelay.Server server = BlockingRelay.Server.bind(0);
+                BlockingRelay.BlockingRelayPeer peer = new BlockingRelay.BlockingRelayPeer(server.port())) {
+            peer.open(t -> {
+                synchronized (seen) {
+                    seen.add(t);
+                }
+                all.countDown();
+            });
+            for (long i = 0; i < n; i++) {
+                peer.send(i);
+            }
+            peer.flush();
+            assertThat(all.await(60, TimeUnit.SECONDS)).as("all %d messages relayed", n).isTrue();
+        }
+        synchronized (seen) {
+            assertThat(seen).hasSize(n);
+            for (int i = 0; i < n; i++) {
+                assertThat(seen.get(i)).isEqualTo(i);
+            }
+        }
+    }
+
+    @Test
     void aThroughputRunOverTheRelayCompletes() throws Exception {
         try (Relay.Server server = Relay.Server.bind(0);
                 Relay.RelayPeer peer = new Relay.RelayPeer(server.port())) {
