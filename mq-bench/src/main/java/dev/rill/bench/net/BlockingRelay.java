@@ -5,7 +5,6 @@ import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -31,12 +30,7 @@ final class BlockingRelay {
      */
     public static void main(String[] args) throws Exception {
         try (Server server = Server.bind(args.length > 0 ? Integer.parseInt(args[0]) : 0)) {
-            System.out.println("READY " + server.port());
-            System.out.flush();
-            InputStream in = System.in;
-            while (in.read() != -1) {
-                // wait for EOF
-            }
+            RillServerMain.readyUntilInputEnds(server.port());
         }
     }
 

@@ -12,7 +12,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -70,12 +69,7 @@ final class Relay {
      */
     public static void main(String[] args) throws Exception {
         try (Server server = Server.bind(args.length > 0 ? Integer.parseInt(args[0]) : 0)) {
-            System.out.println("READY " + server.port());
-            System.out.flush();
-            InputStream in = System.in;
-            while (in.read() != -1) {
-                // wait for EOF
-            }
+            RillServerMain.readyUntilInputEnds(server.port());
         }
     }
 

@@ -79,6 +79,22 @@ public final class RillServerMain {
     }
 
     /**
+     * Prints {@code READY <port>} for {@link #readyPort} and waits until standard input closes (the bench closes it
+     * to stop the server).
+     *
+     * @param port the bound port
+     * @throws java.io.IOException if standard input fails
+     */
+    static void readyUntilInputEnds(int port) throws java.io.IOException {
+        System.out.println("READY " + port);
+        System.out.flush();
+        InputStream in = System.in;
+        while (in.read() != -1) {
+            // wait for EOF
+        }
+    }
+
+    /**
      * @param args the port (0: any free port); optionally a data directory and an fsync policy ({@code always},
      *     {@code interval:<ms>} or {@code never}) for a durable broker
      * @throws Exception on failure
@@ -94,12 +110,7 @@ public final class RillServerMain {
         }
         RillServer server = RillServer.bindNow(
                 ServerOptions.defaults().broker(broker).host("127.0.0.1").port(port), Duration.ofSeconds(30));
-        System.out.println("READY " + server.port());
-        System.out.flush();
-        InputStream in = System.in;
-        while (in.read() != -1) {
-            // wait for EOF
-        }
+        readyUntilInputEnds(server.port());
         server.disposeNow(Duration.ofSeconds(10));
         if (args.length > 2) {
             broker.close().block(Duration.ofSeconds(30));
