@@ -7,7 +7,7 @@
 # Writes docs/benchmarks.md (tables of medians with min–max, machine facts, versions, date), raw JSON and the
 # scaling charts (PNG) under docs/benchmarks/.
 #
-# Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes under 10 minutes.
+# Usage: mq-bench/scripts/bench.sh [quick|full]      quick (default) takes about 12 minutes.
 # Rill runs twice in the networked part: consumed by flatMap(ack, 128) ("Rill") and by a QueuePipeline
 # ("Rill (pipeline)"), each against the same peers; then two calibrations, never the fastest peer: the transport
 # floor ("netty-relay": Rill's frames and threads on plain Netty, no broker) and the same frames over blocking
