@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Arrays;
 
 /**
  * The floor of a blocking path: the frames of {@link Relay} over plain sockets with a thread per connection, shaped
@@ -19,6 +20,14 @@ import java.net.Socket;
 final class BlockingRelay {
 
     private BlockingRelay() {
+    }
+
+    /** Reads a SEND's or DELIVER's payload of {@code n} bytes into {@code into}, refusing one it cannot hold. */
+    static void readPayload(DataInputStream in, int n, byte[] into) throws IOException {
+        if (n < 0 || n > into.length) {
+            throw new IOException("a payload of " + n + " bytes; the relay carries at most " + into.length);
+        }
+        in.readFully(into, 0, n);
     }
 
     /**
@@ -90,7 +99,7 @@ final class BlockingRelay {
                         }
                     } else if (type == Relay.SEND) {
                         long id = in.readLong();
-                        in.readFully(payload, 0, len - 9);
+                        readPayload(in, len - 9, payload);
                         DataOutputStream d = consumer;
                         if (d != null) {
                             synchronized (d) {
@@ -130,6 +139,7 @@ final class BlockingRelay {
             }
         }
 
+        /** Stops accepting; a connection's thread ends when its client closes it. */
         @Override
         public void close() throws IOException {
             socket.close();
@@ -144,7 +154,6 @@ final class BlockingRelay {
         private DataInputStream producerIn;
         private DataOutputStream producerOut;
         private Socket consumer;
-        private Thread consumerThread;
         private int unconfirmed;
         private long nextId;
 
@@ -179,7 +188,7 @@ final class BlockingRelay {
             producerIn = new DataInputStream(new BufferedInputStream(producer.getInputStream(), 65536));
             producerOut = new DataOutputStream(new BufferedOutputStream(producer.getOutputStream(), 65536));
             hello(producerOut, producerIn, 0);
-            consumerThread = new Thread(() -> consume(cin, cout, listener), "blocking-relay-consumer");
+            Thread consumerThread = new Thread(() -> consume(cin, cout, listener), "blocking-relay-consumer");
             consumerThread.setDaemon(true);
             consumerThread.start();
         }
@@ -211,10 +220,10 @@ final class BlockingRelay {
                     byte type = in.readByte();
                     if (type == Relay.DELIVER) {
                         long tag = in.readLong();
-                        in.readFully(payload, 0, len - 9);
+                        readPayload(in, len - 9, payload);
                         listener.consumed(Peer.stamp(payload));
                         if (acks == tags.length) {
-                            tags = java.util.Arrays.copyOf(tags, acks * 2);
+                            tags = Arrays.copyOf(tags, acks * 2);
                         }
                         tags[acks++] = tag;
                     } else {
@@ -266,15 +275,17 @@ final class BlockingRelay {
 
         @Override
         public void close() {
-            try {
-                if (producer != null) {
-                    producer.close();
+            closeQuietly(producer);
+            closeQuietly(consumer); // ends the consumer's thread
+        }
+
+        private static void closeQuietly(Socket s) {
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing anyway
                 }
-                if (consumer != null) {
-                    consumer.close();
-                }
-            } catch (IOException ignored) {
-                // closing anyway
             }
         }
     }

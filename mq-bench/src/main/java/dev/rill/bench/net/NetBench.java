@@ -22,12 +22,13 @@ import org.HdrHistogram.Histogram;
  * {@code quick}, {@code full}, {@code smoke}, {@code tail} or {@code tail50} (A/B runs of the 5k and 50k msg/s tails)
  * or {@code thru} (A/B runs of throughput), and a PEER is {@code rill}, {@code rill-pipeline} (Rill consumed by a
  * {@code QueuePipeline}: see {@link RillPeer}), {@code rabbit-classic:PORT},
- * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}, {@code nats-file:PORT} or
- * {@code netty-relay} or {@code blocking-relay} (calibrations, not message systems: the same frames on plain Netty along
- * Rill's path, see {@link Relay}, and over blocking sockets along Redis Streams' path, see {@link BlockingRelay};
- * their servers run in JVMs of their own as Rill's does). Rill's server JVM
- * is started by {@link RillServerMain#start}: {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to it (for
- * experiments such as {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
+ * {@code rabbit-quorum:PORT}, {@code redis:PORT}, {@code nats-mem:PORT}, {@code nats-file:PORT}, or one of the
+ * calibrations {@code netty-relay} and {@code blocking-relay} (not message systems: the same frames on plain Netty
+ * along Rill's path, see {@link Relay}, and over blocking sockets along Redis Streams' path, see
+ * {@link BlockingRelay}).
+ * Rill's server JVM and the relays' servers are started by {@link RillServerMain#start}:
+ * {@code -Drill.bench.serverJvmArgs="..."} adds JVM options to them (for experiments such as
+ * {@code -Xlog:gc:file=server-gc.log}; the reported runs pass none).
  */
 public final class NetBench {
 

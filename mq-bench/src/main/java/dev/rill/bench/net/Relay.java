@@ -208,7 +208,6 @@ final class Relay {
         private LoopResources loops;
         private EventLoopGroup group;
         private Channel producer;
-        private Channel consumer;
         private long nextId;
         /** Frames the generator wrote, drained on the producer's loop: one flush per pass, as Rill's client. */
         private final Queue<ByteBuf> outbox = new ConcurrentLinkedQueue<>();
@@ -230,8 +229,9 @@ final class Relay {
 
         @Override
         public String setup() {
-            return "not a message system: plain Netty moving each message along Rill's path (SEND → SEND_OK, DELIVER "
-                    + "handed to the consumer connection's loop → one ACK per read pass → RESULT), server in its own JVM";
+            return "not a message system: plain Netty moving each message along Rill's path (SEND → SEND_OK, "
+                    + "DELIVER handed to the consumer connection's loop → one ACK per read pass → RESULT), server in "
+                    + "its own JVM";
         }
 
         @Override
@@ -239,7 +239,7 @@ final class Relay {
             loops = loops("relay-client");
             group = loops.onClient(true);
             CountDownLatch ready = new CountDownLatch(2);
-            consumer = connect(new ConsumerHandler(listener, ready));
+            Channel consumer = connect(new ConsumerHandler(listener, ready));
             hello(consumer, 1);
             producer = connect(new ProducerHandler(ready));
             hello(producer, 0);
@@ -249,7 +249,8 @@ final class Relay {
         }
 
         private Channel connect(ChannelInboundHandlerAdapter handler) throws InterruptedException {
-            return new Bootstrap().group(group).channel(loops.onChannelClass(SocketChannel.class, group)).option(ChannelOption.TCP_NODELAY, true)
+            return new Bootstrap().group(group).channel(loops.onChannelClass(SocketChannel.class, group))
+                    .option(ChannelOption.TCP_NODELAY, true)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
