@@ -511,7 +511,8 @@ public sealed interface Frame {
     // ---- producing ----------------------------------------------------------------------------------------------
 
     /**
-     * SEND: a batch of messages for one queue; answered by SEND_RESULT. Consumes one SEND_CREDIT per message.
+     * SEND: a batch of messages for one queue; answered by SEND_RESULT (SEND_RECEIPTS in version 3). Consumes one
+     * SEND_CREDIT per message.
      *
      * @param requestId request id
      * @param queue queue name
@@ -549,20 +550,52 @@ public sealed interface Frame {
     }
 
     /**
-     * SEND_RESULT: one receipt per message of the SEND, in order.
+     * SEND_RESULT (versions 1 and 2): one receipt per message of the SEND, in order, without reasons. A SEND may be
+     * answered in parts: each answer carries the receipts of the next messages not answered yet.
      *
      * @param requestId the SEND's id
      * @param receipts the receipts
      */
     record SendResult(int requestId, List<SendReceipt> receipts) implements Frame {
-        /** Copies the list. */
+        /** Copies the list; receipts are kept without their reasons, which this layout has no room for. */
         public SendResult {
             receipts = List.copyOf(receipts);
+            for (SendReceipt r : receipts) {
+                if (r.reason() != null) {
+                    receipts = receipts.stream().map(SendReceipt::withoutReason).toList();
+                    break;
+                }
+            }
         }
 
         @Override
         public FrameType type() {
             return FrameType.SEND_RESULT;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+    }
+
+    /**
+     * SEND_RECEIPTS (version 3): SEND_RESULT with the reason of each refused message ({@link SendReceipt#reason()},
+     * carried by ERROR receipts only). Answered in parts like SEND_RESULT; the server also splits an answer into
+     * several frames to keep each below its maximum frame size.
+     *
+     * @param requestId the SEND's id
+     * @param receipts the receipts
+     */
+    record SendReceipts(int requestId, List<SendReceipt> receipts) implements Frame {
+        /** Copies the list. */
+        public SendReceipts {
+            receipts = List.copyOf(receipts);
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.SEND_RECEIPTS;
         }
 
         @Override

@@ -219,9 +219,29 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 noId(type, id);
                 return new Frame.GoAway(nonNegativeLong(in, "drainMillis"),
                         string(in, Limits.MAX_TEXT_BYTES, "message"));
+            case SEND_RECEIPTS:
+                return new Frame.SendReceipts(id, receipts(in, true));
             default:
                 return readOther(type, id, in);
         }
+    }
+
+    /**
+     * The receipts of a SEND_RESULT, or of a SEND_RECEIPTS ({@code reasons}), where an ERROR receipt ends with its
+     * reason; the count is checked against the smallest receipt (11 bytes) before the list is allocated.
+     */
+    private static List<SendReceipt> receipts(ByteBuf in, boolean reasons) {
+        int n = count(in, 1 + 2 + 8, 1, "receipts");
+        List<SendReceipt> receipts = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            SendStatus status = enumValue(in, SEND_STATUSES, "status");
+            ErrorCode error = errorCode(in);
+            long messageId = i64(in, "messageId");
+            String reason = reasons && status == SendStatus.ERROR
+                    ? string(in, Limits.MAX_REASON_BYTES, "reason") : null;
+            receipts.add(new SendReceipt(status, error, messageId, reason));
+        }
+        return receipts;
     }
 
     private static Frame.Declare spec(int id, ByteBuf in) {
@@ -317,15 +337,8 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 }
                 return new Frame.Send(id, queue, sendOverflow, messages);
             }
-            case SEND_RESULT: {
-                int n = count(in, 1 + 2 + 8, 1, "receipts");
-                List<SendReceipt> receipts = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) {
-                    SendStatus status = enumValue(in, SEND_STATUSES, "status");
-                    receipts.add(new SendReceipt(status, errorCode(in), i64(in, "messageId")));
-                }
-                return new Frame.SendResult(id, receipts);
-            }
+            case SEND_RESULT:
+                return new Frame.SendResult(id, receipts(in, false));
             case SEND_CREDIT:
                 noId(type, id);
                 return new Frame.SendCredit(name(in, "queue"), positiveInt(in, "credit"));

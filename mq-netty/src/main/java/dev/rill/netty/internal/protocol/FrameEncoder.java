@@ -226,6 +226,78 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
         return Limits.HEADER_SIZE + 2 + checkedLength(queue, Limits.MAX_NAME_BYTES, "queue") + 1 + 4;
     }
 
+    /**
+     * The length field of a SEND_RECEIPTS frame without its receipts (type, id and count): with the receipts'
+     * {@link #encodedSize(SendReceipt)} it tells whether an answer fits the maximum frame size.
+     */
+    public static final int RECEIPTS_BASE_LENGTH = 1 + 4 + 4;
+
+    /**
+     * The exact number of bytes a receipt takes inside a SEND_RECEIPTS frame (version 3), to split an answer below
+     * the maximum frame size. It checks the reason the way {@link #encode} will.
+     *
+     * @param r the receipt
+     * @return its encoded size: 11 bytes, and 2 plus the reason's UTF-8 length for an ERROR
+     * @throws IllegalArgumentException when the reason is beyond {@link Limits#MAX_REASON_BYTES} or not valid
+     *     Unicode ({@link SendReceipt#refused} makes any text fit)
+     */
+    public static int encodedSize(SendReceipt r) {
+        int size = 1 + 2 + 8;
+        if (r.status() == SendStatus.ERROR) {
+            size += 2 + (r.reason() == null ? 0 : checkedLength(r.reason(), Limits.MAX_REASON_BYTES, "reason"));
+        }
+        return size;
+    }
+
+    /**
+     * Makes text fit a string field: unpaired surrogates (which have no UTF-8 form) become U+FFFD, and the text is cut
+     * after the last whole character whose UTF-8 form fits {@code maxBytes} (never inside a character or a surrogate
+     * pair). For text the sender did not choose, such as an exception's message; values that must arrive as they
+     * were are refused by {@link #encode} instead.
+     *
+     * @param s the text
+     * @param maxBytes the field's limit
+     * @return {@code s} itself when it fits as it is, otherwise the fitted text
+     */
+    public static String fitUtf8(String s, int maxBytes) {
+        int n = s.length();
+        int bytes = 0;
+        StringBuilder fixed = null; // the text so far, once a surrogate was replaced
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            int chars = 1;
+            int length;
+            boolean unpaired = false;
+            if (c < 0x80) {
+                length = 1;
+            } else if (c < 0x800) {
+                length = 2;
+            } else if (!Character.isSurrogate(c)) {
+                length = 3;
+            } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                length = 4;
+                chars = 2;
+            } else {
+                length = 3; // U+FFFD
+                unpaired = true;
+            }
+            if (bytes + length > maxBytes) {
+                return fixed != null ? fixed.toString() : s.substring(0, i);
+            }
+            bytes += length;
+            if (unpaired && fixed == null) {
+                fixed = new StringBuilder(n).append(s, 0, i);
+            }
+            if (unpaired) {
+                fixed.append('\uFFFD');
+            } else if (fixed != null) {
+                fixed.append(s, i, i + chars);
+            }
+            i += chars - 1;
+        }
+        return fixed != null ? fixed.toString() : s;
+    }
+
     private static void writeBody(Frame frame, ByteBuf out) {
         switch (frame.type()) {
             case HELLO -> {
@@ -278,7 +350,22 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
                 out.writeLong(f.drainMillis());
                 writeString(out, f.message(), Limits.MAX_TEXT_BYTES, "message");
             }
+            case SEND_RECEIPTS -> writeReceipts(out, ((Frame.SendReceipts) frame).receipts(), true);
             default -> writeOther(frame, out);
+        }
+    }
+
+    /** SEND_RESULT's receipts, or SEND_RECEIPTS' ({@code reasons}: an ERROR receipt ends with its reason). */
+    private static void writeReceipts(ByteBuf out, List<SendReceipt> receipts, boolean reasons) {
+        check(!receipts.isEmpty(), "receipts", 0);
+        out.writeInt(receipts.size());
+        for (SendReceipt r : receipts) {
+            out.writeByte(r.status().ordinal());
+            out.writeShort(r.error().code());
+            out.writeLong(r.messageId());
+            if (reasons && r.status() == SendStatus.ERROR) {
+                writeString(out, r.reason() == null ? "" : r.reason(), Limits.MAX_REASON_BYTES, "reason");
+            }
         }
     }
 
@@ -384,16 +471,7 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
                     writeHeaders(out, m.headers());
                 }
             }
-            case SEND_RESULT -> {
-                List<SendReceipt> receipts = ((Frame.SendResult) frame).receipts();
-                check(!receipts.isEmpty(), "receipts", 0);
-                out.writeInt(receipts.size());
-                for (SendReceipt r : receipts) {
-                    out.writeByte(r.status().ordinal());
-                    out.writeShort(r.error().code());
-                    out.writeLong(r.messageId());
-                }
-            }
+            case SEND_RESULT -> writeReceipts(out, ((Frame.SendResult) frame).receipts(), false);
             case SEND_CREDIT -> {
                 Frame.SendCredit f = (Frame.SendCredit) frame;
                 check(f.credit() > 0, "credit", f.credit());

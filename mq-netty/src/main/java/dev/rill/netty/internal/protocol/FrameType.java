@@ -45,6 +45,8 @@ public enum FrameType {
     /** Server → client: more messages may be sent to a queue. */
     SEND_CREDIT(0x22),
     CANCEL_SEND(0x23),
+    /** One outcome per message of a SEND, as SEND_RESULT, with the reason of each refused message. Version 3. */
+    SEND_RECEIPTS(0x24),
     /** Open a subscription. */
     SUBSCRIBE(0x30),
     /** The subscription is open. */

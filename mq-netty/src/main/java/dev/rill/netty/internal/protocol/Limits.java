@@ -34,6 +34,12 @@ public final class Limits {
     public static final int MAX_FIELD_BYTES = 4096;
     /** Error messages, close and reject reasons. */
     public static final int MAX_TEXT_BYTES = 8192;
+    /**
+     * Why a message was refused (SEND_RECEIPTS, version 3): small enough that a frame with one receipt of the
+     * longest reason (9 + 11 + 2 + 1000 bytes) fits the smallest maximum frame size, so an answer can always be split
+     * into frames below the maximum.
+     */
+    public static final int MAX_REASON_BYTES = 1000;
     /** Headers per message. */
     public static final int MAX_HEADERS = 256;
     /** Versions offered in HELLO. */

@@ -127,6 +127,11 @@ class FrameCodecTest {
                 new Frame.Peek(1, "q", 0),
                 new Frame.Subscribe(1, "q", -1, 0, 0),
                 new Frame.SendResult(1, List.of()),
+                new Frame.SendReceipts(1, List.of()),
+                new Frame.SendReceipts(1, List.of(new SendReceipt(SendStatus.ERROR, ErrorCode.INVALID_ARGUMENT, 0,
+                        "r".repeat(Limits.MAX_REASON_BYTES + 1)))),
+                new Frame.SendReceipts(1, List.of(new SendReceipt(SendStatus.ERROR, ErrorCode.INVALID_ARGUMENT, 0,
+                        "unpaired \uD800"))),
                 new Frame.SettleResult(1, List.of()),
                 new Frame.Declare(1, "q", 0, 1, 1, 1, 0, null, false, 0, ExpiryAction.DROP, Ordering.FIFO,
                         Overflow.WAIT));
@@ -213,6 +218,91 @@ class FrameCodecTest {
                     .isInstanceOf(IllegalArgumentException.class);
         }
         assertThatThrownBy(() -> FrameEncoder.sendOverhead("q\uD800")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void sendReceiptsCarryAReasonAfterAnErrorReceiptOnly() {
+        Frame f = new Frame.SendReceipts(7, List.of(
+                new SendReceipt(SendStatus.ENQUEUED, ErrorCode.NONE, 0x0102030405060708L),
+                SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "bad ☃")));
+        ByteBuf body = Unpooled.wrappedBuffer(encode(f)).skipBytes(Limits.HEADER_SIZE);
+        assertThat(body.readInt()).isEqualTo(2);
+        assertThat(body.readUnsignedByte()).isEqualTo((short) SendStatus.ENQUEUED.ordinal());
+        assertThat(body.readUnsignedShort()).isZero();
+        assertThat(body.readLong()).isEqualTo(0x0102030405060708L); // and no reason
+        assertThat(body.readUnsignedByte()).isEqualTo((short) SendStatus.ERROR.ordinal());
+        assertThat(body.readUnsignedShort()).isEqualTo(ErrorCode.INVALID_ARGUMENT.code());
+        assertThat(body.readLong()).isZero();
+        assertThat(body.readUnsignedShort()).isEqualTo(7); // "bad " and a 3-byte snowman
+        assertThat(body.readCharSequence(7, java.nio.charset.StandardCharsets.UTF_8).toString()).isEqualTo("bad ☃");
+        assertThat(body.isReadable()).isFalse();
+        assertThat(decode(encode(f))).isEqualTo(f);
+
+        // an ERROR without a reason is sent with an empty one and read back as none
+        Frame none = new Frame.SendReceipts(8, List.of(new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR, 0)));
+        assertThat(encode(none)).hasSize(Limits.HEADER_SIZE + 4 + 11 + 2);
+        assertThat(decode(encode(none))).isEqualTo(none);
+        assertThat(new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR, 0, "")).isEqualTo(
+                new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR, 0));
+        assertThatThrownBy(() -> new SendReceipt(SendStatus.FULL, ErrorCode.QUEUE_FULL, 0, "full"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only an ERROR");
+    }
+
+    @Test
+    void sendResultKeepsItsLayoutAndDropsReasons() {
+        SendReceipt refused = SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "not an integer");
+        Frame.SendResult f = new Frame.SendResult(3, List.of(refused));
+        assertThat(f.receipts()).containsExactly(refused.withoutReason());
+        assertThat(encode(f)).isEqualTo(encode(new Frame.SendResult(3, List.of(
+                new SendReceipt(SendStatus.ERROR, ErrorCode.INVALID_ARGUMENT, 0)))))
+                .containsExactly(0, 0, 0, 20, 0x21, 0, 0, 0, 3, 0, 0, 0, 1, 4, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    @Test
+    void refusedCutsALongReasonAfterTheLastWholeCharacterThatFits() {
+        int max = Limits.MAX_REASON_BYTES;
+        String ascii = "x".repeat(5 * max);
+        assertThat(SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, ascii).reason()).isEqualTo("x".repeat(max));
+        // 2-, 3- and 4-byte characters (the last a surrogate pair) straddling the limit: the whole character goes
+        for (String c : List.of("é", "☃", "\uD83D\uDE80")) {
+            int size = c.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            // 997 bytes left after "abc": no whole number of 2-, 3- or 4-byte characters fills them
+            String text = "abc" + c.repeat(max);
+            String reason = SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, text).reason();
+            assertThat(reason).as(c).isEqualTo("abc" + c.repeat((max - 3) / size));
+            assertThat(reason.getBytes(java.nio.charset.StandardCharsets.UTF_8).length).as(c)
+                    .isLessThanOrEqualTo(max).isGreaterThan(max - size);
+            Frame f = new Frame.SendReceipts(1, List.of(SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, text)));
+            assertThat(decode(encode(f))).isEqualTo(f);
+        }
+        // a character that ends exactly at the limit is kept
+        String exact = "x".repeat(max % 4) + "\uD83D\uDE80".repeat(max / 4);
+        assertThat(SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, exact + "z").reason()).isEqualTo(exact);
+        // text that fits is kept as it is; an unpaired surrogate (no UTF-8 form) becomes U+FFFD, also past a cut
+        String fits = "refused ☃";
+        assertThat(SendReceipt.refused(ErrorCode.FORBIDDEN, fits).reason()).isSameAs(fits);
+        assertThat(SendReceipt.refused(ErrorCode.FORBIDDEN, "a\uD800b\uDC00").reason()).isEqualTo("a\uFFFDb\uFFFD");
+        assertThat(FrameEncoder.fitUtf8("\uDC00" + "x".repeat(max), max)).hasSize(max - 2).startsWith("\uFFFDx");
+        assertThat(FrameEncoder.fitUtf8("", 0)).isEmpty();
+    }
+
+    @Test
+    void encodedSizeOfReceiptsIsExactAndOneAlwaysFitsTheSmallestFrame() {
+        List<SendReceipt> receipts = List.of(
+                new SendReceipt(SendStatus.ENQUEUED, ErrorCode.NONE, 1),
+                new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR, 0),
+                SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "dé☃\uD83D\uDE80"),
+                new SendReceipt(SendStatus.FULL, ErrorCode.QUEUE_FULL, 0));
+        int length = FrameEncoder.RECEIPTS_BASE_LENGTH;
+        for (SendReceipt r : receipts) {
+            length += FrameEncoder.encodedSize(r);
+        }
+        assertThat(encode(new Frame.SendReceipts(1, receipts))).hasSize(4 + length);
+        SendReceipt longest = SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "é".repeat(Limits.MAX_REASON_BYTES));
+        assertThat(FrameEncoder.RECEIPTS_BASE_LENGTH + FrameEncoder.encodedSize(longest))
+                .isLessThanOrEqualTo(Limits.MIN_MAX_FRAME_SIZE);
+        assertThatThrownBy(() -> FrameEncoder.encodedSize(new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR,
+                0, "r".repeat(Limits.MAX_REASON_BYTES + 1)))).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

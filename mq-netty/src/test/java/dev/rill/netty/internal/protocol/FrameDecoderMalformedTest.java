@@ -269,6 +269,54 @@ class FrameDecoderMalformedTest {
     }
 
     @Test
+    void sendReceiptsReasonsAreBoundedAndBelongToErrorReceiptsOnly() {
+        // an ERROR receipt whose reason is missing, or cut short
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> b.writeInt(1).writeByte(4).writeShort(21).writeLong(0)),
+                ErrorCode.MALFORMED_FRAME).hasMessageContaining("truncated").hasMessageContaining("reason");
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(1).writeByte(4).writeShort(21).writeLong(0);
+            b.writeShort(10).writeBytes(new byte[] {'a', 'b'});
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("truncated");
+        // a declared reason length over the limit fails before its bytes are needed
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(1).writeByte(4).writeShort(21).writeLong(0);
+            b.writeShort(Limits.MAX_REASON_BYTES + 1);
+        }), ErrorCode.LIMIT_EXCEEDED).hasMessageContaining("reason");
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(1).writeByte(4).writeShort(21).writeLong(0);
+            b.writeShort(2).writeByte(0xC0).writeByte(0xAF);
+        }), ErrorCode.INVALID_UTF8);
+        // no reason after a receipt of another status: text there is trailing bytes, or a bad next receipt
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(1).writeByte(0).writeShort(0).writeLong(42);
+            str(b, "x");
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("trailing");
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(2).writeByte(2).writeShort(23).writeLong(0);
+            str(b, "reason of FULL");
+            b.writeByte(0).writeShort(0).writeLong(1);
+        }), ErrorCode.MALFORMED_FRAME);
+        // counts: at least one, and checked against the smallest receipt before allocating
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> b.writeInt(0)), ErrorCode.MALFORMED_FRAME);
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> b.writeInt(Integer.MAX_VALUE).writeLong(0)),
+                ErrorCode.MALFORMED_FRAME).hasMessageContaining("does not fit");
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> b.writeInt(-1)), ErrorCode.MALFORMED_FRAME);
+        // status and error code ranges, as in SEND_RESULT
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> b.writeInt(1).writeByte(6).writeShort(0).writeLong(0)),
+                ErrorCode.MALFORMED_FRAME).hasMessageContaining("status");
+        assertDecodeFails(raw(FrameType.SEND_RECEIPTS, 1, b -> {
+            b.writeInt(1).writeByte(4).writeShort(999).writeLong(0);
+            str(b, "x");
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("error code");
+        // hand-built bytes at the limit decode
+        assertThat(SampleFrames.decode(raw(FrameType.SEND_RECEIPTS, 5, b -> {
+            b.writeInt(1).writeByte(4).writeShort(11).writeLong(0);
+            str(b, "é".repeat(Limits.MAX_REASON_BYTES / 2));
+        }))).isEqualTo(new Frame.SendReceipts(5, List.of(new SendReceipt(SendStatus.ERROR, ErrorCode.FORBIDDEN, 0,
+                "é".repeat(Limits.MAX_REASON_BYTES / 2)))));
+    }
+
+    @Test
     void declareFieldsAreRangeChecked() {
         Frame.Declare ok = (Frame.Declare) SampleFrames.all().stream()
                 .filter(f -> f instanceof Frame.Declare).findFirst().orElseThrow();

@@ -52,6 +52,11 @@ final class FuzzCorpusWriter {
         }));
         write(dir, "bad-magic", raw(FrameType.HELLO, b -> b.writeInt(0x48545450).writeByte(1).writeShort(1)
                 .writeShort(0)));
+        // SEND_RECEIPTS (version 3): an ERROR receipt's reason declared over its limit, and one running past the end
+        write(dir, "bad-receipts-reason-over-limit", raw(FrameType.SEND_RECEIPTS, b -> b.writeInt(1).writeByte(4)
+                .writeShort(21).writeLong(0).writeShort(Limits.MAX_REASON_BYTES + 1).writeByte('r')));
+        write(dir, "bad-receipts-reason-past-end", raw(FrameType.SEND_RECEIPTS, b -> b.writeInt(1).writeByte(4)
+                .writeShort(21).writeLong(0).writeShort(40).writeByte('r')));
     }
 
     private static byte[] raw(FrameType type, java.util.function.Consumer<ByteBuf> body) {

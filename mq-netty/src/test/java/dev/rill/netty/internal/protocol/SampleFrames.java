@@ -117,6 +117,19 @@ final class SampleFrames {
         frames.add(new Frame.ExtendResult(32, List.of(LeaseOutcome.OK, LeaseOutcome.STALE), List.of(Long.MAX_VALUE, 0L)));
         frames.add(new Frame.GoAway(20_000, "the server is shutting down"));
         frames.add(new Frame.GoAway(0, ""));
+        // protocol version 3
+        frames.add(new Frame.SendReceipts(16, List.of(new SendReceipt(SendStatus.ENQUEUED, ErrorCode.NONE, 42))));
+        frames.add(new Frame.SendReceipts(17, List.of(
+                new SendReceipt(SendStatus.ENQUEUED, ErrorCode.NONE, Long.MAX_VALUE),
+                SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "queue 'ints': not an integer: 'x'"),
+                new SendReceipt(SendStatus.DUPLICATE, ErrorCode.NONE, 41),
+                new SendReceipt(SendStatus.FULL, ErrorCode.QUEUE_FULL, 0),
+                new SendReceipt(SendStatus.CLOSED, ErrorCode.QUEUE_CLOSED, 0),
+                new SendReceipt(SendStatus.ERROR, ErrorCode.INTERNAL_ERROR, 0),
+                SendReceipt.refused(ErrorCode.FORBIDDEN, "ünïcødé ☃ 🚀"),
+                new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0))));
+        frames.add(new Frame.SendReceipts(18, List.of(
+                SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "r".repeat(Limits.MAX_REASON_BYTES)))));
         return frames;
     }
 
