@@ -42,7 +42,8 @@ import reactor.netty.tcp.TcpServer;
  * <p>Payloads: the server views every queue with {@link dev.rill.core.Codec#bytes()} and hands payloads to clients
  * as they are. Code in the server's JVM can use the served broker directly with its own codecs: a broker of
  * {@code Rill} keeps each queue's payloads as objects of the codec the queue was first declared with and converts
- * for views with another codec, the server's included.
+ * for views with another codec, the server's included. Bytes that codec cannot decode are not stored: the remote
+ * send fails with an {@link IllegalArgumentException} carrying the codec's message (protocol version 3).
  *
  * <p>Per connection the server negotiates the protocol version (HELLO), authenticates the token (AUTH), enforces
  * the limits of {@link ServerOptions} and releases every lease the connection held the moment it closes, so other

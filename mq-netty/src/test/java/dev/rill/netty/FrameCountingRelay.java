@@ -1,5 +1,12 @@
 package dev.rill.netty;
 
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameDecoder;
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.FrameType;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -16,17 +23,30 @@ import java.util.concurrent.atomic.AtomicLong;
  * A TCP relay for tests, on 127.0.0.1, between one client and a server: it forwards both directions byte for byte
  * and counts the client's frames by type (length-prefixed frames: a u32 length, then the type byte), so a test can
  * see what the client put on the wire. Plain threads, not Reactor ones: it blocks on sockets.
+ *
+ * <p>With a highest version it stands in for a server of an older release: the client's HELLO reaches the server
+ * without the versions above it, so the server chooses an older version and speaks it.
  */
 final class FrameCountingRelay implements AutoCloseable {
 
     private final ServerSocket listener;
     private final int upstreamPort;
+    private final int maxVersion;
     private final ConcurrentHashMap<Integer, AtomicLong> clientFrames = new ConcurrentHashMap<>();
     private volatile Socket client;
     private volatile Socket upstream;
 
     FrameCountingRelay(int upstreamPort) throws IOException {
+        this(upstreamPort, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param upstreamPort the server's port
+     * @param maxVersion the highest protocol version of the client's HELLO passed on
+     */
+    FrameCountingRelay(int upstreamPort, int maxVersion) throws IOException {
         this.upstreamPort = upstreamPort;
+        this.maxVersion = maxVersion;
         this.listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         Thread t = new Thread(this::acceptOne, "relay-accept");
         t.setDaemon(true);
@@ -84,6 +104,11 @@ final class FrameCountingRelay implements AutoCloseable {
             int length = d.readInt();
             int type = d.readUnsignedByte();
             clientFrames.computeIfAbsent(type, k -> new AtomicLong()).incrementAndGet();
+            if (type == FrameType.HELLO.code() && maxVersion != Integer.MAX_VALUE) {
+                out.write(olderHello(d, length));
+                out.flush();
+                continue;
+            }
             out.writeInt(length);
             out.write(type);
             for (int left = length - 1; left > 0; ) {
@@ -96,6 +121,20 @@ final class FrameCountingRelay implements AutoCloseable {
             }
             out.flush();
         }
+    }
+
+    /** @return the HELLO whose type byte was just read, encoded again without the versions above the highest */
+    private byte[] olderHello(DataInputStream d, int length) throws IOException {
+        byte[] frame = new byte[length];
+        frame[0] = (byte) FrameType.HELLO.code();
+        d.readFully(frame, 1, length - 1);
+        Frame.Hello h = (Frame.Hello) FrameDecoder.decodeBody(Unpooled.wrappedBuffer(frame));
+        ByteBuf b = Unpooled.buffer();
+        FrameEncoder.encode(new Frame.Hello(h.versions().stream().filter(v -> v <= maxVersion).toList(),
+                h.clientName()), b);
+        byte[] bytes = ByteBufUtil.getBytes(b);
+        b.release();
+        return bytes;
     }
 
     private static void pump(InputStream in, OutputStream out) throws IOException {

@@ -3,10 +3,15 @@ package dev.rill.netty.internal.protocol;
 /** Wire limits: frame sizes and per-field maxima enforced by {@link FrameDecoder} and {@link FrameEncoder}. */
 public final class Limits {
 
-    /** The protocol version this implementation prefers (the client offers only this one). */
-    public static final int PROTOCOL_VERSION = 2;
-    /** The protocol versions a server accepts: version 1 clients get no version-2 frame. */
-    public static final java.util.List<Integer> SUPPORTED_VERSIONS = java.util.List.of(1, 2);
+    /** The newest protocol version, chosen when both sides speak it. */
+    public static final int PROTOCOL_VERSION = 3;
+    /**
+     * The protocol versions the client offers: 3, and 2 so that it still works with a server of the previous release
+     * (without the reasons of refused messages). Not 1: the client relies on version 2's frames.
+     */
+    public static final java.util.List<Integer> CLIENT_VERSIONS = java.util.List.of(2, 3);
+    /** The protocol versions a server accepts: a client gets no frame newer than the version chosen. */
+    public static final java.util.List<Integer> SUPPORTED_VERSIONS = java.util.List.of(1, 2, 3);
     /** The four magic bytes at the start of HELLO's body: ASCII {@code RILL}. */
     public static final int MAGIC = 0x52494C4C;
     /** Bytes before the body: u32 length, u8 type, u32 id. */

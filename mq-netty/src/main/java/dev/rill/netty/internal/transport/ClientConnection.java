@@ -99,7 +99,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             }
             handshake = sink;
             state = State.HELLO;
-            write(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), options.clientName()));
+            write(new Frame.Hello(Limits.CLIENT_VERSIONS, options.clientName()));
         }));
     }
 
@@ -267,7 +267,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (f instanceof Frame.SendResult r) {
-            onSendResult(r);
+            onSendResult(r.requestId(), r.receipts());
+        } else if (f instanceof Frame.SendReceipts r) {
+            onSendResult(r.requestId(), r.receipts()); // version 3: the same, with reasons
         } else if (f instanceof Frame.SendCredit c) {
             Lane lane = lane(c.queue());
             lane.credit += c.credit();
@@ -692,23 +694,24 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private void onSendResult(Frame.SendResult r) {
-        List<PendingMessage> batch = sendsInFlight.get(r.requestId());
+    /** SEND_RESULT or SEND_RECEIPTS: the receipts of the next messages of a SEND not answered yet. */
+    private void onSendResult(int requestId, List<SendReceipt> receipts) {
+        List<PendingMessage> batch = sendsInFlight.get(requestId);
         if (batch == null) {
             return;
         }
-        // a SEND may be answered in parts (the stored prefix, before a message that waits for room); the rest keeps
-        // its place in the order
-        int answered = Math.min(batch.size(), r.receipts().size());
+        // a SEND may be answered in parts (the stored prefix, before a message that waits for room; receipts with
+        // reasons split to fit the max frame size); the rest keeps its place in the order
+        int answered = Math.min(batch.size(), receipts.size());
         if (answered < batch.size()) {
-            sendsInFlight.put(r.requestId(), new ArrayList<>(batch.subList(answered, batch.size())));
+            sendsInFlight.put(requestId, new ArrayList<>(batch.subList(answered, batch.size())));
         } else {
-            sendsInFlight.remove(r.requestId());
+            sendsInFlight.remove(requestId);
         }
         for (int i = 0; i < answered; i++) {
             PendingMessage m = batch.get(i);
             if (!m.cancelled) {
-                m.sent(r.receipts().get(i));
+                m.sent(receipts.get(i));
             }
         }
     }

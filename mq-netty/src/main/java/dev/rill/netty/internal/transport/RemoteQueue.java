@@ -75,14 +75,23 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
             case FULL -> new QueueFullException(name());
             case CLOSED -> new QueueClosedException(name());
             case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
-            case ERROR -> Wire.toException(r.error(), r.error() == ErrorCode.INVALID_ARGUMENT
-                    // the client checked the fields before sending: most likely the payload, refused by the typed
-                    // codec the queue is used with in the server's JVM (a SEND_RESULT carries no text)
-                    ? "queue '" + name() + "' refused the message (INVALID_ARGUMENT): a field broke the server's "
-                            + "rules, or the payload is not one the codec the queue was first declared with in the "
-                            + "server's JVM can decode"
-                    : "message refused by the server (" + r.error() + ")", name());
+            case ERROR -> Wire.toException(r.error(), refusal(r), name());
         };
+    }
+
+    /** @return the message of a refused message's error: the server's reason when it gave one (version 3) */
+    private String refusal(SendReceipt r) {
+        if (r.reason() != null) {
+            return "queue '" + name() + "' refused the message (" + r.error() + "): " + r.reason();
+        }
+        if (r.error() == ErrorCode.INVALID_ARGUMENT) {
+            // a version-2 server gives no reason. The client checked the fields before sending: most likely the
+            // payload, refused by the typed codec the queue is used with in the server's JVM
+            return "queue '" + name() + "' refused the message (INVALID_ARGUMENT): a field broke the server's rules, "
+                    + "or the payload is not one the codec the queue was first declared with in the server's JVM can "
+                    + "decode";
+        }
+        return "message refused by the server (" + r.error() + ")";
     }
 
     /** @return the result of a stored message */

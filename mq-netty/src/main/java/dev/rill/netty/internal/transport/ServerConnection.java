@@ -10,6 +10,7 @@ import dev.rill.netty.Permissions;
 import dev.rill.netty.ServerOptions;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.netty.internal.protocol.ProtocolException;
 import dev.rill.netty.internal.protocol.SendReceipt;
@@ -722,16 +723,45 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             maybeDrained();
         }
 
-        /** Sends the receipts from the last answered one up to {@code upTo} and grants their credit again. */
+        /**
+         * Sends the receipts from the last answered one up to {@code upTo} and grants their credit again: version 3
+         * with the reasons of refused messages (SEND_RECEIPTS), versions 1 and 2 without (SEND_RESULT).
+         */
         private void answer(PendingSend p, int upTo) {
             int from = p.answered;
             if (upTo <= from) {
                 return;
             }
             p.answered = upTo;
-            write(new Frame.SendResult(p.requestId, java.util.Arrays.asList(p.receipts).subList(from, upTo)));
+            List<SendReceipt> receipts = java.util.Arrays.asList(p.receipts).subList(from, upTo);
+            if (version >= 3) {
+                writeReceipts(p.requestId, receipts);
+            } else {
+                write(new Frame.SendResult(p.requestId, receipts));
+            }
             credit += upTo - from;
             write(new Frame.SendCredit(name, upTo - from));
+        }
+
+        /**
+         * Writes receipts in as many SEND_RECEIPTS as it takes to keep each frame within the max frame size this
+         * server announced; the client takes them as partial answers. A SEND_RESULT never needs this (11 bytes a
+         * receipt, less than any message takes in the SEND it answers), but a reason makes a receipt up to ~1 KB.
+         */
+        private void writeReceipts(int requestId, List<SendReceipt> receipts) {
+            int room = options.maxFrameSize() - FrameEncoder.RECEIPTS_BASE_LENGTH;
+            int start = 0;
+            int size = 0;
+            for (int i = 0; i < receipts.size(); i++) {
+                int n = FrameEncoder.encodedSize(receipts.get(i));
+                if (i > start && size + n > room) {
+                    write(new Frame.SendReceipts(requestId, receipts.subList(start, i)));
+                    start = i;
+                    size = 0;
+                }
+                size += n;
+            }
+            write(new Frame.SendReceipts(requestId, receipts.subList(start, receipts.size())));
         }
 
         /**
@@ -801,7 +831,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (e instanceof QueueClosedException) {
             return new SendReceipt(SendStatus.CLOSED, ErrorCode.QUEUE_CLOSED, 0);
         }
-        return new SendReceipt(SendStatus.ERROR, Wire.codeOf(e), 0);
+        // the exception's own words go to the client (version 3), as an in-JVM send would fail with them
+        return SendReceipt.refused(Wire.codeOf(e), e.getMessage() != null ? e.getMessage() : e.toString());
     }
 
     // ---- subscriptions ------------------------------------------------------------------------------------------
