@@ -235,13 +235,38 @@ class ProtocolV3Test {
 
         assertThatThrownBy(() -> q.send(OutboundMessage.of("m")).block(TIMEOUT))
                 .isExactlyInstanceOf(RillException.class)
-                .hasMessageContaining("INTERNAL_ERROR")
-                .hasMessageEndingWith("refused the message (INTERNAL_ERROR): java.io.IOException: no space left on "
-                        + "device");
+                .hasMessage("queue 'disk' refused the message (INTERNAL_ERROR): java.io.IOException: no space left on "
+                        + "device"); // the code named once
         StepVerifier.create(q.sendMany(Flux.just(OutboundMessage.of("m"))))
                 .expectErrorSatisfies(e -> assertThat(e).isExactlyInstanceOf(RillException.class)
                         .hasMessageContaining("no space left on device"))
                 .verify(TIMEOUT);
+    }
+
+    @Test
+    void anExceptionWithAnOverlongOrMalformedMessageIsAnsweredAndTheConnectionLives() {
+        // 20,000 characters with an unpaired surrogate: as it is, no ERROR or SUBSCRIPTION_END could carry it
+        RuntimeException odd = new IllegalStateException("bad \uD800 surrogate " + "x".repeat(20_000));
+        ReactiveBroker broker = proxy(ReactiveBroker.class, local,
+                m -> m.getName().equals("purge") ? Mono.error(odd) : null,
+                q -> proxy(ReactiveQueue.class, q, m -> m.getName().equals("receive") ? Flux.error(odd) : null));
+        RillServer server = serve(ServerOptions.defaults(), broker);
+        ReactiveBroker client = connect(server.port());
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("odd"), Codec.utf8()).block(TIMEOUT);
+
+        assertThatThrownBy(() -> client.purge("odd").block(TIMEOUT)) // answered by ERROR (INVALID_ARGUMENT)
+                .isInstanceOf(IllegalArgumentException.class)
+                .satisfies(e -> assertCutAndMended(e.getMessage()));
+        StepVerifier.create(q.receive()) // ended by SUBSCRIPTION_END
+                .expectErrorSatisfies(e -> assertCutAndMended(e.getMessage()))
+                .verify(TIMEOUT);
+        q.send(OutboundMessage.of("still connected")).block(TIMEOUT);
+        assertThat(stored("odd")).isEqualTo(1);
+    }
+
+    private static void assertCutAndMended(String message) {
+        assertThat(message).contains("bad \uFFFD surrogate x");
+        assertThat(message.chars().filter(c -> c == 'x').count()).isBetween(8000L, (long) Limits.MAX_TEXT_BYTES);
     }
 
     @Test

@@ -75,7 +75,7 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
             case FULL -> new QueueFullException(name());
             case CLOSED -> new QueueClosedException(name());
             case CANCELLED -> new RillException("the send to '" + name() + "' was cancelled");
-            case ERROR -> Wire.toException(r.error(), refusal(r), name());
+            case ERROR -> Wire.refusal(r.error(), refusal(r), name());
         };
     }
 
@@ -91,7 +91,7 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
                     + "or the payload is not one the codec the queue was first declared with in the server's JVM can "
                     + "decode";
         }
-        return "message refused by the server (" + r.error() + ")";
+        return "queue '" + name() + "' refused the message (" + r.error() + ")";
     }
 
     /** @return the result of a stored message */

@@ -391,7 +391,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         try {
             spec = f.toSpec().validate();
         } catch (IllegalArgumentException e) {
-            write(new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, e.getMessage()));
+            write(new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, text(e)));
             return;
         }
         String name = spec.name();
@@ -486,7 +486,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             });
         }, e -> onLoop(() -> {
             answersPending--;
-            write(new Frame.Error(requestId, Wire.codeOf(e), String.valueOf(e.getMessage())));
+            write(new Frame.Error(requestId, Wire.codeOf(e), text(e)));
             maybeDrained();
         }), () -> {
             if (!got[0]) { // completed empty: nothing to answer, but nothing pending any more either
@@ -864,7 +864,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 ro = ro.visibilityTimeout(Duration.ofMillis(f.visibilityTimeoutMillis()));
             }
         } catch (IllegalArgumentException e) {
-            write(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, e.getMessage()));
+            write(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, text(e)));
             return;
         }
         ServerSubscription s = new ServerSubscription(f.subscriptionId(), f.queue(), q);
@@ -936,7 +936,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         protected void hookOnError(Throwable e) {
-            onLoop(() -> end(Wire.codeOf(e), String.valueOf(e.getMessage())));
+            onLoop(() -> end(Wire.codeOf(e), text(e)));
         }
 
         @Override
@@ -1037,7 +1037,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         protected void hookOnError(Throwable e) {
-            onLoop(() -> end(Wire.codeOf(e), String.valueOf(e.getMessage())));
+            onLoop(() -> end(Wire.codeOf(e), text(e)));
         }
 
         @Override
@@ -1367,13 +1367,26 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * @return an exception's message as a frame's text: cut to the protocol's limit after a whole character, unpaired
+     *     surrogates replaced (text the encoder refused would close the connection instead of answering)
+     */
+    private static String text(Throwable e) {
+        return fit(e.getMessage() != null ? e.getMessage() : e.toString());
+    }
+
+    /** @return {@code s} fitted to a frame's text field (see {@link #text(Throwable)}) */
+    private static String fit(String s) {
+        return FrameEncoder.fitUtf8(s, Limits.MAX_TEXT_BYTES);
+    }
+
     /** Sends an ERROR about the whole connection and closes it (at once if the peer does not read). */
     private void fatal(ErrorCode code, String message) {
         if (state == State.CLOSED) {
             return;
         }
         state = State.CLOSED;
-        ctx.writeAndFlush(new Frame.Error(0, code, message)).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(new Frame.Error(0, code, fit(message))).addListener(ChannelFutureListener.CLOSE);
         loop.schedule(() -> {
             ctx.close();
         }, 1, TimeUnit.SECONDS);

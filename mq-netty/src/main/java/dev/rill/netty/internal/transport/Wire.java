@@ -106,6 +106,23 @@ public final class Wire {
      * @return the exception
      */
     public static RuntimeException toException(ErrorCode code, String message, String queue) {
+        return toException(code, message, queue, "server error " + code + ": ");
+    }
+
+    /**
+     * Turns a refused message's receipt into the exception its send fails with: as {@link #toException}, but the
+     * message, which names the code already, gets no prefix of its own.
+     *
+     * @param code the receipt's error code
+     * @param message the message, naming the queue, the code and the server's reason
+     * @param queue the queue
+     * @return the exception
+     */
+    static RuntimeException refusal(ErrorCode code, String message, String queue) {
+        return toException(code, message, queue, "");
+    }
+
+    private static RuntimeException toException(ErrorCode code, String message, String queue, String prefix) {
         String q = queue == null ? "?" : queue;
         return switch (code) {
             case QUEUE_NOT_FOUND -> new QueueNotFoundException(q);
@@ -115,7 +132,7 @@ public final class Wire {
             case AUTH_FAILED -> new AuthenticationException(message);
             case FORBIDDEN -> new AccessDeniedException(message);
             case EVENTS_OVERFLOW -> reactor.core.Exceptions.failWithOverflow(message);
-            default -> new RillException("server error " + code + ": " + message);
+            default -> new RillException(prefix + message);
         };
     }
 
