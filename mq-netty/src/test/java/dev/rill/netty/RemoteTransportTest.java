@@ -413,6 +413,24 @@ class RemoteTransportTest {
     }
 
     @Test
+    void rejectReasonsAnyCallerCanWriteDeadLetterAndKeepTheConnection() {
+        RillServer s = server(ServerOptions.defaults());
+        QueueSpec spec = QueueSpec.named("reasons").deadLetterQueue("reasons.dlq");
+        ReactiveQueue<String> q = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)), spec, Codec.utf8());
+        String cutInAPair = "a".repeat(1023) + "\uD83D\uDE00" + "b".repeat(5000); // the 1024-char cut splits the pair
+        String unpaired = "lone \uDC00 surrogate";
+        List<String> reasons = List.of(cutInAPair, unpaired);
+        for (String reason : reasons) {
+            q.send(OutboundMessage.of("m")).block(TIMEOUT);
+            q.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT).reject(reason).block(TIMEOUT);
+        }
+        List<String> stored = queue(local, QueueSpec.named("reasons.dlq"), Codec.utf8()).peek(2)
+                .map(m -> m.headers().get(dev.rill.core.Message.HEADER_DEAD_LETTER_REASON)).collectList().block(TIMEOUT);
+        assertThat(stored).containsExactly("a".repeat(1023), "lone \uFFFD surrogate");
+        q.send(OutboundMessage.of("still connected")).block(TIMEOUT);
+    }
+
+    @Test
     void optionsAreCopyOnWrite() {
         ServerOptions base = ServerOptions.defaults();
         ServerOptions changed = base.port(1234).maxConnections(3).token("t", Permissions.all());

@@ -2,6 +2,8 @@ package dev.rill.netty.internal.transport;
 
 import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Message;
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.reactive.Delivery;
 import java.time.Duration;
 import java.util.Objects;
@@ -82,7 +84,11 @@ final class RemoteDelivery<T> implements Delivery<T> {
     @Override
     public Mono<Void> reject(String reason) {
         Objects.requireNonNull(reason, "reason");
-        String r = reason.length() > MAX_REASON ? reason.substring(0, MAX_REASON) : reason;
+        int end = reason.length() <= MAX_REASON ? reason.length()
+                : Character.isHighSurrogate(reason.charAt(MAX_REASON - 1)) ? MAX_REASON - 1 : MAX_REASON;
+        // a reason is free text from any caller: a lone surrogate becomes U+FFFD, as the encoder would refuse it and
+        // the connection (every queue and stream on it) would close
+        String r = FrameEncoder.fitUtf8(reason.substring(0, end), Limits.MAX_TEXT_BYTES);
         return new SettleMono(ClientConnection.SettleKind.REJECT, 0, r, "reject");
     }
 
