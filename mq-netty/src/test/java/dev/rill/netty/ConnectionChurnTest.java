@@ -166,8 +166,6 @@ class ConnectionChurnTest {
         }
         // each cut of a consumer released its unacked leases: the churn really redelivered
         assertThat(s.delivered()).isGreaterThan(MESSAGES);
-        // and found sends on the wire, which the client sent again after reconnecting, with their dedup ids
-        assertThat(s.duplicates()).isPositive();
         assertThat(handled.get()).isGreaterThanOrEqualTo(MESSAGES);
         await().atMost(TIMEOUT).until(() -> server.connectionCount() == 3); // closed ones are gone
     }
