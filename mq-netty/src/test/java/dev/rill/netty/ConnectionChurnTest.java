@@ -36,8 +36,9 @@ import reactor.test.scheduler.VirtualTimeScheduler;
  * Connections cut again and again while a producer and two competing consumers run flat out: nothing sent is lost,
  * nothing is stored twice, and every message is deleted by exactly one ack.
  *
- * <p>The queue is small, so the producer waits for SEND_CREDIT throughout and every cut finds sends on the wire as
- * well as leased, unacknowledged deliveries. Queue timers run on a virtual clock that never advances: no lease ever
+ * <p>The queue is small, so the producer waits for SEND_CREDIT throughout: cuts find sends waiting for credit or on
+ * the wire, and leased, unacknowledged deliveries (whether a send the server stored was still unconfirmed at a cut is
+ * timing; {@code RemoteTransportTest} drops a connection under such sends on purpose). Queue timers run on a virtual clock that never advances: no lease ever
  * expires, so every redelivery here comes from a closed connection releasing its leases at once. Cuts are timed by
  * progress (acks counted), not by the clock; reconnection backoff is Netty's wall clock, kept short.
  */
