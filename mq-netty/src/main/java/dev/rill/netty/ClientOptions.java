@@ -14,7 +14,7 @@ import reactor.core.scheduler.Schedulers;
  * <p>Defaults: no token, no TLS, a 10 s connect (and handshake) timeout, reconnect up to
  * {@value #DEFAULT_RECONNECT_ATTEMPTS} times per outage with a backoff from 100 ms to 5 s, a receive window of
  * {@value #DEFAULT_RECEIVE_WINDOW} deliveries per subscription refilled when 75% is used, a PING every 15 s and
- * a connection considered dead after 45 s without any frame from the server, frames of at most 1 MiB, and
+ * a connection considered dead after 45 s without any frame from the server, frames up to the server's maximum, and
  * {@link Schedulers#parallel()} as the broker's {@link dev.rill.reactive.ReactiveBroker#scheduler() scheduler}.
  */
 public final class ClientOptions implements Cloneable {
@@ -35,7 +35,7 @@ public final class ClientOptions implements Cloneable {
     private int receiveWindow = DEFAULT_RECEIVE_WINDOW;
     private Duration pingInterval = Duration.ofSeconds(15);
     private Duration idleTimeout = Duration.ofSeconds(45);
-    private int maxFrameSize = 1 << 20;
+    private int maxFrameSize; // 0: the server's
     private Scheduler scheduler = Schedulers.parallel();
     private String clientName = "rill-java";
 
@@ -185,9 +185,13 @@ public final class ClientOptions implements Cloneable {
     }
 
     /**
-     * Bounds the size of a frame the client accepts or sends.
+     * Bounds the size of a frame the client accepts.
      *
-     * <p>Default: 1 MiB.
+     * <p>Default: none of the client's own: the client accepts frames up to the maximum the server announces in its
+     * handshake (1 MiB unless the server was configured otherwise), as the server never sends more and refuses sends
+     * beyond it. With a bound set, connecting to a server that announces a larger maximum fails with a
+     * {@link dev.rill.reactive.RillException} naming both sizes, and the client does not reconnect: such a server
+     * could hand it a message larger than the bound, and every delivery of it would end the connection.
      *
      * @param bytes 1 KiB..256 MiB
      * @return a new options object with the bound
@@ -276,9 +280,9 @@ public final class ClientOptions implements Cloneable {
         return idleTimeout;
     }
 
-    /** @return the frame size bound; default 1 MiB */
-    public int maxFrameSize() {
-        return maxFrameSize;
+    /** @return the client's own frame size bound; empty by default: the server's announced maximum */
+    public java.util.OptionalInt maxFrameSize() {
+        return maxFrameSize == 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(maxFrameSize);
     }
 
     /** @return the scheduler reported by the broker; default {@link Schedulers#parallel()} */
@@ -297,6 +301,6 @@ public final class ClientOptions implements Cloneable {
                 + ", connectTimeout=" + connectTimeout + ", reconnectAttempts=" + reconnectAttempts
                 + ", reconnectBackoff=" + reconnectMinBackoff + ".." + reconnectMaxBackoff + ", receiveWindow="
                 + receiveWindow + ", keepAlive=" + pingInterval + "/" + idleTimeout + ", maxFrameSize="
-                + maxFrameSize + ", clientName=" + clientName + "}";
+                + (maxFrameSize == 0 ? "the server's" : maxFrameSize) + ", clientName=" + clientName + "}";
     }
 }

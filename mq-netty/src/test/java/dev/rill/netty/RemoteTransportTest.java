@@ -431,6 +431,45 @@ class RemoteTransportTest {
     }
 
     @Test
+    void aClientAcceptsFramesUpToTheMaximumItsServerAnnounces() {
+        RillServer s = server(ServerOptions.defaults().maxFrameSize(4 << 20));
+        QueueSpec spec = QueueSpec.named("big");
+        byte[] big = new byte[2 << 20]; // above the 1 MiB default on both sides
+        big[big.length - 1] = 7;
+        queue(client(s, ClientOptions.defaults()), spec, Codec.bytes()).send(OutboundMessage.of(big)).block(TIMEOUT);
+
+        ReactiveQueue<byte[]> consumer = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)), spec,
+                Codec.bytes());
+        assertThat(consumer.peek(1).blockFirst(TIMEOUT).payload()).isEqualTo(big);
+        Delivery<byte[]> d = consumer.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT);
+        assertThat(d.payload()).isEqualTo(big);
+        d.ack().block(TIMEOUT);
+        var stats = queue(local, spec, Codec.bytes()).stats().block(TIMEOUT);
+        assertThat(stats.delivered()).as("delivered once: no connection ended on it").isEqualTo(1);
+        assertThat(stats.acked()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientBoundBelowTheServersMaximumRefusesThatServerClearlyAndOnce() {
+        RillServer s = server(ServerOptions.defaults().maxFrameSize(4 << 20));
+        ClientOptions bounded = ClientOptions.defaults().maxFrameSize(1 << 20).reconnectAttempts(5);
+        assertThat(bounded.maxFrameSize()).hasValue(1 << 20);
+        assertThat(ClientOptions.defaults().maxFrameSize()).isEmpty();
+        assertThatThrownBy(() -> RillClient.connect(URI.create("rill://127.0.0.1:" + s.port()), bounded)
+                .block(TIMEOUT))
+                .isInstanceOf(RillException.class)
+                .hasMessageContaining("accepts frames of up to 4194304 bytes, more than this client's maxFrameSize "
+                        + "of 1048576")
+                .hasMessageContaining("Raise ClientOptions.maxFrameSize to 4194304 or leave it unset");
+
+        // a bound at or above the server's maximum is fine
+        ReactiveQueue<String> q = queue(client(s, ClientOptions.defaults().maxFrameSize(8 << 20)),
+                QueueSpec.named("small"), Codec.utf8());
+        q.send(OutboundMessage.of("fits")).block(TIMEOUT);
+        assertThat(q.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT).payload()).isEqualTo("fits");
+    }
+
+    @Test
     void optionsAreCopyOnWrite() {
         ServerOptions base = ServerOptions.defaults();
         ServerOptions changed = base.port(1234).maxConnections(3).token("t", Permissions.all());

@@ -73,6 +73,19 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         limit = maxFrameSize;
     }
 
+    /**
+     * Sets the largest length field accepted from now on (the client: the maximum its server announced).
+     *
+     * @param bytes at least {@link Limits#MIN_LENGTH}, at most the maximum this decoder was created with
+     */
+    public void limit(int bytes) {
+        if (bytes < Limits.MIN_LENGTH || bytes > maxFrameSize) {
+            throw new IllegalArgumentException("limit must be " + Limits.MIN_LENGTH + ".." + maxFrameSize + ", was "
+                    + bytes);
+        }
+        limit = bytes;
+    }
+
     /** @return the largest length field accepted right now */
     public int currentLimit() {
         return limit;

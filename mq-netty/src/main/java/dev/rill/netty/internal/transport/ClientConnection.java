@@ -7,6 +7,7 @@ import dev.rill.netty.AuthenticationException;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.netty.internal.protocol.ProtocolException;
@@ -197,7 +198,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private RuntimeException lost() {
-        if (closeCause instanceof RuntimeException r && (r instanceof AuthenticationException)) {
+        if (closeCause instanceof RuntimeException r && RemoteBroker.permanent(r)) {
             return r;
         }
         return new RillException("connection to " + broker.address() + " lost"
@@ -356,6 +357,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onHelloOk(Frame.HelloOk h) {
+        int own = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
+        if (h.maxFrameSize() > own) {
+            closeCause = new FrameBoundException(broker.address(), h.maxFrameSize(), own);
+            ctx.close();
+            return;
+        }
+        // the server never sends a frame above the maximum it announced: accept up to that, not the default
+        ctx.pipeline().get(FrameDecoder.class).limit(Math.max(Limits.MIN_LENGTH, h.maxFrameSize()));
         serverMaxFrameSize = h.maxFrameSize();
         encoder.maxFrameSize(h.maxFrameSize());
         long interval = options.pingInterval().toMillis();

@@ -99,7 +99,10 @@ public final class RemoteBroker implements ReactiveBroker {
             ClientConnection c = new ClientConnection(this, options, encoder);
             conn.addHandlerLast("rill-idle", new IdleStateHandler(options.idleTimeout().toMillis(), 0, 0,
                     TimeUnit.MILLISECONDS));
-            conn.addHandlerLast("rill-decoder", new FrameDecoder(options.maxFrameSize()));
+            // until HELLO_OK announces the server's maximum: at most the client's own bound, or the default
+            int bound = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
+            conn.addHandlerLast("rill-decoder", new FrameDecoder(bound,
+                    Math.min(bound, Limits.DEFAULT_MAX_FRAME_SIZE)));
             conn.addHandlerLast("rill-encoder", encoder);
             conn.addHandlerLast("rill-connection", c);
             if (!conn.channel().isActive()) {
@@ -179,6 +182,11 @@ public final class RemoteBroker implements ReactiveBroker {
         return connection().flatMap(c -> c.request(queue, build, answer));
     }
 
+    /** @return whether connecting again cannot help: a refused token, or a server whose frames could be too large */
+    static boolean permanent(Throwable e) {
+        return e instanceof AuthenticationException || e instanceof FrameBoundException;
+    }
+
     void register(RemoteSubscription<?> s) {
         subscriptions.add(s);
         ClientConnection c;
@@ -229,8 +237,8 @@ public final class RemoteBroker implements ReactiveBroker {
                     nextDone = false;
                 }
                 reconnect = !closed;
-                if (reconnect && (cause instanceof AuthenticationException || options.reconnectAttempts() == 0)) {
-                    failure = cause instanceof RuntimeException r && cause instanceof AuthenticationException ? r
+                if (reconnect && (permanent(cause) || options.reconnectAttempts() == 0)) {
+                    failure = cause instanceof RuntimeException r && permanent(cause) ? r
                             : new RillException("connection to " + address + " lost and reconnection is disabled",
                                     cause);
                     reconnect = false;
@@ -250,7 +258,7 @@ public final class RemoteBroker implements ReactiveBroker {
     private void reconnect(Throwable cause) {
         Retry retry = Retry.backoff(options.reconnectAttempts(), options.reconnectMinBackoff())
                 .maxBackoff(options.reconnectMaxBackoff())
-                .filter(e -> !(e instanceof AuthenticationException) && !isClosed())
+                .filter(e -> !permanent(e) && !isClosed())
                 .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + address
                         + " lost and not re-established after " + signal.totalRetries() + " attempts: "
                         + signal.failure().getMessage(), signal.failure()));
