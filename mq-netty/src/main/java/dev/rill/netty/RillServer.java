@@ -108,7 +108,8 @@ public final class RillServer {
                         conn.addHandlerLast("rill-idle", new IdleStateHandler(
                                 options.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
                         conn.addHandlerLast("rill-decoder", decoder);
-                        conn.addHandlerLast("rill-encoder", new FrameEncoder(Limits.MAX_MAX_FRAME_SIZE));
+                        conn.addHandlerLast("rill-encoder",
+                                new FrameEncoder(Limits.MAX_MAX_FRAME_SIZE + Limits.DELIVERY_HEADROOM));
                         if (connections.incrementAndGet() > options.maxConnections()) {
                             conn.onDispose(connections::decrementAndGet);
                             conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS,

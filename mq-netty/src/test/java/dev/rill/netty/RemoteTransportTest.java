@@ -450,6 +450,38 @@ class RemoteTransportTest {
     }
 
     @Test
+    void aPeekAnswersWithAsManyMessagesAsFitOneFrameAndTheConnectionLives() {
+        RillServer s = server(ServerOptions.defaults()); // 1 MiB frames
+        ReactiveQueue<byte[]> q = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)),
+                QueueSpec.named("wide"), Codec.bytes());
+        for (int i = 0; i < 3; i++) {
+            q.send(OutboundMessage.of(new byte[600_000])).block(TIMEOUT);
+        }
+        assertThat(q.peek(3).count().block(TIMEOUT)).isEqualTo(1); // two would be 1.2 MB
+        q.send(OutboundMessage.of(new byte[10])).block(TIMEOUT);
+        assertThat(q.peek(10).count().block(TIMEOUT)).isEqualTo(1);
+    }
+
+    @Test
+    void aMessageAsLargeAsTheServerTakesIsDeliveredFromTheDeadLetterQueueWithItsHeaders() {
+        RillServer s = server(ServerOptions.defaults());
+        QueueSpec spec = QueueSpec.named("edge").deadLetterQueue("edge.dlq");
+        ReactiveQueue<byte[]> q = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)), spec, Codec.bytes());
+        int largest = (1 << 20) - 64; // just under the SEND frame limit for this queue's name
+        q.send(OutboundMessage.of(new byte[largest])).block(TIMEOUT);
+        // a 1024-character reason of 3-byte characters: the dead letter's DELIVER is ~3 KB above the 1 MiB maximum
+        q.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT).reject("\u20ac".repeat(1024)).block(TIMEOUT);
+
+        ReactiveQueue<byte[]> dlq = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)),
+                QueueSpec.named("edge.dlq"), Codec.bytes());
+        assertThat(dlq.peek(1).blockFirst(TIMEOUT).payload()).hasSize(largest);
+        Delivery<byte[]> d = dlq.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT);
+        assertThat(d.payload()).hasSize(largest);
+        assertThat(d.message().headers().get(dev.rill.core.Message.HEADER_DEAD_LETTER_REASON)).hasSize(1024);
+        d.ack().block(TIMEOUT);
+    }
+
+    @Test
     void aClientBoundBelowTheServersMaximumRefusesThatServerClearlyAndOnce() {
         RillServer s = server(ServerOptions.defaults().maxFrameSize(4 << 20));
         ClientOptions bounded = ClientOptions.defaults().maxFrameSize(1 << 20).reconnectAttempts(5);

@@ -26,6 +26,13 @@ public final class Limits {
     public static final int MIN_MAX_FRAME_SIZE = 1024;
     /** Largest configurable maximum frame size: 256 MiB. */
     public static final int MAX_MAX_FRAME_SIZE = 1 << 28;
+    /**
+     * How far a frame the server sends may exceed the maximum frame size it announced: a message that fit its SEND
+     * (the server's bound on what it accepts) comes back in a DELIVER with delivery fields SEND has not (up to 12
+     * bytes more), and from a dead-letter queue with its dead-letter headers (a reason of up to 1024 characters, the
+     * source queue, count and original id: at most about 4.5 KiB). Clients accept the announced maximum plus this.
+     */
+    public static final int DELIVERY_HEADROOM = 8192;
     /** Smallest configurable pre-authentication cap. */
     public static final int MIN_PRE_AUTH_FRAME_SIZE = 256;
 

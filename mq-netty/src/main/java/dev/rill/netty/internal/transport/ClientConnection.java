@@ -363,8 +363,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
-        // the server never sends a frame above the maximum it announced: accept up to that, not the default
-        ctx.pipeline().get(FrameDecoder.class).limit(Math.max(Limits.MIN_LENGTH, h.maxFrameSize()));
+        // the server sends frames up to the maximum it announced plus the delivery headroom: accept that
+        ctx.pipeline().get(FrameDecoder.class).limit(Math.max(Limits.MIN_LENGTH, h.maxFrameSize())
+                + Limits.DELIVERY_HEADROOM);
         serverMaxFrameSize = h.maxFrameSize();
         encoder.maxFrameSize(h.maxFrameSize());
         long interval = options.pingInterval().toMillis();

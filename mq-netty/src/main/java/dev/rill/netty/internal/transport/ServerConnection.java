@@ -12,6 +12,7 @@ import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.netty.internal.protocol.PeekedMessage;
 import dev.rill.netty.internal.protocol.ProtocolException;
 import dev.rill.netty.internal.protocol.SendReceipt;
 import dev.rill.netty.internal.protocol.SendStatus;
@@ -290,7 +291,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             ReactiveQueue<byte[]> q = declared(f.requestId(), f.queue(), Permission.RECEIVE);
             if (q != null) {
                 answer(f.requestId(), f.queue(), q.peek(f.max()).map(Wire::toPeeked).collectList(),
-                        list -> new Frame.PeekResult(f.requestId(), list));
+                        list -> new Frame.PeekResult(f.requestId(), fitting(list)));
             }
         } else if (frame instanceof Frame.Stats f) {
             if (f.queue() == null) {
@@ -1365,6 +1366,23 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             flushScheduled = true;
             loop.execute(flushTask);
         }
+    }
+
+    /**
+     * @return the first of {@code peeked} that fit one PEEK_RESULT within the maximum frame size and the delivery
+     *     headroom, at least one (any stored message fits one DELIVER, and a peeked one takes less): a peek asks for
+     *     up to its max, and an answer above the client's limit would end the connection
+     */
+    private List<PeekedMessage> fitting(List<PeekedMessage> peeked) {
+        long room = (long) options.maxFrameSize() + Limits.DELIVERY_HEADROOM - FrameEncoder.PEEK_RESULT_BASE_LENGTH;
+        long size = 0;
+        for (int i = 0; i < peeked.size(); i++) {
+            size += FrameEncoder.encodedSize(peeked.get(i));
+            if (i > 0 && size > room) {
+                return peeked.subList(0, i);
+            }
+        }
+        return peeked;
     }
 
     /**

@@ -306,6 +306,20 @@ class FrameCodecTest {
     }
 
     @Test
+    void encodedSizeOfPeekedMessagesIsExact() {
+        List<PeekedMessage> peeked = List.of(
+                new PeekedMessage(1, null, 0, 5, Map.of(), new byte[0]),
+                new PeekedMessage(2, "k\u00e9y", 9, 6, Map.of("a", "\u2603", "\uD83D\uDE80", "b"), new byte[100]),
+                new PeekedMessage(3, "\uD83D\uDE00".repeat(10), 3, 7, Map.of("x-rill-dead-letter-reason",
+                        "\u20ac".repeat(1024)), new byte[7]));
+        int length = FrameEncoder.PEEK_RESULT_BASE_LENGTH;
+        for (PeekedMessage m : peeked) {
+            length += FrameEncoder.encodedSize(m);
+        }
+        assertThat(encode(new Frame.PeekResult(1, peeked))).hasSize(4 + length);
+    }
+
+    @Test
     void declareCarriesEveryQueueSpecField() {
         List<QueueSpec> specs = List.of(
                 QueueSpec.named("plain"),
