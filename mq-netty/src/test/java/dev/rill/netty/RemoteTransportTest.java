@@ -32,6 +32,7 @@ import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
+import reactor.test.StepVerifier;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
 /** Transport properties: end-to-end credit, lease release on disconnect, reconnection, authentication. */
@@ -479,6 +480,31 @@ class RemoteTransportTest {
         assertThat(d.payload()).hasSize(largest);
         assertThat(d.message().headers().get(dev.rill.core.Message.HEADER_DEAD_LETTER_REASON)).hasSize(1024);
         d.ack().block(TIMEOUT);
+    }
+
+    @Test
+    void aMessageStoredInTheServersJvmThatNoFrameCanCarryEndsTheStreamClearlyNotTheConnection() {
+        RillServer s = server(ServerOptions.defaults()); // 1 MiB frames
+        QueueSpec spec = QueueSpec.named("in-jvm");
+        ReactiveQueue<byte[]> inJvm = queue(local, spec, Codec.bytes());
+        inJvm.send(OutboundMessage.of(new byte[2 << 20])).block(TIMEOUT); // no SEND frame bounded it
+        ReactiveQueue<String> remote = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)), spec,
+                Codec.utf8());
+
+        StepVerifier.create(remote.receive())
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("queue 'in-jvm' holds a message (id 1) that cannot be delivered")
+                        .hasMessageContaining("raise the server's maxFrameSize"))
+                .verify(TIMEOUT);
+        assertThatThrownBy(() -> remote.peek(5).blockLast(TIMEOUT)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot be sent over the network");
+        var stats = inJvm.stats().block(TIMEOUT);
+        assertThat(stats.ready()).as("given back, uncounted").isEqualTo(1);
+        assertThat(remote.send(OutboundMessage.of("still connected")).block(TIMEOUT).duplicate()).isFalse();
+        // what can go out still does: the small message behind the big one, once the big one is consumed locally
+        inJvm.receiveOne(Duration.ZERO).block(TIMEOUT).ack().block(TIMEOUT);
+        StepVerifier.create(remote.receive().take(1).map(d -> d.payload()))
+                .expectNext("still connected").verifyComplete();
     }
 
     @Test

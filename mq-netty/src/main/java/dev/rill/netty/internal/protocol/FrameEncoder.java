@@ -231,6 +231,30 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
         return size;
     }
 
+    /**
+     * The length field of the DELIVER frame of a message, checking its strings the way {@link #encode} will: the
+     * server asks before delivering a message its own JVM stored (never through a SEND), which may be too large for
+     * any frame a client accepts or carry text with no UTF-8 form.
+     *
+     * @param key the message's key, or null
+     * @param headers its headers
+     * @param payloadLength its payload's length
+     * @return the DELIVER's length field
+     * @throws IllegalArgumentException when the key or a header is beyond its limit or not valid Unicode
+     */
+    public static long deliverLength(String key, Map<String, String> headers, int payloadLength) {
+        check(headers.size() <= Limits.MAX_HEADERS, "headers", headers.size());
+        long length = 1 + 4 + 8 + 8 + 4 + 8 + 8 + 1 + 1 + 2 + 4 + (long) payloadLength;
+        if (key != null) {
+            length += 2 + checkedLength(key, Limits.MAX_FIELD_BYTES, "key");
+        }
+        for (Map.Entry<String, String> h : headers.entrySet()) {
+            length += 4 + checkedLength(h.getKey(), Limits.MAX_FIELD_BYTES, "header name")
+                    + checkedLength(h.getValue(), Limits.MAX_FIELD_BYTES, "header value");
+        }
+        return length;
+    }
+
     /** The length field of a PEEK_RESULT frame without its messages (type, id and count). */
     public static final int PEEK_RESULT_BASE_LENGTH = 1 + 4 + 4;
 

@@ -290,8 +290,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         } else if (frame instanceof Frame.Peek f) {
             ReactiveQueue<byte[]> q = declared(f.requestId(), f.queue(), Permission.RECEIVE);
             if (q != null) {
-                answer(f.requestId(), f.queue(), q.peek(f.max()).map(Wire::toPeeked).collectList(),
-                        list -> new Frame.PeekResult(f.requestId(), fitting(list)));
+                answer(f.requestId(), f.queue(), q.peek(f.max()).map(Wire::toPeeked).collectList()
+                                .map(list -> fitting(f.queue(), list)),
+                        list -> new Frame.PeekResult(f.requestId(), list));
             }
         } else if (frame instanceof Frame.Stats f) {
             if (f.queue() == null) {
@@ -1030,6 +1031,17 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                         + "Codec.bytes() view: the served broker must convert payloads to the codec of each view");
                 return;
             }
+            String undeliverable = undeliverable(m.key(), m.headers(), bytes.length);
+            if (undeliverable != null) {
+                // stored in the server's JVM, never through a SEND: it cannot go out in any frame the client
+                // accepts. Give it back uncounted and end this stream saying so, rather than write a frame that
+                // would end the connection, again at every delivery.
+                d.release().subscribe(null, e -> { });
+                cancel();
+                end(ErrorCode.INVALID_ARGUMENT, "queue '" + queue + "' holds a message (id " + m.id()
+                        + ") that cannot be delivered over the network: " + undeliverable);
+                return;
+            }
             long tag = nextTag++;
             held.put(tag, new Held(d, this));
             write(new Frame.Deliver(id, tag, m.id(), d.deliveryCount(), d.deadline(), m.timestamp(), m.key(),
@@ -1368,16 +1380,38 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** @return why a message cannot go out in a DELIVER (too large, or text with no UTF-8 form), or null */
+    private String undeliverable(String key, Map<String, String> headers, int payloadLength) {
+        long length;
+        try {
+            length = FrameEncoder.deliverLength(key, headers, payloadLength);
+        } catch (IllegalArgumentException e) {
+            return fit(String.valueOf(e.getMessage()));
+        }
+        long max = (long) options.maxFrameSize() + Limits.DELIVERY_HEADROOM;
+        return length <= max ? null : "its DELIVER would be " + length + " bytes, more than the " + max
+                + " a client accepts from this server (maxFrameSize " + options.maxFrameSize() + " + "
+                + Limits.DELIVERY_HEADROOM + "): raise the server's maxFrameSize (rill serve --max-frame-size) or "
+                + "consume it in the server's JVM";
+    }
+
     /**
      * @return the first of {@code peeked} that fit one PEEK_RESULT within the maximum frame size and the delivery
-     *     headroom, at least one (any stored message fits one DELIVER, and a peeked one takes less): a peek asks for
-     *     up to its max, and an answer above the client's limit would end the connection
+     *     headroom, at least one (a peek asks for up to its max, and an answer above the client's limit would end the
+     *     connection); stops before a message that cannot go out at all (stored in the server's JVM)
+     * @throws IllegalArgumentException when the first message cannot go out: the PEEK is answered by ERROR
      */
-    private List<PeekedMessage> fitting(List<PeekedMessage> peeked) {
+    private List<PeekedMessage> fitting(String queue, List<PeekedMessage> peeked) {
         long room = (long) options.maxFrameSize() + Limits.DELIVERY_HEADROOM - FrameEncoder.PEEK_RESULT_BASE_LENGTH;
         long size = 0;
         for (int i = 0; i < peeked.size(); i++) {
-            size += FrameEncoder.encodedSize(peeked.get(i));
+            PeekedMessage m = peeked.get(i);
+            String why = undeliverable(m.key(), m.headers(), m.payload().length);
+            if (why != null && i == 0) {
+                throw new IllegalArgumentException("queue '" + queue + "' holds a message (id " + m.messageId()
+                        + ") that cannot be sent over the network: " + why);
+            }
+            size += why != null ? Long.MAX_VALUE / 2 : FrameEncoder.encodedSize(m);
             if (i > 0 && size > room) {
                 return peeked.subList(0, i);
             }
