@@ -508,6 +508,21 @@ class RemoteTransportTest {
     }
 
     @Test
+    void aMessageStoredInTheServersJvmWithTextThatHasNoUtf8FormEndsTheStreamClearly() {
+        RillServer s = server(ServerOptions.defaults());
+        QueueSpec spec = QueueSpec.named("odd-text");
+        queue(local, spec, Codec.utf8()).send(OutboundMessage.of("m").header("h", "lone \uD800")).block(TIMEOUT);
+        ReactiveQueue<String> remote = queue(client(s, ClientOptions.defaults().reconnectAttempts(0)), spec,
+                Codec.utf8());
+        StepVerifier.create(remote.receive())
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("cannot be delivered over the network: header value has an unpaired "
+                                + "surrogate"))
+                .verify(TIMEOUT);
+        remote.send(OutboundMessage.of("still connected")).block(TIMEOUT);
+    }
+
+    @Test
     void aClientBoundBelowTheServersMaximumRefusesThatServerClearlyAndOnce() {
         RillServer s = server(ServerOptions.defaults().maxFrameSize(4 << 20));
         ClientOptions bounded = ClientOptions.defaults().maxFrameSize(1 << 20).reconnectAttempts(5);
