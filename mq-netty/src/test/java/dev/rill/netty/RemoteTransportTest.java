@@ -523,6 +523,22 @@ class RemoteTransportTest {
     }
 
     @Test
+    void listsOfMoreQueuesThanOneFrameHoldsAreRefusedClearlyAndTheConnectionLives() {
+        RillServer s = server(ServerOptions.defaults()); // 1 MiB frames
+        String prefix = "q".repeat(190) + "-";
+        Flux.range(0, 6_000).concatMap(i -> local.queue(QueueSpec.named(prefix + i), Codec.bytes())).blockLast(TIMEOUT);
+        ReactiveBroker client = client(s, ClientOptions.defaults().reconnectAttempts(0)); // 6,000 x ~200 B names
+        assertThatThrownBy(() -> client.list().block(TIMEOUT)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the names of 6000 queues do not fit one frame of 1056768 bytes");
+        assertThatThrownBy(() -> client.stats().block(TIMEOUT)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the stats of 6000 queues do not fit one frame")
+                .hasMessageContaining("ask for queues by name");
+        ReactiveQueue<String> one = queue(client, QueueSpec.named(prefix + 7), Codec.utf8()); // still connected
+        one.send(OutboundMessage.of("m")).block(TIMEOUT);
+        assertThat(one.stats().block(TIMEOUT).ready()).isEqualTo(1);
+    }
+
+    @Test
     void aClientBoundBelowTheServersMaximumRefusesThatServerClearlyAndOnce() {
         RillServer s = server(ServerOptions.defaults().maxFrameSize(4 << 20));
         ClientOptions bounded = ClientOptions.defaults().maxFrameSize(1 << 20).reconnectAttempts(5);

@@ -35,16 +35,15 @@ final class StatsCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ReactiveBroker broker = conn.connect();
         try {
-            List<QueueStats> all = conn.await(broker.stats(), "reading stats");
             List<QueueStats> shown = new ArrayList<>();
             if (queues == null || queues.isEmpty()) {
-                shown.addAll(all);
+                shown.addAll(conn.await(broker.stats(), "reading stats"));
             } else {
+                // one small answer per queue named: the stats of every queue travel in one frame, which a server
+                // with many thousands of queues refuses
                 for (String name : queues) {
-                    QueueStats s = all.stream().filter(x -> x.name().equals(name)).findFirst()
-                            .orElseThrow(() -> new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name
-                                    + "' on " + conn.uri()));
-                    shown.add(s);
+                    shown.add(conn.await(QueueOptions.lookup(conn, broker, name).stats(),
+                            "reading the stats of '" + name + "'"));
                 }
             }
             print(out, shown);

@@ -193,6 +193,9 @@ class ClientCommandsTest {
         Cli.Result all = admin("stats");
         assertThat(all.code()).isZero();
         assertThat(all.out()).contains(q);
+        Cli.Result unknown = admin("stats", q, "no-such-queue");
+        assertThat(unknown.code()).as(unknown.toString()).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
+        assertThat(unknown.err()).contains("unknown queue 'no-such-queue'");
     }
 
     @Test

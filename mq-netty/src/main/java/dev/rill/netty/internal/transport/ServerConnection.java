@@ -298,7 +298,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (f.queue() == null) {
                 answer(f.requestId(), null, broker.stats().map(all -> all.stream()
                                 .filter(s -> permissions.allowsAny(s.name())).toList()),
-                        list -> new Frame.StatsResult(f.requestId(), list));
+                        list -> oneFrame(new Frame.StatsResult(f.requestId(), list), "the stats of " + list.size()
+                                + " queues", "ask for queues by name"));
             } else if (allowed(f.requestId(), f.queue(), null)) {
                 answer(f.requestId(), f.queue(), broker.stats().map(all -> all.stream()
                                 .filter(s -> s.name().equals(f.queue())).toList()),
@@ -309,7 +310,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
         } else if (frame instanceof Frame.ListQueues f) {
             answer(f.requestId(), null, broker.list().map(all -> all.stream()
-                    .filter(permissions::allowsAny).toList()), list -> new Frame.ListResult(f.requestId(), list));
+                    .filter(permissions::allowsAny).toList()), list -> oneFrame(new Frame.ListResult(f.requestId(),
+                    list), "the names of " + list.size() + " queues", "give this token rights on fewer queues"));
         } else if (frame instanceof Frame.Purge f) {
             if (allowed(f.requestId(), f.queue(), Permission.MANAGE)) {
                 answer(f.requestId(), f.queue(), broker.purge(f.queue()), n -> new Frame.Result(f.requestId(), n));
@@ -1377,6 +1379,25 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (!flushScheduled) {
             flushScheduled = true;
             loop.execute(flushTask);
+        }
+    }
+
+    /**
+     * @return {@code answer} when it fits one frame a client accepts from this server, else an ERROR saying so: an
+     *     answer whose size grows with the number of queues must not end the connection of the client that asked
+     */
+    private Frame oneFrame(Frame answer, String what, String instead) {
+        int max = options.maxFrameSize() + Limits.DELIVERY_HEADROOM;
+        io.netty.buffer.ByteBuf probe = ctx.alloc().buffer();
+        try {
+            FrameEncoder.encode(answer, probe, max);
+            return answer;
+        } catch (ProtocolException e) {
+            return new Frame.Error(answer.streamId(), ErrorCode.INVALID_ARGUMENT, fit(what + " do not fit one frame of "
+                    + max + " bytes: " + instead + ", or raise the server's maxFrameSize (rill serve "
+                    + "--max-frame-size)"));
+        } finally {
+            probe.release();
         }
     }
 
