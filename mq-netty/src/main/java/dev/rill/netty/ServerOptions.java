@@ -232,7 +232,10 @@ public final class ServerOptions implements Cloneable {
 
     /**
      * Bounds the size of one frame (its declared length); a client declaring a longer frame gets an error frame
-     * and is closed, before any of it is buffered.
+     * and is closed, before any of it is buffered. It bounds the largest message a client can send, and the server
+     * announces it in the handshake: clients accept frames up to it plus a delivery headroom of 8 KiB (a DELIVER's
+     * own fields, a dead letter's headers). A message stored in the server's JVM that no such frame can carry is
+     * not delivered remotely: the stream that would get it ends with an error naming it.
      *
      * <p>Default: {@value #DEFAULT_MAX_FRAME_SIZE} bytes.
      *
