@@ -590,10 +590,7 @@ public final class DurableBroker implements AutoCloseable {
                 QueueState to = state(dlq);
                 long id = to.nextId++;
                 Map<String, String> headers = new HashMap<>(m.headers);
-                String reason = m.deadLetterReason == null || m.deadLetterReason.isEmpty() ? "unspecified"
-                        : m.deadLetterReason;
-                headers.put(Message.HEADER_DEAD_LETTER_REASON, reason.length() > OutboundMessage.MAX_STRING_LENGTH
-                        ? reason.substring(0, OutboundMessage.MAX_STRING_LENGTH) : reason);
+                headers.put(Message.HEADER_DEAD_LETTER_REASON, MessageQueue.truncate(m.deadLetterReason));
                 headers.put(Message.HEADER_SOURCE_QUEUE, k.queue());
                 headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(m.deliveryCount));
                 headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(k.id()));

@@ -658,11 +658,20 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return true;
     }
 
-    private static String truncate(String s) {
+    /**
+     * @return a dead-letter reason as its header keeps it: "unspecified" when there is none, else cut to
+     *     {@link OutboundMessage#MAX_STRING_LENGTH} characters, never between the two halves of a surrogate pair (a
+     *     lone half has no UTF-8 form, so no remote consumer could be handed the dead letter)
+     */
+    static String truncate(String s) {
         if (s == null || s.isEmpty()) {
             return "unspecified";
         }
-        return s.length() > OutboundMessage.MAX_STRING_LENGTH ? s.substring(0, OutboundMessage.MAX_STRING_LENGTH) : s;
+        if (s.length() <= OutboundMessage.MAX_STRING_LENGTH) {
+            return s;
+        }
+        int end = OutboundMessage.MAX_STRING_LENGTH;
+        return s.substring(0, Character.isHighSurrogate(s.charAt(end - 1)) ? end - 1 : end);
     }
 
     // =====================================================================================================

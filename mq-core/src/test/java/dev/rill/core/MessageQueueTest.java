@@ -948,4 +948,18 @@ class MessageQueueTest {
                 .isThrownBy(() -> MessageQueue.create(QueueSpec.named("q").maxDeliveries(3)))
                 .withMessageContaining("maxDeliveries=3");
     }
+
+    @Test
+    void aDeadLetterReasonIsCutAtItsLimitButNeverInsideASurrogatePair() {
+        int max = OutboundMessage.MAX_STRING_LENGTH;
+        assertThat(MessageQueue.truncate(null)).isEqualTo("unspecified");
+        assertThat(MessageQueue.truncate("")).isEqualTo("unspecified");
+        assertThat(MessageQueue.truncate("x".repeat(max))).hasSize(max);
+        assertThat(MessageQueue.truncate("x".repeat(max + 5))).hasSize(max);
+        // an emoji (two chars) across the limit is dropped whole, not halved
+        String acrossTheLimit = "a".repeat(max - 1) + "\uD83D\uDE00" + "b";
+        assertThat(MessageQueue.truncate(acrossTheLimit)).isEqualTo("a".repeat(max - 1));
+        String beforeTheLimit = "a".repeat(max - 2) + "\uD83D\uDE00" + "b";
+        assertThat(MessageQueue.truncate(beforeTheLimit)).isEqualTo("a".repeat(max - 2) + "\uD83D\uDE00");
+    }
 }

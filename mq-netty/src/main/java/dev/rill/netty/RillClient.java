@@ -27,8 +27,8 @@ import reactor.core.publisher.Mono;
  * once, so they are redelivered): settling them errors with {@link dev.rill.reactive.LeaseExpiredException} or a
  * {@link dev.rill.reactive.RillException}. A settlement already on the wire when the connection is lost errors too,
  * yet the server may have applied it: an ack that fails this way may have deleted the message, which then is not
- * redelivered. Delivery stays at least once; treat such an error as "maybe done", never as "not done". Sends in flight during the loss fail with a {@code RillException}, unless
- * they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
+ * redelivered. Delivery stays at least once; treat such an error as "maybe done", never as "not done". Sends in
+ * flight during the loss fail with a {@code RillException}, unless they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
  * spent every stream and operation errors with a {@code RillException} saying so.
  *
  * <p>Server shutdown: a server that shuts down gracefully ({@link RillServer#shutdown(java.time.Duration)}) first

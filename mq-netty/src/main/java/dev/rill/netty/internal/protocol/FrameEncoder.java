@@ -215,20 +215,15 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
     }
 
     /**
-     * The number of bytes a message takes inside a PEEK_RESULT frame, to answer a PEEK below the maximum frame size.
+     * The number of bytes a message takes inside a PEEK_RESULT frame, to answer a PEEK below the maximum frame size:
+     * its DELIVER's length without the type, the id, the tag, the delivery count and the deadline (25 bytes).
      *
      * @param m the message
-     * @return its encoded size (strings counted as UTF-8, unchecked: the encoder checks them)
+     * @return its encoded size
+     * @throws IllegalArgumentException when its key or a header is beyond its limit or not valid Unicode
      */
-    public static int encodedSize(PeekedMessage m) {
-        int size = 8 + 1 + 1 + 8 + 2 + 4 + m.payload().length;
-        if (m.key() != null) {
-            size += 2 + utf8Length(m.key());
-        }
-        for (Map.Entry<String, String> h : m.headers().entrySet()) {
-            size += 4 + utf8Length(h.getKey()) + utf8Length(h.getValue());
-        }
-        return size;
+    public static long encodedSize(PeekedMessage m) {
+        return deliverLength(m.key(), m.headers(), m.payload().length) - (1 + 4 + 8 + 4 + 8);
     }
 
     /**
@@ -257,18 +252,6 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
 
     /** The length field of a PEEK_RESULT frame without its messages (type, id and count). */
     public static final int PEEK_RESULT_BASE_LENGTH = 1 + 4 + 4;
-
-    private static int utf8Length(String s) {
-        int n = s.length();
-        int bytes = n;
-        for (int i = 0; i < n; i++) {
-            char c = s.charAt(i);
-            if (c >= 0x80) {
-                bytes += c < 0x800 || Character.isSurrogate(c) ? 1 : 2; // a pair: 2 + 2 = 4 bytes
-            }
-        }
-        return bytes;
-    }
 
     /**
      * The encoded size of a SEND frame's header and fixed fields (everything but its messages), including the

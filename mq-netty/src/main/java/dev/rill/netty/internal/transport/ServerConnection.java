@@ -1428,11 +1428,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         for (int i = 0; i < peeked.size(); i++) {
             PeekedMessage m = peeked.get(i);
             String why = undeliverable(m.key(), m.headers(), m.payload().length);
-            if (why != null && i == 0) {
-                throw new IllegalArgumentException("queue '" + queue + "' holds a message (id " + m.messageId()
-                        + ") that cannot be sent over the network: " + why);
+            if (why != null) { // the first is reported; a later one waits until it is first
+                if (i == 0) {
+                    throw new IllegalArgumentException("queue '" + queue + "' holds a message (id " + m.messageId()
+                            + ") that cannot be sent over the network: " + why);
+                }
+                return peeked.subList(0, i);
             }
-            size += why != null ? Long.MAX_VALUE / 2 : FrameEncoder.encodedSize(m);
+            size += FrameEncoder.encodedSize(m);
             if (i > 0 && size > room) {
                 return peeked.subList(0, i);
             }
