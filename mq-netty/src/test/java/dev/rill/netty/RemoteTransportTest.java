@@ -559,6 +559,24 @@ class RemoteTransportTest {
     }
 
     @Test
+    void streamsCancelledOrLookedIntoWhileTheyAttachLeaveNoSubscriptionBehindOnTheServer() {
+        // one subscription per connection: a SUBSCRIBE left open on the server by a stream that ended while it was
+        // being attached would make the next one refused
+        RillServer s = server(ServerOptions.defaults().maxSubscriptionsPerConnection(1));
+        ReactiveBroker b = client(s, ClientOptions.defaults());
+        ReactiveQueue<String> q = queue(b, QueueSpec.named("attach"), Codec.utf8());
+        for (int i = 0; i < 200; i++) {
+            q.receive().subscribe().dispose(); // cancelled on this thread while the event loop attaches it
+            assertThat(q.receiveOne(Duration.ZERO).block(TIMEOUT)).isNull();
+        }
+        q.send(OutboundMessage.of("last")).block(TIMEOUT);
+        Delivery<String> d = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(d).isNotNull();
+        assertThat(d.payload()).isEqualTo("last");
+        d.ack().block(TIMEOUT);
+    }
+
+    @Test
     void optionsAreCopyOnWrite() {
         ServerOptions base = ServerOptions.defaults();
         ServerOptions changed = base.port(1234).maxConnections(3).token("t", Permissions.all());

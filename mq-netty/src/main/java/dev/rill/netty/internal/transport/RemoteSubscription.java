@@ -134,10 +134,16 @@ final class RemoteSubscription<E> implements Subscription {
     /** Ends the stream once the server confirmed no more elements come (receiveOne's timeout). */
     void requestEnd() {
         endRequested = true;
+        // Read attaching before current: the attach task publishes current before it clears attaching, so seeing
+        // attaching cleared means seeing its current too. Read the other way round, a look could find current not
+        // yet set and attaching already cleared, and end the stream empty while the attach went on to subscribe.
+        if (attaching) {
+            return; // the attach task reads endRequested after clearing attaching: it unsubscribes
+        }
         Attachment a = current;
         if (a != null) {
             a.conn.exec(a::unsubscribe);
-        } else if (!attaching) {
+        } else {
             finish(null);
         }
     }
@@ -150,16 +156,19 @@ final class RemoteSubscription<E> implements Subscription {
     void attach(ClientConnection conn) {
         attaching = true;
         conn.exec(() -> {
-            attaching = false;
             if (cancelled || done) {
+                attaching = false;
                 return;
             }
             Attachment a = new Attachment(conn);
             current = a;
             a.id = conn.subscribe(a, kind::subscribe);
             a.grant();
-            if (endRequested) {
-                // a single look: SUBSCRIBE, CREDIT and UNSUBSCRIBE go out together
+            attaching = false; // after current (see requestEnd), before reading endRequested
+            if (endRequested || cancelled || done) {
+                // a single look: SUBSCRIBE, CREDIT and UNSUBSCRIBE go out together. A stream cancelled or ended
+                // on another thread after the check above may have found current not yet set: it is closed here,
+                // or the server would hold the subscription (and its slot) until the connection closes
                 a.unsubscribe();
             }
         });
