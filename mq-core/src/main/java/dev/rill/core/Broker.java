@@ -276,7 +276,8 @@ public final class Broker {
             if (dest == null) {
                 dlq.release(lease.handle(), now);
                 throw new IllegalStateException("message " + m.id() + " in '" + deadLetterQueue
-                        + "' has no " + Message.HEADER_SOURCE_QUEUE + " header; redrive it to an explicit target");
+                        + "' has no " + Message.HEADER_SOURCE_QUEUE + " header (it was not dead-lettered): redrive it to"
+                        + " a target queue (rill redrive --to QUEUE)");
             }
             MessageQueue<Object> to = this.<Object>get(dest).orElse(null);
             if (to == null || to.isClosed()) {

@@ -148,10 +148,11 @@ class ProtocolV3Test {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"3", "2,3", "1,2,3"})
+    @ValueSource(strings = {"3", "2,3", "1,2,3", "2,3,4"})
     void aClientOfferingVersionThreeGetsSendReceiptsWithTheReason(String offered) throws IOException {
         RillServer server = serve(ServerOptions.defaults(), local);
-        RawClient raw = open(server, List.of(offered.split(",")).stream().map(Integer::valueOf).toList(), 3);
+        List<Integer> versions = List.of(offered.split(",")).stream().map(Integer::valueOf).toList();
+        RawClient raw = open(server, versions, versions.get(versions.size() - 1));
         raw.send(new Frame.Send(2, "ints", List.of(text("x"), text("17"))));
 
         List<Frame> answers = answers(raw, 2);
@@ -169,7 +170,7 @@ class ProtocolV3Test {
     @Test
     void answersWithReasonsAreSplitToFitTheMaxFrameSizeAndKeepTheirOrder() throws IOException {
         RillServer server = serve(ServerOptions.defaults().maxFrameSize(Limits.MIN_MAX_FRAME_SIZE), local);
-        RawClient raw = open(server, Limits.CLIENT_VERSIONS, 3);
+        RawClient raw = open(server, Limits.CLIENT_VERSIONS, Limits.PROTOCOL_VERSION);
         // 30 messages of 30 bytes fit one SEND of the smallest max frame size; their reasons (~110 bytes each for
         // the odd ones) do not fit one answer
         List<WireMessage> messages = new ArrayList<>();

@@ -264,6 +264,11 @@ class ServedBrokerCodecTest {
         }
 
         @Override
+        public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+            return delegate.redrive(deadLetterQueue, targetQueue, max);
+        }
+
+        @Override
         public Mono<Void> close() {
             return Mono.empty(); // the test closes the broker behind
         }

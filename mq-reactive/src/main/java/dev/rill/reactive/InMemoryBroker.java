@@ -333,6 +333,32 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     }
 
     @Override
+    public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+        Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
+        Objects.requireNonNull(targetQueue, "targetQueue");
+        return Mono.fromCallable(() -> {
+            if (max < 1) {
+                throw new IllegalArgumentException("max must be >= 1, was " + max);
+            }
+            if (deadLetterQueue.equals(targetQueue)) {
+                throw new IllegalArgumentException("cannot redrive queue '" + deadLetterQueue + "' into itself");
+            }
+            for (String q : List.of(deadLetterQueue, targetQueue)) {
+                if (!core.exists(q)) {
+                    throw new QueueNotFoundException(q);
+                }
+            }
+            int moved = core.redrive(deadLetterQueue, targetQueue, max, now());
+            if (moved > 0) {
+                for (InMemoryQueue<?> v : views.values()) {
+                    v.touched();
+                }
+            }
+            return moved;
+        });
+    }
+
+    @Override
     public Mono<Void> close() {
         return Mono.fromRunnable(() -> {
             if (closed) {

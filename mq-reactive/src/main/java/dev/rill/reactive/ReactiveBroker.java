@@ -89,6 +89,25 @@ public interface ReactiveBroker {
     Mono<Integer> redrive(String deadLetterQueue, int max);
 
     /**
+     * Moves up to {@code max} messages from a queue to {@code targetQueue}, oldest first, whatever queue they came
+     * from: for dead letters whose source queue is gone, or to send them somewhere else (a parking queue, a fixed
+     * version of the consumer's queue). As with {@link #redrive(String, int)} each message loses its dead-letter
+     * headers and keeps its payload, key, priority and other headers; it stops early when the target is full.
+     * Any queue can be the source, not only a dead-letter queue.
+     *
+     * <p>Errors: {@link QueueNotFoundException} when either queue does not exist; {@link IllegalArgumentException}
+     * when {@code max < 1} or both names are the same queue. Over the network it needs a server of protocol version 4
+     * (else {@link UnsupportedOperationException}), and a token with the manage right on {@code deadLetterQueue} and
+     * the send right on {@code targetQueue}.
+     *
+     * @param deadLetterQueue the queue to move messages from, typically a dead-letter queue
+     * @param targetQueue the queue to move them to
+     * @param max at least 1
+     * @return a Mono of how many messages were moved
+     */
+    Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max);
+
+    /**
      * Closes the broker: cancels its timers and errors every open stream with {@link QueueClosedException}.
      * Idempotent.
      *

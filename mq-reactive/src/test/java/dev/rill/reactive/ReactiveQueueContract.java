@@ -647,6 +647,55 @@ public abstract class ReactiveQueueContract {
                 .verify(TIMEOUT);
     }
 
+    @Test
+    void redriveToATargetMovesMessagesThereWithoutTheirDeadLetterHeaders() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("rt.src").deadLetterQueue("rt.dlq"));
+        ReactiveQueue<String> parked = queue(QueueSpec.named("rt.parked").capacity(2));
+        q.send(OutboundMessage.of("k1").key("k").priority(7).header("app", "x")).block(TIMEOUT);
+        fill(q, 2);
+        q.receive(ReceiveOptions.defaults().maxMessages(3)).concatMap(d -> d.reject("no")).blockLast(TIMEOUT);
+        assertThat(broker.delete("rt.src").block(TIMEOUT)).isTrue(); // the source is gone: only a target helps
+
+        // the target holds two: the move stops there, the third stays in the dead-letter queue
+        StepVerifier.create(broker.redrive("rt.dlq", "rt.parked", 10)).expectNext(2).expectComplete().verify(TIMEOUT);
+        Delivery<String> first = parked.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(first).isNotNull();
+        assertThat(first.message().payload()).isEqualTo("k1");
+        assertThat(first.message().key()).isEqualTo("k");
+        assertThat(first.message().priority()).isEqualTo(7);
+        assertThat(first.message().headers()).containsEntry("app", "x").doesNotContainKeys(
+                Message.HEADER_DEAD_LETTER_REASON, Message.HEADER_SOURCE_QUEUE, Message.HEADER_DELIVERY_COUNT,
+                Message.HEADER_ORIGINAL_ID);
+        first.ack().block(TIMEOUT);
+        StepVerifier.create(broker.redrive("rt.dlq", "rt.parked", 10)).expectNext(1).expectComplete().verify(TIMEOUT);
+        assertThat(stats(parked).ready()).isEqualTo(2);
+
+        // any queue can be the source
+        StepVerifier.create(broker.redrive("rt.parked", "rt.dlq", 1)).expectNext(1).expectComplete().verify(TIMEOUT);
+        assertThat(stats(parked).ready()).isEqualTo(1);
+    }
+
+    @Test
+    void redriveToATargetRefusesMissingQueuesByNameAndBadArguments() {
+        queue(QueueSpec.named("rb.dlq"));
+        StepVerifier.create(broker.redrive("rb.dlq", "rb.nowhere", 10))
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(QueueNotFoundException.class)
+                        .hasMessageContaining("'rb.nowhere'"))
+                .verify(TIMEOUT);
+        StepVerifier.create(broker.redrive("rb.missing", "rb.dlq", 10))
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(QueueNotFoundException.class)
+                        .hasMessageContaining("'rb.missing'"))
+                .verify(TIMEOUT);
+        StepVerifier.create(broker.redrive("rb.dlq", "rb.dlq", 10))
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("into itself"))
+                .verify(TIMEOUT);
+        StepVerifier.create(broker.redrive("rb.dlq", "rb.other", 0))
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("max must be >= 1"))
+                .verify(TIMEOUT);
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Full queue
     // ---------------------------------------------------------------------------------------------------------

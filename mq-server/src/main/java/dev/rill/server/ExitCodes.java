@@ -31,7 +31,7 @@ final class ExitCodes {
     static final int DENIED = 4;
     /** The queue does not exist. */
     static final int UNKNOWN_QUEUE = 5;
-    /** The server refused the operation (invalid argument, queue exists with other settings, queue full). */
+    /** The server refused the operation (invalid argument, queue exists with other settings, queue full, too old). */
     static final int REFUSED = 6;
 
     private ExitCodes() {
@@ -46,7 +46,7 @@ final class ExitCodes {
         m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");
-        m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full)");
+        m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full, server too old)");
         return m;
     }
 
@@ -81,7 +81,8 @@ final class ExitCodes {
         if (t instanceof QueueNotFoundException) {
             return UNKNOWN_QUEUE;
         }
-        if (t instanceof IllegalArgumentException || t instanceof QueueFullException) {
+        if (t instanceof IllegalArgumentException || t instanceof QueueFullException
+                || t instanceof UnsupportedOperationException) {
             return REFUSED;
         }
         if (t instanceof TimeoutException) {

@@ -9,11 +9,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code rill redrive}: moves dead letters back to the queues they came from. */
+/** {@code rill redrive}: moves dead letters back to the queues they came from, or to one named queue. */
 @Command(name = "redrive", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Moves up to --max messages from a dead-letter queue back to the queues they came from,"
-                + " oldest first; stops early when a source queue is full. Needs the manage right on the"
-                + " dead-letter queue."})
+                + " oldest first, or with --to into one queue whatever their source; stops early when a"
+                + " receiving queue is full. Needs the manage right on the dead-letter queue (and with --to the"
+                + " send right on the target)."})
 final class RedriveCommand implements Callable<Integer> {
 
     @Spec
@@ -26,6 +27,11 @@ final class RedriveCommand implements Callable<Integer> {
             description = "Move at most N messages. Default: ${DEFAULT-VALUE}.")
     int max;
 
+    @Option(names = "--to", paramLabel = "QUEUE",
+            description = "Move them into QUEUE instead of their source queues (for dead letters whose source is"
+                    + " gone, or any queue's messages). Needs a server of protocol version 4.")
+    String target;
+
     @Mixin
     ConnectionOptions conn;
 
@@ -36,6 +42,13 @@ final class RedriveCommand implements Callable<Integer> {
         }
         ReactiveBroker broker = conn.connect();
         try {
+            if (target != null) {
+                Integer n = conn.await(broker.redrive(deadLetterQueue, target, max),
+                        "redriving '" + deadLetterQueue + "' to '" + target + "'");
+                spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue + " to "
+                        + target);
+                return ExitCodes.OK;
+            }
             Integer n = conn.await(broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
             spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue
                     + " back to their source queue(s)");

@@ -214,9 +214,22 @@ class ClientCommandsTest {
         assertThat(stats(q).ready()).isEqualTo(1);
         assertThat(stats(dlq).ready()).isEqualTo(1);
 
+        // a queue's own messages carry no source: redrive says so and points at --to, which moves them anywhere
+        Cli.Result noSource = admin("redrive", q);
+        assertThat(noSource.code()).as(noSource.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(noSource.err()).contains("no x-rill-source-queue header").contains("--to");
+        Cli.Result to = admin("redrive", dlq, "--to", q);
+        assertThat(to.code()).as(to.toString()).isZero();
+        assertThat(to.out()).contains("moved 1 message(s) from " + dlq + " to " + q);
+        assertThat(stats(q).ready()).isEqualTo(2);
+        assertThat(stats(dlq).ready()).isZero();
+        Cli.Result nowhere = admin("redrive", dlq, "--to", q + ".nowhere");
+        assertThat(nowhere.code()).as(nowhere.toString()).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
+        assertThat(nowhere.err()).contains("unknown queue '" + q + ".nowhere'");
+
         Cli.Result purge = admin("purge", q);
         assertThat(purge.code()).as(purge.toString()).isZero();
-        assertThat(purge.out()).contains("purged 1 message(s) from " + q);
+        assertThat(purge.out()).contains("purged 2 message(s) from " + q);
         assertThat(stats(q).size()).isZero();
     }
 

@@ -373,22 +373,28 @@ public sealed interface Frame {
     }
 
     /**
-     * REDRIVE: move up to {@code max} messages from a dead-letter queue back to their source queues; answered by
-     * RESULT (messages moved).
+     * REDRIVE: move up to {@code max} messages from a dead-letter queue back to their source queues; or, as
+     * REDRIVE_TO (version 4), to one target queue whatever their source. Answered by RESULT (messages moved).
      *
      * @param requestId request id
      * @param deadLetterQueue the dead-letter queue
+     * @param target the queue to move them to (REDRIVE_TO), or null for each message's source queue (REDRIVE)
      * @param max at least 1
      */
-    record Redrive(int requestId, String deadLetterQueue, int max) implements Frame {
+    record Redrive(int requestId, String deadLetterQueue, String target, int max) implements Frame {
         /** Checks for nulls. */
         public Redrive {
             Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
         }
 
+        /** A REDRIVE to the messages' source queues. */
+        public Redrive(int requestId, String deadLetterQueue, int max) {
+            this(requestId, deadLetterQueue, null, max);
+        }
+
         @Override
         public FrameType type() {
-            return FrameType.REDRIVE;
+            return target == null ? FrameType.REDRIVE : FrameType.REDRIVE_TO;
         }
 
         @Override

@@ -291,6 +291,8 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 return new Frame.ListQueues(id);
             case REDRIVE:
                 return new Frame.Redrive(id, name(in, "deadLetterQueue"), positiveInt(in, "max"));
+            case REDRIVE_TO:
+                return new Frame.Redrive(id, name(in, "deadLetterQueue"), name(in, "target"), positiveInt(in, "max"));
             case PEEK:
                 return new Frame.Peek(id, name(in, "queue"), positiveInt(in, "max"));
             case RESULT:

@@ -437,10 +437,13 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
             case DELETE -> writeString(out, ((Frame.Delete) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
             case PURGE -> writeString(out, ((Frame.Purge) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
             case STATS -> writeOptionalString(out, ((Frame.Stats) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
-            case REDRIVE -> {
+            case REDRIVE, REDRIVE_TO -> {
                 Frame.Redrive f = (Frame.Redrive) frame;
                 check(f.max() > 0, "max", f.max());
                 writeString(out, f.deadLetterQueue(), Limits.MAX_NAME_BYTES, "deadLetterQueue");
+                if (f.target() != null) {
+                    writeString(out, f.target(), Limits.MAX_NAME_BYTES, "target");
+                }
                 out.writeInt(f.max());
             }
             case PEEK -> {

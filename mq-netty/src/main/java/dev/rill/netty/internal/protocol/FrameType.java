@@ -38,6 +38,8 @@ public enum FrameType {
     DESCRIBE(0x1C),
     /** The spec of an existing queue. Version 2. */
     DESCRIBE_OK(0x1D),
+    /** Move dead letters to one target queue; answered by RESULT (messages moved). Version 4. */
+    REDRIVE_TO(0x1E),
     /** A batch of messages to enqueue. */
     SEND(0x20),
     /** One outcome per message of a SEND. */

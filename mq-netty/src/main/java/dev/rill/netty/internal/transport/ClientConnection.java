@@ -54,6 +54,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private MonoSink<ClientConnection> handshake;
     private Throwable closeCause;
     private int serverMaxFrameSize = Limits.DEFAULT_MAX_FRAME_SIZE;
+    /** The protocol version the server chose in HELLO_OK (read by callers on other threads once open). */
+    private volatile int version;
     private int nextId = 1;
     private int pingNonce = 1;
     private ScheduledFuture<?> pinger;
@@ -367,6 +369,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         ctx.pipeline().get(FrameDecoder.class).limit(Math.max(Limits.MIN_LENGTH, h.maxFrameSize())
                 + Limits.DELIVERY_HEADROOM);
         serverMaxFrameSize = h.maxFrameSize();
+        version = h.version();
         encoder.maxFrameSize(h.maxFrameSize());
         long interval = options.pingInterval().toMillis();
         if (h.heartbeatIntervalMillis() > 0) {
@@ -521,6 +524,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             requests.put(id, new Pending<>(sink, answer, queue, build));
             write(build.apply(id));
         }));
+    }
+
+    /** @return the protocol version negotiated with the server (0 before HELLO_OK) */
+    int version() {
+        return version;
     }
 
     Mono<Void> declare(QueueSpec spec) {

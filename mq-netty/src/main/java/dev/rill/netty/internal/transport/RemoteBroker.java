@@ -388,6 +388,25 @@ public final class RemoteBroker implements ReactiveBroker {
                 f -> (int) ((Frame.Result) f).value());
     }
 
+    @Override
+    public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+        Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
+        Objects.requireNonNull(targetQueue, "targetQueue");
+        if (max < 1) {
+            return Mono.error(new IllegalArgumentException("max must be >= 1, was " + max));
+        }
+        if (deadLetterQueue.equals(targetQueue)) {
+            return Mono.error(new IllegalArgumentException("cannot redrive queue '" + deadLetterQueue
+                    + "' into itself"));
+        }
+        return connection().flatMap(c -> c.version() >= Limits.REDRIVE_TO_VERSION
+                ? c.request(deadLetterQueue, id -> new Frame.Redrive(id, deadLetterQueue, targetQueue, max),
+                        f -> (int) ((Frame.Result) f).value())
+                : Mono.error(new UnsupportedOperationException("the server at " + address() + " speaks protocol "
+                        + "version " + c.version() + "; redrive to a target queue needs version "
+                        + Limits.REDRIVE_TO_VERSION + " (a newer server)")));
+    }
+
     /**
      * Closes the connection (CLOSE frame) and stops reconnecting; open receive streams error with
      * {@link QueueClosedException}.

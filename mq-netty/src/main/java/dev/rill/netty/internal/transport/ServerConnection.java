@@ -323,8 +323,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                         b -> new Frame.Result(f.requestId(), b ? 1 : 0));
             }
         } else if (frame instanceof Frame.Redrive f) {
-            if (allowed(f.requestId(), f.deadLetterQueue(), Permission.MANAGE)) {
-                answer(f.requestId(), f.deadLetterQueue(), broker.redrive(f.deadLetterQueue(), f.max()),
+            if (f.target() == null) {
+                if (allowed(f.requestId(), f.deadLetterQueue(), Permission.MANAGE)) {
+                    answer(f.requestId(), f.deadLetterQueue(), broker.redrive(f.deadLetterQueue(), f.max()),
+                            n -> new Frame.Result(f.requestId(), n));
+                }
+            } else if (allowed(f.requestId(), f.deadLetterQueue(), Permission.MANAGE)
+                    && allowed(f.requestId(), f.target(), Permission.SEND)) {
+                // the target is the caller's choice: moving messages into it is sending to it
+                answer(f.requestId(), f.deadLetterQueue(), broker.redrive(f.deadLetterQueue(), f.target(), f.max()),
                         n -> new Frame.Result(f.requestId(), n));
             }
         } else if (frame instanceof Frame.Close) {

@@ -125,7 +125,7 @@ public final class Wire {
     private static RuntimeException toException(ErrorCode code, String message, String queue, String prefix) {
         String q = queue == null ? "?" : queue;
         return switch (code) {
-            case QUEUE_NOT_FOUND -> new QueueNotFoundException(q);
+            case QUEUE_NOT_FOUND -> new QueueNotFoundException(missing(message, q));
             case QUEUE_CLOSED -> new QueueClosedException(q);
             case QUEUE_FULL -> new QueueFullException(q);
             case INVALID_ARGUMENT -> new IllegalArgumentException(message);
@@ -134,6 +134,19 @@ public final class Wire {
             case EVENTS_OVERFLOW -> reactor.core.Exceptions.failWithOverflow(message);
             default -> new RillException(prefix + message);
         };
+    }
+
+    /**
+     * @return the queue a QUEUE_NOT_FOUND names in the server's words ({@link QueueNotFoundException}'s message), else
+     *     {@code queue}: a request about two queues (REDRIVE_TO) may miss either
+     */
+    private static String missing(String message, String queue) {
+        String prefix = "no queue named '";
+        if (message != null && message.startsWith(prefix) && message.endsWith("'")
+                && message.length() > prefix.length()) {
+            return message.substring(prefix.length(), message.length() - 1);
+        }
+        return queue;
     }
 
     /**

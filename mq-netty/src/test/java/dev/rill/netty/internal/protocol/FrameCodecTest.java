@@ -124,6 +124,7 @@ class FrameCodecTest {
                 new Frame.Send(1, "q", List.of(new WireMessage(new byte[0], null, 0, -1, 0, null, Map.of()))),
                 new Frame.Deliver(1, 1, 1, 0, 0, 0, null, 0, Map.of(), new byte[0]),
                 new Frame.Redrive(1, "dlq", 0),
+                new Frame.Redrive(1, "dlq", "target", 0),
                 new Frame.Peek(1, "q", 0),
                 new Frame.Subscribe(1, "q", -1, 0, 0),
                 new Frame.SendResult(1, List.of()),

@@ -64,7 +64,7 @@ class FrameDecoderMalformedTest {
 
     @Test
     void unknownTypeFailsAsSoonAsTheTypeByteArrives() {
-        for (int type : new int[] {0x00, 0x05, 0x1E, 0x7F, 0xFF}) {
+        for (int type : new int[] {0x00, 0x05, 0x1F, 0x7F, 0xFF}) {
             // only length + type: the body never needs to arrive
             byte[] head = {0, 0, 0, 100, (byte) type};
             assertDecodeFails(head, ErrorCode.UNKNOWN_FRAME_TYPE).hasMessageContaining(Integer.toHexString(type));

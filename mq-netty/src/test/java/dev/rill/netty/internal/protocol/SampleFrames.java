@@ -130,6 +130,7 @@ final class SampleFrames {
                 new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0))));
         frames.add(new Frame.SendReceipts(18, List.of(
                 SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "r".repeat(Limits.MAX_REASON_BYTES)))));
+        frames.add(new Frame.Redrive(19, "orders.dlq", "orders.parked", 1)); // REDRIVE_TO, version 4
         return frames;
     }
 
