@@ -86,8 +86,15 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
             boolean full = false;
             int missed = 1;
             for (;;) {
-                if (!done && !isCancelled()) {
-                    full = attempt();
+                if (!done) {
+                    if (isCancelled()) {
+                        // a cancel on another thread while this loop registered (or was about to) as a writer:
+                        // its removal may have come first, so the registration is undone here, after it
+                        done = true;
+                        queue.writers.remove(this);
+                    } else {
+                        full = attempt();
+                    }
                 }
                 missed = WIP.addAndGet(this, -missed);
                 if (missed == 0) {
@@ -99,6 +106,9 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         /** @return true when the send found the queue full and waits */
         private boolean attempt() {
             for (;;) {
+                if (isCancelled()) {
+                    return false; // cancelled while registering: the drive loop unregisters
+                }
                 if (queue.closed) {
                     fail(queue.closedException());
                     return false;
@@ -164,7 +174,9 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         @Override
         public void cancel() {
             super.cancel();
-            queue.writers.remove(this);
+            // through the drive loop: a drive running now on another thread may be registering this send as a writer
+            // (after a removal done here), and would leave it among the writers for good
+            drive();
         }
     }
 }
