@@ -6,10 +6,14 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Operators;
 
@@ -29,25 +33,34 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
     private final InMemoryQueue<T> queue;
     private final ReceiveOptions options;
     private final boolean singleLook;
+    private final Duration wait; // null: no end but the options'
 
     FluxReceive(InMemoryQueue<T> queue, ReceiveOptions options) {
-        this(queue, options, false);
+        this(queue, options, false, null);
     }
 
     /**
      * @param singleLook complete instead of waiting when the queue has nothing ready (for
      *     {@code receiveOne(Duration.ZERO)})
+     * @param wait complete once this long has passed on the broker's scheduler (for {@code receiveOne(wait)}), or
+     *     null. The end is decided by the drain loop, so a lease taken meanwhile is either emitted before it or
+     *     released at once; {@code take(wait)} downstream could drop a delivery emitted as its timer fired, and the
+     *     message stayed leased to nobody until its visibility timeout
      */
-    FluxReceive(InMemoryQueue<T> queue, ReceiveOptions options, boolean singleLook) {
+    FluxReceive(InMemoryQueue<T> queue, ReceiveOptions options, boolean singleLook, Duration wait) {
         this.queue = queue;
         this.options = options;
         this.singleLook = singleLook;
+        this.wait = wait;
     }
 
     @Override
     public void subscribe(CoreSubscriber<? super Delivery<T>> actual) {
         ReceiveSubscription<T> s = new ReceiveSubscription<>(actual, queue, options, singleLook);
         actual.onSubscribe(s);
+        if (wait != null) {
+            s.endAfter(wait);
+        }
         s.drain(); // terminal states (maxMessages(0), closed queue) need no demand; prefetch starts leasing
     }
 
@@ -73,6 +86,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
                 AtomicIntegerFieldUpdater.newUpdater(ReceiveSubscription.class, "wip");
 
         volatile boolean cancelled;
+        /** The error to end the stream with: a request(n) with n <= 0, or a wait the scheduler refused to time. */
         volatile Throwable badRequest;
         /** In the queue's readers and not woken yet. */
         volatile boolean registered;
@@ -80,6 +94,10 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         volatile boolean edgeWoken;
         /** In the queue's timer waiters and not woken yet. */
         volatile boolean timerRegistered;
+        /** The wait of {@link FluxReceive#wait} is over: the drain loop completes the stream. */
+        volatile boolean waitOver;
+        /** The task that ends the wait; disposed when the stream ends first. */
+        private final Disposable.Swap waitTask = Disposables.swap();
 
         // ---- owned by the drain loop ----
         private final ArrayDeque<Lease<T>> buffer = new ArrayDeque<>();
@@ -121,6 +139,18 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
             cancelled = true;
             unregister();
             drain(); // releases the leases not emitted yet, unless the drain loop runs now and does it
+        }
+
+        /** Completes the stream {@code wait} from now unless it ended before; a lease in progress is not lost. */
+        void endAfter(Duration wait) {
+            try {
+                waitTask.update(queue.broker.scheduler().schedule(() -> {
+                    waitOver = true;
+                    drain();
+                }, wait.toMillis(), TimeUnit.MILLISECONDS));
+            } catch (RejectedExecutionException e) {
+                badRequest = e; // the scheduler cannot time the wait (disposed): the stream fails at once
+            }
         }
 
         @Override
@@ -186,6 +216,11 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
                 }
                 if (maxMessages >= 0 && emitted >= maxMessages) {
                     finish();
+                    actual.onComplete();
+                    return false;
+                }
+                if (waitOver) {
+                    finish(); // releases leases not emitted
                     actual.onComplete();
                     return false;
                 }
@@ -265,6 +300,7 @@ final class FluxReceive<T> extends Flux<Delivery<T>> {
         /** Ends the subscription's life: no more wake-ups, every lease not emitted goes back to the queue at once. */
         private void finish() {
             done = true;
+            waitTask.dispose();
             unregister();
             if (!buffer.isEmpty()) {
                 long now = queue.now();

@@ -241,10 +241,10 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         ReceiveOptions one = ReceiveOptions.defaults().maxMessages(1);
         if (wait.isZero()) {
             // a single look: lease what is ready now, never wait (take(ZERO) could win before the first lease)
-            return new FluxReceive<>(this, one, true).next();
+            return new FluxReceive<>(this, one, true, null).next();
         }
-        // the timer cancels the stream, which releases a lease taken but not emitted yet
-        return new FluxReceive<>(this, one).take(wait, broker.scheduler()).next();
+        // the stream ends itself when the wait is over: a lease taken meanwhile is emitted or released at once
+        return new FluxReceive<>(this, one, false, wait).next();
     }
 
     @Override
