@@ -350,12 +350,14 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
     @Override
     public Flux<QueueEvent> events() {
         return Flux.<QueueEvent>create(sink -> {
-            if (closed) {
-                sink.complete();
-                return;
-            }
             eventSinks.add(sink);
             sink.onDispose(() -> eventSinks.remove(sink));
+            // Registered first, closed read after: close() writes closed before it completes the registered sinks,
+            // so either it completes this one or this read sees it closed. Read first, a close in between completed
+            // the sinks without this one, and the stream never ended.
+            if (closed) {
+                sink.complete();
+            }
         }, FluxSink.OverflowStrategy.BUFFER).onBackpressureBuffer(EVENT_BUFFER);
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -12,6 +13,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.test.StepVerifier;
 
 /**
  * Races between a caller's thread and another thread in the in-JVM layer: a cancel, a timeout or a broker close
@@ -76,6 +79,17 @@ class ReactiveRacesTest {
             assertThat(q.core.stats().inFlight()).isZero();
         } finally {
             broker.close().block(TIMEOUT);
+        }
+    }
+
+    @Test
+    void eventsSubscribedWhileTheBrokerClosesComplete() {
+        for (int i = 0; i < 5; i++) {
+            ReactiveBroker broker = Rill.inMemory();
+            ReactiveQueue<String> q = queue(broker, QueueSpec.named("ev"));
+            Flux<QueueEvent> events = q.events()
+                    .doOnSubscribe(s -> other.execute(() -> broker.close().subscribe()));
+            StepVerifier.create(events).expectComplete().verify(Duration.ofSeconds(1));
         }
     }
 }
