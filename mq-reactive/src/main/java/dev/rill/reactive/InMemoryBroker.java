@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.concurrent.TimeUnit;
 import reactor.core.publisher.Mono;
@@ -49,6 +50,8 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     /** Dispatch passes asked for and not finished (one runs at a time). */
     private final AtomicInteger dispatching = new AtomicInteger();
     private volatile boolean closed;
+    /** Raised after each view is registered; {@link #close()} reads it between setting closed and closing views. */
+    private final AtomicLong viewsRegistered = new AtomicLong();
 
     InMemoryBroker(Scheduler scheduler) {
         this.scheduler = scheduler;
@@ -197,7 +200,11 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
                 storedCodecs.putIfAbsent(d, stored); // dead letters keep their source queue's payload objects
                 view(d); // so dead letters get their timers too
             });
-            return viewWith(view(q), stored, codec);
+            InMemoryQueue<T> v = view(q);
+            if (closed) {
+                throw new QueueClosedException(name); // closed meanwhile: view(q) closed the queue
+            }
+            return viewWith(v, stored, codec);
         });
     }
 
@@ -214,7 +221,11 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
             }
             MessageQueue<Object> q = core.declare(spec); // no stored codec chosen: the first typed declare will
             spec.deadLetterQueue().ifPresent(this::view);
-            return view(q);
+            InMemoryQueue<Object> v = view(q);
+            if (closed) {
+                throw new QueueClosedException(spec.name()); // closed meanwhile: view(q) closed the queue
+            }
+            return v;
         });
     }
 
@@ -261,7 +272,7 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
         if (existing != null && existing.core == q) {
             return (InMemoryQueue<T>) existing;
         }
-        return (InMemoryQueue<T>) views.compute(q.name(), (n, v) -> {
+        InMemoryQueue<T> view = (InMemoryQueue<T>) views.compute(q.name(), (n, v) -> {
             if (v != null && v.core == q) {
                 return v;
             }
@@ -270,6 +281,17 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
             }
             return new InMemoryQueue<>(q, this);
         });
+        // A close() racing with this call may have listed the core queues and the views before q or this view was
+        // there: it would stay open, and its receivers would wait for ever. Registered first (counted), closed read
+        // after; close() sets closed, then reads the count, then closes what it finds: either it finds this view,
+        // or this read sees it closed and closes the view and its core queue here.
+        viewsRegistered.incrementAndGet();
+        if (closed) {
+            q.close();
+            view.close();
+            views.remove(q.name(), view);
+        }
+        return view;
     }
 
     /** Dead letters or redriven messages may have arrived in {@code name}: its timers may need to run sooner. */
@@ -365,6 +387,7 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
                 return;
             }
             closed = true;
+            viewsRegistered.get(); // see view(MessageQueue): every view counted before this read is closed below
             for (String name : core.list()) {
                 core.get(name).ifPresent(MessageQueue::close);
             }

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
 
 /**
@@ -90,6 +91,27 @@ class ReactiveRacesTest {
             Flux<QueueEvent> events = q.events()
                     .doOnSubscribe(s -> other.execute(() -> broker.close().subscribe()));
             StepVerifier.create(events).expectComplete().verify(Duration.ofSeconds(1));
+        }
+    }
+
+    @Test
+    void aQueueDeclaredWhileTheBrokerClosesIsClosedToo() throws InterruptedException {
+        for (int i = 0; i < 5; i++) {
+            ReactiveBroker broker = Rill.inMemory();
+            CountDownLatch closed = new CountDownLatch(1);
+            Mono<ReactiveQueue<String>> declare = broker.queue(QueueSpec.named("late"), Codec.utf8())
+                    .doOnSubscribe(s -> other.execute(() -> broker.close().subscribe(null, null, closed::countDown)));
+            ReactiveQueue<String> q;
+            try {
+                q = declare.block(TIMEOUT);
+            } catch (QueueClosedException e) {
+                continue; // the broker was closed first: fine
+            }
+            assertThat(closed.await(5, TimeUnit.SECONDS)).isTrue();
+            // a queue handed out by a broker that closed meanwhile must be closed: its streams end, nothing hangs
+            StepVerifier.create(q.receive()).expectError(QueueClosedException.class).verify(Duration.ofSeconds(1));
+            StepVerifier.create(q.send(OutboundMessage.of("x"))).expectError(QueueClosedException.class)
+                    .verify(Duration.ofSeconds(1));
         }
     }
 }
