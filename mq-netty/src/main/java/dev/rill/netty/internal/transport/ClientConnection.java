@@ -613,11 +613,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         Lane last = null;
         PendingMessage m;
         while ((m = submitted.poll()) != null) {
+            // Publish the connection before reading cancelled: RemoteBroker.cancel writes cancelled before it reads
+            // conn, so either it finds this connection (and cancels here, after this task) or this read sees it.
+            // Read the other way round, both could miss: the cancel found no connection and the message went out
+            m.conn = this;
+            m.sentIn = 0;
             if (m.cancelled) {
                 continue;
             }
-            m.conn = this;
-            m.sentIn = 0;
             if (state != State.OPEN) {
                 broker.resend(m);
                 continue;

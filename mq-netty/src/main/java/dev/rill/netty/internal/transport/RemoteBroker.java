@@ -166,7 +166,7 @@ public final class RemoteBroker implements ReactiveBroker {
 
     /** Drops a send whose subscriber cancelled (see {@link ClientConnection#cancel}). */
     void cancel(ClientConnection.PendingMessage m) {
-        m.cancelled = true;
+        m.cancelled = true; // before reading conn: see ClientConnection.drainSubmitted
         ClientConnection c = m.conn;
         if (c != null) {
             c.cancel(m);
