@@ -1,12 +1,14 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
 import dev.rill.core.Message;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.Overflow;
 import dev.rill.core.QueueSpec;
+import dev.rill.netty.internal.transport.RemoteBroker;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.ReactiveBroker;
@@ -17,7 +19,10 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
@@ -87,6 +92,41 @@ class ClientRacesTest {
 
         List<String> stored = serverSide.peek(10).map(Message::payload).collectList().block(TIMEOUT);
         assertThat(stored).containsExactly("kept");
+    }
+
+    /**
+     * A stream opened while the client reconnects is subscribed once. The broker's reconnect attaches every
+     * registered stream to the new connection; a stream registering at that moment (added to the registry before
+     * the reconnect went through it, then finding the new connection current) attached itself as well: two
+     * SUBSCRIBEs for one stream. The server refused the second at one subscription per connection and the stream
+     * failed; without that limit the first stayed open on the server, its deliveries released, its credit on top of
+     * the stream's demand, and its slot held until the connection closed.
+     */
+    @Test
+    void aStreamOpenedWhileTheClientReconnectsSubscribesOnce() {
+        RillServer s = server(ServerOptions.defaults().maxSubscriptionsPerConnection(1));
+        RemoteBroker b = (RemoteBroker) client(s, ClientOptions.defaults().reconnectAttempts(50)
+                .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(50)));
+        ReactiveQueue<String> q = b.queue(QueueSpec.named("race-reattach"), Codec.utf8()).block(TIMEOUT);
+        b.dropConnection();
+        BlockingQueue<Delivery<String>> received = new LinkedBlockingQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Disposable stream = q.receive().subscribe(received::add, failure::set);
+
+        q.send(OutboundMessage.of("m")).block(TIMEOUT); // waits for the new connection
+        await().atMost(TIMEOUT).until(() -> !received.isEmpty() || failure.get() != null);
+        assertThat(failure.get()).isNull();
+        Delivery<String> d = received.poll();
+        assertThat(d.payload()).isEqualTo("m");
+        d.ack().block(TIMEOUT);
+        stream.dispose();
+
+        // nothing left subscribed on the server: with one subscription per connection, the next stream gets its slot
+        q.send(OutboundMessage.of("n")).block(TIMEOUT);
+        Delivery<String> n = q.receiveOne(Duration.ofSeconds(10)).block(TIMEOUT);
+        assertThat(n).isNotNull();
+        assertThat(n.payload()).isEqualTo("n");
+        n.ack().block(TIMEOUT);
     }
 
     private static void takeAndAck(ReactiveQueue<String> q, String expected) {

@@ -160,6 +160,18 @@ final class RemoteSubscription<E> implements Subscription {
                 attaching = false;
                 return;
             }
+            Attachment was = current;
+            if (was != null && was.conn == conn) {
+                // Already attached here. A stream registering while the broker reconnects is attached twice: by
+                // the reconnect, which found it registered, and by its own register, which found the new connection
+                // current. A second SUBSCRIBE would leave the first open on the server (its deliveries released, its
+                // credit on top of the demand, its slot held) or be refused at the subscription limit
+                attaching = false;
+                if (endRequested) {
+                    requestEnd(); // it may have left the end to this task, having seen attaching set
+                }
+                return;
+            }
             Attachment a = new Attachment(conn);
             current = a;
             a.id = conn.subscribe(a, kind::subscribe);
