@@ -129,6 +129,40 @@ class ClientRacesTest {
         n.ack().block(TIMEOUT);
     }
 
+    /**
+     * A stream whose attach to a connection is still on its way when that connection is lost and replaced keeps
+     * receiving. The broker handed the old connection to the stream, the connection closed (its loss handled without
+     * the stream, which it did not hold yet) and the reconnect attached the stream to the new one; then the late
+     * attach subscribed on the closed connection and made that attachment current. Nothing ever detached it: the
+     * stream's deliveries on the new connection were released as unwanted and its demand went to a dead connection,
+     * so it received nothing, forever, without an error.
+     */
+    @Test
+    void aStreamWhoseAttachComesAfterItsConnectionWasReplacedKeepsReceiving() throws Exception {
+        RillServer s = server(ServerOptions.defaults());
+        RemoteBroker b = (RemoteBroker) client(s, ClientOptions.defaults().reconnectAttempts(50)
+                .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(50)));
+        ReactiveQueue<String> q = b.queue(QueueSpec.named("race-stale-attach"), Codec.utf8()).block(TIMEOUT);
+        BlockingQueue<Delivery<String>> received = new LinkedBlockingQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicReference<Disposable> stream = new AtomicReference<>();
+        Thread subscriber = new Thread(() -> stream.set(q.receive().subscribe(received::add, failure::set)));
+        subscriber.start();
+        // parked (only with the pauses injected to reproduce the race) between finding the connection and attaching
+        await().atMost(TIMEOUT).until(() -> subscriber.getState() == Thread.State.TIMED_WAITING
+                || subscriber.getState() == Thread.State.TERMINATED);
+        b.dropConnection();
+        subscriber.join(TIMEOUT.toMillis());
+
+        q.send(OutboundMessage.of("m")).block(TIMEOUT); // waits for the new connection
+        await().atMost(TIMEOUT).until(() -> !received.isEmpty() || failure.get() != null);
+        assertThat(failure.get()).isNull();
+        Delivery<String> d = received.poll();
+        assertThat(d.payload()).isEqualTo("m");
+        d.ack().block(TIMEOUT);
+        stream.get().dispose();
+    }
+
     private static void takeAndAck(ReactiveQueue<String> q, String expected) {
         Delivery<String> d = q.receiveOne(Duration.ZERO).block(TIMEOUT);
         assertThat(d).isNotNull();

@@ -110,6 +110,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         return state == State.OPEN && channel.isActive();
     }
 
+    /**
+     * On the event loop: whether the connection closed, its subscriptions already handed to the broker as lost (an
+     * attachment made from now on would never be told).
+     */
+    boolean isClosed() {
+        return state == State.CLOSED;
+    }
+
     EventLoop loop() {
         return loop;
     }

@@ -161,11 +161,15 @@ final class RemoteSubscription<E> implements Subscription {
                 return;
             }
             Attachment was = current;
-            if (was != null && was.conn == conn) {
+            if ((was != null && was.conn == conn) || conn.isClosed()) {
                 // Already attached here. A stream registering while the broker reconnects is attached twice: by
                 // the reconnect, which found it registered, and by its own register, which found the new connection
                 // current. A second SUBSCRIBE would leave the first open on the server (its deliveries released, its
-                // credit on top of the demand, its slot held) or be refused at the subscription limit
+                // credit on top of the demand, its slot held) or be refused at the subscription limit.
+                // Or the connection closed before this task ran: its loss was handled without this stream, so an
+                // attachment here would never be detached, and made current (maybe over the attachment to the next
+                // connection) it would swallow the stream. The broker attaches the stream to the next connection
+                // (it was registered before the broker handed this one out), or fails it
                 attaching = false;
                 if (endRequested) {
                     requestEnd(); // it may have left the end to this task, having seen attaching set
