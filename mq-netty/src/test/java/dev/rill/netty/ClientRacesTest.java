@@ -15,13 +15,20 @@ import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
 import dev.rill.reactive.SendOptions;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -161,6 +168,128 @@ class ClientRacesTest {
         assertThat(d.payload()).isEqualTo("m");
         d.ack().block(TIMEOUT);
         stream.get().dispose();
+    }
+
+    /**
+     * A reconnect attempt that reaches a server but fails its handshake (a server still draining or at its
+     * connection limit refuses it, or the handshake times out) leaves the open streams alone: the client tries again
+     * and they resubscribe. The failed candidate's loss was taken for a loss with nothing left to reconnect, and
+     * every open stream failed with QueueClosedException, as if the client had been closed, while the client went on
+     * to reconnect.
+     */
+    @Test
+    void aReconnectAttemptThatFailsItsHandshakeLeavesTheStreamsOpen() throws Exception {
+        RillServer s = server(ServerOptions.defaults());
+        try (RefusingRelay relay = new RefusingRelay(s.port())) {
+            RemoteBroker b = (RemoteBroker) RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
+                    ClientOptions.defaults().reconnectAttempts(50)
+                            .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(50))).block(TIMEOUT);
+            clients.add(b);
+            ReactiveQueue<String> q = b.queue(QueueSpec.named("refused-reconnect"), Codec.utf8()).block(TIMEOUT);
+            BlockingQueue<Delivery<String>> received = new LinkedBlockingQueue<>();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Disposable stream = q.receive().subscribe(received::add, failure::set);
+            q.send(OutboundMessage.of("before")).block(TIMEOUT);
+            Delivery<String> first = received.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(first).isNotNull();
+            first.ack().block(TIMEOUT);
+
+            relay.refuseNext(1);
+            b.dropConnection();
+            q.send(OutboundMessage.of("after")).block(TIMEOUT); // on the connection after the refused one
+            assertThat(relay.refused()).isEqualTo(1);
+            await().atMost(TIMEOUT).until(() -> !received.isEmpty() || failure.get() != null);
+            assertThat(failure.get()).isNull();
+            assertThat(received.poll().payload()).isEqualTo("after");
+            stream.dispose();
+            b.close().block(TIMEOUT);
+        }
+    }
+
+    /**
+     * A loopback TCP relay to a server that can refuse the next connections: it waits for the client's first bytes
+     * (its HELLO: the client's connection handler is in place), then closes the socket. Plain threads: it blocks.
+     */
+    private static final class RefusingRelay implements AutoCloseable {
+        private final ServerSocket listener;
+        private final int upstreamPort;
+        private final AtomicInteger refuse = new AtomicInteger();
+        private final AtomicInteger refused = new AtomicInteger();
+        private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+
+        RefusingRelay(int upstreamPort) throws IOException {
+            this.upstreamPort = upstreamPort;
+            this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            daemon("relay-accept", this::acceptLoop);
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        void refuseNext(int n) {
+            refuse.set(n);
+        }
+
+        /** @return how many connections were refused (counted once closed) */
+        int refused() {
+            return refused.get();
+        }
+
+        private void acceptLoop() {
+            try {
+                while (true) {
+                    Socket c = listener.accept();
+                    sockets.add(c);
+                    if (refuse.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                        try {
+                            c.getInputStream().read();
+                        } finally {
+                            c.close();
+                            refused.incrementAndGet();
+                        }
+                        continue;
+                    }
+                    Socket u = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
+                    sockets.add(u);
+                    daemon("relay-c2s", () -> pump(c, u));
+                    daemon("relay-s2c", () -> pump(u, c));
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        }
+
+        private static void pump(Socket from, Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (IOException e) {
+                // a side closed
+            } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+        }
+
+        private static void daemon(String name, Runnable r) {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void closeQuietly(Socket s) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+            sockets.forEach(RefusingRelay::closeQuietly);
+        }
     }
 
     private static void takeAndAck(ReactiveQueue<String> q, String expected) {

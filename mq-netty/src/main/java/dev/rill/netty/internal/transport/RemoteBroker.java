@@ -227,8 +227,12 @@ public final class RemoteBroker implements ReactiveBroker {
             a.lost();
         }
         boolean reconnect;
+        boolean wasCurrent;
         synchronized (lock) {
-            if (current != c) {
+            wasCurrent = current == c;
+            if (!wasCurrent) {
+                // a candidate whose handshake failed (the reconnect tries again or reports it), or a connection
+                // closed by close() (which ended the streams itself): the streams are not this connection's to end
                 reconnect = false;
             } else {
                 current = null;
@@ -250,7 +254,7 @@ public final class RemoteBroker implements ReactiveBroker {
         }
         if (reconnect) {
             reconnect(cause);
-        } else {
+        } else if (wasCurrent) {
             failAll();
         }
     }
