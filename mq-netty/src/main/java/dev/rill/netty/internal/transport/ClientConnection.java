@@ -420,8 +420,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         Pending<?> p = requests.remove(e.id());
         if (p != null) {
-            if (e.code() == ErrorCode.SHUTTING_DOWN && broker.reconnects()) {
+            if (e.code() == ErrorCode.SHUTTING_DOWN && broker.reconnects() && p.elsewhere) {
                 p.retry(broker); // refused by a draining server: nothing was done, the next server gets it
+            } else if (e.code() == ErrorCode.SHUTTING_DOWN && !p.elsewhere) {
+                // setting up a connection to a server that is going away: give it up, the reconnect tries again
+                ctx.close();
+                p.sink.error(new RillException("the server at " + broker.address() + " is shutting down"));
             } else {
                 p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
             }
@@ -463,12 +467,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         final Function<Frame, R> answer;
         final String queue;
         final IntFunction<Frame> build;
+        /** Whether a draining server's refusal sends it again on the broker's next connection (else it fails). */
+        final boolean elsewhere;
 
-        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue, IntFunction<Frame> build) {
+        Pending(MonoSink<R> sink, Function<Frame, R> answer, String queue, IntFunction<Frame> build,
+                boolean elsewhere) {
             this.sink = sink;
             this.answer = answer;
             this.queue = queue;
             this.build = build;
+            this.elsewhere = elsewhere;
         }
 
         /** Sends the request again on the broker's next connection (it was refused, not executed). */
@@ -519,8 +527,18 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
      * @return a Mono of the result
      */
     <R> Mono<R> request(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
+        return request(queue, build, answer, true);
+    }
+
+    /**
+     * As {@link #request(String, IntFunction, Function)}; with {@code elsewhere} false a draining server's refusal
+     * fails the request instead of sending it again on the broker's next connection: the requests that set up a
+     * new connection must not wait for the connection they set up.
+     */
+    private <R> Mono<R> request(String queue, IntFunction<Frame> build, Function<Frame, R> answer,
+            boolean elsewhere) {
         return Mono.create(sink -> exec(() -> {
-            if (state == State.DRAINING && broker.reconnects()) {
+            if (state == State.DRAINING && broker.reconnects() && elsewhere) {
                 Pending.retry(broker, queue, build, answer, sink); // waits for the next connection
                 return;
             }
@@ -529,7 +547,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 return;
             }
             int id = newId();
-            requests.put(id, new Pending<>(sink, answer, queue, build));
+            requests.put(id, new Pending<>(sink, answer, queue, build, elsewhere));
             write(build.apply(id));
         }));
     }
@@ -541,6 +559,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     Mono<Void> declare(QueueSpec spec) {
         return request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null);
+    }
+
+    /**
+     * Declares {@code spec} again, or describes it when {@code describe}, while this connection is set up after a
+     * reconnect: on this connection only (a draining server's refusal fails it).
+     */
+    Mono<Void> setUp(QueueSpec spec, boolean describe) {
+        return describe ? request(spec.name(), id -> new Frame.Describe(id, spec.name()), f -> null, false)
+                : request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null, false);
     }
 
     /** @return a Mono of the spec of an existing queue (DESCRIBE), which is attached to this connection */

@@ -262,24 +262,52 @@ public final class RemoteBroker implements ReactiveBroker {
     private void reconnect(Throwable cause) {
         Retry retry = Retry.backoff(options.reconnectAttempts(), options.reconnectMinBackoff())
                 .maxBackoff(options.reconnectMaxBackoff())
-                .filter(e -> !permanent(e) && !isClosed())
+                .filter(e -> !permanent(e) && !(e instanceof SetUpRefused) && !isClosed())
                 .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + address
                         + " lost and not re-established after " + signal.totalRetries() + " attempts: "
                         + signal.failure().getMessage(), signal.failure()));
+        // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
+        // (the server died again, or went away) is one more failed attempt, where it ended the client for good
         Mono.delay(options.reconnectMinBackoff())
-                .then(Mono.defer(this::connectOnce))
+                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
                 .retryWhen(retry)
-                .flatMap(c -> Flux.fromIterable(new ArrayList<>(declared.values()))
-                        .concatMap(spec -> described.contains(spec.name()) ? c.describe(spec.name()).then()
-                                : c.declare(spec))
-                        .then(Mono.just(c)))
                 .subscribe(this::installReconnected, e -> {
+                    Throwable t = e instanceof SetUpRefused r ? r.getCause() : e;
                     synchronized (lock) {
-                        failure = e instanceof RuntimeException r ? r : new RillException(e.getMessage(), e);
+                        failure = t instanceof RuntimeException r ? r : new RillException(t.getMessage(), t);
                         next.tryEmitError(failure);
                     }
                     failAll();
                 });
+    }
+
+    /**
+     * Declares (or describes) every queue of this client again on a new connection.
+     *
+     * @return {@code c} once done; or the error of a lost connection (retried), or a {@link SetUpRefused} when the
+     *     server refused a queue on a connection still open (a queue deleted meanwhile, or declared again with other
+     *     settings: not retried, the connection is closed)
+     */
+    private Mono<ClientConnection> setUp(ClientConnection c) {
+        return Flux.fromIterable(new ArrayList<>(declared.values()))
+                .concatMap(spec -> c.setUp(spec, described.contains(spec.name())))
+                .then(Mono.just(c))
+                .onErrorMap(e -> {
+                    if (!c.isOpen()) {
+                        return e;
+                    }
+                    c.close();
+                    return new SetUpRefused(e);
+                });
+    }
+
+    /** A refusal of the server while a new connection was set up: retrying cannot help. */
+    private static final class SetUpRefused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        SetUpRefused(Throwable cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
     }
 
     private boolean isClosed() {

@@ -1,0 +1,246 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.internal.protocol.ErrorCode;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.FrameType;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.test.scheduler.VirtualTimeScheduler;
+
+/**
+ * A connection lost while the client sets it up after a reconnect (its queues declared again, before its streams
+ * are attached) is one more failed attempt: the client connects again, and its streams and sends carry on.
+ */
+class ReconnectSetupTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
+    private final ReactiveBroker local = Rill.inMemory(vts);
+    private final List<AutoCloseable> cleanup = new CopyOnWriteArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (int i = cleanup.size() - 1; i >= 0; i--) {
+            cleanup.get(i).close();
+        }
+        local.close().block(TIMEOUT);
+        vts.dispose();
+    }
+
+    @Test
+    void aConnectionLostWhileItsQueuesAreDeclaredAgainIsRetriedAndTheStreamCarriesOn() throws Exception {
+        reconnectThroughADoomedConnection(false);
+    }
+
+    @Test
+    void aServerShuttingDownWhileTheQueuesAreDeclaredAgainIsLeftForTheNextOne() throws Exception {
+        // the declare is refused with SHUTTING_DOWN on a connection that stays open: sending it again "on the next
+        // connection" would wait for the very connection being set up
+        reconnectThroughADoomedConnection(true);
+    }
+
+    private void reconnectThroughADoomedConnection(boolean draining) throws Exception {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().broker(local), TIMEOUT);
+        cleanup.add(() -> server.disposeNow(TIMEOUT));
+        ReactiveQueue<String> here = local.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
+        // connection 2 (the first reconnect) dies as the client declares its queue again on it
+        CuttingRelay relay = new CuttingRelay(server.port(), 2, draining);
+        cleanup.add(relay);
+        ReactiveBroker client = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
+                ClientOptions.defaults().reconnectAttempts(20)
+                        .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))).block(TIMEOUT);
+        cleanup.add(() -> client.close().block(TIMEOUT));
+        ReactiveQueue<String> remote = client.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
+
+        List<String> received = new CopyOnWriteArrayList<>();
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        Disposable stream = remote.receive().concatMap(d -> d.ack().thenReturn(d.payload()))
+                .subscribe(received::add, error::set);
+        cleanup.add(stream::dispose);
+        here.send(OutboundMessage.of("before")).block(TIMEOUT);
+        await().atMost(TIMEOUT).until(() -> received.contains("before"));
+
+        relay.cut(); // connection 1
+        await().atMost(TIMEOUT).until(() -> relay.connections() >= 3);
+        here.send(OutboundMessage.of("after")).block(TIMEOUT);
+        await().atMost(TIMEOUT).until(() -> received.contains("after") || error.get() != null);
+        assertThat(error.get()).as("the receive stream").isNull();
+        assertThat(relay.declaresCut()).isEqualTo(1);
+        assertThat(remote.send(OutboundMessage.of("sent")).block(TIMEOUT).messageId()).isPositive();
+    }
+
+    /**
+     * A relay that, when the client sends DECLARE on connection {@code doomed}, closes it, or (draining) answers
+     * ERROR(SHUTTING_DOWN) in the server's place and keeps it open.
+     */
+    private static final class CuttingRelay implements AutoCloseable {
+        private final ServerSocket listener;
+        private final int upstreamPort;
+        private final int doomed;
+        private final boolean draining;
+        private final AtomicInteger connections = new AtomicInteger();
+        private final AtomicInteger declaresCut = new AtomicInteger();
+        private final List<Socket> open = new CopyOnWriteArrayList<>();
+
+        CuttingRelay(int upstreamPort, int doomed, boolean draining) throws IOException {
+            this.upstreamPort = upstreamPort;
+            this.doomed = doomed;
+            this.draining = draining;
+            this.listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+            thread("relay-accept", this::acceptLoop);
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        int connections() {
+            return connections.get();
+        }
+
+        int declaresCut() {
+            return declaresCut.get();
+        }
+
+        /** Closes the connections open now. */
+        void cut() throws IOException {
+            for (Socket s : open) {
+                s.close();
+            }
+            open.clear();
+        }
+
+        private void acceptLoop() {
+            try {
+                while (true) {
+                    Socket c = listener.accept();
+                    Socket u = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
+                    int n = connections.incrementAndGet();
+                    open.add(c);
+                    open.add(u);
+                    thread("relay-c2s-" + n, () -> framePump(c, u, n == doomed));
+                    thread("relay-s2c-" + n, () -> copy(u.getInputStream(), c.getOutputStream()));
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        }
+
+        private void framePump(Socket c, Socket u, boolean cutAtDeclare) {
+            try {
+                DataInputStream in = new DataInputStream(c.getInputStream());
+                DataOutputStream out = new DataOutputStream(u.getOutputStream());
+                while (true) {
+                    int length = in.readInt();
+                    byte[] rest = new byte[length];
+                    in.readFully(rest);
+                    if (cutAtDeclare && rest[0] == (byte) FrameType.DECLARE.code()) {
+                        declaresCut.incrementAndGet();
+                        if (!draining) {
+                            c.close();
+                            u.close();
+                            return;
+                        }
+                        int id = java.nio.ByteBuffer.wrap(rest, 1, 4).getInt();
+                        ByteBuf b = Unpooled.buffer();
+                        FrameEncoder.encode(new Frame.Error(id, ErrorCode.SHUTTING_DOWN, "draining"), b);
+                        OutputStream toClient = c.getOutputStream();
+                        synchronized (toClient) {
+                            toClient.write(ByteBufUtil.getBytes(b));
+                            toClient.flush();
+                        }
+                        b.release();
+                        continue;
+                    }
+                    out.writeInt(length);
+                    out.write(rest);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                close(c, u);
+            }
+        }
+
+        private static void copy(InputStream in, OutputStream out) {
+            byte[] buf = new byte[64 * 1024];
+            try {
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                    synchronized (out) {
+                        out.write(buf, 0, n);
+                        out.flush();
+                    }
+                }
+            } catch (IOException e) {
+                // a side closed
+            }
+            try {
+                in.close();
+                out.close();
+            } catch (IOException e) {
+                // closing
+            }
+        }
+
+        private static void close(Socket... sockets) {
+            for (Socket s : sockets) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    // closing
+                }
+            }
+        }
+
+        private interface Body {
+            void run() throws IOException;
+        }
+
+        private static void thread(String name, Body body) {
+            Thread t = new Thread(() -> {
+                try {
+                    body.run();
+                } catch (IOException e) {
+                    // closed
+                }
+            }, name);
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+            cut();
+        }
+    }
+}
