@@ -50,6 +50,10 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     /** Dispatch passes asked for and not finished (one runs at a time). */
     private final AtomicInteger dispatching = new AtomicInteger();
     private volatile boolean closed;
+    /** Set by the first close(); a later close() waits for {@link #closeDone} instead of ending at once. */
+    private final AtomicBoolean closeStarted = new AtomicBoolean();
+    /** Completes when the first close() has finished (the log closed and the directory released). */
+    private final CompletableFuture<Void> closeDone = new CompletableFuture<>();
     /** Raised after each view is registered; {@link #close()} reads it between setting closed and closing views. */
     private final AtomicLong viewsRegistered = new AtomicLong();
 
@@ -382,10 +386,25 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
 
     @Override
     public Mono<Void> close() {
-        return Mono.fromRunnable(() -> {
-            if (closed) {
-                return;
+        // Every close() ends when the first one has finished (the log synced, the directory released): a close()
+        // that found another under way used to end at once, before the log was closed, so opening the directory
+        // again failed as in use. The first one's work goes on even if its subscriber cancels, so that nobody waits
+        // for ever; each waits on a copy, so that cancelling one cancels nothing else.
+        return Mono.defer(() -> {
+            if (closeStarted.compareAndSet(false, true)) {
+                if (durable != null) {
+                    Schedulers.boundedElastic().schedule(this::closeNow); // syncs the log: blocking
+                } else {
+                    closeNow();
+                }
             }
+            return Mono.fromFuture(closeDone.copy());
+        });
+    }
+
+    /** The first close(): closes the queues, then the log; completes {@link #closeDone}. */
+    private void closeNow() {
+        try {
             closed = true;
             viewsRegistered.get(); // see view(MessageQueue): every view counted before this read is closed below
             for (String name : core.list()) {
@@ -397,12 +416,15 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
             views.clear();
             if (durable != null) {
                 try {
-                    durable.close(); // syncs what is pending: blocking, hence on boundedElastic below
+                    durable.close(); // syncs what is pending: blocking, hence on boundedElastic above
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             }
-        }).then().subscribeOn(durable != null ? Schedulers.boundedElastic() : Schedulers.immediate());
+            closeDone.complete(null);
+        } catch (Throwable e) {
+            closeDone.completeExceptionally(e);
+        }
     }
 
     @Override
