@@ -946,10 +946,20 @@ public final class SegmentedLog implements AutoCloseable {
     /**
      * Writes and syncs everything appended so far, stops the writer and releases the directory lock. Appends
      * made after close never become durable (their futures fail). Blocks until done: do not call from a Reactor
-     * thread.
+     * thread. A close() called while another one runs returns once that one has finished.
      */
     @Override
     public void close() throws IOException {
+        // One close at a time: a second close() that returned at once (it found closing set) reported the log
+        // closed while the first was still syncing it and holding the directory's lock.
+        synchronized (closeLock) {
+            closeLocked();
+        }
+    }
+
+    private final Object closeLock = new Object();
+
+    private void closeLocked() throws IOException {
         if (closing) {
             return;
         }
