@@ -81,6 +81,12 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     private Upstream current; // null: not subscribed (paused, stopping or not started)
     private long requested; // demand outstanding on current
     private int held;
+    /**
+     * Of {@code held}: deliveries given back at once because they came after a pause, drain or cancel (a receive
+     * stream the pipeline had left). They take no handler slot, so they count neither for the demand asked of the
+     * current stream nor against its deliveries; they stay in {@code held} so that a drain waits for their give-back.
+     */
+    private int returning;
     private boolean paused;
     private boolean stopping;
     private boolean graceExpired;
@@ -286,7 +292,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (u == null || !u.subscribed || paused || stopping) {
             return;
         }
-        long want = concurrency - held - requested;
+        long want = concurrency - (held - returning) - requested;
         if (want > 0) {
             requested += want;
             u.request(want);
@@ -301,7 +307,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     }
 
     private void onDelivery(Upstream u, Delivery<T> d) {
-        boolean wanted = u == current && !paused && !stopping && held < concurrency;
+        // A late delivery of a stream left behind (pause and resume) is given back below; while its give-back settles
+        // (asynchronously: a durable or remote nack), it must not count against the deliveries the new stream was
+        // asked for: they would be given back too, each give-back counting a delivery (toward the dead-letter queue)
+        boolean wanted = u == current && !paused && !stopping && held - returning < concurrency;
         if (u == current && requested > 0) {
             requested--;
         }
@@ -310,6 +319,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         setHeld(held + 1);
         if (!wanted) {
             // raced with pause/drain/cancel: give it back at once rather than sit on it until its lease runs out
+            h.returning = true;
+            returning++;
             giveBack(h);
             return;
         }
@@ -436,6 +447,9 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             return;
         }
         setHeld(held - 1);
+        if (h.returning) {
+            returning--;
+        }
         if (h.started && keyOrdered) {
             String key = h.delivery.message().key();
             if (key != null) {
@@ -686,6 +700,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         volatile Subscription handling; // the handler's subscription; Operators' cancelled marker once cancelled
         boolean started;
         boolean linked;
+        boolean returning; // given back on arrival (see DefaultQueuePipeline.returning)
         Holder prev;
         Holder next;
         /** When its lease is next extended (the scheduler's millis); MAX_VALUE: never again. Loop-confined. */
