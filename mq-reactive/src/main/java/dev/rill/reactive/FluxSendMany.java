@@ -86,6 +86,8 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
         private final ArrayList<OutboundMessage<T>> staging = new ArrayList<>();
         /** Messages still to send one at a time after a refusal (see drainLoop). */
         private int singles;
+        /** The error of the first message the log's codec cannot encode: the stream ends with it after those before. */
+        private IllegalArgumentException unencodable;
         private long upstreamRequested;
         private long emittedTotal;
         private boolean terminated;
@@ -212,8 +214,15 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     return false;
                 }
                 OutboundMessage<T> m;
-                while ((m = pending.poll()) != null) {
-                    staging.add(m);
+                while (unencodable == null && (m = pending.poll()) != null) {
+                    unencodable = queue.unencodable(m.payload()); // durable: refused before it is stored
+                    if (unencodable == null) {
+                        staging.add(m);
+                    }
+                }
+                if (unencodable != null && staging.isEmpty()) {
+                    fail(unencodable); // after the results of the messages before it
+                    return false;
                 }
                 if (!staging.isEmpty() && e != r) {
                     if (queue.closed) {

@@ -103,6 +103,9 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
             }
         }
 
+        /** The payload was found encodable by the log's codec (checked once, before the first store attempt). */
+        private boolean encodable;
+
         /** @return true when the send found the queue full and waits */
         private boolean attempt() {
             for (;;) {
@@ -112,6 +115,14 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                 if (queue.closed) {
                     fail(queue.closedException());
                     return false;
+                }
+                if (!encodable) {
+                    IllegalArgumentException bad = queue.unencodable(message.payload()); // durable: before storing
+                    if (bad != null) {
+                        fail(bad);
+                        return false;
+                    }
+                    encodable = true;
                 }
                 long now = queue.now();
                 SendOutcome o;

@@ -1,6 +1,7 @@
 package dev.rill.reactive;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.rill.core.Codec;
 import dev.rill.core.DurabilityOptions;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import reactor.core.publisher.Flux;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
+import reactor.test.StepVerifier;
 
 /**
  * A durable broker confirms sends through one shared list of waiting callers and one armed log callback at a time:
@@ -69,6 +71,55 @@ class DurableConfirmationsTest {
             } finally {
                 again.close().block(TIMEOUT);
             }
+        }
+    }
+
+    /** Encodes any text but "bad", as a user's codec that cannot encode some of its values would. */
+    private static final Codec<String> PICKY = new Codec<>() {
+        @Override
+        public byte[] encode(String payload) {
+            if (payload.startsWith("bad")) {
+                throw new IllegalStateException("cannot encode " + payload);
+            }
+            return payload.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String decode(byte[] bytes) {
+            return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    };
+
+    @Test
+    void aPayloadTheCodecCannotEncodeIsRefusedBeforeItIsStoredNeverConfirmedAndNeverLost() throws Exception {
+        // the log encodes on its writer thread: a payload it cannot encode used to be stored in memory (delivered,
+        // then gone after a restart) and its send confirmed when another record appended meanwhile was durable
+        Path data = dir.resolve("picky");
+        ReactiveBroker broker = Rill.embedded(data, DurabilityOptions.defaults());
+        try {
+            ReactiveQueue<String> q = broker.queue(QueueSpec.named("p"), PICKY).block(TIMEOUT);
+            q.send(OutboundMessage.of("ok-1")).block(TIMEOUT);
+            assertThatThrownBy(() -> q.send(OutboundMessage.of("bad-1")).block(TIMEOUT))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("queue 'p'").hasMessageContaining("cannot encode bad-1")
+                    .hasMessageContaining("not stored");
+            StepVerifier.create(q.sendMany(Flux.just("ok-2", "ok-3", "bad-2", "ok-4").map(OutboundMessage::of)))
+                    .assertNext(r -> assertThat(r.message().payload()).isEqualTo("ok-2"))
+                    .assertNext(r -> assertThat(r.message().payload()).isEqualTo("ok-3"))
+                    .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("cannot encode bad-2"))
+                    .verify(TIMEOUT);
+            assertThat(q.stats().block(TIMEOUT).ready()).isEqualTo(3);
+        } finally {
+            broker.close().block(TIMEOUT);
+        }
+        ReactiveBroker again = Rill.embedded(data, DurabilityOptions.defaults());
+        try {
+            ReactiveQueue<String> q = again.queue(QueueSpec.named("p"), PICKY).block(TIMEOUT);
+            assertThat(q.peek(10).map(m -> m.payload()).collectList().block(TIMEOUT))
+                    .containsExactly("ok-1", "ok-2", "ok-3"); // what was confirmed is all there is, before and after
+        } finally {
+            again.close().block(TIMEOUT);
         }
     }
 
