@@ -638,7 +638,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         void completed(PendingSend p, SendReceipt r, boolean fromCallback) {
             if (!loop.inEventLoop() || (fromCallback && !inSubscribe)) {
                 // asynchronous completion (e.g. a WAIT send released by an ack): resume on the event loop, later
-                loop.execute(() -> completed(p, r, false));
+                hop(() -> completed(p, r, false)); // refused: the connection closed with its loop
                 return;
             }
             if (state == State.CLOSED || pending.peek() != p) {
@@ -930,10 +930,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 forward(e);
             } else {
                 hops.incrementAndGet();
-                loop.execute(() -> {
+                if (!hop(() -> {
                     hops.decrementAndGet();
                     forward(e);
-                });
+                })) {
+                    hops.decrementAndGet(); // the loop stopped with the connection: nobody to tell
+                }
             }
         }
 
@@ -1015,10 +1017,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 deliver(d);
             } else {
                 hops.incrementAndGet();
-                loop.execute(() -> {
+                if (!hop(() -> {
                     hops.decrementAndGet();
                     deliver(d);
-                });
+                })) {
+                    // the event loop stopped (a server with loops of its own, disposed): the connection is gone and
+                    // nothing will ever run the hop; give the lease back now rather than at its visibility timeout
+                    hops.decrementAndGet();
+                    d.release().subscribe(null, e -> { });
+                }
             }
         }
 
@@ -1366,7 +1373,23 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (loop.inEventLoop()) {
             r.run();
         } else {
+            hop(r);
+        }
+    }
+
+    /**
+     * Hands {@code r} to the event loop from another thread.
+     *
+     * @return false when the loop refused it because it stopped (a server with event loops of its own that was
+     *     disposed): its channel closed before, so the connection released what it held and nothing is left to answer;
+     *     the caller gives back what it carried. Never throws into the broker thread that completed the call.
+     */
+    private boolean hop(Runnable r) {
+        try {
             loop.execute(r);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return false;
         }
     }
 

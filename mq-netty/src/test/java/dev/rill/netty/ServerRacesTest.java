@@ -1,0 +1,87 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.reactive.Delivery;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.test.scheduler.VirtualTimeScheduler;
+
+/**
+ * Races between a server connection's event loop and the threads its broker calls complete on: each test sets up
+ * the interleaving the race needs (work completing on a thread other than the connection's loop while that loop
+ * changes state or stops) and checks that nothing is lost or leaked.
+ */
+class ServerRacesTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
+    private final ReactiveBroker local = Rill.inMemory(vts);
+    private RillServer server;
+
+    @AfterEach
+    void tearDown() {
+        if (server != null) {
+            server.disposeNow(TIMEOUT);
+        }
+        local.close().block(TIMEOUT);
+        vts.dispose();
+    }
+
+    private QueueStats stats(String queue) {
+        return local.stats().block(TIMEOUT).stream().filter(s -> s.name().equals(queue)).findFirst().orElseThrow();
+    }
+
+    /** Opens a raw connection subscribed to {@code queue} with {@code credit}, the credit applied on return. */
+    private static RawClient subscribed(RillServer server, String queue, int credit) throws Exception {
+        RawClient raw = new RawClient(server.port());
+        raw.send(new Frame.Hello(List.of(4), "raw"));
+        raw.readUntil(Frame.HelloOk.class);
+        raw.send(new Frame.Describe(1, queue));
+        raw.readUntil(Frame.DescribeOk.class);
+        raw.send(new Frame.Subscribe(2, queue, 0, 0, 0));
+        raw.readUntil(Frame.SubscribeOk.class);
+        raw.send(new Frame.Credit(2, credit));
+        raw.send(new Frame.Ping(7));
+        raw.readUntil(Frame.Pong.class); // frames are handled in order: the credit was requested
+        return raw;
+    }
+
+    /**
+     * A delivery emitted on another thread hops to the connection's loop; when the server stopped its own event
+     * loops meanwhile (disposeNow with ioThreads), the hop is refused. The lease must go back to the queue at
+     * once, not stay taken until its visibility timeout (virtual here: forever).
+     */
+    @Test
+    void aDeliveryHandedToAStoppedEventLoopGoesBackToTheQueue() throws Exception {
+        ReactiveQueue<String> q = local.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(local).ioThreads(1),
+                TIMEOUT);
+        try (RawClient raw = subscribed(server, "q", 1)) {
+            Thread sender = new Thread(() -> q.send(OutboundMessage.of("m")).block(TIMEOUT), "race-sender");
+            sender.start();
+            await().atMost(TIMEOUT).until(() -> stats("q").inFlight() == 1); // leased for the remote subscription
+            server.disposeNow(TIMEOUT);
+            server = null;
+            sender.join(TimeUnit.SECONDS.toMillis(20));
+        }
+        await().atMost(TIMEOUT).until(() -> stats("q").inFlight() == 0);
+        Delivery<String> again = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(again).isNotNull();
+        assertThat(again.payload()).isEqualTo("m");
+    }
+
+}
