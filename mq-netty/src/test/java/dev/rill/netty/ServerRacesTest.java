@@ -7,13 +7,18 @@ import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
+import dev.rill.core.Overflow;
 import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.SendStatus;
+import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -82,6 +87,39 @@ class ServerRacesTest {
         Delivery<String> again = q.receiveOne(Duration.ZERO).block(TIMEOUT);
         assertThat(again).isNotNull();
         assertThat(again.payload()).isEqualTo("m");
+    }
+
+    /**
+     * A SEND waiting for room (WAIT) is stored on the thread that freed the room, and its result hops to the
+     * connection's loop; a CANCEL_SEND read before that hop ran must not answer CANCELLED for a message that was
+     * stored (protocol: CANCELLED only for unstored messages), or a client would send it again.
+     */
+    @Test
+    void aCancelSendCrossingTheStoreOfItsWaitingMessageAnswersItStored() throws Exception {
+        ReactiveQueue<String> q = local.queue(QueueSpec.named("full").capacity(1), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("first")).block(TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(local), TIMEOUT);
+        try (RawClient raw = new RawClient(server.port())) {
+            raw.send(new Frame.Hello(List.of(4), "raw"));
+            raw.readUntil(Frame.HelloOk.class);
+            raw.send(new Frame.Describe(1, "full"));
+            raw.readUntil(Frame.DescribeOk.class);
+            raw.send(new Frame.Send(2, "full", Overflow.WAIT, List.of(new WireMessage(
+                    "second".getBytes(StandardCharsets.UTF_8), null, 0, 0, 0, null, Map.of()))));
+            raw.send(new Frame.Ping(7));
+            raw.readUntil(Frame.Pong.class); // the SEND waits for room
+            Thread acker = new Thread(() -> q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT),
+                    "race-acker");
+            acker.start(); // frees room: the waiting SEND is stored on this thread
+            await().atMost(TIMEOUT).until(() -> stats("full").sent() == 2);
+            raw.send(new Frame.CancelSend(2));
+            Frame.SendReceipts answer = raw.readUntil(Frame.SendReceipts.class);
+            acker.join(TimeUnit.SECONDS.toMillis(20));
+            assertThat(answer.requestId()).isEqualTo(2);
+            assertThat(answer.receipts()).singleElement()
+                    .satisfies(r -> assertThat(r.status()).isEqualTo(SendStatus.ENQUEUED));
+        }
+        assertThat(stats("full").ready()).isEqualTo(1); // "second" is stored, as the receipt says
     }
 
 }

@@ -592,6 +592,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         boolean running;
         boolean inSubscribe;
         Disposable inFlight;
+        /** The head message's send in flight: its result, written by the thread that completes it. */
+        Attempt attempt;
 
         @SuppressWarnings("unchecked")
         SendLane(String name, ReactiveQueue<byte[]> queue) {
@@ -615,9 +617,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     Mono<SendResult<byte[]>> send = storeFirst != null
                             ? storeFirst.sendStored(Wire.fromWire(w), head.options)
                             : queue.send(Wire.fromWire(w), head.options);
+                    Attempt a = new Attempt();
+                    attempt = a;
                     inFlight = send.subscribe(
-                            r -> completed(head, receipt(r), true),
-                            e -> completed(head, receipt(e), true));
+                            r -> completed(head, a.result = receipt(r), true),
+                            e -> completed(head, a.result = receipt(e), true));
                 } catch (RuntimeException e) {
                     completed(head, receipt(e), true);
                 }
@@ -799,6 +803,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     d.dispose();
                 }
                 inFlight = null;
+                // its send may have completed already on another thread (a WAIT send stored by the ack that freed
+                // room) with the result still on its way here: that message was stored, and is answered as such
+                Attempt a = attempt;
+                SendReceipt done = running && a != null ? a.result : null;
+                if (done != null) {
+                    found.receipts[next++] = done;
+                }
+                attempt = null;
                 from = next;
                 next = 0;
                 running = false;
@@ -828,6 +840,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             awaiting.clear();
             checkpoints.clear();
         }
+    }
+
+    /** One message's send of a lane; its result is written on the thread that completed it, before the hop. */
+    private static final class Attempt {
+        volatile SendReceipt result;
     }
 
     private static SendReceipt receipt(SendResult<byte[]> r) {
