@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.core.Overflow;
@@ -122,4 +123,46 @@ class ServerRacesTest {
         assertThat(stats("full").ready()).isEqualTo(1); // "second" is stored, as the receipt says
     }
 
+    /**
+     * An event the queue emits on another thread (here the sender's) hops to the connection's loop; the end of the
+     * events stream, signalled on the loop itself (the queue deleted by a DELETE of this connection), must come after
+     * it, as in one JVM, not overtake it and drop it.
+     */
+    @Test
+    void anEventOnItsWayToTheLoopIsForwardedBeforeTheEndOfItsStream() throws Exception {
+        ReactiveQueue<String> q = local.queue(QueueSpec.named("ev"), Codec.utf8()).block(TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(local), TIMEOUT);
+        try (RawClient raw = new RawClient(server.port())) {
+            raw.send(new Frame.Hello(List.of(4), "raw"));
+            raw.readUntil(Frame.HelloOk.class);
+            raw.send(new Frame.Describe(1, "ev"));
+            raw.readUntil(Frame.DescribeOk.class);
+            raw.send(new Frame.SubscribeEvents(2, "ev"));
+            raw.readUntil(Frame.SubscribeOk.class);
+            raw.send(new Frame.Credit(2, 10));
+            raw.send(new Frame.Ping(7));
+            raw.readUntil(Frame.Pong.class);
+            // a witness in the JVM, subscribed after the server: it sees an event only after the server's stream did
+            java.util.Set<QueueEvent.Type> witnessed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            q.events().subscribe(e -> witnessed.add(e.type()));
+            raw.send(new Frame.Delete(3, "ev"));
+            java.util.concurrent.atomic.AtomicBoolean stored = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread sender = new Thread(() -> stored.set(q.send(OutboundMessage.of("m"))
+                    .onErrorResume(e -> reactor.core.publisher.Mono.empty()).block(TIMEOUT) != null), "race-sender");
+            sender.start(); // its ENQUEUED event is emitted on this thread, while the DELETE is on its way
+            List<Frame.Event> before = new java.util.ArrayList<>();
+            Frame f;
+            while (!((f = raw.read()) instanceof Frame.SubscriptionEnd) && f != null) {
+                if (f instanceof Frame.Event e) {
+                    before.add(e);
+                }
+            }
+            sender.join(TimeUnit.SECONDS.toMillis(20));
+            assertThat(f).isInstanceOf(Frame.SubscriptionEnd.class);
+            if (stored.get() && witnessed.contains(QueueEvent.Type.ENQUEUED)) {
+                // stored and its event emitted before the delete: it comes before the end, as in one JVM
+                assertThat(before).extracting(Frame.Event::eventType).contains(QueueEvent.Type.ENQUEUED);
+            }
+        }
+    }
 }

@@ -966,12 +966,31 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         protected void hookOnError(Throwable e) {
-            onLoop(() -> end(Wire.codeOf(e), text(e)));
+            afterHops(() -> end(Wire.codeOf(e), text(e)));
         }
 
         @Override
         protected void hookOnComplete() {
-            onLoop(() -> end(ErrorCode.NONE, "the queue was closed")); // completes, as in memory
+            afterHops(() -> end(ErrorCode.NONE, "the queue was closed")); // completes, as in memory
+        }
+
+        /**
+         * Runs the end of the stream on the loop after the events still on their way there: signalled on the loop
+         * itself (a DELETE of this connection) while an event emitted on another thread waits in the loop's task
+         * queue, running it at once would end the subscription first and drop that event.
+         */
+        private void afterHops(Runnable end) {
+            if (loop.inEventLoop() && hops.get() == 0) {
+                end.run();
+            } else {
+                hops.incrementAndGet();
+                if (!hop(() -> {
+                    hops.decrementAndGet();
+                    end.run();
+                })) {
+                    hops.decrementAndGet();
+                }
+            }
         }
 
         private void end(ErrorCode code, String message) {
