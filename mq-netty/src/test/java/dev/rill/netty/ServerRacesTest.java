@@ -112,7 +112,10 @@ class ServerRacesTest {
             Thread acker = new Thread(() -> q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT),
                     "race-acker");
             acker.start(); // frees room: the waiting SEND is stored on this thread
-            await().atMost(TIMEOUT).until(() -> stats("full").sent() == 2);
+            // stored, and the acker is done with the store and its result (finished, or paused after recording it):
+            // a cancel crossing the store itself is the reactive send's race, not this one
+            await().atMost(TIMEOUT).until(() -> stats("full").sent() == 2
+                    && (acker.getState() == Thread.State.TERMINATED || acker.getState() == Thread.State.TIMED_WAITING));
             raw.send(new Frame.CancelSend(2));
             Frame.SendReceipts answer = raw.readUntil(Frame.SendReceipts.class);
             acker.join(TimeUnit.SECONDS.toMillis(20));
