@@ -35,6 +35,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * with {@link #lastSeq()} read after the call tells when the change is durable under the fsync policy
  * (the reactive layer completes a send's or an ack's {@code Mono} only then). Nothing blocks on the file but
  * {@link #open} and {@link #close()}.
+ *
+ * <p>A payload its codec cannot encode (the codec throws or returns null) stays in memory and is never logged: the
+ * {@code whenDurable} of that send's own record fails, but that of a later record (another thread's, or the next
+ * send of a batch) does not. A caller whose codec can fail should encode the payload before sending, as the reactive
+ * layer does (it refuses such a payload and stores nothing).
  */
 public final class DurableBroker implements AutoCloseable {
 
