@@ -7,15 +7,19 @@ import dev.rill.core.ReceiptHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /** A delivery from an {@link InMemoryQueue}: one lease and its receipt handle. */
 final class DeliveryImpl<T> implements Delivery<T> {
 
     static final int OPEN = 0;
     static final int ACKED = 1;
-    static final int SETTLED = 2; // nacked or rejected
+    static final int SETTLED = 2; // nacked, rejected or released
     static final int OVER = 3; // the lease was found to be over
+    static final int ACKING = 4; // an ack (or an ackAll/ackEach) claimed the settlement and is in the core
+    static final int SETTLING = 5; // a nack, reject or release claimed the settlement and is in the core
 
     final InMemoryQueue<T> queue;
     private final Lease<T> lease;
@@ -23,9 +27,24 @@ final class DeliveryImpl<T> implements Delivery<T> {
     private final FluxReceive.ReceiveSubscription<T> owner;
     private volatile long deadline;
 
+    /*
+     * Settlement: one call at a time takes the lease to the core. It claims the settlement (CAS OPEN -> ACKING or
+     * SETTLING), calls the core and publishes the end (ACKED, SETTLED or OVER; back to OPEN when the core call threw,
+     * having changed nothing). A settlement that finds another in flight does not call the core (the core would
+     * answer STALE before the winner has published, see SettleRacesTest): it waits, without blocking, for the
+     * winner's end on `waiters`, created by the first such caller only (an uncontended settle allocates nothing).
+     * Dekker pair: the winner writes `state`, then reads `waiters`; a waiter installs `waiters`, then reads `state`,
+     * so either the winner sees the waiter and wakes it, or the waiter sees the end.
+     */
     volatile int state;
     static final AtomicIntegerFieldUpdater<DeliveryImpl> STATE =
             AtomicIntegerFieldUpdater.newUpdater(DeliveryImpl.class, "state");
+
+    /** Woken with the end of the settlement in flight; null when nobody waits. */
+    private volatile Sinks.One<Integer> waiters;
+    @SuppressWarnings("rawtypes")
+    private static final AtomicReferenceFieldUpdater<DeliveryImpl, Sinks.One> WAITERS =
+            AtomicReferenceFieldUpdater.newUpdater(DeliveryImpl.class, Sinks.One.class, "waiters");
 
     DeliveryImpl(InMemoryQueue<T> queue, Lease<T> lease, FluxReceive.ReceiveSubscription<T> owner) {
         this.queue = queue;
@@ -38,13 +57,10 @@ final class DeliveryImpl<T> implements Delivery<T> {
         return lease.handle();
     }
 
-    boolean isAcked() {
-        return state == ACKED;
-    }
-
     /** Whether the holder still owns the lease as far as this object knows (not settled, deadline not reached). */
     boolean isHeld(long now) {
-        return state == OPEN && now < deadline;
+        int s = state;
+        return (s == OPEN || s >= ACKING) && now < deadline;
     }
 
     @Override
@@ -65,18 +81,21 @@ final class DeliveryImpl<T> implements Delivery<T> {
     @Override
     public Mono<Void> ack() {
         return Mono.defer(() -> {
-            if (state == ACKED) {
-                return queue.broker.durable();
+            if (!claim(ACKING)) {
+                return lost("ack", ACKED, this::ack);
             }
-            LeaseOutcome o = queue.core.ack(lease.handle(), queue.now());
+            LeaseOutcome o;
+            try {
+                o = queue.core.ack(lease.handle(), queue.now());
+            } catch (RuntimeException | Error e) {
+                publish(OPEN);
+                throw e;
+            }
             if (o == LeaseOutcome.OK) {
-                settledOk(true);
+                publish(ACKED);
                 return queue.broker.durable(); // a durable broker confirms the ack once it is on disk
             }
-            if (state == ACKED) {
-                return queue.broker.durable(); // a concurrent ack of this delivery won
-            }
-            leaseOver();
+            publish(OVER);
             return Mono.error(expired("ack"));
         });
     }
@@ -90,17 +109,29 @@ final class DeliveryImpl<T> implements Delivery<T> {
     public Mono<Void> nack(Duration delay) {
         Objects.requireNonNull(delay, "delay");
         return Mono.defer(() -> {
+            if (delay.isNegative()) {
+                return Mono.error(new IllegalArgumentException("delay must be >= 0, was " + delay));
+            }
+            if (!claim(SETTLING)) {
+                return lost("nack", -1, () -> nack(delay));
+            }
             long now = queue.now();
-            LeaseOutcome o = queue.core.nack(lease.handle(), delay, now);
+            LeaseOutcome o;
+            try {
+                o = queue.core.nack(lease.handle(), delay, now);
+            } catch (RuntimeException | Error e) {
+                publish(OPEN);
+                throw e;
+            }
             if (o == LeaseOutcome.OK) {
-                settledOk(false);
+                publish(SETTLED);
                 if (!delay.isZero()) {
                     queue.timer.ensure(now + delay.toMillis());
                 }
                 queue.afterDeadLetterRisk();
                 return queue.broker.durable(); // a durable broker confirms the nack once it is on disk
             }
-            leaseOver();
+            publish(OVER);
             return Mono.error(expired("nack"));
         });
     }
@@ -125,13 +156,22 @@ final class DeliveryImpl<T> implements Delivery<T> {
     @Override
     public Mono<Void> reject(String reason) {
         return Mono.defer(() -> {
-            LeaseOutcome o = queue.core.reject(lease.handle(), reason, queue.now());
+            if (!claim(SETTLING)) {
+                return lost("reject", -1, () -> reject(reason));
+            }
+            LeaseOutcome o;
+            try {
+                o = queue.core.reject(lease.handle(), reason, queue.now());
+            } catch (RuntimeException | Error e) {
+                publish(OPEN);
+                throw e;
+            }
             if (o == LeaseOutcome.OK) {
-                settledOk(false);
+                publish(SETTLED);
                 queue.afterDeadLetterRisk();
                 return queue.broker.durable(); // the dead-letter move (or drop) is on disk when this completes
             }
-            leaseOver();
+            publish(OVER);
             return Mono.error(expired("reject"));
         });
     }
@@ -139,12 +179,21 @@ final class DeliveryImpl<T> implements Delivery<T> {
     @Override
     public Mono<Void> release() {
         return Mono.defer(() -> {
-            LeaseOutcome o = queue.core.release(lease.handle(), queue.now());
+            if (!claim(SETTLING)) {
+                return lost("release", -1, this::release);
+            }
+            LeaseOutcome o;
+            try {
+                o = queue.core.release(lease.handle(), queue.now());
+            } catch (RuntimeException | Error e) {
+                publish(OPEN);
+                throw e;
+            }
             if (o == LeaseOutcome.OK) {
-                settledOk(false);
+                publish(SETTLED);
                 return queue.broker.durable(); // the uncounted delivery is logged like a nack
             }
-            leaseOver();
+            publish(OVER);
             return Mono.error(expired("release"));
         });
     }
@@ -155,12 +204,85 @@ final class DeliveryImpl<T> implements Delivery<T> {
         return s == ACKED || s == SETTLED;
     }
 
-    /** The core accepted an ack (acked) or a nack/reject: the holder no longer owns the lease. */
-    void settledOk(boolean acked) {
-        state = acked ? ACKED : SETTLED;
-        if (owner != null) {
+    /**
+     * Claims the settlement for a call that is about to take the lease to the core.
+     *
+     * @param inFlight ACKING or SETTLING
+     * @return false when the delivery is settled, over, or another settlement is in flight
+     */
+    boolean claim(int inFlight) {
+        return state == OPEN && STATE.compareAndSet(this, OPEN, inFlight);
+    }
+
+    /**
+     * Ends the claimed settlement, waking those that wait for it.
+     *
+     * @param end ACKED, SETTLED, OVER (the core said STALE), or OPEN when the core call threw (nothing changed)
+     */
+    void publish(int end) {
+        state = end;
+        if (end != OPEN && owner != null) {
             owner.settled(this);
         }
+        if (waiters != null) {
+            @SuppressWarnings("unchecked")
+            Sinks.One<Integer> w = WAITERS.getAndSet(this, null);
+            if (w != null) {
+                w.tryEmitValue(end);
+            }
+        }
+    }
+
+    /**
+     * The state once no settlement is in flight: at once, or (without blocking) when the one in flight publishes.
+     * OPEN means the settlement in flight failed without changing anything: try again.
+     */
+    Mono<Integer> settledState() {
+        for (;;) {
+            int s = state;
+            if (s < ACKING) {
+                return Mono.just(s);
+            }
+            Sinks.One<Integer> w = waiters;
+            if (w == null) {
+                Sinks.One<Integer> mine = Sinks.one();
+                if (!WAITERS.compareAndSet(this, null, mine)) {
+                    continue; // another waiter installed one, or the winner just took one
+                }
+                w = mine;
+            }
+            s = state;
+            if (s < ACKING) {
+                return Mono.just(s);
+            }
+            return w.asMono();
+        }
+    }
+
+    /**
+     * A settlement that did not claim the delivery: the outcome of the one that did (or had) decides.
+     *
+     * @param op the operation, for the error
+     * @param shared the end this operation succeeds with too (ACKED for an ack: a second ack is a no-op), or -1
+     * @param again the operation, run again when the claimed settlement changed nothing
+     */
+    private Mono<Void> lost(String op, int shared, java.util.function.Supplier<Mono<Void>> again) {
+        int s = state;
+        if (s == shared) {
+            return queue.broker.durable(); // e.g. acked before: the ack is (or will be) durable with the others
+        }
+        if (s < ACKING && s != OPEN) {
+            return Mono.error(expired(op, s));
+        }
+        return settledState().flatMap(end -> {
+            if (end == OPEN) {
+                return again.get();
+            }
+            if (end == shared) {
+                return queue.broker.durable();
+            }
+            return Mono.error(expired(op, end));
+        });
     }
 
     /** The core said the lease is over. */
@@ -172,6 +294,17 @@ final class DeliveryImpl<T> implements Delivery<T> {
 
     LeaseExpiredException expired(String op) {
         return new LeaseExpiredException(queue.name(), lease.message().id(), lease.deliveryCount(), op);
+    }
+
+    /** @param end the state that made {@code op} fail: says so when it was settled by another call */
+    LeaseExpiredException expired(String op, int end) {
+        LeaseExpiredException e = expired(op);
+        if (end == ACKED) {
+            e.addSuppressed(new RillException("the delivery was already acked"));
+        } else if (end == SETTLED) {
+            e.addSuppressed(new RillException("the delivery was already nacked, rejected or released"));
+        }
+        return e;
     }
 
     @Override

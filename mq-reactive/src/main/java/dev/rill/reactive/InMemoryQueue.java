@@ -280,41 +280,52 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         return Mono.defer(() -> {
             List<DeliveryImpl<T>> owned = own(deliveries);
             LeaseOutcome[] outcomes = ackOwned(owned);
-            LeaseExpiredException first = null;
-            int failed = 0;
-            for (int i = 0; i < outcomes.length; i++) {
-                if (outcomes[i] != LeaseOutcome.OK) {
-                    failed++;
-                    if (first == null) {
-                        first = owned.get(i).expired("ackAll");
-                    }
-                }
+            if (anyPending(outcomes)) {
+                return awaitPending(owned, outcomes).flatMap(o -> ackAllResult(owned, o));
             }
-            if (first != null) {
-                if (failed > 1) {
-                    first.addSuppressed(new RillException(failed + " of " + owned.size()
-                            + " deliveries had expired leases; the others were acked"));
-                }
-                return Mono.error(first);
-            }
-            return broker.durable(); // a durable broker confirms the acks once they are on disk
+            return ackAllResult(owned, outcomes);
         });
+    }
+
+    private Mono<Void> ackAllResult(List<DeliveryImpl<T>> owned, LeaseOutcome[] outcomes) {
+        LeaseExpiredException first = null;
+        int failed = 0;
+        for (int i = 0; i < outcomes.length; i++) {
+            if (outcomes[i] != LeaseOutcome.OK) {
+                failed++;
+                if (first == null) {
+                    first = owned.get(i).expired("ackAll");
+                }
+            }
+        }
+        if (first != null) {
+            if (failed > 1) {
+                first.addSuppressed(new RillException(failed + " of " + owned.size()
+                        + " deliveries had expired leases; the others were acked"));
+            }
+            return Mono.error(first);
+        }
+        return broker.durable(); // a durable broker confirms the acks once they are on disk
     }
 
     @Override
     public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
         Objects.requireNonNull(deliveries, "deliveries");
         return Mono.defer(() -> {
-            List<LeaseOutcome> outcomes = List.of(ackOwned(own(deliveries)));
-            return broker.durable().then(Mono.just(outcomes)); // durable: confirmed once on disk
+            List<DeliveryImpl<T>> owned = own(deliveries);
+            LeaseOutcome[] outcomes = ackOwned(owned);
+            Mono<LeaseOutcome[]> all = anyPending(outcomes) ? awaitPending(owned, outcomes) : Mono.just(outcomes);
+            // durable: confirmed once on disk
+            return all.flatMap(o -> broker.durable().then(Mono.fromSupplier(() -> List.of(o))));
         });
     }
 
     /**
-     * Acks, with one core {@code ackAll}, every delivery not acked yet.
+     * Acks, with one core {@code ackAll}, every delivery it can claim (see {@link DeliveryImpl#claim}).
      *
-     * @return per delivery, in order: OK when it is acked (now, or before), STALE when its lease was over (the
-     *     delivery now knows it)
+     * @return per delivery, in order: OK when it is acked (now, or before), STALE when its lease was over or it was
+     *     settled otherwise (the delivery now knows it), null while another settlement of it is in flight (see
+     *     {@link #awaitPending})
      */
     private LeaseOutcome[] ackOwned(List<DeliveryImpl<T>> owned) {
         int n = owned.size();
@@ -323,30 +334,68 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         int[] at = new int[n];
         for (int i = 0; i < n; i++) {
             DeliveryImpl<T> d = owned.get(i);
-            if (d.isAcked()) {
-                outcomes[i] = LeaseOutcome.OK;
-            } else {
+            if (d.claim(DeliveryImpl.ACKING)) {
                 at[handles.size()] = i;
                 handles.add(d.handle());
+            } else {
+                int s = d.state;
+                if (s == DeliveryImpl.ACKED) {
+                    outcomes[i] = LeaseOutcome.OK;
+                } else if (s == DeliveryImpl.SETTLED || s == DeliveryImpl.OVER) {
+                    outcomes[i] = LeaseOutcome.STALE;
+                } // else in flight elsewhere (or this very list names it twice): decided by awaitPending
             }
         }
         if (handles.isEmpty()) {
             return outcomes;
         }
-        List<LeaseOutcome> acked = core.ackAll(handles, now());
+        List<LeaseOutcome> acked;
+        try {
+            acked = core.ackAll(handles, now());
+        } catch (RuntimeException | Error e) {
+            for (int j = 0; j < handles.size(); j++) {
+                owned.get(at[j]).publish(DeliveryImpl.OPEN); // nothing changed: their waiters try again
+            }
+            throw e;
+        }
         for (int j = 0; j < handles.size(); j++) {
             DeliveryImpl<T> d = owned.get(at[j]);
             if (acked.get(j) == LeaseOutcome.OK) {
-                d.settledOk(true);
+                d.publish(DeliveryImpl.ACKED);
                 outcomes[at[j]] = LeaseOutcome.OK;
-            } else if (d.isAcked()) {
-                outcomes[at[j]] = LeaseOutcome.OK; // a concurrent ack of this delivery won
             } else {
-                d.leaseOver();
+                d.publish(DeliveryImpl.OVER);
                 outcomes[at[j]] = LeaseOutcome.STALE;
             }
         }
         return outcomes;
+    }
+
+    private static boolean anyPending(LeaseOutcome[] outcomes) {
+        for (LeaseOutcome o : outcomes) {
+            if (o == null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Fills in, without blocking, the outcomes of deliveries another settlement had claimed, once it ends. */
+    private Mono<LeaseOutcome[]> awaitPending(List<DeliveryImpl<T>> owned, LeaseOutcome[] outcomes) {
+        return Flux.range(0, outcomes.length)
+                .filter(i -> outcomes[i] == null)
+                .concatMap(i -> {
+                    DeliveryImpl<T> d = owned.get(i);
+                    return d.settledState()
+                            .flatMap(end -> end == DeliveryImpl.OPEN
+                                    // the claimed settlement changed nothing: ack it as its own ack() would
+                                    ? d.ack().then(Mono.just(LeaseOutcome.OK))
+                                            .onErrorResume(LeaseExpiredException.class,
+                                                    e -> Mono.just(LeaseOutcome.STALE))
+                                    : Mono.just(end == DeliveryImpl.ACKED ? LeaseOutcome.OK : LeaseOutcome.STALE))
+                            .doOnNext(o -> outcomes[i] = o);
+                })
+                .then(Mono.fromSupplier(() -> outcomes));
     }
 
     /**
