@@ -14,6 +14,8 @@ import java.util.HashMap;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.ToDoubleFunction;
 import reactor.core.Disposable;
 import reactor.core.Disposables;
@@ -76,7 +78,9 @@ public final class RillMetrics implements MeterBinder, Disposable {
     private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>();
     private final Disposable.Composite subscriptions = Disposables.composite();
     private final HashMap<Long, Long> leasedAt = new HashMap<>(); // touched by the serial event stream only
-    private volatile QueueStats snapshot;
+    /** The newest stats snapshot stored, by the order refreshes started in (see {@link #refresh()}). */
+    private final AtomicReference<Snapshot> snapshot = new AtomicReference<>();
+    private final AtomicLong refreshes = new AtomicLong();
     private boolean started; // guarded by this
 
     private RillMetrics(ReactiveQueue<?> queue, Duration refresh, Scheduler scheduler) {
@@ -159,14 +163,24 @@ public final class RillMetrics implements MeterBinder, Disposable {
      * @return a Mono that completes once the snapshot is refreshed (or the attempt failed)
      */
     public Mono<Void> refresh() {
-        return queue.stats()
-                .doOnNext(s -> snapshot = s)
+        return Mono.defer(() -> {
+                    // a refresh that took its stats before another may store them after it: the newer one stays
+                    long seq = refreshes.incrementAndGet();
+                    return queue.stats().doOnNext(s -> store(new Snapshot(seq, s)));
+                })
                 .onErrorResume(e -> {
                     LOG.log(Level.DEBUG, "metrics for queue '" + queue.name() + "': stats failed", e);
                     return Mono.empty();
                 })
                 .then();
     }
+
+    private void store(Snapshot next) {
+        snapshot.accumulateAndGet(next, (cur, n) -> cur == null || cur.seq < n.seq ? n : cur);
+    }
+
+    /** Stats and the number of the refresh that took them. */
+    private record Snapshot(long seq, QueueStats stats) { }
 
     /** Stops the event subscription and the gauge refresh. The meters stay registered. Idempotent. */
     @Override
@@ -182,8 +196,8 @@ public final class RillMetrics implements MeterBinder, Disposable {
     private void gauge(MeterRegistry registry, String name, Tags tags, String description,
             ToDoubleFunction<QueueStats> value) {
         Gauge.builder(name, this, m -> {
-            QueueStats s = m.snapshot;
-            return s == null ? Double.NaN : value.applyAsDouble(s);
+            Snapshot s = m.snapshot.get();
+            return s == null ? Double.NaN : value.applyAsDouble(s.stats);
         }).tags(tags).description(description).baseUnit("messages").register(registry);
     }
 

@@ -25,7 +25,8 @@ import reactor.core.publisher.Mono;
  * the message is acked); an ack racing a nack, reject or release: exactly one wins, the other errors with
  * {@link LeaseExpiredException}. The ack-ack race was reproduced every time by pausing (LockSupport.parkNanos) the
  * winning ack between its core ack and the change of the delivery's state; without the pause these tests run the
- * same interleavings when they happen to occur.
+ * same interleavings when they happen to occur. Also: two RillMetrics refreshes whose stats calls and stores
+ * interleave (an older snapshot must not overwrite a newer one).
  */
 class SettleRacesTest {
 
@@ -142,6 +143,56 @@ class SettleRacesTest {
                 assertThat(catchError(d.nack())).isInstanceOf(LeaseExpiredException.class);
                 q.purge().block(TIMEOUT);
             }
+        }
+    }
+
+    /**
+     * A refresh that took its stats before another refresh and stores them after it must not overwrite the newer
+     * snapshot: once a refresh() has completed, the gauges show stats at least as new as its start. The older
+     * refresh is held (on this test's own thread, not a Reactor one) between taking its stats and storing them.
+     */
+    @Test
+    void anOlderStatsSnapshotDoesNotOverwriteANewerOne() throws Exception {
+        CountDownLatch taken = new CountDownLatch(1);
+        CountDownLatch newerDone = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<Thread> slow = new java.util.concurrent.atomic.AtomicReference<>();
+        @SuppressWarnings("unchecked")
+        ReactiveQueue<String> view = (ReactiveQueue<String>) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ReactiveQueue.class}, (proxy, method, args) -> {
+                    Object r = method.invoke(q, args);
+                    if (method.getName().equals("stats")) {
+                        return ((Mono<?>) r).doOnNext(st -> {
+                            if (slow.compareAndSet(Thread.currentThread(), null)) {
+                                taken.countDown();
+                                try {
+                                    assertThat(newerDone.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+                                } catch (InterruptedException e) {
+                                    throw new IllegalStateException(e);
+                                }
+                            }
+                        });
+                    }
+                    return r;
+                });
+        io.micrometer.core.instrument.MeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        RillMetrics metrics = RillMetrics.of(view)
+                .refreshEvery(Duration.ofDays(1), reactor.test.scheduler.VirtualTimeScheduler.create());
+        try {
+            metrics.bindTo(registry);
+            Future<?> newer = threads.submit(() -> {
+                assertThat(taken.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+                q.send(OutboundMessage.of("x")).block(TIMEOUT);
+                metrics.refresh().block(TIMEOUT);
+                newerDone.countDown();
+                return null;
+            });
+            slow.set(Thread.currentThread());
+            metrics.refresh().block(TIMEOUT); // takes stats (empty queue), waits for the newer refresh, stores
+            newer.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            assertThat(registry.get(RillMetrics.READY).gauge().value()).isEqualTo(1.0);
+        } finally {
+            metrics.dispose();
         }
     }
 
