@@ -38,8 +38,14 @@ final class RillQueueMetrics implements DisposableBean {
             return;
         }
         RillMetrics m = RillMetrics.of(q).refreshEvery(refresh, queues.broker().scheduler());
-        registries.forEach(m::bindTo);
+        // listed before destroyed is read again, while destroy() sets destroyed before it goes through the list:
+        // either destroy() finds this binder or this sees destroyed (a binder disposed first never starts)
         bound.add(m);
+        if (destroyed) {
+            m.dispose();
+            return;
+        }
+        registries.forEach(m::bindTo);
     }
 
     /** @return the binders, one per declared queue */
