@@ -60,7 +60,10 @@ final class RillPipelineLifecycle implements SmartLifecycle {
                 .timeout(grace.plusSeconds(10))
                 .doOnError(e -> LOG.log(System.Logger.Level.WARNING, "Rill pipelines did not drain in time", e))
                 .onErrorResume(e -> Mono.empty())
-                .doFinally(s -> running = false);
+                // before the completion goes on to the callback (doFinally would run after it): a start() the context
+                // makes once the callback ran must find this stopped, or it is skipped and then undone
+                .doOnTerminate(() -> running = false)
+                .doOnCancel(() -> running = false);
     }
 
     @Override

@@ -4,14 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
+import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.ConfigurableApplicationContext;
+import reactor.core.publisher.Sinks;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +27,8 @@ import org.junit.jupiter.api.Test;
  * was reproduced every time with pauses injected at the racing points (see the commit messages).
  */
 class LifecycleRacesTests {
+
+    private static final Duration T = Duration.ofSeconds(10);
 
     @Test
     void aQueueFirstUsedWhileTheMetricsAreDestroyedLeavesNoRefreshRunning() throws Exception {
@@ -42,6 +52,42 @@ class LifecycleRacesTests {
                     .as("a binder still refreshing after destroy").isTrue());
         } finally {
             broker.close().block(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void aContextStartedAgainRightAfterAStopThatWaitedForAHandlerIsRunning() throws Exception {
+        ReactiveBroker broker = Rill.inMemory();
+        CountDownLatch handlerStarted = new CountDownLatch(1);
+        Sinks.Empty<Void> release = Sinks.empty();
+        try {
+            new ApplicationContextRunner()
+                    .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class))
+                    .withBean(ReactiveBroker.class, () -> broker)
+                    .withBean("worker", QueuePipeline.class, () -> broker.queue(QueueSpec.named("work")
+                            .visibilityTimeout(Duration.ofMinutes(5)), Codec.utf8()).block(T)
+                            .pipelineOnPayload(p -> {
+                                handlerStarted.countDown();
+                                return release.asMono();
+                            }).start())
+                    .run(context -> {
+                        broker.queue(QueueSpec.named("work").visibilityTimeout(Duration.ofMinutes(5)),
+                                Codec.utf8()).flatMap(q -> q.send(OutboundMessage.of("job"))).block(T);
+                        assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).isTrue();
+                        ConfigurableApplicationContext ctx = context.getSourceApplicationContext();
+                        RillPipelineLifecycle lifecycle = context.getBean(RillPipelineLifecycle.class);
+                        // stop (the drain waits for the handler), then start again at once
+                        CompletableFuture<Void> restarted = CompletableFuture.runAsync(() -> {
+                            ctx.stop();
+                            ctx.start();
+                        });
+                        await().atMost(T).until(() -> context.getBean(QueuePipeline.class).isDisposed());
+                        release.tryEmitEmpty(); // the handler ends here: the drain completes on this thread
+                        restarted.get(10, TimeUnit.SECONDS);
+                        assertThat(lifecycle.isRunning()).as("running after the context started again").isTrue();
+                    });
+        } finally {
+            broker.close().block(T);
         }
     }
 }
