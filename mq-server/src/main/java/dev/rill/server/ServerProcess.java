@@ -162,7 +162,8 @@ final class ServerProcess {
      * timeout: no new connections, sends or subscriptions; clients are told the server goes away and keep settling
      * what they hold until it is all settled or the drain timeout releases the rest), stops the metrics endpoint,
      * then closes the broker (every stream ends; a durable one writes and syncs what is pending and releases its
-     * data directory's lock). Idempotent: only the first call does the work; the others return false at once.
+     * data directory's lock). Idempotent: only the first call does the work; the others wait until it is done (or
+     * they are interrupted) and return false.
      *
      * @param grace how long each step after the drain may take
      * @return whether this call performed the shutdown
@@ -170,6 +171,13 @@ final class ServerProcess {
     boolean shutdown(Duration grace) {
         Objects.requireNonNull(grace, "grace");
         if (!stopping.compareAndSet(false, true)) {
+            // return once the broker is closed, as the first caller does: a caller (a SIGTERM hook next to the
+            // application's own shutdown) may reopen the data directory or let the JVM end right after
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return false;
         }
         try {
