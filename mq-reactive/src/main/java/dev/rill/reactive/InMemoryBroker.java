@@ -350,37 +350,31 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     @Override
     public Mono<Integer> redrive(String deadLetterQueue, int max) {
         Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
-        return Mono.fromCallable(() -> {
-            if (!core.exists(deadLetterQueue)) {
-                throw new QueueNotFoundException(deadLetterQueue);
-            }
-            int moved = core.redrive(deadLetterQueue, max, now());
-            if (moved > 0) {
-                for (InMemoryQueue<?> v : views.values()) {
-                    v.touched();
-                }
-            }
-            return moved;
-        });
+        return redriveTo(deadLetterQueue, null, max);
     }
 
     @Override
     public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
         Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
         Objects.requireNonNull(targetQueue, "targetQueue");
+        return redriveTo(deadLetterQueue, targetQueue, max);
+    }
+
+    /** Both redrives: to each message's source queue ({@code target} null) or to {@code target}. */
+    private Mono<Integer> redriveTo(String deadLetterQueue, String target, int max) {
         return Mono.fromCallable(() -> {
             if (max < 1) {
                 throw new IllegalArgumentException("max must be >= 1, was " + max);
             }
-            if (deadLetterQueue.equals(targetQueue)) {
+            if (deadLetterQueue.equals(target)) {
                 throw new IllegalArgumentException("cannot redrive queue '" + deadLetterQueue + "' into itself");
             }
-            for (String q : List.of(deadLetterQueue, targetQueue)) {
+            for (String q : target == null ? List.of(deadLetterQueue) : List.of(deadLetterQueue, target)) {
                 if (!core.exists(q)) {
                     throw new QueueNotFoundException(q);
                 }
             }
-            int moved = core.redrive(deadLetterQueue, targetQueue, max, now());
+            int moved = core.redrive(deadLetterQueue, target, max, now());
             if (moved > 0) {
                 for (InMemoryQueue<?> v : views.values()) {
                     v.touched();

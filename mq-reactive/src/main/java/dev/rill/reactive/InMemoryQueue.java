@@ -166,8 +166,8 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
      */
     IllegalArgumentException unencodable(T payload) {
         Codec<Object> codec = broker.logCodec(name);
-        if (codec == null) {
-            return null;
+        if (codec == null || codec == (Object) Codec.bytes() || codec == (Object) Codec.utf8()) {
+            return null; // in memory, or a built-in codec, which encodes any payload: no second encoding
         }
         try {
             if (codec.encode(payload) != null) {
@@ -314,9 +314,10 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
         return Mono.defer(() -> {
             List<DeliveryImpl<T>> owned = own(deliveries);
             LeaseOutcome[] outcomes = ackOwned(owned);
-            Mono<LeaseOutcome[]> all = anyPending(outcomes) ? awaitPending(owned, outcomes) : Mono.just(outcomes);
-            // durable: confirmed once on disk
-            return all.flatMap(o -> broker.durable().then(Mono.fromSupplier(() -> List.of(o))));
+            if (anyPending(outcomes)) {
+                return awaitPending(owned, outcomes).flatMap(o -> broker.durable().then(Mono.just(List.of(o))));
+            }
+            return broker.durable().then(Mono.just(List.of(outcomes))); // durable: confirmed once on disk
         });
     }
 

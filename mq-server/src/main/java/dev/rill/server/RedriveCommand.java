@@ -42,16 +42,11 @@ final class RedriveCommand implements Callable<Integer> {
         }
         ReactiveBroker broker = conn.connect();
         try {
-            if (target != null) {
-                Integer n = conn.await(broker.redrive(deadLetterQueue, target, max),
-                        "redriving '" + deadLetterQueue + "' to '" + target + "'");
-                spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue + " to "
-                        + target);
-                return ExitCodes.OK;
-            }
-            Integer n = conn.await(broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
+            boolean to = target != null;
+            Integer n = conn.await(to ? broker.redrive(deadLetterQueue, target, max)
+                    : broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
             spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue
-                    + " back to their source queue(s)");
+                    + (to ? " to " + target : " back to their source queue(s)"));
             return ExitCodes.OK;
         } finally {
             broker.close().block(conn.timeout);

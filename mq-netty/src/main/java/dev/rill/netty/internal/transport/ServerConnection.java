@@ -943,17 +943,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         protected void hookOnNext(QueueEvent e) {
-            if (loop.inEventLoop() && hops.get() == 0) {
-                forward(e);
-            } else {
-                hops.incrementAndGet();
-                if (!hop(() -> {
-                    hops.decrementAndGet();
-                    forward(e);
-                })) {
-                    hops.decrementAndGet(); // the loop stopped with the connection: nobody to tell
-                }
-            }
+            inOrder(() -> forward(e));
         }
 
         private void forward(QueueEvent e) {
@@ -966,27 +956,28 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         protected void hookOnError(Throwable e) {
-            afterHops(() -> end(Wire.codeOf(e), text(e)));
+            inOrder(() -> end(Wire.codeOf(e), text(e)));
         }
 
         @Override
         protected void hookOnComplete() {
-            afterHops(() -> end(ErrorCode.NONE, "the queue was closed")); // completes, as in memory
+            inOrder(() -> end(ErrorCode.NONE, "the queue was closed")); // completes, as in memory
         }
 
         /**
-         * Runs the end of the stream on the loop after the events still on their way there: signalled on the loop
-         * itself (a DELETE of this connection) while an event emitted on another thread waits in the loop's task
-         * queue, running it at once would end the subscription first and drop that event.
+         * Runs {@code signal} (an event, or the end of the stream) on the loop after the signals still on their way
+         * there: at once only on the loop with none pending. An end signalled on the loop itself (a DELETE of this
+         * connection) while an event emitted on another thread waits in the loop's task queue would otherwise end the
+         * subscription first and drop that event. A hop refused by a stopped loop is dropped: nobody is left to tell.
          */
-        private void afterHops(Runnable end) {
+        private void inOrder(Runnable signal) {
             if (loop.inEventLoop() && hops.get() == 0) {
-                end.run();
+                signal.run();
             } else {
                 hops.incrementAndGet();
                 if (!hop(() -> {
                     hops.decrementAndGet();
-                    end.run();
+                    signal.run();
                 })) {
                     hops.decrementAndGet();
                 }
