@@ -123,7 +123,7 @@ public final class SegmentedLog implements AutoCloseable {
     private volatile int segmentCount;
 
     private SegmentedLog(Path dir, LogOptions options, FileChannel lockChannel, FileLock fileLock, LiveTracker tracker,
-            ArrayDeque<LiveTracker.Segment> segments, RecoveryReport recovery) {
+            ArrayDeque<LiveTracker.Segment> segments, RecoveryReport recovery, long baseSeq) {
         this.dir = dir;
         this.options = options;
         this.policy = options.fsync().kind();
@@ -134,12 +134,12 @@ public final class SegmentedLog implements AutoCloseable {
         this.segments = segments;
         this.recovery = recovery;
         Node stub = new Node(null);
-        stub.seq = recovery.lastSeq();
+        stub.seq = baseSeq;
         this.head = stub;
         this.tail = new AtomicReference<>(stub);
-        this.durableSeq = recovery.lastSeq();
-        this.writtenSeq = recovery.lastSeq();
-        this.syncedSeq = recovery.lastSeq();
+        this.durableSeq = baseSeq;
+        this.writtenSeq = baseSeq;
+        this.syncedSeq = baseSeq;
         this.segmentCount = segments.size();
         this.writer = new Thread(this::run, "rill-log-writer-" + dir.getFileName());
         this.writer.setDaemon(true);
@@ -198,8 +198,18 @@ public final class SegmentedLog implements AutoCloseable {
             LiveTracker tracker = new LiveTracker();
             ArrayDeque<LiveTracker.Segment> segments = new ArrayDeque<>();
             RecoveryReport report = recover(dir, tracker, segments, replay, started);
-            SegmentedLog log = new SegmentedLog(dir, options, lockChannel, lock, tracker, segments, report);
-            log.openSegment(report.lastSeq() + 1);
+            // New sequence numbers (and so the new segment's name) go past every segment's name, not only past the
+            // last record read: segments whose numbered records were all compacted away may leave only segments
+            // that hold declarations and relocated copies (sequence number 0), under names above the last record.
+            // Named after the last record, the new segment sorted before them (its records replayed before the
+            // copies, so an ack there did not remove its message), or took a leftover's name.
+            long base = report.lastSeq();
+            LiveTracker.Segment newest = segments.peekLast();
+            if (newest != null) {
+                base = Math.max(base, Long.parseLong(newest.path.getFileName().toString().substring(0, 20)));
+            }
+            SegmentedLog log = new SegmentedLog(dir, options, lockChannel, lock, tracker, segments, report, base);
+            log.openSegment(base + 1);
             log.writer.start();
             if (log.syncer != null) {
                 log.syncer.start();
@@ -692,11 +702,7 @@ public final class SegmentedLog implements AutoCloseable {
     /** Creates a segment starting at {@code firstSeq} and writes its header and the live declarations. */
     private void openSegment(long firstSeq) throws IOException {
         Path file = dir.resolve(fileName(firstSeq));
-        LiveTracker.Segment lastSeg = segments.peekLast();
-        if (lastSeg != null && lastSeg.path.equals(file)) { // an empty segment from an earlier open: replace it
-            segments.pollLast();
-            Files.delete(file);
-        }
+        // never an existing file: an earlier segment that holds no numbered record may still hold relocated copies
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         } catch (IOException e) {
