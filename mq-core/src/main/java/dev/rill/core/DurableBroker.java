@@ -31,6 +31,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * dedup ids whose window is still open are kept. Leases are not recovered: every un-acked message is ready
  * again after a restart.
  *
+ * <p>A name whose queue is replaced (declared again while its old queue is being deleted, or in place of a closed
+ * queue) is logged as deleted before the new queue's declaration, and the new queue's ids continue after the old
+ * one's, so a restart brings back exactly the new queue. Queues made while {@link #close()} runs (a dead letter
+ * re-creating its closed queue) are not journaled: the next open finishes such a move from its logged dead letter;
+ * {@link #declare} after close is refused.
+ *
  * <p>Durability: the queue methods return as soon as the state changed in memory; {@link #whenDurable(long)}
  * with {@link #lastSeq()} read after the call tells when the change is durable under the fsync policy
  * (the reactive layer completes a send's or an ack's {@code Mono} only then). Nothing blocks on the file but
@@ -50,6 +56,14 @@ public final class DurableBroker implements AutoCloseable {
     private final DurabilityOptions options;
     private final ConcurrentHashMap<String, Codec<?>> codecs = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, QueueState> recovered;
+    /**
+     * The journal of each live queue name's current queue, until that queue is logged as deleted. Changed with
+     * compute: a name's DELETE is always logged before the DECLARE of the next queue of that name.
+     */
+    private final ConcurrentHashMap<String, QueueJournal<?>> journals = new ConcurrentHashMap<>();
+    /** The next id of names whose queue was deleted in this run, so a new queue of the name does not reuse ids. */
+    private final ConcurrentHashMap<String, Long> retiredNextIds = new ConcurrentHashMap<>();
+    private volatile boolean closing;
 
     private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered) {
         this.log = log;
@@ -144,6 +158,9 @@ public final class DurableBroker implements AutoCloseable {
     public <T> MessageQueue<T> declare(QueueSpec spec, Codec<T> codec) {
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(codec, "codec");
+        if (closing) {
+            throw new IllegalStateException("durable broker on " + log.directory() + " is closed");
+        }
         codecs.put(spec.name(), codec);
         spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
         return broker.declare(spec);
@@ -255,6 +272,7 @@ public final class DurableBroker implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
+        closing = true; // a queue made from now on (a dead letter's queue re-created) is not journaled
         for (String name : broker.list()) {
             broker.get(name).ifPresent(MessageQueue::close);
         }
@@ -275,26 +293,56 @@ public final class DurableBroker implements AutoCloseable {
         @SuppressWarnings({"unchecked", "rawtypes"})
         public void created(MessageQueue<?> q) {
             String name = q.name();
-            QueueState st = recovered.remove(name);
-            long nextId = 1;
-            if (st != null) {
-                Codec<?> codec = codecs.get(name);
-                if (codec == null) {
-                    recovered.put(name, st);
-                    throw new IllegalStateException("queue '" + name + "' has messages in the log: declare it with "
-                            + "DurableBroker.declare(spec, codec) so they can be decoded");
-                }
-                ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong()));
-                nextId = st.nextId;
+            if (closing) {
+                // Closing: a dead letter re-creating its (closed) queue. Not journaled: its DEAD_LETTER record is in
+                // the log, and the next open completes the move into the recorded queue, ids and all.
+                return;
             }
-            ((MessageQueue) q).setJournal(new QueueJournal<>(name));
-            log.append(new LogRecord.Declare(name, SpecFormat.encode(q.spec()), nextId));
+            journals.compute(name, (n, previous) -> {
+                QueueState st = recovered.remove(name);
+                long nextId = 1;
+                if (st != null) {
+                    Codec<?> codec = codecs.get(name);
+                    if (codec == null) {
+                        recovered.put(name, st);
+                        throw new IllegalStateException("queue '" + name + "' has messages in the log: declare it "
+                                + "with DurableBroker.declare(spec, codec) so they can be decoded");
+                    }
+                    ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong()));
+                    nextId = st.nextId;
+                }
+                if (previous != null) {
+                    // The name's queue was closed, or is being deleted (Broker.delete logs its DELETE only after
+                    // purging it, out of the map): its later changes are not logged, and it is logged as deleted
+                    // now, before this queue's DECLARE. Logged after, that DELETE (or its PURGE) removed this
+                    // queue's messages at the next open; and this queue's ids, from 1 again, named its messages.
+                    previous.queue.setJournal(null);
+                    log.append(new LogRecord.Delete(name));
+                    retiredNextIds.merge(name, previous.maxId + 1, Math::max);
+                }
+                Long retired = retiredNextIds.remove(name);
+                if (retired != null && retired > nextId) {
+                    nextId = retired; // ids are not reused under a name: the log names messages by queue and id
+                    ((MessageQueue) q).restore(new Journal.RecoveredQueue<>(List.of(), List.of(), nextId));
+                }
+                QueueJournal<?> j = new QueueJournal<>(name, q, nextId - 1);
+                ((MessageQueue) q).setJournal(j);
+                log.append(new LogRecord.Declare(name, SpecFormat.encode(q.spec()), nextId));
+                return j;
+            });
         }
 
         @Override
         public void deleted(MessageQueue<?> q) {
-            q.setJournal(null);
-            log.append(new LogRecord.Delete(q.name()));
+            journals.compute(q.name(), (n, current) -> {
+                q.setJournal(null);
+                if (current == null || current.queue != q) {
+                    return current; // already logged as deleted, when a new queue took its name
+                }
+                log.append(new LogRecord.Delete(n));
+                retiredNextIds.merge(n, current.maxId + 1, Math::max);
+                return null;
+            });
         }
 
         @Override
@@ -363,14 +411,22 @@ public final class DurableBroker implements AutoCloseable {
     /** Hands each change of one queue to the log; runs under the queue's lock, so it only allocates and links. */
     private final class QueueJournal<T> implements Journal<T> {
         private final String name;
+        final MessageQueue<?> queue;
+        /** The highest id journaled (or recovered); written under the queue's lock, read after setJournal(null). */
+        long maxId;
 
-        QueueJournal(String name) {
+        QueueJournal(String name, MessageQueue<?> queue, long maxId) {
             this.name = name;
+            this.queue = queue;
+            this.maxId = maxId;
         }
 
         @Override
         public void sent(Entry<T> e, String dedupId, long dedupExpiresAt) {
             long id = e.id;
+            if (id > maxId) {
+                maxId = id;
+            }
             long ts = e.timestamp;
             String key = e.messageKey;
             int priority = e.priority;
@@ -384,6 +440,9 @@ public final class DurableBroker implements AutoCloseable {
 
         @Override
         public void accepted(Entry<T> e, String sourceQueue, long sourceId) {
+            if (e.id > maxId) {
+                maxId = e.id;
+            }
             log.append(new LogRecord.Accept(name, e.id, sourceQueue, sourceId, e.timestamp, e.expiresAt, e.headers));
         }
 

@@ -1,0 +1,124 @@
+package dev.rill.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A queue name that gets a new queue (after a delete, or in place of a closed queue) while the old one's records
+ * are still being logged: after a restart the name holds exactly what the new queue held.
+ */
+class DurableRecreateTest {
+
+    private static final QueueSpec SPEC = QueueSpec.named("q");
+
+    @TempDir
+    Path dir;
+
+    private final AtomicLong clock = new AtomicLong(1_000_000);
+
+    private DurableBroker open() throws Exception {
+        return DurableBroker.open(dir, DurabilityOptions.defaults().clock(clock::get));
+    }
+
+    private static void sync(DurableBroker b) {
+        b.whenDurable(b.lastSeq()).orTimeout(30, TimeUnit.SECONDS).join();
+    }
+
+    private static List<String> payloads(MessageQueue<String> q) {
+        return q.peek(100).stream().map(Message::payload).toList();
+    }
+
+    /**
+     * Broker.delete takes the queue out of the map, then purges and closes it and only then logs the DELETE. A
+     * declare of the same name in between logged the new queue's DECLARE and sends before that DELETE (and before
+     * the old queue's PURGE): after a restart the new queue's confirmed messages were gone. The old queue's listener
+     * holds the delete right after its purge, so the interleaving happens every time.
+     */
+    @Test
+    void aQueueDeclaredWhileTheOldQueueOfItsNameIsBeingDeletedKeepsItsMessagesAfterARestart() throws Exception {
+        try (DurableBroker b = open()) {
+            MessageQueue<String> old = b.declare(SPEC, Codec.utf8());
+            old.send(OutboundMessage.of("old-1"), clock.get());
+            old.send(OutboundMessage.of("old-2"), clock.get());
+            CountDownLatch purged = new CountDownLatch(1);
+            CountDownLatch go = new CountDownLatch(1);
+            old.setListener(new QueueListener() {
+                @Override
+                public boolean wantsEvents() {
+                    return true;
+                }
+
+                @Override
+                public void onEvents(List<QueueEvent> events) {
+                    if (events.stream().anyMatch(e -> e.type() == QueueEvent.Type.PURGED)) {
+                        purged.countDown();
+                        try {
+                            go.await(30, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }
+            });
+            CompletableFuture<Boolean> deleting = CompletableFuture.supplyAsync(() -> b.broker().delete("q", clock.get()));
+            assertThat(purged.await(30, TimeUnit.SECONDS)).isTrue();
+            MessageQueue<String> fresh = b.declare(SPEC, Codec.utf8());
+            assertThat(fresh).isNotSameAs(old);
+            assertThat(fresh.send(OutboundMessage.of("new-1"), clock.get()).status())
+                    .isEqualTo(SendOutcome.Status.ENQUEUED);
+            sync(b); // confirmed
+            go.countDown();
+            assertThat(deleting.get(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(payloads(fresh)).containsExactly("new-1");
+            sync(b);
+        }
+        for (int i = 0; i < 2; i++) {
+            try (DurableBroker b = open()) {
+                assertThat(payloads(b.declare(SPEC, Codec.utf8()))).containsExactly("new-1");
+                sync(b);
+            }
+        }
+    }
+
+    /**
+     * A closed queue is replaced by the next declare of its name; the new queue started its ids at 1 again, so its
+     * records named the old queue's messages: after a restart the old and new messages were mixed, the new ones
+     * overwriting the old ones of the same id.
+     */
+    @Test
+    void aClosedQueueReplacedByADeclareComesBackAsTheNewQueue() throws Exception {
+        try (DurableBroker b = open()) {
+            MessageQueue<String> old = b.declare(SPEC, Codec.utf8());
+            old.send(OutboundMessage.of("old-1"), clock.get());
+            old.send(OutboundMessage.of("old-2"), clock.get());
+            old.close();
+            MessageQueue<String> fresh = b.declare(SPEC, Codec.utf8());
+            assertThat(fresh).isNotSameAs(old);
+            fresh.send(OutboundMessage.of("new-1"), clock.get());
+            assertThat(payloads(fresh)).containsExactly("new-1");
+            sync(b);
+        }
+        try (DurableBroker b = open()) {
+            assertThat(payloads(b.declare(SPEC, Codec.utf8()))).containsExactly("new-1");
+        }
+    }
+
+    /** Declares after close() are refused: nothing they would log can become durable. */
+    @Test
+    void aDeclareAfterCloseIsRefused() throws Exception {
+        DurableBroker b = open();
+        b.declare(SPEC, Codec.utf8());
+        b.close();
+        assertThatThrownBy(() -> b.declare(QueueSpec.named("other"), Codec.utf8()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+}
