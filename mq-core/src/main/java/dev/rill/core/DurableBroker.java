@@ -589,7 +589,9 @@ public final class DurableBroker implements AutoCloseable {
             } else if (r instanceof LogRecord.Ack a) {
                 remove(a.queue(), a.id());
             } else if (r instanceof LogRecord.Drop d) {
-                remove(d.queue(), d.id());
+                if (remove(d.queue(), d.id()) == null) {
+                    transit.remove(new Key(d.queue(), d.id())); // a dead letter dropped by an earlier open's finish()
+                }
             } else if (r instanceof LogRecord.Nack n) {
                 Msg m = find(n.queue(), n.id());
                 if (m != null) {
@@ -649,6 +651,7 @@ public final class DurableBroker implements AutoCloseable {
                 if (dlq == null) {
                     LOG.log(Level.WARNING, "log: dead letter " + k.queue() + "#" + k.id() + " has no dead-letter "
                             + "queue any more; dropped");
+                    out.add(new LogRecord.Drop(k.queue(), k.id())); // else the log counts it live for ever
                     continue;
                 }
                 QueueState to = state(dlq);

@@ -2,9 +2,15 @@ package dev.rill.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import dev.rill.core.log.LogOptions;
+import dev.rill.core.log.LogRecord;
+import dev.rill.core.log.SegmentedLog;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -120,5 +126,40 @@ class DurableRecreateTest {
         b.close();
         assertThatThrownBy(() -> b.declare(QueueSpec.named("other"), Codec.utf8()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    /**
+     * A dead letter cut by a crash whose source queue was deleted before the crash has nowhere to go and is dropped
+     * at the next open; the log went on counting it live in its segment, so that segment, and with oldest-first
+     * deletion every later one, was never deleted.
+     */
+    @Test
+    void aDeadLetterDroppedAtOpenDoesNotPinTheLog() throws Exception {
+        QueueSpec orders = QueueSpec.named("orders").deadLetterQueue("orders.dlq");
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults(), r -> { })) {
+            log.append(new LogRecord.Declare("orders", SpecFormat.encode(orders), 1));
+            log.append(new LogRecord.Send("orders", 1, 5, null, 0, Map.of(), "poison".getBytes(), 0, 0, null, 0));
+            log.append(new LogRecord.DeadLetter("orders", 1, 1, "bad", true));
+            long last = log.append(new LogRecord.Delete("orders")); // the crash came before the ACCEPT
+            log.whenDurable(last).join();
+        }
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(clock::get).segmentBytes(4096);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            assertThat(b.recoveredQueues()).doesNotContain("orders");
+            MessageQueue<String> churn = b.declare(QueueSpec.named("churn"), Codec.utf8());
+            for (int round = 0; round < 20; round++) { // ~20 segments of sent-and-acked traffic
+                for (int i = 0; i < 10; i++) {
+                    churn.send(OutboundMessage.of("x".repeat(300)), clock.get());
+                }
+                for (Lease<String> l : churn.receive(10, clock.get())) {
+                    churn.ack(l, clock.get());
+                }
+                sync(b);
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> b.logStats().segments() <= 3);
+        }
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            assertThat(b.broker().list()).containsExactly("churn");
+        }
     }
 }

@@ -154,6 +154,15 @@ final class LiveTracker {
     private void remove(String queue, long id) {
         HashMap<Long, Segment> m = live.get(queue);
         Segment s = m == null ? null : m.remove(id);
+        if (s == null && !transit.isEmpty()) {
+            // a dead letter that never reached its dead-letter queue, dropped (DurableBroker's recovery does that
+            // when the queue is gone): its payload's segment no longer keeps it
+            Transit t = transit.remove(new Key(queue, id));
+            if (t != null) {
+                t.segment().live--;
+            }
+            return;
+        }
         if (s != null) {
             s.live--;
             if (!state.isEmpty() || !accepted.isEmpty()) {
