@@ -137,8 +137,13 @@ public final class RillServer {
                     // the connection handler consumes every frame; subscribing to the inbound keeps the socket
                     // read continuously (never paused for backpressure) until the channel closes
                     .handle((in, out) -> in.receiveObject().then());
+            // the handshake timeout runs from the accept: the TLS handshake gets all of it, the HELLO/AUTH exchange
+            // what the TLS handshake left (ServerConnection reads the accept time); without this a peer that never
+            // finished the TLS handshake held its socket for reactor-netty's 10 s, whatever the option said
+            tcp = tcp.doOnChannelInit((observer, channel, remote) -> ServerConnection.accepted(channel));
             if (options.tls().isPresent()) {
-                tcp = tcp.secure(spec -> spec.sslContext(options.tls().get()));
+                tcp = tcp.secure(spec -> spec.sslContext(options.tls().get())
+                        .handshakeTimeout(options.handshakeTimeout()));
             }
             LoopResources loops = options.ioThreads() > 0
                     ? LoopResources.create("rill-server", options.ioThreads(), true)

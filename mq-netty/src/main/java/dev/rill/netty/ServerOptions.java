@@ -277,8 +277,9 @@ public final class ServerOptions implements Cloneable {
     }
 
     /**
-     * Bounds the time from accepting a connection to a completed HELLO/AUTH exchange; a slower client (or one that
-     * stalls mid-frame) gets an error frame and is closed. Wall-clock time.
+     * Bounds the time from accepting a connection to a completed HELLO/AUTH exchange, a TLS handshake included; a
+     * slower client (or one that stalls mid-frame) gets an error frame and is closed (one that has not finished the
+     * TLS handshake is closed without a frame: nothing can be written to it before). Wall-clock time.
      *
      * <p>Default: 10 s.
      *

@@ -160,7 +160,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         RuntimeException cause = lost();
         if (handshake != null && was != State.OPEN) {
-            handshake.error(cause);
+            handshake.error(closeCause == null ? closedDuringHandshake() : cause);
             handshake = null;
         }
         for (Pending<?> p : new ArrayList<>(requests.values())) {
@@ -189,7 +189,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 if (m.wire.dedupId() != null) {
                     retry.add(m);
                 } else {
-                    m.failed(new RillException("connection to " + broker.address() + " lost while sending to '"
+                    m.failed(new RillException("connection to " + broker.where() + " lost while sending to '"
                             + m.queue + "': the message may or may not have been stored (give it a dedupId to have "
                             + "it retried safely)", cause));
                 }
@@ -207,11 +207,21 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
+    /**
+     * The server closed the connection before answering the handshake, without a word: a server that requires TLS
+     * does that to a plaintext client (its TLS layer finds no TLS record), so say so.
+     */
+    private RillException closedDuringHandshake() {
+        return new RillException("connection to " + broker.where() + " closed by the server during the handshake"
+                + (options.tls().isPresent() ? "" : " (a server that requires TLS does this to a client without TLS:"
+                        + " connect with TLS, rills://)"));
+    }
+
     private RuntimeException lost() {
         if (closeCause instanceof RuntimeException r && RemoteBroker.permanent(r)) {
             return r;
         }
-        return new RillException("connection to " + broker.address() + " lost"
+        return new RillException("connection to " + broker.where() + " lost"
                 + (closeCause != null ? ": " + closeCause.getMessage() : ""), closeCause);
     }
 
@@ -425,7 +435,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             } else if (e.code() == ErrorCode.SHUTTING_DOWN && !p.elsewhere) {
                 // setting up a connection to a server that is going away: give it up, the reconnect tries again
                 ctx.close();
-                p.sink.error(new RillException("the server at " + broker.address() + " is shutting down"));
+                p.sink.error(new RillException("the server at " + broker.where() + " is shutting down"));
             } else {
                 p.sink.error(Wire.toException(e.code(), e.message(), p.queue));
             }

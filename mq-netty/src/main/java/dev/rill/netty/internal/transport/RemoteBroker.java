@@ -40,6 +40,8 @@ import reactor.util.retry.Retry;
 public final class RemoteBroker implements ReactiveBroker {
 
     private final InetSocketAddress address;
+    /** The server as {@code host:port}, for messages (an unresolved address prints {@code host/<unresolved>:port}). */
+    private final String where;
     private final ClientOptions options;
     private final TcpClient tcp;
     private final Map<String, QueueSpec> declared = new ConcurrentHashMap<>();
@@ -72,9 +74,11 @@ public final class RemoteBroker implements ReactiveBroker {
                 // the connection handler consumes every frame; this keeps the socket read until it closes
                 .handle((in, out) -> in.receiveObject().then());
         if (options.tls().isPresent()) {
-            t = t.secure(spec -> spec.sslContext(options.tls().get()));
+            // bounded like the rest of the attempt (reactor-netty's own default is 10 s whatever connectTimeout says)
+            t = t.secure(spec -> spec.sslContext(options.tls().get()).handshakeTimeout(options.connectTimeout()));
         }
         this.tcp = t;
+        this.where = address.getHostString() + ":" + address.getPort();
     }
 
     /**
@@ -107,14 +111,15 @@ public final class RemoteBroker implements ReactiveBroker {
             conn.addHandlerLast("rill-connection", c);
             if (!conn.channel().isActive()) {
                 conn.dispose();
-                return Mono.error(new RillException("connection to " + address + " closed during setup"));
+                return Mono.error(new RillException("connection to " + where + " closed during setup"));
             }
             return c.handshake()
                     .timeout(options.connectTimeout(), Mono.error(() -> new RillException(
-                            "handshake with " + address + " did not complete within " + options.connectTimeout())))
+                            "handshake with " + where + " did not complete within " + options.connectTimeout())))
                     .doOnError(e -> conn.dispose());
         }).timeout(options.connectTimeout().plusSeconds(1), Mono.error(() -> new RillException(
-                "connecting to " + address + " did not complete within " + options.connectTimeout())));
+                "connecting to " + where + " did not complete within " + options.connectTimeout())))
+                .onErrorMap(e -> ConnectFailures.describe(e, where, options.tls().isPresent()));
     }
 
     ClientOptions options() {
@@ -128,6 +133,11 @@ public final class RemoteBroker implements ReactiveBroker {
 
     InetSocketAddress address() {
         return address;
+    }
+
+    /** @return the server as {@code host:port}, for messages */
+    String where() {
+        return where;
     }
 
     /** @return a Mono of the open connection, waiting through a reconnect; errors once the client gave up */
@@ -243,7 +253,7 @@ public final class RemoteBroker implements ReactiveBroker {
                 reconnect = !closed;
                 if (reconnect && (permanent(cause) || options.reconnectAttempts() == 0)) {
                     failure = cause instanceof RuntimeException r && permanent(cause) ? r
-                            : new RillException("connection to " + address + " lost and reconnection is disabled",
+                            : new RillException("connection to " + where + " lost and reconnection is disabled",
                                     cause);
                     reconnect = false;
                 }
@@ -263,7 +273,7 @@ public final class RemoteBroker implements ReactiveBroker {
         Retry retry = Retry.backoff(options.reconnectAttempts(), options.reconnectMinBackoff())
                 .maxBackoff(options.reconnectMaxBackoff())
                 .filter(e -> !permanent(e) && !(e instanceof SetUpRefused) && !isClosed())
-                .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + address
+                .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + where
                         + " lost and not re-established after " + signal.totalRetries() + " attempts: "
                         + signal.failure().getMessage(), signal.failure()));
         // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
@@ -434,7 +444,7 @@ public final class RemoteBroker implements ReactiveBroker {
         return connection().flatMap(c -> c.version() >= Limits.REDRIVE_TO_VERSION
                 ? c.request(deadLetterQueue, id -> new Frame.Redrive(id, deadLetterQueue, targetQueue, max),
                         f -> (int) ((Frame.Result) f).value())
-                : Mono.error(new UnsupportedOperationException("the server at " + address() + " speaks protocol "
+                : Mono.error(new UnsupportedOperationException("the server at " + where + " speaks protocol "
                         + "version " + c.version() + "; redrive to a target queue needs version "
                         + Limits.REDRIVE_TO_VERSION + " (a newer server)")));
     }

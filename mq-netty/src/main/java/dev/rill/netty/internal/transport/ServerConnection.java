@@ -33,6 +33,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.AttributeKey;
 import io.netty.util.collection.LongObjectHashMap;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -118,11 +119,27 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         this.channel = ctx.channel();
         this.loop = channel.eventLoop();
         long ms = options.handshakeTimeout().toMillis();
+        Long acceptedAt = channel.attr(ACCEPTED_AT).get();
+        long left = acceptedAt == null ? ms
+                : Math.max(0, ms - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - acceptedAt));
         handshakeTimer = loop.schedule(() -> {
             if (state == State.HELLO || state == State.AUTH) {
                 fatal(ErrorCode.HANDSHAKE_TIMEOUT, "handshake not completed within " + ms + " ms");
             }
-        }, ms, TimeUnit.MILLISECONDS);
+        }, left, TimeUnit.MILLISECONDS);
+    }
+
+    /** When the connection was accepted (System.nanoTime()): the handshake timeout runs from then, TLS included. */
+    private static final AttributeKey<Long> ACCEPTED_AT = AttributeKey.valueOf(ServerConnection.class, "acceptedAt");
+
+    /**
+     * Records that {@code channel} was just accepted: the handshake timeout ({@link ServerOptions#handshakeTimeout()})
+     * counts from now, so a TLS handshake's time is part of it.
+     *
+     * @param channel the accepted channel, before any handshake
+     */
+    public static void accepted(Channel channel) {
+        channel.attr(ACCEPTED_AT).set(System.nanoTime());
     }
 
     @Override

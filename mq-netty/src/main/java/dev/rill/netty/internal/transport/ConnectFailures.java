@@ -1,0 +1,90 @@
+package dev.rill.netty.internal.transport;
+
+import dev.rill.reactive.RillException;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import javax.net.ssl.SSLException;
+
+/**
+ * Says why a connection attempt failed in the terms a user acts on. TLS failures reach the client as the JDK's and
+ * Netty's exceptions (a PKIX path error, a hex dump of the bytes that were not a TLS record, an alert name); this
+ * names the cause and the fix, and keeps the original as the cause.
+ */
+final class ConnectFailures {
+
+    private ConnectFailures() {
+    }
+
+    /**
+     * @param e why the attempt failed
+     * @param where the server, {@code host:port}
+     * @param tls whether the client uses TLS
+     * @return a {@link RillException} naming a TLS failure's cause, or {@code e} itself when it is not one
+     */
+    static Throwable describe(Throwable e, String where, boolean tls) {
+        if (!tls || e instanceof TlsFailure) {
+            return e;
+        }
+        String prefix = "TLS handshake with " + where + " failed: ";
+        if (find(e, NotSslRecordException.class) != null) {
+            return new TlsFailure(prefix + "the server did not answer with TLS (a plaintext port? connect without"
+                    + " TLS, rill://)", e);
+        }
+        SslHandshakeTimeoutException slow = find(e, SslHandshakeTimeoutException.class);
+        if (slow != null) {
+            return new TlsFailure(prefix + slow.getMessage(), e);
+        }
+        CertificateExpiredException expired = find(e, CertificateExpiredException.class);
+        if (expired != null) {
+            return new TlsFailure(prefix + "the server's certificate (or one it is signed with) has expired ("
+                    + expired.getMessage() + ")", e);
+        }
+        CertificateNotYetValidException early = find(e, CertificateNotYetValidException.class);
+        if (early != null) {
+            return new TlsFailure(prefix + "the server's certificate (or one it is signed with) is not valid yet ("
+                    + early.getMessage() + ")", e);
+        }
+        if (find(e, CertPathBuilderException.class) != null) {
+            return new TlsFailure(prefix + "the server's certificate is not trusted: it is not signed by a CA this"
+                    + " client trusts (trust the server's CA: a trust manager in ClientOptions.tls, or --tls-ca)", e);
+        }
+        SSLException ssl = find(e, SSLException.class);
+        if (ssl == null) {
+            return e;
+        }
+        String m = String.valueOf(ssl.getMessage());
+        if (m.startsWith("No subject alternative") || m.startsWith("No name matching")) {
+            return new TlsFailure(prefix + "the server's certificate is not for the host connected to (" + m + ")", e);
+        }
+        if (m.contains("Received fatal alert: bad_certificate") || m.contains("certificate_required")
+                || m.contains("Received fatal alert: certificate_unknown")
+                || m.contains("Received fatal alert: unknown_ca")
+                || m.contains("Received fatal alert: certificate_expired")) {
+            return new TlsFailure(prefix + "the server refused this client's certificate ("
+                    + m.substring(m.indexOf("Received fatal alert: ") + "Received fatal alert: ".length())
+                    + "): it requires a client certificate (mutual TLS) signed by a CA it trusts, and valid", e);
+        }
+        return new TlsFailure(prefix + m, e);
+    }
+
+    private static <T extends Throwable> T find(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        return null;
+    }
+
+    /** A failed TLS handshake, described. */
+    static final class TlsFailure extends RillException {
+        private static final long serialVersionUID = 1L;
+
+        TlsFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

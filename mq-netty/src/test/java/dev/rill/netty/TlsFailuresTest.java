@@ -1,0 +1,192 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillException;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+
+/**
+ * What goes wrong with TLS and what the user is told: an untrusted, expired or misnamed server certificate, a client
+ * certificate the server refuses, plaintext against TLS and the reverse, a peer that never finishes the TLS handshake,
+ * and a reconnect, which must do the TLS handshake again. Certificates are made at test time.
+ */
+class TlsFailuresTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+    private static final TestCerts CA = TestCerts.ca("rill-test-ca");
+    private static final TestCerts SERVER = CA.issue("rill-server", Duration.ofMinutes(-1), Duration.ofDays(1));
+
+    private RillServer server;
+    private ReactiveBroker client;
+
+    @AfterEach
+    void tearDown() {
+        if (client != null) {
+            client.close().block(TIMEOUT);
+        }
+        if (server != null) {
+            server.disposeNow(TIMEOUT);
+        }
+    }
+
+    private static SslContext serverTls(TestCerts certs) throws SSLException {
+        return SslContextBuilder.forServer(certs.key(), certs.cert()).build();
+    }
+
+    private static SslContext trustingTheCa() throws SSLException {
+        return SslContextBuilder.forClient().trustManager(CA.cert()).build();
+    }
+
+    private URI uri() {
+        return URI.create("rill://127.0.0.1:" + server.port());
+    }
+
+    /** @return the message of the error that connecting with {@code tls} (null: plaintext) fails with */
+    private Throwable connectFails(SslContext tls) {
+        ClientOptions o = ClientOptions.defaults().connectTimeout(Duration.ofSeconds(5));
+        ClientOptions options = tls == null ? o : o.tls(tls);
+        Throwable[] caught = new Throwable[1];
+        assertThatThrownBy(() -> RillClient.connect(uri(), options).block(TIMEOUT))
+                .satisfies(e -> caught[0] = reactor.core.Exceptions.unwrap(e));
+        return caught[0];
+    }
+
+    @Test
+    void anUntrustedServerCertificateIsNamedAsSuch() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
+        SslContext strangerTrust = SslContextBuilder.forClient()
+                .trustManager(TestCerts.selfSigned("stranger").cert()).build();
+        assertThat(connectFails(strangerTrust)).isInstanceOf(RillException.class)
+                .hasMessageContaining("TLS handshake with 127.0.0.1:" + server.port() + " failed")
+                .hasMessageContaining("certificate is not trusted");
+    }
+
+    @Test
+    void anExpiredServerCertificateIsNamedAsSuch() throws Exception {
+        TestCerts expired = CA.issue("rill-server", Duration.ofDays(-2), Duration.ofDays(-1));
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(expired)), TIMEOUT);
+        assertThat(connectFails(trustingTheCa())).isInstanceOf(RillException.class)
+                .hasMessageContaining("TLS handshake").hasMessageContaining("has expired");
+    }
+
+    @Test
+    void aServerCertificateForAnotherHostIsRefusedAndNamedAsSuch() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(CA.issueFor("x", "other.example"))),
+                TIMEOUT);
+        assertThat(connectFails(trustingTheCa())).isInstanceOf(RillException.class)
+                .hasMessageContaining("not for the host").hasMessageContaining("127.0.0.1");
+    }
+
+    @Test
+    void aClientCertificateTheServerRefusesIsNamedAsSuch() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(SslContextBuilder.forServer(SERVER.key(),
+                SERVER.cert()).trustManager(CA.cert()).clientAuth(ClientAuth.REQUIRE).build()), TIMEOUT);
+        TestCerts expiredClient = CA.issue("client", Duration.ofDays(-2), Duration.ofDays(-1));
+        TestCerts stranger = TestCerts.selfSigned("stranger");
+        for (SslContext refused : new SslContext[] {
+            trustingTheCa(), // no certificate
+            SslContextBuilder.forClient().trustManager(CA.cert()).keyManager(stranger.key(), stranger.cert()).build(),
+            SslContextBuilder.forClient().trustManager(CA.cert())
+                    .keyManager(expiredClient.key(), expiredClient.cert()).build()}) {
+            assertThat(connectFails(refused)).isInstanceOf(RillException.class)
+                    .hasMessageContaining("the server refused this client's certificate");
+        }
+        TestCerts good = CA.issue("client", Duration.ofMinutes(-1), Duration.ofDays(1));
+        client = RillClient.connect(uri(), ClientOptions.defaults().tls(SslContextBuilder.forClient()
+                .trustManager(CA.cert()).keyManager(good.key(), good.cert()).build())).block(TIMEOUT);
+        assertThat(client.list().block(TIMEOUT)).isEmpty();
+    }
+
+    @Test
+    void aPlaintextClientOnATlsPortIsToldTheServerMayRequireTls() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
+        assertThat(connectFails(null)).isInstanceOf(RillException.class)
+                .hasMessageContaining("closed by the server during the handshake")
+                .hasMessageContaining("requires TLS");
+    }
+
+    @Test
+    void aTlsClientOnAPlaintextPortIsToldTheServerDoesNotSpeakTls() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults(), TIMEOUT);
+        assertThat(connectFails(trustingTheCa())).isInstanceOf(RillException.class)
+                .hasMessageContaining("the server did not answer with TLS")
+                .hasMessageNotContaining("not an SSL/TLS record"); // Netty's hex dump of the plaintext answer
+    }
+
+    @Test
+    void aPeerThatNeverFinishesTheTlsHandshakeIsClosedAtTheHandshakeTimeout() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER))
+                .handshakeTimeout(Duration.ofMillis(300)), TIMEOUT);
+        long start = System.nanoTime();
+        try (RawClient silent = new RawClient(server.port())) { // TCP only: never sends a ClientHello
+            assertThat(silent.closedByPeer()).isTrue();
+        }
+        // reactor-netty's own TLS handshake timeout is 10 s
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    @Test
+    void aReconnectDoesTheTlsHandshakeAgain() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
+        int port = server.port();
+        client = RillClient.connect(uri(), ClientOptions.defaults().tls(trustingTheCa())
+                .reconnectAttempts(50).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200)))
+                .block(TIMEOUT);
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("tls-reconnect"), Codec.utf8()).block(TIMEOUT);
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        Disposable consumer = q.receive().concatMap(d -> d.ack().thenReturn(d.payload())).subscribe(got::add);
+        try {
+            q.send(OutboundMessage.of("before")).block(TIMEOUT);
+            assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("before");
+
+            server.disposeNow(TIMEOUT); // the connection is lost; a new server (new TLS sessions) on the same port
+            server = RillServer.bindNow(ServerOptions.defaults().port(port).tls(serverTls(SERVER)), TIMEOUT);
+            await().atMost(TIMEOUT).until(() -> server.connectionCount() == 1);
+            q.send(OutboundMessage.of("after")).block(TIMEOUT); // the queue was declared again over TLS
+            assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("after");
+        } finally {
+            consumer.dispose();
+        }
+    }
+
+    @Test
+    void aReconnectToAServerWithAnUntrustedCertificateEndsTheStreamsNamingTheCause() throws Exception {
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
+        int port = server.port();
+        client = RillClient.connect(uri(), ClientOptions.defaults().tls(trustingTheCa())
+                .reconnectAttempts(2).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(100)))
+                .block(TIMEOUT);
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("tls-swap"), Codec.utf8()).block(TIMEOUT);
+        BlockingQueue<Throwable> ended = new LinkedBlockingQueue<>();
+        Disposable consumer = q.receive().subscribe(d -> { }, ended::add);
+        try {
+            server.disposeNow(TIMEOUT);
+            server = RillServer.bindNow(ServerOptions.defaults().port(port)
+                    .tls(serverTls(TestCerts.selfSigned("impostor"))), TIMEOUT);
+            Throwable e = ended.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(e).isInstanceOf(RillException.class).hasMessageContaining("not re-established")
+                    .hasMessageContaining("certificate is not trusted");
+        } finally {
+            consumer.dispose();
+        }
+    }
+
+}
