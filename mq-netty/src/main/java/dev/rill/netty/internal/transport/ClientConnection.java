@@ -443,9 +443,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         List<SettleWaiter> settles = settlesInFlight.remove(e.id());
         if (settles != null) {
-            RuntimeException ex = Wire.toException(e.code(), e.message(), null);
+            // the server's broker failed the settlement for another reason than a stale lease (the queue closed,
+            // the broker closing): the reason goes to each waiter, named after its own queue
             for (SettleWaiter w : settles) {
-                w.failed(ex);
+                w.failed(Wire.toException(e.code(), e.message(), w.queue()));
             }
             if (settlesPending > 0 && settlesInFlight.isEmpty()) {
                 scheduleFlush();
@@ -828,8 +829,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             settled(outcome);
         }
 
-        /** @param e the connection closed after the settlement was sent, before its answer */
+        /**
+         * @param e the connection closed after the settlement was sent, before its answer; or the server answered
+         *     with an error (its broker failed the settlement for another reason than a stale lease)
+         */
         void failed(Throwable e);
+
+        /** @return the queue of the delivery settled, for the error the server may answer with; null if unknown */
+        default String queue() {
+            return null;
+        }
     }
 
     private static final class SettleBatch {

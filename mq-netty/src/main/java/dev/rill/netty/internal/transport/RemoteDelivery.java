@@ -189,6 +189,11 @@ final class RemoteDelivery<T> implements Delivery<T> {
                 actual.onError(e);
             }
         }
+
+        @Override
+        public String queue() {
+            return queue;
+        }
     }
 
     /**

@@ -18,6 +18,7 @@ import dev.rill.netty.internal.protocol.SendReceipt;
 import dev.rill.netty.internal.protocol.SendStatus;
 import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.reactive.Delivery;
+import dev.rill.reactive.LeaseExpiredException;
 import dev.rill.reactive.QueueClosedException;
 import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.ReactiveBroker;
@@ -1140,7 +1141,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         // version 2 answers EXTEND with the new deadlines, so the client's Delivery knows the server's
-        SettleAnswer answer = new SettleAnswer(requestId, n, ends, "extend".equals(op) && version >= 2);
+        SettleAnswer answer = new SettleAnswer(requestId, op, n, ends, "extend".equals(op) && version >= 2);
         answersPending++;
         int[] at = new int[n];
         Held[] found = new Held[n];
@@ -1154,7 +1155,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 found[k++] = h;
             }
         }
-        if (k > 1 && "ack".equals(op) && ackTogether(answer, at, found, k)) {
+        if (k > 1 && "ack".equals(op) && ackTogether(answer, at, tags, found, k)) {
             return;
         }
         for (int j = 0; j < k; j++) {
@@ -1164,7 +1165,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             try {
                 m = action.apply(h.delivery);
             } catch (RuntimeException e) {
-                answer.settled(i, LeaseOutcome.STALE, 0L);
+                failed(answer, i, tags[i], h, e);
                 continue;
             }
             m.subscribe(new SettleOne(answer, i, tags[i], h));
@@ -1178,7 +1179,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      *
      * @return false when they cannot go together (the caller acks them one by one)
      */
-    private boolean ackTogether(SettleAnswer answer, int[] at, Held[] found, int k) {
+    private boolean ackTogether(SettleAnswer answer, int[] at, long[] tags, Held[] found, int k) {
         AckEach<byte[]> queue = found[0].subscription.ackEach;
         if (queue == null) {
             return false;
@@ -1190,20 +1191,51 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             deliveries.add(found[j].delivery);
         }
-        queue.ackEach(deliveries).subscribe(new SettleMany(answer, at, k));
+        queue.ackEach(deliveries).subscribe(new SettleMany(answer, at, tags, found, k));
         return true;
+    }
+
+    /**
+     * Records a settlement the broker failed (on the event loop). A stale lease is answered STALE and forgotten. Any
+     * other failure (the queue closed or deleted, the broker closing, its log failing) is the answer's error, told
+     * to the client with its reason, and a delivery whose lease it left held stays this connection's: the client
+     * may settle it again, and it is released the moment the connection closes (at once if it already has) instead
+     * of staying invisible until its visibility timeout.
+     */
+    private void failed(SettleAnswer answer, int index, long tag, Held h, Throwable e) {
+        if (e instanceof LeaseExpiredException) {
+            if (!answer.ends) {
+                held.remove(tag);
+            }
+            answer.settled(index, LeaseOutcome.STALE, 0L);
+            return;
+        }
+        if (h.delivery.isSettled()) {
+            if (!answer.ends) {
+                held.remove(tag);
+            }
+        } else if (state == State.CLOSED) {
+            h.delivery.nack().subscribe(null, x -> { }); // as releaseAll did with what it held
+        } else if (answer.ends) {
+            held.put(tag, h);
+        }
+        answer.failed(index, e);
     }
 
     /** The answer to one ACK/NACK/EXTEND/REJECT/RELEASE frame: written once every tag of it is settled. */
     private final class SettleAnswer {
         final int requestId;
+        final String op;
         final boolean ends;
         final LeaseOutcome[] outcomes;
         final Long[] deadlines;
         int remaining;
+        /** The first failure other than a stale lease: then the answer is ERROR (see {@link #failed}). */
+        Throwable error;
 
-        SettleAnswer(int requestId, int n, boolean ends, boolean withDeadlines) {
+        SettleAnswer(int requestId, String op, int n, boolean ends, boolean withDeadlines) {
             this.requestId = requestId;
+            this.op = op;
             this.ends = ends;
             this.outcomes = new LeaseOutcome[n];
             this.deadlines = withDeadlines ? new Long[n] : null;
@@ -1219,11 +1251,26 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (--remaining == 0) {
                 answersPending--;
                 if (state != State.CLOSED) {
-                    write(deadlines != null ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
-                            : new Frame.SettleResult(requestId, List.of(outcomes)));
+                    if (error != null) {
+                        // one answer per frame: the reason is told for all of its tags (others may have settled)
+                        write(new Frame.Error(requestId, Wire.codeOf(error), fit(op + " failed on the server: "
+                                + (error.getMessage() != null ? error.getMessage() : error.toString()))));
+                    } else {
+                        write(deadlines != null
+                                ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
+                                : new Frame.SettleResult(requestId, List.of(outcomes)));
+                    }
                 }
                 maybeDrained();
             }
+        }
+
+        /** On the event loop: a tag's settlement failed for another reason than a stale lease. */
+        void failed(int index, Throwable e) {
+            if (error == null) {
+                error = e;
+            }
+            settled(index, LeaseOutcome.STALE, 0L);
         }
     }
 
@@ -1231,12 +1278,17 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final class SettleMany implements reactor.core.CoreSubscriber<List<LeaseOutcome>>, Runnable {
         final SettleAnswer answer;
         final int[] at;
+        final long[] tags;
+        final Held[] found;
         final int k;
-        List<LeaseOutcome> outcomes; // null after an error: every one of them is STALE
+        List<LeaseOutcome> outcomes;
+        Throwable error;
 
-        SettleMany(SettleAnswer answer, int[] at, int k) {
+        SettleMany(SettleAnswer answer, int[] at, long[] tags, Held[] found, int k) {
             this.answer = answer;
             this.at = at;
+            this.tags = tags;
+            this.found = found;
             this.k = k;
         }
 
@@ -1252,7 +1304,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         public void onError(Throwable e) {
-            outcomes = null;
+            error = e;
             onLoop(this);
         }
 
@@ -1264,7 +1316,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         @Override
         public void run() {
             for (int j = 0; j < k; j++) {
-                answer.settled(at[j], outcomes == null ? LeaseOutcome.STALE : outcomes.get(j), 0L);
+                if (error != null) {
+                    failed(answer, at[j], tags[at[j]], found[j], error);
+                } else {
+                    answer.settled(at[j], outcomes == null ? LeaseOutcome.STALE : outcomes.get(j), 0L);
+                }
             }
         }
     }
@@ -1278,7 +1334,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         final int index;
         final long tag;
         final Held h;
-        boolean failed;
+        Throwable failure;
 
         SettleOne(SettleAnswer answer, int index, long tag, Held h) {
             this.answer = answer;
@@ -1299,7 +1355,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         @Override
         public void onError(Throwable e) {
-            failed = true;
+            failure = e;
             onComplete();
         }
 
@@ -1311,11 +1367,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         /** Records the outcome; on the event loop. */
         @Override
         public void run() {
-            if (failed) {
-                if (!answer.ends) {
-                    held.remove(tag);
-                }
-                answer.settled(index, LeaseOutcome.STALE, 0L);
+            if (failure != null) {
+                failed(answer, index, tag, h, failure);
             } else {
                 answer.settled(index, LeaseOutcome.OK, answer.deadlines != null ? h.delivery.deadline() : 0L);
             }

@@ -1,0 +1,346 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.Message;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueEvent;
+import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.Delivery;
+import dev.rill.reactive.LeaseExpiredException;
+import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.ReceiveOptions;
+import dev.rill.reactive.Rill;
+import dev.rill.reactive.RillException;
+import dev.rill.reactive.SendOptions;
+import dev.rill.reactive.SendResult;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * A settlement that the served broker fails for another reason than a stale lease (the queue closed or deleted, the
+ * broker closing, its log failing) while the lease is still held: the client is told that reason (not "lease
+ * expired"), and the connection keeps the delivery, so it can be settled again and is released the moment the
+ * connection closes, instead of staying invisible until its visibility timeout (ten minutes here).
+ */
+class SettleFailureTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+    private static final QueueSpec SPEC = QueueSpec.named("jobs").visibilityTimeout(Duration.ofMinutes(10));
+
+    private final ReactiveBroker local = Rill.inMemory();
+    /** While set, every settle of a delivery through the served broker fails with it and changes nothing. */
+    private final AtomicReference<Function<String, Mono<Void>>> failing = new AtomicReference<>();
+    private RillServer server;
+    private ReactiveBroker client;
+    private ReactiveQueue<String> remote;
+
+    @BeforeEach
+    void setUp() {
+        local.queue(SPEC, Codec.utf8()).block(TIMEOUT).send(OutboundMessage.of("job")).block(TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().broker(new FailingSettles(local, failing)), TIMEOUT);
+        client = RillClient.connect(URI.create("rill://127.0.0.1:" + server.port()),
+                ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
+        remote = client.queue(SPEC, Codec.utf8()).block(TIMEOUT);
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (client != null) {
+            client.close().block(TIMEOUT);
+        }
+        server.disposeNow(TIMEOUT);
+        local.close().block(TIMEOUT);
+    }
+
+    private QueueStats stats() {
+        return local.stats().block(TIMEOUT).get(0);
+    }
+
+    private Delivery<String> receive() {
+        Delivery<String> d = remote.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(d).isNotNull();
+        assertThat(stats().inFlight()).isEqualTo(1);
+        return d;
+    }
+
+    private void failWith(RuntimeException e) {
+        failing.set(op -> Mono.error(e));
+    }
+
+    @Test
+    void anAckTheBrokerFailsIsReportedWithItsReasonAndCanBeRetried() {
+        Delivery<String> d = receive();
+        failWith(new QueueClosedException("jobs"));
+        assertThatThrownBy(() -> d.ack().block(TIMEOUT)).isInstanceOf(QueueClosedException.class)
+                .isNotInstanceOf(LeaseExpiredException.class).hasMessageContaining("'jobs'");
+        assertThat(stats().inFlight()).isEqualTo(1);
+
+        failing.set(null); // the broker works again: the connection still holds the delivery
+        d.ack().block(TIMEOUT);
+        assertThat(stats().size()).isZero();
+        assertThat(stats().acked()).isEqualTo(1);
+    }
+
+    @Test
+    void aNackTheBrokerFailsNamesTheReason() {
+        Delivery<String> d = receive();
+        failWith(new RillException("the broker is closing"));
+        assertThatThrownBy(() -> d.nack().block(TIMEOUT)).isInstanceOf(RillException.class)
+                .isNotInstanceOf(LeaseExpiredException.class).hasMessageContaining("the broker is closing")
+                .hasMessageContaining("nack");
+    }
+
+    @Test
+    void aDeliveryWhoseAckFailedIsReleasedAtOnceWhenTheConnectionCloses() {
+        Delivery<String> d = receive();
+        failWith(new QueueClosedException("jobs"));
+        assertThatThrownBy(() -> d.ack().block(TIMEOUT)).isInstanceOf(QueueClosedException.class);
+        failing.set(null);
+
+        client.close().block(TIMEOUT);
+        client = null;
+        await().atMost(TIMEOUT).until(() -> stats().ready() == 1); // not after the 10-minute visibility timeout
+    }
+
+    @Test
+    void aDeliveryWhoseExtendFailedIsReleasedAtOnceWhenTheConnectionCloses() {
+        Delivery<String> d = receive();
+        failWith(new RillException("the log failed"));
+        assertThatThrownBy(() -> d.extend(Duration.ofMinutes(5)).block(TIMEOUT)).isInstanceOf(RillException.class)
+                .isNotInstanceOf(LeaseExpiredException.class).hasMessageContaining("the log failed");
+        failing.set(null);
+
+        client.close().block(TIMEOUT);
+        client = null;
+        await().atMost(TIMEOUT).until(() -> stats().ready() == 1);
+    }
+
+    @Test
+    void aDeliveryWhoseAckFailsAfterTheConnectionClosedIsReleasedThen() {
+        Delivery<String> d = receive();
+        Sinks.Empty<Void> verdict = Sinks.empty();
+        java.util.concurrent.atomic.AtomicBoolean asked = new java.util.concurrent.atomic.AtomicBoolean();
+        failing.set(op -> {
+            asked.set(true);
+            return verdict.asMono();
+        });
+        d.ack().subscribe(null, e -> { });
+        await().atMost(TIMEOUT).untilTrue(asked); // the server's ack is in flight
+        client.close().block(TIMEOUT); // the server releases what the connection holds: not the ack in flight
+        client = null;
+        await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0);
+        assertThat(stats().inFlight()).isEqualTo(1);
+
+        failing.set(null);
+        verdict.tryEmitError(new QueueClosedException("jobs")); // the ack fails now, the lease still held
+        await().atMost(TIMEOUT).until(() -> stats().ready() == 1);
+    }
+
+    /** Serves {@code delegate}, with settles that fail while {@code failing} says so. */
+    private static final class FailingSettles implements ReactiveBroker {
+        private final ReactiveBroker delegate;
+        private final AtomicReference<Function<String, Mono<Void>>> failing;
+
+        FailingSettles(ReactiveBroker delegate, AtomicReference<Function<String, Mono<Void>>> failing) {
+            this.delegate = delegate;
+            this.failing = failing;
+        }
+
+        @Override
+        public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
+            return delegate.queue(spec, codec).map(q -> new Queue<>(q));
+        }
+
+        @Override
+        public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+            return delegate.lookup(name, codec).map(q -> new Queue<>(q));
+        }
+
+        @Override
+        public Mono<Boolean> delete(String name) {
+            return delegate.delete(name);
+        }
+
+        @Override
+        public Mono<Long> purge(String name) {
+            return delegate.purge(name);
+        }
+
+        @Override
+        public Mono<List<String>> list() {
+            return delegate.list();
+        }
+
+        @Override
+        public Mono<List<QueueStats>> stats() {
+            return delegate.stats();
+        }
+
+        @Override
+        public Mono<Integer> redrive(String deadLetterQueue, int max) {
+            return delegate.redrive(deadLetterQueue, max);
+        }
+
+        @Override
+        public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+            return delegate.redrive(deadLetterQueue, targetQueue, max);
+        }
+
+        @Override
+        public Mono<Void> close() {
+            return Mono.empty(); // the test closes the broker behind
+        }
+
+        @Override
+        public Scheduler scheduler() {
+            return delegate.scheduler();
+        }
+
+        private Mono<Void> settle(String op, Mono<Void> real) {
+            return Mono.defer(() -> {
+                Function<String, Mono<Void>> f = failing.get();
+                return f == null ? real : f.apply(op);
+            });
+        }
+
+        private final class Queue<T> implements ReactiveQueue<T> {
+            private final ReactiveQueue<T> q;
+
+            Queue(ReactiveQueue<T> q) {
+                this.q = q;
+            }
+
+            @Override
+            public String name() {
+                return q.name();
+            }
+
+            @Override
+            public QueueSpec spec() {
+                return q.spec();
+            }
+
+            @Override
+            public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
+                return q.send(message, options);
+            }
+
+            @Override
+            public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
+                return q.sendMany(messages, options);
+            }
+
+            @Override
+            public Flux<Delivery<T>> receive(ReceiveOptions options) {
+                return q.receive(options).map(Failing::new);
+            }
+
+            @Override
+            public Mono<Delivery<T>> receiveOne(Duration wait) {
+                return q.receiveOne(wait).map(Failing::new);
+            }
+
+            @Override
+            public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
+                return Mono.error(new UnsupportedOperationException());
+            }
+
+            @Override
+            public Flux<QueueEvent> events() {
+                return q.events();
+            }
+
+            @Override
+            public Mono<QueueStats> stats() {
+                return q.stats();
+            }
+
+            @Override
+            public Flux<Message<T>> peek(int max) {
+                return q.peek(max);
+            }
+
+            @Override
+            public Mono<Long> purge() {
+                return q.purge();
+            }
+        }
+
+        private final class Failing<T> implements Delivery<T> {
+            private final Delivery<T> d;
+
+            Failing(Delivery<T> d) {
+                this.d = d;
+            }
+
+            @Override
+            public Message<T> message() {
+                return d.message();
+            }
+
+            @Override
+            public int deliveryCount() {
+                return d.deliveryCount();
+            }
+
+            @Override
+            public long deadline() {
+                return d.deadline();
+            }
+
+            @Override
+            public Mono<Void> ack() {
+                return settle("ack", d.ack());
+            }
+
+            @Override
+            public Mono<Void> nack() {
+                return settle("nack", d.nack());
+            }
+
+            @Override
+            public Mono<Void> nack(Duration delay) {
+                return settle("nack", d.nack(delay));
+            }
+
+            @Override
+            public Mono<Void> extend(Duration duration) {
+                return settle("extend", d.extend(duration));
+            }
+
+            @Override
+            public Mono<Void> reject(String reason) {
+                return settle("reject", d.reject(reason));
+            }
+
+            @Override
+            public Mono<Void> release() {
+                return d.release(); // the server's own give-backs
+            }
+
+            @Override
+            public boolean isSettled() {
+                return d.isSettled();
+            }
+        }
+    }
+}
