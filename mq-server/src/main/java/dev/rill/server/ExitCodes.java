@@ -41,7 +41,8 @@ final class ExitCodes {
     static Map<String, String> descriptions() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put(" 0", "success");
-        m.put(" 1", "failed (unexpected error; demo/bench did not finish in time)");
+        m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: the broker did not close"
+                + " within --shutdown-grace)");
         m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file)");
         m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
         m.put(" 4", "authentication failed or permission denied");

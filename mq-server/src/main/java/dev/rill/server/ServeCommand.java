@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
         description = {"Runs a Rill server until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully: stops"
                 + " accepting connections, sends and subscriptions, tells clients it goes away, lets them settle"
                 + " the messages they hold (at most --drain-timeout; unsettled ones are released for redelivery),"
-                + " closes the queues (with --data-dir: syncs the log), exits 0.",
+                + " closes the queues (with --data-dir: syncs the log), exits 0 (1 when the queues did not close"
+                + " within --shutdown-grace).",
                 "Queues live in memory and are lost when the server stops, unless --data-dir gives them durable"
                         + " storage: then every queue and message comes back when the server is started again on"
                         + " the same directory."},
@@ -112,15 +113,31 @@ final class ServeCommand implements Callable<Integer> {
         ServerOptions options = options();
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
         ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, grace);
+        PrintWriter err = spec.commandLine().getErr();
         if (root.installSignalHandlers) {
-            // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0
-            // (halt: the JVM would otherwise report 128 + signal). A normal exit finds the work done and returns.
+            // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0, or 1
+            // when the broker did not close within --shutdown-grace (halt: the JVM would otherwise report 128 +
+            // signal). A normal exit finds the work done and returns.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                if (process.shutdown(grace)) {
+                int code = ExitCodes.FAILED;
+                try {
+                    if (!process.shutdown(grace)) {
+                        return;
+                    }
+                    String problem = process.shutdownProblem();
+                    if (problem != null) {
+                        err.println("rill serve: " + problem);
+                        err.flush();
+                    } else {
+                        code = ExitCodes.OK;
+                    }
                     out.println("rill: stopped (signal)");
                     out.flush();
-                    Runtime.getRuntime().halt(ExitCodes.OK);
+                } catch (RuntimeException | Error e) {
+                    err.println("rill serve: the shutdown failed: " + ExitCodes.message(e));
+                    err.flush();
                 }
+                Runtime.getRuntime().halt(code);
             }, "rill-shutdown"));
         }
         out.println("rill: listening on " + process.url() + (options.tokens().isEmpty() ? " (no authentication)"
@@ -140,6 +157,10 @@ final class ServeCommand implements Callable<Integer> {
         process.awaitShutdown();
         out.println("rill: stopped");
         out.flush();
+        String problem = process.shutdownProblem();
+        if (problem != null && !root.installSignalHandlers) { // else the signal hook says it and sets the status
+            throw new CliException(ExitCodes.FAILED, problem);
+        }
         return ExitCodes.OK;
     }
 

@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
@@ -26,18 +28,25 @@ import reactor.netty.http.server.HttpServer;
  */
 final class ServerProcess {
 
+    /** Wraps the broker a server is started with; the identity but in tests (a broker slow to close, say). */
+    static volatile UnaryOperator<ReactiveBroker> brokerDecorator = UnaryOperator.identity();
+
     private final ReactiveBroker broker;
     private final RillServer server;
     private final DisposableServer metrics;
     private final boolean tls;
     private final int recoveredQueues;
     private final Duration drainTimeout;
+    private final boolean durable;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Why the shutdown was not clean (the broker did not close in time, or failed to), or null; see {@link #shutdown}. */
+    private volatile String problem;
 
     private ServerProcess(ReactiveBroker broker, RillServer server, DisposableServer metrics, boolean tls,
-            int recoveredQueues, Duration drainTimeout) {
+            int recoveredQueues, Duration drainTimeout, boolean durable) {
         this.drainTimeout = drainTimeout;
+        this.durable = durable;
         this.broker = broker;
         this.server = server;
         this.metrics = metrics;
@@ -77,13 +86,13 @@ final class ServerProcess {
      */
     static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
             Integer metricsPort, Duration bindTimeout) {
-        ReactiveBroker broker;
+        ReactiveBroker opened;
         int recovered = 0;
         if (dataDir == null) {
-            broker = Rill.inMemory();
+            opened = Rill.inMemory();
         } else {
             try {
-                broker = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
+                opened = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
                         .declareRecoveredWith(Codec.bytes()));
             } catch (UncheckedIOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": "
@@ -92,9 +101,10 @@ final class ServerProcess {
                 throw new CliException(ExitCodes.FAILED, "cannot recover the queues in " + dataDir + ": "
                         + ExitCodes.message(e), e);
             }
-            List<String> names = broker.list().block(bindTimeout);
+            List<String> names = opened.list().block(bindTimeout);
             recovered = names == null ? 0 : names.size();
         }
+        ReactiveBroker broker = brokerDecorator.apply(opened);
         RillServer server;
         try {
             server = RillServer.bindNow(options.broker(broker), bindTimeout);
@@ -123,7 +133,7 @@ final class ServerProcess {
             }
         }
         return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered,
-                options.drainTimeout());
+                options.drainTimeout(), dataDir != null);
     }
 
     /** @return how many queues a durable broker found in its data directory at start (0 in memory) */
@@ -165,6 +175,10 @@ final class ServerProcess {
      * data directory's lock). Idempotent: only the first call does the work; the others wait until it is done (or
      * they are interrupted) and return false.
      *
+     * <p>A drain that runs out of time is part of a graceful shutdown (what clients still hold is released). A broker
+     * that does not close within {@code grace}, or fails to, is not: the shutdown goes on and
+     * {@link #shutdownProblem()} says what went wrong ({@code rill serve} then exits 1).
+     *
      * @param grace how long each step after the drain may take
      * @return whether this call performed the shutdown
      */
@@ -193,11 +207,28 @@ final class ServerProcess {
                     // as above
                 }
             }
-            broker.close().block(grace);
+            try {
+                broker.close().block(grace);
+            } catch (RuntimeException e) {
+                Throwable t = ExitCodes.root(e);
+                boolean late = t instanceof TimeoutException || t.getCause() instanceof TimeoutException;
+                problem = (late ? "the broker did not close within " + grace.toMillis() + " ms (--shutdown-grace)"
+                        : "closing the broker failed: " + ExitCodes.message(e))
+                        + (durable ? "; records of the data directory not yet synced may be lost (with --fsync"
+                                + " always, nothing that was confirmed)" : "");
+            }
         } finally {
             stopped.countDown();
         }
         return true;
+    }
+
+    /**
+     * @return why the shutdown was not clean (the broker did not close within the grace, or failed to close), or null
+     *     when it was (or has not run)
+     */
+    String shutdownProblem() {
+        return problem;
     }
 
     /**

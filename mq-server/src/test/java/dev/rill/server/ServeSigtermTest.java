@@ -125,6 +125,28 @@ class ServeSigtermTest {
         }
     }
 
+    @Test
+    void aBrokerThatDoesNotCloseWithinTheGraceExitsOneSayingSoNotWithTheSignalsStatus() throws Exception {
+        Path err = dir.resolve("serve.err");
+        Path stdout = dir.resolve("serve.out");
+        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), SlowBrokerCloseMain.class.getName(), "serve",
+                "--port", "0", "--drain-timeout", "0s", "--shutdown-grace", "300ms")
+                .redirectError(err.toFile())
+                .redirectOutput(stdout.toFile())
+                .start();
+        await().atMost(TIMEOUT).until(() -> read(stdout).contains("listening on") || !process.isAlive());
+        assertThat(process.isAlive()).as(() -> "serve did not start: " + read(stdout) + read(err)).isTrue();
+
+        process.destroy(); // SIGTERM
+        assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("exited within the bound").isTrue();
+        assertThat(process.exitValue()).as(() -> "exit status; stdout: " + read(stdout) + "stderr: " + read(err))
+                .isEqualTo(ExitCodes.FAILED);
+        assertThat(read(err)).contains("rill serve: the broker did not close within 300 ms")
+                .doesNotContain("Exception in thread");
+        assertThat(read(stdout)).contains("rill: stopped");
+    }
+
     private static String read(Path p) {
         try {
             return Files.readString(p);
