@@ -424,7 +424,12 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         }
     }
 
-    /** Gives a held delivery back to the queue at once (drain after grace, dispose, a delivery that raced a stop). */
+    /**
+     * Gives a held delivery back to the queue at once (drain after grace, dispose, a delivery that raced a stop): a
+     * nack without delay when its handler ran, else a release, which does not count the delivery. A delivery that
+     * never reached the handler (it waited behind its key, or came after a pause or stop) must not move toward
+     * {@code maxDeliveries}: nacked, it could reach the dead-letter queue without ever having been handled.
+     */
     private void giveBack(Holder h) {
         if (!h.claim()) {
             return; // its own settle is under way; it will report back
@@ -432,14 +437,19 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (h.started) {
             h.decide(); // its outcome, if one still comes, is ignored
             h.cancelHandler();
-        } else if (keyOrdered) {
+            settle(h, Stage.NACK, h.delivery.nack(Duration.ZERO));
+            return;
+        }
+        if (keyOrdered) {
             String key = h.delivery.message().key();
             ArrayDeque<Holder> waiters = key == null ? null : keyWaiters.get(key);
             if (waiters != null) {
                 waiters.remove(h);
             }
         }
-        settle(h, Stage.NACK, h.delivery.nack(Duration.ZERO));
+        Delivery<T> d = h.delivery;
+        settle(h, Stage.NACK, d.release() // a Delivery of its own that cannot release: counted, as before
+                .onErrorResume(UnsupportedOperationException.class, e -> d.nack(Duration.ZERO)));
     }
 
     private void onSettled(Holder h) {

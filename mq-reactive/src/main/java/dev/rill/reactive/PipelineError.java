@@ -36,7 +36,7 @@ public record PipelineError(Stage stage, String queue, long messageId, int deliv
         TIMEOUT,
         /** The ack after a successful handler failed (for instance the lease was already over). */
         ACK,
-        /** The nack after a failed handler failed. */
+        /** The nack after a failed handler failed, or giving a delivery back (drain, dispose, pause) failed. */
         NACK,
         /** The reject of a message that ran out of attempts failed. */
         REJECT,

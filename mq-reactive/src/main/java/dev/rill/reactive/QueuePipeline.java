@@ -37,7 +37,8 @@ public interface QueuePipeline extends Disposable {
     /**
      * Stops gracefully: stops leasing, lets the held deliveries finish and be settled (acks flushed) for up to
      * {@code grace}, then cancels the handlers still running and gives their messages back to the queue at once
-     * (a nack without delay), and completes when every held delivery is settled.
+     * (a nack without delay), and completes when every held delivery is settled. Deliveries whose handler never
+     * started (waiting behind their key) are given back uncounted ({@link Delivery#release()}).
      *
      * <p>Lazy: the drain begins on subscription. Subscribing again (or calling after {@link #dispose()}) returns the
      * same completion; the first grace period wins.
@@ -48,8 +49,8 @@ public interface QueuePipeline extends Disposable {
     Mono<Void> drain(Duration grace);
 
     /**
-     * Stops at once: stops leasing, cancels running handlers and gives their messages back (nack without delay).
-     * Returns without waiting; {@link #onTerminate()} completes once everything held is settled. Idempotent.
+     * Stops at once: stops leasing, cancels running handlers and gives their messages back (nack without delay);
+     * deliveries whose handler never started are given back uncounted ({@link Delivery#release()}). Returns without waiting; {@link #onTerminate()} completes once everything held is settled. Idempotent.
      */
     @Override
     void dispose();
