@@ -1,5 +1,7 @@
 package dev.rill.core;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Map;
 
 /**
@@ -9,13 +11,29 @@ import java.util.Map;
  * <p>Leases: the lease is over when the caller's clock reaches {@link #deadline()}; from then on the handle is
  * stale even if no timer has run yet.
  *
- * <p>Immutable as seen by callers; the {@link Message} view is created on first use.
+ * <p>Immutable as seen by callers, except for {@link #deadline()}, which follows every extension made through this
+ * handle (the queue moves it under its lock, so it is always the deadline the queue set last); the {@link Message}
+ * view is created on first use.
  *
  * @param <T> the payload type
  */
 public final class Lease<T> extends ReceiptHandle {
 
-    private final long deadline;
+    private static final VarHandle DEADLINE;
+
+    static {
+        try {
+            DEADLINE = MethodHandles.lookup().findVarHandle(Lease.class, "deadline", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
+     * Written under the queue's lock: set plainly here (the lease is handed out after the unlock), moved by
+     * {@link #extendedTo(long)}. Volatile so that a thread reading it while another extends sees the queue's latest.
+     */
+    private volatile long deadline;
     // the message, copied from the entry under the queue's lock: the entry is reused once the message is gone
     private final T payload;
     private final String key;
@@ -27,7 +45,7 @@ public final class Lease<T> extends ReceiptHandle {
     /** Called under the queue's lock, with the entry just leased. */
     Lease(MessageQueue<T> queue, Entry<T> entry, long deadline) {
         super(queue, entry, entry.id, entry.leaseSeq, entry.deliveryCount);
-        this.deadline = deadline;
+        DEADLINE.set(this, deadline); // plain: no fence per lease on the receive path
         this.payload = entry.payload;
         this.key = entry.messageKey;
         this.headers = entry.headers;
@@ -39,7 +57,7 @@ public final class Lease<T> extends ReceiptHandle {
     Lease(MessageQueue<T> queue, FifoRing<T> ring, long position, long deadline) {
         super(queue, position, ring.ids[ring.slot(position)]);
         int i = ring.slot(position);
-        this.deadline = deadline;
+        DEADLINE.set(this, deadline);
         this.payload = ring.payload(i);
         this.key = ring.key(i);
         this.headers = ring.headers(i);
@@ -62,9 +80,17 @@ public final class Lease<T> extends ReceiptHandle {
         return this;
     }
 
-    /** @return when the lease ends, millis on the queue's clock */
+    /**
+     * @return when the lease ends, millis on the queue's clock: the deadline it was leased with, or the one the last
+     *     successful {@link MessageQueue#extend extension} through this handle set
+     */
     public long deadline() {
         return deadline;
+    }
+
+    /** Called under the queue's lock by an extension through this handle. */
+    void extendedTo(long newDeadline) {
+        deadline = newDeadline;
     }
 
     /** @return the payload */

@@ -696,7 +696,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * Like {@link #receive(int, long)} with a visibility timeout for these leases only.
      *
      * @param max at least 1
-     * @param visibility positive lease length
+     * @param visibility positive lease length (rounded up to whole millis; saturates like {@link #extend})
      * @param now the caller's clock, millis
      * @return the leases, possibly empty
      */
@@ -705,7 +705,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (visibility.isNegative() || visibility.isZero()) {
             throw new IllegalArgumentException("visibility must be positive, was " + visibility);
         }
-        return receiveMillis(max, visibility.toMillis(), now);
+        return receiveMillis(max, leaseMillis(visibility), now);
     }
 
     private List<Lease<T>> receiveMillis(int max, long visMs, long now) {
@@ -873,7 +873,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * that has had {@code maxDeliveries} deliveries is dead-lettered instead.
      *
      * @param handle the receipt handle of the current lease
-     * @param delay zero for at once, else the backoff before it is ready again
+     * @param delay zero for at once, else the backoff before it is ready again (whole millis; a delay too long for
+     *     millis saturates instead of failing)
      * @param now the caller's clock, millis
      * @return {@code OK} or {@code STALE}
      */
@@ -882,23 +883,45 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (delay.isNegative()) {
             throw new IllegalArgumentException("delay must be >= 0, was " + delay);
         }
-        return settle(handle, OP_NACK, delay.toMillis(), null, now);
+        return settle(handle, OP_NACK, delayMillis(delay), null, now);
     }
 
     /**
-     * Sets the lease deadline to {@code now + duration} (still working on it). May shorten the lease too.
+     * Sets the lease deadline to {@code now + duration} (still working on it). May shorten the lease too. The
+     * duration is rounded up to whole milliseconds (a positive duration never leaves the lease over at once) and the
+     * deadline saturates at {@link Long#MAX_VALUE}, as every deadline of the queue does; the handle's
+     * {@link Lease#deadline()} then tells the new deadline.
      *
      * @param handle the receipt handle of the current lease
      * @param duration positive
      * @param now the caller's clock, millis
      * @return {@code OK} or {@code STALE} (an expired lease cannot be extended)
+     * @throws IllegalArgumentException if {@code duration} is zero or negative
      */
     public LeaseOutcome extend(ReceiptHandle handle, Duration duration, long now) {
         Objects.requireNonNull(duration, "duration");
         if (duration.isNegative() || duration.isZero()) {
             throw new IllegalArgumentException("duration must be positive, was " + duration);
         }
-        return settle(handle, OP_EXTEND, duration.toMillis(), null, now);
+        return settle(handle, OP_EXTEND, leaseMillis(duration), null, now);
+    }
+
+    /**
+     * A positive lease length in whole millis, rounded up (a positive duration under a millisecond made a lease that
+     * was over when it began) and saturated at {@link Long#MAX_VALUE} ({@link Duration#toMillis()} throws past it).
+     */
+    static long leaseMillis(Duration d) {
+        long s = d.getSeconds();
+        if (s >= Long.MAX_VALUE / 1000) {
+            return Long.MAX_VALUE;
+        }
+        int nanos = d.getNano();
+        return s * 1000 + (nanos + 999_999) / 1_000_000;
+    }
+
+    /** A delay in whole millis, saturated at {@link Long#MAX_VALUE} instead of throwing. */
+    static long delayMillis(Duration d) {
+        return d.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : d.toMillis();
     }
 
     /**
@@ -1030,6 +1053,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 if (wasMoved) {
                     register(e);
                 }
+                ((Lease<?>) h).extendedTo(e.deadline); // every handle is a Lease; readers see the core's order
                 inFlight++;
                 event(QueueEvent.Type.EXTENDED, e.id, e.deliveryCount, Long.toString(e.deadline), now);
             }

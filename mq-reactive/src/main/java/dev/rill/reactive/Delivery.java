@@ -75,10 +75,12 @@ public interface Delivery<T> {
     Mono<Void> nack(Duration delay);
 
     /**
-     * Moves this lease's deadline to now + {@code duration} (still working on it).
+     * Moves this lease's deadline to now + {@code duration} (still working on it), rounded up to whole milliseconds;
+     * a duration too long for a millisecond deadline holds the lease until it is settled. {@link #deadline()} tells
+     * the new deadline once this completes.
      *
-     * <p>Errors: {@link LeaseExpiredException} when the lease is already over; {@link IllegalArgumentException} for
-     * a duration that is not positive.
+     * <p>Errors: {@link LeaseExpiredException} when the lease is already over (or was settled meanwhile);
+     * {@link IllegalArgumentException} for a duration that is not positive.
      *
      * @param duration positive
      * <p>Durability: leases are not logged (after a restart every un-acked message is ready again); on a durable

@@ -25,7 +25,6 @@ final class DeliveryImpl<T> implements Delivery<T> {
     private final Lease<T> lease;
     /** The stream that emitted this delivery when it bounds unsettled deliveries, else null. */
     private final FluxReceive.ReceiveSubscription<T> owner;
-    private volatile long deadline;
 
     /*
      * Settlement: one call at a time takes the lease to the core. It claims the settlement (CAS OPEN -> ACKING or
@@ -50,7 +49,6 @@ final class DeliveryImpl<T> implements Delivery<T> {
         this.queue = queue;
         this.lease = lease;
         this.owner = owner;
-        this.deadline = lease.deadline();
     }
 
     ReceiptHandle handle() {
@@ -60,7 +58,7 @@ final class DeliveryImpl<T> implements Delivery<T> {
     /** Whether the holder still owns the lease as far as this object knows (not settled, deadline not reached). */
     boolean isHeld(long now) {
         int s = state;
-        return (s == OPEN || s >= ACKING) && now < deadline;
+        return (s == OPEN || s >= ACKING) && now < lease.deadline();
     }
 
     @Override
@@ -75,7 +73,10 @@ final class DeliveryImpl<T> implements Delivery<T> {
 
     @Override
     public long deadline() {
-        return deadline;
+        // the lease's: the core moves it under its lock as it extends, so it is never behind (nor ahead of) the core's
+        // (a copy written here after the core call let a reader in between take the extended lease for over, and let
+        // two concurrent extensions leave the one the core made first)
+        return lease.deadline();
     }
 
     @Override
@@ -126,7 +127,8 @@ final class DeliveryImpl<T> implements Delivery<T> {
             if (o == LeaseOutcome.OK) {
                 publish(SETTLED);
                 if (!delay.isZero()) {
-                    queue.timer.ensure(now + delay.toMillis());
+                    long ms = delay.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : delay.toMillis();
+                    queue.timer.ensure(ms > Long.MAX_VALUE - now ? Long.MAX_VALUE : now + ms); // saturates as the core
                 }
                 queue.afterDeadLetterRisk();
                 return queue.broker.durable(); // a durable broker confirms the nack once it is on disk
@@ -143,8 +145,7 @@ final class DeliveryImpl<T> implements Delivery<T> {
             long now = queue.now();
             LeaseOutcome o = queue.core.extend(lease.handle(), duration, now);
             if (o == LeaseOutcome.OK) {
-                deadline = now + duration.toMillis();
-                queue.timer.ensure(deadline);
+                queue.timer.ensure(lease.deadline());
                 // extensions are not logged; waiting keeps the order of confirmations the same as for the others
                 return queue.broker.durable();
             }
