@@ -31,7 +31,8 @@ import reactor.util.retry.Retry;
  * <p>Counters, driven by the queue's {@link ReactiveQueue#events() events} from binding on:
  * {@value #SENT} (messages enqueued), {@value #ACKED}, {@value #NACKED}, {@value #REDELIVERED} (leases that ran out
  * without an ack, so the message is delivered again), {@value #DEAD_LETTERED}. Timer {@value #LEASE_TO_ACK}: from a
- * message's lease to its ack, on the queue's clock. Gauges {@value #READY}, {@value #IN_FLIGHT}, {@value #DELAYED},
+ * message's lease to its ack, on the queue's clock (a lease taken before the events stream failed and was
+ * resubscribed is not timed: its end may have been missed). Gauges {@value #READY}, {@value #IN_FLIGHT}, {@value #DELAYED},
  * read from a {@link ReactiveQueue#stats() stats} snapshot refreshed periodically on a scheduler (gauges must never
  * wait for a queue, which may be remote); {@code NaN} until the first snapshot arrives.
  *
@@ -77,7 +78,9 @@ public final class RillMetrics implements MeterBinder, Disposable {
     // ---- binding state ----
     private final CopyOnWriteArrayList<Meters> bound = new CopyOnWriteArrayList<>();
     private final Disposable.Composite subscriptions = Disposables.composite();
-    private final HashMap<Long, Long> leasedAt = new HashMap<>(); // touched by the serial event stream only
+    // touched by the serial event stream only (its signals, and its (re)subscription, which follows the last signal
+    // of the stream before it); cleared at every (re)subscription and when the stream ends, see bindTo
+    private final HashMap<Long, Long> leasedAt = new HashMap<>();
     /** The newest stats snapshot stored, by the order refreshes started in (see {@link #refresh()}). */
     private final AtomicReference<Snapshot> snapshot = new AtomicReference<>();
     private final AtomicLong refreshes = new AtomicLong();
@@ -139,7 +142,13 @@ public final class RillMetrics implements MeterBinder, Disposable {
             }
             started = true;
         }
-        subscriptions.add(queue.events()
+        // Every (re)subscription starts the lease-to-ack bookkeeping over: a lease seen before a gap may have ended in
+        // it (its ACKED or EXPIRED missed), and its entry would stay for good, a slow leak per failure. Cleared at the
+        // subscription, which follows the old stream's last signal; and when the stream ends for good.
+        subscriptions.add(Flux.defer(() -> {
+                    leasedAt.clear();
+                    return queue.events();
+                })
                 .doOnError(e -> LOG.log(Level.WARNING, "metrics for queue '" + queue.name()
                         + "': event stream failed, resubscribing (counts in between are missed)", e))
                 .retryWhen(Retry.fixedDelay(Long.MAX_VALUE, Duration.ofSeconds(1))
@@ -147,8 +156,10 @@ public final class RillMetrics implements MeterBinder, Disposable {
                         .filter(e -> !(e instanceof QueueClosedException)
                                 && !(e instanceof UnsupportedOperationException))
                         .scheduler(scheduler))
-                .subscribe(this::onEvent, e -> LOG.log(Level.DEBUG, "metrics for queue '" + queue.name()
-                        + "': event stream ended", e)));
+                .subscribe(this::onEvent, e -> {
+                    leasedAt.clear(); // no event will end them
+                    LOG.log(Level.DEBUG, "metrics for queue '" + queue.name() + "': event stream ended", e);
+                }, leasedAt::clear));
         subscriptions.add(Flux.interval(Duration.ZERO, refresh, scheduler)
                 .onBackpressureDrop()
                 .concatMap(tick -> refresh(), 0)
@@ -173,6 +184,11 @@ public final class RillMetrics implements MeterBinder, Disposable {
                     return Mono.empty();
                 })
                 .then();
+    }
+
+    /** For tests: how many leases wait for their end to be timed. Read it where the events are delivered. */
+    int trackedLeases() {
+        return leasedAt.size();
     }
 
     private void store(Snapshot next) {

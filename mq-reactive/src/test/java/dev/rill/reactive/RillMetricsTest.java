@@ -5,16 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
 class RillMetricsTest {
@@ -131,5 +135,62 @@ class RillMetricsTest {
         slow.refresh().block(WAIT);
         assertThat(other.get(RillMetrics.READY).gauge().value()).isEqualTo(2);
         slow.dispose();
+    }
+
+    /**
+     * A lease whose ACKED (or EXPIRED, NACKED...) event was missed while the events stream was down stayed in the
+     * lease-to-ack bookkeeping for good: a slow leak, one entry per lease in flight at each failure (an overflowing
+     * stream, say). The bookkeeping now starts over on every (re)subscription and is dropped when the stream ends.
+     */
+    @Test
+    void leasesWhoseEndWasMissedWhileTheEventStreamWasDownAreForgotten() {
+        ReactiveQueue<String> q = broker.queue(QueueSpec.named("orders"), Codec.utf8()).block(WAIT);
+        List<Sinks.Many<QueueEvent>> streams = new CopyOnWriteArrayList<>();
+        @SuppressWarnings("unchecked")
+        ReactiveQueue<String> view = (ReactiveQueue<String>) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ReactiveQueue.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("events")) {
+                        return Flux.defer(() -> {
+                            Sinks.Many<QueueEvent> s = Sinks.many().unicast().onBackpressureBuffer();
+                            streams.add(s);
+                            return s.asFlux();
+                        });
+                    }
+                    return method.invoke(q, args);
+                });
+        RillMetrics metrics = RillMetrics.of(view).refreshEvery(Duration.ofHours(1), vts);
+        try {
+            metrics.bindTo(registry);
+            assertThat(streams).hasSize(1);
+            for (long id = 1; id <= 100; id++) {
+                streams.get(0).tryEmitNext(event(QueueEvent.Type.LEASED, id, 0));
+            }
+            streams.get(0).tryEmitNext(event(QueueEvent.Type.ACKED, 1, 10));
+            assertThat(metrics.trackedLeases()).isEqualTo(99);
+
+            streams.get(0).tryEmitError(new IllegalStateException("events overflowed")); // 2..100 end unseen
+            vts.advanceTimeBy(ofSeconds(1)); // resubscribes
+            assertThat(streams).hasSize(2);
+            assertThat(metrics.trackedLeases()).isZero();
+
+            streams.get(1).tryEmitNext(event(QueueEvent.Type.LEASED, 101, 2_000));
+            streams.get(1).tryEmitNext(event(QueueEvent.Type.ACKED, 101, 2_500));
+            streams.get(1).tryEmitNext(event(QueueEvent.Type.ACKED, 50, 2_600)); // leased before the gap: not timed
+            Timer latency = registry.get(RillMetrics.LEASE_TO_ACK).tag("queue", "orders").timer();
+            assertThat(latency.count()).isEqualTo(2);
+            assertThat(latency.totalTime(TimeUnit.MILLISECONDS)).isEqualTo(510);
+            assertThat(counter(RillMetrics.ACKED)).isEqualTo(3);
+
+            streams.get(1).tryEmitNext(event(QueueEvent.Type.LEASED, 102, 3_000));
+            assertThat(metrics.trackedLeases()).isEqualTo(1);
+            streams.get(1).tryEmitComplete(); // the queue was deleted or closed: no event will end 102
+            assertThat(metrics.trackedLeases()).isZero();
+        } finally {
+            metrics.dispose();
+        }
+    }
+
+    private static QueueEvent event(QueueEvent.Type type, long id, long at) {
+        return new QueueEvent(type, "orders", id, 1, null, at);
     }
 }
