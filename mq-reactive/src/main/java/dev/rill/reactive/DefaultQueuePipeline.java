@@ -562,8 +562,31 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             if (h.claimed == 0) {
                 reportLater(Stage.EXTEND, d, e);
             }
-            execute(() -> h.renewAt = Long.MAX_VALUE); // a lease that could not be extended is over: stop trying
+            execute(() -> {
+                h.renewAt = Long.MAX_VALUE; // a lease that could not be extended is over: stop trying
+                if (e instanceof LeaseExpiredException) {
+                    letGoUnstarted(h);
+                }
+            });
         });
+    }
+
+    /**
+     * Lets go of a delivery waiting behind its key whose lease is over (its extension found it so): the message is
+     * the queue's again (purged, or redelivered, possibly to another consumer), so its handler must not run when its
+     * turn comes, and it must stop taking a slot of the concurrency. A running one is left to its handler (its ack
+     * then fails and is reported).
+     */
+    private void letGoUnstarted(Holder h) {
+        if (h.started || !h.linked || !h.claim()) {
+            return;
+        }
+        String key = h.delivery.message().key();
+        ArrayDeque<Holder> waiters = key == null ? null : keyWaiters.get(key);
+        if (waiters != null) {
+            waiters.remove(h);
+        }
+        onSettled(h); // nothing to settle: the lease is over
     }
 
     // ---- stopping ----

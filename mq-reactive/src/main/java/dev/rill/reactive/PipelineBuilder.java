@@ -86,7 +86,9 @@ public final class PipelineBuilder<T> {
      * Handles messages of the same {@linkplain dev.rill.core.Message#key() key} one at a time, in the order they
      * were delivered, while different keys (and messages without a key) run in parallel up to the concurrency.
      *
-     * <p>A delivery waiting behind its key counts towards the concurrency and its lease is extended while it waits.
+     * <p>A delivery waiting behind its key counts towards the concurrency and its lease is extended while it waits;
+     * one whose extension finds its lease over (the queue was purged, or the renewal came too late and the message
+     * is the queue's again) is let go without being handled.
      * On a {@link dev.rill.core.Ordering#KEY_ORDERED KEY_ORDERED} queue the queue itself leases one message per key
      * at a time, which also keeps the order across retries and across competing pipelines; on a FIFO queue a retried
      * message may be handled after later messages of its key. Default: off.

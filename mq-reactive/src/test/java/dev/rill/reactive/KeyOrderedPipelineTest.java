@@ -84,4 +84,36 @@ class KeyOrderedPipelineTest {
         assertThat(back).extracting(Delivery::payload).containsExactly("k1", "k2");
         assertThat(back).extracting(Delivery::deliveryCount).as("k1 ran (counted), k2 never did").containsExactly(2, 1);
     }
+
+    /**
+     * A message waiting behind its key whose lease could not be extended (it is over: the queue was purged, or the
+     * renewal came too late and the message went to another consumer) is no longer the pipeline's: it must not be
+     * handled when its turn comes, and it must stop taking a slot of the concurrency.
+     */
+    @Test
+    void aWaitingMessageWhoseLeaseCouldNotBeExtendedIsNotHandledLater() {
+        ReactiveQueue<String> q = broker.queue(QueueSpec.named("keyed3").visibilityTimeout(ofSeconds(10)),
+                Codec.utf8()).block(WAIT);
+        List<String> started = new CopyOnWriteArrayList<>();
+        QueuePipeline p = q.pipeline(d -> {
+            started.add(d.payload());
+            return d.payload().equals("k1") ? Mono.delay(ofSeconds(20), vts) : Mono.empty();
+        }).concurrency(2).keyOrdered().scheduler(vts).start();
+        try {
+            q.send(OutboundMessage.of("k1").key("k")).block(WAIT);
+            q.send(OutboundMessage.of("k2").key("k")).block(WAIT);
+            assertThat(started).containsExactly("k1");
+            assertThat(q.purge().block(WAIT)).isEqualTo(2); // both leases are over
+            vts.advanceTimeBy(ofSeconds(5)); // the renewal finds them over
+            assertThat(p.inFlight()).as("k2 let go, k1's handler still runs").isEqualTo(1);
+            q.send(OutboundMessage.of("other")).block(WAIT);
+            assertThat(started).as("the freed slot takes new work").containsExactly("k1", "other");
+
+            vts.advanceTimeBy(ofSeconds(20)); // k1's handler ends (its ack fails: purged)
+            assertThat(started).as("k2 was purged: never handled").containsExactly("k1", "other");
+            assertThat(p.inFlight()).isZero();
+        } finally {
+            p.dispose();
+        }
+    }
 }
