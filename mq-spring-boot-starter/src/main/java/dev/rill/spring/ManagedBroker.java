@@ -6,8 +6,10 @@ import org.springframework.beans.factory.DisposableBean;
 
 /**
  * Owns the broker the auto-configuration created and closes it when the context closes: after every
- * {@link org.springframework.context.SmartLifecycle} stopped, so pipelines have drained first. A broker the
- * application defines itself is never closed by the starter.
+ * {@link org.springframework.context.SmartLifecycle} stopped, and after the pipelines' drain ended even when Spring
+ * stopped waiting for it ({@code spring.lifecycle.timeout-per-shutdown-phase} shorter than the drain), so handlers
+ * still within their drain timeout can settle what they hold. A broker the application defines itself is never
+ * closed by the starter.
  */
 final class ManagedBroker implements DisposableBean {
 
@@ -15,10 +17,12 @@ final class ManagedBroker implements DisposableBean {
 
     private final ReactiveBroker broker;
     private final Duration timeout;
+    private final RillPipelineLifecycle drains;
 
-    ManagedBroker(ReactiveBroker broker, Duration timeout) {
+    ManagedBroker(ReactiveBroker broker, Duration timeout, RillPipelineLifecycle drains) {
         this.broker = broker;
         this.timeout = timeout;
+        this.drains = drains;
     }
 
     ReactiveBroker broker() {
@@ -27,6 +31,7 @@ final class ManagedBroker implements DisposableBean {
 
     @Override
     public void destroy() {
+        drains.awaitDrained();
         try {
             broker.close().block(timeout);
         } catch (RuntimeException e) {

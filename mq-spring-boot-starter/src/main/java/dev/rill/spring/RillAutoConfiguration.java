@@ -1,15 +1,18 @@
 package dev.rill.spring;
 
 import dev.rill.reactive.ReactiveBroker;
+import java.time.Duration;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.io.ApplicationResourceLoader;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 import org.springframework.core.io.ResourceLoader;
 
 /**
@@ -24,6 +27,8 @@ import org.springframework.core.io.ResourceLoader;
 @AutoConfiguration(afterName = "org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration")
 @EnableConfigurationProperties(RillProperties.class)
 public class RillAutoConfiguration {
+
+    private static final System.Logger LOG = System.getLogger(RillAutoConfiguration.class.getName());
 
     /** Creates the auto-configuration; Spring Boot does this. */
     public RillAutoConfiguration() {
@@ -53,15 +58,63 @@ public class RillAutoConfiguration {
      *
      * @param beans the bean factory, to find the pipeline beans at shutdown
      * @param properties the properties
+     * @param environment the environment, for Spring's shutdown phase timeout
      * @return the lifecycle
      */
     @Bean
-    RillPipelineLifecycle rillPipelineLifecycle(ListableBeanFactory beans, RillProperties properties) {
-        if (properties.getShutdown().getDrainTimeout().isNegative()) {
-            throw new RillConfigurationException("rill.shutdown.drain-timeout", "must be zero or more, was "
-                    + properties.getShutdown().getDrainTimeout());
+    RillPipelineLifecycle rillPipelineLifecycle(ListableBeanFactory beans, RillProperties properties,
+            Environment environment) {
+        return new RillPipelineLifecycle(beans, drainTimeout(properties, environment));
+    }
+
+    /** Spring Boot's default of {@value #PHASE_TIMEOUT_PROPERTY}. */
+    static final Duration DEFAULT_PHASE_TIMEOUT = Duration.ofSeconds(30);
+
+    static final String PHASE_TIMEOUT_PROPERTY = "spring.lifecycle.timeout-per-shutdown-phase";
+
+    /**
+     * The drain timeout: {@code rill.shutdown.drain-timeout}, or Spring's shutdown phase timeout less
+     * {@link #settleMargin(Duration)} when unset. A configured one that leaves less than that margin of the phase is
+     * logged as a warning: Spring stops waiting for the phase at its timeout and goes on stopping the application.
+     *
+     * @throws RillConfigurationException naming the property when a value is negative
+     */
+    static Duration drainTimeout(RillProperties properties, Environment environment) {
+        Duration phase;
+        try {
+            phase = Binder.get(environment).bind(PHASE_TIMEOUT_PROPERTY, Duration.class).orElse(DEFAULT_PHASE_TIMEOUT);
+        } catch (RuntimeException e) { // Spring Boot's own binding reports it too; this one may come first
+            throw new RillConfigurationException(PHASE_TIMEOUT_PROPERTY, "not a duration: " + e.getMessage(), e);
         }
-        return new RillPipelineLifecycle(beans, properties.getShutdown().getDrainTimeout());
+        Duration fit = phase.minus(settleMargin(phase));
+        Duration drain = properties.getShutdown().getDrainTimeout();
+        if (drain == null) {
+            return fit.isNegative() ? Duration.ZERO : fit;
+        }
+        if (drain.isNegative()) {
+            throw new RillConfigurationException("rill.shutdown.drain-timeout", "must be zero or more, was " + drain);
+        }
+        if (drain.compareTo(fit) > 0) {
+            LOG.log(System.Logger.Level.WARNING, "rill.shutdown.drain-timeout=" + print(drain)
+                    + " does not fit in " + PHASE_TIMEOUT_PROPERTY + "=" + print(phase)
+                    + " with " + print(settleMargin(phase)) + " to spare for giving back what "
+                    + "is left: Spring stops waiting for the drain at the phase timeout and goes on stopping the "
+                    + "application (other beans) while handlers still run. Set " + PHASE_TIMEOUT_PROPERTY + " to at "
+                    + "least " + print(drain.plus(settleMargin(phase))) + ", or leave "
+                    + "rill.shutdown.drain-timeout unset to derive it from the phase timeout.");
+        }
+        return drain;
+    }
+
+    /** Prints as the properties are written: 30s, 200ms. */
+    private static String print(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+    }
+
+    /** What the drain keeps of the phase for cancelling handlers and giving their messages back: 5 s, at most half. */
+    static Duration settleMargin(Duration phase) {
+        Duration half = phase.dividedBy(2);
+        return half.compareTo(Duration.ofSeconds(5)) < 0 ? half : Duration.ofSeconds(5);
     }
 
     /** The broker, when the application defines none. */
@@ -69,13 +122,15 @@ public class RillAutoConfiguration {
     @ConditionalOnMissingBean(ReactiveBroker.class)
     static class BrokerConfiguration {
 
+        // depends on the drain so that it is destroyed first: its close waits for a drain Spring stopped waiting for
         @Bean
         ManagedBroker rillManagedBroker(RillProperties properties, ResourceLoader resourceLoader,
-                ObjectProvider<SslBundles> sslBundles, ObjectProvider<RillClientOptionsCustomizer> customizers) {
+                ObjectProvider<SslBundles> sslBundles, ObjectProvider<RillClientOptionsCustomizer> customizers,
+                RillPipelineLifecycle drains) {
             // plain paths are files, "classpath:" and URL prefixes work too
             ReactiveBroker broker = RillBrokers.create(properties, ApplicationResourceLoader.get(resourceLoader.getClassLoader()),
                     sslBundles.getIfAvailable(), customizers.orderedStream().toList());
-            return new ManagedBroker(broker, properties.getConnectTimeout());
+            return new ManagedBroker(broker, properties.getConnectTimeout(), drains);
         }
 
         // closed by ManagedBroker, once: never by an inferred close() on this bean

@@ -4,6 +4,10 @@ import dev.rill.reactive.QueuePipeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.context.SmartLifecycle;
 import reactor.core.publisher.Mono;
@@ -14,22 +18,35 @@ import reactor.core.publisher.Mono;
  * concurrently; the context goes on stopping once all are done.
  *
  * <p>Phase {@link #PHASE}: it stops after the web server (so requests in progress can still publish), before the
- * broker is closed (a bean destruction, after every lifecycle stopped).
+ * broker is closed (a bean destruction, after every lifecycle stopped). Spring waits for the phase for at most
+ * {@code spring.lifecycle.timeout-per-shutdown-phase}; when it gives up earlier, the auto-configured broker's close
+ * still waits for the drain in progress ({@link #awaitDrained()}), so handlers within their drain timeout are never
+ * cut off by a closed broker.
  */
 final class RillPipelineLifecycle implements SmartLifecycle {
 
     /** Below the web server's graceful-shutdown and stop phases, so it stops after them. */
     static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 4096;
 
+    /** What the drain may take beyond the grace period (cancelling, giving back) before the stop goes on anyway. */
+    private static final Duration SETTLE = Duration.ofSeconds(10);
+
     private static final System.Logger LOG = System.getLogger(RillPipelineLifecycle.class.getName());
 
     private final ListableBeanFactory beans;
     private final Duration grace;
     private volatile boolean running;
+    /** The last drain begun; completes once it ended (done, timed out or failed). */
+    private volatile CompletableFuture<Void> drained = CompletableFuture.completedFuture(null);
 
     RillPipelineLifecycle(ListableBeanFactory beans, Duration grace) {
         this.beans = beans;
         this.grace = grace;
+    }
+
+    /** @return the grace period handlers get when the context stops */
+    Duration grace() {
+        return grace;
     }
 
     @Override
@@ -39,12 +56,26 @@ final class RillPipelineLifecycle implements SmartLifecycle {
 
     @Override
     public void stop() {
-        drainAll().block(grace.plusSeconds(10));
+        drainAll().block(grace.plus(SETTLE));
     }
 
     @Override
     public void stop(Runnable callback) {
         drainAll().subscribe(null, e -> callback.run(), callback);
+    }
+
+    /**
+     * Waits (blocking) for the drain in progress, if any, to end: at most its grace period plus the time it may take
+     * to give back what is left, counted from its start. Returns at once when no drain runs.
+     */
+    void awaitDrained() {
+        try {
+            drained.get(grace.plus(SETTLE).plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "Rill pipelines did not drain in time", e);
+        }
     }
 
     private Mono<Void> drainAll() {
@@ -56,14 +87,22 @@ final class RillPipelineLifecycle implements SmartLifecycle {
                             + "draining", e);
                     return Mono.empty();
                 })));
+        CompletableFuture<Void> done = new CompletableFuture<>();
         return Mono.when(drains)
-                .timeout(grace.plusSeconds(10))
+                .timeout(grace.plus(SETTLE))
                 .doOnError(e -> LOG.log(System.Logger.Level.WARNING, "Rill pipelines did not drain in time", e))
                 .onErrorResume(e -> Mono.empty())
                 // before the completion goes on to the callback (doFinally would run after it): a start() the context
                 // makes once the callback ran must find this stopped, or it is skipped and then undone
-                .doOnTerminate(() -> running = false)
-                .doOnCancel(() -> running = false);
+                .doOnTerminate(() -> {
+                    running = false;
+                    done.complete(null);
+                })
+                .doOnCancel(() -> {
+                    running = false;
+                    done.complete(null);
+                })
+                .doOnSubscribe(s -> drained = done);
     }
 
     @Override

@@ -407,16 +407,19 @@ public class RillProperties {
 
         /**
          * How long running handlers may take to finish when the application stops; then they are cancelled and
-         * their messages given back to the queue.
+         * their messages given back to the queue. Default: spring.lifecycle.timeout-per-shutdown-phase (30s) less a
+         * margin of 5s (at most half of it) for giving the rest back, so the drain always ends inside Spring's
+         * shutdown phase (25s by default). A longer value is logged as a warning at startup: Spring stops waiting
+         * for the phase at its timeout and goes on stopping the application while handlers still run.
          */
-        private Duration drainTimeout = Duration.ofSeconds(30);
+        private Duration drainTimeout;
 
-        /** @return the drain grace period; default 30 s */
+        /** @return the drain grace period, or null to derive it from Spring's shutdown phase timeout */
         public Duration getDrainTimeout() {
             return drainTimeout;
         }
 
-        /** @param drainTimeout the drain grace period, zero or more */
+        /** @param drainTimeout the drain grace period, zero or more; null derives it from the phase timeout */
         public void setDrainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
         }

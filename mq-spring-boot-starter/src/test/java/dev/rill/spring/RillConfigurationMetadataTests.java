@@ -29,7 +29,10 @@ class RillConfigurationMetadataTests {
         assertThat(p.get("rill.queues").getType())
                 .isEqualTo("java.util.Map<java.lang.String,dev.rill.spring.RillProperties$Queue>");
         assertThat(p.get("rill.connect-timeout").getDefaultValue()).isEqualTo("10s");
-        assertThat(p.get("rill.shutdown.drain-timeout").getDefaultValue()).isEqualTo("30s");
+        // derived from Spring's shutdown phase timeout: no fixed default
+        assertThat(p.get("rill.shutdown.drain-timeout").getDefaultValue()).isNull();
+        assertThat(p.get("rill.shutdown.drain-timeout").getDescription())
+                .contains("spring.lifecycle.timeout-per-shutdown-phase").contains("25s");
         assertThat(p.get("rill.metrics.enabled").getDefaultValue()).isEqualTo(true);
         assertThat(p.get("rill.data-dir").getDescription()).contains("durable storage").contains("survive restarts");
         assertThat(p.get("rill.fsync").getType()).isEqualTo("java.lang.String");
