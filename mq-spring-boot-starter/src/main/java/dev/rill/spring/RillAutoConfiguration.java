@@ -2,10 +2,12 @@ package dev.rill.spring;
 
 import dev.rill.reactive.ReactiveBroker;
 import java.time.Duration;
+import java.util.List;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.io.ApplicationResourceLoader;
@@ -23,6 +25,10 @@ import org.springframework.core.io.ResourceLoader;
  * <p>The broker is in-memory ({@code Rill.inMemory()}) unless {@code rill.url} names a server, in which case it is a
  * {@link dev.rill.netty.RillClient} connection (with {@code rill.token} and {@code rill.tls.*}), made while the
  * application starts. A broker created here is closed when the context closes, after the pipelines drained.
+ *
+ * <p>An application may define several brokers (say an in-memory one and a {@code RillClient}): the queues of
+ * {@code rill.queues.*} are then declared on the {@code @Primary} one, and without one they stop the start; the
+ * health indicator reports each broker by bean name.
  */
 @AutoConfiguration(afterName = "org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration")
 @EnableConfigurationProperties(RillProperties.class)
@@ -45,12 +51,39 @@ public class RillAutoConfiguration {
      */
     @Bean
     @ConditionalOnMissingBean
+    @ConditionalOnSingleCandidate(ReactiveBroker.class)
     public RillQueues rillQueues(ReactiveBroker broker, RillProperties properties,
             ObjectProvider<ManagedBroker> managed) {
         boolean durable = properties.getDataDir() != null && managed.getIfAvailable() != null;
         RillQueues queues = new RillQueues(broker, RillQueues.specs(properties.getQueues()), durable);
         queues.declare(properties.getConnectTimeout());
         return queues;
+    }
+
+    /**
+     * Stops the start when {@code rill.queues.*} are set but no {@link RillQueues} could be made: the application has
+     * several brokers and none is {@code @Primary}, so which one the queues belong to is not known. Without queue
+     * properties, several brokers are fine (no {@link RillQueues} bean).
+     *
+     * @param beans the bean factory, to name the brokers
+     * @param properties the properties
+     * @return a marker
+     * @throws RillConfigurationException naming {@code rill.queues} when queues are declared
+     */
+    @Bean
+    @ConditionalOnMissingBean(RillQueues.class) // declared after rillQueues: applies only when that one did not
+    static QueuesNeedOneBroker rillQueuesNeedOneBroker(ListableBeanFactory beans, RillProperties properties) {
+        if (!properties.getQueues().isEmpty()) {
+            throw new RillConfigurationException("rill.queues", "the queues " + properties.getQueues().keySet()
+                    + " are declared, but the application has several ReactiveBroker beans "
+                    + List.of(beans.getBeanNamesForType(ReactiveBroker.class)) + " and none is @Primary; mark the "
+                    + "one the queues belong to @Primary, or define a RillQueues bean");
+        }
+        return new QueuesNeedOneBroker();
+    }
+
+    /** Present when no {@link RillQueues} bean could be made and none was needed. */
+    static final class QueuesNeedOneBroker {
     }
 
     /**
