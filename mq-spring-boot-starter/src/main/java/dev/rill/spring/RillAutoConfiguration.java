@@ -55,8 +55,9 @@ public class RillAutoConfiguration {
     public RillQueues rillQueues(ReactiveBroker broker, RillProperties properties,
             ObjectProvider<ManagedBroker> managed) {
         boolean durable = properties.getDataDir() != null && managed.getIfAvailable() != null;
+        Duration timeout = RillBrokers.connectTimeout(properties);
         RillQueues queues = new RillQueues(broker, RillQueues.specs(properties.getQueues()), durable);
-        queues.declare(properties.getConnectTimeout());
+        queues.declare(timeout);
         return queues;
     }
 

@@ -39,6 +39,7 @@ final class RillBrokers {
      */
     static ReactiveBroker create(RillProperties props, ResourceLoader resources, SslBundles sslBundles,
             List<RillClientOptionsCustomizer> customizers) {
+        connectTimeout(props);
         FsyncPolicy fsync = fsync(props.getFsync());
         if (props.getDataDir() != null && props.getUrl() != null) {
             throw new RillConfigurationException("rill.data-dir", "both rill.data-dir and rill.url are set: use "
@@ -89,6 +90,21 @@ final class RillBrokers {
                     + timeout);
         }
         return broker;
+    }
+
+    /**
+     * Reads {@code rill.connect-timeout}, which also bounds declaring the queues at startup and closing the broker
+     * (whatever the broker: a durable one's close syncs its log), so it must be positive for every broker.
+     *
+     * @throws RillConfigurationException naming {@code rill.connect-timeout} when it is not positive
+     */
+    static Duration connectTimeout(RillProperties props) {
+        Duration t = props.getConnectTimeout();
+        if (t == null || t.isNegative() || t.isZero()) {
+            throw new RillConfigurationException("rill.connect-timeout", "must be positive, was "
+                    + (t == null ? "unset" : t.toMillis() % 1000 == 0 ? t.toSeconds() + "s" : t.toMillis() + "ms"));
+        }
+        return t;
     }
 
     /**

@@ -59,7 +59,10 @@ public class RillProperties {
      */
     private String fsync = "always";
 
-    /** How long to wait for the connection to the server named by rill.url when the application starts. */
+    /**
+     * How long to wait for the connection to the server named by rill.url when the application starts; also bounds
+     * declaring the queues at startup and closing the broker when the application stops. Positive.
+     */
     private Duration connectTimeout = Duration.ofSeconds(10);
 
     /** TLS for the connection to the server named by rill.url. */

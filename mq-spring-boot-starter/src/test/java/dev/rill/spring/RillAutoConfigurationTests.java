@@ -271,6 +271,20 @@ class RillAutoConfigurationTests {
     }
 
     @Test
+    void aConnectTimeoutThatIsNotPositiveStopsTheStartWhateverTheBroker(@TempDir Path data) {
+        // it also bounds declaring the queues and closing the broker: 0s would not wait for a durable log's sync
+        assertStartFails("rill.connect-timeout=0s", "rill.connect-timeout: must be positive, was 0s");
+        assertStartFails(new String[] {"rill.connect-timeout=-1s", "rill.data-dir=" + data},
+                "rill.connect-timeout: must be positive");
+        ReactiveBroker own = Rill.inMemory();
+        runner.withBean(ReactiveBroker.class, () -> own).withPropertyValues("rill.connect-timeout=-1s",
+                "rill.queues.orders.capacity=5").run(context -> assertThat(rootCause(context.getStartupFailure()))
+                        .isInstanceOf(RillConfigurationException.class)
+                        .hasMessageStartingWith("rill.connect-timeout: must be positive"));
+        own.close().block(T);
+    }
+
+    @Test
     void negativeDrainTimeoutStopsTheStart() {
         assertStartFails("rill.shutdown.drain-timeout=-1s", "rill.shutdown.drain-timeout: must be zero or more");
     }
