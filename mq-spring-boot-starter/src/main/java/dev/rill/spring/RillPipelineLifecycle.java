@@ -4,18 +4,28 @@ import dev.rill.reactive.QueuePipeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.springframework.beans.factory.ListableBeanFactory;
+import org.springframework.context.ApplicationContext;
+import org.springframework.context.ApplicationContextAware;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.ContextClosedEvent;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Drains every {@link QueuePipeline} bean when the context stops: each stops leasing, lets its running handlers
+ * Drains every {@link QueuePipeline} bean when the context closes: each stops leasing, lets its running handlers
  * finish for up to {@code rill.shutdown.drain-timeout}, then gives back what is left. The pipelines drain
  * concurrently; the context goes on stopping once all are done.
+ *
+ * <p>A stop that is not a close ({@code context.stop()}, a checkpoint) pauses the pipelines instead and waits, for
+ * the same timeout, until their running handlers are settled; {@code start()} resumes them, so the same pipeline
+ * beans consume again. A pipeline still busy at the timeout is drained (stopped for good), as on close.
  *
  * <p>Phase {@link #PHASE}: it stops after the web server (so requests in progress can still publish), before the
  * broker is closed (a bean destruction, after every lifecycle stopped). Spring waits for the phase for at most
@@ -23,7 +33,8 @@ import reactor.core.publisher.Mono;
  * still waits for the drain in progress ({@link #awaitDrained()}), so handlers within their drain timeout are never
  * cut off by a closed broker.
  */
-final class RillPipelineLifecycle implements SmartLifecycle {
+final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener<ContextClosedEvent>,
+        ApplicationContextAware {
 
     /** Below the web server's graceful-shutdown and stop phases, so it stops after them. */
     static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 4096;
@@ -31,11 +42,17 @@ final class RillPipelineLifecycle implements SmartLifecycle {
     /** What the drain may take beyond the grace period (cancelling, giving back) before the stop goes on anyway. */
     private static final Duration SETTLE = Duration.ofSeconds(10);
 
+    /** How often a paused pipeline is looked at until it holds nothing. */
+    private static final Duration IDLE_POLL = Duration.ofMillis(10);
+
     private static final System.Logger LOG = System.getLogger(RillPipelineLifecycle.class.getName());
 
     private final ListableBeanFactory beans;
     private final Duration grace;
     private volatile boolean running;
+    /** Set when this context is closing: its stop is for good (drain), not a pause. */
+    private volatile boolean closing;
+    private volatile ApplicationContext context;
     /** The last drain begun; completes once it ended (done, timed out or failed). */
     private volatile CompletableFuture<Void> drained = CompletableFuture.completedFuture(null);
 
@@ -50,18 +67,67 @@ final class RillPipelineLifecycle implements SmartLifecycle {
     }
 
     @Override
+    public void setApplicationContext(ApplicationContext context) {
+        this.context = context;
+    }
+
+    @Override
+    public void onApplicationEvent(ContextClosedEvent event) {
+        // published before the lifecycle beans stop; a child context's close reaches its parent's listeners too
+        if (event.getApplicationContext() == context) {
+            closing = true;
+            if (!running) { // stopped before (paused, holding nothing): Spring will not stop it again; end them here
+                pipelines().values().forEach(QueuePipeline::dispose);
+            }
+        }
+    }
+
+    @Override
     public void start() {
+        if (!closing) {
+            pipelines().values().forEach(QueuePipeline::resume); // does nothing to a drained one
+        }
         running = true;
     }
 
     @Override
     public void stop() {
-        drainAll().block(grace.plus(SETTLE));
+        stopping().block(grace.plus(SETTLE));
     }
 
     @Override
     public void stop(Runnable callback) {
-        drainAll().subscribe(null, e -> callback.run(), callback);
+        stopping().subscribe(null, e -> callback.run(), callback);
+    }
+
+    private Mono<Void> stopping() {
+        return closing ? drainAll() : pauseAll();
+    }
+
+    /** Pauses every pipeline and waits until it holds nothing; one still busy after the grace period is drained. */
+    private Mono<Void> pauseAll() {
+        List<Mono<Void>> pauses = new ArrayList<>();
+        pipelines().forEach((name, p) -> {
+            p.pause();
+            pauses.add(Flux.interval(Duration.ZERO, IDLE_POLL)
+                    .filter(i -> p.inFlight() == 0 || p.isDisposed())
+                    .next()
+                    .then()
+                    .timeout(grace)
+                    .onErrorResume(e -> {
+                        LOG.log(System.Logger.Level.WARNING, "pipeline bean '" + name + "' still ran handlers "
+                                + grace + " after the context stopped; drained (it will not resume)");
+                        return p.drain(Duration.ZERO).onErrorResume(x -> Mono.empty());
+                    }));
+        });
+        return Mono.when(pauses)
+                .doOnTerminate(() -> running = false)
+                .doOnCancel(() -> running = false);
+    }
+
+    private Map<String, QueuePipeline> pipelines() {
+        // existing singletons only: a lazy pipeline that never started is not created just to be stopped
+        return beans.getBeansOfType(QueuePipeline.class, false, false);
     }
 
     /**
@@ -79,9 +145,8 @@ final class RillPipelineLifecycle implements SmartLifecycle {
     }
 
     private Mono<Void> drainAll() {
-        // existing singletons only: a lazy pipeline that never started is not created just to be stopped
         List<Mono<Void>> drains = new ArrayList<>();
-        beans.getBeansOfType(QueuePipeline.class, false, false).forEach((name, p) -> drains.add(p.drain(grace)
+        pipelines().forEach((name, p) -> drains.add(p.drain(grace)
                 .onErrorResume(e -> {
                     LOG.log(System.Logger.Level.WARNING, "pipeline bean '" + name + "' ended with an error while "
                             + "draining", e);

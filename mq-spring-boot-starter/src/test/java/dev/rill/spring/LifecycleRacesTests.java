@@ -76,13 +76,13 @@ class LifecycleRacesTests {
                         assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).isTrue();
                         ConfigurableApplicationContext ctx = context.getSourceApplicationContext();
                         RillPipelineLifecycle lifecycle = context.getBean(RillPipelineLifecycle.class);
-                        // stop (the drain waits for the handler), then start again at once
+                        // stop (the pause waits for the handler), then start again at once
                         CompletableFuture<Void> restarted = CompletableFuture.runAsync(() -> {
                             ctx.stop();
                             ctx.start();
                         });
-                        await().atMost(T).until(() -> context.getBean(QueuePipeline.class).isDisposed());
-                        release.tryEmitEmpty(); // the handler ends here: the drain completes on this thread
+                        await().atMost(T).until(() -> context.getBean(QueuePipeline.class).isPaused());
+                        release.tryEmitEmpty(); // the handler ends here: the stop completes
                         restarted.get(10, TimeUnit.SECONDS);
                         assertThat(lifecycle.isRunning()).as("running after the context started again").isTrue();
                     });

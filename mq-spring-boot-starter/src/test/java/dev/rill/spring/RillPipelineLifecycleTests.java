@@ -21,6 +21,7 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.SmartLifecycle;
+import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
 /** QueuePipeline beans drain gracefully when the context closes. */
@@ -89,6 +90,57 @@ class RillPipelineLifecycleTests {
         assertThat(s.acked()).isZero();
         assertThat(s.ready()).isEqualTo(1); // back in the queue at once, for another consumer
         assertThat(s.inFlight()).isZero();
+    }
+
+    @Test
+    void aContextStoppedAndStartedAgainKeepsConsuming() throws Exception {
+        runner.run(context -> {
+            ConfigurableApplicationContext ctx = context.getSourceApplicationContext();
+            QueuePipeline worker = context.getBean(QueuePipeline.class);
+            queue().send(OutboundMessage.of("before")).block(T);
+            assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Void> stopped = CompletableFuture.runAsync(ctx::stop);
+            await().atMost(T).until(worker::isPaused); // no new leases while stopped
+            assertThat(stopped).isNotDone(); // the stop waits for the running handler ...
+            release.tryEmitEmpty();
+            stopped.get(10, TimeUnit.SECONDS); // ... which is settled
+            assertThat(queue().stats().block(T).acked()).isEqualTo(1);
+            queue().send(OutboundMessage.of("while stopped")).block(T);
+            ctx.start(); // e.g. a checkpoint/restore: the same pipeline beans consume again
+            await().atMost(T).until(() -> queue().stats().block(T).acked() == 2);
+            assertThat(worker.isDisposed()).isFalse();
+        });
+    }
+
+    @Test
+    void aContextClosedAfterAStopEndsThePausedPipelinesBeforeTheBrokerCloses() {
+        ReactiveBroker[] managed = new ReactiveBroker[1];
+        QueuePipeline[] worker = new QueuePipeline[1];
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class)) // the starter's broker
+                .withPropertyValues("rill.queues.work.capacity=5")
+                .withBean("worker", QueuePipeline.class, () -> managed[0].queue(QueueSpec.named("work").capacity(5),
+                        Codec.utf8()).block(T).pipelineOnPayload(p -> Mono.<Void>empty()).start(),
+                        d -> d.setDependsOn("rillQueues"))
+                .withInitializer(ctx -> ctx.getBeanFactory().addBeanPostProcessor(new org.springframework.beans.factory
+                        .config.BeanPostProcessor() {
+                    @Override
+                    public Object postProcessAfterInitialization(Object bean, String name) {
+                        if (bean instanceof ReactiveBroker b) {
+                            managed[0] = b;
+                        }
+                        return bean;
+                    }
+                }))
+                .run(context -> {
+                    worker[0] = context.getBean(QueuePipeline.class);
+                    context.getSourceApplicationContext().stop();
+                    assertThat(worker[0].isPaused()).isTrue();
+                    context.getSourceApplicationContext().close();
+                });
+        assertThat(worker[0].isDisposed()).isTrue();
+        // ended by the close, not by the broker closing under its receive stream (which would be an error)
+        assertThat(worker[0].onTerminate().block(T)).isNull();
     }
 
     private ReactiveQueue<String> queue() {
