@@ -107,6 +107,11 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
 
     private final Sinks.Empty<Void> done = Sinks.empty();
 
+    /** Completed (and cleared) at the next idle moment: paused or stopping, holding nothing. Shared by waiters. */
+    private volatile Sinks.Empty<Void> idle;
+    private static final AtomicReferenceFieldUpdater<DefaultQueuePipeline, Sinks.Empty> IDLE =
+            AtomicReferenceFieldUpdater.newUpdater(DefaultQueuePipeline.class, Sinks.Empty.class, "idle");
+
     private final Sinks.Many<PipelineError> errors = Sinks.many().multicast().directBestEffort();
 
     DefaultQueuePipeline(ReactiveQueue<T> queue, Function<? super Delivery<T>, ? extends Publisher<?>> handler,
@@ -143,6 +148,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             paused = true;
             pausedView = true;
             cancelUpstream();
+            checkIdle();
         });
     }
 
@@ -198,6 +204,38 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     @Override
     public int inFlight() {
         return heldView;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public Mono<Void> idle() {
+        return Mono.defer(() -> {
+            Sinks.Empty<Void> s;
+            for (;;) {
+                s = idle;
+                if (s != null) {
+                    break;
+                }
+                Sinks.Empty<Void> fresh = Sinks.empty();
+                if (IDLE.compareAndSet(this, null, fresh)) {
+                    s = fresh;
+                    break;
+                }
+            }
+            execute(this::checkIdle); // it may be idle already
+            return s.asMono(); // an empty sink replays its completion: a check that ran first is not missed
+        });
+    }
+
+    /** In the command loop: completes the waiters of {@link #idle()} when paused or stopping and holding nothing. */
+    @SuppressWarnings("unchecked")
+    private void checkIdle() {
+        if (held == 0 && (paused || stopping) && idle != null) {
+            Sinks.Empty<Void> s = IDLE.getAndSet(this, null);
+            if (s != null) {
+                s.tryEmitEmpty();
+            }
+        }
     }
 
     @Override
@@ -657,6 +695,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             done.tryEmitEmpty();
         }
         errors.tryEmitComplete();
+        checkIdle();
     }
 
     // ---- errors ----
@@ -678,6 +717,9 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     private void setHeld(int n) {
         held = n;
         HELD_VIEW.lazySet(this, n); // a view for other threads; no fence needed on the message path
+        if (n == 0) {
+            checkIdle();
+        }
     }
 
     private void link(Holder h) {

@@ -78,4 +78,13 @@ public interface QueuePipeline extends Disposable {
 
     /** @return the number of deliveries the pipeline holds now (running, waiting for their key, or settling) */
     int inFlight();
+
+    /**
+     * Completes once the pipeline is paused or stopped and holds no delivery: after {@link #pause()}, when the
+     * handlers already running are settled. Completes at once when that holds already; while the pipeline runs, it
+     * waits for the next such moment. Cancel it (or add a timeout) to stop waiting.
+     *
+     * @return a Mono that completes when the pipeline is idle
+     */
+    Mono<Void> idle();
 }

@@ -15,7 +15,6 @@ import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.ContextClosedEvent;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -43,7 +42,6 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
     private static final Duration SETTLE = Duration.ofSeconds(10);
 
     /** How often a paused pipeline is looked at until it holds nothing. */
-    private static final Duration IDLE_POLL = Duration.ofMillis(10);
 
     private static final System.Logger LOG = System.getLogger(RillPipelineLifecycle.class.getName());
 
@@ -109,10 +107,7 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
         List<Mono<Void>> pauses = new ArrayList<>();
         pipelines().forEach((name, p) -> {
             p.pause();
-            pauses.add(Flux.interval(Duration.ZERO, IDLE_POLL)
-                    .filter(i -> p.inFlight() == 0 || p.isDisposed())
-                    .next()
-                    .then()
+            pauses.add(p.idle()
                     .timeout(grace)
                     .onErrorResume(e -> {
                         LOG.log(System.Logger.Level.WARNING, "pipeline bean '" + name + "' still ran handlers "
