@@ -580,8 +580,17 @@ public final class DurableBroker implements AutoCloseable {
                 queues.remove(d.queue());
             } else if (r instanceof LogRecord.Send s) {
                 QueueState st = state(s.queue());
-                st.messages.put(s.id(), new Msg(s.id(), s.timestamp(), s.key(), s.priority(), s.headers(),
-                        s.payload(), s.deliverAt(), s.expiresAt(), 0));
+                Msg m = new Msg(s.id(), s.timestamp(), s.key(), s.priority(), s.headers(), s.payload(),
+                        s.deliverAt(), s.expiresAt(), 0);
+                Msg original = st.messages.put(s.id(), m);
+                if (original != null) {
+                    // A relocated copy replayed after its original (the crash came before the original's segment
+                    // was deleted). The original's state is the state the copy was made from; the copy's
+                    // DELIVERED and NACK that follow may have been cut off by the crash, and without them the copy
+                    // made a nacked message ready at once and reset its delivery count.
+                    m.deliveryCount = original.deliveryCount;
+                    m.readyAt = original.readyAt;
+                }
                 st.nextId = Math.max(st.nextId, s.id() + 1);
                 if (s.dedupId() != null) {
                     st.dedup.put(s.dedupId(), new Journal.RecoveredDedup(s.dedupId(), s.id(), s.dedupExpiresAt()));
@@ -600,8 +609,10 @@ public final class DurableBroker implements AutoCloseable {
             } else if (r instanceof LogRecord.Delivered d) {
                 Msg m = find(d.queue(), d.id());
                 if (m != null) {
+                    if (d.deliveryCount() != m.deliveryCount) {
+                        m.readyAt = 0; // it was ready when leased (or given back)
+                    } // else a relocated copy's over its original: a NACK cut off after it must not be lost
                     m.deliveryCount = d.deliveryCount();
-                    m.readyAt = 0; // it was ready when leased
                 }
             } else if (r instanceof LogRecord.DeadLetter d) {
                 Msg m = remove(d.queue(), d.id());

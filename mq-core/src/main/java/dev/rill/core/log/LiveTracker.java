@@ -83,8 +83,10 @@ final class LiveTracker {
         } else if (r instanceof LogRecord.Delivered d) {
             long[] st = stateOf(d.queue(), d.id());
             if (st != null) {
+                if (st[0] != d.deliveryCount()) {
+                    st[1] = 0; // leased (or given back): ready
+                } // else a relocated copy's, replayed over its original: a NACK cut off after it keeps its time
                 st[0] = d.deliveryCount();
-                st[1] = 0;
             }
         } else if (r instanceof LogRecord.DeadLetter d) {
             if (d.routed()) {

@@ -47,7 +47,8 @@ import java.util.stream.Stream;
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
  * (compaction runs on the writer thread between batches; appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
- * half once {@value #RELOCATE_BEHIND} or more closed segments are behind the active one), its live messages are
+ * half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
+ * active one), its live messages are
  * <em>relocated</em>: a copy of each (a SEND with the same queue and id, then its delivery count and ready time)
  * is written to the active segment and fsynced, after which the old segment holds nothing live and is deleted
  * with every dead segment behind it. A crash between the copy and the delete replays both: the copy replaces the
@@ -812,7 +813,11 @@ public final class SegmentedLog implements AutoCloseable {
         int behind = segments.size() - 1;
         boolean mostlyDead = s.live * 10 <= s.sends;
         boolean halfDeadFarBehind = behind >= RELOCATE_BEHIND && s.live * 2 <= s.sends;
-        if (behind < 2 || !(mostlyDead || halfDeadFarBehind)) {
+        // A segment closed early (a restart; an open that relocated into its new segment and stopped) may hold
+        // nothing but live copies: no ratio ever made it worth relocating, and it kept every segment behind it.
+        // Copying it costs at most half a segment.
+        boolean smallFarBehind = behind >= RELOCATE_BEHIND && s.size * 2 <= options.segmentBytes();
+        if (behind < 2 || !(mostlyDead || halfDeadFarBehind || smallFarBehind)) {
             return false;
         }
         // an open dedup window of one of its (dead or live) messages keeps the segment, and the copies carry none
