@@ -766,13 +766,26 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
+    /**
+     * fsyncs the directory, so that segment files created and deleted so far stay so after a power loss. Where
+     * directories cannot be opened or forced (Windows), a no-op after the first attempt.
+     */
     private void syncDirectory() {
+        if (!dirSyncSupported) {
+            return;
+        }
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true); // the new file's directory entry
+            d.force(true);
+            dirSyncs++;
         } catch (IOException | UncheckedIOException e) {
-            // not supported on every platform; the file's own fsync still holds its data
+            dirSyncSupported = false;
+            LOG.log(Level.DEBUG, "log: directory fsync not supported for " + dir + " (" + e + "); skipped from now on");
         }
     }
+
+    private boolean dirSyncSupported = true; // writer thread (and open, before it starts)
+    /** Directory fsyncs done, for tests. */
+    volatile long dirSyncs;
 
     /**
      * Compacts once the records that emptied the oldest segment are durable: under ALWAYS and INTERVAL only after
@@ -858,10 +871,11 @@ public final class SegmentedLog implements AutoCloseable {
         }
         try {
             writeOut();
-            if (policy != FsyncPolicy.Kind.NEVER) {
-                synchronized (syncLock) {
-                    forceLocked(syncedSeq); // the copies (and everything written before them) are on disk
-                }
+            // Under every policy, NEVER included: the originals are deleted next, and they may have been on disk for
+            // long. Under NEVER, copies left to the OS's write-back with the delete made durable first (the directory
+            // is fsynced) lost long-confirmed messages on a machine crash, not only the last write-back window.
+            synchronized (syncLock) {
+                forceLocked(syncedSeq); // the copies (and everything written before them) are on disk
             }
         } catch (IOException e) {
             fail(e);
@@ -922,6 +936,10 @@ public final class SegmentedLog implements AutoCloseable {
                 LOG.log(Level.WARNING, "log: compaction could not delete " + s.path, e);
                 return;
             }
+            // Each unlink is made durable before the next, so a power loss leaves the oldest segments deleted and
+            // the rest intact, never an older segment back without a later one (its SENDs replayed without the
+            // ACKs that the later one held: acked messages back).
+            syncDirectory();
             segments.pollFirst();
             segmentsDeleted++;
             segmentCount = segments.size();

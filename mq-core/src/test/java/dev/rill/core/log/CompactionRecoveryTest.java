@@ -137,4 +137,63 @@ class CompactionRecoveryTest {
             assertThat(new ArrayList<>(live().keySet())).as("open %d", open).containsExactlyInAnyOrderElementsOf(expected);
         }
     }
+    /**
+     * Compaction deletes the oldest segments one by one; each unlink must be durable (directory fsync) before the
+     * next, or a power loss could bring back an older segment without a later one that held the ACKs of its SENDs.
+     */
+    @Test
+    void compactionMakesEachDeletionDurableBeforeTheNext() throws Exception {
+        try (SegmentedLog log = SegmentedLog.open(dir, opts(), r -> { })) {
+            log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1));
+            long last = 0;
+            for (long id = 1; id <= 30; id++) { // ~10 segments, every message live
+                last = log.append(send("q", id, 1000));
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            long syncsBefore = log.dirSyncs;
+            int segments = log.stats().segments();
+            assertThat(segments).isGreaterThan(5);
+            for (long id = 1; id <= 30; id++) {
+                last = log.append(new LogRecord.Ack("q", id));
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().segments() <= 2);
+            long deleted = log.stats().segmentsDeleted();
+            assertThat(deleted).isGreaterThanOrEqualTo(segments - 2);
+            assertThat(log.dirSyncs - syncsBefore).as("directory fsyncs").isGreaterThanOrEqualTo(deleted);
+        }
+        assertThat(live()).isEmpty();
+    }
+
+    /**
+     * Under NEVER the writer leaves fsyncs to the OS, but relocated copies must be on disk before their originals are
+     * deleted: the originals may have been on disk for long, and a machine crash lost them with the copies.
+     */
+    @Test
+    void underNeverRelocatedCopiesAreFsyncedBeforeTheOriginalsGo() throws Exception {
+        LogOptions never = opts().fsync(FsyncPolicy.never());
+        try (SegmentedLog log = SegmentedLog.open(dir, never, r -> { })) {
+            log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1));
+            log.append(send("q", 1, 100)); // long-lived
+            log.append(new LogRecord.Send("q", 2, 0, null, 0, Map.of(), new byte[500], 0, 0, "d-2", 1000));
+            log.append(new LogRecord.Ack("q", 2)); // its dedup window (until 1000) keeps the first segment
+            long id = 3;
+            long last = 0;
+            for (int round = 0; round < 12; round++) {
+                for (int i = 0; i < 8; i++) {
+                    log.append(send("q", id, 500));
+                    last = log.append(new LogRecord.Ack("q", id++));
+                }
+                log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            }
+        }
+        clock.set(2000);
+        try (SegmentedLog log = SegmentedLog.open(dir, never, r -> { })) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().messagesRelocated() == 1
+                    && log.stats().segments() <= 2);
+            // one for the new segment's header and declarations, one for the copies
+            assertThat(log.stats().fsyncs()).as("fsyncs").isEqualTo(2);
+        }
+        assertThat(live()).containsOnlyKeys(1L);
+    }
 }
