@@ -33,7 +33,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>A name whose queue is replaced (declared again while its old queue is being deleted, or in place of a closed
  * queue) is logged as deleted before the new queue's declaration, and the new queue's ids continue after the old
- * one's, so a restart brings back exactly the new queue. Queues made while {@link #close()} runs (a dead letter
+ * one's, so a restart brings back exactly the new queue. A queue deleted and declared again after a restart continues
+ * its ids too, for as long as the log holds the DELETE (and so any record that names the old queue's messages). Queues made while {@link #close()} runs (a dead letter
  * re-creating its closed queue) are not journaled: the next open finishes such a move from its logged dead letter;
  * {@link #declare} after close is refused.
  *
@@ -65,10 +66,12 @@ public final class DurableBroker implements AutoCloseable {
     private final ConcurrentHashMap<String, Long> retiredNextIds = new ConcurrentHashMap<>();
     private volatile boolean closing;
 
-    private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered) {
+    private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered,
+            Map<String, Long> retired) {
         this.log = log;
         this.options = options;
         this.recovered = new ConcurrentHashMap<>(recovered);
+        this.retiredNextIds.putAll(retired);
         this.broker = new Broker(new Hooks());
     }
 
@@ -92,7 +95,7 @@ public final class DurableBroker implements AutoCloseable {
         for (LogRecord r : completions) { // dead letters that left their queue but had not arrived yet
             log.append(r);
         }
-        DurableBroker broker = new DurableBroker(log, options, replay.queues);
+        DurableBroker broker = new DurableBroker(log, options, replay.queues, replay.retired);
         if (options.declareRecoveredWith().isPresent()) {
             try {
                 broker.declareRecovered(options.declareRecoveredWith().get());
@@ -392,6 +395,7 @@ public final class DurableBroker implements AutoCloseable {
             recovered.computeIfPresent(name, (n, st) -> {
                 out[0] = true;
                 log.append(new LogRecord.Delete(n));
+                retiredNextIds.merge(n, st.nextId, Math::max);
                 return null;
             });
             return out[0];
@@ -566,9 +570,21 @@ public final class DurableBroker implements AutoCloseable {
     private static final class Replay {
         final HashMap<String, QueueState> queues = new HashMap<>();
         final HashMap<Key, Msg> transit = new HashMap<>();
+        /**
+         * The next id of names whose queue the log deleted (and did not declare again). A queue declared again under
+         * such a name continues its ids: dead letters of the old queue may still name their origin by its id.
+         */
+        final HashMap<String, Long> retired = new HashMap<>();
 
         private QueueState state(String q) {
-            return queues.computeIfAbsent(q, n -> new QueueState());
+            return queues.computeIfAbsent(q, n -> {
+                QueueState st = new QueueState();
+                Long next = retired.remove(n);
+                if (next != null) {
+                    st.nextId = Math.max(st.nextId, next);
+                }
+                return st;
+            });
         }
 
         void apply(LogRecord r) {
@@ -577,7 +593,10 @@ public final class DurableBroker implements AutoCloseable {
                 st.spec = d.spec();
                 st.nextId = Math.max(st.nextId, d.nextId());
             } else if (r instanceof LogRecord.Delete d) {
-                queues.remove(d.queue());
+                QueueState st = queues.remove(d.queue());
+                if (st != null) {
+                    retired.merge(d.queue(), st.nextId, Math::max);
+                }
             } else if (r instanceof LogRecord.Send s) {
                 QueueState st = state(s.queue());
                 Msg m = new Msg(s.id(), s.timestamp(), s.key(), s.priority(), s.headers(), s.payload(),

@@ -162,4 +162,81 @@ class DurableRecreateTest {
             assertThat(b.broker().list()).containsExactly("churn");
         }
     }
+    private static final QueueSpec ROUTED = QueueSpec.named("q").deadLetterQueue("q.dlq");
+
+    /** Sends a message, leases it and rejects it into the dead-letter queue; returns its id. */
+    private long deadLetter(MessageQueue<String> q, String payload) {
+        long id = q.send(OutboundMessage.of(payload), clock.get()).messageId();
+        List<Lease<String>> ls = q.receive(1, clock.get());
+        assertThat(ls).hasSize(1);
+        assertThat(q.reject(ls.get(0).handle(), "bad", clock.get())).isEqualTo(LeaseOutcome.OK);
+        return id;
+    }
+
+    /**
+     * A deleted queue's next id lived only in memory: after a restart a queue declared again under its name started
+     * at 1. Its first dead letter then had the origin of a dead letter of the old queue still in the dead-letter
+     * queue; the log tracked one message per origin, lost the old one, never relocated it, and kept its segment and,
+     * oldest first, every segment after it: disk use grew with traffic. Ids now continue across the restart.
+     */
+    @Test
+    void aQueueDeclaredAgainAfterItsDeleteAndARestartContinuesItsIds() throws Exception {
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(clock::get).segmentBytes(4096);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            assertThat(deadLetter(q, "old-dead")).isEqualTo(1);
+            q.send(OutboundMessage.of("old-2"), clock.get());
+            assertThat(b.broker().delete("q", clock.get())).isTrue();
+            sync(b);
+        }
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            assertThat(deadLetter(q, "new-dead")).as("first id after the restart").isEqualTo(3);
+            MessageQueue<String> churn = b.declare(QueueSpec.named("churn"), Codec.utf8());
+            for (int round = 0; round < 30; round++) { // ~30 segments of sent-and-acked traffic
+                for (int i = 0; i < 10; i++) {
+                    churn.send(OutboundMessage.of("x".repeat(300)), clock.get());
+                }
+                for (Lease<String> l : churn.receive(10, clock.get())) {
+                    churn.ack(l.handle(), clock.get());
+                }
+                sync(b);
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> b.logStats().segments() <= SegmentedLogBound.BOUND);
+        }
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            b.declare(ROUTED, Codec.utf8());
+            List<Message<?>> dead = List.copyOf(b.broker().get("q.dlq").orElseThrow().peek(10));
+            assertThat(dead.stream().map(m -> (Object) m.payload())).containsExactly("old-dead", "new-dead");
+            assertThat(dead.stream().map(m -> m.headers().get(Message.HEADER_ORIGINAL_ID)))
+                    .containsExactly("1", "3");
+        }
+    }
+
+    /** The same within one run, for a queue recovered from the log and deleted before it was declared again. */
+    @Test
+    void aRecoveredQueueDeletedBeforeItsDeclareLeavesItsIdsBehind() throws Exception {
+        try (DurableBroker b = open()) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            deadLetter(q, "old-dead");
+            q.send(OutboundMessage.of("old-2"), clock.get());
+            sync(b);
+        }
+        try (DurableBroker b = open()) {
+            assertThat(b.recoveredQueues()).contains("q");
+            assertThat(b.broker().delete("q", clock.get())).isTrue();
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            assertThat(q.send(OutboundMessage.of("new"), clock.get()).messageId()).isEqualTo(3);
+            sync(b);
+        }
+        try (DurableBroker b = open()) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            assertThat(payloads(q)).containsExactly("new");
+            assertThat(q.send(OutboundMessage.of("next"), clock.get()).messageId()).isEqualTo(4);
+        }
+    }
+
+    private static final class SegmentedLogBound {
+        static final int BOUND = 12;
+    }
 }
