@@ -767,19 +767,25 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * fsyncs the directory, so that segment files created and deleted so far stay so after a power loss. Where
-     * directories cannot be opened or forced (Windows), a no-op after the first attempt.
+     * fsyncs the directory, so that segment files created and deleted so far stay so after a power loss. Where a
+     * directory cannot be opened for it (Windows), a no-op after the first attempt. A directory that opens but
+     * fails its fsync is an I/O error like any other fsync's: it is thrown, not hidden.
      */
-    private void syncDirectory() {
+    private void syncDirectory() throws IOException {
         if (!dirSyncSupported) {
             return;
         }
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-            dirSyncs++;
-        } catch (IOException | UncheckedIOException e) {
+        FileChannel d;
+        try {
+            d = FileChannel.open(dir, StandardOpenOption.READ);
+        } catch (IOException | UnsupportedOperationException e) {
             dirSyncSupported = false;
             LOG.log(Level.DEBUG, "log: directory fsync not supported for " + dir + " (" + e + "); skipped from now on");
+            return;
+        }
+        try (d) {
+            d.force(true);
+            dirSyncs++;
         }
     }
 
@@ -939,7 +945,17 @@ public final class SegmentedLog implements AutoCloseable {
             // Each unlink is made durable before the next, so a power loss leaves the oldest segments deleted and
             // the rest intact, never an older segment back without a later one (its SENDs replayed without the
             // ACKs that the later one held: acked messages back).
-            syncDirectory();
+            try {
+                syncDirectory();
+            } catch (IOException e) {
+                // not known to be durable: deleting more could leave an older segment back without this one
+                LOG.log(Level.WARNING, "log: directory fsync failed after deleting " + s.path
+                        + "; compaction stops until the next pass", e);
+                segments.pollFirst();
+                segmentsDeleted++;
+                segmentCount = segments.size();
+                return;
+            }
             segments.pollFirst();
             segmentsDeleted++;
             segmentCount = segments.size();
