@@ -110,19 +110,17 @@ public final class RillServer {
                         conn.addHandlerLast("rill-decoder", decoder);
                         conn.addHandlerLast("rill-encoder",
                                 new FrameEncoder(Limits.MAX_MAX_FRAME_SIZE + Limits.DELIVERY_HEADROOM));
-                        if (connections.incrementAndGet() > options.maxConnections()) {
-                            conn.onDispose(connections::decrementAndGet);
+                        ConnectionSlot slot = conn.channel().attr(ConnectionSlot.KEY).get();
+                        if (slot.beyondLimit()) { // its close frees the slot (closeFuture, at accept)
                             conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS,
                                     "the server is at its limit of " + options.maxConnections() + " connections"))
                                     .addListener(ChannelFutureListener.CLOSE);
                             return;
                         }
-                        AtomicInteger once = new AtomicInteger();
+                        slot.handOver();
                         ServerConnection[] self = new ServerConnection[1];
                         self[0] = new ServerConnection(options, broker, decoder::authenticated, () -> {
-                            if (once.getAndIncrement() == 0) {
-                                connections.decrementAndGet();
-                            }
+                            slot.release();
                             live.remove(self[0]);
                             if (draining.get() && live.isEmpty()) {
                                 allClosed.tryEmitEmpty();
@@ -140,7 +138,22 @@ public final class RillServer {
             // the handshake timeout runs from the accept: the TLS handshake gets all of it, the HELLO/AUTH exchange
             // what the TLS handshake left (ServerConnection reads the accept time); without this a peer that never
             // finished the TLS handshake held its socket for reactor-netty's 10 s, whatever the option said
-            tcp = tcp.doOnChannelInit((observer, channel, remote) -> ServerConnection.accepted(channel));
+            //
+            // a connection counts against maxConnections from the accept too, not from the end of its TLS handshake
+            // (where reactor-netty hands it over): otherwise peers that open TCP connections to a TLS port and never
+            // handshake held sockets and TLS engines beyond the limit, each for the handshake timeout. One beyond
+            // the limit on a TLS port is closed at once, before any TLS work (no Rill frame can reach its client
+            // before a handshake); on a plaintext port it gets ERROR(TOO_MANY_CONNECTIONS) as before
+            boolean tls = options.tls().isPresent();
+            tcp = tcp.doOnChannelInit((observer, channel, remote) -> {
+                ServerConnection.accepted(channel);
+                ConnectionSlot slot = new ConnectionSlot(connections, options.maxConnections());
+                channel.attr(ConnectionSlot.KEY).set(slot);
+                channel.closeFuture().addListener(f -> slot.closedBeforeHandOver());
+                if (tls && slot.beyondLimit()) {
+                    channel.close();
+                }
+            });
             if (options.tls().isPresent()) {
                 tcp = tcp.secure(spec -> spec.sslContext(options.tls().get())
                         .handshakeTimeout(options.handshakeTimeout()));
@@ -190,7 +203,10 @@ public final class RillServer {
         return broker;
     }
 
-    /** @return how many client connections are open right now */
+    /**
+     * @return how many client connections are open right now, counted from the accept: those still in their TLS
+     *     handshake (or their HELLO/AUTH exchange) included, as {@link ServerOptions#maxConnections(int)} counts them
+     */
     public int connectionCount() {
         return Math.max(0, connections.get());
     }

@@ -203,7 +203,11 @@ public final class ServerOptions implements Cloneable {
     }
 
     /**
-     * Bounds the open connections; a connection beyond the bound gets an error frame and is closed.
+     * Bounds the open connections; a connection beyond the bound gets an error frame and is closed. A connection
+     * counts from the moment it is accepted, while it is still in its TLS handshake too (so peers that never finish
+     * one cannot hold more sockets than this). With TLS, one beyond the bound is closed at the accept, without a
+     * TLS handshake and so without an error frame (the Java client then says the server may be at its connection
+     * limit).
      *
      * <p>Default: {@value #DEFAULT_MAX_CONNECTIONS}.
      *

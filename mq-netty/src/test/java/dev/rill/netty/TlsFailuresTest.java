@@ -144,6 +144,31 @@ class TlsFailuresTest {
     }
 
     @Test
+    void connectionsStillInTheTlsHandshakeCountAgainstTheConnectionLimit() throws Exception {
+        Duration handshake = Duration.ofSeconds(2);
+        server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)).maxConnections(2)
+                .handshakeTimeout(handshake), TIMEOUT);
+        // TCP only: never send a ClientHello, so they sit in the TLS handshake until its timeout
+        try (RawClient silent1 = new RawClient(server.port()); RawClient silent2 = new RawClient(server.port())) {
+            await().atMost(TIMEOUT).until(() -> server.connectionCount() == 2);
+            long start = System.nanoTime();
+            try (RawClient beyond = new RawClient(server.port())) {
+                assertThat(beyond.closedByPeer()).isTrue(); // at once, not at the handshake timeout
+            }
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(handshake);
+            assertThat(connectFails(trustingTheCa())).isInstanceOf(RillException.class)
+                    .hasMessageContaining("connection limit");
+            // the silent ones are closed at the handshake timeout and free their slots
+            await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0);
+            assertThat(silent1.closedByPeer()).isTrue();
+            assertThat(silent2.closedByPeer()).isTrue();
+        }
+        client = RillClient.connect(uri(), ClientOptions.defaults().tls(trustingTheCa())).block(TIMEOUT);
+        assertThat(client.list().block(TIMEOUT)).isEmpty();
+        assertThat(server.connectionCount()).isEqualTo(1);
+    }
+
+    @Test
     void aReconnectDoesTheTlsHandshakeAgain() throws Exception {
         server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
         int port = server.port();

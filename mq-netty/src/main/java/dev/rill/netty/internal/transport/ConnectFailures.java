@@ -3,10 +3,12 @@ package dev.rill.netty.internal.transport;
 import dev.rill.reactive.RillException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
+import java.nio.channels.ClosedChannelException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Says why a connection attempt failed in the terms a user acts on. TLS failures reach the client as the JDK's and
@@ -32,6 +34,13 @@ final class ConnectFailures {
         if (find(e, NotSslRecordException.class) != null) {
             return new TlsFailure(prefix + "the server did not answer with TLS (a plaintext port? connect without"
                     + " TLS, rill://)", e);
+        }
+        if (e instanceof ClosedChannelException || closedDuringTlsHandshake(e)) {
+            // the server closed before its first TLS record: a TLS server at its connection limit closes a
+            // connection at the accept, since no Rill error can reach a client before the handshake
+            return new TlsFailure(prefix + "the server closed the connection during the TLS handshake (a server at"
+                    + " its connection limit does this: ServerOptions.maxConnections, rill serve --max-connections)",
+                    e);
         }
         SslHandshakeTimeoutException slow = find(e, SslHandshakeTimeoutException.class);
         if (slow != null) {
@@ -68,6 +77,23 @@ final class ConnectFailures {
                     + "): it requires a client certificate (mutual TLS) signed by a CA it trusts, and valid", e);
         }
         return new TlsFailure(prefix + m, e);
+    }
+
+    /** Netty's SslHandler reports a close before the handshake ended as a suppressed SSLHandshakeException. */
+    private static boolean closedDuringTlsHandshake(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            for (Throwable s : t.getSuppressed()) {
+                if (s instanceof SSLHandshakeException
+                        && String.valueOf(s.getMessage()).startsWith("Connection closed while SSL/TLS handshake")) {
+                    return true;
+                }
+            }
+            if (t instanceof SSLHandshakeException
+                    && String.valueOf(t.getMessage()).startsWith("Connection closed while SSL/TLS handshake")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static <T extends Throwable> T find(Throwable e, Class<T> type) {
