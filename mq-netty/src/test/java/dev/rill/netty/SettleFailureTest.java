@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
+import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Message;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueEvent;
@@ -20,6 +21,10 @@ import dev.rill.reactive.Rill;
 import dev.rill.reactive.RillException;
 import dev.rill.reactive.SendOptions;
 import dev.rill.reactive.SendResult;
+import dev.rill.reactive.internal.AckEach;
+import dev.rill.netty.internal.protocol.ErrorCode;
+import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.Limits;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Collection;
@@ -39,7 +44,9 @@ import reactor.core.scheduler.Scheduler;
  * A settlement that the served broker fails for another reason than a stale lease (the queue closed or deleted, the
  * broker closing, its log failing) while the lease is still held: the client is told that reason (not "lease
  * expired"), and the connection keeps the delivery, so it can be settled again and is released the moment the
- * connection closes, instead of staying invisible until its visibility timeout (ten minutes here).
+ * connection closes, instead of staying invisible until its visibility timeout (ten minutes here). Both ways the
+ * server settles: tag by tag, and an ACK frame of many tags of one queue in one {@code AckEach} call (whose failure
+ * may come as the call's error or be thrown by the call itself).
  */
 class SettleFailureTest {
 
@@ -49,6 +56,9 @@ class SettleFailureTest {
     private final ReactiveBroker local = Rill.inMemory();
     /** While set, every settle of a delivery through the served broker fails with it and changes nothing. */
     private final AtomicReference<Function<String, Mono<Void>>> failing = new AtomicReference<>();
+    /** While set, a queue's ackEach throws it at the call instead of answering with a Mono. */
+    private final AtomicReference<RuntimeException> throwing = new AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicInteger ackEachCalls = new java.util.concurrent.atomic.AtomicInteger();
     private RillServer server;
     private ReactiveBroker client;
     private ReactiveQueue<String> remote;
@@ -56,7 +66,7 @@ class SettleFailureTest {
     @BeforeEach
     void setUp() {
         local.queue(SPEC, Codec.utf8()).block(TIMEOUT).send(OutboundMessage.of("job")).block(TIMEOUT);
-        server = RillServer.bindNow(ServerOptions.defaults().broker(new FailingSettles(local, failing)), TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().broker(new FailingSettles(local, failing, throwing, ackEachCalls)), TIMEOUT);
         client = RillClient.connect(URI.create("rill://127.0.0.1:" + server.port()),
                 ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
         remote = client.queue(SPEC, Codec.utf8()).block(TIMEOUT);
@@ -155,14 +165,96 @@ class SettleFailureTest {
         await().atMost(TIMEOUT).until(() -> stats().ready() == 1);
     }
 
+    /**
+     * Connects a raw client, attaches it to "jobs" with two more messages sent (three in all) and leases all three:
+     * their tags, so that one ACK frame names all three and the server acks them with one {@code ackEach} call.
+     */
+    private long[] leaseThreeRaw(RawClient raw) throws Exception {
+        ReactiveQueue<String> q = local.queue(SPEC, Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("job 2")).block(TIMEOUT);
+        q.send(OutboundMessage.of("job 3")).block(TIMEOUT);
+        raw.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "raw"));
+        raw.readUntil(Frame.HelloOk.class);
+        raw.send(Frame.Declare.of(1, SPEC));
+        raw.readUntil(Frame.DeclareOk.class);
+        raw.send(new Frame.Subscribe(10, "jobs", 0, 0, 0));
+        raw.readUntil(Frame.SubscribeOk.class);
+        raw.send(new Frame.Credit(10, 3));
+        long[] tags = new long[3];
+        for (int i = 0; i < 3; i++) {
+            tags[i] = raw.readUntil(Frame.Deliver.class).deliveryTag();
+        }
+        assertThat(stats().inFlight()).isEqualTo(3);
+        return tags;
+    }
+
+    @Test
+    void aBatchedAckTheBrokerFailsIsAnsweredWithItsReasonAndTheLeasesStayTheConnections() throws Exception {
+        try (RawClient raw = new RawClient(server.port())) {
+            long[] tags = leaseThreeRaw(raw);
+            failWith(new QueueClosedException("jobs"));
+            raw.send(new Frame.Ack(20, tags));
+            Frame.Error e = raw.readUntil(Frame.Error.class);
+            assertThat(e.id()).isEqualTo(20);
+            assertThat(e.code()).isEqualTo(ErrorCode.QUEUE_CLOSED);
+            assertThat(e.message()).contains("ack failed on the server").contains("'jobs'");
+            assertThat(ackEachCalls.get()).as("the batch went through one ackEach call").isEqualTo(1);
+            assertThat(stats().inFlight()).isEqualTo(3);
+
+            failing.set(null); // the broker works again: the connection still holds the three deliveries
+            raw.send(new Frame.Ack(21, tags));
+            assertThat(raw.readUntil(Frame.SettleResult.class)).isEqualTo(new Frame.SettleResult(21,
+                    List.of(LeaseOutcome.OK, LeaseOutcome.OK, LeaseOutcome.OK)));
+            assertThat(ackEachCalls.get()).isEqualTo(2);
+        }
+        assertThat(stats().size()).isZero();
+        assertThat(stats().acked()).isEqualTo(3);
+    }
+
+    @Test
+    void deliveriesWhoseBatchedAckFailedAreReleasedAtOnceWhenTheConnectionCloses() throws Exception {
+        try (RawClient raw = new RawClient(server.port())) {
+            long[] tags = leaseThreeRaw(raw);
+            failWith(new RillException("the log failed"));
+            raw.send(new Frame.Ack(20, tags));
+            assertThat(raw.readUntil(Frame.Error.class).message()).contains("the log failed");
+            failing.set(null);
+        }
+        await().atMost(TIMEOUT).until(() -> stats().ready() == 3); // not after the 10-minute visibility timeout
+    }
+
+    @Test
+    void aBatchedAckWhoseCallThrowsIsAnsweredWithTheReasonAndTheConnectionKeepsItsLeases() throws Exception {
+        try (RawClient raw = new RawClient(server.port())) {
+            long[] tags = leaseThreeRaw(raw);
+            throwing.set(new IllegalStateException("the broker is closing"));
+            raw.send(new Frame.Ack(20, tags));
+            Frame.Error e = raw.readUntil(Frame.Error.class);
+            assertThat(e.id()).as("the ACK's answer, not the connection's end").isEqualTo(20);
+            assertThat(e.message()).contains("the broker is closing");
+            assertThat(stats().inFlight()).isEqualTo(3);
+
+            throwing.set(null); // the connection is still open and still holds the three deliveries
+            raw.send(new Frame.Ack(21, tags));
+            assertThat(raw.readUntil(Frame.SettleResult.class)).isEqualTo(new Frame.SettleResult(21,
+                    List.of(LeaseOutcome.OK, LeaseOutcome.OK, LeaseOutcome.OK)));
+        }
+        assertThat(stats().acked()).isEqualTo(3);
+    }
+
     /** Serves {@code delegate}, with settles that fail while {@code failing} says so. */
     private static final class FailingSettles implements ReactiveBroker {
         private final ReactiveBroker delegate;
         private final AtomicReference<Function<String, Mono<Void>>> failing;
+        private final AtomicReference<RuntimeException> throwing;
+        private final java.util.concurrent.atomic.AtomicInteger ackEachCalls;
 
-        FailingSettles(ReactiveBroker delegate, AtomicReference<Function<String, Mono<Void>>> failing) {
+        FailingSettles(ReactiveBroker delegate, AtomicReference<Function<String, Mono<Void>>> failing,
+                AtomicReference<RuntimeException> throwing, java.util.concurrent.atomic.AtomicInteger ackEachCalls) {
             this.delegate = delegate;
             this.failing = failing;
+            this.throwing = throwing;
+            this.ackEachCalls = ackEachCalls;
         }
 
         @Override
@@ -222,7 +314,8 @@ class SettleFailureTest {
             });
         }
 
-        private final class Queue<T> implements ReactiveQueue<T> {
+        /** Implements the transports' batched ack (AckEach) over the real queue's, failing while told to. */
+        private final class Queue<T> implements ReactiveQueue<T>, AckEach<T> {
             private final ReactiveQueue<T> q;
 
             Queue(ReactiveQueue<T> q) {
@@ -262,6 +355,22 @@ class SettleFailureTest {
             @Override
             public Mono<Void> ackAll(Collection<? extends Delivery<T>> deliveries) {
                 return Mono.error(new UnsupportedOperationException());
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public Mono<List<LeaseOutcome>> ackEach(List<? extends Delivery<T>> deliveries) {
+                ackEachCalls.incrementAndGet();
+                RuntimeException thrown = throwing.get();
+                if (thrown != null) {
+                    throw thrown;
+                }
+                List<Delivery<T>> real = new java.util.ArrayList<>(deliveries.size());
+                for (Delivery<T> d : deliveries) {
+                    real.add(((Failing<T>) d).d);
+                }
+                return settle("ack", Mono.empty())
+                        .then(Mono.defer(() -> ((AckEach<T>) q).ackEach(real)));
             }
 
             @Override

@@ -1191,7 +1191,19 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             deliveries.add(found[j].delivery);
         }
-        queue.ackEach(deliveries).subscribe(new SettleMany(answer, at, tags, found, k));
+        SettleMany many = new SettleMany(answer, at, tags, found, k);
+        Mono<List<LeaseOutcome>> acked;
+        try {
+            acked = queue.ackEach(deliveries);
+        } catch (RuntimeException e) {
+            // as a settle that throws on the one-by-one path: the ACK's answer, and the leases stay this
+            // connection's. Thrown out of here it ended the connection (INTERNAL_ERROR) with the deliveries already
+            // taken out of held, so its close did not release them: invisible until their visibility timeout.
+            many.error = e;
+            many.run();
+            return true;
+        }
+        acked.subscribe(many);
         return true;
     }
 
