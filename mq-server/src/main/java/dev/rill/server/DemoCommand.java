@@ -23,7 +23,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
@@ -90,6 +92,13 @@ final class DemoCommand implements Callable<Integer> {
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong pipelineErrors = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    /** Set by the signal hook: the run was stopped by Ctrl-C or SIGTERM. */
+    private volatile boolean interrupted;
+    /** Counted down by the signal hook, so that the progress loop notices at once. */
+    private final CountDownLatch wake = new CountDownLatch(1);
+
+    /** How long the signal hook waits for the demo to print its summary and close what it opened. */
+    private static final Duration INTERRUPT_CLEANUP = Duration.ofSeconds(30);
 
     /** Whether order {@code n} always fails (a poison message). */
     static boolean poison(long n) {
@@ -116,6 +125,23 @@ final class DemoCommand implements Callable<Integer> {
         List<QueuePipeline> pipelines = new ArrayList<>();
         Disposable producer = null;
         List<Disposable> listeners = new ArrayList<>();
+        // Ctrl-C or SIGTERM: the JVM runs its shutdown hooks and ends, which cut the progress line mid-line (on a
+        // terminal) and printed nothing of how far the demo got. The hook stops the run and waits, bounded, until the
+        // progress line is ended, the interrupted summary printed and the connections and server closed (finally).
+        CountDownLatch cleanedUp = new CountDownLatch(1);
+        Thread hook = null;
+        if (root.installSignalHandlers) {
+            hook = new Thread(() -> {
+                interrupted = true;
+                wake.countDown();
+                try {
+                    cleanedUp.await(INTERRUPT_CLEANUP.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "rill-demo-interrupt");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
         try {
             QueueSpec spec = QueueSpec.named(QUEUE).visibilityTimeout(Duration.ofSeconds(10))
                     .maxDeliveries(MAX_DELIVERIES).deadLetterQueue(DLQ);
@@ -144,6 +170,13 @@ final class DemoCommand implements Callable<Integer> {
                     .subscribe(r -> sent.incrementAndGet(), e -> failure.compareAndSet(null, e));
             QueueStats last = watch(out, server.broker(), start);
             long elapsed = System.nanoTime() - start;
+            if (interrupted) {
+                out.println(String.format(Locale.ROOT, "demo: interrupted after %.1f s: sent %,d/%,d, acked %,d,"
+                        + " retried %,d, dead-lettered %,d, in flight %,d", elapsed / 1e9, sent.get(), messages,
+                        last.acked(), last.nacked(), last.deadLettered(), inFlight(last)));
+                out.flush();
+                return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
+            }
             if (failure.get() != null) {
                 throw new CliException(ExitCodes.FAILED, "demo failed: " + ExitCodes.message(failure.get()),
                         failure.get());
@@ -164,7 +197,20 @@ final class DemoCommand implements Callable<Integer> {
                 b.close().block(Duration.ofSeconds(5));
             }
             server.shutdown(Duration.ofSeconds(10));
+            cleanedUp.countDown();
+            if (hook != null && !interrupted) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException e) {
+                    // the JVM is shutting down already
+                }
+            }
         }
+    }
+
+    /** What the queue still holds: leased, waiting out a retry backoff, or ready. */
+    private static long inFlight(QueueStats s) {
+        return s.inFlight() + s.delayed() + s.ready();
     }
 
     private void validate() {
@@ -219,10 +265,10 @@ final class DemoCommand implements Callable<Integer> {
             double secs = (now - start) / 1e9;
             String text = String.format(Locale.ROOT,
                     "[%5.1fs] sent %,d/%,d  acked %,d  retried %,d  dead-lettered %,d  in flight %,d  %,.0f acked/s",
-                    secs, sent.get(), messages, s.acked(), s.nacked(), s.deadLettered(), s.inFlight() + s.delayed()
-                            + s.ready(), s.acked() / Math.max(secs, 1e-3));
+                    secs, sent.get(), messages, s.acked(), s.nacked(), s.deadLettered(), inFlight(s),
+                    s.acked() / Math.max(secs, 1e-3));
             boolean settled = sent.get() == messages && s.size() == 0 && s.acked() + s.deadLettered() == messages;
-            if (settled || failure.get() != null) {
+            if (settled || failure.get() != null || interrupted) {
                 line.finish(text);
                 return s;
             }
@@ -233,7 +279,7 @@ final class DemoCommand implements Callable<Integer> {
                         + " ms after its sends (sent " + sent.get() + ", acked " + s.acked() + ", dead-lettered "
                         + s.deadLettered() + ", still queued " + s.size() + ")");
             }
-            Thread.sleep(root.tty ? 100 : 250);
+            wake.await(root.tty ? 100 : 250, TimeUnit.MILLISECONDS); // a signal wakes it at once
         }
     }
 
