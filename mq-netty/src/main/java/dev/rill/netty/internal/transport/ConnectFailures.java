@@ -3,6 +3,8 @@ package dev.rill.netty.internal.transport;
 import dev.rill.reactive.RillException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
+import java.io.IOException;
+import java.net.ConnectException;
 import java.nio.channels.ClosedChannelException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertificateExpiredException;
@@ -35,9 +37,10 @@ final class ConnectFailures {
             return new TlsFailure(prefix + "the server did not answer with TLS (a plaintext port? connect without"
                     + " TLS, rill://)", e);
         }
-        if (e instanceof ClosedChannelException || closedDuringTlsHandshake(e)) {
+        if (e instanceof ClosedChannelException || closedDuringTlsHandshake(e) || resetByPeer(e)) {
             // the server closed before its first TLS record: a TLS server at its connection limit closes a
-            // connection at the accept, since no Rill error can reach a client before the handshake
+            // connection at the accept, since no Rill error can reach a client before the handshake (a reset when
+            // the close found the ClientHello unread)
             return new TlsFailure(prefix + "the server closed the connection during the TLS handshake (a server at"
                     + " its connection limit does this: ServerOptions.maxConnections, rill serve --max-connections)",
                     e);
@@ -77,6 +80,12 @@ final class ConnectFailures {
                     + "): it requires a client certificate (mutual TLS) signed by a CA it trusts, and valid", e);
         }
         return new TlsFailure(prefix + m, e);
+    }
+
+    /** A connection reset by the server (Netty's native transport or the JDK's); not a refused connection. */
+    private static boolean resetByPeer(Throwable e) {
+        return e instanceof IOException && !(e instanceof SSLException) && !(e instanceof ConnectException)
+                && String.valueOf(e.getMessage()).contains("Connection reset");
     }
 
     /** Netty's SslHandler reports a close before the handshake ended as a suppressed SSLHandshakeException. */
