@@ -10,11 +10,10 @@ import dev.rill.core.QueueStats;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
 /**
@@ -26,21 +25,13 @@ class BatchedAckTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler serverClock = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(serverClock);
-    private RillServer server;
-
-    @AfterEach
-    void tearDown() {
-        if (server != null) {
-            server.disposeNow(TIMEOUT);
-        }
-        local.close().block(TIMEOUT);
-        serverClock.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final VirtualTimeScheduler serverClock = fixture.clock();
+    private final ReactiveBroker local = fixture.local();
 
     private QueueStats stats(String queue) {
-        return local.stats().block(TIMEOUT).stream().filter(q -> q.name().equals(queue)).findFirst().orElseThrow();
+        return fixture.stats(queue);
     }
 
     private static long[] deliver(RawClient raw, int subscription, int n) throws Exception {
@@ -65,7 +56,7 @@ class BatchedAckTest {
             qa.send(OutboundMessage.of(new byte[] {(byte) i})).block(TIMEOUT);
         }
         qb.send(OutboundMessage.of(new byte[] {9})).block(TIMEOUT);
-        server = RillServer.bindNow(ServerOptions.defaults().broker(local), TIMEOUT);
+        RillServer server = fixture.serve(ServerOptions.defaults());
 
         try (RawClient raw = new RawClient(server.port())) {
             raw.send(new Frame.Hello(List.of(2), "raw"));

@@ -13,7 +13,6 @@ import dev.rill.reactive.Delivery;
 import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import dev.rill.reactive.SendOptions;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -21,7 +20,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -30,8 +28,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
 import reactor.test.scheduler.VirtualTimeScheduler;
@@ -44,29 +42,17 @@ class ClientRacesTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(vts);
-    private final List<RillServer> servers = new ArrayList<>();
-    private final List<ReactiveBroker> clients = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() {
-        clients.forEach(c -> c.close().block(TIMEOUT));
-        servers.forEach(s -> s.disposeNow(TIMEOUT));
-        local.close().block(TIMEOUT);
-        vts.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final VirtualTimeScheduler vts = fixture.clock();
+    private final ReactiveBroker local = fixture.local();
 
     private RillServer server(ServerOptions options) {
-        RillServer s = RillServer.bindNow(options.host("127.0.0.1").port(0).broker(local), TIMEOUT);
-        servers.add(s);
-        return s;
+        return fixture.serve(options.host("127.0.0.1").port(0));
     }
 
     private ReactiveBroker client(RillServer s, ClientOptions options) {
-        ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + s.port()), options).block(TIMEOUT);
-        clients.add(b);
-        return b;
+        return fixture.connect(s, options);
     }
 
     /**
@@ -184,7 +170,7 @@ class ClientRacesTest {
             RemoteBroker b = (RemoteBroker) RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
                     ClientOptions.defaults().reconnectAttempts(50)
                             .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(50))).block(TIMEOUT);
-            clients.add(b);
+            fixture.closeAtEnd(b);
             ReactiveQueue<String> q = b.queue(QueueSpec.named("refused-reconnect"), Codec.utf8()).block(TIMEOUT);
             BlockingQueue<Delivery<String>> received = new LinkedBlockingQueue<>();
             AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -15,7 +15,6 @@ import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,8 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.reactivestreams.Subscription;
 import reactor.core.publisher.BaseSubscriber;
@@ -43,37 +42,24 @@ class GracefulShutdownTest {
     @TempDir
     Path dir;
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final List<RillServer> servers = new ArrayList<>();
-    private final List<ReactiveBroker> clients = new ArrayList<>();
-    private final List<ReactiveBroker> brokers = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() {
-        clients.forEach(c -> c.close().block(TIMEOUT));
-        servers.forEach(s -> s.disposeNow(TIMEOUT));
-        brokers.forEach(b -> b.close().block(TIMEOUT));
-        vts.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.clockOnly();
+    private final VirtualTimeScheduler vts = fixture.clock();
 
     private RillServer server(ReactiveBroker broker) {
         return server(ServerOptions.defaults().broker(broker));
     }
 
     private RillServer server(ServerOptions options) {
-        RillServer s = RillServer.bindNow(options, TIMEOUT);
-        servers.add(s);
-        return s;
+        return fixture.bind(options);
     }
 
     private ReactiveBroker client(RillServer s, ClientOptions options) {
-        ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + s.port()), options).block(TIMEOUT);
-        clients.add(b);
-        return b;
+        return fixture.connect(s, options);
     }
 
     private static QueueStats stats(ReactiveBroker b, String queue) {
-        return b.stats().block(TIMEOUT).stream().filter(q -> q.name().equals(queue)).findFirst().orElseThrow();
+        return ServingFixture.stats(b, queue);
     }
 
     /** A receive stream that requests {@code n} and keeps what it gets, without settling anything. */
@@ -160,7 +146,7 @@ class GracefulShutdownTest {
         durable.close().block(TIMEOUT);
 
         ReactiveBroker reopened = Rill.embedded(data, DurabilityOptions.defaults(), vts);
-        brokers.add(reopened);
+        fixture.closeAtEnd(reopened);
         ReactiveQueue<String> again = reopened.queue(QueueSpec.named("jobs"), Codec.utf8()).block(TIMEOUT);
         List<String> left = new ArrayList<>();
         Delivery<String> d;
@@ -173,7 +159,7 @@ class GracefulShutdownTest {
     @Test
     void deliveriesNotSettledByTheDrainTimeoutAreReleasedToTheNextConsumer() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
-        brokers.add(local);
+        fixture.closeAtEnd(local);
         RillServer first = server(local);
         ReactiveBroker client = client(first, ClientOptions.defaults().reconnectAttempts(0));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("slow").maxDeliveries(5).deadLetterQueue("slow.dlq"), Codec.utf8())
@@ -209,7 +195,7 @@ class GracefulShutdownTest {
     @Test
     void aSendWaitingForRoomWhenTheDrainStartsIsStoredAndAnswered() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
-        brokers.add(local);
+        fixture.closeAtEnd(local);
         RillServer server = server(local);
         ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("tight").capacity(1)
@@ -240,7 +226,7 @@ class GracefulShutdownTest {
     @Test
     void sendsAndSubscriptionsDuringTheDrainAreRefusedAndExistingSendsComplete() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
-        brokers.add(local);
+        fixture.closeAtEnd(local);
         RillServer server = server(local);
         ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("busy"), Codec.utf8()).block(TIMEOUT);
@@ -296,7 +282,7 @@ class GracefulShutdownTest {
     @Test
     void aClientWithReconnectionResubscribesToTheNextServerAndItsSendsWaitForIt() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
-        brokers.add(local);
+        fixture.closeAtEnd(local);
         RillServer first = server(local);
         int port = first.port();
         ReactiveBroker client = client(first, ClientOptions.defaults().reconnectAttempts(50)

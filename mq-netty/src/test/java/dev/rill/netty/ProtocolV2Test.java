@@ -16,14 +16,12 @@ import dev.rill.reactive.QueueNotFoundException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
-import dev.rill.reactive.Rill;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.test.StepVerifier;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
@@ -36,29 +34,17 @@ class ProtocolV2Test {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler serverClock = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(serverClock);
-    private final List<RillServer> servers = new ArrayList<>();
-    private final List<ReactiveBroker> clients = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() {
-        clients.forEach(c -> c.close().block(TIMEOUT));
-        servers.forEach(s -> s.disposeNow(TIMEOUT));
-        local.close().block(TIMEOUT);
-        serverClock.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final VirtualTimeScheduler serverClock = fixture.clock();
+    private final ReactiveBroker local = fixture.local();
 
     private RillServer server(ServerOptions options) {
-        RillServer s = RillServer.bindNow(options.broker(local), TIMEOUT);
-        servers.add(s);
-        return s;
+        return fixture.serve(options);
     }
 
     private ReactiveBroker client(RillServer s, ClientOptions options) {
-        ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + s.port()), options).block(TIMEOUT);
-        clients.add(b);
-        return b;
+        return fixture.connect(s, options);
     }
 
     private QueueStats stats(String queue) {

@@ -15,7 +15,6 @@ import dev.rill.netty.internal.protocol.SendStatus;
 import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import dev.rill.reactive.RillException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -24,15 +23,14 @@ import java.io.UncheckedIOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import reactor.core.publisher.Flux;
@@ -55,30 +53,18 @@ class ProtocolV3Test {
     private static final Codec<Integer> INTS = Codec.of(i -> i.toString().getBytes(StandardCharsets.UTF_8),
             b -> Integer.valueOf(new String(b, StandardCharsets.UTF_8)));
 
-    private final ReactiveBroker local = Rill.inMemory();
-    private final List<AutoCloseable> cleanup = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = cleanup.size() - 1; i >= 0; i--) {
-            cleanup.get(i).close();
-        }
-        local.close().block(TIMEOUT);
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onRealTime();
+    private final ReactiveBroker local = fixture.local();
 
     /** Serves the local broker, where "ints" was declared first with {@link #INTS}. */
     private RillServer serve(ServerOptions options, ReactiveBroker broker) {
         local.queue(QueueSpec.named("ints"), INTS).block(TIMEOUT);
-        RillServer server = RillServer.bindNow(options.broker(broker), TIMEOUT);
-        cleanup.add(() -> server.disposeNow(TIMEOUT));
-        return server;
+        return fixture.bind(options.broker(broker));
     }
 
     private ReactiveBroker connect(int port) {
-        ReactiveBroker client = RillClient.connect(URI.create("rill://127.0.0.1:" + port),
-                ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
-        cleanup.add(() -> client.close().block(TIMEOUT));
-        return client;
+        return fixture.connect(port, ClientOptions.defaults().reconnectAttempts(0));
     }
 
     private long stored(String queue) {
@@ -91,7 +77,7 @@ class ProtocolV3Test {
     /** A connection offering {@code versions} that declared "ints"; returns it after checking the version chosen. */
     private RawClient open(RillServer server, List<Integer> versions, int expected) throws IOException {
         RawClient raw = new RawClient(server.port());
-        cleanup.add(raw);
+        fixture.closeAtEnd(raw);
         raw.send(new Frame.Hello(versions, "raw"));
         assertThat(raw.readUntil(Frame.HelloOk.class).version()).isEqualTo(expected);
         raw.send(Frame.Declare.of(1, QueueSpec.named("ints")));
@@ -274,7 +260,7 @@ class ProtocolV3Test {
     void againstAVersionTwoServerARefusedSendFailsAsBeforeWithoutAReason() throws IOException {
         RillServer server = serve(ServerOptions.defaults(), local);
         FrameCountingRelay relay = new FrameCountingRelay(server.port(), 2);
-        cleanup.add(relay);
+        fixture.closeAtEnd(relay);
         ReactiveQueue<String> q = connect(relay.port()).queue(QueueSpec.named("ints"), Codec.utf8()).block(TIMEOUT);
 
         q.send(OutboundMessage.of("1")).block(TIMEOUT);

@@ -12,7 +12,6 @@ import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.FrameType;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -24,16 +23,14 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.Disposable;
-import reactor.test.scheduler.VirtualTimeScheduler;
 
 /**
  * A connection lost while the client sets it up after a reconnect (its queues declared again, before its streams
@@ -43,18 +40,9 @@ class ReconnectSetupTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(vts);
-    private final List<AutoCloseable> cleanup = new CopyOnWriteArrayList<>();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = cleanup.size() - 1; i >= 0; i--) {
-            cleanup.get(i).close();
-        }
-        local.close().block(TIMEOUT);
-        vts.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final ReactiveBroker local = fixture.local();
 
     @Test
     void aConnectionLostWhileItsQueuesAreDeclaredAgainIsRetriedAndTheStreamCarriesOn() throws Exception {
@@ -69,23 +57,20 @@ class ReconnectSetupTest {
     }
 
     private void reconnectThroughADoomedConnection(boolean draining) throws Exception {
-        RillServer server = RillServer.bindNow(ServerOptions.defaults().broker(local), TIMEOUT);
-        cleanup.add(() -> server.disposeNow(TIMEOUT));
+        RillServer server = fixture.serve(ServerOptions.defaults());
         ReactiveQueue<String> here = local.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
         // connection 2 (the first reconnect) dies as the client declares its queue again on it
         CuttingRelay relay = new CuttingRelay(server.port(), 2, draining);
-        cleanup.add(relay);
-        ReactiveBroker client = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
-                ClientOptions.defaults().reconnectAttempts(20)
-                        .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))).block(TIMEOUT);
-        cleanup.add(() -> client.close().block(TIMEOUT));
+        fixture.closeAtEnd(relay);
+        ReactiveBroker client = fixture.connect(relay.port(), ClientOptions.defaults().reconnectAttempts(20)
+                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)));
         ReactiveQueue<String> remote = client.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
 
         List<String> received = new CopyOnWriteArrayList<>();
         AtomicReference<Throwable> error = new AtomicReference<>();
         Disposable stream = remote.receive().concatMap(d -> d.ack().thenReturn(d.payload()))
                 .subscribe(received::add, error::set);
-        cleanup.add(stream::dispose);
+        fixture.atEnd(stream::dispose);
         here.send(OutboundMessage.of("before")).block(TIMEOUT);
         await().atMost(TIMEOUT).until(() -> received.contains("before"));
 

@@ -8,15 +8,10 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReceiveOptions;
-import dev.rill.reactive.Rill;
 import java.io.IOException;
-import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import reactor.test.scheduler.VirtualTimeScheduler;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Redrive to a target queue over the network (protocol version 4): the rights it needs, and what a client gets from
@@ -26,31 +21,17 @@ class RedriveToTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(vts);
-    private final List<AutoCloseable> cleanup = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = cleanup.size() - 1; i >= 0; i--) {
-            cleanup.get(i).close();
-        }
-        local.close().block(TIMEOUT);
-        vts.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final ReactiveBroker local = fixture.local();
 
     private RillServer serve(ServerOptions options) {
-        RillServer server = RillServer.bindNow(options.broker(local), TIMEOUT);
-        cleanup.add(() -> server.disposeNow(TIMEOUT));
-        return server;
+        return fixture.serve(options);
     }
 
     private ReactiveBroker connect(int port, String token) {
         ClientOptions options = ClientOptions.defaults().reconnectAttempts(0);
-        ReactiveBroker client = RillClient.connect(URI.create("rill://127.0.0.1:" + port),
-                token == null ? options : options.token(token)).block(TIMEOUT);
-        cleanup.add(() -> client.close().block(TIMEOUT));
-        return client;
+        return fixture.connect(port, token == null ? options : options.token(token));
     }
 
     /** "work" dead-letters two messages into "work.dlq"; "parked" is empty. */
@@ -95,7 +76,7 @@ class RedriveToTest {
         RillServer server = serve(ServerOptions.defaults());
         deadLetterTwo();
         FrameCountingRelay relay = new FrameCountingRelay(server.port(), 3);
-        cleanup.add(relay);
+        fixture.closeAtEnd(relay);
         ReactiveBroker client = connect(relay.port(), null);
 
         assertThatThrownBy(() -> client.redrive("work.dlq", "parked", 10).block(TIMEOUT))

@@ -11,7 +11,6 @@ import dev.rill.netty.internal.transport.RemoteBroker;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import dev.rill.reactive.RillException;
 import dev.rill.reactive.SendOptions;
 import java.net.URI;
@@ -25,9 +24,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.BaseSubscriber;
@@ -40,29 +39,17 @@ class RemoteTransportTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(vts);
-    private final List<RillServer> servers = new ArrayList<>();
-    private final List<ReactiveBroker> clients = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() {
-        clients.forEach(c -> c.close().block(TIMEOUT));
-        servers.forEach(s -> s.disposeNow(TIMEOUT));
-        local.close().block(TIMEOUT);
-        vts.dispose();
-    }
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final VirtualTimeScheduler vts = fixture.clock();
+    private final ReactiveBroker local = fixture.local();
 
     private RillServer server(ServerOptions options) {
-        RillServer s = RillServer.bindNow(options.broker(local), TIMEOUT);
-        servers.add(s);
-        return s;
+        return fixture.serve(options);
     }
 
     private ReactiveBroker client(RillServer s, ClientOptions options) {
-        ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + s.port()), options).block(TIMEOUT);
-        clients.add(b);
-        return b;
+        return fixture.connect(s, options);
     }
 
     private static <T> ReactiveQueue<T> queue(ReactiveBroker b, QueueSpec spec, Codec<T> codec) {
@@ -96,7 +83,7 @@ class RemoteTransportTest {
         try (FrameCountingRelay relay = new FrameCountingRelay(s.port())) {
             ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
                     ClientOptions.defaults()).block(TIMEOUT);
-            clients.add(b);
+            fixture.closeAtEnd(b);
             ReactiveQueue<byte[]> remote = queue(b, spec, Codec.bytes());
             AtomicLong received = new AtomicLong();
             AtomicLong requested = new AtomicLong(outstanding);

@@ -22,7 +22,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Scheduler;
 import reactor.test.StepVerifier;
 
 /**
@@ -51,12 +50,7 @@ class ServedBrokerCodecTest {
 
     @AfterEach
     void tearDown() {
-        if (client != null) {
-            client.close().block(TIMEOUT);
-        }
-        if (server != null) {
-            server.disposeNow(TIMEOUT);
-        }
+        ServingFixture.close(client, server);
         local.close().block(TIMEOUT);
     }
 
@@ -217,11 +211,10 @@ class ServedBrokerCodecTest {
     }
 
     /** A broker of another implementation that gives every view the queue's first codec, whatever it was asked. */
-    private static final class CodecIgnoringBroker implements ReactiveBroker {
-        private final ReactiveBroker delegate;
+    private static final class CodecIgnoringBroker extends ForwardingBroker {
 
         CodecIgnoringBroker(ReactiveBroker delegate) {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         @Override
@@ -236,46 +229,6 @@ class ServedBrokerCodecTest {
         public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
             Codec first = name.equals("typed") ? Codec.utf8() : Codec.bytes();
             return delegate.lookup(name, first).map(q -> (ReactiveQueue<T>) q);
-        }
-
-        @Override
-        public Mono<Boolean> delete(String name) {
-            return delegate.delete(name);
-        }
-
-        @Override
-        public Mono<Long> purge(String name) {
-            return delegate.purge(name);
-        }
-
-        @Override
-        public Mono<List<String>> list() {
-            return delegate.list();
-        }
-
-        @Override
-        public Mono<List<QueueStats>> stats() {
-            return delegate.stats();
-        }
-
-        @Override
-        public Mono<Integer> redrive(String deadLetterQueue, int max) {
-            return delegate.redrive(deadLetterQueue, max);
-        }
-
-        @Override
-        public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
-            return delegate.redrive(deadLetterQueue, targetQueue, max);
-        }
-
-        @Override
-        public Mono<Void> close() {
-            return Mono.empty(); // the test closes the broker behind
-        }
-
-        @Override
-        public Scheduler scheduler() {
-            return delegate.scheduler();
         }
     }
 }

@@ -15,7 +15,6 @@ import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -23,7 +22,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import reactor.test.scheduler.VirtualTimeScheduler;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Races between a server connection's event loop and the threads its broker calls complete on: each test sets up
@@ -34,21 +33,18 @@ class ServerRacesTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-    private final ReactiveBroker local = Rill.inMemory(vts);
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onVirtualTime();
+    private final ReactiveBroker local = fixture.local();
     private RillServer server;
 
     @AfterEach
     void tearDown() {
-        if (server != null) {
-            server.disposeNow(TIMEOUT);
-        }
-        local.close().block(TIMEOUT);
-        vts.dispose();
+        ServingFixture.close(null, server); // before the fixture closes the broker
     }
 
     private QueueStats stats(String queue) {
-        return local.stats().block(TIMEOUT).stream().filter(s -> s.name().equals(queue)).findFirst().orElseThrow();
+        return fixture.stats(queue);
     }
 
     /** Opens a raw connection subscribed to {@code queue} with {@code credit}, the credit applied on return. */

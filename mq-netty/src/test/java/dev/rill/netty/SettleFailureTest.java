@@ -38,7 +38,6 @@ import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
-import reactor.core.scheduler.Scheduler;
 
 /**
  * A settlement that the served broker fails for another reason than a stale lease (the queue closed or deleted, the
@@ -74,10 +73,7 @@ class SettleFailureTest {
 
     @AfterEach
     void tearDown() {
-        if (client != null) {
-            client.close().block(TIMEOUT);
-        }
-        server.disposeNow(TIMEOUT);
+        ServingFixture.close(client, server);
         local.close().block(TIMEOUT);
     }
 
@@ -243,15 +239,14 @@ class SettleFailureTest {
     }
 
     /** Serves {@code delegate}, with settles that fail while {@code failing} says so. */
-    private static final class FailingSettles implements ReactiveBroker {
-        private final ReactiveBroker delegate;
+    private static final class FailingSettles extends ForwardingBroker {
         private final AtomicReference<Function<String, Mono<Void>>> failing;
         private final AtomicReference<RuntimeException> throwing;
         private final java.util.concurrent.atomic.AtomicInteger ackEachCalls;
 
         FailingSettles(ReactiveBroker delegate, AtomicReference<Function<String, Mono<Void>>> failing,
                 AtomicReference<RuntimeException> throwing, java.util.concurrent.atomic.AtomicInteger ackEachCalls) {
-            this.delegate = delegate;
+            super(delegate);
             this.failing = failing;
             this.throwing = throwing;
             this.ackEachCalls = ackEachCalls;
@@ -265,46 +260,6 @@ class SettleFailureTest {
         @Override
         public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
             return delegate.lookup(name, codec).map(q -> new Queue<>(q));
-        }
-
-        @Override
-        public Mono<Boolean> delete(String name) {
-            return delegate.delete(name);
-        }
-
-        @Override
-        public Mono<Long> purge(String name) {
-            return delegate.purge(name);
-        }
-
-        @Override
-        public Mono<List<String>> list() {
-            return delegate.list();
-        }
-
-        @Override
-        public Mono<List<QueueStats>> stats() {
-            return delegate.stats();
-        }
-
-        @Override
-        public Mono<Integer> redrive(String deadLetterQueue, int max) {
-            return delegate.redrive(deadLetterQueue, max);
-        }
-
-        @Override
-        public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
-            return delegate.redrive(deadLetterQueue, targetQueue, max);
-        }
-
-        @Override
-        public Mono<Void> close() {
-            return Mono.empty(); // the test closes the broker behind
-        }
-
-        @Override
-        public Scheduler scheduler() {
-            return delegate.scheduler();
         }
 
         private Mono<Void> settle(String op, Mono<Void> real) {

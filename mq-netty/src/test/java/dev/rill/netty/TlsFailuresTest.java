@@ -39,12 +39,7 @@ class TlsFailuresTest {
 
     @AfterEach
     void tearDown() {
-        if (client != null) {
-            client.close().block(TIMEOUT);
-        }
-        if (server != null) {
-            server.disposeNow(TIMEOUT);
-        }
+        ServingFixture.close(client, server);
     }
 
     private static SslContext serverTls(TestCerts certs) throws SSLException {

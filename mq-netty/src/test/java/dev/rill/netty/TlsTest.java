@@ -30,12 +30,7 @@ class TlsTest {
 
     @AfterEach
     void tearDown() {
-        if (client != null) {
-            client.close().block(TIMEOUT);
-        }
-        if (server != null) {
-            server.disposeNow(TIMEOUT);
-        }
+        ServingFixture.close(client, server);
     }
 
     private URI uri() {

@@ -1,0 +1,62 @@
+package dev.rill.netty;
+
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.ReactiveBroker;
+import java.util.List;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * A broker the tests serve in front of a real one, changing only how its queues are made ({@code queue} and
+ * {@code lookup}, left to the subclass); everything else goes to the delegate, but {@code close}, which does
+ * nothing: the test closes the broker behind.
+ */
+abstract class ForwardingBroker implements ReactiveBroker {
+
+    /** The broker behind. */
+    final ReactiveBroker delegate;
+
+    ForwardingBroker(ReactiveBroker delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public Mono<Boolean> delete(String name) {
+        return delegate.delete(name);
+    }
+
+    @Override
+    public Mono<Long> purge(String name) {
+        return delegate.purge(name);
+    }
+
+    @Override
+    public Mono<List<String>> list() {
+        return delegate.list();
+    }
+
+    @Override
+    public Mono<List<QueueStats>> stats() {
+        return delegate.stats();
+    }
+
+    @Override
+    public Mono<Integer> redrive(String deadLetterQueue, int max) {
+        return delegate.redrive(deadLetterQueue, max);
+    }
+
+    @Override
+    public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+        return delegate.redrive(deadLetterQueue, targetQueue, max);
+    }
+
+    @Override
+    public Mono<Void> close() {
+        return Mono.empty(); // the test closes the broker behind
+    }
+
+    @Override
+    public Scheduler scheduler() {
+        return delegate.scheduler();
+    }
+}
