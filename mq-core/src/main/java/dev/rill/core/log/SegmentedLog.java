@@ -671,7 +671,11 @@ public final class SegmentedLog implements AutoCloseable {
                     continue;
                 }
             }
-            if (active.size + out.pos > options.segmentBytes() && active.size + out.pos > firstRecordOffset) {
+            // A segment is named after its first numbered record: one that holds none yet (only declarations and
+            // relocated copies, which carry no sequence number) is not rolled, however large, since the next
+            // segment would take its very name.
+            if (active.size + out.pos > options.segmentBytes() && active.size + out.pos > firstRecordOffset
+                    && n.seq > active.firstSeq) {
                 roll(n.seq);
             }
             out.frame(n.seq, r);

@@ -98,6 +98,48 @@ class CompactionRecoveryTest {
     }
 
     /**
+     * An open that relocates more than a segment's worth of copies into the segment it just started, before any
+     * record of its own: the next record rolled to a new segment named after its sequence number, which is the name
+     * of that very segment (its copies carry none), so creating it failed and the log failed with it
+     * ("already exists"; seen in {@code CrashLoopTest}). A segment without a numbered record is not rolled.
+     */
+    @Test
+    void moreThanASegmentOfCopiesAtOpenDoesNotMakeTheNextRecordCollideWithTheirSegment() throws Exception {
+        List<Long> kept = new ArrayList<>();
+        try (SegmentedLog log = SegmentedLog.open(dir, opts(), r -> { })) {
+            log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1));
+            log.append(new LogRecord.Send("q", 1, 0, null, 0, Map.of(), new byte[500], 0, 0, "d-1", 1000));
+            log.append(new LogRecord.Ack("q", 1)); // its dedup window (until 1000) keeps the first segment
+            long id = 2;
+            long last = 0;
+            for (int round = 0; round < 14; round++) {
+                kept.add(id);
+                log.append(send("q", id++, 600)); // one long-lived message per segment
+                for (int i = 0; i < 7; i++) {
+                    log.append(send("q", id, 500));
+                    last = log.append(new LogRecord.Ack("q", id++));
+                }
+                log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            }
+            assertThat(log.stats().messagesRelocated()).isZero();
+        }
+        clock.set(2000); // the window ended while the log was closed
+        try (SegmentedLog log = SegmentedLog.open(dir, opts(), r -> { })) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().messagesRelocated() >= 8);
+            long seq = log.append(send("q", 1_000, 100));
+            log.whenDurable(seq).get(30, TimeUnit.SECONDS);
+            seq = log.append(send("q", 1_001, 5_000)); // and a roll after it
+            log.whenDurable(seq).get(30, TimeUnit.SECONDS);
+        }
+        List<Long> expected = new ArrayList<>(kept);
+        expected.add(1_000L);
+        expected.add(1_001L);
+        for (int open = 0; open < 2; open++) {
+            assertThat(live().keySet()).as("open %d", open).containsExactlyInAnyOrderElementsOf(expected);
+        }
+    }
+
+    /**
      * As above, with older segments still holding numbered records (a backlog of live messages that is not worth
      * relocating): the next open's segment took the name of the one holding the copies, which was deleted as an empty
      * leftover; that open still replayed the copy (read before the delete), the one after it no longer had it.
