@@ -245,6 +245,8 @@ public final class Broker {
      * @throws IllegalArgumentException if there is no such queue
      * @throws IllegalStateException if the next message has no source header or its source queue is gone (the
      *     message stays where it was)
+     * @throws IllegalArgumentException if the destination refuses the next message (over its byte limit, or a durable
+     *     queue whose codec cannot encode it); the message stays where it was
      */
     public int redrive(String deadLetterQueue, int max, long now) {
         return redrive(deadLetterQueue, null, max, now);
@@ -294,7 +296,13 @@ public final class Broker {
             if (m.key() != null) {
                 out = out.key(m.key());
             }
-            SendOutcome o = to.send(out, now);
+            SendOutcome o;
+            try {
+                o = to.send(out, now); // a durable queue's codec may refuse the payload: it stays in the dead-letter queue
+            } catch (RuntimeException e) {
+                dlq.release(lease.handle(), now);
+                throw e;
+            }
             if (o.status() != SendOutcome.Status.ENQUEUED) {
                 dlq.release(lease.handle(), now);
                 break;

@@ -23,8 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * nack with its delay, dead-letter move, TTL drop, purge, declare, delete) is appended to a
  * {@link SegmentedLog} in {@code dir}, and {@link #open} rebuilds the queues from it.
  *
- * <p>Payloads are encoded with the {@link Codec} given to {@link #declare(QueueSpec, Codec)} on the log's writer
- * thread (never under a queue lock); a dead-letter queue declared implicitly (created, or recovered and brought back,
+ * <p>Payloads are encoded with the {@link Codec} given to {@link #declare(QueueSpec, Codec)} once per send call, on
+ * the sender's thread before the queue's lock is taken (the codec is user code: never under a queue lock, never on
+ * the log's writer thread); a dead-letter queue declared implicitly (created, or recovered and brought back,
  * by declaring a queue that routes to it) uses its source queue's codec, and a recovered one keeps its recorded spec. A
  * recovered queue comes back with its messages when it is declared again (with its codec): in id order, each
  * ready (or delayed until its recorded time), with its delivery count, its TTL and its dead-letter headers;
@@ -43,10 +44,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * (the reactive layer completes a send's or an ack's {@code Mono} only then). Nothing blocks on the file but
  * {@link #open} and {@link #close()}.
  *
- * <p>A payload its codec cannot encode (the codec throws or returns null) stays in memory and is never logged: the
- * {@code whenDurable} of that send's own record fails, but that of a later record (another thread's, or the next
- * send of a batch) does not. A caller whose codec can fail should encode the payload before sending, as the reactive
- * layer does (it refuses such a payload and stores nothing).
+ * <p>A payload its codec cannot encode (the codec throws or returns null) is refused: {@code send}, {@code sendAll}
+ * and {@code offerAll} throw {@link IllegalArgumentException} and store nothing (for a batch, none of its messages),
+ * so nothing is logged for it and no {@code whenDurable} can confirm it. Messages that move between queues (dead
+ * letters) are logged by reference to their stored bytes and are not encoded again; a redriven message is sent
+ * again and encoded with its destination's codec.
  */
 public final class DurableBroker implements AutoCloseable {
 
@@ -183,7 +185,7 @@ public final class DurableBroker implements AutoCloseable {
     /**
      * The broker behind: lookups, stats, purge, delete, redrive and {@code advance} go through it and are
      * journaled. Declare queues with {@link #declare(QueueSpec, Codec)}: a queue declared directly on it has no
-     * codec, and its sends can never become durable.
+     * codec, and its sends are refused ({@link IllegalArgumentException}).
      *
      * @return the broker
      */
@@ -198,7 +200,7 @@ public final class DurableBroker implements AutoCloseable {
 
     /**
      * @return the highest sequence number durable under the fsync policy so far: {@link #whenDurable(long)} of it
-     *     or of anything lower completes at once (exceptionally for a record that could not be encoded)
+     *     or of anything lower completes at once
      */
     public long durableSeq() {
         return log.durableSeq();
@@ -214,7 +216,7 @@ public final class DurableBroker implements AutoCloseable {
      *
      * @param seq from {@link #lastSeq()}
      * @return completes on the log's writer thread, or exceptionally if the log failed (disk full, I/O error) or
-     *     closed, or if a payload of a record up to it could not be encoded
+     *     closed
      */
     public CompletableFuture<Void> whenDurable(long seq) {
         return log.whenDurable(seq);
@@ -402,17 +404,38 @@ public final class DurableBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * Encodes a payload for its queue's SEND record with the queue's codec, on the sender's thread (see
+     * {@link QueueJournal#prepare}).
+     *
+     * @throws IllegalArgumentException if the codec throws or returns null, or the queue has no codec
+     */
     private byte[] encode(String queue, Object payload) {
         @SuppressWarnings("unchecked")
         Codec<Object> c = (Codec<Object>) codecs.get(queue);
         if (c == null) {
-            throw new IllegalStateException("queue '" + queue + "' has no codec: declare it with "
-                    + "DurableBroker.declare(spec, codec)");
+            throw new IllegalArgumentException("queue '" + queue + "' has no codec, so the message cannot be logged; "
+                    + "it was not stored (declare the queue with DurableBroker.declare(spec, codec))");
         }
-        return Objects.requireNonNull(c.encode(payload), "codec returned null");
+        byte[] b;
+        try {
+            b = c.encode(payload);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("queue '" + queue + "': its codec cannot encode the payload (" + e
+                    + "), so the message cannot be logged; it was not stored", e);
+        }
+        if (b == null) {
+            throw new IllegalArgumentException("queue '" + queue + "': its codec encoded the payload as null, so the "
+                    + "message cannot be logged; it was not stored");
+        }
+        return b;
     }
 
-    /** Hands each change of one queue to the log; runs under the queue's lock, so it only allocates and links. */
+    /**
+     * Hands each change of one queue to the log; runs under the queue's lock, so it only allocates and links. The
+     * payload of a SEND comes encoded by {@link #prepare}, on the sender's thread before the lock: the log's writer
+     * thread runs no user code for sends.
+     */
     private final class QueueJournal<T> implements Journal<T> {
         private final String name;
         final MessageQueue<?> queue;
@@ -426,7 +449,12 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         @Override
-        public void sent(Entry<T> e, String dedupId, long dedupExpiresAt) {
+        public byte[] prepare(T payload) {
+            return encode(name, payload);
+        }
+
+        @Override
+        public void sent(Entry<T> e, byte[] payload, String dedupId, long dedupExpiresAt) {
             long id = e.id;
             if (id > maxId) {
                 maxId = id;
@@ -435,11 +463,9 @@ public final class DurableBroker implements AutoCloseable {
             String key = e.messageKey;
             int priority = e.priority;
             Map<String, String> headers = e.headers;
-            Object payload = e.payload;
             long deliverAt = e.state == Entry.DELAYED ? e.deadline : 0;
-            long expiresAt = e.expiresAt;
-            log.appendLazily(() -> new LogRecord.Send(name, id, ts, key, priority, headers, encode(name, payload),
-                    deliverAt, expiresAt, dedupId, dedupExpiresAt));
+            log.append(new LogRecord.Send(name, id, ts, key, priority, headers, payload, deliverAt, e.expiresAt,
+                    dedupId, dedupExpiresAt));
         }
 
         @Override

@@ -6,14 +6,32 @@ import java.util.Map;
 /**
  * Receives every state change of one {@link MessageQueue} that a durable broker must log. Called under the
  * queue's lock, in the order the changes happen: implementations only hand a record to the log's in-memory
- * queue (no I/O, no user code, no blocking). Lease deadlines and extensions are not journaled.
+ * queue (no I/O, no user code, no blocking). Lease deadlines and extensions are not journaled. The one exception is
+ * {@link #prepare}, which a sender calls before it takes the lock.
+ *
+ * <p>A journal is attached before its queue is visible to any sender and only ever detached after (see
+ * {@code MessageQueue.setJournal}).
  *
  * @param <T> the payload type
  */
 interface Journal<T> {
 
-    /** A message was stored; {@code e.deadline} is its due time when {@code e.state == DELAYED}. */
-    void sent(Entry<T> e, String dedupId, long dedupExpiresAt);
+    /**
+     * Encodes a payload for its SEND record, on the sender's thread and outside the queue's lock (the codec is user
+     * code). Called once per payload per send call, before anything is stored, so a payload that cannot be encoded
+     * is refused and never stored.
+     *
+     * @return the bytes to hand to {@link #sent}
+     * @throws IllegalArgumentException if the codec throws or returns null
+     */
+    byte[] prepare(T payload);
+
+    /**
+     * A message was stored; {@code e.deadline} is its due time when {@code e.state == DELAYED}.
+     *
+     * @param payload its payload as {@link #prepare} encoded it
+     */
+    void sent(Entry<T> e, byte[] payload, String dedupId, long dedupExpiresAt);
 
     /** A dead letter from {@code sourceQueue}/{@code sourceId} was stored as {@code e}. */
     void accepted(Entry<T> e, String sourceQueue, long sourceId);

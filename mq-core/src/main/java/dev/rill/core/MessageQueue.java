@@ -54,6 +54,13 @@ public final class MessageQueue<T> extends QueueFrontPad {
     private final DeadLetterSink deadLetterSink; // null: dead letters are discarded (spec says so)
     private volatile QueueListener listener = NO_LISTENER;
     private Journal<T> journal; // durable brokers only: guarded by lock, enqueues log records in memory only
+    /**
+     * The journal again, read by senders before they take the lock, to encode their payloads there (the codec is
+     * user code). Written with {@link #journal}. A broker attaches a journal before the queue is visible and only
+     * ever detaches it afterwards, so a sender that reads null here finds no journal under the lock either (see
+     * {@link #sendLocked}); one that reads a journal and finds it gone under the lock just drops its bytes.
+     */
+    private volatile Journal<T> encoder;
 
     // ---- the send inbox: plain sends that skip the lock (see send and drainInbox) ----
     // inbox (in QueueFront): ring queues without a byte limit; null for others
@@ -204,7 +211,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * @param now the caller's clock, millis
      * @return {@code ENQUEUED} with the new id; {@code DUPLICATE} with the original id when its dedup id was sent
      *     within the dedup window; {@code FULL} at capacity; {@code CLOSED} when the queue is closed
-     * @throws IllegalArgumentException if the payload alone exceeds {@link QueueSpec#maxBytes(long)}
+     * @throws IllegalArgumentException if the payload alone exceeds {@link QueueSpec#maxBytes(long)}, or (a queue of a
+     *     {@link DurableBroker}) its codec cannot encode the payload for the log; nothing is stored. A durable queue
+     *     encodes the payload on the calling thread, before the lock, once per call.
      */
     public SendOutcome send(OutboundMessage<T> message, long now) {
         Objects.requireNonNull(message, "message");
@@ -225,6 +234,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         long sz = sizeOf(message.payload());
         checkFits(sz);
+        Journal<T> j = encoder;
+        byte[] encoded = j == null ? null : j.prepare(message.payload()); // user code: outside the lock
         long code;
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
@@ -233,7 +244,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             now = clock(now, ev);
             boolean wasReadable = readyMask != 0;
             runTimers(now);
-            code = sendLocked(message, sz, now);
+            code = sendLocked(message, sz, encoded, now);
             s = signals(wasReadable);
         } finally {
             unlockOwned();
@@ -284,7 +295,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             OutboundMessage<T> m = (OutboundMessage<T>) p.message;
             boolean ev = recordEvents;
             recordEvents = false; // a push is made only while nobody wants events: its send had none to report
-            store(m, p.nextId - 1, -1, t, null);
+            store(m, p.nextId - 1, -1, t, null, null); // pushed only while no journal is attached
             recordEvents = ev;
         }
         if (buf.length <= MAX_DRAIN_BUFFER) {
@@ -346,6 +357,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * @param messages the messages
      * @param now the caller's clock, millis
      * @return one outcome per message, in order
+     * @throws IllegalArgumentException if a payload alone exceeds {@link QueueSpec#maxBytes(long)}, or (a queue of a
+     *     {@link DurableBroker}) its codec cannot encode one of the payloads: nothing is stored
      */
     public List<SendOutcome> sendAll(List<OutboundMessage<T>> messages, long now) {
         Objects.requireNonNull(messages, "messages");
@@ -364,6 +377,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 checkFits(sizes[i]);
             }
         }
+        byte[][] encoded = encodeAll(messages); // durable: user code, outside the lock; null in memory
         long[] out = new long[n]; // outcome codes (see SendOutcomes); 0 (FULL) for the messages after a FULL
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
@@ -373,7 +387,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
             boolean wasReadable = readyMask != 0;
             runTimers(now);
             for (int i = 0; i < n; i++) {
-                long code = sendLocked(messages.get(i), sizes == null ? -1 : sizes[i], now);
+                long code = sendLocked(messages.get(i), sizes == null ? -1 : sizes[i],
+                        encoded == null ? null : encoded[i], now);
                 if (code == SendOutcomes.FULL) {
                     break;
                 }
@@ -396,7 +411,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * @param now the caller's clock, millis
      * @return how many messages from the start of the list were accepted (stored, or recognised as duplicates within
      *     the dedup window); {@code messages.size()} when all were; -1 when the queue is closed (nothing stored)
-     * @throws IllegalArgumentException if a payload alone exceeds {@link QueueSpec#maxBytes(long)} (nothing stored)
+     * @throws IllegalArgumentException if a payload alone exceeds {@link QueueSpec#maxBytes(long)}, or (a queue of a
+     *     {@link DurableBroker}) its codec cannot encode one of the payloads (nothing stored)
      */
     public int offerAll(List<OutboundMessage<T>> messages, long now) {
         Objects.requireNonNull(messages, "messages");
@@ -412,6 +428,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 checkFits(sizes[i]);
             }
         }
+        byte[][] encoded = encodeAll(messages); // see sendAll
         int accepted = 0;
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
@@ -424,7 +441,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 accepted = -1;
             } else {
                 while (accepted < n
-                        && sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted], now)
+                        && sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted],
+                                encoded == null ? null : encoded[accepted], now)
                         != SendOutcomes.FULL) {
                     accepted++;
                 }
@@ -437,6 +455,25 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return accepted;
     }
 
+    /**
+     * Durable queues: encodes every payload of a batch for the log, on the caller's thread before the lock (the codec
+     * is user code); a payload that cannot be encoded refuses the whole batch before anything is stored.
+     *
+     * @return the encoded payloads in order, or null when no journal is attached (in memory: nothing is encoded)
+     */
+    private byte[][] encodeAll(List<OutboundMessage<T>> messages) {
+        Journal<T> j = encoder;
+        if (j == null) {
+            return null;
+        }
+        int n = messages.size();
+        byte[][] out = new byte[n][];
+        for (int i = 0; i < n; i++) {
+            out[i] = j.prepare(messages.get(i).payload());
+        }
+        return out;
+    }
+
     private void checkFits(long sz) {
         if (sz > maxBytes) {
             throw new IllegalArgumentException("queue '" + name + "': payload of " + sz + " bytes exceeds maxBytes="
@@ -444,10 +481,17 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
     }
 
-    /** @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code */
-    private long sendLocked(OutboundMessage<T> m, long sz, long now) {
+    /**
+     * @param encoded the payload as {@link Journal#prepare} encoded it before the lock; null when no journal was
+     *     attached then (and so none is now)
+     * @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code
+     */
+    private long sendLocked(OutboundMessage<T> m, long sz, byte[] encoded, long now) {
         if (closed) {
             return SendOutcomes.CLOSED;
+        }
+        if (encoded == null && journal != null) { // a journal attached after the queue was visible: see encoder
+            throw new IllegalStateException("queue '" + name + "': a journal was attached while it was in use");
         }
         String dedupId = m.dedupId();
         if (dedupId != null) {
@@ -468,11 +512,15 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         long id = nextId++;
         admitted++;
-        return store(m, id, sz, now, dedupId);
+        return store(m, id, sz, now, dedupId, encoded);
     }
 
-    /** Stores an admitted message under its id: the part of a send after dedup, capacity and id. */
-    private long store(OutboundMessage<T> m, long id, long sz, long now, String dedupId) {
+    /**
+     * Stores an admitted message under its id: the part of a send after dedup, capacity and id.
+     *
+     * @param encoded its payload encoded for the journal (null: no journal)
+     */
+    private long store(OutboundMessage<T> m, long id, long sz, long now, String dedupId, byte[] encoded) {
         if (sz < 0) {
             sz = sizeOf(m.payload());
         }
@@ -533,7 +581,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             due(e.expiresAt);
         }
         if (journal != null) {
-            journal.sent(e, dedupId, dedupId == null ? 0 : saturatedAdd(now, dedupWindowMs));
+            journal.sent(e, encoded, dedupId, dedupId == null ? 0 : saturatedAdd(now, dedupWindowMs));
         }
         return id;
     }
@@ -1662,13 +1710,17 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return signals(true);
     }
 
-    /** Durable brokers: sets (or, with null, detaches) the journal; after this returns no call uses the old one. */
+    /**
+     * Durable brokers: sets (or, with null, detaches) the journal; after this returns no call uses the old one. Attach
+     * before the queue is visible to any sender (senders encode with it before they take the lock), detach at any time.
+     */
     void setJournal(Journal<T> journal) {
         Signals s;
         lock.lock();
         try {
             s = drainForRead(); // what was pushed before the journal came is not in it, as if sent before
             this.journal = journal;
+            this.encoder = journal;
             if (inbox != null) {
                 inbox.pushable = journal == null;
             }

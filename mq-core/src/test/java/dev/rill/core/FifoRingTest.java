@@ -273,8 +273,13 @@ class FifoRingTest {
         List<String> journaled = new ArrayList<>();
         q.setJournal(new Journal<>() {
             @Override
-            public void sent(Entry<String> e, String dedupId, long dedupExpiresAt) {
-                journaled.add("sent " + e.payload);
+            public byte[] prepare(String payload) {
+                return payload.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            }
+
+            @Override
+            public void sent(Entry<String> e, byte[] payload, String dedupId, long dedupExpiresAt) {
+                journaled.add("sent " + new String(payload, java.nio.charset.StandardCharsets.UTF_8));
             }
 
             @Override
