@@ -86,8 +86,6 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
         private final ArrayList<OutboundMessage<T>> staging = new ArrayList<>();
         /** Messages still to send one at a time after a refusal (see drainLoop). */
         private int singles;
-        /** The error of the first message the log's codec cannot encode: the stream ends with it after those before. */
-        private IllegalArgumentException unencodable;
         private long upstreamRequested;
         private long emittedTotal;
         private boolean terminated;
@@ -214,15 +212,8 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     return false;
                 }
                 OutboundMessage<T> m;
-                while (unencodable == null && (m = pending.poll()) != null) {
-                    unencodable = queue.unencodable(m.payload()); // durable: refused before it is stored
-                    if (unencodable == null) {
-                        staging.add(m);
-                    }
-                }
-                if (unencodable != null && staging.isEmpty()) {
-                    fail(unencodable); // after the results of the messages before it
-                    return false;
+                while ((m = pending.poll()) != null) {
+                    staging.add(m);
                 }
                 if (!staging.isEmpty() && e != r) {
                     if (queue.closed) {
@@ -235,13 +226,17 @@ final class FluxSendMany<T> extends Flux<SendResult<T>> {
                     List<SendOutcome> outcomes = null;
                     if (singles == 0) {
                         try {
-                            outcomes = queue.core.sendAll(batch, now);
+                            outcomes = queue.core.sendAll(batch, now); // durable: encodes each payload once
                         } catch (RuntimeException ex) {
                             if (n == 1) {
                                 fail(ex);
                                 return false;
                             }
-                            // a payload over the byte limit: store the messages before it, one at a time (below)
+                            // A payload over the byte limit, or one a durable queue's codec cannot encode: the core
+                            // stored none of the batch. Store the messages before it one at a time (below), through
+                            // the whole batch, so the batch is not tried (and encoded) again for each of them; the
+                            // refused one then ends the stream after their results.
+                            singles = n;
                         }
                     }
                     if (outcomes == null) {

@@ -166,12 +166,6 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
         return durable != null;
     }
 
-    /** @return the codec the log encodes queue {@code name}'s payloads with, or null (in memory, or none yet) */
-    @SuppressWarnings("unchecked")
-    Codec<Object> logCodec(String name) {
-        return durable == null ? null : (Codec<Object>) durable.codec(name).orElse(null);
-    }
-
     /** @return completes once every change made so far is durable (at once for an in-memory broker) */
     Mono<Void> durable() {
         if (durable == null) {

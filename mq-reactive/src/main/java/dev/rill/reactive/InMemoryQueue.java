@@ -1,6 +1,5 @@
 package dev.rill.reactive;
 
-import dev.rill.core.Codec;
 import dev.rill.core.LeaseOutcome;
 import dev.rill.core.Message;
 import dev.rill.core.MessageQueue;
@@ -153,32 +152,6 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
             d = Math.min(d, now + spec.dedupWindow().toMillis());
         }
         return d;
-    }
-
-    /**
-     * For a durable broker: encodes {@code payload} as the log will and says why it cannot be, before the message is
-     * stored. The log encodes on its writer thread, outside the queue's lock (the codec is user code), where a failure
-     * fails that record only: the message would be delivered from memory and gone after a restart, and a send waiting
-     * for a later record (another thread's, or the next of its batch) would be confirmed. So such a payload is
-     * refused here, on the sender's thread, and never stored.
-     *
-     * @return null when the payload can be logged (always for an in-memory broker), else the error to fail with
-     */
-    IllegalArgumentException unencodable(T payload) {
-        Codec<Object> codec = broker.logCodec(name);
-        if (codec == null || codec == (Object) Codec.bytes() || codec == (Object) Codec.utf8()) {
-            return null; // in memory, or a built-in codec, which encodes any payload: no second encoding
-        }
-        try {
-            if (codec.encode(payload) != null) {
-                return null;
-            }
-            return new IllegalArgumentException("queue '" + name + "': its codec encoded the payload as null, so the "
-                    + "message cannot be logged; it was not stored");
-        } catch (RuntimeException e) {
-            return new IllegalArgumentException("queue '" + name + "': its codec cannot encode the payload (" + e
-                    + "), so the message cannot be logged; it was not stored", e);
-        }
     }
 
     /** Closes this view: wakes everyone so streams see {@link #closed} and end with an error. */

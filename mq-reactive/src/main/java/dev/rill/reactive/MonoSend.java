@@ -103,9 +103,6 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
             }
         }
 
-        /** The payload was found encodable by the log's codec (checked once, before the first store attempt). */
-        private boolean encodable;
-
         /** @return true when the send found the queue full and waits */
         private boolean attempt() {
             for (;;) {
@@ -116,18 +113,10 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                     fail(queue.closedException());
                     return false;
                 }
-                if (!encodable) {
-                    IllegalArgumentException bad = queue.unencodable(message.payload()); // durable: before storing
-                    if (bad != null) {
-                        fail(bad);
-                        return false;
-                    }
-                    encodable = true;
-                }
                 long now = queue.now();
                 SendOutcome o;
                 try {
-                    o = queue.core.send(message, now);
+                    o = queue.core.send(message, now); // durable: encodes the payload, refuses one it cannot encode
                 } catch (RuntimeException e) {
                     fail(e);
                     return false;

@@ -123,6 +123,56 @@ class DurableConfirmationsTest {
         }
     }
 
+    /** UTF-8, counting its encode calls and remembering the threads they ran on. */
+    private static final class CountingCodec implements Codec<String> {
+        final AtomicInteger encodes = new AtomicInteger();
+        final java.util.Set<String> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        @Override
+        public byte[] encode(String payload) {
+            encodes.incrementAndGet();
+            threads.add(Thread.currentThread().getName());
+            return payload.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String decode(byte[] bytes) {
+            return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aCustomCodecEncodesEachPayloadOncePerSendOnTheSendersThread() throws Exception {
+        // before, the reactive layer encoded each payload to check it and the log's writer thread encoded it again
+        Path data = dir.resolve("counting");
+        CountingCodec codec = new CountingCodec();
+        ReactiveBroker broker = Rill.embedded(data, DurabilityOptions.defaults());
+        Scheduler producers = Schedulers.newParallel("encode-producer", 2);
+        int singles = 300;
+        int many = 700;
+        try {
+            ReactiveQueue<String> q = broker.queue(QueueSpec.named("e").unbounded(), codec).block(TIMEOUT);
+            Flux.range(0, singles)
+                    .flatMap(i -> q.send(OutboundMessage.of("s" + i)).subscribeOn(producers), 32)
+                    .then().block(TIMEOUT);
+            assertThat(q.sendMany(Flux.range(0, many).map(i -> OutboundMessage.of("m" + i)))
+                    .count().block(TIMEOUT)).isEqualTo(many);
+            assertThat(codec.encodes.get()).as("one encode per message sent").isEqualTo(singles + many);
+            assertThat(codec.threads).as("never on the log's threads").noneMatch(n -> n.startsWith("rill-log"));
+        } finally {
+            producers.dispose();
+            broker.close().block(TIMEOUT);
+        }
+        ReactiveBroker again = Rill.embedded(data, DurabilityOptions.defaults());
+        try {
+            ReactiveQueue<String> q = again.queue(QueueSpec.named("e").unbounded(), codec).block(TIMEOUT);
+            assertThat(q.stats().block(TIMEOUT).ready()).isEqualTo(singles + many);
+            assertThat(codec.encodes.get()).as("recovery decodes only").isEqualTo(singles + many);
+        } finally {
+            again.close().block(TIMEOUT);
+        }
+    }
+
     @Test
     void onceTheLogFailsEveryWaitingAndLaterSendFails() throws Exception {
         Path data = dir.resolve("vanishing");
