@@ -39,6 +39,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
     private static final QueueListener NO_LISTENER = new QueueListener() { };
     private static final int LOCK_SPINS = 64; // see lockForBatch
     private static final int MAX_DRAIN_BUFFER = 1024;
+    /** A code of {@link #sendLocked}: it would store the message, but its payload is not encoded for the journal. */
+    private static final long NOT_ENCODED = Long.MIN_VALUE;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final QueueSpec spec;
@@ -213,7 +215,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
      *     within the dedup window; {@code FULL} at capacity; {@code CLOSED} when the queue is closed
      * @throws IllegalArgumentException if the payload alone exceeds {@link QueueSpec#maxBytes(long)}, or (a queue of a
      *     {@link DurableBroker}) its codec cannot encode the payload for the log; nothing is stored. A durable queue
-     *     encodes the payload on the calling thread, before the lock, once per call.
+     *     encodes the payload on the calling thread, before the lock, at most once per call (not when the queue is
+     *     full: a send refused {@code FULL} encodes nothing).
      */
     public SendOutcome send(OutboundMessage<T> message, long now) {
         Objects.requireNonNull(message, "message");
@@ -234,23 +237,33 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         long sz = sizeOf(message.payload());
         checkFits(sz);
+        // Durable: the payload is encoded here, outside the lock (the codec is user code). Not when the queue looks
+        // full (a racy read, only a hint: the lock decides): a producer waiting for room tries again on every
+        // writable edge, and a send refused FULL needs no bytes. If the lock finds room after all, the send encodes
+        // and goes round once more.
         Journal<T> j = encoder;
-        byte[] encoded = j == null ? null : j.prepare(message.payload()); // user code: outside the lock
-        long code;
-        Signals s;
-        boolean ev = listener.wantsEvents(); // user code: outside the lock
-        lock.lock();
-        try {
-            now = clock(now, ev);
-            boolean wasReadable = readyMask != 0;
-            runTimers(now);
-            code = sendLocked(message, sz, encoded, now);
-            s = signals(wasReadable);
-        } finally {
-            unlockOwned();
+        byte[] encoded = j == null || size >= capacity ? null : j.prepare(message.payload());
+        for (;;) {
+            long code;
+            Signals s;
+            boolean ev = listener.wantsEvents(); // user code: outside the lock
+            lock.lock();
+            try {
+                now = clock(now, ev);
+                boolean wasReadable = readyMask != 0;
+                runTimers(now);
+                code = sendLocked(message, sz, encoded, now);
+                s = signals(wasReadable);
+            } finally {
+                unlockOwned();
+            }
+            fire(s);
+            if (code != NOT_ENCODED) {
+                return SendOutcomes.outcome(code); // allocated outside the lock
+            }
+            j = encoder; // a journal is never attached again once detached: this loop ends
+            encoded = j == null ? null : j.prepare(message.payload());
         }
-        fire(s);
-        return SendOutcomes.outcome(code); // allocated outside the lock
     }
 
     /**
@@ -389,6 +402,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
             for (int i = 0; i < n; i++) {
                 long code = sendLocked(messages.get(i), sizes == null ? -1 : sizes[i],
                         encoded == null ? null : encoded[i], now);
+                if (code == NOT_ENCODED) {
+                    throw notEncoded();
+                }
                 if (code == SendOutcomes.FULL) {
                     break;
                 }
@@ -440,10 +456,13 @@ public final class MessageQueue<T> extends QueueFrontPad {
             if (closed) {
                 accepted = -1;
             } else {
+                long code;
                 while (accepted < n
-                        && sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted],
-                                encoded == null ? null : encoded[accepted], now)
-                        != SendOutcomes.FULL) {
+                        && (code = sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted],
+                                encoded == null ? null : encoded[accepted], now)) != SendOutcomes.FULL) {
+                    if (code == NOT_ENCODED) {
+                        throw notEncoded();
+                    }
                     accepted++;
                 }
             }
@@ -474,6 +493,11 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return out;
     }
 
+    /** A batch encodes before the lock whenever a journal is attached, and one is attached before the queue is visible. */
+    private IllegalStateException notEncoded() {
+        return new IllegalStateException("queue '" + name + "': a journal was attached while it was in use");
+    }
+
     private void checkFits(long sz) {
         if (sz > maxBytes) {
             throw new IllegalArgumentException("queue '" + name + "': payload of " + sz + " bytes exceeds maxBytes="
@@ -482,16 +506,13 @@ public final class MessageQueue<T> extends QueueFrontPad {
     }
 
     /**
-     * @param encoded the payload as {@link Journal#prepare} encoded it before the lock; null when no journal was
-     *     attached then (and so none is now)
-     * @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code
+     * @param encoded the payload as {@link Journal#prepare} encoded it before the lock, or null (not encoded)
+     * @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code; or
+     *     {@link #NOT_ENCODED} (nothing changed) when it would be stored but a journal is attached and it has no bytes
      */
     private long sendLocked(OutboundMessage<T> m, long sz, byte[] encoded, long now) {
         if (closed) {
             return SendOutcomes.CLOSED;
-        }
-        if (encoded == null && journal != null) { // a journal attached after the queue was visible: see encoder
-            throw new IllegalStateException("queue '" + name + "': a journal was attached while it was in use");
         }
         String dedupId = m.dedupId();
         if (dedupId != null) {
@@ -509,6 +530,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
             refusedBytes = sendRefused ? Math.min(refusedBytes, need) : need;
             sendRefused = true;
             return SendOutcomes.FULL;
+        }
+        if (encoded == null && journal != null) {
+            return NOT_ENCODED; // nothing changed: the caller encodes outside the lock and comes back
         }
         long id = nextId++;
         admitted++;

@@ -268,6 +268,32 @@ class DurableEncodeOnceTest {
     }
 
     @Test
+    void aSendRefusedAsFullEncodesNothingAndOneThatFindsRoomUnderTheLockEncodesOnce() throws IOException {
+        // a producer waiting for room tries again on every writable edge: each refusal must not cost an encode
+        CountingCodec codec = new CountingCodec();
+        long now = clock.get();
+        try (DurableBroker b = open()) {
+            MessageQueue<String> q = b.declare(QueueSpec.named("full").capacity(2), codec);
+            q.send(OutboundMessage.of("a").ttl(Duration.ofSeconds(1)), now);
+            q.send(OutboundMessage.of("b"), now);
+            assertThat(codec.encodes.get()).isEqualTo(2);
+            for (int i = 0; i < 5; i++) {
+                assertThat(q.send(OutboundMessage.of("refused"), now).status()).isEqualTo(SendOutcome.Status.FULL);
+            }
+            assertThat(codec.encodes.get()).as("refused as full: nothing encoded").isEqualTo(2);
+            // looks full (two stored), but "a" expires under the lock at this time: the send encodes then, once
+            assertThat(q.send(OutboundMessage.of("c"), now + 2000).status()).isEqualTo(SendOutcome.Status.ENQUEUED);
+            assertThat(codec.encodes.get()).isEqualTo(3);
+            assertThat(payloads(q.peek(10))).containsExactly("b", "c");
+            sync(b);
+        }
+        try (DurableBroker b = open()) {
+            assertThat(payloads(b.declare(QueueSpec.named("full").capacity(2), codec).peek(10)))
+                    .containsExactly("b", "c");
+        }
+    }
+
+    @Test
     void redriveIntoAQueueWhoseCodecRefusesTheMessageLeavesItInTheDeadLetterQueue() throws IOException {
         long now = clock.get();
         try (DurableBroker b = open()) {
