@@ -92,7 +92,7 @@ class DurableConfirmationsTest {
 
     @Test
     void aPayloadTheCodecCannotEncodeIsRefusedBeforeItIsStoredNeverConfirmedAndNeverLost() throws Exception {
-        // the log encodes on its writer thread: a payload it cannot encode used to be stored in memory (delivered,
+        // the log used to encode on its writer thread: a payload it could not encode was stored in memory (delivered,
         // then gone after a restart) and its send confirmed when another record appended meanwhile was durable
         Path data = dir.resolve("picky");
         ReactiveBroker broker = Rill.embedded(data, DurabilityOptions.defaults());

@@ -83,8 +83,8 @@ final class BenchCommand implements Callable<Integer> {
     private final AtomicLong received = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Recorder recorder = new Recorder(3);
-    /** Set by the signal hook: the run was stopped by Ctrl-C or SIGTERM. */
-    private volatile boolean interrupted;
+    /** Ctrl-C or SIGTERM: set for the run (see {@link InterruptHook}). */
+    private InterruptHook hook;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -111,20 +111,8 @@ final class BenchCommand implements Callable<Integer> {
         // Ctrl-C or SIGTERM: the JVM runs its shutdown hooks and ends, skipping the finally below, which left the
         // run's queue (and what it held) on a --url server and the progress line unfinished. The hook ends the run
         // as a failure would and waits, bounded, until the finally has deleted the queue and closed the connections.
-        CountDownLatch cleanedUp = new CountDownLatch(1);
-        Thread hook = null;
-        if (root.installSignalHandlers) {
-            hook = new Thread(() -> {
-                interrupted = true;
-                done.countDown();
-                try {
-                    cleanedUp.await(conn.timeout.multipliedBy(3).plusSeconds(10).toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "rill-bench-interrupt");
-            Runtime.getRuntime().addShutdownHook(hook);
-        }
+        hook = InterruptHook.install(root.installSignalHandlers, "rill-bench-interrupt",
+                conn.timeout.multipliedBy(3).plusSeconds(10), done::countDown);
         try {
             admin = conn.connect();
             if (conn.await(admin.list(), "listing queues").contains(name)) {
@@ -162,7 +150,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             boolean finished = progress(out, start, done);
             long elapsed = System.nanoTime() - start;
-            if (interrupted) {
+            if (hook.interrupted()) {
                 out.println("bench: interrupted; deleting queue '" + name + "'");
                 out.flush();
                 return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
@@ -195,14 +183,7 @@ final class BenchCommand implements Callable<Integer> {
             if (embedded != null) {
                 embedded.shutdown(Duration.ofSeconds(10));
             }
-            cleanedUp.countDown();
-            if (hook != null && !interrupted) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException e) {
-                    // the JVM is shutting down already
-                }
-            }
+            hook.done();
         }
     }
 
@@ -250,7 +231,7 @@ final class BenchCommand implements Callable<Integer> {
         boolean finished = false;
         while (true) {
             finished = done.await(root.tty ? 250 : 1000, TimeUnit.MILLISECONDS) && failure.get() == null
-                    && !interrupted;
+                    && !hook.interrupted();
             long now = System.nanoTime();
             interval = recorder.getIntervalHistogram(interval);
             total.add(interval);
@@ -261,7 +242,7 @@ final class BenchCommand implements Callable<Integer> {
             String text = String.format(Locale.ROOT, "[%6.1fs] sent %,d  received %,d / %,d  %,.0f msg/s  p99 %s",
                     (now - start) / 1e9, sent.get(), r, messages, nowRate,
                     interval.getTotalCount() == 0 ? "-" : micros(interval.getValueAtPercentile(99)));
-            if (finished || failure.get() != null || interrupted || now > deadline) {
+            if (finished || failure.get() != null || hook.interrupted() || now > deadline) {
                 line.finish(text);
                 break;
             }

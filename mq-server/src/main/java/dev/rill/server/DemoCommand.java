@@ -92,8 +92,8 @@ final class DemoCommand implements Callable<Integer> {
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong pipelineErrors = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    /** Set by the signal hook: the run was stopped by Ctrl-C or SIGTERM. */
-    private volatile boolean interrupted;
+    /** Ctrl-C or SIGTERM: set for the run (see {@link InterruptHook}). */
+    private InterruptHook hook;
     /** Counted down by the signal hook, so that the progress loop notices at once. */
     private final CountDownLatch wake = new CountDownLatch(1);
 
@@ -128,20 +128,8 @@ final class DemoCommand implements Callable<Integer> {
         // Ctrl-C or SIGTERM: the JVM runs its shutdown hooks and ends, which cut the progress line mid-line (on a
         // terminal) and printed nothing of how far the demo got. The hook stops the run and waits, bounded, until the
         // progress line is ended, the interrupted summary printed and the connections and server closed (finally).
-        CountDownLatch cleanedUp = new CountDownLatch(1);
-        Thread hook = null;
-        if (root.installSignalHandlers) {
-            hook = new Thread(() -> {
-                interrupted = true;
-                wake.countDown();
-                try {
-                    cleanedUp.await(INTERRUPT_CLEANUP.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "rill-demo-interrupt");
-            Runtime.getRuntime().addShutdownHook(hook);
-        }
+        hook = InterruptHook.install(root.installSignalHandlers, "rill-demo-interrupt", INTERRUPT_CLEANUP,
+                wake::countDown);
         try {
             QueueSpec spec = QueueSpec.named(QUEUE).visibilityTimeout(Duration.ofSeconds(10))
                     .maxDeliveries(MAX_DELIVERIES).deadLetterQueue(DLQ);
@@ -170,7 +158,7 @@ final class DemoCommand implements Callable<Integer> {
                     .subscribe(r -> sent.incrementAndGet(), e -> failure.compareAndSet(null, e));
             QueueStats last = watch(out, server.broker(), start);
             long elapsed = System.nanoTime() - start;
-            if (interrupted) {
+            if (hook.interrupted()) {
                 out.println(String.format(Locale.ROOT, "demo: interrupted after %.1f s: sent %,d/%,d, acked %,d,"
                         + " retried %,d, dead-lettered %,d, in flight %,d", elapsed / 1e9, sent.get(), messages,
                         last.acked(), last.nacked(), last.deadLettered(), inFlight(last)));
@@ -197,14 +185,7 @@ final class DemoCommand implements Callable<Integer> {
                 b.close().block(Duration.ofSeconds(5));
             }
             server.shutdown(Duration.ofSeconds(10));
-            cleanedUp.countDown();
-            if (hook != null && !interrupted) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException e) {
-                    // the JVM is shutting down already
-                }
-            }
+            hook.done();
         }
     }
 
@@ -268,7 +249,7 @@ final class DemoCommand implements Callable<Integer> {
                     secs, sent.get(), messages, s.acked(), s.nacked(), s.deadLettered(), inFlight(s),
                     s.acked() / Math.max(secs, 1e-3));
             boolean settled = sent.get() == messages && s.size() == 0 && s.acked() + s.deadLettered() == messages;
-            if (settled || failure.get() != null || interrupted) {
+            if (settled || failure.get() != null || hook.interrupted()) {
                 line.finish(text);
                 return s;
             }

@@ -41,8 +41,6 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
     /** What the drain may take beyond the grace period (cancelling, giving back) before the stop goes on anyway. */
     private static final Duration SETTLE = Duration.ofSeconds(10);
 
-    /** How often a paused pipeline is looked at until it holds nothing. */
-
     private static final System.Logger LOG = System.getLogger(RillPipelineLifecycle.class.getName());
 
     private final ListableBeanFactory beans;

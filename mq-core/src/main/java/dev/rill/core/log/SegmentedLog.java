@@ -18,13 +18,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
@@ -71,9 +69,9 @@ public final class SegmentedLog implements AutoCloseable {
     private static final class Node {
         volatile Node next;
         long seq;
-        final Object item; // LogRecord or Supplier<LogRecord>
+        final LogRecord item;
 
-        Node(Object item) {
+        Node(LogRecord item) {
             this.item = item;
         }
     }
@@ -107,7 +105,6 @@ public final class SegmentedLog implements AutoCloseable {
     /** Compaction waits until the records that emptied a segment are synced (ALWAYS, INTERVAL): writer only. */
     private volatile long compactAfterSeq = -1;
     private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> waiters = new ConcurrentSkipListMap<>();
-    private final ConcurrentHashMap<Long, Throwable> failedSeqs = new ConcurrentHashMap<>();
 
     // writer thread only, except channel: read by the syncer under syncLock
     private FileChannel channel;
@@ -375,18 +372,6 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * Hands over a record that the writer thread builds (for instance, to encode a payload outside the caller's
-     * lock). If {@code record} throws, nothing is written for it and {@link #whenDurable(long)} of its sequence
-     * number completes exceptionally; the log goes on.
-     *
-     * @param record builds the record, on the writer thread
-     * @return its sequence number
-     */
-    public long appendLazily(Supplier<? extends LogRecord> record) {
-        return enqueue(Objects.requireNonNull(record, "record"));
-    }
-
-    /**
      * Appends a record and tells when it is durable.
      *
      * @param record the record
@@ -396,7 +381,7 @@ public final class SegmentedLog implements AutoCloseable {
         return whenDurable(append(record));
     }
 
-    private long enqueue(Object item) {
+    private long enqueue(LogRecord item) {
         Node n = new Node(item);
         Node prev;
         do {
@@ -430,7 +415,7 @@ public final class SegmentedLog implements AutoCloseable {
      */
     public CompletableFuture<Void> whenDurable(long seq) {
         if (seq <= durableSeq) {
-            return result(seq);
+            return CompletableFuture.completedFuture(null);
         }
         Throwable f = failure;
         if (f != null) {
@@ -443,22 +428,13 @@ public final class SegmentedLog implements AutoCloseable {
         return w;
     }
 
-    private CompletableFuture<Void> result(long seq) {
-        Throwable t = failedSeqs.isEmpty() ? null : failedSeqs.get(seq);
-        return t == null ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(t);
-    }
 
     private void completeWaiters() {
         long d = durableSeq;
         Map.Entry<Long, CompletableFuture<Void>> e;
         while ((e = waiters.firstEntry()) != null && e.getKey() <= d) {
             if (waiters.remove(e.getKey(), e.getValue())) {
-                Throwable t = failedSeqs.isEmpty() ? null : failedSeqs.get(e.getKey());
-                if (t == null) {
-                    e.getValue().complete(null);
-                } else {
-                    e.getValue().completeExceptionally(t);
-                }
+                e.getValue().complete(null);
             }
         }
         Throwable f = failure;
@@ -653,24 +629,12 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /** Encodes every pending record into the buffer (rolling segments as needed); returns the last seq or -1. */
-    @SuppressWarnings("unchecked")
     private long encodePending() throws IOException {
         long last = -1;
         Node n;
         int count = 0;
         while (count < 100_000 && (n = poll()) != null) {
-            LogRecord r;
-            if (n.item instanceof LogRecord lr) {
-                r = lr;
-            } else {
-                try {
-                    r = ((Supplier<? extends LogRecord>) n.item).get();
-                } catch (RuntimeException e) {
-                    failedSeqs.put(n.seq, e);
-                    last = n.seq;
-                    continue;
-                }
-            }
+            LogRecord r = n.item;
             // A segment is named after its first numbered record: one that holds none yet (only declarations and
             // relocated copies, which carry no sequence number) is not rolled, however large, since the next
             // segment would take its very name.

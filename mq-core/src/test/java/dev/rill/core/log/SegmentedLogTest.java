@@ -329,21 +329,6 @@ class SegmentedLogTest {
     }
 
     @Test
-    void failingLazyRecordFailsOnlyItsOwnFuture() throws Exception {
-        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults(), r -> { })) {
-            long a = log.append(send("q", 1, 1));
-            long b = log.appendLazily(() -> {
-                throw new IllegalStateException("codec failed");
-            });
-            long c = log.appendLazily(() -> send("q", 3, 1));
-            assertThat(log.whenDurable(c).handle((v, t) -> t).get(30, TimeUnit.SECONDS)).isNull();
-            assertThat(log.whenDurable(a)).isCompleted();
-            assertThat(log.whenDurable(b)).isCompletedExceptionally();
-        }
-        assertThat(reopen(dir)).containsExactly(send("q", 1, 1), send("q", 3, 1));
-    }
-
-    @Test
     void compactionDeletesSegmentsWhoseMessagesAreAllGoneWithoutStoppingAppends() throws Exception {
         AtomicLong clock = new AtomicLong(0);
         LogOptions opts = LogOptions.defaults().segmentBytes(4096).clock(clock::get);
