@@ -12,6 +12,7 @@ import dev.rill.core.QueueStats;
 import dev.rill.core.ReceiptHandle;
 import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
+import dev.rill.reactive.internal.Withdrawable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -184,14 +185,15 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
     public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
-        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), true);
+        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), true, null);
     }
 
     @Override
-    public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options) {
+    public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options,
+            Withdrawable withdrawable) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(options, "options");
-        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), false);
+        return new MonoSend<>(this, message, options.overflow().orElse(spec.overflow()), false, withdrawable);
     }
 
     @Override

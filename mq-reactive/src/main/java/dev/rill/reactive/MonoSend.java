@@ -3,6 +3,7 @@ package dev.rill.reactive;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.Overflow;
 import dev.rill.core.SendOutcome;
+import dev.rill.reactive.internal.Withdrawable;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
@@ -18,21 +19,25 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
     private final OutboundMessage<T> message;
     private final Overflow overflow;
     private final boolean awaitDurable;
+    private final Withdrawable withdrawable;
 
     /**
      * @param awaitDurable complete once the message is durable (a durable broker's send); false: once stored
      *     ({@link dev.rill.reactive.internal.StoreFirst#sendStored})
+     * @param withdrawable the transport's handle to withdraw this send, or null
      */
-    MonoSend(InMemoryQueue<T> queue, OutboundMessage<T> message, Overflow overflow, boolean awaitDurable) {
+    MonoSend(InMemoryQueue<T> queue, OutboundMessage<T> message, Overflow overflow, boolean awaitDurable,
+            Withdrawable withdrawable) {
         this.queue = queue;
         this.message = message;
         this.overflow = overflow;
         this.awaitDurable = awaitDurable;
+        this.withdrawable = withdrawable;
     }
 
     @Override
     public void subscribe(CoreSubscriber<? super SendResult<T>> actual) {
-        SendSubscriber<T> s = new SendSubscriber<>(actual, queue, message, overflow, awaitDurable);
+        SendSubscriber<T> s = new SendSubscriber<>(actual, queue, message, overflow, awaitDurable, withdrawable);
         actual.onSubscribe(s);
         s.drive();
     }
@@ -44,6 +49,8 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         private final OutboundMessage<T> message;
         private final Overflow overflow;
         private final boolean awaitDurable;
+        /** Null, or the transport's: each try to store claims it first, so a withdrawal and a store never cross. */
+        private final Withdrawable withdrawable;
 
         volatile int wip;
         static final AtomicIntegerFieldUpdater<SendSubscriber> WIP =
@@ -57,12 +64,13 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
         private boolean done;
 
         SendSubscriber(CoreSubscriber<? super SendResult<T>> actual, InMemoryQueue<T> queue,
-                OutboundMessage<T> message, Overflow overflow, boolean awaitDurable) {
+                OutboundMessage<T> message, Overflow overflow, boolean awaitDurable, Withdrawable withdrawable) {
             super(actual);
             this.queue = queue;
             this.message = message;
             this.overflow = overflow;
             this.awaitDurable = awaitDurable;
+            this.withdrawable = withdrawable;
         }
 
         @Override
@@ -109,6 +117,13 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                 if (isCancelled()) {
                     return false; // cancelled while registering: the drive loop unregisters
                 }
+                Withdrawable w = withdrawable;
+                if (w != null && !w.beginStore()) {
+                    // withdrawn by the transport, which answered "not stored" and disposes this send: end silently
+                    done = true;
+                    unregister();
+                    return false;
+                }
                 if (queue.closed) {
                     fail(queue.closedException());
                     return false;
@@ -144,6 +159,11 @@ final class MonoSend<T> extends Mono<SendResult<T>> {
                     case FULL -> {
                         if (overflow == Overflow.FAIL) {
                             fail(new QueueFullException(queue.name()));
+                            return false;
+                        }
+                        if (w != null && !w.storeRefusedFull()) {
+                            // a withdrawal asked for during this try, which stored nothing: end instead of waiting
+                            fail(new Withdrawable.WithdrawnException());
                             return false;
                         }
                         if (registered) {

@@ -9,6 +9,7 @@ import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
+import dev.rill.reactive.internal.Withdrawable;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -116,8 +117,9 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
     }
 
     @Override
-    public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options) {
-        return sendThrough(message, options, queue::sendStored);
+    public Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options,
+            Withdrawable withdrawable) {
+        return sendThrough(message, options, (m, o) -> queue.sendStored(m, o, withdrawable));
     }
 
     /** {@code send} converted: the message stored as the queue's type, the result carrying the caller's message. */

@@ -26,7 +26,22 @@ public interface StoreFirst<T> {
      * @param options the options
      * @return the result once stored; errors as {@code send} does
      */
-    Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options);
+    default Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options) {
+        return sendStored(message, options, null);
+    }
+
+    /**
+     * {@link #sendStored(OutboundMessage, SendOptions)} that its caller can withdraw: cancelling the {@code Mono} alone
+     * cannot tell whether the message was stored (it may be being stored on another thread; the result is then
+     * dropped), {@link Withdrawable#withdraw()} can. A withdrawable serves one send.
+     *
+     * @param message the message
+     * @param options the options
+     * @param withdrawable asked through by the caller, or null (the send is cancelled like any {@code Mono})
+     * @return the result once stored; errors as {@code send} does, or with
+     *     {@link Withdrawable.WithdrawnException} (see {@link Withdrawable#withdraw()})
+     */
+    Mono<SendResult<T>> sendStored(OutboundMessage<T> message, SendOptions options, Withdrawable withdrawable);
 
     /**
      * @return completes once every change made so far (when this method is called) is durable under the broker's
