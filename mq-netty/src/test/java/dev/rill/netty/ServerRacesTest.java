@@ -4,18 +4,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
+import dev.rill.core.Message;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.core.Overflow;
 import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.SendReceipt;
 import dev.rill.netty.internal.protocol.SendStatus;
 import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.reactive.Delivery;
+import dev.rill.reactive.HeldEncoding;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Races between a server connection's event loop and the threads its broker calls complete on: each test sets up
@@ -47,13 +53,19 @@ class ServerRacesTest {
         return fixture.stats(queue);
     }
 
-    /** Opens a raw connection subscribed to {@code queue} with {@code credit}, the credit applied on return. */
-    private static RawClient subscribed(RillServer server, String queue, int credit) throws Exception {
+    /** Opens a raw connection (version 4) that described {@code queue} (DESCRIBE 1). */
+    private static RawClient described(RillServer server, String queue) throws Exception {
         RawClient raw = new RawClient(server.port());
         raw.send(new Frame.Hello(List.of(4), "raw"));
         raw.readUntil(Frame.HelloOk.class);
         raw.send(new Frame.Describe(1, queue));
         raw.readUntil(Frame.DescribeOk.class);
+        return raw;
+    }
+
+    /** Opens a raw connection subscribed to {@code queue} with {@code credit}, the credit applied on return. */
+    private static RawClient subscribed(RillServer server, String queue, int credit) throws Exception {
+        RawClient raw = described(server, queue);
         raw.send(new Frame.Subscribe(2, queue, 0, 0, 0));
         raw.readUntil(Frame.SubscribeOk.class);
         raw.send(new Frame.Credit(2, credit));
@@ -96,20 +108,12 @@ class ServerRacesTest {
         ReactiveQueue<String> q = local.queue(QueueSpec.named("full").capacity(1), Codec.utf8()).block(TIMEOUT);
         q.send(OutboundMessage.of("first")).block(TIMEOUT);
         server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(local), TIMEOUT);
-        try (RawClient raw = new RawClient(server.port())) {
-            raw.send(new Frame.Hello(List.of(4), "raw"));
-            raw.readUntil(Frame.HelloOk.class);
-            raw.send(new Frame.Describe(1, "full"));
-            raw.readUntil(Frame.DescribeOk.class);
-            raw.send(new Frame.Send(2, "full", Overflow.WAIT, List.of(new WireMessage(
-                    "second".getBytes(StandardCharsets.UTF_8), null, 0, 0, 0, null, Map.of()))));
-            raw.send(new Frame.Ping(7));
-            raw.readUntil(Frame.Pong.class); // the SEND waits for room
+        try (RawClient raw = waitingSend(server, "full", "second")) {
             Thread acker = new Thread(() -> q.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(TIMEOUT),
                     "race-acker");
             acker.start(); // frees room: the waiting SEND is stored on this thread
             // stored, and the acker is done with the store and its result (finished, or paused after recording it):
-            // a cancel crossing the store itself is the reactive send's race, not this one
+            // a cancel crossing the store itself is aCancelSendMeetingTheStoreOfItsWaitingMessageAnswersItStored
             await().atMost(TIMEOUT).until(() -> stats("full").sent() == 2
                     && (acker.getState() == Thread.State.TERMINATED || acker.getState() == Thread.State.TIMED_WAITING));
             raw.send(new Frame.CancelSend(2));
@@ -120,6 +124,86 @@ class ServerRacesTest {
                     .satisfies(r -> assertThat(r.status()).isEqualTo(SendStatus.ENQUEUED));
         }
         assertThat(stats("full").ready()).isEqualTo(1); // "second" is stored, as the receipt says
+    }
+
+    /**
+     * A CANCEL_SEND read while the store of its waiting message is under way on another thread (the thread whose ack
+     * freed room, here held inside the durable queue's encoding of the payload, which comes before the queue's lock)
+     * must not answer CANCELLED: the message is being stored. The server waits for that store and answers its receipt.
+     */
+    @Test
+    void aCancelSendMeetingTheStoreOfItsWaitingMessageAnswersItStored(@TempDir Path dir) throws Exception {
+        HeldEncoding held = new HeldEncoding("second");
+        ReactiveQueue<String> q = servedDurably(dir, held);
+        SendReceipt answer = cancelWhileStoring(q, held, () -> { });
+        assertThat(answer.status()).isEqualTo(SendStatus.ENQUEUED);
+        assertThat(q.peek(10).map(Message::payload).collectList().block(TIMEOUT)).containsExactly("second");
+    }
+
+    /**
+     * A CANCEL_SEND that meets the store of its waiting message, a store that then finds the queue full again (another
+     * producer took the room meanwhile), answers CANCELLED: the message is not stored, and it does not go back to
+     * waiting for room with its SEND cancelled and unanswered.
+     */
+    @Test
+    void aCancelSendMeetingAStoreThatFindsTheQueueFullAgainAnswersCancelled(@TempDir Path dir) throws Exception {
+        HeldEncoding held = new HeldEncoding("second");
+        ReactiveQueue<String> q = servedDurably(dir, held);
+        // "third" takes the room "second" is being encoded for
+        SendReceipt answer = cancelWhileStoring(q, held, () -> q.send(OutboundMessage.of("third")).block(TIMEOUT));
+        assertThat(answer.status()).isEqualTo(SendStatus.CANCELLED);
+        assertThat(q.peek(10).map(Message::payload).collectList().block(TIMEOUT)).containsExactly("third");
+    }
+
+    /** @return the queue "full" (capacity 1, holding "first") of a durable broker with that codec, served */
+    private ReactiveQueue<String> servedDurably(Path dir, HeldEncoding codec) {
+        ReactiveBroker durable = fixture.closeAtEnd(Rill.embedded(dir));
+        ReactiveQueue<String> q = durable.queue(QueueSpec.named("full").capacity(1), codec).block(TIMEOUT);
+        q.send(OutboundMessage.of("first")).block(TIMEOUT);
+        server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(durable), TIMEOUT);
+        return q;
+    }
+
+    /**
+     * SEND 2 of "second" waits for room in {@code q}; room is freed on another thread, whose store of "second" is held
+     * while {@code meanwhile} runs and CANCEL_SEND 2 is handled (a PING after it answered), then released.
+     *
+     * @return the one receipt that answers SEND 2
+     */
+    private SendReceipt cancelWhileStoring(ReactiveQueue<String> q, HeldEncoding held, Runnable meanwhile)
+            throws Exception {
+        try (RawClient raw = waitingSend(server, "full", "second")) {
+            List<Frame.SendReceipts> answers = held.whileStoring(q, () -> {
+                meanwhile.run();
+                raw.send(new Frame.CancelSend(2));
+                raw.send(new Frame.Ping(8));
+                List<Frame.SendReceipts> early = new java.util.ArrayList<>();
+                Frame f;
+                while (!((f = raw.read()) instanceof Frame.Pong)) {
+                    assertThat(f).as("the connection is open").isNotNull();
+                    if (f instanceof Frame.SendReceipts r) {
+                        early.add(r);
+                    }
+                }
+                return early;
+            });
+            if (answers.isEmpty()) {
+                answers = List.of(raw.readUntil(Frame.SendReceipts.class));
+            }
+            assertThat(answers).singleElement().satisfies(a -> assertThat(a.requestId()).isEqualTo(2));
+            assertThat(answers.get(0).receipts()).hasSize(1);
+            return answers.get(0).receipts().get(0);
+        }
+    }
+
+    /** Opens a raw connection that sent SEND 2 of {@code payload} to the full {@code queue}, waiting for room. */
+    private static RawClient waitingSend(RillServer server, String queue, String payload) throws Exception {
+        RawClient raw = described(server, queue);
+        raw.send(new Frame.Send(2, queue, Overflow.WAIT, List.of(new WireMessage(
+                payload.getBytes(StandardCharsets.UTF_8), null, 0, 0, 0, null, Map.of()))));
+        raw.send(new Frame.Ping(7));
+        raw.readUntil(Frame.Pong.class); // the SEND waits for room
+        return raw;
     }
 
     /**

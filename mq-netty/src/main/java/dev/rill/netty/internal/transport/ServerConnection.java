@@ -28,6 +28,7 @@ import dev.rill.reactive.SendOptions;
 import dev.rill.reactive.SendResult;
 import dev.rill.reactive.internal.AckEach;
 import dev.rill.reactive.internal.StoreFirst;
+import dev.rill.reactive.internal.Withdrawable;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -565,6 +566,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         int filled;
         /** Receipts covered by a durability checkpoint so far (store-first lanes). */
         int marked;
+        /**
+         * Store-first: a CANCEL_SEND came while the head message's store was under way; that message is answered with
+         * its result, the messages after it with CANCELLED.
+         */
+        boolean cancelled;
 
         PendingSend(int requestId, List<WireMessage> messages, SendOptions options) {
             this.requestId = requestId;
@@ -632,10 +638,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 running = true;
                 inSubscribe = true;
                 try {
-                    Mono<SendResult<byte[]>> send = storeFirst != null
-                            ? storeFirst.sendStored(Wire.fromWire(w), head.options)
-                            : queue.send(Wire.fromWire(w), head.options);
                     Attempt a = new Attempt();
+                    Mono<SendResult<byte[]>> send = storeFirst != null
+                            ? storeFirst.sendStored(Wire.fromWire(w), head.options, a)
+                            : queue.send(Wire.fromWire(w), head.options);
                     attempt = a;
                     inFlight = send.subscribe(
                             r -> completed(head, a.result = receipt(r), true),
@@ -668,6 +674,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             p.receipts[next++] = r;
             inFlight = null;
+            if (p.cancelled) {
+                cancelFrom(p, next); // the CANCEL_SEND waited for this message's store
+                next = p.messages.size();
+            }
             if (storeFirst != null) {
                 p.filled = next;
                 if (awaiting.peekLast() != p) {
@@ -798,8 +808,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
 
         /**
-         * CANCEL_SEND: stores none of the SEND's messages not stored yet (a waiting send is disposed before it is
-         * stored) and answers it with CANCELLED for those (store-first: once what it stored is durable).
+         * CANCEL_SEND: stores none of the SEND's messages not stored yet and answers it with CANCELLED for those
+         * (store-first: once what it stored is durable). Store-first, the head message's send is withdrawn
+         * ({@link dev.rill.reactive.internal.Withdrawable}): when its store is already under way (on the thread whose
+         * ack freed room), the answer waits for that store's result, which is that message's receipt. A send of a
+         * broker that is not store-first is disposed: one completed on another thread with its result on its way
+         * here is answered as such, but one still storing at that instant is answered CANCELLED (protocol.md says so).
          *
          * @return false when no SEND of this lane has that id (already answered, or another queue's)
          */
@@ -816,6 +830,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             int from = 0;
             if (found == pending.peek()) {
+                if (storeFirst != null && running && attempt != null && !attempt.withdraw()) {
+                    found.cancelled = true; // completed() answers it, once the store in progress has a result
+                    return true;
+                }
                 Disposable d = inFlight;
                 if (d != null) {
                     d.dispose();
@@ -834,9 +852,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 running = false;
             }
             pending.remove(found);
-            for (int i = from; i < found.messages.size(); i++) {
-                found.receipts[i] = new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0);
-            }
+            cancelFrom(found, from);
             if (storeFirst != null) {
                 found.filled = found.messages.size();
                 if (!awaiting.contains(found)) {
@@ -847,6 +863,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             drain();
             return true;
+        }
+
+        private void cancelFrom(PendingSend p, int from) {
+            for (int i = from; i < p.messages.size(); i++) {
+                p.receipts[i] = new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0);
+            }
         }
 
         void cancel() {
@@ -860,8 +882,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** One message's send of a lane; its result is written on the thread that completed it, before the hop. */
-    private static final class Attempt {
+    /**
+     * One message's send of a lane; its result is written on the thread that completed it, before the hop. A
+     * store-first lane withdraws it on CANCEL_SEND.
+     */
+    private static final class Attempt extends Withdrawable {
         volatile SendReceipt result;
     }
 
@@ -871,6 +896,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
 
     private static SendReceipt receipt(Throwable e) {
+        if (e instanceof Withdrawable.WithdrawnException) {
+            // CANCEL_SEND met its store, which then found no room: not stored
+            return new SendReceipt(SendStatus.CANCELLED, ErrorCode.NONE, 0);
+        }
         if (e instanceof QueueFullException) {
             return new SendReceipt(SendStatus.FULL, ErrorCode.QUEUE_FULL, 0);
         }
