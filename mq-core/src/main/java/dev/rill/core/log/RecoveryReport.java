@@ -15,13 +15,29 @@ import java.util.Optional;
 public record RecoveryReport(int segments, long records, long lastSeq, Optional<TornTail> tornTail, long millis) {
 
     /**
-     * An incomplete last write, cut off at recovery: nothing in it had been confirmed under
-     * {@link FsyncPolicy#always()}.
+     * The unsynced tail of the newest segment, cut off at recovery: a record cut short by the crash, or the bytes
+     * from a region that never reached the disk (zeros where a power loss left blocks allocated but unwritten) to
+     * the end of the segment, with any records written after that region. No fsync covered any of it (an fsync
+     * covers the whole file: one that covered a record after the region covered the region too), so nothing in it
+     * had been confirmed under {@link FsyncPolicy#always()}; under {@code interval} and {@code never} it lies in
+     * the documented loss window.
      *
      * @param file the segment file
-     * @param offset where the file was truncated
+     * @param offset where the file was truncated ({@code 0}: the whole file was deleted)
      * @param droppedBytes how many bytes were cut
+     * @param droppedRecords how many intact records were found in the cut bytes (after the damaged one) and dropped
      */
-    public record TornTail(Path file, long offset, long droppedBytes) {
+    public record TornTail(Path file, long offset, long droppedBytes, long droppedRecords) {
+
+        /**
+         * A tail without intact records after its damage.
+         *
+         * @param file the segment file
+         * @param offset where the file was truncated
+         * @param droppedBytes how many bytes were cut
+         */
+        public TornTail(Path file, long offset, long droppedBytes) {
+            this(file, offset, droppedBytes, 0);
+        }
     }
 }

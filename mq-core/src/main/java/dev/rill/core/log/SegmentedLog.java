@@ -76,7 +76,28 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
+    /**
+     * Every fsync the log does, of a segment or a directory, goes through one of these: tests pass their own to see
+     * which files and directories were forced, or to fail one. It cannot simulate a power loss.
+     */
+    @FunctionalInterface
+    interface Forcer {
+        /** The real one. */
+        Forcer FSYNC = (path, channel, metadata) -> channel.force(metadata);
+
+        /**
+         * Forces {@code channel} (open on {@code path}) to stable storage.
+         *
+         * @param path the file or directory
+         * @param channel a channel open on it
+         * @param metadata whether metadata (a directory's entries, a file's size) must be forced too
+         * @throws IOException if the fsync fails
+         */
+        void force(Path path, FileChannel channel, boolean metadata) throws IOException;
+    }
+
     private final Path dir;
+    private final Forcer forcer;
     private final LogOptions options;
     private final FsyncPolicy.Kind policy;
     private final long intervalNanos;
@@ -120,9 +141,10 @@ public final class SegmentedLog implements AutoCloseable {
     private long rolls; // writer thread only
     private volatile int segmentCount;
 
-    private SegmentedLog(Path dir, LogOptions options, FileChannel lockChannel, FileLock fileLock, LiveTracker tracker,
-            ArrayDeque<LiveTracker.Segment> segments, RecoveryReport recovery, long baseSeq) {
+    private SegmentedLog(Path dir, LogOptions options, Forcer forcer, FileChannel lockChannel, FileLock fileLock,
+            LiveTracker tracker, ArrayDeque<LiveTracker.Segment> segments, RecoveryReport recovery, long baseSeq) {
         this.dir = dir;
+        this.forcer = forcer;
         this.options = options;
         this.policy = options.fsync().kind();
         this.intervalNanos = options.fsync().interval().toNanos();
@@ -162,6 +184,12 @@ public final class SegmentedLog implements AutoCloseable {
      */
     public static SegmentedLog open(Path dir, LogOptions options, Consumer<? super LogRecord> replay)
             throws IOException {
+        return open(dir, options, replay, Forcer.FSYNC);
+    }
+
+    /** {@link #open(Path, LogOptions, Consumer)} with every fsync done by {@code forcer}. */
+    static SegmentedLog open(Path dir, LogOptions options, Consumer<? super LogRecord> replay, Forcer forcer)
+            throws IOException {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(replay, "replay");
@@ -195,7 +223,7 @@ public final class SegmentedLog implements AutoCloseable {
         try {
             LiveTracker tracker = new LiveTracker();
             ArrayDeque<LiveTracker.Segment> segments = new ArrayDeque<>();
-            RecoveryReport report = recover(dir, tracker, segments, replay, started);
+            RecoveryReport report = recover(dir, tracker, segments, replay, started, forcer);
             // New sequence numbers (and so the new segment's name) go past every segment's name, not only past the
             // last record read: segments whose numbered records were all compacted away may leave only segments
             // that hold declarations and relocated copies (sequence number 0), under names above the last record.
@@ -206,7 +234,8 @@ public final class SegmentedLog implements AutoCloseable {
             if (newest != null) {
                 base = Math.max(base, Long.parseLong(newest.path.getFileName().toString().substring(0, 20)));
             }
-            SegmentedLog log = new SegmentedLog(dir, options, lockChannel, lock, tracker, segments, report, base);
+            SegmentedLog log = new SegmentedLog(dir, options, forcer, lockChannel, lock, tracker, segments, report,
+                    base);
             log.openSegment(base + 1);
             log.writer.start();
             if (log.syncer != null) {
@@ -239,7 +268,7 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     private static RecoveryReport recover(Path dir, LiveTracker tracker, ArrayDeque<LiveTracker.Segment> segments,
-            Consumer<? super LogRecord> replay, long started) throws IOException {
+            Consumer<? super LogRecord> replay, long started, Forcer forcer) throws IOException {
         List<Path> files = segmentFiles(dir);
         long lastSeq = 0;
         long count = 0;
@@ -254,10 +283,16 @@ public final class SegmentedLog implements AutoCloseable {
                     throw new LogCorruptedException(file, 0, "segment header cut short (" + size + " bytes)");
                 }
                 Files.delete(file);
-                torn = new RecoveryReport.TornTail(file, 0, size);
+                torn = new RecoveryReport.TornTail(file, 0, size, 0);
                 break;
             }
             int magic = b.getInt(0);
+            if (magic != RecordFormat.MAGIC && last && neverWritten(b, 0, RecordFormat.HEADER_BYTES, size)) {
+                // the newest segment's header never reached the disk: nothing in it was ever fsynced (its header
+                // and declarations are fsynced before anything else is written to it)
+                torn = cutUnsynced(file, b, 0, size, true, forcer);
+                break;
+            }
             if (magic != RecordFormat.MAGIC) {
                 throw new LogCorruptedException(file, 0, "not a Rill log segment (magic 0x"
                         + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(RecordFormat.MAGIC) + ")");
@@ -282,13 +317,14 @@ public final class SegmentedLog implements AutoCloseable {
                     int check = b.getInt(pos + 4);
                     if ((len ^ RecordFormat.LENGTH_MASK) != check || len < 9 || len > RecordFormat.MAX_BODY) {
                         problem = "bad frame length";
-                        tornHere = last && zeros(b, pos, size);
+                        tornHere = last && neverWritten(b, pos, pos + RecordFormat.FRAME_HEADER_BYTES, size);
                     } else if ((long) pos + RecordFormat.FRAME_HEADER_BYTES + len > size) {
                         problem = "frame of " + len + " bytes runs past the end of the file";
                         tornHere = last;
                     } else if (!RecordFormat.crcOk(b, pos + RecordFormat.FRAME_HEADER_BYTES, len, b.getInt(pos + 8))) {
                         problem = "CRC32C mismatch";
-                        tornHere = last && pos + RecordFormat.FRAME_HEADER_BYTES + len == size;
+                        int end = pos + RecordFormat.FRAME_HEADER_BYTES + len;
+                        tornHere = last && (end == size || neverWritten(b, pos, end, size));
                     }
                 }
                 if (problem != null) {
@@ -296,13 +332,7 @@ public final class SegmentedLog implements AutoCloseable {
                         throw new LogCorruptedException(file, pos, problem + " before the end of the log; refusing "
                                 + "to start with a gap in confirmed data");
                     }
-                    torn = new RecoveryReport.TornTail(file, pos, size - pos);
-                    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-                        ch.truncate(pos);
-                        ch.force(true);
-                    }
-                    LOG.log(Level.WARNING, "log: cut a torn tail of " + (size - pos) + " bytes off " + file + " at offset "
-                            + pos);
+                    torn = cutUnsynced(file, b, pos, size, false, forcer);
                     size = pos;
                     break;
                 }
@@ -329,8 +359,46 @@ public final class SegmentedLog implements AutoCloseable {
             seg.size = size;
             segments.addLast(seg);
         }
+        LiveTracker.Segment newest = segments.peekLast();
+        if (newest != null) {
+            // The crash may have left the newest segment's end in the page cache only (a process crash, not a power
+            // loss): it was replayed as it is, and this open starts a new segment, so it must be on disk before
+            // anything in that one is confirmed. Else a later power loss could leave a hole in what is then an older
+            // segment (refused), or lose records this run's confirmed ones build on.
+            try (FileChannel ch = FileChannel.open(newest.path, StandardOpenOption.WRITE)) {
+                forcer.force(newest.path, ch, true);
+            } catch (IOException e) {
+                throw new IOException("log fsync of " + newest.path + " failed: " + e, e);
+            }
+        }
         return new RecoveryReport(files.size(), count, lastSeq, Optional.ofNullable(torn),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    /** Bytes a file system reads as zeros where a block of the file was allocated but never written. */
+    static final int SECTOR = 512;
+
+    /**
+     * Whether the damaged bytes {@code [from, to)} of the newest segment show a region that never reached the disk:
+     * they overlap an aligned {@value #SECTOR}-byte run of zeros, or the zeros that end the file. After a power loss
+     * a file system with delayed allocation can leave blocks of the unsynced part of a file (allocated, never
+     * written) reading as zeros, and the blocks after them written: a zero hole followed by records. Other damage (a
+     * flipped bit, garbage) is not taken for one.
+     */
+    static boolean neverWritten(ByteBuffer b, int from, int to, int size) {
+        int tail = size;
+        while (tail > 0 && b.get(tail - 1) == 0) {
+            tail--;
+        }
+        if (tail < to) {
+            return true; // the file's trailing zeros begin inside the damaged bytes
+        }
+        for (int s = from - from % SECTOR; s < to && s + SECTOR <= size; s += SECTOR) {
+            if (zeros(b, s, s + SECTOR)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean zeros(ByteBuffer b, int from, int to) {
@@ -340,6 +408,53 @@ public final class SegmentedLog implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /**
+     * Cuts the newest segment's unsynced tail off at {@code pos} (deletes the file if {@code whole}), reporting how
+     * many bytes and how many intact records (written after the damage, never covered by an fsync) went with it.
+     */
+    private static RecoveryReport.TornTail cutUnsynced(Path file, ByteBuffer b, int pos, int size, boolean whole,
+            Forcer forcer) throws IOException {
+        long[] after = intactFramesAfter(b, pos + 1, size);
+        if (whole) {
+            Files.delete(file);
+        } else {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.truncate(pos);
+                forcer.force(file, ch, true);
+            }
+        }
+        String what = after[0] == 0 ? "a torn tail" : "an unsynced tail";
+        String records = after[0] == 0 ? "" : "; it held " + after[0] + " intact record(s) (sequence numbers up to "
+                + after[1] + ") written after a region that never reached the disk (a power loss before their fsync)"
+                + ", dropped: no fsync covered them, so none had been confirmed under FsyncPolicy.always()";
+        LOG.log(Level.WARNING, "log: cut " + what + " of " + (size - pos) + " bytes off " + file + " at offset " + pos
+                + (whole ? " (the whole segment)" : "") + records);
+        return new RecoveryReport.TornTail(file, pos, size - pos, after[0]);
+    }
+
+    /**
+     * Counts the intact frames in {@code [from, size)}, found by trying every offset and then following lengths:
+     * {count, highest sequence number}.
+     */
+    private static long[] intactFramesAfter(ByteBuffer b, int from, int size) {
+        long count = 0;
+        long maxSeq = 0;
+        int pos = from;
+        while (size - pos >= RecordFormat.FRAME_HEADER_BYTES) {
+            int len = b.getInt(pos);
+            int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+            if ((len ^ RecordFormat.LENGTH_MASK) == b.getInt(pos + 4) && len >= 9 && len <= size - bodyAt
+                    && RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
+                count++;
+                maxSeq = Math.max(maxSeq, b.getLong(bodyAt));
+                pos = bodyAt + len;
+            } else {
+                pos++;
+            }
+        }
+        return new long[] {count, maxSeq};
     }
 
     /** @return what recovery found when the log was opened */
@@ -723,7 +838,7 @@ public final class SegmentedLog implements AutoCloseable {
     /** fsyncs the active segment; the caller holds {@link #syncLock} and wrote every record up to target. */
     private void forceLocked(long target) throws IOException {
         try {
-            channel.force(false);
+            forcer.force(active.path, channel, false);
         } catch (IOException e) {
             throw new IOException("log fsync of " + active.path + " failed: " + e, e);
         }
@@ -743,18 +858,28 @@ public final class SegmentedLog implements AutoCloseable {
         if (!dirSyncSupported) {
             return;
         }
-        FileChannel d;
-        try {
-            d = FileChannel.open(dir, StandardOpenOption.READ);
-        } catch (IOException | UnsupportedOperationException e) {
-            dirSyncSupported = false;
-            LOG.log(Level.DEBUG, "log: directory fsync not supported for " + dir + " (" + e + "); skipped from now on");
-            return;
-        }
-        try (d) {
-            d.force(true);
+        if (syncDirectory(dir, forcer)) {
             dirSyncs++;
+        } else {
+            dirSyncSupported = false;
         }
+    }
+
+    /** fsyncs {@code d}; false (logged) if it cannot be opened for that; throws if the fsync fails. */
+    private static boolean syncDirectory(Path d, Forcer forcer) throws IOException {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(d, StandardOpenOption.READ);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.log(Level.DEBUG, "log: directory fsync not supported for " + d + " (" + e + "); skipped");
+            return false;
+        }
+        try (ch) {
+            forcer.force(d, ch, true);
+        } catch (IOException e) {
+            throw new IOException("fsync of directory " + d + " failed: " + e, e);
+        }
+        return true;
     }
 
     private boolean dirSyncSupported = true; // writer thread (and open, before it starts)
