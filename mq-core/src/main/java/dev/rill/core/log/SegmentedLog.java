@@ -175,12 +175,14 @@ public final class SegmentedLog implements AutoCloseable {
      * Opens (or creates) the log in {@code dir}: takes the directory lock, replays every record in order to
      * {@code replay} (on the calling thread), cuts off a torn tail, starts a new segment and the writer thread.
      *
-     * @param dir the log directory; created if missing
+     * @param dir the log directory; created if missing (with the directories above it), each created level made
+     *     durable with an fsync of the directory holding it
      * @param options the options
      * @param replay receives every recovered record in order, before this method returns
      * @return the open log
      * @throws LogCorruptedException on damage before the tail, a foreign file, or an unknown format version
-     * @throws IOException if the directory is locked by another log, is not writable, or cannot be read
+     * @throws IOException if the directory is locked by another log, is not writable, cannot be read, or an fsync
+     *     (of a segment, or of a directory holding it or a level created for it) fails
      */
     public static SegmentedLog open(Path dir, LogOptions options, Consumer<? super LogRecord> replay)
             throws IOException {
@@ -194,11 +196,7 @@ public final class SegmentedLog implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(replay, "replay");
         long started = System.nanoTime();
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new IOException("cannot create log directory " + dir + ": " + e, e);
-        }
+        createDurably(dir, forcer);
         if (!Files.isWritable(dir)) {
             throw new AccessDeniedException(dir.toString(), null, "log directory is not writable");
         }
@@ -246,6 +244,35 @@ public final class SegmentedLog implements AutoCloseable {
             lock.release();
             lockChannel.close();
             throw e;
+        }
+    }
+
+    /**
+     * Creates {@code dir} and the missing directories above it, and fsyncs the directory that holds each one created,
+     * and {@code dir}'s parent in any case (a directory made just before the first start, by hand or by a script,
+     * is no more durable than one made here): without it a power loss could take the data directory, and the
+     * segments in it with their confirmed records, away. A directory that cannot be opened for an fsync (Windows) is
+     * skipped; one whose fsync fails is an I/O error like any other fsync's, and the open fails.
+     */
+    private static void createDurably(Path dir, Forcer forcer) throws IOException {
+        Path abs = dir.toAbsolutePath();
+        List<Path> parents = new ArrayList<>(); // of the levels created, deepest first; dir's parent in any case
+        Path p = abs;
+        while (p.getParent() != null && (p == abs || !Files.isDirectory(p))) {
+            parents.add(p.getParent());
+            p = p.getParent();
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IOException("cannot create log directory " + dir + ": " + e, e);
+        }
+        for (Path parent : parents) {
+            try {
+                syncDirectory(parent, forcer);
+            } catch (IOException e) {
+                throw new IOException("cannot make log directory " + dir + " durable: " + e.getMessage(), e);
+            }
         }
     }
 
