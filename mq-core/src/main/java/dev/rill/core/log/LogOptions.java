@@ -41,8 +41,9 @@ public final class LogOptions {
     }
 
     /**
-     * @param bytes size after which the writer starts a new segment file (a segment may exceed it by one
-     *     batch); at least 4096; default 64 MiB
+     * @param bytes size after which the writer starts a new segment file, not counting what each segment starts
+     *     with (the declarations of the live queues and the next ids of deleted ones); a segment may exceed it by one
+     *     record; at least 4096; default 64 MiB
      * @return a new options object
      */
     public LogOptions segmentBytes(long bytes) {

@@ -779,9 +779,10 @@ public final class SegmentedLog implements AutoCloseable {
             LogRecord r = n.item;
             // A segment is named after its first numbered record: one that holds none yet (only declarations and
             // relocated copies, which carry no sequence number) is not rolled, however large, since the next
-            // segment would take its very name.
-            if (active.size + out.pos > options.segmentBytes() && active.size + out.pos > firstRecordOffset
-                    && n.seq > active.firstSeq) {
+            // segment would take its very name. What a segment starts with (the declarations and the next ids of
+            // deleted names) does not count towards its size: where that alone outgrew a segment, every batch
+            // rolled, rewriting it each time.
+            if (active.size + out.pos - firstRecordOffset > options.segmentBytes() && n.seq > active.firstSeq) {
                 roll(n.seq);
             }
             out.frame(n.seq, r);

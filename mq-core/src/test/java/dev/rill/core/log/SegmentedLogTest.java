@@ -387,6 +387,28 @@ class SegmentedLogTest {
         assertThat(live).containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(102, 120).boxed().toList());
     }
 
+    /**
+     * What a segment starts with (the declarations, the next ids of deleted names) counted towards its size: once
+     * that alone outgrew a segment, every batch rolled, each new segment starting with all of it again.
+     */
+    @Test
+    void aSegmentWhoseDeclarationsOutgrowItIsNotRolledOnEveryBatch() throws Exception {
+        byte[] spec = "s".repeat(100).getBytes(StandardCharsets.UTF_8);
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults().segmentBytes(4096), r -> { })) {
+            for (int q = 0; q < 60; q++) { // ~ 60 * 150 bytes of declarations: more than a segment
+                log.append(new LogRecord.Declare("queue-" + q, spec, 1));
+            }
+            log.whenDurable(log.append(send("queue-0", 1, 10))).get(30, TimeUnit.SECONDS);
+        }
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults().segmentBytes(4096), r -> { })) {
+            int before = log.stats().segments();
+            for (int i = 2; i <= 41; i++) { // 40 batches of ~100 bytes: one segment's worth
+                log.whenDurable(log.append(send("queue-0", i, 10))).get(30, TimeUnit.SECONDS);
+            }
+            assertThat(log.stats().segments() - before).as("segments rolled").isLessThanOrEqualTo(1);
+        }
+    }
+
     @Test
     void aBacklogOfLiveMessagesIsNotCopiedAround() throws Exception {
         try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults().segmentBytes(4096), r -> { })) {
