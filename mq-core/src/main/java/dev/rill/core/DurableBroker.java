@@ -1,5 +1,6 @@
 package dev.rill.core;
 
+import dev.rill.core.internal.RetiredIds;
 import dev.rill.core.log.LogRecord;
 import dev.rill.core.log.LogStats;
 import dev.rill.core.log.RecoveryReport;
@@ -35,9 +36,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>A name whose queue is replaced (declared again while its old queue is being deleted, or in place of a closed
  * queue) is logged as deleted before the new queue's declaration, and the new queue's ids continue after the old
  * one's, so a restart brings back exactly the new queue. A queue deleted and declared again after a restart continues
- * its ids too, for as long as the log holds the DELETE (and so any record that names the old queue's messages). Queues made while {@link #close()} runs (a dead letter
- * re-creating its closed queue) are not journaled: the next open finishes such a move from its logged dead letter;
- * {@link #declare} after close is refused.
+ * its ids too, after compaction dropped the segment holding its DELETE as well: ids are monotonic per queue name
+ * for the life of the data directory (the next ids of the 1024 names deleted last are kept one by one, older ones as a
+ * floor that a queue of a name with nothing else to go by starts from). Queues made while {@link #close()} runs (a
+ * dead letter re-creating its closed queue) are not journaled: the next open finishes such a move from its logged dead
+ * letter; {@link #declare} after close is refused.
  *
  * <p>Durability: the queue methods return as soon as the state changed in memory; {@link #whenDurable(long)}
  * with {@link #lastSeq()} read after the call tells when the change is durable under the fsync policy
@@ -64,16 +67,19 @@ public final class DurableBroker implements AutoCloseable {
      * compute: a name's DELETE is always logged before the DECLARE of the next queue of that name.
      */
     private final ConcurrentHashMap<String, QueueJournal<?>> journals = new ConcurrentHashMap<>();
-    /** The next id of names whose queue was deleted in this run, so a new queue of the name does not reuse ids. */
-    private final ConcurrentHashMap<String, Long> retiredNextIds = new ConcurrentHashMap<>();
+    /**
+     * The next id of names whose queue was deleted (recovered from the log, then kept up to date), so a new queue of
+     * the name does not reuse ids. Bounded: see {@link RetiredIds}.
+     */
+    private final RetiredIds retiredNextIds;
     private volatile boolean closing;
 
     private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered,
-            Map<String, Long> retired) {
+            RetiredIds retired) {
         this.log = log;
         this.options = options;
         this.recovered = new ConcurrentHashMap<>(recovered);
-        this.retiredNextIds.putAll(retired);
+        this.retiredNextIds = retired;
         this.broker = new Broker(new Hooks());
     }
 
@@ -323,10 +329,14 @@ public final class DurableBroker implements AutoCloseable {
                     // queue's messages at the next open; and this queue's ids, from 1 again, named its messages.
                     previous.queue.setJournal(null);
                     log.append(new LogRecord.Delete(name));
-                    retiredNextIds.merge(name, previous.maxId + 1, Math::max);
+                    retiredNextIds.retire(name, previous.maxId + 1);
                 }
-                Long retired = retiredNextIds.remove(name);
-                if (retired != null && retired > nextId) {
+                long retired = retiredNextIds.take(name);
+                if (retired == 0 && st == null) {
+                    // a name let go from the retired names (or never used): at least the floor of those let go
+                    retired = retiredNextIds.floor();
+                }
+                if (retired > nextId) {
                     nextId = retired; // ids are not reused under a name: the log names messages by queue and id
                     ((MessageQueue) q).restore(new Journal.RecoveredQueue<>(List.of(), List.of(), nextId));
                 }
@@ -345,7 +355,7 @@ public final class DurableBroker implements AutoCloseable {
                     return current; // already logged as deleted, when a new queue took its name
                 }
                 log.append(new LogRecord.Delete(n));
-                retiredNextIds.merge(n, current.maxId + 1, Math::max);
+                retiredNextIds.retire(n, current.maxId + 1);
                 return null;
             });
         }
@@ -397,7 +407,7 @@ public final class DurableBroker implements AutoCloseable {
             recovered.computeIfPresent(name, (n, st) -> {
                 out[0] = true;
                 log.append(new LogRecord.Delete(n));
-                retiredNextIds.merge(n, st.nextId, Math::max);
+                retiredNextIds.retire(n, st.nextId);
                 return null;
             });
             return out[0];
@@ -600,20 +610,23 @@ public final class DurableBroker implements AutoCloseable {
          * The next id of names whose queue the log deleted (and did not declare again). A queue declared again under
          * such a name continues its ids: dead letters of the old queue may still name their origin by its id.
          */
-        final HashMap<String, Long> retired = new HashMap<>();
+        final RetiredIds retired = new RetiredIds();
 
         private QueueState state(String q) {
             return queues.computeIfAbsent(q, n -> {
                 QueueState st = new QueueState();
-                Long next = retired.remove(n);
-                if (next != null) {
-                    st.nextId = Math.max(st.nextId, next);
-                }
+                st.nextId = Math.max(st.nextId, retired.take(n));
                 return st;
             });
         }
 
         void apply(LogRecord r) {
+            if (r.queue().equals(RetiredIds.FLOOR_NAME)) {
+                if (r instanceof LogRecord.Declare d) {
+                    retired.raiseFloor(d.nextId()); // the floor of the names let go (its DELETE follows)
+                }
+                return;
+            }
             if (r instanceof LogRecord.Declare d) {
                 QueueState st = state(d.queue());
                 st.spec = d.spec();
@@ -621,7 +634,7 @@ public final class DurableBroker implements AutoCloseable {
             } else if (r instanceof LogRecord.Delete d) {
                 QueueState st = queues.remove(d.queue());
                 if (st != null) {
-                    retired.merge(d.queue(), st.nextId, Math::max);
+                    retired.retire(d.queue(), st.nextId);
                 }
             } else if (r instanceof LogRecord.Send s) {
                 QueueState st = state(s.queue());
@@ -710,7 +723,11 @@ public final class DurableBroker implements AutoCloseable {
                     out.add(new LogRecord.Drop(k.queue(), k.id())); // else the log counts it live for ever
                     continue;
                 }
-                QueueState to = state(dlq);
+                QueueState to = queues.get(dlq);
+                if (to == null) { // a dead-letter queue not in the log: at least the floor of the names let go
+                    to = state(dlq);
+                    to.nextId = Math.max(to.nextId, retired.floor());
+                }
                 long id = to.nextId++;
                 Map<String, String> headers = new HashMap<>(m.headers);
                 headers.put(Message.HEADER_DEAD_LETTER_REASON, MessageQueue.truncate(m.deadLetterReason));

@@ -4,11 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.rill.core.internal.RetiredIds;
 import dev.rill.core.log.LogOptions;
 import dev.rill.core.log.LogRecord;
 import dev.rill.core.log.SegmentedLog;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -234,6 +237,112 @@ class DurableRecreateTest {
             assertThat(payloads(q)).containsExactly("new");
             assertThat(q.send(OutboundMessage.of("next"), clock.get()).messageId()).isEqualTo(4);
         }
+    }
+
+    private static List<Path> segmentFiles(Path d) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(d)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().toList();
+        }
+    }
+
+    /** Sends and acks {@code rounds} x 10 messages of about 300 bytes on {@code churn}, syncing after each round. */
+    private void churn(DurableBroker b, MessageQueue<String> churn, int rounds) {
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < 10; i++) {
+                churn.send(OutboundMessage.of("x".repeat(300)), clock.get());
+            }
+            for (Lease<String> l : churn.receive(10, clock.get())) {
+                churn.ack(l.handle(), clock.get());
+            }
+            sync(b);
+        }
+    }
+
+    /**
+     * Recovery kept a deleted queue's next id only while the log held its DELETE. Once compaction had dropped the
+     * segment holding it, a queue declared again under the name after a restart started at 1: its first dead letter's
+     * {@code x-rill-original-id} repeated the one of a dead letter of the old queue still in the dead-letter queue.
+     * Every segment now starts with the next ids of the deleted names, so the DELETE's segment can go.
+     */
+    @Test
+    void idsContinueAfterARestartOnceCompactionDroppedTheSegmentHoldingTheDelete() throws Exception {
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(clock::get).segmentBytes(4096);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            MessageQueue<String> churn = b.declare(QueueSpec.named("churn"), Codec.utf8());
+            assertThat(deadLetter(q, "old-dead")).isEqualTo(1);
+            q.send(OutboundMessage.of("old-2"), clock.get());
+            q.send(OutboundMessage.of("old-3"), clock.get());
+            assertThat(b.broker().delete("q", clock.get())).isTrue();
+            sync(b);
+            List<Path> files = segmentFiles(dir);
+            Path holdingTheDelete = files.get(files.size() - 1);
+            churn(b, churn, 30); // ~30 segments: the old dead letter is relocated, the old segments go
+            await().atMost(Duration.ofSeconds(30)).until(() -> !segmentFiles(dir).contains(
+                    holdingTheDelete));
+        }
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(ROUTED, Codec.utf8());
+            assertThat(deadLetter(q, "new-dead")).as("first id after the restart").isEqualTo(4);
+            List<Message<?>> dead = List.copyOf(b.broker().get("q.dlq").orElseThrow().peek(10));
+            assertThat(dead.stream().map(m -> (Object) m.payload())).containsExactly("old-dead", "new-dead");
+            assertThat(dead.stream().map(m -> m.headers().get(Message.HEADER_ORIGINAL_ID))).containsExactly("1", "4");
+        }
+    }
+
+    /**
+     * The next ids of deleted names are kept per name for the {@value RetiredIds#MAX_NAMES} deleted last; an older
+     * one goes into a floor that a queue of a name with nothing else to go by starts from. Ids stay monotonic per name
+     * across restarts, and what every segment starts with stays bounded however many names come and go.
+     */
+    @Test
+    void manyDeletedNamesStayBoundedAndIdsStayMonotonicPerName() throws Exception {
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(clock::get).segmentBytes(64 * 1024);
+        int names = RetiredIds.MAX_NAMES + 100;
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> first = b.declare(QueueSpec.named("t-0"), Codec.utf8());
+            for (int i = 0; i < 7; i++) {
+                first.send(OutboundMessage.of("m"), clock.get()); // ids 1..7: next 8, the highest of all
+            }
+            assertThat(b.broker().delete("t-0", clock.get())).isTrue();
+            for (int n = 1; n < names; n++) {
+                MessageQueue<String> t = b.declare(QueueSpec.named("t-" + n), Codec.utf8());
+                t.send(OutboundMessage.of("m"), clock.get()); // id 1: next 2
+                assertThat(b.broker().delete("t-" + n, clock.get())).isTrue();
+            }
+            sync(b);
+            // within the run: t-0 was let go (the oldest of more than MAX_NAMES): a fresh name starts at the floor
+            // (so did the names declared after t-0 was let go)
+            assertThat(b.declare(QueueSpec.named("fresh-1"), Codec.utf8()).send(OutboundMessage.of("m"), clock.get())
+                    .messageId()).isEqualTo(8);
+            assertThat(b.broker().delete("fresh-1", clock.get())).isTrue();
+            sync(b);
+        }
+        List<LogRecord> newestStart = new ArrayList<>();
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            sync(b);
+            // the segment this open started holds the retired names: at most MAX_NAMES of them (t-0 .. t-100 went
+            // into the floor), and the floor
+            Path newest = segmentFiles(dir).get(segmentFiles(dir).size() - 1);
+            Path copy = Files.createDirectories(dir.resolve("newest-only"));
+            Files.copy(newest, copy.resolve(newest.getFileName()));
+            try (SegmentedLog log = SegmentedLog.open(copy, LogOptions.defaults(), newestStart::add)) {
+                assertThat(log.recovery().records()).isEqualTo(newestStart.size());
+            }
+            assertThat(b.declare(QueueSpec.named("t-0"), Codec.utf8()).send(OutboundMessage.of("m"), clock.get())
+                    .messageId()).as("t-0, let go into the floor").isEqualTo(8);
+            assertThat(b.declare(QueueSpec.named("fresh-2"), Codec.utf8()).send(OutboundMessage.of("m"), clock.get())
+                    .messageId()).as("a fresh name").isEqualTo(8);
+            assertThat(b.declare(QueueSpec.named("t-200"), Codec.utf8()).send(OutboundMessage.of("m"),
+                    clock.get()).messageId()).as("a name kept one by one").isEqualTo(2);
+            assertThat(b.declare(QueueSpec.named("t-" + (names - 1)), Codec.utf8()).send(OutboundMessage.of("m"),
+                    clock.get()).messageId()).as("kept too, declared when the floor was 8").isEqualTo(9);
+            assertThat(b.declare(QueueSpec.named("fresh-1"), Codec.utf8()).send(OutboundMessage.of("m"),
+                    clock.get()).messageId()).as("deleted last, after its id 8").isEqualTo(9);
+        }
+        long deletes = newestStart.stream().filter(r -> r instanceof LogRecord.Delete).count();
+        assertThat(deletes).isEqualTo(RetiredIds.MAX_NAMES + 1); // the names kept, and the floor
+        assertThat(newestStart).contains(new LogRecord.Declare(RetiredIds.FLOOR_NAME, new byte[0], 8));
     }
 
     private static final class SegmentedLogBound {

@@ -1,5 +1,6 @@
 package dev.rill.core.log;
 
+import dev.rill.core.internal.RetiredIds;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,6 +11,9 @@ import java.util.Map;
 /**
  * Which segment holds the SEND of every live message, so compaction knows when a segment holds nothing live,
  * and the latest declaration of every queue, re-written at the start of each segment so older segments can go.
+ * With the declarations go the next ids of deleted queues ({@link RetiredIds}: the names deleted last one by one,
+ * the older ones as a floor), each as a DECLARE and DELETE of the name: so a queue declared again under the name
+ * continues its ids after compaction has dropped the segment that held its DELETE.
  *
  * <p>For relocation (see {@link SegmentedLog}) it also keeps what a fresh copy of a live message needs beyond its
  * SEND record: the delivery count and ready time of messages that were delivered or nacked, and, for a message
@@ -55,6 +59,7 @@ final class LiveTracker {
     private final HashMap<Key, Transit> transit = new HashMap<>();
     private final LinkedHashMap<String, LogRecord.Declare> declarations = new LinkedHashMap<>();
     private final HashMap<String, Long> maxId = new HashMap<>();
+    private final RetiredIds retired = new RetiredIds();
     /** Live messages delivered or nacked: {deliveryCount, readyAt}. */
     private final HashMap<Key, long[]> state = new HashMap<>();
     /** Live messages that arrived by ACCEPT. */
@@ -118,9 +123,19 @@ final class LiveTracker {
             removeAll(p.queue());
         } else if (r instanceof LogRecord.Delete d) {
             removeAll(d.queue());
-            declarations.remove(d.queue());
+            LogRecord.Declare decl = declarations.remove(d.queue());
+            long next = Math.max(decl == null ? 1 : decl.nextId(), maxId.getOrDefault(d.queue(), 0L) + 1);
             maxId.remove(d.queue());
+            if (d.queue().equals(RetiredIds.FLOOR_NAME)) {
+                retired.raiseFloor(next);
+            } else {
+                retired.retire(d.queue(), next);
+            }
         } else if (r instanceof LogRecord.Declare d) {
+            long own = retired.take(d.queue());
+            if (own > d.nextId()) {
+                maxId.merge(d.queue(), own - 1, Math::max); // ids go on after the deleted queue's
+            }
             declarations.put(d.queue(), d);
         }
     }
@@ -192,16 +207,30 @@ final class LiveTracker {
         }
     }
 
-    /** @return the declarations to write at the start of a new segment, with next ids brought up to date */
-    List<LogRecord.Declare> snapshot() {
-        List<LogRecord.Declare> out = new ArrayList<>(declarations.size());
+    /**
+     * @return the records to write at the start of a new segment: the declarations, with next ids brought up to date,
+     *     then a DECLARE (no spec, the next id) and a DELETE for each retired name, oldest first, and for the floor
+     *     under {@link RetiredIds#FLOOR_NAME} once it is above 1
+     */
+    List<LogRecord> snapshot() {
+        List<LogRecord> out = new ArrayList<>(declarations.size());
         for (Map.Entry<String, LogRecord.Declare> e : declarations.entrySet()) {
             LogRecord.Declare d = e.getValue();
             long next = Math.max(d.nextId(), maxId.getOrDefault(d.queue(), 0L) + 1);
             out.add(next == d.nextId() ? d : new LogRecord.Declare(d.queue(), d.spec(), next));
         }
+        for (Map.Entry<String, Long> e : retired.names()) {
+            out.add(new LogRecord.Declare(e.getKey(), NO_SPEC, e.getValue()));
+            out.add(new LogRecord.Delete(e.getKey()));
+        }
+        if (retired.floor() > 1) {
+            out.add(new LogRecord.Declare(RetiredIds.FLOOR_NAME, NO_SPEC, retired.floor()));
+            out.add(new LogRecord.Delete(RetiredIds.FLOOR_NAME));
+        }
         return out;
     }
+
+    private static final byte[] NO_SPEC = new byte[0];
 
     // ---------------------------------------------------------------------------------------------------------
     // Relocation

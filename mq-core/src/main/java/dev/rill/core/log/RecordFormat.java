@@ -19,6 +19,10 @@ import java.util.zip.CRC32C;
  * </pre>
  *
  * All integers are big-endian. The length check lets recovery tell a damaged length from a torn tail.
+ *
+ * <p>A segment starts with records of sequence number 0: a DECLARE of every live queue, then, for the next id of
+ * each deleted name kept ({@link dev.rill.core.internal.RetiredIds}), a DECLARE of the name with an empty spec and
+ * that next id followed by its DELETE, and the same for the floor of the names let go under the empty name.
  */
 final class RecordFormat {
 

@@ -827,9 +827,9 @@ public final class SegmentedLog implements AutoCloseable {
         ByteBuffer h = RecordFormat.header(firstSeq);
         writeFully(h);
         active.size = RecordFormat.HEADER_BYTES;
-        for (LogRecord.Declare d : tracker.snapshot()) {
-            out.frame(0, d);
-            tracker.apply(d, active);
+        for (LogRecord r : tracker.snapshot()) {
+            out.frame(0, r);
+            tracker.apply(r, active);
         }
         firstRecordOffset = RecordFormat.HEADER_BYTES + out.pos;
         writeOut();
