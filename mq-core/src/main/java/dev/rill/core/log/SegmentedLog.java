@@ -255,21 +255,19 @@ public final class SegmentedLog implements AutoCloseable {
      * skipped; one whose fsync fails is an I/O error like any other fsync's, and the open fails.
      */
     private static void createDurably(Path dir, Forcer forcer) throws IOException {
-        Path abs = dir.toAbsolutePath();
-        List<Path> parents = new ArrayList<>(); // of the levels created, deepest first; dir's parent in any case
-        Path p = abs;
-        while (p.getParent() != null && (p == abs || !Files.isDirectory(p))) {
-            parents.add(p.getParent());
-            p = p.getParent();
+        Path parent = dir.toAbsolutePath().getParent();
+        List<Path> toSync = new ArrayList<>(); // dir's parent, then the parent of each missing level above, upwards
+        for (Path p = parent; p != null; p = Files.isDirectory(p) ? null : p.getParent()) {
+            toSync.add(p);
         }
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new IOException("cannot create log directory " + dir + ": " + e, e);
         }
-        for (Path parent : parents) {
+        for (Path d : toSync) {
             try {
-                syncDirectory(parent, forcer);
+                syncDirectory(d, forcer);
             } catch (IOException e) {
                 throw new IOException("cannot make log directory " + dir + " durable: " + e.getMessage(), e);
             }
