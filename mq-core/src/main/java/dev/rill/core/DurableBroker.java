@@ -621,9 +621,13 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         void apply(LogRecord r) {
-            if (r.queue().equals(RetiredIds.FLOOR_NAME)) {
-                if (r instanceof LogRecord.Declare d) {
-                    retired.raiseFloor(d.nextId()); // the floor of the names let go (its DELETE follows)
+            if (r instanceof LogRecord.Declare d && d.spec().length == 0) {
+                // not a queue: the next id of a deleted name (or the floor), as the log starts each segment with them
+                // (its DELETE follows, unless the crash cut it off)
+                if (d.queue().equals(RetiredIds.FLOOR_NAME)) {
+                    retired.raiseFloor(d.nextId());
+                } else {
+                    retired.retire(d.queue(), d.nextId());
                 }
                 return;
             }

@@ -126,10 +126,14 @@ final class LiveTracker {
             LogRecord.Declare decl = declarations.remove(d.queue());
             long next = Math.max(decl == null ? 1 : decl.nextId(), maxId.getOrDefault(d.queue(), 0L) + 1);
             maxId.remove(d.queue());
+            retired.retire(d.queue(), next); // nothing for a retired name's own DELETE (next 1): see snapshot()
+        } else if (r instanceof LogRecord.Declare d && d.spec().length == 0) {
+            // a deleted name's next id, as a segment starts with it (see snapshot): no queue. Taken alone, for the
+            // crash may have cut the DELETE that follows it
             if (d.queue().equals(RetiredIds.FLOOR_NAME)) {
-                retired.raiseFloor(next);
+                retired.raiseFloor(d.nextId());
             } else {
-                retired.retire(d.queue(), next);
+                retired.retire(d.queue(), d.nextId());
             }
         } else if (r instanceof LogRecord.Declare d) {
             long own = retired.take(d.queue());
@@ -210,7 +214,9 @@ final class LiveTracker {
     /**
      * @return the records to write at the start of a new segment: the declarations, with next ids brought up to date,
      *     then a DECLARE (no spec, the next id) and a DELETE for each retired name, oldest first, and for the floor
-     *     under {@link RetiredIds#FLOOR_NAME} once it is above 1
+     *     under {@link RetiredIds#FLOOR_NAME} once it is above 1. A DECLARE with no spec is read as a retired name on
+     *     its own (a queue's spec is never empty); its DELETE is for builds that do not know that, which read a queue
+     *     declared and deleted.
      */
     List<LogRecord> snapshot() {
         List<LogRecord> out = new ArrayList<>(declarations.size());

@@ -22,7 +22,9 @@ import java.util.zip.CRC32C;
  *
  * <p>A segment starts with records of sequence number 0: a DECLARE of every live queue, then, for the next id of
  * each deleted name kept ({@link dev.rill.core.internal.RetiredIds}), a DECLARE of the name with an empty spec and
- * that next id followed by its DELETE, and the same for the floor of the names let go under the empty name.
+ * that next id followed by its DELETE, and the same for the floor of the names let go under the empty name. A queue's
+ * spec is never empty: a DECLARE with an empty spec is read as such a next id alone (its DELETE may be cut off by a
+ * crash); the DELETE is there for builds that read it as a queue declared and deleted.
  */
 final class RecordFormat {
 
