@@ -5,7 +5,9 @@ import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.Limits;
+import dev.rill.netty.internal.transport.PeerLog;
 import dev.rill.netty.internal.transport.ServerConnection;
+import dev.rill.netty.internal.transport.TlsHandshakeWatch;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
 import io.netty.channel.ChannelFutureListener;
@@ -15,6 +17,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.DisposableServer;
+import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpServer;
 
@@ -48,6 +52,13 @@ import reactor.netty.tcp.TcpServer;
  * <p>Per connection the server negotiates the protocol version (HELLO), authenticates the token (AUTH), enforces
  * the limits of {@link ServerOptions} and releases every lease the connection held the moment it closes, so other
  * consumers get those messages at once.
+ *
+ * <p>Every connection the server refuses or cuts off (a failed TLS handshake, a bad token, the connection limit, the
+ * handshake or idle timeout, bytes that are not the protocol, a client that does not read) is counted by reason
+ * ({@link #connectionErrors()}) and logged in one line with the peer's address and the cause, to the
+ * {@code System.Logger} {@code dev.rill.netty.RillServer}: at most 10 lines per reason and minute, then one line
+ * with the number suppressed. A server bug is logged with its stack trace. {@code docs/operations.md} lists the
+ * lines.
  */
 public final class RillServer {
 
@@ -64,12 +75,15 @@ public final class RillServer {
     private final Sinks.Empty<Void> allClosed;
     /** The server's own event loops ({@link ServerOptions#ioThreads(int)}), or null: reactor-netty's shared ones. */
     private final LoopResources loops;
+    /** Counts and logs the connections refused or closed because of their peer (or a server bug). */
+    private final PeerLog peers;
 
     private RillServer(DisposableServer server, ReactiveBroker broker, boolean ownsBroker, ChannelGroup channels,
             AtomicInteger connections, Set<ServerConnection> live, AtomicBoolean draining, ServerOptions options,
-            Sinks.Empty<Void> allClosed, LoopResources loops) {
+            Sinks.Empty<Void> allClosed, LoopResources loops, PeerLog peers) {
         this.allClosed = allClosed;
         this.loops = loops;
+        this.peers = peers;
         this.server = server;
         this.broker = broker;
         this.ownsBroker = ownsBroker;
@@ -98,6 +112,8 @@ public final class RillServer {
             Set<ServerConnection> live = ConcurrentHashMap.newKeySet();
             AtomicBoolean draining = new AtomicBoolean();
             Sinks.Empty<Void> allClosed = Sinks.empty();
+            PeerLog peers = PeerLog.create();
+            String atLimit = "the server is at its limit of " + options.maxConnections() + " connections";
             TcpServer tcp = TcpServer.create()
                     .host(options.host())
                     .port(options.port())
@@ -112,8 +128,9 @@ public final class RillServer {
                                 new FrameEncoder(Limits.MAX_MAX_FRAME_SIZE + Limits.DELIVERY_HEADROOM));
                         ConnectionSlot slot = conn.channel().attr(ConnectionSlot.KEY).get();
                         if (slot.beyondLimit()) { // its close frees the slot (closeFuture, at accept)
-                            conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS,
-                                    "the server is at its limit of " + options.maxConnections() + " connections"))
+                            peers.refused(conn.channel().remoteAddress(), PeerLog.Reason.MAX_CONNECTIONS, atLimit
+                                    + " (ServerOptions.maxConnections, rill serve --max-connections)");
+                            conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS, atLimit))
                                     .addListener(ChannelFutureListener.CLOSE);
                             return;
                         }
@@ -125,7 +142,7 @@ public final class RillServer {
                             if (draining.get() && live.isEmpty()) {
                                 allClosed.tryEmitEmpty();
                             }
-                        });
+                        }, peers);
                         conn.addHandlerLast("rill-connection", self[0]);
                         live.add(self[0]);
                         if (draining.get()) {
@@ -151,7 +168,13 @@ public final class RillServer {
                 channel.attr(ConnectionSlot.KEY).set(slot);
                 channel.closeFuture().addListener(f -> slot.closedBeforeHandOver());
                 if (tls && slot.beyondLimit()) {
+                    peers.refused(channel.remoteAddress(), PeerLog.Reason.MAX_CONNECTIONS, atLimit
+                            + " (ServerOptions.maxConnections, rill serve --max-connections); closed before the TLS"
+                            + " handshake");
                     channel.close();
+                } else if (tls) {
+                    channel.pipeline().addAfter(NettyPipeline.SslHandler, "rill-tls-watch", new TlsHandshakeWatch(
+                            peers, channel.remoteAddress(), options.handshakeTimeout().toMillis()));
                 }
             });
             if (options.tls().isPresent()) {
@@ -166,8 +189,9 @@ public final class RillServer {
             }
             return tcp.bind()
                     .map(s -> new RillServer(s, broker, owns, channels, connections, live, draining, options,
-                            allClosed, loops))
-                    .onErrorResume(e -> loops == null ? Mono.error(e) : stopLoops(loops).then(Mono.error(e)));
+                            allClosed, loops, peers))
+                    .onErrorResume(e -> peers.close()
+                            .then(loops == null ? Mono.error(e) : stopLoops(loops).then(Mono.error(e))));
         });
     }
 
@@ -212,12 +236,25 @@ public final class RillServer {
     }
 
     /**
+     * @return how many connections the server refused or closed because of their peer (or of a bug in the server),
+     *     by reason, every reason present (0 when none happened): {@code tls_handshake}, {@code handshake_timeout},
+     *     {@code auth_failed}, {@code max_connections}, {@code unsupported_version}, {@code frame_too_large},
+     *     {@code protocol_error}, {@code idle_timeout}, {@code slow_consumer}, {@code internal_error}. A client's own
+     *     close, a peer that closed during its handshake and the server's shutdown are not counted. Since the bind.
+     */
+    public Map<String, Long> connectionErrors() {
+        return peers.counts();
+    }
+
+    /**
      * Stops accepting connections and closes every open one (their leases are released at once). Closes the broker
      * when the server created it. Returns at once; see {@link #onDispose()}.
      */
     public void dispose() {
         server.dispose();
         channels.close();
+        // once closed: says how many lines were suppressed, then stops the log's thread
+        server.onDispose().then(peers.close()).subscribe(null, e -> { });
         if (loops != null) {
             // after the channels' close tasks, which the loops run before they stop
             server.onDispose().then(stopLoops(loops)).subscribe(null, e -> { });
@@ -282,6 +319,7 @@ public final class RillServer {
                         return Mono.empty();
                     }))
                     .then(server.onDispose())
+                    .then(peers.close())
                     .then(loops != null ? stopLoops(loops) : Mono.empty())
                     .then(ownsBroker ? broker.close() : Mono.empty());
         }).cache();
@@ -317,6 +355,7 @@ public final class RillServer {
         Objects.requireNonNull(timeout, "timeout");
         channels.close().awaitUninterruptibly(timeout.toMillis());
         server.disposeNow(timeout);
+        peers.close().block(timeout);
         if (loops != null) {
             stopLoops(loops).block(timeout);
         }

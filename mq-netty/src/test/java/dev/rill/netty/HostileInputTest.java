@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
@@ -92,15 +91,8 @@ class HostileInputTest {
 
     @Test
     void garbageBytesAreRefused() throws IOException {
-        byte[] garbage = new byte[512];
-        new Random(42).nextBytes(garbage);
-        garbage[0] = 0; // a small length so the decoder reaches the type and body checks
-        garbage[1] = 0;
-        garbage[2] = 0;
-        garbage[3] = 40;
-        garbage[4] = (byte) 0xEE; // no such frame type
         try (RawClient c = raw()) {
-            c.sendBytes(garbage);
+            c.sendBytes(RawClient.garbage());
             assertThat(expectErrorThenClose(c).code()).isEqualTo(ErrorCode.UNKNOWN_FRAME_TYPE);
         }
         goodClientStillWorks();
@@ -153,7 +145,7 @@ class HostileInputTest {
         boolean cut = false;
         try (RawClient c = raw()) {
             c.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "flood"));
-            byte[] stats = encode(new Frame.Stats(1, null));
+            byte[] stats = RawClient.encode(new Frame.Stats(1, null));
             byte[] burst = new byte[stats.length * 1000];
             for (int i = 0; i < 1000; i++) {
                 System.arraycopy(stats, 0, burst, i * stats.length, stats.length);
@@ -197,13 +189,5 @@ class HostileInputTest {
         }
         await().atMost(TIMEOUT).until(() -> server.connectionCount() == 1);
         goodClientStillWorks();
-    }
-
-    private static byte[] encode(Frame f) {
-        var b = io.netty.buffer.Unpooled.buffer();
-        dev.rill.netty.internal.protocol.FrameEncoder.encode(f, b);
-        byte[] bytes = new byte[b.readableBytes()];
-        b.readBytes(bytes);
-        return bytes;
     }
 }

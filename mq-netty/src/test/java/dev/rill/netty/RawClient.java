@@ -28,12 +28,34 @@ final class RawClient implements AutoCloseable {
         out = socket.getOutputStream();
     }
 
+    /** @return the local port: the one the server sees this client at */
+    int localPort() {
+        return socket.getLocalPort();
+    }
+
     void send(Frame f) throws IOException {
+        sendBytes(encode(f));
+    }
+
+    /** @return {@code f} encoded */
+    static byte[] encode(Frame f) {
         ByteBuf b = Unpooled.buffer();
         FrameEncoder.encode(f, b);
         byte[] bytes = new byte[b.readableBytes()];
         b.readBytes(bytes);
-        sendBytes(bytes);
+        return bytes;
+    }
+
+    /** @return 512 random bytes (always the same) starting like a frame of 40 bytes of an unknown type (0xEE) */
+    static byte[] garbage() {
+        byte[] garbage = new byte[512];
+        new java.util.Random(42).nextBytes(garbage);
+        garbage[0] = 0; // a small length so the decoder reaches the type and body checks
+        garbage[1] = 0;
+        garbage[2] = 0;
+        garbage[3] = 40;
+        garbage[4] = (byte) 0xEE; // no such frame type
+        return garbage;
     }
 
     void sendBytes(byte[] bytes) throws IOException {

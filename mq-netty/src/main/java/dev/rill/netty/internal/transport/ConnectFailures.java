@@ -82,14 +82,14 @@ final class ConnectFailures {
         return new TlsFailure(prefix + m, e);
     }
 
-    /** A connection reset by the server (Netty's native transport or the JDK's); not a refused connection. */
-    private static boolean resetByPeer(Throwable e) {
+    /** A connection reset by the peer (Netty's native transport or the JDK's); not a refused connection. */
+    static boolean resetByPeer(Throwable e) {
         return e instanceof IOException && !(e instanceof SSLException) && !(e instanceof ConnectException)
                 && String.valueOf(e.getMessage()).contains("Connection reset");
     }
 
     /** Netty's SslHandler reports a close before the handshake ended as a suppressed SSLHandshakeException. */
-    private static boolean closedDuringTlsHandshake(Throwable e) {
+    static boolean closedDuringTlsHandshake(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
             for (Throwable s : t.getSuppressed()) {
                 if (s instanceof SSLHandshakeException
@@ -105,7 +105,8 @@ final class ConnectFailures {
         return false;
     }
 
-    private static <T extends Throwable> T find(Throwable e, Class<T> type) {
+    /** @return the first of {@code e} and its causes that is a {@code type}, or null */
+    static <T extends Throwable> T find(Throwable e, Class<T> type) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (type.isInstance(t)) {
                 return type.cast(t);

@@ -70,6 +70,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final ReactiveBroker broker;
     private final Runnable authenticated;
     private final Runnable onClose;
+    private final PeerLog peers;
+    /** The peer's address, taken while the channel is open (for the log lines about it). */
+    private java.net.SocketAddress remote;
 
     private ChannelHandlerContext ctx;
     private Channel channel;
@@ -104,13 +107,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * @param broker the broker served
      * @param authenticated lifts the decoder's pre-authentication frame size cap
      * @param onClose called once when the connection closed and its leases were released
+     * @param peers where the server says why it refuses or closes the connection
      */
     public ServerConnection(ServerOptions options, ReactiveBroker broker, Runnable authenticated,
-            Runnable onClose) {
+            Runnable onClose, PeerLog peers) {
         this.options = options;
         this.broker = broker;
         this.authenticated = authenticated;
         this.onClose = onClose;
+        this.peers = peers;
     }
 
     // ---- netty callbacks ----------------------------------------------------------------------------------------
@@ -120,6 +125,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         this.ctx = ctx;
         this.channel = ctx.channel();
         this.loop = channel.eventLoop();
+        this.remote = channel.remoteAddress();
         long ms = options.handshakeTimeout().toMillis();
         Long acceptedAt = channel.attr(ACCEPTED_AT).get();
         long left = acceptedAt == null ? ms
@@ -155,7 +161,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         } catch (ProtocolException e) {
             fatal(e.code(), e.getMessage());
         } catch (RuntimeException e) {
-            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(e));
+            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(e), e);
         }
     }
 
@@ -191,9 +197,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         if (c instanceof ProtocolException p) {
             fatal(p.code(), p.getMessage());
-        } else {
-            // I/O errors (connection reset, TLS failures): nothing to tell the peer
+        } else if (ConnectFailures.find(cause, java.io.IOException.class) != null) {
+            // I/O errors (connection reset, TLS failures): nothing to tell the peer, nothing the operator must see
+            peers.debug(remote, "connection lost: " + c);
             ctx.close();
+        } else {
+            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(cause), cause); // a bug: a decoder's, say
         }
     }
 
@@ -1626,8 +1635,24 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** Sends an ERROR about the whole connection and closes it (at once if the peer does not read). */
     private void fatal(ErrorCode code, String message) {
+        fatal(code, message, null);
+    }
+
+    /**
+     * As {@link #fatal(ErrorCode, String)}, and tells the operator why (a bug with its stack trace); a shutdown is
+     * not reported.
+     */
+    private void fatal(ErrorCode code, String message, Throwable bug) {
         if (state == State.CLOSED) {
             return;
+        }
+        PeerLog.Reason reason = PeerLog.reasonOf(code);
+        if (bug != null) {
+            peers.failed(remote, bug);
+        } else if (reason != null && (state == State.HELLO || state == State.AUTH)) {
+            peers.refused(remote, reason, message);
+        } else if (reason != null) {
+            peers.closed(remote, reason, message);
         }
         state = State.CLOSED;
         ctx.writeAndFlush(new Frame.Error(0, code, fit(message))).addListener(ChannelFutureListener.CLOSE);

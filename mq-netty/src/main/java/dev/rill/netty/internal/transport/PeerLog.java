@@ -1,0 +1,367 @@
+package dev.rill.netty.internal.transport;
+
+import dev.rill.netty.internal.protocol.ErrorCode;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * What a server tells its operator about connections it refuses or cuts off: one line per connection, with the
+ * peer's address, a reason label and the cause in words, written to the {@code System.Logger} named
+ * {@value #LOGGER} (java.util.logging unless the application routes it elsewhere), and a count per reason.
+ *
+ * <p>Lines are rate-limited per reason: at most {@code linesPerWindow} in a window (counted from the first line after
+ * a quiet spell); the rest are counted, and once the window ends one line says how many were suppressed. A client
+ * that reconnects in a loop with garbage therefore costs a bounded number of lines, while the counts
+ * ({@link #counts()}, exported by {@code rill serve} as {@code rill_connection_errors_total}) see every connection.
+ * Lines carry no token and no payload byte: only the server's own words and numbers.
+ *
+ * <p>Thread-safe. Callers are event loops: the decision and the count are taken on the caller's thread, the writing
+ * (console I/O, which can block) happens on this log's scheduler, never on an event loop.
+ */
+public final class PeerLog {
+
+    /** The name of the logger every line goes to. */
+    public static final String LOGGER = "dev.rill.netty.RillServer";
+
+    private static final System.Logger LOG = System.getLogger(LOGGER);
+
+    /** Default for the lines per reason and window. */
+    public static final int DEFAULT_LINES_PER_WINDOW = 10;
+    /** Default window of the rate limit. */
+    public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(1);
+
+    /** Why a connection was refused or closed; its label is the {@code reason} of the count. */
+    public enum Reason {
+        /** The TLS handshake failed (certificates, a plaintext client on a TLS port, no common TLS version). */
+        TLS_HANDSHAKE("tls_handshake", Level.WARNING),
+        /** The TLS handshake, or HELLO/AUTH after it, did not complete within the handshake timeout. */
+        HANDSHAKE_TIMEOUT("handshake_timeout", Level.WARNING),
+        /** A missing or unknown token. */
+        AUTH_FAILED("auth_failed", Level.WARNING),
+        /** The server was at its connection limit. */
+        MAX_CONNECTIONS("max_connections", Level.WARNING),
+        /** None of the client's protocol versions is spoken here. */
+        UNSUPPORTED_VERSION("unsupported_version", Level.WARNING),
+        /** A frame declared longer than the limit in force. */
+        FRAME_TOO_LARGE("frame_too_large", Level.WARNING),
+        /** Bytes that are not the protocol, or frames not allowed where they came. */
+        PROTOCOL_ERROR("protocol_error", Level.WARNING),
+        /** Nothing received within the idle timeout: usually a client whose host or network went away. */
+        IDLE_TIMEOUT("idle_timeout", Level.INFO),
+        /** The client stopped reading while the server had more than the allowed bytes to write to it. */
+        SLOW_CONSUMER("slow_consumer", Level.WARNING),
+        /** A bug in the server: logged with its stack trace. */
+        INTERNAL_ERROR("internal_error", Level.ERROR);
+
+        private final String label;
+        private final Level level;
+
+        Reason(String label, Level level) {
+            this.label = label;
+            this.level = level;
+        }
+
+        /** @return the reason's label: lower case, as in the metrics */
+        public String label() {
+            return label;
+        }
+
+        /** @return the level its lines are logged at */
+        public Level level() {
+            return level;
+        }
+    }
+
+    /**
+     * @return the reason to report when the server closes a connection with ERROR({@code code}), or null when it
+     *     is no failure (a shutdown)
+     */
+    static Reason reasonOf(ErrorCode code) {
+        return switch (code) {
+            case NONE, SHUTTING_DOWN -> null;
+            case HANDSHAKE_TIMEOUT -> Reason.HANDSHAKE_TIMEOUT;
+            case IDLE_TIMEOUT -> Reason.IDLE_TIMEOUT;
+            case AUTH_FAILED -> Reason.AUTH_FAILED;
+            case UNSUPPORTED_VERSION -> Reason.UNSUPPORTED_VERSION;
+            case FRAME_TOO_LARGE -> Reason.FRAME_TOO_LARGE;
+            case SLOW_CONSUMER -> Reason.SLOW_CONSUMER;
+            case TOO_MANY_CONNECTIONS -> Reason.MAX_CONNECTIONS;
+            case INTERNAL_ERROR -> Reason.INTERNAL_ERROR;
+            default -> Reason.PROTOCOL_ERROR;
+        };
+    }
+
+    private final Scheduler scheduler;
+    private final boolean ownsScheduler;
+    private final int linesPerWindow;
+    private final long windowMillis;
+    private final LongAdder[] counts = new LongAdder[Reason.values().length];
+    private final Window[] windows = new Window[Reason.values().length];
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /**
+     * Creates a log that writes on a thread of its own ({@code rill-server-log}, stopped by {@link #close()}) with
+     * the default rate limit: {@value #DEFAULT_LINES_PER_WINDOW} lines per reason and minute.
+     *
+     * @return the log
+     */
+    public static PeerLog create() {
+        return new PeerLog(Schedulers.newSingle("rill-server-log", true), true, DEFAULT_LINES_PER_WINDOW,
+                DEFAULT_WINDOW);
+    }
+
+    /**
+     * Creates a log on {@code scheduler} (which it does not stop): its clock measures the windows, and it runs the
+     * writing and the summaries (a virtual-time scheduler makes both deterministic).
+     *
+     * @param scheduler runs the writing and the end-of-window summaries
+     * @param linesPerWindow at least 1
+     * @param window positive
+     */
+    public PeerLog(Scheduler scheduler, int linesPerWindow, Duration window) {
+        this(scheduler, false, linesPerWindow, window);
+    }
+
+    private PeerLog(Scheduler scheduler, boolean ownsScheduler, int linesPerWindow, Duration window) {
+        if (linesPerWindow < 1 || window.isNegative() || window.isZero()) {
+            throw new IllegalArgumentException("linesPerWindow must be >= 1 and the window positive, were "
+                    + linesPerWindow + " and " + window);
+        }
+        this.scheduler = scheduler;
+        this.ownsScheduler = ownsScheduler;
+        this.linesPerWindow = linesPerWindow;
+        this.windowMillis = window.toMillis();
+        for (Reason r : Reason.values()) {
+            counts[r.ordinal()] = new LongAdder();
+            windows[r.ordinal()] = new Window(r);
+        }
+    }
+
+    /**
+     * A connection refused before it was open (TLS handshake, HELLO, AUTH, the connection limit).
+     *
+     * @param remote the peer's address (null when unknown)
+     * @param reason why
+     * @param why the cause in words: no token, no payload
+     */
+    public void refused(SocketAddress remote, Reason reason, String why) {
+        report(reason, "connection from " + address(remote) + " refused [" + reason.label + "]: " + clean(why), null);
+    }
+
+    /**
+     * An open connection the server closed because of its peer.
+     *
+     * @param remote the peer's address (null when unknown)
+     * @param reason why
+     * @param why the cause in words: no token, no payload
+     */
+    public void closed(SocketAddress remote, Reason reason, String why) {
+        report(reason, "connection from " + address(remote) + " closed [" + reason.label + "]: " + clean(why), null);
+    }
+
+    /**
+     * A connection closed because of a bug in the server ({@link Reason#INTERNAL_ERROR}): logged with the stack
+     * trace.
+     *
+     * @param remote the peer's address (null when unknown)
+     * @param bug what went wrong
+     */
+    public void failed(SocketAddress remote, Throwable bug) {
+        report(Reason.INTERNAL_ERROR, "connection from " + address(remote) + " closed ["
+                + Reason.INTERNAL_ERROR.label + "]: a bug in the server: " + clean(String.valueOf(bug)), bug);
+    }
+
+    /**
+     * Something expected that an operator does not need to see (a peer that closed its connection during the
+     * handshake: a health check, a port scan): logged at DEBUG, not counted, not rate-limited.
+     *
+     * @param remote the peer's address (null when unknown)
+     * @param what what happened, in words
+     */
+    public void debug(SocketAddress remote, String what) {
+        if (LOG.isLoggable(Level.DEBUG)) {
+            String line = "connection from " + address(remote) + ": " + clean(what);
+            write(() -> LOG.log(Level.DEBUG, line));
+        }
+    }
+
+    /** @return how many connections were refused or closed for {@code reason} since this log was created */
+    public long count(Reason reason) {
+        return counts[reason.ordinal()].sum();
+    }
+
+    /** @return every reason's label and count, in the order of {@link Reason} */
+    public Map<String, Long> counts() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (Reason r : Reason.values()) {
+            m.put(r.label, count(r));
+        }
+        return m;
+    }
+
+    /**
+     * On subscription: writes the summary of every window with suppressed lines, then stops the log's own thread
+     * once what it was given is written. Later reports are still counted but not written. Only the first
+     * subscription does this.
+     *
+     * @return a Mono that completes once everything is written
+     */
+    public Mono<Void> close() {
+        return Mono.defer(() -> {
+            if (!closed.compareAndSet(false, true)) {
+                return Mono.empty();
+            }
+            for (Window w : windows) {
+                String s = w.endNow();
+                if (s != null) {
+                    write(() -> LOG.log(w.reason.level, s));
+                }
+            }
+            return ownsScheduler ? scheduler.disposeGracefully().onErrorComplete() : Mono.empty();
+        });
+    }
+
+    private void report(Reason reason, String line, Throwable bug) {
+        counts[reason.ordinal()].increment();
+        if (closed.get()) {
+            return; // the server is gone; the count stands
+        }
+        Window w = windows[reason.ordinal()];
+        String summary;
+        boolean emit;
+        synchronized (w) {
+            long now = scheduler.now(TimeUnit.MILLISECONDS);
+            summary = w.lines > 0 && now - w.start >= windowMillis ? w.end() : null;
+            if (w.lines == 0) {
+                w.start = now;
+            }
+            emit = w.lines < linesPerWindow;
+            if (emit) {
+                w.lines++;
+            } else {
+                w.suppressed++;
+                if (w.timer == null) {
+                    w.timer = schedule(w::timedOut, w.start + windowMillis - now);
+                }
+            }
+        }
+        if (summary != null || emit) {
+            Level level = reason.level;
+            write(() -> {
+                if (summary != null) {
+                    LOG.log(level, summary);
+                }
+                if (emit) {
+                    if (bug != null) {
+                        LOG.log(level, line, bug);
+                    } else {
+                        LOG.log(level, line);
+                    }
+                }
+            });
+        }
+    }
+
+    /** Hands {@code r} to the scheduler; dropped once it stopped (the server is gone: the count was taken). */
+    private void write(Runnable r) {
+        try {
+            scheduler.schedule(r);
+        } catch (RejectedExecutionException e) {
+            // closed
+        }
+    }
+
+    private Disposable schedule(Runnable r, long delayMillis) {
+        try {
+            return scheduler.schedule(r, Math.max(0, delayMillis), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            return null;
+        }
+    }
+
+    /** One reason's rate-limit window. Guarded by itself. */
+    private final class Window {
+        final Reason reason;
+        long start;
+        int lines;
+        long suppressed;
+        Disposable timer;
+
+        Window(Reason reason) {
+            this.reason = reason;
+        }
+
+        /** Ends the window: @return the summary of its suppressed lines, or null when none was */
+        String end() {
+            if (timer != null) {
+                timer.dispose();
+                timer = null;
+            }
+            long n = suppressed;
+            lines = 0;
+            suppressed = 0;
+            return n == 0 ? null : "[" + reason.label + "] " + n + " more similar line" + (n == 1 ? "" : "s")
+                    + " suppressed (at most " + linesPerWindow + " per reason per " + seconds(windowMillis)
+                    + "; every one is counted: RillServer.connectionErrors(), rill_connection_errors_total)";
+        }
+
+        /** The window's end came with suppressed lines: writes their summary. */
+        void timedOut() {
+            String s;
+            synchronized (this) {
+                timer = null;
+                s = end();
+            }
+            if (s != null) {
+                LOG.log(reason.level, s);
+            }
+        }
+
+        /** At close: @return the summary of the window so far, or null */
+        synchronized String endNow() {
+            return end();
+        }
+    }
+
+    private static String seconds(long millis) {
+        return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
+    }
+
+    /** @return {@code host:port} ({@code [v6]:port}), or "an unknown address" */
+    static String address(SocketAddress remote) {
+        if (remote instanceof InetSocketAddress a) {
+            String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+            return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+        }
+        return remote == null ? "an unknown address" : remote.toString();
+    }
+
+    /** Bound on the text a line takes from its cause. */
+    private static final int MAX_WHY = 300;
+
+    /** @return {@code s} on one line (control characters replaced) and at most {@value #MAX_WHY} characters */
+    static String clean(String s) {
+        String t = s == null ? "" : s;
+        StringBuilder b = new StringBuilder(Math.min(t.length(), MAX_WHY + 1));
+        for (int i = 0; i < t.length() && b.length() < MAX_WHY; i++) {
+            char c = t.charAt(i);
+            b.append(c < 0x20 || c == 0x7f ? ' ' : c);
+        }
+        if (t.length() > MAX_WHY) {
+            b.append('…');
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,112 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.rill.netty.internal.transport.PeerLog;
+import dev.rill.netty.internal.transport.PeerLog.Reason;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import reactor.test.scheduler.VirtualTimeScheduler;
+
+/**
+ * The rate limit of the server's log about its peers, on virtual time: at most N lines per reason and window, every
+ * connection counted, one summary line of what was suppressed at the window's end (or when the server closes), and
+ * lines that stay one line of bounded length whatever the cause's text.
+ */
+class PeerLogTest {
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
+
+    private final VirtualTimeScheduler clock = VirtualTimeScheduler.create();
+    private final PeerLog peers = new PeerLog(clock, 3, Duration.ofSeconds(60));
+    private final InetSocketAddress peer = new InetSocketAddress("127.0.0.1", 40001);
+
+    @AfterEach
+    void stopClock() {
+        clock.dispose();
+    }
+
+    @Test
+    void atMostNLinesPerReasonAndWindowThenOneSummaryAtTheWindowsEnd() {
+        for (int i = 0; i < 10; i++) {
+            peers.refused(peer, Reason.AUTH_FAILED, "unknown token");
+        }
+        peers.refused(peer, Reason.PROTOCOL_ERROR, "unknown frame type 0xee"); // a reason of its own: not limited
+        assertThat(log.lines()).containsExactly(
+                "connection from 127.0.0.1:40001 refused [auth_failed]: unknown token",
+                "connection from 127.0.0.1:40001 refused [auth_failed]: unknown token",
+                "connection from 127.0.0.1:40001 refused [auth_failed]: unknown token",
+                "connection from 127.0.0.1:40001 refused [protocol_error]: unknown frame type 0xee");
+        assertThat(log.shown()).allSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.WARNING));
+        assertThat(peers.count(Reason.AUTH_FAILED)).isEqualTo(10);
+
+        clock.advanceTimeBy(Duration.ofSeconds(59));
+        assertThat(log.lines()).hasSize(4);
+        clock.advanceTimeBy(Duration.ofSeconds(1));
+        assertThat(log.lines()).hasSize(5).last().isEqualTo("[auth_failed] 7 more similar lines suppressed (at most"
+                + " 3 per reason per 60 s; every one is counted: RillServer.connectionErrors(),"
+                + " rill_connection_errors_total)");
+
+        // the next window starts with the next connection: its lines are written again
+        peers.refused(peer, Reason.AUTH_FAILED, "a token is required");
+        assertThat(log.lines()).hasSize(6).last()
+                .isEqualTo("connection from 127.0.0.1:40001 refused [auth_failed]: a token is required");
+        assertThat(peers.counts()).containsEntry("auth_failed", 11L).containsEntry("protocol_error", 1L)
+                .containsEntry("tls_handshake", 0L).hasSize(Reason.values().length);
+    }
+
+    @Test
+    void aWindowWithNothingSuppressedEndsWithoutASummary() {
+        peers.closed(peer, Reason.IDLE_TIMEOUT, "nothing received for 500 ms");
+        clock.advanceTimeBy(Duration.ofMinutes(5));
+        peers.closed(peer, Reason.IDLE_TIMEOUT, "nothing received for 500 ms");
+        assertThat(log.lines()).containsExactly(
+                "connection from 127.0.0.1:40001 closed [idle_timeout]: nothing received for 500 ms",
+                "connection from 127.0.0.1:40001 closed [idle_timeout]: nothing received for 500 ms");
+        assertThat(log.shown()).allSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.INFO));
+    }
+
+    @Test
+    void closingSummarisesWhatWasSuppressedAtOnceAndLaterConnectionsAreOnlyCounted() {
+        for (int i = 0; i < 5; i++) {
+            peers.refused(peer, Reason.MAX_CONNECTIONS, "the server is at its limit of 8 connections");
+        }
+        peers.close().block(Duration.ofSeconds(5));
+        assertThat(log.lines()).hasSize(4).last().asString().startsWith("[max_connections] 2 more similar lines");
+        peers.refused(peer, Reason.MAX_CONNECTIONS, "the server is at its limit of 8 connections");
+        clock.advanceTimeBy(Duration.ofMinutes(2));
+        assertThat(log.lines()).hasSize(4);
+        assertThat(peers.count(Reason.MAX_CONNECTIONS)).isEqualTo(6);
+    }
+
+    @Test
+    void aBugIsAnErrorWithItsStackTraceAndAPeerThatLeftEarlyIsOnlyDebug() {
+        IllegalStateException bug = new IllegalStateException("boom");
+        peers.failed(peer, bug);
+        peers.debug(peer, "closed by the peer during the TLS handshake");
+        assertThat(log.shown()).singleElement().satisfies(r -> {
+            assertThat(r.getLevel()).isEqualTo(Level.SEVERE);
+            assertThat(r.getMessage()).isEqualTo("connection from 127.0.0.1:40001 closed [internal_error]: a bug in"
+                    + " the server: java.lang.IllegalStateException: boom");
+            assertThat(r.getThrown()).isSameAs(bug);
+        });
+        assertThat(log.all()).extracting(LogRecord::getMessage)
+                .contains("connection from 127.0.0.1:40001: closed by the peer during the TLS handshake");
+        assertThat(peers.counts().values().stream().mapToLong(Long::longValue).sum()).isEqualTo(1);
+    }
+
+    @Test
+    void aLineIsOneLineOfBoundedLengthWhateverTheCauseSays() {
+        peers.refused(new InetSocketAddress("::1", 7), Reason.PROTOCOL_ERROR, "first\nforged line\r\u0007" + "x".repeat(2000));
+        String line = log.lines().get(0);
+        assertThat(line).startsWith("connection from [0:0:0:0:0:0:0:1]:7 refused [protocol_error]: first forged line")
+                .doesNotContain("\n", "\r", "\u0007").endsWith("…");
+        assertThat(line.length()).isLessThan(400);
+    }
+}
