@@ -208,6 +208,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (state == State.HELLO || state == State.AUTH) { // not closed by the server: that sets CLOSED first
+            peers.debug(remote, "closed by the peer during the handshake (HELLO/AUTH)");
+        }
         releaseAll();
         ctx.fireChannelInactive();
     }

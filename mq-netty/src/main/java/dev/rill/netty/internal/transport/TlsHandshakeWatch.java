@@ -117,6 +117,11 @@ public final class TlsHandshakeWatch extends ChannelInboundHandlerAdapter {
             }
             return "the client ended the handshake (alert " + alert + ")";
         }
+        if (m.startsWith("Insufficient buffer remaining for AEAD cipher fragment")) {
+            // TLS 1.3: an alert sent in the clear where the JDK expects it encrypted (OpenSSL's clients do this)
+            return "the client ended the handshake with an alert the server could not read (most often a client"
+                    + " that refused the server's certificate; its own message says why)";
+        }
         if (m.contains("no cipher suites in common") || m.contains("protocol versions")
                 || m.contains("not enabled or supported")) {
             return "the client and the server share no TLS version or cipher suite (" + m + ")";
