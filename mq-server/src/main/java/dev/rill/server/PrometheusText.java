@@ -2,11 +2,13 @@ package dev.rill.server;
 
 import dev.rill.core.QueueStats;
 import java.util.List;
+import java.util.Map;
 import java.util.function.ToLongFunction;
 
 /**
  * Renders queue stats in the Prometheus text exposition format (version 0.0.4): one gauge or counter family per
- * field of {@link QueueStats}, labelled by queue, plus the server's connection count.
+ * field of {@link QueueStats}, labelled by queue, plus the server's connection count and its count of connections
+ * refused or closed because of their peer, labelled by reason.
  */
 final class PrometheusText {
 
@@ -21,12 +23,21 @@ final class PrometheusText {
      *
      * @param stats every queue's stats
      * @param connections open client connections
+     * @param connectionErrors connections refused or closed because of their peer (or a server bug), by reason
+     *     ({@code RillServer.connectionErrors()})
      * @return the exposition text
      */
-    static String render(List<QueueStats> stats, int connections) {
-        StringBuilder b = new StringBuilder(256 + stats.size() * 1024);
+    static String render(List<QueueStats> stats, int connections, Map<String, Long> connectionErrors) {
+        StringBuilder b = new StringBuilder(1024 + stats.size() * 1024);
         family(b, "rill_connections", "gauge", "Open client connections.");
         b.append("rill_connections ").append(connections).append('\n');
+        family(b, "rill_connection_errors_total", "counter", "Connections the server refused or closed because of"
+                + " their peer (failed TLS handshake, bad token, connection limit, timeouts, protocol errors, a client"
+                + " that does not read) or of a server bug, by reason.");
+        for (Map.Entry<String, Long> e : connectionErrors.entrySet()) {
+            b.append("rill_connection_errors_total{reason=\"").append(escape(e.getKey())).append("\"} ")
+                    .append(e.getValue()).append('\n');
+        }
         family(b, "rill_queues", "gauge", "Queues on the server.");
         b.append("rill_queues ").append(stats.size()).append('\n');
         metric(b, stats, "rill_queue_ready_messages", "gauge", "Messages deliverable now.", QueueStats::ready);

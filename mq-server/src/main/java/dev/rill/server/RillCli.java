@@ -55,6 +55,7 @@ public final class RillCli implements Runnable {
      * @param args the arguments
      */
     public static void main(String[] args) {
+        configureLogging();
         Charset cs = Charset.defaultCharset();
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, cs), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, cs), true);
@@ -63,6 +64,31 @@ public final class RillCli implements Runnable {
         out.flush();
         err.flush();
         System.exit(code);
+    }
+
+    /**
+     * The format of the process's java.util.logging console lines (standard error): one line per record, e.g.
+     * {@code 2026-01-31 12:00:00.123 WARNING dev.rill.netty.RillServer: connection from 10.0.0.7:51234 refused
+     * [auth_failed]: unknown token}; a record with an exception (a bug) adds its stack trace on the lines after.
+     */
+    static final String LOG_FORMAT = "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n";
+
+    /**
+     * Sets up java.util.logging for the process, before anything logs (it reads its settings once): one line per
+     * record ({@link #LOG_FORMAT}) instead of its default two (date and calling method, then level and message),
+     * unless the user configured it (a logging configuration file or class, or a format of their own:
+     * {@code -Djava.util.logging.SimpleFormatter.format=...} in {@code JAVA_OPTS}); and a manager that stays usable
+     * while the JVM shuts down ({@link RillLogManager}), unless the user chose one.
+     */
+    static void configureLogging() {
+        if (System.getProperty("java.util.logging.config.file") == null
+                && System.getProperty("java.util.logging.config.class") == null
+                && System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", LOG_FORMAT);
+        }
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", RillLogManager.class.getName());
+        }
     }
 
     /**

@@ -121,7 +121,8 @@ final class ServerProcess {
                         .port(metricsPort)
                         .route(r -> r.get("/metrics", (req, res) -> res
                                 .header("Content-Type", PrometheusText.CONTENT_TYPE)
-                                .sendString(broker.stats().map(s -> PrometheusText.render(s, server.connectionCount()))))
+                                .sendString(broker.stats().map(s -> PrometheusText.render(s, server.connectionCount(),
+                                        server.connectionErrors()))))
                                 .get("/", (req, res) -> res.header("Content-Type", "text/plain; charset=utf-8")
                                         .sendString(Mono.just("rill: metrics at /metrics\n"))))
                         .bindNow(bindTimeout);

@@ -89,7 +89,10 @@ class ServeCommandTest {
         assertThat(metrics.body()).contains("# TYPE rill_queue_ready_messages gauge")
                 .contains("rill_queue_ready_messages{queue=\"inbox\"} 3")
                 .contains("rill_queue_sent_total{queue=\"inbox\"} 3")
-                .contains("# TYPE rill_connections gauge");
+                .contains("# TYPE rill_connections gauge")
+                .contains("# TYPE rill_connection_errors_total counter")
+                .contains("rill_connection_errors_total{reason=\"auth_failed\"} 1\n") // the anonymous stats
+                .contains("rill_connection_errors_total{reason=\"max_connections\"} 0\n");
 
         Cli.Result done = s.stop();
         assertThat(done.code()).as(done.toString()).isZero();
@@ -161,6 +164,9 @@ class ServeCommandTest {
         Cli.Result untrusted = Cli.run("stats", "--url", url, "--tls-cert", client.cert().toString(),
                 "--tls-key", client.key().toString(), "--timeout", "3s");
         assertThat(untrusted.code()).as(untrusted.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        // each of the three failed handshakes is counted (and logged) on the server
+        await().atMost(Duration.ofSeconds(20)).until(() -> s.process().server().connectionErrors()
+                .get("tls_handshake") == 3);
         assertThat(s.stop().code()).isZero();
     }
 

@@ -53,15 +53,17 @@ class UnitsTest {
     @Test
     void prometheusTextHasTypesAndEscapedLabels() {
         QueueStats s = new QueueStats("a\"b", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
-        String text = PrometheusText.render(List.of(s), 3);
+        String text = PrometheusText.render(List.of(s), 3, java.util.Map.of("auth_failed", 7L));
         assertThat(text).contains("rill_connections 3\n").contains("rill_queues 1\n")
+                .contains("# TYPE rill_connection_errors_total counter\n")
+                .contains("rill_connection_errors_total{reason=\"auth_failed\"} 7\n")
                 .contains("rill_queue_ready_messages{queue=\"a\\\"b\"} 1\n")
                 .contains("rill_queue_in_flight_messages{queue=\"a\\\"b\"} 2\n")
                 .contains("rill_queue_acked_total{queue=\"a\\\"b\"} 9\n")
                 .contains("rill_queue_purged_total{queue=\"a\\\"b\"} 14\n")
                 .contains("# TYPE rill_queue_sent_total counter\n");
         for (String line : text.split("\n")) {
-            assertThat(line).matches("# (HELP|TYPE) rill_[a-z_]+ .+|rill_[a-z_]+(\\{queue=\".*\"\\})? \\d+");
+            assertThat(line).matches("# (HELP|TYPE) rill_[a-z_]+ .+|rill_[a-z_]+(\\{(queue|reason)=\".*\"\\})? \\d+");
         }
         assertThat(PrometheusText.escape("x\\y\nz")).isEqualTo("x\\\\y\\nz");
     }
