@@ -1,15 +1,18 @@
 package dev.rill.netty;
 
+import dev.rill.core.Codec;
+import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
 import java.util.List;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 
 /**
- * A broker the tests serve in front of a real one, changing only how its queues are made ({@code queue} and
- * {@code lookup}, left to the subclass); everything else goes to the delegate, but {@code close}, which does
- * nothing: the test closes the broker behind.
+ * A broker the tests serve in front of a real one: everything goes to the delegate, but {@code close}, which does
+ * nothing (the test closes the broker behind); a subclass overrides what its test changes (how queues are made, a
+ * call that fails).
  */
 abstract class ForwardingBroker implements ReactiveBroker {
 
@@ -18,6 +21,16 @@ abstract class ForwardingBroker implements ReactiveBroker {
 
     ForwardingBroker(ReactiveBroker delegate) {
         this.delegate = delegate;
+    }
+
+    @Override
+    public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
+        return delegate.queue(spec, codec);
+    }
+
+    @Override
+    public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+        return delegate.lookup(name, codec);
     }
 
     @Override

@@ -165,11 +165,7 @@ class HostileInputTest {
         boolean cut = false;
         try (RawClient c = raw()) {
             c.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "flood"));
-            byte[] stats = RawClient.encode(new Frame.Stats(1, null));
-            byte[] burst = new byte[stats.length * 1000];
-            for (int i = 0; i < 1000; i++) {
-                System.arraycopy(stats, 0, burst, i * stats.length, stats.length);
-            }
+            byte[] burst = RawClient.repeated(new Frame.Stats(1, null), 1000);
             try {
                 for (int i = 0; i < 20_000 && !cut; i++) { // never reads a byte of the answers
                     c.sendBytes(burst);

@@ -46,6 +46,16 @@ final class RawClient implements AutoCloseable {
         return bytes;
     }
 
+    /** @return {@code f} encoded {@code times} times back to back */
+    static byte[] repeated(Frame f, int times) {
+        byte[] one = encode(f);
+        byte[] all = new byte[one.length * times];
+        for (int i = 0; i < times; i++) {
+            System.arraycopy(one, 0, all, i * one.length, one.length);
+        }
+        return all;
+    }
+
     /** @return 512 random bytes (always the same) starting like a frame of 40 bytes of an unknown type (0xEE) */
     static byte[] garbage() {
         byte[] garbage = new byte[512];

@@ -4,15 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.rill.core.Codec;
-import dev.rill.core.QueueSpec;
+import dev.rill.core.QueueStats;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.netty.internal.transport.PeerLog;
 import dev.rill.netty.internal.transport.ServerConnection;
 import dev.rill.reactive.ReactiveBroker;
-import dev.rill.reactive.ReactiveQueue;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.ClientAuth;
@@ -316,11 +314,7 @@ class ServerLogTest {
         RillServer server = fx.serve(ServerOptions.defaults().maxPendingOutboundBytes(65536));
         try (RawClient c = new RawClient(server.port())) {
             c.send(new Frame.Hello(List.of(Limits.PROTOCOL_VERSION), "flood"));
-            byte[] stats = RawClient.encode(new Frame.Stats(1, null));
-            byte[] burst = new byte[stats.length * 1000];
-            for (int i = 0; i < 1000; i++) {
-                System.arraycopy(stats, 0, burst, i * stats.length, stats.length);
-            }
+            byte[] burst = RawClient.repeated(new Frame.Stats(1, null), 1000);
             try {
                 for (int i = 0; i < 20_000 && log.lines().isEmpty(); i++) { // never reads a byte of the answers
                     c.sendBytes(burst);
@@ -388,17 +382,7 @@ class ServerLogTest {
         IllegalStateException bug = new IllegalStateException("stats broke");
         ReactiveBroker broken = new ForwardingBroker(fx.local()) {
             @Override
-            public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
-                return delegate.queue(spec, codec);
-            }
-
-            @Override
-            public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
-                return delegate.lookup(name, codec);
-            }
-
-            @Override
-            public Mono<List<dev.rill.core.QueueStats>> stats() {
+            public Mono<List<QueueStats>> stats() {
                 throw bug; // thrown, not signalled: a bug on the connection's event loop
             }
         };

@@ -1,23 +1,33 @@
 package dev.rill.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
+import dev.rill.netty.AuthenticationException;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.RillClient;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -32,11 +42,17 @@ import reactor.core.publisher.BaseSubscriber;
 /**
  * {@code rill serve} as its own process, stopped with a real SIGTERM: the server drains (a consumer acks the
  * deliveries it holds after the signal, and the acks succeed), syncs its durable log and exits 0; the acked
- * messages are gone after a restart, the others are back.
+ * messages are gone after a restart, the others are back. And what its operator sees on standard error about failing
+ * and hostile clients: one line per refused connection (date, level, logger, peer address, reason, cause), never a
+ * token or a stack trace, at most ten lines per reason and minute and then, at the latest when SIGTERM stops it, one
+ * line with the number suppressed; and the counts per reason on the metrics endpoint.
  */
 class ServeSigtermTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    /** The start of a line the server logs about a peer: date, time, level, logger. */
+    private static final String PREFIX = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} WARNING dev\\.rill\\.netty"
+            + "\\.RillServer: ";
 
     @TempDir
     Path dir;
@@ -145,6 +161,91 @@ class ServeSigtermTest {
         assertThat(read(err)).contains("rill serve: the broker did not close within 300 ms")
                 .doesNotContain("Exception in thread");
         assertThat(read(stdout)).contains("rill: stopped");
+    }
+
+    @Test
+    void badTokensAndGarbageAreOneLineEachThenASummaryAndTheirCountsAreExported() throws Exception {
+        Path tokens = dir.resolve("tokens");
+        Files.write(tokens, List.of("s3cret-admin *=all"));
+        Path err = dir.resolve("serve.err");
+        Path out = dir.resolve("serve.out");
+        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve", "--port", "0",
+                "--tokens", tokens.toString(), "--metrics-port", "0", "--drain-timeout", "0s")
+                .redirectError(err.toFile())
+                .redirectOutput(out.toFile())
+                .start();
+        Pattern listening = Pattern.compile("listening on rill://127\\.0\\.0\\.1:(\\d+)");
+        Pattern metricsAt = Pattern.compile("metrics on (http://\\S+/metrics)");
+        await().atMost(TIMEOUT).until(() -> metricsAt.matcher(read(out)).find() || !process.isAlive());
+        Matcher m = listening.matcher(read(out));
+        assertThat(m.find()).as(() -> "serve did not start: " + read(out) + read(err)).isTrue();
+        int port = Integer.parseInt(m.group(1));
+        Matcher metrics = metricsAt.matcher(read(out));
+        assertThat(metrics.find()).isTrue();
+
+        URI uri = URI.create("rill://127.0.0.1:" + port);
+        assertThatThrownBy(() -> RillClient.connect(uri, ClientOptions.defaults().token("s3cret-guess"))
+                .block(TIMEOUT)).isInstanceOf(AuthenticationException.class);
+        assertThatThrownBy(() -> RillClient.connect(uri, ClientOptions.defaults()).block(TIMEOUT))
+                .isInstanceOf(AuthenticationException.class);
+        for (int i = 0; i < 15; i++) {
+            sendGarbage(port);
+        }
+        await().atMost(TIMEOUT).until(() -> scrape(metrics.group(1))
+                .contains("rill_connection_errors_total{reason=\"protocol_error\"} 15\n"));
+        assertThat(scrape(metrics.group(1))).contains("rill_connection_errors_total{reason=\"auth_failed\"} 2\n")
+                .contains("rill_connection_errors_total{reason=\"tls_handshake\"} 0\n");
+
+        process.destroy(); // SIGTERM: the shutdown writes the summary of what was suppressed
+        assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("exited within the bound").isTrue();
+        assertThat(process.exitValue()).as(() -> "exit status; stderr: " + read(err)).isZero();
+
+        String stderr = read(err);
+        List<String> lines = Arrays.asList(stderr.split("\n"));
+        assertThat(lines).as(stderr).filteredOn(l -> l.contains("[auth_failed]")).satisfiesExactly(
+                l -> assertThat(l).matches(PREFIX + "connection from 127\\.0\\.0\\.1:\\d+ refused \\[auth_failed\\]:"
+                        + " unknown token"),
+                l -> assertThat(l).matches(PREFIX + "connection from 127\\.0\\.0\\.1:\\d+ refused \\[auth_failed\\]:"
+                        + " a token is required"));
+        assertThat(lines).as(stderr).filteredOn(l -> l.contains("refused [protocol_error]")).hasSize(10)
+                .allSatisfy(l -> assertThat(l).matches(PREFIX + "connection from 127\\.0\\.0\\.1:\\d+ refused"
+                        + " \\[protocol_error\\]: unknown frame type 0xee"));
+        assertThat(lines).as(stderr).filteredOn(l -> l.contains("suppressed")).singleElement().asString()
+                .matches(PREFIX + Pattern.quote("[protocol_error] 5 more similar lines suppressed (at most 10 per"
+                        + " reason per 60 s; every one is counted: RillServer.connectionErrors(),"
+                        + " rill_connection_errors_total)"));
+        assertThat(stderr).doesNotContain("s3cret").doesNotContain("Exception").doesNotContain("\tat ");
+    }
+
+    /** Opens a connection, sends bytes that are no frame and reads until the server closed it. */
+    private static void sendGarbage(int port) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(10_000);
+            byte[] garbage = new byte[64];
+            Arrays.fill(garbage, (byte) 0x5A);
+            garbage[0] = 0; // a frame of 40 bytes
+            garbage[1] = 0;
+            garbage[2] = 0;
+            garbage[3] = 40;
+            garbage[4] = (byte) 0xEE; // of a type that does not exist
+            s.getOutputStream().write(garbage);
+            InputStream in = s.getInputStream();
+            byte[] chunk = new byte[256];
+            try {
+                while (in.read(chunk) >= 0) {
+                    // the ERROR frame, then the end of the stream
+                }
+            } catch (IOException e) {
+                // reset: the server closed with bytes unread
+            }
+        }
+    }
+
+    private static String scrape(String url) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     private static String read(Path p) {
