@@ -77,10 +77,16 @@ public final class RillCli implements Runnable {
      * Sets up java.util.logging for the process, before anything logs (it reads its settings once): one line per
      * record ({@link #LOG_FORMAT}) instead of its default two (date and calling method, then level and message),
      * unless the user configured it (a logging configuration file or class, or a format of their own:
-     * {@code -Djava.util.logging.SimpleFormatter.format=...} in {@code JAVA_OPTS}); and a manager that stays usable
-     * while the JVM shuts down ({@link RillLogManager}), unless the user chose one.
+     * {@code -Djava.util.logging.SimpleFormatter.format=...} in {@code JAVA_OPTS}); a manager that stays usable
+     * while the JVM shuts down ({@link RillLogManager}), unless the user chose one; and Reactor's and reactor-netty's
+     * loggers on java.util.logging too, unless the user chose ({@code reactor.logging.fallback}): without SLF4J they
+     * otherwise print in a format of their own ({@code [ERROR] (thread) message}) that no logging setting reaches.
+     * Rill's own lines ({@code System.Logger}) and Netty's go to java.util.logging anyway.
      */
     static void configureLogging() {
+        if (System.getProperty("reactor.logging.fallback") == null) {
+            System.setProperty("reactor.logging.fallback", "JDK");
+        }
         if (System.getProperty("java.util.logging.config.file") == null
                 && System.getProperty("java.util.logging.config.class") == null
                 && System.getProperty("java.util.logging.SimpleFormatter.format") == null) {

@@ -8,9 +8,12 @@ import dev.rill.netty.Permission;
 import dev.rill.netty.Permissions;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -66,6 +69,20 @@ class UnitsTest {
             assertThat(line).matches("# (HELP|TYPE) rill_[a-z_]+ .+|rill_[a-z_]+(\\{(queue|reason)=\".*\"\\})? \\d+");
         }
         assertThat(PrometheusText.escape("x\\y\nz")).isEqualTo("x\\\\y\\nz");
+    }
+
+    @Test
+    void theRillProcessLogsOneLinePerRecordInOneFormatWhateverTheLoggingFrontEnd() throws Exception {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m",
+                "-cp", System.getProperty("java.class.path"), LogFormatMain.class.getName())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String time = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} ";
+        assertThat(err.split("\n")).as(err).satisfiesExactly(
+                l -> assertThat(l).matches(time + "WARNING dev\\.rill\\.test: from System\\.Logger"),
+                l -> assertThat(l).matches(time + "WARNING io\\.netty\\.test: from Netty"),
+                l -> assertThat(l).matches(time + "WARNING reactor\\.test: from Reactor"));
     }
 
     @Test
