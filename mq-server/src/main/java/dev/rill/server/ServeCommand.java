@@ -104,15 +104,25 @@ final class ServeCommand implements Callable<Integer> {
                     + " ${DEFAULT-VALUE}.")
     Duration grace;
 
+    /**
+     * How long opening the data directory's queues and binding the ports may take: not {@code --shutdown-grace},
+     * which is about the shutdown (a short grace made the start fail, saying it could not listen).
+     */
+    static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (fsync != null && dataDir == null) {
             throw new CliException(ExitCodes.USAGE, "--fsync needs --data-dir (without it queues live in memory)");
         }
+        if (grace.isZero() || grace.isNegative()) {
+            throw new CliException(ExitCodes.USAGE, "--shutdown-grace must be positive, was " + grace);
+        }
         ServerOptions options = options();
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
-        ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, grace);
+        ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort,
+                START_TIMEOUT);
         PrintWriter err = spec.commandLine().getErr();
         if (root.installSignalHandlers) {
             // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0, or 1

@@ -241,6 +241,24 @@ class ServeCommandTest {
     }
 
     @Test
+    void aShortShutdownGraceDoesNotBoundTheStart() throws Exception {
+        // --shutdown-grace bounded the start too: a grace shorter than the bind failed it ("cannot listen on ...")
+        Running s = serve("--port", "0", "--data-dir", dir.resolve("data").toString(), "--shutdown-grace",
+                "PT0.000000001S");
+        Cli.Result sent = Cli.run("send", "q", "--create", "--url", s.process().url(), "x");
+        assertThat(sent.code()).as(sent.toString()).isZero();
+        assertThat(s.stop().code()).isZero();
+
+        for (String grace : List.of("0s", "0")) {
+            // bounded: a server that starts instead of refusing would run until stopped
+            Cli.Result r = CompletableFuture.supplyAsync(() -> Cli.run("serve", "--port", "0", "--shutdown-grace",
+                    grace)).get(30, TimeUnit.SECONDS);
+            assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(r.err()).contains("--shutdown-grace must be positive, was PT0S");
+        }
+    }
+
+    @Test
     void badServeInputExitsTwoOrOne() throws Exception {
         Path badTokens = tokens("admin *=all", "writer orders=write");
         Cli.Result tokens = Cli.run("serve", "--port", "0", "--tokens", badTokens.toString());
