@@ -122,7 +122,7 @@ final class BenchCommand implements Callable<Integer> {
             conn.await(admin.queue(qspec, Codec.bytes()), "creating '" + name + "'");
             out.println("bench: " + messages + " messages of " + payloadSize + " B, " + producers + " producer(s), "
                     + consumers + " consumer(s), rate " + (rate == null ? "unlimited" : fmt(rate) + "/s") + ", queue "
-                    + name + " on " + conn.uri() + (embedded != null ? " (embedded server)" : ""));
+                    + name + " on " + conn.address() + (embedded != null ? " (embedded server)" : ""));
             out.flush();
             for (int i = 0; i < consumers; i++) {
                 ReactiveBroker b = conn.connect();

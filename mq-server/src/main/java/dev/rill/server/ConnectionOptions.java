@@ -67,6 +67,10 @@ final class ConnectionOptions {
             throw badUrl();
         }
         int port = u.getPort() == -1 ? RillClient.DEFAULT_PORT : u.getPort();
+        if (port < 1 || port > 65535) {
+            // was exit code 3, "cannot connect to ...: port out of range:99999", as if the server were down
+            throw new CliException(ExitCodes.USAGE, "--url: '" + url + "': the port must be 1..65535, was " + port);
+        }
         try {
             return new URI(RillClient.SCHEME, null, u.getHost(), port, null, null, null);
         } catch (URISyntaxException e) {
@@ -76,6 +80,16 @@ final class ConnectionOptions {
 
     private CliException badUrl() {
         return new CliException(ExitCodes.USAGE, "--url: '" + url + "' is not rill://HOST[:PORT] or rills://HOST[:PORT]");
+    }
+
+    /**
+     * The server's address as the user wrote it, for messages: {@code rills://} when TLS is used ({@link #uri()} says
+     * {@code rill://} either way, TLS being a client option).
+     *
+     * @return {@code rill://HOST:PORT} or {@code rills://HOST:PORT}
+     */
+    String address() {
+        return (tlsWanted() ? "rills://" : "rill://") + uri().getRawAuthority();
     }
 
     /** @return whether TLS is asked for */
@@ -119,7 +133,7 @@ final class ConnectionOptions {
         try {
             ReactiveBroker b = RillClient.connect(uri, options).block(timeout.plusSeconds(2));
             if (b == null) {
-                throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + uri + ": no answer");
+                throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + address() + ": no answer");
             }
             return b;
         } catch (RuntimeException e) {
@@ -127,7 +141,8 @@ final class ConnectionOptions {
             if (t instanceof AuthenticationException || t instanceof CliException) {
                 throw e;
             }
-            throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + uri + ": " + ExitCodes.message(t), t);
+            throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + address() + ": " + ExitCodes.message(t),
+                    t);
         }
     }
 

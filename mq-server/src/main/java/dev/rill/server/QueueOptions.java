@@ -118,7 +118,7 @@ final class QueueOptions {
             return conn.await(broker.lookup(name, Codec.utf8()), "looking up queue '" + name + "'");
         } catch (RuntimeException e) {
             if (ExitCodes.root(e) instanceof QueueNotFoundException) {
-                throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.uri()
+                throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.address()
                         + " ('rill stats' lists the queues; rill send --create creates it)", e);
             }
             throw e;

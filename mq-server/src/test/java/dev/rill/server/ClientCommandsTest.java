@@ -286,7 +286,8 @@ class ClientCommandsTest {
 
     @Test
     void badUrlExitsTwoAndUnreachableServerExitsThree() throws Exception {
-        for (String bad : List.of("http://127.0.0.1:1", "rill://", "not a url", "rill://host:1/path")) {
+        for (String bad : List.of("http://127.0.0.1:1", "rill://", "not a url", "rill://host:1/path",
+                "rill://127.0.0.1:99999", "rill://127.0.0.1:0")) {
             Cli.Result r = Cli.run("stats", "--url", bad);
             assertThat(r.code()).as(bad + ": " + r).isEqualTo(ExitCodes.USAGE);
             assertThat(r.err()).contains("--url");
@@ -310,6 +311,8 @@ class ClientCommandsTest {
                 new Case("--count", "send", q, "--url", url, "--count", "-1", "x"),
                 new Case("--rate", "send", q, "--url", url, "--rate", "0", "x"),
                 new Case("not a duration", "send", q, "--url", url, "--delay", "soon", "x"),
+                new Case("'99999999999999h' is too long", "stats", "--url", url, "--timeout", "99999999999999h"),
+                new Case("'PT-1S' is negative", "consume", q, "--url", url, "--idle", "PT-1S"),
                 new Case("--max", "peek", q, "--url", url, "--max", "0"),
                 new Case("--max", "redrive", q, "--url", url, "--max", "0"),
                 new Case("Unknown option", "stats", "--url", url, "--frobnicate"),

@@ -164,6 +164,8 @@ class ServeCommandTest {
         Cli.Result untrusted = Cli.run("stats", "--url", url, "--tls-cert", client.cert().toString(),
                 "--tls-key", client.key().toString(), "--timeout", "3s");
         assertThat(untrusted.code()).as(untrusted.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+        // the address as given: it said rill:// for a rills:// URL
+        assertThat(untrusted.err()).contains("cannot connect to " + url + ": TLS handshake");
         // each of the three failed handshakes is counted (and logged) on the server
         await().atMost(Duration.ofSeconds(20)).until(() -> s.process().server().connectionErrors()
                 .get("tls_handshake") == 3);

@@ -96,6 +96,16 @@ class UnitsTest {
         assertThat(DurationConverter.parse("PT0.5S")).isEqualTo(Duration.ofMillis(500));
         assertThatThrownBy(() -> DurationConverter.parse("soon"))
                 .isInstanceOf(CommandLine.TypeConversionException.class).hasMessageContaining("not a duration");
+        assertThat(DurationConverter.parse("P365D")).isEqualTo(Duration.ofDays(365));
+        // beyond the bound: overflowed (long overflow, exit 3) or was clamped to another value than the one given
+        for (String tooLong : List.of("8761h", "P366D", "99999999999999h", "1" + "0".repeat(30) + "ms")) {
+            assertThatThrownBy(() -> DurationConverter.parse(tooLong)).as(tooLong)
+                    .isInstanceOf(CommandLine.TypeConversionException.class)
+                    .hasMessage("'" + tooLong + "' is too long: at most 365 days");
+        }
+        assertThatThrownBy(() -> DurationConverter.parse("PT-5S"))
+                .isInstanceOf(CommandLine.TypeConversionException.class)
+                .hasMessage("'PT-5S' is negative: a duration is 0 or more");
     }
 
     @Test
