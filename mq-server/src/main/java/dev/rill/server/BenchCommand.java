@@ -198,8 +198,8 @@ final class BenchCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--producers and --consumers must be 1..64, were " + producers
                     + " and " + consumers);
         }
-        if (rate != null && !(rate > 0)) {
-            throw new CliException(ExitCodes.USAGE, "--rate must be positive, was " + rate);
+        if (rate != null && (!(rate > 0) || rate.isInfinite())) {
+            throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
         }
     }
 

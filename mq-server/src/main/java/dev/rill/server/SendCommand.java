@@ -84,8 +84,8 @@ final class SendCommand implements Callable<Integer> {
         if (count != null && count < 0) {
             throw new CliException(ExitCodes.USAGE, "--count must be >= 0, was " + count);
         }
-        if (rate != null && !(rate > 0)) {
-            throw new CliException(ExitCodes.USAGE, "--rate must be positive, was " + rate);
+        if (rate != null && (!(rate > 0) || rate.isInfinite())) {
+            throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
         }
         OutboundMessage<String> template = template();
         queueOptions.spec(queue);

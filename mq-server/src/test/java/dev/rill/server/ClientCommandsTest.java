@@ -17,10 +17,15 @@ import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -115,6 +120,27 @@ class ClientCommandsTest {
         QueueStats s = stats(q);
         assertThat(s.delayed()).isEqualTo(20);
         assertThat(s.ready()).isZero();
+    }
+
+    @Test
+    void aPacedSendFromStandardInputSendsEachLineAsItComes() throws Exception {
+        String q = queue("tail");
+        declare(QueueSpec.named(q));
+        PipedOutputStream typed = new PipedOutputStream();
+        PipedInputStream stdin = new PipedInputStream(typed);
+        CompletableFuture<Cli.Result> send = CompletableFuture.supplyAsync(() -> Cli.run(stdin, p -> { }, "send", q,
+                "--url", url, "--token", ADMIN, "--rate", "1000"));
+        typed.write("first\n".getBytes(StandardCharsets.UTF_8));
+        typed.flush();
+        // above 100/s the lines went in bursts (of 10 at 1000/s): the first line waited for nine more
+        await().atMost(Duration.ofSeconds(20)).until(() -> stats(q).ready() == 1);
+        typed.write("second\n".getBytes(StandardCharsets.UTF_8));
+        typed.close();
+        Cli.Result r = send.get(30, TimeUnit.SECONDS);
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out()).contains("sent 2 message(s)");
+        assertThat(declare(QueueSpec.named(q)).peek(5).map(Message::payload).collectList().block(T))
+                .containsExactly("first", "second");
     }
 
     @Test
@@ -310,6 +336,8 @@ class ClientCommandsTest {
                 new Case("--priority", "send", q, "--url", url, "--priority", "12", "x"),
                 new Case("--count", "send", q, "--url", url, "--count", "-1", "x"),
                 new Case("--rate", "send", q, "--url", url, "--rate", "0", "x"),
+                new Case("--rate must be a positive number, was Infinity", "send", q, "--url", url, "--token",
+                        ADMIN, "--rate", "Infinity", "x"),
                 new Case("not a duration", "send", q, "--url", url, "--delay", "soon", "x"),
                 new Case("'99999999999999h' is too long", "stats", "--url", url, "--timeout", "99999999999999h"),
                 new Case("'PT-1S' is negative", "consume", q, "--url", url, "--idle", "PT-1S"),

@@ -81,5 +81,9 @@ class DemoAndBenchTest {
         Cli.Result r = Cli.run("bench", "--payload-size", "4");
         assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(r.err()).contains("--payload-size must be 8..524288");
+        // an infinite rate overflowed the burst size: "size > 0 required but it was -1", exit 6
+        Cli.Result rate = Cli.run("bench", "--rate", "Infinity");
+        assertThat(rate.code()).as(rate.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(rate.err()).contains("--rate must be a positive number, was Infinity");
     }
 }
