@@ -7,9 +7,11 @@ import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
 import java.io.PrintWriter;
 import java.time.Duration;
-import java.util.Iterator;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.reactivestreams.Subscription;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,7 +20,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
-import reactor.core.publisher.Flux;
+import reactor.core.Exceptions;
+import reactor.core.publisher.BaseSubscriber;
 
 /** {@code rill consume}: receives messages, prints them and settles each one. */
 @Command(name = "consume", mixinStandardHelpOptions = true, sortOptions = false,
@@ -71,7 +74,8 @@ final class ConsumeCommand implements Callable<Integer> {
     Duration idle;
 
     @Option(names = "--max-unacked", paramLabel = "N",
-            description = "Hold at most N received, unsettled messages. Default: no bound (one is asked at a time).")
+            description = "Hold at most N received, unsettled messages. Default: no bound (one is asked at a time)."
+                    + " With --print, which holds every message it prints, it ends after N.")
     Integer maxUnacked;
 
     @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key and headers before the payload.")
@@ -84,9 +88,52 @@ final class ConsumeCommand implements Callable<Integer> {
             description = "Lease length of the messages this command receives. Default: the queue's.")
     Duration visibilityTimeout;
 
+    /** What ends the wait for the next delivery besides a delivery or a failure. */
+    private enum Marker {
+        /** The stream completed: the server ended it. */
+        END,
+        /** Ctrl-C or SIGTERM. */
+        INTERRUPTED
+    }
+
+    /**
+     * Hands the deliveries to the command's thread, asking for one more only when told to: the command asks for the
+     * next delivery once it has printed and settled the one before, so it never holds a message it has not printed
+     * (with {@code toIterable(1)} the next one was asked for, and leased, before the current one was printed: a
+     * failure or Ctrl-C then released a message nobody saw, with one more delivery counted against it).
+     */
+    private static final class OneAtATime extends BaseSubscriber<Delivery<String>> {
+        private final BlockingQueue<Object> handoff;
+
+        OneAtATime(BlockingQueue<Object> handoff) {
+            this.handoff = handoff;
+        }
+
+        @Override
+        protected void hookOnSubscribe(Subscription subscription) {
+            subscription.request(1);
+        }
+
+        @Override
+        protected void hookOnNext(Delivery<String> delivery) {
+            handoff.add(delivery);
+        }
+
+        @Override
+        protected void hookOnComplete() {
+            handoff.add(Marker.END);
+        }
+
+        @Override
+        protected void hookOnError(Throwable error) {
+            handoff.add(error);
+        }
+    }
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         ReceiveOptions options = receiveOptions();
         if (idle != null && (idle.isZero() || idle.isNegative())) {
             throw new CliException(ExitCodes.USAGE, "--idle must be positive, was " + idle);
@@ -94,38 +141,68 @@ final class ConsumeCommand implements Callable<Integer> {
         if (nackDelay != null && mode.nack == false) {
             throw new CliException(ExitCodes.USAGE, "--nack-delay goes with --nack");
         }
-        ReactiveBroker broker = conn.connect();
+        long limit = count == null ? Long.MAX_VALUE : count;
+        if (mode.print && maxUnacked != null) {
+            // --print holds every message it printed: none comes past --max-unacked, so it ends there (it waited)
+            limit = Math.min(limit, maxUnacked);
+        }
+        BlockingQueue<Object> handoff = new LinkedBlockingQueue<>();
+        // Ctrl-C or SIGTERM: finish settling the message printed, then end, saying how many were handled
+        InterruptHook hook = InterruptHook.install(root.installSignalHandlers, "rill-consume-interrupt",
+                conn.timeout.plusSeconds(5), () -> handoff.add(Marker.INTERRUPTED));
+        ReactiveBroker broker = null;
+        OneAtATime stream = new OneAtATime(handoff);
         long handled = 0;
         try {
+            broker = conn.connect();
             ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
-            Flux<Delivery<String>> deliveries = q.receive(options);
-            java.util.concurrent.atomic.AtomicBoolean idled = new java.util.concurrent.atomic.AtomicBoolean();
-            if (idle != null) {
-                deliveries = deliveries.timeout(idle).onErrorResume(TimeoutException.class, e -> {
-                    idled.set(true);
-                    return Flux.empty();
-                });
+            if (limit > 0) {
+                q.receive(options).subscribe(stream);
             }
-            // one delivery asked for at a time, handled on this thread: the consumer never holds more than it prints
-            Iterator<Delivery<String>> it = deliveries.toIterable(1).iterator();
-            while (it.hasNext()) {
-                Delivery<String> d = it.next();
+            while (handled < limit) {
+                Object next = idle == null ? handoff.take() : handoff.poll(idle.toNanos(), TimeUnit.NANOSECONDS);
+                if (next == null) {
+                    break; // --idle passed without a message
+                }
+                if (next == Marker.INTERRUPTED || hook.interrupted()) {
+                    err.println("rill consume: interrupted after " + handled + " message(s) " + verb());
+                    err.flush();
+                    return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
+                }
+                if (next == Marker.END) {
+                    // neither --count nor --idle ended it: the server ended the stream (graceful shutdown)
+                    throw new CliException(ExitCodes.UNAVAILABLE, "the server ended the stream (shutting down)"
+                            + " after " + handled + " message(s)");
+                }
+                if (next instanceof Throwable t) {
+                    throw Exceptions.propagate(t);
+                }
+                @SuppressWarnings("unchecked")
+                Delivery<String> d = (Delivery<String>) next;
                 out.println(verbose ? describe(d) + "\t" + d.payload() : d.payload());
                 out.flush();
+                if (out.checkError()) {
+                    // a closed pipe (rill consume q | head -1): acking what nobody read would lose it
+                    throw new CliException(ExitCodes.FAILED, "cannot write to standard output (closed?): stopped"
+                            + " after " + handled + " message(s) " + verb() + "; the one not printed was not settled"
+                            + " and is delivered again");
+                }
                 settle(d);
                 handled++;
+                if (handled < limit) {
+                    stream.request(1);
+                }
             }
             if (verbose) {
                 out.println("# " + handled + " message(s) " + verb());
             }
-            if (!idled.get() && (count == null || handled < count)) {
-                // neither --count nor --idle ended it: the server ended the stream (graceful shutdown)
-                throw new CliException(ExitCodes.UNAVAILABLE, "the server ended the stream (shutting down) after "
-                        + handled + " message(s)");
-            }
             return ExitCodes.OK;
         } finally {
-            broker.close().block(conn.timeout);
+            stream.dispose();
+            if (broker != null) {
+                broker.close().block(conn.timeout);
+            }
+            hook.done();
         }
     }
 

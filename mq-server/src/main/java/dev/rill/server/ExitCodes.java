@@ -42,12 +42,13 @@ final class ExitCodes {
         Map<String, String> m = new LinkedHashMap<>();
         m.put(" 0", "success");
         m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: the broker did not close"
-                + " within --shutdown-grace)");
+                + " within --shutdown-grace; consume: standard output closed)");
         m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file)");
         m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");
         m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full, server too old)");
+        m.put(" 130, 143", "interrupted by Ctrl-C (SIGINT) or SIGTERM (serve: 0 after its graceful shutdown)");
         return m;
     }
 

@@ -1,5 +1,7 @@
 package dev.rill.server;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
@@ -57,7 +59,10 @@ public final class RillCli implements Runnable {
     public static void main(String[] args) {
         configureLogging();
         Charset cs = Charset.defaultCharset();
-        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, cs), true);
+        // standard output straight to its file descriptor: System.out swallows write errors where the PrintWriter
+        // above it could not see them, and rill consume must see a closed pipe before it acks what it printed
+        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(new FileOutputStream(FileDescriptor.out), cs),
+                true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, cs), true);
         RillCli root = new RillCli(System.in, System.console() != null, true, p -> { });
         int code = root.commandLine(out, err).execute(args);

@@ -1,9 +1,11 @@
 package dev.rill.server;
 
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 
@@ -30,10 +32,44 @@ final class Cli {
     }
 
     static Result run(InputStream in, Consumer<ServerProcess> onServerStarted, String... args) {
-        StringWriter out = new StringWriter();
+        return run(in, new StringWriter(), onServerStarted, args);
+    }
+
+    /**
+     * Runs with standard output going to {@code out}; the result's {@code out} is its {@code toString()}.
+     */
+    static Result run(InputStream in, Writer out, Consumer<ServerProcess> onServerStarted, String... args) {
         StringWriter err = new StringWriter();
         RillCli root = new RillCli(in, false, false, onServerStarted);
         int code = root.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
         return new Result(code, out.toString(), err.toString());
+    }
+
+    /** Standard output that breaks after its first line, as a pipe into {@code head -1} does. */
+    static final class BrokenAfterOneLine extends Writer {
+        private final StringBuilder written = new StringBuilder();
+        private boolean broken;
+
+        @Override
+        public void write(char[] chars, int offset, int length) throws IOException {
+            if (broken) {
+                throw new IOException("Broken pipe");
+            }
+            written.append(chars, offset, length);
+            broken = written.indexOf("\n") >= 0;
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public String toString() {
+            return written.toString();
+        }
     }
 }

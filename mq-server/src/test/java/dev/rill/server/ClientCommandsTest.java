@@ -207,6 +207,39 @@ class ClientCommandsTest {
     }
 
     @Test
+    void consumeNeverAcksWhatItCouldNotPrintNorLeasesAMessageBeforePrintingTheOneItHolds() {
+        String q = queue("piped");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.sendMany(reactor.core.publisher.Flux.just("a", "b", "c").map(OutboundMessage::of)).blockLast(T);
+        // rill consume q | head -1: after the first line nothing can be written; the rest was acked unread
+        Cli.Result r = Cli.run(java.io.InputStream.nullInputStream(), new Cli.BrokenAfterOneLine(), p -> { },
+                "consume", q, "--url", url, "--token", ADMIN, "--count", "3");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(r.out()).isEqualTo("a" + System.lineSeparator());
+        assertThat(r.err()).contains("cannot write to standard output (closed?): stopped after 1 message(s) acked");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.acked()).isEqualTo(1);
+            assertThat(s.inFlight()).isZero();
+            assertThat(s.ready()).isEqualTo(2);
+            // b was leased once (it could not be printed); c never: the next is asked for only after a settle
+            assertThat(s.delivered()).isEqualTo(2);
+        });
+    }
+
+    @Test
+    void consumePrintEndsAtMaxUnackedInsteadOfWaitingForever() throws Exception {
+        String q = queue("held");
+        declare(QueueSpec.named(q)).sendMany(reactor.core.publisher.Flux.just("x", "y", "z")
+                .map(OutboundMessage::of)).blockLast(T);
+        // --print holds what it printed: with --max-unacked 2 the third never came and the command waited forever
+        Cli.Result r = CompletableFuture.supplyAsync(() -> admin("consume", q, "--print", "--max-unacked", "2"))
+                .get(30, TimeUnit.SECONDS);
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out().lines().toList()).containsExactly("x", "y");
+    }
+
+    @Test
     void statsPrintsATable() {
         String q = queue("tab");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
@@ -341,6 +374,7 @@ class ClientCommandsTest {
                 new Case("not a duration", "send", q, "--url", url, "--delay", "soon", "x"),
                 new Case("'99999999999999h' is too long", "stats", "--url", url, "--timeout", "99999999999999h"),
                 new Case("'PT-1S' is negative", "consume", q, "--url", url, "--idle", "PT-1S"),
+                new Case("'PT-1S' is negative", "consume", q, "--url", url, "--nack", "--nack-delay", "PT-1S"),
                 new Case("--max", "peek", q, "--url", url, "--max", "0"),
                 new Case("--max", "redrive", q, "--url", url, "--max", "0"),
                 new Case("Unknown option", "stats", "--url", url, "--frobnicate"),
