@@ -43,7 +43,8 @@ final class ExitCodes {
         m.put(" 0", "success");
         m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: the broker did not close"
                 + " within --shutdown-grace; consume: standard output closed)");
-        m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file)");
+        m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file; send: standard"
+                + " input closed or not UTF-8 text)");
         m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");

@@ -4,10 +4,7 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.SendResult;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +19,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
 /** {@code rill send}: sends messages from the arguments or from standard input. */
@@ -81,31 +80,61 @@ final class SendCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         if (count != null && count < 0) {
             throw new CliException(ExitCodes.USAGE, "--count must be >= 0, was " + count);
         }
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
         }
+        boolean fromInput = messages == null || messages.isEmpty();
+        if (fromInput && root.in == System.in && InputLines.closedAtStart()) {
+            throw new CliException(ExitCodes.USAGE, "standard input is closed: give the messages as arguments, or"
+                    + " pipe them in, one per line");
+        }
         OutboundMessage<String> template = template();
         queueOptions.spec(queue);
-        ReactiveBroker broker = conn.connect();
+        Sinks.One<Boolean> stop = Sinks.one();
+        // Ctrl-C or SIGTERM: stop taking messages, wait (at most --timeout) for the answers to those sent, then say how
+        // many were sent, so that it is known where the input stopped
+        InterruptHook hook = InterruptHook.install(root.installSignalHandlers, "rill-send-interrupt",
+                conn.timeout.multipliedBy(2).plusSeconds(5), () -> stop.tryEmitValue(true));
+        ReactiveBroker broker = null;
+        AtomicLong taken = new AtomicLong();
+        AtomicLong sent = new AtomicLong();
         try {
+            broker = conn.connect();
             ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
             Flux<String> payloads = payloads();
             Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> message(template, i + 1, p));
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
-            AtomicLong sent = new AtomicLong();
+            outbound = outbound.takeUntilOther(stop.asMono()).doOnNext(m -> taken.incrementAndGet());
             AtomicLong duplicates = new AtomicLong();
             long start = System.nanoTime();
-            q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
-                sent.incrementAndGet();
-                if (r.duplicate()) {
-                    duplicates.incrementAndGet();
+            try {
+                q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
+                    sent.incrementAndGet();
+                    if (r.duplicate()) {
+                        duplicates.incrementAndGet();
+                    }
+                }).takeUntilOther(stop.asMono().then(Mono.delay(conn.timeout))).blockLast();
+            } catch (RuntimeException e) {
+                if (!hook.interrupted()) {
+                    throw new CliException(ExitCodes.of(e), ExitCodes.message(e) + sentBefore(e, sent.get(),
+                            taken.get()), e);
                 }
-            }).blockLast();
+            }
+            if (hook.interrupted()) {
+                long unconfirmed = taken.get() - sent.get();
+                err.println("rill send: interrupted: " + sent.get() + " message(s) sent to " + queue
+                        + (fromInput ? " (the first " + sent.get() + " line(s) of the input)" : "")
+                        + (unconfirmed > 0 ? "; " + unconfirmed + " more were sent without an answer: they may or"
+                                + " may not have been stored" : "; nothing after them"));
+                err.flush();
+                return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
+            }
             long ms = (System.nanoTime() - start) / 1_000_000;
             if (!quiet) {
                 out.println("sent " + sent.get() + " message(s) to " + queue
@@ -114,8 +143,28 @@ final class SendCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         } finally {
-            broker.close().block(conn.timeout);
+            if (broker != null) {
+                broker.close().block(conn.timeout);
+            }
+            hook.done();
         }
+    }
+
+    /**
+     * What a failed send had sent: results come in order, so the first {@code sent} messages were stored. A refused
+     * message (or bad input) ends the stream with nothing after it stored; a lost connection leaves the messages sent
+     * without an answer unknown.
+     */
+    private String sentBefore(RuntimeException e, long sent, long taken) {
+        if (sent == 0 && taken <= 1) {
+            return ""; // the first message failed: the error says it all
+        }
+        if (ExitCodes.of(e) != ExitCodes.UNAVAILABLE) {
+            return "; the " + sent + " message(s) before it were sent to " + queue + ", none after it";
+        }
+        long unknown = taken - sent;
+        return "; " + sent + " message(s) were sent to " + queue + (unknown > 0 ? ", " + unknown + " more without an"
+                + " answer: they may or may not have been stored" : ", none after them");
     }
 
     private OutboundMessage<String> template() {
@@ -166,19 +215,11 @@ final class SendCommand implements Callable<Integer> {
             }
             return Flux.fromIterable(messages).repeat().take(count);
         }
-        Flux<String> lines = Flux.using(
-                () -> new BufferedReader(new InputStreamReader(root.in, StandardCharsets.UTF_8)),
-                r -> Flux.fromStream(Stream.generate(() -> readLine(r)).takeWhile(l -> l != null)),
-                r -> { }) // standard input stays open: it is not ours to close
-                .subscribeOn(Schedulers.boundedElastic());
+        // standard input stays open: it is not ours to close
+        Flux<String> lines = Flux.defer(() -> {
+            InputLines input = new InputLines(root.in);
+            return Flux.fromStream(Stream.generate(input::next).takeWhile(l -> l != null));
+        }).subscribeOn(Schedulers.boundedElastic());
         return count == null ? lines : lines.take(count);
-    }
-
-    private static String readLine(BufferedReader r) {
-        try {
-            return r.readLine();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 }

@@ -28,7 +28,11 @@ final class Cli {
     }
 
     static Result runWithInput(String stdin, String... args) {
-        return run(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), p -> { }, args);
+        return runWithInput(stdin.getBytes(StandardCharsets.UTF_8), args);
+    }
+
+    static Result runWithInput(byte[] stdin, String... args) {
+        return run(new ByteArrayInputStream(stdin), p -> { }, args);
     }
 
     static Result run(InputStream in, Consumer<ServerProcess> onServerStarted, String... args) {

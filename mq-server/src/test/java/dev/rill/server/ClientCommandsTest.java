@@ -240,6 +240,37 @@ class ClientCommandsTest {
     }
 
     @Test
+    void sendFromStandardInputRefusesBytesThatAreNotUtf8NamingTheLineAndWhatWasSent() {
+        String q = queue("binary");
+        declare(QueueSpec.named(q));
+        byte[] input = {'o', 'k', '1', '\r', '\n', (byte) 0xff, (byte) 0xfe, ' ', 'x', '\n', 'o', 'k', '3', '\n'};
+        Cli.Result r = Cli.runWithInput(input, "send", q, "--url", url, "--token", ADMIN);
+        // was: "sent 3 message(s)", the bad bytes replaced by U+FFFD
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains("line 2 of standard input is not UTF-8 text")
+                .contains("the 1 message(s) before it were sent to " + q + ", none after it");
+        assertThat(declare(QueueSpec.named(q)).peek(5).map(Message::payload).collectList().block(T))
+                .containsExactly("ok1");
+    }
+
+    @Test
+    void aSendThatFailsMidwaySaysHowManyWereSent() {
+        String q = queue("partial");
+        declare(QueueSpec.named(q));
+        String big = "b".repeat(2 * 1024 * 1024); // above the server's frame size
+        Cli.Result r = Cli.runWithInput("a1\na2\n" + big + "\nc\n", "send", q, "--url", url, "--token", ADMIN);
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(r.err()).contains("exceeds the server's maximum frame size")
+                .contains("; the 2 message(s) before it were sent to " + q + ", none after it");
+        assertThat(declare(QueueSpec.named(q)).peek(5).map(Message::payload).collectList().block(T))
+                .containsExactly("a1", "a2");
+        // one message that fails: the error alone
+        Cli.Result one = admin("send", q, big);
+        assertThat(one.code()).as(one.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(one.err()).doesNotContain("were sent");
+    }
+
+    @Test
     void statsPrintsATable() {
         String q = queue("tab");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);

@@ -20,14 +20,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code rill consume} as its own process, with what a shell does to it: SIGTERM (as Ctrl-C) in the middle of a run,
- * a pipe closed by its reader.
+ * {@code rill send} and {@code rill consume} as their own processes, with what a shell does to them: SIGTERM (as
+ * Ctrl-C) in the middle of a run, a pipe closed by its reader, a closed standard input.
  */
 class ClientSignalTest {
 
@@ -71,6 +73,26 @@ class ClientSignalTest {
     }
 
     @Test
+    void anInterruptedSendSaysHowManyMessagesItSentAndTheServerHasExactlyThose() throws Exception {
+        queue("paced");
+        Path out = dir.resolve("send.out");
+        Path err = dir.resolve("send.err");
+        process = new ProcessBuilder(rill("send", "paced", "--url", url, "--count", "1000000", "--rate", "20",
+                "m{n}")).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        await().atMost(TIMEOUT).until(() -> stats("paced").ready() >= 3 || !process.isAlive());
+
+        process.destroy(); // SIGTERM, as Ctrl-C
+        assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        // was: nothing said, so nobody knew which messages had gone
+        Matcher m = Pattern.compile("rill send: interrupted: (\\d+) message\\(s\\) sent to paced; nothing after them")
+                .matcher(read(err));
+        assertThat(m.find()).as(() -> "stdout: " + read(out) + "stderr: " + read(err)).isTrue();
+        assertThat(stats("paced").ready()).isEqualTo(Long.parseLong(m.group(1)));
+        assertThat(read(err)).doesNotContain("Exception");
+        assertThat(process.exitValue()).isEqualTo(128 + 15);
+    }
+
+    @Test
     void anInterruptedConsumeSettlesWhatItPrintedAndSaysHowMany() throws Exception {
         ReactiveQueue<String> q = queue("work");
         Path out = dir.resolve("consume.out");
@@ -110,6 +132,23 @@ class ClientSignalTest {
             assertThat(s.acked()).isEqualTo(1);
             assertThat(s.ready()).isEqualTo(1);
         });
+    }
+
+    @Test
+    void sendWithAClosedStandardInputSendsNothing() throws Exception {
+        queue("nothing");
+        Path err = dir.resolve("send.err");
+        StringBuilder line = new StringBuilder("exec");
+        for (String a : rill("send", "nothing", "--url", url)) {
+            line.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        }
+        // <&-: the JVM opens its own files on descriptor 0, and send read the JVM's lib/modules as messages
+        process = new ProcessBuilder("/bin/sh", "-c", line + " <&-").redirectError(err.toFile())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as(() -> read(err)).isTrue();
+        assertThat(process.exitValue()).as(() -> read(err)).isEqualTo(ExitCodes.USAGE);
+        assertThat(read(err)).contains("rill send: standard input is closed");
+        assertThat(stats("nothing").sent()).isZero();
     }
 
     private static String read(Path p) {
