@@ -198,6 +198,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--producers and --consumers must be 1..64, were " + producers
                     + " and " + consumers);
         }
+        if (maxTime.isZero()) {
+            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was " + maxTime);
+        }
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
         }

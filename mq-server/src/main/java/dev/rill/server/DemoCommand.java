@@ -97,6 +97,9 @@ final class DemoCommand implements Callable<Integer> {
     /** Counted down by the signal hook, so that the progress loop notices at once. */
     private final CountDownLatch wake = new CountDownLatch(1);
 
+    /** How long the pipelines may finish what they hold when the demo ends early (gave up, interrupted). */
+    private static final Duration CLEANUP_DRAIN = Duration.ofSeconds(2);
+
     /** How long the signal hook waits for the demo to print its summary and close what it opened. */
     private static final Duration INTERRUPT_CLEANUP = Duration.ofSeconds(30);
 
@@ -179,11 +182,20 @@ final class DemoCommand implements Callable<Integer> {
             if (producer != null) {
                 producer.dispose();
             }
+            // let the handlers running and the acks in flight finish (bounded) before the connections close: cut
+            // short, each failed, and a failure reported after its pipeline ended is logged with its stack trace (one
+            // per message when the demo gave up or was interrupted mid-flow)
+            try {
+                Flux.fromIterable(pipelines).flatMap(pl -> pl.drain(CLEANUP_DRAIN).onErrorResume(e -> Mono.empty()))
+                        .then().block(CLEANUP_DRAIN.multipliedBy(2));
+            } catch (RuntimeException e) {
+                // what is left is cut short below
+            }
             pipelines.forEach(QueuePipeline::dispose);
-            listeners.forEach(Disposable::dispose);
             for (ReactiveBroker b : brokers) {
                 b.close().block(Duration.ofSeconds(5));
             }
+            listeners.forEach(Disposable::dispose);
             server.shutdown(Duration.ofSeconds(10));
             hook.done();
         }
@@ -206,6 +218,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (concurrency < 1 || concurrency > 1024) {
             throw new CliException(ExitCodes.USAGE, "--concurrency must be 1..1024, was " + concurrency);
+        }
+        if (maxTime.isZero()) {
+            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was " + maxTime);
         }
         if (backoff.toMillis() < 1) {
             throw new CliException(ExitCodes.USAGE, "--retry-backoff must be at least 1ms, was " + backoff);

@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 
 /** {@code rill demo} and {@code rill bench} in short runs. */
@@ -48,6 +52,26 @@ class DemoAndBenchTest {
         Cli.Result r = Cli.run("demo", "--messages", "0");
         assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(r.err()).contains("--messages must be >= 1");
+        // 0 gave up at once, with a stack trace per acknowledgment cut short (below)
+        Cli.Result noTime = Cli.run("demo", "--max-time", "0s");
+        assertThat(noTime.code()).as(noTime.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noTime.err()).contains("--max-time must be positive, was PT0S");
+    }
+
+    @Test
+    void aDemoThatGivesUpSaysSoInOneLineWithoutLoggingTheAcksItCutShort() throws Exception {
+        // its own process, as a user runs it: a fresh JVM is slow enough that acks are in flight when it gives up
+        Process demo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "demo",
+                "--messages", "200", "--duration", "1ms", "--max-time", "1ms")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(demo.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(demo.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(demo.exitValue()).as(err).isEqualTo(ExitCodes.FAILED);
+        // the consumers' acks in flight failed when their connections closed, and each was logged with its stack
+        // trace: the pipelines' error listeners had been disposed first
+        assertThat(err.lines().toList()).as(err).hasSize(1).first(InstanceOfAssertFactories.STRING)
+                .startsWith("rill demo: demo did not settle within 1 ms after its sends");
     }
 
     @Test
@@ -81,6 +105,9 @@ class DemoAndBenchTest {
         Cli.Result r = Cli.run("bench", "--payload-size", "4");
         assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
         assertThat(r.err()).contains("--payload-size must be 8..524288");
+        Cli.Result noTime = Cli.run("bench", "--max-time", "0s");
+        assertThat(noTime.code()).as(noTime.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noTime.err()).contains("--max-time must be positive, was PT0S");
         // an infinite rate overflowed the burst size: "size > 0 required but it was -1", exit 6
         Cli.Result rate = Cli.run("bench", "--rate", "Infinity");
         assertThat(rate.code()).as(rate.toString()).isEqualTo(ExitCodes.USAGE);
