@@ -47,15 +47,18 @@ class DemoAndBenchTest {
         assertThat(r.err()).isEmpty();
     }
 
+    /** Runs a command line that must be refused as a usage error (exit code 2) saying {@code message}. */
+    private static void refused(String message, String... args) {
+        Cli.Result r = Cli.run(args);
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains(message);
+    }
+
     @Test
     void demoRefusesBadOptions() {
-        Cli.Result r = Cli.run("demo", "--messages", "0");
-        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(r.err()).contains("--messages must be >= 1");
+        refused("--messages must be >= 1", "demo", "--messages", "0");
         // 0 gave up at once, with a stack trace per acknowledgment cut short (below)
-        Cli.Result noTime = Cli.run("demo", "--max-time", "0s");
-        assertThat(noTime.code()).as(noTime.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(noTime.err()).contains("--max-time must be positive, was PT0S");
+        refused("--max-time must be positive, was PT0S", "demo", "--max-time", "0s");
     }
 
     @Test
@@ -102,15 +105,9 @@ class DemoAndBenchTest {
 
     @Test
     void benchRefusesBadOptions() {
-        Cli.Result r = Cli.run("bench", "--payload-size", "4");
-        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(r.err()).contains("--payload-size must be 8..524288");
-        Cli.Result noTime = Cli.run("bench", "--max-time", "0s");
-        assertThat(noTime.code()).as(noTime.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(noTime.err()).contains("--max-time must be positive, was PT0S");
+        refused("--payload-size must be 8..524288", "bench", "--payload-size", "4");
+        refused("--max-time must be positive, was PT0S", "bench", "--max-time", "0s");
         // an infinite rate overflowed the burst size: "size > 0 required but it was -1", exit 6
-        Cli.Result rate = Cli.run("bench", "--rate", "Infinity");
-        assertThat(rate.code()).as(rate.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(rate.err()).contains("--rate must be a positive number, was Infinity");
+        refused("--rate must be a positive number, was Infinity", "bench", "--rate", "Infinity");
     }
 }
