@@ -42,8 +42,10 @@ public final class DurabilityOptions {
     }
 
     /**
-     * @param bytes segment file size, at least 4096; default 64 MiB
+     * @param bytes segment file size, 4 KiB..1 GiB ({@link LogOptions#MIN_SEGMENT_BYTES}..{@link
+     *     LogOptions#MAX_SEGMENT_BYTES}); default 64 MiB
      * @return a new options object
+     * @throws IllegalArgumentException if {@code bytes} is outside those bounds
      */
     public DurabilityOptions segmentBytes(long bytes) {
         LogOptions.defaults().segmentBytes(bytes); // validates

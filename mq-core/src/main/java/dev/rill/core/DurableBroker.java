@@ -47,9 +47,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * (the reactive layer completes a send's or an ack's {@code Mono} only then). Nothing blocks on the file but
  * {@link #open} and {@link #close()}.
  *
- * <p>A payload its codec cannot encode (the codec throws or returns null) is refused: {@code send}, {@code sendAll}
- * and {@code offerAll} throw {@link IllegalArgumentException} and store nothing (for a batch, none of its messages),
- * so nothing is logged for it and no {@code whenDurable} can confirm it. Messages that move between queues (dead
+ * <p>A payload its codec cannot encode (the codec throws or returns null), or a message whose SEND record would take
+ * more than {@link LogRecord.Send#MAX_STORED_BYTES} (256 MiB + 32 KiB) in the log, is refused: {@code send},
+ * {@code sendAll} and {@code offerAll} throw {@link IllegalArgumentException} and store nothing (for a batch, none of
+ * its messages), so nothing is logged for it and no {@code whenDurable} can confirm it. Messages that move between queues (dead
  * letters) are logged by reference to their stored bytes and are not encoded again; a redriven message is sent
  * again and encoded with its destination's codec.
  */
@@ -459,8 +460,18 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         @Override
-        public byte[] prepare(T payload) {
-            return encode(name, payload);
+        public byte[] prepare(OutboundMessage<T> message) {
+            byte[] b = encode(name, message.payload());
+            // Refused here, before anything is stored: a record the log cannot read back (the limit guards recovery
+            // against damaged lengths) would make the next open refuse the whole log
+            long stored = LogRecord.Send.storedBytes(name, message.key(), message.headers(), b.length,
+                    message.dedupId());
+            if (stored > LogRecord.Send.MAX_STORED_BYTES) {
+                throw new IllegalArgumentException("queue '" + name + "': the message would take " + stored
+                        + " bytes in the log, more than the " + LogRecord.Send.MAX_STORED_BYTES + " (256 MiB + 32 KiB)"
+                        + " a message may take; it was not stored");
+            }
+            return b;
         }
 
         @Override

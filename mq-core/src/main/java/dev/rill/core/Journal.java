@@ -17,14 +17,15 @@ import java.util.Map;
 interface Journal<T> {
 
     /**
-     * Encodes a payload for its SEND record, on the sender's thread and outside the queue's lock (the codec is user
-     * code). Called once per payload per send call, before anything is stored, so a payload that cannot be encoded
-     * is refused and never stored.
+     * Encodes a message's payload for its SEND record, on the sender's thread and outside the queue's lock (the codec
+     * is user code). Called once per message per send call, before anything is stored, so a message that cannot be
+     * logged is refused and never stored.
      *
      * @return the bytes to hand to {@link #sent}
-     * @throws IllegalArgumentException if the codec throws or returns null
+     * @throws IllegalArgumentException if the codec throws or returns null, or the message would take more than a
+     *     log record may hold
      */
-    byte[] prepare(T payload);
+    byte[] prepare(OutboundMessage<T> message);
 
     /**
      * A message was stored; {@code e.deadline} is its due time when {@code e.state == DELAYED}.

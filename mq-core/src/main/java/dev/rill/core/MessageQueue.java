@@ -242,7 +242,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         // writable edge, and a send refused FULL needs no bytes. If the lock finds room after all, the send encodes
         // and goes round once more.
         Journal<T> j = encoder;
-        byte[] encoded = j == null || size >= capacity ? null : j.prepare(message.payload());
+        byte[] encoded = j == null || size >= capacity ? null : j.prepare(message);
         for (;;) {
             long code;
             Signals s;
@@ -262,7 +262,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 return SendOutcomes.outcome(code); // allocated outside the lock
             }
             j = encoder; // a journal is never attached again once detached: this loop ends
-            encoded = j == null ? null : j.prepare(message.payload());
+            encoded = j == null ? null : j.prepare(message);
         }
     }
 
@@ -488,7 +488,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         int n = messages.size();
         byte[][] out = new byte[n][];
         for (int i = 0; i < n; i++) {
-            out[i] = j.prepare(messages.get(i).payload());
+            out[i] = j.prepare(messages.get(i));
         }
         return out;
     }

@@ -273,8 +273,8 @@ class FifoRingTest {
         List<String> journaled = new ArrayList<>();
         q.setJournal(new Journal<>() {
             @Override
-            public byte[] prepare(String payload) {
-                return payload.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            public byte[] prepare(OutboundMessage<String> message) {
+                return message.payload().getBytes(java.nio.charset.StandardCharsets.UTF_8);
             }
 
             @Override

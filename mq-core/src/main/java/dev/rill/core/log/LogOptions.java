@@ -13,18 +13,29 @@ public final class LogOptions {
 
     /** Default segment size: 64 MiB. */
     public static final long DEFAULT_SEGMENT_BYTES = 64L << 20;
+    /** Smallest segment size: 4 KiB. */
+    public static final long MIN_SEGMENT_BYTES = 4096;
+    /**
+     * Largest segment size: 1 GiB. Nothing in the log holds a segment whole (recovery and relocation read it
+     * through a window, a record at a time), so the bound is not an array's: a segment is the unit of deletion
+     * (disk use grows by segments) and of relocation, which reads the oldest segment on the writer thread while
+     * appends wait.
+     */
+    public static final long MAX_SEGMENT_BYTES = 1L << 30;
 
     private static final LogOptions DEFAULTS = new LogOptions(FsyncPolicy.always(), DEFAULT_SEGMENT_BYTES,
-            System::currentTimeMillis);
+            System::currentTimeMillis, SegmentReader.WINDOW);
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
     private final LongSupplier clock;
+    private final int readWindow;
 
-    private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock) {
+    private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, int readWindow) {
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
+        this.readWindow = readWindow;
     }
 
     /** @return the default options */
@@ -37,20 +48,23 @@ public final class LogOptions {
      * @return a new options object
      */
     public LogOptions fsync(FsyncPolicy policy) {
-        return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock);
+        return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, readWindow);
     }
 
     /**
      * @param bytes size after which the writer starts a new segment file, not counting what each segment starts
      *     with (the declarations of the live queues and the next ids of deleted ones); a segment may exceed it by one
-     *     record; at least 4096; default 64 MiB
+     *     record, and by the live messages relocated into it; {@value #MIN_SEGMENT_BYTES}..{@value #MAX_SEGMENT_BYTES}
+     *     (1 GiB); default 64 MiB
      * @return a new options object
+     * @throws IllegalArgumentException if {@code bytes} is outside those bounds
      */
     public LogOptions segmentBytes(long bytes) {
-        if (bytes < 4096) {
-            throw new IllegalArgumentException("segmentBytes must be >= 4096, was " + bytes);
+        if (bytes < MIN_SEGMENT_BYTES || bytes > MAX_SEGMENT_BYTES) {
+            throw new IllegalArgumentException("segmentBytes must be " + MIN_SEGMENT_BYTES + ".." + MAX_SEGMENT_BYTES
+                    + " (4 KiB..1 GiB), was " + bytes);
         }
-        return new LogOptions(fsync, bytes, clock);
+        return new LogOptions(fsync, bytes, clock, readWindow);
     }
 
     /**
@@ -59,7 +73,15 @@ public final class LogOptions {
      * @return a new options object
      */
     public LogOptions clock(LongSupplier clock) {
-        return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"));
+        return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), readWindow);
+    }
+
+    /** Tests: the window through which segments are read (at least a segment header); default 1 MiB. */
+    LogOptions readWindow(int bytes) {
+        if (bytes < RecordFormat.HEADER_BYTES) {
+            throw new IllegalArgumentException("readWindow must be >= " + RecordFormat.HEADER_BYTES + ", was " + bytes);
+        }
+        return new LogOptions(fsync, segmentBytes, clock, bytes);
     }
 
     /** @return the fsync policy */
@@ -75,6 +97,10 @@ public final class LogOptions {
     /** @return the compaction clock */
     public LongSupplier clock() {
         return clock;
+    }
+
+    int readWindow() {
+        return readWindow;
     }
 
     @Override

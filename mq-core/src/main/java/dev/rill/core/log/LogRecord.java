@@ -83,6 +83,31 @@ public sealed interface LogRecord {
             Objects.requireNonNull(payload, "payload");
         }
 
+        /**
+         * The most bytes a SEND record may take in the log ({@link #storedBytes}) for a durable broker to store the
+         * message: 256 MiB + 32 KiB, more than a message in a frame of the largest size a server accepts (256 MiB)
+         * takes. The log reads back records of up to 256 MiB + 64 KiB: the rest is room for the headers a relocated
+         * copy of a dead letter adds.
+         */
+        public static final long MAX_STORED_BYTES = RecordFormat.MAX_SEND_BODY;
+
+        /**
+         * How many bytes the SEND record of a message with these fields takes in the log (its body, without the
+         * 12 bytes of the frame's header).
+         *
+         * @param queue the queue's name
+         * @param key its key, or null
+         * @param headers its headers
+         * @param payloadBytes the size of its encoded payload
+         * @param dedupId its dedup id, or null
+         * @return the size in bytes (strings count their UTF-8 bytes; an unpaired surrogate counts three)
+         */
+        public static long storedBytes(String queue, String key, Map<String, String> headers, long payloadBytes,
+                String dedupId) {
+            return RecordFormat.sendBodyBytes(Objects.requireNonNull(queue, "queue"), key,
+                    Objects.requireNonNull(headers, "headers"), payloadBytes, dedupId);
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Send s && s.queue.equals(queue) && s.id == id && s.timestamp == timestamp

@@ -33,8 +33,20 @@ final class RecordFormat {
     static final int HEADER_BYTES = 16;
     static final int FRAME_HEADER_BYTES = 12;
     static final int LENGTH_MASK = 0x5A5A5A5A;
-    /** Largest body accepted when reading: a bigger length is damage. */
-    static final int MAX_BODY = 256 << 20;
+    /**
+     * Largest body accepted when reading (a bigger length is damage), and written: 256 MiB + 64 KiB. A record is read
+     * whole, so this (with the read window) is what recovery holds in memory at most, whatever the segment's size.
+     * It was 256 MiB, the largest frame a server accepts, which a SEND of such a frame exceeds by its fields the
+     * log stores besides the wire's (sequence number, times, longer length prefixes): logged and confirmed, it was
+     * then refused as damage, and the log could not be opened again.
+     */
+    static final int MAX_BODY = (256 << 20) + (64 << 10);
+    /**
+     * Largest SEND body a durable broker accepts (bigger ones are refused before anything is stored): 256 MiB +
+     * 32 KiB, a frame of the largest size a server accepts with room to spare; the rest up to {@link #MAX_BODY}
+     * leaves room for what a relocated copy of a dead letter adds (its arrival headers).
+     */
+    static final int MAX_SEND_BODY = (256 << 20) + (32 << 10);
 
     static final byte DECLARE = 1;
     static final byte DELETE = 2;
@@ -204,6 +216,42 @@ final class RecordFormat {
         } else {
             throw new IllegalArgumentException("unknown record " + r);
         }
+    }
+
+    /**
+     * The size of a SEND record's body (sequence number included) for these fields; see {@link #encode}. Strings
+     * count their UTF-8 bytes (an unpaired surrogate, encoded as one byte, counts three).
+     */
+    static long sendBodyBytes(String queue, String key, Map<String, String> headers, long payloadBytes,
+            String dedupId) {
+        long n = 8 + 1 + 8 + 8 + 1 + 4 + 4 + payloadBytes + 8 + 8 + 8 + stringBytes(queue) + stringBytes(key)
+                + stringBytes(dedupId);
+        for (Map.Entry<String, String> e : headers.entrySet()) {
+            n += stringBytes(e.getKey()) + stringBytes(e.getValue());
+        }
+        return n;
+    }
+
+    private static long stringBytes(String s) {
+        if (s == null) {
+            return 4;
+        }
+        long n = 4;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n++;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < s.length()
+                    && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
     }
 
     /** Checks a frame's body CRC. */

@@ -62,8 +62,10 @@ public final class SegmentedLog implements AutoCloseable {
     static final String SUFFIX = ".log";
     /** Closed segments behind the active one from which relocation also takes a half-live oldest segment. */
     static final int RELOCATE_BEHIND = 8;
-    /** Most segments relocated with one write and one fsync. */
+    /** Most segments relocated with one fsync. */
     static final int RELOCATE_RUN = 16;
+    /** Bytes of records framed before they are written out: a batch of appends, or of relocated copies. */
+    static final int BATCH_BYTES = 4 << 20;
 
     /** A pending record; {@code next} links the lock-free queue (Vyukov's intrusive MPSC queue). */
     private static final class Node {
@@ -173,7 +175,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Opens (or creates) the log in {@code dir}: takes the directory lock, replays every record in order to
-     * {@code replay} (on the calling thread), cuts off a torn tail, starts a new segment and the writer thread.
+     * {@code replay} (on the calling thread, reading each segment a record at a time), cuts off a torn tail,
+     * starts a new segment and the writer thread.
      *
      * @param dir the log directory; created if missing (with the directories above it), each created level made
      *     durable with an fsync of the directory holding it
@@ -221,7 +224,7 @@ public final class SegmentedLog implements AutoCloseable {
         try {
             LiveTracker tracker = new LiveTracker();
             ArrayDeque<LiveTracker.Segment> segments = new ArrayDeque<>();
-            RecoveryReport report = recover(dir, tracker, segments, replay, started, forcer);
+            RecoveryReport report = recover(dir, tracker, segments, replay, started, forcer, options);
             // New sequence numbers (and so the new segment's name) go past every segment's name, not only past the
             // last record read: segments whose numbered records were all compacted away may leave only segments
             // that hold declarations and relocated copies (sequence number 0), under names above the last record.
@@ -293,7 +296,7 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     private static RecoveryReport recover(Path dir, LiveTracker tracker, ArrayDeque<LiveTracker.Segment> segments,
-            Consumer<? super LogRecord> replay, long started, Forcer forcer) throws IOException {
+            Consumer<? super LogRecord> replay, long started, Forcer forcer, LogOptions options) throws IOException {
         List<Path> files = segmentFiles(dir);
         long lastSeq = 0;
         long count = 0;
@@ -301,88 +304,97 @@ public final class SegmentedLog implements AutoCloseable {
         for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
             boolean last = i == files.size() - 1;
-            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
-            int size = b.limit();
-            if (size < RecordFormat.HEADER_BYTES) {
-                if (!last) {
-                    throw new LogCorruptedException(file, 0, "segment header cut short (" + size + " bytes)");
-                }
-                Files.delete(file);
-                torn = new RecoveryReport.TornTail(file, 0, size, 0);
-                break;
-            }
-            int magic = b.getInt(0);
-            if (magic != RecordFormat.MAGIC && last && neverWritten(b, 0, RecordFormat.HEADER_BYTES, size)) {
-                // the newest segment's header never reached the disk: nothing in it was ever fsynced (its header
-                // and declarations are fsynced before anything else is written to it)
-                torn = cutUnsynced(file, b, 0, size, true, forcer);
-                break;
-            }
-            if (magic != RecordFormat.MAGIC) {
-                throw new LogCorruptedException(file, 0, "not a Rill log segment (magic 0x"
-                        + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(RecordFormat.MAGIC) + ")");
-            }
-            short version = b.getShort(4);
-            if (version != RecordFormat.VERSION) {
-                throw new LogCorruptedException(file, 4, "unsupported log format version " + version
-                        + "; this build reads version " + RecordFormat.VERSION);
-            }
-            long firstSeq = b.getLong(8);
-            LiveTracker.Segment seg = new LiveTracker.Segment(file, firstSeq);
-            int pos = RecordFormat.HEADER_BYTES;
-            while (pos < size) {
-                String problem = null;
-                boolean tornHere = false;
-                int len = 0;
-                if (size - pos < RecordFormat.FRAME_HEADER_BYTES) {
-                    problem = "frame header cut short";
-                    tornHere = last;
-                } else {
-                    len = b.getInt(pos);
-                    int check = b.getInt(pos + 4);
-                    if ((len ^ RecordFormat.LENGTH_MASK) != check || len < 9 || len > RecordFormat.MAX_BODY) {
-                        problem = "bad frame length";
-                        tornHere = last && neverWritten(b, pos, pos + RecordFormat.FRAME_HEADER_BYTES, size);
-                    } else if ((long) pos + RecordFormat.FRAME_HEADER_BYTES + len > size) {
-                        problem = "frame of " + len + " bytes runs past the end of the file";
-                        tornHere = last;
-                    } else if (!RecordFormat.crcOk(b, pos + RecordFormat.FRAME_HEADER_BYTES, len, b.getInt(pos + 8))) {
-                        problem = "CRC32C mismatch";
-                        int end = pos + RecordFormat.FRAME_HEADER_BYTES + len;
-                        tornHere = last && (end == size || neverWritten(b, pos, end, size));
+            // Read through a window, a record at a time: a segment is not held whole (it was, with
+            // Files.readAllBytes, so one over 2 GiB could not be read back at all: an OutOfMemoryError)
+            try (SegmentReader in = new SegmentReader(file, options.readWindow())) {
+                long size = in.size();
+                if (size < RecordFormat.HEADER_BYTES) {
+                    if (!last) {
+                        throw new LogCorruptedException(file, 0, "segment header cut short (" + size + " bytes)");
                     }
-                }
-                if (problem != null) {
-                    if (!tornHere) {
-                        throw new LogCorruptedException(file, pos, problem + " before the end of the log; refusing "
-                                + "to start with a gap in confirmed data");
-                    }
-                    torn = cutUnsynced(file, b, pos, size, false, forcer);
-                    size = pos;
+                    torn = cutUnsynced(in, 0, true, forcer);
                     break;
                 }
-                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
-                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt, len).slice();
-                long seq = body.getLong();
-                LogRecord r;
-                try {
-                    r = RecordFormat.decode(body);
-                } catch (RuntimeException e) {
-                    throw new LogCorruptedException(file, pos, "malformed record with a valid CRC: " + e.getMessage());
+                ByteBuffer header = in.slice(0, RecordFormat.HEADER_BYTES);
+                int magic = header.getInt(0);
+                if (magic != RecordFormat.MAGIC && last && neverWritten(in, 0, RecordFormat.HEADER_BYTES)) {
+                    // the newest segment's header never reached the disk: nothing in it was ever fsynced (its header
+                    // and declarations are fsynced before anything else is written to it)
+                    torn = cutUnsynced(in, 0, true, forcer);
+                    break;
                 }
-                if (seq != 0) {
-                    if (seq <= lastSeq) {
-                        throw new LogCorruptedException(file, pos, "sequence number " + seq + " after " + lastSeq);
+                if (magic != RecordFormat.MAGIC) {
+                    throw new LogCorruptedException(file, 0, "not a Rill log segment (magic 0x"
+                            + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(RecordFormat.MAGIC)
+                            + ")");
+                }
+                short version = header.getShort(4);
+                if (version != RecordFormat.VERSION) {
+                    throw new LogCorruptedException(file, 4, "unsupported log format version " + version
+                            + "; this build reads version " + RecordFormat.VERSION);
+                }
+                long firstSeq = header.getLong(8);
+                LiveTracker.Segment seg = new LiveTracker.Segment(file, firstSeq);
+                long pos = RecordFormat.HEADER_BYTES;
+                while (pos < size) {
+                    String problem = null;
+                    boolean tornHere = false;
+                    int len = 0;
+                    if (size - pos < RecordFormat.FRAME_HEADER_BYTES) {
+                        problem = "frame header cut short";
+                        tornHere = last;
+                    } else {
+                        len = in.getInt(pos);
+                        int check = in.getInt(pos + 4);
+                        if ((len ^ RecordFormat.LENGTH_MASK) != check || len < 9 || len > RecordFormat.MAX_BODY) {
+                            problem = "bad frame length";
+                            tornHere = last && neverWritten(in, pos, pos + RecordFormat.FRAME_HEADER_BYTES);
+                        } else if (pos + RecordFormat.FRAME_HEADER_BYTES + len > size) {
+                            problem = "frame of " + len + " bytes runs past the end of the file";
+                            tornHere = last;
+                        }
                     }
-                    lastSeq = seq;
+                    ByteBuffer body = null;
+                    if (problem == null) {
+                        int crc = in.getInt(pos + 8);
+                        body = in.slice(pos + RecordFormat.FRAME_HEADER_BYTES, len);
+                        if (!RecordFormat.crcOk(body, 0, len, crc)) {
+                            problem = "CRC32C mismatch";
+                            long end = pos + RecordFormat.FRAME_HEADER_BYTES + len;
+                            tornHere = last && (end == size || neverWritten(in, pos, end));
+                        }
+                    }
+                    if (problem != null) {
+                        if (!tornHere) {
+                            throw new LogCorruptedException(file, pos, problem + " before the end of the log; "
+                                    + "refusing to start with a gap in confirmed data");
+                        }
+                        torn = cutUnsynced(in, pos, false, forcer);
+                        size = pos;
+                        break;
+                    }
+                    long seq = body.getLong();
+                    LogRecord r;
+                    try {
+                        r = RecordFormat.decode(body);
+                    } catch (RuntimeException e) {
+                        throw new LogCorruptedException(file, pos, "malformed record with a valid CRC: "
+                                + e.getMessage());
+                    }
+                    if (seq != 0) {
+                        if (seq <= lastSeq) {
+                            throw new LogCorruptedException(file, pos, "sequence number " + seq + " after " + lastSeq);
+                        }
+                        lastSeq = seq;
+                    }
+                    replay.accept(r);
+                    tracker.apply(r, seg);
+                    count++;
+                    pos += RecordFormat.FRAME_HEADER_BYTES + len;
                 }
-                replay.accept(r);
-                tracker.apply(r, seg);
-                count++;
-                pos = bodyAt + len;
+                seg.size = size;
+                segments.addLast(seg);
             }
-            seg.size = size;
-            segments.addLast(seg);
         }
         LiveTracker.Segment newest = segments.peekLast();
         if (newest != null) {
@@ -410,38 +422,30 @@ public final class SegmentedLog implements AutoCloseable {
      * written) reading as zeros, and the blocks after them written: a zero hole followed by records. Other damage (a
      * flipped bit, garbage) is not taken for one.
      */
-    static boolean neverWritten(ByteBuffer b, int from, int to, int size) {
-        int tail = size;
-        while (tail > 0 && b.get(tail - 1) == 0) {
-            tail--;
-        }
-        if (tail < to) {
+    static boolean neverWritten(SegmentReader in, long from, long to) throws IOException {
+        long size = in.size();
+        if (in.zeros(to - 1, size)) {
             return true; // the file's trailing zeros begin inside the damaged bytes
         }
-        for (int s = from - from % SECTOR; s < to && s + SECTOR <= size; s += SECTOR) {
-            if (zeros(b, s, s + SECTOR)) {
+        for (long s = from - from % SECTOR; s < to && s + SECTOR <= size; s += SECTOR) {
+            if (in.zeros(s, s + SECTOR)) {
                 return true;
             }
         }
         return false;
     }
 
-    private static boolean zeros(ByteBuffer b, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (b.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     /**
-     * Cuts the newest segment's unsynced tail off at {@code pos} (deletes the file if {@code whole}), reporting how
-     * many bytes and how many intact records (written after the damage, never covered by an fsync) went with it.
+     * Cuts the newest segment's unsynced tail off at {@code pos} (the whole file if {@code whole}), reporting how
+     * many bytes and how many intact records (written after the damage, never covered by an fsync) went with it;
+     * closes {@code in}.
      */
-    private static RecoveryReport.TornTail cutUnsynced(Path file, ByteBuffer b, int pos, int size, boolean whole,
-            Forcer forcer) throws IOException {
-        long[] after = intactFramesAfter(b, pos + 1, size);
+    private static RecoveryReport.TornTail cutUnsynced(SegmentReader in, long pos, boolean whole, Forcer forcer)
+            throws IOException {
+        Path file = in.file();
+        long size = in.size();
+        long[] after = intactFramesAfter(in, pos + 1);
+        in.close(); // before the file is deleted or truncated
         if (whole) {
             Files.delete(file);
         } else {
@@ -460,24 +464,29 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * Counts the intact frames in {@code [from, size)}, found by trying every offset and then following lengths:
-     * {count, highest sequence number}.
+     * Counts the intact frames from {@code from} to the end of the file, found by trying every offset and then
+     * following lengths: {count, highest sequence number}.
      */
-    private static long[] intactFramesAfter(ByteBuffer b, int from, int size) {
+    private static long[] intactFramesAfter(SegmentReader in, long from) throws IOException {
+        long size = in.size();
         long count = 0;
         long maxSeq = 0;
-        int pos = from;
+        long pos = from;
         while (size - pos >= RecordFormat.FRAME_HEADER_BYTES) {
-            int len = b.getInt(pos);
-            int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
-            if ((len ^ RecordFormat.LENGTH_MASK) == b.getInt(pos + 4) && len >= 9 && len <= size - bodyAt
-                    && RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
-                count++;
-                maxSeq = Math.max(maxSeq, b.getLong(bodyAt));
-                pos = bodyAt + len;
-            } else {
-                pos++;
+            int len = in.getInt(pos);
+            long bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+            if ((len ^ RecordFormat.LENGTH_MASK) == in.getInt(pos + 4) && len >= 9 && len <= RecordFormat.MAX_BODY
+                    && len <= size - bodyAt) {
+                int crc = in.getInt(pos + 8);
+                ByteBuffer body = in.slice(bodyAt, len);
+                if (RecordFormat.crcOk(body, 0, len, crc)) {
+                    count++;
+                    maxSeq = Math.max(maxSeq, body.getLong(0));
+                    pos = bodyAt + len;
+                    continue;
+                }
             }
+            pos++;
         }
         return new long[] {count, maxSeq};
     }
@@ -773,7 +782,9 @@ public final class SegmentedLog implements AutoCloseable {
         long last = -1;
         Node n;
         int count = 0;
-        while (count < 100_000 && (n = poll()) != null) {
+        // Bounded in bytes too: each batch is framed into one array, which 100,000 large records would take past
+        // what an array holds (failing the log), and far beyond what one write needs
+        while (count < 100_000 && out.pos < BATCH_BYTES && (n = poll()) != null) {
             LogRecord r = n.item;
             // A segment is named after its first numbered record: one that holds none yet (only declarations and
             // relocated copies, which carry no sequence number) is not rolled, however large, since the next
@@ -783,7 +794,13 @@ public final class SegmentedLog implements AutoCloseable {
             if (active.size + out.pos - firstRecordOffset > options.segmentBytes() && n.seq > active.firstSeq) {
                 roll(n.seq);
             }
-            out.frame(n.seq, r);
+            int framed = out.frame(n.seq, r);
+            if (framed - RecordFormat.FRAME_HEADER_BYTES > RecordFormat.MAX_BODY) {
+                // never written: recovery would take it for damage and refuse to open the log
+                throw new IOException("log record " + n.seq + " (" + r + ") takes " + (framed
+                        - RecordFormat.FRAME_HEADER_BYTES) + " bytes, more than the " + RecordFormat.MAX_BODY
+                        + " a record may hold; not written, and the log stops so that nothing after it is confirmed");
+            }
             tracker.apply(r, active);
             count++;
             last = n.seq;
@@ -964,37 +981,28 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Copies every message still live in the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or
-     * dead ones) to the active segment with one write, makes the copies durable with one fsync, and deletes those
-     * segments (and the dead ones after them). Writer thread; appends queue up meanwhile.
+     * dead ones) to the active segment, makes the copies durable with one fsync, and deletes those segments (and the
+     * dead ones after them). Each segment is read a record at a time and the copies are written out every
+     * {@value #BATCH_BYTES} bytes, so neither a segment nor its copies are held whole (they were: a segment read with
+     * {@code Files.readAllBytes}, and every copy of the run built and framed into one buffer before one write, which
+     * the live part of 16 segments could take past what an array holds, failing the log). Writer thread; appends
+     * queue up meanwhile.
      */
     private void relocateOldest() {
-        List<LogRecord> copies = new ArrayList<>();
+        long[] moved = {0};
         int taken = 0;
-        for (LiveTracker.Segment s : segments) {
-            if (s == active || taken == RELOCATE_RUN) {
-                break;
-            }
-            if (s.live != 0) {
-                if (!relocatable(s)) {
-                    break;
-                }
-                int before = copies.size();
-                if (!collectCopies(s, copies)) {
-                    copies.subList(before, copies.size()).clear();
-                    break;
-                }
-            }
-            taken++;
-        }
-        long moved = 0;
-        for (LogRecord r : copies) {
-            out.frame(0, r);
-            tracker.apply(r, active);
-            if (r instanceof LogRecord.Send) {
-                moved++;
-            }
-        }
         try {
+            for (LiveTracker.Segment s : segments) {
+                if (s == active || taken == RELOCATE_RUN) {
+                    break;
+                }
+                if (s.live != 0) {
+                    if (!relocatable(s) || !copyLive(s, moved)) {
+                        break;
+                    }
+                }
+                taken++;
+            }
             writeOut();
             // Under every policy, NEVER included: the originals are deleted next, and they may have been on disk for
             // long. Under NEVER, copies left to the OS's write-back with the delete made durable first (the directory
@@ -1006,7 +1014,7 @@ public final class SegmentedLog implements AutoCloseable {
             fail(e);
             return;
         }
-        messagesRelocated += moved;
+        messagesRelocated += moved[0];
         LiveTracker.Segment first = segments.peekFirst();
         if (first != null && first != active && first.live != 0) {
             LOG.log(Level.WARNING, "log: " + first.live + " live message(s) of " + first.path + " could not be "
@@ -1016,25 +1024,65 @@ public final class SegmentedLog implements AutoCloseable {
         compact();
     }
 
-    /** Adds the copies of the messages live in {@code s}; false (logged) if its file cannot be read. */
-    private boolean collectCopies(LiveTracker.Segment s, List<LogRecord> copies) {
-        try {
-            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(s.path));
-            int pos = RecordFormat.HEADER_BYTES;
-            while (pos < b.limit()) {
-                int len = b.getInt(pos);
-                int bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
-                if (len < 9 || (len ^ RecordFormat.LENGTH_MASK) != b.getInt(pos + 4) || bodyAt + len > b.limit()
-                        || !RecordFormat.crcOk(b, bodyAt, len, b.getInt(pos + 8))) {
+    /** Framing or writing relocated copies failed: the log fails, unlike a segment that cannot be read. */
+    private static final class CopyWriteFailed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CopyWriteFailed(Exception cause) {
+            super(cause);
+        }
+    }
+
+    /**
+     * Frames a copy of each message live in {@code s} into the active segment (counting the SEND copies in
+     * {@code moved}), writing out every {@value #BATCH_BYTES} bytes; false (logged) if its file cannot be read. Copies
+     * framed before such a failure stay: each replaces its original, which no longer counts as live in {@code s},
+     * and they are fsynced before anything is deleted.
+     *
+     * @throws IOException if a write fails
+     */
+    private boolean copyLive(LiveTracker.Segment s, long[] moved) throws IOException {
+        List<LogRecord> copies = new ArrayList<>();
+        try (SegmentReader in = new SegmentReader(s.path, options.readWindow())) {
+            long size = in.size();
+            long pos = RecordFormat.HEADER_BYTES;
+            while (pos < size) {
+                long bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+                int len = bodyAt > size ? 0 : in.getInt(pos);
+                if (len < 9 || len > RecordFormat.MAX_BODY || (len ^ RecordFormat.LENGTH_MASK) != in.getInt(pos + 4)
+                        || bodyAt + len > size) {
                     throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
                 }
-                ByteBuffer body = ByteBuffer.wrap(b.array(), bodyAt + 8, len - 8).slice();
-                if (RecordFormat.decode(body) instanceof LogRecord.Send send) {
+                int crc = in.getInt(pos + 8);
+                ByteBuffer body = in.slice(bodyAt, len);
+                if (!RecordFormat.crcOk(body, 0, len, crc)) {
+                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                }
+                if (RecordFormat.decode(body.position(8)) instanceof LogRecord.Send send) {
                     tracker.copiesOf(send, s, copies);
+                    try {
+                        for (LogRecord r : copies) {
+                            out.frame(0, r);
+                            tracker.apply(r, active);
+                            if (r instanceof LogRecord.Send) {
+                                moved[0]++;
+                            }
+                        }
+                        copies.clear();
+                        if (out.pos >= BATCH_BYTES) {
+                            writeOut();
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        throw new CopyWriteFailed(e); // the buffer or the file may hold part of a copy
+                    }
                 }
                 pos = bodyAt + len;
             }
             return true;
+        } catch (CopyWriteFailed e) {
+            Throwable c = e.getCause();
+            throw c instanceof IOException io ? io
+                    : new IOException("log: relocating the live messages of " + s.path + " failed: " + c, c);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
             s.relocateAfterRoll = rolls + 1;
