@@ -19,7 +19,7 @@ public final class LogOptions {
      * Largest segment size: 1 GiB. Nothing in the log holds a segment whole (recovery and relocation read it
      * through a window, a record at a time), so the bound is not an array's: a segment is the unit of deletion
      * (disk use grows by segments) and of relocation, which reads the oldest segment on the writer thread while
-     * appends wait.
+     * appends wait, and the tail that recovery cuts and saves is at most one.
      */
     public static final long MAX_SEGMENT_BYTES = 1L << 30;
 

@@ -22,15 +22,33 @@ public record RecoveryReport(int segments, long records, long lastSeq, Optional<
      * had been confirmed under {@link FsyncPolicy#always()}; under {@code interval} and {@code never} it lies in
      * the documented loss window.
      *
+     * <p>The bytes cut are kept, fsynced, in {@code savedTo} next to the segment, in case the disk lost data that
+     * was fsynced after all (no rule can tell that from a block never written): the log never reads that file back,
+     * and an operator may delete it.
+     *
      * @param file the segment file
-     * @param offset where the file was truncated ({@code 0}: the whole file was deleted)
+     * @param offset where the file was truncated ({@code 0}: the whole file was moved away)
      * @param droppedBytes how many bytes were cut
      * @param droppedRecords how many intact records were found in the cut bytes (after the damaged one) and dropped
+     * @param savedTo the file holding the bytes cut ({@code <segment>.cut-<UTC time>}), or null when none was written
+     *     (an empty segment file, deleted)
      */
-    public record TornTail(Path file, long offset, long droppedBytes, long droppedRecords) {
+    public record TornTail(Path file, long offset, long droppedBytes, long droppedRecords, Path savedTo) {
 
         /**
-         * A tail without intact records after its damage.
+         * A tail whose bytes were not saved.
+         *
+         * @param file the segment file
+         * @param offset where the file was truncated
+         * @param droppedBytes how many bytes were cut
+         * @param droppedRecords how many intact records were found in the cut bytes and dropped
+         */
+        public TornTail(Path file, long offset, long droppedBytes, long droppedRecords) {
+            this(file, offset, droppedBytes, droppedRecords, null);
+        }
+
+        /**
+         * A tail without intact records after its damage, whose bytes were not saved.
          *
          * @param file the segment file
          * @param offset where the file was truncated

@@ -41,7 +41,8 @@ import java.util.stream.Stream;
  *
  * <p>Files: {@code <dir>/LOCK} (held with {@link FileChannel#tryLock()} while open: a second log on the same
  * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
- * {@code RecordFormat} for the format. Each open starts a new segment, which begins with the declarations of
+ * {@code RecordFormat} for the format; after a recovery that cut a torn tail, {@code <segment>.cut-<UTC time>} with
+ * the bytes cut (never read by the log). Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
  * (compaction runs on the writer thread between batches; appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
@@ -175,8 +176,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Opens (or creates) the log in {@code dir}: takes the directory lock, replays every record in order to
-     * {@code replay} (on the calling thread, reading each segment a record at a time), cuts off a torn tail,
-     * starts a new segment and the writer thread.
+     * {@code replay} (on the calling thread, reading each segment a record at a time), cuts off a torn tail (its bytes kept next to the segment, see
+     * {@link RecoveryReport.TornTail}), starts a new segment and the writer thread.
      *
      * @param dir the log directory; created if missing (with the directories above it), each created level made
      *     durable with an fsync of the directory holding it
@@ -185,7 +186,8 @@ public final class SegmentedLog implements AutoCloseable {
      * @return the open log
      * @throws LogCorruptedException on damage before the tail, a foreign file, or an unknown format version
      * @throws IOException if the directory is locked by another log, is not writable, cannot be read, or an fsync
-     *     (of a segment, or of a directory holding it or a level created for it) fails
+     *     (of a segment, or of a directory holding it or a level created for it) fails, or the bytes of a torn tail
+     *     cannot be kept before it is cut (the segment is then left as it was)
      */
     public static SegmentedLog open(Path dir, LogOptions options, Consumer<? super LogRecord> replay)
             throws IOException {
@@ -437,17 +439,20 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Cuts the newest segment's unsynced tail off at {@code pos} (the whole file if {@code whole}), reporting how
-     * many bytes and how many intact records (written after the damage, never covered by an fsync) went with it;
-     * closes {@code in}.
+     * many bytes and how many intact records (written after the damage, never covered by an fsync) went with it. The
+     * bytes cut are saved first (see {@link #saveCut}); closes {@code in}.
      */
     private static RecoveryReport.TornTail cutUnsynced(SegmentReader in, long pos, boolean whole, Forcer forcer)
             throws IOException {
         Path file = in.file();
         long size = in.size();
         long[] after = intactFramesAfter(in, pos + 1);
-        in.close(); // before the file is deleted or truncated
+        in.close(); // before the file is moved or truncated
+        Path saved = size > pos ? saveCut(file, pos, size, whole, forcer) : null;
         if (whole) {
-            Files.delete(file);
+            if (saved == null) {
+                Files.delete(file); // empty: nothing to keep
+            }
         } else {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                 ch.truncate(pos);
@@ -459,9 +464,63 @@ public final class SegmentedLog implements AutoCloseable {
                 + after[1] + ") written after a region that never reached the disk (a power loss before their fsync)"
                 + ", dropped: no fsync covered them, so none had been confirmed under FsyncPolicy.always()";
         LOG.log(Level.WARNING, "log: cut " + what + " of " + (size - pos) + " bytes off " + file + " at offset " + pos
-                + (whole ? " (the whole segment)" : "") + records);
-        return new RecoveryReport.TornTail(file, pos, size - pos, after[0]);
+                + (whole ? " (the whole segment)" : "") + records + (saved == null ? "" : "; the bytes cut are kept in "
+                + saved + " (never read by the log; delete it once no longer needed)"));
+        return new RecoveryReport.TornTail(file, pos, size - pos, after[0], saved);
     }
+
+    /**
+     * Keeps the bytes {@code [pos, size)} of the newest segment, about to be cut, in {@code <segment>.cut-<UTC time>}
+     * next to it: moved there whole if {@code whole}, else copied. The copy (or the moved file) and the directory are
+     * fsynced before the segment is cut, so the bytes outlive it even after a power loss. The log never reads such a
+     * file (its name is not a segment's). If they cannot be kept (disk full), the start is refused with the segment
+     * as it was: cutting them anyway would destroy the only copy of what may be fsynced data a disk lost track of.
+     */
+    static Path saveCut(Path file, long pos, long size, boolean whole, Forcer forcer) throws IOException {
+        String stamp = CUT_STAMP.format(java.time.Instant.now());
+        Path target = file.resolveSibling(file.getFileName() + ".cut-" + stamp);
+        for (int n = 2; Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS); n++) {
+            target = file.resolveSibling(file.getFileName() + ".cut-" + stamp + "-" + n);
+        }
+        try {
+            if (whole) {
+                Files.move(file, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                try (FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE)) {
+                    forcer.force(target, ch, true);
+                }
+            } else {
+                try (FileChannel src = FileChannel.open(file, StandardOpenOption.READ);
+                        FileChannel dst = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
+                                StandardOpenOption.WRITE)) {
+                    for (long p = pos; p < size; ) {
+                        long n = src.transferTo(p, size - p, dst);
+                        if (n <= 0) {
+                            throw new java.io.EOFException(file + " ended at offset " + p + ", before " + size);
+                        }
+                        p += n;
+                    }
+                    forcer.force(target, dst, true);
+                } catch (IOException | RuntimeException e) {
+                    try {
+                        Files.deleteIfExists(target);
+                    } catch (IOException suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                    throw e;
+                }
+            }
+            syncDirectory(file.getParent(), forcer);
+        } catch (IOException e) {
+            throw new IOException("log: cannot keep the " + (size - pos) + " bytes about to be cut off " + file
+                    + " at offset " + pos + " in " + target + " (" + e.getMessage() + "); the start is refused and "
+                    + "the segment left as it was: free disk space (or move the segment away after a look) and start "
+                    + "again", e);
+        }
+        return target;
+    }
+
+    private static final java.time.format.DateTimeFormatter CUT_STAMP = java.time.format.DateTimeFormatter
+            .ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(java.time.ZoneOffset.UTC);
 
     /**
      * Counts the intact frames from {@code from} to the end of the file, found by trying every offset and then
