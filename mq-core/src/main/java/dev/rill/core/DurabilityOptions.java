@@ -2,6 +2,7 @@ package dev.rill.core;
 
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.core.log.LogOptions;
+import dev.rill.core.log.RecoveryListener;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 
@@ -9,23 +10,26 @@ import java.util.function.LongSupplier;
  * Options of a {@link DurableBroker}. Immutable: every option method returns a new instance.
  *
  * <p>Defaults: {@link FsyncPolicy#always()} (a send or ack is confirmed only once its record is on disk),
- * 64 MiB segments, the wall clock.
+ * 64 MiB segments, the wall clock, recovery progress logged ({@link RecoveryListener#logging()}).
  */
 public final class DurabilityOptions {
 
     private static final DurabilityOptions DEFAULTS = new DurabilityOptions(FsyncPolicy.always(),
-            LogOptions.DEFAULT_SEGMENT_BYTES, System::currentTimeMillis, null);
+            LogOptions.DEFAULT_SEGMENT_BYTES, System::currentTimeMillis, null, RecoveryListener.logging());
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
     private final LongSupplier clock;
     private final Codec<?> recoveredCodec; // null: recovered queues wait to be declared
+    private final RecoveryListener recoveryListener;
 
-    private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec) {
+    private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec,
+            RecoveryListener recoveryListener) {
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
         this.recoveredCodec = recoveredCodec;
+        this.recoveryListener = recoveryListener;
     }
 
     /** @return the defaults */
@@ -38,7 +42,8 @@ public final class DurabilityOptions {
      * @return a new options object
      */
     public DurabilityOptions fsync(FsyncPolicy policy) {
-        return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveredCodec);
+        return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveredCodec,
+                recoveryListener);
     }
 
     /**
@@ -49,7 +54,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions segmentBytes(long bytes) {
         LogOptions.defaults().segmentBytes(bytes); // validates
-        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec);
+        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec, recoveryListener);
     }
 
     /**
@@ -58,7 +63,8 @@ public final class DurabilityOptions {
      * @return a new options object
      */
     public DurabilityOptions clock(LongSupplier clock) {
-        return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveredCodec);
+        return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveredCodec,
+                recoveryListener);
     }
 
     /**
@@ -71,7 +77,24 @@ public final class DurabilityOptions {
      * @return a new options object
      */
     public DurabilityOptions declareRecoveredWith(Codec<?> codec) {
-        return new DurabilityOptions(fsync, segmentBytes, clock, Objects.requireNonNull(codec, "codec"));
+        return new DurabilityOptions(fsync, segmentBytes, clock, Objects.requireNonNull(codec, "codec"),
+                recoveryListener);
+    }
+
+    /**
+     * @param listener told how the replay of the log goes while {@link DurableBroker#open} runs (on the opening
+     *     thread): a start on a large log says what it does instead of nothing until it is done; default
+     *     {@link RecoveryListener#logging()}
+     * @return a new options object
+     */
+    public DurabilityOptions recoveryListener(RecoveryListener listener) {
+        return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec,
+                Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** @return the recovery listener */
+    public RecoveryListener recoveryListener() {
+        return recoveryListener;
     }
 
     /** @return the codec every recovered queue is declared with at open, or empty (the default) */
@@ -95,7 +118,8 @@ public final class DurabilityOptions {
     }
 
     LogOptions logOptions() {
-        return LogOptions.defaults().fsync(fsync).segmentBytes(segmentBytes).clock(clock);
+        return LogOptions.defaults().fsync(fsync).segmentBytes(segmentBytes).clock(clock)
+                .recoveryListener(recoveryListener);
     }
 
     @Override

@@ -86,7 +86,8 @@ public final class DurableBroker implements AutoCloseable {
 
     /**
      * Opens (or creates) a durable broker on {@code dir}: replays the log (cutting off a torn tail, whose bytes are
-     * kept next to its segment) and holds the directory's lock until {@link #close()}. Blocks on file I/O: call it at start-up, not on a Reactor thread.
+     * kept next to its segment; progress goes to {@link DurabilityOptions#recoveryListener}) and holds the
+     * directory's lock until {@link #close()}. Blocks on file I/O: call it at start-up, not on a Reactor thread.
      *
      * @param dir the data directory
      * @param options fsync policy, segment size, clock

@@ -67,6 +67,20 @@ final class LiveTracker {
     /** The live message whose payload an origin SEND holds, for accepted messages. */
     private final HashMap<Key, Key> byOrigin = new HashMap<>();
 
+    /** @return the queues declared and not deleted */
+    int queues() {
+        return declarations.size();
+    }
+
+    /** @return the messages whose SEND is still needed: live in a queue, or dead-lettered and not yet arrived */
+    long liveMessages() {
+        long n = transit.size();
+        for (HashMap<Long, Segment> m : live.values()) {
+            n += m.size();
+        }
+        return n;
+    }
+
     void apply(LogRecord r, Segment seg) {
         if (r instanceof LogRecord.Send s) {
             Key k = new Key(s.queue(), s.id());

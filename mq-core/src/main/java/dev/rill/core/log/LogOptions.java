@@ -7,7 +7,7 @@ import java.util.function.LongSupplier;
  * Options of a {@link SegmentedLog}. Immutable: every option method returns a new instance.
  *
  * <p>Defaults: {@link FsyncPolicy#always()}, 64 MiB segments, the wall clock ({@link System#currentTimeMillis()})
- * for compaction's dedup-window check.
+ * for compaction's dedup-window check, recovery progress logged ({@link RecoveryListener#logging()}).
  */
 public final class LogOptions {
 
@@ -24,18 +24,23 @@ public final class LogOptions {
     public static final long MAX_SEGMENT_BYTES = 1L << 30;
 
     private static final LogOptions DEFAULTS = new LogOptions(FsyncPolicy.always(), DEFAULT_SEGMENT_BYTES,
-            System::currentTimeMillis, SegmentReader.WINDOW);
+            System::currentTimeMillis, RecoveryListener.logging(), SegmentReader.WINDOW, System::nanoTime);
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
     private final LongSupplier clock;
+    private final RecoveryListener recoveryListener;
     private final int readWindow;
+    private final LongSupplier nanoClock;
 
-    private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, int readWindow) {
+    private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, RecoveryListener recoveryListener,
+            int readWindow, LongSupplier nanoClock) {
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
+        this.recoveryListener = recoveryListener;
         this.readWindow = readWindow;
+        this.nanoClock = nanoClock;
     }
 
     /** @return the default options */
@@ -48,7 +53,8 @@ public final class LogOptions {
      * @return a new options object
      */
     public LogOptions fsync(FsyncPolicy policy) {
-        return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, readWindow);
+        return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveryListener,
+                readWindow, nanoClock);
     }
 
     /**
@@ -64,7 +70,7 @@ public final class LogOptions {
             throw new IllegalArgumentException("segmentBytes must be " + MIN_SEGMENT_BYTES + ".." + MAX_SEGMENT_BYTES
                     + " (4 KiB..1 GiB), was " + bytes);
         }
-        return new LogOptions(fsync, bytes, clock, readWindow);
+        return new LogOptions(fsync, bytes, clock, recoveryListener, readWindow, nanoClock);
     }
 
     /**
@@ -73,7 +79,18 @@ public final class LogOptions {
      * @return a new options object
      */
     public LogOptions clock(LongSupplier clock) {
-        return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), readWindow);
+        return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveryListener,
+                readWindow, nanoClock);
+    }
+
+    /**
+     * @param listener told how recovery goes while {@link SegmentedLog#open} replays the log (on the opening thread);
+     *     default {@link RecoveryListener#logging()}; {@link RecoveryListener#none()} for silence
+     * @return a new options object
+     */
+    public LogOptions recoveryListener(RecoveryListener listener) {
+        return new LogOptions(fsync, segmentBytes, clock, Objects.requireNonNull(listener, "listener"), readWindow,
+                nanoClock);
     }
 
     /** Tests: the window through which segments are read (at least a segment header); default 1 MiB. */
@@ -81,7 +98,13 @@ public final class LogOptions {
         if (bytes < RecordFormat.HEADER_BYTES) {
             throw new IllegalArgumentException("readWindow must be >= " + RecordFormat.HEADER_BYTES + ", was " + bytes);
         }
-        return new LogOptions(fsync, segmentBytes, clock, bytes);
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, bytes, nanoClock);
+    }
+
+    /** Tests: the clock (nanos) that times recovery and paces its progress calls; default {@link System#nanoTime()}. */
+    LogOptions nanoClock(LongSupplier nanos) {
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow,
+                Objects.requireNonNull(nanos, "nanos"));
     }
 
     /** @return the fsync policy */
@@ -99,8 +122,17 @@ public final class LogOptions {
         return clock;
     }
 
+    /** @return the recovery listener */
+    public RecoveryListener recoveryListener() {
+        return recoveryListener;
+    }
+
     int readWindow() {
         return readWindow;
+    }
+
+    LongSupplier nanoClock() {
+        return nanoClock;
     }
 
     @Override

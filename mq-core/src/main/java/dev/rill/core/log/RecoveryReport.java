@@ -11,8 +11,26 @@ import java.util.Optional;
  * @param lastSeq the sequence number of the last record read (0 for an empty log)
  * @param tornTail the torn tail that was cut off, if any
  * @param millis how long recovery took
+ * @param bytes the size of the segment files read, as found (a tail cut off included)
+ * @param queues queues declared and not deleted at the end of the log
+ * @param liveMessages messages stored and not yet acked, dropped or dead-lettered away at the end of the log (as the
+ *     log counts them: a message that expired meanwhile is still counted)
  */
-public record RecoveryReport(int segments, long records, long lastSeq, Optional<TornTail> tornTail, long millis) {
+public record RecoveryReport(int segments, long records, long lastSeq, Optional<TornTail> tornTail, long millis,
+        long bytes, int queues, long liveMessages) {
+
+    /**
+     * A report without the sizes and counts.
+     *
+     * @param segments segment files read
+     * @param records records replayed
+     * @param lastSeq the sequence number of the last record read
+     * @param tornTail the torn tail that was cut off, if any
+     * @param millis how long recovery took
+     */
+    public RecoveryReport(int segments, long records, long lastSeq, Optional<TornTail> tornTail, long millis) {
+        this(segments, records, lastSeq, tornTail, millis, 0, 0, 0);
+    }
 
     /**
      * The unsynced tail of the newest segment, cut off at recovery: a record cut short by the crash, or the bytes

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 
 /**
@@ -176,7 +177,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Opens (or creates) the log in {@code dir}: takes the directory lock, replays every record in order to
-     * {@code replay} (on the calling thread, reading each segment a record at a time), cuts off a torn tail (its bytes kept next to the segment, see
+     * {@code replay} (on the calling thread, reading each segment a record at a time, telling the options'
+     * {@link RecoveryListener} how it goes), cuts off a torn tail (its bytes kept next to the segment, see
      * {@link RecoveryReport.TornTail}), starts a new segment and the writer thread.
      *
      * @param dir the log directory; created if missing (with the directories above it), each created level made
@@ -200,7 +202,7 @@ public final class SegmentedLog implements AutoCloseable {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(replay, "replay");
-        long started = System.nanoTime();
+        long started = options.nanoClock().getAsLong();
         createDurably(dir, forcer);
         if (!Files.isWritable(dir)) {
             throw new AccessDeniedException(dir.toString(), null, "log directory is not writable");
@@ -297,11 +299,54 @@ public final class SegmentedLog implements AutoCloseable {
         return String.format("%020d%s", firstSeq, SUFFIX);
     }
 
+    /** How often recovery reports progress at most: 5 s. */
+    static final long PROGRESS_EVERY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** Within a segment, recovery checks whether to report progress every this many bytes. */
+    static final long PROGRESS_STEP_BYTES = 16L << 20;
+
+    /** Recovery's progress calls, paced by the options' clock. */
+    private static final class Progress {
+        final RecoveryListener listener;
+        final LongSupplier nanos;
+        final long started;
+        final int segments;
+        final long bytes;
+        long next;
+
+        Progress(RecoveryListener listener, LongSupplier nanos, long started, int segments, long bytes) {
+            this.listener = listener;
+            this.nanos = nanos;
+            this.started = started;
+            this.segments = segments;
+            this.bytes = bytes;
+            this.next = started + PROGRESS_EVERY_NANOS;
+        }
+
+        void maybeReport(int segmentsDone, long bytesDone, long records) {
+            long now = nanos.getAsLong();
+            if (now - next >= 0) {
+                next = now + PROGRESS_EVERY_NANOS;
+                listener.progress(new RecoveryProgress(segmentsDone, segments, bytesDone, bytes, records,
+                        TimeUnit.NANOSECONDS.toMillis(now - started)));
+            }
+        }
+    }
+
     private static RecoveryReport recover(Path dir, LiveTracker tracker, ArrayDeque<LiveTracker.Segment> segments,
             Consumer<? super LogRecord> replay, long started, Forcer forcer, LogOptions options) throws IOException {
         List<Path> files = segmentFiles(dir);
+        long[] sizes = new long[files.size()];
+        long total = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = Files.size(files.get(i));
+            total += sizes[i];
+        }
+        RecoveryListener listener = options.recoveryListener();
+        listener.started(dir, files.size(), total);
+        Progress progress = new Progress(listener, options.nanoClock(), started, files.size(), total);
         long lastSeq = 0;
         long count = 0;
+        long done = 0;
         RecoveryReport.TornTail torn = null;
         for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
@@ -338,6 +383,7 @@ public final class SegmentedLog implements AutoCloseable {
                 long firstSeq = header.getLong(8);
                 LiveTracker.Segment seg = new LiveTracker.Segment(file, firstSeq);
                 long pos = RecordFormat.HEADER_BYTES;
+                long nextCheck = pos + PROGRESS_STEP_BYTES;
                 while (pos < size) {
                     String problem = null;
                     boolean tornHere = false;
@@ -393,9 +439,18 @@ public final class SegmentedLog implements AutoCloseable {
                     tracker.apply(r, seg);
                     count++;
                     pos += RecordFormat.FRAME_HEADER_BYTES + len;
+                    if (pos >= nextCheck) {
+                        nextCheck = pos + PROGRESS_STEP_BYTES;
+                        progress.maybeReport(i, done + pos, count);
+                    }
                 }
                 seg.size = size;
                 segments.addLast(seg);
+            } finally {
+                done += sizes[i];
+            }
+            if (torn == null) {
+                progress.maybeReport(i + 1, done, count);
             }
         }
         LiveTracker.Segment newest = segments.peekLast();
@@ -410,8 +465,11 @@ public final class SegmentedLog implements AutoCloseable {
                 throw new IOException("log fsync of " + newest.path + " failed: " + e, e);
             }
         }
-        return new RecoveryReport(files.size(), count, lastSeq, Optional.ofNullable(torn),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        RecoveryReport report = new RecoveryReport(files.size(), count, lastSeq, Optional.ofNullable(torn),
+                TimeUnit.NANOSECONDS.toMillis(options.nanoClock().getAsLong() - started), total, tracker.queues(),
+                tracker.liveMessages());
+        listener.finished(report);
+        return report;
     }
 
     /** Bytes a file system reads as zeros where a block of the file was allocated but never written. */

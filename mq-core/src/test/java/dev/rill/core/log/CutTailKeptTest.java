@@ -107,6 +107,7 @@ class CutTailKeptTest {
         assertThat(Files.readAllBytes(cutFiles(dir).get(0))).isEqualTo(kept);
         try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults(), r -> { })) {
             assertThat(log.recovery().tornTail()).isEmpty();
+            assertThat(log.recovery().liveMessages()).isZero();
         }
     }
 
