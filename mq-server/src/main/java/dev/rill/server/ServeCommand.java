@@ -1,6 +1,7 @@
 package dev.rill.server;
 
 import dev.rill.core.log.FsyncPolicy;
+import dev.rill.core.log.RecoveryListener;
 import dev.rill.netty.Permissions;
 import dev.rill.netty.RillClient;
 import dev.rill.netty.ServerOptions;
@@ -121,8 +122,9 @@ final class ServeCommand implements Callable<Integer> {
         }
         ServerOptions options = options();
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
-        ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort,
-                START_TIMEOUT);
+        // A large log takes a while to replay: say so, with progress, before the listening line
+        ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, START_TIMEOUT,
+                RecoveryListener.lines(line -> out.println("rill: " + line)));
         PrintWriter err = spec.commandLine().getErr();
         if (root.installSignalHandlers) {
             // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0, or 1

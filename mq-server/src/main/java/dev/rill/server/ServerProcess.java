@@ -3,6 +3,7 @@ package dev.rill.server;
 import dev.rill.core.Codec;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.log.FsyncPolicy;
+import dev.rill.core.log.RecoveryListener;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveBroker;
@@ -86,6 +87,15 @@ final class ServerProcess {
      */
     static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
             Integer metricsPort, Duration bindTimeout) {
+        return start(options, dataDir, fsync, metricsHost, metricsPort, bindTimeout, RecoveryListener.logging());
+    }
+
+    /**
+     * {@link #start(ServerOptions, Path, FsyncPolicy, String, Integer, Duration)}, with {@code recovery} told how the
+     * replay of the data directory's log goes (before the server listens: a large log takes a while).
+     */
+    static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
+            Integer metricsPort, Duration bindTimeout, RecoveryListener recovery) {
         ReactiveBroker opened;
         int recovered = 0;
         if (dataDir == null) {
@@ -93,7 +103,7 @@ final class ServerProcess {
         } else {
             try {
                 opened = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
-                        .declareRecoveredWith(Codec.bytes()));
+                        .declareRecoveredWith(Codec.bytes()).recoveryListener(recovery));
             } catch (UncheckedIOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": "
                         + ExitCodes.message(e.getCause()), e);
