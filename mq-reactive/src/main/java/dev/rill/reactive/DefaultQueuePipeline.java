@@ -816,7 +816,22 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             if (decide()) {
                 settleFailure(this, error);
             } else {
-                Operators.onErrorDropped(error, currentContext());
+                lateFailure(error);
+            }
+        }
+
+        /**
+         * The handler failed after its delivery was settled without it: it timed out, or a drain past its grace or
+         * a dispose gave it back, and cancelled it; its publisher failed anyway (it was already failing on another
+         * thread, or it ignores cancellation). The failure changes nothing, so it is only logged at DEBUG. Not
+         * {@code Operators.onErrorDropped}: Reactor's default hook logs it at ERROR, so every pipeline stopped while
+         * its handlers were failing printed their failures as errors.
+         */
+        private void lateFailure(Throwable error) {
+            if (LOG.isLoggable(Level.DEBUG)) {
+                LOG.log(Level.DEBUG, "pipeline on queue '" + name + "': the handler of message "
+                        + delivery.message().id() + " failed after its delivery was settled without it (timed out"
+                        + " or given back)", error);
             }
         }
 

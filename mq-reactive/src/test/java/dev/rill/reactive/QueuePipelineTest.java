@@ -26,11 +26,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Hooks;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
@@ -51,6 +54,7 @@ class QueuePipelineTest {
 
     @AfterEach
     void tearDown() {
+        Hooks.resetOnErrorDropped();
         pipelines.forEach(QueuePipeline::dispose);
         broker.close().block(WAIT);
         vts.dispose();
@@ -740,6 +744,51 @@ class QueuePipelineTest {
         assertThat(s.acked()).isZero();
         assertThat(s.ready()).isEqualTo(1); // given back at once, and still there
         StepVerifier.create(p.onTerminate()).expectComplete().verify(WAIT);
+    }
+
+    /**
+     * A handler that fails after the pipeline settled its delivery without it (dispose or an expired drain gave it
+     * back, or it timed out): its failure changes nothing, and it is not handed to Reactor's global
+     * {@code onErrorDropped} hook, which logs it at ERROR (a {@code rill demo} stopped by SIGTERM printed its
+     * handlers' failures so on standard error).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"dispose", "dispose key-ordered", "drain past its grace", "handling timeout"})
+    void aHandlerThatFailsAfterItsDeliveryWasSettledWithoutItIsNotDroppedToReactorsHook(String how) {
+        List<Throwable> dropped = new CopyOnWriteArrayList<>();
+        Hooks.onErrorDropped(dropped::add);
+        ReactiveQueue<String> q = queue(QueueSpec.named("late-failure"));
+        List<Subscriber<? super Object>> late = new CopyOnWriteArrayList<>();
+        AtomicInteger cancels = new AtomicInteger();
+        PipelineBuilder<String> b = q.pipeline(d -> stubborn(late, cancels)).retry(RetryPolicy.none());
+        if (how.endsWith("key-ordered")) {
+            b = b.keyOrdered();
+        }
+        if (how.equals("handling timeout")) {
+            b = b.handlingTimeout(ofSeconds(5));
+        }
+        QueuePipeline p = started(b);
+        List<PipelineError> errors = new CopyOnWriteArrayList<>();
+        p.errors().subscribe(errors::add);
+        q.send(OutboundMessage.of("m").key("k")).block(WAIT);
+        assertThat(late).hasSize(1);
+
+        switch (how) {
+            case "handling timeout" -> vts.advanceTimeBy(ofSeconds(5));
+            case "drain past its grace" -> {
+                p.drain(ofSeconds(5)).subscribe();
+                vts.advanceTimeBy(ofSeconds(5));
+            }
+            default -> p.dispose();
+        }
+        assertThat(cancels).hasValue(1);
+        QueueStats settled = stats(q);
+        late.get(0).onError(new IllegalStateException("payment gateway timeout")); // after its cancel
+
+        assertThat(dropped).isEmpty();
+        assertThat(stats(q)).usingRecursiveComparison().isEqualTo(settled); // the late failure changed nothing
+        assertThat(p.inFlight()).isZero();
+        assertThat(errors).noneMatch(e -> e.stage() == PipelineError.Stage.HANDLER);
     }
 
     @Test
