@@ -366,9 +366,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                         n -> new Frame.Result(f.requestId(), n));
             }
         } else if (frame instanceof Frame.Close) {
+            boolean freeFirst = state == State.OPEN;
             state = State.CLOSED;
             if (drainTimer != null) {
                 drainTimer.cancel(false);
+            }
+            if (freeFirst) {
+                releaseAll(); // see lastFrame
             }
             ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "")).addListener(ChannelFutureListener.CLOSE);
         } else {
@@ -1657,7 +1661,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         } else if (reason != null) {
             peers.closed(remote, reason, message);
         }
+        boolean freeFirst = state != State.DRAINING && code != ErrorCode.SHUTTING_DOWN; // see lastFrame
         state = State.CLOSED;
+        if (freeFirst) {
+            releaseAll();
+        }
         ctx.writeAndFlush(new Frame.Error(0, code, fit(message))).addListener(ChannelFutureListener.CLOSE);
         loop.schedule(() -> {
             ctx.close();
@@ -1667,6 +1675,18 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         releaseAll();
     }
+
+    /*
+     * lastFrame: the order of the release (releaseAll) and of the connection's last frame (ERROR or CLOSE) and close.
+     * While the server accepts connections, the release comes first: it gives the connection's place in
+     * maxConnections back (RillServer's onClose), and a client that reads the last frame or the end of the stream
+     * and reconnects at once must find it free. Released after the write, it was still taken for a moment after the
+     * client saw the close (the socket's close, then Netty's and reactor-netty's close listeners ran first; up to
+     * milliseconds on a loaded machine), and a reconnect loop against maxConnections(1) was refused with
+     * TOO_MANY_CONNECTIONS. While the server shuts down (DRAINING, or a handshake cut short by SHUTTING_DOWN) it
+     * accepts nothing, and the release comes last as before: the last connection's release lets the shutdown end
+     * (and rill serve exit), which must not come before its last frame is written.
+     */
 
     private boolean released;
 
