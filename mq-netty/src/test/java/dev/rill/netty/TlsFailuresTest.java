@@ -56,7 +56,7 @@ class TlsFailuresTest {
 
     /** @return the message of the error that connecting with {@code tls} (null: plaintext) fails with */
     private Throwable connectFails(SslContext tls) {
-        ClientOptions o = ClientOptions.defaults().connectTimeout(Duration.ofSeconds(5));
+        ClientOptions o = ClientOptions.defaults(); // its connect timeout (10 s) stays below TIMEOUT
         ClientOptions options = tls == null ? o : o.tls(tls);
         Throwable[] caught = new Throwable[1];
         assertThatThrownBy(() -> RillClient.connect(uri(), options).block(TIMEOUT))
@@ -136,28 +136,27 @@ class TlsFailuresTest {
         }
         // reactor-netty's own TLS handshake timeout is 10 s
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0); // its place in maxConnections is free
     }
 
     @Test
     void connectionsStillInTheTlsHandshakeCountAgainstTheConnectionLimit() throws Exception {
-        Duration handshake = Duration.ofSeconds(2);
+        // a handshake timeout far beyond the checks below, so the silent ones hold their places however slow the
+        // machine (with 2 s, a slow run could let them time out first, and the last client got in); that the
+        // handshake timeout closes a silent one and frees its place is aPeerThatNeverFinishesTheTlsHandshake...'s
         server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)).maxConnections(2)
-                .handshakeTimeout(handshake), TIMEOUT);
-        // TCP only: never send a ClientHello, so they sit in the TLS handshake until its timeout
+                .handshakeTimeout(Duration.ofMinutes(1)), TIMEOUT);
+        // TCP only: never send a ClientHello, so they sit in the TLS handshake
         try (RawClient silent1 = new RawClient(server.port()); RawClient silent2 = new RawClient(server.port())) {
             await().atMost(TIMEOUT).until(() -> server.connectionCount() == 2);
-            long start = System.nanoTime();
             try (RawClient beyond = new RawClient(server.port())) {
-                assertThat(beyond.closedByPeer()).isTrue(); // at once, not at the handshake timeout
+                // closed at once: within the raw client's read timeout (10 s), not at the handshake timeout
+                assertThat(beyond.closedByPeer()).isTrue();
             }
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(handshake);
             assertThat(connectFails(trustingTheCa())).isInstanceOf(RillException.class)
                     .hasMessageContaining("connection limit");
-            // the silent ones are closed at the handshake timeout and free their slots
-            await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0);
-            assertThat(silent1.closedByPeer()).isTrue();
-            assertThat(silent2.closedByPeer()).isTrue();
         }
+        await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0); // the silent ones left
         client = RillClient.connect(uri(), ClientOptions.defaults().tls(trustingTheCa())).block(TIMEOUT);
         assertThat(client.list().block(TIMEOUT)).isEmpty();
         assertThat(server.connectionCount()).isEqualTo(1);
