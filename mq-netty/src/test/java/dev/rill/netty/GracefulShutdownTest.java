@@ -285,7 +285,8 @@ class GracefulShutdownTest {
         fixture.closeAtEnd(local);
         RillServer first = server(local);
         int port = first.port();
-        ReactiveBroker client = client(first, ClientOptions.defaults().reconnectAttempts(50)
+        // never gives up: the wait for the next server is bounded below, not by attempts made while it binds
+        ReactiveBroker client = client(first, ClientOptions.defaults().reconnectAttempts(Integer.MAX_VALUE)
                 .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(100)));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("rolling"), Codec.utf8()).block(TIMEOUT);
         q.send(OutboundMessage.of("before")).block(TIMEOUT);
