@@ -1,6 +1,7 @@
 package dev.rill.core.log;
 
 import java.util.Objects;
+import java.util.function.IntConsumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -18,13 +19,14 @@ public final class LogOptions {
     /**
      * Largest segment size: 1 GiB. Nothing in the log holds a segment whole (recovery and relocation read it
      * through a window, a record at a time), so the bound is not an array's: a segment is the unit of deletion
-     * (disk use grows by segments) and of relocation, which reads the oldest segment on the writer thread while
-     * appends wait, and the tail that recovery cuts and saves is at most one.
+     * (disk use grows by segments) and of relocation, which reads the oldest segments on the writer thread in
+     * slices between batches of appends, and the tail that recovery cuts and saves is at most one.
      */
     public static final long MAX_SEGMENT_BYTES = 1L << 30;
 
     private static final LogOptions DEFAULTS = new LogOptions(FsyncPolicy.always(), DEFAULT_SEGMENT_BYTES,
-            System::currentTimeMillis, RecoveryListener.logging(), SegmentReader.WINDOW, System::nanoTime);
+            System::currentTimeMillis, RecoveryListener.logging(), SegmentReader.WINDOW, System::nanoTime,
+            Relocation.DEFAULT);
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
@@ -32,9 +34,21 @@ public final class LogOptions {
     private final RecoveryListener recoveryListener;
     private final int readWindow;
     private final LongSupplier nanoClock;
+    private final Relocation relocation;
+
+    /**
+     * Tests: how relocation is sliced. {@code sliceBytes}: each writer pass reads at most about this many bytes of
+     * the segments being relocated and frames at most about this many bytes of copies (at least one record);
+     * {@code afterSlice}: called on the writer thread after each slice's copies are written, with the slice's number
+     * in its relocation (1, 2, ...).
+     */
+    record Relocation(int sliceBytes, IntConsumer afterSlice) {
+        static final Relocation DEFAULT = new Relocation(SegmentedLog.BATCH_BYTES, n -> { });
+    }
 
     private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, RecoveryListener recoveryListener,
-            int readWindow, LongSupplier nanoClock) {
+            int readWindow, LongSupplier nanoClock, Relocation relocation) {
+        this.relocation = relocation;
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
@@ -54,7 +68,7 @@ public final class LogOptions {
      */
     public LogOptions fsync(FsyncPolicy policy) {
         return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveryListener,
-                readWindow, nanoClock);
+                readWindow, nanoClock, relocation);
     }
 
     /**
@@ -70,7 +84,7 @@ public final class LogOptions {
             throw new IllegalArgumentException("segmentBytes must be " + MIN_SEGMENT_BYTES + ".." + MAX_SEGMENT_BYTES
                     + " (4 KiB..1 GiB), was " + bytes);
         }
-        return new LogOptions(fsync, bytes, clock, recoveryListener, readWindow, nanoClock);
+        return new LogOptions(fsync, bytes, clock, recoveryListener, readWindow, nanoClock, relocation);
     }
 
     /**
@@ -80,7 +94,7 @@ public final class LogOptions {
      */
     public LogOptions clock(LongSupplier clock) {
         return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveryListener,
-                readWindow, nanoClock);
+                readWindow, nanoClock, relocation);
     }
 
     /**
@@ -90,7 +104,7 @@ public final class LogOptions {
      */
     public LogOptions recoveryListener(RecoveryListener listener) {
         return new LogOptions(fsync, segmentBytes, clock, Objects.requireNonNull(listener, "listener"), readWindow,
-                nanoClock);
+                nanoClock, relocation);
     }
 
     /** Tests: the window through which segments are read (at least a segment header); default 1 MiB. */
@@ -98,13 +112,22 @@ public final class LogOptions {
         if (bytes < RecordFormat.HEADER_BYTES) {
             throw new IllegalArgumentException("readWindow must be >= " + RecordFormat.HEADER_BYTES + ", was " + bytes);
         }
-        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, bytes, nanoClock);
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, bytes, nanoClock, relocation);
     }
 
     /** Tests: the clock (nanos) that times recovery and paces its progress calls; default {@link System#nanoTime()}. */
     LogOptions nanoClock(LongSupplier nanos) {
         return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow,
-                Objects.requireNonNull(nanos, "nanos"));
+                Objects.requireNonNull(nanos, "nanos"), relocation);
+    }
+
+    /** Tests: see {@link Relocation}; default slices of {@value SegmentedLog#BATCH_BYTES} bytes, no hook. */
+    LogOptions relocation(int sliceBytes, IntConsumer afterSlice) {
+        if (sliceBytes < 1) {
+            throw new IllegalArgumentException("sliceBytes must be > 0, was " + sliceBytes);
+        }
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow, nanoClock,
+                new Relocation(sliceBytes, Objects.requireNonNull(afterSlice, "afterSlice")));
     }
 
     /** @return the fsync policy */
@@ -133,6 +156,10 @@ public final class LogOptions {
 
     LongSupplier nanoClock() {
         return nanoClock;
+    }
+
+    Relocation relocation() {
+        return relocation;
     }
 
     @Override

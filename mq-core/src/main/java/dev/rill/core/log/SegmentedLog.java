@@ -727,6 +727,7 @@ public final class SegmentedLog implements AutoCloseable {
                 boolean stop = closing;
                 Throwable f = failure;
                 if (f != null) {
+                    abandonRelocation();
                     discardPending();
                     if (stop) {
                         return;
@@ -740,8 +741,9 @@ public final class SegmentedLog implements AutoCloseable {
                         finish();
                         return;
                     }
-                    maybeCompact();
-                    park(0);
+                    if (!maybeCompact()) {
+                        park(0);
+                    }
                     continue;
                 }
                 writeOut();
@@ -762,6 +764,7 @@ public final class SegmentedLog implements AutoCloseable {
         } catch (Throwable t) {
             fail(t);
         } finally {
+            abandonRelocation(); // closed, or failed: nothing of the run is deleted
             writerDone = true;
             if (syncer != null) {
                 LockSupport.unpark(syncer);
@@ -1049,24 +1052,30 @@ public final class SegmentedLog implements AutoCloseable {
     /**
      * Compacts once the records that emptied the oldest segment are durable: under ALWAYS and INTERVAL only after
      * they were fsynced (a machine crash must not leave the sends deleted but their acks lost), under NEVER after
-     * the write.
+     * the write; or starts a relocation, or advances the one in progress by a slice.
+     *
+     * @return whether a relocation is (still) in progress: the writer must come back without waiting for appends
      */
-    private void maybeCompact() {
+    private boolean maybeCompact() {
+        if (relocation != null) {
+            relocateSlice();
+            return relocation != null;
+        }
         LiveTracker.Segment s = segments.peekFirst();
         if (s == null || s == active) {
             compactAfterSeq = -1;
-            return;
+            return false;
         }
         if (s.live != 0) {
             compactAfterSeq = -1;
             if (relocatable(s)) {
                 relocateOldest();
             }
-            return;
+            return relocation != null;
         }
         if (policy == FsyncPolicy.Kind.NEVER) {
             compact();
-            return;
+            return false;
         }
         if (compactAfterSeq < 0) {
             compactAfterSeq = writtenSeq;
@@ -1075,6 +1084,7 @@ public final class SegmentedLog implements AutoCloseable {
             compactAfterSeq = -1;
             compact();
         }
+        return false;
     }
 
     /** Whether the oldest segment {@code s} (live, not active) is worth relocating now. */
@@ -1097,48 +1107,56 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * Copies every message still live in the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or
-     * dead ones) to the active segment, makes the copies durable with one fsync, and deletes those segments (and the
-     * dead ones after them). Each segment is read a record at a time and the copies are written out every
-     * {@value #BATCH_BYTES} bytes, so neither a segment nor its copies are held whole (they were: a segment read with
-     * {@code Files.readAllBytes}, and every copy of the run built and framed into one buffer before one write, which
-     * the live part of 16 segments could take past what an array holds, failing the log). Writer thread; appends
-     * queue up meanwhile.
+     * A relocation in progress (writer thread only): the oldest segments it may take (up to {@value #RELOCATE_RUN},
+     * the active one excluded, fixed when it starts), the one being read and where. Each writer pass, after the
+     * pending appends, advances it by one slice ({@link #relocateSlice}); once every segment of the run is read, one
+     * fsync makes the copies durable and the old segments are deleted ({@link #finishRelocation}).
+     */
+    private static final class Relocation {
+        final List<LiveTracker.Segment> run;
+        int next; // index in run of the next segment to start
+        LiveTracker.Segment current; // being read, or null
+        SegmentReader in; // open on current
+        long pos;
+        long size;
+        int slices;
+
+        Relocation(List<LiveTracker.Segment> run) {
+            this.run = run;
+        }
+
+        void closeReader() {
+            if (in != null) {
+                try {
+                    in.close();
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.DEBUG, "log: closing " + current.path + " after relocating from it failed", e);
+                }
+                in = null;
+                current = null;
+            }
+        }
+    }
+
+    /** The relocation in progress, or null (writer thread only). */
+    private Relocation relocation;
+
+    /**
+     * Starts relocating the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or dead ones) and
+     * does its first slice. The copies are written into the active segment a slice at a time between batches of
+     * appends, so appends are never held up by more than one slice: it read the whole run (up to 16 segments of
+     * 64 MiB with the default size, seconds of work) while every append waited.
      */
     private void relocateOldest() {
-        long[] moved = {0};
-        int taken = 0;
-        try {
-            for (LiveTracker.Segment s : segments) {
-                if (s == active || taken == RELOCATE_RUN) {
-                    break;
-                }
-                if (s.live != 0) {
-                    if (!relocatable(s) || !copyLive(s, moved)) {
-                        break;
-                    }
-                }
-                taken++;
+        List<LiveTracker.Segment> run = new ArrayList<>(RELOCATE_RUN);
+        for (LiveTracker.Segment s : segments) {
+            if (s == active || run.size() == RELOCATE_RUN) {
+                break;
             }
-            writeOut();
-            // Under every policy, NEVER included: the originals are deleted next, and they may have been on disk for
-            // long. Under NEVER, copies left to the OS's write-back with the delete made durable first (the directory
-            // is fsynced) lost long-confirmed messages on a machine crash, not only the last write-back window.
-            synchronized (syncLock) {
-                forceLocked(syncedSeq); // the copies (and everything written before them) are on disk
-            }
-        } catch (IOException e) {
-            fail(e);
-            return;
+            run.add(s);
         }
-        messagesRelocated += moved[0];
-        LiveTracker.Segment first = segments.peekFirst();
-        if (first != null && first != active && first.live != 0) {
-            LOG.log(Level.WARNING, "log: " + first.live + " live message(s) of " + first.path + " could not be "
-                    + "relocated (a dead-letter move in progress?); trying again after the next segment");
-            first.relocateAfterRoll = rolls + 1;
-        }
-        compact();
+        relocation = new Relocation(run);
+        relocateSlice();
     }
 
     /** Framing or writing relocated copies failed: the log fails, unlike a segment that cannot be read. */
@@ -1151,59 +1169,162 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * Frames a copy of each message live in {@code s} into the active segment (counting the SEND copies in
-     * {@code moved}), writing out every {@value #BATCH_BYTES} bytes; false (logged) if its file cannot be read. Copies
-     * framed before such a failure stay: each replaces its original, which no longer counts as live in {@code s},
-     * and they are fsynced before anything is deleted.
-     *
-     * @throws IOException if a write fails
+     * Advances the relocation in progress by one slice: reads records of the run's segments until about
+     * {@code sliceBytes} were read or framed as copies (at least one record), frames a copy of each message whose
+     * SEND it reads and that is live in that segment at that moment (one acked since the relocation started is not
+     * copied; one copied is from then on live in the copy's segment, where a later ack finds it), and writes the
+     * copies out. A segment left with nothing live is not read further. A segment that is not relocatable when its
+     * turn comes, or whose file cannot be read (logged), ends the run before it; copies framed before such a failure
+     * stay: each replaces its original, which no longer counts as live, and they are fsynced before anything is
+     * deleted. Once the run is read, {@link #finishRelocation}. A failed write of copies fails the log.
      */
-    private boolean copyLive(LiveTracker.Segment s, long[] moved) throws IOException {
+    private void relocateSlice() {
+        Relocation r = relocation;
+        int budget = options.relocation().sliceBytes();
+        long read = 0;
         List<LogRecord> copies = new ArrayList<>();
-        try (SegmentReader in = new SegmentReader(s.path, options.readWindow())) {
-            long size = in.size();
-            long pos = RecordFormat.HEADER_BYTES;
-            while (pos < size) {
-                long bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
-                int len = bodyAt > size ? 0 : in.getInt(pos);
-                if (len < 9 || len > RecordFormat.MAX_BODY || (len ^ RecordFormat.LENGTH_MASK) != in.getInt(pos + 4)
-                        || bodyAt + len > size) {
-                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+        boolean done = false;
+        long moved = 0;
+        try {
+            while (read < budget && out.pos < budget) {
+                if (r.in == null) {
+                    if (!startNext(r)) {
+                        done = true;
+                        break;
+                    }
+                    continue;
                 }
-                int crc = in.getInt(pos + 8);
-                ByteBuffer body = in.slice(bodyAt, len);
-                if (!RecordFormat.crcOk(body, 0, len, crc)) {
-                    throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                if (r.pos >= r.size || r.current.live == 0) {
+                    r.closeReader(); // read, or nothing live left in the rest of it
+                    continue;
                 }
-                if (RecordFormat.decode(body.position(8)) instanceof LogRecord.Send send) {
+                LiveTracker.Segment s = r.current;
+                long pos = r.pos;
+                LogRecord.Send send;
+                long end;
+                try {
+                    long bodyAt = pos + RecordFormat.FRAME_HEADER_BYTES;
+                    int len = bodyAt > r.size ? 0 : r.in.getInt(pos);
+                    if (len < 9 || len > RecordFormat.MAX_BODY
+                            || (len ^ RecordFormat.LENGTH_MASK) != r.in.getInt(pos + 4) || bodyAt + len > r.size) {
+                        throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                    }
+                    int crc = r.in.getInt(pos + 8);
+                    ByteBuffer body = r.in.slice(bodyAt, len);
+                    if (!RecordFormat.crcOk(body, 0, len, crc)) {
+                        throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
+                    }
+                    send = RecordFormat.decode(body.position(8)) instanceof LogRecord.Send x ? x : null;
+                    end = bodyAt + len;
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays",
+                            e);
+                    s.relocateAfterRoll = rolls + 1;
+                    r.closeReader();
+                    done = true; // the run ends before it
+                    break;
+                }
+                read += end - pos;
+                r.pos = end;
+                if (send != null) {
                     tracker.copiesOf(send, s, copies);
                     try {
-                        for (LogRecord r : copies) {
-                            out.frame(0, r);
-                            tracker.apply(r, active);
-                            if (r instanceof LogRecord.Send) {
-                                moved[0]++;
+                        for (LogRecord c : copies) {
+                            out.frame(0, c);
+                            tracker.apply(c, active);
+                            if (c instanceof LogRecord.Send) {
+                                moved++;
                             }
                         }
-                        copies.clear();
-                        if (out.pos >= BATCH_BYTES) {
-                            writeOut();
-                        }
-                    } catch (IOException | RuntimeException e) {
-                        throw new CopyWriteFailed(e); // the buffer or the file may hold part of a copy
+                    } catch (RuntimeException e) {
+                        throw new CopyWriteFailed(e); // the buffer may hold part of a copy
                     }
+                    copies.clear();
                 }
-                pos = bodyAt + len;
             }
+            writeOut();
+        } catch (IOException | CopyWriteFailed e) {
+            messagesRelocated += moved;
+            Throwable c = e instanceof CopyWriteFailed ? e.getCause() : e;
+            abandonRelocation();
+            fail(c instanceof IOException ? c : new IOException("log: writing relocated copies failed: " + c, c));
+            return;
+        }
+        messagesRelocated += moved;
+        r.slices++;
+        options.relocation().afterSlice().accept(r.slices);
+        if (done) {
+            finishRelocation();
+        }
+    }
+
+    /**
+     * Opens the next segment of the run for reading: false once the run is over (every segment taken, or the next
+     * one live and not relocatable). A dead one is passed over (it is deleted with the run).
+     */
+    private boolean startNext(Relocation r) {
+        while (r.next < r.run.size()) {
+            LiveTracker.Segment s = r.run.get(r.next);
+            if (s.live == 0) {
+                r.next++;
+                continue;
+            }
+            if (!relocatable(s)) {
+                return false;
+            }
+            r.next++;
+            SegmentReader in;
+            try {
+                in = new SegmentReader(s.path, options.readWindow());
+                r.size = in.size();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
+                s.relocateAfterRoll = rolls + 1;
+                return false;
+            }
+            r.in = in;
+            r.current = s;
+            r.pos = RecordFormat.HEADER_BYTES;
             return true;
-        } catch (CopyWriteFailed e) {
-            Throwable c = e.getCause();
-            throw c instanceof IOException io ? io
-                    : new IOException("log: relocating the live messages of " + s.path + " failed: " + c, c);
-        } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
-            s.relocateAfterRoll = rolls + 1;
-            return false;
+        }
+        return false;
+    }
+
+    /**
+     * Ends the relocation whose run is read: fsyncs the copies (under every policy, NEVER included: the originals
+     * are deleted next, and they may have been on disk for long; under NEVER, copies left to the OS's write-back
+     * with the delete made durable first lost long-confirmed messages on a machine crash), then deletes the old
+     * segments, oldest first.
+     */
+    private void finishRelocation() {
+        relocation.closeReader();
+        relocation = null;
+        try {
+            synchronized (syncLock) {
+                forceLocked(syncedSeq); // the copies (and everything written before them) are on disk
+            }
+        } catch (IOException e) {
+            fail(e);
+            return;
+        }
+        LiveTracker.Segment first = segments.peekFirst();
+        if (first != null && first != active && first.live != 0) {
+            LOG.log(Level.WARNING, "log: " + first.live + " live message(s) of " + first.path + " could not be "
+                    + "relocated (a dead-letter move in progress?); trying again after the next segment");
+            first.relocateAfterRoll = rolls + 1;
+        }
+        compact();
+    }
+
+    /**
+     * Drops the relocation in progress (close, failure): its reader is closed and nothing is deleted. The copies
+     * written so far stay where they are: each replaces its original on replay (same id), and the originals are
+     * all still there.
+     */
+    private void abandonRelocation() {
+        if (relocation != null) {
+            relocation.closeReader();
+            relocation = null;
         }
     }
 
