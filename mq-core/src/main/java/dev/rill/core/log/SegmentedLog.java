@@ -51,7 +51,8 @@ import java.util.stream.Stream;
  * active one), its live messages are
  * <em>relocated</em>: a copy of each (a SEND with the same queue and id, then its delivery count and ready time)
  * is written to the active segment and fsynced, after which the old segment holds nothing live and is deleted
- * with every dead segment behind it. A crash between the copy and the delete replays both: the copy replaces the
+ * with every dead segment behind it. The copying is done in slices (at most {@value #BATCH_BYTES} bytes read or
+ * copied) between batches of appends, so appends wait for one slice at most, not for the whole run. A crash between the copy and the delete replays both: the copy replaces the
  * original (same id), so nothing is duplicated or lost.
  *
  * <p>Errors: a failed write or fsync (disk full, I/O error) fails the log: every record not yet durable, and
