@@ -307,9 +307,10 @@ class IncrementalRelocationTest {
         assertThat(names(live)).containsAll(oldSegments);
         assertThat(openFiles(live)).as("files of the log still open").isEmpty();
         assertThat(replay(live, opts())).isEqualTo(expected(Set.of()));
-        // a later open relocates the run to the end
+        // a later open relocates the run to the end (the open of the replay above may have done it already)
         try (SegmentedLog again = SegmentedLog.open(live, opts(), r -> { })) {
-            await().atMost(Duration.ofSeconds(30)).until(() -> again.stats().segmentsDeleted() >= oldSegments.size());
+            await().atMost(Duration.ofSeconds(30)).until(() -> java.util.Collections.disjoint(names(live),
+                    oldSegments));
         }
         assertThat(names(live)).doesNotContainAnyElementsOf(oldSegments);
         assertThat(replay(live, opts())).isEqualTo(expected(Set.of()));
