@@ -248,4 +248,87 @@ class ServerRacesTest {
             }
         }
     }
+
+    /**
+     * The server cancels a subscription's stream on its loop (UNSUBSCRIBE, the connection closing) while the queue
+     * may end that stream on another thread: a DELETE on another connection closes the queue, and its receivers
+     * fail. An end that crosses the cancel tells nobody anything; it was handed to Reactor's onErrorDropped hook,
+     * which logs it at ERROR with its stack trace ({@code rill bench} printed one after its summary now and then: it
+     * unsubscribes, then deletes its queue). Here the served streams end as they are cancelled, for both kinds of
+     * subscription, which sets up the crossing every time.
+     */
+    @Test
+    void aStreamThatEndsAsTheServerCancelsItIsNotHandedToReactorsDroppedErrorHook() throws Exception {
+        local.queue(QueueSpec.named("late"), Codec.utf8()).block(TIMEOUT);
+        List<Throwable> dropped = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger ended = new java.util.concurrent.atomic.AtomicInteger();
+        reactor.core.publisher.Hooks.onErrorDropped(dropped::add);
+        try {
+            server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0)
+                    .broker(new EndingWhenCancelled(local, ended)), TIMEOUT);
+            try (RawClient raw = described(server, "late")) {
+                raw.send(new Frame.Subscribe(2, "late", 0, 0, 0));
+                raw.readUntil(Frame.SubscribeOk.class);
+                raw.send(new Frame.SubscribeEvents(3, "late"));
+                raw.readUntil(Frame.SubscribeOk.class);
+                raw.send(new Frame.Unsubscribe(2));
+                assertThat(raw.readUntil(Frame.SubscriptionEnd.class).subscriptionId()).isEqualTo(2);
+                raw.send(new Frame.Unsubscribe(3));
+                assertThat(raw.readUntil(Frame.SubscriptionEnd.class).subscriptionId()).isEqualTo(3);
+            }
+            assertThat(ended).hasValue(2); // both streams ended after their cancel
+            assertThat(dropped).isEmpty();
+        } finally {
+            reactor.core.publisher.Hooks.resetOnErrorDropped();
+        }
+    }
+
+    /** Serves the broker's queues with receive and events streams that fail as they are cancelled. */
+    private static final class EndingWhenCancelled extends ForwardingBroker {
+        private final java.util.concurrent.atomic.AtomicInteger ended;
+
+        EndingWhenCancelled(ReactiveBroker delegate, java.util.concurrent.atomic.AtomicInteger ended) {
+            super(delegate);
+            this.ended = ended;
+        }
+
+        @Override
+        public <T> reactor.core.publisher.Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
+            return delegate.queue(spec, codec).map(this::wrap);
+        }
+
+        @Override
+        public <T> reactor.core.publisher.Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+            return delegate.lookup(name, codec).map(this::wrap);
+        }
+
+        @SuppressWarnings("unchecked")
+        private <T> ReactiveQueue<T> wrap(ReactiveQueue<T> q) {
+            return (ReactiveQueue<T>) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                    new Class<?>[] {ReactiveQueue.class}, (proxy, m, args) -> {
+                        if (m.getName().equals("receive") || m.getName().equals("events")) {
+                            return endingWhenCancelled(q.name());
+                        }
+                        try {
+                            return m.invoke(q, args);
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        }
+
+        private <T> reactor.core.publisher.Flux<T> endingWhenCancelled(String queue) {
+            return reactor.core.publisher.Flux.from(s -> s.onSubscribe(new org.reactivestreams.Subscription() {
+                @Override
+                public void request(long n) {
+                }
+
+                @Override
+                public void cancel() {
+                    ended.incrementAndGet();
+                    s.onError(new dev.rill.reactive.QueueClosedException(queue));
+                }
+            }));
+        }
+    }
 }

@@ -50,7 +50,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
-import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Mono;
 
 /**
@@ -990,7 +989,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * granted; what the client has not asked for waits in that stream's own bounded buffer, whose overflow ends the
      * subscription with EVENTS_OVERFLOW.
      */
-    private final class EventSubscription extends BaseSubscriber<QueueEvent> {
+    private final class EventSubscription extends CancellableSubscriber<QueueEvent> {
         final int id;
         final AtomicInteger hops = new AtomicInteger();
         boolean ended;
@@ -1064,7 +1063,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
 
     /** One subscription: the local receive stream, asked for exactly the credit the client granted. */
-    private final class ServerSubscription extends BaseSubscriber<Delivery<byte[]>> {
+    private final class ServerSubscription extends CancellableSubscriber<Delivery<byte[]>> {
         final int id;
         final String queue;
         final AtomicInteger hops = new AtomicInteger();
