@@ -56,8 +56,8 @@ import reactor.netty.tcp.TcpServer;
  * <p>Every connection the server refuses or cuts off (a failed TLS handshake, a bad token, the connection limit, the
  * handshake or idle timeout, bytes that are not the protocol, a client that does not read) is counted by reason
  * ({@link #connectionErrors()}) and logged in one line with the peer's address and the cause, to the
- * {@code System.Logger} {@code dev.rill.netty.RillServer}: at most 10 lines per reason and minute, then one line
- * with the number suppressed. A server bug is logged with its stack trace. {@code docs/operations.md} lists the
+ * {@code System.Logger} {@code dev.rill.netty.RillServer}: per reason and minute, at most 10 lines per peer host
+ * and 50 in all, then one line with the number suppressed and from whom. A server bug is logged with its stack trace. {@code docs/operations.md} lists the
  * lines.
  */
 public final class RillServer {

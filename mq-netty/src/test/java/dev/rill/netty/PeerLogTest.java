@@ -1,6 +1,7 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.rill.netty.internal.transport.PeerLog;
 import dev.rill.netty.internal.transport.PeerLog.Reason;
@@ -14,8 +15,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
 /**
- * The rate limit of the server's log about its peers, on virtual time: at most N lines per reason and window, every
- * connection counted, one summary line of what was suppressed at the window's end (or when the server closes), and
+ * The rate limit of the server's log about its peers, on virtual time: at most N lines per reason, peer host and
+ * window and M per reason from all hosts, a bounded table of hosts, every connection counted, one summary line per
+ * reason of what was suppressed (from which host, or how many) at the window's end (or when the server closes), and
  * lines that stay one line of bounded length whatever the cause's text.
  */
 class PeerLogTest {
@@ -24,8 +26,12 @@ class PeerLogTest {
     final LogCapture log = new LogCapture();
 
     private final VirtualTimeScheduler clock = VirtualTimeScheduler.create();
-    private final PeerLog peers = new PeerLog(clock, 3, Duration.ofSeconds(60));
+    private final PeerLog peers = new PeerLog(clock, 3, 8, 4, Duration.ofSeconds(60));
     private final InetSocketAddress peer = new InetSocketAddress("127.0.0.1", 40001);
+
+    private static InetSocketAddress from(String host, int port) {
+        return new InetSocketAddress(host, port);
+    }
 
     @AfterEach
     void stopClock() {
@@ -33,7 +39,7 @@ class PeerLogTest {
     }
 
     @Test
-    void atMostNLinesPerReasonAndWindowThenOneSummaryAtTheWindowsEnd() {
+    void atMostNLinesPerReasonPeerAndWindowThenOneSummaryAtTheWindowsEnd() {
         for (int i = 0; i < 10; i++) {
             peers.refused(peer, Reason.AUTH_FAILED, "unknown token");
         }
@@ -49,9 +55,9 @@ class PeerLogTest {
         clock.advanceTimeBy(Duration.ofSeconds(59));
         assertThat(log.lines()).hasSize(4);
         clock.advanceTimeBy(Duration.ofSeconds(1));
-        assertThat(log.lines()).hasSize(5).last().isEqualTo("[auth_failed] 7 more similar lines suppressed (at most"
-                + " 3 per reason per 60 s; every one is counted: RillServer.connectionErrors(),"
-                + " rill_connection_errors_total)");
+        assertThat(log.lines()).hasSize(5).last().isEqualTo("[auth_failed] 7 more similar lines suppressed from"
+                + " 127.0.0.1 (at most 3 per peer and 8 in all, per reason and 60 s; every one is counted:"
+                + " RillServer.connectionErrors(), rill_connection_errors_total)");
 
         // the next window starts with the next connection: its lines are written again
         peers.refused(peer, Reason.AUTH_FAILED, "a token is required");
@@ -59,6 +65,81 @@ class PeerLogTest {
                 .isEqualTo("connection from 127.0.0.1:40001 refused [auth_failed]: a token is required");
         assertThat(peers.counts()).containsEntry("auth_failed", 11L).containsEntry("protocol_error", 1L)
                 .containsEntry("tls_handshake", 0L).hasSize(Reason.values().length);
+    }
+
+    @Test
+    void aClientReconnectingInALoopDoesNotHideASecondPeerWithTheSameReason() {
+        for (int i = 0; i < 20; i++) {
+            peers.refused(from("10.0.0.7", 50000 + i), Reason.AUTH_FAILED, "unknown token"); // a new port each time
+        }
+        peers.refused(from("10.0.0.8", 40000), Reason.AUTH_FAILED, "a token is required");
+        assertThat(log.lines()).containsExactly(
+                "connection from 10.0.0.7:50000 refused [auth_failed]: unknown token",
+                "connection from 10.0.0.7:50001 refused [auth_failed]: unknown token",
+                "connection from 10.0.0.7:50002 refused [auth_failed]: unknown token",
+                "connection from 10.0.0.8:40000 refused [auth_failed]: a token is required");
+
+        clock.advanceTimeBy(Duration.ofSeconds(60));
+        assertThat(log.lines()).hasSize(5).last().isEqualTo("[auth_failed] 17 more similar lines suppressed from"
+                + " 10.0.0.7 (at most 3 per peer and 8 in all, per reason and 60 s; every one is counted:"
+                + " RillServer.connectionErrors(), rill_connection_errors_total)");
+        assertThat(peers.count(Reason.AUTH_FAILED)).isEqualTo(21);
+    }
+
+    @Test
+    void aFloodFromManyHostsStopsAtTheReasonsCapAndTheSummarySaysHowManyPeersAndWhichOneMost() {
+        for (int i = 0; i < 5; i++) {
+            peers.refused(from("10.0.0.9", 1000 + i), Reason.PROTOCOL_ERROR, "unknown frame type 0xee");
+        }
+        for (int h = 1; h <= 20; h++) {
+            peers.refused(from("10.0.1." + h, 2000), Reason.PROTOCOL_ERROR, "unknown frame type 0xee");
+        }
+        // 3 from 10.0.0.9, then 5 hosts until the cap of 8: 2 + 15 hosts suppressed beyond it
+        assertThat(log.lines()).hasSize(8);
+        assertThat(log.lines().subList(3, 8)).allSatisfy(l -> assertThat(l).startsWith("connection from 10.0.1."));
+        clock.advanceTimeBy(Duration.ofSeconds(60));
+        assertThat(log.lines()).hasSize(9).last().isEqualTo("[protocol_error] 17 more similar lines suppressed from"
+                + " 16 peers, 2 of them from 10.0.0.9 (at most 3 per peer and 8 in all, per reason and 60 s; every"
+                + " one is counted: RillServer.connectionErrors(), rill_connection_errors_total)");
+        assertThat(peers.count(Reason.PROTOCOL_ERROR)).isEqualTo(25);
+    }
+
+    @Test
+    void theTableOfHostsIsBoundedTheHostSeenLeastRecentlyIsForgottenAndStartsAfresh() {
+        PeerLog wide = new PeerLog(clock, 2, 100, 3, Duration.ofSeconds(60));
+        InetSocketAddress a = from("10.0.0.1", 1);
+        for (int i = 0; i < 3; i++) {
+            wide.refused(a, Reason.AUTH_FAILED, "unknown token"); // 2 lines, 1 suppressed
+        }
+        wide.refused(from("10.0.0.2", 1), Reason.AUTH_FAILED, "unknown token");
+        wide.refused(from("10.0.0.3", 1), Reason.AUTH_FAILED, "unknown token");
+        wide.refused(a, Reason.AUTH_FAILED, "unknown token"); // seen again: still remembered, suppressed
+        wide.refused(from("10.0.0.4", 1), Reason.AUTH_FAILED, "unknown token"); // forgets 10.0.0.2, not 10.0.0.1
+        wide.refused(a, Reason.AUTH_FAILED, "unknown token"); // still remembered: suppressed
+        assertThat(log.lines()).filteredOn(l -> l.startsWith("connection from 10.0.0.1:")).hasSize(2);
+        wide.refused(from("10.0.0.2", 1), Reason.AUTH_FAILED, "unknown token"); // forgotten: a line again
+        wide.refused(from("10.0.0.2", 1), Reason.AUTH_FAILED, "unknown token"); // second line of its fresh budget
+        wide.refused(from("10.0.0.5", 1), Reason.AUTH_FAILED, "unknown token"); // forgets 10.0.0.3
+        wide.refused(from("10.0.0.6", 1), Reason.AUTH_FAILED, "unknown token"); // forgets 10.0.0.1
+        wide.refused(a, Reason.AUTH_FAILED, "unknown token"); // forgotten: a line again
+        assertThat(log.lines()).filteredOn(l -> l.startsWith("connection from 10.0.0.1:")).hasSize(3);
+        assertThat(log.lines()).filteredOn(l -> l.startsWith("connection from 10.0.0.2:")).hasSize(3);
+        clock.advanceTimeBy(Duration.ofSeconds(60));
+        assertThat(log.lines()).last().isEqualTo("[auth_failed] 3 more similar lines suppressed from 10.0.0.1 (at"
+                + " most 2 per peer and 100 in all, per reason and 60 s; every one is counted:"
+                + " RillServer.connectionErrors(), rill_connection_errors_total)");
+    }
+
+    @Test
+    void theLimitsMustBeConsistent() {
+        assertThatThrownBy(() -> new PeerLog(clock, 0, 8, 4, Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new PeerLog(clock, 3, 2, 4, Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new PeerLog(clock, 3, 8, 0, Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new PeerLog(clock, 3, 8, 4, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

@@ -342,8 +342,9 @@ class ServerLogTest {
         assertThat(lines).hasSize(11);
         assertThat(lines.subList(0, 10)).allSatisfy(l -> assertThat(l).matches(line("refused", "protocol_error",
                 "unknown frame type 0xee")));
-        assertThat(lines.get(10)).isEqualTo("[protocol_error] 30 more similar lines suppressed (at most 10 per"
-                + " reason per 60 s; every one is counted: RillServer.connectionErrors(), rill_connection_errors_total)");
+        assertThat(lines.get(10)).isEqualTo("[protocol_error] 30 more similar lines suppressed from 127.0.0.1 (at most"
+                + " 10 per peer and 50 in all, per reason and 60 s; every one is counted: RillServer.connectionErrors(),"
+                + " rill_connection_errors_total)");
         assertThat(log.shown()).allSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.WARNING));
         noStackTraces();
         assertThat(server.connectionErrors()).isEqualTo(onlyCounted("protocol_error", 40));
@@ -351,7 +352,7 @@ class ServerLogTest {
 
     @Test
     void anExceptionInThePipelineIsABugUnlessItIsAnIoError() {
-        PeerLog peers = new PeerLog(Schedulers.immediate(), 10, Duration.ofMinutes(1));
+        PeerLog peers = new PeerLog(Schedulers.immediate(), 10, 50, 1024, Duration.ofMinutes(1));
         EmbeddedChannel buggy = new EmbeddedChannel(new ServerConnection(ServerOptions.defaults(), fx.local(),
                 () -> { }, () -> { }, peers));
         IllegalStateException bug = new IllegalStateException("a decoder's bug");

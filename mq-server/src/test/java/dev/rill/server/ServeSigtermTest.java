@@ -212,9 +212,9 @@ class ServeSigtermTest {
                 .allSatisfy(l -> assertThat(l).matches(PREFIX + "connection from 127\\.0\\.0\\.1:\\d+ refused"
                         + " \\[protocol_error\\]: unknown frame type 0xee"));
         assertThat(lines).as(stderr).filteredOn(l -> l.contains("suppressed")).singleElement().asString()
-                .matches(PREFIX + Pattern.quote("[protocol_error] 5 more similar lines suppressed (at most 10 per"
-                        + " reason per 60 s; every one is counted: RillServer.connectionErrors(),"
-                        + " rill_connection_errors_total)"));
+                .matches(PREFIX + Pattern.quote("[protocol_error] 5 more similar lines suppressed from 127.0.0.1 (at"
+                        + " most 10 per peer and 50 in all, per reason and 60 s; every one is counted:"
+                        + " RillServer.connectionErrors(), rill_connection_errors_total)"));
         assertThat(stderr).doesNotContain("s3cret").doesNotContain("Exception").doesNotContain("\tat ");
     }
 

@@ -21,10 +21,16 @@ import reactor.core.scheduler.Schedulers;
  * peer's address, a reason label and the cause in words, written to the {@code System.Logger} named
  * {@value #LOGGER} (java.util.logging unless the application routes it elsewhere), and a count per reason.
  *
- * <p>Lines are rate-limited per reason: at most {@code linesPerWindow} in a window (counted from the first line after
- * a quiet spell); the rest are counted, and once the window ends one line says how many were suppressed. A client
- * that reconnects in a loop with garbage therefore costs a bounded number of lines, while the counts
- * ({@link #counts()}, exported by {@code rill serve} as {@code rill_connection_errors_total}) see every connection.
+ * <p>Lines are rate-limited per reason and peer host: in a window of a reason (counted from the first line after a
+ * quiet spell) at most {@code linesPerPeer} lines name the same host (whatever its port), and at most
+ * {@code linesPerReason} lines are written for the reason in all, however many hosts there are; the rest are counted,
+ * and once the window ends one line per reason says how many were suppressed and from which host (or how many hosts,
+ * and the one with the most). A client that reconnects in a loop with garbage therefore costs a bounded number of
+ * lines and does not hide a second peer failing for the same reason, a flood from many addresses is still bounded,
+ * and the counts ({@link #counts()}, exported by {@code rill serve} as {@code rill_connection_errors_total}) see
+ * every connection. Each reason remembers at most {@code maxPeers} hosts per window, the one seen least recently
+ * forgotten first: a forgotten host that comes back gets a fresh budget (still within the reason's) and counts as
+ * another peer in the summary.
  * Lines carry no token and no payload byte: only the server's own words and numbers.
  *
  * <p>Thread-safe. Callers are event loops: the decision and the count are taken on the caller's thread, the writing
@@ -37,8 +43,12 @@ public final class PeerLog {
 
     private static final System.Logger LOG = System.getLogger(LOGGER);
 
-    /** Default for the lines per reason and window. */
-    public static final int DEFAULT_LINES_PER_WINDOW = 10;
+    /** Default for the lines per reason, peer host and window. */
+    public static final int DEFAULT_LINES_PER_PEER = 10;
+    /** Default for the lines per reason and window, from all hosts together. */
+    public static final int DEFAULT_LINES_PER_REASON = 50;
+    /** Default for the hosts remembered per reason and window. */
+    public static final int DEFAULT_MAX_PEERS = 1024;
     /** Default window of the rate limit. */
     public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(1);
 
@@ -105,7 +115,9 @@ public final class PeerLog {
 
     private final Scheduler scheduler;
     private final boolean ownsScheduler;
-    private final int linesPerWindow;
+    private final int linesPerPeer;
+    private final int linesPerReason;
+    private final int maxPeers;
     private final long windowMillis;
     private final LongAdder[] counts = new LongAdder[Reason.values().length];
     private final Window[] windows = new Window[Reason.values().length];
@@ -113,13 +125,14 @@ public final class PeerLog {
 
     /**
      * Creates a log that writes on a thread of its own ({@code rill-server-log}, stopped by {@link #close()}) with
-     * the default rate limit: {@value #DEFAULT_LINES_PER_WINDOW} lines per reason and minute.
+     * the default rate limit: per reason and minute, {@value #DEFAULT_LINES_PER_PEER} lines per peer host and
+     * {@value #DEFAULT_LINES_PER_REASON} in all, {@value #DEFAULT_MAX_PEERS} hosts remembered.
      *
      * @return the log
      */
     public static PeerLog create() {
-        return new PeerLog(Schedulers.newSingle("rill-server-log", true), true, DEFAULT_LINES_PER_WINDOW,
-                DEFAULT_WINDOW);
+        return new PeerLog(Schedulers.newSingle("rill-server-log", true), true, DEFAULT_LINES_PER_PEER,
+                DEFAULT_LINES_PER_REASON, DEFAULT_MAX_PEERS, DEFAULT_WINDOW);
     }
 
     /**
@@ -127,21 +140,28 @@ public final class PeerLog {
      * writing and the summaries (a virtual-time scheduler makes both deterministic).
      *
      * @param scheduler runs the writing and the end-of-window summaries
-     * @param linesPerWindow at least 1
+     * @param linesPerPeer lines per reason, peer host and window: at least 1
+     * @param linesPerReason lines per reason and window from all hosts together: at least {@code linesPerPeer}
+     * @param maxPeers hosts remembered per reason and window: at least 1
      * @param window positive
      */
-    public PeerLog(Scheduler scheduler, int linesPerWindow, Duration window) {
-        this(scheduler, false, linesPerWindow, window);
+    public PeerLog(Scheduler scheduler, int linesPerPeer, int linesPerReason, int maxPeers, Duration window) {
+        this(scheduler, false, linesPerPeer, linesPerReason, maxPeers, window);
     }
 
-    private PeerLog(Scheduler scheduler, boolean ownsScheduler, int linesPerWindow, Duration window) {
-        if (linesPerWindow < 1 || window.isNegative() || window.isZero()) {
-            throw new IllegalArgumentException("linesPerWindow must be >= 1 and the window positive, were "
-                    + linesPerWindow + " and " + window);
+    private PeerLog(Scheduler scheduler, boolean ownsScheduler, int linesPerPeer, int linesPerReason, int maxPeers,
+            Duration window) {
+        if (linesPerPeer < 1 || linesPerReason < linesPerPeer || maxPeers < 1 || window.isNegative()
+                || window.isZero()) {
+            throw new IllegalArgumentException("linesPerPeer must be >= 1, linesPerReason >= linesPerPeer, maxPeers"
+                    + " >= 1 and the window positive, were " + linesPerPeer + ", " + linesPerReason + ", " + maxPeers
+                    + " and " + window);
         }
         this.scheduler = scheduler;
         this.ownsScheduler = ownsScheduler;
-        this.linesPerWindow = linesPerWindow;
+        this.linesPerPeer = linesPerPeer;
+        this.linesPerReason = linesPerReason;
+        this.maxPeers = maxPeers;
         this.windowMillis = window.toMillis();
         for (Reason r : Reason.values()) {
             counts[r.ordinal()] = new LongAdder();
@@ -157,7 +177,8 @@ public final class PeerLog {
      * @param why the cause in words: no token, no payload
      */
     public void refused(SocketAddress remote, Reason reason, String why) {
-        report(reason, "connection from " + address(remote) + " refused [" + reason.label + "]: " + clean(why), null);
+        report(remote, reason, "connection from " + address(remote) + " refused [" + reason.label + "]: " + clean(why),
+                null);
     }
 
     /**
@@ -168,7 +189,8 @@ public final class PeerLog {
      * @param why the cause in words: no token, no payload
      */
     public void closed(SocketAddress remote, Reason reason, String why) {
-        report(reason, "connection from " + address(remote) + " closed [" + reason.label + "]: " + clean(why), null);
+        report(remote, reason, "connection from " + address(remote) + " closed [" + reason.label + "]: " + clean(why),
+                null);
     }
 
     /**
@@ -179,7 +201,7 @@ public final class PeerLog {
      * @param bug what went wrong
      */
     public void failed(SocketAddress remote, Throwable bug) {
-        report(Reason.INTERNAL_ERROR, "connection from " + address(remote) + " closed ["
+        report(remote, Reason.INTERNAL_ERROR, "connection from " + address(remote) + " closed ["
                 + Reason.INTERNAL_ERROR.label + "]: a bug in the server: " + clean(String.valueOf(bug)), bug);
     }
 
@@ -233,7 +255,7 @@ public final class PeerLog {
         });
     }
 
-    private void report(Reason reason, String line, Throwable bug) {
+    private void report(SocketAddress remote, Reason reason, String line, Throwable bug) {
         counts[reason.ordinal()].increment();
         if (closed.get()) {
             return; // the server is gone; the count stands
@@ -247,11 +269,14 @@ public final class PeerLog {
             if (w.lines == 0) {
                 w.start = now;
             }
-            emit = w.lines < linesPerWindow;
+            String host = host(remote);
+            Peer p = w.peers.computeIfAbsent(host, h -> new Peer());
+            emit = p.lines < linesPerPeer && w.lines < linesPerReason;
             if (emit) {
+                p.lines++;
                 w.lines++;
             } else {
-                w.suppressed++;
+                w.suppress(host, p);
                 if (w.timer == null) {
                     w.timer = schedule(w::timedOut, w.start + windowMillis - now);
                 }
@@ -291,16 +316,47 @@ public final class PeerLog {
         }
     }
 
+    /** What one reason's window knows of one peer host. Guarded by the window. */
+    private static final class Peer {
+        int lines;
+        long suppressed;
+    }
+
     /** One reason's rate-limit window. Guarded by itself. */
     private final class Window {
         final Reason reason;
         long start;
+        /** Lines written in the window, from every host. */
         int lines;
+        /** Lines suppressed in the window, from every host (also the forgotten ones). */
         long suppressed;
+        /** Hosts with lines suppressed (a forgotten host seen again counts again). */
+        int suppressingPeers;
+        /** The host with the most lines suppressed, and how many. */
+        String top;
+        long topCount;
         Disposable timer;
+        /** The window's hosts, least recently seen first: at most maxPeers, the first one forgotten beyond. */
+        final LinkedHashMap<String, Peer> peers = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Peer> eldest) {
+                return size() > maxPeers;
+            }
+        };
 
         Window(Reason reason) {
             this.reason = reason;
+        }
+
+        void suppress(String host, Peer p) {
+            suppressed++;
+            if (p.suppressed++ == 0) {
+                suppressingPeers++;
+            }
+            if (p.suppressed > topCount) {
+                top = host;
+                topCount = p.suppressed;
+            }
         }
 
         /** Ends the window: @return the summary of its suppressed lines, or null when none was */
@@ -310,11 +366,18 @@ public final class PeerLog {
                 timer = null;
             }
             long n = suppressed;
+            String from = suppressingPeers == 1 ? top
+                    : suppressingPeers + " peers, " + topCount + " of them from " + top;
             lines = 0;
             suppressed = 0;
+            suppressingPeers = 0;
+            top = null;
+            topCount = 0;
+            peers.clear();
             return n == 0 ? null : "[" + reason.label + "] " + n + " more similar line" + (n == 1 ? "" : "s")
-                    + " suppressed (at most " + linesPerWindow + " per reason per " + seconds(windowMillis)
-                    + "; every one is counted: RillServer.connectionErrors(), rill_connection_errors_total)";
+                    + " suppressed from " + from + " (at most " + linesPerPeer + " per peer and " + linesPerReason
+                    + " in all, per reason and " + seconds(windowMillis) + "; every one is counted:"
+                    + " RillServer.connectionErrors(), rill_connection_errors_total)";
         }
 
         /** The window's end came with suppressed lines: writes their summary. */
@@ -342,8 +405,16 @@ public final class PeerLog {
     /** @return {@code host:port} ({@code [v6]:port}), or "an unknown address" */
     static String address(SocketAddress remote) {
         if (remote instanceof InetSocketAddress a) {
-            String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+            String host = host(remote);
             return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+        }
+        return host(remote);
+    }
+
+    /** @return the host of {@code remote} without its port (a reconnecting client has a new one each time) */
+    static String host(SocketAddress remote) {
+        if (remote instanceof InetSocketAddress a) {
+            return a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
         }
         return remote == null ? "an unknown address" : remote.toString();
     }
