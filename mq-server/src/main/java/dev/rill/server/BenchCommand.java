@@ -31,9 +31,9 @@ import reactor.core.publisher.Flux;
 
 /** {@code rill bench}: a quick load test with a live progress line and latency percentiles. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Quick load test: producers send --messages messages of --payload-size bytes to a fresh queue,"
-                + " consumers receive and ack each one; prints live progress, then throughput and the latency from"
-                + " send to receive (p50, p90, p99, p99.9, max; HdrHistogram).",
+        description = {"Quick load test: producers send messages (how many: --messages; how large: --payload-size)"
+                + " to a fresh queue, consumers receive and ack each one; prints live progress, then throughput and"
+                + " the latency from send to receive (p50, p90, p99, p99.9, max; HdrHistogram).",
                 "Without --url it starts an embedded server on 127.0.0.1 (OS-chosen port) in this JVM; every"
                 + " producer and consumer has its own connection either way.",
                 "With --rate, latency counts from each message's intended send time, so a stall is charged to every"
@@ -199,7 +199,8 @@ final class BenchCommand implements Callable<Integer> {
                     + " and " + consumers);
         }
         if (maxTime.isZero()) {
-            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was " + maxTime);
+            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was "
+                    + DurationConverter.format(maxTime));
         }
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
@@ -261,7 +262,8 @@ final class BenchCommand implements Callable<Integer> {
         double secs = elapsedNanos / 1e9;
         long r = received.get();
         out.println();
-        out.println(finished ? "Bench summary" : "Bench summary (INCOMPLETE: --max-time " + maxTime + " reached)");
+        out.println(finished ? "Bench summary" : "Bench summary (INCOMPLETE: --max-time "
+                + DurationConverter.format(maxTime) + " reached)");
         out.println(String.format(Locale.ROOT, "  messages     %,d sent, %,d received and acked", sent.get(), r));
         out.println(String.format(Locale.ROOT, "  elapsed      %.2f s", secs));
         out.println(String.format(Locale.ROOT, "  throughput   %,.0f msg/s (send -> receive -> ack, %d B payloads)",

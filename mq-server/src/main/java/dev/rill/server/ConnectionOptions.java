@@ -21,8 +21,9 @@ final class ConnectionOptions {
     static final String DEFAULT_URL = "rill://127.0.0.1:" + RillClient.DEFAULT_PORT;
 
     @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:RILL_URL:-" + "rill://127.0.0.1:7400" + "}",
-            description = "Server address, rill://HOST[:PORT] (rills:// for TLS). Default: ${DEFAULT-VALUE}"
-                    + " (or $RILL_URL).")
+            // two lines: wrapped within one, picocli cut the default URL after "rill:"
+            description = {"Server address, rill://HOST[:PORT] (rills:// for TLS).",
+                    "Default: ${DEFAULT-VALUE} (or $RILL_URL)."})
     String url = DEFAULT_URL;
 
     @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:RILL_TOKEN}",
@@ -104,7 +105,8 @@ final class ConnectionOptions {
      */
     ClientOptions clientOptions() {
         if (timeout.isZero() || timeout.isNegative()) {
-            throw new CliException(ExitCodes.USAGE, "--timeout must be positive, was " + timeout);
+            throw new CliException(ExitCodes.USAGE, "--timeout must be positive, was "
+                    + DurationConverter.format(timeout));
         }
         ClientOptions o = ClientOptions.defaults().connectTimeout(timeout).reconnectAttempts(0).clientName("rill-cli");
         if (token != null && !token.isEmpty()) {
@@ -157,7 +159,7 @@ final class ConnectionOptions {
      */
     <T> T await(Mono<T> answer, String what) {
         return answer.timeout(timeout, Mono.error(() -> new CliException(ExitCodes.UNAVAILABLE,
-                "no answer from the server within " + timeout.toMillis() + " ms while " + what,
+                "no answer from the server within " + DurationConverter.format(timeout) + " while " + what,
                 new TimeoutException()))).block();
     }
 }

@@ -136,7 +136,8 @@ final class ConsumeCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         ReceiveOptions options = receiveOptions();
         if (idle != null && (idle.isZero() || idle.isNegative())) {
-            throw new CliException(ExitCodes.USAGE, "--idle must be positive, was " + idle);
+            throw new CliException(ExitCodes.USAGE, "--idle must be positive, was "
+                    + DurationConverter.format(idle));
         }
         if (nackDelay != null && mode.nack == false) {
             throw new CliException(ExitCodes.USAGE, "--nack-delay goes with --nack");
@@ -216,6 +217,7 @@ final class ConsumeCommand implements Callable<Integer> {
                 o = o.maxUnacked(maxUnacked);
             }
             if (visibilityTimeout != null) {
+                DurationConverter.atLeastOneMilli("--visibility-timeout", visibilityTimeout);
                 o = o.visibilityTimeout(visibilityTimeout);
             }
         } catch (IllegalArgumentException e) {

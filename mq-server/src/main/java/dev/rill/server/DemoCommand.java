@@ -40,8 +40,8 @@ import reactor.core.publisher.Mono;
 /** {@code rill demo}: an embedded server, a producer and consumers with retries and a dead-letter queue. */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Shows Rill end to end in about 10 seconds, then exits: an embedded server on 127.0.0.1 (an"
-                + " OS-chosen port, token authentication on), a producer and --consumers consumers connected over"
-                + " TCP with the Rill client, each consumer a QueuePipeline.",
+                + " OS-chosen port, token authentication on), a producer and consumers (how many: --consumers)"
+                + " connected over TCP with the Rill client, each consumer a QueuePipeline.",
                 "The queue 'orders' allows 3 deliveries and dead-letters to 'orders.dlq'. Every 10th order fails"
                 + " once (retried with backoff, then succeeds); every 50th always fails (retried, then"
                 + " dead-lettered). A live progress line shows the flow; the summary checks that"
@@ -138,7 +138,7 @@ final class DemoCommand implements Callable<Integer> {
                     .maxDeliveries(MAX_DELIVERIES).deadLetterQueue(DLQ);
             out.println("demo: embedded server on " + uri + " (token authentication on)");
             out.println("demo: queue '" + QUEUE + "' (max " + MAX_DELIVERIES + " deliveries, dead letters to '" + DLQ
-                    + "'); " + messages + " orders over " + duration.toMillis() / 1000.0 + " s; " + consumers
+                    + "'); " + messages + " orders over " + DurationConverter.format(duration) + "; " + consumers
                     + " consumer(s) x " + concurrency + " at a time; every 10th order fails once, every 50th always");
             out.flush();
             RetryPolicy retry = RetryPolicy.exponential(backoff, 2.0, backoff.multipliedBy(8));
@@ -211,7 +211,8 @@ final class DemoCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--messages must be >= 1, was " + messages);
         }
         if (duration.isNegative() || duration.toMillis() < 1) {
-            throw new CliException(ExitCodes.USAGE, "--duration must be at least 1ms, was " + duration);
+            throw new CliException(ExitCodes.USAGE, "--duration must be at least 1ms, was "
+                    + DurationConverter.format(duration));
         }
         if (consumers < 1 || consumers > 32) {
             throw new CliException(ExitCodes.USAGE, "--consumers must be 1..32, was " + consumers);
@@ -220,10 +221,12 @@ final class DemoCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--concurrency must be 1..1024, was " + concurrency);
         }
         if (maxTime.isZero()) {
-            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was " + maxTime);
+            throw new CliException(ExitCodes.USAGE, "--max-time must be positive, was "
+                    + DurationConverter.format(maxTime));
         }
         if (backoff.toMillis() < 1) {
-            throw new CliException(ExitCodes.USAGE, "--retry-backoff must be at least 1ms, was " + backoff);
+            throw new CliException(ExitCodes.USAGE, "--retry-backoff must be at least 1ms, was "
+                    + DurationConverter.format(backoff));
         }
     }
 
@@ -271,9 +274,9 @@ final class DemoCommand implements Callable<Integer> {
             line.update(text);
             if (now > giveUp) {
                 line.finish();
-                throw new CliException(ExitCodes.FAILED, "demo did not settle within " + maxTime.toMillis()
-                        + " ms after its sends (sent " + sent.get() + ", acked " + s.acked() + ", dead-lettered "
-                        + s.deadLettered() + ", still queued " + s.size() + ")");
+                throw new CliException(ExitCodes.FAILED, "demo did not settle within "
+                        + DurationConverter.format(maxTime) + " after its sends (sent " + sent.get() + ", acked "
+                        + s.acked() + ", dead-lettered " + s.deadLettered() + ", still queued " + s.size() + ")");
             }
             wake.await(root.tty ? 100 : 250, TimeUnit.MILLISECONDS); // a signal wakes it at once
         }

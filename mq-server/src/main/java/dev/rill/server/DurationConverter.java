@@ -7,9 +7,10 @@ import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
- * Reads durations written as {@code 250ms}, {@code 10s}, {@code 2m}, {@code 1h}, a plain number of seconds, or
- * ISO-8601 ({@code PT1.5S}), from 0 to {@link #MAX} (no option means more; a larger value overflowed into a
- * {@code long overflow} error, exit code 3, or a wrong value in the message).
+ * Reads durations written as {@code 250ms}, {@code 10s}, {@code 2m}, {@code 1h}, a plain number of seconds, units
+ * together from the largest ({@code 1m30s}, {@code 1h30m}, {@code 1s500ms}), or ISO-8601 ({@code PT1.5S}), from 0
+ * to {@link #MAX} (no option means more; a larger value overflowed into a {@code long overflow} error, exit code 3,
+ * or a wrong value in the message); and writes them for people ({@link #format}) in a form it reads back.
  */
 final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
 
@@ -17,6 +18,9 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     static final Duration MAX = Duration.ofDays(365);
 
     private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?");
+    /** Units together, from the largest, each at most once: 1h30m, 1m30s, 2s500ms. */
+    private static final Pattern COMPOUND = Pattern.compile(
+            "(?:(\\d+)h)?(?:(\\d+)m(?!s))?(?:(\\d+(?:\\.\\d+)?)s)?(?:(\\d+(?:\\.\\d+)?)ms)?");
 
     @Override
     public Duration convert(String value) {
@@ -53,14 +57,82 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
                 case "h" -> n * 3_600_000;
                 default -> n * 1000;
             };
-            double nanos = millis * 1_000_000;
-            return nanos > MAX.toNanos() ? MAX.plusNanos(1) : Duration.ofNanos(Math.round(nanos));
+            return ofMillis(millis);
+        }
+        Matcher c = COMPOUND.matcher(v);
+        if (!v.isEmpty() && c.matches()) {
+            double millis = 0;
+            double[] unit = {3_600_000, 60_000, 1000, 1};
+            for (int i = 0; i < unit.length; i++) {
+                if (c.group(i + 1) != null) {
+                    millis += Double.parseDouble(c.group(i + 1)) * unit[i];
+                }
+            }
+            return ofMillis(millis);
         }
         try {
             return Duration.parse(value.trim().toUpperCase(Locale.ROOT));
         } catch (RuntimeException e) {
             throw new CommandLine.TypeConversionException("'" + value
-                    + "' is not a duration (examples: 250ms, 10s, 2m, 1h, PT1.5S)");
+                    + "' is not a duration (examples: 250ms, 10s, 2m, 1m30s, 1h, PT1.5S)");
         }
+    }
+
+    /**
+     * Checks an option that goes on the wire in whole milliseconds, such as a lease length (a shorter one was
+     * refused by the core in ISO-8601 words, PT0.0005S, or, below 1 ms, ended the connection when the client
+     * could not encode it).
+     *
+     * @param option the option's name
+     * @param d its value, or null when not given
+     * @throws CliException (exit code 2) when {@code d} is under 1 ms
+     */
+    static void atLeastOneMilli(String option, Duration d) {
+        if (d != null && d.compareTo(Duration.ofMillis(1)) < 0) {
+            throw new CliException(ExitCodes.USAGE, option + " must be at least 1ms, was " + format(d));
+        }
+    }
+
+    private static Duration ofMillis(double millis) {
+        double nanos = millis * 1_000_000;
+        return nanos > MAX.toNanos() ? MAX.plusNanos(1) : Duration.ofNanos(Math.round(nanos));
+    }
+
+    /**
+     * Writes a duration for people, as the options take it: {@code 250ms}, {@code 30s}, {@code 1.5s},
+     * {@code 1m30s}, {@code 2h}, {@code 1h5s}; {@code 0s}; a fraction of a millisecond as {@code 0.25ms}. Not
+     * ISO-8601 ({@code PT30S}), which {@link Duration#toString()} gives.
+     *
+     * @param d the duration, 0 or more
+     * @return its text
+     */
+    static String format(Duration d) {
+        if (d.isNegative()) {
+            return "-" + format(d.negated());
+        }
+        long hours = d.toHours();
+        int minutes = d.toMinutesPart();
+        long nanos = d.toSecondsPart() * 1_000_000_000L + d.toNanosPart(); // under a minute
+        StringBuilder b = new StringBuilder();
+        if (hours > 0) {
+            b.append(hours).append('h');
+        }
+        if (minutes > 0) {
+            b.append(minutes).append('m');
+        }
+        if (nanos > 0 || b.length() == 0) {
+            if (b.length() == 0 && nanos > 0 && nanos < 1_000_000_000L) {
+                b.append(decimal(nanos, 1_000_000)).append("ms");
+            } else {
+                b.append(decimal(nanos, 1_000_000_000)).append('s');
+            }
+        }
+        return b.toString();
+    }
+
+    /** @return {@code nanos / unit} without trailing zeros: 1.5, 30, 0.25 */
+    private static String decimal(long nanos, long unit) {
+        return java.math.BigDecimal.valueOf(nanos).divide(java.math.BigDecimal.valueOf(unit)).stripTrailingZeros()
+                .toPlainString();
     }
 }

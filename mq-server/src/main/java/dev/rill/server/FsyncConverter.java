@@ -11,6 +11,9 @@ import picocli.CommandLine;
  */
 final class FsyncConverter implements CommandLine.ITypeConverter<FsyncPolicy> {
 
+    /** The longest interval FsyncPolicy takes. */
+    private static final Duration MAX_INTERVAL = Duration.ofHours(1);
+
     @Override
     public FsyncPolicy convert(String value) {
         return parse(value);
@@ -40,13 +43,28 @@ final class FsyncConverter implements CommandLine.ITypeConverter<FsyncPolicy> {
                 throw new CommandLine.TypeConversionException("'" + value + "': the interval is not a duration"
                         + " (examples: interval=100, interval=250ms, interval=1s)");
             }
-            try {
-                return FsyncPolicy.interval(interval);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException("'" + value + "': " + e.getMessage());
+            if (interval.isZero() || interval.compareTo(MAX_INTERVAL) > 0) {
+                // checked here: FsyncPolicy's own message shows the interval in ISO-8601 (PT2H)
+                throw new CommandLine.TypeConversionException("'" + value + "': the interval must be positive and at"
+                        + " most 1h, was " + DurationConverter.format(interval));
             }
+            return FsyncPolicy.interval(interval);
         }
         throw new CommandLine.TypeConversionException("'" + value
                 + "' is not an fsync policy (always, interval=<ms>, never)");
+    }
+
+    /**
+     * Writes a policy as the option takes it: {@code always}, {@code interval=50ms}, {@code never} (not
+     * {@link FsyncPolicy#toString()}'s {@code ALWAYS}, {@code INTERVAL(50ms)}).
+     *
+     * @param policy the policy
+     * @return its text
+     */
+    static String format(FsyncPolicy policy) {
+        return switch (policy.kind()) {
+            case INTERVAL -> "interval=" + DurationConverter.format(policy.interval());
+            default -> policy.kind().name().toLowerCase(Locale.ROOT);
+        };
     }
 }

@@ -56,6 +56,7 @@ final class QueueOptions {
                     + " --capacity describe a queue to create: they go with --create (an existing queue is used as"
                     + " it is)");
         }
+        DurationConverter.atLeastOneMilli("--visibility-timeout", visibilityTimeout);
         try {
             QueueSpec spec = QueueSpec.named(name);
             if (visibilityTimeout != null) {

@@ -118,7 +118,8 @@ final class ServeCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--fsync needs --data-dir (without it queues live in memory)");
         }
         if (grace.isZero() || grace.isNegative()) {
-            throw new CliException(ExitCodes.USAGE, "--shutdown-grace must be positive, was " + grace);
+            throw new CliException(ExitCodes.USAGE, "--shutdown-grace must be positive, was "
+                    + DurationConverter.format(grace));
         }
         ServerOptions options = options();
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
@@ -159,7 +160,7 @@ final class ServeCommand implements Callable<Integer> {
             out.println("rill: metrics on http://" + m.getHostString() + ":" + m.getPort() + "/metrics");
         }
         if (dataDir != null) {
-            out.println("rill: durable storage in " + dataDir + " (fsync " + policy + "), "
+            out.println("rill: durable storage in " + dataDir + " (fsync " + FsyncConverter.format(policy) + "), "
                     + process.recoveredQueues() + " queue(s) recovered; stop with SIGTERM or Ctrl-C");
         } else {
             out.println("rill: queues are kept in memory; stop with SIGTERM or Ctrl-C");

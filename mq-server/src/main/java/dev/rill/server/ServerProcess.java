@@ -223,7 +223,8 @@ final class ServerProcess {
             } catch (RuntimeException e) {
                 Throwable t = ExitCodes.root(e);
                 boolean late = t instanceof TimeoutException || t.getCause() instanceof TimeoutException;
-                problem = (late ? "the broker did not close within " + grace.toMillis() + " ms (--shutdown-grace)"
+                problem = (late ? "the broker did not close within " + DurationConverter.format(grace)
+                        + " (--shutdown-grace)"
                         : "closing the broker failed: " + ExitCodes.message(e))
                         + (durable ? "; records of the data directory not yet synced may be lost (with --fsync"
                                 + " always, nothing that was confirmed)" : "");

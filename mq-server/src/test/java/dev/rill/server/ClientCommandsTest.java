@@ -391,6 +391,16 @@ class ClientCommandsTest {
         assertThat(r.err()).contains("cannot connect to rill://127.0.0.1:" + freePort);
     }
 
+    /** A server that accepts and never answers: the handshake's timeout in milliseconds, not ISO-8601 (PT0.3S). */
+    @Test
+    void aSilentServerEndsTheCommandWithTheTimeoutInMilliseconds() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0)) { // the kernel accepts; nobody reads or writes
+            Cli.Result r = Cli.run("stats", "--url", "rill://127.0.0.1:" + silent.getLocalPort(), "--timeout", "300ms");
+            assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
+            assertThat(r.err()).as(r.toString()).contains("did not complete within 300 ms").doesNotContain("PT0");
+        }
+    }
+
     @Test
     void badOptionValuesExitTwoWithAClearMessage() {
         String q = queue("opts");
@@ -413,7 +423,17 @@ class ClientCommandsTest {
                 new Case("mutually exclusive", "consume", q, "--url", url, "--ack", "--nack"),
                 new Case("Missing required parameter", "peek"),
                 new Case("a command is required"),
-                new Case("name must be", "send", "bad/name", "--url", url, "x"));
+                new Case("name must be", "send", "bad/name", "--url", url, "x"),
+                // durations in the words the options take, not ISO-8601 (was PT0S, PT0.0005S)
+                new Case("--timeout must be positive, was 0s", "stats", "--url", url, "--timeout", "0"),
+                new Case("--idle must be positive, was 0s", "consume", q, "--url", url, "--idle", "0s"),
+                new Case("--visibility-timeout must be at least 1ms, was 0s", "send", queue("opts-new"), "--create",
+                        "--url", url, "--visibility-timeout", "0s", "x"),
+                // below 1 ms the client could not encode it: the connection ended ("connection ... lost")
+                new Case("--visibility-timeout must be at least 1ms, was 0.5ms", "send", queue("opts-new"),
+                        "--create", "--url", url, "--visibility-timeout", "0.5ms", "x"),
+                new Case("--visibility-timeout must be at least 1ms, was 0.5ms", "consume", q, "--url", url,
+                        "--visibility-timeout", "0.5ms"));
         for (Case c : cases) {
             Cli.Result r = Cli.run(c.args());
             assertThat(r.code()).as(String.join(" ", c.args()) + ": " + r).isEqualTo(ExitCodes.USAGE);
@@ -430,5 +450,28 @@ class ClientCommandsTest {
                     .contains("unknown queue");
         }
         assertThat(Cli.run("--version").out()).startsWith("rill ");
+    }
+
+    /**
+     * Help pages read as sentences: no option followed by its own name as a word ("send --messages messages",
+     * "--consumers consumers"), no word twice in a row, no URL cut in two by the wrapping ("rill:" at a line's end,
+     * "//127.0.0.1:7400" on the next), no ISO-8601 duration (PT30S).
+     */
+    @Test
+    void helpPagesHaveNoDoubledWordsNoCutUrlsAndNoIsoDurations() {
+        java.util.regex.Pattern doubled = java.util.regex.Pattern.compile("(?:--)?\\b([a-z][a-z-]+)\\b\\s+\\1\\b");
+        for (String cmd : List.of("", "serve", "send", "consume", "peek", "stats", "purge", "redrive", "bench",
+                "demo")) {
+            String help = cmd.isEmpty() ? Cli.run("--help").out() : Cli.run(cmd, "--help").out();
+            String text = help.replaceAll("\\s+", " ");
+            java.util.regex.Matcher m = doubled.matcher(text);
+            java.util.List<String> found = new java.util.ArrayList<>();
+            while (m.find()) {
+                found.add(m.group());
+            }
+            assertThat(found).as("rill " + cmd + " --help").isEmpty();
+            assertThat(help).as(cmd).doesNotContainPattern("rill:\\s*\\n\\s*//").doesNotContainPattern("\\bPT\\d");
+        }
+        assertThat(Cli.run("bench", "--help").out()).contains("Default: rill://127.0.0.1:7400 (or $RILL_URL).");
     }
 }

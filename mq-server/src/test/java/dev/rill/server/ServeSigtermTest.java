@@ -158,7 +158,7 @@ class ServeSigtermTest {
         assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("exited within the bound").isTrue();
         assertThat(process.exitValue()).as(() -> "exit status; stdout: " + read(stdout) + "stderr: " + read(err))
                 .isEqualTo(ExitCodes.FAILED);
-        assertThat(read(err)).contains("rill serve: the broker did not close within 300 ms")
+        assertThat(read(err)).contains("rill serve: the broker did not close within 300ms")
                 .doesNotContain("Exception in thread");
         assertThat(read(stdout)).contains("rill: stopped");
     }

@@ -109,6 +109,50 @@ class UnitsTest {
     }
 
     @Test
+    void durationsAreWrittenForPeopleInTheFormsTheOptionsTake() {
+        Map<Duration, String> cases = new java.util.LinkedHashMap<>();
+        cases.put(Duration.ZERO, "0s");
+        cases.put(Duration.ofMillis(250), "250ms");
+        cases.put(Duration.ofMillis(1), "1ms");
+        cases.put(Duration.ofNanos(250_000), "0.25ms");
+        cases.put(Duration.ofSeconds(30), "30s");
+        cases.put(Duration.ofMillis(1500), "1.5s");
+        cases.put(Duration.ofSeconds(90), "1m30s");
+        cases.put(Duration.ofMinutes(5), "5m");
+        cases.put(Duration.ofMinutes(90), "1h30m");
+        cases.put(Duration.ofHours(2), "2h");
+        cases.put(Duration.ofHours(1).plusSeconds(5), "1h5s");
+        cases.put(Duration.ofDays(365), "8760h");
+        cases.forEach((d, text) -> {
+            assertThat(DurationConverter.format(d)).as(d.toString()).isEqualTo(text);
+            assertThat(DurationConverter.parse(text)).as(text).isEqualTo(d); // read back as written
+        });
+        assertThat(DurationConverter.parse("1m30.5s")).isEqualTo(Duration.ofMillis(90_500));
+        assertThat(DurationConverter.parse("1s500ms")).isEqualTo(Duration.ofMillis(1500));
+        assertThat(DurationConverter.parse("2h15m")).isEqualTo(Duration.ofMinutes(135));
+        for (String bad : List.of("30s1m", "1m1m", "1.5m30s", "m", "")) {
+            assertThatThrownBy(() -> DurationConverter.parse(bad)).as(bad)
+                    .isInstanceOf(CommandLine.TypeConversionException.class).hasMessageContaining("not a duration");
+        }
+        assertThatThrownBy(() -> DurationConverter.parse("8760h1s")).hasMessageContaining("too long");
+    }
+
+    @Test
+    void fsyncPoliciesAreWrittenAsTheOptionTakesThem() {
+        for (String p : List.of("always", "never", "interval=50ms", "interval=1.5s", "interval=1h")) {
+            assertThat(FsyncConverter.format(FsyncConverter.parse(p))).isEqualTo(p);
+        }
+        assertThat(FsyncConverter.format(FsyncConverter.parse("interval=100"))).isEqualTo("interval=100ms");
+        assertThat(FsyncConverter.format(FsyncConverter.parse("ALWAYS"))).isEqualTo("always");
+        assertThatThrownBy(() -> FsyncConverter.parse("interval=2h"))
+                .isInstanceOf(CommandLine.TypeConversionException.class)
+                .hasMessage("'interval=2h': the interval must be positive and at most 1h, was 2h");
+        assertThatThrownBy(() -> FsyncConverter.parse("interval=0"))
+                .isInstanceOf(CommandLine.TypeConversionException.class)
+                .hasMessage("'interval=0': the interval must be positive and at most 1h, was 0s");
+    }
+
+    @Test
     void progressLineRewritesOnATerminalAndPrintsLinesElsewhere() {
         StringWriter tty = new StringWriter();
         ProgressLine t = new ProgressLine(new PrintWriter(tty), true, 1000);

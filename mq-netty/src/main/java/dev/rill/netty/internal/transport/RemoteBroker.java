@@ -115,10 +115,11 @@ public final class RemoteBroker implements ReactiveBroker {
             }
             return c.handshake()
                     .timeout(options.connectTimeout(), Mono.error(() -> new RillException(
-                            "handshake with " + where + " did not complete within " + options.connectTimeout())))
+                            "handshake with " + where + " did not complete within "
+                            + options.connectTimeout().toMillis() + " ms")))
                     .doOnError(e -> conn.dispose());
         }).timeout(options.connectTimeout().plusSeconds(1), Mono.error(() -> new RillException(
-                "connecting to " + where + " did not complete within " + options.connectTimeout())))
+                "connecting to " + where + " did not complete within " + options.connectTimeout().toMillis() + " ms")))
                 .onErrorMap(e -> ConnectFailures.describe(e, where, options.tls().isPresent()));
     }
 
