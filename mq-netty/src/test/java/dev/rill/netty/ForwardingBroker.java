@@ -12,14 +12,20 @@ import reactor.core.scheduler.Scheduler;
 /**
  * A broker the tests serve in front of a real one: everything goes to the delegate, but {@code close}, which does
  * nothing (the test closes the broker behind); a subclass overrides what its test changes (how queues are made, a
- * call that fails).
+ * call that fails, a close that takes long). Public for other modules' tests: mq-netty publishes its test classes as
+ * a test-jar.
  */
-abstract class ForwardingBroker implements ReactiveBroker {
+public abstract class ForwardingBroker implements ReactiveBroker {
 
     /** The broker behind. */
-    final ReactiveBroker delegate;
+    protected final ReactiveBroker delegate;
 
-    ForwardingBroker(ReactiveBroker delegate) {
+    /**
+     * Creates the broker.
+     *
+     * @param delegate the broker behind
+     */
+    protected ForwardingBroker(ReactiveBroker delegate) {
         this.delegate = delegate;
     }
 
