@@ -586,4 +586,23 @@ class RemoteTransportTest {
         assertThat(granted.allows("orders", Permission.RECEIVE)).isFalse();
         assertThat(granted.allows("orders.eu", Permission.SEND)).isFalse();
     }
+
+    /**
+     * The protocol carries a queue's durations in whole milliseconds: a spec with one under 1 ms (valid in one JVM)
+     * is refused by the remote broker with an IllegalArgumentException that says so, and the connection stays. It
+     * went as 0 to the encoder, which threw on the event loop: the connection was lost instead.
+     */
+    @Test
+    void aQueueDurationUnderOneMillisecondIsRefusedAndTheConnectionStays() {
+        ReactiveBroker client = client(server(ServerOptions.defaults()), ClientOptions.defaults().reconnectAttempts(0));
+        for (QueueSpec spec : List.of(QueueSpec.named("sub-ms").visibilityTimeout(Duration.ofNanos(500_000)),
+                QueueSpec.named("sub-ms").dedupWindow(Duration.ofNanos(1)),
+                QueueSpec.named("sub-ms").messageTtl(Duration.ofNanos(999_999)))) {
+            assertThatThrownBy(() -> client.queue(spec, Codec.utf8()).block(TIMEOUT)).as(spec.toString())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 1 ms over the network");
+        }
+        assertThat(client.list().block(TIMEOUT)).doesNotContain("sub-ms"); // the same connection answers
+        assertThat(queue(client, QueueSpec.named("sub-ms").visibilityTimeout(Duration.ofMillis(1)), Codec.utf8())
+                .spec().visibilityTimeout()).isEqualTo(Duration.ofMillis(1));
+    }
 }

@@ -182,6 +182,28 @@ public sealed interface Frame {
         }
 
         /**
+         * Checks that the frame can carry {@code spec}: its durations travel in whole milliseconds, so one under 1 ms
+         * (valid in one JVM) would become 0, which the encoder refuses (a visibility timeout, a dedup window) or the
+         * server reads as "none" (a message TTL).
+         *
+         * @param spec the spec to declare
+         * @throws IllegalArgumentException when a duration of {@code spec} is under 1 ms
+         */
+        public static void requireWholeMillis(QueueSpec spec) {
+            atLeastOneMilli("visibilityTimeout", spec.visibilityTimeout());
+            atLeastOneMilli("dedupWindow", spec.dedupWindow());
+            spec.messageTtl().ifPresent(ttl -> atLeastOneMilli("messageTtl", ttl));
+        }
+
+        private static void atLeastOneMilli(String name, Duration d) {
+            if (d.toMillis() < 1) {
+                throw new IllegalArgumentException(name + " must be at least 1 ms over the network (the protocol"
+                        + " carries milliseconds), was " + java.math.BigDecimal.valueOf(d.toNanos()).movePointLeft(6)
+                        .stripTrailingZeros().toPlainString() + " ms");
+            }
+        }
+
+        /**
          * Builds the spec this frame describes.
          *
          * @return the spec (not yet {@link QueueSpec#validate() validated})

@@ -369,6 +369,7 @@ public final class RemoteBroker implements ReactiveBroker {
         Objects.requireNonNull(codec, "codec");
         return Mono.defer(() -> {
             spec.validate();
+            Frame.Declare.requireWholeMillis(spec); // here: thrown while encoding, it ended the connection
             return connection().flatMap(c -> c.declare(spec)).then(Mono.fromCallable(() -> {
                 declared.put(spec.name(), spec);
                 described.remove(spec.name());
