@@ -1,5 +1,7 @@
 package dev.rill.netty;
 
+import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.Limits;
 import io.netty.handler.ssl.SslContext;
 import java.time.Duration;
 import java.util.Objects;
@@ -60,14 +62,17 @@ public final class ClientOptions implements Cloneable {
      *
      * <p>Default: none (accepted only by servers without tokens).
      *
-     * @param token the secret, 1..1024 characters
+     * @param token the secret, 1..1024 characters and at most 2048 bytes in UTF-8 (what the protocol's AUTH carries)
      * @return a new options object with the token
+     * @throws IllegalArgumentException when the token is empty, too long, or not valid Unicode (an unpaired
+     *     surrogate): the AUTH frame could not carry it
      */
     public ClientOptions token(String token) {
         Objects.requireNonNull(token, "token");
         if (token.isEmpty() || token.length() > 1024) {
             throw new IllegalArgumentException("token must be 1..1024 characters, was " + token.length());
         }
+        FrameEncoder.checkUtf8(token, Limits.MAX_TOKEN_BYTES, "token"); // the message never shows the token
         ClientOptions c = copy();
         c.token = token;
         return c;
@@ -222,14 +227,17 @@ public final class ClientOptions implements Cloneable {
      *
      * <p>Default: {@code rill-java}.
      *
-     * @param name 1..256 characters
+     * @param name 1..256 characters and at most 256 bytes in UTF-8 (what the protocol's HELLO carries)
      * @return a new options object with the name
+     * @throws IllegalArgumentException when the name is empty, too long, or not valid Unicode (an unpaired
+     *     surrogate): the HELLO frame could not carry it
      */
     public ClientOptions clientName(String name) {
         Objects.requireNonNull(name, "name");
         if (name.isEmpty() || name.length() > 256) {
             throw new IllegalArgumentException("clientName must be 1..256 characters, was " + name.length());
         }
+        FrameEncoder.checkUtf8(name, Limits.MAX_PEER_NAME_BYTES, "clientName");
         ClientOptions c = copy();
         c.clientName = name;
         return c;

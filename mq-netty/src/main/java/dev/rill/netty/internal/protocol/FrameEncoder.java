@@ -7,7 +7,6 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import io.netty.handler.codec.EncoderException;
 import java.util.List;
 import java.util.Map;
 
@@ -16,8 +15,10 @@ import java.util.Map;
  *
  * <p>As a pipeline handler it encodes every outbound {@code Frame} and refuses (failing the write's promise with a
  * {@link ProtocolException} of code {@link ErrorCode#FRAME_TOO_LARGE}) a frame above the peer's maximum frame size;
- * {@link #encode(Frame, ByteBuf)} is the same without a size limit. A field beyond its limit in {@link Limits} is a
- * programming error: {@link IllegalArgumentException}, and nothing is left in the output buffer.
+ * {@link #encode(Frame, ByteBuf)} is the same without a size limit. A field beyond its limit in {@link Limits} is
+ * {@link IllegalArgumentException}, and nothing is left in the output buffer. In the pipeline any refusal reaches the
+ * handlers as a {@link FrameRefusedException} naming the frame, so the connection handler can fail that frame's one
+ * operation (the stream stays consistent: the frame left no byte behind) instead of losing the connection.
  *
  * <p>Frames written with a void promise between two flushes are encoded into one buffer, handed down on the flush
  * (or once it holds {@value #PASS_DOWN_BYTES} bytes, so what waits here stays small against the channel's
@@ -87,7 +88,7 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
                 pending = null;
                 out.release();
             }
-            throw e instanceof EncoderException ee ? ee : new EncoderException(e);
+            throw new FrameRefusedException(frame, e); // the receiver fails that frame's operation, not the link
         }
         if (!promise.isVoid() || out.readableBytes() >= PASS_DOWN_BYTES) {
             pending = null;
@@ -616,6 +617,22 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
 
     private static void checkPriority(int priority) {
         check(priority >= 0 && priority <= Limits.MAX_PRIORITY, "priority", priority);
+    }
+
+    /**
+     * Checks that a string fits a field of the wire, so a caller can refuse a value up front (failing its own
+     * operation) rather than have the encoder refuse the frame.
+     *
+     * @param s the value
+     * @param maxBytes the field's limit in UTF-8 bytes (e.g. {@link Limits#MAX_NAME_BYTES})
+     * @param field the name the error gives the value
+     * @return {@code s}
+     * @throws IllegalArgumentException naming {@code field} and the limit when {@code s} is longer than
+     *     {@code maxBytes} in UTF-8 or has an unpaired surrogate (no UTF-8 form)
+     */
+    public static String checkUtf8(String s, int maxBytes, String field) {
+        checkedLength(s, maxBytes, field);
+        return s;
     }
 
     private static int checkedLength(String s, int maxBytes, String field) {

@@ -388,6 +388,10 @@ public final class RemoteBroker implements ReactiveBroker {
     public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(codec, "codec");
+        IllegalArgumentException bad = wireName("name", name);
+        if (bad != null) {
+            return Mono.error(bad);
+        }
         return connection().flatMap(c -> c.describe(name)).map(spec -> {
             if (declared.putIfAbsent(name, spec) == null) {
                 described.add(name);
@@ -399,6 +403,10 @@ public final class RemoteBroker implements ReactiveBroker {
     @Override
     public Mono<Boolean> delete(String name) {
         Objects.requireNonNull(name, "name");
+        IllegalArgumentException bad = wireName("name", name);
+        if (bad != null) {
+            return Mono.error(bad);
+        }
         return call(name, id -> new Frame.Delete(id, name), f -> ((Frame.Result) f).value() == 1)
                 .doOnNext(b -> {
                     declared.remove(name);
@@ -409,6 +417,10 @@ public final class RemoteBroker implements ReactiveBroker {
     @Override
     public Mono<Long> purge(String name) {
         Objects.requireNonNull(name, "name");
+        IllegalArgumentException bad = wireName("name", name);
+        if (bad != null) {
+            return Mono.error(bad);
+        }
         return call(name, id -> new Frame.Purge(id, name), f -> ((Frame.Result) f).value());
     }
 
@@ -425,6 +437,10 @@ public final class RemoteBroker implements ReactiveBroker {
     @Override
     public Mono<Integer> redrive(String deadLetterQueue, int max) {
         Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
+        IllegalArgumentException bad = wireName("deadLetterQueue", deadLetterQueue);
+        if (bad != null) {
+            return Mono.error(bad);
+        }
         if (max < 1) {
             return Mono.error(new IllegalArgumentException("max must be >= 1, was " + max));
         }
@@ -436,6 +452,13 @@ public final class RemoteBroker implements ReactiveBroker {
     public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
         Objects.requireNonNull(deadLetterQueue, "deadLetterQueue");
         Objects.requireNonNull(targetQueue, "targetQueue");
+        IllegalArgumentException bad = wireName("deadLetterQueue", deadLetterQueue);
+        if (bad == null) {
+            bad = wireName("targetQueue", targetQueue);
+        }
+        if (bad != null) {
+            return Mono.error(bad);
+        }
         if (max < 1) {
             return Mono.error(new IllegalArgumentException("max must be >= 1, was " + max));
         }
@@ -449,6 +472,21 @@ public final class RemoteBroker implements ReactiveBroker {
                 : Mono.error(new UnsupportedOperationException("the server at " + where + " speaks protocol "
                         + "version " + c.version() + "; redrive to a target queue needs version "
                         + Limits.REDRIVE_TO_VERSION + " (a newer server)")));
+    }
+
+    /**
+     * @return why the wire cannot carry a queue name given as a plain string (longer than {@link Limits#MAX_NAME_BYTES}
+     *     in UTF-8, or an unpaired surrogate), or null when it can. Checked before the request is built: the encoder
+     *     would refuse the frame on the event loop instead. A name the wire carries but no queue can have is the
+     *     server's to answer (QUEUE_NOT_FOUND), as in one JVM
+     */
+    private static IllegalArgumentException wireName(String field, String name) {
+        try {
+            FrameEncoder.checkUtf8(name, Limits.MAX_NAME_BYTES, field);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e;
+        }
     }
 
     /**

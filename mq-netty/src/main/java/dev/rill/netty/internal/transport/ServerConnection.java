@@ -474,6 +474,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         answer(f.requestId(), name, broker.lookup(name, Codec.bytes()), q -> {
+            try {
+                // a queue made in the server's JVM may have a duration under 1 ms, which DESCRIBE_OK's whole
+                // milliseconds cannot carry (the encoder would refuse the answer and the connection would end)
+                Frame.Declare.requireWholeMillis(q.spec());
+            } catch (IllegalArgumentException e) {
+                return new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, fit("queue '" + name
+                        + "' cannot be described over the network: " + e.getMessage()));
+            }
             attach(q, new Frame.DescribeOk(Frame.Declare.of(f.requestId(), q.spec())));
             return null;
         });
@@ -1012,7 +1020,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (state == State.CLOSED || ended || eventSubscriptions.get(id) != this) {
                 return;
             }
-            write(new Frame.Event(id, e.type(), e.messageId(), Math.max(0, e.deliveryCount()), e.detail(),
+            // the detail is a reject reason from any consumer, in-JVM ones too: of any length (a stack trace), maybe
+            // with an unpaired surrogate. Fitted like an error's text (itself when it fits), as the encoder would
+            // refuse it and the connection would end
+            String detail = e.detail() == null ? null : fit(e.detail());
+            write(new Frame.Event(id, e.type(), e.messageId(), Math.max(0, e.deliveryCount()), detail,
                     e.timestamp()));
         }
 
@@ -1143,8 +1155,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 // would end the connection, again at every delivery.
                 d.release().subscribe(null, e -> { });
                 cancel();
-                end(ErrorCode.INVALID_ARGUMENT, "queue '" + queue + "' holds a message (id " + m.id()
-                        + ") that cannot be delivered over the network: " + undeliverable);
+                end(ErrorCode.INVALID_ARGUMENT, fit("queue '" + queue + "' holds a message (id " + m.id()
+                        + ") that cannot be delivered over the network: " + undeliverable));
                 return;
             }
             long tag = nextTag++;

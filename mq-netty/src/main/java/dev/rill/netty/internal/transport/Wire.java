@@ -29,7 +29,25 @@ public final class Wire {
      */
     public static WireMessage toWire(OutboundMessage<?> m, byte[] payload) {
         return new WireMessage(payload, m.key(), m.priority(), m.delay().toMillis(),
-                m.ttl() == null ? 0 : m.ttl().toMillis(), m.dedupId(), m.headers());
+                m.ttl() == null ? 0 : ttlMillis(m.ttl()), m.dedupId(), m.headers());
+    }
+
+    /**
+     * A TTL in the wire's whole milliseconds, where 0 means none: one under 1 ms (valid in one JVM) would go as "no
+     * TTL" and the message would live forever instead of expiring at once; one beyond {@code Long.MAX_VALUE} ms has
+     * no wire form.
+     */
+    private static long ttlMillis(Duration ttl) {
+        if (ttl.getSeconds() >= Long.MAX_VALUE / 1000 - 1) {
+            throw new IllegalArgumentException("ttl must be at most " + Long.MAX_VALUE / 1000 + " s over the network"
+                    + " (the protocol carries milliseconds in 64 bits), was " + ttl);
+        }
+        long ms = ttl.toMillis();
+        if (ms < 1) {
+            throw new IllegalArgumentException("ttl must be at least 1 ms over the network (the protocol carries "
+                    + "milliseconds, 0 meaning none), was " + ttl.toNanos() + " ns");
+        }
+        return ms;
     }
 
     /**
