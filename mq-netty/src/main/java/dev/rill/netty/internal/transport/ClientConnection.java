@@ -9,6 +9,7 @@ import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.FrameRefusedException;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.netty.internal.protocol.ProtocolException;
 import dev.rill.netty.internal.protocol.SendReceipt;
@@ -237,6 +238,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof FrameRefusedException r && r.frame() != null && refused(r)) {
+            return;
+        }
         if (closeCause == null) {
             closeCause = cause;
         }
@@ -244,6 +248,55 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(new Frame.Error(0, p.code(), String.valueOf(p.getMessage())));
         }
         ctx.close();
+    }
+
+    /**
+     * The last line of defence: the encoder refused a frame (a value the API let through that the wire cannot carry).
+     * Nothing of it was written, so the connection is intact: the operation the frame belongs to fails with the
+     * encoder's reason, and everything else goes on. A frame of the connection itself (HELLO, AUTH, PING, CLOSE) or
+     * of nothing known still ends the connection, with that reason.
+     *
+     * @return whether the refusal was one operation's
+     */
+    private boolean refused(FrameRefusedException r) {
+        Frame f = r.frame();
+        int id = f.streamId();
+        if (id == 0) {
+            return false;
+        }
+        RuntimeException e = r.getCause() instanceof IllegalArgumentException iae
+                ? new IllegalArgumentException(f.type() + " not sent: " + iae.getMessage(), iae)
+                : new RillException(r.getMessage(), r.getCause());
+        Pending<?> p = requests.remove(id);
+        if (p != null) {
+            p.sink.error(e);
+            return true;
+        }
+        List<SettleWaiter> settles = settlesInFlight.remove(id);
+        if (settles != null) {
+            for (SettleWaiter w : settles) {
+                w.failed(e);
+            }
+            if (settlesPending > 0 && settlesInFlight.isEmpty()) {
+                scheduleFlush();
+            }
+            return true;
+        }
+        List<PendingMessage> sends = sendsInFlight.remove(id);
+        if (sends != null) {
+            for (PendingMessage m : sends) {
+                m.failed(e);
+            }
+            return true;
+        }
+        if (f instanceof Frame.Subscribe || f instanceof Frame.SubscribeEvents) {
+            RemoteSubscription<?>.Attachment a = subscriptions.remove(id); // the server never saw it
+            if (a != null) {
+                a.onEnd(ErrorCode.INVALID_ARGUMENT, e.getMessage());
+            }
+            return true;
+        }
+        return false; // CREDIT, UNSUBSCRIBE, CANCEL_SEND: the two sides would disagree on the stream's state
     }
 
     @Override

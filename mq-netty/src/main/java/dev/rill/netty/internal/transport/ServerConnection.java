@@ -1591,6 +1591,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return new Frame.Error(answer.streamId(), ErrorCode.INVALID_ARGUMENT, fit(what + " do not fit one frame of "
                     + max + " bytes: " + instead + ", or raise the server's maxFrameSize (rill serve "
                     + "--max-frame-size)"));
+        } catch (IllegalArgumentException e) {
+            // a served broker of another implementation may give a value the wire cannot carry (a name too long)
+            return new Frame.Error(answer.streamId(), ErrorCode.INVALID_ARGUMENT, fit(what + " cannot be sent over the"
+                    + " network: " + e.getMessage()));
         } finally {
             probe.release();
         }
