@@ -739,11 +739,31 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (s == null || s.isEmpty()) {
             return "unspecified";
         }
-        if (s.length() <= OutboundMessage.MAX_STRING_LENGTH) {
-            return s;
+        int end = s.length() <= OutboundMessage.MAX_STRING_LENGTH ? s.length()
+                : Character.isHighSurrogate(s.charAt(OutboundMessage.MAX_STRING_LENGTH - 1))
+                        ? OutboundMessage.MAX_STRING_LENGTH - 1 : OutboundMessage.MAX_STRING_LENGTH;
+        // A lone surrogate (free text cut by the caller's own code) has no UTF-8 form: a header holding one could not
+        // be sent to a remote consumer of the dead-letter queue, whose subscription would end at that message.
+        StringBuilder b = null;
+        for (int i = 0; i < end; i++) {
+            char c = s.charAt(i);
+            if (Character.isSurrogate(c)) {
+                if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    if (b != null) {
+                        b.append(c).append(s.charAt(i + 1));
+                    }
+                    i++;
+                    continue;
+                }
+                if (b == null) {
+                    b = new StringBuilder(end).append(s, 0, i);
+                }
+                b.append('\uFFFD');
+            } else if (b != null) {
+                b.append(c);
+            }
         }
-        int end = OutboundMessage.MAX_STRING_LENGTH;
-        return s.substring(0, Character.isHighSurrogate(s.charAt(end - 1)) ? end - 1 : end);
+        return b != null ? b.toString() : end == s.length() ? s : s.substring(0, end);
     }
 
     // =====================================================================================================
@@ -1001,7 +1021,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * has none. O(1).
      *
      * @param handle the receipt handle of the current lease
-     * @param reason why, kept in the {@link Message#HEADER_DEAD_LETTER_REASON} header (cut to 1024 characters)
+     * @param reason why, kept in the {@link Message#HEADER_DEAD_LETTER_REASON} header (cut to 1024 characters; an
+     *        unpaired surrogate, which has no UTF-8 form, becomes U+FFFD)
      * @param now the caller's clock, millis
      * @return {@code OK} or {@code STALE}
      */

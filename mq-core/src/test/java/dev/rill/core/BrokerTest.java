@@ -120,6 +120,27 @@ class BrokerTest {
                 .containsExactly("rejected", "unspecified", "r".repeat(1_024));
     }
 
+    /**
+     * A reason with an unpaired surrogate (free text cut by the caller's code) is kept with U+FFFD in its place: the
+     * header has a UTF-8 form, so a remote consumer of the dead-letter queue can be sent the message. Pairs stay.
+     */
+    @Test
+    void rejectReasonWithALoneSurrogateIsMadeEncodable() {
+        Broker b = Broker.create();
+        MessageQueue<String> q = b.declare(QueueSpec.named("src").deadLetterQueue("dlq"));
+        q.send(msg("a"), 0);
+        q.send(msg("b"), 0);
+        q.send(msg("c"), 0);
+        List<Lease<String>> ls = q.receive(3, 0);
+        q.reject(ls.get(0).handle(), "bad \uD83D here, \uD83D\uDE00 fine, \uDE00 too", 1);
+        q.reject(ls.get(1).handle(), "x".repeat(1_023) + "\uD83D\uDE00", 1); // the pair would straddle the cut
+        q.reject(ls.get(2).handle(), "tail \uD83D", 1);
+        List<Message<String>> dead = queue(b, "dlq").peek(10);
+        assertThat(dead).extracting(m -> m.headers().get(Message.HEADER_DEAD_LETTER_REASON))
+                .containsExactly("bad \uFFFD here, \uD83D\uDE00 fine, \uFFFD too", "x".repeat(1_023),
+                        "tail \uFFFD");
+    }
+
     @Test
     void maxDeliveriesByExpiryRoutesToTheDeadLetterQueue() {
         Broker b = Broker.create();
