@@ -62,6 +62,26 @@ class EncodeFailureTest {
     }
 
     /**
+     * A nack delay or lease extension too long for a count of milliseconds (e.g. {@code Duration.ofSeconds(Long.MAX_VALUE)})
+     * saturates as it does in one JVM: the message waits "forever", the call returns its Mono. It threw an
+     * ArithmeticException from the call itself.
+     */
+    @Test
+    void hugeNackDelayAndExtensionSaturateInsteadOfThrowing() throws Exception {
+        ReactiveBroker client = client();
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("huge"), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("a")).block(TIMEOUT);
+        Delivery<String> d = q.receiveOne(TIMEOUT).block(TIMEOUT);
+        assertThat(d).isNotNull();
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        d.extend(forever).block(TIMEOUT);
+        d.nack(forever).block(TIMEOUT);
+        assertThat(q.stats().block(TIMEOUT).delayed()).isEqualTo(1);
+        BlockingQueue<String> got = receiving(client, "huge.after");
+        stillConnected(client, "huge.after", got);
+    }
+
+    /**
      * Queue names the broker's admin calls take as plain strings (lookup, delete, purge, redrive): one longer than the
      * wire's 1024 UTF-8 bytes, or with an unpaired surrogate, fails that call with an IllegalArgumentException naming
      * the argument and the limit.

@@ -69,7 +69,7 @@ final class RemoteDelivery<T> implements Delivery<T> {
         if (delay.isNegative()) {
             return Mono.error(new IllegalArgumentException("delay must be >= 0, was " + delay));
         }
-        return new SettleMono(ClientConnection.SettleKind.NACK, delay.toMillis(), null, "nack");
+        return new SettleMono(ClientConnection.SettleKind.NACK, millis(delay), null, "nack");
     }
 
     @Override
@@ -78,7 +78,15 @@ final class RemoteDelivery<T> implements Delivery<T> {
         if (duration.isNegative() || duration.isZero()) {
             return Mono.error(new IllegalArgumentException("duration must be positive, was " + duration));
         }
-        return new SettleMono(ClientConnection.SettleKind.EXTEND, Math.max(1, duration.toMillis()), null, "extend");
+        return new SettleMono(ClientConnection.SettleKind.EXTEND, Math.max(1, millis(duration)), null, "extend");
+    }
+
+    /**
+     * Whole millis of a non-negative duration, saturating at {@code Long.MAX_VALUE} as the core does with what it is
+     * given ({@code Duration.toMillis} throws past ~292 million years).
+     */
+    private static long millis(Duration d) {
+        return d.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : d.toMillis();
     }
 
     @Override
