@@ -30,9 +30,12 @@ import org.springframework.util.unit.DataSize;
  * <p>Queue names with dots need the bracket form: {@code rill.queues[orders.v2].capacity=1000}.
  *
  * <p>Every value is checked when the application starts: an invalid one stops the start with a
- * {@link RillConfigurationException} naming the property.
+ * {@link RillConfigurationException} naming the property. So does a name under {@code rill.} that is none of these
+ * properties (a misspelled queue option such as {@code rill.queues.orders.visibilty-timeout} would otherwise leave
+ * the queue on its default without a word): Spring Boot reports it as left unbound. Environment variables and
+ * system properties are not checked that way, so unrelated {@code RILL_*} variables do no harm.
  */
-@ConfigurationProperties(prefix = "rill")
+@ConfigurationProperties(prefix = "rill", ignoreUnknownFields = false)
 public class RillProperties {
 
     /**

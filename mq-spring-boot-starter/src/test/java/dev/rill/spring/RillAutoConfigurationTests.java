@@ -186,6 +186,27 @@ class RillAutoConfigurationTests {
     }
 
     @Test
+    void misspelledOrUnknownPropertiesStopTheStartRatherThanBeingIgnored() {
+        // a typo in a queue option would otherwise leave the queue on QueueSpec's default without a word
+        runner.withPropertyValues("rill.queues.orders.visibilty-timeout=5s").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("rill.queues.orders.visibilty-timeout")
+                    .hasStackTraceContaining("were left unbound");
+        });
+        runner.withPropertyValues("rill.urll=rill://127.0.0.1:7400").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("rill.urll")
+                    .hasStackTraceContaining("were left unbound");
+        });
+        // the names Rill knows still bind, queue names with dots included
+        runner.withPropertyValues("rill.queues[orders.v2].capacity=5", "rill.metrics.refresh-interval=1s",
+                "rill.shutdown.drain-timeout=1s", "rill.tls.enabled=false").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context.getBean(RillQueues.class).spec("orders.v2").capacity()).isEqualTo(5);
+                });
+    }
+
+    @Test
     void dataDirGivesADurableBrokerWhoseQueuesAndMessagesSurviveARestartOfTheApplication(@TempDir Path data) {
         ApplicationContextRunner durable = runner.withPropertyValues("rill.data-dir=" + data,
                 "rill.queues.orders.max-deliveries=3", "rill.queues.orders.dead-letter-queue=orders-dlq",
