@@ -2,6 +2,7 @@ package dev.rill.spring;
 
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.log.FsyncPolicy;
+import dev.rill.netty.AuthenticationException;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.RillClient;
 import dev.rill.reactive.ReactiveBroker;
@@ -81,6 +82,12 @@ final class RillBrokers {
             broker = RillClient.connect(props.getUrl(), options).block(timeout.plusSeconds(5));
         } catch (IllegalArgumentException e) {
             throw new RillConfigurationException("rill.url", e.getMessage(), e);
+        } catch (AuthenticationException e) { // the url was right: the token is what to fix (never echoed)
+            throw new RillConfigurationException("rill.token", props.getToken() == null
+                    ? "the server at " + props.getUrl() + " requires a token and rill.token is not set (the server "
+                            + "said: " + e.getMessage() + ")"
+                    : "the server at " + props.getUrl() + " refused the token (the server said: " + e.getMessage()
+                            + "); set rill.token to a token the server's tokens file lists", e);
         } catch (RuntimeException e) {
             throw new RillConfigurationException("rill.url", "could not connect to " + props.getUrl() + ": "
                     + e.getMessage(), e);

@@ -121,10 +121,21 @@ class RillRemoteBrokerTests {
                 .run(context -> {
                     assertThat(context).hasFailed();
                     Throwable e = RillAutoConfigurationTests.rootCause(context.getStartupFailure());
+                    // the property to fix is the token, not the url that was reached
                     assertThat(e).isInstanceOf(RillConfigurationException.class)
-                            .hasMessageStartingWith("rill.url: could not connect to rill://127.0.0.1:" + server.port())
+                            .hasMessageStartingWith("rill.token: the server at rill://127.0.0.1:" + server.port()
+                                    + " refused the token")
                             .hasCauseInstanceOf(AuthenticationException.class)
                             .hasMessageNotContaining("wrong");
+                    assertThat(((RillConfigurationException) e).property()).isEqualTo("rill.token");
+                });
+        runner.withPropertyValues("rill.url=rill://127.0.0.1:" + server.port())
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                            .isInstanceOf(RillConfigurationException.class)
+                            .hasMessageStartingWith("rill.token: the server at rill://127.0.0.1:" + server.port()
+                                    + " requires a token and rill.token is not set");
                 });
     }
 
