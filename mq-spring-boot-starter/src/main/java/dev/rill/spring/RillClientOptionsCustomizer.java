@@ -5,11 +5,13 @@ import dev.rill.netty.ClientOptions;
 /**
  * Adjusts the {@link ClientOptions} of the remote broker ({@code rill.url}) beyond what the properties cover, e.g.
  * the receive window or reconnect policy. Every customizer bean is applied, in {@code @Order}, after the properties.
+ * The options it gets reconnect without a limit on attempts (the starter's choice, unlike
+ * {@link ClientOptions#defaults()}): set {@code reconnectAttempts} to have the client give up instead.
  *
  * <pre>{@code
  * @Bean
  * RillClientOptionsCustomizer bigWindow() {
- *     return options -> options.receiveWindow(1024).reconnectAttempts(30);
+ *     return options -> options.receiveWindow(1024).reconnectBackoff(Duration.ofMillis(200), Duration.ofSeconds(10));
  * }
  * }</pre>
  */

@@ -40,7 +40,8 @@ public class RillProperties {
 
     /**
      * Address of a Rill server, rill://host[:port] (default port 7400). When unset, the application gets an
-     * in-memory broker (messages live in this JVM only).
+     * in-memory broker (messages live in this JVM only). The first connection is made while the application starts;
+     * a connection lost later is re-established however long the server is away (pipelines resume once it is back).
      */
     private URI url;
 
