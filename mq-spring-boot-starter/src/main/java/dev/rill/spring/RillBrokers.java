@@ -12,6 +12,8 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.Locale;
 import java.time.Duration;
 import java.util.Arrays;
@@ -72,6 +74,7 @@ final class RillBrokers {
             }
             return Rill.inMemory();
         }
+        URI url = url(props.getUrl());
         ClientOptions options = clientOptions(props, resources, sslBundles);
         for (RillClientOptionsCustomizer c : customizers) {
             options = Objects.requireNonNull(c.customize(options), () -> c + " returned null options");
@@ -79,7 +82,7 @@ final class RillBrokers {
         Duration timeout = options.connectTimeout();
         ReactiveBroker broker;
         try {
-            broker = RillClient.connect(props.getUrl(), options).block(timeout.plusSeconds(5));
+            broker = RillClient.connect(url, options).block(timeout.plusSeconds(5));
         } catch (IllegalArgumentException e) {
             throw new RillConfigurationException("rill.url", e.getMessage(), e);
         } catch (AuthenticationException e) { // the url was right: the token is what to fix (never echoed)
@@ -98,6 +101,38 @@ final class RillBrokers {
         }
         return broker;
     }
+
+    /**
+     * Checks {@code rill.url} as the CLI's {@code --url} is checked: {@code rill://HOST[:PORT]}, or {@code rills://}
+     * for TLS, with nothing else (a path, user info, query or fragment would be dropped without a word).
+     *
+     * @return the {@code rill://HOST:PORT} address to connect to
+     * @throws RillConfigurationException naming {@code rill.url} otherwise (never quoting user info: it may be a secret)
+     */
+    static URI url(URI u) {
+        boolean extra = (u.getRawPath() != null && !u.getRawPath().isEmpty() && !"/".equals(u.getRawPath()))
+                || u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null;
+        if (!(RillClient.SCHEME.equals(u.getScheme()) || TLS_SCHEME.equals(u.getScheme())) || u.getHost() == null
+                || extra) {
+            String shown = u.getRawUserInfo() == null ? u.toString() : u.getScheme() + "://***@" + u.getHost()
+                    + (u.getPort() == -1 ? "" : ":" + u.getPort()) + (u.getRawPath() == null ? "" : u.getRawPath());
+            throw new RillConfigurationException("rill.url", "'" + shown + "' is not rill://HOST[:PORT] or "
+                    + "rills://HOST[:PORT] (rills: TLS)" + (extra ? "; queues go under rill.queues.*, the token "
+                    + "under rill.token" : ""));
+        }
+        int port = u.getPort() == -1 ? RillClient.DEFAULT_PORT : u.getPort();
+        if (port < 1 || port > 65535) {
+            throw new RillConfigurationException("rill.url", "the port must be 1..65535, was " + port);
+        }
+        try {
+            return new URI(RillClient.SCHEME, null, u.getHost(), port, null, null, null);
+        } catch (URISyntaxException e) {
+            throw new RillConfigurationException("rill.url", e.getMessage(), e);
+        }
+    }
+
+    /** The scheme of {@code rill.url} that turns TLS on, as in the CLI's {@code --url}. */
+    static final String TLS_SCHEME = "rills";
 
     /**
      * Reads {@code rill.connect-timeout}, which also bounds declaring the queues at startup and closing the broker
@@ -161,7 +196,7 @@ final class RillBrokers {
                 throw new RillConfigurationException("rill.token", "invalid token (must be 1..1024 characters)", e);
             }
         }
-        if (props.getTls().isEnabled()) {
+        if (props.getTls().isEnabled() || TLS_SCHEME.equals(props.getUrl().getScheme())) {
             options = options.tls(sslContext(props.getTls(), resources, sslBundles));
         }
         return options;

@@ -18,9 +18,8 @@ import org.springframework.util.unit.DataSize;
  * shutdown.
  *
  * <pre>
- * rill.url=rill://mq.internal:7400          # remote; omit for an in-memory broker
+ * rill.url=rills://mq.internal:7400         # remote over TLS (rill:// without); omit for an in-memory broker
  * rill.token=${RILL_TOKEN}
- * rill.tls.enabled=true
  * rill.queues.orders.visibility-timeout=30s
  * rill.queues.orders.max-deliveries=5
  * rill.queues.orders.dead-letter-queue=orders-dlq
@@ -39,7 +38,8 @@ import org.springframework.util.unit.DataSize;
 public class RillProperties {
 
     /**
-     * Address of a Rill server, rill://host[:port] (default port 7400). When unset, the application gets an
+     * Address of a Rill server, rill://host[:port] (default port 7400), or rills://host[:port] for TLS (as
+     * rill.tls.enabled=true). When unset, the application gets an
      * in-memory broker (messages live in this JVM only). The first connection is made while the application starts;
      * a connection lost later is re-established however long the server is away (pipelines resume once it is back).
      */
@@ -89,7 +89,7 @@ public class RillProperties {
         return url;
     }
 
-    /** @param url the server address, {@code rill://host[:port]} */
+    /** @param url the server address, {@code rill://host[:port]} or {@code rills://host[:port]} (TLS) */
     public void setUrl(URI url) {
         this.url = url;
     }
@@ -160,7 +160,7 @@ public class RillProperties {
      */
     public static class Tls {
 
-        /** Whether to connect with TLS. Implied when any other rill.tls property is set. */
+        /** Whether to connect with TLS. Implied when any other rill.tls property is set, or rill.url is rills://. */
         private boolean enabled;
 
         /** Name of a Spring Boot SSL bundle (spring.ssl.bundle.*) that holds the trust store and client key. */

@@ -158,8 +158,32 @@ class RillRemoteBrokerTests {
             assertThat(context).hasFailed();
             assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
                     .isInstanceOf(RillConfigurationException.class)
-                    .hasMessage("rill.url: uri must be rill://host[:port], was http://127.0.0.1:7400");
+                    .hasMessage("rill.url: 'http://127.0.0.1:7400' is not rill://HOST[:PORT] or "
+                            + "rills://HOST[:PORT] (rills: TLS)");
         });
+    }
+
+    @Test
+    void aUrlWithAPathUserInfoQueryOrBadPortStopsTheStartRatherThanBeingIgnored() {
+        server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0), T);
+        String hostPort = "127.0.0.1:" + server.port();
+        // each of these reached the server with the extra part dropped without a word
+        for (String url : new String[] {"rill://" + hostPort + "/orders", "rill://me:" + TOKEN + "@" + hostPort,
+                "rill://" + hostPort + "?queue=orders", "rill://" + hostPort + "#x"}) {
+            runner.withPropertyValues("rill.url=" + url).run(context -> {
+                assertThat(context).as(url).hasFailed();
+                assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure())).as(url)
+                        .isInstanceOf(RillConfigurationException.class)
+                        .hasMessageStartingWith("rill.url: ")
+                        .hasMessageContaining("is not rill://HOST[:PORT] or rills://HOST[:PORT]")
+                        .hasMessageNotContaining(TOKEN);
+            });
+        }
+        runner.withPropertyValues("rill.url=rill://" + hostPort + "/").run(context -> assertThat(context)
+                .hasNotFailed());
+        runner.withPropertyValues("rill.url=rill://127.0.0.1:99999").run(context -> assertThat(
+                RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                .hasMessage("rill.url: the port must be 1..65535, was 99999"));
     }
 
     @Test
@@ -179,6 +203,13 @@ class RillRemoteBrokerTests {
                     assertThat(context).hasNotFailed();
                     assertThat(server.broker().list().block(T)).containsExactly("secure");
                 });
+        // rills://, as the CLI's --url and the client's own error messages have it, turns TLS on too
+        runner.withPropertyValues("rill.url=rills://127.0.0.1:" + server.port(), "rill.tls.trust-certificates=" + pem)
+                .run(context -> assertThat(context).hasNotFailed());
+        runner.withPropertyValues("rill.url=rills://127.0.0.1:" + server.port(), "rill.connect-timeout=3s")
+                .run(context -> assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                        .hasMessageStartingWith("rill.url: could not connect") // TLS tried: the JVM's trust refused it
+                        .hasMessageNotContaining("is not rill://"));
         // the JVM's default trust store does not know the self-signed certificate: no silent fallback to plain TCP
         runner.withPropertyValues("rill.url=rill://127.0.0.1:" + server.port(), "rill.tls.enabled=true",
                         "rill.connect-timeout=3s")
