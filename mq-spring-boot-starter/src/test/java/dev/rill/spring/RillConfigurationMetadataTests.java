@@ -38,6 +38,12 @@ class RillConfigurationMetadataTests {
         assertThat(p.get("rill.fsync").getType()).isEqualTo("java.lang.String");
         assertThat(p.get("rill.fsync").getDefaultValue()).isEqualTo("always");
         assertThat(p.get("rill.fsync").getDescription()).contains("interval=").contains("never");
+        // documented switches outside rill.* are listed too, and the values rill.fsync takes are offered
+        assertThat(p).containsKey("management.health.rill.enabled");
+        assertThat(p.get("management.health.rill.enabled").getType()).isEqualTo("java.lang.Boolean");
+        assertThat(p.get("management.health.rill.enabled").getDefaultValue()).isEqualTo(true);
+        assertThat(p.get("rill.fsync").getHints().getValueHints())
+                .extracting(h -> h.getValue()).containsExactly("always", "interval=100ms", "never");
         assertThat(p.values()).allSatisfy(prop -> assertThat(prop.getDescription()).as(prop.getId())
                 .isNotBlank().doesNotContain("{@"));
     }
