@@ -34,11 +34,14 @@ class OrdersController {
     private final ReactiveBroker broker;
     private final ReactiveQueue<Order> orders;
     private final ReactiveQueue<ProcessedOrder> processed;
+    private final EventStreams streams;
 
-    OrdersController(ReactiveBroker broker, ReactiveQueue<Order> orders, ReactiveQueue<ProcessedOrder> processed) {
+    OrdersController(ReactiveBroker broker, ReactiveQueue<Order> orders, ReactiveQueue<ProcessedOrder> processed,
+            EventStreams streams) {
         this.broker = broker;
         this.orders = orders;
         this.processed = processed;
+        this.streams = streams;
     }
 
     /**
@@ -58,11 +61,16 @@ class OrdersController {
                 .map(r -> Map.of("id", withId.id(), "messageId", r.messageId(), "duplicate", r.duplicate()));
     }
 
-    /** Streams processed orders as server-sent events (event name {@code processed}, id = order id). */
+    /**
+     * Streams processed orders as server-sent events (event name {@code processed}, id = order id), until the client
+     * goes away or the application stops (then the response completes, so the shutdown need not wait for it).
+     */
     @GetMapping(path = "/orders/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
     Flux<ServerSentEvent<ProcessedOrder>> stream() {
-        // prefetch 0: one lease at a time, taken when the response asks for more; the ack follows the emitted event
-        return processed.receive().concatMap(this::emitThenAck, 0);
+        // prefetch 0: one lease at a time, taken when the response asks for more; the ack follows the emitted event.
+        // On closing, receiving stops (the lease taken but not emitted is released) and the event in progress is
+        // still emitted and acked before the response completes.
+        return processed.receive().takeUntilOther(streams.closing()).concatMap(this::emitThenAck, 0);
     }
 
     private Flux<ServerSentEvent<ProcessedOrder>> emitThenAck(Delivery<ProcessedOrder> d) {
