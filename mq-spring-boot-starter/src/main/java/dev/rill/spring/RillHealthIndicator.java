@@ -5,6 +5,7 @@ import dev.rill.reactive.ReactiveBroker;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
 import reactor.core.publisher.Mono;
@@ -12,7 +13,8 @@ import reactor.core.publisher.Mono;
 /**
  * Health of the Rill broker: {@code UP} when it answers a stats request within the timeout, with each queue's depth
  * ({@code ready}, {@code inFlight}, {@code delayed}, {@code capacity}) as details; {@code DOWN} with the error
- * otherwise (a remote server unreachable, say).
+ * otherwise (a remote server unreachable, say: the request waits while the client reconnects, so the error says the
+ * broker gave no answer within the timeout).
  */
 final class RillHealthIndicator implements ReactiveHealthIndicator {
 
@@ -40,6 +42,13 @@ final class RillHealthIndicator implements ReactiveHealthIndicator {
                     }
                     return Health.up().withDetail("queues", queues).build();
                 })
+                .onErrorResume(TimeoutException.class, e -> Mono.just(Health.down().withDetail("error",
+                        "no answer from the broker within " + print(timeout) + " (a remote broker reconnects while "
+                                + "its server is unreachable)").build()))
                 .onErrorResume(e -> Mono.just(Health.down(e).build()));
+    }
+
+    private static String print(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 }

@@ -149,6 +149,22 @@ class RillObservabilityTests {
     }
 
     @Test
+    void healthSaysPlainlyThatTheBrokerDidNotAnswerInTime() {
+        // a remote broker whose server is down (reconnecting) holds the stats request: the indicator times out
+        ReactiveBroker silent = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "stats" -> Mono.never();
+                    case "toString" -> "silent broker";
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+        Health health = new RillHealthIndicator(silent, Duration.ofMillis(50)).health().block(T);
+        assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+        // not Reactor's "Did not observe any item or terminal signal within 50ms in 'flatMap' ..."
+        assertThat(health.getDetails()).containsEntry("error", "no answer from the broker within 50ms (a remote "
+                + "broker reconnects while its server is unreachable)");
+    }
+
+    @Test
     void noHealthIndicatorWithoutSpringBootHealthOnTheClassPath() {
         runner.withClassLoader(new FilteredClassLoader(ReactiveHealthIndicator.class))
                 .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("rillHealthIndicator")
