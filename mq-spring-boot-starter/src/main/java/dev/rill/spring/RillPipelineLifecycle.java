@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -25,6 +26,9 @@ import reactor.core.publisher.Mono;
  * <p>A stop that is not a close ({@code context.stop()}, a checkpoint) pauses the pipelines instead and waits, for
  * the same timeout, until their running handlers are settled; {@code start()} resumes them, so the same pipeline
  * beans consume again. A pipeline still busy at the timeout is drained (stopped for good), as on close.
+ *
+ * <p>While the context runs with pipeline beans, a non-daemon thread keeps the JVM running, so a worker
+ * application without a web server does not exit right after it started; it ends when the context closes.
  *
  * <p>Phase {@link #PHASE}: it stops after the web server (so requests in progress can still publish), before the
  * broker is closed (a bean destruction, after every lifecycle stopped). Spring waits for the phase for at most
@@ -49,6 +53,9 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
     /** Set when this context is closing: its stop is for good (drain), not a pause. */
     private volatile boolean closing;
     private volatile ApplicationContext context;
+    /** Counted down when this context closes; the keep-alive thread waits for it. */
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile Thread keepAlive;
     /** The last drain begun; completes once it ended (done, timed out or failed). */
     private volatile CompletableFuture<Void> drained = CompletableFuture.completedFuture(null);
 
@@ -72,6 +79,7 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
         // published before the lifecycle beans stop; a child context's close reaches its parent's listeners too
         if (event.getApplicationContext() == context) {
             closing = true;
+            closed.countDown(); // the keep-alive thread ends: the close itself runs on its own thread
             if (!running) { // stopped before (paused, holding nothing): Spring will not stop it again; end them here
                 pipelines().values().forEach(QueuePipeline::dispose);
             }
@@ -81,9 +89,39 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
     @Override
     public void start() {
         if (!closing) {
-            pipelines().values().forEach(QueuePipeline::resume); // does nothing to a drained one
+            Map<String, QueuePipeline> pipelines = pipelines();
+            pipelines.values().forEach(QueuePipeline::resume); // does nothing to a drained one
+            if (!pipelines.isEmpty()) {
+                keepAlive();
+            }
         }
         running = true;
+    }
+
+    /**
+     * Starts the thread that keeps the JVM running while pipelines consume, once: Reactor's and Netty's threads are
+     * daemons, so an application without a web server (a worker) would otherwise exit as soon as it started. It ends
+     * when the context closes, as Spring Boot's own {@code spring.main.keep-alive} does.
+     */
+    private synchronized void keepAlive() {
+        if (keepAlive != null || closing) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                closed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "rill-keep-alive");
+        t.setDaemon(false);
+        t.start();
+        keepAlive = t;
+    }
+
+    /** @return the thread keeping the JVM running, or null when none was started */
+    Thread keepAliveThread() {
+        return keepAlive;
     }
 
     @Override

@@ -143,6 +143,27 @@ class RillPipelineLifecycleTests {
         assertThat(worker[0].onTerminate().block(T)).isNull();
     }
 
+    @Test
+    void runningPipelinesKeepTheJvmAliveUntilTheContextCloses() {
+        // a worker application without a web server: Reactor's threads are daemons, so without a thread of its own
+        // the JVM exited (and drained the pipelines) right after "Started"
+        Thread[] keepAlive = new Thread[1];
+        runner.run(context -> {
+            assertThat(context).hasNotFailed();
+            keepAlive[0] = context.getBean(RillPipelineLifecycle.class).keepAliveThread();
+            assertThat(keepAlive[0]).as("a thread that keeps the JVM running").isNotNull();
+            assertThat(keepAlive[0].isDaemon()).isFalse();
+            assertThat(keepAlive[0].isAlive()).isTrue();
+            context.getSourceApplicationContext().stop(); // a pause is not the end: the JVM stays up
+            assertThat(keepAlive[0].isAlive()).isTrue();
+            context.getSourceApplicationContext().start();
+        });
+        await().atMost(T).until(() -> !keepAlive[0].isAlive()); // the close ends it
+        // an application without pipeline beans is left to its own threads
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class))
+                .run(context -> assertThat(context.getBean(RillPipelineLifecycle.class).keepAliveThread()).isNull());
+    }
+
     private ReactiveQueue<String> queue() {
         return broker.queue(QueueSpec.named("work").visibilityTimeout(Duration.ofMinutes(5)),
                 Codec.utf8()).block(T);
