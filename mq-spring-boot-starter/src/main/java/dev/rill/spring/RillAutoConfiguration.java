@@ -53,7 +53,8 @@ public class RillAutoConfiguration {
     @ConditionalOnMissingBean
     @ConditionalOnSingleCandidate(ReactiveBroker.class)
     public RillQueues rillQueues(ReactiveBroker broker, RillProperties properties,
-            ObjectProvider<ManagedBroker> managed) {
+            ObjectProvider<ManagedBroker> managed, Environment environment) {
+        RillPropertyNames.check(environment);
         boolean durable = properties.getDataDir() != null && managed.getIfAvailable() != null;
         Duration timeout = RillBrokers.connectTimeout(properties);
         RillQueues queues = new RillQueues(broker, RillQueues.specs(properties.getQueues()), durable);
@@ -98,6 +99,7 @@ public class RillAutoConfiguration {
     @Bean
     RillPipelineLifecycle rillPipelineLifecycle(ListableBeanFactory beans, RillProperties properties,
             Environment environment) {
+        RillPropertyNames.check(environment); // before the broker is made: it depends on this bean
         return new RillPipelineLifecycle(beans, drainTimeout(properties, environment));
     }
 

@@ -31,10 +31,11 @@ import org.springframework.util.unit.DataSize;
  * <p>Every value is checked when the application starts: an invalid one stops the start with a
  * {@link RillConfigurationException} naming the property. So does a name under {@code rill.} that is none of these
  * properties (a misspelled queue option such as {@code rill.queues.orders.visibilty-timeout} would otherwise leave
- * the queue on its default without a word): Spring Boot reports it as left unbound. Environment variables and
- * system properties are not checked that way, so unrelated {@code RILL_*} variables do no harm.
+ * the queue on its default without a word). Environment variables and system properties are not checked that way,
+ * so unrelated {@code RILL_*} variables do no harm; an empty value ({@code rill.url=${RILL_URL:}}) leaves the
+ * property unset.
  */
-@ConfigurationProperties(prefix = "rill", ignoreUnknownFields = false)
+@ConfigurationProperties(prefix = "rill")
 public class RillProperties {
 
     /**
