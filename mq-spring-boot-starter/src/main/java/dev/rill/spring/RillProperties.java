@@ -102,7 +102,7 @@ public class RillProperties {
 
     /** @param token the token presented to the server */
     public void setToken(String token) {
-        this.token = token;
+        this.token = unsetIfEmpty(token);
     }
 
     /** @return the durable-storage directory, or null */
@@ -122,7 +122,7 @@ public class RillProperties {
 
     /** @param fsync the fsync policy of the durable broker: always, interval=DURATION or never */
     public void setFsync(String fsync) {
-        this.fsync = fsync;
+        this.fsync = fsync == null || fsync.isEmpty() ? "always" : fsync;
     }
 
     /** @return how long the startup connection may take; default 10 s */
@@ -133,6 +133,11 @@ public class RillProperties {
     /** @param connectTimeout how long the startup connection may take */
     public void setConnectTimeout(Duration connectTimeout) {
         this.connectTimeout = connectTimeout;
+    }
+
+    /** An empty value, as {@code ${RILL_TOKEN:}} gives with the variable unset, leaves a property unset. */
+    private static String unsetIfEmpty(String value) {
+        return value == null || value.isEmpty() ? null : value;
     }
 
     /** @return the TLS settings */
@@ -193,7 +198,7 @@ public class RillProperties {
 
         /** @param bundle the SSL bundle name */
         public void setBundle(String bundle) {
-            this.bundle = bundle;
+            this.bundle = unsetIfEmpty(bundle);
         }
 
         /** @return the trusted certificates' location, or null */
@@ -203,7 +208,7 @@ public class RillProperties {
 
         /** @param trustCertificates the trusted certificates' location (PEM) */
         public void setTrustCertificates(String trustCertificates) {
-            this.trustCertificates = trustCertificates;
+            this.trustCertificates = unsetIfEmpty(trustCertificates);
         }
 
         /** @return the client certificate's location, or null */
@@ -213,7 +218,7 @@ public class RillProperties {
 
         /** @param certificate the client certificate chain's location (PEM) */
         public void setCertificate(String certificate) {
-            this.certificate = certificate;
+            this.certificate = unsetIfEmpty(certificate);
         }
 
         /** @return the client private key's location, or null */
@@ -223,7 +228,7 @@ public class RillProperties {
 
         /** @param privateKey the client private key's location (PEM, PKCS#8) */
         public void setPrivateKey(String privateKey) {
-            this.privateKey = privateKey;
+            this.privateKey = unsetIfEmpty(privateKey);
         }
     }
 

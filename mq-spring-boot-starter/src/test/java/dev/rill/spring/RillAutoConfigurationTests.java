@@ -213,6 +213,20 @@ class RillAutoConfigurationTests {
     }
 
     @Test
+    void emptyValuesLeaveThePropertiesUnset() {
+        // rill.token=${RILL_TOKEN:} and the like, with the variable unset: an in-memory broker, not "a token is set"
+        runner.withPropertyValues("rill.url=", "rill.token=", "rill.data-dir=", "rill.fsync=", "rill.tls.bundle=",
+                "rill.tls.trust-certificates=", "rill.tls.certificate=", "rill.tls.private-key=")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    RillProperties p = context.getBean(RillProperties.class);
+                    assertThat(p.getToken()).isNull();
+                    assertThat(p.getFsync()).isEqualTo("always");
+                    assertThat(p.getTls().isEnabled()).isFalse();
+                });
+    }
+
+    @Test
     void dataDirGivesADurableBrokerWhoseQueuesAndMessagesSurviveARestartOfTheApplication(@TempDir Path data) {
         ApplicationContextRunner durable = runner.withPropertyValues("rill.data-dir=" + data,
                 "rill.queues.orders.max-deliveries=3", "rill.queues.orders.dead-letter-queue=orders-dlq",
