@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import javax.net.ssl.SSLException;
 import org.springframework.boot.convert.DurationStyle;
 import org.springframework.boot.ssl.NoSuchSslBundleException;
 import org.springframework.boot.ssl.SslBundle;
@@ -92,6 +93,12 @@ final class RillBrokers {
                     : "the server at " + props.getUrl() + " refused the token (the server said: " + e.getMessage()
                             + "); set rill.token to a token the server's tokens file lists", e);
         } catch (RuntimeException e) {
+            if (causedBy(e, SSLException.class)) { // the client's hint names ClientOptions and the CLI's flags
+                throw new RillConfigurationException("rill.tls", "could not connect to " + props.getUrl() + ": "
+                        + e.getMessage() + ". With the starter: trust the server's CA with "
+                        + "rill.tls.trust-certificates (PEM) or rill.tls.bundle (spring.ssl.bundle.*); a client "
+                        + "certificate goes in rill.tls.certificate and rill.tls.private-key", e);
+            }
             throw new RillConfigurationException("rill.url", "could not connect to " + props.getUrl() + ": "
                     + e.getMessage(), e);
         }
@@ -100,6 +107,15 @@ final class RillBrokers {
                     + timeout);
         }
         return broker;
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -223,20 +223,29 @@ class RillRemoteBrokerTests {
                     assertThat(context).hasNotFailed();
                     assertThat(server.broker().list().block(T)).containsExactly("secure");
                 });
+        // or trusting a Spring Boot SSL bundle
+        runner.withConfiguration(AutoConfigurations.of(org.springframework.boot.autoconfigure.ssl
+                        .SslAutoConfiguration.class))
+                .withPropertyValues("rill.url=rill://127.0.0.1:" + server.port(), "rill.tls.bundle=rill",
+                        "spring.ssl.bundle.pem.rill.truststore.certificate=" + pem.toUri())
+                .run(context -> assertThat(context).hasNotFailed());
         // rills://, as the CLI's --url and the client's own error messages have it, turns TLS on too
         runner.withPropertyValues("rill.url=rills://127.0.0.1:" + server.port(), "rill.tls.trust-certificates=" + pem)
                 .run(context -> assertThat(context).hasNotFailed());
         runner.withPropertyValues("rill.url=rills://127.0.0.1:" + server.port(), "rill.connect-timeout=3s")
                 .run(context -> assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
-                        .hasMessageStartingWith("rill.url: could not connect") // TLS tried: the JVM's trust refused it
+                        .hasMessageStartingWith("rill.tls: ") // TLS tried: the JVM's trust refused it
                         .hasMessageNotContaining("is not rill://"));
         // the JVM's default trust store does not know the self-signed certificate: no silent fallback to plain TCP
         runner.withPropertyValues("rill.url=rill://127.0.0.1:" + server.port(), "rill.tls.enabled=true",
                         "rill.connect-timeout=3s")
                 .run(context -> {
                     assertThat(context).hasFailed();
+                    // named as the starter's properties, not ClientOptions.tls or the CLI's --tls-ca
                     assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
-                            .hasMessageStartingWith("rill.url: could not connect");
+                            .hasMessageStartingWith("rill.tls: could not connect to rill://127.0.0.1:" + server.port())
+                            .hasMessageContaining("the server's certificate is not trusted")
+                            .hasMessageContaining("rill.tls.trust-certificates (PEM) or rill.tls.bundle");
                 });
     }
 
