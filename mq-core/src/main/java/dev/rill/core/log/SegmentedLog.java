@@ -349,6 +349,7 @@ public final class SegmentedLog implements AutoCloseable {
         long count = 0;
         long done = 0;
         RecoveryReport.TornTail torn = null;
+        RecordFormat.Reader reader = new RecordFormat.Reader();
         for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
             boolean last = i == files.size() - 1;
@@ -407,7 +408,7 @@ public final class SegmentedLog implements AutoCloseable {
                     if (problem == null) {
                         int crc = in.getInt(pos + 8);
                         body = in.slice(pos + RecordFormat.FRAME_HEADER_BYTES, len);
-                        if (!RecordFormat.crcOk(body, 0, len, crc)) {
+                        if (!reader.crcOk(body, len, crc)) {
                             problem = "CRC32C mismatch";
                             long end = pos + RecordFormat.FRAME_HEADER_BYTES + len;
                             tornHere = last && (end == size || neverWritten(in, pos, end));
@@ -425,7 +426,7 @@ public final class SegmentedLog implements AutoCloseable {
                     long seq = body.getLong();
                     LogRecord r;
                     try {
-                        r = RecordFormat.decode(body);
+                        r = reader.decode(body);
                     } catch (RuntimeException e) {
                         throw new LogCorruptedException(file, pos, "malformed record with a valid CRC: "
                                 + e.getMessage());
