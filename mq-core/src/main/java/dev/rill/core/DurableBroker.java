@@ -1,5 +1,6 @@
 package dev.rill.core;
 
+import dev.rill.core.internal.LongMap;
 import dev.rill.core.internal.RetiredIds;
 import dev.rill.core.log.LogRecord;
 import dev.rill.core.log.LogStats;
@@ -9,13 +10,13 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -564,21 +565,21 @@ public final class DurableBroker implements AutoCloseable {
     private static final class QueueState {
         byte[] spec;
         long nextId = 1;
-        final TreeMap<Long, Msg> messages = new TreeMap<>();
+        /** By id (no boxed id or tree node per message: every SEND of the log passes through here). */
+        final LongMap<Msg> messages = new LongMap<>();
         final HashMap<String, Journal.RecoveredDedup> dedup = new HashMap<>();
 
         QueueStats stats(String name, long now) {
-            long ready = 0;
-            long delayed = 0;
-            long bytes = 0;
-            for (Msg m : messages.values()) {
+            long[] delayedAndBytes = new long[2];
+            messages.forEachValue(m -> {
                 if (m.readyAt > now) {
-                    delayed++;
-                } else {
-                    ready++;
+                    delayedAndBytes[0]++;
                 }
-                bytes += m.payload.length;
-            }
+                delayedAndBytes[1] += m.payload.length;
+            });
+            long delayed = delayedAndBytes[0];
+            long bytes = delayedAndBytes[1];
+            long ready = messages.size() - delayed;
             long capacity;
             try {
                 capacity = (spec == null ? QueueSpec.named(name) : SpecFormat.decode(spec)).capacity();
@@ -590,7 +591,10 @@ public final class DurableBroker implements AutoCloseable {
 
         <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now) {
             List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
-            for (Msg m : messages.values()) {
+            long[] ids = messages.keys();
+            Arrays.sort(ids); // the queue takes them in id order
+            for (long id : ids) {
+                Msg m = messages.get(id);
                 T payload;
                 try {
                     payload = codec.decode(m.payload);
@@ -625,11 +629,13 @@ public final class DurableBroker implements AutoCloseable {
         final RetiredIds retired = new RetiredIds();
 
         private QueueState state(String q) {
-            return queues.computeIfAbsent(q, n -> {
-                QueueState st = new QueueState();
-                st.nextId = Math.max(st.nextId, retired.take(n));
-                return st;
-            });
+            QueueState st = queues.get(q);
+            if (st == null) {
+                st = new QueueState();
+                st.nextId = Math.max(st.nextId, retired.take(q));
+                queues.put(q, st);
+            }
+            return st;
         }
 
         void apply(LogRecord r) {

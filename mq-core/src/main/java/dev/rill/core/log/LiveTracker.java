@@ -1,5 +1,6 @@
 package dev.rill.core.log;
 
+import dev.rill.core.internal.LongMap;
 import dev.rill.core.internal.RetiredIds;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,13 +56,15 @@ final class LiveTracker {
     private record Transit(Segment segment, Key origin) {
     }
 
-    private final HashMap<String, HashMap<Long, Segment>> live = new HashMap<>();
+    /** By queue, by message id (no boxed id or entry per message: recovery puts every SEND of the log here). */
+    private final HashMap<String, LongMap<Segment>> live = new HashMap<>();
     private final HashMap<Key, Transit> transit = new HashMap<>();
     private final LinkedHashMap<String, LogRecord.Declare> declarations = new LinkedHashMap<>();
-    private final HashMap<String, Long> maxId = new HashMap<>();
+    /** By queue: {the highest message id seen}. */
+    private final HashMap<String, long[]> maxId = new HashMap<>();
     private final RetiredIds retired = new RetiredIds();
-    /** Live messages delivered or nacked: {deliveryCount, readyAt}. */
-    private final HashMap<Key, long[]> state = new HashMap<>();
+    /** Live messages delivered or nacked, by queue and id: {deliveryCount, readyAt}. */
+    private final HashMap<String, LongMap<long[]>> state = new HashMap<>();
     /** Live messages that arrived by ACCEPT. */
     private final HashMap<Key, Accepted> accepted = new HashMap<>();
     /** The live message whose payload an origin SEND holds, for accepted messages. */
@@ -75,7 +78,7 @@ final class LiveTracker {
     /** @return the messages whose SEND is still needed: live in a queue, or dead-lettered and not yet arrived */
     long liveMessages() {
         long n = transit.size();
-        for (HashMap<Long, Segment> m : live.values()) {
+        for (LongMap<Segment> m : live.values()) {
             n += m.size();
         }
         return n;
@@ -83,8 +86,9 @@ final class LiveTracker {
 
     void apply(LogRecord r, Segment seg) {
         if (r instanceof LogRecord.Send s) {
-            Key k = new Key(s.queue(), s.id());
-            dropAccepted(k); // a relocated copy of an accepted message is a plain SEND from now on
+            if (!accepted.isEmpty()) {
+                dropAccepted(new Key(s.queue(), s.id())); // a relocated copy of an accepted message is a plain SEND
+            }
             add(s.queue(), s.id(), seg);
             seg.sends++;
             if (s.dedupExpiresAt() > seg.keepUntil) {
@@ -109,12 +113,12 @@ final class LiveTracker {
             }
         } else if (r instanceof LogRecord.DeadLetter d) {
             if (d.routed()) {
-                HashMap<Long, Segment> m = live.get(d.queue());
+                LongMap<Segment> m = live.get(d.queue());
                 Segment s = m == null ? null : m.remove(d.id());
                 if (s != null) {
                     Key k = new Key(d.queue(), d.id());
                     Accepted acc = dropAccepted(k);
-                    state.remove(k);
+                    removeState(d.queue(), d.id());
                     // still counted live in s: the payload is read from it when the ACCEPT arrives
                     transit.put(k, new Transit(s, acc == null ? k : acc.origin()));
                 }
@@ -125,20 +129,20 @@ final class LiveTracker {
             Transit t = transit.remove(new Key(a.sourceQueue(), a.sourceId()));
             if (t != null) {
                 Key k = new Key(a.queue(), a.id());
-                Segment old = live.computeIfAbsent(a.queue(), q -> new HashMap<>()).put(a.id(), t.segment());
+                Segment old = live.computeIfAbsent(a.queue(), q -> new LongMap<>()).put(a.id(), t.segment());
                 if (old != null) {
                     old.live--;
                 }
                 accepted.put(k, new Accepted(t.origin(), a.timestamp(), a.expiresAt(), a.headers()));
                 byOrigin.put(t.origin(), k);
             }
-            maxId.merge(a.queue(), a.id(), Math::max);
+            raiseMaxId(a.queue(), a.id());
         } else if (r instanceof LogRecord.Purge p) {
             removeAll(p.queue());
         } else if (r instanceof LogRecord.Delete d) {
             removeAll(d.queue());
             LogRecord.Declare decl = declarations.remove(d.queue());
-            long next = Math.max(decl == null ? 1 : decl.nextId(), maxId.getOrDefault(d.queue(), 0L) + 1);
+            long next = Math.max(decl == null ? 1 : decl.nextId(), maxId(d.queue()) + 1);
             maxId.remove(d.queue());
             retired.retire(d.queue(), next); // nothing for a retired name's own DELETE (next 1): see snapshot()
         } else if (r instanceof LogRecord.Declare d && d.spec().length == 0) {
@@ -152,18 +156,45 @@ final class LiveTracker {
         } else if (r instanceof LogRecord.Declare d) {
             long own = retired.take(d.queue());
             if (own > d.nextId()) {
-                maxId.merge(d.queue(), own - 1, Math::max); // ids go on after the deleted queue's
+                raiseMaxId(d.queue(), own - 1); // ids go on after the deleted queue's
             }
             declarations.put(d.queue(), d);
         }
     }
 
     private long[] stateOf(String queue, long id) {
-        HashMap<Long, Segment> m = live.get(queue);
+        LongMap<Segment> m = live.get(queue);
         if (m == null || !m.containsKey(id)) {
             return null;
         }
-        return state.computeIfAbsent(new Key(queue, id), k -> new long[2]);
+        LongMap<long[]> q = state.computeIfAbsent(queue, n -> new LongMap<>());
+        long[] st = q.get(id);
+        if (st == null) {
+            st = new long[2];
+            q.put(id, st);
+        }
+        return st;
+    }
+
+    private void removeState(String queue, long id) {
+        LongMap<long[]> q = state.get(queue);
+        if (q != null) {
+            q.remove(id);
+        }
+    }
+
+    private long maxId(String queue) {
+        long[] max = maxId.get(queue);
+        return max == null ? 0 : max[0];
+    }
+
+    private void raiseMaxId(String queue, long id) {
+        long[] max = maxId.get(queue);
+        if (max == null) {
+            maxId.put(queue, new long[] {id});
+        } else if (id > max[0]) {
+            max[0] = id;
+        }
     }
 
     private Accepted dropAccepted(Key k) {
@@ -178,16 +209,16 @@ final class LiveTracker {
     }
 
     private void add(String queue, long id, Segment seg) {
-        Segment old = live.computeIfAbsent(queue, q -> new HashMap<>()).put(id, seg);
+        Segment old = live.computeIfAbsent(queue, q -> new LongMap<>()).put(id, seg);
         if (old != null) {
             old.live--;
         }
         seg.live++;
-        maxId.merge(queue, id, Math::max);
+        raiseMaxId(queue, id);
     }
 
     private void remove(String queue, long id) {
-        HashMap<Long, Segment> m = live.get(queue);
+        LongMap<Segment> m = live.get(queue);
         Segment s = m == null ? null : m.remove(id);
         if (s == null && !transit.isEmpty()) {
             // a dead letter that never reached its dead-letter queue, dropped (DurableBroker's recovery does that
@@ -200,21 +231,18 @@ final class LiveTracker {
         }
         if (s != null) {
             s.live--;
-            if (!state.isEmpty() || !accepted.isEmpty()) {
-                Key k = new Key(queue, id);
-                state.remove(k);
-                dropAccepted(k);
+            removeState(queue, id);
+            if (!accepted.isEmpty()) {
+                dropAccepted(new Key(queue, id));
             }
         }
     }
 
     private void removeAll(String queue) {
-        HashMap<Long, Segment> m = live.remove(queue);
+        LongMap<Segment> m = live.remove(queue);
         if (m != null) {
-            for (Segment s : m.values()) {
-                s.live--;
-            }
-            state.keySet().removeIf(k -> k.queue().equals(queue));
+            m.forEachValue(s -> s.live--);
+            state.remove(queue);
             accepted.entrySet().removeIf(e -> {
                 if (e.getKey().queue().equals(queue)) {
                     byOrigin.remove(e.getValue().origin());
@@ -236,7 +264,7 @@ final class LiveTracker {
         List<LogRecord> out = new ArrayList<>(declarations.size());
         for (Map.Entry<String, LogRecord.Declare> e : declarations.entrySet()) {
             LogRecord.Declare d = e.getValue();
-            long next = Math.max(d.nextId(), maxId.getOrDefault(d.queue(), 0L) + 1);
+            long next = Math.max(d.nextId(), maxId(d.queue()) + 1);
             out.add(next == d.nextId() ? d : new LogRecord.Declare(d.queue(), d.spec(), next));
         }
         for (Map.Entry<String, Long> e : retired.names()) {
@@ -285,7 +313,8 @@ final class LiveTracker {
     }
 
     private void stateCopies(Key k, List<LogRecord> into) {
-        long[] st = state.get(k);
+        LongMap<long[]> q = state.get(k.queue());
+        long[] st = q == null ? null : q.get(k.id());
         if (st == null) {
             return;
         }
@@ -298,7 +327,7 @@ final class LiveTracker {
     }
 
     private Segment live(Key k) {
-        HashMap<Long, Segment> m = live.get(k.queue());
+        LongMap<Segment> m = live.get(k.queue());
         return m == null ? null : m.get(k.id());
     }
 }
