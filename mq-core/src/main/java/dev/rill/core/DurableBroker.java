@@ -396,8 +396,8 @@ public final class DurableBroker implements AutoCloseable {
         public long purgeDormant(String name) {
             long[] out = {-1};
             recovered.computeIfPresent(name, (n, st) -> {
-                out[0] = st.messages.size();
-                st.messages.clear();
+                out[0] = st.size();
+                st.clear();
                 log.append(new LogRecord.Purge(n));
                 return st;
             });
@@ -546,6 +546,7 @@ public final class DurableBroker implements AutoCloseable {
         long readyAt;
         int deliveryCount;
         String deadLetterReason; // while in transit to a dead-letter queue
+        boolean gone; // removed from its queue (QueueState's arrival order still holds it until compacted)
 
         Msg(long id, long timestamp, String key, int priority, Map<String, String> headers, byte[] payload,
                 long readyAt, long expiresAt, int deliveryCount) {
@@ -566,7 +567,82 @@ public final class DurableBroker implements AutoCloseable {
         byte[] spec;
         long nextId = 1;
         /** By id (no boxed id or tree node per message: every SEND of the log passes through here). */
-        final LongMap<Msg> messages = new LongMap<>();
+        private final LongMap<Msg> messages = new LongMap<>();
+        /**
+         * The messages in the order they were put, with those removed since ({@link Msg#gone}) until there are as
+         * many of them as live ones: ids arrive in increasing order but for relocated copies and dead letters, so
+         * the queue is rebuilt in id order by walking this (sorting only when ids came out of order), reading the
+         * messages in the order they were allocated, instead of looking each id up in the map.
+         */
+        private Msg[] arrived = new Msg[16];
+        private int arrivedCount;
+        private boolean arrivedInOrder = true;
+
+        int size() {
+            return messages.size();
+        }
+
+        Msg get(long id) {
+            return messages.get(id);
+        }
+
+        /** Puts {@code m} under its id; returns the message it replaces, or null. */
+        Msg put(Msg m) {
+            Msg old = messages.put(m.id, m);
+            if (old != null) {
+                old.gone = true;
+            }
+            if (arrivedCount == arrived.length) {
+                if (arrivedCount >= 2 * messages.size()) {
+                    compactArrived();
+                }
+                if (arrivedCount == arrived.length) {
+                    arrived = Arrays.copyOf(arrived, arrived.length * 2);
+                }
+            }
+            if (arrivedCount > 0 && arrived[arrivedCount - 1].id >= m.id) {
+                arrivedInOrder = false;
+            }
+            arrived[arrivedCount++] = m;
+            return old;
+        }
+
+        Msg remove(long id) {
+            Msg m = messages.remove(id);
+            if (m != null) {
+                m.gone = true;
+            }
+            return m;
+        }
+
+        void clear() {
+            messages.clear();
+            Arrays.fill(arrived, 0, arrivedCount, null);
+            arrivedCount = 0;
+            arrivedInOrder = true;
+        }
+
+        private void compactArrived() {
+            int n = 0;
+            for (int i = 0; i < arrivedCount; i++) {
+                Msg m = arrived[i];
+                if (!m.gone) {
+                    arrived[n++] = m;
+                }
+            }
+            Arrays.fill(arrived, n, arrivedCount, null);
+            arrivedCount = n;
+        }
+
+        /** @return the messages in id order */
+        private Msg[] inIdOrder() {
+            compactArrived();
+            Msg[] ms = Arrays.copyOf(arrived, arrivedCount);
+            if (!arrivedInOrder) {
+                Arrays.sort(ms, (a, b) -> Long.compare(a.id, b.id)); // runs in order: TimSort merges them
+            }
+            return ms;
+        }
         final HashMap<String, Journal.RecoveredDedup> dedup = new HashMap<>();
 
         QueueStats stats(String name, long now) {
@@ -591,10 +667,7 @@ public final class DurableBroker implements AutoCloseable {
 
         <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now) {
             List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
-            long[] ids = messages.keys();
-            Arrays.sort(ids); // the queue takes them in id order
-            for (long id : ids) {
-                Msg m = messages.get(id);
+            for (Msg m : inIdOrder()) { // the queue takes them in id order
                 T payload;
                 try {
                     payload = codec.decode(m.payload);
@@ -662,7 +735,7 @@ public final class DurableBroker implements AutoCloseable {
                 QueueState st = state(s.queue());
                 Msg m = new Msg(s.id(), s.timestamp(), s.key(), s.priority(), s.headers(), s.payload(),
                         s.deliverAt(), s.expiresAt(), 0);
-                Msg original = st.messages.put(s.id(), m);
+                Msg original = st.put(m);
                 if (original != null) {
                     // A relocated copy replayed after its original (the crash came before the original's segment
                     // was deleted). The original's state is the state the copy was made from; the copy's
@@ -710,24 +783,24 @@ public final class DurableBroker implements AutoCloseable {
                             + "#" + a.sourceId() + " has no source message; skipped");
                     return;
                 }
-                st.messages.put(a.id(), new Msg(a.id(), a.timestamp(), src.key, src.priority, a.headers(),
+                st.put(new Msg(a.id(), a.timestamp(), src.key, src.priority, a.headers(),
                         src.payload, 0, a.expiresAt(), 0));
             } else if (r instanceof LogRecord.Purge p) {
                 QueueState st = queues.get(p.queue());
                 if (st != null) {
-                    st.messages.clear();
+                    st.clear();
                 }
             }
         }
 
         private Msg find(String q, long id) {
             QueueState st = queues.get(q);
-            return st == null ? null : st.messages.get(id);
+            return st == null ? null : st.get(id);
         }
 
         private Msg remove(String q, long id) {
             QueueState st = queues.get(q);
-            return st == null ? null : st.messages.remove(id);
+            return st == null ? null : st.remove(id);
         }
 
         /** Finishes dead-letter moves cut by the crash; returns the ACCEPT records to log for them. */
@@ -757,7 +830,7 @@ public final class DurableBroker implements AutoCloseable {
                 headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(m.deliveryCount));
                 headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(k.id()));
                 LogRecord.Accept a = new LogRecord.Accept(dlq, id, k.queue(), k.id(), m.timestamp, 0, headers);
-                to.messages.put(id, new Msg(id, m.timestamp, m.key, m.priority, a.headers(), m.payload, 0, 0, 0));
+                to.put(new Msg(id, m.timestamp, m.key, m.priority, a.headers(), m.payload, 0, 0, 0));
                 out.add(a);
             }
             transit.clear();

@@ -165,22 +165,6 @@ public final class LongMap<V> {
         }
     }
 
-    /**
-     * Every key, in no particular order.
-     *
-     * @return a new array of {@code size()} keys
-     */
-    public long[] keys() {
-        long[] out = new long[size];
-        int n = 0;
-        for (int i = 0; i < values.length; i++) {
-            if (values[i] != null) {
-                out[n++] = keys[i];
-            }
-        }
-        return out;
-    }
-
     private void rehash(int capacity) {
         long[] oldKeys = keys;
         Object[] oldValues = values;
