@@ -22,7 +22,7 @@ public final class LongMap<V> {
     private Object[] values; // null: a free slot
     private int size;
     private int mask;
-    private int shift;
+    private int bits;
 
     /** An empty map. */
     public LongMap() {
@@ -33,12 +33,18 @@ public final class LongMap<V> {
         keys = new long[capacity];
         values = new Object[capacity];
         mask = capacity - 1;
-        shift = 64 - Integer.numberOfTrailingZeros(capacity);
+        bits = Integer.numberOfTrailingZeros(capacity);
     }
 
-    /** Fibonacci hashing: the key's bits spread over the slot's, so ids in strides do not pile up in one run. */
+    /**
+     * The key's home slot: its low bits (as many as the table has slots) plus an offset that depends on the rest,
+     * mixed (Fibonacci hashing). Consecutive ids, which a queue's messages mostly are, take consecutive slots: a
+     * replay that adds and removes them in order stays within a few cache lines, where a hash that spread every key
+     * made each lookup a cache miss (measured slower than the boxed HashMap it replaced). Keys that share their low
+     * bits (ids in strides of a power of two) get different offsets, so they do not pile up in one run.
+     */
     private int slot(long key) {
-        return (int) ((key * 0x9E3779B97F4A7C15L) >>> shift);
+        return (int) (key + (((key >>> bits) * 0x9E3779B97F4A7C15L) >>> 32)) & mask;
     }
 
     /** @return the number of mappings */
