@@ -308,8 +308,14 @@ final class RecordFormat {
             }
             int slot = (h ^ (h >>> 16)) & (NAME_SLOTS - 1);
             byte[] k = nameBytes[slot];
-            if (k != null && Arrays.equals(k, 0, k.length, a, off, off + n)) {
-                return names[slot];
+            if (k != null && k.length == n) {
+                int i = 0;
+                while (i < n && k[i] == a[off + i]) { // names are short: a plain loop beats Arrays.equals' call
+                    i++;
+                }
+                if (i == n) {
+                    return names[slot];
+                }
             }
             String s = new String(a, off, n, StandardCharsets.UTF_8);
             nameBytes[slot] = Arrays.copyOfRange(a, off, off + n);
