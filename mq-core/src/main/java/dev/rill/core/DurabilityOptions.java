@@ -22,9 +22,16 @@ public final class DurabilityOptions {
     private final LongSupplier clock;
     private final Codec<?> recoveredCodec; // null: recovered queues wait to be declared
     private final RecoveryListener recoveryListener;
+    private final LongSupplier nanoClock;
 
     private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec,
             RecoveryListener recoveryListener) {
+        this(fsync, segmentBytes, clock, recoveredCodec, recoveryListener, System::nanoTime);
+    }
+
+    private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec,
+            RecoveryListener recoveryListener, LongSupplier nanoClock) {
+        this.nanoClock = nanoClock;
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
@@ -43,7 +50,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions fsync(FsyncPolicy policy) {
         return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveredCodec,
-                recoveryListener);
+                recoveryListener, nanoClock);
     }
 
     /**
@@ -54,7 +61,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions segmentBytes(long bytes) {
         LogOptions.defaults().segmentBytes(bytes); // validates
-        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec, recoveryListener);
+        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec, recoveryListener, nanoClock);
     }
 
     /**
@@ -64,7 +71,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions clock(LongSupplier clock) {
         return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveredCodec,
-                recoveryListener);
+                recoveryListener, nanoClock);
     }
 
     /**
@@ -78,7 +85,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions declareRecoveredWith(Codec<?> codec) {
         return new DurabilityOptions(fsync, segmentBytes, clock, Objects.requireNonNull(codec, "codec"),
-                recoveryListener);
+                recoveryListener, nanoClock);
     }
 
     /**
@@ -89,7 +96,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions recoveryListener(RecoveryListener listener) {
         return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec,
-                Objects.requireNonNull(listener, "listener"));
+                Objects.requireNonNull(listener, "listener"), nanoClock);
     }
 
     /** @return the recovery listener */
@@ -115,6 +122,16 @@ public final class DurabilityOptions {
     /** @return the clock */
     public LongSupplier clock() {
         return clock;
+    }
+
+    /** Tests: the clock (nanos) that times the rebuild of recovered queues; default {@link System#nanoTime()}. */
+    DurabilityOptions nanoClock(LongSupplier nanos) {
+        return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec, recoveryListener,
+                Objects.requireNonNull(nanos, "nanos"));
+    }
+
+    LongSupplier nanoClock() {
+        return nanoClock;
     }
 
     LogOptions logOptions() {

@@ -124,6 +124,10 @@ public final class DurableBroker implements AutoCloseable {
      * recorded spec). Use it when one codec fits every queue, as in a server that stores {@code byte[]} payloads:
      * the queues are then live (listed, counted, leased, their timers running) before any client declares them.
      *
+     * The options' {@link DurabilityOptions#recoveryListener} is told how the rebuild goes
+     * ({@link dev.rill.core.log.RecoveryListener#rebuildProgress}, {@link dev.rill.core.log.RecoveryListener#rebuilt}):
+     * with many messages it takes noticeable time after the log's replay.
+     *
      * @param codec decodes every recovered payload
      * @param <T> the payload type
      * @return the names of the queues declared, dead-letter queues first
@@ -134,10 +138,76 @@ public final class DurableBroker implements AutoCloseable {
         Objects.requireNonNull(codec, "codec");
         List<String> done = new ArrayList<>();
         java.util.HashSet<String> visited = new java.util.HashSet<>();
+        Rebuild rebuild = new Rebuild(options.recoveryListener(), options.nanoClock(), recovered);
         for (String name : new java.util.TreeSet<>(recovered.keySet())) {
+            if (visited.contains(name)) {
+                continue; // a dead-letter queue, declared before its source queue
+            }
+            if (!visited.isEmpty()) {
+                rebuild.maybeReport(done);
+            }
             declareRecovered(name, codec, done, visited);
         }
+        rebuild.finished(done);
         return done;
+    }
+
+    /** How often a rebuild reports progress at most: 5 s (as the log's replay). */
+    static final long REBUILD_PROGRESS_EVERY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+
+    /** {@link #declareRecovered(Codec)}'s calls to the recovery listener, paced by the options' nano clock. */
+    private static final class Rebuild {
+        private final dev.rill.core.log.RecoveryListener listener;
+        private final java.util.function.LongSupplier nanos;
+        private final long started;
+        private final HashMap<String, Integer> sizes = new HashMap<>();
+        private final long messages;
+        private long next;
+        private int counted;
+        private long messagesDone;
+
+        Rebuild(dev.rill.core.log.RecoveryListener listener, java.util.function.LongSupplier nanos,
+                Map<String, QueueState> recovered) {
+            this.listener = listener;
+            this.nanos = nanos;
+            this.started = nanos.getAsLong();
+            this.next = started + REBUILD_PROGRESS_EVERY_NANOS;
+            long n = 0;
+            for (Map.Entry<String, QueueState> e : recovered.entrySet()) {
+                int size = e.getValue().size();
+                sizes.put(e.getKey(), size);
+                n += size;
+            }
+            this.messages = n;
+            if (!sizes.isEmpty()) {
+                listener.rebuildProgress(new dev.rill.core.log.RebuildProgress(0, sizes.size(), 0, messages, 0));
+            }
+        }
+
+        private long count(List<String> done, long now) {
+            for (; counted < done.size(); counted++) {
+                messagesDone += sizes.getOrDefault(done.get(counted), 0);
+            }
+            return java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(now - started);
+        }
+
+        void maybeReport(List<String> done) {
+            long now = nanos.getAsLong();
+            if (now - next >= 0) {
+                next = now + REBUILD_PROGRESS_EVERY_NANOS;
+                long millis = count(done, now);
+                listener.rebuildProgress(new dev.rill.core.log.RebuildProgress(done.size(), sizes.size(),
+                        messagesDone, messages, millis));
+            }
+        }
+
+        void finished(List<String> done) {
+            if (!sizes.isEmpty()) {
+                long millis = count(done, nanos.getAsLong());
+                listener.rebuilt(new dev.rill.core.log.RebuildProgress(done.size(), sizes.size(), messagesDone,
+                        messages, millis));
+            }
+        }
     }
 
     private <T> void declareRecovered(String name, Codec<T> codec, List<String> done, Set<String> visited) {

@@ -32,12 +32,42 @@ final class RecoveryText {
             }
         }
 
+        @Override
+        public void rebuildProgress(RebuildProgress p) {
+            LOG.log(rebuildLevel(p), () -> "log: " + RecoveryText.rebuildProgress(p));
+        }
+
+        @Override
+        public void rebuilt(RebuildProgress p) {
+            LOG.log(rebuildLevel(p), () -> "log: " + RecoveryText.rebuilt(p));
+        }
+
+        private Level rebuildLevel(RebuildProgress p) {
+            return p.messages() >= REBUILD_INFO_MESSAGES ? Level.INFO : Level.DEBUG;
+        }
+
         private Level level(long bytes) {
             return bytes >= LogOptions.DEFAULT_SEGMENT_BYTES ? Level.INFO : Level.DEBUG;
         }
     };
 
+    /** A rebuild of at least this many messages is logged at INFO (it may take noticeable time), else at DEBUG. */
+    static final long REBUILD_INFO_MESSAGES = 100_000;
+
     private RecoveryText() {
+    }
+
+    static String rebuildProgress(RebuildProgress p) {
+        if (p.queuesDone() == 0) {
+            return "rebuilding " + count(p.queues(), "queue") + ", " + count(p.messages(), "message");
+        }
+        return String.format(Locale.ROOT, "rebuilt %d/%d queues, %,d/%,d messages", p.queuesDone(), p.queues(),
+                p.messagesDone(), p.messages());
+    }
+
+    static String rebuilt(RebuildProgress p) {
+        return "rebuilt " + count(p.queuesDone(), "queue") + ", " + count(p.messagesDone(), "message") + " in "
+                + String.format(Locale.ROOT, "%.1f s", p.millis() / 1000.0);
     }
 
     static String started(Path dir, int segments, long bytes) {

@@ -1,0 +1,120 @@
+package dev.rill.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.rill.core.log.FsyncPolicy;
+import dev.rill.core.log.RebuildProgress;
+import dev.rill.core.log.RecoveryListener;
+import dev.rill.core.log.RecoveryReport;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * After the log's replay, a broker that declares the recovered queues again (a server's start) says so: the
+ * rebuild is not a silent phase after "recovered". {@link RecoveryListener} is told when it begins (queues,
+ * messages), how far it got at most every 5 seconds (checked after each queue) and when it is done. Time comes from
+ * the options' nano clock, stepped by hand: no test waits for real time.
+ */
+class RebuildProgressTest {
+
+    @TempDir
+    Path dir;
+
+    /** Every call a listener got, in order. */
+    private static final class Recorder implements RecoveryListener {
+        final List<String> calls = new ArrayList<>();
+        final List<RebuildProgress> rebuild = new ArrayList<>();
+        final List<String> lines = new ArrayList<>();
+        private final RecoveryListener text = RecoveryListener.lines(lines::add);
+
+        @Override
+        public void finished(RecoveryReport r) {
+            calls.add("finished");
+        }
+
+        @Override
+        public void rebuildProgress(RebuildProgress p) {
+            calls.add("rebuildProgress");
+            rebuild.add(p);
+            text.rebuildProgress(p);
+        }
+
+        @Override
+        public void rebuilt(RebuildProgress p) {
+            calls.add("rebuilt");
+            rebuild.add(p);
+            text.rebuilt(p);
+        }
+    }
+
+    /** A clock that moves {@code step} seconds each time it is read. */
+    private static LongSupplier stepping(long stepSeconds) {
+        AtomicLong now = new AtomicLong(TimeUnit.DAYS.toNanos(3));
+        return () -> now.getAndAdd(TimeUnit.SECONDS.toNanos(stepSeconds));
+    }
+
+    /** Queues a (10 messages, dead-lettering to a.dlq), a.dlq (empty), b (20) and c (30). */
+    private void fill() throws Exception {
+        DurabilityOptions opts = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
+                .recoveryListener(RecoveryListener.none());
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            int n = 10;
+            for (QueueSpec spec : List.of(QueueSpec.named("a").deadLetterQueue("a.dlq"), QueueSpec.named("b"),
+                    QueueSpec.named("c"))) {
+                MessageQueue<String> q = b.declare(spec, Codec.utf8());
+                for (int i = 0; i < n; i++) {
+                    q.send(OutboundMessage.of("m" + i), 0);
+                }
+                n += 10;
+            }
+            b.whenDurable(b.lastSeq()).join();
+        }
+    }
+
+    @Test
+    void aServerStartTellsWhenItRebuildsTheQueuesHowFarItGotAndWhenItIsDone() throws Exception {
+        fill();
+        Recorder rec = new Recorder();
+        // 3 s per read, checked before each queue but the first: begins at t with a (a.dlq first), then b at t+3
+        // (not reported: less than 5 s), c at t+6 (reported), done at t+9
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(rec).declareRecoveredWith(Codec.utf8())
+                .nanoClock(stepping(3));
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            assertThat(b.recoveredQueues()).isEmpty();
+        }
+        assertThat(rec.calls).containsExactly("finished", "rebuildProgress", "rebuildProgress", "rebuilt");
+        assertThat(rec.rebuild).containsExactly(new RebuildProgress(0, 4, 0, 60, 0),
+                new RebuildProgress(3, 4, 30, 60, 6_000), new RebuildProgress(4, 4, 60, 60, 9_000));
+        assertThat(rec.lines).containsExactly("rebuilding 4 queues, 60 messages", "rebuilt 3/4 queues, 30/60 messages",
+                "rebuilt 4 queues, 60 messages in 9.0 s");
+    }
+
+    @Test
+    void nothingToRebuildSaysNothing() throws Exception {
+        Recorder rec = new Recorder();
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(rec).declareRecoveredWith(Codec.utf8())
+                .nanoClock(stepping(3));
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            b.declare(QueueSpec.named("x"), Codec.utf8()).send(OutboundMessage.of("m"), 0);
+            assertThat(b.declareRecovered(Codec.utf8())).isEmpty();
+        }
+        assertThat(rec.calls).containsExactly("finished");
+    }
+
+    @Test
+    void queuesTheApplicationDeclaresOneByOneAreNotARebuild() throws Exception {
+        fill();
+        Recorder rec = new Recorder();
+        try (DurableBroker b = DurableBroker.open(dir, DurabilityOptions.defaults().recoveryListener(rec)
+                .nanoClock(stepping(3)))) {
+            assertThat(b.declare(QueueSpec.named("b"), Codec.utf8()).size()).isEqualTo(20);
+        }
+        assertThat(rec.calls).containsExactly("finished");
+    }
+}
