@@ -22,6 +22,8 @@ final class SegmentReader implements AutoCloseable {
     private final FileChannel channel;
     private final long size;
     private final ByteBuffer window;
+    /** {@link #view}'s buffer: the window's array, with a position and limit of its own. */
+    private final ByteBuffer view;
     /** The file position of the window's byte 0; the window holds {@code [start, start + window.limit())}. */
     private long start;
 
@@ -36,6 +38,7 @@ final class SegmentReader implements AutoCloseable {
         }
         this.window = ByteBuffer.allocate(windowBytes);
         this.window.limit(0);
+        this.view = ByteBuffer.wrap(window.array());
     }
 
     /** @return the file's size when it was opened */
@@ -62,6 +65,21 @@ final class SegmentReader implements AutoCloseable {
         }
         cover(pos, n);
         return window.slice((int) (pos - start), n);
+    }
+
+    /**
+     * {@link #slice} without a new buffer per call: the bytes {@code [pos, pos + n)} as the position and limit of one
+     * buffer over the window's array, the same on every call (valid until the next call or read; a new one for more
+     * than a window). For recovery, which reads millions of records one after another.
+     */
+    ByteBuffer view(long pos, int n) throws IOException {
+        if (n > window.capacity()) {
+            return slice(pos, n);
+        }
+        cover(pos, n);
+        int off = (int) (pos - start);
+        view.limit(off + n).position(off);
+        return view;
     }
 
     /** The byte at {@code pos}, within the file. */

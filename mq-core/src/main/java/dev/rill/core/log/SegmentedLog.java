@@ -407,7 +407,7 @@ public final class SegmentedLog implements AutoCloseable {
                     ByteBuffer body = null;
                     if (problem == null) {
                         int crc = in.getInt(pos + 8);
-                        body = in.slice(pos + RecordFormat.FRAME_HEADER_BYTES, len);
+                        body = in.view(pos + RecordFormat.FRAME_HEADER_BYTES, len);
                         if (!reader.crcOk(body, len, crc)) {
                             problem = "CRC32C mismatch";
                             long end = pos + RecordFormat.FRAME_HEADER_BYTES + len;
