@@ -1,12 +1,12 @@
 package dev.rill.core.internal;
 
-import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
  * A hash map from {@code long} keys to non-null values, without a boxed key or an entry object per mapping: open
  * addressing with linear probing in two parallel arrays (a key and its value at the same index), deletion by
- * shifting the following run back (no tombstones), at most half full. Made for the per-message maps of a log's
+ * shifting the following run back (no tombstones), at most half full (it doubles beyond) and at least an eighth
+ * (it halves below, down to 16 slots). Made for the per-message maps of a log's
  * recovery, which hold a mapping for every live message of a queue: a {@code HashMap<Long, V>} costs a {@code Long}
  * and a node (48 bytes) per mapping besides its table, and chases both pointers on every lookup.
  *
@@ -53,6 +53,11 @@ public final class LongMap<V> {
     /** @return the number of mappings */
     public int size() {
         return size;
+    }
+
+    /** Tests: the number of slots. */
+    int capacity() {
+        return mask + 1;
     }
 
     /** @return whether there is no mapping */
@@ -131,6 +136,9 @@ public final class LongMap<V> {
             if (keys[i] == key) {
                 shiftBack(i);
                 size--;
+                if (size < (mask + 1) >>> 3 && mask + 1 > MIN_CAPACITY) {
+                    rehash((mask + 1) >>> 1); // a burst drained: give the table back (a live tracker lives long)
+                }
                 return (V) v;
             }
         }
@@ -154,9 +162,9 @@ public final class LongMap<V> {
         values[free] = null;
     }
 
-    /** Removes every mapping (keeps the table). */
+    /** Removes every mapping. */
     public void clear() {
-        Arrays.fill(values, null);
+        alloc(MIN_CAPACITY);
         size = 0;
     }
 

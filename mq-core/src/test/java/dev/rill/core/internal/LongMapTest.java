@@ -70,6 +70,15 @@ class LongMapTest {
         for (long i = 1; i <= 100_000; i++) {
             assertThat(map.get(i)).isEqualTo(i % 2 == 0 ? i : null);
         }
+        assertThat(map.capacity()).isEqualTo(1 << 18); // 100,000 needed 2^18 slots; 50,000 still more than 1/8
+        for (long i = 2; i <= 99_990; i += 2) {
+            map.remove(i);
+        }
+        assertThat(map.size()).isEqualTo(5);
+        assertThat(map.capacity()).as("a drained map gives its table back").isLessThanOrEqualTo(64);
+        for (long i = 99_992; i <= 100_000; i += 2) {
+            assertThat(map.get(i)).isEqualTo(i);
+        }
         map.clear();
         assertThat(map.isEmpty()).isTrue();
         assertThat(map.get(2)).isNull();
