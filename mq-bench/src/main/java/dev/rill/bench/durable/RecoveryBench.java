@@ -40,7 +40,9 @@ import javax.management.openmbean.CompositeData;
  *
  * <p>Each open reports: {@code open} (DurableBroker.open: the log's replay, with the broker's own replay of each
  * record), {@code declare} (declaring both queues again: rebuilding them from what was replayed), replay MB/s (log
- * bytes over open time) and records/s, and the heap: what the opening thread allocated while opening and declaring,
+ * bytes over open time) and records/s, the CPU time they took ({@code cpu}: the opening thread's, for open and
+ * declare; {@code jvm cpu}: the whole JVM's meanwhile, with the garbage collector and the JIT compiler: on a shared
+ * machine these say more than wall time), and the heap: what the opening thread allocated while opening and declaring,
  * the most heap in use after any garbage collection meanwhile (what the start needed at once, garbage excluded; above
  * a full GC's baseline before the open), and what stays after a GC once the queues are declared.
  *
@@ -85,8 +87,9 @@ public final class RecoveryBench {
                     + "(filled in %,d ms); Java %s, %d cpus, max heap %d MiB, dir %s%n", messages, payloadBytes,
                     ackEvery, live, files, logBytes / 1048576.0, fillMs, System.getProperty("java.version"),
                     Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20, dir);
-            System.out.printf("%-5s %9s %9s %11s %12s %10s %9s %11s %12s %10s%n", "open", "records", "open ms",
-                    "replay MB/s", "records/s", "declare ms", "start ms", "alloc MiB", "peak GC MiB", "kept MiB");
+            System.out.printf("%-5s %9s %9s %11s %12s %10s %9s %11s %12s %10s %8s %9s%n", "open", "records",
+                    "open ms", "replay MB/s", "records/s", "declare ms", "start ms", "alloc MiB", "peak GC MiB",
+                    "kept MiB", "cpu ms", "jvm cpu");
             for (int i = 1; i <= opens; i++) {
                 open(i, dir, opts, logBytes, live);
             }
@@ -163,7 +166,11 @@ public final class RecoveryBench {
             }
         }
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                ManagementFactory.getOperatingSystemMXBean();
         long allocated0 = threads.getCurrentThreadAllocatedBytes();
+        long cpu0 = threads.getCurrentThreadCpuTime();
+        long jvmCpu0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         DurableBroker b = DurableBroker.open(dir, opts);
         long t1 = System.nanoTime();
@@ -171,6 +178,8 @@ public final class RecoveryBench {
             MessageQueue<byte[]> work = b.declare(QueueSpec.named("work").unbounded(), Codec.bytes());
             MessageQueue<byte[]> backlog = b.declare(QueueSpec.named("backlog").unbounded(), Codec.bytes());
             long t2 = System.nanoTime();
+            long cpu = threads.getCurrentThreadCpuTime() - cpu0;
+            long jvmCpu = os.getProcessCpuTime() - jvmCpu0;
             long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
             if (backlog.size() != live || work.size() != 0) {
                 throw new IllegalStateException("recovered " + backlog.size() + " backlog and " + work.size()
@@ -184,10 +193,10 @@ public final class RecoveryBench {
                 e.removeNotificationListener(afterGc);
             }
             double openS = (t1 - t0) / 1e9;
-            System.out.printf("%-5d %,9d %,9d %11.1f %,12.0f %,10d %,9d %,11.0f %,12.1f %,10.1f%n", n, r.records(),
-                    (t1 - t0) / 1_000_000, logBytes / 1e6 / openS, r.records() / openS, (t2 - t1) / 1_000_000,
-                    (t2 - t0) / 1_000_000, allocated / 1048576.0, (peak.get() - base) / 1048576.0,
-                    (kept - base) / 1048576.0);
+            System.out.printf("%-5d %,9d %,9d %11.1f %,12.0f %,10d %,9d %,11.0f %,12.1f %,10.1f %,8d %,9d%n", n,
+                    r.records(), (t1 - t0) / 1_000_000, logBytes / 1e6 / openS, r.records() / openS,
+                    (t2 - t1) / 1_000_000, (t2 - t0) / 1_000_000, allocated / 1048576.0,
+                    (peak.get() - base) / 1048576.0, (kept - base) / 1048576.0, cpu / 1_000_000, jvmCpu / 1_000_000);
         } finally {
             b.close();
         }
