@@ -75,7 +75,7 @@ class LongMapTest {
             map.remove(i);
         }
         assertThat(map.size()).isEqualTo(5);
-        assertThat(map.capacity()).as("a drained map gives its table back").isLessThanOrEqualTo(64);
+        assertThat(map.capacity()).as("a drained map gives its table back").isEqualTo(LongMap.SHRINK_ABOVE);
         for (long i = 99_992; i <= 100_000; i += 2) {
             assertThat(map.get(i)).isEqualTo(i);
         }
