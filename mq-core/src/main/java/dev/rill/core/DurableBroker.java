@@ -611,7 +611,7 @@ public final class DurableBroker implements AutoCloseable {
         final String key;
         final int priority;
         final Map<String, String> headers;
-        final byte[] payload;
+        byte[] payload; // null once acked, dropped or replaced (QueueState's arrival order may still hold it)
         final long expiresAt;
         long readyAt;
         int deliveryCount;
@@ -661,6 +661,7 @@ public final class DurableBroker implements AutoCloseable {
             Msg old = messages.put(m.id, m);
             if (old != null) {
                 old.gone = true;
+                old.payload = null; // replaced by a relocated copy, which has its own
             }
             if (arrivedCount == arrived.length) {
                 if (arrivedCount >= 2 * messages.size()) {
@@ -819,9 +820,15 @@ public final class DurableBroker implements AutoCloseable {
                     st.dedup.put(s.dedupId(), new Journal.RecoveredDedup(s.dedupId(), s.id(), s.dedupExpiresAt()));
                 }
             } else if (r instanceof LogRecord.Ack a) {
-                remove(a.queue(), a.id());
+                Msg m = remove(a.queue(), a.id());
+                if (m != null) {
+                    m.payload = null; // gone for good: not kept until the arrival order is compacted
+                }
             } else if (r instanceof LogRecord.Drop d) {
-                if (remove(d.queue(), d.id()) == null) {
+                Msg m = remove(d.queue(), d.id());
+                if (m != null) {
+                    m.payload = null;
+                } else {
                     transit.remove(new Key(d.queue(), d.id())); // a dead letter dropped by an earlier open's finish()
                 }
             } else if (r instanceof LogRecord.Nack n) {
