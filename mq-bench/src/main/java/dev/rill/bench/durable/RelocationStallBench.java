@@ -7,6 +7,7 @@ import dev.rill.core.log.LogStats;
 import dev.rill.core.log.SegmentedLog;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -30,8 +31,11 @@ import org.HdrHistogram.Histogram;
  * longest gap between two successive confirmations (while the producer keeps sending, a stalled writer shows as one
  * long gap); the relocations (messages copied, segments deleted) during the measurement.
  *
- * <p>Usage: {@code RelocationStallBench <dataDirParent> [never|always] [segmentMiB=16] [rate=20000]
+ * <p>Usage: {@code RelocationStallBench <dataDirParent> [never|always|interval=<ms>] [segmentMiB=16] [rate=20000]
  * [payloadBytes=1024] [liveEvery=200] [warmupSeconds=10] [seconds=30]}. The parent must be on the disk to measure.
+ * A {@code liveEvery} larger than the number of sends (e.g. 1000000000) makes no long-lived message, so nothing is
+ * relocated: what is left are segment rolls and compaction (each roll fsyncs the outgoing segment on the writer
+ * thread).
  */
 public final class RelocationStallBench {
 
@@ -44,16 +48,24 @@ public final class RelocationStallBench {
      */
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            throw new IllegalArgumentException("usage: RelocationStallBench <dataDirParent> [never|always] "
+            throw new IllegalArgumentException("usage: RelocationStallBench <dataDirParent> "
+                    + "[never|always|interval=<ms>] "
                     + "[segmentMiB] [rate] [payloadBytes] [liveEvery] [warmupSeconds] [seconds]");
         }
         Path parent = Files.createDirectories(Path.of(args[0]));
         String policyName = args.length > 1 ? args[1] : "never";
-        FsyncPolicy policy = switch (policyName) {
-            case "never" -> FsyncPolicy.never();
-            case "always" -> FsyncPolicy.always();
-            default -> throw new IllegalArgumentException("fsync policy: never or always, not " + policyName);
-        };
+        FsyncPolicy policy;
+        if (policyName.startsWith("interval=")) {
+            long ms = Long.parseLong(policyName.substring("interval=".length()));
+            policy = FsyncPolicy.interval(Duration.ofMillis(ms));
+        } else {
+            policy = switch (policyName) {
+                case "never" -> FsyncPolicy.never();
+                case "always" -> FsyncPolicy.always();
+                default -> throw new IllegalArgumentException("fsync policy: never, always or interval=<ms>, not "
+                        + policyName);
+            };
+        }
         int segmentMiB = intArg(args, 2, 16);
         int rate = intArg(args, 3, 20_000);
         int payloadBytes = intArg(args, 4, 1024);
@@ -138,7 +150,7 @@ public final class RelocationStallBench {
             LogStats end = log.stats();
             Histogram h = meter.latency;
             System.out.printf("fsync=%s segment=%d MiB rate=%d/s payload=%d B live=1/%d measured=%d s%n",
-                    policy.kind(), segmentMiB, rate, payloadBytes, liveEvery, seconds);
+                    policy, segmentMiB, rate, payloadBytes, liveEvery, seconds);
             System.out.printf("confirmation latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%d sends)%n",
                     ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(99)),
                     ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()), h.getTotalCount());
