@@ -69,6 +69,13 @@ public final class SegmentedLog implements AutoCloseable {
     static final int RELOCATE_RUN = 16;
     /** Bytes of records framed before they are written out: a batch of appends, or of relocated copies. */
     static final int BATCH_BYTES = 4 << 20;
+    /**
+     * Write-behind bound: once this many bytes were written since the last fsync of a segment began, the syncer
+     * fsyncs the active segment in the background (under every policy; under {@code NEVER} and {@code INTERVAL}
+     * that confirms nothing). A roll, which must fsync the outgoing segment on the writer thread before the next one
+     * is created, then finds at most about this much of it not yet on disk instead of up to a whole segment.
+     */
+    static final long FLUSH_BEHIND_BYTES = 4 << 20;
 
     /** A pending record; {@code next} links the lock-free queue (Vyukov's intrusive MPSC queue). */
     private static final class Node {
@@ -112,7 +119,7 @@ public final class SegmentedLog implements AutoCloseable {
     private final ArrayDeque<LiveTracker.Segment> segments;
     private final RecoveryReport recovery;
     private final Thread writer;
-    private final Thread syncer; // null under NEVER
+    private final Thread syncer;
 
     private final AtomicReference<Node> tail;
     private Node head; // writer thread only
@@ -124,10 +131,22 @@ public final class SegmentedLog implements AutoCloseable {
     private volatile long writtenSeq;
     /** Last sequence number covered by an fsync. */
     private volatile long syncedSeq;
+    /** The syncer is parked until woken (the writer wakes it after each batch). */
     private volatile boolean syncerSleeping;
+    /** The syncer is parked, until woken or for a while (the writer wakes it for a write-behind fsync). */
+    private volatile boolean syncerParked;
     private volatile boolean writerDone;
-    /** Held around every fsync and around a segment roll, so the syncer never forces a channel being closed. */
+    /**
+     * Guards {@link #channel} and {@link #active} as the syncer sees them, the fsync counters, and
+     * {@link #syncerForcing}; held by the writer around a segment roll. The syncer does not hold it while its fsync
+     * runs (that may take long): it marks the channel as being forced, and the writer waits for that mark to clear
+     * before it closes the channel (at a roll or when it stops), so a channel is never closed under an fsync.
+     */
     private final Object syncLock = new Object();
+    /** The syncer is forcing {@link #channel} outside {@link #syncLock} (guarded by syncLock). */
+    private boolean syncerForcing;
+    /** {@link #bytes} when the last fsync of a segment began: everything written before is on disk. */
+    private volatile long syncedBytes;
     /** Compaction waits until the records that emptied a segment are synced (ALWAYS, INTERVAL): writer only. */
     private volatile long compactAfterSeq = -1;
     private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> waiters = new ConcurrentSkipListMap<>();
@@ -168,12 +187,8 @@ public final class SegmentedLog implements AutoCloseable {
         this.segmentCount = segments.size();
         this.writer = new Thread(this::run, "rill-log-writer-" + dir.getFileName());
         this.writer.setDaemon(true);
-        if (policy == FsyncPolicy.Kind.NEVER) {
-            this.syncer = null;
-        } else {
-            this.syncer = new Thread(this::runSyncer, "rill-log-syncer-" + dir.getFileName());
-            this.syncer.setDaemon(true);
-        }
+        this.syncer = new Thread(this::runSyncer, "rill-log-syncer-" + dir.getFileName());
+        this.syncer.setDaemon(true);
     }
 
     /**
@@ -244,9 +259,7 @@ public final class SegmentedLog implements AutoCloseable {
                     base);
             log.openSegment(base + 1);
             log.writer.start();
-            if (log.syncer != null) {
-                log.syncer.start();
-            }
+            log.syncer.start();
             return log;
         } catch (IOException | RuntimeException e) {
             lock.release();
@@ -768,12 +781,11 @@ public final class SegmentedLog implements AutoCloseable {
         } finally {
             abandonRelocation(); // closed, or failed: nothing of the run is deleted
             writerDone = true;
-            if (syncer != null) {
-                LockSupport.unpark(syncer);
-            }
+            LockSupport.unpark(syncer);
             synchronized (syncLock) {
                 try {
                     if (channel != null) {
+                        awaitSyncerForce();
                         channel.close();
                     }
                 } catch (IOException e) {
@@ -788,7 +800,7 @@ public final class SegmentedLog implements AutoCloseable {
     private void finish() throws IOException {
         long target = writtenSeq;
         synchronized (syncLock) {
-            if (target > syncedSeq) {
+            if (target > syncedSeq || bytes > syncedBytes) { // bytes: relocated copies carry no sequence number
                 forceLocked(target);
             }
         }
@@ -797,36 +809,37 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     /**
-     * The syncer thread (ALWAYS, INTERVAL). Under ALWAYS: while the writer writes the next batch, fsyncs everything
-     * written so far, then confirms it. Under INTERVAL: fsyncs what was written, at most once per interval.
+     * The syncer thread. Under ALWAYS: while the writer writes the next batch, fsyncs everything written so far,
+     * then confirms it. Under INTERVAL: fsyncs what was written, at most once per interval. Under every policy
+     * (write-behind): fsyncs the active segment as soon as {@value #FLUSH_BEHIND_BYTES} bytes or more were written
+     * since the last fsync began, so that a roll's fsync on the writer thread finds little left to write; under
+     * NEVER and INTERVAL that confirms nothing (appends were confirmed after their write). The writer never waits
+     * for it, except to close the channel it forces (a roll, or the writer stopping).
      */
     private void runSyncer() {
         try {
             while (failure == null) {
-                long target = writtenSeq;
-                if (target <= syncedSeq) {
+                boolean behind = bytes - syncedBytes >= FLUSH_BEHIND_BYTES;
+                if (!behind && (policy == FsyncPolicy.Kind.NEVER || writtenSeq <= syncedSeq)) {
                     if (writerDone) {
                         return;
                     }
-                    parkSyncer();
+                    parkSyncer(0);
                     continue;
                 }
-                if (policy == FsyncPolicy.Kind.INTERVAL) {
+                if (policy == FsyncPolicy.Kind.INTERVAL && !behind) {
                     long wait = lastSyncNanos + intervalNanos - System.nanoTime();
                     if (wait > 0) {
                         if (writerDone) {
                             return;
                         }
-                        LockSupport.parkNanos(this, wait);
+                        parkSyncer(wait);
                         continue;
                     }
                 }
-                synchronized (syncLock) {
-                    if (channel == null) {
-                        return; // the writer stopped (and did the last fsync)
-                    }
-                    target = writtenSeq; // everything up to it is in this channel or in a segment synced on roll
-                    forceLocked(target);
+                long target = forceActive();
+                if (target < 0) {
+                    return; // the writer stopped (and did the last fsync)
                 }
                 if (policy == FsyncPolicy.Kind.ALWAYS) {
                     raiseDurable(target);
@@ -841,14 +854,79 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
-    private void parkSyncer() {
-        syncerSleeping = true;
+    /**
+     * Syncer: fsyncs the active segment without holding {@link #syncLock} while the fsync runs (the writer may need
+     * it meanwhile for a roll, whose own fsync of the same channel may run alongside), and marks the channel as
+     * being forced so that the writer does not close it under the fsync.
+     *
+     * @return the last sequence number the fsync covered, or -1 if the writer has closed the last channel
+     */
+    private long forceActive() throws IOException {
+        FileChannel ch;
+        Path path;
+        long target;
+        long from;
+        synchronized (syncLock) {
+            if (channel == null) {
+                return -1;
+            }
+            ch = channel;
+            path = active.path;
+            target = writtenSeq; // everything up to it is in this channel or in a segment synced on roll
+            from = bytes; // likewise every byte counted so far
+            syncerForcing = true;
+        }
         try {
-            if (writtenSeq <= syncedSeq && !writerDone && failure == null) {
-                LockSupport.park(this);
+            forcer.force(path, ch, false);
+        } catch (IOException e) {
+            throw new IOException("log fsync of " + path + " failed: " + e, e);
+        } finally {
+            synchronized (syncLock) {
+                syncerForcing = false;
+                syncLock.notifyAll();
+            }
+        }
+        synchronized (syncLock) {
+            synced(target, from);
+        }
+        return target;
+    }
+
+    /** Writer, under {@link #syncLock}, before closing {@link #channel}: waits for the syncer's fsync of it. */
+    private void awaitSyncerForce() {
+        boolean interrupted = false;
+        while (syncerForcing) {
+            try {
+                syncLock.wait();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Parks the syncer until the writer wakes it (or {@code nanos} pass, if positive), unless there is something to
+     * do already.
+     */
+    private void parkSyncer(long nanos) {
+        syncerParked = true;
+        syncerSleeping = nanos <= 0; // the writer wakes it per batch only from an untimed park
+        try {
+            boolean idle = bytes - syncedBytes < FLUSH_BEHIND_BYTES
+                    && (nanos > 0 || policy == FsyncPolicy.Kind.NEVER || writtenSeq <= syncedSeq);
+            if (idle && !writerDone && failure == null) {
+                if (nanos > 0) {
+                    LockSupport.parkNanos(this, nanos);
+                } else {
+                    LockSupport.park(this);
+                }
             }
         } finally {
             syncerSleeping = false;
+            syncerParked = false;
         }
     }
 
@@ -937,7 +1015,11 @@ public final class SegmentedLog implements AutoCloseable {
         synchronized (syncLock) {
             writeOut();
             writtenSeq = firstSeq - 1; // every earlier record is written (or failed to build)
+            // With the syncer's write-behind this has at most about FLUSH_BEHIND_BYTES left to write, not the
+            // whole segment. It must be done before the next segment exists: only the newest segment may have a
+            // part that no fsync covered (recovery cuts a torn tail there and nowhere else).
             forceLocked(firstSeq - 1);
+            awaitSyncerForce();
             channel.close();
             channel = null; // if the next one cannot be created, the syncer finds none
             openSegment(firstSeq);
@@ -988,6 +1070,9 @@ public final class SegmentedLog implements AutoCloseable {
         if (out.buf.length > (8 << 20)) {
             out.buf = new byte[1 << 16]; // one huge batch must not pin its buffer forever
         }
+        if (syncerParked && bytes - syncedBytes >= FLUSH_BEHIND_BYTES) {
+            LockSupport.unpark(syncer); // write-behind: it fsyncs in the background; nothing here waits for it
+        }
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
@@ -1000,17 +1085,26 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
-    /** fsyncs the active segment; the caller holds {@link #syncLock} and wrote every record up to target. */
+    /** fsyncs the active segment; the caller (writer) holds {@link #syncLock} and wrote every record up to target. */
     private void forceLocked(long target) throws IOException {
+        long from = bytes;
         try {
             forcer.force(active.path, channel, false);
         } catch (IOException e) {
             throw new IOException("log fsync of " + active.path + " failed: " + e, e);
         }
+        synced(target, from);
+    }
+
+    /** Counts an fsync that covered every record up to {@code target} and {@code from} bytes; under syncLock. */
+    private void synced(long target, long from) {
         fsyncs++;
         lastSyncNanos = System.nanoTime();
         if (target > syncedSeq) {
             syncedSeq = target;
+        }
+        if (from > syncedBytes) {
+            syncedBytes = from;
         }
     }
 
@@ -1419,9 +1513,7 @@ public final class SegmentedLog implements AutoCloseable {
         LockSupport.unpark(writer);
         try {
             writer.join();
-            if (syncer != null) {
-                syncer.join();
-            }
+            syncer.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
