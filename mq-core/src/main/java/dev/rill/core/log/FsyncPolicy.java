@@ -11,12 +11,16 @@ import java.util.Objects;
  *       thread batches whatever is pending into one write and one fsync (group commit), so the cost is one fsync
  *       per batch, not per record. Nothing confirmed is lost on a crash of the process or the machine.</li>
  *   <li>{@link #interval(Duration)}: an append is confirmed once its batch was written to the file (the
- *       operating system's page cache); the writer fsyncs at most every {@code interval}. Loss window: a crash
+ *       operating system's page cache); the log is fsynced every {@code interval}. Loss window: a crash
  *       of the process loses nothing confirmed; a crash of the machine (power, kernel) may lose what was
  *       confirmed during the last {@code interval} before it.</li>
  *   <li>{@link #never()}: like {@code interval} without the periodic fsync; the operating system decides when
  *       data reaches the disk (on Linux typically within 30 s). Fsync still happens when a segment is closed.</li>
  * </ul>
+ *
+ * <p>Under every policy the log also fsyncs in the background after every few MiB written (write-behind), so that
+ * closing a segment, which fsyncs it while appends wait, finds little left to write. Under {@code interval} and
+ * {@code never} such an fsync confirms nothing and changes no loss window.
  *
  * <p>Instances are immutable.
  */
@@ -49,7 +53,7 @@ public final class FsyncPolicy {
     }
 
     /**
-     * Confirms appends after the write and fsyncs at most every {@code interval}: the loss window on a machine
+     * Confirms appends after the write and fsyncs every {@code interval}: the loss window on a machine
      * crash is {@code interval}.
      *
      * @param interval positive, at most one hour

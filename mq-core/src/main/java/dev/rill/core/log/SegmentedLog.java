@@ -33,12 +33,15 @@ import java.util.stream.Stream;
  * multi-producer queue and returns its sequence number at once; it never blocks and never does I/O, so it may be
  * called under a queue's lock. {@link #whenDurable(long)} completes when that record (and every earlier one) is
  * durable under the {@link FsyncPolicy}. One writer thread (a plain platform thread, never a Reactor thread)
- * takes whatever is pending and writes it with one write. Under {@link FsyncPolicy#always()} and
- * {@link FsyncPolicy#interval(java.time.Duration)} a second thread, the syncer, does the fsyncs: under
- * {@code ALWAYS} it fsyncs whatever was written since its last fsync (one fsync per group of batches) and only
- * then completes their waiters; under {@code INTERVAL} it fsyncs at most once per interval while the writer goes
- * on writing (waiters complete after the write). So the next batch is encoded and written while the previous one
- * is being fsynced, and neither a fsync nor completion callbacks hold up the writer.
+ * takes whatever is pending and writes it with one write. A second thread, the syncer, does the fsyncs: under
+ * {@link FsyncPolicy#always()} it fsyncs whatever was written since its last fsync (one fsync per group of batches)
+ * and only then completes their waiters; under {@link FsyncPolicy#interval(java.time.Duration)} it fsyncs once per
+ * interval while the writer goes on writing (waiters complete after the write). So the next batch is encoded and
+ * written while the previous one is being fsynced, and neither a fsync nor completion callbacks hold up the writer.
+ * Under every policy it also writes behind: once {@value #FLUSH_BEHIND_BYTES} bytes were written since the last
+ * fsync, it fsyncs the active segment in the background (confirming nothing under {@code INTERVAL} and
+ * {@code NEVER}), so that a segment roll, whose fsync of the outgoing segment holds up the writer, finds little left
+ * to write.
  *
  * <p>Files: {@code <dir>/LOCK} (held with {@link FileChannel#tryLock()} while open: a second log on the same
  * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
@@ -137,14 +140,17 @@ public final class SegmentedLog implements AutoCloseable {
     private volatile boolean syncerParked;
     private volatile boolean writerDone;
     /**
-     * Guards {@link #channel} and {@link #active} as the syncer sees them, the fsync counters, and
-     * {@link #syncerForcing}; held by the writer around a segment roll. The syncer does not hold it while its fsync
-     * runs (that may take long): it marks the channel as being forced, and the writer waits for that mark to clear
-     * before it closes the channel (at a roll or when it stops), so a channel is never closed under an fsync.
+     * Guards {@link #channel} and {@link #active} as the syncer sees them, the fsync counters,
+     * {@link #syncerForcing} and {@link #handedOver}; held by the writer around a segment roll. The syncer does not
+     * hold it while its fsync runs (that may take long): it notes the channel it forces, and a channel is never closed
+     * under an fsync: a roll hands such a channel over to the syncer, which closes it when its fsync ends; the writer,
+     * when it stops, waits for the fsync to end.
      */
     private final Object syncLock = new Object();
-    /** The syncer is forcing {@link #channel} outside {@link #syncLock} (guarded by syncLock). */
-    private boolean syncerForcing;
+    /** The channel the syncer is forcing outside {@link #syncLock}, or null (guarded by syncLock). */
+    private FileChannel syncerForcing;
+    /** A rolled-over channel the syncer closes once its fsync of it ends, or null (guarded by syncLock). */
+    private FileChannel handedOver;
     /** {@link #bytes} when the last fsync of a segment began: everything written before is on disk. */
     private volatile long syncedBytes;
     /** Compaction waits until the records that emptied a segment are synced (ALWAYS, INTERVAL): writer only. */
@@ -810,7 +816,7 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * The syncer thread. Under ALWAYS: while the writer writes the next batch, fsyncs everything written so far,
-     * then confirms it. Under INTERVAL: fsyncs what was written, at most once per interval. Under every policy
+     * then confirms it. Under INTERVAL: fsyncs what was written, once per interval. Under every policy
      * (write-behind): fsyncs the active segment as soon as {@value #FLUSH_BEHIND_BYTES} bytes or more were written
      * since the last fsync began, so that a roll's fsync on the writer thread finds little left to write; under
      * NEVER and INTERVAL that confirms nothing (appends were confirmed after their write). The writer never waits
@@ -874,7 +880,7 @@ public final class SegmentedLog implements AutoCloseable {
             path = active.path;
             target = writtenSeq; // everything up to it is in this channel or in a segment synced on roll
             from = bytes; // likewise every byte counted so far
-            syncerForcing = true;
+            syncerForcing = ch;
         }
         try {
             forcer.force(path, ch, false);
@@ -882,7 +888,11 @@ public final class SegmentedLog implements AutoCloseable {
             throw new IOException("log fsync of " + path + " failed: " + e, e);
         } finally {
             synchronized (syncLock) {
-                syncerForcing = false;
+                syncerForcing = null;
+                if (handedOver == ch) {
+                    handedOver = null;
+                    closeQuietly(ch, path); // rolled over during the fsync (and fsynced by the roll itself)
+                }
                 syncLock.notifyAll();
             }
         }
@@ -892,10 +902,18 @@ public final class SegmentedLog implements AutoCloseable {
         return target;
     }
 
-    /** Writer, under {@link #syncLock}, before closing {@link #channel}: waits for the syncer's fsync of it. */
+    private static void closeQuietly(FileChannel ch, Path path) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "log: closing " + path + " failed", e);
+        }
+    }
+
+    /** Writer, under {@link #syncLock}, before closing {@link #channel} when it stops: waits for the syncer's fsync. */
     private void awaitSyncerForce() {
         boolean interrupted = false;
-        while (syncerForcing) {
+        while (syncerForcing != null) {
             try {
                 syncLock.wait();
             } catch (InterruptedException e) {
@@ -1019,8 +1037,11 @@ public final class SegmentedLog implements AutoCloseable {
             // whole segment. It must be done before the next segment exists: only the newest segment may have a
             // part that no fsync covered (recovery cuts a torn tail there and nowhere else).
             forceLocked(firstSeq - 1);
-            awaitSyncerForce();
-            channel.close();
+            if (syncerForcing == channel) {
+                handedOver = channel; // the syncer closes it when its own fsync of it ends: no wait for it here
+            } else {
+                channel.close();
+            }
             channel = null; // if the next one cannot be created, the syncer finds none
             openSegment(firstSeq);
         }
