@@ -2,9 +2,13 @@ package dev.rill.netty;
 
 import dev.rill.netty.internal.transport.RemoteBroker;
 import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.RillException;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.Objects;
+import javax.net.ssl.SSLException;
 import reactor.core.publisher.Mono;
 
 /**
@@ -20,6 +24,9 @@ import reactor.core.publisher.Mono;
  * <p>One connection carries every queue and subscription. Demand: a subscriber's {@code request(n)} becomes CREDIT
  * frames, so the server never sends more than was asked for (see {@link ClientOptions#receiveWindow(int)}).
  * Settlements (ack, nack, extend, reject) issued during one event-loop tick share one frame.
+ *
+ * <p>Addresses: {@code rill://host[:port]}, or {@code rills://host[:port]} for TLS; anything else in the URI (a
+ * path, user info, a query) is refused rather than ignored ({@link #checkUri(URI)}).
  *
  * <p>Reconnection: when the connection is lost the client reconnects with backoff
  * ({@link ClientOptions#reconnectAttempts(int)}); declared queues are declared again and open receive streams
@@ -44,6 +51,9 @@ public final class RillClient {
     /** The URI scheme: {@code rill://host:port}. */
     public static final String SCHEME = "rill";
 
+    /** The URI scheme that turns TLS on: {@code rills://host:port}. */
+    public static final String TLS_SCHEME = "rills";
+
     /** The port used when the URI names none. */
     public static final int DEFAULT_PORT = 7400;
 
@@ -53,7 +63,7 @@ public final class RillClient {
     /**
      * Connects with default options.
      *
-     * @param uri {@code rill://host:port}
+     * @param uri {@code rill://host[:port]}, or {@code rills://host[:port]} for TLS
      * @return a Mono of the connected broker; see {@link #connect(URI, ClientOptions)}
      */
     public static Mono<ReactiveBroker> connect(URI uri) {
@@ -64,12 +74,17 @@ public final class RillClient {
      * Connects to the server at {@code uri} and authenticates. The first connection is tried once; reconnection
      * applies only after it succeeded.
      *
+     * <p>TLS: on when the scheme is {@code rills://} or {@code options} give a TLS context
+     * ({@link ClientOptions#tls(io.netty.handler.ssl.SslContext)}). With {@code rills://} and no context in the
+     * options, the client trusts what the JVM trusts (its default trust store) and presents no certificate; a
+     * context in the options (a private CA, a client certificate) is used as it is, whatever the scheme.
+     *
      * <p>Errors: {@link AuthenticationException} when the token is refused; a {@link dev.rill.reactive.RillException}
      * when the server cannot be reached or the handshake does not complete within
      * {@link ClientOptions#connectTimeout(java.time.Duration)}; {@link IllegalArgumentException} for a URI that is
-     * not {@code rill://host[:port]}.
+     * not {@code rill://host[:port]} or {@code rills://host[:port]} (see {@link #checkUri(URI)}).
      *
-     * @param uri {@code rill://host:port} (TLS is chosen by {@link ClientOptions#tls}, not by the scheme)
+     * @param uri {@code rill://host[:port]}, or {@code rills://host[:port]} for TLS
      * @param options the options
      * @return a Mono of the connected broker
      */
@@ -77,12 +92,84 @@ public final class RillClient {
         Objects.requireNonNull(uri, "uri");
         Objects.requireNonNull(options, "options");
         return Mono.defer(() -> {
-            if (!SCHEME.equals(uri.getScheme()) || uri.getHost() == null) {
-                return Mono.error(new IllegalArgumentException("uri must be rill://host[:port], was " + uri));
+            URI checked = checkUri(uri);
+            ClientOptions effective = options;
+            if (TLS_SCHEME.equals(checked.getScheme()) && options.tls().isEmpty()) {
+                effective = options.tls(defaultTls());
             }
-            int port = uri.getPort() == -1 ? DEFAULT_PORT : uri.getPort();
-            InetSocketAddress address = InetSocketAddress.createUnresolved(uri.getHost(), port);
-            return new RemoteBroker(address, options).start();
+            InetSocketAddress address = InetSocketAddress.createUnresolved(checked.getHost(), checked.getPort());
+            return new RemoteBroker(address, effective).start();
         });
+    }
+
+    /**
+     * Checks a server address as {@link #connect(URI, ClientOptions)} does (the CLI's {@code --url} too): the scheme
+     * {@code rill} or {@code rills}, a host, an optional port 1..65535, and nothing the client would otherwise
+     * ignore: a path (other than empty or {@code /}), user info (the token goes in
+     * {@link ClientOptions#token(String)}), a query or a fragment.
+     *
+     * @param uri the address
+     * @return {@code rill://host:port} or {@code rills://host:port}, the port filled in ({@value #DEFAULT_PORT} when
+     *     none is given)
+     * @throws IllegalArgumentException naming the part that is wrong (the message never quotes user info: it may
+     *     hold a secret)
+     */
+    public static URI checkUri(URI uri) {
+        Objects.requireNonNull(uri, "uri");
+        String shown = shown(uri);
+        String scheme = uri.getScheme();
+        String problem;
+        if (!SCHEME.equals(scheme) && !TLS_SCHEME.equals(scheme)) {
+            problem = scheme == null ? "it has no scheme" : "the scheme '" + scheme + "' is neither rill nor rills";
+        } else if (uri.getRawUserInfo() != null
+                || (uri.getRawAuthority() != null && uri.getRawAuthority().contains("@"))) {
+            problem = "it has user info, which the client would ignore (give a token with ClientOptions.token)";
+        } else if (uri.getHost() == null) {
+            problem = uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty() ? "it has no host"
+                    : "'" + uri.getRawAuthority() + "' is not HOST[:PORT] (a missing host, or a port that is not a"
+                            + " number)";
+        } else if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !"/".equals(uri.getRawPath())) {
+            problem = "it has a path ('" + uri.getRawPath() + "'), which the client would ignore (queues are named"
+                    + " by the API, not by the address)";
+        } else if (uri.getRawQuery() != null) {
+            problem = "it has a query ('" + uri.getRawQuery() + "'), which the client would ignore";
+        } else if (uri.getRawFragment() != null) {
+            problem = "it has a fragment ('" + uri.getRawFragment() + "'), which the client would ignore";
+        } else if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
+            problem = "the port must be 1..65535, was " + uri.getPort();
+        } else {
+            problem = null;
+        }
+        if (problem != null) {
+            throw new IllegalArgumentException("'" + shown + "' is not rill://HOST[:PORT] or rills://HOST[:PORT]"
+                    + " (TLS): " + problem);
+        }
+        try {
+            return new URI(scheme, null, uri.getHost(), uri.getPort() == -1 ? DEFAULT_PORT : uri.getPort(), null,
+                    null, null);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("'" + shown + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** @return {@code uri} for a message, with user info (perhaps a password or token) replaced by {@code ***} */
+    private static String shown(URI uri) {
+        String s = uri.toString();
+        String authority = uri.getRawAuthority();
+        int at = authority == null ? -1 : authority.lastIndexOf('@');
+        if (at < 0) {
+            return s;
+        }
+        int start = s.indexOf(authority);
+        return s.substring(0, start) + "***" + s.substring(start + at);
+    }
+
+    /** @return a client TLS context trusting what the JVM trusts, with no client certificate */
+    private static io.netty.handler.ssl.SslContext defaultTls() {
+        try {
+            return SslContextBuilder.forClient().build();
+        } catch (SSLException e) {
+            throw new RillException("cannot set up TLS with the JVM's default trust: " + e.getMessage(), e);
+        }
     }
 }

@@ -51,51 +51,39 @@ final class ConnectionOptions {
     /**
      * Parses {@code --url}.
      *
-     * @return the URI
-     * @throws CliException (exit code 2) when the URL is not {@code rill://host[:port]} or {@code rills://...}
+     * @return the URI, {@code rill://HOST:PORT} or {@code rills://HOST:PORT}
+     * @throws CliException (exit code 2) when the URL is not {@code rill://host[:port]} or {@code rills://...}, naming
+     *     the part that is wrong (see {@link RillClient#checkUri(URI)})
      */
     URI uri() {
         URI u;
         try {
             u = new URI(url.trim());
         } catch (URISyntaxException e) {
-            throw badUrl();
-        }
-        String scheme = u.getScheme();
-        if (!("rill".equals(scheme) || "rills".equals(scheme)) || u.getHost() == null
-                || (u.getPath() != null && !u.getPath().isEmpty() && !"/".equals(u.getPath()))
-                || u.getQuery() != null || u.getUserInfo() != null) {
-            throw badUrl();
-        }
-        int port = u.getPort() == -1 ? RillClient.DEFAULT_PORT : u.getPort();
-        if (port < 1 || port > 65535) {
-            // was exit code 3, "cannot connect to ...: port out of range:99999", as if the server were down
-            throw new CliException(ExitCodes.USAGE, "--url: '" + url + "': the port must be 1..65535, was " + port);
+            throw new CliException(ExitCodes.USAGE, "--url: '" + url + "' is not rill://HOST[:PORT] or "
+                    + "rills://HOST[:PORT]: " + e.getReason());
         }
         try {
-            return new URI(RillClient.SCHEME, null, u.getHost(), port, null, null, null);
-        } catch (URISyntaxException e) {
-            throw badUrl();
+            return RillClient.checkUri(u); // the client's own check: what the CLI accepts, the client does
+        } catch (IllegalArgumentException e) {
+            // was exit code 3 for a port out of range, "cannot connect to ...", as if the server were down
+            throw new CliException(ExitCodes.USAGE, "--url: " + e.getMessage());
         }
-    }
-
-    private CliException badUrl() {
-        return new CliException(ExitCodes.USAGE, "--url: '" + url + "' is not rill://HOST[:PORT] or rills://HOST[:PORT]");
     }
 
     /**
-     * The server's address as the user wrote it, for messages: {@code rills://} when TLS is used ({@link #uri()} says
-     * {@code rill://} either way, TLS being a client option).
+     * The server's address as the user wrote it, for messages: {@code rills://} when TLS is used (also when asked for
+     * by {@code --tls} or a {@code --tls-*} option with a {@code rill://} URL).
      *
      * @return {@code rill://HOST:PORT} or {@code rills://HOST:PORT}
      */
     String address() {
-        return (tlsWanted() ? "rills://" : "rill://") + uri().getRawAuthority();
+        return (tlsWanted() ? RillClient.TLS_SCHEME : RillClient.SCHEME) + "://" + uri().getRawAuthority();
     }
 
     /** @return whether TLS is asked for */
     boolean tlsWanted() {
-        return tls || url.trim().startsWith("rills:") || tlsCa != null || tlsCert != null || tlsKey != null;
+        return tls || RillClient.TLS_SCHEME.equals(uri().getScheme()) || tlsCa != null || tlsCert != null || tlsKey != null;
     }
 
     /**

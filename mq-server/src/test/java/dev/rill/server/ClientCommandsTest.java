@@ -377,11 +377,14 @@ class ClientCommandsTest {
     @Test
     void badUrlExitsTwoAndUnreachableServerExitsThree() throws Exception {
         for (String bad : List.of("http://127.0.0.1:1", "rill://", "not a url", "rill://host:1/path",
-                "rill://127.0.0.1:99999", "rill://127.0.0.1:0")) {
+                "rill://127.0.0.1:99999", "rill://127.0.0.1:0", "rill://127.0.0.1:1#orders")) {
             Cli.Result r = Cli.run("stats", "--url", bad);
             assertThat(r.code()).as(bad + ": " + r).isEqualTo(ExitCodes.USAGE);
             assertThat(r.err()).contains("--url");
         }
+        // the client's own check, which names the part it would otherwise ignore
+        assertThat(Cli.run("stats", "--url", "rill://host:1/orders").err()).contains("has a path ('/orders')");
+        assertThat(Cli.run("stats", "--url", "rill://127.0.0.1:1#orders").err()).contains("has a fragment");
         int freePort;
         try (ServerSocket s = new ServerSocket(0)) {
             freePort = s.getLocalPort();
