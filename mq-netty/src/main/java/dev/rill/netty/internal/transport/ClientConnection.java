@@ -71,6 +71,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private static final java.util.concurrent.atomic.AtomicIntegerFieldUpdater<ClientConnection> SUBMIT_SCHEDULED =
             java.util.concurrent.atomic.AtomicIntegerFieldUpdater.newUpdater(ClientConnection.class, "submitScheduled");
 
+    /** How many of the first bytes received are kept to say what answered when it was not a Rill server. */
+    static final int HEARD_BYTES = 80;
+    /** The first bytes received, until the handshake ends (see {@link #listener()}). */
+    private final byte[] heard = new byte[HEARD_BYTES];
+    private int heardLength;
+
     private final Map<Integer, Pending<?>> requests = new HashMap<>();
     private final Map<Integer, RemoteSubscription<?>.Attachment> subscriptions = new HashMap<>();
     private final Map<String, Lane> lanes = new HashMap<>();
@@ -92,6 +98,67 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         this.ctx = ctx;
         this.channel = ctx.channel();
         this.loop = channel.eventLoop();
+    }
+
+    /**
+     * @return a handler for the pipeline before the frame decoder: it keeps a copy of the first bytes the server
+     *     sends, until the handshake ended, so a peer that is not a Rill server can be named by what it said
+     */
+    io.netty.channel.ChannelHandler listener() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext c, Object msg) {
+                if (msg instanceof io.netty.buffer.ByteBuf b && heardLength < HEARD_BYTES) {
+                    int n = Math.min(b.readableBytes(), HEARD_BYTES - heardLength);
+                    b.getBytes(b.readerIndex(), heard, heardLength, n);
+                    heardLength += n;
+                }
+                if (heardLength == HEARD_BYTES || state == State.OPEN || state == State.CLOSED) {
+                    c.pipeline().remove(this);
+                }
+                c.fireChannelRead(msg);
+            }
+        };
+    }
+
+    /**
+     * @return the error for a peer whose first bytes are no HELLO_OK or ERROR frame: not a Rill server (an HTTP
+     *     proxy, another service on the port), quoting the start of its answer
+     */
+    private RillException notRill(Throwable cause) {
+        return new NotRillServer(broker.where() + " is not a Rill server (it answered " + quoteHeard()
+                + " to the client's HELLO)", cause);
+    }
+
+    /** The peer answered HELLO with something else than a Rill frame. */
+    static final class NotRillServer extends RillException {
+        private static final long serialVersionUID = 1L;
+
+        NotRillServer(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** @return the first line of what the peer sent, its non-printable bytes as {@code \xNN}, at most 60 of them */
+    private String quoteHeard() {
+        StringBuilder b = new StringBuilder("\"");
+        int shown = 0;
+        int i = 0;
+        for (; i < heardLength && shown < 60; i++, shown++) {
+            int c = heard[i] & 0xff;
+            if (c == '\r' || c == '\n') {
+                break;
+            }
+            if (c >= 0x20 && c < 0x7f) {
+                b.append((char) c);
+            } else {
+                b.append(String.format("\\x%02x", c));
+            }
+        }
+        if (i < heardLength) {
+            b.append(" …");
+        }
+        return b.append('"').toString();
     }
 
     /** @return a Mono that sends HELLO (and AUTH) and completes with this connection once it is open */
@@ -161,7 +228,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         RuntimeException cause = lost();
         if (handshake != null && was != State.OPEN) {
-            handshake.error(closeCause == null ? closedDuringHandshake() : cause);
+            // a peer that said something too short to be a frame and closed is not a Rill server either
+            handshake.error(closeCause == null && was == State.HELLO && heardLength > 0 ? notRill(null)
+                    : closeCause == null ? closedDuringHandshake() : cause);
             handshake = null;
         }
         for (Pending<?> p : new ArrayList<>(requests.values())) {
@@ -219,6 +288,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private RuntimeException lost() {
+        if (closeCause instanceof NotRillServer n) {
+            return n;
+        }
         if (closeCause instanceof RuntimeException r && RemoteBroker.permanent(r)) {
             return r;
         }
@@ -242,7 +314,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (closeCause == null) {
-            closeCause = cause;
+            // before HELLO_OK, bytes that are no frame mean the peer is something else (an HTTP proxy, say)
+            closeCause = state == State.HELLO && cause instanceof ProtocolException && heardLength > 0
+                    ? notRill(cause) : cause;
         }
         if (cause instanceof ProtocolException p) {
             ctx.writeAndFlush(new Frame.Error(0, p.code(), String.valueOf(p.getMessage())));
@@ -325,6 +399,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onFrame(Frame f) {
+        if (state == State.HELLO && !(f instanceof Frame.HelloOk) && !(f instanceof Frame.Error)) {
+            // a valid frame, yet not the answer to HELLO: a peer that is not a Rill server, by chance
+            closeCause = notRill(null);
+            ctx.close();
+            return;
+        }
         if (f instanceof Frame.Deliver d) {
             RemoteSubscription<?>.Attachment a = subscriptions.get(d.subscriptionId());
             if (a == null || !a.onFrame(d)) {

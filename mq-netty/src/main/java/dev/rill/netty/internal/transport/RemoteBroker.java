@@ -105,6 +105,7 @@ public final class RemoteBroker implements ReactiveBroker {
                     TimeUnit.MILLISECONDS));
             // until HELLO_OK announces the server's maximum: at most the client's own bound, or the default
             int bound = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
+            conn.addHandlerLast("rill-listener", c.listener());
             conn.addHandlerLast("rill-decoder", new FrameDecoder(bound + Limits.DELIVERY_HEADROOM,
                     Math.min(bound, Limits.DEFAULT_MAX_FRAME_SIZE)));
             conn.addHandlerLast("rill-encoder", encoder);
