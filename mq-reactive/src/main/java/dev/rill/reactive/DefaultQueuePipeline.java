@@ -709,8 +709,13 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         Sinks.EmitResult r = errors.tryEmitNext(e);
         Level level = r.isSuccess() ? Level.DEBUG : Level.WARNING;
         if (LOG.isLoggable(level)) {
-            LOG.log(level, "pipeline on queue '" + name + "': " + e.stage() + " failed for message " + e.messageId()
-                    + " (delivery " + e.deliveryCount() + ")", e.error());
+            // a receive failure concerns no message: say what ended the pipeline instead of "message 0"
+            LOG.log(level, e.stage() == Stage.RECEIVE
+                    ? "pipeline on queue '" + name + "' stopped: the receive stream failed: "
+                            + (e.error().getMessage() != null ? e.error().getMessage()
+                                    : e.error().getClass().getSimpleName())
+                    : "pipeline on queue '" + name + "': " + e.stage() + " failed for message " + e.messageId()
+                            + " (delivery " + e.deliveryCount() + ")", e.error());
         }
     }
 
