@@ -13,16 +13,31 @@ import reactor.core.scheduler.Schedulers;
  * Options of {@link RillClient#connect(java.net.URI, ClientOptions)}. Immutable: every option method returns a new
  * instance and leaves this one unchanged.
  *
- * <p>Defaults: no token, no TLS, a 10 s connect (and handshake) timeout, reconnect up to
- * {@value #DEFAULT_RECONNECT_ATTEMPTS} times per outage with a backoff from 100 ms to 5 s, a receive window of
+ * <p>Defaults: no token, no TLS, a 10 s connect (and handshake) timeout, reconnect however long the server is away
+ * (unlimited attempts, a backoff from 100 ms to 5 s), operations made while disconnected wait up to 30 s for the
+ * connection to come back, a receive window of
  * {@value #DEFAULT_RECEIVE_WINDOW} deliveries per subscription refilled when 75% is used, a PING every 15 s and
  * a connection considered dead after 45 s without any frame from the server, frames up to the server's maximum, and
  * {@link Schedulers#parallel()} as the broker's {@link dev.rill.reactive.ReactiveBroker#scheduler() scheduler}.
  */
 public final class ClientOptions implements Cloneable {
 
-    /** Default for {@link #reconnectAttempts(int)}. */
+    /**
+     * {@link #reconnectAttempts(int)} without a limit (the default): the client reconnects however long the server
+     * is away.
+     */
+    public static final int UNLIMITED_RECONNECT_ATTEMPTS = Integer.MAX_VALUE;
+    /**
+     * The default of {@link #reconnectAttempts(int)} before it became unlimited.
+     *
+     * @deprecated the default is {@link #UNLIMITED_RECONNECT_ATTEMPTS}: a client that gave up after 10 attempts (about
+     *     35 s) was lost for good after a server restart that took longer (a graceful shutdown alone may drain for
+     *     20 s)
+     */
+    @Deprecated
     public static final int DEFAULT_RECONNECT_ATTEMPTS = 10;
+    /** Default for {@link #reconnectWait(Duration)}: 30 s. */
+    public static final Duration DEFAULT_RECONNECT_WAIT = Duration.ofSeconds(30);
     /** Default for {@link #receiveWindow(int)}. */
     public static final int DEFAULT_RECEIVE_WINDOW = 256;
 
@@ -31,7 +46,8 @@ public final class ClientOptions implements Cloneable {
     private String token;
     private SslContext sslContext;
     private Duration connectTimeout = Duration.ofSeconds(10);
-    private int reconnectAttempts = DEFAULT_RECONNECT_ATTEMPTS;
+    private int reconnectAttempts = UNLIMITED_RECONNECT_ATTEMPTS;
+    private Duration reconnectWait = DEFAULT_RECONNECT_WAIT;
     private Duration reconnectMinBackoff = Duration.ofMillis(100);
     private Duration reconnectMaxBackoff = Duration.ofSeconds(5);
     private int receiveWindow = DEFAULT_RECEIVE_WINDOW;
@@ -114,9 +130,12 @@ public final class ClientOptions implements Cloneable {
     /**
      * Sets how many times the client tries to reconnect after losing its connection, before it gives up: then
      * every open receive stream errors and every operation fails with a {@link dev.rill.reactive.RillException}
-     * saying the connection is lost. 0 disables reconnection. The first connection is tried once.
+     * saying the connection is lost. 0 disables reconnection. The first connection is tried once. While the client
+     * reconnects, receive streams stay open and resubscribe once connected; an operation (send, queue, stats, ...)
+     * waits for the connection at most {@link #reconnectWait(Duration)}.
      *
-     * <p>Default: {@value #DEFAULT_RECONNECT_ATTEMPTS}.
+     * <p>Default: unlimited ({@link #UNLIMITED_RECONNECT_ATTEMPTS}), as the RabbitMQ and Kafka clients: an
+     * application outlives a restart of its server, however long it takes.
      *
      * @param attempts at least 0
      * @return a new options object with the attempts
@@ -124,6 +143,24 @@ public final class ClientOptions implements Cloneable {
     public ClientOptions reconnectAttempts(int attempts) {
         ClientOptions c = copy();
         c.reconnectAttempts = ServerOptions.atLeast("reconnectAttempts", attempts, 0);
+        return c;
+    }
+
+    /**
+     * Bounds how long an operation made while the client is not connected (a send, {@code queue}, {@code lookup},
+     * {@code stats}, ...; also a send with a dedup id sent again after a loss) waits for the connection to come back:
+     * then it fails with a {@link dev.rill.reactive.RillException} saying there was no connection to the server
+     * within this time and why the connection was lost. Receive streams are not bounded by it: they wait and
+     * resubscribe. Wall-clock time.
+     *
+     * <p>Default: 30 s ({@link #DEFAULT_RECONNECT_WAIT}).
+     *
+     * @param wait positive
+     * @return a new options object with the wait
+     */
+    public ClientOptions reconnectWait(Duration wait) {
+        ClientOptions c = copy();
+        c.reconnectWait = ServerOptions.positive("reconnectWait", wait);
         return c;
     }
 
@@ -258,9 +295,14 @@ public final class ClientOptions implements Cloneable {
         return connectTimeout;
     }
 
-    /** @return the reconnect attempts per outage; default {@value #DEFAULT_RECONNECT_ATTEMPTS} */
+    /** @return the reconnect attempts per outage; default unlimited ({@link #UNLIMITED_RECONNECT_ATTEMPTS}) */
     public int reconnectAttempts() {
         return reconnectAttempts;
+    }
+
+    /** @return how long an operation waits for the connection while disconnected; default 30 s */
+    public Duration reconnectWait() {
+        return reconnectWait;
     }
 
     /** @return the first reconnect delay; default 100 ms */
@@ -306,7 +348,9 @@ public final class ClientOptions implements Cloneable {
     @Override
     public String toString() {
         return "ClientOptions{token=" + (token == null ? "none" : "***") + ", tls=" + (sslContext != null)
-                + ", connectTimeout=" + connectTimeout + ", reconnectAttempts=" + reconnectAttempts
+                + ", connectTimeout=" + connectTimeout + ", reconnectAttempts="
+                + (reconnectAttempts == UNLIMITED_RECONNECT_ATTEMPTS ? "unlimited" : reconnectAttempts)
+                + ", reconnectWait=" + reconnectWait
                 + ", reconnectBackoff=" + reconnectMinBackoff + ".." + reconnectMaxBackoff + ", receiveWindow="
                 + receiveWindow + ", keepAlive=" + pingInterval + "/" + idleTimeout + ", maxFrameSize="
                 + (maxFrameSize == 0 ? "the server's" : maxFrameSize) + ", clientName=" + clientName + "}";

@@ -28,9 +28,11 @@ import reactor.core.publisher.Mono;
  * <p>Addresses: {@code rill://host[:port]}, or {@code rills://host[:port]} for TLS; anything else in the URI (a
  * path, user info, a query) is refused rather than ignored ({@link #checkUri(URI)}).
  *
- * <p>Reconnection: when the connection is lost the client reconnects with backoff
- * ({@link ClientOptions#reconnectAttempts(int)}); declared queues are declared again and open receive streams
- * resubscribe. Deliveries received before the loss can no longer be settled (the server released their leases at
+ * <p>Reconnection: when the connection is lost the client reconnects with backoff, by default however long the
+ * server is away ({@link ClientOptions#reconnectAttempts(int)}); declared queues are declared again and open receive
+ * streams resubscribe. An operation made meanwhile (a send, {@code queue}, {@code stats}, ...) waits for the
+ * connection at most {@link ClientOptions#reconnectWait(java.time.Duration)} (30 s by default), then fails with a
+ * {@code RillException} saying so. Deliveries received before the loss can no longer be settled (the server released their leases at
  * once, so they are redelivered): settling them errors with {@link dev.rill.reactive.LeaseExpiredException} or a
  * {@link dev.rill.reactive.RillException}. A settlement already on the wire when the connection is lost errors too,
  * yet the server may have applied it: an ack that fails this way may have deleted the message, which then is not

@@ -29,6 +29,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 import reactor.netty.tcp.TcpClient;
 import reactor.util.retry.Retry;
 
@@ -57,6 +58,10 @@ public final class RemoteBroker implements ReactiveBroker {
     private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
+    /** Why the last connection was lost, while reconnecting (for the error of an operation that waited too long). */
+    private Throwable lostCause;
+    /** Failed reconnect attempts in the current outage. */
+    private int failedAttempts;
 
     /**
      * Creates a client broker; {@link #start()} makes the first connection.
@@ -155,9 +160,25 @@ public final class RemoteBroker implements ReactiveBroker {
                 if (current != null && current.isOpen()) {
                     return Mono.just(current);
                 }
-                return next.asMono();
+                // bounded: an operation made during an outage fails clearly instead of waiting silently for good
+                return next.asMono().timeout(options.reconnectWait(), Mono.error(this::notConnected),
+                        Schedulers.parallel());
             }
         });
+    }
+
+    /** @return the error of an operation that waited {@link ClientOptions#reconnectWait()} for a connection */
+    private RillException notConnected() {
+        Throwable cause;
+        int attempts;
+        synchronized (lock) {
+            cause = lostCause;
+            attempts = failedAttempts;
+        }
+        return new RillException("no connection to " + where + " within " + options.reconnectWait().toMillis()
+                + " ms (ClientOptions.reconnectWait): the client is reconnecting"
+                + (attempts > 0 ? ", " + attempts + " failed attempt" + (attempts == 1 ? "" : "s") + " so far" : "")
+                + (cause != null ? "; the connection was lost: " + cause.getMessage() : ""), cause);
     }
 
     /** Sends a message on the current connection, or once reconnected. */
@@ -248,6 +269,8 @@ public final class RemoteBroker implements ReactiveBroker {
                 reconnect = false;
             } else {
                 current = null;
+                lostCause = cause;
+                failedAttempts = 0;
                 if (nextDone) {
                     next = Sinks.one(); // else: already fresh since a GOAWAY, maybe with waiters
                     nextDone = false;
@@ -281,7 +304,11 @@ public final class RemoteBroker implements ReactiveBroker {
         // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
         // (the server died again, or went away) is one more failed attempt, where it ended the client for good
         Mono.delay(options.reconnectMinBackoff())
-                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
+                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)).doOnError(e -> {
+                    synchronized (lock) {
+                        failedAttempts++;
+                    }
+                }))
                 .retryWhen(retry)
                 .subscribe(this::installReconnected, e -> {
                     Throwable t = e instanceof SetUpRefused r ? r.getCause() : e;
@@ -338,6 +365,8 @@ public final class RemoteBroker implements ReactiveBroker {
             current = c;
             s = next;
             nextDone = true;
+            lostCause = null;
+            failedAttempts = 0;
         }
         s.tryEmitValue(c);
         for (RemoteSubscription<?> sub : subscriptions) {

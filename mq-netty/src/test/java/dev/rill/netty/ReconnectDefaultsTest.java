@@ -1,0 +1,105 @@
+package dev.rill.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillException;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The client's defaults for an outage, as a user of a serious broker expects them: it reconnects however long the
+ * server is away (it gave up after 10 attempts, about 35 s, and was then lost for good), and an operation made
+ * meanwhile waits for the connection a bounded time, then fails saying so (it waited silently for good).
+ */
+class ReconnectDefaultsTest {
+
+    private static final Duration TIMEOUT = ServingFixture.TIMEOUT;
+
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onRealTime();
+
+    private final EventLoopGroup group = new NioEventLoopGroup(1);
+
+    @AfterEach
+    void tearDown() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** @return a listener on {@code port} that closes each connection at once, counting them */
+    private Channel refusing(int port, AtomicInteger accepted) {
+        return new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accepted.incrementAndGet();
+                        ch.close();
+                    }
+                }).bind("127.0.0.1", port).syncUninterruptibly().channel();
+    }
+
+    @Test
+    void byDefaultTheClientReconnectsAfterMoreFailedAttemptsThanItUsedToAllow() {
+        RillServer first = fixture.serve(ServerOptions.defaults());
+        int port = first.port();
+        ReactiveBroker client = fixture.connect(first, ClientOptions.defaults()
+                .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(20)));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("outage"), Codec.utf8()).block(TIMEOUT);
+        first.disposeNow(TIMEOUT);
+
+        AtomicInteger accepted = new AtomicInteger();
+        Channel refusing = refusing(port, accepted);
+        await().atMost(TIMEOUT).until(() -> accepted.get() >= 25); // 25 failed attempts, the old limit was 10
+        refusing.close().syncUninterruptibly();
+
+        fixture.serve(ServerOptions.defaults().port(port));
+        q.send(OutboundMessage.of("after the outage")).block(TIMEOUT);
+        assertThat(fixture.stats("outage").size()).isEqualTo(1);
+    }
+
+    @Test
+    void anOperationMadeWhileDisconnectedFailsAfterTheReconnectWaitSayingSo() {
+        RillServer server = fixture.serve(ServerOptions.defaults());
+        ReactiveBroker client = fixture.connect(server, ClientOptions.defaults()
+                .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(20)).reconnectWait(Duration.ofMillis(300)));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("waits"), Codec.utf8()).block(TIMEOUT);
+        server.disposeNow(TIMEOUT); // nothing listens any more: every attempt is refused
+
+        for (Throwable e : new Throwable[] {
+                catchThrowable(() -> client.stats().block(Duration.ofSeconds(10))),
+                catchThrowable(() -> q.send(OutboundMessage.of("lost")).block(Duration.ofSeconds(10))),
+                catchThrowable(() -> client.queue(QueueSpec.named("new"), Codec.utf8())
+                        .block(Duration.ofSeconds(10)))}) {
+            assertThat(e).isInstanceOf(RillException.class)
+                    .hasMessageStartingWith("no connection to 127.0.0.1:" + server.port() + " within 300 ms "
+                            + "(ClientOptions.reconnectWait): the client is reconnecting")
+                    .hasMessageContaining("the connection was lost: ");
+        }
+    }
+
+    @Test
+    void theDefaultsAreUnlimitedAttemptsAndAThirtySecondWait() {
+        assertThat(ClientOptions.defaults().reconnectAttempts()).isEqualTo(Integer.MAX_VALUE);
+        assertThat(ClientOptions.defaults().reconnectWait()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(ClientOptions.defaults().toString()).contains("reconnectAttempts=unlimited");
+    }
+}
