@@ -85,6 +85,8 @@ public final class RillMetrics implements MeterBinder, Disposable {
     private final AtomicReference<Snapshot> snapshot = new AtomicReference<>();
     private final AtomicLong refreshes = new AtomicLong();
     private boolean started; // guarded by this
+    /** The last failure of the event stream logged, until an event arrives: the same one again is not repeated. */
+    private final AtomicReference<String> lastEventFailure = new AtomicReference<>();
 
     private RillMetrics(ReactiveQueue<?> queue, Duration refresh, Scheduler scheduler) {
         this.queue = queue;
@@ -149,8 +151,8 @@ public final class RillMetrics implements MeterBinder, Disposable {
                     leasedAt.clear();
                     return queue.events();
                 })
-                .doOnError(e -> LOG.log(Level.WARNING, "metrics for queue '" + queue.name()
-                        + "': event stream failed, resubscribing (counts in between are missed)", e))
+                .doOnNext(e -> lastEventFailure.set(null)) // it works again: the next failure is news
+                .doOnError(this::eventStreamFailed)
                 .retryWhen(Retry.fixedDelay(Long.MAX_VALUE, Duration.ofSeconds(1))
                         // a queue without events (RillClient's, for now) never gets them by retrying
                         .filter(e -> !(e instanceof QueueClosedException)
@@ -184,6 +186,28 @@ public final class RillMetrics implements MeterBinder, Disposable {
                     return Mono.empty();
                 })
                 .then();
+    }
+
+    /**
+     * Logs a failure of the event stream, which is resubscribed every second: one line (the cause in words, no stack
+     * trace unless it is not a {@link RillException}, i.e. a bug), then nothing while the stream fails the same way
+     * (a client that gave up its connection fails every resubscription, once a second per queue), until an event
+     * arrives or the failure changes.
+     */
+    private void eventStreamFailed(Throwable e) {
+        String what = e.getClass().getName() + ": " + e.getMessage();
+        if (what.equals(lastEventFailure.getAndSet(what))) {
+            LOG.log(Level.DEBUG, "metrics for queue '" + queue.name() + "': event stream failed again: "
+                    + e.getMessage());
+            return;
+        }
+        String line = "metrics for queue '" + queue.name() + "': event stream failed, resubscribing every second"
+                + " (counts in between are missed; logged again once it changes): " + e.getMessage();
+        if (e instanceof RillException) {
+            LOG.log(Level.WARNING, line);
+        } else {
+            LOG.log(Level.WARNING, line, e);
+        }
     }
 
     /** For tests: how many leases wait for their end to be timed. Read it where the events are delivered. */

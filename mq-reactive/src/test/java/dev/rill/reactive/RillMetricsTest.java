@@ -190,6 +190,78 @@ class RillMetricsTest {
         }
     }
 
+    /**
+     * A queue whose event stream fails at every resubscription (a remote client that gave up its connection) was
+     * logged as a WARNING with a stack trace every second; now it is one line, once, without a stack trace, and
+     * again only once the failure changes (here: after the stream worked again).
+     */
+    @Test
+    void anEventStreamThatKeepsFailingTheSameWayIsLoggedOnceInOneLine() {
+        ReactiveQueue<String> q = broker.queue(QueueSpec.named("orders"), Codec.utf8()).block(WAIT);
+        List<Sinks.Many<QueueEvent>> streams = new CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean(true);
+        @SuppressWarnings("unchecked")
+        ReactiveQueue<String> view = (ReactiveQueue<String>) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ReactiveQueue.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("events")) {
+                        return Flux.defer(() -> {
+                            if (down.get()) {
+                                return Flux.error(new RillException("connection to mq:7400 lost and not "
+                                        + "re-established after 10 attempts"));
+                            }
+                            Sinks.Many<QueueEvent> s = Sinks.many().unicast().onBackpressureBuffer();
+                            streams.add(s);
+                            return s.asFlux();
+                        });
+                    }
+                    return method.invoke(q, args);
+                });
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(RillMetrics.class.getName());
+        List<java.util.logging.LogRecord> records = new CopyOnWriteArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
+                    records.add(r);
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        boolean parents = logger.getUseParentHandlers();
+        logger.addHandler(handler);
+        logger.setUseParentHandlers(false);
+        RillMetrics metrics = RillMetrics.of(view).refreshEvery(Duration.ofHours(1), vts);
+        try {
+            metrics.bindTo(registry);
+            vts.advanceTimeBy(ofSeconds(60)); // 60 more failed resubscriptions
+            assertThat(records).hasSize(1);
+            assertThat(records.get(0).getMessage()).contains("metrics for queue 'orders': event stream failed")
+                    .contains("not re-established after 10 attempts").doesNotContain("\n");
+            assertThat(records.get(0).getThrown()).isNull();
+
+            down.set(false);
+            vts.advanceTimeBy(ofSeconds(1));
+            assertThat(streams).hasSize(1);
+            streams.get(0).tryEmitNext(event(QueueEvent.Type.LEASED, 1, 0)); // it works again
+            down.set(true);
+            streams.get(0).tryEmitError(new RillException("connection to mq:7400 lost and not re-established after "
+                    + "10 attempts"));
+            vts.advanceTimeBy(ofSeconds(30));
+            assertThat(records).hasSize(2);
+        } finally {
+            metrics.dispose();
+            logger.removeHandler(handler);
+            logger.setUseParentHandlers(parents);
+        }
+    }
+
     private static QueueEvent event(QueueEvent.Type type, long id, long at) {
         return new QueueEvent(type, "orders", id, 1, null, at);
     }
