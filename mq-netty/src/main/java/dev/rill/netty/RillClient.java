@@ -40,6 +40,10 @@ import reactor.core.publisher.Mono;
  * flight during the loss fail with a {@code RillException}, unless they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
  * spent every stream and operation errors with a {@code RillException} saying so.
  *
+ * <p>Logging: on the {@code System.Logger} {@code dev.rill.netty.RillClient}, one WARNING when the connection is
+ * lost, at most one line per 30 s while reconnecting fails, one INFO when it is back, one ERROR when the client
+ * gives up (see docs/operations.md).
+ *
  * <p>Server shutdown: a server that shuts down gracefully ({@link RillServer#shutdown(java.time.Duration)}) first
  * says so (GOAWAY). Deliveries already received can still be acked, nacked, extended or rejected while it drains;
  * new sends, lookups and subscriptions wait for the next connection. With reconnection enabled, receive streams stay

@@ -13,13 +13,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Records what a server logs about its peers (the java.util.logging logger behind {@link PeerLog#LOGGER}, every
- * level) during one test: a {@code @RegisterExtension} field, attached before each test and detached after it. The
+ * level), or what another logger says ({@link #LogCapture(String)}), during one test: a {@code @RegisterExtension} field, attached before each test and detached after it. The
  * records stay off the console meanwhile.
  */
 final class LogCapture implements BeforeEachCallback, AfterEachCallback {
 
     /** Held here: java.util.logging keeps its loggers only weakly, and with them their level and handlers. */
-    private final Logger logger = Logger.getLogger(PeerLog.LOGGER);
+    private final Logger logger;
     private final List<LogRecord> records = new CopyOnWriteArrayList<>();
     private final Handler handler = new Handler() {
         @Override
@@ -35,6 +35,16 @@ final class LogCapture implements BeforeEachCallback, AfterEachCallback {
         public void close() {
         }
     };
+    /** Captures the server's peer log. */
+    LogCapture() {
+        this(PeerLog.LOGGER);
+    }
+
+    /** @param loggerName the java.util.logging logger to capture */
+    LogCapture(String loggerName) {
+        logger = Logger.getLogger(loggerName);
+    }
+
     private Level levelBefore;
     private boolean parentsBefore;
 

@@ -273,7 +273,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         lanes.clear();
         List<RemoteSubscription<?>.Attachment> subs = new ArrayList<>(subscriptions.values());
         subscriptions.clear();
-        broker.connectionLost(this, closeCause != null ? closeCause : cause, retry, subs);
+        // without a cause of its own the peer closed the connection: say that, not "connection lost"
+        broker.connectionLost(this, closeCause != null ? closeCause
+                : new RillException("the server closed the connection"), retry, subs);
         ctx.fireChannelInactive();
     }
 

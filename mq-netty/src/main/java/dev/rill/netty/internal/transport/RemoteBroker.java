@@ -15,14 +15,20 @@ import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.RillException;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.handler.codec.DecoderException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.IntFunction;
 import reactor.core.publisher.Flux;
@@ -39,6 +45,17 @@ import reactor.util.retry.Retry;
  * never reached the wire, or carry a dedup id, are sent again; other in-flight sends fail with a clear error.
  */
 public final class RemoteBroker implements ReactiveBroker {
+
+    /**
+     * The logger of the client's connection: one WARNING when the connection is lost (the cause in words), at most
+     * one line per {@link #RECONNECT_LOG_INTERVAL} while reconnecting fails, one INFO once it is back, one ERROR if
+     * the client gives up. One line each, without a stack trace unless the cause is unexpected (a bug).
+     */
+    public static final String LOGGER = "dev.rill.netty.RillClient";
+    /** How often a reconnection that keeps failing is logged. */
+    public static final Duration RECONNECT_LOG_INTERVAL = Duration.ofSeconds(30);
+
+    private static final System.Logger LOG = System.getLogger(LOGGER);
 
     private final InetSocketAddress address;
     /** The server as {@code host:port}, for messages (an unresolved address prints {@code host/<unresolved>:port}). */
@@ -62,6 +79,13 @@ public final class RemoteBroker implements ReactiveBroker {
     private Throwable lostCause;
     /** Failed reconnect attempts in the current outage. */
     private int failedAttempts;
+    /** When the current outage began, and when it was last logged ({@link System#nanoTime()}). */
+    private long lostAt;
+    private long loggedAt;
+    private long logIntervalNanos = RECONNECT_LOG_INTERVAL.toNanos();
+    /** Log lines not written yet: written in order, off the event loops (console I/O may block). */
+    private final java.util.Queue<Runnable> logLines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger logWip = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * Creates a client broker; {@link #start()} makes the first connection.
@@ -271,6 +295,8 @@ public final class RemoteBroker implements ReactiveBroker {
                 current = null;
                 lostCause = cause;
                 failedAttempts = 0;
+                lostAt = System.nanoTime();
+                loggedAt = lostAt;
                 if (nextDone) {
                     next = Sinks.one(); // else: already fresh since a GOAWAY, maybe with waiters
                     nextDone = false;
@@ -284,6 +310,15 @@ public final class RemoteBroker implements ReactiveBroker {
                 }
             }
         }
+        if (wasCurrent && !isClosed()) {
+            log(Level.WARNING, "connection to " + where + " lost: " + words(cause) + (reconnect
+                    ? "; reconnecting (backoff " + options.reconnectMinBackoff().toMillis() + ".."
+                            + options.reconnectMaxBackoff().toMillis() + " ms"
+                            + (options.reconnectAttempts() == ClientOptions.UNLIMITED_RECONNECT_ATTEMPTS ? ")"
+                                    : ", at most " + options.reconnectAttempts() + " attempts)")
+                    : options.reconnectAttempts() == 0 ? "; not reconnecting (reconnection is disabled)"
+                            : "; not reconnecting (connecting again cannot help)"), cause);
+        }
         for (ClientConnection.PendingMessage m : retry) {
             submit(m);
         }
@@ -294,27 +329,134 @@ public final class RemoteBroker implements ReactiveBroker {
         }
     }
 
+    /** Logs one line off the event loop; the stack trace only for an unexpected cause (a bug, not the network). */
+    private void log(Level level, String line, Throwable cause) {
+        Throwable shown = cause == null || expected(cause) ? null : cause;
+        logLines.add(() -> {
+            if (shown == null) {
+                LOG.log(level, line);
+            } else {
+                LOG.log(level, line, shown);
+            }
+        });
+        if (logWip.getAndIncrement() == 0) {
+            Schedulers.boundedElastic().schedule(this::writeLog);
+        }
+    }
+
+    /** Writes the queued log lines, one task at a time (so in order). */
+    private void writeLog() {
+        int missed = 1;
+        do {
+            for (Runnable r = logLines.poll(); r != null; r = logLines.poll()) {
+                r.run();
+            }
+            missed = logWip.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    /** @return whether {@code e} is what a network, a server or a wrong address causes (no stack trace) */
+    private static boolean expected(Throwable e) {
+        return e instanceof IOException || e instanceof RillException || e instanceof DecoderException
+                || e instanceof TimeoutException || e instanceof SetUpRefused;
+    }
+
+    /** @return the cause in words: its message, or its type when it has none */
+    static String words(Throwable e) {
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+    }
+
+    /** @return {@code nanos} as seconds with one decimal, for log lines */
+    private static String seconds(long nanos) {
+        return String.format(java.util.Locale.ROOT, "%.1f s", nanos / 1e9);
+    }
+
+    /**
+     * For tests: how often a reconnection that keeps failing is logged (default {@link #RECONNECT_LOG_INTERVAL}).
+     *
+     * @param interval positive
+     */
+    public void reconnectLogInterval(Duration interval) {
+        synchronized (lock) {
+            logIntervalNanos = interval.toNanos();
+        }
+    }
+
+    /**
+     * Counts a failed reconnect attempt and, at most once per log interval, says how the reconnection goes.
+     *
+     * @param e why it failed
+     * @param delay the wait before the next attempt
+     */
+    private void attemptFailed(Throwable e, Duration delay) {
+        String line = null;
+        synchronized (lock) {
+            failedAttempts++;
+            long now = System.nanoTime();
+            if (now - loggedAt >= logIntervalNanos) {
+                loggedAt = now;
+                line = "still no connection to " + where + " after " + failedAttempts + " failed attempt"
+                        + (failedAttempts == 1 ? "" : "s") + " over " + seconds(now - lostAt) + " (last: " + words(e)
+                        + "); next attempt in " + delay.toMillis() + " ms";
+            }
+        }
+        if (line != null) {
+            log(Level.WARNING, line, e);
+        }
+    }
+
+    /**
+     * @param retries the attempts that failed before this one
+     * @return the wait before the next attempt: the minimum backoff doubled per failed attempt, capped at the
+     *     maximum, with up to 50% jitter (within the bounds)
+     */
+    private Duration backoff(long retries) {
+        long min = options.reconnectMinBackoff().toNanos();
+        long max = options.reconnectMaxBackoff().toNanos();
+        long base = retries >= 62 || min > (max >> Math.min(retries, 62)) ? max : min << retries;
+        long jitter = base / 2;
+        long d = base + (jitter == 0 ? 0 : ThreadLocalRandom.current().nextLong(-jitter, jitter + 1));
+        return Duration.ofNanos(Math.max(min, Math.min(max, d)));
+    }
+
     private void reconnect(Throwable cause) {
-        Retry retry = Retry.backoff(options.reconnectAttempts(), options.reconnectMinBackoff())
-                .maxBackoff(options.reconnectMaxBackoff())
-                .filter(e -> !permanent(e) && !(e instanceof SetUpRefused) && !isClosed())
-                .onRetryExhaustedThrow((spec, signal) -> new RillException("connection to " + where
-                        + " lost and not re-established after " + signal.totalRetries() + " attempts: "
-                        + signal.failure().getMessage(), signal.failure()));
+        // as Retry.backoff (doubling from the minimum, capped, with jitter), plus counting and logging each failure
+        Retry retry = Retry.from(signals -> signals.concatMap(signal -> {
+            Throwable e = signal.failure();
+            long retries = signal.totalRetries();
+            if (permanent(e) || e instanceof SetUpRefused || isClosed()) {
+                return Mono.error(e);
+            }
+            if (retries + 1 >= options.reconnectAttempts()) {
+                // this was the last attempt allowed (Retry.backoff(n) made n + 1 of them)
+                return Mono.error(new RillException("connection to " + where + " lost and not re-established after "
+                        + (retries + 1) + " attempt" + (retries == 0 ? "" : "s") + ": " + e.getMessage(), e));
+            }
+            Duration delay = backoff(retries);
+            attemptFailed(e, delay);
+            return Mono.delay(delay);
+        }));
         // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
         // (the server died again, or went away) is one more failed attempt, where it ended the client for good
         Mono.delay(options.reconnectMinBackoff())
-                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)).doOnError(e -> {
-                    synchronized (lock) {
-                        failedAttempts++;
-                    }
-                }))
+                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
                 .retryWhen(retry)
                 .subscribe(this::installReconnected, e -> {
                     Throwable t = e instanceof SetUpRefused r ? r.getCause() : e;
+                    long away;
+                    int attempts;
                     synchronized (lock) {
                         failure = t instanceof RuntimeException r ? r : new RillException(t.getMessage(), t);
                         next.tryEmitError(failure);
+                        away = System.nanoTime() - lostAt;
+                        attempts = failedAttempts + 1;
+                    }
+                    if (!isClosed()) {
+                        log(Level.ERROR, "connection to " + where + " not re-established after " + attempts
+                                + " attempt" + (attempts == 1 ? "" : "s") + " over " + seconds(away) + ", giving up: "
+                                + (e instanceof SetUpRefused ? "the server refused a queue on the new connection: "
+                                        : "") + words(t) + "; receive streams end and operations fail", t);
                     }
                     failAll();
                 });
@@ -357,6 +499,7 @@ public final class RemoteBroker implements ReactiveBroker {
 
     private void installReconnected(ClientConnection c) {
         Sinks.One<ClientConnection> s;
+        String line;
         synchronized (lock) {
             if (closed) {
                 c.close();
@@ -366,8 +509,11 @@ public final class RemoteBroker implements ReactiveBroker {
             s = next;
             nextDone = true;
             lostCause = null;
+            line = "connection to " + where + " re-established after " + seconds(System.nanoTime() - lostAt) + " ("
+                    + failedAttempts + " failed attempt" + (failedAttempts == 1 ? "" : "s") + ")";
             failedAttempts = 0;
         }
+        log(Level.INFO, line, null);
         s.tryEmitValue(c);
         for (RemoteSubscription<?> sub : subscriptions) {
             sub.attach(c);
