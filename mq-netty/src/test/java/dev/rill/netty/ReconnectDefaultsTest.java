@@ -10,18 +10,7 @@ import dev.rill.core.QueueSpec;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.RillException;
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -37,26 +26,6 @@ class ReconnectDefaultsTest {
     @RegisterExtension
     final ServingFixture fixture = ServingFixture.onRealTime();
 
-    private final EventLoopGroup group = new NioEventLoopGroup(1);
-
-    @AfterEach
-    void tearDown() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
-
-    /** @return a listener on {@code port} that closes each connection at once, counting them */
-    private Channel refusing(int port, AtomicInteger accepted) {
-        return new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accepted.incrementAndGet();
-                        ch.close();
-                    }
-                }).bind("127.0.0.1", port).syncUninterruptibly().channel();
-    }
-
     @Test
     void byDefaultTheClientReconnectsAfterMoreFailedAttemptsThanItUsedToAllow() {
         RillServer first = fixture.serve(ServerOptions.defaults());
@@ -66,10 +35,10 @@ class ReconnectDefaultsTest {
         ReactiveQueue<String> q = client.queue(QueueSpec.named("outage"), Codec.utf8()).block(TIMEOUT);
         first.disposeNow(TIMEOUT);
 
-        AtomicInteger accepted = new AtomicInteger();
-        Channel refusing = refusing(port, accepted);
-        await().atMost(TIMEOUT).until(() -> accepted.get() >= 25); // 25 failed attempts, the old limit was 10
-        refusing.close().syncUninterruptibly();
+        try (ClosingListener refusing = new ClosingListener(port)) {
+            // 25 failed attempts, where the old limit was 10
+            await().atMost(TIMEOUT).until(() -> refusing.accepted() >= 25);
+        }
 
         fixture.serve(ServerOptions.defaults().port(port));
         q.send(OutboundMessage.of("after the outage")).block(TIMEOUT);

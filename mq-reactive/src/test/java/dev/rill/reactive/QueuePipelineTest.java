@@ -845,38 +845,15 @@ class QueuePipelineTest {
      */
     @Test
     void aFailedReceiveStreamIsLoggedAsSuchNotAsMessageZero() {
-        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(QueuePipeline.class.getName());
-        List<java.util.logging.LogRecord> records = new CopyOnWriteArrayList<>();
-        java.util.logging.Handler handler = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                records.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        boolean parents = logger.getUseParentHandlers();
-        logger.addHandler(handler);
-        logger.setUseParentHandlers(false);
-        try {
+        try (JulCapture log = new JulCapture(QueuePipeline.class.getName())) {
             ReactiveQueue<String> q = queue(QueueSpec.named("gone"));
             QueuePipeline p = started(q.pipelineOnPayload(x -> Mono.empty()));
             assertThat(broker.delete("gone").block(WAIT)).isTrue();
             assertThatThrownBy(() -> p.onTerminate().block(WAIT)).isNotNull();
-            assertThat(records).extracting(java.util.logging.LogRecord::getMessage).anySatisfy(m -> assertThat(m)
+            assertThat(log.messages()).anySatisfy(m -> assertThat(m)
                     .startsWith("pipeline on queue 'gone' stopped: the receive stream failed: ")
                     .contains("gone"));
-            assertThat(records).extracting(java.util.logging.LogRecord::getMessage)
-                    .noneMatch(m -> m.contains("message 0"));
-        } finally {
-            logger.removeHandler(handler);
-            logger.setUseParentHandlers(parents);
+            assertThat(log.messages()).noneMatch(m -> m.contains("message 0"));
         }
     }
 }

@@ -216,31 +216,12 @@ class RillMetricsTest {
                     }
                     return method.invoke(q, args);
                 });
-        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(RillMetrics.class.getName());
-        List<java.util.logging.LogRecord> records = new CopyOnWriteArrayList<>();
-        java.util.logging.Handler handler = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                if (r.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
-                    records.add(r);
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        boolean parents = logger.getUseParentHandlers();
-        logger.addHandler(handler);
-        logger.setUseParentHandlers(false);
+        JulCapture log = new JulCapture(RillMetrics.class.getName());
         RillMetrics metrics = RillMetrics.of(view).refreshEvery(Duration.ofHours(1), vts);
         try {
             metrics.bindTo(registry);
             vts.advanceTimeBy(ofSeconds(60)); // 60 more failed resubscriptions
+            List<java.util.logging.LogRecord> records = log.records();
             assertThat(records).hasSize(1);
             assertThat(records.get(0).getMessage()).contains("metrics for queue 'orders': event stream failed")
                     .contains("not re-established after 10 attempts").doesNotContain("\n");
@@ -257,8 +238,7 @@ class RillMetricsTest {
             assertThat(records).hasSize(2);
         } finally {
             metrics.dispose();
-            logger.removeHandler(handler);
-            logger.setUseParentHandlers(parents);
+            log.close();
         }
     }
 

@@ -113,10 +113,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                     b.getBytes(b.readerIndex(), heard, heardLength, n);
                     heardLength += n;
                 }
-                if (heardLength == HEARD_BYTES || state == State.OPEN || state == State.CLOSED) {
-                    c.pipeline().remove(this);
-                }
                 c.fireChannelRead(msg);
+                boolean done = heardLength == HEARD_BYTES || state == State.OPEN || state == State.CLOSED;
+                if (done && c.pipeline().context(this) != null) {
+                    c.pipeline().remove(this); // the handshake is over: nothing more to keep
+                }
             }
         };
     }

@@ -14,8 +14,8 @@ import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.RillException;
 import io.netty.channel.ChannelOption;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
@@ -430,7 +430,7 @@ public final class RemoteBroker implements ReactiveBroker {
             }
             if (retries + 1 >= options.reconnectAttempts()) {
                 // this was the last attempt allowed (Retry.backoff(n) made n + 1 of them)
-                return Mono.error(new RillException("connection to " + where + " lost and not re-established after "
+                return Mono.error(new GaveUp("connection to " + where + " lost and not re-established after "
                         + (retries + 1) + " attempt" + (retries == 0 ? "" : "s") + ": " + e.getMessage(), e));
             }
             Duration delay = backoff(retries);
@@ -456,7 +456,8 @@ public final class RemoteBroker implements ReactiveBroker {
                         log(Level.ERROR, "connection to " + where + " not re-established after " + attempts
                                 + " attempt" + (attempts == 1 ? "" : "s") + " over " + seconds(away) + ", giving up: "
                                 + (e instanceof SetUpRefused ? "the server refused a queue on the new connection: "
-                                        : "") + words(t) + "; receive streams end and operations fail", t);
+                                        : "") + words(t instanceof GaveUp ? t.getCause() : t)
+                                + "; receive streams end and operations fail", t);
                     }
                     failAll();
                 });
@@ -480,6 +481,15 @@ public final class RemoteBroker implements ReactiveBroker {
                     c.close();
                     return new SetUpRefused(e);
                 });
+    }
+
+    /** The reconnect attempts are spent; the cause is the last one's failure. */
+    private static final class GaveUp extends RillException {
+        private static final long serialVersionUID = 1L;
+
+        GaveUp(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** A refusal of the server while a new connection was set up: retrying cannot help. */
