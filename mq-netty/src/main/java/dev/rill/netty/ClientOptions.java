@@ -27,15 +27,6 @@ public final class ClientOptions implements Cloneable {
      * is away.
      */
     public static final int UNLIMITED_RECONNECT_ATTEMPTS = Integer.MAX_VALUE;
-    /**
-     * The default of {@link #reconnectAttempts(int)} before it became unlimited.
-     *
-     * @deprecated the default is {@link #UNLIMITED_RECONNECT_ATTEMPTS}: a client that gave up after 10 attempts (about
-     *     35 s) was lost for good after a server restart that took longer (a graceful shutdown alone may drain for
-     *     20 s)
-     */
-    @Deprecated
-    public static final int DEFAULT_RECONNECT_ATTEMPTS = 10;
     /** Default for {@link #reconnectWait(Duration)}: 30 s. */
     public static final Duration DEFAULT_RECONNECT_WAIT = Duration.ofSeconds(30);
     /** Default for {@link #receiveWindow(int)}. */

@@ -7,7 +7,6 @@ import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.AuthenticationException;
-import dev.rill.netty.ClientOptions;
 import dev.rill.netty.Permissions;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
@@ -296,8 +295,8 @@ class RillRemoteBrokerTests {
                     server.disposeNow(T);
                     server = null;
                     // the server is down: every reconnect attempt reaches a port that closes the connection at once,
-                    // many more times than a client gives up after by default
-                    int attempts = ClientOptions.DEFAULT_RECONNECT_ATTEMPTS * 3;
+                    // three times as many as the 10 after which a client gave up by default before it was unlimited
+                    int attempts = 30;
                     refuseConnections(port, attempts);
 
                     server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(port), T);
