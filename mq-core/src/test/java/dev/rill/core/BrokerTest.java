@@ -106,18 +106,23 @@ class BrokerTest {
 
     @Test
     void rejectReasonDefaultsAndIsCut() {
+        assertThat(deadLetterReasons(null, "", "r".repeat(5_000)))
+                .containsExactly("rejected", "unspecified", "r".repeat(1_024));
+    }
+
+    /** Rejects one message with each reason, in order, and returns the reason headers of the dead letters. */
+    private static List<String> deadLetterReasons(String... reasons) {
         Broker b = Broker.create();
         MessageQueue<String> q = b.declare(QueueSpec.named("src").deadLetterQueue("dlq"));
-        q.send(msg("a"), 0);
-        q.send(msg("b"), 0);
-        q.send(msg("c"), 0);
-        List<Lease<String>> ls = q.receive(3, 0);
-        q.reject(ls.get(0).handle(), null, 1);
-        q.reject(ls.get(1).handle(), "", 1);
-        q.reject(ls.get(2).handle(), "r".repeat(5_000), 1);
-        List<Message<String>> dead = queue(b, "dlq").peek(10);
-        assertThat(dead).extracting(m -> m.headers().get(Message.HEADER_DEAD_LETTER_REASON))
-                .containsExactly("rejected", "unspecified", "r".repeat(1_024));
+        for (int i = 0; i < reasons.length; i++) {
+            q.send(msg("m" + i), 0);
+        }
+        List<Lease<String>> ls = q.receive(reasons.length, 0);
+        for (int i = 0; i < reasons.length; i++) {
+            q.reject(ls.get(i).handle(), reasons[i], 1);
+        }
+        return queue(b, "dlq").peek(10).stream().map(m -> m.headers().get(Message.HEADER_DEAD_LETTER_REASON))
+                .toList();
     }
 
     /**
@@ -126,17 +131,9 @@ class BrokerTest {
      */
     @Test
     void rejectReasonWithALoneSurrogateIsMadeEncodable() {
-        Broker b = Broker.create();
-        MessageQueue<String> q = b.declare(QueueSpec.named("src").deadLetterQueue("dlq"));
-        q.send(msg("a"), 0);
-        q.send(msg("b"), 0);
-        q.send(msg("c"), 0);
-        List<Lease<String>> ls = q.receive(3, 0);
-        q.reject(ls.get(0).handle(), "bad \uD83D here, \uD83D\uDE00 fine, \uDE00 too", 1);
-        q.reject(ls.get(1).handle(), "x".repeat(1_023) + "\uD83D\uDE00", 1); // the pair would straddle the cut
-        q.reject(ls.get(2).handle(), "tail \uD83D", 1);
-        List<Message<String>> dead = queue(b, "dlq").peek(10);
-        assertThat(dead).extracting(m -> m.headers().get(Message.HEADER_DEAD_LETTER_REASON))
+        // the second's pair would straddle the cut at 1024 characters
+        assertThat(deadLetterReasons("bad \uD83D here, \uD83D\uDE00 fine, \uDE00 too",
+                "x".repeat(1_023) + "\uD83D\uDE00", "tail \uD83D"))
                 .containsExactly("bad \uFFFD here, \uD83D\uDE00 fine, \uFFFD too", "x".repeat(1_023),
                         "tail \uFFFD");
     }
