@@ -9,7 +9,9 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -19,6 +21,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -46,7 +49,8 @@ import java.util.stream.Stream;
  * <p>Files: {@code <dir>/LOCK} (held with {@link FileChannel#tryLock()} while open: a second log on the same
  * directory fails at once) and segment files {@code <dir>/<first seq, 20 digits>.log}; see
  * {@code RecordFormat} for the format; after a recovery that cut a torn tail, {@code <segment>.cut-<UTC time>} with
- * the bytes cut (never read by the log). Each open starts a new segment, which begins with the declarations of
+ * the bytes cut (never read by the log); {@code <segment>.deleted}, a segment compaction dropped, until the log's
+ * unlinker thread (or the next open) unlinks it. Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
  * (compaction runs on the writer thread between batches; appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
@@ -66,6 +70,11 @@ public final class SegmentedLog implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(SegmentedLog.class.getName());
     static final String LOCK_FILE = "LOCK";
     static final String SUFFIX = ".log";
+    /**
+     * A segment compaction has dropped is first renamed to {@code <segment>.deleted} (durable with a directory fsync
+     * before the next segment is dropped), then unlinked by the log's unlinker thread; an open removes any left.
+     */
+    static final String DELETED_SUFFIX = ".deleted";
     /** Closed segments behind the active one from which relocation also takes a half-live oldest segment. */
     static final int RELOCATE_BEHIND = 8;
     /** Most segments relocated with one fsync. */
@@ -195,6 +204,8 @@ public final class SegmentedLog implements AutoCloseable {
         this.writer.setDaemon(true);
         this.syncer = new Thread(this::runSyncer, "rill-log-syncer-" + dir.getFileName());
         this.syncer.setDaemon(true);
+        this.unlinker = new Thread(this::runUnlinker, "rill-log-unlinker-" + dir.getFileName());
+        this.unlinker.setDaemon(true);
     }
 
     /**
@@ -248,6 +259,7 @@ public final class SegmentedLog implements AutoCloseable {
                     + " is locked)");
         }
         try {
+            removeDeleted(dir);
             LiveTracker tracker = new LiveTracker();
             ArrayDeque<LiveTracker.Segment> segments = new ArrayDeque<>();
             RecoveryReport report = recover(dir, tracker, segments, replay, started, forcer, options);
@@ -266,6 +278,7 @@ public final class SegmentedLog implements AutoCloseable {
             log.openSegment(base + 1);
             log.writer.start();
             log.syncer.start();
+            log.unlinker.start();
             return log;
         } catch (IOException | RuntimeException e) {
             lock.release();
@@ -312,6 +325,17 @@ public final class SegmentedLog implements AutoCloseable {
                 return n.length() == 20 + SUFFIX.length() && n.endsWith(SUFFIX) && n.substring(0, 20).chars()
                         .allMatch(Character::isDigit);
             }).sorted().toList();
+        }
+    }
+
+    /** Unlinks what a previous run renamed for deletion and did not get to unlink (open, before recovery). */
+    private static void removeDeleted(Path dir) throws IOException {
+        List<Path> left;
+        try (Stream<Path> s = Files.list(dir)) {
+            left = s.filter(p -> p.getFileName().toString().endsWith(SUFFIX + DELETED_SUFFIX)).toList();
+        }
+        for (Path p : left) {
+            Files.deleteIfExists(p);
         }
     }
 
@@ -1458,13 +1482,20 @@ public final class SegmentedLog implements AutoCloseable {
                     return; // dedup window still open for one of its messages
                 }
             }
+            // A rename, not the unlink itself: unlinking a large segment took the writer (and every append waiting
+            // for it) ~80 ms per 64 MiB segment, several hundred at worst (freeing its blocks and page cache). The
+            // rename drops the segment from the log as durably (recovery reads no such name); the unlinker thread
+            // frees it afterwards.
+            Path deleted = s.path.resolveSibling(s.path.getFileName() + DELETED_SUFFIX);
             try {
-                Files.deleteIfExists(s.path);
+                Files.move(s.path, deleted, StandardCopyOption.ATOMIC_MOVE);
+            } catch (NoSuchFileException e) {
+                deleted = null; // gone already
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "log: compaction could not delete " + s.path, e);
                 return;
             }
-            // Each unlink is made durable before the next, so a power loss leaves the oldest segments deleted and
+            // Each removal is made durable before the next, so a power loss leaves the oldest segments deleted and
             // the rest intact, never an older segment back without a later one (its SENDs replayed without the
             // ACKs that the later one held: acked messages back).
             try {
@@ -1476,11 +1507,42 @@ public final class SegmentedLog implements AutoCloseable {
                 segments.pollFirst();
                 segmentsDeleted++;
                 segmentCount = segments.size();
+                if (deleted != null) {
+                    toUnlink.add(deleted);
+                }
                 return;
             }
             segments.pollFirst();
             segmentsDeleted++;
             segmentCount = segments.size();
+            if (deleted != null) {
+                toUnlink.add(deleted);
+            }
+        }
+    }
+
+    /** Segments renamed for deletion, for the unlinker; {@link #NO_MORE} ends it. */
+    private final LinkedBlockingQueue<Path> toUnlink = new LinkedBlockingQueue<>();
+    private static final Path NO_MORE = Path.of("");
+    private final Thread unlinker;
+
+    /** The unlinker thread: unlinks each segment compaction renamed, until the log is closed. */
+    private void runUnlinker() {
+        while (true) {
+            Path p;
+            try {
+                p = toUnlink.take();
+            } catch (InterruptedException e) {
+                return; // a leftover is removed by the next open
+            }
+            if (p == NO_MORE) {
+                return;
+            }
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "log: could not remove " + p + " (compacted away; the next open tries again)", e);
+            }
         }
     }
 
@@ -1535,6 +1597,8 @@ public final class SegmentedLog implements AutoCloseable {
         try {
             writer.join();
             syncer.join();
+            toUnlink.add(NO_MORE); // after the writer: it renames no more
+            unlinker.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -367,6 +367,8 @@ class SegmentedLogTest {
             log.whenDurable(last).get(30, TimeUnit.SECONDS);
             await().atMost(Duration.ofSeconds(30)).until(() -> SegmentedLog.segmentFiles(dir).size() < afterAcks);
         }
+        // the writer renames a dropped segment; the unlinker thread removes it, and close() waits for it to finish
+        assertThat(deletedLeftovers(dir)).isEmpty();
         // what remains replays to exactly the live messages, with the queue still declared
         List<LogRecord> got = reopen(dir);
         List<Long> live = new ArrayList<>();
@@ -385,6 +387,29 @@ class SegmentedLogTest {
         live.removeAll(acked);
         assertThat(declared).isTrue();
         assertThat(live).containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(102, 120).boxed().toList());
+    }
+
+    private static List<Path> deletedLeftovers(Path d) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(d)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(SegmentedLog.DELETED_SUFFIX)).toList();
+        }
+    }
+
+    /**
+     * A segment renamed for deletion that a crash left before its unlink is never read (it may be damaged, or hold
+     * records whose acks are gone) and an open removes it.
+     */
+    @Test
+    void anOpenRemovesSegmentsRenamedForDeletionWithoutReadingThem() throws Exception {
+        try (SegmentedLog log = SegmentedLog.open(dir, LogOptions.defaults(), r -> { })) {
+            log.whenDurable(log.append(new LogRecord.Declare("q", "s".getBytes(StandardCharsets.UTF_8), 1)))
+                    .get(30, TimeUnit.SECONDS);
+        }
+        Path leftover = dir.resolve(SegmentedLog.fileName(1) + SegmentedLog.DELETED_SUFFIX);
+        Files.write(leftover, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9}); // not a segment: read, it would be damage
+        List<LogRecord> got = reopen(dir);
+        assertThat(got).singleElement().isInstanceOf(LogRecord.Declare.class);
+        assertThat(deletedLeftovers(dir)).isEmpty();
     }
 
     /**
