@@ -52,6 +52,13 @@ class ReconnectDefaultsTest {
                 .reconnectBackoff(Duration.ofMillis(5), Duration.ofMillis(20)).reconnectWait(Duration.ofMillis(300)));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("waits"), Codec.utf8()).block(TIMEOUT);
         server.disposeNow(TIMEOUT); // nothing listens any more: every attempt is refused
+        // until the client has seen the close, an operation goes out on the closing connection and fails as in flight
+        // ("connection ... lost"): wait for the client to know it is disconnected
+        String noConnection = "no connection to 127.0.0.1:" + server.port() + " within 300 ms";
+        await().atMost(TIMEOUT).until(() -> {
+            Throwable e = catchThrowable(() -> client.stats().block(Duration.ofSeconds(10)));
+            return e != null && e.getMessage() != null && e.getMessage().startsWith(noConnection);
+        });
 
         for (Throwable e : new Throwable[] {
                 catchThrowable(() -> client.stats().block(Duration.ofSeconds(10))),
