@@ -192,13 +192,12 @@ final class RillBrokers {
     }
 
     /**
-     * The client options of the properties. Unlike {@link ClientOptions#defaults()}, the connection is re-established
-     * however long the server is away (backoff up to 5 s): an application outlives a restart of its server, where a
-     * client that gave up would leave every pipeline stopped until the application itself is restarted. A
-     * {@link RillClientOptionsCustomizer} may set a limit.
+     * The client options of the properties, on {@link ClientOptions#defaults()}: the connection is re-established
+     * however long the server is away (the client's default, backoff up to 5 s), so an application outlives a restart
+     * of its server. A {@link RillClientOptionsCustomizer} may set a limit.
      */
     static ClientOptions clientOptions(RillProperties props, ResourceLoader resources, SslBundles sslBundles) {
-        ClientOptions options = ClientOptions.defaults().reconnectAttempts(Integer.MAX_VALUE);
+        ClientOptions options = ClientOptions.defaults();
         try {
             options = options.connectTimeout(props.getConnectTimeout());
         } catch (IllegalArgumentException e) {
