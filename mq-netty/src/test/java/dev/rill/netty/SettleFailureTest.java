@@ -6,9 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
 import dev.rill.core.LeaseOutcome;
-import dev.rill.core.Message;
 import dev.rill.core.OutboundMessage;
-import dev.rill.core.QueueEvent;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.Delivery;
@@ -19,8 +17,6 @@ import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
 import dev.rill.reactive.Rill;
 import dev.rill.reactive.RillException;
-import dev.rill.reactive.SendOptions;
-import dev.rill.reactive.SendResult;
 import dev.rill.reactive.internal.AckEach;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
@@ -34,7 +30,6 @@ import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
@@ -270,41 +265,20 @@ class SettleFailureTest {
         }
 
         /** Implements the transports' batched ack (AckEach) over the real queue's, failing while told to. */
-        private final class Queue<T> implements ReactiveQueue<T>, AckEach<T> {
-            private final ReactiveQueue<T> q;
+        private final class Queue<T> extends ForwardingQueue<T> implements AckEach<T> {
 
             Queue(ReactiveQueue<T> q) {
-                this.q = q;
-            }
-
-            @Override
-            public String name() {
-                return q.name();
-            }
-
-            @Override
-            public QueueSpec spec() {
-                return q.spec();
-            }
-
-            @Override
-            public Mono<SendResult<T>> send(OutboundMessage<T> message, SendOptions options) {
-                return q.send(message, options);
-            }
-
-            @Override
-            public Flux<SendResult<T>> sendMany(Publisher<OutboundMessage<T>> messages, SendOptions options) {
-                return q.sendMany(messages, options);
+                super(q);
             }
 
             @Override
             public Flux<Delivery<T>> receive(ReceiveOptions options) {
-                return q.receive(options).map(Failing::new);
+                return delegate.receive(options).map(Failing::new);
             }
 
             @Override
             public Mono<Delivery<T>> receiveOne(Duration wait) {
-                return q.receiveOne(wait).map(Failing::new);
+                return delegate.receiveOne(wait).map(Failing::new);
             }
 
             @Override
@@ -322,88 +296,47 @@ class SettleFailureTest {
                 }
                 List<Delivery<T>> real = new java.util.ArrayList<>(deliveries.size());
                 for (Delivery<T> d : deliveries) {
-                    real.add(((Failing<T>) d).d);
+                    real.add(((Failing<T>) d).real());
                 }
                 return settle("ack", Mono.empty())
-                        .then(Mono.defer(() -> ((AckEach<T>) q).ackEach(real)));
-            }
-
-            @Override
-            public Flux<QueueEvent> events() {
-                return q.events();
-            }
-
-            @Override
-            public Mono<QueueStats> stats() {
-                return q.stats();
-            }
-
-            @Override
-            public Flux<Message<T>> peek(int max) {
-                return q.peek(max);
-            }
-
-            @Override
-            public Mono<Long> purge() {
-                return q.purge();
+                        .then(Mono.defer(() -> ((AckEach<T>) delegate).ackEach(real)));
             }
         }
 
-        private final class Failing<T> implements Delivery<T> {
-            private final Delivery<T> d;
+        /** Settles through the real delivery unless told to fail; the server's own give-backs (release) always do. */
+        private final class Failing<T> extends ForwardingDelivery<T> {
 
             Failing(Delivery<T> d) {
-                this.d = d;
+                super(d);
             }
 
-            @Override
-            public Message<T> message() {
-                return d.message();
-            }
-
-            @Override
-            public int deliveryCount() {
-                return d.deliveryCount();
-            }
-
-            @Override
-            public long deadline() {
-                return d.deadline();
+            Delivery<T> real() {
+                return delegate;
             }
 
             @Override
             public Mono<Void> ack() {
-                return settle("ack", d.ack());
+                return settle("ack", delegate.ack());
             }
 
             @Override
             public Mono<Void> nack() {
-                return settle("nack", d.nack());
+                return settle("nack", delegate.nack());
             }
 
             @Override
             public Mono<Void> nack(Duration delay) {
-                return settle("nack", d.nack(delay));
+                return settle("nack", delegate.nack(delay));
             }
 
             @Override
             public Mono<Void> extend(Duration duration) {
-                return settle("extend", d.extend(duration));
+                return settle("extend", delegate.extend(duration));
             }
 
             @Override
             public Mono<Void> reject(String reason) {
-                return settle("reject", d.reject(reason));
-            }
-
-            @Override
-            public Mono<Void> release() {
-                return d.release(); // the server's own give-backs
-            }
-
-            @Override
-            public boolean isSettled() {
-                return d.isSettled();
+                return settle("reject", delegate.reject(reason));
             }
         }
     }
