@@ -45,6 +45,25 @@ class PeerLogTest {
     }
 
     @Test
+    void undeliverableMessagesAreRateLimitedLikeAReasonButNotCountedAsConnectionErrors() {
+        for (int i = 0; i < 5; i++) {
+            peers.undeliverable(peer, "queue 'jobs', subscription 1: message " + i + " cannot be delivered");
+        }
+        assertThat(log.lines()).containsExactly(
+                "subscription of 127.0.0.1:40001 [undeliverable]: queue 'jobs', subscription 1: message 0 cannot be"
+                        + " delivered",
+                "subscription of 127.0.0.1:40001 [undeliverable]: queue 'jobs', subscription 1: message 1 cannot be"
+                        + " delivered",
+                "subscription of 127.0.0.1:40001 [undeliverable]: queue 'jobs', subscription 1: message 2 cannot be"
+                        + " delivered");
+        assertThat(log.shown()).allSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.WARNING));
+        clock.advanceTimeBy(Duration.ofSeconds(60));
+        assertThat(log.lines()).hasSize(4).last().isEqualTo("[undeliverable] 2 more similar lines suppressed from"
+                + " 127.0.0.1 (at most 3 per peer and 8 in all, per reason and 60 s)");
+        assertThat(peers.counts()).hasSize(Reason.values().length).allSatisfy((reason, n) -> assertThat(n).isZero());
+    }
+
+    @Test
     void atMostNLinesPerReasonPeerAndWindowThenOneSummaryAtTheWindowsEnd() {
         for (int i = 0; i < 10; i++) {
             peers.refused(peer, Reason.AUTH_FAILED, "unknown token");

@@ -5,7 +5,9 @@ import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +33,9 @@ import reactor.core.scheduler.Schedulers;
  * every connection. Each reason remembers at most {@code maxPeers} hosts per window, the one seen least recently
  * forgotten first: a forgotten host that comes back gets a fresh budget (still within the reason's) and counts as
  * another peer in the summary.
- * Lines carry no token and no payload byte: only the server's own words and numbers.
+ * Lines carry no token and no payload byte: only the server's own words and numbers. Messages or events the server
+ * could not send on a subscription of an open connection ({@link #undeliverable}) are rate-limited the same way under
+ * a label of their own, but not counted: they are no connection errors.
  *
  * <p>Thread-safe. Callers are event loops: the decision and the count are taken on the caller's thread, the writing
  * (console I/O, which can block) happens on this log's scheduler, never on an event loop.
@@ -121,6 +125,8 @@ public final class PeerLog {
     private final long windowMillis;
     private final LongAdder[] counts = new LongAdder[Reason.values().length];
     private final Window[] windows = new Window[Reason.values().length];
+    /** The window of {@link #undeliverable}: rate-limited like a reason's, but no connection error. */
+    private final Window undeliverable;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -165,8 +171,29 @@ public final class PeerLog {
         this.windowMillis = window.toMillis();
         for (Reason r : Reason.values()) {
             counts[r.ordinal()] = new LongAdder();
-            windows[r.ordinal()] = new Window(r);
+            windows[r.ordinal()] = new Window(r.label, r.level, true);
         }
+        undeliverable = new Window(UNDELIVERABLE, Level.WARNING, false);
+    }
+
+    /** The label of {@link #undeliverable}'s lines. */
+    static final String UNDELIVERABLE = "undeliverable";
+
+    /** Bound on the text an {@link #undeliverable} line takes from its cause: the numbers come at its end. */
+    private static final int MAX_UNDELIVERABLE = 600;
+
+    /**
+     * A message or an event the server could not send on a subscription of an open connection, which stays open: a
+     * message stored in the server's JVM that no frame a client accepts can carry (rejected to its dead-letter queue,
+     * or the subscription ended), a value of the served broker the wire cannot carry (the subscription ended). Logged
+     * at WARNING, rate-limited as the reasons are (label {@value #UNDELIVERABLE}), not counted as a connection error.
+     *
+     * @param remote the peer's address (null when unknown)
+     * @param what what happened, in words: the queue, the message id, sizes, what the server did; no payload
+     */
+    public void undeliverable(SocketAddress remote, String what) {
+        report(remote, undeliverable, "subscription of " + address(remote) + " [" + UNDELIVERABLE + "]: "
+                + clean(what, MAX_UNDELIVERABLE), null);
     }
 
     /**
@@ -245,10 +272,12 @@ public final class PeerLog {
             if (!closed.compareAndSet(false, true)) {
                 return Mono.empty();
             }
-            for (Window w : windows) {
+            List<Window> all = new ArrayList<>(List.of(windows));
+            all.add(undeliverable);
+            for (Window w : all) {
                 String s = w.endNow();
                 if (s != null) {
-                    write(() -> LOG.log(w.reason.level, s));
+                    write(() -> LOG.log(w.level, s));
                 }
             }
             return ownsScheduler ? scheduler.disposeGracefully().onErrorComplete() : Mono.empty();
@@ -257,10 +286,13 @@ public final class PeerLog {
 
     private void report(SocketAddress remote, Reason reason, String line, Throwable bug) {
         counts[reason.ordinal()].increment();
+        report(remote, windows[reason.ordinal()], line, bug);
+    }
+
+    private void report(SocketAddress remote, Window w, String line, Throwable bug) {
         if (closed.get()) {
-            return; // the server is gone; the count stands
+            return; // the server is gone; a reason's count stands
         }
-        Window w = windows[reason.ordinal()];
         String summary;
         boolean emit;
         synchronized (w) {
@@ -283,7 +315,7 @@ public final class PeerLog {
             }
         }
         if (summary != null || emit) {
-            Level level = reason.level;
+            Level level = w.level;
             write(() -> {
                 if (summary != null) {
                     LOG.log(level, summary);
@@ -322,9 +354,12 @@ public final class PeerLog {
         long suppressed;
     }
 
-    /** One reason's rate-limit window. Guarded by itself. */
+    /** One reason's rate-limit window (or {@link #undeliverable}'s). Guarded by itself. */
     private final class Window {
-        final Reason reason;
+        final String label;
+        final Level level;
+        /** Whether its lines are connections counted in {@link #counts()}: the summary says so. */
+        final boolean counted;
         long start;
         /** Lines written in the window, from every host. */
         int lines;
@@ -344,8 +379,10 @@ public final class PeerLog {
             }
         };
 
-        Window(Reason reason) {
-            this.reason = reason;
+        Window(String label, Level level, boolean counted) {
+            this.label = label;
+            this.level = level;
+            this.counted = counted;
         }
 
         void suppress(String host, Peer p) {
@@ -374,10 +411,10 @@ public final class PeerLog {
             top = null;
             topCount = 0;
             peers.clear();
-            return n == 0 ? null : "[" + reason.label + "] " + n + " more similar line" + (n == 1 ? "" : "s")
+            return n == 0 ? null : "[" + label + "] " + n + " more similar line" + (n == 1 ? "" : "s")
                     + " suppressed from " + from + " (at most " + linesPerPeer + " per peer and " + linesPerReason
-                    + " in all, per reason and " + seconds(windowMillis) + "; every one is counted:"
-                    + " RillServer.connectionErrors(), rill_connection_errors_total)";
+                    + " in all, per reason and " + seconds(windowMillis) + (counted ? "; every one is counted:"
+                    + " RillServer.connectionErrors(), rill_connection_errors_total)" : ")");
         }
 
         /** The window's end came with suppressed lines: writes their summary. */
@@ -388,7 +425,7 @@ public final class PeerLog {
                 s = end();
             }
             if (s != null) {
-                LOG.log(reason.level, s);
+                LOG.log(level, s);
             }
         }
 
@@ -424,13 +461,18 @@ public final class PeerLog {
 
     /** @return {@code s} on one line (control characters replaced) and at most {@value #MAX_WHY} characters */
     static String clean(String s) {
+        return clean(s, MAX_WHY);
+    }
+
+    /** @return {@code s} on one line (control characters replaced) and at most {@code max} characters */
+    private static String clean(String s, int max) {
         String t = s == null ? "" : s;
-        StringBuilder b = new StringBuilder(Math.min(t.length(), MAX_WHY + 1));
-        for (int i = 0; i < t.length() && b.length() < MAX_WHY; i++) {
+        StringBuilder b = new StringBuilder(Math.min(t.length(), max + 1));
+        for (int i = 0; i < t.length() && b.length() < max; i++) {
             char c = t.charAt(i);
             b.append(c < 0x20 || c == 0x7f ? ' ' : c);
         }
-        if (t.length() > MAX_WHY) {
+        if (t.length() > max) {
             b.append('…');
         }
         return b.toString();

@@ -1078,6 +1078,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final class ServerSubscription extends CancellableSubscriber<Delivery<byte[]>> {
         final int id;
         final String queue;
+        /** The queue served: its spec says whether a message no frame can carry may be dead-lettered. */
+        final ReactiveQueue<byte[]> served;
         final AtomicInteger hops = new AtomicInteger();
         long heldCredit; // granted by the client, not yet requested because the channel was not writable
         boolean ended;
@@ -1088,6 +1090,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         ServerSubscription(int id, String queue, ReactiveQueue<byte[]> q) {
             this.id = id;
             this.queue = queue;
+            this.served = q;
             this.ackEach = q instanceof AckEach<?> a ? (AckEach<byte[]>) a : null;
         }
 
@@ -1141,28 +1144,92 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (!(payload instanceof byte[] bytes)) {
                 // a served broker of another implementation that ignores the codec of the server's view (Rill's
                 // brokers convert). Give it back, uncounted, and end this stream with an error that says so.
-                d.release().subscribe(null, e -> { });
-                cancel();
-                end(ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' gave the server a message (id " + m.id()
-                        + ") whose payload is a " + payload.getClass().getName() + ", not bytes, through a "
-                        + "Codec.bytes() view: the served broker must convert payloads to the codec of each view");
+                giveBackAndEnd(d, ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' gave the server a message (id "
+                        + m.id() + ") whose payload is a " + payload.getClass().getName() + ", not bytes, through a "
+                        + "Codec.bytes() view: the served broker must convert payloads to the codec of each view",
+                        "its message " + m.id() + " has a payload that is not bytes; the subscription ended");
                 return;
             }
-            String undeliverable = undeliverable(m.key(), m.headers(), bytes.length);
-            if (undeliverable != null) {
-                // stored in the server's JVM, never through a SEND: it cannot go out in any frame the client
-                // accepts. Give it back uncounted and end this stream saying so, rather than write a frame that
-                // would end the connection, again at every delivery.
-                d.release().subscribe(null, e -> { });
-                cancel();
-                end(ErrorCode.INVALID_ARGUMENT, fit("queue '" + queue + "' holds a message (id " + m.id()
-                        + ") that cannot be delivered over the network: " + undeliverable));
+            Unframeable unframeable = undeliverable(m.key(), m.headers(), bytes.length);
+            if (unframeable != null) {
+                unframeable(d, m.id(), bytes.length, unframeable);
                 return;
             }
             long tag = nextTag++;
             held.put(tag, new Held(d, this));
             write(new Frame.Deliver(id, tag, m.id(), d.deliveryCount(), d.deadline(), m.timestamp(), m.key(),
                     m.priority(), m.headers(), bytes));
+        }
+
+        /**
+         * A message stored in the server's JVM (it never passed a SEND) that no DELIVER a client accepts can carry.
+         * With a dead-letter policy it is rejected (to the dead-letter queue, with why as the reason; dropped when
+         * the queue discards dead letters) and the subscription goes on: the credit it took is asked for again once
+         * the reject is done, so a consumer asking for one at a time still gets the next message. Without one it is
+         * given back uncounted and the subscription ends naming it, its size, the limit and the remedies: losing it
+         * silently would be worse, and the next subscription meets it again.
+         */
+        private void unframeable(Delivery<byte[]> d, long messageId, int payloadLength, Unframeable u) {
+            String fact = "message " + messageId + " (a " + payloadLength + "-byte payload) cannot be delivered over "
+                    + "the network: " + u.why();
+            QueueSpec spec = served.spec();
+            java.util.Optional<String> dlq = spec.deadLetterQueue();
+            if (dlq.isPresent() || spec.discardsDeadLetters()) {
+                peers.undeliverable(remote, "queue '" + queue + "', subscription " + id + ": " + fact + "; "
+                        + dlq.map(n -> "moved to its dead-letter queue '" + n + "'")
+                                .orElse("dropped: the queue discards dead letters"));
+                Mono<Void> reject;
+                try {
+                    reject = d.reject(fact);
+                } catch (RuntimeException e) {
+                    reject = Mono.error(e);
+                }
+                reject.subscribe(null, e -> afterReject(d, messageId, e), () -> afterReject(d, messageId, null));
+                return;
+            }
+            giveBackAndEnd(d, ErrorCode.INVALID_ARGUMENT, "queue '" + queue + "' holds a message (id " + messageId
+                    + ", a " + payloadLength + "-byte payload) that cannot be delivered over the network: " + u.why()
+                    + "; give queue '" + queue + "' a dead-letter queue (such a message is then moved there and the "
+                    + "stream goes on)" + (u.tooLarge() ? ", raise the server's maxFrameSize (rill serve "
+                    + "--max-frame-size)," : "") + " or consume it in the server's JVM",
+                    fact + "; the subscription ended: the queue has no dead-letter queue");
+        }
+
+        /** The reject of an unframeable message completed ({@code failure} null) or failed; back on the event loop. */
+        private void afterReject(Delivery<byte[]> d, long messageId, Throwable failure) {
+            Runnable done = () -> rejected(d, messageId, failure);
+            if (loop.inEventLoop()) {
+                done.run();
+            } else if (!hop(done) && failure != null) {
+                d.release().subscribe(null, e -> { }); // the connection is gone: give it back if the reject left it
+            }
+        }
+
+        private void rejected(Delivery<byte[]> d, long messageId, Throwable failure) {
+            if (failure != null && !(failure instanceof LeaseExpiredException)) {
+                // the queue closed, its log failed...: give it back (the stream usually ends on its own) and say so
+                d.release().subscribe(null, e -> { });
+                if (!ended && subscriptions.get(id) == this) {
+                    cancel();
+                    end(Wire.codeOf(failure), fit("queue '" + queue + "' holds a message (id " + messageId + ") that "
+                            + "cannot be delivered over the network, and rejecting it to its dead-letter queue failed: "
+                            + text(failure)));
+                }
+                return;
+            }
+            // rejected; or its lease ran out first, and it is back in the queue, met again at its next delivery.
+            // Either way the credit it took was not used: ask for it again, no more, no less
+            if (!ended && subscriptions.get(id) == this) {
+                credit(1);
+            }
+        }
+
+        /** Gives {@code d} back uncounted and ends this subscription with {@code message}; logs {@code line}. */
+        private void giveBackAndEnd(Delivery<byte[]> d, ErrorCode code, String message, String line) {
+            d.release().subscribe(null, e -> { });
+            cancel();
+            peers.undeliverable(remote, "queue '" + queue + "', subscription " + id + ": " + line);
+            end(code, fit(message));
         }
 
         @Override
@@ -1600,19 +1667,22 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Why a message cannot go out in a DELIVER, and whether a larger maximum frame size would let it. */
+    private record Unframeable(String why, boolean tooLarge) {
+    }
+
     /** @return why a message cannot go out in a DELIVER (too large, or text with no UTF-8 form), or null */
-    private String undeliverable(String key, Map<String, String> headers, int payloadLength) {
+    private Unframeable undeliverable(String key, Map<String, String> headers, int payloadLength) {
         long length;
         try {
             length = FrameEncoder.deliverLength(key, headers, payloadLength);
         } catch (IllegalArgumentException e) {
-            return fit(String.valueOf(e.getMessage()));
+            return new Unframeable(fit(String.valueOf(e.getMessage())), false);
         }
         long max = (long) options.maxFrameSize() + Limits.DELIVERY_HEADROOM;
-        return length <= max ? null : "its DELIVER would be " + length + " bytes, more than the " + max
-                + " a client accepts from this server (maxFrameSize " + options.maxFrameSize() + " + "
-                + Limits.DELIVERY_HEADROOM + "): raise the server's maxFrameSize (rill serve --max-frame-size) or "
-                + "consume it in the server's JVM";
+        return length <= max ? null : new Unframeable("its DELIVER would be " + length + " bytes, more than the " + max
+                + " bytes a client accepts from this server (maxFrameSize " + options.maxFrameSize() + " + "
+                + Limits.DELIVERY_HEADROOM + " delivery headroom)", true);
     }
 
     /**
@@ -1626,11 +1696,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         long size = 0;
         for (int i = 0; i < peeked.size(); i++) {
             PeekedMessage m = peeked.get(i);
-            String why = undeliverable(m.key(), m.headers(), m.payload().length);
-            if (why != null) { // the first is reported; a later one waits until it is first
+            Unframeable u = undeliverable(m.key(), m.headers(), m.payload().length);
+            if (u != null) { // the first is reported; a later one waits until it is first
                 if (i == 0) {
                     throw new IllegalArgumentException("queue '" + queue + "' holds a message (id " + m.messageId()
-                            + ") that cannot be sent over the network: " + why);
+                            + ") that cannot be sent over the network: " + u.why() + (u.tooLarge() ? ": raise the "
+                            + "server's maxFrameSize (rill serve --max-frame-size) or consume it in the server's JVM"
+                            : ": consume it in the server's JVM"));
                 }
                 return peeked.subList(0, i);
             }
