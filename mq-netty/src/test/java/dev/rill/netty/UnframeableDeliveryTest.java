@@ -13,6 +13,7 @@ import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.ReceiveOptions;
+import dev.rill.reactive.RillException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -24,9 +25,11 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.reactivestreams.Subscription;
+import reactor.core.Disposable;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 import reactor.test.StepVerifier;
 
 /**
@@ -35,7 +38,10 @@ import reactor.test.StepVerifier;
  * limit as the reason, and the subscription goes on with the next message, its credit intact; a queue without one
  * keeps it (losing it silently is worse) and the subscription ends with an error naming it, its size, the limit and
  * the remedies. Before, every subscription ended at that message, which the next subscription (a pipeline's
- * resubscription, another consumer) met again: the queue was stuck for every remote consumer.
+ * resubscription, another consumer) met again: the queue was stuck for every remote consumer. A served broker that
+ * hands out values the wire cannot carry (a priority out of range, a header without a value, an event without a type)
+ * ends only the subscription concerned, where it ended the connection with every stream and operation on it (or left
+ * the lease taken, or dropped the event without a word).
  */
 class UnframeableDeliveryTest {
 
@@ -200,6 +206,91 @@ class UnframeableDeliveryTest {
         await().atMost(TIMEOUT).until(() -> warnings("[undeliverable]").size() == 10);
         assertThat(warnings("[undeliverable]")).allSatisfy(l -> assertThat(l).contains("queue 'plain'")
                 .contains("message 2").contains("the subscription ended: the queue has no dead-letter queue"));
+    }
+
+    @Test
+    void aDeliveryTheEncoderRefusesEndsOnlyItsSubscriptionAndIsGivenBack() throws Exception {
+        servedDeliveryEndsOnlyItsSubscription(m -> new Message<>(m.id(), m.payload(), m.key(), 300, m.headers(),
+                m.timestamp()), "priority out of range for the wire: 300");
+    }
+
+    @Test
+    void aDeliveryNoFrameCanHoldEndsOnlyItsSubscriptionAndIsGivenBackAtOnce() throws Exception {
+        java.util.Map<String, String> nullValue = new java.util.HashMap<>();
+        nullValue.put("h", null); // thrown while the server looked at it: the lease stayed taken, the stream hung
+        servedDeliveryEndsOnlyItsSubscription(m -> new Message<>(m.id(), m.payload(), m.key(), m.priority(),
+                nullValue, m.timestamp()), "NullPointerException");
+    }
+
+    /**
+     * A served broker hands out the message "bad" of queue "odd" as {@code bad} makes it: the remote stream on "odd"
+     * ends with an error naming it and {@code why}, the message is back in the queue at once, uncounted, and a stream
+     * of another queue on the same connection still delivers.
+     */
+    private void servedDeliveryEndsOnlyItsSubscription(UnaryOperator<Message<Object>> bad, String why)
+            throws Exception {
+        ReactiveBroker served = new Wrapping(local, d -> "bad".equals(new String((byte[]) d.message().payload(),
+                StandardCharsets.UTF_8)) ? new ForwardingDelivery<>(d) {
+                    @Override
+                    public Message<Object> message() {
+                        return bad.apply(delegate.message());
+                    }
+                } : d, e -> e);
+        ReactiveBroker client = client(served);
+        BlockingQueue<String> other = receiving(client, "other");
+        ReactiveQueue<byte[]> odd = local.queue(QueueSpec.named("odd"), Codec.bytes()).block(TIMEOUT);
+        odd.send(text("bad")).block(TIMEOUT);
+
+        StepVerifier.create(client.queue(QueueSpec.named("odd"), Codec.bytes()).flatMapMany(ReactiveQueue::receive))
+                .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(RillException.class)
+                        .hasMessageContaining("queue 'odd' gave the server a delivery (message 1)")
+                        .hasMessageContaining(why))
+                .verify(TIMEOUT);
+        await().atMost(TIMEOUT).until(() -> fixture.stats("odd").ready() == 1); // not at the visibility timeout
+        assertThat(odd.receiveOne(Duration.ZERO).block(TIMEOUT).deliveryCount()).as("uncounted").isEqualTo(1);
+
+        stillConnected(client, "other", other);
+    }
+
+    @Test
+    void anEventThatCannotBeSentEndsOnlyItsEventsStream() throws Exception {
+        ReactiveBroker served = new Wrapping(local, d -> d, e -> "ev".equals(e.queue()) && e.messageId() == 2
+                ? new QueueEvent(null, e.queue(), e.messageId(), e.deliveryCount(), e.detail(), e.timestamp()) : e);
+        ReactiveBroker client = client(served);
+        BlockingQueue<String> other = receiving(client, "other");
+        ReactiveQueue<byte[]> remote = client.queue(QueueSpec.named("ev"), Codec.bytes()).block(TIMEOUT);
+        BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+        Disposable d = remote.events().subscribe(events::add, events::add);
+        fixture.atEnd(d::dispose);
+        client.stats().block(TIMEOUT); // the events stream is open on the server once a round trip after it came back
+        ReactiveQueue<byte[]> ev = local.queue(QueueSpec.named("ev"), Codec.bytes()).block(TIMEOUT);
+        // sent on another thread than the connection's: the events reach the server's stream there
+        Mono.defer(() -> ev.send(text("one")).then(ev.send(text("two")))).subscribeOn(Schedulers.single())
+                .block(TIMEOUT);
+
+        assertThat(events.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(QueueEvent.class);
+        assertThat(events.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(RillException.class)
+                .asString().contains("queue 'ev' gave the server an event (message 2)")
+                .contains("eventType");
+        stillConnected(client, "other", other);
+    }
+
+    /** A stream on {@code queue} of {@code client}, open until the end of the test. */
+    private BlockingQueue<String> receiving(ReactiveBroker client, String queue) {
+        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        Disposable d = q.receive().flatMap(x -> x.ack().thenReturn(x.payload()))
+                .subscribe(got::add, e -> got.add("error: " + e));
+        fixture.atEnd(d::dispose);
+        return got;
+    }
+
+    /** The connection still works: a message sent now reaches the stream opened before. */
+    private static void stillConnected(ReactiveBroker client, String queue, BlockingQueue<String> got)
+            throws InterruptedException {
+        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("after")).block(TIMEOUT);
+        assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("after");
     }
 
     /** A remote receive stream asked for one delivery at a time, as each is taken; cancelled at the end. */

@@ -11,6 +11,7 @@ import dev.rill.netty.ServerOptions;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
 import dev.rill.netty.internal.protocol.FrameEncoder;
+import dev.rill.netty.internal.protocol.FrameRefusedException;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.netty.internal.protocol.PeekedMessage;
 import dev.rill.netty.internal.protocol.ProtocolException;
@@ -190,6 +191,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof FrameRefusedException r && r.frame() != null && refused(r)) {
+            return;
+        }
         Throwable c = cause;
         while (!(c instanceof ProtocolException) && c.getCause() != null && c.getCause() != c) {
             c = c.getCause();
@@ -203,6 +207,34 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         } else {
             fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(cause), cause); // a bug: a decoder's, say
         }
+    }
+
+    /**
+     * The encoder refused a frame of one subscription (a served broker's value the wire cannot carry: a priority or
+     * delivery count out of range). Nothing of it was written, so the connection's byte stream is intact: only that
+     * subscription ends, with the reason, its delivery given back uncounted; the connection, its other subscriptions
+     * and the operations in flight go on. Called within the write, on the event loop.
+     *
+     * @return whether the frame was one subscription's (else the refusal ends the connection, as any bug)
+     */
+    private boolean refused(FrameRefusedException r) {
+        Frame f = r.frame();
+        String why = r.getCause() != null ? String.valueOf(r.getCause().getMessage()) : String.valueOf(r.getMessage());
+        if (f instanceof Frame.Deliver d) {
+            Held h = held.remove(d.deliveryTag());
+            if (h != null) {
+                h.subscription.refused(h.delivery, d.messageId(), why);
+            }
+            return true;
+        }
+        if (f instanceof Frame.Event e) {
+            EventSubscription s = eventSubscriptions.get(e.subscriptionId());
+            if (s != null) {
+                s.refused(e.messageId(), why);
+            }
+            return true;
+        }
+        return false;
     }
 
     @Override
@@ -986,7 +1018,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     + options.maxSubscriptionsPerConnection() + " subscriptions per connection"));
             return;
         }
-        EventSubscription s = new EventSubscription(id);
+        EventSubscription s = new EventSubscription(id, f.queue());
         eventSubscriptions.put(id, s);
         write(new Frame.SubscribeOk(id));
         q.events().subscribe(s);
@@ -999,11 +1031,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      */
     private final class EventSubscription extends CancellableSubscriber<QueueEvent> {
         final int id;
+        final String queue;
         final AtomicInteger hops = new AtomicInteger();
         boolean ended;
 
-        EventSubscription(int id) {
+        EventSubscription(int id, String queue) {
             this.id = id;
+            this.queue = queue;
         }
 
         @Override
@@ -1024,8 +1058,26 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             // with an unpaired surrogate. Fitted like an error's text (itself when it fits), as the encoder would
             // refuse it and the connection would end
             String detail = e.detail() == null ? null : fit(e.detail());
-            write(new Frame.Event(id, e.type(), e.messageId(), Math.max(0, e.deliveryCount()), detail,
-                    e.timestamp()));
+            Frame.Event frame;
+            try {
+                frame = new Frame.Event(id, e.type(), e.messageId(), Math.max(0, e.deliveryCount()), detail,
+                        e.timestamp());
+            } catch (RuntimeException x) {
+                // a served broker's event without a type: thrown here on a hop, it was dropped without a word
+                refused(e.messageId(), x.toString());
+                return;
+            }
+            write(frame); // an EVENT the encoder refuses comes back through exceptionCaught: refused below
+        }
+
+        /** On the event loop: an event cannot be sent; this stream ends saying so, the connection goes on. */
+        void refused(long messageId, String why) {
+            cancel();
+            peers.undeliverable(remote, "events of queue '" + queue + "', subscription " + id + ": an event (message "
+                    + messageId + ") cannot be sent over the network: " + why + "; the events stream ended");
+            end(ErrorCode.INTERNAL_ERROR, fit("queue '" + queue + "' gave the server an event (message " + messageId
+                    + ") that cannot be sent over the network: " + why + "; the served broker must give events the"
+                    + " wire can carry (docs/protocol.md, EVENT)"));
         }
 
         @Override
@@ -1139,26 +1191,53 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 d.release().subscribe(null, e -> { });
                 return;
             }
-            var m = d.message();
-            Object payload = ((Message<?>) m).payload();
+            long messageId = 0;
+            Object payload;
+            Unframeable unframeable = null;
+            Frame.Deliver frame = null;
+            try {
+                var m = d.message();
+                messageId = m.id();
+                payload = ((Message<?>) m).payload();
+                if (payload instanceof byte[] bytes) {
+                    unframeable = undeliverable(m.key(), m.headers(), bytes.length);
+                    if (unframeable == null) {
+                        frame = new Frame.Deliver(id, nextTag, messageId, d.deliveryCount(), d.deadline(),
+                                m.timestamp(), m.key(), m.priority(), m.headers(), bytes);
+                    }
+                }
+            } catch (RuntimeException e) {
+                // a served broker's delivery no DELIVER can hold (headers with a null, say): as an encoder's refusal
+                refused(d, messageId, e.toString());
+                return;
+            }
             if (!(payload instanceof byte[] bytes)) {
                 // a served broker of another implementation that ignores the codec of the server's view (Rill's
                 // brokers convert). Give it back, uncounted, and end this stream with an error that says so.
                 giveBackAndEnd(d, ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' gave the server a message (id "
-                        + m.id() + ") whose payload is a " + payload.getClass().getName() + ", not bytes, through a "
-                        + "Codec.bytes() view: the served broker must convert payloads to the codec of each view",
-                        "its message " + m.id() + " has a payload that is not bytes; the subscription ended");
+                        + messageId + ") whose payload is a " + (payload == null ? "null" : payload.getClass()
+                        .getName()) + ", not bytes, through a Codec.bytes() view: the served broker must convert "
+                        + "payloads to the codec of each view", "its message " + messageId + " has a payload that is "
+                        + "not bytes; the subscription ended");
                 return;
             }
-            Unframeable unframeable = undeliverable(m.key(), m.headers(), bytes.length);
             if (unframeable != null) {
-                unframeable(d, m.id(), bytes.length, unframeable);
+                unframeable(d, messageId, bytes.length, unframeable);
                 return;
             }
-            long tag = nextTag++;
-            held.put(tag, new Held(d, this));
-            write(new Frame.Deliver(id, tag, m.id(), d.deliveryCount(), d.deadline(), m.timestamp(), m.key(),
-                    m.priority(), m.headers(), bytes));
+            held.put(nextTag++, new Held(d, this));
+            write(frame); // a DELIVER the encoder refuses comes back through exceptionCaught: refused below
+        }
+
+        /**
+         * On the event loop: the served broker gave a delivery the wire cannot carry (a value out of range). Ends this
+         * subscription saying so, the delivery given back uncounted; the connection goes on.
+         */
+        void refused(Delivery<byte[]> d, long messageId, String why) {
+            giveBackAndEnd(d, ErrorCode.INTERNAL_ERROR, "queue '" + queue + "' gave the server a delivery (message "
+                    + messageId + ") that cannot be sent over the network: " + why + "; the served broker must keep "
+                    + "to the wire's ranges (docs/protocol.md, DELIVER)", "its delivery of message " + messageId
+                    + " cannot be sent over the network: " + why + "; the subscription ended");
         }
 
         /**
