@@ -43,24 +43,6 @@ class EncodeFailureTest {
         return fixture.connect(fixture.serve(ServerOptions.defaults()), ClientOptions.defaults().reconnectAttempts(0));
     }
 
-    /** A stream on {@code queue} of {@code client}, open until the end of the test. */
-    private BlockingQueue<String> receiving(ReactiveBroker client, String queue) {
-        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
-        BlockingQueue<String> got = new LinkedBlockingQueue<>();
-        Disposable d = q.receive().flatMap(x -> x.ack().thenReturn(x.message().payload()))
-                .subscribe(got::add, e -> got.add("error: " + e));
-        fixture.atEnd(d::dispose);
-        return got;
-    }
-
-    /** The connection still works: a message sent now reaches the stream opened before the bad call. */
-    private static void stillConnected(ReactiveBroker client, String queue, BlockingQueue<String> got)
-            throws InterruptedException {
-        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
-        q.send(OutboundMessage.of("after")).block(TIMEOUT);
-        assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("after");
-    }
-
     /**
      * A nack delay or lease extension too long for a count of milliseconds (e.g. {@code Duration.ofSeconds(Long.MAX_VALUE)})
      * saturates as it does in one JVM: the message waits "forever", the call returns its Mono. It threw an
@@ -77,8 +59,8 @@ class EncodeFailureTest {
         d.extend(forever).block(TIMEOUT);
         d.nack(forever).block(TIMEOUT);
         assertThat(q.stats().block(TIMEOUT).delayed()).isEqualTo(1);
-        BlockingQueue<String> got = receiving(client, "huge.after");
-        stillConnected(client, "huge.after", got);
+        BlockingQueue<String> got = fixture.receiving(client, "huge.after");
+        ServingFixture.stillConnected(client, "huge.after", got);
     }
 
     /**
@@ -89,7 +71,7 @@ class EncodeFailureTest {
     @Test
     void aNameTheWireCannotCarryFailsTheCallNotTheConnection() throws Exception {
         ReactiveBroker client = client();
-        BlockingQueue<String> got = receiving(client, "work");
+        BlockingQueue<String> got = fixture.receiving(client, "work");
         for (String bad : List.of(TOO_LONG, UNPAIRED)) {
             List<Supplier<Mono<?>>> calls = List.of(
                     () -> client.lookup(bad, Codec.utf8()),
@@ -104,7 +86,7 @@ class EncodeFailureTest {
                                 : "unpaired surrogate");
             }
         }
-        stillConnected(client, "work", got);
+        ServingFixture.stillConnected(client, "work", got);
     }
 
     /**
@@ -115,7 +97,7 @@ class EncodeFailureTest {
     @Test
     void aTtlTheWireCannotCarryIsRefused() throws Exception {
         ReactiveBroker client = client();
-        BlockingQueue<String> got = receiving(client, "work");
+        BlockingQueue<String> got = fixture.receiving(client, "work");
         ReactiveQueue<String> q = client.queue(QueueSpec.named("ttl"), Codec.utf8()).block(TIMEOUT);
         assertThatThrownBy(() -> q.send(OutboundMessage.of("x").ttl(Duration.ofNanos(999_999))).block(TIMEOUT))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl")
@@ -123,7 +105,7 @@ class EncodeFailureTest {
         assertThatThrownBy(() -> q.send(OutboundMessage.of("x").ttl(Duration.ofSeconds(Long.MAX_VALUE)))
                 .block(TIMEOUT)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl");
         assertThat(ServingFixture.stats(local, "ttl").ready()).isZero();
-        stillConnected(client, "work", got);
+        ServingFixture.stillConnected(client, "work", got);
     }
 
     /**
@@ -150,7 +132,7 @@ class EncodeFailureTest {
     void aLongOrUnencodableEventDetailIsFittedNotTheConnection() throws Exception {
         local.queue(QueueSpec.named("ev").deadLetterQueue("ev.dlq"), Codec.utf8()).block(TIMEOUT);
         ReactiveBroker client = client();
-        BlockingQueue<String> got = receiving(client, "work");
+        BlockingQueue<String> got = fixture.receiving(client, "work");
         ReactiveQueue<String> remote = client.queue(QueueSpec.named("ev").deadLetterQueue("ev.dlq"), Codec.utf8())
                 .block(TIMEOUT);
         BlockingQueue<QueueEvent> events = new LinkedBlockingQueue<>();
@@ -170,7 +152,7 @@ class EncodeFailureTest {
             assertThat(e.detail().getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(8192);
             assertThat(e.detail()).startsWith(reason.substring(0, 3));
         }
-        stillConnected(client, "work", got);
+        ServingFixture.stillConnected(client, "work", got);
     }
 
     /**
@@ -182,10 +164,10 @@ class EncodeFailureTest {
     void describingAQueueWithASubMillisecondDurationFailsTheLookupNotTheConnection() throws Exception {
         local.queue(QueueSpec.named("fast").visibilityTimeout(Duration.ofNanos(500_000)), Codec.utf8()).block(TIMEOUT);
         ReactiveBroker client = client();
-        BlockingQueue<String> got = receiving(client, "work");
+        BlockingQueue<String> got = fixture.receiving(client, "work");
         assertThatThrownBy(() -> client.lookup("fast", Codec.utf8()).block(TIMEOUT))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("visibilityTimeout")
                 .hasMessageContaining("1 ms");
-        stillConnected(client, "work", got);
+        ServingFixture.stillConnected(client, "work", got);
     }
 }

@@ -1,14 +1,24 @@
 package dev.rill.netty;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import reactor.core.Disposable;
 import reactor.test.scheduler.VirtualTimeScheduler;
 
 /**
@@ -112,6 +122,31 @@ final class ServingFixture implements AutoCloseable, AfterEachCallback {
     /** @return the stats of {@code broker}'s {@code queue} */
     static QueueStats stats(ReactiveBroker broker, String queue) {
         return broker.stats().block(TIMEOUT).stream().filter(q -> q.name().equals(queue)).findFirst().orElseThrow();
+    }
+
+    /**
+     * Opens a stream on {@code queue} of {@code client} that acks what it gets, open until the end of the test.
+     *
+     * @return the payloads it got, then "error: ..." if it failed
+     */
+    BlockingQueue<String> receiving(ReactiveBroker client, String queue) {
+        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        Disposable d = q.receive().flatMap(x -> x.ack().thenReturn(x.message().payload()))
+                .subscribe(got::add, e -> got.add("error: " + e));
+        atEnd(d::dispose);
+        return got;
+    }
+
+    /**
+     * Checks that {@code client}'s connection still works: a message sent now reaches the stream {@link #receiving}
+     * opened on {@code queue} before (a bad call, a subscription ended, in between).
+     */
+    static void stillConnected(ReactiveBroker client, String queue, BlockingQueue<String> got)
+            throws InterruptedException {
+        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("after")).block(TIMEOUT);
+        assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("after");
     }
 
     /** @return {@code rill://127.0.0.1:port} */

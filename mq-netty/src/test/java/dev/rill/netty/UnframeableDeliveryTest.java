@@ -237,7 +237,7 @@ class UnframeableDeliveryTest {
                     }
                 } : d, e -> e);
         ReactiveBroker client = client(served);
-        BlockingQueue<String> other = receiving(client, "other");
+        BlockingQueue<String> other = fixture.receiving(client, "other");
         ReactiveQueue<byte[]> odd = local.queue(QueueSpec.named("odd"), Codec.bytes()).block(TIMEOUT);
         odd.send(text("bad")).block(TIMEOUT);
 
@@ -249,7 +249,7 @@ class UnframeableDeliveryTest {
         await().atMost(TIMEOUT).until(() -> fixture.stats("odd").ready() == 1); // not at the visibility timeout
         assertThat(odd.receiveOne(Duration.ZERO).block(TIMEOUT).deliveryCount()).as("uncounted").isEqualTo(1);
 
-        stillConnected(client, "other", other);
+        ServingFixture.stillConnected(client, "other", other);
     }
 
     @Test
@@ -257,7 +257,7 @@ class UnframeableDeliveryTest {
         ReactiveBroker served = new Wrapping(local, d -> d, e -> "ev".equals(e.queue()) && e.messageId() == 2
                 ? new QueueEvent(null, e.queue(), e.messageId(), e.deliveryCount(), e.detail(), e.timestamp()) : e);
         ReactiveBroker client = client(served);
-        BlockingQueue<String> other = receiving(client, "other");
+        BlockingQueue<String> other = fixture.receiving(client, "other");
         ReactiveQueue<byte[]> remote = client.queue(QueueSpec.named("ev"), Codec.bytes()).block(TIMEOUT);
         BlockingQueue<Object> events = new LinkedBlockingQueue<>();
         Disposable d = remote.events().subscribe(events::add, events::add);
@@ -272,25 +272,7 @@ class UnframeableDeliveryTest {
         assertThat(events.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(RillException.class)
                 .asString().contains("queue 'ev' gave the server an event (message 2)")
                 .contains("eventType");
-        stillConnected(client, "other", other);
-    }
-
-    /** A stream on {@code queue} of {@code client}, open until the end of the test. */
-    private BlockingQueue<String> receiving(ReactiveBroker client, String queue) {
-        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
-        BlockingQueue<String> got = new LinkedBlockingQueue<>();
-        Disposable d = q.receive().flatMap(x -> x.ack().thenReturn(x.payload()))
-                .subscribe(got::add, e -> got.add("error: " + e));
-        fixture.atEnd(d::dispose);
-        return got;
-    }
-
-    /** The connection still works: a message sent now reaches the stream opened before. */
-    private static void stillConnected(ReactiveBroker client, String queue, BlockingQueue<String> got)
-            throws InterruptedException {
-        ReactiveQueue<String> q = client.queue(QueueSpec.named(queue), Codec.utf8()).block(TIMEOUT);
-        q.send(OutboundMessage.of("after")).block(TIMEOUT);
-        assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("after");
+        ServingFixture.stillConnected(client, "other", other);
     }
 
     /** A remote receive stream asked for one delivery at a time, as each is taken; cancelled at the end. */
