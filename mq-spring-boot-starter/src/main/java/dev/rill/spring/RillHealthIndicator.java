@@ -8,27 +8,36 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import reactor.core.publisher.Mono;
 
 /**
- * Health of the Rill broker: {@code UP} when it answers a stats request within the timeout, with each queue's depth
- * ({@code ready}, {@code inFlight}, {@code delayed}, {@code capacity}) as details; {@code DOWN} with the error
- * otherwise (a remote server unreachable, say: the request waits while the client reconnects, so the error says the
- * broker gave no answer within the timeout).
+ * Health of the Rill broker: {@code UP} when it answers a stats request within the timeout, with each queue's
+ * depth ({@code ready}, {@code inFlight}, {@code delayed}, {@code capacity}) as details; {@code DOWN} with the error otherwise (a remote server unreachable, say: the request
+ * waits while the client reconnects, so the error says the broker gave no answer within the timeout).
+ *
+ * <p>With the application's pipelines (the one broker of an application): their state under {@code pipelines} too,
+ * by bean name, and {@code DOWN} when one of them failed ({@link RillPipelineHealth}).
  */
 final class RillHealthIndicator implements ReactiveHealthIndicator {
 
     private final ReactiveBroker broker;
     private final Duration timeout;
+    private final RillPipelineHealth pipelines; // null: the broker only
 
     RillHealthIndicator(ReactiveBroker broker, Duration timeout) {
+        this(broker, timeout, null);
+    }
+
+    RillHealthIndicator(ReactiveBroker broker, Duration timeout, RillPipelineHealth pipelines) {
         this.broker = broker;
         this.timeout = timeout;
+        this.pipelines = pipelines;
     }
 
     @Override
     public Mono<Health> health() {
-        return broker.stats()
+        Mono<Health> health = broker.stats()
                 .timeout(timeout)
                 .map(all -> {
                     Map<String, Object> queues = new LinkedHashMap<>();
@@ -46,6 +55,18 @@ final class RillHealthIndicator implements ReactiveHealthIndicator {
                         "no answer from the broker within " + print(timeout) + " (a remote broker reconnects while "
                                 + "its server is unreachable)").build()))
                 .onErrorResume(e -> Mono.just(Health.down(e).build()));
+        return pipelines == null ? health : health.map(this::withPipelines);
+    }
+
+    private Health withPipelines(Health broker) {
+        if (pipelines.isEmpty()) {
+            return broker;
+        }
+        Health p = pipelines.health();
+        return Health.status(Status.DOWN.equals(p.getStatus()) ? Status.DOWN : broker.getStatus())
+                .withDetails(broker.getDetails())
+                .withDetail("pipelines", p.getDetails())
+                .build();
     }
 
     private static String print(Duration d) {

@@ -1,0 +1,123 @@
+package dev.rill.spring;
+
+import dev.rill.reactive.QueuePipeline;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.BeanFactoryAware;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.NoSuchBeanDefinitionException;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.Status;
+import reactor.core.Disposable;
+
+/**
+ * Watches the application's {@link QueuePipeline} beans for the health indicator: each singleton pipeline bean is
+ * registered by name as Spring creates it (lazy ones included, when they are first used), and its
+ * {@link QueuePipeline#onTerminate()} is subscribed to once, so a health request only reads what is known (no bean
+ * lookup, no subscription, nothing that waits).
+ *
+ * <p>A pipeline is {@code failed} once its receive stream failed (the queue was deleted, the broker closed under
+ * it): that turns the health {@code DOWN}. {@code running}, {@code paused} (a context stop pauses the pipelines),
+ * {@code stopping} and {@code stopped} (drained or disposed, as on shutdown) are no failures.
+ *
+ * <p>Handler errors ({@link QueuePipeline#errors()}) are not counted: subscribing to them would turn their log
+ * entries from warnings into debug messages (the pipeline logs at warning level only the errors nobody listens to).
+ */
+final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, DisposableBean {
+
+    private final Map<String, Watched> watched = new ConcurrentHashMap<>();
+    private volatile BeanFactory beans;
+
+    @Override
+    public void setBeanFactory(BeanFactory beans) {
+        this.beans = beans;
+    }
+
+    @Override
+    public Object postProcessAfterInitialization(Object bean, String name) {
+        if (bean instanceof QueuePipeline p && singleton(name)) {
+            watch(name, p);
+        }
+        return bean;
+    }
+
+    /** Prototypes are left out, as the drain on shutdown leaves them out: one name, many pipelines. */
+    private boolean singleton(String name) {
+        BeanFactory b = beans;
+        try {
+            return b == null || b.isSingleton(name);
+        } catch (NoSuchBeanDefinitionException e) { // an inner bean
+            return false;
+        }
+    }
+
+    void watch(String name, QueuePipeline pipeline) {
+        Watched w = new Watched(pipeline);
+        Watched replaced = watched.put(name, w);
+        if (replaced != null) { // the bean was made again under its name (a refreshed scope)
+            replaced.stop();
+        }
+        w.subscription = pipeline.onTerminate().subscribe(null, e -> w.failure = e, () -> w.ended = true);
+    }
+
+    /** @return whether any pipeline bean is known */
+    boolean isEmpty() {
+        return watched.isEmpty();
+    }
+
+    /**
+     * The pipelines' health: {@code DOWN} when one failed, else {@code UP}; each pipeline's details (state, in
+     * flight, the error that ended a failed one) under its bean name, in name order.
+     */
+    Health health() {
+        Map<String, Object> details = new TreeMap<>();
+        boolean failed = false;
+        for (Map.Entry<String, Watched> e : watched.entrySet()) {
+            Watched w = e.getValue();
+            Throwable failure = w.failure;
+            String state = failure != null ? "failed"
+                    : w.ended ? "stopped"
+                    : w.pipeline.isDisposed() ? "stopping"
+                    : w.pipeline.isPaused() ? "paused"
+                    : "running";
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("state", state);
+            d.put("inFlight", w.pipeline.inFlight());
+            if (failure != null) {
+                failed = true;
+                d.put("error", failure.getClass().getName() + ": " + failure.getMessage()); // as Health.down(e)
+            }
+            details.put(e.getKey(), d);
+        }
+        return Health.status(failed ? Status.DOWN : Status.UP).withDetails(details).build();
+    }
+
+    @Override
+    public void destroy() {
+        watched.values().forEach(Watched::stop);
+    }
+
+    /** One pipeline bean and how it ended, if it did. */
+    private static final class Watched {
+
+        final QueuePipeline pipeline;
+        volatile Throwable failure;
+        volatile boolean ended;
+        volatile Disposable subscription;
+
+        Watched(QueuePipeline pipeline) {
+            this.pipeline = pipeline;
+        }
+
+        void stop() {
+            Disposable s = subscription;
+            if (s != null) {
+                s.dispose();
+            }
+        }
+    }
+}
