@@ -157,9 +157,18 @@ final class RillBrokers {
      * @throws RillConfigurationException naming {@code rill.connect-timeout} when it is not positive
      */
     static Duration connectTimeout(RillProperties props) {
-        Duration t = props.getConnectTimeout();
+        return positive("rill.connect-timeout", props.getConnectTimeout());
+    }
+
+    /**
+     * Checks a duration property that must be positive ({@code rill.connect-timeout}, {@code rill.health.timeout}).
+     *
+     * @return the duration
+     * @throws RillConfigurationException naming the property when it is unset, zero or negative
+     */
+    static Duration positive(String property, Duration t) {
         if (t == null || t.isNegative() || t.isZero()) {
-            throw new RillConfigurationException("rill.connect-timeout", "must be positive, was "
+            throw new RillConfigurationException(property, "must be positive, was "
                     + (t == null ? "unset" : t.toMillis() % 1000 == 0 ? t.toSeconds() + "s" : t.toMillis() + "ms"));
         }
         return t;

@@ -20,15 +20,13 @@ import reactor.core.publisher.Mono;
  * the broker (up, queue depths as details) and the application's {@link dev.rill.reactive.QueuePipeline} beans
  * ({@code DOWN} when one failed, each one's state as details). With several broker beans, one entry per broker under
  * {@code rill} and one for the pipelines ({@code rill/pipelines}). Turn off with
- * {@code management.health.rill.enabled=false}.
+ * {@code management.health.rill.enabled=false}; {@code rill.health.timeout} bounds the wait for the broker.
  */
 @AutoConfiguration(after = RillAutoConfiguration.class)
 @ConditionalOnClass(ReactiveHealthIndicator.class)
 @ConditionalOnBean(ReactiveBroker.class)
 @ConditionalOnEnabledHealthIndicator("rill")
 public class RillHealthAutoConfiguration {
-
-    private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
     /** The entry of the pipelines beside the brokers' when there are several brokers. */
     static final String PIPELINES = "pipelines";
@@ -46,11 +44,14 @@ public class RillHealthAutoConfiguration {
     /**
      * The health of the broker and the pipelines; with several broker beans, of each broker by bean name
      * ({@code rill/local}, {@code rill/remote}) and of the pipelines ({@code rill/pipelines}).
+     *
+     * @throws RillConfigurationException naming {@code rill.health.timeout} when it is not positive
      */
     @Bean
     @ConditionalOnMissingBean(name = "rillHealthIndicator")
-    ReactiveHealthContributor rillHealthIndicator(Map<String, ReactiveBroker> brokers, RillPipelineHealth pipelines) {
-        Duration timeout = TIMEOUT;
+    ReactiveHealthContributor rillHealthIndicator(Map<String, ReactiveBroker> brokers, RillProperties properties,
+            RillPipelineHealth pipelines) {
+        Duration timeout = RillBrokers.positive("rill.health.timeout", properties.getHealth().getTimeout());
         if (brokers.size() == 1) {
             return new RillHealthIndicator(brokers.values().iterator().next(), timeout, pipelines);
         }

@@ -12,8 +12,9 @@ import org.springframework.boot.health.contributor.Status;
 import reactor.core.publisher.Mono;
 
 /**
- * Health of the Rill broker: {@code UP} when it answers a stats request within the timeout, with each queue's
- * depth ({@code ready}, {@code inFlight}, {@code delayed}, {@code capacity}) as details; {@code DOWN} with the error otherwise (a remote server unreachable, say: the request
+ * Health of the Rill broker: {@code UP} when it answers a stats request within the timeout
+ * ({@code rill.health.timeout}), with each queue's depth ({@code ready}, {@code inFlight}, {@code delayed},
+ * {@code capacity}) as details; {@code DOWN} with the error otherwise (a remote server unreachable, say: the request
  * waits while the client reconnects, so the error says the broker gave no answer within the timeout).
  *
  * <p>With the application's pipelines (the one broker of an application): their state under {@code pipelines} too,

@@ -14,8 +14,8 @@ import org.springframework.util.unit.DataSize;
 
 /**
  * Configuration properties under {@code rill.*}: which broker to use (in-memory by default, remote with
- * {@code rill.url}, embedded and durable with {@code rill.data-dir}), the queues to declare at startup, metrics and
- * shutdown.
+ * {@code rill.url}, embedded and durable with {@code rill.data-dir}), the queues to declare at startup, metrics,
+ * health and shutdown.
  *
  * <pre>
  * rill.url=rills://mq.internal:7400         # remote over TLS (rill:// without); omit for an in-memory broker
@@ -84,6 +84,10 @@ public class RillProperties {
     /** Graceful shutdown of QueuePipeline beans. */
     @NestedConfigurationProperty
     private final Shutdown shutdown = new Shutdown();
+
+    /** The Actuator health indicator (turned off with management.health.rill.enabled=false). */
+    @NestedConfigurationProperty
+    private final Health health = new Health();
 
     /** @return the server address, or null for an in-memory broker */
     public URI getUrl() {
@@ -158,6 +162,11 @@ public class RillProperties {
     /** @return the shutdown settings */
     public Shutdown getShutdown() {
         return shutdown;
+    }
+
+    /** @return the health indicator settings */
+    public Health getHealth() {
+        return health;
     }
 
     /**
@@ -435,6 +444,26 @@ public class RillProperties {
         /** @param drainTimeout the drain grace period, zero or more; null derives it from the phase timeout */
         public void setDrainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
+        }
+    }
+
+    /** The Actuator health indicator ({@code rill}): the broker's answer and the QueuePipeline beans' state. */
+    public static class Health {
+
+        /**
+         * How long the health indicator waits for the broker's answer (a remote broker's server may be
+         * unreachable while the client reconnects); no answer in time reports the broker DOWN. Positive.
+         */
+        private Duration timeout = Duration.ofSeconds(10);
+
+        /** @return how long a health check waits for the broker; default 10 s */
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        /** @param timeout how long a health check waits for the broker, positive */
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
         }
     }
 }

@@ -193,7 +193,7 @@ class RillAutoConfigurationTests {
                 + "discard-dead-letters, max-bytes, max-deliveries, message-ttl, on-expiry, ordering, overflow, "
                 + "visibility-timeout]");
         assertStartFails("rill.urll=rill://127.0.0.1:7400", "rill.urll: no such property; the rill.* properties are "
-                + "[rill.connect-timeout, rill.data-dir, rill.fsync, rill.metrics.enabled, "
+                + "[rill.connect-timeout, rill.data-dir, rill.fsync, rill.health.timeout, rill.metrics.enabled, "
                 + "rill.metrics.refresh-interval, rill.queues.<queue>.<option>, rill.shutdown.drain-timeout, "
                 + "rill.tls.bundle, rill.tls.certificate, rill.tls.enabled, rill.tls.private-key, "
                 + "rill.tls.trust-certificates, rill.token, rill.url]");
@@ -205,7 +205,8 @@ class RillAutoConfigurationTests {
                         context.getStartupFailure())).hasMessageStartingWith("rill.tls.enable: no such property"));
         // the names Rill knows still bind, queue names with dots included; an empty value is a property left unset
         runner.withPropertyValues("rill.queues[orders.v2].capacity=5", "rill.metrics.refresh-interval=1s",
-                "rill.shutdown.drain-timeout=1s", "rill.tls.enabled=false", "rill.url=", "rill.data-dir=")
+                "rill.shutdown.drain-timeout=1s", "rill.health.timeout=2s", "rill.tls.enabled=false", "rill.url=",
+                "rill.data-dir=")
                 .run(context -> {
                     assertThat(context).hasNotFailed();
                     assertThat(context.getBean(RillQueues.class).spec("orders.v2").capacity()).isEqualTo(5);

@@ -23,12 +23,15 @@ class RillConfigurationMetadataTests {
         assertThat(p).containsKeys("rill.url", "rill.token", "rill.data-dir", "rill.fsync", "rill.connect-timeout",
                 "rill.tls.enabled", "rill.tls.bundle", "rill.tls.trust-certificates", "rill.tls.certificate",
                 "rill.tls.private-key", "rill.queues", "rill.metrics.enabled", "rill.metrics.refresh-interval",
-                "rill.shutdown.drain-timeout");
+                "rill.shutdown.drain-timeout", "rill.health.timeout");
         assertThat(p.get("rill.url").getType()).isEqualTo("java.net.URI");
         assertThat(p.get("rill.url").getDescription()).contains("rill://host[:port]");
         assertThat(p.get("rill.queues").getType())
                 .isEqualTo("java.util.Map<java.lang.String,dev.rill.spring.RillProperties$Queue>");
         assertThat(p.get("rill.connect-timeout").getDefaultValue()).isEqualTo("10s");
+        assertThat(p.get("rill.health.timeout").getType()).isEqualTo("java.time.Duration");
+        assertThat(p.get("rill.health.timeout").getDefaultValue()).isEqualTo("10s");
+        assertThat(p.get("rill.health.timeout").getDescription()).contains("health indicator").contains("Positive");
         // derived from Spring's shutdown phase timeout: no fixed default
         assertThat(p.get("rill.shutdown.drain-timeout").getDefaultValue()).isNull();
         assertThat(p.get("rill.shutdown.drain-timeout").getDescription())

@@ -165,6 +165,42 @@ class RillObservabilityTests {
     }
 
     @Test
+    void theHealthTimeoutIsAProperty() {
+        ReactiveBroker silent = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "stats" -> Mono.never();
+                    case "toString" -> "silent broker";
+                    case "hashCode" -> 1;
+                    case "equals" -> proxy == args[0];
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+        new ReactiveWebApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
+                .withBean(ReactiveBroker.class, () -> silent)
+                .withPropertyValues("rill.health.timeout=50ms")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    Health health = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health()
+                            .block(T);
+                    assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+                    assertThat(health.getDetails().get("error").toString()).startsWith("no answer from the broker "
+                            + "within 50ms");
+                });
+    }
+
+    @Test
+    void aHealthTimeoutThatIsNotPositiveStopsTheStart() {
+        for (String value : new String[] {"0s", "-1s"}) {
+            runner.withPropertyValues("rill.health.timeout=" + value).run(context -> {
+                assertThat(context).hasFailed();
+                assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                        .isInstanceOf(RillConfigurationException.class)
+                        .hasMessage("rill.health.timeout: must be positive, was " + value);
+            });
+        }
+    }
+
+    @Test
     void noHealthIndicatorWithoutSpringBootHealthOnTheClassPath() {
         runner.withClassLoader(new FilteredClassLoader(ReactiveHealthIndicator.class))
                 .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("rillHealthIndicator")
