@@ -23,6 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -45,13 +46,15 @@ import reactor.core.publisher.Mono;
  * server's event loop, a pipeline bean consumes and publishes on, another consumes that, the meters refresh, and
  * {@code /actuator/health} runs the {@code rill} indicator on the event loop, also once a pipeline failed; then the
  * context closes (the drain). No call blocks a Reactor or Netty thread, the core's short critical section aside.
+ * Each subclass runs it on one kind of broker.
  *
- * <p>Runs in its own surefire execution ({@code blockhound}, which sets {@code -Drill.blockhound=true}) and skips
- * itself anywhere else, because the agent stays installed for the rest of the JVM (as mq-reactive's
- * {@code NonBlockingBlockHoundTest}).
+ * <p>The subclasses ({@code *BlockHoundTest}) run in their own surefire execution ({@code blockhound}, which sets
+ * {@code -Drill.blockhound=true}) and skip themselves anywhere else, because the agent stays installed for the rest
+ * of the JVM (as mq-reactive's {@code NonBlockingBlockHoundTest}).
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class StarterBlockHoundTest {
+abstract class StarterUnderBlockHound {
 
     private static final Duration T = Duration.ofSeconds(30);
     private static final int ORDERS = 400;
@@ -59,13 +62,39 @@ class StarterBlockHoundTest {
     /** Every blocking call BlockHound saw, with where it was made, whether or not its error reached a test. */
     private static final List<String> DETECTED = new CopyOnWriteArrayList<>();
 
-    private static ConfigurableApplicationContext app;
-    private static WebClient http;
+    private static boolean installed;
+
+    private ConfigurableApplicationContext app;
+    private WebClient http;
+
+    /** @return the properties that choose the broker (none: the starter's in-memory broker) */
+    abstract String[] brokerProperties();
 
     @BeforeAll
-    static void startUnderBlockHound() {
+    void startUnderBlockHound() {
         Assumptions.assumeTrue(Boolean.getBoolean("rill.blockhound"),
                 "runs in the surefire execution 'blockhound' only");
+        install();
+        app = new SpringApplicationBuilder(App.class).properties(
+                        "spring.main.banner-mode=off",
+                        "server.port=0",
+                        "management.endpoints.web.exposure.include=health",
+                        "management.endpoint.health.show-details=always",
+                        "rill.queues.orders.capacity=1000",
+                        "rill.queues.processed.capacity=1000",
+                        "rill.metrics.refresh-interval=20ms")
+                .properties(brokerProperties())
+                .run();
+        int port = ((WebServerApplicationContext) app).getWebServer().getPort();
+        http = WebClient.create("http://127.0.0.1:" + port);
+    }
+
+    /** Once per JVM: the agent cannot be taken back. */
+    private static synchronized void install() {
+        if (installed) {
+            return;
+        }
+        installed = true;
         BlockHound.install(builder -> {
             // The design's one exception: dev.rill.core.MessageQueue's lock, held for O(1)/O(log n) work without I/O
             // or user code, may park a thread under contention. Allowed in the methods that take it, not in fire()
@@ -81,21 +110,10 @@ class StarterBlockHoundTest {
                 throw new BlockingOperationError(method);
             });
         });
-        app = new SpringApplicationBuilder(App.class).properties(
-                        "spring.main.banner-mode=off",
-                        "server.port=0",
-                        "management.endpoints.web.exposure.include=health",
-                        "management.endpoint.health.show-details=always",
-                        "rill.queues.orders.capacity=1000",
-                        "rill.queues.processed.capacity=1000",
-                        "rill.metrics.refresh-interval=20ms")
-                .run();
-        int port = ((WebServerApplicationContext) app).getWebServer().getPort();
-        http = WebClient.create("http://127.0.0.1:" + port);
     }
 
     @AfterAll
-    static void close() {
+    void close() {
         if (app != null) {
             app.close();
         }
@@ -151,11 +169,11 @@ class StarterBlockHoundTest {
         assertThat(DETECTED).isEmpty();
     }
 
-    private static int status(WebClient.RequestHeadersSpec<?> request) {
+    private int status(WebClient.RequestHeadersSpec<?> request) {
         return request.exchangeToMono(r -> r.releaseBody().thenReturn(r.statusCode().value())).block(T);
     }
 
-    private static Map<String, Object> rillHealth() {
+    private Map<String, Object> rillHealth() {
         Map<String, Object> all = http.get().uri("/actuator/health")
                 .exchangeToMono(r -> r.bodyToMono(new ParameterizedTypeReference<Map<String, Object>>() { }))
                 .block(T);
