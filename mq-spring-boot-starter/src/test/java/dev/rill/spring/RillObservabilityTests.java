@@ -127,36 +127,16 @@ class RillObservabilityTests {
 
     @Test
     void healthIsDownWhenTheBrokerFailsToAnswer() {
-        ReactiveBroker failing = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "stats" -> Mono.error(new IllegalStateException("connection lost"));
-                    case "queue" -> Mono.error(new IllegalStateException("connection lost"));
-                    case "toString" -> "failing broker";
-                    case "hashCode" -> 1;
-                    case "equals" -> proxy == args[0];
-                    default -> throw new UnsupportedOperationException(method.getName());
-                });
-        new ReactiveWebApplicationContextRunner()
-                .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
-                .withBean(ReactiveBroker.class, () -> failing)
-                .run(context -> {
-                    assertThat(context).hasNotFailed();
-                    Health health = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health()
-                            .block(T);
-                    assertThat(health.getStatus()).isEqualTo(Status.DOWN);
-                    assertThat(health.getDetails().get("error").toString()).contains("connection lost");
-                });
+        Health health = healthOf(brokerAnswering("failing broker", Mono.error(new IllegalStateException(
+                "connection lost"))));
+        assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+        assertThat(health.getDetails().get("error").toString()).contains("connection lost");
     }
 
     @Test
     void healthSaysPlainlyThatTheBrokerDidNotAnswerInTime() {
         // a remote broker whose server is down (reconnecting) holds the stats request: the indicator times out
-        ReactiveBroker silent = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "stats" -> Mono.never();
-                    case "toString" -> "silent broker";
-                    default -> throw new UnsupportedOperationException(method.getName());
-                });
+        ReactiveBroker silent = brokerAnswering("silent broker", Mono.never());
         Health health = new RillHealthIndicator(silent, Duration.ofMillis(50)).health().block(T);
         assertThat(health.getStatus()).isEqualTo(Status.DOWN);
         // not Reactor's "Did not observe any item or terminal signal within 50ms in 'flatMap' ..."
@@ -166,26 +146,36 @@ class RillObservabilityTests {
 
     @Test
     void theHealthTimeoutIsAProperty() {
-        ReactiveBroker silent = (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+        Health health = healthOf(brokerAnswering("silent broker", Mono.never()), "rill.health.timeout=50ms");
+        assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+        assertThat(health.getDetails().get("error").toString()).startsWith("no answer from the broker within 50ms");
+    }
+
+    /** A broker whose stats and queue declarations answer {@code answer}: a remote one failing, or holding. */
+    private ReactiveBroker brokerAnswering(String name, Mono<?> answer) {
+        return (ReactiveBroker) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {ReactiveBroker.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "stats" -> Mono.never();
-                    case "toString" -> "silent broker";
+                    case "stats", "queue" -> answer;
+                    case "toString" -> name;
                     case "hashCode" -> 1;
                     case "equals" -> proxy == args[0];
                     default -> throw new UnsupportedOperationException(method.getName());
                 });
+    }
+
+    /** The health the auto-configured indicator reports for an application with this broker. */
+    private static Health healthOf(ReactiveBroker broker, String... properties) {
+        Health[] health = new Health[1];
         new ReactiveWebApplicationContextRunner()
                 .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
-                .withBean(ReactiveBroker.class, () -> silent)
-                .withPropertyValues("rill.health.timeout=50ms")
+                .withBean(ReactiveBroker.class, () -> broker)
+                .withPropertyValues(properties)
                 .run(context -> {
                     assertThat(context).hasNotFailed();
-                    Health health = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health()
+                    health[0] = context.getBean("rillHealthIndicator", ReactiveHealthIndicator.class).health()
                             .block(T);
-                    assertThat(health.getStatus()).isEqualTo(Status.DOWN);
-                    assertThat(health.getDetails().get("error").toString()).startsWith("no answer from the broker "
-                            + "within 50ms");
                 });
+        return health[0];
     }
 
     @Test

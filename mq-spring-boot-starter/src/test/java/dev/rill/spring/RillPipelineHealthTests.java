@@ -156,11 +156,7 @@ class RillPipelineHealthTests {
     void withSeveralBrokersThePipelinesHaveAnEntryOfTheirOwn() {
         ReactiveBroker other = Rill.inMemory();
         try {
-            new ApplicationContextRunner()
-                    .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class,
-                            RillHealthAutoConfiguration.class))
-                    .withBean("local", ReactiveBroker.class, () -> broker)
-                    .withBean("other", ReactiveBroker.class, () -> other)
+            twoBrokers("local", other)
                     .withBean("ordersWorker", QueuePipeline.class, () -> worker("orders"))
                     .run(context -> {
                         assertThat(context).hasNotFailed();
@@ -188,21 +184,24 @@ class RillPipelineHealthTests {
     void aBrokerBeanNamedPipelinesKeepsItsEntry() {
         ReactiveBroker other = Rill.inMemory();
         try {
-            new ApplicationContextRunner()
-                    .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class,
-                            RillHealthAutoConfiguration.class))
-                    .withBean("pipelines", ReactiveBroker.class, () -> broker)
-                    .withBean("other", ReactiveBroker.class, () -> other)
-                    .run(context -> {
-                        CompositeReactiveHealthContributor rill = context.getBean("rillHealthIndicator",
-                                CompositeReactiveHealthContributor.class);
-                        assertThat(((ReactiveHealthIndicator) rill.getContributor("pipelines")).health().block(T)
-                                .getDetails()).containsKey("queues");
-                        assertThat(rill.getContributor("pipelineBeans")).isNotNull();
-                    });
+            twoBrokers("pipelines", other).run(context -> {
+                CompositeReactiveHealthContributor rill = context.getBean("rillHealthIndicator",
+                        CompositeReactiveHealthContributor.class);
+                assertThat(((ReactiveHealthIndicator) rill.getContributor("pipelines")).health().block(T)
+                        .getDetails()).containsKey("queues"); // the broker's
+                assertThat(rill.getContributor("pipelineBeans")).isNotNull();
+            });
         } finally {
             other.close().block(T);
         }
+    }
+
+    /** An application with two brokers: {@link #broker} under {@code name}, and {@code other}. */
+    private ApplicationContextRunner twoBrokers(String name, ReactiveBroker other) {
+        return new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
+                .withBean(name, ReactiveBroker.class, () -> broker)
+                .withBean("other", ReactiveBroker.class, () -> other);
     }
 
     private QueuePipeline worker(String queue) {
