@@ -45,8 +45,8 @@ import reactor.core.publisher.Mono;
  * A real WebFlux application with Actuator and the starter, under BlockHound: requests publish to a queue from the
  * server's event loop, a pipeline bean consumes and publishes on, another consumes that, the meters refresh, and
  * {@code /actuator/health} runs the {@code rill} indicator on the event loop, also once a pipeline failed; then the
- * context closes (the drain). No call blocks a Reactor or Netty thread, the core's short critical section aside.
- * Each subclass runs it on one kind of broker.
+ * context stops (the pipelines pause), starts again and closes (the drain). No call blocks a Reactor or Netty
+ * thread, the core's short critical section aside. Each subclass runs it on one kind of broker.
  *
  * <p>The subclasses ({@code *BlockHoundTest}) run in their own surefire execution ({@code blockhound}, which sets
  * {@code -Drill.blockhound=true}) and skip themselves anywhere else, because the agent stays installed for the rest
@@ -162,9 +162,13 @@ abstract class StarterUnderBlockHound {
 
     @Test
     @Order(4)
-    void closingTheContextDrainsWithoutBlocking() {
+    void stoppingStartingAndClosingTheContextNeverBlock() {
         QueuePipeline worker = app.getBean("ordersWorker", QueuePipeline.class);
-        app.close();
+        app.stop(); // pauses the pipelines and waits until they hold nothing
+        assertThat(worker.isPaused()).isTrue();
+        app.start(); // resumes them
+        assertThat(worker.isPaused()).isFalse();
+        app.close(); // drains them
         assertThat(worker.isDisposed()).isTrue();
         assertThat(DETECTED).isEmpty();
     }
