@@ -145,6 +145,21 @@ class RillPipelineHealthTests {
     }
 
     @Test
+    void prototypePipelineBeansAreLeftOutAsTheDrainLeavesThemOut() {
+        runner.withBean("perUse", QueuePipeline.class, () -> worker("orders"), d -> {
+            d.setScope(org.springframework.beans.factory.config.BeanDefinition.SCOPE_PROTOTYPE);
+            d.setDependsOn("rillQueues");
+        }).run(context -> {
+            QueuePipeline one = context.getBean("perUse", QueuePipeline.class);
+            QueuePipeline two = context.getBean("perUse", QueuePipeline.class);
+            assertThat(one).isNotSameAs(two); // one name, several pipelines: no single state to report
+            assertThat(pipelines(health(context))).containsOnlyKeys("auditWorker", "ordersWorker");
+            one.dispose();
+            two.dispose();
+        });
+    }
+
+    @Test
     void withoutPipelineBeansTheHealthIsTheBrokersAlone() {
         new ApplicationContextRunner()
                 .withConfiguration(AutoConfigurations.of(RillAutoConfiguration.class, RillHealthAutoConfiguration.class))
