@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
 import reactor.test.scheduler.VirtualTimeScheduler;
@@ -214,8 +215,7 @@ class VirtualTimeExamplesTest {
     void requestZeroThenOneLeasesExactlyOne() {
         // Demand, not time: start with request(0) and prove that request(n) leases n.
         ReactiveQueue<String> q = queue(QueueSpec.named("demand"));
-        q.sendMany(reactor.core.publisher.Flux.just("a", "b", "c").map(OutboundMessage::of))
-                .then().block(VERIFY_TIMEOUT);
+        q.sendMany(Flux.just("a", "b", "c").map(OutboundMessage::of)).then().block(VERIFY_TIMEOUT);
 
         StepVerifier.create(q.receive().map(Delivery::payload), 0)
                 .expectSubscription()
