@@ -16,10 +16,14 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** The README's quick start, kept compiling and correct. */
+/**
+ * The README's quick start, run as written (its bare {@code block()} calls bounded by the test's timeout instead),
+ * with checks of what its comments say in between; {@link #theReadmeShowsThisCode()} keeps the two the same.
+ */
 class ReadmeQuickStartTest {
 
     private final Set<String> processed = ConcurrentHashMap.newKeySet();
@@ -29,35 +33,48 @@ class ReadmeQuickStartTest {
     }
 
     @Test
-    void quickStartProcessesEveryOrderOnce() {
+    @Timeout(60)
+    void quickStartProcessesEveryOrderOnceThenDrainsAndCloses() {
         ReactiveBroker broker = Rill.inMemory();
         try {
             ReactiveQueue<String> orders = broker.queue(
                     QueueSpec.named("orders").visibilityTimeout(Duration.ofSeconds(30))
                             .maxDeliveries(5).deadLetterQueue("orders.dlq"),
-                    Codec.utf8()).block(Duration.ofSeconds(5));
+                    Codec.utf8()).block();
 
-            orders.send(OutboundMessage.of("order-1").key("alice")).block(Duration.ofSeconds(5));
+            orders.send(OutboundMessage.of("order-1").key("alice")).block();
             orders.sendMany(Flux.range(2, 1000).map(i -> OutboundMessage.of("order-" + i)))
-                    .blockLast(Duration.ofSeconds(10));
+                    .blockLast();
 
             orders.receive(ReceiveOptions.defaults())
                     .take(10)
                     .concatMap(d -> process(d.payload()).then(d.ack()))
-                    .blockLast(Duration.ofSeconds(10));
+                    .blockLast();
             assertThat(processed).hasSize(10);
+            assertThat(orders.stats().block(Duration.ofSeconds(5)).acked()).isEqualTo(10); // ack deletes
 
             QueuePipeline pipeline = orders.pipeline(d -> process(d.payload()))
                     .concurrency(16).retry(RetryPolicy.exponential(Duration.ofSeconds(1), 2.0, Duration.ofMinutes(5)))
                     .start();
+            // ... the application runs (here: until it has processed every order); when it stops:
             Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> processed.size() == 1001);
-            pipeline.drain(Duration.ofSeconds(10)).block(Duration.ofSeconds(15));
+            pipeline.drain(Duration.ofSeconds(10)).block();
 
             var stats = orders.stats().block(Duration.ofSeconds(5));
             assertThat(stats.acked()).isEqualTo(1001);
             assertThat(stats.size()).isZero();
         } finally {
-            broker.close().block(Duration.ofSeconds(5));
+            broker.close().block();
         }
+    }
+
+    @Test
+    void theReadmeShowsThisCode() {
+        String readme = DocSnippets.repoFile("README.md");
+        String quickStart = DocSnippets.javaBlocks(readme.substring(readme.indexOf("## Quick start"))).get(0);
+        String test = DocSnippets.repoFile("mq-examples/src/test/java/dev/rill/examples/ReadmeQuickStartTest.java");
+
+        assertThat(DocSnippets.firstMissingStatement(quickStart, test))
+                .as("a statement of the README's quick start that ReadmeQuickStartTest does not run").isNull();
     }
 }
