@@ -156,7 +156,8 @@ public final class RetryBackoffDlqExample {
                     .then().block(WAIT);
             await(queue, s -> s.acked() + s.deadLettered() == payments);
 
-            out.println("poison payments (backoff ~100, ~200, ~400 ms, each +-20%):");
+            out.println("poison payments (backoff 100, 200, 400 ms, each +-20%; a gap adds the time the redelivery"
+                    + " takes to reach the handler, more on a busy machine):");
             Map<String, List<Long>> timeline = new TreeMap<>(attempts);
             timeline.forEach((payment, times) -> out.println("  " + payment + ": deliveries at +" + times
                     + " ms, gaps " + gaps(times) + " ms"));
