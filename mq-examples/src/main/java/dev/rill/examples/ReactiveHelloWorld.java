@@ -3,11 +3,13 @@ package dev.rill.examples;
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
+import dev.rill.netty.RillClient;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
 import java.io.PrintStream;
+import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
@@ -16,10 +18,14 @@ import reactor.core.publisher.Mono;
  * The seed example on the reactive API: send "Hello, World!", receive it, acknowledge (delete) it, then look again
  * and find nothing.
  *
- * <p>The steps are one {@code Mono} chain; {@link #main} blocks on it only at the very end, on the main thread.
+ * <p>The steps are one {@code Mono} chain; {@link #main} blocks on it only at the very end, on the main thread. They
+ * are the same code in one JVM and against a server: given a server's URL, {@link #main} runs them through
+ * {@link RillClient} instead of on an in-memory broker.
  *
  * <pre>
  * ./mvnw -q -pl mq-examples -am compile exec:java -Dexec.mainClass=dev.rill.examples.ReactiveHelloWorld
+ * ./mvnw -q -pl mq-examples -am compile exec:java -Dexec.mainClass=dev.rill.examples.ReactiveHelloWorld \
+ *     -Dexec.args=rill://127.0.0.1:7400      # with a server running: java -jar mq-server/target/rill.jar serve
  * </pre>
  */
 public final class ReactiveHelloWorld {
@@ -39,12 +45,12 @@ public final class ReactiveHelloWorld {
     }
 
     /**
-     * Runs the example on a fresh in-memory broker.
+     * Runs the example on a fresh in-memory broker, or on the server whose URL is given.
      *
-     * @param args ignored
+     * @param args nothing, or a server's URL such as {@code rill://127.0.0.1:7400}
      */
     public static void main(String[] args) {
-        ReactiveBroker broker = Rill.inMemory();
+        ReactiveBroker broker = open(args);
         Summary s;
         try {
             s = run(broker, System.out);
@@ -54,6 +60,17 @@ public final class ReactiveHelloWorld {
         if (!s.emptyAfterAck() || !"Hello, World!".equals(s.received())) {
             System.exit(1);
         }
+    }
+
+    /**
+     * The broker to run on: the only line that differs between one JVM and a server.
+     *
+     * @param args nothing for a fresh in-memory broker, or a server's URL ({@code rill://HOST[:PORT]})
+     * @return the broker, for the caller to close
+     */
+    public static ReactiveBroker open(String... args) {
+        return args.length == 0 ? Rill.inMemory()
+                : Objects.requireNonNull(RillClient.connect(URI.create(args[0])).block(Duration.ofSeconds(10)));
     }
 
     /**

@@ -2,6 +2,8 @@ package dev.rill.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.rill.netty.RillServer;
+import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
 import java.io.ByteArrayOutputStream;
@@ -31,7 +33,29 @@ class ReactiveHelloWorldTest {
         assertThat(s.emptyAfterAck()).isTrue();
         assertThat(buf.toString(StandardCharsets.UTF_8)).containsSubsequence("send    -> id=" + s.messageId(),
                 "receive -> \"Hello, World!\" (delivery 1)", "ack     -> deleted", "receive -> nothing");
-        // the ack really deleted it: nothing left, one delivery, one ack
+        assertAckDeletedIt();
+    }
+
+    @Test
+    void theSameStepsRunOnAServerGivenItsUrl() {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().broker(broker), Duration.ofSeconds(10));
+        ReactiveBroker remote = ReactiveHelloWorld.open("rill://127.0.0.1:" + server.port());
+        try {
+            ReactiveHelloWorld.Summary s = ReactiveHelloWorld.run(remote,
+                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+
+            assertThat(s.received()).isEqualTo("Hello, World!");
+            assertThat(s.deliveryCount()).isEqualTo(1);
+            assertThat(s.emptyAfterAck()).isTrue();
+            assertAckDeletedIt(); // on the server's broker
+        } finally {
+            remote.close().block(Duration.ofSeconds(5));
+            server.disposeNow(Duration.ofSeconds(5));
+        }
+    }
+
+    /** The ack really deleted the message: nothing left, one delivery, one ack. */
+    private void assertAckDeletedIt() {
         var stats = broker.stats().block(Duration.ofSeconds(5));
         assertThat(stats).singleElement().satisfies(q -> {
             assertThat(q.sent()).isEqualTo(1);
