@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -127,6 +128,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, START_TIMEOUT,
                 RecoveryListener.lines(line -> out.println("rill: " + line)));
         PrintWriter err = spec.commandLine().getErr();
+        AtomicBoolean stopSaid = new AtomicBoolean();
         if (root.installSignalHandlers) {
             // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0, or 1
             // when the broker did not close within --shutdown-grace (halt: the JVM would otherwise report 128 +
@@ -144,8 +146,10 @@ final class ServeCommand implements Callable<Integer> {
                     } else {
                         code = ExitCodes.OK;
                     }
-                    out.println("rill: stopped (signal)");
-                    out.flush();
+                    if (stopSaid.compareAndSet(false, true)) {
+                        out.println("rill: stopped (signal)");
+                        out.flush();
+                    }
                 } catch (RuntimeException | Error e) {
                     err.println("rill serve: the shutdown failed: " + ExitCodes.message(e));
                     err.flush();
@@ -168,8 +172,10 @@ final class ServeCommand implements Callable<Integer> {
         out.flush();
         root.onServerStarted.accept(process);
         process.awaitShutdown();
-        out.println("rill: stopped");
-        out.flush();
+        if (stopSaid.compareAndSet(false, true)) { // else the signal hook said it (both wake at the same shutdown)
+            out.println("rill: stopped");
+            out.flush();
+        }
         String problem = process.shutdownProblem();
         if (problem != null && !root.installSignalHandlers) { // else the signal hook says it and sets the status
             throw new CliException(ExitCodes.FAILED, problem);
