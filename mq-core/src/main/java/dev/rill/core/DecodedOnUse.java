@@ -31,12 +31,12 @@ final class DecodedOnUse<T> extends Message<T> {
         try {
             p = codec.decode(bytes);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("message " + id() + ": its codec cannot decode its " + bytes.length
-                    + "-byte payload: " + e.getMessage(), e);
+            throw new IllegalArgumentException("message " + id() + ": its codec cannot decode its payload of "
+                    + bytes.length + (bytes.length == 1 ? " byte: " : " bytes: ") + e.getMessage(), e);
         }
         if (p == null) {
-            throw new IllegalArgumentException("message " + id() + ": its codec decoded its " + bytes.length
-                    + "-byte payload to null");
+            throw new IllegalArgumentException("message " + id() + ": its codec decoded its payload of " + bytes.length
+                    + (bytes.length == 1 ? " byte" : " bytes") + " to null");
         }
         decoded = p;
         return p;

@@ -43,7 +43,7 @@ class DecodedOnUseTest {
         Message<Integer> m = message("forty-two");
         for (int i = 0; i < 2; i++) {
             assertThatThrownBy(m::payload).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageStartingWith("message 7: its codec cannot decode its 9-byte payload")
+                    .hasMessageStartingWith("message 7: its codec cannot decode its payload of 9 bytes")
                     .hasCauseInstanceOf(NumberFormatException.class);
         }
         assertThat(decodes).hasValue(2);
@@ -55,6 +55,6 @@ class DecodedOnUseTest {
         Message<String> m = Message.decodedOnUse(1, new byte[0], Codec.of(s -> new byte[0], b -> null), null, 0,
                 Map.of(), 0);
         assertThatThrownBy(m::payload).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("message 1: its codec decoded its 0-byte payload to null");
+                .hasMessage("message 1: its codec decoded its payload of 0 bytes to null");
     }
 }

@@ -481,7 +481,7 @@ class RemoteTransportTest {
 
         StepVerifier.create(remote.receive())
                 .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
-                        .hasMessageContaining("queue 'in-jvm' holds a message (id 1, a 2097152-byte payload) that cannot be delivered")
+                        .hasMessageContaining("queue 'in-jvm' holds a message (id 1, a payload of 2097152 bytes) that cannot be delivered")
                         .hasMessageContaining("raise the server's maxFrameSize"))
                 .verify(TIMEOUT);
         assertThatThrownBy(() -> remote.peek(5).blockLast(TIMEOUT)).isInstanceOf(IllegalArgumentException.class)

@@ -130,7 +130,7 @@ class ServedBrokerCodecTest {
 
         assertThat(handled).containsExactly(1, 3);
         assertThat(failures).singleElement().asString().startsWith("2 Message{id=2, payload=<3 bytes, not decoded")
-                .contains("message 2: its codec cannot decode its 3-byte payload: not an integer: 'two'");
+                .contains("message 2: its codec cannot decode its payload of 3 bytes: not an integer: 'two'");
         assertThat(stats("mixed").size()).isZero();
     }
 

@@ -110,11 +110,11 @@ class UnframeableDeliveryTest {
         assertThat(dead.payload()).hasSize(BIG);
         assertThat(dead.headers().get(Message.HEADER_DEAD_LETTER_REASON))
                 .contains("cannot be delivered over the network")
-                .contains(BIG + "-byte payload")
+                .contains("a payload of " + BIG + " bytes")
                 .contains("more than the " + LIMIT + " bytes a client accepts from this server");
         await().atMost(TIMEOUT).until(() -> !warnings("[undeliverable]").isEmpty());
         assertThat(warnings("[undeliverable]")).singleElement().asString()
-                .contains("queue 'jobs'").contains("message 2").contains(BIG + "-byte payload")
+                .contains("queue 'jobs'").contains("message 2").contains("a payload of " + BIG + " bytes")
                 .contains("moved to its dead-letter queue 'jobs.dlq'");
     }
 
@@ -189,8 +189,8 @@ class UnframeableDeliveryTest {
         for (int i = 0; i < 12; i++) { // a pipeline resubscribing: logged, rate-limited
             StepVerifier.create(remote.receive())
                     .expectErrorSatisfies(e -> assertThat(e).isInstanceOf(IllegalArgumentException.class)
-                            .hasMessageContaining("queue 'plain' holds a message (id 2, a " + BIG
-                                    + "-byte payload) that cannot be delivered over the network")
+                            .hasMessageContaining("queue 'plain' holds a message (id 2, a payload of " + BIG
+                                    + " bytes) that cannot be delivered over the network")
                             .hasMessageContaining("more than the " + LIMIT + " bytes a client accepts")
                             .hasMessageContaining("give queue 'plain' a dead-letter queue")
                             .hasMessageContaining("raise the server's maxFrameSize"))

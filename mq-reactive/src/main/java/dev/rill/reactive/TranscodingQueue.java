@@ -59,12 +59,13 @@ final class TranscodingQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckE
         try {
             payload = stored.decode(bytes);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("queue '" + name() + "': a " + bytes.length + "-byte payload that the "
-                    + "codec the queue was first declared with cannot decode: " + e.getMessage(), e);
+            throw new IllegalArgumentException("queue '" + name() + "': a payload of " + bytes.length
+                    + (bytes.length == 1 ? " byte" : " bytes") + " that the codec the queue was first declared with "
+                    + "cannot decode: " + e.getMessage(), e);
         }
         if (payload == null) {
             throw new IllegalArgumentException("queue '" + name() + "': the codec the queue was first declared with "
-                    + "decoded a " + bytes.length + "-byte payload to null");
+                    + "decoded a payload of " + bytes.length + (bytes.length == 1 ? " byte" : " bytes") + " to null");
         }
         return message.withPayload(payload);
     }

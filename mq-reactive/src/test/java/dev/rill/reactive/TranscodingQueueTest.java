@@ -202,7 +202,7 @@ class TranscodingQueueTest {
 
         assertThat(handled).containsExactly(1, 3);
         assertThat(failures).hasSize(2).allSatisfy(f -> assertThat(f).startsWith("2: message 2: ")
-                .contains("cannot decode its 3-byte payload").contains("not an integer: 'two'"));
+                .contains("cannot decode its payload of 3 bytes").contains("not an integer: 'two'"));
         assertThat(ints.stats().block(TIMEOUT).size()).isZero();
         List<Message<byte[]>> dead = queue(b, QueueSpec.named("mixed-dlq"), Codec.bytes()).peek(10)
                 .collectList().block(TIMEOUT);

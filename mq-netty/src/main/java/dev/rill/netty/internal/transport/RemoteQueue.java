@@ -82,7 +82,10 @@ final class RemoteQueue<T> implements ReactiveQueue<T> {
     /** @return the message of a refused message's error: the server's reason when it gave one (version 3) */
     private String refusal(SendReceipt r) {
         if (r.reason() != null) {
-            return "queue '" + name() + "' refused the message (" + r.error() + "): " + r.reason();
+            // a reason that names the queue first (a codec's refusal does) is not prefixed with it twice
+            String prefix = "queue '" + name() + "': ";
+            String reason = r.reason().startsWith(prefix) ? r.reason().substring(prefix.length()) : r.reason();
+            return "queue '" + name() + "' refused the message (" + r.error() + "): " + reason;
         }
         if (r.error() == ErrorCode.INVALID_ARGUMENT) {
             // a version-2 server gives no reason. The client checked the fields before sending: most likely the

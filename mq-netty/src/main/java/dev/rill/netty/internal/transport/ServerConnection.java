@@ -1249,7 +1249,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
          * silently would be worse, and the next subscription meets it again.
          */
         private void unframeable(Delivery<byte[]> d, long messageId, int payloadLength, Unframeable u) {
-            String fact = "message " + messageId + " (a " + payloadLength + "-byte payload) cannot be delivered over "
+            String fact = "message " + messageId + " (a payload of " + payloadLength + " bytes) cannot be delivered over "
                     + "the network: " + u.why();
             QueueSpec spec = served.spec();
             java.util.Optional<String> dlq = spec.deadLetterQueue();
@@ -1267,7 +1267,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 return;
             }
             giveBackAndEnd(d, ErrorCode.INVALID_ARGUMENT, "queue '" + queue + "' holds a message (id " + messageId
-                    + ", a " + payloadLength + "-byte payload) that cannot be delivered over the network: " + u.why()
+                    + ", a payload of " + payloadLength + " bytes) that cannot be delivered over the network: " + u.why()
                     + "; give queue '" + queue + "' a dead-letter queue (such a message is then moved there and the "
                     + "stream goes on)" + (u.tooLarge() ? ", raise the server's maxFrameSize (rill serve "
                     + "--max-frame-size)," : "") + " or consume it in the server's JVM",
