@@ -55,6 +55,11 @@ class OrdersController {
         if (order.customer() == null || order.customer().isBlank() || order.item() == null || order.quantity() < 1) {
             return Mono.error(new IllegalArgumentException("an order needs a customer, an item and quantity >= 1"));
         }
+        if (order.id() != null && (order.id().isBlank() || order.id().length() > 200)) {
+            // the id is the dedup id: say what is wrong with the order, not with the queue's dedup id rules
+            return Mono.error(new IllegalArgumentException("an order id, when given, needs 1 to 200 characters, not "
+                    + "only blanks"));
+        }
         Order withId = order.id() != null ? order : new Order(UUID.randomUUID().toString(), order.customer(),
                 order.item(), order.quantity());
         return orders.send(OutboundMessage.of(withId).key(withId.customer()).dedupId(withId.id()))

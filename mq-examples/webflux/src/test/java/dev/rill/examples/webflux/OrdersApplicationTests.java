@@ -78,6 +78,14 @@ class OrdersApplicationTests {
         http.post().uri("/orders").bodyValue(new Order(null, "carol", "cup", 0)).exchange()
                 .expectStatus().isBadRequest()
                 .expectBody().jsonPath("$.error").isEqualTo("an order needs a customer, an item and quantity >= 1");
+        long sent = stats("orders").sent();
+        for (String id : new String[] {"", "  ", "x".repeat(201)}) {
+            http.post().uri("/orders").bodyValue(new Order(id, "carol", "cup", 1)).exchange()
+                    .expectStatus().isBadRequest()
+                    .expectBody().jsonPath("$.error")
+                    .isEqualTo("an order id, when given, needs 1 to 200 characters, not only blanks");
+        }
+        assertThat(stats("orders").sent()).as("nothing enqueued").isEqualTo(sent);
     }
 
     @Test
@@ -95,7 +103,8 @@ class OrdersApplicationTests {
         http.get().uri("/actuator/health").exchange().expectStatus().isOk()
                 .expectBody()
                 .jsonPath("$.components.rill.status").isEqualTo("UP")
-                .jsonPath("$.components.rill.details.queues.orders.capacity").isEqualTo(10000);
+                .jsonPath("$.components.rill.details.queues.orders.capacity").isEqualTo(10000)
+                .jsonPath("$.components.rill.details.pipelines.ordersWorker.state").isEqualTo("running");
     }
 
     private QueueStats stats(String queue) {
