@@ -93,43 +93,54 @@ public final class ServedQueueExample {
      * @return what the example saw
      */
     public static Summary run(PrintStream out) {
+        // each resource closed even when the next one fails to open (a port refused, a client that cannot connect)
         ReactiveBroker broker = Rill.inMemory();
-        RillServer server = RillServer.bindNow(ServerOptions.defaults().broker(broker), TIMEOUT);
-        ReactiveBroker remote = RillClient.connect(URI.create("rill://127.0.0.1:" + server.port()),
-                ClientOptions.defaults()).block(TIMEOUT);
         try {
-            QueueSpec spec = QueueSpec.named("orders");
-            // declared first by the application: the queue keeps Order objects
-            ReactiveQueue<Order> orders = broker.queue(spec, ORDERS).block(TIMEOUT);
-            ReactiveQueue<String> text = remote.queue(spec, Codec.utf8()).block(TIMEOUT);
-
-            orders.send(OutboundMessage.of(new Order("local-1", 2))).block(TIMEOUT);
-            out.println("in process  -> sent Order[id=local-1, quantity=2]");
-            Delivery<String> d = text.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT);
-            String receivedRemotely = d.payload();
-            d.ack().block(TIMEOUT);
-            out.println("remote      <- \"" + receivedRemotely + "\"");
-
-            text.send(OutboundMessage.of("remote-1,5")).block(TIMEOUT);
-            text.send(OutboundMessage.of("remote-2,1")).block(TIMEOUT);
-            out.println("remote      -> sent \"remote-1,5\" and \"remote-2,1\"");
-            String refused = null;
+            RillServer server = RillServer.bindNow(ServerOptions.defaults().broker(broker), TIMEOUT);
             try {
-                text.send(OutboundMessage.of("five apples")).block(TIMEOUT);
-            } catch (IllegalArgumentException e) {
-                refused = e.getMessage();
-                out.println("remote      -> \"five apples\" refused: " + refused);
+                ReactiveBroker remote = RillClient.connect(URI.create("rill://127.0.0.1:" + server.port()),
+                        ClientOptions.defaults()).block(TIMEOUT);
+                try {
+                    return steps(out, broker, remote);
+                } finally {
+                    remote.close().block(TIMEOUT);
+                }
+            } finally {
+                server.disposeNow(TIMEOUT);
             }
-
-            List<Order> handled = orders.receive(ReceiveOptions.defaults().maxMessages(2))
-                    .concatMap(o -> o.ack().thenReturn(o.payload()))
-                    .doOnNext(o -> out.println("in process  <- " + o))
-                    .collectList().block(TIMEOUT);
-            return new Summary(handled, receivedRemotely, refused);
         } finally {
-            remote.close().block(TIMEOUT);
-            server.disposeNow(TIMEOUT);
             broker.close().block(TIMEOUT);
         }
+    }
+
+    private static Summary steps(PrintStream out, ReactiveBroker broker, ReactiveBroker remote) {
+        QueueSpec spec = QueueSpec.named("orders");
+        // declared first by the application: the queue keeps Order objects
+        ReactiveQueue<Order> orders = broker.queue(spec, ORDERS).block(TIMEOUT);
+        ReactiveQueue<String> text = remote.queue(spec, Codec.utf8()).block(TIMEOUT);
+
+        orders.send(OutboundMessage.of(new Order("local-1", 2))).block(TIMEOUT);
+        out.println("in process  -> sent Order[id=local-1, quantity=2]");
+        Delivery<String> d = text.receiveOne(Duration.ofSeconds(5)).block(TIMEOUT);
+        String receivedRemotely = d.payload();
+        d.ack().block(TIMEOUT);
+        out.println("remote      <- \"" + receivedRemotely + "\"");
+
+        text.send(OutboundMessage.of("remote-1,5")).block(TIMEOUT);
+        text.send(OutboundMessage.of("remote-2,1")).block(TIMEOUT);
+        out.println("remote      -> sent \"remote-1,5\" and \"remote-2,1\"");
+        String refused = null;
+        try {
+            text.send(OutboundMessage.of("five apples")).block(TIMEOUT);
+        } catch (IllegalArgumentException e) {
+            refused = e.getMessage();
+            out.println("remote      -> \"five apples\" refused: " + refused);
+        }
+
+        List<Order> handled = orders.receive(ReceiveOptions.defaults().maxMessages(2))
+                .concatMap(o -> o.ack().thenReturn(o.payload()))
+                .doOnNext(o -> out.println("in process  <- " + o))
+                .collectList().block(TIMEOUT);
+        return new Summary(handled, receivedRemotely, refused);
     }
 }
