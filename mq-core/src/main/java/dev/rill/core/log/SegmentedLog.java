@@ -52,7 +52,8 @@ import java.util.stream.Stream;
  * the bytes cut (never read by the log); {@code <segment>.deleted}, a segment compaction dropped, until the log's
  * unlinker thread (or the next open) unlinks it. Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
- * (compaction runs on the writer thread between batches; appends continue meanwhile). A few long-lived messages
+ * (compaction runs on the writer thread between batches, and while no appends come until nothing is left to do;
+ * appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
  * half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
  * active one), its live messages are
@@ -1195,12 +1196,15 @@ public final class SegmentedLog implements AutoCloseable {
      * they were fsynced (a machine crash must not leave the sends deleted but their acks lost), under NEVER after
      * the write; or starts a relocation, or advances the one in progress by a slice.
      *
-     * @return whether a relocation is (still) in progress: the writer must come back without waiting for appends
+     * @return whether it did a step (a slice, which may have ended the run, or a segment deleted): the writer must
+     *     come back without waiting for appends, for the step may have left the next one to take (the rest of the
+     *     run; a relocatable segment uncovered). When it parked after a compaction or a finished run, a log that got
+     *     no more appends kept that segment, and every one behind it, until the next append, if any came.
      */
     private boolean maybeCompact() {
         if (relocation != null) {
             relocateSlice();
-            return relocation != null;
+            return true;
         }
         LiveTracker.Segment s = segments.peekFirst();
         if (s == null || s == active) {
@@ -1211,19 +1215,19 @@ public final class SegmentedLog implements AutoCloseable {
             compactAfterSeq = -1;
             if (relocatable(s)) {
                 relocateOldest();
+                return true;
             }
-            return relocation != null;
+            return false;
         }
         if (policy == FsyncPolicy.Kind.NEVER) {
-            compact();
-            return false;
+            return compact();
         }
         if (compactAfterSeq < 0) {
             compactAfterSeq = writtenSeq;
         }
         if (syncedSeq >= compactAfterSeq) {
             compactAfterSeq = -1;
-            compact();
+            return compact();
         }
         return false;
     }
@@ -1469,9 +1473,16 @@ public final class SegmentedLog implements AutoCloseable {
         }
     }
 
-    /** Deletes the oldest segments while nothing live remains in them. */
-    private void compact() {
+    /**
+     * Deletes the oldest segments while nothing live remains in them.
+     *
+     * @return whether it deleted one or more and stopped only at a segment that holds something live (or the active
+     *     one): false when nothing was deleted, and after a failed directory fsync, after which no more may go in this
+     *     pass
+     */
+    private boolean compact() {
         long now = -1;
+        boolean deletedAny = false;
         LiveTracker.Segment s;
         while ((s = segments.peekFirst()) != null && s != active && s.live == 0) {
             if (s.keepUntil > 0) {
@@ -1479,7 +1490,7 @@ public final class SegmentedLog implements AutoCloseable {
                     now = options.clock().getAsLong();
                 }
                 if (s.keepUntil > now) {
-                    return; // dedup window still open for one of its messages
+                    return false; // dedup window still open for one of its messages
                 }
             }
             // A rename, not the unlink itself: unlinking a large segment took the writer (and every append waiting
@@ -1493,7 +1504,7 @@ public final class SegmentedLog implements AutoCloseable {
                 deleted = null; // gone already
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "log: compaction could not delete " + s.path, e);
-                return;
+                return false;
             }
             // Each removal is made durable before the next, so a power loss leaves the oldest segments deleted and
             // the rest intact, never an older segment back without a later one (its SENDs replayed without the
@@ -1510,7 +1521,7 @@ public final class SegmentedLog implements AutoCloseable {
                 if (deleted != null) {
                     toUnlink.add(deleted);
                 }
-                return;
+                return false;
             }
             segments.pollFirst();
             segmentsDeleted++;
@@ -1518,7 +1529,9 @@ public final class SegmentedLog implements AutoCloseable {
             if (deleted != null) {
                 toUnlink.add(deleted);
             }
+            deletedAny = true;
         }
+        return deletedAny;
     }
 
     /** Segments renamed for deletion, for the unlinker; {@link #NO_MORE} ends it. */

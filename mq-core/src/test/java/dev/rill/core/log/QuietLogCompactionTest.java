@@ -1,0 +1,134 @@
+package dev.rill.core.log;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A log that receives nothing more still finishes its compaction: the writer, idle, goes on from one step to the
+ * next (a compaction, a relocation run) for as long as there is one to take, instead of waiting for an append. It
+ * used to take one step and park: a compaction done while idle (at open, or on the syncer's wake-up once the records
+ * that emptied a segment were fsynced) left the mostly-dead segment it uncovered in place, and a finished run of
+ * {@value SegmentedLog#RELOCATE_RUN} segments left the rest of a longer one, until the next append came, if ever.
+ *
+ * <p>Each test writes its segments in a first session in which nothing can be compacted or relocated (a dedup window
+ * open until {@link #T1} keeps the oldest segment), then opens the log again at {@code T1} and appends nothing.
+ */
+class QuietLogCompactionTest {
+
+    private static final long T0 = 5_000_000L;
+    private static final long T1 = T0 + 60_000;
+    private static final int SEGMENT = 4096;
+
+    @TempDir
+    Path dir;
+
+    private final AtomicLong clock = new AtomicLong(T0);
+
+    private LogOptions options() {
+        return LogOptions.defaults().fsync(FsyncPolicy.never()).segmentBytes(SEGMENT).clock(clock::get)
+                .recoveryListener(RecoveryListener.none());
+    }
+
+    private static LogRecord.Send message(long id, int bytes, long windowEnd) {
+        return new LogRecord.Send("q", id, T0, null, 0, Map.of(), ("m" + id + "-" + "p".repeat(bytes)).getBytes(),
+                0, 0, windowEnd > 0 ? "dedup-" + id : null, windowEnd);
+    }
+
+    /** The live messages of the log in {@code dir}: id to payload, after a replay. */
+    private Map<Long, String> liveAfterReopen() throws Exception {
+        Map<Long, String> live = new TreeMap<>();
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> {
+            if (r instanceof LogRecord.Send s) {
+                live.put(s.id(), new String(s.payload()));
+            } else if (r instanceof LogRecord.Ack a) {
+                live.remove(a.id());
+            }
+        })) {
+            assertThat(log.recovery().tornTail()).isEmpty();
+        }
+        return live;
+    }
+
+    private static Set<Path> segmentSet(Path d) throws Exception {
+        return Set.copyOf(SegmentedLog.segmentFiles(d));
+    }
+
+    /**
+     * The oldest segment holds one acked message whose dedup window is open until {@code T1}; behind it, segments
+     * where one message in ~16 lives. Once the window is over, the idle writer deletes the oldest segment, and then
+     * relocates the mostly-dead one this uncovered.
+     */
+    @Test
+    void aCompactionOnAQuietLogGoesOnToRelocateTheSegmentItUncovered() throws Exception {
+        List<Path> first;
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            log.append(message(1, SEGMENT, T1)); // fills the first segment alone
+            long last = log.append(new LogRecord.Ack("q", 1)); // rolls: the first segment is dead, kept by the window
+            for (long id = 2; id <= 80; id++) {
+                last = log.append(message(id, 150, 0));
+                if (id != 2) {
+                    last = log.append(new LogRecord.Ack("q", id));
+                }
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            assertThat(log.stats().segmentsDeleted()).isZero();
+            assertThat(log.stats().messagesRelocated()).isZero();
+            first = SegmentedLog.segmentFiles(dir);
+            assertThat(first).hasSizeGreaterThanOrEqualTo(4);
+        }
+        clock.set(T1);
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> { })) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().messagesRelocated() == 1
+                    && first.stream().noneMatch(Files::exists));
+            assertThat(log.stats().segments()).isEqualTo(1);
+        }
+        assertThat(liveAfterReopen()).containsOnlyKeys(2L).containsEntry(2L, "m2-" + "p".repeat(150));
+    }
+
+    /**
+     * More than {@value SegmentedLog#RELOCATE_RUN} mostly-dead segments, each with a dedup window open until
+     * {@code T1}: the idle writer relocates them in two runs, not in one and then nothing more.
+     */
+    @Test
+    void aQuietLogRelocatesMoreThanOneRunOfSegments() throws Exception {
+        Map<Long, String> expected = new TreeMap<>();
+        List<Path> first;
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            long last = 0;
+            for (long id = 1; id <= 560; id++) {
+                LogRecord.Send s = message(id, 150, T1);
+                last = log.append(s);
+                if (id % 40 == 7) {
+                    expected.put(id, new String(s.payload()));
+                } else {
+                    last = log.append(new LogRecord.Ack("q", id));
+                }
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            assertThat(log.stats().messagesRelocated()).isZero();
+            first = SegmentedLog.segmentFiles(dir);
+            assertThat(first).hasSizeGreaterThan(SegmentedLog.RELOCATE_RUN + 2);
+        }
+        clock.set(T1);
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> { })) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> first.stream().noneMatch(Files::exists));
+            assertThat(log.stats().messagesRelocated()).isEqualTo(expected.size());
+            assertThat(segmentSet(dir)).hasSize(1);
+        }
+        assertThat(liveAfterReopen()).isEqualTo(expected);
+    }
+}
