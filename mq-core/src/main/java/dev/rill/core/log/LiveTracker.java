@@ -312,6 +312,20 @@ final class LiveTracker {
         }
     }
 
+    /**
+     * Whether {@link #copiesOf} would copy anything for the SEND of {@code (queue, id)} read from {@code seg}: the
+     * message is live there, or it is the origin of an accepted message live there. Relocation asks before it
+     * decodes a SEND; most of a segment worth relocating is dead.
+     */
+    boolean copiesAny(String queue, long id, Segment seg) {
+        LongMap<Segment> m = live.get(queue);
+        if (m != null && m.get(id) == seg && (accepted.isEmpty() || !accepted.containsKey(new Key(queue, id)))) {
+            return true;
+        }
+        Key to = byOrigin.isEmpty() ? null : byOrigin.get(new Key(queue, id));
+        return to != null && live(to) == seg;
+    }
+
     private void stateCopies(Key k, List<LogRecord> into) {
         LongMap<long[]> q = state.get(k.queue());
         long[] st = q == null ? null : q.get(k.id());

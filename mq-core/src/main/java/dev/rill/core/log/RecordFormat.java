@@ -300,6 +300,19 @@ final class RecordFormat {
             return RecordFormat.decode(b, this);
         }
 
+        /**
+         * The queue a SEND body names, from the cache, without decoding the rest: {@code body} as for
+         * {@link RecordFormat#sendId}. Its position is left as it was.
+         */
+        String sendQueue(ByteBuffer body) {
+            int at = body.position() + 9;
+            int n = body.getInt(at);
+            if (n < 0 || n > body.limit() - at - 12) {
+                throw new IllegalArgumentException("bad queue name length " + n);
+            }
+            return name(body.array(), body.arrayOffset() + at + 4, n);
+        }
+
         /** The String of the UTF-8 bytes {@code a[off, off + n)}: the one decoded before for the same bytes. */
         String name(byte[] a, int off, int n) {
             int h = 1;
@@ -322,6 +335,29 @@ final class RecordFormat {
             names[slot] = s;
             return s;
         }
+    }
+
+    /**
+     * The type of a record from its body, without decoding it: {@code body}'s bytes from its position are the body
+     * (sequence number first), whose CRC matched. Its position is left as it was.
+     */
+    static byte typeOf(ByteBuffer body) {
+        return body.get(body.position() + 8);
+    }
+
+    /**
+     * The message id of a SEND body, without decoding the rest (headers, payload): {@code body} as for
+     * {@link #typeOf}, of type {@link #SEND}. Its position is left as it was.
+     *
+     * @throws IllegalArgumentException if the queue name's length runs past the body
+     */
+    static long sendId(ByteBuffer body) {
+        int at = body.position() + 9;
+        int n = body.getInt(at);
+        if (n < 0 || n > body.limit() - at - 12) {
+            throw new IllegalArgumentException("bad queue name length " + n);
+        }
+        return body.getLong(at + 4 + n);
     }
 
     /** Decodes a body; {@code names} (or null) gives the Strings of queue names. */

@@ -1285,6 +1285,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /** The relocation in progress, or null (writer thread only). */
     private Relocation relocation;
+    /** Checks and decodes what relocation reads (writer thread only). */
+    private final RecordFormat.Reader relocationReader = new RecordFormat.Reader();
 
     /**
      * Starts relocating the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or dead ones) and
@@ -1318,7 +1320,8 @@ public final class SegmentedLog implements AutoCloseable {
      * {@code sliceBytes} were read or framed as copies (at least one record), frames a copy of each message whose
      * SEND it reads and that is live in that segment at that moment (one acked since the relocation started is not
      * copied; one copied is from then on live in the copy's segment, where a later ack finds it), and writes the
-     * copies out. A segment left with nothing live is not read further. A segment that is not relocatable when its
+     * copies out. Every record's frame and CRC are checked; only those SENDs are decoded, every other record is
+     * passed over by its type (a SEND by its queue and id). A segment left with nothing live is not read further. A segment that is not relocatable when its
      * turn comes, or whose file cannot be read (logged), ends the run before it; copies framed before such a failure
      * stay: each replaces its original, which no longer counts as live, and they are fsynced before anything is
      * deleted. Once the run is read, {@link #finishRelocation}. A failed write of copies fails the log.
@@ -1355,11 +1358,22 @@ public final class SegmentedLog implements AutoCloseable {
                         throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
                     }
                     int crc = r.in.getInt(pos + 8);
-                    ByteBuffer body = r.in.slice(bodyAt, len);
-                    if (!RecordFormat.crcOk(body, 0, len, crc)) {
+                    ByteBuffer body = r.in.view(bodyAt, len);
+                    if (!relocationReader.crcOk(body, len, crc)) {
                         throw new LogCorruptedException(s.path, pos, "damaged frame found while relocating");
                     }
-                    send = RecordFormat.decode(body.position(8)) instanceof LogRecord.Send x ? x : null;
+                    send = null;
+                    byte type = RecordFormat.typeOf(body);
+                    if (type == RecordFormat.SEND) {
+                        // only the SEND of a message live here is decoded (a copy of its payload and headers):
+                        // most of a segment worth relocating is dead
+                        if (tracker.copiesAny(relocationReader.sendQueue(body), RecordFormat.sendId(body), s)) {
+                            send = (LogRecord.Send) relocationReader.decode(body.position(body.position() + 8));
+                        }
+                    } else if (type < RecordFormat.DECLARE || type > RecordFormat.PURGE) {
+                        throw new LogCorruptedException(s.path, pos, "unknown record type " + type
+                                + " found while relocating");
+                    }
                     end = bodyAt + len;
                 } catch (IOException | RuntimeException e) {
                     LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays",
