@@ -92,21 +92,6 @@ class IncrementalRelocationTest {
         return out;
     }
 
-    /** The ids live after replaying {@code d}: a SEND (original or copy) makes its id live, an ACK removes it. */
-    private Map<Long, String> replay(Path d, LogOptions options) throws IOException {
-        Map<Long, String> msgs = new TreeMap<>();
-        try (SegmentedLog log = SegmentedLog.open(d, options, r -> {
-            if (r instanceof LogRecord.Send s) {
-                msgs.put(s.id(), new String(s.payload()));
-            } else if (r instanceof LogRecord.Ack a) {
-                msgs.remove(a.id());
-            }
-        })) {
-            assertThat(log.recovery().tornTail()).isEmpty();
-        }
-        return msgs;
-    }
-
     private static Map<Long, String> expected(Set<Long> acked) {
         Map<Long, String> m = new TreeMap<>();
         for (long id = 1; id <= MESSAGES; id++) {
@@ -185,7 +170,7 @@ class IncrementalRelocationTest {
         assertThat(copied).as("copied before its ack").contains(1L).as("acked before its turn").doesNotContain(
                 lastLive);
         assertThat(copied).doesNotHaveDuplicates();
-        assertThat(replay(d, opts())).isEqualTo(expected(Set.of(1L, lastLive)));
+        assertThat(LiveAfterReplay.payloadsById(d, opts())).isEqualTo(expected(Set.of(1L, lastLive)));
     }
 
     /** The writer may run the first slices before open returns: the hook waits for the log. */
@@ -235,8 +220,8 @@ class IncrementalRelocationTest {
             assertThat(names(s)).as(s + " has every old segment").containsAll(oldSegments);
             Map<Long, String> want = expected(i == 0 ? Set.of() : Set.of(1L, lastLive));
             Path opened = copyOf(s, "opened-" + i); // an open adds a segment: the state itself stays as it is
-            assertThat(replay(opened, opts())).as("state after slice " + (i + 1)).isEqualTo(want);
-            assertThat(replay(opened, opts())).as("state after slice " + (i + 1) + ", opened again").isEqualTo(want);
+            assertThat(LiveAfterReplay.payloadsById(opened, opts())).as("state after slice " + (i + 1)).isEqualTo(want);
+            assertThat(LiveAfterReplay.payloadsById(opened, opts())).as("state after slice " + (i + 1) + ", opened again").isEqualTo(want);
         }
         // the last state, its newest segment (the one with the copies) cut anywhere
         Path lastState = states.get(states.size() - 1);
@@ -306,14 +291,14 @@ class IncrementalRelocationTest {
         assertThat(log.stats().segmentsDeleted()).isZero();
         assertThat(names(live)).containsAll(oldSegments);
         assertThat(openFiles(live)).as("files of the log still open").isEmpty();
-        assertThat(replay(live, opts())).isEqualTo(expected(Set.of()));
+        assertThat(LiveAfterReplay.payloadsById(live, opts())).isEqualTo(expected(Set.of()));
         // a later open relocates the run to the end (the open of the replay above may have done it already)
         try (SegmentedLog again = SegmentedLog.open(live, opts(), r -> { })) {
             await().atMost(Duration.ofSeconds(30)).until(() -> java.util.Collections.disjoint(names(live),
                     oldSegments));
         }
         assertThat(names(live)).doesNotContainAnyElementsOf(oldSegments);
-        assertThat(replay(live, opts())).isEqualTo(expected(Set.of()));
+        assertThat(LiveAfterReplay.payloadsById(live, opts())).isEqualTo(expected(Set.of()));
     }
 
     /**
@@ -342,7 +327,7 @@ class IncrementalRelocationTest {
             log.close();
         }
         assertThat(names(live)).containsAll(oldSegments);
-        assertThat(replay(live, opts())).isEqualTo(expected(Set.of()));
+        assertThat(LiveAfterReplay.payloadsById(live, opts())).isEqualTo(expected(Set.of()));
     }
 
     private Path copyOf(Path state, String name) throws IOException {

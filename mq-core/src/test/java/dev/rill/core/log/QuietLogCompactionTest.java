@@ -46,21 +46,6 @@ class QuietLogCompactionTest {
                 0, 0, windowEnd > 0 ? "dedup-" + id : null, windowEnd);
     }
 
-    /** The live messages of the log in {@code dir}: id to payload, after a replay. */
-    private Map<Long, String> liveAfterReopen() throws Exception {
-        Map<Long, String> live = new TreeMap<>();
-        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> {
-            if (r instanceof LogRecord.Send s) {
-                live.put(s.id(), new String(s.payload()));
-            } else if (r instanceof LogRecord.Ack a) {
-                live.remove(a.id());
-            }
-        })) {
-            assertThat(log.recovery().tornTail()).isEmpty();
-        }
-        return live;
-    }
-
     private static Set<Path> segmentSet(Path d) throws Exception {
         return Set.copyOf(SegmentedLog.segmentFiles(d));
     }
@@ -95,7 +80,7 @@ class QuietLogCompactionTest {
                     && first.stream().noneMatch(Files::exists));
             assertThat(log.stats().segments()).isEqualTo(1);
         }
-        assertThat(liveAfterReopen()).containsOnlyKeys(2L).containsEntry(2L, "m2-" + "p".repeat(150));
+        assertThat(LiveAfterReplay.payloadsById(dir, options())).containsOnlyKeys(2L).containsEntry(2L, "m2-" + "p".repeat(150));
     }
 
     /**
@@ -129,6 +114,6 @@ class QuietLogCompactionTest {
             assertThat(log.stats().messagesRelocated()).isEqualTo(expected.size());
             assertThat(segmentSet(dir)).hasSize(1);
         }
-        assertThat(liveAfterReopen()).isEqualTo(expected);
+        assertThat(LiveAfterReplay.payloadsById(dir, options())).isEqualTo(expected);
     }
 }
