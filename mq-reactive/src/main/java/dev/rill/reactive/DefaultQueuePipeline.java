@@ -61,7 +61,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
                     "handling");
 
     private final ReactiveQueue<T> queue;
-    private final String name;
+    private final String queueName;
+    private final String name; // the pipeline's, for meters and logs; the queue's unless given
+    /** How log lines name the pipeline: "pipeline on queue 'q'", or "pipeline 'n' on queue 'q'" when named. */
+    private final String label;
     private final Function<? super Delivery<T>, ? extends Publisher<?>> handler;
     private final ReceiveOptions receiveOptions;
     private final int concurrency;
@@ -114,11 +117,15 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
 
     private final Sinks.Many<PipelineError> errors = Sinks.many().multicast().directBestEffort();
 
-    DefaultQueuePipeline(ReactiveQueue<T> queue, Function<? super Delivery<T>, ? extends Publisher<?>> handler,
-            ReceiveOptions receiveOptions, int concurrency, boolean keyOrdered, Duration handlingTimeout,
-            RetryPolicy retry, Duration leaseLength, Duration renewEvery, Scheduler scheduler) {
+    DefaultQueuePipeline(ReactiveQueue<T> queue, String name,
+            Function<? super Delivery<T>, ? extends Publisher<?>> handler, ReceiveOptions receiveOptions,
+            int concurrency, boolean keyOrdered, Duration handlingTimeout, RetryPolicy retry, Duration leaseLength,
+            Duration renewEvery, Scheduler scheduler) {
         this.queue = queue;
-        this.name = queue.name();
+        this.queueName = queue.name();
+        this.name = name != null ? name : queueName;
+        this.label = this.name.equals(queueName) ? "pipeline on queue '" + queueName + "'"
+                : "pipeline '" + this.name + "' on queue '" + queueName + "'";
         this.handler = handler;
         this.receiveOptions = receiveOptions;
         this.concurrency = concurrency;
@@ -202,6 +209,16 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     }
 
     @Override
+    public String queue() {
+        return queueName;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
     public int inFlight() {
         return heldView;
     }
@@ -240,7 +257,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
 
     @Override
     public String toString() {
-        return "QueuePipeline{queue=" + name + ", concurrency=" + concurrency + ", inFlight=" + heldView
+        return "QueuePipeline{queue=" + queueName + (name.equals(queueName) ? "" : ", name=" + name)
+                + ", concurrency=" + concurrency + ", inFlight=" + heldView
                 + (pausedView ? ", paused" : "") + (disposed ? ", stopped" : "") + "}";
     }
 
@@ -296,7 +314,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             r.run();
         } catch (Throwable ex) {
             // a bug in this class, not in user code (user code is guarded where it runs); keep the loop alive
-            LOG.log(Level.ERROR, "pipeline on queue '" + name + "': internal error", ex);
+            LOG.log(Level.ERROR, label + ": internal error", ex);
         }
     }
 
@@ -383,7 +401,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         requested = 0;
         if (error != null) {
             failure = error;
-            report(new PipelineError(Stage.RECEIVE, name, 0, 0, error));
+            report(new PipelineError(Stage.RECEIVE, queueName, 0, 0, error));
         }
         // the receive stream is over: finish what is held, then end (no grace: nothing asked us to hurry)
         stopping = true;
@@ -556,7 +574,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             // the timers' scheduler was disposed: no more lease extensions or handling timeouts; say so once
             sweepTimer = null;
             sweepRefused = true;
-            report(new PipelineError(Stage.EXTEND, name, 0, 0, e));
+            report(new PipelineError(Stage.EXTEND, queueName, 0, 0, e));
         }
     }
 
@@ -579,7 +597,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
                 h.timeoutAt = Long.MAX_VALUE;
                 if (h.decide()) { // the handler's own outcome did not come first
                     h.cancelHandler();
-                    settleFailure(h, new HandlingTimeoutException(name, h.delivery.message().id(), handlingTimeout));
+                    settleFailure(h, new HandlingTimeoutException(queueName, h.delivery.message().id(),
+                            handlingTimeout));
                 }
                 continue;
             }
@@ -701,7 +720,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     // ---- errors ----
 
     private void reportLater(Stage stage, Delivery<T> d, Throwable error) {
-        PipelineError e = new PipelineError(stage, name, d.message().id(), d.deliveryCount(), error);
+        PipelineError e = new PipelineError(stage, queueName, d.message().id(), d.deliveryCount(), error);
         execute(() -> report(e));
     }
 
@@ -711,10 +730,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (LOG.isLoggable(level)) {
             // a receive failure concerns no message: say what ended the pipeline instead of "message 0"
             LOG.log(level, e.stage() == Stage.RECEIVE
-                    ? "pipeline on queue '" + name + "' stopped: the receive stream failed: "
+                    ? label + " stopped: the receive stream failed: "
                             + (e.error().getMessage() != null ? e.error().getMessage()
                                     : e.error().getClass().getSimpleName())
-                    : "pipeline on queue '" + name + "': " + e.stage() + " failed for message " + e.messageId()
+                    : label + ": " + e.stage() + " failed for message " + e.messageId()
                             + " (delivery " + e.deliveryCount() + ")", e.error());
         }
     }
@@ -834,7 +853,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
          */
         private void lateFailure(Throwable error) {
             if (LOG.isLoggable(Level.DEBUG)) {
-                LOG.log(Level.DEBUG, "pipeline on queue '" + name + "': the handler of message "
+                LOG.log(Level.DEBUG, label + ": the handler of message "
                         + delivery.message().id() + " failed after its delivery was settled without it (timed out"
                         + " or given back)", error);
             }

@@ -34,6 +34,7 @@ public final class PipelineBuilder<T> {
     public static final int DEFAULT_CONCURRENCY = 1;
 
     private final ReactiveQueue<T> queue;
+    private final String name; // null: the queue's
     private final Function<? super Delivery<T>, ? extends Publisher<?>> handler;
     private final int concurrency;
     private final boolean keyOrdered;
@@ -45,14 +46,17 @@ public final class PipelineBuilder<T> {
     private final Scheduler scheduler;
 
     PipelineBuilder(ReactiveQueue<T> queue, Function<? super Delivery<T>, ? extends Publisher<?>> handler) {
-        this(Objects.requireNonNull(queue, "queue"), Objects.requireNonNull(handler, "handler"), DEFAULT_CONCURRENCY,
+        this(Objects.requireNonNull(queue, "queue"), null, Objects.requireNonNull(handler, "handler"),
+                DEFAULT_CONCURRENCY,
                 false, null, RetryPolicy.defaults(), null, null, true, Schedulers.parallel());
     }
 
-    private PipelineBuilder(ReactiveQueue<T> queue, Function<? super Delivery<T>, ? extends Publisher<?>> handler,
-            int concurrency, boolean keyOrdered, Duration handlingTimeout, RetryPolicy retry,
-            Duration visibilityTimeout, Duration renewEvery, boolean renew, Scheduler scheduler) {
+    private PipelineBuilder(ReactiveQueue<T> queue, String name,
+            Function<? super Delivery<T>, ? extends Publisher<?>> handler, int concurrency, boolean keyOrdered,
+            Duration handlingTimeout, RetryPolicy retry, Duration visibilityTimeout, Duration renewEvery, boolean renew,
+            Scheduler scheduler) {
         this.queue = queue;
+        this.name = name;
         this.handler = handler;
         this.concurrency = concurrency;
         this.keyOrdered = keyOrdered;
@@ -62,6 +66,26 @@ public final class PipelineBuilder<T> {
         this.renewEvery = renewEvery;
         this.renew = renew;
         this.scheduler = scheduler;
+    }
+
+    /**
+     * Names the pipeline: its {@link QueuePipeline#name()}, the {@code pipeline} tag of its meters and how its log
+     * lines call it. Give each pipeline of a queue its own name when several run in one application and their meters
+     * go to one registry.
+     *
+     * <p>Default: the queue's name.
+     *
+     * @param name not blank
+     * @return a new builder with the name
+     * @throws IllegalArgumentException if {@code name} is blank
+     */
+    public PipelineBuilder<T> name(String name) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("name must not be blank");
+        }
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout, retry,
+                visibilityTimeout, renewEvery, renew, scheduler);
     }
 
     /**
@@ -78,7 +102,7 @@ public final class PipelineBuilder<T> {
         if (n < 1) {
             throw new IllegalArgumentException("concurrency must be >= 1, was " + n);
         }
-        return new PipelineBuilder<>(queue, handler, n, keyOrdered, handlingTimeout, retry, visibilityTimeout,
+        return new PipelineBuilder<>(queue, name, handler, n, keyOrdered, handlingTimeout, retry, visibilityTimeout,
                 renewEvery, renew, scheduler);
     }
 
@@ -96,7 +120,7 @@ public final class PipelineBuilder<T> {
      * @return a new builder with key ordering
      */
     public PipelineBuilder<T> keyOrdered() {
-        return new PipelineBuilder<>(queue, handler, concurrency, true, handlingTimeout, retry, visibilityTimeout,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, true, handlingTimeout, retry, visibilityTimeout,
                 renewEvery, renew, scheduler);
     }
 
@@ -115,7 +139,7 @@ public final class PipelineBuilder<T> {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("handlingTimeout must be positive, was " + timeout);
         }
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, timeout, retry, visibilityTimeout,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, timeout, retry, visibilityTimeout,
                 renewEvery, renew, scheduler);
     }
 
@@ -128,7 +152,7 @@ public final class PipelineBuilder<T> {
      * @return a new builder with the policy
      */
     public PipelineBuilder<T> retry(RetryPolicy policy) {
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, handlingTimeout,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout,
                 Objects.requireNonNull(policy, "retry"), visibilityTimeout, renewEvery, renew, scheduler);
     }
 
@@ -146,7 +170,7 @@ public final class PipelineBuilder<T> {
         if (timeout.toMillis() < 1) {
             throw new IllegalArgumentException("visibilityTimeout must be >= 1ms, was " + timeout);
         }
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, handlingTimeout, retry, timeout,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout, retry, timeout,
                 renewEvery, renew, scheduler);
     }
 
@@ -165,7 +189,7 @@ public final class PipelineBuilder<T> {
         if (interval.toMillis() < 1) {
             throw new IllegalArgumentException("leaseRenewal must be >= 1ms, was " + interval);
         }
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, handlingTimeout, retry,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout, retry,
                 visibilityTimeout, interval, true, scheduler);
     }
 
@@ -178,7 +202,7 @@ public final class PipelineBuilder<T> {
      * @return a new builder without lease extension
      */
     public PipelineBuilder<T> noLeaseRenewal() {
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, handlingTimeout, retry,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout, retry,
                 visibilityTimeout, null, false, scheduler);
     }
 
@@ -193,7 +217,7 @@ public final class PipelineBuilder<T> {
      * @return a new builder with the scheduler
      */
     public PipelineBuilder<T> scheduler(Scheduler timers) {
-        return new PipelineBuilder<>(queue, handler, concurrency, keyOrdered, handlingTimeout, retry,
+        return new PipelineBuilder<>(queue, name, handler, concurrency, keyOrdered, handlingTimeout, retry,
                 visibilityTimeout, renewEvery, renew, Objects.requireNonNull(timers, "scheduler"));
     }
 
@@ -217,15 +241,16 @@ public final class PipelineBuilder<T> {
         if (visibilityTimeout != null) {
             options = options.visibilityTimeout(visibilityTimeout);
         }
-        DefaultQueuePipeline<T> pipeline = new DefaultQueuePipeline<>(queue, handler, options, concurrency, keyOrdered,
-                handlingTimeout, retry, lease, every, scheduler);
+        DefaultQueuePipeline<T> pipeline = new DefaultQueuePipeline<>(queue, name, handler, options, concurrency,
+                keyOrdered, handlingTimeout, retry, lease, every, scheduler);
         pipeline.start();
         return pipeline;
     }
 
     @Override
     public String toString() {
-        return "PipelineBuilder{queue=" + queue.name() + ", concurrency=" + concurrency + ", keyOrdered=" + keyOrdered
+        return "PipelineBuilder{queue=" + queue.name() + (name == null ? "" : ", name=" + name)
+                + ", concurrency=" + concurrency + ", keyOrdered=" + keyOrdered
                 + ", handlingTimeout=" + (handlingTimeout == null ? "none" : handlingTimeout) + ", retry=" + retry
                 + ", visibilityTimeout=" + (visibilityTimeout == null ? "spec" : visibilityTimeout)
                 + ", leaseRenewal=" + (!renew ? "off" : renewEvery == null ? "half the lease" : renewEvery)

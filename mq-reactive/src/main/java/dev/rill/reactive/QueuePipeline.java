@@ -22,6 +22,17 @@ import reactor.core.publisher.Mono;
  */
 public interface QueuePipeline extends Disposable {
 
+    /** @return the name of the queue the pipeline consumes */
+    String queue();
+
+    /**
+     * The pipeline's name, which tells it apart from other pipelines of its queue in meters and log lines: the one
+     * given to {@link PipelineBuilder#name(String)}, else the queue's name.
+     *
+     * @return the pipeline's name
+     */
+    String name();
+
     /**
      * Stops leasing new messages; handlers already running go on and are settled as usual. Idempotent.
      * Leases taken but not yet handed to the pipeline are released at once.

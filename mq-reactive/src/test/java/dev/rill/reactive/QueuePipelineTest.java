@@ -856,4 +856,27 @@ class QueuePipelineTest {
             assertThat(log.messages()).noneMatch(m -> m.contains("message 0"));
         }
     }
+
+    @Test
+    void aPipelineKnowsItsQueueAndItsNameWhichItsLogLinesUse() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("orders").maxDeliveries(1).discardDeadLetters());
+        QueuePipeline unnamed = started(q.pipelineOnPayload(x -> Mono.empty()));
+        assertThat(unnamed.queue()).isEqualTo("orders");
+        assertThat(unnamed.name()).isEqualTo("orders");
+        assertThat(unnamed.toString()).startsWith("QueuePipeline{queue=orders, concurrency=1");
+        unnamed.dispose();
+
+        try (JulCapture log = new JulCapture(QueuePipeline.class.getName())) {
+            QueuePipeline named = started(q.pipelineOnPayload(x -> Mono.error(new IllegalStateException("boom")))
+                    .name("billing"));
+            assertThat(named.queue()).isEqualTo("orders");
+            assertThat(named.name()).isEqualTo("billing");
+            assertThat(named.toString()).startsWith("QueuePipeline{queue=orders, name=billing, concurrency=1");
+            send(q, "a");
+            assertThat(log.messages()).anySatisfy(m -> assertThat(m)
+                    .startsWith("pipeline 'billing' on queue 'orders': HANDLER failed for message "));
+        }
+        assertThatThrownBy(() -> q.pipelineOnPayload(x -> Mono.empty()).name(" "))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("name must not be blank");
+    }
 }

@@ -20,6 +20,8 @@ import reactor.core.Disposable;
  * {@link QueuePipeline#onTerminate()} is subscribed to once, so a health request only reads what is known (no bean
  * lookup, no subscription, nothing that waits).
  *
+ * <p>Each pipeline's details: its {@code queue}, {@code state} and {@code inFlight} (deliveries held now).
+ *
  * <p>A pipeline is {@code failed} once its receive stream failed (the queue was deleted, the broker closed under
  * it): that turns the health {@code DOWN}. {@code running}, {@code paused} (a context stop pauses the pipelines),
  * {@code stopping} and {@code stopped} (drained or disposed, as on shutdown) are no failures.
@@ -70,8 +72,8 @@ final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, D
     }
 
     /**
-     * The pipelines' health: {@code DOWN} when one failed, else {@code UP}; each pipeline's details (state, in
-     * flight, the error that ended a failed one) under its bean name, in name order.
+     * The pipelines' health: {@code DOWN} when one failed, else {@code UP}; each pipeline's details (queue, state,
+     * in flight, the error that ended a failed one) under its bean name, in name order.
      */
     Health health() {
         Map<String, Object> details = new TreeMap<>();
@@ -85,6 +87,7 @@ final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, D
                     : w.pipeline.isPaused() ? "paused"
                     : "running";
             Map<String, Object> d = new LinkedHashMap<>();
+            d.put("queue", w.pipeline.queue());
             d.put("state", state);
             d.put("inFlight", w.pipeline.inFlight());
             if (failure != null) {

@@ -58,8 +58,9 @@ class RillPipelineHealthTests {
             Health up = health(context);
             assertThat(up.getStatus()).isEqualTo(Status.UP);
             assertThat(pipelines(up)).containsOnlyKeys("auditWorker", "ordersWorker");
-            assertThat(pipelines(up).get("ordersWorker")).containsEntry("state", "running")
-                    .containsEntry("inFlight", 0);
+            assertThat(pipelines(up).get("ordersWorker")).containsEntry("queue", "orders")
+                    .containsEntry("state", "running").containsEntry("inFlight", 0);
+            assertThat(pipelines(up).get("auditWorker")).containsEntry("queue", "audit");
 
             broker.delete("orders").block(T); // the receive stream of ordersWorker fails: it ends
             await().atMost(T).until(() -> context.getBean("ordersWorker", QueuePipeline.class).isDisposed());
@@ -294,6 +295,16 @@ class RillPipelineHealthTests {
         @Override
         public int inFlight() {
             return p.inFlight();
+        }
+
+        @Override
+        public String queue() {
+            return p.queue();
+        }
+
+        @Override
+        public String name() {
+            return p.name();
         }
 
         @Override
