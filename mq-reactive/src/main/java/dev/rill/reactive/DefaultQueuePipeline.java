@@ -1,6 +1,8 @@
 package dev.rill.reactive;
 
 import dev.rill.reactive.PipelineError.Stage;
+import dev.rill.reactive.PipelineObserver.Handled;
+import dev.rill.reactive.PipelineObserver.Settled;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -59,6 +61,12 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     private static final AtomicReferenceFieldUpdater<DefaultQueuePipeline.Holder, Subscription> HANDLING =
             AtomicReferenceFieldUpdater.newUpdater(DefaultQueuePipeline.Holder.class, Subscription.class,
                     "handling");
+    @SuppressWarnings("rawtypes")
+    private static final AtomicReferenceFieldUpdater<DefaultQueuePipeline, PipelineObserver> OBSERVER =
+            AtomicReferenceFieldUpdater.newUpdater(DefaultQueuePipeline.class, PipelineObserver.class, "observer");
+
+    /** {@link Holder#startedAt} of a handler started while no observer was attached: its duration is not known. */
+    private static final long NOT_TIMED = Long.MIN_VALUE;
 
     private final ReactiveQueue<T> queue;
     private final String queueName;
@@ -116,6 +124,9 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             AtomicReferenceFieldUpdater.newUpdater(DefaultQueuePipeline.class, Sinks.Empty.class, "idle");
 
     private final Sinks.Many<PipelineError> errors = Sinks.many().multicast().directBestEffort();
+
+    /** Its meters, when bound ({@link PipelineMetrics}); null: none, and the pipeline calls nothing for them. */
+    private volatile PipelineObserver observer;
 
     DefaultQueuePipeline(ReactiveQueue<T> queue, String name,
             Function<? super Delivery<T>, ? extends Publisher<?>> handler, ReceiveOptions receiveOptions,
@@ -216,6 +227,20 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     @Override
     public String name() {
         return name;
+    }
+
+    /**
+     * Attaches the observer of the pipeline's meters; one at a time.
+     *
+     * @return false when another one is attached
+     */
+    boolean observe(PipelineObserver o) {
+        return OBSERVER.compareAndSet(this, null, o);
+    }
+
+    /** Detaches {@code o}, if it is the one attached. */
+    void unobserve(PipelineObserver o) {
+        OBSERVER.compareAndSet(this, o, null);
     }
 
     @Override
@@ -423,6 +448,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             h.timeoutAt = now() + handlingTimeout.toMillis();
             sweepBy(h.timeoutAt);
         }
+        PipelineObserver o = observer;
+        if (o != null) {
+            h.startedAt = o.now();
+        }
         Publisher<?> p;
         try {
             p = handler.apply(d);
@@ -446,16 +475,28 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
 
     /** The handler of {@code h} succeeded: ack, unless a drain or dispose already gave the delivery back. */
     private void settleSuccess(Holder h) {
+        handled(h, Handled.SUCCESS);
         if (!h.claim()) {
             return; // giveBack settles it
         }
-        settle(h, Stage.ACK, h.delivery.ack());
+        settle(h, Settled.ACKED, h.delivery.ack());
+    }
+
+    /** Tells the observer, if any, how {@code h}'s handler ended and how long it ran (when it was timed). */
+    private void handled(Holder h, Handled result) {
+        PipelineObserver o = observer;
+        long at = h.startedAt;
+        if (o != null && at != NOT_TIMED) {
+            o.handled(result, Math.max(0, o.now() - at));
+        }
     }
 
     /** The handler of {@code h} failed or timed out: nack with the retry policy's delay, or reject once exhausted. */
     private void settleFailure(Holder h, Throwable error) {
         Delivery<T> d = h.delivery;
-        reportLater(error instanceof HandlingTimeoutException ? Stage.TIMEOUT : Stage.HANDLER, d, error);
+        boolean timeout = error instanceof HandlingTimeoutException;
+        handled(h, timeout ? Handled.TIMEOUT : Handled.FAILURE);
+        reportLater(timeout ? Stage.TIMEOUT : Stage.HANDLER, d, error);
         if (!h.claim()) {
             return;
         }
@@ -463,15 +504,15 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (retry.exhausted(count, queueMaxDeliveries)) {
             String reason = "pipeline gave up after " + count + (count == 1 ? " delivery: " : " deliveries: ")
                     + error;
-            settle(h, Stage.REJECT, d.reject(reason));
+            settle(h, Settled.REJECTED, d.reject(reason));
         } else {
-            settle(h, Stage.NACK, d.nack(retry.delay(count)));
+            settle(h, Settled.RETRIED, d.nack(retry.delay(count)));
         }
     }
 
     /** Subscribes to a settlement of {@code h}; its failure is reported, and either way {@code h} is let go. */
-    private void settle(Holder h, Stage stage, Mono<Void> settlement) {
-        Settle s = new Settle(h, stage);
+    private void settle(Holder h, Settled outcome, Mono<Void> settlement) {
+        Settle s = new Settle(h, outcome);
         try {
             settlement.subscribe(s);
         } catch (Throwable ex) {
@@ -493,7 +534,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (h.started) {
             h.decide(); // its outcome, if one still comes, is ignored
             h.cancelHandler();
-            settle(h, Stage.NACK, h.delivery.nack(Duration.ZERO));
+            settle(h, Settled.RETURNED, h.delivery.nack(Duration.ZERO));
             return;
         }
         if (keyOrdered) {
@@ -504,7 +545,7 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
             }
         }
         Delivery<T> d = h.delivery;
-        settle(h, Stage.NACK, d.release() // a Delivery of its own that cannot release: counted, as before
+        settle(h, Settled.RETURNED, d.release() // a Delivery of its own that cannot release: counted, as before
                 .onErrorResume(UnsupportedOperationException.class, e -> d.nack(Duration.ZERO)));
     }
 
@@ -643,6 +684,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         if (waiters != null) {
             waiters.remove(h);
         }
+        PipelineObserver o = observer;
+        if (o != null) {
+            o.settled(Settled.EXPIRED);
+        }
         onSettled(h); // nothing to settle: the lease is over
     }
 
@@ -725,6 +770,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     }
 
     private void report(PipelineError e) {
+        PipelineObserver o = observer;
+        if (o != null) {
+            o.error(e.stage()); // counted whether anyone listens or not: the log stays a warning then
+        }
         Sinks.EmitResult r = errors.tryEmitNext(e);
         Level level = r.isSuccess() ? Level.DEBUG : Level.WARNING;
         if (LOG.isLoggable(level)) {
@@ -806,6 +855,8 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
         long renewAt = Long.MAX_VALUE;
         /** When its running handler times out (the scheduler's millis); MAX_VALUE: no timeout. Loop-confined. */
         long timeoutAt = Long.MAX_VALUE;
+        /** When its handler started, on the observer's clock; written before the handler runs, read when it ends. */
+        long startedAt = NOT_TIMED;
 
         Holder(Delivery<T> delivery) {
             this.delivery = delivery;
@@ -870,12 +921,12 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
     /** Subscribes to one ack, nack or reject; lets its holder go when it ends, reporting a failure first. */
     private final class Settle implements CoreSubscriber<Void> {
         private final Holder holder;
-        private final Stage stage;
+        private final Settled outcome; // what its completion means; its failure is reported at its stage
         private boolean done;
 
-        Settle(Holder holder, Stage stage) {
+        Settle(Holder holder, Settled outcome) {
             this.holder = holder;
-            this.stage = stage;
+            this.outcome = outcome;
         }
 
         @Override
@@ -894,7 +945,10 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
                 return;
             }
             done = true;
+            Stage stage = outcome == Settled.ACKED ? Stage.ACK : outcome == Settled.REJECTED ? Stage.REJECT
+                    : Stage.NACK;
             reportLater(stage, holder.delivery, error);
+            settled(Settled.FAILED);
             execute(() -> onSettled(holder));
         }
 
@@ -904,7 +958,15 @@ final class DefaultQueuePipeline<T> implements QueuePipeline {
                 return;
             }
             done = true;
+            settled(outcome);
             execute(() -> onSettled(holder));
+        }
+
+        private void settled(Settled how) {
+            PipelineObserver o = observer;
+            if (o != null) {
+                o.settled(how); // before the holder is let go: a pipeline ending with it ends after this count
+            }
         }
     }
 

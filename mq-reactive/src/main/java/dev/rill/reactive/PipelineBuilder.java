@@ -69,9 +69,9 @@ public final class PipelineBuilder<T> {
     }
 
     /**
-     * Names the pipeline: its {@link QueuePipeline#name()}, the {@code pipeline} tag of its meters and how its log
-     * lines call it. Give each pipeline of a queue its own name when several run in one application and their meters
-     * go to one registry.
+     * Names the pipeline: its {@link QueuePipeline#name()}, the {@code pipeline} tag of its meters
+     * ({@link PipelineMetrics}) and how its log lines call it. Give each pipeline of a queue its own name when
+     * several run in one application and their meters go to one registry.
      *
      * <p>Default: the queue's name.
      *

@@ -17,8 +17,9 @@ import reactor.core.publisher.Mono;
  * redelivered to another consumer behind its back.
  *
  * <p>Errors: handler failures, timeouts and failed acks never stop the pipeline; each is published on
- * {@link #errors()} (and logged when nobody listens). Only a failure of the receive stream itself (the queue was
- * deleted or the broker closed) ends it, with {@link #onTerminate()} erroring.
+ * {@link #errors()} (and logged when nobody listens) and counted by its meters, if bound ({@link PipelineMetrics}).
+ * Only a failure of the receive stream itself (the queue was deleted or the broker closed) ends it, with
+ * {@link #onTerminate()} erroring.
  */
 public interface QueuePipeline extends Disposable {
 
@@ -26,8 +27,9 @@ public interface QueuePipeline extends Disposable {
     String queue();
 
     /**
-     * The pipeline's name, which tells it apart from other pipelines of its queue in meters and log lines: the one
-     * given to {@link PipelineBuilder#name(String)}, else the queue's name.
+     * The pipeline's name, which tells it apart from other pipelines of its queue in meters
+     * ({@link PipelineMetrics}) and log lines: the one given to {@link PipelineBuilder#name(String)}, else the
+     * queue's name.
      *
      * @return the pipeline's name
      */

@@ -7,6 +7,10 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.internal.AckEach;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -27,10 +31,10 @@ import reactor.core.scheduler.Schedulers;
 import reactor.test.StepVerifier;
 
 /**
- * Send, sendMany, receive, ack, ackAll and a pipeline under load on {@link Schedulers#parallel()} with BlockHound
- * installed: no blocking call on a Reactor thread. Runs in its own surefire execution ({@code blockhound}, which sets
- * {@code -Drill.blockhound=true}) and skips itself anywhere else, because the agent stays installed for the rest of
- * the JVM.
+ * Send, sendMany, receive, ack, ackAll and a pipeline (with its meters) under load on {@link Schedulers#parallel()}
+ * with BlockHound installed: no blocking call on a Reactor thread. Runs in its own surefire execution
+ * ({@code blockhound}, which sets {@code -Drill.blockhound=true}) and skips itself anywhere else, because the agent
+ * stays installed for the rest of the JVM.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NonBlockingBlockHoundTest {
@@ -131,6 +135,11 @@ class NonBlockingBlockHoundTest {
                     .scheduler(Schedulers.parallel()).start();
             List<PipelineError> pipelineErrors = new CopyOnWriteArrayList<>();
             pipeline.errors().subscribe(pipelineErrors::add);
+            // its meters record on the pipeline's threads and are removed on the one that ends it
+            MeterRegistry registry = new SimpleMeterRegistry();
+            PipelineMetrics.of(pipeline).bindTo(registry);
+            Counter acked = registry.get(PipelineMetrics.MESSAGES).tag("outcome", "acked").counter();
+            Timer failed = registry.get(PipelineMetrics.HANDLER).tag("outcome", "failure").timer();
 
             List<Long> counts = Flux.merge(manyDirect, singlesDirect, manyPiped, ackOne, ackBatch)
                     .collectList().block(WAIT);
@@ -152,6 +161,9 @@ class NonBlockingBlockHoundTest {
             assertThat(p.nacked()).isEqualTo(2L * perProducer / 50); // the failure path ran too
             assertThat(pipelineErrors).hasSize(2 * perProducer / 50)
                     .allSatisfy(e -> assertThat(e.stage()).isEqualTo(PipelineError.Stage.HANDLER));
+            assertThat(acked.count()).isEqualTo(2.0 * perProducer);
+            assertThat(failed.count()).isEqualTo(2L * perProducer / 50);
+            assertThat(registry.find(PipelineMetrics.IN_FLIGHT).meters()).isEmpty();
         } finally {
             broker.close().block(WAIT);
         }
