@@ -11,8 +11,10 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * Registers {@link dev.rill.reactive.RillMetrics} meters ({@code rill.queue.*}, tagged {@code queue}) for every
- * queue of {@code rill.queues.*} when Micrometer is on the class path and a {@link MeterRegistry} bean exists.
- * Turn off with {@code rill.metrics.enabled=false}.
+ * queue of {@code rill.queues.*}, and {@link dev.rill.reactive.PipelineMetrics} meters ({@code rill.pipeline.*},
+ * tagged {@code queue} and {@code pipeline}, the bean name) for every singleton
+ * {@link dev.rill.reactive.QueuePipeline} bean, when Micrometer is on the class path and a {@link MeterRegistry}
+ * bean exists. Turn off with {@code rill.metrics.enabled=false}.
  *
  * <p>The meters go to the one registry (the primary one, such as Spring Boot's composite, when there are several),
  * or to each registry when there are several and none is primary.
@@ -21,7 +23,7 @@ import org.springframework.context.annotation.Bean;
         "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration",
         "org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration"})
 @ConditionalOnClass(MeterRegistry.class)
-@ConditionalOnBean({MeterRegistry.class, RillQueues.class})
+@ConditionalOnBean(MeterRegistry.class)
 @ConditionalOnBooleanProperty(name = "rill.metrics.enabled", matchIfMissing = true)
 public class RillMetricsAutoConfiguration {
 
@@ -30,15 +32,29 @@ public class RillMetricsAutoConfiguration {
     }
 
     @Bean
+    @ConditionalOnBean(RillQueues.class)
     RillQueueMetrics rillQueueMetrics(RillQueues queues, ObjectProvider<MeterRegistry> registries,
             RillProperties properties) {
-        MeterRegistry unique = registries.getIfUnique();
-        List<MeterRegistry> targets = unique != null ? List.of(unique) : registries.orderedStream().toList();
         try {
-            return new RillQueueMetrics(queues, targets, properties.getMetrics().getRefreshInterval(),
+            return new RillQueueMetrics(queues, targets(registries), properties.getMetrics().getRefreshInterval(),
                     properties.getConnectTimeout());
         } catch (IllegalArgumentException e) {
             throw new RillConfigurationException("rill.metrics.refresh-interval", e.getMessage(), e);
         }
+    }
+
+    /**
+     * Measures the pipeline beans as Spring creates them (static: a bean post-processor, made before the others; the
+     * registries are looked up only when the first pipeline bean is measured).
+     */
+    @Bean
+    static RillPipelineMetrics rillPipelineMetrics(ObjectProvider<MeterRegistry> registries) {
+        return new RillPipelineMetrics(() -> targets(registries));
+    }
+
+    /** The one registry (the primary one among several), or each of several when none is primary. */
+    private static List<MeterRegistry> targets(ObjectProvider<MeterRegistry> registries) {
+        MeterRegistry unique = registries.getIfUnique();
+        return unique != null ? List.of(unique) : registries.orderedStream().toList();
     }
 }

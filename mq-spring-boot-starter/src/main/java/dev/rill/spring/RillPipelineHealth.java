@@ -8,7 +8,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.DisposableBean;
-import org.springframework.beans.factory.NoSuchBeanDefinitionException;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.Status;
@@ -26,8 +25,10 @@ import reactor.core.Disposable;
  * it): that turns the health {@code DOWN}. {@code running}, {@code paused} (a context stop pauses the pipelines),
  * {@code stopping} and {@code stopped} (drained or disposed, as on shutdown) are no failures.
  *
- * <p>Handler errors ({@link QueuePipeline#errors()}) are not counted: subscribing to them would turn their log
- * entries from warnings into debug messages (the pipeline logs at warning level only the errors nobody listens to).
+ * <p>Handler errors ({@link QueuePipeline#errors()}) are not in the health: they do not stop the pipeline, and a count
+ * would need a window to say anything about now. The pipeline's meters count them ({@code rill.pipeline.errors},
+ * {@link RillPipelineMetrics}) without subscribing to them, which would turn their log entries from warnings into
+ * debug messages (the pipeline logs at warning level only the errors nobody listens to).
  */
 final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, DisposableBean {
 
@@ -41,20 +42,10 @@ final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, D
 
     @Override
     public Object postProcessAfterInitialization(Object bean, String name) {
-        if (bean instanceof QueuePipeline p && singleton(name)) {
+        if (bean instanceof QueuePipeline p && PipelineBeans.singleton(beans, name)) {
             watch(name, p);
         }
         return bean;
-    }
-
-    /** Prototypes are left out, as the drain on shutdown leaves them out: one name, many pipelines. */
-    private boolean singleton(String name) {
-        BeanFactory b = beans;
-        try {
-            return b == null || b.isSingleton(name);
-        } catch (NoSuchBeanDefinitionException e) { // an inner bean
-            return false;
-        }
     }
 
     void watch(String name, QueuePipeline pipeline) {

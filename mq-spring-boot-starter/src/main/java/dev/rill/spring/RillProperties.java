@@ -397,7 +397,10 @@ public class RillProperties {
     /** Micrometer meters ({@link dev.rill.reactive.RillMetrics}) of the declared queues. */
     public static class Metrics {
 
-        /** Whether to register meters for the declared queues when a MeterRegistry bean is present. */
+        /**
+         * Whether to register meters for the declared queues and the QueuePipeline beans when a MeterRegistry bean
+         * is present.
+         */
         private boolean enabled = true;
 
         /** How often the ready / in-flight / delayed gauges are refreshed. */

@@ -5,10 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
+import dev.rill.reactive.PipelineMetrics;
+import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RetryPolicy;
 import dev.rill.reactive.RillMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.search.RequiredSearch;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.Map;
@@ -22,6 +26,8 @@ import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConf
 import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import reactor.core.publisher.Mono;
 
 /** Micrometer meters and the Actuator health indicator, each present only under its conditions. */
@@ -92,6 +98,118 @@ class RillObservabilityTests {
             assertThat(metrics[0].binders()).hasSize(2).noneMatch(RillMetrics::isDisposed);
         });
         assertThat(metrics[0].binders()).allMatch(RillMetrics::isDisposed);
+    }
+
+    /** The application's pipelines: one on "orders", built with a name of its own, and one on "audit". */
+    @Configuration(proxyBeanMethods = false)
+    static class Pipelines {
+
+        @Bean
+        QueuePipeline ordersWorker(RillQueues queues) {
+            return queues.queue("orders", Codec.utf8()).block(T).pipelineOnPayload(p -> p.equals("bad")
+                            ? Mono.error(new IllegalStateException("bad")) : Mono.empty())
+                    .name("its-own-name").retry(RetryPolicy.fixed(Duration.ofMinutes(5))).start();
+        }
+
+        @Bean
+        QueuePipeline auditWorker(RillQueues queues) {
+            return queues.queue("audit", Codec.utf8()).block(T).pipelineOnPayload(p -> Mono.empty()).start();
+        }
+    }
+
+    @Test
+    void pipelineBeansAreMeasuredUnderTheirBeanNameUntilTheyEnd() {
+        MeterRegistry[] registry = new MeterRegistry[1];
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new).withUserConfiguration(Pipelines.class)
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(RillPipelineMetrics.class);
+                    registry[0] = context.getBean(MeterRegistry.class);
+                    ReactiveQueue<String> orders = context.getBean(RillQueues.class).queue("orders", Codec.utf8())
+                            .block(T);
+                    orders.send(OutboundMessage.of("good")).block(T);
+                    orders.send(OutboundMessage.of("bad")).block(T);
+                    await().atMost(T).untilAsserted(() -> {
+                        assertThat(pipelineMeter(registry[0], PipelineMetrics.MESSAGES, "ordersWorker")
+                                .tag("outcome", "acked").counter().count()).isEqualTo(1.0);
+                        assertThat(pipelineMeter(registry[0], PipelineMetrics.MESSAGES, "ordersWorker")
+                                .tag("outcome", "retried").counter().count()).isEqualTo(1.0);
+                    });
+                    assertThat(pipelineMeter(registry[0], PipelineMetrics.ERRORS, "ordersWorker")
+                            .tag("stage", "handler").counter().count()).isEqualTo(1.0);
+                    assertThat(pipelineMeter(registry[0], PipelineMetrics.HANDLER, "ordersWorker")
+                            .tag("outcome", "success").timer().count()).isEqualTo(1);
+                    assertThat(pipelineMeter(registry[0], PipelineMetrics.IN_FLIGHT, "ordersWorker").gauge().value())
+                            .isZero();
+                    // the bean name wins over the name the pipeline was built with
+                    assertThat(registry[0].find(PipelineMetrics.IN_FLIGHT).tag("pipeline", "its-own-name").meters())
+                            .isEmpty();
+                    assertThat(pipelineMeter(registry[0], PipelineMetrics.IN_FLIGHT, "auditWorker").gauge())
+                            .isNotNull();
+                });
+        // drained on close: their meters are gone, the queues' stay
+        assertThat(registry[0].find(PipelineMetrics.IN_FLIGHT).meters()).isEmpty();
+        assertThat(registry[0].find(PipelineMetrics.MESSAGES).meters()).isEmpty();
+        assertThat(registry[0].find(RillMetrics.SENT).tag("queue", "orders").counter()).isNotNull();
+    }
+
+    private static RequiredSearch pipelineMeter(MeterRegistry registry, String name, String pipeline) {
+        return registry.get(name).tags("queue", pipeline.equals("auditWorker") ? "audit" : "orders",
+                "pipeline", pipeline);
+    }
+
+    @Test
+    void pipelineBeansWithoutARegistryOrMicrometerOrWhenTurnedOffRunUnmeasured() {
+        runner.withUserConfiguration(Pipelines.class).run(context -> assertThat(context).hasNotFailed()
+                .doesNotHaveBean(RillPipelineMetrics.class).hasBean("ordersWorker"));
+        runner.withUserConfiguration(Pipelines.class).withClassLoader(new FilteredClassLoader(MeterRegistry.class))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(RillPipelineMetrics.class)
+                        .hasBean("ordersWorker"));
+        runner.withUserConfiguration(Pipelines.class).withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                .withPropertyValues("rill.metrics.enabled=false").run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(RillPipelineMetrics.class);
+                    assertThat(context.getBean(MeterRegistry.class).find(PipelineMetrics.IN_FLIGHT).meters())
+                            .isEmpty();
+                });
+    }
+
+    /** A pipeline the application measures itself, and a QueuePipeline of its own that no builder started. */
+    @Configuration(proxyBeanMethods = false)
+    static class Unmeasurable {
+
+        static final MeterRegistry OWN = new SimpleMeterRegistry();
+
+        @Bean
+        QueuePipeline selfMeasured(RillQueues queues) {
+            QueuePipeline p = queues.queue("orders", Codec.utf8()).block(T).pipelineOnPayload(x -> Mono.empty())
+                    .start();
+            PipelineMetrics.of(p).bindTo(OWN);
+            return p;
+        }
+
+        @Bean
+        QueuePipeline wrapper() {
+            return (QueuePipeline) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                    new Class<?>[] {QueuePipeline.class}, (proxy, method, args) -> switch (method.getName()) {
+                        case "toString" -> "wrapper";
+                        case "drain", "onTerminate", "idle" -> Mono.empty();
+                        case "inFlight", "hashCode" -> 0;
+                        case "isPaused", "isDisposed", "equals" -> false;
+                        default -> null;
+                    });
+        }
+    }
+
+    @Test
+    void pipelineBeansThatCannotBeMeasuredAreLeftAsTheyAre() {
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new).withUserConfiguration(Unmeasurable.class)
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context.getBean(RillPipelineMetrics.class).binders()).isEmpty();
+                    assertThat(context.getBean(MeterRegistry.class).find(PipelineMetrics.IN_FLIGHT).meters())
+                            .isEmpty();
+                    assertThat(Unmeasurable.OWN.get(PipelineMetrics.IN_FLIGHT).tag("pipeline", "orders").gauge())
+                            .isNotNull();
+                });
     }
 
     @Test

@@ -1,10 +1,16 @@
 package dev.rill.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
 import dev.rill.netty.RillClient;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
+import dev.rill.reactive.PipelineMetrics;
+import dev.rill.reactive.QueuePipeline;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,6 +25,7 @@ import org.springframework.boot.health.contributor.ReactiveHealthContributor;
 import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import reactor.core.publisher.Mono;
 
 /** An application with two brokers of its own: an in-memory one and a connection to a Rill server. */
 class RillTwoBrokersTests {
@@ -95,5 +102,30 @@ class RillTwoBrokersTests {
                 });
         assertThat(local.list().block(T)).containsExactly("orders");
         assertThat(server.broker().list().block(T)).isEmpty();
+    }
+
+    @Test
+    void withTwoBrokersAndNoQueuesBeanThePipelineBeansOfEachAreMeasured() {
+        runner.withBean("local", ReactiveBroker.class, () -> local)
+                .withBean("remote", ReactiveBroker.class, () -> remote)
+                .withBean("localWorker", QueuePipeline.class, () -> worker(local, "jobs"))
+                .withBean("remoteWorker", QueuePipeline.class, () -> worker(remote, "jobs"))
+                .run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(RillQueues.class)
+                            .doesNotHaveBean(RillQueueMetrics.class);
+                    MeterRegistry registry = context.getBean(MeterRegistry.class);
+                    remote.queue(QueueSpec.named("jobs"), Codec.utf8()).block(T).send(OutboundMessage.of("a"))
+                            .block(T);
+                    await().atMost(T).untilAsserted(() -> assertThat(registry.get(PipelineMetrics.MESSAGES)
+                            .tags("queue", "jobs", "pipeline", "remoteWorker", "outcome", "acked").counter().count())
+                            .isEqualTo(1.0));
+                    assertThat(registry.get(PipelineMetrics.MESSAGES)
+                            .tags("queue", "jobs", "pipeline", "localWorker", "outcome", "acked").counter().count())
+                            .isZero();
+                });
+    }
+
+    private static QueuePipeline worker(ReactiveBroker broker, String queue) {
+        return broker.queue(QueueSpec.named(queue), Codec.utf8()).block(T).pipelineOnPayload(p -> Mono.empty()).start();
     }
 }
