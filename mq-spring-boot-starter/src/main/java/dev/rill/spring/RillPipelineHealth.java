@@ -5,10 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import org.springframework.beans.factory.BeanFactory;
-import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.DisposableBean;
-import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.Status;
 import reactor.core.Disposable;
@@ -30,25 +27,12 @@ import reactor.core.Disposable;
  * {@link RillPipelineMetrics}) without subscribing to them, which would turn their log entries from warnings into
  * debug messages (the pipeline logs at warning level only the errors nobody listens to).
  */
-final class RillPipelineHealth implements BeanPostProcessor, BeanFactoryAware, DisposableBean {
+final class RillPipelineHealth extends PipelineBeanPostProcessor implements DisposableBean {
 
     private final Map<String, Watched> watched = new ConcurrentHashMap<>();
-    private volatile BeanFactory beans;
 
     @Override
-    public void setBeanFactory(BeanFactory beans) {
-        this.beans = beans;
-    }
-
-    @Override
-    public Object postProcessAfterInitialization(Object bean, String name) {
-        if (bean instanceof QueuePipeline p && PipelineBeans.singleton(beans, name)) {
-            watch(name, p);
-        }
-        return bean;
-    }
-
-    void watch(String name, QueuePipeline pipeline) {
+    void found(String name, QueuePipeline pipeline) {
         Watched w = new Watched(pipeline);
         Watched replaced = watched.put(name, w);
         if (replaced != null) { // the bean was made again under its name (a refreshed scope)

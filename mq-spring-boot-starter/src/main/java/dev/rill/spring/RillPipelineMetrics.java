@@ -7,47 +7,31 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
-import org.springframework.beans.factory.BeanFactory;
-import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.DisposableBean;
-import org.springframework.beans.factory.config.BeanPostProcessor;
 
 /**
  * Binds {@link PipelineMetrics} to each singleton {@link QueuePipeline} bean as Spring creates it (lazy ones
- * included, when first used), tagged {@code pipeline=<bean name>}. The meters go away when the pipeline ends (the
+ * included, once made), tagged {@code pipeline=<bean name>}. The meters go away when the pipeline ends (the
  * drain on shutdown, say) or the context closes.
  *
  * <p>A pipeline the application measures itself, or one whose meters would collide with another's in the registry,
  * is left as it is (logged); so is a {@link QueuePipeline} that no {@link dev.rill.reactive.PipelineBuilder}
  * started (a wrapper of the application's).
  */
-final class RillPipelineMetrics implements BeanPostProcessor, BeanFactoryAware, DisposableBean {
+final class RillPipelineMetrics extends PipelineBeanPostProcessor implements DisposableBean {
 
     private static final System.Logger LOG = System.getLogger(RillPipelineMetrics.class.getName());
 
     /** Resolved when the first pipeline bean is measured, not when this post-processor is made. */
     private final Supplier<List<MeterRegistry>> registries;
     private final Map<String, PipelineMetrics> bound = new ConcurrentHashMap<>();
-    private volatile BeanFactory beans;
 
     RillPipelineMetrics(Supplier<List<MeterRegistry>> registries) {
         this.registries = registries;
     }
 
     @Override
-    public void setBeanFactory(BeanFactory beans) {
-        this.beans = beans;
-    }
-
-    @Override
-    public Object postProcessAfterInitialization(Object bean, String name) {
-        if (bean instanceof QueuePipeline p && PipelineBeans.singleton(beans, name)) {
-            measure(name, p);
-        }
-        return bean;
-    }
-
-    void measure(String name, QueuePipeline pipeline) {
+    void found(String name, QueuePipeline pipeline) {
         PipelineMetrics metrics;
         try {
             metrics = PipelineMetrics.of(pipeline).name(name);
