@@ -157,7 +157,8 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
     }
 
     private Map<String, QueuePipeline> pipelines() {
-        // existing singletons only: a lazy pipeline that never started is not created just to be stopped
+        // singletons, lazy ones included: start() creates them, so with spring.main.lazy-initialization a worker whose
+        // pipelines nobody injects still consumes (and a stop finds them created already); prototypes are left out
         return beans.getBeansOfType(QueuePipeline.class, false, false);
     }
 

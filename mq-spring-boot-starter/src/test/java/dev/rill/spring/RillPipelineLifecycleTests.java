@@ -17,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -51,6 +52,19 @@ class RillPipelineLifecycleTests {
     @AfterEach
     void closeBroker() {
         broker.close().block(T);
+    }
+
+    @Test
+    void withLazyInitializationPipelineBeansStillStartWithTheContext() throws Exception {
+        // spring.main.lazy-initialization=true: a worker application whose pipelines nobody injects must still consume
+        runner.withInitializer(c -> c.addBeanFactoryPostProcessor(new LazyInitializationBeanFactoryPostProcessor()))
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    queue().send(OutboundMessage.of("job")).block(T);
+                    assertThat(handlerStarted.await(10, TimeUnit.SECONDS)).as("the lazy pipeline consumes").isTrue();
+                    release.tryEmitEmpty();
+                    await().atMost(T).until(() -> queue().stats().block(T).acked() == 1);
+                });
     }
 
     @Test
