@@ -70,6 +70,66 @@ final class LiveTracker {
     /** The live message whose payload an origin SEND holds, for accepted messages. */
     private final HashMap<Key, Key> byOrigin = new HashMap<>();
 
+    /**
+     * {@link Segment#live} and {@link Segment#sends} summed over every segment of the log (the active one included),
+     * kept up to date wherever one changes, so that the relocation policy reads the whole log's live share in O(1).
+     * A segment compaction deletes leaves through {@link #dropped}.
+     */
+    private long liveTotal;
+    private long sendsTotal;
+
+    /** @return the live messages of every segment (each counted in the segment holding its SEND) */
+    long liveTotal() {
+        return liveTotal;
+    }
+
+    /** @return the SENDs of every segment of the log, live or not */
+    long sendsTotal() {
+        return sendsTotal;
+    }
+
+    /** {@code s} (nothing live in it) was deleted: its SENDs no longer count. */
+    void dropped(Segment s) {
+        liveTotal -= s.live;
+        sendsTotal -= s.sends;
+    }
+
+    /**
+     * Tests: recounts, from the live messages and the dead letters in transit, what each of {@code segments} (every
+     * segment of the log) holds live, and sums their counts, and compares both to the counts kept as records came.
+     *
+     * @return null when they agree, else what differs
+     */
+    String recount(Iterable<Segment> segments) {
+        Map<Segment, long[]> counted = new java.util.IdentityHashMap<>();
+        for (LongMap<Segment> m : live.values()) {
+            m.forEachValue(s -> counted.computeIfAbsent(s, x -> new long[1])[0]++);
+        }
+        for (Transit t : transit.values()) {
+            counted.computeIfAbsent(t.segment(), x -> new long[1])[0]++;
+        }
+        long liveSum = 0;
+        long sendsSum = 0;
+        StringBuilder diff = new StringBuilder();
+        for (Segment s : segments) {
+            long[] c = counted.remove(s);
+            long n = c == null ? 0 : c[0];
+            if (n != s.live) {
+                diff.append(s).append(" has ").append(n).append(" live; ");
+            }
+            liveSum += s.live;
+            sendsSum += s.sends;
+        }
+        if (!counted.isEmpty()) {
+            diff.append("live in segments not in the log: ").append(counted.keySet()).append("; ");
+        }
+        if (liveSum != liveTotal || sendsSum != sendsTotal) {
+            diff.append("totals live=").append(liveTotal).append(", sends=").append(sendsTotal)
+                    .append(", recounted live=").append(liveSum).append(", sends=").append(sendsSum);
+        }
+        return diff.length() == 0 ? null : diff.toString();
+    }
+
     /** @return the queues declared and not deleted */
     int queues() {
         return declarations.size();
@@ -91,6 +151,7 @@ final class LiveTracker {
             }
             add(s.queue(), s.id(), seg);
             seg.sends++;
+            sendsTotal++;
             if (s.dedupExpiresAt() > seg.keepUntil) {
                 seg.keepUntil = s.dedupExpiresAt();
             }
@@ -131,7 +192,7 @@ final class LiveTracker {
                 Key k = new Key(a.queue(), a.id());
                 Segment old = live.computeIfAbsent(a.queue(), q -> new LongMap<>()).put(a.id(), t.segment());
                 if (old != null) {
-                    old.live--;
+                    dead(old);
                 }
                 accepted.put(k, new Accepted(t.origin(), a.timestamp(), a.expiresAt(), a.headers()));
                 byOrigin.put(t.origin(), k);
@@ -211,10 +272,17 @@ final class LiveTracker {
     private void add(String queue, long id, Segment seg) {
         Segment old = live.computeIfAbsent(queue, q -> new LongMap<>()).put(id, seg);
         if (old != null) {
-            old.live--;
+            dead(old);
         }
         seg.live++;
+        liveTotal++;
         raiseMaxId(queue, id);
+    }
+
+    /** One message whose SEND {@code s} holds is no longer live. */
+    private void dead(Segment s) {
+        s.live--;
+        liveTotal--;
     }
 
     private void remove(String queue, long id) {
@@ -225,12 +293,12 @@ final class LiveTracker {
             // when the queue is gone): its payload's segment no longer keeps it
             Transit t = transit.remove(new Key(queue, id));
             if (t != null) {
-                t.segment().live--;
+                dead(t.segment());
             }
             return;
         }
         if (s != null) {
-            s.live--;
+            dead(s);
             removeState(queue, id);
             if (!accepted.isEmpty()) {
                 dropAccepted(new Key(queue, id));
@@ -241,7 +309,7 @@ final class LiveTracker {
     private void removeAll(String queue) {
         LongMap<Segment> m = live.remove(queue);
         if (m != null) {
-            m.forEachValue(s -> s.live--);
+            m.forEachValue(this::dead);
             state.remove(queue);
             accepted.entrySet().removeIf(e -> {
                 if (e.getKey().queue().equals(queue)) {

@@ -56,7 +56,9 @@ import java.util.stream.Stream;
  * appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
  * half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
- * active one), its live messages are
+ * active one), or, with that many closed segments, the closed segments together hold at most half of their
+ * messages live (a mostly-live oldest segment, a backlog nobody drains, must not keep every dead one behind it),
+ * its live messages are
  * <em>relocated</em>: a copy of each (a SEND with the same queue and id, then its delivery count and ready time)
  * is written to the active segment and fsynced, after which the old segment holds nothing live and is deleted
  * with every dead segment behind it. The copying is done in slices (at most {@value #BATCH_BYTES} bytes read or
@@ -1232,6 +1234,16 @@ public final class SegmentedLog implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Tests: {@link LiveTracker#recount} over the log's segments. Only where the writer is not running at the same
+     * time: on the writer thread (a relocation hook), or once the log is closed.
+     *
+     * @return null when the kept counts are exact, else what differs
+     */
+    String recountLive() {
+        return tracker.recount(segments);
+    }
+
     /** Whether the oldest segment {@code s} (live, not active) is worth relocating now. */
     private boolean relocatable(LiveTracker.Segment s) {
         if (s.relocateAfterRoll > rolls) {
@@ -1244,7 +1256,13 @@ public final class SegmentedLog implements AutoCloseable {
         // nothing but live copies: no ratio ever made it worth relocating, and it kept every segment behind it.
         // Copying it costs at most half a segment.
         boolean smallFarBehind = behind >= RELOCATE_BEHIND && s.size * 2 <= options.segmentBytes();
-        if (behind < 2 || !(mostlyDead || halfDeadFarBehind || smallFarBehind)) {
+        // Segments go from the head only: a mostly-live oldest segment (a backlog nobody drains) kept every dead
+        // segment behind it, disk growing with the traffic. So the head is also taken when the closed segments as a
+        // whole are at least half dead: a pass copies at most as much as it frees, and each copy goes behind every
+        // segment the head must pass before it meets the copy again (all deleted by then).
+        boolean logMostlyDead = behind >= RELOCATE_BEHIND
+                && (tracker.liveTotal() - active.live) * 2 <= tracker.sendsTotal() - active.sends;
+        if (behind < 2 || !(mostlyDead || halfDeadFarBehind || smallFarBehind || logMostlyDead)) {
             return false;
         }
         // an open dedup window of one of its (dead or live) messages keeps the segment, and the copies carry none
@@ -1530,6 +1548,7 @@ public final class SegmentedLog implements AutoCloseable {
                 LOG.log(Level.WARNING, "log: directory fsync failed after deleting " + s.path
                         + "; compaction stops until the next pass", e);
                 segments.pollFirst();
+                tracker.dropped(s);
                 segmentsDeleted++;
                 segmentCount = segments.size();
                 if (deleted != null) {
@@ -1538,6 +1557,7 @@ public final class SegmentedLog implements AutoCloseable {
                 return false;
             }
             segments.pollFirst();
+            tracker.dropped(s);
             segmentsDeleted++;
             segmentCount = segments.size();
             if (deleted != null) {
