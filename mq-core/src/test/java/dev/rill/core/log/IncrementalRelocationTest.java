@@ -244,19 +244,10 @@ class IncrementalRelocationTest {
             try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
                 ch.truncate(cut);
             }
-            Map<Long, String> got = new TreeMap<>();
-            try (SegmentedLog log = SegmentedLog.open(s, opts(), r -> {
-                if (r instanceof LogRecord.Send x) {
-                    got.put(x.id(), new String(x.payload()));
-                } else if (r instanceof LogRecord.Ack a) {
-                    got.remove(a.id());
-                }
-            })) {
-                // the two acks were written together, after the first slice's copies: a cut keeps both, the first,
-                // or none (a cut before them, in the declarations or the first copies)
-                assertThat(got).as("cut at " + cut + " of " + data.length).isIn(expected(Set.of()),
-                        expected(Set.of(1L)), expected(Set.of(1L, lastLive)));
-            }
+            // the two acks were written together, after the first slice's copies: a cut keeps both, the first, or
+            // none (a cut before them, in the declarations or the first copies)
+            assertThat(LiveAfterReplay.payloadsAfterCut(s, opts())).as("cut at " + cut + " of " + data.length)
+                    .isIn(expected(Set.of()), expected(Set.of(1L)), expected(Set.of(1L, lastLive)));
         }
         assertThat(n).isGreaterThan(10);
     }
@@ -331,12 +322,7 @@ class IncrementalRelocationTest {
     }
 
     private Path copyOf(Path state, String name) throws IOException {
-        Path d = tmp.resolve(name);
-        Files.createDirectories(d);
-        for (Path p : SegmentedLog.segmentFiles(state)) {
-            Files.copy(p, d.resolve(p.getFileName()));
-        }
-        return d;
+        return LiveAfterReplay.copySegments(state, tmp.resolve(name));
     }
 
     /** The files under {@code d} this JVM holds open (Linux: /proc/self/fd; elsewhere none are found). */

@@ -125,7 +125,7 @@ class LiveCountsTest {
                 long id = nextDeadId++;
                 dead.add(id);
                 return log.append(new LogRecord.Accept(DLQ, id, Q, take(inTransit), 2_000, 0,
-                        Map.of(LogRecordHeaders.REASON, "bad")));
+                        Map.of("rill-dead-letter-reason", "bad")));
             }
             int op = rnd.nextInt(100);
             if (op < 40 || queued.isEmpty()) {
@@ -165,10 +165,5 @@ class LiveCountsTest {
             log.append(new LogRecord.Delete(DLQ));
             return log.append(new LogRecord.Declare(DLQ, new byte[] {2}, 1));
         }
-    }
-
-    /** A header an accepted dead letter carries. */
-    private static final class LogRecordHeaders {
-        static final String REASON = "rill-dead-letter-reason";
     }
 }

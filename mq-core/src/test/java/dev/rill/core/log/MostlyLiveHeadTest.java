@@ -210,16 +210,8 @@ class MostlyLiveHeadTest {
                 try (FileChannel ch = FileChannel.open(s.resolve(newest.getFileName()), StandardOpenOption.WRITE)) {
                     ch.truncate(cut);
                 }
-                Map<Long, String> got = new TreeMap<>();
-                try (SegmentedLog log = SegmentedLog.open(s, opts(), r -> {
-                    if (r instanceof LogRecord.Send x) {
-                        got.put(x.id(), new String(x.payload()));
-                    } else if (r instanceof LogRecord.Ack a) {
-                        got.remove(a.id());
-                    }
-                })) {
-                    assertThat(got).as("copies cut at " + cut + " of " + data.length).isEqualTo(want);
-                }
+                assertThat(LiveAfterReplay.payloadsAfterCut(s, opts())).as("copies cut at " + cut + " of "
+                        + data.length).isEqualTo(want);
             }
         }
         assertThat(cuts).isGreaterThan(10);
@@ -246,11 +238,6 @@ class MostlyLiveHeadTest {
     }
 
     private Path copyOf(Path from, String name) throws IOException {
-        Path d = tmp.resolve(name);
-        Files.createDirectories(d);
-        for (Path p : SegmentedLog.segmentFiles(from)) {
-            Files.copy(p, d.resolve(p.getFileName()));
-        }
-        return d;
+        return LiveAfterReplay.copySegments(from, tmp.resolve(name));
     }
 }

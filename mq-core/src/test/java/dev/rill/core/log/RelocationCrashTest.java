@@ -76,14 +76,6 @@ class RelocationCrashTest {
         }
     }
 
-    private static Path copySegments(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        for (Path p : SegmentedLog.segmentFiles(from)) {
-            Files.copy(p, to.resolve(p.getFileName()));
-        }
-        return to;
-    }
-
     private static Set<String> names(Path d) throws IOException {
         return SegmentedLog.segmentFiles(d).stream().map(p -> p.getFileName().toString())
                 .collect(Collectors.toCollection(TreeSet::new));
@@ -125,14 +117,14 @@ class RelocationCrashTest {
             assertThat(b.logStats().messagesRelocated()).isZero();
             assertThat(b.logStats().segments()).isGreaterThanOrEqualTo(4);
         }
-        before = copySegments(live, tmp.resolve("before"));
+        before = LiveAfterReplay.copySegments(live, tmp.resolve("before"));
         clock.set(T1);
         try (DurableBroker b = DurableBroker.open(live, opts())) {
             // the idle writer relocates the oldest segment's live messages into the segment this open started
             await().atMost(Duration.ofSeconds(30)).until(() -> b.logStats().messagesRelocated() >= 5
                     && b.logStats().segmentsDeleted() >= 2);
         }
-        after = copySegments(live, tmp.resolve("after"));
+        after = LiveAfterReplay.copySegments(live, tmp.resolve("after"));
         deleted = new TreeSet<>(names(before));
         deleted.removeAll(names(after));
         Set<String> added = new TreeSet<>(names(after));
@@ -214,14 +206,14 @@ class RelocationCrashTest {
 
     @Test
     void theStateBeforeTheRelocationAndTheStateAfterItRecoverTheSameMessages() throws Exception {
-        check(copySegments(before, state("before")), "before");
-        check(copySegments(after, state("after")), "after");
+        check(LiveAfterReplay.copySegments(before, state("before")), "before");
+        check(LiveAfterReplay.copySegments(after, state("after")), "after");
     }
 
     /** Crash after the copies were fsynced, before the first old segment was deleted: both replay. */
     @Test
     void copiesWrittenAndOldSegmentsNotYetDeleted() throws Exception {
-        Path d = copySegments(before, state("nothing-deleted"));
+        Path d = LiveAfterReplay.copySegments(before, state("nothing-deleted"));
         Files.copy(copies, d.resolve(copies.getFileName()));
         check(d, "copies and every old segment");
     }
@@ -235,7 +227,7 @@ class RelocationCrashTest {
     void oldSegmentsPartlyDeletedOrComingBack() throws Exception {
         List<String> run = new ArrayList<>(deleted);
         for (int k = 1; k < run.size(); k++) {
-            Path d = copySegments(after, state("deleted-" + k));
+            Path d = LiveAfterReplay.copySegments(after, state("deleted-" + k));
             for (String n : run.subList(k, run.size())) {
                 Files.copy(before.resolve(n), d.resolve(n));
             }
@@ -265,7 +257,7 @@ class RelocationCrashTest {
         cuts.add(start + RecordFormat.FRAME_HEADER_BYTES / 2);
         int i = 0;
         for (int cut : new TreeSet<>(cuts)) {
-            Path d = copySegments(before, state("torn-" + i++));
+            Path d = LiveAfterReplay.copySegments(before, state("torn-" + i++));
             Path f = d.resolve(copies.getFileName());
             Files.copy(copies, f);
             truncate(f, cut);
@@ -293,7 +285,7 @@ class RelocationCrashTest {
             }
         }
         assertThat(cut).as("the copy of the nacked message has a DELIVERED").isPositive();
-        Path d = copySegments(before, state("cut-then-relocated"));
+        Path d = LiveAfterReplay.copySegments(before, state("cut-then-relocated"));
         Path f = d.resolve(copies.getFileName());
         Files.copy(copies, f);
         truncate(f, cut);
@@ -316,7 +308,7 @@ class RelocationCrashTest {
      */
     @Test
     void aSegmentHoldingOnlyCopiesDoesNotPinTheLog() throws Exception {
-        Path d = copySegments(after, state("after-then-traffic"));
+        Path d = LiveAfterReplay.copySegments(after, state("after-then-traffic"));
         clock.set(T1);
         try (DurableBroker b = DurableBroker.open(d, opts())) {
             MessageQueue<String> c = b.declare(CHURN, Codec.utf8());
@@ -340,7 +332,7 @@ class RelocationCrashTest {
             if (end <= start || end >= Files.size(copies)) {
                 continue;
             }
-            Path d = copySegments(before, state("zeros-" + end));
+            Path d = LiveAfterReplay.copySegments(before, state("zeros-" + end));
             Path f = d.resolve(copies.getFileName());
             byte[] data = Files.readAllBytes(copies);
             java.util.Arrays.fill(data, end, data.length, (byte) 0);
