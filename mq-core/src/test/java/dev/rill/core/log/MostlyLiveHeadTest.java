@@ -139,6 +139,37 @@ class MostlyLiveHeadTest {
     }
 
     /**
+     * A log that is mostly live (a backlog of {@value SegmentedLog#RELOCATE_BEHIND} + 4 segments, each two thirds
+     * live) is not rewritten: copying it would free a third of what it copies. The writer weighs the policy after
+     * each of the 20 batches that follow (under {@code never} a batch is confirmed before its pass takes a step).
+     */
+    @Test
+    void aMostlyLiveLogIsNotRewritten() throws Exception {
+        try (SegmentedLog log = SegmentedLog.open(tmp, opts(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            long id = 0;
+            while (log.stats().segments() < SegmentedLog.RELOCATE_BEHIND + 4) {
+                long last = 0;
+                for (int i = 0; i < 60; i++) {
+                    id++;
+                    last = log.append(send(id, 0));
+                    if (!headLive(id)) {
+                        last = log.append(new LogRecord.Ack("q", id));
+                    }
+                }
+                log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            }
+            for (int r = 0; r < 20; r++) {
+                id++;
+                log.append(send(id, 0));
+                log.whenDurable(log.append(new LogRecord.Ack("q", id))).get(30, TimeUnit.SECONDS);
+            }
+            assertThat(log.stats().messagesRelocated()).isZero();
+            assertThat(log.stats().segmentsDeleted()).isZero();
+        }
+    }
+
+    /**
      * The crash states of the relocation that takes such a head: after each slice (copies written, not fsynced,
      * every old segment there), the segment with the copies cut at every frame, and the old segments partly deleted
      * (oldest first): each recovers exactly the head's live messages. Session 1 writes the head with a dedup window
