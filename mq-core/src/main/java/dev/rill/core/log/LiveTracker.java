@@ -365,14 +365,14 @@ final class LiveTracker {
      */
     void copiesOf(LogRecord.Send origin, Segment seg, List<LogRecord> into) {
         Key k = new Key(origin.queue(), origin.id());
-        if (live(k) == seg && !accepted.containsKey(k)) {
+        if (liveUnaccepted(origin.queue(), origin.id(), seg)) {
             into.add(new LogRecord.Send(origin.queue(), origin.id(), origin.timestamp(), origin.key(),
                     origin.priority(), origin.headers(), origin.payload(), origin.deliverAt(), origin.expiresAt(),
                     null, 0));
             stateCopies(k, into);
         }
-        Key to = byOrigin.isEmpty() ? null : byOrigin.get(k);
-        if (to != null && live(to) == seg) {
+        Key to = acceptedLiveFrom(k, seg);
+        if (to != null) {
             Accepted acc = accepted.get(to);
             into.add(new LogRecord.Send(to.queue(), to.id(), acc.timestamp(), origin.key(), origin.priority(),
                     acc.headers(), origin.payload(), 0, acc.expiresAt(), null, 0));
@@ -386,12 +386,20 @@ final class LiveTracker {
      * decodes a SEND; most of a segment worth relocating is dead.
      */
     boolean copiesAny(String queue, long id, Segment seg) {
+        return liveUnaccepted(queue, id, seg)
+                || (!byOrigin.isEmpty() && acceptedLiveFrom(new Key(queue, id), seg) != null);
+    }
+
+    /** @return whether {@code (queue, id)} is live in {@code seg} and no accepted dead letter (copied with its origin) */
+    private boolean liveUnaccepted(String queue, long id, Segment seg) {
         LongMap<Segment> m = live.get(queue);
-        if (m != null && m.get(id) == seg && (accepted.isEmpty() || !accepted.containsKey(new Key(queue, id)))) {
-            return true;
-        }
-        Key to = byOrigin.isEmpty() ? null : byOrigin.get(new Key(queue, id));
-        return to != null && live(to) == seg;
+        return m != null && m.get(id) == seg && (accepted.isEmpty() || !accepted.containsKey(new Key(queue, id)));
+    }
+
+    /** @return the message accepted from {@code origin} (its dead letter) when it is live in {@code seg}, else null */
+    private Key acceptedLiveFrom(Key origin, Segment seg) {
+        Key to = byOrigin.isEmpty() ? null : byOrigin.get(origin);
+        return to != null && live(to) == seg ? to : null;
     }
 
     private void stateCopies(Key k, List<LogRecord> into) {
