@@ -74,8 +74,8 @@ public final class LogOptions {
     /**
      * @param bytes size after which the writer starts a new segment file, not counting what each segment starts
      *     with (the declarations of the live queues and the next ids of deleted ones); a segment may exceed it by one
-     *     record, and by the live messages relocated into it; {@value #MIN_SEGMENT_BYTES}..{@value #MAX_SEGMENT_BYTES}
-     *     (1 GiB); default 64 MiB
+     *     record, or by the copies of one message relocated into it (relocation rolls the segment as appends do);
+     *     {@value #MIN_SEGMENT_BYTES}..{@value #MAX_SEGMENT_BYTES} (1 GiB); default 64 MiB
      * @return a new options object
      * @throws IllegalArgumentException if {@code bytes} is outside those bounds
      */

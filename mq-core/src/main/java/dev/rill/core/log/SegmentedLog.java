@@ -60,7 +60,8 @@ import java.util.stream.Stream;
  * messages live (a mostly-live oldest segment, a backlog nobody drains, must not keep every dead one behind it),
  * its live messages are
  * <em>relocated</em>: a copy of each (a SEND with the same queue and id, then its delivery count and ready time)
- * is written to the active segment and fsynced, after which the old segment holds nothing live and is deleted
+ * is written to the active segment (rolled, as by appends, when the copies fill it) and fsynced, after which the
+ * old segment holds nothing live and is deleted
  * with every dead segment behind it. The copying is done in slices (at most {@value #BATCH_BYTES} bytes read or
  * copied) between batches of appends, so appends wait for one slice at most, not for the whole run. A crash between the copy and the delete replays both: the copy replaces the
  * original (same id), so nothing is duplicated or lost.
@@ -1032,11 +1033,11 @@ public final class SegmentedLog implements AutoCloseable {
         while (count < 100_000 && out.pos < BATCH_BYTES && (n = poll()) != null) {
             LogRecord r = n.item;
             // A segment is named after its first numbered record: one that holds none yet (only declarations and
-            // relocated copies, which carry no sequence number) is not rolled, however large, since the next
-            // segment would take its very name. What a segment starts with (the declarations and the next ids of
-            // deleted names) does not count towards its size: where that alone outgrew a segment, every batch
-            // rolled, rewriting it each time.
-            if (active.size + out.pos - firstRecordOffset > options.segmentBytes() && n.seq > active.firstSeq) {
+            // relocated copies, which carry no sequence number) is not rolled by an append, since the next segment
+            // would take its very name (a relocation's roll names the next one past it: rollForCopies). What a
+            // segment starts with (the declarations and the next ids of deleted names) does not count towards its
+            // size: where that alone outgrew a segment, every batch rolled, rewriting it each time.
+            if (activeFull() && n.seq > active.firstSeq) {
                 roll(n.seq);
             }
             int framed = out.frame(n.seq, r);
@@ -1056,26 +1057,52 @@ public final class SegmentedLog implements AutoCloseable {
 
     private long firstRecordOffset;
 
+    /** An append's roll: the record {@code firstSeq} goes first into the next segment, named after it. */
     private void roll(long firstSeq) throws IOException {
+        roll(firstSeq, firstSeq - 1); // every earlier record is written (or failed to build)
+    }
+
+    /**
+     * Writes out what is framed, fsyncs the active segment and starts the next one, named {@code name}, with every
+     * record up to {@code written} written before it (and so confirmed under ALWAYS by the fsync).
+     */
+    private void roll(long name, long written) throws IOException {
         synchronized (syncLock) {
             writeOut();
-            writtenSeq = firstSeq - 1; // every earlier record is written (or failed to build)
+            writtenSeq = written;
             // With the syncer's write-behind this has at most about FLUSH_BEHIND_BYTES left to write, not the
             // whole segment. It must be done before the next segment exists: only the newest segment may have a
             // part that no fsync covered (recovery cuts a torn tail there and nowhere else).
-            forceLocked(firstSeq - 1);
+            forceLocked(written);
             if (syncerForcing == channel) {
                 handedOver = channel; // the syncer closes it when its own fsync of it ends: no wait for it here
             } else {
                 channel.close();
             }
             channel = null; // if the next one cannot be created, the syncer finds none
-            openSegment(firstSeq);
+            openSegment(name);
         }
         if (policy == FsyncPolicy.Kind.ALWAYS) {
-            raiseDurable(firstSeq - 1);
+            raiseDurable(written);
             completeWaiters();
         }
+    }
+
+    /** Whether the active segment is full once what is framed is written, declarations not counted. */
+    private boolean activeFull() {
+        return active.size + out.pos - firstRecordOffset > options.segmentBytes();
+    }
+
+    /**
+     * A relocation's roll, when its copies filled the active segment (checked before each message's copies, so that
+     * a message's SEND copy and its DELIVERED and NACK stay in one segment): as an append's roll, with a name past
+     * the active segment's and past every record written. When the active segment holds no numbered record yet (an
+     * open that relocates into its new segment), the next record gets a number below the new segment's name; that
+     * is allowed (names only sort the segments: recovery checks that sequence numbers grow across them, and an open
+     * numbers past every name), and the next append's roll names its segment after that record, above this name.
+     */
+    private void rollForCopies() throws IOException {
+        roll(Math.max(active.firstSeq + 1, writtenSeq + 1), writtenSeq);
     }
 
     /** Creates a segment starting at {@code firstSeq} and writes its header and the live declarations. */
@@ -1308,7 +1335,8 @@ public final class SegmentedLog implements AutoCloseable {
 
     /**
      * Starts relocating the oldest segments (a run of up to {@value #RELOCATE_RUN} relocatable or dead ones) and
-     * does its first slice. The copies are written into the active segment a slice at a time between batches of
+     * does its first slice. The copies are written into the active segment (rolled when they fill it) a slice at a
+     * time between batches of
      * appends, so appends are never held up by more than one slice: it read the whole run (up to 16 segments of
      * 64 MiB with the default size, seconds of work) while every append waited.
      */
@@ -1338,8 +1366,11 @@ public final class SegmentedLog implements AutoCloseable {
      * {@code sliceBytes} were read or framed as copies (at least one record), frames a copy of each message whose
      * SEND it reads and that is live in that segment at that moment (one acked since the relocation started is not
      * copied; one copied is from then on live in the copy's segment, where a later ack finds it), and writes the
-     * copies out. Every record's frame and CRC are checked; only those SENDs are decoded, every other record is
-     * passed over by its type (a SEND by its queue and id). A segment left with nothing live is not read further. A segment that is not relocatable when its
+     * copies out. When the copies fill the active segment, it is rolled before the next message's copies, as by an
+     * append ({@link #rollForCopies}): the roll fsyncs the full one, so every segment with copies of the run is on
+     * disk, and the new one's entry in the directory, when the run's last fsync is done. Every record's frame and CRC
+     * are checked; only those SENDs are decoded, every other record is passed over by its type (a SEND by its queue
+     * and id). A segment left with nothing live is not read further. A segment that is not relocatable when its
      * turn comes, or whose file cannot be read (logged), ends the run before it; copies framed before such a failure
      * stay: each replaces its original, which no longer counts as live, and they are fsynced before anything is
      * deleted. Once the run is read, {@link #finishRelocation}. A failed write of copies fails the log.
@@ -1405,6 +1436,11 @@ public final class SegmentedLog implements AutoCloseable {
                 r.pos = end;
                 if (send != null) {
                     tracker.copiesOf(send, s, copies);
+                    if (!copies.isEmpty() && activeFull()) {
+                        // as appends do: copies that filled the segment go on in the next one (the outgoing one is
+                        // fsynced by the roll, so every segment with copies is on disk when the run is deleted)
+                        rollForCopies();
+                    }
                     try {
                         for (LogRecord c : copies) {
                             out.frame(0, c);

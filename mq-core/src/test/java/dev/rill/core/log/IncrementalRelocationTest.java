@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Session 1 writes {@value #MESSAGES} messages over several 16 KiB segments, one in {@value #LIVE_EVERY} never
  * acked; every SEND carries a dedup window that is open until {@link #T1}, so nothing is relocated in session 1.
- * Session 2 opens at {@code T1} with 4 KiB slices: the idle writer relocates the whole run.
+ * Session 2 opens at {@code T1} with 4 KiB slices and 4 KiB segments: the idle writer relocates the whole run, and
+ * its copies (about 5 KiB) fill the segment the open started, so they go on in a second one after a roll.
  */
 class IncrementalRelocationTest {
 
@@ -48,6 +49,7 @@ class IncrementalRelocationTest {
 
     private Path live;
     private final AtomicLong clock = new AtomicLong(T0);
+    private long segmentBytes = 16 * 1024;
     private Set<String> oldSegments;
 
     private static String payload(long id) {
@@ -59,7 +61,7 @@ class IncrementalRelocationTest {
     }
 
     private LogOptions opts() {
-        return LogOptions.defaults().fsync(FsyncPolicy.never()).segmentBytes(16 * 1024).clock(clock::get)
+        return LogOptions.defaults().fsync(FsyncPolicy.never()).segmentBytes(segmentBytes).clock(clock::get)
                 .recoveryListener(RecoveryListener.none());
     }
 
@@ -82,6 +84,7 @@ class IncrementalRelocationTest {
         oldSegments = names(live);
         assertThat(oldSegments).hasSizeBetween(5, SegmentedLog.RELOCATE_RUN);
         clock.set(T1);
+        segmentBytes = 4096;
     }
 
     private static Set<String> names(Path d) throws IOException {
@@ -186,9 +189,12 @@ class IncrementalRelocationTest {
 
     /**
      * The files as a crash leaves them after each slice of a relocation (every slice's copies written, not yet
-     * fsynced, the old segments all there), and, after the last slice, with the segment holding the copies cut at
-     * every frame boundary and inside every frame: each recovers every live message once, without the ones acked
-     * between slices, and opens again (relocating or not) to the same messages.
+     * fsynced, the old segments all there), and, after the last slice, with the copies spread over two segments (a
+     * roll in the middle of the run): the older one whole (the roll fsynced it) and the newer one cut at every frame
+     * boundary and inside every frame, or gone (a crash in the roll, before the directory fsync); the segment before a
+     * roll cut anywhere with none after it; and, once the run is deleted, its segments partly deleted, oldest first.
+     * Each recovers every live message once, without the ones acked between slices, and opens again (relocating or
+     * not) to the same messages.
      */
     @Test
     void everyStateBetweenSlicesRecovers() throws Exception {
@@ -197,12 +203,7 @@ class IncrementalRelocationTest {
         long lastLive = lastLiveId();
         IntConsumer hook = slice -> {
             try {
-                Path s = tmp.resolve("state-" + slice);
-                Files.createDirectories(s);
-                for (Path p : SegmentedLog.segmentFiles(live)) {
-                    Files.copy(p, s.resolve(p.getFileName()));
-                }
-                states.add(s);
+                states.add(LiveAfterReplay.copySegments(live, tmp.resolve("state-" + slice)));
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -223,33 +224,62 @@ class IncrementalRelocationTest {
             assertThat(LiveAfterReplay.payloadsById(opened, opts())).as("state after slice " + (i + 1)).isEqualTo(want);
             assertThat(LiveAfterReplay.payloadsById(opened, opts())).as("state after slice " + (i + 1) + ", opened again").isEqualTo(want);
         }
-        // the last state, its newest segment (the one with the copies) cut anywhere
+        // the last state: the segments with the copies, in order, each cut anywhere with the ones before it whole
         Path lastState = states.get(states.size() - 1);
-        Path newest = SegmentedLog.segmentFiles(lastState).get(SegmentedLog.segmentFiles(lastState).size() - 1);
-        byte[] data = Files.readAllBytes(newest);
-        ByteBuffer b = ByteBuffer.wrap(data);
-        List<Integer> cuts = new ArrayList<>();
-        for (int pos = RecordFormat.HEADER_BYTES; pos < data.length; ) {
-            pos += RecordFormat.FRAME_HEADER_BYTES + b.getInt(pos);
-            cuts.add(pos);
-            cuts.add(pos - 1);
-        }
+        List<Path> copySegments = SegmentedLog.segmentFiles(lastState).stream()
+                .filter(p -> !oldSegments.contains(p.getFileName().toString())).toList();
+        assertThat(copySegments).as("the copies span a roll").hasSizeGreaterThanOrEqualTo(2);
         int n = 0;
-        for (int cut : cuts) {
-            if (cut > data.length) {
-                continue;
+        for (int k = 0; k < copySegments.size(); k++) {
+            Path cutOne = copySegments.get(k);
+            byte[] data = Files.readAllBytes(cutOne);
+            ByteBuffer b = ByteBuffer.wrap(data);
+            List<Integer> cuts = new ArrayList<>(List.of(-1)); // -1: the segment gone
+            for (int pos = RecordFormat.HEADER_BYTES; pos < data.length; ) {
+                pos += RecordFormat.FRAME_HEADER_BYTES + b.getInt(pos);
+                cuts.add(pos);
+                cuts.add(pos - 1);
             }
-            Path s = copyOf(lastState, "cut-" + n++);
-            Path f = s.resolve(newest.getFileName());
-            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
-                ch.truncate(cut);
+            for (int cut : cuts) {
+                if (cut > data.length) {
+                    continue;
+                }
+                Path s = copyOf(lastState, "cut-" + n++);
+                for (Path later : copySegments.subList(k + 1, copySegments.size())) {
+                    Files.delete(s.resolve(later.getFileName()));
+                }
+                Path f = s.resolve(cutOne.getFileName());
+                if (cut < 0) {
+                    Files.delete(f);
+                } else {
+                    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                        ch.truncate(cut);
+                    }
+                }
+                // the two acks were written together, after the first slice's copies, into the first segment with
+                // copies: a cut there keeps both, the first, or none (a cut before them); past a roll, both are kept
+                String what = "copies' segment " + (k + 1) + " of " + copySegments.size() + " cut at " + cut + " of "
+                        + data.length;
+                if (k == 0) {
+                    assertThat(LiveAfterReplay.payloadsAfterCut(s, opts())).as(what)
+                            .isIn(expected(Set.of()), expected(Set.of(1L)), expected(Set.of(1L, lastLive)));
+                } else {
+                    assertThat(LiveAfterReplay.payloadsAfterCut(s, opts())).as(what)
+                            .isEqualTo(expected(Set.of(1L, lastLive)));
+                }
             }
-            // the two acks were written together, after the first slice's copies: a cut keeps both, the first, or
-            // none (a cut before them, in the declarations or the first copies)
-            assertThat(LiveAfterReplay.payloadsAfterCut(s, opts())).as("cut at " + cut + " of " + data.length)
-                    .isIn(expected(Set.of()), expected(Set.of(1L)), expected(Set.of(1L, lastLive)));
         }
-        assertThat(n).isGreaterThan(10);
+        assertThat(n).isGreaterThan(20);
+        // the run deleted oldest first, the crash after the k-th
+        List<String> run = new ArrayList<>(oldSegments);
+        for (int k = 1; k < run.size(); k++) {
+            Path d = LiveAfterReplay.copySegments(live, tmp.resolve("deleted-" + k));
+            for (String name : run.subList(k, run.size())) {
+                Files.copy(lastState.resolve(name), d.resolve(name));
+            }
+            assertThat(LiveAfterReplay.payloadsById(d, opts())).as("the first " + k + " of the run deleted")
+                    .isEqualTo(expected(Set.of(1L, lastLive)));
+        }
     }
 
     /** A close while a relocation is in progress: its reader is closed, nothing is deleted, and nothing is lost. */
@@ -293,23 +323,47 @@ class IncrementalRelocationTest {
     }
 
     /**
-     * The fsync that ends a relocation fails: the log fails, the reader is closed, nothing of the run is deleted,
-     * and the next open recovers every live message.
+     * The fsync that ends a relocation (after its roll) fails: the log fails, the reader is closed, nothing of the run
+     * is deleted, and the next open recovers every live message.
      */
     @Test
     void failedFsyncAtTheEndOfARelocation() throws Exception {
+        // no fsync between slices under NEVER without appends, but for the roll: fsyncs fail once it is done
+        failedFsyncDuringARelocation(log -> log.stats().segments() >= oldSegments.size() + 2);
+    }
+
+    /**
+     * The fsync of the segment a relocation's copies filled, in its roll, fails: as at the end, nothing of the run is
+     * deleted and nothing is lost.
+     */
+    @Test
+    void failedFsyncInARelocationsRoll() throws Exception {
+        failedFsyncDuringARelocation(log -> true); // from the first slice on: the roll's fsync is the first
+    }
+
+    private void failedFsyncDuringARelocation(java.util.function.Predicate<SegmentedLog> failFrom) throws Exception {
         AtomicBoolean failFsyncs = new AtomicBoolean();
+        List<String> failed = new CopyOnWriteArrayList<>();
         SegmentedLog.Forcer forcer = (path, channel, metadata) -> {
             if (failFsyncs.get()) {
+                failed.add(path.getFileName().toString());
                 throw new IOException("injected fsync failure of " + path);
             }
             channel.force(metadata);
         };
-        IntConsumer hook = slice -> failFsyncs.set(true); // no fsync between slices under NEVER without appends
+        AtomicReference<SegmentedLog> ref = new AtomicReference<>();
+        IntConsumer hook = slice -> {
+            await().atMost(Duration.ofSeconds(30)).until(() -> ref.get() != null);
+            if (failFrom.test(ref.get())) {
+                failFsyncs.set(true);
+            }
+        };
         SegmentedLog log = SegmentedLog.open(live, opts().relocation(SLICE, hook), r -> { }, forcer);
+        ref.set(log);
         try {
             await().atMost(Duration.ofSeconds(30)).until(() -> log.failure().isPresent());
             assertThat(log.failure().get()).hasMessageContaining("injected fsync failure");
+            assertThat(failed).first().as("a segment with copies").matches(n -> !oldSegments.contains(n));
             assertThat(log.stats().segmentsDeleted()).isZero();
             assertThat(log.stats().messagesRelocated()).isGreaterThan(0);
             assertThat(openFiles(live).stream().filter(p -> oldSegments.contains(p.getFileName().toString())))
