@@ -1,6 +1,7 @@
 package dev.rill.core.log;
 
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import java.util.function.LongSupplier;
 
@@ -26,7 +27,7 @@ public final class LogOptions {
 
     private static final LogOptions DEFAULTS = new LogOptions(FsyncPolicy.always(), DEFAULT_SEGMENT_BYTES,
             System::currentTimeMillis, RecoveryListener.logging(), SegmentReader.WINDOW, System::nanoTime,
-            Relocation.DEFAULT);
+            Relocation.DEFAULT, Timer.PARK);
 
     private final FsyncPolicy fsync;
     private final long segmentBytes;
@@ -35,6 +36,7 @@ public final class LogOptions {
     private final int readWindow;
     private final LongSupplier nanoClock;
     private final Relocation relocation;
+    private final Timer timer;
 
     /**
      * Tests: how relocation is sliced. {@code sliceBytes}: each writer pass reads at most about this many bytes of
@@ -46,9 +48,34 @@ public final class LogOptions {
         static final Relocation DEFAULT = new Relocation(SegmentedLog.BATCH_BYTES, n -> { });
     }
 
+    /**
+     * How the idle writer waits for a time on the log's {@link #clock()}: the end of the dedup window that keeps the
+     * oldest segment (neither deleted nor relocated while it is open), when nothing else is left to do.
+     */
+    @FunctionalInterface
+    interface Timer {
+        /**
+         * The default: the writer parks for the time left on the clock, which is the wall clock or runs at its pace
+         * (the broker's); an append, or close, wakes it before.
+         */
+        Timer PARK = (atMillis, nowMillis, wake) -> TimeUnit.MILLISECONDS.toNanos(atMillis - nowMillis);
+
+        /**
+         * Called by the writer, about to park, with the clock time it waits for.
+         *
+         * @param atMillis when the window ends, on the log's clock; after {@code nowMillis}
+         * @param nowMillis the clock's time now
+         * @param wake wakes the writer (any thread, any number of times)
+         * @return how many nanoseconds the writer parks at most, or 0 to park until woken: the timer then runs
+         *     {@code wake} once the clock reaches {@code atMillis} (tests, on a clock they step by hand)
+         */
+        long wakeAt(long atMillis, long nowMillis, Runnable wake);
+    }
+
     private LogOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, RecoveryListener recoveryListener,
-            int readWindow, LongSupplier nanoClock, Relocation relocation) {
+            int readWindow, LongSupplier nanoClock, Relocation relocation, Timer timer) {
         this.relocation = relocation;
+        this.timer = timer;
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
@@ -68,7 +95,7 @@ public final class LogOptions {
      */
     public LogOptions fsync(FsyncPolicy policy) {
         return new LogOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveryListener,
-                readWindow, nanoClock, relocation);
+                readWindow, nanoClock, relocation, timer);
     }
 
     /**
@@ -84,7 +111,7 @@ public final class LogOptions {
             throw new IllegalArgumentException("segmentBytes must be " + MIN_SEGMENT_BYTES + ".." + MAX_SEGMENT_BYTES
                     + " (4 KiB..1 GiB), was " + bytes);
         }
-        return new LogOptions(fsync, bytes, clock, recoveryListener, readWindow, nanoClock, relocation);
+        return new LogOptions(fsync, bytes, clock, recoveryListener, readWindow, nanoClock, relocation, timer);
     }
 
     /**
@@ -94,7 +121,7 @@ public final class LogOptions {
      */
     public LogOptions clock(LongSupplier clock) {
         return new LogOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveryListener,
-                readWindow, nanoClock, relocation);
+                readWindow, nanoClock, relocation, timer);
     }
 
     /**
@@ -104,7 +131,7 @@ public final class LogOptions {
      */
     public LogOptions recoveryListener(RecoveryListener listener) {
         return new LogOptions(fsync, segmentBytes, clock, Objects.requireNonNull(listener, "listener"), readWindow,
-                nanoClock, relocation);
+                nanoClock, relocation, timer);
     }
 
     /** Tests: the window through which segments are read (at least a segment header); default 1 MiB. */
@@ -112,13 +139,13 @@ public final class LogOptions {
         if (bytes < RecordFormat.HEADER_BYTES) {
             throw new IllegalArgumentException("readWindow must be >= " + RecordFormat.HEADER_BYTES + ", was " + bytes);
         }
-        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, bytes, nanoClock, relocation);
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, bytes, nanoClock, relocation, timer);
     }
 
     /** Tests: the clock (nanos) that times recovery and paces its progress calls; default {@link System#nanoTime()}. */
     LogOptions nanoClock(LongSupplier nanos) {
         return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow,
-                Objects.requireNonNull(nanos, "nanos"), relocation);
+                Objects.requireNonNull(nanos, "nanos"), relocation, timer);
     }
 
     /** Tests: see {@link Relocation}; default slices of {@value SegmentedLog#BATCH_BYTES} bytes, no hook. */
@@ -127,7 +154,13 @@ public final class LogOptions {
             throw new IllegalArgumentException("sliceBytes must be > 0, was " + sliceBytes);
         }
         return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow, nanoClock,
-                new Relocation(sliceBytes, Objects.requireNonNull(afterSlice, "afterSlice")));
+                new Relocation(sliceBytes, Objects.requireNonNull(afterSlice, "afterSlice")), timer);
+    }
+
+    /** Tests: see {@link Timer}; default {@link Timer#PARK}. */
+    LogOptions timer(Timer t) {
+        return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow, nanoClock, relocation,
+                Objects.requireNonNull(t, "timer"));
     }
 
     /** @return the fsync policy */
@@ -160,6 +193,10 @@ public final class LogOptions {
 
     Relocation relocation() {
         return relocation;
+    }
+
+    Timer timer() {
+        return timer;
     }
 
     @Override

@@ -52,8 +52,8 @@ import java.util.stream.Stream;
  * the bytes cut (never read by the log); {@code <segment>.deleted}, a segment compaction dropped, until the log's
  * unlinker thread (or the next open) unlinks it. Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
- * (compaction runs on the writer thread between batches, and while no appends come until nothing is left to do;
- * appends continue meanwhile). A few long-lived messages
+ * (compaction runs on the writer thread between batches, and while no appends come until nothing is left to do,
+ * coming back when a dedup window that holds the oldest segment ends; appends continue meanwhile). A few long-lived messages
  * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
  * half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
  * active one), or, with that many closed segments, the closed segments together hold at most half of their
@@ -791,7 +791,7 @@ public final class SegmentedLog implements AutoCloseable {
                         return;
                     }
                     if (!maybeCompact()) {
-                        park(0);
+                        idle();
                     }
                     continue;
                 }
@@ -985,6 +985,35 @@ public final class SegmentedLog implements AutoCloseable {
     }
 
     private final Object syncedSeqLock = new Object();
+
+    /**
+     * The clock time (millis) at which the dedup window that alone kept the last compaction pass from a step ends
+     * (the oldest segment's: deletion and relocation go from the oldest), or 0 (writer thread only).
+     */
+    private long heldUntil;
+
+    /**
+     * The writer, with nothing to write and no compaction step to take: parks until an append (or the syncer's
+     * fsync a compaction waits for, or close) wakes it, and, when a dedup window kept the oldest segment, no longer
+     * than until the window ends on the log's clock ({@link LogOptions.Timer}). Before, it waited for the next
+     * append: a log that got none kept that segment, and every one behind it, for as long as it got none.
+     */
+    private void idle() {
+        long until = heldUntil;
+        if (until == 0) {
+            park(0);
+            return;
+        }
+        long now = options.clock().getAsLong();
+        if (until <= now) {
+            return; // over already: the next pass takes the step
+        }
+        park(Math.max(0, options.timer().wakeAt(until, now, this::wakeWriter)));
+    }
+
+    private void wakeWriter() {
+        LockSupport.unpark(writer);
+    }
 
     private void park(long nanos) {
         sleeping = true;
@@ -1231,6 +1260,7 @@ public final class SegmentedLog implements AutoCloseable {
      *     no more appends kept that segment, and every one behind it, until the next append, if any came.
      */
     private boolean maybeCompact() {
+        heldUntil = 0;
         if (relocation != null) {
             relocateSlice();
             return true;
@@ -1293,7 +1323,11 @@ public final class SegmentedLog implements AutoCloseable {
             return false;
         }
         // an open dedup window of one of its (dead or live) messages keeps the segment, and the copies carry none
-        return s.keepUntil <= 0 || s.keepUntil <= options.clock().getAsLong();
+        if (s.keepUntil <= 0 || s.keepUntil <= options.clock().getAsLong()) {
+            return true;
+        }
+        heldUntil = s.keepUntil; // the writer comes back when it ends
+        return false;
     }
 
     /**
@@ -1558,7 +1592,8 @@ public final class SegmentedLog implements AutoCloseable {
                     now = options.clock().getAsLong();
                 }
                 if (s.keepUntil > now) {
-                    return false; // dedup window still open for one of its messages
+                    heldUntil = s.keepUntil; // dedup window still open for one of its messages: the writer comes back
+                    return false;
                 }
             }
             // A rename, not the unlink itself: unlinking a large segment took the writer (and every append waiting

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -22,8 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  * that emptied a segment were fsynced) left the mostly-dead segment it uncovered in place, and a finished run of
  * {@value SegmentedLog#RELOCATE_RUN} segments left the rest of a longer one, until the next append came, if ever.
  *
- * <p>Each test writes its segments in a first session in which nothing can be compacted or relocated (a dedup window
- * open until {@link #T1} keeps the oldest segment), then opens the log again at {@code T1} and appends nothing.
+ * <p>The first two tests write their segments in a first session in which nothing can be compacted or relocated (a
+ * dedup window open until {@link #T1} keeps the oldest segment), then open the log again at {@code T1} and append
+ * nothing. The others let the window end while the log is open and quiet: the writer must come back when it ends
+ * (on the log's clock, here stepped by hand with a {@link LogOptions.Timer} that wakes the writer when told to); it
+ * used to wait for the next append, so a log that got none kept the segment, and every one behind it.
  */
 class QuietLogCompactionTest {
 
@@ -44,6 +48,31 @@ class QuietLogCompactionTest {
     private static LogRecord.Send message(long id, int bytes, long windowEnd) {
         return new LogRecord.Send("q", id, T0, null, 0, Map.of(), ("m" + id + "-" + "p".repeat(bytes)).getBytes(),
                 0, 0, windowEnd > 0 ? "dedup-" + id : null, windowEnd);
+    }
+
+    /** Wakes the writer when the test's clock reaches the time it waits for ({@link #advanceTo}). */
+    private final List<Map.Entry<Long, Runnable>> wakes = new CopyOnWriteArrayList<>();
+
+    private LogOptions handTimed() {
+        return options().timer((at, now, wake) -> {
+            wakes.add(Map.entry(at, wake));
+            return 0;
+        });
+    }
+
+    /** Sets the clock to {@code t} and runs the wakes due by then. */
+    private void advanceTo(long t) {
+        clock.set(t);
+        for (Map.Entry<Long, Runnable> w : wakes) {
+            if (w.getKey() <= t && wakes.remove(w)) {
+                w.getValue().run();
+            }
+        }
+    }
+
+    /** Awaits the writer going idle until {@code t}: it asked to be woken then. */
+    private void awaitIdleUntil(long t) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> wakes.stream().anyMatch(w -> w.getKey() == t));
     }
 
     private static Set<Path> segmentSet(Path d) throws Exception {
@@ -115,5 +144,71 @@ class QuietLogCompactionTest {
             assertThat(segmentSet(dir)).hasSize(1);
         }
         assertThat(LiveAfterReplay.payloadsById(dir, options())).isEqualTo(expected);
+    }
+
+    /**
+     * Every message acked, the first segment's with a dedup window open until {@code T1}, the second's until
+     * {@code T2}: the quiet log deletes the first segment when the first window ends, and the rest (everything dead
+     * behind the second) when the second ends, each time without an append.
+     */
+    @Test
+    void aDedupWindowEndingOnAQuietLogLetsItsSegmentGo() throws Exception {
+        long t2 = T1 + 30_000;
+        try (SegmentedLog log = SegmentedLog.open(dir, handTimed(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            log.append(message(1, SEGMENT, T1)); // fills the first segment alone
+            log.append(new LogRecord.Ack("q", 1));
+            log.append(message(2, SEGMENT, t2)); // rolls: the second segment
+            long last = log.append(new LogRecord.Ack("q", 2));
+            for (long id = 3; id <= 60; id++) {
+                log.append(message(id, 150, 0));
+                last = log.append(new LogRecord.Ack("q", id));
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            List<Path> written = SegmentedLog.segmentFiles(dir);
+            assertThat(written).hasSizeGreaterThanOrEqualTo(4);
+            awaitIdleUntil(T1);
+            assertThat(log.stats().segmentsDeleted()).as("kept by the first window").isZero();
+            advanceTo(T1);
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().segmentsDeleted() == 1);
+            assertThat(Files.exists(written.get(0))).isFalse();
+            awaitIdleUntil(t2);
+            assertThat(log.stats().segmentsDeleted()).as("kept by the second window").isEqualTo(1);
+            advanceTo(t2);
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().segments() == 1);
+            assertThat(written.subList(0, written.size() - 1)).noneMatch(Files::exists);
+            assertThat(log.stats().messagesRelocated()).isZero();
+        }
+        assertThat(LiveAfterReplay.payloadsById(dir, options())).isEmpty();
+    }
+
+    /**
+     * The oldest segment is mostly dead but for one live message, and a dedup window open until {@code T1} keeps it
+     * from being relocated: the quiet log relocates it when the window ends and deletes every segment behind it.
+     */
+    @Test
+    void aDedupWindowEndingOnAQuietLogLetsItsSegmentBeRelocated() throws Exception {
+        List<Path> written;
+        try (SegmentedLog log = SegmentedLog.open(dir, handTimed(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            long last = 0;
+            for (long id = 1; id <= 120; id++) {
+                last = log.append(message(id, 150, id == 1 ? T1 : 0));
+                if (id != 1) {
+                    last = log.append(new LogRecord.Ack("q", id));
+                }
+            }
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            written = SegmentedLog.segmentFiles(dir);
+            assertThat(written).hasSizeGreaterThanOrEqualTo(4);
+            awaitIdleUntil(T1);
+            assertThat(log.stats().messagesRelocated()).isZero();
+            assertThat(log.stats().segmentsDeleted()).isZero();
+            advanceTo(T1);
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().segments() == 1);
+            assertThat(log.stats().messagesRelocated()).isEqualTo(1);
+            assertThat(written.subList(0, written.size() - 1)).noneMatch(Files::exists);
+        }
+        assertThat(LiveAfterReplay.payloadsById(dir, options())).containsOnlyKeys(1L);
     }
 }
