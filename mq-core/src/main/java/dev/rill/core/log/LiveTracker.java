@@ -33,7 +33,8 @@ final class LiveTracker {
         long sends;
         long keepUntil; // the latest dedup-window end of its messages
         long size;
-        long relocateAfterRoll; // SegmentedLog: no relocation attempt before this many segments were opened
+        long relocateAfterRoll; // SegmentedLog: no relocation attempt before this many segments were opened,
+        long relocateAfterMillis; // or before this time on the log's clock
 
         Segment(Path path, long firstSeq) {
             this.path = path;

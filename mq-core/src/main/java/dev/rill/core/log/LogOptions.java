@@ -49,8 +49,9 @@ public final class LogOptions {
     }
 
     /**
-     * How the idle writer waits for a time on the log's {@link #clock()}: the end of the dedup window that keeps the
-     * oldest segment (neither deleted nor relocated while it is open), when nothing else is left to do.
+     * How the idle writer waits for a time on the log's {@link #clock()}, when nothing else is left to do: the end of
+     * the dedup window that keeps the oldest segment (neither deleted nor relocated while it is open), or the time
+     * at which a failed relocation of it is tried again.
      */
     @FunctionalInterface
     interface Timer {
@@ -63,7 +64,7 @@ public final class LogOptions {
         /**
          * Called by the writer, about to park, with the clock time it waits for.
          *
-         * @param atMillis when the window ends, on the log's clock; after {@code nowMillis}
+         * @param atMillis the time waited for, on the log's clock; after {@code nowMillis}
          * @param nowMillis the clock's time now
          * @param wake wakes the writer (any thread, any number of times)
          * @return how many nanoseconds the writer parks at most, or 0 to park until woken: the timer then runs

@@ -81,6 +81,12 @@ public final class SegmentedLog implements AutoCloseable {
     static final String DELETED_SUFFIX = ".deleted";
     /** Closed segments behind the active one from which relocation also takes a half-live oldest segment. */
     static final int RELOCATE_BEHIND = 8;
+    /**
+     * A relocation attempt that left something live in the oldest segment (a dead letter in transit, a segment that
+     * could not be read) is made again after the next roll, or once this many milliseconds have passed on the log's
+     * clock, whichever comes first (a quiet log has no roll).
+     */
+    static final long RELOCATE_RETRY_MILLIS = 60_000;
     /** Most segments relocated with one fsync. */
     static final int RELOCATE_RUN = 16;
     /** Bytes of records framed before they are written out: a batch of appends, or of relocated copies. */
@@ -987,16 +993,18 @@ public final class SegmentedLog implements AutoCloseable {
     private final Object syncedSeqLock = new Object();
 
     /**
-     * The clock time (millis) at which the dedup window that alone kept the last compaction pass from a step ends
-     * (the oldest segment's: deletion and relocation go from the oldest), or 0 (writer thread only).
+     * The clock time (millis) at which what alone kept the last compaction pass from a step is over (the oldest
+     * segment's dedup window, or the wait before a failed relocation is tried again: deletion and relocation go from
+     * the oldest), or 0 (writer thread only).
      */
     private long heldUntil;
 
     /**
      * The writer, with nothing to write and no compaction step to take: parks until an append (or the syncer's
      * fsync a compaction waits for, or close) wakes it, and, when a dedup window kept the oldest segment, no longer
-     * than until the window ends on the log's clock ({@link LogOptions.Timer}). Before, it waited for the next
-     * append: a log that got none kept that segment, and every one behind it, for as long as it got none.
+     * than until the window ends on the log's clock ({@link LogOptions.Timer}); likewise when a failed relocation
+     * attempt waits for its retry time ({@link #retryLater}). Before, it waited for the next append (or roll): a log
+     * that got none kept that segment, and every one behind it, for as long as it got none.
      */
     private void idle() {
         long until = heldUntil;
@@ -1301,10 +1309,20 @@ public final class SegmentedLog implements AutoCloseable {
         return tracker.recount(segments);
     }
 
+    /**
+     * An attempt to relocate {@code s} left something live in it: the next one waits for a roll (the log growing), or
+     * for {@value #RELOCATE_RETRY_MILLIS} ms on the log's clock, which a quiet log, without rolls, needs.
+     */
+    private void retryLater(LiveTracker.Segment s) {
+        s.relocateAfterRoll = rolls + 1;
+        s.relocateAfterMillis = options.clock().getAsLong() + RELOCATE_RETRY_MILLIS;
+    }
+
     /** Whether the oldest segment {@code s} (live, not active) is worth relocating now. */
     private boolean relocatable(LiveTracker.Segment s) {
-        if (s.relocateAfterRoll > rolls) {
-            return false; // an attempt left something live in it: wait for the log to grow
+        if (s.relocateAfterRoll > rolls && s.relocateAfterMillis > options.clock().getAsLong()) {
+            heldUntil = s.relocateAfterMillis; // an attempt left something live in it: the writer comes back then
+            return false;
         }
         int behind = segments.size() - 1;
         boolean mostlyDead = s.live * 10 <= s.sends;
@@ -1461,7 +1479,7 @@ public final class SegmentedLog implements AutoCloseable {
                 } catch (IOException | RuntimeException e) {
                     LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays",
                             e);
-                    s.relocateAfterRoll = rolls + 1;
+                    retryLater(s);
                     r.closeReader();
                     done = true; // the run ends before it
                     break;
@@ -1526,7 +1544,7 @@ public final class SegmentedLog implements AutoCloseable {
                 r.size = in.size();
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "log: could not relocate the live messages of " + s.path + "; it stays", e);
-                s.relocateAfterRoll = rolls + 1;
+                retryLater(s);
                 return false;
             }
             r.in = in;
@@ -1557,8 +1575,9 @@ public final class SegmentedLog implements AutoCloseable {
         LiveTracker.Segment first = segments.peekFirst();
         if (first != null && first != active && first.live != 0) {
             LOG.log(Level.WARNING, "log: " + first.live + " live message(s) of " + first.path + " could not be "
-                    + "relocated (a dead-letter move in progress?); trying again after the next segment");
-            first.relocateAfterRoll = rolls + 1;
+                    + "relocated (a dead-letter move in progress?); trying again after the next segment or in "
+                    + RELOCATE_RETRY_MILLIS / 1000 + " s");
+            retryLater(first);
         }
         compact();
     }

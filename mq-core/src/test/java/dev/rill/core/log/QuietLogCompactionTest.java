@@ -211,4 +211,45 @@ class QuietLogCompactionTest {
         }
         assertThat(LiveAfterReplay.payloadsById(dir, options())).containsOnlyKeys(1L);
     }
+
+    /**
+     * A relocation that could not take a message (a dead letter in transit: its SEND is needed until the dead-letter
+     * queue's ACCEPT) leaves the oldest segment for a later attempt. That attempt waited for the next roll, which a
+     * quiet log never has: the segment, and every one behind it, stayed after the ACCEPT came. It is also made once
+     * {@value SegmentedLog#RELOCATE_RETRY_MILLIS} ms have passed on the log's clock.
+     */
+    @Test
+    void aRelocationThatCouldNotTakeADeadLetterInTransitIsTriedAgainOnAQuietLog() throws Exception {
+        List<Path> first;
+        try (SegmentedLog log = SegmentedLog.open(dir, options(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            log.append(new LogRecord.Declare("q.dlq", new byte[] {2}, 1));
+            long last = 0;
+            for (long id = 1; id <= 60; id++) {
+                last = log.append(message(id, 150, T1));
+                if (id != 1) {
+                    last = log.append(new LogRecord.Ack("q", id));
+                }
+            }
+            last = log.append(new LogRecord.DeadLetter("q", 1, 3, "bad", true)); // in transit at the close
+            log.whenDurable(last).get(30, TimeUnit.SECONDS);
+            assertThat(log.stats().messagesRelocated()).isZero();
+            first = SegmentedLog.segmentFiles(dir);
+            assertThat(first).hasSizeGreaterThanOrEqualTo(3);
+        }
+        clock.set(T1);
+        long retry = T1 + SegmentedLog.RELOCATE_RETRY_MILLIS;
+        try (SegmentedLog log = SegmentedLog.open(dir, handTimed(), r -> { })) {
+            // the open's relocation copies nothing (the message is in transit) and leaves the oldest segment
+            awaitIdleUntil(retry);
+            assertThat(log.stats().segmentsDeleted()).isZero();
+            long accepted = log.append(new LogRecord.Accept("q.dlq", 1, "q", 1, T1, 0, Map.of("reason", "bad")));
+            log.whenDurable(accepted).get(30, TimeUnit.SECONDS);
+            advanceTo(retry);
+            await().atMost(Duration.ofSeconds(30)).until(() -> first.stream().noneMatch(Files::exists));
+            assertThat(log.stats().messagesRelocated()).isEqualTo(1);
+        }
+        assertThat(LiveAfterReplay.payloadsById(dir, options())).containsOnlyKeys(1L)
+                .containsEntry(1L, "m1-" + "p".repeat(150));
+    }
 }
