@@ -1069,13 +1069,10 @@ public final class SegmentedLog implements AutoCloseable {
         // what an array holds (failing the log), and far beyond what one write needs
         while (count < 100_000 && out.pos < BATCH_BYTES && (n = poll()) != null) {
             LogRecord r = n.item;
-            // A segment is named after its first numbered record: one that holds none yet (only declarations and
-            // relocated copies, which carry no sequence number) is not rolled by an append, since the next segment
-            // would take its very name (a relocation's roll names the next one past it: rollForCopies). What a
-            // segment starts with (the declarations and the next ids of deleted names) does not count towards its
-            // size: where that alone outgrew a segment, every batch rolled, rewriting it each time.
-            if (activeFull() && n.seq > active.firstSeq) {
-                roll(n.seq);
+            // What a segment starts with (the declarations and the next ids of deleted names) does not count towards
+            // its size: where that alone outgrew a segment, every batch rolled, rewriting it each time.
+            if (activeFull()) {
+                rollBefore(n.seq);
             }
             int framed = out.frame(n.seq, r);
             if (framed - RecordFormat.FRAME_HEADER_BYTES > RecordFormat.MAX_BODY) {
@@ -1094,9 +1091,18 @@ public final class SegmentedLog implements AutoCloseable {
 
     private long firstRecordOffset;
 
-    /** An append's roll: the record {@code firstSeq} goes first into the next segment, named after it. */
-    private void roll(long firstSeq) throws IOException {
-        roll(firstSeq, firstSeq - 1); // every earlier record is written (or failed to build)
+    /**
+     * Rolls the active segment before the record {@code nextSeq} (an append's, or the next one to come when a
+     * relocation's copies filled the segment): every earlier record is written. The next segment is named after that
+     * record, or past the active one's name when that is not below it: a segment that holds no numbered record (only
+     * declarations and relocated copies, which carry none: an open's, or one a relocation rolled to) may be named
+     * after the record that came next, and the next segment cannot take its very name. So a name is past every
+     * earlier segment's, and the records appended to a segment may be numbered below its name, which recovery allows
+     * (it checks that numbers grow across the segments in name order; an open numbers past every name). Before, an
+     * append did not roll such a segment at all, however large, as the next one would have taken its name.
+     */
+    private void rollBefore(long nextSeq) throws IOException {
+        roll(Math.max(nextSeq, active.firstSeq + 1), nextSeq - 1);
     }
 
     /**
@@ -1128,18 +1134,6 @@ public final class SegmentedLog implements AutoCloseable {
     /** Whether the active segment is full once what is framed is written, declarations not counted. */
     private boolean activeFull() {
         return active.size + out.pos - firstRecordOffset > options.segmentBytes();
-    }
-
-    /**
-     * A relocation's roll, when its copies filled the active segment (checked before each message's copies, so that
-     * a message's SEND copy and its DELIVERED and NACK stay in one segment): as an append's roll, with a name past
-     * the active segment's and past every record written. When the active segment holds no numbered record yet (an
-     * open that relocates into its new segment), the next record gets a number below the new segment's name; that
-     * is allowed (names only sort the segments: recovery checks that sequence numbers grow across them, and an open
-     * numbers past every name), and the next append's roll names its segment after that record, above this name.
-     */
-    private void rollForCopies() throws IOException {
-        roll(Math.max(active.firstSeq + 1, writtenSeq + 1), writtenSeq);
     }
 
     /** Creates a segment starting at {@code firstSeq} and writes its header and the live declarations. */
@@ -1419,7 +1413,7 @@ public final class SegmentedLog implements AutoCloseable {
      * SEND it reads and that is live in that segment at that moment (one acked since the relocation started is not
      * copied; one copied is from then on live in the copy's segment, where a later ack finds it), and writes the
      * copies out. When the copies fill the active segment, it is rolled before the next message's copies, as by an
-     * append ({@link #rollForCopies}): the roll fsyncs the full one, so every segment with copies of the run is on
+     * append ({@link #rollBefore}): the roll fsyncs the full one, so every segment with copies of the run is on
      * disk, and the new one's entry in the directory, when the run's last fsync is done. Every record's frame and CRC
      * are checked; only those SENDs are decoded, every other record is passed over by its type (a SEND by its queue
      * and id). A segment left with nothing live is not read further. A segment that is not relocatable when its
@@ -1489,9 +1483,10 @@ public final class SegmentedLog implements AutoCloseable {
                 if (send != null) {
                     tracker.copiesOf(send, s, copies);
                     if (!copies.isEmpty() && activeFull()) {
-                        // as appends do: copies that filled the segment go on in the next one (the outgoing one is
-                        // fsynced by the roll, so every segment with copies is on disk when the run is deleted)
-                        rollForCopies();
+                        // as appends do, before a message's copies (its SEND, DELIVERED and NACK stay together):
+                        // copies that filled the segment go on in the next one (the outgoing one is fsynced by the
+                        // roll, so every segment with copies is on disk when the run is deleted)
+                        rollBefore(writtenSeq + 1);
                     }
                     try {
                         for (LogRecord c : copies) {
