@@ -53,9 +53,9 @@ import java.util.stream.Stream;
  * unlinker thread (or the next open) unlinks it. Each open starts a new segment, which begins with the declarations of
  * every live queue, so older segments can be deleted once every message whose SEND they hold is gone
  * (compaction runs on the writer thread between batches, and while no appends come until nothing is left to do,
- * coming back when a dedup window that holds the oldest segment ends; appends continue meanwhile). A few long-lived messages
- * must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or at most
- * half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
+ * coming back when a dedup window that holds the oldest segment ends; appends continue meanwhile). A few long-lived
+ * messages must not pin the log: when the oldest segment is mostly dead (at most a tenth of its messages live, or
+ * at most half, or the segment at most half full, once {@value #RELOCATE_BEHIND} or more closed segments are behind the
  * active one), or, with that many closed segments, the closed segments together hold at most half of their
  * messages live (a mostly-live oldest segment, a backlog nobody drains, must not keep every dead one behind it),
  * its live messages are
