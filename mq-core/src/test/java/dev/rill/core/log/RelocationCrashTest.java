@@ -36,6 +36,10 @@ import org.junit.jupiter.api.io.TempDir;
  * the segment files taken before and after a relocation, and reopened. Every confirmed, not-acked message must be
  * there exactly once and in order, with its delivery count; acked ones absent; the dead letter in its dead-letter
  * queue; the delayed and nacked messages ready at their recorded times, not before.
+ *
+ * <p>The relocating session runs on 4 KiB segments and the nacked message's payload nearly fills one: its copy fills
+ * the segment the open started, and the other messages' copies go on in a second one after a roll. The crash states
+ * are rebuilt over both: the first whole (the roll fsynced it) and the second torn, zero-filled or gone.
  */
 class RelocationCrashTest {
 
@@ -53,10 +57,12 @@ class RelocationCrashTest {
     private Path before; // the segments before the relocating open
     private Path after; // the segments after it
     private Set<String> deleted; // the names it deleted, oldest first
-    private Path copies; // the segment it wrote the copies into
+    private List<Path> copies; // the segments it wrote the copies into, oldest first
+    private long segmentBytes = 16 * 1024;
+    private static final String NACKED = "nacked-" + "n".repeat(4000);
 
     private DurabilityOptions opts() {
-        return DurabilityOptions.defaults().segmentBytes(16 * 1024).clock(clock::get);
+        return DurabilityOptions.defaults().segmentBytes(segmentBytes).clock(clock::get);
     }
 
     private static void sync(DurableBroker b) {
@@ -93,7 +99,7 @@ class RelocationCrashTest {
             MessageQueue<String> q = b.declare(Q, Codec.utf8());
             MessageQueue<String> c = b.declare(CHURN, Codec.utf8());
             long now = T0;
-            q.send(OutboundMessage.of("nacked"), now); // 1: delivered once, nacked for a day
+            q.send(OutboundMessage.of(NACKED), now); // 1: delivered once, nacked for a day
             assertThat(q.nack(one(q, now).handle(), Duration.ofDays(1), now)).isEqualTo(LeaseOutcome.OK);
             q.send(OutboundMessage.of("dead"), now); // 2: rejected into q.dlq
             assertThat(q.reject(one(q, now).handle(), "bad", now)).isEqualTo(LeaseOutcome.OK);
@@ -119,6 +125,7 @@ class RelocationCrashTest {
         }
         before = LiveAfterReplay.copySegments(live, tmp.resolve("before"));
         clock.set(T1);
+        segmentBytes = 4096;
         try (DurableBroker b = DurableBroker.open(live, opts())) {
             // the idle writer relocates the oldest segment's live messages into the segment this open started
             await().atMost(Duration.ofSeconds(30)).until(() -> b.logStats().messagesRelocated() >= 5
@@ -130,8 +137,8 @@ class RelocationCrashTest {
         Set<String> added = new TreeSet<>(names(after));
         added.removeAll(names(before));
         assertThat(deleted).hasSizeGreaterThanOrEqualTo(2);
-        assertThat(added).hasSize(1);
-        copies = after.resolve(added.iterator().next());
+        copies = added.stream().map(after::resolve).toList();
+        assertThat(copies).as("the copies span a roll").hasSizeGreaterThanOrEqualTo(2);
     }
 
     /** The broker state every crash state must recover to. */
@@ -151,7 +158,7 @@ class RelocationCrashTest {
             }
             assertThat(q.receive(10, T0 + DAY - 1)).as(state + ": nothing before the nack delay ends").isEmpty();
             List<Lease<String>> nacked = q.receive(10, T0 + DAY);
-            assertThat(nacked.stream().map(Lease::payload)).as(state + ": nacked").containsExactly("nacked");
+            assertThat(nacked.stream().map(Lease::payload)).as(state + ": nacked").containsExactly(NACKED);
             assertThat(nacked.get(0).handle().deliveryCount()).isEqualTo(2);
             q.ack(nacked.get(0).handle(), T0 + DAY);
             assertThat(q.receive(10, T0 + 2 * DAY - 1)).as(state + ": nothing before the delay ends").isEmpty();
@@ -177,8 +184,8 @@ class RelocationCrashTest {
         return ends;
     }
 
-    /** Where the copies start in {@link #copies}: after the declarations the open wrote first. */
-    private int copiesStart() throws IOException {
+    /** Where the copies start in {@code copies}, one of {@link #copies}: after the declarations it starts with. */
+    private static int copiesStart(Path copies) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(copies));
         int pos = RecordFormat.HEADER_BYTES;
         while (pos < b.limit()) {
@@ -198,6 +205,21 @@ class RelocationCrashTest {
         return d;
     }
 
+    /**
+     * A crash before the copies' last fsync: every old segment, the segments with copies before the {@code k}-th
+     * whole (a roll fsynced each before the next was created), the {@code k}-th as it is (the caller cuts it), none
+     * after it.
+     *
+     * @return the {@code k}-th segment with copies in the new state
+     */
+    private Path beforeFsync(String name, int k) throws IOException {
+        Path d = LiveAfterReplay.copySegments(before, state(name));
+        for (Path c : copies.subList(0, k + 1)) {
+            Files.copy(c, d.resolve(c.getFileName()));
+        }
+        return d.resolve(copies.get(k).getFileName());
+    }
+
     private static void truncate(Path file, long size) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.truncate(size);
@@ -213,9 +235,8 @@ class RelocationCrashTest {
     /** Crash after the copies were fsynced, before the first old segment was deleted: both replay. */
     @Test
     void copiesWrittenAndOldSegmentsNotYetDeleted() throws Exception {
-        Path d = LiveAfterReplay.copySegments(before, state("nothing-deleted"));
-        Files.copy(copies, d.resolve(copies.getFileName()));
-        check(d, "copies and every old segment");
+        Path f = beforeFsync("nothing-deleted", copies.size() - 1);
+        check(f.getParent(), "copies and every old segment");
     }
 
     /**
@@ -238,30 +259,38 @@ class RelocationCrashTest {
     /**
      * Crash while the copies were being written, or after the write and before its fsync (torn, or lost
      * altogether): the old segments are all there (they are deleted only after the fsync), the segment with the
-     * copies ends anywhere in them.
+     * copies ends anywhere in them, after the segments a roll fsynced before it, if any; or, after a roll, the
+     * segment it created is gone (the crash came before the directory fsync).
      */
     @Test
     void copiesTornAnywhereOrLostBeforeTheirFsync() throws Exception {
-        int start = copiesStart();
-        List<Integer> cuts = new ArrayList<>();
-        cuts.add(start); // every copy lost
-        for (int end : frameEnds(copies)) {
-            if (end > start) {
-                cuts.add(end - 1); // a copy cut one byte short, in its body
-                if (end < Files.size(copies)) {
-                    cuts.add(end); // whole copies up to here, the rest lost
-                    cuts.add(end + 3); // the next frame's header torn
+        int i = 0;
+        for (int k = 0; k < copies.size(); k++) {
+            Path seg = copies.get(k);
+            int start = copiesStart(seg);
+            List<Integer> cuts = new ArrayList<>();
+            cuts.add(start); // every copy lost
+            for (int end : frameEnds(seg)) {
+                if (end > start) {
+                    cuts.add(end - 1); // a copy cut one byte short, in its body
+                    if (end < Files.size(seg)) {
+                        cuts.add(end); // whole copies up to here, the rest lost
+                        cuts.add(end + 3); // the next frame's header torn
+                    }
                 }
             }
-        }
-        cuts.add(start + RecordFormat.FRAME_HEADER_BYTES / 2);
-        int i = 0;
-        for (int cut : new TreeSet<>(cuts)) {
-            Path d = LiveAfterReplay.copySegments(before, state("torn-" + i++));
-            Path f = d.resolve(copies.getFileName());
-            Files.copy(copies, f);
-            truncate(f, cut);
-            check(d, "copies cut at " + cut + " of " + Files.size(copies));
+            cuts.add(start + RecordFormat.FRAME_HEADER_BYTES / 2);
+            for (int cut : new TreeSet<>(cuts)) {
+                Path f = beforeFsync("torn-" + i++, k);
+                truncate(f, cut);
+                check(f.getParent(), "copies' segment " + (k + 1) + " of " + copies.size() + " cut at " + cut
+                        + " of " + Files.size(seg));
+            }
+            if (k > 0) {
+                Path f = beforeFsync("gone-" + k, k);
+                Files.delete(f);
+                check(f.getParent(), "copies' segment " + (k + 1) + " gone");
+            }
         }
         assertThat(i).isGreaterThan(10);
     }
@@ -273,21 +302,14 @@ class RelocationCrashTest {
      */
     @Test
     void aMessageWhoseCopyWasCutIsCopiedAgainWithItsFullState() throws Exception {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(copies));
+        int k = 0;
         int cut = -1;
-        for (int pos = copiesStart(); pos < b.limit(); ) {
-            int len = b.getInt(pos);
-            ByteBuffer body = ByteBuffer.wrap(b.array(), pos + RecordFormat.FRAME_HEADER_BYTES + 8, len - 8).slice();
-            pos += RecordFormat.FRAME_HEADER_BYTES + len;
-            if (RecordFormat.decode(body) instanceof LogRecord.Delivered d && d.queue().equals("q") && d.id() == 1) {
-                cut = pos;
-                break;
-            }
+        for (; k < copies.size() && cut < 0; k++) {
+            cut = deliveredEnd(copies.get(k));
         }
         assertThat(cut).as("the copy of the nacked message has a DELIVERED").isPositive();
-        Path d = LiveAfterReplay.copySegments(before, state("cut-then-relocated"));
-        Path f = d.resolve(copies.getFileName());
-        Files.copy(copies, f);
+        Path f = beforeFsync("cut-then-relocated", k - 1);
+        Path d = f.getParent();
         truncate(f, cut);
         Set<String> crashed = names(d);
         clock.set(T1);
@@ -316,7 +338,8 @@ class RelocationCrashTest {
                 churn(c, 40, T1);
                 sync(b);
             }
-            await().atMost(Duration.ofSeconds(30)).until(() -> !Files.exists(d.resolve(copies.getFileName())));
+            await().atMost(Duration.ofSeconds(30)).until(() -> copies.stream()
+                    .noneMatch(p -> Files.exists(d.resolve(p.getFileName()))));
             assertThat(b.logStats().segments()).isLessThan(RELOCATE_BOUND);
         }
         check(d, "after more traffic");
@@ -327,17 +350,33 @@ class RelocationCrashTest {
     /** A torn copy whose tail the OS zero-filled (the size made it to disk, the data did not). */
     @Test
     void copiesZeroFilledAfterACut() throws Exception {
-        int start = copiesStart();
-        for (int end : frameEnds(copies)) {
-            if (end <= start || end >= Files.size(copies)) {
-                continue;
+        for (int k = 0; k < copies.size(); k++) {
+            Path seg = copies.get(k);
+            int start = copiesStart(seg);
+            for (int end : frameEnds(seg)) {
+                if (end <= start || end >= Files.size(seg)) {
+                    continue;
+                }
+                Path f = beforeFsync("zeros-" + k + "-" + end, k);
+                byte[] data = Files.readAllBytes(seg);
+                java.util.Arrays.fill(data, end, data.length, (byte) 0);
+                Files.write(f, data);
+                check(f.getParent(), "copies' segment " + (k + 1) + " zero-filled from " + end);
             }
-            Path d = LiveAfterReplay.copySegments(before, state("zeros-" + end));
-            Path f = d.resolve(copies.getFileName());
-            byte[] data = Files.readAllBytes(copies);
-            java.util.Arrays.fill(data, end, data.length, (byte) 0);
-            Files.write(f, data);
-            check(d, "copies zero-filled from " + end);
         }
+    }
+
+    /** The end of the DELIVERED copy of the nacked message (q, 1) in {@code seg}, or -1. */
+    private static int deliveredEnd(Path seg) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(seg));
+        for (int pos = copiesStart(seg); pos < b.limit(); ) {
+            int len = b.getInt(pos);
+            ByteBuffer body = ByteBuffer.wrap(b.array(), pos + RecordFormat.FRAME_HEADER_BYTES + 8, len - 8).slice();
+            pos += RecordFormat.FRAME_HEADER_BYTES + len;
+            if (RecordFormat.decode(body) instanceof LogRecord.Delivered d && d.queue().equals("q") && d.id() == 1) {
+                return pos;
+            }
+        }
+        return -1;
     }
 }
