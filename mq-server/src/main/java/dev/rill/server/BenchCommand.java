@@ -107,6 +107,9 @@ final class BenchCommand implements Callable<Integer> {
         List<ReactiveBroker> brokers = new ArrayList<>();
         List<Disposable> running = new ArrayList<>();
         ReactiveBroker admin = null;
+        // whether this run created the queue: only then is it the run's to delete (a --queue naming an existing
+        // queue was refused, and then deleted with everything in it, by the finally below)
+        boolean created = false;
         CountDownLatch done = new CountDownLatch(1);
         // Ctrl-C or SIGTERM: the JVM runs its shutdown hooks and ends, skipping the finally below, which left the
         // run's queue (and what it held) on a --url server and the progress line unfinished. The hook ends the run
@@ -120,6 +123,7 @@ final class BenchCommand implements Callable<Integer> {
                         + " queue (choose another --queue)");
             }
             conn.await(admin.queue(qspec, Codec.bytes()), "creating '" + name + "'");
+            created = true;
             out.println("bench: " + messages + " messages of " + payloadSize + " B, " + producers + " producer(s), "
                     + consumers + " consumer(s), rate " + (rate == null ? "unlimited" : fmt(rate) + "/s") + ", queue "
                     + name + " on " + conn.address() + (embedded != null ? " (embedded server)" : ""));
@@ -167,7 +171,7 @@ final class BenchCommand implements Callable<Integer> {
             return finished ? ExitCodes.OK : ExitCodes.FAILED;
         } finally {
             running.forEach(Disposable::dispose);
-            if (admin != null) {
+            if (created) {
                 try {
                     conn.await(admin.delete(name), "deleting '" + name + "'");
                 } catch (RuntimeException e) {

@@ -2,8 +2,12 @@ package dev.rill.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
+import dev.rill.reactive.ReactiveQueue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -98,6 +102,25 @@ class DemoAndBenchTest {
             assertThat(r.out()).doesNotContain("embedded").contains("rate 2000/s")
                     .contains("400 sent, 400 received and acked").contains("(from intended send time)");
             assertThat(server.broker().list().block(Duration.ofSeconds(5))).doesNotContain("bench-fixed");
+        } finally {
+            server.disposeNow(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void benchRefusesAnExistingQueueAndLeavesItAsItWas() {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0), Duration.ofSeconds(10));
+        try {
+            ReactiveQueue<String> orders = server.broker().queue(QueueSpec.named("orders"), Codec.utf8())
+                    .block(Duration.ofSeconds(5));
+            orders.send(OutboundMessage.of("keep me")).block(Duration.ofSeconds(5));
+            Cli.Result r = Cli.run("bench", "--url", "rill://127.0.0.1:" + server.port(), "--messages", "10",
+                    "--queue", "orders");
+            assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+            assertThat(r.err()).contains("queue 'orders' exists already");
+            // the refusal deleted the queue, with the operator's messages in it, on its way out
+            assertThat(server.broker().list().block(Duration.ofSeconds(5))).contains("orders");
+            assertThat(orders.stats().block(Duration.ofSeconds(5)).ready()).isEqualTo(1);
         } finally {
             server.disposeNow(Duration.ofSeconds(10));
         }
