@@ -1,6 +1,7 @@
 package dev.rill.server;
 
 import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.SendResult;
@@ -8,7 +9,9 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -110,21 +113,34 @@ final class SendCommand implements Callable<Integer> {
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
-            outbound = outbound.takeUntilOther(stop.asMono()).doOnNext(m -> taken.incrementAndGet());
+            // when each message handed to the client and not answered yet was taken, oldest first: results come in
+            // order, so the head is the one the server has kept waiting longest
+            Queue<Long> unanswered = new ConcurrentLinkedQueue<>();
+            outbound = outbound.takeUntilOther(stop.asMono()).doOnNext(m -> {
+                unanswered.add(System.nanoTime());
+                taken.incrementAndGet();
+            });
             AtomicLong duplicates = new AtomicLong();
             long start = System.nanoTime();
             try {
                 q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
+                    unanswered.poll();
                     sent.incrementAndGet();
                     if (r.duplicate()) {
                         duplicates.incrementAndGet();
                     }
-                }).takeUntilOther(stop.asMono().then(Mono.delay(conn.timeout))).blockLast();
+                }).takeUntilOther(stop.asMono().then(Mono.delay(conn.timeout)))
+                        .takeUntilOther(stalled(unanswered)).blockLast();
             } catch (RuntimeException e) {
                 if (!hook.interrupted()) {
                     throw new CliException(ExitCodes.of(e), ExitCodes.message(e) + sentBefore(e, sent.get(),
                             taken.get()), e);
                 }
+            }
+            if (!hook.interrupted() && taken.get() > sent.get()) {
+                // a message waited --timeout for its answer (a full queue under WAIT kept the command waiting in
+                // silence, however long): its send is cancelled, and not stored
+                throw stalledError(q, sent.get(), taken.get());
             }
             if (hook.interrupted()) {
                 long unconfirmed = taken.get() - sent.get();
@@ -148,6 +164,39 @@ final class SendCommand implements Callable<Integer> {
             }
             hook.done();
         }
+    }
+
+    /**
+     * Signals once the oldest message not answered yet has waited longer than {@code --timeout}: a full queue keeps a
+     * send waiting for room (its overflow policy is WAIT) and the server answers it only once room is made.
+     */
+    private Mono<Long> stalled(Queue<Long> unanswered) {
+        long limit = conn.timeout.toNanos();
+        Duration tick = Duration.ofMillis(Math.max(10, Math.min(1000, conn.timeout.toMillis() / 10)));
+        return Flux.interval(tick).filter(i -> {
+            Long oldest = unanswered.peek();
+            return oldest != null && System.nanoTime() - oldest > limit;
+        }).next();
+    }
+
+    /** The error for a send whose oldest message got no answer within {@code --timeout}: a full queue, or no answer. */
+    private CliException stalledError(ReactiveQueue<String> q, long sent, long taken) {
+        String waited = " within " + DurationConverter.format(conn.timeout) + " (--timeout)";
+        String before = "; the " + sent + " message(s) before it were sent to " + queue + ", none after it";
+        QueueStats stats;
+        try {
+            stats = conn.await(q.stats(), "asking for the stats of " + queue);
+        } catch (RuntimeException e) {
+            stats = null;
+        }
+        if (stats != null && stats.size() >= stats.capacity()) {
+            return new CliException(ExitCodes.REFUSED, "queue '" + queue + "' is full (" + stats.size() + " of "
+                    + stats.capacity() + " messages): no room for the next message" + waited + before);
+        }
+        long unknown = taken - sent;
+        return new CliException(ExitCodes.UNAVAILABLE, "no answer from the server" + waited + "; " + sent
+                + " message(s) were sent to " + queue + ", " + unknown + " more without an answer: they may or may not"
+                + " have been stored");
     }
 
     /**

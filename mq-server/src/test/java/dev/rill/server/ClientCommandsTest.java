@@ -271,6 +271,20 @@ class ClientCommandsTest {
     }
 
     @Test
+    void aSendToAFullQueueEndsAfterTheTimeoutSayingTheQueueIsFull() {
+        String q = queue("full");
+        ReactiveQueue<String> full = declare(QueueSpec.named(q).capacity(3));
+        full.send(OutboundMessage.of("first")).block(T);
+        // it waited for room in silence, however long, whatever --timeout said
+        Cli.Result r = CompletableFuture.supplyAsync(() -> admin("send", q, "--timeout", "500ms", "a", "b", "c", "d"))
+                .orTimeout(20, TimeUnit.SECONDS).join();
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(r.err()).contains("queue '" + q + "' is full (3 of 3 messages): no room for the next message"
+                + " within 500ms (--timeout); the 2 message(s) before it were sent to " + q + ", none after it");
+        assertThat(full.peek(10).map(Message::payload).collectList().block(T)).containsExactly("first", "a", "b");
+    }
+
+    @Test
     void statsPrintsATable() {
         String q = queue("tab");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
