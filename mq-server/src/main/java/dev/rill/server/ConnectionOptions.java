@@ -131,8 +131,8 @@ final class ConnectionOptions {
             if (t instanceof AuthenticationException || t instanceof CliException) {
                 throw e;
             }
-            throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + address() + ": " + ExitCodes.message(t),
-                    t);
+            throw new CliException(ExitCodes.UNAVAILABLE, "cannot connect to " + address() + ": "
+                    + ExitCodes.socketProblem(t), t);
         }
     }
 

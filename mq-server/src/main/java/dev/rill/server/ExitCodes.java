@@ -6,11 +6,15 @@ import dev.rill.reactive.QueueClosedException;
 import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.QueueNotFoundException;
 import dev.rill.reactive.RillException;
+import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.nio.channels.UnresolvedAddressException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
 import reactor.core.Exceptions;
 
 /**
@@ -96,6 +100,43 @@ final class ExitCodes {
             return UNAVAILABLE;
         }
         return FAILED;
+    }
+
+    /** Netty's native transport prefixes the OS's words with the call: {@code bind(..) failed with error(-98): }. */
+    private static final Pattern NATIVE_PREFIX = Pattern.compile("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ");
+
+    /**
+     * Why a socket could not be bound or connected, in the operator's words: reactor-netty's {@code Failed to bind on
+     * [HOST:PORT]} says neither that the port is taken nor that the address is not this machine's, and Netty's
+     * native transport puts its system call before the OS's words ({@code finishConnect(..) failed with
+     * error(-111): Connection refused: /127.0.0.1:1}).
+     *
+     * @param e the failure of a bind or connect
+     * @return what went wrong, e.g. {@code address already in use (another process listens on that port?)}
+     */
+    static String socketProblem(Throwable e) {
+        Throwable deepest = e;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+                return "unknown host (the name does not resolve)";
+            }
+            String m = String.valueOf(t.getMessage());
+            if (m.contains("Address already in use")) {
+                return "address already in use (another process listens on that port?)";
+            }
+            if (m.contains("Cannot assign requested address")) {
+                return "cannot assign requested address (not an address of this machine?)";
+            }
+            if (t instanceof ConnectException && m.contains("Connection refused")) {
+                return "connection refused (no server listens at that address and port?)";
+            }
+            deepest = t;
+        }
+        String m = message(e);
+        if (m.startsWith("Failed to bind on") && deepest != root(e)) {
+            m = message(deepest); // the OS's words, not reactor-netty's wrapper
+        }
+        return NATIVE_PREFIX.matcher(m).replaceFirst("");
     }
 
     /**

@@ -121,7 +121,7 @@ final class ServerProcess {
         } catch (RuntimeException e) {
             broker.close().block(bindTimeout);
             throw new CliException(ExitCodes.FAILED, "cannot listen on " + options.host() + ":" + options.port() + ": "
-                    + ExitCodes.message(e), e);
+                    + ExitCodes.socketProblem(e), e);
         }
         DisposableServer http = null;
         if (metricsPort != null) {
@@ -140,7 +140,7 @@ final class ServerProcess {
                 server.disposeNow(bindTimeout);
                 broker.close().block(bindTimeout);
                 throw new CliException(ExitCodes.FAILED, "cannot serve metrics on " + metricsHost + ":" + metricsPort
-                        + ": " + ExitCodes.message(e), e);
+                        + ": " + ExitCodes.socketProblem(e), e);
             }
         }
         return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered,

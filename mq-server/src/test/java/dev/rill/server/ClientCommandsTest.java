@@ -405,7 +405,9 @@ class ClientCommandsTest {
         }
         Cli.Result r = Cli.run("stats", "--url", "rill://127.0.0.1:" + freePort, "--timeout", "3s");
         assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.UNAVAILABLE);
-        assertThat(r.err()).contains("cannot connect to rill://127.0.0.1:" + freePort);
+        // Netty's native words were "finishConnect(..) failed with error(-111): Connection refused: /127.0.0.1:PORT"
+        assertThat(r.err()).contains("cannot connect to rill://127.0.0.1:" + freePort + ": connection refused (no server"
+                + " listens at that address and port?)").doesNotContain("finishConnect");
     }
 
     /** A server that accepts and never answers: the handshake's timeout in milliseconds, not ISO-8601 (PT0.3S). */

@@ -284,7 +284,17 @@ class ServeCommandTest {
         try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
             Cli.Result inUse = Cli.run("serve", "--port", Integer.toString(taken.getLocalPort()));
             assertThat(inUse.code()).as(inUse.toString()).isEqualTo(ExitCodes.FAILED);
-            assertThat(inUse.err()).contains("cannot listen on 127.0.0.1:" + taken.getLocalPort());
+            // reactor-netty's words alone, "Failed to bind on [127.0.0.1:PORT]", did not say why
+            assertThat(inUse.err()).contains("cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                    + ": address already in use (another process listens on that port?)");
+            Cli.Result metricsInUse = Cli.run("serve", "--port", "0", "--metrics-port",
+                    Integer.toString(taken.getLocalPort()));
+            assertThat(metricsInUse.code()).as(metricsInUse.toString()).isEqualTo(ExitCodes.FAILED);
+            assertThat(metricsInUse.err()).contains("cannot serve metrics on 127.0.0.1:" + taken.getLocalPort()
+                    + ": address already in use");
         }
+        Cli.Result notHere = Cli.run("serve", "--port", "0", "--bind", "nosuch.invalid");
+        assertThat(notHere.code()).as(notHere.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(notHere.err()).contains("cannot listen on nosuch.invalid:0: unknown host");
     }
 }
