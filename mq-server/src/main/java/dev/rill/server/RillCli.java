@@ -141,6 +141,8 @@ public final class RillCli implements Runnable {
 
     private static void addExitCodes(CommandLine cmd) {
         cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCodes.descriptions());
+        // every command has -V, --version (mixinStandardHelpOptions); without a provider of its own it printed nothing
+        cmd.getCommandSpec().versionProvider(new Version());
         for (CommandLine sub : cmd.getSubcommands().values()) {
             addExitCodes(sub);
         }

@@ -467,6 +467,10 @@ class ClientCommandsTest {
             assertThat(r.code()).as(cmd).isZero();
             assertThat(r.out()).as(cmd).contains("Usage: rill " + cmd).contains("Exit codes:")
                     .contains("unknown queue");
+            // each help page lists -V, --version, which printed nothing (exit 0) but on the root command
+            Cli.Result v = Cli.run(cmd, "--version");
+            assertThat(v.code()).as(cmd).isZero();
+            assertThat(v.out()).as(cmd).startsWith("rill ");
         }
         assertThat(Cli.run("--version").out()).startsWith("rill ");
     }
