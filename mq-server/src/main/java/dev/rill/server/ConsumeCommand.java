@@ -54,7 +54,8 @@ final class ConsumeCommand implements Callable<Integer> {
         boolean nack;
 
         @Option(names = "--reject", paramLabel = "REASON", arity = "0..1", fallbackValue = "rejected by rill consume",
-                description = "Send each message to the dead-letter queue (or drop it) with REASON.")
+                description = "Send each message to the dead-letter queue with REASON (or drop it, on a queue that"
+                        + " discards its dead letters; refused on a queue without a dead-letter queue).")
         String reject;
 
         @Option(names = "--print", description = "Only print, settle nothing: the messages are released when the"
@@ -157,6 +158,13 @@ final class ConsumeCommand implements Callable<Integer> {
         try {
             broker = conn.connect();
             ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
+            if (mode.reject != null && q.spec().deadLetterQueue().isEmpty() && !q.spec().discardsDeadLetters()) {
+                // the core drops a rejected message when its queue has no dead-letter queue: every message printed
+                // would have been deleted, as with --ack, where the operator asked to keep them aside
+                throw new CliException(ExitCodes.USAGE, "--reject: queue '" + queue + "' has no dead-letter queue,"
+                        + " so a rejected message would be dropped (use --ack to delete messages, or --nack to give"
+                        + " them back)");
+            }
             if (limit > 0) {
                 q.receive(options).subscribe(stream);
             }

@@ -190,6 +190,20 @@ class ClientCommandsTest {
     }
 
     @Test
+    void consumeRejectIsRefusedOnAQueueWithoutADeadLetterQueueRatherThanDroppingWhatItPrints() {
+        String q = queue("nodlq");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.send(OutboundMessage.of("keep me")).block(T);
+        Cli.Result r = admin("consume", q, "--reject", "bad data", "--count", "1");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains("--reject: queue '" + q + "' has no dead-letter queue, so a rejected message"
+                + " would be dropped");
+        // it printed the message and dropped it: the queue had nowhere to put it
+        assertThat(stats(q).ready()).isEqualTo(1);
+        assertThat(stats(q).delivered()).isZero();
+    }
+
+    @Test
     void consumePrintSettlesNothing() {
         String q = queue("look");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
