@@ -1,6 +1,8 @@
 package dev.rill.server;
 
+import dev.rill.core.Codec;
 import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,10 +48,29 @@ final class RedriveCommand implements Callable<Integer> {
             Integer n = conn.await(to ? broker.redrive(deadLetterQueue, target, max)
                     : broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
             spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue
-                    + (to ? " to " + target : " back to their source queue(s)"));
+                    + (to ? " to " + target : " back to their source queue(s)") + stoppedEarly(broker, n));
             return ExitCodes.OK;
         } finally {
             broker.close().block(conn.timeout);
         }
+    }
+
+    /**
+     * Why fewer than {@code --max} were moved while messages are left: a redrive stops, without an error, at the first
+     * message whose receiving queue is full ("moved 0 message(s)" said nothing of the messages left behind).
+     */
+    private String stoppedEarly(ReactiveBroker broker, int moved) {
+        if (moved >= max) {
+            return "";
+        }
+        long left;
+        try {
+            left = conn.await(broker.lookup(deadLetterQueue, Codec.bytes()).flatMap(ReactiveQueue::stats),
+                    "asking for the stats of '" + deadLetterQueue + "'").ready();
+        } catch (RuntimeException e) {
+            return ""; // the move is done; this is only an explanation
+        }
+        return left == 0 ? "" : "; stopped at a full receiving queue: " + left + " message(s) left in "
+                + deadLetterQueue + " ('rill stats' shows the queues)";
     }
 }

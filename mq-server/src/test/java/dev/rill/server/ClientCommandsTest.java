@@ -352,6 +352,28 @@ class ClientCommandsTest {
     }
 
     @Test
+    void aRedriveStoppedByAFullQueueSaysHowManyMessagesItLeft() {
+        String q = queue("small");
+        String dlq = q + ".dlq";
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q).capacity(2).maxDeliveries(1).deadLetterQueue(dlq));
+        rq.send(OutboundMessage.of("a")).block(T);
+        rq.send(OutboundMessage.of("b")).block(T);
+        rq.receive().take(2).flatMap(d -> d.reject("no")).blockLast(T);
+        rq.send(OutboundMessage.of("c")).block(T);
+        rq.send(OutboundMessage.of("d")).block(T);
+        Cli.Result full = admin("redrive", dlq);
+        assertThat(full.code()).as(full.toString()).isZero();
+        // "moved 0 message(s) ..." alone, with both still in the dead-letter queue
+        assertThat(full.out()).contains("moved 0 message(s) from " + dlq + " back to their source queue(s); stopped"
+                + " at a full receiving queue: 2 message(s) left in " + dlq);
+        String parking = queue("parking");
+        declare(QueueSpec.named(parking));
+        Cli.Result one = admin("redrive", dlq, "--to", parking, "--max", "1");
+        assertThat(one.code()).as(one.toString()).isZero();
+        assertThat(one.out()).contains("moved 1 message(s)").doesNotContain("stopped"); // --max reached
+    }
+
+    @Test
     void unknownQueueExitsFive() {
         for (String cmd : List.of("consume", "peek", "send", "purge", "stats")) {
             Cli.Result r = cmd.equals("send") ? admin(cmd, "no-such-queue", "x") : admin(cmd, "no-such-queue");
