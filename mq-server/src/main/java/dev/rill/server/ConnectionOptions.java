@@ -56,6 +56,12 @@ final class ConnectionOptions {
      *     the part that is wrong (see {@link RillClient#checkUri(URI)})
      */
     URI uri() {
+        if (!url.contains("://")) {
+            // '127.0.0.1:7400' read as a URI of scheme '127.0.0.1' ("Illegal character in scheme name"), and
+            // 'localhost:7400' as one of scheme 'localhost'
+            throw new CliException(ExitCodes.USAGE, "--url: '" + url + "' has no scheme: write rill://" + url.strip()
+                    + " (rills:// for TLS)");
+        }
         URI u;
         try {
             u = new URI(url.trim());

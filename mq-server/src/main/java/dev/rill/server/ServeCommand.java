@@ -123,6 +123,12 @@ final class ServeCommand implements Callable<Integer> {
                     + DurationConverter.format(grace));
         }
         ServerOptions options = options();
+        String exposed = tokens == null ? null : TokensFile.exposure(tokens);
+        if (exposed != null) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("rill serve: warning: " + exposed);
+            err.flush();
+        }
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
         // A large log takes a while to replay: say so, with progress, before the listening line
         ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, START_TIMEOUT,
@@ -189,7 +195,10 @@ final class ServeCommand implements Callable<Integer> {
             o = ServerOptions.defaults().host(bind).port(port).maxConnections(maxConnections)
                     .maxFrameSize(maxFrameSize).drainTimeout(drainTimeout).ioThreads(ioThreads);
         } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, e.getMessage());
+            // ServerOptions names its fields; the operator typed the flags
+            throw new CliException(ExitCodes.USAGE, e.getMessage().replace("maxFrameSize", "--max-frame-size")
+                    .replace("maxConnections", "--max-connections").replace("ioThreads", "--io-threads")
+                    .replace("drainTimeout", "--drain-timeout"));
         }
         if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
             throw new CliException(ExitCodes.USAGE, "--metrics-port must be 0..65535, was " + metricsPort);

@@ -10,6 +10,7 @@ import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.Rill;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -101,6 +102,11 @@ final class ServerProcess {
         if (dataDir == null) {
             opened = Rill.inMemory();
         } else {
+            if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
+                // the log said "cannot create log directory FILE: java.nio.file.FileAlreadyExistsException: FILE"
+                throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": it is a file, not"
+                        + " a directory");
+            }
             try {
                 opened = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
                         .declareRecoveredWith(Codec.bytes()).recoveryListener(recovery));

@@ -3,6 +3,8 @@ package dev.rill.server;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -34,9 +36,11 @@ final class TlsFiles {
                 b = b.trustManager(clientCa.toFile()).clientAuth(ClientAuth.REQUIRE);
             }
             return b.build();
+        } catch (CliException e) {
+            throw e;
         } catch (Exception e) {
             throw new CliException(ExitCodes.USAGE, "cannot set up TLS from " + cert + " and " + key + ": "
-                    + ExitCodes.message(e), e);
+                    + ExitCodes.message(e) + keyHint(key), e);
         }
     }
 
@@ -69,8 +73,32 @@ final class TlsFiles {
         } catch (CliException e) {
             throw e;
         } catch (Exception e) {
-            throw new CliException(ExitCodes.USAGE, "cannot set up TLS: " + ExitCodes.message(e), e);
+            throw new CliException(ExitCodes.USAGE, "cannot set up TLS: " + ExitCodes.message(e)
+                    + (key == null ? "" : keyHint(key)), e);
         }
+    }
+
+    /**
+     * What to do with a key that is PEM but not PKCS#8 (Netty reads only {@code BEGIN PRIVATE KEY}): OpenSSL's
+     * traditional RSA or EC keys, or an encrypted one. Netty's own words were only {@code File does not contain valid
+     * private key}.
+     */
+    static String keyHint(Path key) {
+        String text;
+        try {
+            text = Files.readString(key, StandardCharsets.US_ASCII);
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+        if (text.contains("-----BEGIN RSA PRIVATE KEY-----") || text.contains("-----BEGIN EC PRIVATE KEY-----")) {
+            return " (" + key + " is a traditional OpenSSL key, not PKCS#8 (-----BEGIN PRIVATE KEY-----): convert it"
+                    + " with 'openssl pkcs8 -topk8 -nocrypt -in " + key + " -out " + key + ".pk8')";
+        }
+        if (text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+            return " (" + key + " is encrypted: decrypt it with 'openssl pkcs8 -in " + key + " -out " + key
+                    + ".pk8')";
+        }
+        return "";
     }
 
     private static void readable(Path file, String option) {

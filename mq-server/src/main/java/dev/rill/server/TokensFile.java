@@ -3,15 +3,20 @@ package dev.rill.server;
 import dev.rill.netty.Permission;
 import dev.rill.netty.Permissions;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads a tokens file: one token per line, followed by its grants.
@@ -44,9 +49,54 @@ final class TokensFile {
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new CliException(ExitCodes.USAGE, "cannot read tokens file " + file + ": " + e);
+            throw new CliException(ExitCodes.USAGE, "cannot read tokens file " + file + ": " + readProblem(file, e));
         }
         return parse(lines, file.toString());
+    }
+
+    /**
+     * A warning when the tokens file can be read by users other than its owner: anyone who reads it has every
+     * token's rights.
+     *
+     * @param file the tokens file
+     * @return the warning, or null when only the owner can read it (or the file system has no POSIX permissions)
+     */
+    static String exposure(Path file) {
+        Set<PosixFilePermission> perms;
+        try {
+            perms = Files.getPosixFilePermissions(file);
+        } catch (IOException | UnsupportedOperationException e) {
+            return null;
+        }
+        if (!perms.contains(PosixFilePermission.GROUP_READ) && !perms.contains(PosixFilePermission.OTHERS_READ)) {
+            return null;
+        }
+        return "tokens file " + file + " can be read by other users (" + PosixFilePermissions.toString(perms)
+                + "): anyone who reads it gets every token's rights; make it readable by the server's user only (chmod"
+                + " 600 " + file + ")";
+    }
+
+    /**
+     * Why a file could not be read, in words ({@code java.nio.file.NoSuchFileException: FILE} was shown as it was).
+     *
+     * @param file the file
+     * @param e what reading it threw
+     * @return e.g. {@code no such file}
+     */
+    static String readProblem(Path file, IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (Files.isDirectory(file)) {
+            return "it is a directory";
+        }
+        if (e instanceof CharacterCodingException) {
+            return "it is not UTF-8 text";
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     /**

@@ -435,6 +435,10 @@ class ClientCommandsTest {
         // the client's own check, which names the part it would otherwise ignore
         assertThat(Cli.run("stats", "--url", "rill://host:1/orders").err()).contains("has a path ('/orders')");
         assertThat(Cli.run("stats", "--url", "rill://127.0.0.1:1#orders").err()).contains("has a fragment");
+        // "Illegal character in scheme name" (the address read as a scheme), or "the scheme 'localhost' is ..."
+        assertThat(Cli.run("stats", "--url", "127.0.0.1:7400").err())
+                .contains("--url: '127.0.0.1:7400' has no scheme: write rill://127.0.0.1:7400 (rills:// for TLS)");
+        assertThat(Cli.run("stats", "--url", "localhost:7400").err()).contains("write rill://localhost:7400");
         int freePort;
         try (ServerSocket s = new ServerSocket(0)) {
             freePort = s.getLocalPort();

@@ -11,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -261,6 +262,50 @@ class ServeCommandTest {
     }
 
     @Test
+    void mistakesInServeFilesAndFlagsAreSaidInPlainWords() throws Exception {
+        Cli.Result missing = Cli.run("serve", "--port", "0", "--tokens", dir.resolve("nope").toString());
+        assertThat(missing.code()).as(missing.toString()).isEqualTo(ExitCodes.USAGE);
+        // was "... nope: java.nio.file.NoSuchFileException: .../nope"
+        assertThat(missing.err()).contains("cannot read tokens file " + dir.resolve("nope") + ": no such file")
+                .doesNotContain("java.");
+        Cli.Result directory = Cli.run("serve", "--port", "0", "--tokens", dir.toString());
+        assertThat(directory.err()).contains(": it is a directory").doesNotContain("java.");
+
+        Path traditional = dir.resolve("rsa.key"); // what 'openssl genrsa -traditional' writes
+        Files.writeString(traditional, "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf"
+                + "9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n");
+        Pem server = Pem.selfSigned(dir, "server");
+        Cli.Result pkcs1 = Cli.run("serve", "--port", "0", "--tls-cert", server.cert().toString(), "--tls-key",
+                traditional.toString());
+        assertThat(pkcs1.code()).as(pkcs1.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(pkcs1.err()).contains("is a traditional OpenSSL key, not PKCS#8").contains("openssl pkcs8 -topk8");
+        Cli.Result noCa = Cli.run("serve", "--port", "0", "--tls-cert", server.cert().toString(), "--tls-key",
+                server.key().toString(), "--tls-ca", dir.resolve("ca.crt").toString());
+        assertThat(noCa.err()).as(noCa.toString()).contains("rill serve: --tls-ca: cannot read " + dir.resolve("ca.crt"))
+                .doesNotContain("cannot set up TLS from");
+
+        Cli.Result frame = Cli.run("serve", "--port", "0", "--max-frame-size", "100");
+        assertThat(frame.err()).as(frame.toString()).contains("--max-frame-size must be 1024..268435456 bytes");
+        Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
+        Cli.Result dataFile = Cli.run("serve", "--port", "0", "--data-dir", file.toString());
+        assertThat(dataFile.code()).as(dataFile.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(dataFile.err()).contains("cannot open data directory " + file + ": it is a file, not a directory");
+    }
+
+    @Test
+    void aTokensFileOtherUsersCanReadIsWarnedAbout() throws Exception {
+        Path t = tokens("admin *=all");
+        Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-r--r--"));
+        Running open = serve("--port", "0", "--tokens", t.toString());
+        Cli.Result r = open.stop();
+        assertThat(r.err()).contains("rill serve: warning: tokens file " + t + " can be read by other users"
+                + " (rw-r--r--)").contains("chmod 600 " + t);
+        Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-------"));
+        Running closed = serve("--port", "0", "--tokens", t.toString());
+        assertThat(closed.stop().err()).doesNotContain("warning");
+    }
+
+    @Test
     void badServeInputExitsTwoOrOne() throws Exception {
         Path badTokens = tokens("admin *=all", "writer orders=write");
         Cli.Result tokens = Cli.run("serve", "--port", "0", "--tokens", badTokens.toString());
@@ -276,7 +321,7 @@ class ServeCommandTest {
 
         Cli.Result threads = Cli.run("serve", "--port", "0", "--io-threads", "-1");
         assertThat(threads.code()).as(threads.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(threads.err()).contains("ioThreads must be 0 (the shared loops) or 1..1024, was -1");
+        assertThat(threads.err()).contains("--io-threads must be 0 (the shared loops) or 1..1024, was -1");
 
         Cli.Result halfTls = Cli.run("serve", "--port", "0", "--tls-cert", dir.resolve("x.crt").toString());
         assertThat(halfTls.code()).as(halfTls.toString()).isEqualTo(ExitCodes.USAGE);
