@@ -15,7 +15,8 @@ import picocli.CommandLine.Spec;
 /** {@code rill stats}: a table of queue depths and counters. */
 @Command(name = "stats", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Prints a table of every queue (or the QUEUEs named) the token may see: depth (ready, in"
-                + " flight, delayed) and counters since the queue was created."})
+                + " flight, delayed) and counters since the queue was created or the server started (with"
+                + " --data-dir the messages come back after a restart, the counters start again at 0)."})
 final class StatsCommand implements Callable<Integer> {
 
     private static final String[] HEADER = {"QUEUE", "READY", "IN_FLIGHT", "DELAYED", "SENT", "DELIVERED", "ACKED",
