@@ -206,6 +206,13 @@ final class ConsumeCommand implements Callable<Integer> {
                 out.println("# " + handled + " message(s) " + verb());
             }
             return ExitCodes.OK;
+        } catch (RuntimeException e) {
+            if (handled == 0 || ExitCodes.root(e) instanceof CliException) {
+                throw e; // nothing handled yet, or a message of ours that says how many
+            }
+            // a lost connection or a deleted queue said nothing of the messages already handled
+            throw new CliException(ExitCodes.of(e), ExitCodes.message(e) + " (after " + handled + " message(s) "
+                    + verb() + ")", e);
         } finally {
             stream.dispose();
             if (broker != null) {

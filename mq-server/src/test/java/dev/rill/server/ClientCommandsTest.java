@@ -190,6 +190,36 @@ class ClientCommandsTest {
     }
 
     @Test
+    void aConsumeCutOffByTheServerGoingAwaySaysHowManyMessagesItAcked() {
+        RillServer own = RillServer.bindNow(ServerOptions.defaults().port(0), T);
+        try {
+            ReactiveQueue<String> q = own.broker().queue(QueueSpec.named("cut"), Codec.utf8()).block(T);
+            for (String m : List.of("m1", "m2", "m3")) {
+                q.send(OutboundMessage.of(m)).block(T);
+            }
+            // standard output that stops the server once the second message is printed, before it is acked
+            java.io.StringWriter printed = new java.io.StringWriter() {
+                @Override
+                public void write(String str, int off, int len) {
+                    super.write(str, off, len);
+                    if (toString().contains("m2") && own.connectionCount() > 0) {
+                        own.disposeNow(T);
+                    }
+                }
+            };
+            Cli.Result r = Cli.run(java.io.InputStream.nullInputStream(), printed, p -> { }, "consume", "cut",
+                    "--url", "rill://127.0.0.1:" + own.port(), "--count", "3", "--timeout", "3s");
+            // the ack of m2 fails: the lease is over or the connection is lost, as the server's close goes
+            assertThat(r.code()).as(r.toString()).isIn(ExitCodes.FAILED, ExitCodes.UNAVAILABLE);
+            assertThat(r.out()).isEqualTo("m1\nm2\n");
+            // it said why the ack failed, and not that m1 had been acked
+            assertThat(r.err()).as(r.toString()).contains("(after 1 message(s) acked)");
+        } finally {
+            own.disposeNow(T);
+        }
+    }
+
+    @Test
     void consumeRejectIsRefusedOnAQueueWithoutADeadLetterQueueRatherThanDroppingWhatItPrints() {
         String q = queue("nodlq");
         ReactiveQueue<String> rq = declare(QueueSpec.named(q));
