@@ -31,10 +31,28 @@ final class InputLines {
     private long number;
 
     /**
+     * The longest line read: no server accepts a larger message ({@code --max-frame-size} is at most 256 MiB). A file
+     * without line breaks ({@code rill send q < image.bin}, {@code < /dev/zero}) was read whole into memory, to an
+     * OutOfMemoryError and its stack trace.
+     */
+    static final int MAX_LINE_BYTES = 256 << 20;
+
+    private final int maxLineBytes;
+
+    /**
      * @param in the input; not closed here
      */
     InputLines(InputStream in) {
+        this(in, MAX_LINE_BYTES);
+    }
+
+    /**
+     * @param in the input; not closed here
+     * @param maxLineBytes the longest line accepted (a longer one is a usage error)
+     */
+    InputLines(InputStream in, int maxLineBytes) {
         this.in = in;
+        this.maxLineBytes = maxLineBytes;
     }
 
     /**
@@ -69,6 +87,11 @@ final class InputLines {
             int end = position;
             while (end < limit && buffer[end] != '\n') {
                 end++;
+            }
+            if (line.size() + (end - position) > maxLineBytes + 1L) { // + 1: a CR before the LF
+                throw new CliException(ExitCodes.USAGE, "line " + (number + 1) + " of standard input is longer than "
+                        + maxLineBytes + " bytes, more than any server accepts in a message (binary input? rill send"
+                        + " sends text, one message per line)");
             }
             line.write(buffer, position, end - position);
             if (end < limit) {

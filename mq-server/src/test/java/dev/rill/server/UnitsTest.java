@@ -21,6 +21,32 @@ import picocli.CommandLine;
 class UnitsTest {
 
     @Test
+    void standardInputWithoutLineBreaksEndsAtTheLongestLineInsteadOfFillingTheHeap() {
+        // /dev/zero, or a binary file: read whole into memory, to an OutOfMemoryError
+        java.io.InputStream endless = new java.io.InputStream() {
+            @Override
+            public int read() {
+                return 'a';
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                java.util.Arrays.fill(b, off, off + len, (byte) 'a');
+                return len;
+            }
+        };
+        InputLines lines = new InputLines(new java.io.ByteArrayInputStream(
+                ("x".repeat(1000) + "\r\n" + "y".repeat(1002) + "\n").getBytes(StandardCharsets.UTF_8)), 1000);
+        assertThat(lines.next()).hasSize(1000);
+        assertThatThrownBy(lines::next).isInstanceOf(CliException.class)
+                .hasMessageStartingWith("line 2 of standard input is longer than 1000 bytes");
+        assertThatThrownBy(() -> new InputLines(endless, 100_000).next()).isInstanceOf(CliException.class)
+                .hasMessageContaining("line 1 of standard input is longer than 100000 bytes")
+                .extracting(e -> ((CliException) e).exitCode()).isEqualTo(ExitCodes.USAGE);
+        assertThat(InputLines.MAX_LINE_BYTES).isEqualTo(256 << 20); // the largest --max-frame-size
+    }
+
+    @Test
     void tokensFileGrantsPerQueuePattern() {
         Map<String, Permissions> t = TokensFile.parse(List.of("# comment", "", "admin *=all",
                 "  worker   orders*=receive,send  audit=send  "), "tokens");
