@@ -56,6 +56,10 @@ final class ConnectionOptions {
      *     the part that is wrong (see {@link RillClient#checkUri(URI)})
      */
     URI uri() {
+        if (url.isBlank()) {
+            throw new CliException(ExitCodes.USAGE, "--url is empty (is $RILL_URL set to nothing?): give"
+                    + " rill://HOST[:PORT]");
+        }
         if (!url.contains("://")) {
             // '127.0.0.1:7400' read as a URI of scheme '127.0.0.1' ("Illegal character in scheme name"), and
             // 'localhost:7400' as one of scheme 'localhost'

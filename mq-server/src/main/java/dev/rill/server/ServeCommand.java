@@ -167,7 +167,7 @@ final class ServeCommand implements Callable<Integer> {
                 : " (" + options.tokens().size() + " token(s))") + (tlsCa != null ? " (mutual TLS)" : ""));
         InetSocketAddress m = process.metricsAddress();
         if (m != null) {
-            out.println("rill: metrics on http://" + m.getHostString() + ":" + m.getPort() + "/metrics");
+            out.println("rill: metrics on http://" + ServerProcess.authority(m) + "/metrics");
         }
         if (dataDir != null) {
             out.println("rill: durable storage in " + dataDir + " (fsync " + FsyncConverter.format(policy) + "), "

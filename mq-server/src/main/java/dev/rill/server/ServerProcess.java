@@ -176,7 +176,19 @@ final class ServerProcess {
     /** @return the URL clients connect to */
     String url() {
         InetSocketAddress a = address();
-        return (tls ? "rills://" : "rill://") + a.getHostString() + ":" + a.getPort();
+        return (tls ? "rills://" : "rill://") + authority(a);
+    }
+
+    /**
+     * An address as a URL writes it: {@code HOST:PORT}, an IPv6 address in brackets ({@code [::1]:7400}; it was
+     * printed {@code 0:0:0:0:0:0:0:1:7400}, which no URL parser reads as a host and a port).
+     *
+     * @param a the address
+     * @return the URL authority
+     */
+    static String authority(InetSocketAddress a) {
+        String host = a.getHostString();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     /** @return the metrics endpoint's address, or null when there is none */

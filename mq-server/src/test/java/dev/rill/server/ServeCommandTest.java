@@ -293,6 +293,23 @@ class ServeCommandTest {
     }
 
     @Test
+    void anIpv6BindAddressIsPrintedAsAUrlAClientCanUse() throws Exception {
+        Running s = serve("--port", "0", "--bind", "::1", "--metrics-port", "0", "--metrics-bind", "::1");
+        String url = s.process().url();
+        // it was rill://0:0:0:0:0:0:0:1:PORT, which --url (and any URL parser) refuses
+        assertThat(url).startsWith("rill://[0:0:0:0:0:0:0:1]:");
+        Cli.Result stats = Cli.run("stats", "--url", url);
+        assertThat(stats.code()).as(stats.toString()).isZero();
+        String metricsUrl = "http://" + ServerProcess.authority(s.process().metricsAddress()) + "/metrics";
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(metricsUrl))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        Cli.Result r = s.stop();
+        assertThat(r.out()).contains("rill: listening on " + url + " (no authentication)")
+                .contains("rill: metrics on " + metricsUrl);
+    }
+
+    @Test
     void aTokensFileOtherUsersCanReadIsWarnedAbout() throws Exception {
         Path t = tokens("admin *=all");
         Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-r--r--"));
