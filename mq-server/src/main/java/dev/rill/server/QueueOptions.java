@@ -73,7 +73,13 @@ final class QueueOptions {
             }
             return spec.validate();
         } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, e.getMessage());
+            // QueueSpec names its methods; the operator typed the flags
+            String m = e.getMessage();
+            if (m != null && m.contains("needs deadLetterQueue(name) or discardDeadLetters()")) {
+                m = "queue '" + name + "': --max-deliveries needs --dead-letter-queue (where the messages go"
+                        + " after their last delivery)";
+            }
+            throw new CliException(ExitCodes.USAGE, m);
         }
     }
 

@@ -438,6 +438,10 @@ class ClientCommandsTest {
         assertThat(same.code()).as(same.toString()).isZero();
         Cli.Result gone = admin("consume", q, "--max-deliveries", "4");
         assertThat(gone.code()).as("consume takes no queue settings: " + gone).isEqualTo(ExitCodes.USAGE);
+        // it said "maxDeliveries=4 needs deadLetterQueue(name) or discardDeadLetters()", the API's words
+        Cli.Result noDlq = admin("send", queue("nodlq"), "--create", "--max-deliveries", "4", "x");
+        assertThat(noDlq.code()).as(noDlq.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(noDlq.err()).contains("--max-deliveries needs --dead-letter-queue").doesNotContain("(name)");
     }
 
     @Test
