@@ -192,8 +192,10 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void validate() {
-        if (messages < 1) {
-            throw new CliException(ExitCodes.USAGE, "--messages must be >= 1, was " + messages);
+        if (messages < 1 || messages > Integer.MAX_VALUE) {
+            // each producer sends at most Integer.MAX_VALUE (a Flux.range): beyond it the run waited for messages
+            // that were never sent, until --max-time
+            throw new CliException(ExitCodes.USAGE, "--messages must be 1.." + Integer.MAX_VALUE + ", was " + messages);
         }
         if (payloadSize < 8 || payloadSize > 512 * 1024) {
             throw new CliException(ExitCodes.USAGE, "--payload-size must be 8..524288, was " + payloadSize);
