@@ -192,10 +192,14 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void validate() {
-        if (messages < 1 || messages > Integer.MAX_VALUE) {
+        if (messages < 1) {
+            throw new CliException(ExitCodes.USAGE, "--messages must be >= 1, was " + messages);
+        }
+        if (producers >= 1 && (messages + producers - 1) / producers > Integer.MAX_VALUE) {
             // each producer sends at most Integer.MAX_VALUE (a Flux.range): beyond it the run waited for messages
             // that were never sent, until --max-time
-            throw new CliException(ExitCodes.USAGE, "--messages must be 1.." + Integer.MAX_VALUE + ", was " + messages);
+            throw new CliException(ExitCodes.USAGE, "--messages must be at most " + Integer.MAX_VALUE
+                    + " per producer (--producers), was " + messages + " for " + producers);
         }
         if (payloadSize < 8 || payloadSize > 512 * 1024) {
             throw new CliException(ExitCodes.USAGE, "--payload-size must be 8..524288, was " + payloadSize);

@@ -130,8 +130,8 @@ class DemoAndBenchTest {
     void benchRefusesBadOptions() {
         refused("--payload-size must be 8..524288", "bench", "--payload-size", "4");
         // a producer sent at most 2^31 - 1 and the run waited for the rest until --max-time (exit 1)
-        refused("--messages must be 1..2147483647, was 3000000000", "bench", "--messages", "3000000000",
-                "--max-time", "2s");
+        refused("--messages must be at most 2147483647 per producer (--producers), was 3000000000 for 1", "bench",
+                "--messages", "3000000000", "--max-time", "2s");
         refused("--max-time must be positive, was 0s", "bench", "--max-time", "0s");
         // an infinite rate overflowed the burst size: "size > 0 required but it was -1", exit 6
         refused("--rate must be a positive number, was Infinity", "bench", "--rate", "Infinity");
