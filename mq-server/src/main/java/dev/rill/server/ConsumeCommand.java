@@ -1,5 +1,6 @@
 package dev.rill.server;
 
+import dev.rill.core.Codec;
 import dev.rill.core.Message;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.ReactiveBroker;
@@ -82,6 +83,11 @@ final class ConsumeCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key and headers before the payload.")
     boolean verbose;
 
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "How payloads are printed: text (UTF-8, the default; a payload that is not UTF-8 text ends"
+                    + " the command before it is settled) or base64 (any bytes, exactly).")
+    PayloadFormat format;
+
     @Mixin
     ConnectionOptions conn;
 
@@ -103,7 +109,7 @@ final class ConsumeCommand implements Callable<Integer> {
      * (with {@code toIterable(1)} the next one was asked for, and leased, before the current one was printed: a
      * failure or Ctrl-C then released a message nobody saw, with one more delivery counted against it).
      */
-    private static final class OneAtATime extends BaseSubscriber<Delivery<String>> {
+    private static final class OneAtATime extends BaseSubscriber<Delivery<byte[]>> {
         private final BlockingQueue<Object> handoff;
 
         OneAtATime(BlockingQueue<Object> handoff) {
@@ -116,7 +122,7 @@ final class ConsumeCommand implements Callable<Integer> {
         }
 
         @Override
-        protected void hookOnNext(Delivery<String> delivery) {
+        protected void hookOnNext(Delivery<byte[]> delivery) {
             handoff.add(delivery);
         }
 
@@ -157,7 +163,7 @@ final class ConsumeCommand implements Callable<Integer> {
         long handled = 0;
         try {
             broker = conn.connect();
-            ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
+            ReactiveQueue<byte[]> q = QueueOptions.lookup(conn, broker, queue, Codec.bytes());
             if (mode.reject != null && q.spec().deadLetterQueue().isEmpty() && !q.spec().discardsDeadLetters()) {
                 // the core drops a rejected message when its queue has no dead-letter queue: every message printed
                 // would have been deleted, as with --ack, where the operator asked to keep them aside
@@ -187,8 +193,16 @@ final class ConsumeCommand implements Callable<Integer> {
                     throw Exceptions.propagate(t);
                 }
                 @SuppressWarnings("unchecked")
-                Delivery<String> d = (Delivery<String>) next;
-                out.println(verbose ? describe(d) + "\t" + d.payload() : d.payload());
+                Delivery<byte[]> d = (Delivery<byte[]>) next;
+                String shown = format.show(d.payload());
+                if (shown == null) {
+                    // printed as text, its bytes were replaced by U+FFFD, and the ack deleted the only copy of them
+                    throw new CliException(ExitCodes.FAILED, "message #" + d.message().id() + " is not UTF-8 text ("
+                            + d.payload().length + " bytes): not printed and not settled (it is delivered again);"
+                            + " --format base64 prints any payload; stopped after " + handled + " message(s) "
+                            + verb());
+                }
+                out.println(verbose ? describe(d) + "\t" + shown : shown);
                 out.flush();
                 if (out.checkError()) {
                     // a closed pipe (rill consume q | head -1): acking what nobody read would lose it
@@ -242,7 +256,7 @@ final class ConsumeCommand implements Callable<Integer> {
         return o;
     }
 
-    private void settle(Delivery<String> d) {
+    private void settle(Delivery<byte[]> d) {
         if (mode.print) {
             return;
         }
@@ -259,8 +273,8 @@ final class ConsumeCommand implements Callable<Integer> {
         return mode.print ? "printed" : mode.nack ? "nacked" : mode.reject != null ? "rejected" : "acked";
     }
 
-    static String describe(Delivery<String> d) {
-        Message<String> m = d.message();
+    static String describe(Delivery<byte[]> d) {
+        Message<byte[]> m = d.message();
         StringBuilder b = new StringBuilder("#").append(m.id()).append(" delivery=").append(d.deliveryCount());
         if (m.key() != null) {
             b.append(" key=").append(m.key());

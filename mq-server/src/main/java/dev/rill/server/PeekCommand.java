@@ -1,5 +1,6 @@
 package dev.rill.server;
 
+import dev.rill.core.Codec;
 import dev.rill.core.Message;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
@@ -32,6 +33,11 @@ final class PeekCommand implements Callable<Integer> {
             description = "Show at most N messages. Default: ${DEFAULT-VALUE}.")
     int max;
 
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "How payloads are printed: text (UTF-8, the default; a payload that is not UTF-8 text is"
+                    + " shown as <N bytes, not UTF-8 text>) or base64 (any bytes, exactly).")
+    PayloadFormat format;
+
     @Mixin
     ConnectionOptions conn;
 
@@ -43,19 +49,27 @@ final class PeekCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ReactiveBroker broker = conn.connect();
         try {
-            ReactiveQueue<String> q = QueueOptions.lookup(conn, broker, queue);
-            List<Message<String>> messages = conn.await(q.peek(max).collectList(), "peeking");
-            for (Message<String> m : messages) {
-                out.println(describe(m) + "\t" + m.payload());
+            ReactiveQueue<byte[]> q = QueueOptions.lookup(conn, broker, queue, Codec.bytes());
+            List<Message<byte[]>> messages = conn.await(q.peek(max).collectList(), "peeking");
+            int notText = 0;
+            for (Message<byte[]> m : messages) {
+                String shown = format.show(m.payload());
+                if (shown == null) {
+                    // as text its bytes would be replaced by U+FFFD: an operator could not tell what the message holds
+                    notText++;
+                    shown = "<" + m.payload().length + " bytes, not UTF-8 text>";
+                }
+                out.println(describe(m) + "\t" + shown);
             }
-            out.println("# " + messages.size() + " message(s) shown, none leased");
+            out.println("# " + messages.size() + " message(s) shown, none leased" + (notText == 0 ? ""
+                    : "; " + notText + " not UTF-8 text (--format base64 shows them)"));
             return ExitCodes.OK;
         } finally {
             broker.close().block(conn.timeout);
         }
     }
 
-    static String describe(Message<String> m) {
+    static String describe(Message<byte[]> m) {
         StringBuilder b = new StringBuilder("#").append(m.id()).append(' ')
                 .append(Instant.ofEpochMilli(m.timestamp()));
         if (m.key() != null) {

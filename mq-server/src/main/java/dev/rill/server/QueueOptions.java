@@ -89,20 +89,22 @@ final class QueueOptions {
      * @param conn the connection options (for waiting)
      * @param broker the connected broker
      * @param name the queue name
-     * @return the queue, with UTF-8 text payloads
+     * @param codec the payloads' codec
+     * @param <T> the payload type
+     * @return the queue
      * @throws CliException exit code 5 when the queue does not exist (and {@code --create} was not given), 6 when
      *     settings were given and the existing queue has others
      */
-    ReactiveQueue<String> open(ConnectionOptions conn, ReactiveBroker broker, String name) {
+    <T> ReactiveQueue<T> open(ConnectionOptions conn, ReactiveBroker broker, String name, Codec<T> codec) {
         QueueSpec wanted = spec(name);
-        ReactiveQueue<String> existing;
+        ReactiveQueue<T> existing;
         try {
-            existing = lookup(conn, broker, name);
+            existing = lookup(conn, broker, name, codec);
         } catch (CliException e) {
             if (e.exitCode() != ExitCodes.UNKNOWN_QUEUE || !create) {
                 throw e;
             }
-            return conn.await(broker.queue(wanted, Codec.utf8()), "creating queue '" + name + "'");
+            return conn.await(broker.queue(wanted, codec), "creating queue '" + name + "'");
         }
         if (anySetting() && !existing.spec().equals(wanted)) {
             throw new CliException(ExitCodes.REFUSED, "queue '" + name + "' exists with other settings ("
@@ -121,8 +123,23 @@ final class QueueOptions {
      * @throws CliException exit code 5 when the queue does not exist
      */
     static ReactiveQueue<String> lookup(ConnectionOptions conn, ReactiveBroker broker, String name) {
+        return lookup(conn, broker, name, Codec.utf8());
+    }
+
+    /**
+     * As {@link #lookup(ConnectionOptions, ReactiveBroker, String)}, with payloads of {@code codec}.
+     *
+     * @param conn the connection options (for waiting)
+     * @param broker the connected broker
+     * @param name the queue name
+     * @param codec the payloads' codec
+     * @param <T> the payload type
+     * @return the queue
+     * @throws CliException exit code 5 when the queue does not exist
+     */
+    static <T> ReactiveQueue<T> lookup(ConnectionOptions conn, ReactiveBroker broker, String name, Codec<T> codec) {
         try {
-            return conn.await(broker.lookup(name, Codec.utf8()), "looking up queue '" + name + "'");
+            return conn.await(broker.lookup(name, codec), "looking up queue '" + name + "'");
         } catch (RuntimeException e) {
             if (ExitCodes.root(e) instanceof QueueNotFoundException) {
                 throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.address()

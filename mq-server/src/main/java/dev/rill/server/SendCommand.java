@@ -44,8 +44,14 @@ final class SendCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "QUEUE", description = "The queue.")
     String queue;
 
-    @Parameters(index = "1..*", paramLabel = "MESSAGE", description = "Messages (UTF-8 text); none: read stdin lines.")
+    @Parameters(index = "1..*", paramLabel = "MESSAGE", description = "Messages (UTF-8 text, or base64 with --format"
+            + " base64); none: read stdin lines.")
     List<String> messages;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "How the messages are written: text (UTF-8, the default) or base64 (any bytes: each"
+                    + " MESSAGE or line is the base64 of one payload; {n} is not replaced in it).")
+    PayloadFormat format;
 
     @Option(names = {"-n", "--count"}, paramLabel = "N",
             description = "Send N messages, cycling through the MESSAGE arguments (with stdin: at most N lines).")
@@ -95,6 +101,11 @@ final class SendCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "standard input is closed: give the messages as arguments, or"
                     + " pipe them in, one per line");
         }
+        if (!fromInput) {
+            for (int i = 0; i < messages.size(); i++) {
+                format.check(messages.get(i), "MESSAGE " + (i + 1));
+            }
+        }
         OutboundMessage<String> template = template();
         queueOptions.spec(queue);
         Sinks.One<Boolean> stop = Sinks.one();
@@ -107,9 +118,15 @@ final class SendCommand implements Callable<Integer> {
         AtomicLong sent = new AtomicLong();
         try {
             broker = conn.connect();
-            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue);
+            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue, format.codec());
             Flux<String> payloads = payloads();
-            Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> message(template, i + 1, p));
+            Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> {
+                if (fromInput) {
+                    // a bad line ends the stream here, before it is handed to the client: nothing after it goes
+                    format.check(p, "line " + (i + 1) + " of standard input");
+                }
+                return message(template, i + 1, p, format == PayloadFormat.TEXT);
+            });
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
@@ -245,9 +262,10 @@ final class SendCommand implements Callable<Integer> {
         }
     }
 
-    private static OutboundMessage<String> message(OutboundMessage<String> template, long n, String payload) {
+    private static OutboundMessage<String> message(OutboundMessage<String> template, long n, String payload,
+            boolean numbered) {
         String num = Long.toString(n);
-        OutboundMessage<String> m = template.withPayload(payload.replace("{n}", num));
+        OutboundMessage<String> m = template.withPayload(numbered ? payload.replace("{n}", num) : payload);
         if (template.key() != null) {
             m = m.key(template.key().replace("{n}", num));
         }

@@ -234,6 +234,72 @@ class ClientCommandsTest {
     }
 
     @Test
+    void binaryPayloadsAreNeverPrintedLossilyNorAckedAndGoThroughBase64Exactly() {
+        String q = queue("bin");
+        ReactiveQueue<byte[]> bytes = remote.queue(QueueSpec.named(q), Codec.bytes()).block(T);
+        byte[] image = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, (byte) 0xff};
+        bytes.send(OutboundMessage.of("first".getBytes(StandardCharsets.UTF_8))).block(T);
+        bytes.send(OutboundMessage.of(image)).block(T);
+        bytes.send(OutboundMessage.of("third".getBytes(StandardCharsets.UTF_8))).block(T);
+
+        // peek as text: the binary one is named, not shown with its bytes replaced
+        Cli.Result peek = admin("peek", q);
+        assertThat(peek.code()).as(peek.toString()).isZero();
+        assertThat(peek.out()).contains("\tfirst").contains("\t<10 bytes, not UTF-8 text>").contains("\tthird")
+                .contains("# 3 message(s) shown, none leased; 1 not UTF-8 text (--format base64 shows them)")
+                .doesNotContain("\uFFFD");
+
+        // consume as text: it stops at the binary one without printing or acking it (it printed "\uFFFDPNG..." and
+        // acked it: the only copy of the bytes was deleted)
+        Cli.Result text = admin("consume", q, "--count", "3");
+        assertThat(text.code()).as(text.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(text.out().lines().toList()).containsExactly("first");
+        assertThat(text.err()).contains("is not UTF-8 text (10 bytes): not printed and not settled")
+                .contains("--format base64").contains("stopped after 1 message(s) acked");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.acked()).isEqualTo(1);
+            assertThat(s.ready()).isEqualTo(2);
+        });
+
+        // base64 round trip: consume prints it exactly, send takes it back, the bytes are the same
+        Cli.Result b64 = admin("consume", q, "--count", "1", "--format", "base64");
+        assertThat(b64.code()).as(b64.toString()).isZero();
+        String line = b64.out().strip();
+        assertThat(java.util.Base64.getDecoder().decode(line)).isEqualTo(image);
+        String copy = queue("bin-copy");
+        remote.queue(QueueSpec.named(copy), Codec.bytes()).block(T);
+        Cli.Result fromArgs = admin("send", copy, "--format", "base64", line);
+        assertThat(fromArgs.code()).as(fromArgs.toString()).isZero();
+        Cli.Result fromInput = Cli.runWithInput(line + "\n" + "dGhpcmQ=\n", "send", copy, "--format", "BASE64",
+                "--url", url, "--token", ADMIN);
+        assertThat(fromInput.code()).as(fromInput.toString()).isZero();
+        assertThat(remote.queue(QueueSpec.named(copy), Codec.bytes()).block(T).peek(5).map(Message::payload)
+                .collectList().block(T)).containsExactly(image, image, "third".getBytes(StandardCharsets.UTF_8));
+        Cli.Result peek64 = admin("peek", copy, "--format", "base64");
+        assertThat(peek64.out()).contains("\t" + line).doesNotContain("not UTF-8");
+    }
+
+    @Test
+    void sendRefusesInputThatIsNotBase64NamingWhereAndSendingNothingAfterIt() {
+        String q = queue("b64");
+        declare(QueueSpec.named(q));
+        Cli.Result arg = admin("send", q, "--format", "base64", "aGk=", "not base64!");
+        assertThat(arg.code()).as(arg.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(arg.err()).contains("MESSAGE 2 is not base64 (--format base64)");
+        Cli.Result lines = Cli.runWithInput("aGk=\n%%%\naGk=\n", "send", q, "--format", "base64", "--url", url,
+                "--token", ADMIN);
+        assertThat(lines.code()).as(lines.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(lines.err()).contains("line 2 of standard input is not base64 (--format base64)")
+                .contains("the 1 message(s) before it were sent to " + q + ", none after it");
+        assertThat(declare(QueueSpec.named(q)).peek(5).map(Message::payload).collectList().block(T))
+                .containsExactly("hi");
+        Cli.Result bad = admin("consume", q, "--format", "hex");
+        assertThat(bad.code()).as(bad.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(bad.err()).contains("--format").contains("TEXT").contains("BASE64");
+    }
+
+    @Test
     void consumePrintSettlesNothing() {
         String q = queue("look");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);

@@ -1,0 +1,77 @@
+package dev.rill.server;
+
+import dev.rill.core.Codec;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+/**
+ * How {@code send}, {@code consume} and {@code peek} write a payload's bytes as a line of text ({@code --format}).
+ *
+ * <p>A queue's payloads are bytes. {@link #TEXT} shows them as UTF-8 text: a payload that is not UTF-8 cannot be
+ * shown without losing bytes (decoding it replaces them with U+FFFD), so it is not shown at all: {@code consume}
+ * stops before settling it (an ack after printing a lossy line deleted the only copy of the bytes) and {@code peek}
+ * prints a placeholder. {@link #BASE64} shows any payload exactly, one line each, and {@code send --format base64}
+ * takes payloads written that way, so binary messages go through the command line unchanged.
+ */
+enum PayloadFormat {
+    /** UTF-8 text (the default). */
+    TEXT,
+    /** Standard base64 (RFC 4648, with padding). */
+    BASE64;
+
+    /** The option's description, shared by the commands. */
+    static final String DESCRIPTION = "How payloads are written: text (UTF-8, the default) or base64 (any bytes,"
+            + " exactly).";
+
+    /**
+     * The codec a command's queue is opened with: its {@code String} payloads are this format's text.
+     *
+     * @return UTF-8 for text; for base64, a codec whose strings are the bytes' base64 (encoding refuses a string that
+     *     is not base64)
+     */
+    Codec<String> codec() {
+        if (this == TEXT) {
+            return Codec.utf8();
+        }
+        return Codec.of(s -> Base64.getDecoder().decode(s), b -> Base64.getEncoder().encodeToString(b));
+    }
+
+    /**
+     * A payload as this format's text.
+     *
+     * @param payload the bytes
+     * @return the line to print, or null when this format cannot show them exactly (text that is not UTF-8)
+     */
+    String show(byte[] payload) {
+        if (this == BASE64) {
+            return Base64.getEncoder().encodeToString(payload);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(payload)).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Checks a payload given to {@code send} in this format.
+     *
+     * @param payload the text given
+     * @param where what it is, for the error ("line 3 of standard input", "MESSAGE 2")
+     * @throws CliException exit code 2 when it is not base64 (with {@link #BASE64})
+     */
+    void check(String payload, String where) {
+        if (this == BASE64) {
+            try {
+                Base64.getDecoder().decode(payload);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): "
+                        + e.getMessage());
+            }
+        }
+    }
+}
