@@ -75,6 +75,8 @@ public final class RemoteBroker implements ReactiveBroker {
     private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
+    /** The reconnection under way (its backoff, its attempt), disposed by {@link #close()}. */
+    private reactor.core.Disposable reconnecting;
     /** Why the last connection was lost, while reconnecting (for the error of an operation that waited too long). */
     private Throwable lostCause;
     /** Failed reconnect attempts in the current outage. */
@@ -147,7 +149,10 @@ public final class RemoteBroker implements ReactiveBroker {
                     .timeout(options.connectTimeout(), Mono.error(() -> new RillException(
                             "handshake with " + where + " did not complete within "
                             + options.connectTimeout().toMillis() + " ms")))
-                    .doOnError(e -> conn.dispose());
+                    .doOnError(e -> conn.dispose())
+                    // given up (the client closed while reconnecting, a caller's own timeout on connect): the socket
+                    // goes now, not at the connect timeout
+                    .doOnCancel(conn::dispose);
         }).timeout(options.connectTimeout().plusSeconds(1), Mono.error(() -> new RillException(
                 "connecting to " + where + " did not complete within " + options.connectTimeout().toMillis() + " ms")))
                 .onErrorMap(e -> ConnectFailures.describe(e, where, options.tls().isPresent()));
@@ -439,7 +444,7 @@ public final class RemoteBroker implements ReactiveBroker {
         }));
         // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
         // (the server died again, or went away) is one more failed attempt, where it ended the client for good
-        Mono.delay(options.reconnectMinBackoff())
+        reactor.core.Disposable d = Mono.delay(options.reconnectMinBackoff())
                 .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
                 .retryWhen(retry)
                 .subscribe(this::installReconnected, e -> {
@@ -461,6 +466,14 @@ public final class RemoteBroker implements ReactiveBroker {
                     }
                     failAll();
                 });
+        boolean stop;
+        synchronized (lock) {
+            stop = closed; // closed meanwhile: close() found nothing to stop
+            reconnecting = stop ? null : d;
+        }
+        if (stop) {
+            d.dispose();
+        }
     }
 
     /**
@@ -474,6 +487,7 @@ public final class RemoteBroker implements ReactiveBroker {
         return Flux.fromIterable(new ArrayList<>(declared.values()))
                 .concatMap(spec -> c.setUp(spec, described.contains(spec.name())))
                 .then(Mono.just(c))
+                .doOnCancel(c::close) // the client closed meanwhile: the connection was never handed out
                 .onErrorMap(e -> {
                     if (!c.isOpen()) {
                         return e;
@@ -511,6 +525,7 @@ public final class RemoteBroker implements ReactiveBroker {
         Sinks.One<ClientConnection> s;
         String line;
         synchronized (lock) {
+            reconnecting = null;
             if (closed) {
                 c.close();
                 return;
@@ -685,6 +700,7 @@ public final class RemoteBroker implements ReactiveBroker {
     public Mono<Void> close() {
         return Mono.fromRunnable(() -> {
             ClientConnection c;
+            reactor.core.Disposable stop;
             synchronized (lock) {
                 if (closed) {
                     return;
@@ -692,7 +708,12 @@ public final class RemoteBroker implements ReactiveBroker {
                 closed = true;
                 c = current;
                 current = null;
+                stop = reconnecting;
+                reconnecting = null;
                 next.tryEmitError(new RillException("the client is closed"));
+            }
+            if (stop != null) {
+                stop.dispose(); // its backoff ends and its attempt in progress is dropped, its socket closed
             }
             for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
                 s.brokerClosed();
