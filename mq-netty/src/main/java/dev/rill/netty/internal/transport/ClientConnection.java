@@ -513,6 +513,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onHelloOk(Frame.HelloOk h) {
+        if (!Limits.CLIENT_VERSIONS.contains(h.version())) {
+            // the server must choose one of the offered versions: frames of another are not this client's to read
+            String m = "the server at " + broker.where() + " chose protocol version " + h.version()
+                    + ", which this client did not offer (it speaks " + Limits.CLIENT_VERSIONS + ")";
+            closeCause = new RillException(m);
+            ctx.writeAndFlush(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION, m)); // before the failed connect closes
+            if (handshake != null) {
+                MonoSink<ClientConnection> s = handshake;
+                handshake = null;
+                s.error(closeCause);
+            }
+            ctx.close();
+            return;
+        }
         int own = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
         if (h.maxFrameSize() > own) {
             closeCause = new FrameBoundException(broker.address(), h.maxFrameSize(), own);
