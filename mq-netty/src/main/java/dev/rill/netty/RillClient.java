@@ -86,7 +86,9 @@ public final class RillClient {
      * context in the options (a private CA, a client certificate) is used as it is, whatever the scheme.
      *
      * <p>Errors: {@link AuthenticationException} when the token is refused; a {@link dev.rill.reactive.RillException}
-     * when the server cannot be reached or the handshake does not complete within
+     * when the server cannot be reached (saying why: refused, a host name that does not resolve, no TCP connection
+     * in time), when it answers with a protocol version the client does not speak, or the handshake does not
+     * complete within
      * {@link ClientOptions#connectTimeout(java.time.Duration)}; {@link IllegalArgumentException} for a URI that is
      * not {@code rill://host[:port]} or {@code rills://host[:port]} (see {@link #checkUri(URI)}).
      *

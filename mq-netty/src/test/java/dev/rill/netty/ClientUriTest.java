@@ -81,4 +81,28 @@ class ClientUriTest {
         q.send(OutboundMessage.of("over TLS")).block(TIMEOUT);
         assertThat(q.receive().blockFirst(TIMEOUT).payload()).isEqualTo("over TLS");
     }
+
+    /**
+     * A server that cannot be reached fails the connect with a {@code RillException} saying why, as documented; it
+     * used to be the transport's checked exception (wrapped by {@code block()} in Reactor's
+     * {@code ReactiveException}) with netty's words: {@code finishConnect(..) failed with error(-111)}, {@code Failed
+     * to resolve 'x' [A(1), AAAA(28)] after 2 queries}.
+     */
+    @Test
+    void aServerThatCannotBeReachedFailsTheConnectSayingWhy() throws Exception {
+        int free;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            free = s.getLocalPort();
+        }
+        int port = free;
+        assertThatThrownBy(() -> RillClient.connect(ServingFixture.uri(port)).block(TIMEOUT))
+                .isInstanceOf(dev.rill.reactive.RillException.class)
+                .hasMessage("connection to 127.0.0.1:" + port + " refused (nothing listens on that port: is the server"
+                        + " running, and on this address?)");
+        // .invalid never resolves (RFC 2606)
+        assertThatThrownBy(() -> RillClient.connect(URI.create("rill://no-such-host.invalid:7400")).block(TIMEOUT))
+                .isInstanceOf(dev.rill.reactive.RillException.class)
+                .hasMessageStartingWith("the host name 'no-such-host.invalid' (of no-such-host.invalid:7400) does not"
+                        + " resolve to an address (");
+    }
 }

@@ -1,10 +1,12 @@
 package dev.rill.netty.internal.transport;
 
 import dev.rill.reactive.RillException;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.UnknownHostException;
 import java.nio.channels.ClosedChannelException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertificateExpiredException;
@@ -80,6 +82,39 @@ final class ConnectFailures {
                     + "): it requires a client certificate (mutual TLS) signed by a CA it trusts, and valid", e);
         }
         return new TlsFailure(prefix + m, e);
+    }
+
+    /**
+     * Says why the TCP connection itself could not be made. The transport reports it with a checked exception of its
+     * own (netty's {@code AnnotatedConnectException}, {@code java.net.UnknownHostException}), which callers of
+     * {@code block()} got wrapped in Reactor's {@code ReactiveException}, not the documented
+     * {@link RillException}; and its text ({@code finishConnect(..) failed with error(-111)}, {@code Failed to resolve
+     * 'x' [A(1), AAAA(28)] after 2 queries}) named no remedy.
+     *
+     * @param e why the attempt failed (after {@link #describe})
+     * @param where the server, {@code host:port}
+     * @param host the host as given (a name or an address)
+     * @param connectTimeout the connect timeout in milliseconds
+     * @return a {@link RillException} for a failed connect, or {@code e} itself when it is something else
+     */
+    static Throwable unreachable(Throwable e, String where, String host, long connectTimeout) {
+        if (e instanceof RuntimeException || !(e instanceof IOException)) {
+            return e;
+        }
+        String m = String.valueOf(e.getMessage());
+        if (e instanceof UnknownHostException) {
+            return new RillException("the host name '" + host + "' (of " + where + ") does not resolve to an address ("
+                    + m + ")", e);
+        }
+        if (e instanceof ConnectTimeoutException) {
+            return new RillException("no TCP connection to " + where + " within " + connectTimeout
+                    + " ms (ClientOptions.connectTimeout; a firewall dropping packets, or a host that is down)", e);
+        }
+        if (m.contains("Connection refused")) {
+            return new RillException("connection to " + where + " refused (nothing listens on that port: is the"
+                    + " server running, and on this address?)", e);
+        }
+        return new RillException("cannot reach " + where + ": " + m, e);
     }
 
     /** A connection reset by the peer (Netty's native transport or the JDK's); not a refused connection. */

@@ -155,7 +155,8 @@ public final class RemoteBroker implements ReactiveBroker {
                     .doOnCancel(conn::dispose);
         }).timeout(options.connectTimeout().plusSeconds(1), Mono.error(() -> new RillException(
                 "connecting to " + where + " did not complete within " + options.connectTimeout().toMillis() + " ms")))
-                .onErrorMap(e -> ConnectFailures.describe(e, where, options.tls().isPresent()));
+                .onErrorMap(e -> ConnectFailures.unreachable(ConnectFailures.describe(e, where,
+                        options.tls().isPresent()), where, address.getHostString(), options.connectTimeout().toMillis()));
     }
 
     ClientOptions options() {
