@@ -213,9 +213,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * The encoder refused a frame of one subscription (a served broker's value the wire cannot carry: a priority or
      * delivery count out of range). Nothing of it was written, so the connection's byte stream is intact: only that
      * subscription ends, with the reason, its delivery given back uncounted; the connection, its other subscriptions
-     * and the operations in flight go on. Called within the write, on the event loop.
+     * and the operations in flight go on. The answer to one request (PEEK_RESULT, STATS_RESULT, ...) becomes an
+     * ERROR to that request instead. Called within the write, on the event loop.
      *
-     * @return whether the frame was one subscription's (else the refusal ends the connection, as any bug)
+     * @return whether the frame was one subscription's or one request's answer (else the refusal ends the
+     *     connection, as any bug)
      */
     private boolean refused(FrameRefusedException r) {
         Frame f = r.frame();
@@ -232,6 +234,17 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (s != null) {
                 s.refused(e.messageId(), why);
             }
+            return true;
+        }
+        if (f instanceof Frame.PeekResult || f instanceof Frame.StatsResult || f instanceof Frame.ListResult
+                || f instanceof Frame.DescribeOk || f instanceof Frame.DeclareOk || f instanceof Frame.Result) {
+            // the answer to one request (what it carries came from the served broker): only that request fails,
+            // as any request its broker fails; the client has nothing else waiting on this answer
+            peers.undeliverable(remote, "the answer to request " + f.streamId() + " (" + f.type() + ") cannot be sent"
+                    + " over the network: " + why + "; the request was answered ERROR(INTERNAL_ERROR)");
+            write(new Frame.Error(f.streamId(), ErrorCode.INTERNAL_ERROR, fit("the server cannot send its answer ("
+                    + f.type() + ") over the network: " + why + "; the served broker gave a value the wire cannot"
+                    + " carry (docs/protocol.md)")));
             return true;
         }
         return false;
