@@ -30,7 +30,10 @@ import reactor.core.publisher.Mono;
  *
  * <p>Reconnection: when the connection is lost the client reconnects with backoff, by default however long the
  * server is away ({@link ClientOptions#reconnectAttempts(int)}); declared queues are declared again and open receive
- * streams resubscribe. An operation made meanwhile (a send, {@code queue}, {@code stats}, ...) waits for the
+ * streams resubscribe. A queue the server refuses then (one a restarted in-memory server no longer has, say a queue
+ * attached with {@code lookup} that another client made; one declared meanwhile with other settings) ends its own
+ * streams with the server's reason (e.g. {@link dev.rill.reactive.QueueNotFoundException}); the other queues carry
+ * on. An operation made meanwhile (a send, {@code queue}, {@code stats}, ...) waits for the
  * connection at most {@link ClientOptions#reconnectWait(java.time.Duration)} (30 s by default), then fails with a
  * {@code RillException} saying so. Deliveries received before the loss can no longer be settled (the server released their leases at
  * once, so they are redelivered): settling them errors with {@link dev.rill.reactive.LeaseExpiredException} or a

@@ -364,7 +364,7 @@ public final class RemoteBroker implements ReactiveBroker {
     /** @return whether {@code e} is what a network, a server or a wrong address causes (no stack trace) */
     private static boolean expected(Throwable e) {
         return e instanceof IOException || e instanceof RillException || e instanceof DecoderException
-                || e instanceof TimeoutException || e instanceof SetUpRefused;
+                || e instanceof TimeoutException;
     }
 
     /** @return the cause in words: its message, or its type when it has none */
@@ -431,7 +431,7 @@ public final class RemoteBroker implements ReactiveBroker {
         Retry retry = Retry.from(signals -> signals.concatMap(signal -> {
             Throwable e = signal.failure();
             long retries = signal.totalRetries();
-            if (permanent(e) || e instanceof SetUpRefused || isClosed()) {
+            if (permanent(e) || isClosed()) {
                 return Mono.error(e);
             }
             if (retries + 1 >= options.reconnectAttempts()) {
@@ -448,8 +448,7 @@ public final class RemoteBroker implements ReactiveBroker {
         reactor.core.Disposable d = Mono.delay(options.reconnectMinBackoff())
                 .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
                 .retryWhen(retry)
-                .subscribe(this::installReconnected, e -> {
-                    Throwable t = e instanceof SetUpRefused r ? r.getCause() : e;
+                .subscribe(this::installReconnected, t -> {
                     long away;
                     int attempts;
                     synchronized (lock) {
@@ -461,8 +460,7 @@ public final class RemoteBroker implements ReactiveBroker {
                     if (!isClosed()) {
                         log(Level.ERROR, "connection to " + where + " not re-established after " + attempts
                                 + " attempt" + (attempts == 1 ? "" : "s") + " over " + seconds(away) + ", giving up: "
-                                + (e instanceof SetUpRefused ? "the server refused a queue on the new connection: "
-                                        : "") + words(t instanceof GaveUp ? t.getCause() : t)
+                                + words(t instanceof GaveUp ? t.getCause() : t)
                                 + "; receive streams end and operations fail", t);
                     }
                     failAll();
@@ -478,24 +476,44 @@ public final class RemoteBroker implements ReactiveBroker {
     }
 
     /**
-     * Declares (or describes) every queue of this client again on a new connection.
+     * Declares (or describes) every queue of this client again on a new connection. A queue the server refuses on a
+     * connection still open (gone: a restarted in-memory server, a queue attached with {@code lookup} that another
+     * client made; declared meanwhile with other settings; no right any more) is forgotten and its streams end with
+     * the server's reason; the other queues and streams carry on. Before, one refused queue made the client give up
+     * for good, every stream and operation failing although the server was back.
      *
-     * @return {@code c} once done; or the error of a lost connection (retried), or a {@link SetUpRefused} when the
-     *     server refused a queue on a connection still open (a queue deleted meanwhile, or declared again with other
-     *     settings: not retried, the connection is closed)
+     * @return {@code c} once done; or the error of a lost connection (one more failed attempt)
      */
     private Mono<ClientConnection> setUp(ClientConnection c) {
+        Map<QueueSpec, Throwable> refused = new java.util.LinkedHashMap<>(); // one at a time: concatMap
         return Flux.fromIterable(new ArrayList<>(declared.values()))
-                .concatMap(spec -> c.setUp(spec, described.contains(spec.name())))
-                .then(Mono.just(c))
-                .doOnCancel(c::close) // the client closed meanwhile: the connection was never handed out
-                .onErrorMap(e -> {
+                .concatMap(spec -> c.setUp(spec, described.contains(spec.name())).onErrorResume(e -> {
                     if (!c.isOpen()) {
-                        return e;
+                        return Mono.error(e); // lost meanwhile: the attempt failed
                     }
-                    c.close();
-                    return new SetUpRefused(e);
-                });
+                    refused.put(spec, e);
+                    return Mono.empty();
+                }))
+                .then(Mono.fromCallable(() -> {
+                    refused.forEach(this::forget);
+                    return c;
+                }))
+                .doOnCancel(c::close); // the client closed meanwhile: the connection was never handed out
+    }
+
+    /** Forgets a queue the server refused on a new connection; its streams end with the server's reason. */
+    private void forget(QueueSpec spec, Throwable why) {
+        if (!declared.remove(spec.name(), spec)) {
+            return; // declared again meanwhile, with other settings: that declaration stands
+        }
+        described.remove(spec.name());
+        log(Level.WARNING, "queue '" + spec.name() + "' refused by " + where + " on the new connection: " + words(why)
+                + "; its receive and events streams end, the other queues carry on", why);
+        for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
+            if (s.queue().equals(spec.name())) {
+                s.fail(why);
+            }
+        }
     }
 
     /** The reconnect attempts are spent; the cause is the last one's failure. */
@@ -504,15 +522,6 @@ public final class RemoteBroker implements ReactiveBroker {
 
         GaveUp(String message, Throwable cause) {
             super(message, cause);
-        }
-    }
-
-    /** A refusal of the server while a new connection was set up: retrying cannot help. */
-    private static final class SetUpRefused extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        SetUpRefused(Throwable cause) {
-            super(cause.getMessage(), cause, false, false);
         }
     }
 

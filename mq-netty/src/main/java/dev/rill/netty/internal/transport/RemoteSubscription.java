@@ -148,6 +148,11 @@ final class RemoteSubscription<E> implements Subscription {
         }
     }
 
+    /** @return the queue of this stream */
+    String queue() {
+        return queue;
+    }
+
     boolean isCancelled() {
         return cancelled || done;
     }
