@@ -221,7 +221,8 @@ public final class ServerOptions implements Cloneable {
     }
 
     /**
-     * Bounds the subscriptions one connection may hold open; a subscription beyond it is refused with an error.
+     * Bounds the subscriptions one connection may hold open, receive and events streams together; a subscription
+     * beyond it is refused with an error (the client's stream ends with it), the connection staying open.
      *
      * <p>Default: {@value #DEFAULT_MAX_SUBSCRIPTIONS}.
      *

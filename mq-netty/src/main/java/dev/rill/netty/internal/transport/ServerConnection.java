@@ -980,19 +980,34 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     // ---- subscriptions ------------------------------------------------------------------------------------------
 
-    private void onSubscribe(Frame.Subscribe f) {
-        if (subscriptions.containsKey(f.subscriptionId())) {
-            write(new Frame.Error(f.subscriptionId(), ErrorCode.DUPLICATE_ID,
-                    "subscription id " + f.subscriptionId() + " is already open"));
-            return;
+    /**
+     * Checks a SUBSCRIBE or SUBSCRIBE_EVENTS: an id not open as either kind (one id space), the queue declared here
+     * with the receive right, and room under the connection's limit, which counts both kinds (a receive stream was
+     * counted against receive streams only: with events streams open, a connection could hold twice the limit).
+     *
+     * @return the queue, or null when refused (the ERROR written)
+     */
+    private ReactiveQueue<byte[]> subscribable(int id, String queue) {
+        if (subscriptions.containsKey(id) || eventSubscriptions.containsKey(id)) {
+            write(new Frame.Error(id, ErrorCode.DUPLICATE_ID, "subscription id " + id + " is already open"));
+            return null;
         }
-        ReactiveQueue<byte[]> q = declared(f.subscriptionId(), f.queue(), Permission.RECEIVE);
+        ReactiveQueue<byte[]> q = declared(id, queue, Permission.RECEIVE);
         if (q == null) {
-            return;
+            return null;
         }
-        if (subscriptions.size() >= options.maxSubscriptionsPerConnection()) {
-            write(new Frame.Error(f.subscriptionId(), ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
-                    + options.maxSubscriptionsPerConnection() + " subscriptions per connection"));
+        if (subscriptions.size() + eventSubscriptions.size() >= options.maxSubscriptionsPerConnection()) {
+            write(new Frame.Error(id, ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
+                    + options.maxSubscriptionsPerConnection() + " subscriptions (receive and events streams) per"
+                    + " connection (ServerOptions.maxSubscriptionsPerConnection): end one, or use another client"));
+            return null;
+        }
+        return q;
+    }
+
+    private void onSubscribe(Frame.Subscribe f) {
+        ReactiveQueue<byte[]> q = subscribable(f.subscriptionId(), f.queue());
+        if (q == null) {
             return;
         }
         ReceiveOptions ro = ReceiveOptions.defaults();
@@ -1018,17 +1033,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     private void onSubscribeEvents(Frame.SubscribeEvents f) {
         int id = f.subscriptionId();
-        if (subscriptions.containsKey(id) || eventSubscriptions.containsKey(id)) {
-            write(new Frame.Error(id, ErrorCode.DUPLICATE_ID, "subscription id " + id + " is already open"));
-            return;
-        }
-        ReactiveQueue<byte[]> q = declared(id, f.queue(), Permission.RECEIVE);
+        ReactiveQueue<byte[]> q = subscribable(id, f.queue());
         if (q == null) {
-            return;
-        }
-        if (subscriptions.size() + eventSubscriptions.size() >= options.maxSubscriptionsPerConnection()) {
-            write(new Frame.Error(id, ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
-                    + options.maxSubscriptionsPerConnection() + " subscriptions per connection"));
             return;
         }
         EventSubscription s = new EventSubscription(id, f.queue());
