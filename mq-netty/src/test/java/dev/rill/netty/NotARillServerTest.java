@@ -55,7 +55,8 @@ class NotARillServerTest {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
-    private static Throwable connect(int port) {
+    /** @return why connecting to 127.0.0.1:{@code port} failed (a 5 s connect timeout), or null */
+    static Throwable connect(int port) {
         return catchThrowable(() -> RillClient.connect(ServingFixture.uri(port),
                 ClientOptions.defaults().connectTimeout(Duration.ofSeconds(5))).block(TIMEOUT));
     }

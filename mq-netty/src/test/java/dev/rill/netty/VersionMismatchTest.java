@@ -1,7 +1,6 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.netty.internal.protocol.ErrorCode;
@@ -71,16 +70,11 @@ class VersionMismatchTest {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
-    private static Throwable connect(int port) {
-        return catchThrowable(() -> RillClient.connect(ServingFixture.uri(port),
-                ClientOptions.defaults().connectTimeout(Duration.ofSeconds(5))).block(TIMEOUT));
-    }
-
     @Test
     void aServerOfAnOlderVersionIsNamedWithTheVersionsItSpeaks() {
         int port = peer(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION,
                 "none of the offered protocol versions [2, 3, 4] is supported; this server speaks [1]"));
-        assertThat(connect(port)).isInstanceOf(RillException.class).hasMessage("server error UNSUPPORTED_VERSION: "
+        assertThat(NotARillServerTest.connect(port)).isInstanceOf(RillException.class).hasMessage("server error UNSUPPORTED_VERSION: "
                 + "none of the offered protocol versions [2, 3, 4] is supported; this server speaks [1]");
     }
 
@@ -90,7 +84,7 @@ class VersionMismatchTest {
             received.clear();
             accepted.clear();
             int port = peer(new Frame.HelloOk(version, 1 << 20, 15_000, false, 1024, "other"));
-            assertThat(connect(port)).as("version %d", version).isInstanceOf(RillException.class)
+            assertThat(NotARillServerTest.connect(port)).as("version %d", version).isInstanceOf(RillException.class)
                     .hasMessage("the server at 127.0.0.1:" + port + " chose protocol version " + version
                             + ", which this client did not offer (it speaks [2, 3, 4])");
             await().atMost(TIMEOUT).until(() -> accepted.size() == 1 && !accepted.get(0).isActive());

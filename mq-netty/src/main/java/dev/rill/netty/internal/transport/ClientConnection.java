@@ -517,14 +517,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             // the server must choose one of the offered versions: frames of another are not this client's to read
             String m = "the server at " + broker.where() + " chose protocol version " + h.version()
                     + ", which this client did not offer (it speaks " + Limits.CLIENT_VERSIONS + ")";
-            closeCause = new RillException(m);
             ctx.writeAndFlush(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION, m)); // before the failed connect closes
-            if (handshake != null) {
-                MonoSink<ClientConnection> s = handshake;
-                handshake = null;
-                s.error(closeCause);
-            }
-            ctx.close();
+            failHandshake(new RillException(m));
             return;
         }
         int own = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
@@ -566,16 +560,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Ends the connection for {@code e}; a handshake under way fails with it, not as a lost connection. */
+    private void failHandshake(RuntimeException e) {
+        closeCause = e;
+        if (handshake != null) {
+            MonoSink<ClientConnection> s = handshake;
+            handshake = null;
+            s.error(e);
+        }
+        ctx.close();
+    }
+
     private void onError(Frame.Error e) {
         if (e.id() == 0) {
-            RuntimeException ex = Wire.toException(e.code(), e.message(), null);
-            closeCause = ex;
-            if (handshake != null) {
-                MonoSink<ClientConnection> s = handshake;
-                handshake = null;
-                s.error(ex);
-            }
-            ctx.close();
+            failHandshake(Wire.toException(e.code(), e.message(), null));
             return;
         }
         Pending<?> p = requests.remove(e.id());
