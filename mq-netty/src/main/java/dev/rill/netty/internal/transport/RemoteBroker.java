@@ -508,7 +508,7 @@ public final class RemoteBroker implements ReactiveBroker {
         }
         described.remove(spec.name());
         log(Level.WARNING, "queue '" + spec.name() + "' refused by " + where + " on the new connection: " + words(why)
-                + "; its receive and events streams end, the other queues carry on", why);
+                + "; its receive and events streams end, the other queues carry on", null); // the server's words
         for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
             if (s.queue().equals(spec.name())) {
                 s.fail(why);
