@@ -191,6 +191,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         return loop;
     }
 
+    /** @return the connection's channel (tests) */
+    Channel channel() {
+        return channel;
+    }
+
     void exec(Runnable r) {
         if (loop.inEventLoop()) {
             r.run();
@@ -199,15 +204,37 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Closes the connection politely (CLOSE frame, then close). */
-    void close() {
+    /**
+     * How long a polite close waits for its CLOSE frame (and what was written before it) to go out before it closes
+     * the channel all the same: a server that stopped reading must not hold {@code close()} for good.
+     */
+    static final long CLOSE_WRITE_MILLIS = 2_000;
+
+    /**
+     * Closes the connection politely: the CLOSE frame, then the channel once the frame is written (at the latest after
+     * {@link #CLOSE_WRITE_MILLIS}). Starts at once, whether or not the caller waits.
+     *
+     * @param whenClosed run (on the event loop) once the channel is closed
+     */
+    void close(Runnable whenClosed) {
+        channel.closeFuture().addListener(f -> whenClosed.run());
         exec(() -> {
             if (state == State.OPEN || state == State.DRAINING) {
                 closeCause = new RillException("the client was closed");
-                ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "client closed"));
+                ScheduledFuture<?> bound = loop.schedule(() -> ctx.close(), CLOSE_WRITE_MILLIS, TimeUnit.MILLISECONDS);
+                ctx.writeAndFlush(new Frame.Close(ErrorCode.NONE, "client closed")).addListener(f -> {
+                    bound.cancel(false);
+                    ctx.close();
+                });
+            } else {
+                ctx.close();
             }
-            ctx.close();
         });
+    }
+
+    /** {@link #close(Runnable)}, not waited for. */
+    void close() {
+        close(() -> { });
     }
 
     /** Drops the connection abruptly (used when the server stays silent). */

@@ -75,6 +75,8 @@ public final class RemoteBroker implements ReactiveBroker {
     private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
+    /** Completes once {@link #close()} closed the channel (or found none). */
+    private final Sinks.Empty<Void> shut = Sinks.empty();
     /** The reconnection under way (its backoff, its attempt), disposed by {@link #close()}. */
     private reactor.core.Disposable reconnecting;
     /** Why the last connection was lost, while reconnecting (for the error of an operation that waited too long). */
@@ -704,34 +706,46 @@ public final class RemoteBroker implements ReactiveBroker {
      * Closes the connection (CLOSE frame) and stops reconnecting; open receive streams error with
      * {@link QueueClosedException}.
      *
+     * <p>The Mono completes once the connection's channel is closed (the CLOSE frame written first, at most
+     * {@link ClientConnection#CLOSE_WRITE_MILLIS} waited for), so a caller that blocks on it and then exits finds its
+     * socket closed (before, it completed as soon as the close was handed to the event loop). Later calls complete
+     * with the first one.
+     *
      * @return a Mono that completes once closed
      */
     @Override
     public Mono<Void> close() {
-        return Mono.fromRunnable(() -> {
-            ClientConnection c;
-            reactor.core.Disposable stop;
-            synchronized (lock) {
-                if (closed) {
-                    return;
-                }
-                closed = true;
-                c = current;
-                current = null;
-                stop = reconnecting;
-                reconnecting = null;
-                next.tryEmitError(new RillException("the client is closed"));
-            }
-            if (stop != null) {
-                stop.dispose(); // its backoff ends and its attempt in progress is dropped, its socket closed
-            }
-            for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
-                s.brokerClosed();
-            }
-            if (c != null) {
-                c.close();
-            }
+        return Mono.defer(() -> {
+            closeNow();
+            return shut.asMono();
         });
+    }
+
+    private void closeNow() {
+        ClientConnection c;
+        reactor.core.Disposable stop;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            c = current;
+            current = null;
+            stop = reconnecting;
+            reconnecting = null;
+            next.tryEmitError(new RillException("the client is closed"));
+        }
+        if (stop != null) {
+            stop.dispose(); // its backoff ends and its attempt in progress is dropped, its socket closed
+        }
+        for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
+            s.brokerClosed();
+        }
+        if (c != null) {
+            c.close(shut::tryEmitEmpty); // once, from the channel's event loop
+        } else {
+            shut.tryEmitEmpty();
+        }
     }
 
     @Override
