@@ -130,7 +130,10 @@ public final class RillServer {
                         if (slot.beyondLimit()) { // its close frees the slot (closeFuture, at accept)
                             peers.refused(conn.channel().remoteAddress(), PeerLog.Reason.MAX_CONNECTIONS, atLimit
                                     + " (ServerOptions.maxConnections, rill serve --max-connections)");
-                            conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS, atLimit))
+                            // the client's user is told what to do, as the operator is by the log
+                            conn.channel().writeAndFlush(new Frame.Error(0, ErrorCode.TOO_MANY_CONNECTIONS, atLimit
+                                    + "; try again later, or raise the limit on the server"
+                                    + " (ServerOptions.maxConnections, rill serve --max-connections)"))
                                     .addListener(ChannelFutureListener.CLOSE);
                             return;
                         }

@@ -1,6 +1,7 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
@@ -41,6 +42,18 @@ class ConnectionSlotTest {
         assertThat(raw.closedByPeer()).isTrue();
         assertThat(server.connectionCount()).as("round %d: connections once the client saw the close", round)
                 .isZero();
+    }
+
+    @Test
+    void aClientBeyondTheLimitIsToldWhichServerOptionSetsIt() {
+        RillServer server = fx.serve(ServerOptions.defaults().maxConnections(1));
+        fx.connect(server, ClientOptions.defaults().reconnectAttempts(0));
+        // the client's error, not only the server's log, says what to do about it
+        assertThatThrownBy(() -> fx.connect(server, ClientOptions.defaults().reconnectAttempts(0)))
+                .hasMessageContaining("TOO_MANY_CONNECTIONS")
+                .hasMessageContaining("the server is at its limit of 1 connections")
+                .hasMessageContaining("ServerOptions.maxConnections")
+                .hasMessageContaining("rill serve --max-connections");
     }
 
     @Test
