@@ -60,10 +60,11 @@ class RedriveToTest {
 
         // moving messages into a queue is sending to it: the manage right on the dead-letter queue is not enough
         assertThatThrownBy(() -> connect(server.port(), "manager").redrive("work.dlq", "parked", 10).block(TIMEOUT))
-                .isInstanceOf(AccessDeniedException.class).hasMessageContaining("SEND").hasMessageContaining("parked");
+                .isInstanceOf(AccessDeniedException.class)
+                .hasMessage("the token does not grant the send right on queue 'parked'");
         assertThatThrownBy(() -> connect(server.port(), "sender").redrive("work.dlq", "parked", 10).block(TIMEOUT))
-                .isInstanceOf(AccessDeniedException.class).hasMessageContaining("MANAGE")
-                .hasMessageContaining("work.dlq");
+                .isInstanceOf(AccessDeniedException.class)
+                .hasMessage("the token does not grant the manage right on queue 'work.dlq'");
         assertThat(ready("work.dlq")).isEqualTo(2);
 
         assertThat(connect(server.port(), "mover").redrive("work.dlq", "parked", 10).block(TIMEOUT)).isEqualTo(2);

@@ -486,7 +486,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         String name = spec.name();
         if (!permissions.allowsAny(name)) {
-            forbidden(f.requestId(), name, "declare");
+            forbidden(f.requestId(), name, null);
             return;
         }
         Mono<Boolean> mayDeclare = permissions.allows(name, Permission.MANAGE)
@@ -502,8 +502,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                         attach(bq, new Frame.DeclareOk(f.requestId()));
                         return null;
                     }
-                    return new Frame.Error(f.requestId(), ErrorCode.FORBIDDEN,
-                            "creating queue '" + name + "' needs the MANAGE right");
+                    return new Frame.Error(f.requestId(), ErrorCode.FORBIDDEN, denial(name, Permission.MANAGE)
+                            + ", which creating it needs");
                 });
     }
 
@@ -515,7 +515,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private void onDescribe(Frame.Describe f) {
         String name = f.queue();
         if (!permissions.allowsAny(name)) {
-            forbidden(f.requestId(), name, "any right");
+            forbidden(f.requestId(), name, null);
             return;
         }
         answer(f.requestId(), name, broker.lookup(name, Codec.bytes()), q -> {
@@ -559,13 +559,24 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (right == null ? permissions.allowsAny(queue) : permissions.allows(queue, right)) {
             return true;
         }
-        forbidden(requestId, queue, right == null ? "any right" : right.name());
+        forbidden(requestId, queue, right);
         return false;
     }
 
-    private void forbidden(int requestId, String queue, String what) {
-        write(new Frame.Error(requestId, ErrorCode.FORBIDDEN, "the token does not grant " + what + " on queue '"
-                + queue + "'"));
+    /** Refuses a request for the lack of {@code right} (null: of any right) on {@code queue}. */
+    private void forbidden(int requestId, String queue, Permission right) {
+        write(new Frame.Error(requestId, ErrorCode.FORBIDDEN, denial(queue, right)));
+    }
+
+    /**
+     * @param right the right lacking, or null when the token has none on the queue
+     * @return the reason of a FORBIDDEN, in the words of the tokens file's rights (send, receive, manage)
+     */
+    private static String denial(String queue, Permission right) {
+        return right == null
+                ? "the token has no right on queue '" + queue + "' (send, receive or manage)"
+                : "the token does not grant the " + right.name().toLowerCase(java.util.Locale.ROOT) + " right on queue '"
+                        + queue + "'";
     }
 
     /** Runs a broker call and writes its answer (or an ERROR) back on the event loop. */
