@@ -20,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
-import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
 
@@ -135,12 +134,9 @@ final class ServerProcess {
                 http = HttpServer.create()
                         .host(metricsHost)
                         .port(metricsPort)
-                        .route(r -> r.get("/metrics", (req, res) -> res
-                                .header("Content-Type", PrometheusText.CONTENT_TYPE)
-                                .sendString(broker.stats().map(s -> PrometheusText.render(s, server.connectionCount(),
+                        .handle((req, res) -> MetricsHttp.answer(req, res, () -> broker.stats()
+                                .map(s -> PrometheusText.render(s, server.connectionCount(),
                                         server.connectionErrors()))))
-                                .get("/", (req, res) -> res.header("Content-Type", "text/plain; charset=utf-8")
-                                        .sendString(Mono.just("rill: metrics at /metrics\n"))))
                         .bindNow(bindTimeout);
             } catch (RuntimeException e) {
                 server.disposeNow(bindTimeout);

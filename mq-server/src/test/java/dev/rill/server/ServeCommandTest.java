@@ -5,10 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.InputStream;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -290,6 +292,46 @@ class ServeCommandTest {
         Cli.Result dataFile = Cli.run("serve", "--port", "0", "--data-dir", file.toString());
         assertThat(dataFile.code()).as(dataFile.toString()).isEqualTo(ExitCodes.FAILED);
         assertThat(dataFile.err()).contains("cannot open data directory " + file + ": it is a file, not a directory");
+    }
+
+    /** Sends one raw HTTP/1.1 request (the connection closed after it) and returns all the server wrote. */
+    private static String http(int port, String method, String path) throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write((method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0"
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void theMetricsEndpointAnswersHeadAsGetWithoutABodyAndOtherMethodsWith405() throws Exception {
+        Running s = serve("--port", "0", "--metrics-port", "0");
+        int port = s.process().metricsAddress().getPort();
+        String get = http(port, "GET", "/metrics");
+        assertThat(get).startsWith("HTTP/1.1 200 OK\r\n")
+                .containsIgnoringCase("\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n")
+                .contains("# TYPE rill_connections gauge");
+
+        // a monitoring probe's HEAD: the same status and headers, no body (it was 404)
+        String head = http(port, "HEAD", "/metrics");
+        assertThat(head).startsWith("HTTP/1.1 200 OK\r\n")
+                .containsIgnoringCase("\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n")
+                .endsWith("\r\n\r\n");
+        assertThat(head.split("\r\n\r\n", -1)).as(head).hasSize(2);
+        assertThat(http(port, "HEAD", "/")).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\n");
+
+        // the resource exists: another method is 405 naming the allowed ones, not 404
+        for (String method : List.of("POST", "PUT", "DELETE")) {
+            String refused = http(port, method, "/metrics");
+            assertThat(refused).as(method).startsWith("HTTP/1.1 405 Method Not Allowed\r\n")
+                    .containsIgnoringCase("\r\nallow: GET, HEAD\r\n");
+        }
+        assertThat(http(port, "POST", "/")).startsWith("HTTP/1.1 405 ");
+        assertThat(http(port, "GET", "/nothing")).startsWith("HTTP/1.1 404 ");
+        assertThat(http(port, "GET", "/metrics?name=x")).startsWith("HTTP/1.1 200 OK\r\n");
+        s.stop();
     }
 
     @Test
