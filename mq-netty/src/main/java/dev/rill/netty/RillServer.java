@@ -71,6 +71,8 @@ public final class RillServer {
     private final AtomicBoolean draining;
     private final ServerOptions options;
     private final AtomicReference<Mono<Void>> shutdown = new AtomicReference<>();
+    /** Set by {@link #endDrain()}: a drain begun later is a drain of zero. */
+    private final AtomicBoolean drainEnded = new AtomicBoolean();
     /** Completes once draining began and every connection has closed (its leases released). */
     private final Sinks.Empty<Void> allClosed;
     /** The server's own event loops ({@link ServerOptions#ioThreads(int)}), or null: reactor-netty's shared ones. */
@@ -308,7 +310,9 @@ public final class RillServer {
         Mono<Void> m = Mono.<Void>defer(() -> {
             draining.set(true);
             server.dispose(); // stop accepting; open connections stay
-            long ms = drainTimeout.toMillis();
+            // endDrain() sets its flag before it reads draining, this reads the flag after setting draining: a call
+            // racing this one is seen by one of the two
+            long ms = drainEnded.get() ? 0 : drainTimeout.toMillis();
             for (ServerConnection c : live) {
                 c.goAway(ms);
             }
@@ -327,6 +331,21 @@ public final class RillServer {
                     .then(ownsBroker ? broker.close() : Mono.empty());
         }).cache();
         return shutdown.compareAndSet(null, m) ? m : shutdown.get();
+    }
+
+    /**
+     * Ends the drain of a {@link #shutdown(Duration)} at once, as if its drain timeout had run out: every connection
+     * still open is sent CLOSE(SHUTTING_DOWN) and closed, and what it holds is released (redelivered to the next
+     * consumer); the shutdown then goes on. Called before the shutdown, it makes that shutdown's drain zero. For an operator who will not wait (a second
+     * Ctrl-C of {@code rill serve}). Idempotent; returns at once.
+     */
+    public void endDrain() {
+        drainEnded.set(true);
+        if (draining.get()) {
+            for (ServerConnection c : live) {
+                c.endDrain(); // each one closes with CLOSE(SHUTTING_DOWN), as at its drain timeout
+            }
+        }
     }
 
     /**

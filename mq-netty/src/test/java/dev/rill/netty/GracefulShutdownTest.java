@@ -193,6 +193,51 @@ class GracefulShutdownTest {
     }
 
     @Test
+    void endDrainClosesTheConnectionsAtOnceAndReleasesWhatTheyHeld() throws Exception {
+        ReactiveBroker local = Rill.inMemory(vts);
+        fixture.closeAtEnd(local);
+        RillServer server = server(local);
+        ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("held"), Codec.utf8()).block(TIMEOUT);
+        for (int i = 0; i < 3; i++) {
+            q.send(OutboundMessage.of("m" + i)).block(TIMEOUT);
+        }
+        Holder holder = new Holder(2);
+        q.receive().subscribe(holder);
+        await().atMost(TIMEOUT).until(() -> holder.got.size() == 2);
+
+        // an hour's drain: only endDrain can end it within the test's bound
+        CompletableFuture<Void> shutdown = server.shutdown(Duration.ofHours(1)).toFuture();
+        await().atMost(TIMEOUT).until(() -> holder.end.get() != null); // the server said it goes away
+        assertThat(shutdown).isNotDone(); // two deliveries are held
+        server.endDrain();
+        shutdown.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        QueueStats s = stats(local, "held");
+        assertThat(s.inFlight()).as("released when the drain was ended").isZero();
+        assertThat(s.ready()).isEqualTo(3);
+        assertThatThrownBy(() -> holder.got.get(0).ack().block(TIMEOUT)).isNotNull();
+        server.endDrain(); // idempotent
+    }
+
+    @Test
+    void endDrainBeforeTheShutdownMakesItsDrainZero() throws Exception {
+        ReactiveBroker local = Rill.inMemory(vts);
+        fixture.closeAtEnd(local);
+        RillServer server = server(local);
+        ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
+        ReactiveQueue<String> q = client.queue(QueueSpec.named("held"), Codec.utf8()).block(TIMEOUT);
+        q.send(OutboundMessage.of("m")).block(TIMEOUT);
+        Holder holder = new Holder(1);
+        q.receive().subscribe(holder);
+        await().atMost(TIMEOUT).until(() -> holder.got.size() == 1);
+
+        server.endDrain(); // a second signal that came before the drain began
+        assertThat(server.isDisposed()).as("not a shutdown by itself").isFalse();
+        server.shutdown(Duration.ofHours(1)).block(TIMEOUT);
+        assertThat(stats(local, "held").inFlight()).isZero();
+    }
+
+    @Test
     void aSendWaitingForRoomWhenTheDrainStartsIsStoredAndAnswered() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
         fixture.closeAtEnd(local);

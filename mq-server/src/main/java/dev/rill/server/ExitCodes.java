@@ -53,7 +53,8 @@ final class ExitCodes {
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");
         m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full, server too old)");
-        m.put(" 130, 143", "interrupted by Ctrl-C (SIGINT) or SIGTERM (serve: 0 after its graceful shutdown)");
+        m.put(" 130, 143", "interrupted by Ctrl-C (SIGINT) or SIGTERM (serve: 0 after its graceful shutdown; a second"
+                + " signal that ends its drain early gives its own status)");
         return m;
     }
 

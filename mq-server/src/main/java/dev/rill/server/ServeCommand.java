@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -24,7 +25,7 @@ import picocli.CommandLine.Spec;
                 + " accepting connections, sends and subscriptions, tells clients it goes away, lets them settle"
                 + " the messages they hold (at most --drain-timeout; unsettled ones are released for redelivery),"
                 + " closes the queues (with --data-dir: syncs the log), exits 0 (1 when the queues did not close"
-                + " within --shutdown-grace).",
+                + " within --shutdown-grace). A second SIGINT or SIGTERM ends the drain at once (exit 130 or 143).",
                 "Queues live in memory and are lost when the server stops, unless --data-dir gives them durable"
                         + " storage: then every queue and message comes back when the server is started again on"
                         + " the same directory."},
@@ -97,7 +98,7 @@ final class ServeCommand implements Callable<Integer> {
             converter = DurationConverter.class,
             description = "On SIGTERM/SIGINT: how long clients may keep settling the messages they hold (no new"
                     + " connections, sends or subscriptions meanwhile); unsettled ones are then released for"
-                    + " redelivery. 0s closes at once. Default: ${DEFAULT-VALUE}.")
+                    + " redelivery. 0s closes at once; so does a second SIGINT or SIGTERM. Default: ${DEFAULT-VALUE}.")
     Duration drainTimeout;
 
     @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "10s",
@@ -139,9 +140,27 @@ final class ServeCommand implements Callable<Integer> {
             // SIGTERM and SIGINT run shutdown hooks; the hook stops gracefully and ends the JVM with status 0, or 1
             // when the broker did not close within --shutdown-grace (halt: the JVM would otherwise report 128 +
             // signal). A normal exit finds the work done and returns.
+            //
+            // Once the hooks run the JVM ignores further signals: a second SIGINT or SIGTERM is heard here instead and
+            // ends the drain at once (what clients hold is released, the broker still closes); the exit status is
+            // then that signal's
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 int code = ExitCodes.FAILED;
                 try {
+                    List<String> heard = SecondSignal.install(status -> {
+                        if (process.endDrain(status)) {
+                            out.println("rill: second signal: ending the drain at once, releasing what clients still"
+                                    + " hold");
+                            out.flush();
+                        }
+                    });
+                    if (!drainTimeout.isZero() && !process.isStopping()) {
+                        out.println("rill: draining " + process.server().connectionCount() + " connection(s) for at"
+                                + " most " + DurationConverter.format(drainTimeout) + (heard.isEmpty() ? ""
+                                : " (" + (heard.contains("INT") ? "Ctrl-C or SIGTERM" : "SIGTERM")
+                                        + " again ends the drain at once)"));
+                        out.flush();
+                    }
                     if (!process.shutdown(grace)) {
                         return;
                     }
@@ -150,7 +169,7 @@ final class ServeCommand implements Callable<Integer> {
                         err.println("rill serve: " + problem);
                         err.flush();
                     } else {
-                        code = ExitCodes.OK;
+                        code = process.drainEndedBy() != 0 ? process.drainEndedBy() : ExitCodes.OK;
                     }
                     if (stopSaid.compareAndSet(false, true)) {
                         out.println("rill: stopped (signal)");

@@ -41,6 +41,8 @@ final class ServerProcess {
     private final boolean durable;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** The exit status of the signal that ended the drain ({@link #endDrain(int)}), or 0. */
+    private final java.util.concurrent.atomic.AtomicInteger drainEndedBy = new java.util.concurrent.atomic.AtomicInteger();
     /** Why the shutdown was not clean (the broker did not close in time, or failed to), or null; see {@link #shutdown}. */
     private volatile String problem;
 
@@ -247,6 +249,27 @@ final class ServerProcess {
             stopped.countDown();
         }
         return true;
+    }
+
+    /**
+     * Ends the drain at once (a second SIGINT or SIGTERM): the connections still open are closed and what they hold
+     * is released ({@link RillServer#endDrain()}); the shutdown goes on with the metrics endpoint and the broker.
+     * Only the first call counts.
+     *
+     * @param status the exit status the process should end with (the second signal's: 130, 143)
+     * @return whether this call ended the drain (false: an earlier one did)
+     */
+    boolean endDrain(int status) {
+        if (!drainEndedBy.compareAndSet(0, status)) {
+            return false;
+        }
+        server.endDrain();
+        return true;
+    }
+
+    /** @return the exit status given to {@link #endDrain(int)}, or 0 when the drain was not ended early */
+    int drainEndedBy() {
+        return drainEndedBy.get();
     }
 
     /**

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.reactivestreams.Subscription;
@@ -140,6 +141,85 @@ class ServeSigtermTest {
         } finally {
             reopened.close().block(TIMEOUT);
         }
+    }
+
+    /** Starts {@code rill serve} in memory with a drain of ten minutes, behind {@code prefix} (a launcher). */
+    private String serveWithALongDrain(List<String> prefix, Path stdout, Path err) throws Exception {
+        List<String> command = new ArrayList<>(prefix);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve", "--port", "0",
+                "--drain-timeout", "10m"));
+        process = new ProcessBuilder(command).redirectError(err.toFile()).redirectOutput(stdout.toFile()).start();
+        Pattern listening = Pattern.compile("listening on (rill://\\S+)");
+        await().atMost(TIMEOUT).until(() -> listening.matcher(read(stdout)).find() || !process.isAlive());
+        Matcher m = listening.matcher(read(stdout));
+        assertThat(m.find()).as(() -> "serve did not start: " + read(stdout) + read(err)).isTrue();
+        return m.group(1);
+    }
+
+    /**
+     * Holds a delivery on a client of {@code address}, stops the server with {@code first}, waits until it drains
+     * (for that delivery, ten minutes at most), then sends {@code second}: the drain ends at once, the connection is
+     * closed (the held delivery can no longer be acked) and the server exits with the second signal's status.
+     */
+    private void secondSignalEndsTheDrain(String address, Path stdout, Path err, Runnable first, Runnable second,
+            int status) throws Exception {
+        ReactiveBroker client = RillClient.connect(URI.create(address), ClientOptions.defaults()
+                .reconnectAttempts(0)).block(TIMEOUT);
+        try {
+            ReactiveQueue<String> q = client.queue(QueueSpec.named("jobs"), Codec.utf8()).block(TIMEOUT);
+            q.send(OutboundMessage.of("job")).block(TIMEOUT);
+            Delivery<String> held = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+            first.run();
+            await().atMost(TIMEOUT).until(() -> read(stdout).contains("again ends the drain at once")
+                    || !process.isAlive());
+            assertThat(read(stdout)).as(() -> read(stdout) + read(err))
+                    .contains("rill: draining 1 connection(s) for at most 10m (Ctrl-C or SIGTERM again ends the drain"
+                            + " at once)");
+            assertThat(process.isAlive()).as("draining: waits for the delivery held").isTrue();
+
+            second.run();
+            // the drain had ten minutes left: only the second signal ends it within this bound
+            assertThat(process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as(() -> "exited at the second signal; "
+                    + read(stdout) + read(err)).isTrue();
+            assertThat(process.exitValue()).as(() -> "the second signal's status; stderr: " + read(err))
+                    .isEqualTo(status);
+            assertThat(read(stdout)).contains("rill: second signal: ending the drain at once, releasing what clients"
+                    + " still hold").contains("rill: stopped (signal)");
+            assertThat(read(err)).doesNotContain("Exception");
+            assertThatThrownBy(() -> held.ack().block(TIMEOUT)).as("its connection was closed").isNotNull();
+        } finally {
+            client.close().block(TIMEOUT);
+        }
+    }
+
+    @Test
+    void aSecondSigtermEndsTheDrainAtOnceAndExitsWithItsStatus() throws Exception {
+        Path err = dir.resolve("serve.err");
+        Path stdout = dir.resolve("serve.out");
+        String address = serveWithALongDrain(List.of(), stdout, err);
+        secondSignalEndsTheDrain(address, stdout, err, process::destroy, process::destroy, 128 + 15);
+    }
+
+    @Test
+    void aSecondCtrlCEndsTheDrainAtOnceAndExitsWithItsStatus() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) && Files.isExecutable(Path.of(
+                "/usr/bin/perl")), "kill(1) sends SIGINT; perl resets SIGINT's disposition");
+        Path err = dir.resolve("serve.err");
+        Path stdout = dir.resolve("serve.out");
+        // a JVM started with SIGINT ignored (a build run in the background) never handles it: perl resets it, as a
+        // terminal's shell does for its foreground job (see DemoSignalTest), then becomes the JVM (exec)
+        String address = serveWithALongDrain(List.of("/usr/bin/perl", "-e", "$SIG{INT} = 'DEFAULT'; exec @ARGV or die"),
+                stdout, err);
+        Runnable ctrlC = () -> {
+            try {
+                assertThat(new ProcessBuilder("/bin/kill", "-INT", String.valueOf(process.pid())).start().waitFor())
+                        .isZero();
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        secondSignalEndsTheDrain(address, stdout, err, ctrlC, ctrlC, 128 + 2);
     }
 
     @Test

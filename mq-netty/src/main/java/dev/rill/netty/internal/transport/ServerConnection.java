@@ -99,6 +99,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** Broker calls (admin answers, settlements) whose answer is not written yet. */
     private int answersPending;
     private ScheduledFuture<?> drainTimer;
+    /** Set by {@link #endDrain()} (on the event loop): a drain begun later is a drain of zero. */
+    private boolean drainEnded;
 
     /**
      * Creates the handler for one connection.
@@ -1633,6 +1635,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      */
     public void goAway(long drainMillis) {
         onLoop(() -> {
+            long ms = drainEnded ? 0 : drainMillis;
             if (state == State.HELLO || state == State.AUTH) {
                 fatal(ErrorCode.SHUTTING_DOWN, "the server is shutting down");
                 return;
@@ -1642,8 +1645,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             state = State.DRAINING;
             if (version >= 2) {
-                write(new Frame.GoAway(drainMillis, "the server is shutting down; settle the deliveries you hold"
-                        + " within " + drainMillis + " ms"));
+                write(new Frame.GoAway(ms, "the server is shutting down; settle the deliveries you hold"
+                        + " within " + ms + " ms"));
             }
             for (EventSubscription s : new ArrayList<>(eventSubscriptions.values())) {
                 s.ended = true;
@@ -1657,8 +1660,21 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 write(new Frame.SubscriptionEnd(s.id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
             }
             subscriptions.clear();
-            drainTimer = loop.schedule(this::drainTimedOut, drainMillis, TimeUnit.MILLISECONDS);
+            drainTimer = loop.schedule(this::drainTimedOut, ms, TimeUnit.MILLISECONDS);
             maybeDrained();
+        });
+    }
+
+    /**
+     * Ends this connection's drain at once (any thread), as its timeout would: CLOSE(SHUTTING_DOWN) and close, the
+     * deliveries still held released. Before {@link #goAway(long)} it makes that drain zero. Idempotent.
+     */
+    public void endDrain() {
+        onLoop(() -> {
+            drainEnded = true;
+            if (state == State.DRAINING) {
+                closeDraining("drain ended early by the server: " + held.size() + " unsettled deliveries released");
+            }
         });
     }
 
