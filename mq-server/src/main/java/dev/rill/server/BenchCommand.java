@@ -100,7 +100,14 @@ final class BenchCommand implements Callable<Integer> {
         String name = queue != null ? queue : "bench-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
         QueueSpec qspec;
         try {
-            qspec = QueueSpec.named(name);
+            // The run's queue must be one it created: a declare creates a queue or, when one exists with equal
+            // settings, attaches to it, in one step on the server, so its settings carry a nonce (a dedup window a
+            // random number of milliseconds past the default; bench sends no dedup ids, so nothing else changes). A
+            // queue anyone else made, before the run or a moment before its declare, has other settings and the
+            // declare is refused. A look at the list first and a declare after it let a queue created in between
+            // be used as the run's own and deleted, with its messages, at the end
+            qspec = QueueSpec.named(name).dedupWindow(QueueSpec.DEFAULT_DEDUP_WINDOW.plusMillis(
+                    1 + ThreadLocalRandom.current().nextLong(Integer.MAX_VALUE)));
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, "--queue: " + e.getMessage());
         }
@@ -118,11 +125,12 @@ final class BenchCommand implements Callable<Integer> {
                 conn.timeout.multipliedBy(3).plusSeconds(10), done::countDown);
         try {
             admin = conn.connect();
-            if (conn.await(admin.list(), "listing queues").contains(name)) {
+            try {
+                conn.await(admin.queue(qspec, Codec.bytes()), "creating '" + name + "'");
+            } catch (IllegalArgumentException e) { // INVALID_ARGUMENT: a queue of that name with other settings
                 throw new CliException(ExitCodes.REFUSED, "queue '" + name + "' exists already: bench needs a fresh"
-                        + " queue (choose another --queue)");
+                        + " queue (choose another --queue)", e);
             }
-            conn.await(admin.queue(qspec, Codec.bytes()), "creating '" + name + "'");
             created = true;
             out.println("bench: " + messages + " messages of " + payloadSize + " B, " + producers + " producer(s), "
                     + consumers + " consumer(s), rate " + (rate == null ? "unlimited" : fmt(rate) + "/s") + ", queue "

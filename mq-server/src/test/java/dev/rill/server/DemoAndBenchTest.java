@@ -7,15 +7,23 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.RillServer;
 import dev.rill.netty.ServerOptions;
+import dev.rill.core.QueueStats;
+import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.Rill;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
 
 /** {@code rill demo} and {@code rill bench} in short runs. */
 class DemoAndBenchTest {
@@ -123,6 +131,86 @@ class DemoAndBenchTest {
             assertThat(orders.stats().block(Duration.ofSeconds(5)).ready()).isEqualTo(1);
         } finally {
             server.disposeNow(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void benchRefusesAQueueCreatedByAnotherClientJustBeforeItsOwnDeclare() {
+        ReactiveBroker local = Rill.inMemory();
+        AtomicReference<ReactiveQueue<String>> theirs = new AtomicReference<>();
+        AtomicBoolean raced = new AtomicBoolean();
+        // a served broker on which another client creates 'orders' (and sends to it) right before bench's declare
+        // reaches it: after bench looked and found no such queue
+        ReactiveBroker racing = new ReactiveBroker() {
+            @Override
+            public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
+                if (spec.name().equals("orders") && raced.compareAndSet(false, true)) {
+                    // on the server's event loop: composed, not blocked on
+                    return local.queue(QueueSpec.named("orders"), Codec.utf8())
+                            .flatMap(q -> q.send(OutboundMessage.of("keep me")).doOnNext(r -> theirs.set(q)))
+                            .then(local.queue(spec, codec));
+                }
+                return local.queue(spec, codec);
+            }
+
+            @Override
+            public <T> Mono<ReactiveQueue<T>> lookup(String name, Codec<T> codec) {
+                return local.lookup(name, codec);
+            }
+
+            @Override
+            public Mono<Boolean> delete(String name) {
+                return local.delete(name);
+            }
+
+            @Override
+            public Mono<Long> purge(String name) {
+                return local.purge(name);
+            }
+
+            @Override
+            public Mono<List<String>> list() {
+                return local.list();
+            }
+
+            @Override
+            public Mono<List<QueueStats>> stats() {
+                return local.stats();
+            }
+
+            @Override
+            public Mono<Integer> redrive(String deadLetterQueue, int max) {
+                return local.redrive(deadLetterQueue, max);
+            }
+
+            @Override
+            public Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max) {
+                return local.redrive(deadLetterQueue, targetQueue, max);
+            }
+
+            @Override
+            public Mono<Void> close() {
+                return local.close();
+            }
+
+            @Override
+            public Scheduler scheduler() {
+                return local.scheduler();
+            }
+        };
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0).broker(racing), Duration.ofSeconds(10));
+        try {
+            Cli.Result r = Cli.run("bench", "--url", "rill://127.0.0.1:" + server.port(), "--messages", "10",
+                    "--queue", "orders");
+            assertThat(theirs.get()).as("the other client's queue was created").isNotNull();
+            // bench used it as its own (the same default settings) and deleted it, with the message, at the end
+            assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+            assertThat(r.err()).contains("queue 'orders' exists already");
+            assertThat(local.list().block(Duration.ofSeconds(5))).contains("orders");
+            assertThat(theirs.get().stats().block(Duration.ofSeconds(5)).ready()).isEqualTo(1);
+        } finally {
+            server.disposeNow(Duration.ofSeconds(10));
+            local.close().block(Duration.ofSeconds(10));
         }
     }
 
