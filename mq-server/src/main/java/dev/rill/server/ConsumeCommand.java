@@ -68,7 +68,7 @@ final class ConsumeCommand implements Callable<Integer> {
             description = "With --nack: redeliver after this delay. Default: at once.")
     Duration nackDelay;
 
-    @Option(names = {"-n", "--count"}, paramLabel = "N", description = "Stop after N messages. Default: no limit.")
+    @Option(names = {"-n", "--count"}, paramLabel = "N", description = "Stop after N messages (N >= 1). Default: no limit.")
     Long count;
 
     @Option(names = "--idle", paramLabel = "DURATION", converter = DurationConverter.class,
@@ -141,6 +141,11 @@ final class ConsumeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (count != null && count < 1) {
+            // 0 consumed nothing and exited 0 (see send --count)
+            throw new CliException(ExitCodes.USAGE, "--count must be >= 1, was " + count + " (leave --count out for no"
+                    + " limit)");
+        }
         ReceiveOptions options = receiveOptions();
         if (idle != null && (idle.isZero() || idle.isNegative())) {
             throw new CliException(ExitCodes.USAGE, "--idle must be positive, was "

@@ -54,7 +54,8 @@ final class SendCommand implements Callable<Integer> {
     PayloadFormat format;
 
     @Option(names = {"-n", "--count"}, paramLabel = "N",
-            description = "Send N messages, cycling through the MESSAGE arguments (with stdin: at most N lines).")
+            description = "Send N messages (N >= 1), cycling through the MESSAGE arguments (with stdin: at most N"
+                    + " lines).")
     Long count;
 
     @Option(names = "--rate", paramLabel = "PER_SECOND", description = "Send at most this many messages per second.")
@@ -90,8 +91,11 @@ final class SendCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (count != null && count < 0) {
-            throw new CliException(ExitCodes.USAGE, "--count must be >= 0, was " + count);
+        if (count != null && count < 1) {
+            // 0 sent nothing and exited 0, which a script cannot tell from success (and many tools read as "no
+            // limit"); peek --max and redrive --max refuse it too
+            throw new CliException(ExitCodes.USAGE, "--count must be >= 1, was " + count + " (leave --count out to"
+                    + " send each MESSAGE or line once)");
         }
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);

@@ -567,7 +567,14 @@ class ClientCommandsTest {
         record Case(String message, String... args) { }
         List<Case> cases = List.of(
                 new Case("--priority", "send", q, "--url", url, "--priority", "12", "x"),
-                new Case("--count", "send", q, "--url", url, "--count", "-1", "x"),
+                new Case("--count must be >= 1, was -1", "send", q, "--url", url, "--count", "-1", "x"),
+                // zero, as peek --max 0 and redrive --max 0: refused (it did nothing and exited 0, which a script
+                // cannot tell from success; many tools read 0 as "no limit")
+                new Case("--count must be >= 1, was 0 (leave --count out to send each MESSAGE or line once)", "send",
+                        q, "--url", url, "--count", "0", "x"),
+                new Case("--count must be >= 1, was 0 (leave --count out for no limit)", "consume", q, "--url", url,
+                        "--count", "0"),
+                new Case("--max must be >= 1, was 0", "peek", q, "--url", url, "--max", "0"),
                 new Case("--rate", "send", q, "--url", url, "--rate", "0", "x"),
                 new Case("--rate must be a positive number, was Infinity", "send", q, "--url", url, "--token",
                         ADMIN, "--rate", "Infinity", "x"),
@@ -578,7 +585,7 @@ class ClientCommandsTest {
                 new Case("--max", "peek", q, "--url", url, "--max", "0"),
                 new Case("--max", "redrive", q, "--url", url, "--max", "0"),
                 new Case("Unknown option", "stats", "--url", url, "--frobnicate"),
-                new Case("--count", "consume", q, "--url", url, "--count", "-2"),
+                new Case("--count must be >= 1, was -2", "consume", q, "--url", url, "--count", "-2"),
                 new Case("mutually exclusive", "consume", q, "--url", url, "--ack", "--nack"),
                 new Case("Missing required parameter", "peek"),
                 new Case("a command is required"),
