@@ -192,19 +192,23 @@ class GracefulShutdownTest {
         assertThat(payloads).containsExactlyInAnyOrder("m1#2", "m2#2", "m3#1");
     }
 
+    /** A client of {@code server} holding {@code held} deliveries of queue "held", which got {@code sent} messages. */
+    private Holder holding(RillServer server, int sent, int held) {
+        ReactiveQueue<String> q = client(server, ClientOptions.defaults().reconnectAttempts(0))
+                .queue(QueueSpec.named("held"), Codec.utf8()).block(TIMEOUT);
+        q.sendMany(reactor.core.publisher.Flux.range(0, sent).map(i -> OutboundMessage.of("m" + i))).blockLast(TIMEOUT);
+        Holder holder = new Holder(held);
+        q.receive().subscribe(holder);
+        await().atMost(TIMEOUT).until(() -> holder.got.size() == held);
+        return holder;
+    }
+
     @Test
     void endDrainClosesTheConnectionsAtOnceAndReleasesWhatTheyHeld() throws Exception {
         ReactiveBroker local = Rill.inMemory(vts);
         fixture.closeAtEnd(local);
         RillServer server = server(local);
-        ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
-        ReactiveQueue<String> q = client.queue(QueueSpec.named("held"), Codec.utf8()).block(TIMEOUT);
-        for (int i = 0; i < 3; i++) {
-            q.send(OutboundMessage.of("m" + i)).block(TIMEOUT);
-        }
-        Holder holder = new Holder(2);
-        q.receive().subscribe(holder);
-        await().atMost(TIMEOUT).until(() -> holder.got.size() == 2);
+        Holder holder = holding(server, 3, 2);
 
         // an hour's drain: only endDrain can end it within the test's bound
         CompletableFuture<Void> shutdown = server.shutdown(Duration.ofHours(1)).toFuture();
@@ -224,12 +228,7 @@ class GracefulShutdownTest {
         ReactiveBroker local = Rill.inMemory(vts);
         fixture.closeAtEnd(local);
         RillServer server = server(local);
-        ReactiveBroker client = client(server, ClientOptions.defaults().reconnectAttempts(0));
-        ReactiveQueue<String> q = client.queue(QueueSpec.named("held"), Codec.utf8()).block(TIMEOUT);
-        q.send(OutboundMessage.of("m")).block(TIMEOUT);
-        Holder holder = new Holder(1);
-        q.receive().subscribe(holder);
-        await().atMost(TIMEOUT).until(() -> holder.got.size() == 1);
+        holding(server, 1, 1);
 
         server.endDrain(); // a second signal that came before the drain began
         assertThat(server.isDisposed()).as("not a shutdown by itself").isFalse();
