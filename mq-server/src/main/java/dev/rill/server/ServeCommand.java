@@ -154,8 +154,9 @@ final class ServeCommand implements Callable<Integer> {
                             out.flush();
                         }
                     });
-                    if (!drainTimeout.isZero() && !process.isStopping()) {
-                        out.println("rill: draining " + process.server().connectionCount() + " connection(s) for at"
+                    int open = process.server().connectionCount();
+                    if (!drainTimeout.isZero() && open > 0 && !process.isStopping()) { // nothing to wait for without
+                        out.println("rill: draining " + open + " connection(s) for at"
                                 + " most " + DurationConverter.format(drainTimeout) + (heard.isEmpty() ? ""
                                 : " (" + (heard.contains("INT") ? "Ctrl-C or SIGTERM" : "SIGTERM")
                                         + " again ends the drain at once)"));
