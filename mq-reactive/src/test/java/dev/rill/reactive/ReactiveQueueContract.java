@@ -991,4 +991,138 @@ public abstract class ReactiveQueueContract {
         assertThat(stats(q).ready()).isEqualTo(1);
         assertThatThrownBy(() -> d.ack().block(TIMEOUT)).isInstanceOf(LeaseExpiredException.class);
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Deliveries that Reactor operators drop (discard)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * {@code receive().publishOn(s, 16).take(3)}, the 3 taken acked: publishOn prefetched all 10 deliveries and
+     * drops the 7 it still holds when take cancels it. With {@code releasing}, the chain ends with
+     * {@link Deliveries#releasingDiscarded()}.
+     */
+    private void takeThreeBehindPublishOn(ReactiveQueue<String> q, boolean releasing) {
+        AtomicLong arrived = new AtomicLong();
+        List<Delivery<String>> taken = new CopyOnWriteArrayList<>();
+        Flux<Delivery<String>> chain = q.receive()
+                .doOnNext(d -> arrived.incrementAndGet())
+                .publishOn(Schedulers.parallel(), 16)
+                .take(3)
+                .doOnNext(taken::add);
+        StepVerifier.create(releasing ? chain.transform(Deliveries.releasingDiscarded()) : chain, 0)
+                .then(() -> eventually(() -> assertThat(arrived).hasValue(10))) // all 10 wait in publishOn's queue
+                .thenRequest(3)
+                .expectNextCount(3)
+                .expectComplete()
+                .verify(TIMEOUT);
+        Flux.fromIterable(taken).concatMap(Delivery::ack).blockLast(TIMEOUT);
+    }
+
+    @Test
+    void deliveriesAnOperatorDropsStayLeasedUntilTheirTimeout() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("dropped"));
+        fill(q, 10);
+        takeThreeBehindPublishOn(q, false);
+        assertThat(stats(q).acked()).isEqualTo(3);
+        assertThat(stats(q).inFlight()).isEqualTo(7); // dropped by publishOn, leased to nobody
+        advance(Duration.ofSeconds(30));
+        eventually(() -> assertThat(stats(q).ready()).isEqualTo(7));
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(7)).map(Delivery::deliveryCount))
+                .expectNext(2, 2, 2, 2, 2, 2, 2) // and the drop counted as a delivery
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
+    @Test
+    void releasingDiscardedGivesDroppedDeliveriesBackAtOnceUncounted() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("released"));
+        fill(q, 10);
+        try (JulCapture log = new JulCapture(Deliveries.class.getName())) {
+            takeThreeBehindPublishOn(q, true);
+            // no virtual time passes: the 7 dropped deliveries are back because the hook released them
+            eventually(() -> {
+                QueueStats s = stats(q);
+                assertThat(s.inFlight()).isZero();
+                assertThat(s.ready()).isEqualTo(7);
+            });
+            assertThat(log.records()).isEmpty();
+        }
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(3);
+        assertThat(s.nacked()).isZero();
+        assertThat(s.expiredLeases()).isZero();
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(7)).map(Delivery::deliveryCount))
+                .expectNext(1, 1, 1, 1, 1, 1, 1) // released, not nacked: the drop did not count
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
+    @Test
+    void filterUnderMaxUnackedStallsUntilTheFilteredMessagesAreDeadLettered() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("filtered").maxDeliveries(2).deadLetterQueue("filtered.dlq"));
+        fill(q, 6);
+        List<String> done = new CopyOnWriteArrayList<>();
+        Disposable consumer = q.receive(ReceiveOptions.defaults().maxUnacked(2))
+                .filter(d -> !d.payload().equals("m0") && !d.payload().equals("m1"))
+                .concatMap(d -> d.ack().thenReturn(d.payload()))
+                .subscribe(done::add);
+        try {
+            // m0 and m1 were dropped by filter and hold both slots: nothing more is delivered
+            eventually(() -> assertThat(stats(q).delivered()).isEqualTo(2));
+            assertThat(stats(q).inFlight()).isEqualTo(2);
+            assertThat(stats(q).ready()).isEqualTo(4);
+            advance(Duration.ofSeconds(30)); // they come back first, to the same filter, and stall it again
+            eventually(() -> assertThat(stats(q).delivered()).isEqualTo(4));
+            assertThat(stats(q).inFlight()).isEqualTo(2);
+            assertThat(done).isEmpty();
+            advance(Duration.ofSeconds(30)); // two deliveries each: dead-lettered, and the stream goes on
+            eventually(() -> assertThat(done).containsExactly("m2", "m3", "m4", "m5"));
+            assertThat(stats(queue(QueueSpec.named("filtered.dlq"))).ready()).isEqualTo(2);
+        } finally {
+            consumer.dispose();
+        }
+    }
+
+    @Test
+    void settlingUnwantedMessagesInsteadOfFilteringThemKeepsTheStreamGoing() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("unwanted"));
+        fill(q, 6);
+        List<String> done = new CopyOnWriteArrayList<>();
+        Disposable consumer = q.receive(ReceiveOptions.defaults().maxUnacked(2))
+                .concatMap(d -> d.payload().equals("m0") || d.payload().equals("m1")
+                        ? d.ack().then(Mono.<Delivery<String>>empty()) // not wanted: deleted (or reject, nack(delay))
+                        : Mono.just(d))
+                .concatMap(d -> d.ack().thenReturn(d.payload()))
+                .subscribe(done::add);
+        try {
+            eventually(() -> assertThat(done).containsExactly("m2", "m3", "m4", "m5"));
+            assertThat(stats(q).size()).isZero();
+        } finally {
+            consumer.dispose();
+        }
+    }
+
+    @Test
+    void aCancelledReceiveGivesBackItsOwnLeasesWithoutTheDiscardHook() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("own-buffer"));
+        fill(q, 5);
+        List<Object> hooked = new CopyOnWriteArrayList<>();
+        Delivery<String> first = q.receive(ReceiveOptions.defaults().prefetch(4))
+                .take(1)
+                .doOnDiscard(Delivery.class, hooked::add)
+                .blockFirst(TIMEOUT);
+        assertThat(first).isNotNull();
+        first.ack().block(TIMEOUT);
+        eventually(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.inFlight()).isZero();
+            assertThat(s.ready()).isEqualTo(4);
+        });
+        // the stream's own leftovers never reach the hook: a hook that releases finds nothing to release twice
+        assertThat(hooked).isEmpty();
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(4)).map(Delivery::deliveryCount))
+                .expectNext(1, 1, 1, 1)
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
 }

@@ -1,0 +1,165 @@
+package dev.rill.reactive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+
+import dev.rill.core.Message;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** {@link Deliveries#releaseDiscarded}: release, or nack where release is unsupported; never throws; quiet. */
+class DeliveriesTest {
+
+    /** A delivery that records the settlements asked of it; release() is the interface's unless given. */
+    private static class Recording implements Delivery<String> {
+        final List<String> calls = new CopyOnWriteArrayList<>();
+        boolean settled;
+        Supplier<Mono<Void>> release;
+
+        @Override
+        public Message<String> message() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public int deliveryCount() {
+            return 1;
+        }
+
+        @Override
+        public long deadline() {
+            return 0;
+        }
+
+        @Override
+        public Mono<Void> ack() {
+            return Mono.fromRunnable(() -> calls.add("ack"));
+        }
+
+        @Override
+        public Mono<Void> nack() {
+            return Mono.fromRunnable(() -> calls.add("nack"));
+        }
+
+        @Override
+        public Mono<Void> nack(Duration delay) {
+            return Mono.fromRunnable(() -> calls.add("nack " + delay));
+        }
+
+        @Override
+        public Mono<Void> extend(Duration duration) {
+            return Mono.fromRunnable(() -> calls.add("extend"));
+        }
+
+        @Override
+        public Mono<Void> reject(String reason) {
+            return Mono.fromRunnable(() -> calls.add("reject"));
+        }
+
+        @Override
+        public Mono<Void> release() {
+            calls.add("release");
+            return release == null ? Delivery.super.release() : release.get();
+        }
+
+        @Override
+        public boolean isSettled() {
+            return settled;
+        }
+
+        @Override
+        public String toString() {
+            return "Recording";
+        }
+    }
+
+    @Test
+    void releasesTheDelivery() {
+        Recording d = new Recording();
+        d.release = () -> Mono.fromRunnable(() -> d.calls.add("released"));
+        Deliveries.releaseDiscarded(d);
+        assertThat(d.calls).containsExactly("release", "released");
+    }
+
+    @Test
+    void nacksADeliveryWhoseReleaseIsUnsupported() {
+        Recording d = new Recording(); // the interface's release(): UnsupportedOperationException
+        Deliveries.releaseDiscarded(d);
+        assertThat(d.calls).containsExactly("release", "nack");
+
+        Recording throwing = new Recording();
+        throwing.release = () -> {
+            throw new UnsupportedOperationException("thrown, not signalled");
+        };
+        Deliveries.releaseDiscarded(throwing);
+        assertThat(throwing.calls).containsExactly("release", "nack");
+    }
+
+    @Test
+    void leavesASettledDeliveryAlone() {
+        Recording d = new Recording();
+        d.settled = true;
+        Deliveries.releaseDiscarded(d);
+        Deliveries.releaseDiscarded(null);
+        assertThat(d.calls).isEmpty();
+    }
+
+    @Test
+    void expectedFailuresAreNotLoggedAboveDebug() {
+        try (JulCapture log = new JulCapture(Deliveries.class.getName())) {
+            Recording over = new Recording();
+            over.release = () -> Mono.error(new LeaseExpiredException("q", 1, 1, "release"));
+            Recording closed = new Recording();
+            closed.release = () -> Mono.error(new QueueClosedException("q"));
+            Recording lost = new Recording();
+            lost.release = () -> Mono.error(new RillException("connection lost"));
+            assertThatCode(() -> {
+                Deliveries.releaseDiscarded(over);
+                Deliveries.releaseDiscarded(closed);
+                Deliveries.releaseDiscarded(lost);
+            }).doesNotThrowAnyException();
+            assertThat(log.records()).isEmpty();
+        }
+    }
+
+    @Test
+    void neverThrowsAndWarnsOfAnUnexpectedFailure() {
+        try (JulCapture log = new JulCapture(Deliveries.class.getName())) {
+            Recording thrown = new Recording();
+            thrown.release = () -> {
+                throw new IllegalStateException("broken delivery");
+            };
+            Recording signalled = new Recording();
+            signalled.release = () -> Mono.error(new IllegalStateException("broken broker"));
+            assertThatCode(() -> {
+                Deliveries.releaseDiscarded(thrown);
+                Deliveries.releaseDiscarded(signalled);
+            }).doesNotThrowAnyException();
+            assertThat(log.records()).hasSize(2).allSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.WARNING));
+            assertThat(log.records()).extracting(r -> r.getThrown().getMessage())
+                    .containsExactly("broken delivery", "broken broker");
+        }
+    }
+
+    @Test
+    void theTransformerHooksEveryOperatorAboveIt() {
+        Recording kept = new Recording();
+        Recording dropped = new Recording();
+        dropped.release = () -> Mono.fromRunnable(() -> dropped.calls.add("released"));
+        List<Delivery<String>> out = Flux.<Delivery<String>>just(kept, dropped)
+                .filter(d -> d == kept)
+                .map(d -> d) // the hook reaches past operators in between
+                .transform(Deliveries.releasingDiscarded())
+                .collectList()
+                .block(Duration.ofSeconds(30));
+        assertThat(out).containsExactly(kept);
+        assertThat(kept.calls).isEmpty();
+        assertThat(dropped.calls).containsExactly("release", "released");
+    }
+}
