@@ -101,7 +101,10 @@ public interface ReactiveQueue<T> {
      * unsettled deliveries are bounded too. With {@code maxMessages(n)} the stream completes after n deliveries.
      *
      * <p>Leases: an emitted delivery belongs to its subscriber until it is settled or its lease expires.
-     * Cancelling releases every lease taken but not yet emitted, at once, without counting a delivery.
+     * Cancelling releases every lease taken but not yet emitted, at once, without counting a delivery. A delivery
+     * that an operator downstream drops (a {@code filter}, or the queue of {@code publishOn} on cancel) is not
+     * released: it stays leased until its lease runs out, and under {@code maxUnacked} keeps its slot meanwhile;
+     * see {@link Deliveries#releasingDiscarded()}.
      *
      * <p>Errors: {@link QueueClosedException} when the queue is deleted or the broker closed.
      *
