@@ -30,12 +30,14 @@ import reactor.core.publisher.Mono;
  * cannot write into its subscriber's {@code Context}) is never seen. The receive stream itself never drops a
  * delivery: what it leased and did not emit it gives back when cancelled, without this hook.
  *
- * <p>Deliberate drops: a delivery dropped by a {@code filter} (or {@code distinct}, {@code ofType}...) is released
- * too, so it is ready again at once, ahead of newer messages, and the same stream may receive it again straight
- * away and drop it again, over and over. Settle unwanted messages instead of filtering them out, e.g.
- * {@code concatMap(d -> wanted(d) ? Mono.just(d) : d.ack().then(Mono.empty()))} (or {@code reject}, or
- * {@code nack(delay)} to let another consumer try later). The hook does not look inside collections: a dropped
- * {@code List<Delivery>} (e.g. a buffer that a {@code filter} drops whole) is not given back.
+ * <p>Only for drops on cancel: operators that drop and go on asking ({@code filter}, {@code distinct},
+ * {@code onBackpressureDrop}/{@code Latest}, {@code ofType}) must not drop deliveries under this hook. A released
+ * message is ready again at once, ahead of newer ones, so the same stream leases it and drops it again straight
+ * away, a loop that never ends on the receiving thread (the thread that subscribed, or a sender's): a {@code filter}
+ * then sees the message it drops over and over and never the ones behind it. Settle unwanted messages instead of
+ * filtering them out, e.g. {@code concatMap(d -> wanted(d) ? Mono.just(d) : d.ack().then(Mono.empty()))} (or
+ * {@code reject}, or {@code nack(delay)} to let another consumer try later). The hook does not look inside
+ * collections: a dropped {@code List<Delivery>} (a buffer dropped whole) is not given back.
  */
 public final class Deliveries {
 
