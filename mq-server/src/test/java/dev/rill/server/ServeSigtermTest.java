@@ -163,7 +163,7 @@ class ServeSigtermTest {
      * closed (the held delivery can no longer be acked) and the server exits with the second signal's status.
      */
     private void secondSignalEndsTheDrain(String address, Path stdout, Path err, Runnable first, Runnable second,
-            int status) throws Exception {
+            int status, String offered) throws Exception {
         ReactiveBroker client = RillClient.connect(URI.create(address), ClientOptions.defaults()
                 .reconnectAttempts(0)).block(TIMEOUT);
         try {
@@ -173,9 +173,11 @@ class ServeSigtermTest {
             first.run();
             await().atMost(TIMEOUT).until(() -> read(stdout).contains("again ends the drain at once")
                     || !process.isAlive());
+            // Ctrl-C is offered only where SIGINT was not ignored when the JVM started: a build run in the
+            // background (nohup, a CI runner) starts this child with it ignored, and the JVM then never handles it
             assertThat(read(stdout)).as(() -> read(stdout) + read(err))
-                    .contains("rill: draining 1 connection(s) for at most 10m (Ctrl-C or SIGTERM again ends the drain"
-                            + " at once)");
+                    .containsPattern("rill: draining 1 connection\\(s\\) for at most 10m \\(" + offered
+                            + "SIGTERM again ends the drain at once\\)");
             assertThat(process.isAlive()).as("draining: waits for the delivery held").isTrue();
 
             second.run();
@@ -198,7 +200,8 @@ class ServeSigtermTest {
         Path err = dir.resolve("serve.err");
         Path stdout = dir.resolve("serve.out");
         String address = serveWithALongDrain(List.of(), stdout, err);
-        secondSignalEndsTheDrain(address, stdout, err, process::destroy, process::destroy, 128 + 15);
+        secondSignalEndsTheDrain(address, stdout, err, process::destroy, process::destroy, 128 + 15,
+                "(Ctrl-C or )?");
     }
 
     @Test
@@ -219,7 +222,7 @@ class ServeSigtermTest {
                 throw new AssertionError(e);
             }
         };
-        secondSignalEndsTheDrain(address, stdout, err, ctrlC, ctrlC, 128 + 2);
+        secondSignalEndsTheDrain(address, stdout, err, ctrlC, ctrlC, 128 + 2, "Ctrl-C or "); // SIGINT reset
     }
 
     @Test
