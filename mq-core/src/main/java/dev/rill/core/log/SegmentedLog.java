@@ -1412,9 +1412,10 @@ public final class SegmentedLog implements AutoCloseable {
      * {@code sliceBytes} were read or framed as copies (at least one record), frames a copy of each message whose
      * SEND it reads and that is live in that segment at that moment (one acked since the relocation started is not
      * copied; one copied is from then on live in the copy's segment, where a later ack finds it), and writes the
-     * copies out. When the copies fill the active segment, it is rolled before the next message's copies, as by an
-     * append ({@link #rollBefore}): the roll fsyncs the full one, so every segment with copies of the run is on
-     * disk, and the new one's entry in the directory, when the run's last fsync is done. Every record's frame and CRC
+     * copies out. When the copies fill the active segment, the slice ends after that message's copies, and the
+     * segment is rolled in the next pass ({@link #rollBefore}), by the appends waiting or at the start of the next
+     * slice, not back to back with this one: the roll fsyncs the full one, so every segment with copies of the run is
+     * on disk, and the new one's entry in the directory, when the run's last fsync is done. Every record's frame and CRC
      * are checked; only those SENDs are decoded, every other record is passed over by its type (a SEND by its queue
      * and id). A segment left with nothing live is not read further. A segment that is not relocatable when its
      * turn comes, or whose file cannot be read (logged), ends the run before it; copies framed before such a failure
@@ -1429,6 +1430,12 @@ public final class SegmentedLog implements AutoCloseable {
         boolean done = false;
         long moved = 0;
         try {
+            if (activeFull()) {
+                // filled by the last slice's copies (or by appends, whose roll waits for their next batch): copies go
+                // on in the next segment, as appends do; the roll fsyncs the outgoing one, so every segment with
+                // copies of the run is on disk when the run is deleted
+                rollBefore(writtenSeq + 1);
+            }
             while (read < budget && out.pos < budget) {
                 if (r.in == null) {
                     if (!startNext(r)) {
@@ -1482,12 +1489,6 @@ public final class SegmentedLog implements AutoCloseable {
                 r.pos = end;
                 if (send != null) {
                     tracker.copiesOf(send, s, copies);
-                    if (!copies.isEmpty() && activeFull()) {
-                        // as appends do, before a message's copies (its SEND, DELIVERED and NACK stay together):
-                        // copies that filled the segment go on in the next one (the outgoing one is fsynced by the
-                        // roll, so every segment with copies is on disk when the run is deleted)
-                        rollBefore(writtenSeq + 1);
-                    }
                     try {
                         for (LogRecord c : copies) {
                             out.frame(0, c);
@@ -1500,6 +1501,12 @@ public final class SegmentedLog implements AutoCloseable {
                         throw new CopyWriteFailed(e); // the buffer may hold part of a copy
                     }
                     copies.clear();
+                    if (activeFull()) {
+                        // the copies filled the segment (a message's SEND, DELIVERED and NACK stay together): the
+                        // slice ends, and the next pass rolls it after the appends waiting, instead of holding them
+                        // for this slice and a roll back to back
+                        break;
+                    }
                 }
             }
             writeOut();
