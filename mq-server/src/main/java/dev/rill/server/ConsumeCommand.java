@@ -176,9 +176,7 @@ final class ConsumeCommand implements Callable<Integer> {
                         + " so a rejected message would be dropped (use --ack to delete messages, or --nack to give"
                         + " them back)");
             }
-            if (limit > 0) {
-                q.receive(options).subscribe(stream);
-            }
+            q.receive(options).subscribe(stream); // limit >= 1: --count and --max-unacked are refused below 1
             while (handled < limit) {
                 Object next = idle == null ? handoff.take() : handoff.poll(idle.toNanos(), TimeUnit.NANOSECONDS);
                 if (next == null) {
