@@ -10,7 +10,8 @@ import java.util.function.LongSupplier;
  * Options of a {@link DurableBroker}. Immutable: every option method returns a new instance.
  *
  * <p>Defaults: {@link FsyncPolicy#always()} (a send or ack is confirmed only once its record is on disk),
- * 64 MiB segments, the wall clock, recovery progress logged ({@link RecoveryListener#logging()}).
+ * 64 MiB segments, the wall clock (and a timed park to wait on it, {@link LogOptions.Timer#PARK}), recovery progress
+ * logged ({@link RecoveryListener#logging()}).
  */
 public final class DurabilityOptions {
 
@@ -23,15 +24,17 @@ public final class DurabilityOptions {
     private final Codec<?> recoveredCodec; // null: recovered queues wait to be declared
     private final RecoveryListener recoveryListener;
     private final LongSupplier nanoClock;
+    private final LogOptions.Timer timer;
 
     private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec,
             RecoveryListener recoveryListener) {
-        this(fsync, segmentBytes, clock, recoveredCodec, recoveryListener, System::nanoTime);
+        this(fsync, segmentBytes, clock, recoveredCodec, recoveryListener, System::nanoTime, LogOptions.Timer.PARK);
     }
 
     private DurabilityOptions(FsyncPolicy fsync, long segmentBytes, LongSupplier clock, Codec<?> recoveredCodec,
-            RecoveryListener recoveryListener, LongSupplier nanoClock) {
+            RecoveryListener recoveryListener, LongSupplier nanoClock, LogOptions.Timer timer) {
         this.nanoClock = nanoClock;
+        this.timer = timer;
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
@@ -50,7 +53,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions fsync(FsyncPolicy policy) {
         return new DurabilityOptions(Objects.requireNonNull(policy, "policy"), segmentBytes, clock, recoveredCodec,
-                recoveryListener, nanoClock);
+                recoveryListener, nanoClock, timer);
     }
 
     /**
@@ -61,17 +64,35 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions segmentBytes(long bytes) {
         LogOptions.defaults().segmentBytes(bytes); // validates
-        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec, recoveryListener, nanoClock);
+        return new DurabilityOptions(fsync, bytes, clock, recoveredCodec, recoveryListener, nanoClock, timer);
     }
 
     /**
      * @param clock the broker's clock in millis, the same one whose values are passed as {@code now}: used at
-     *     recovery (is a delay or a dedup window over?) and by compaction; default the wall clock
+     *     recovery (is a delay or a dedup window over?) and by compaction; default the wall clock. A clock that is
+     *     not the wall clock needs a {@link #timer(LogOptions.Timer) timer} that goes with it
      * @return a new options object
      */
     public DurabilityOptions clock(LongSupplier clock) {
         return new DurabilityOptions(fsync, segmentBytes, Objects.requireNonNull(clock, "clock"), recoveredCodec,
-                recoveryListener, nanoClock);
+                recoveryListener, nanoClock, timer);
+    }
+
+    /**
+     * @param timer how the log's idle writer waits for a time on the {@link #clock(LongSupplier) clock} (the end of a
+     *     dedup window that keeps the oldest segment, a relocation's retry): give one that goes with the clock (see
+     *     {@link LogOptions.Timer}); default {@link LogOptions.Timer#PARK}, a timed park, for the wall clock.
+     *     {@code Rill.embedded(dir, options, scheduler)} replaces it, as the clock, with one on its scheduler
+     * @return a new options object
+     */
+    public DurabilityOptions timer(LogOptions.Timer timer) {
+        return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec, recoveryListener, nanoClock,
+                Objects.requireNonNull(timer, "timer"));
+    }
+
+    /** @return how the log's idle writer waits for a time on the clock */
+    public LogOptions.Timer timer() {
+        return timer;
     }
 
     /**
@@ -85,7 +106,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions declareRecoveredWith(Codec<?> codec) {
         return new DurabilityOptions(fsync, segmentBytes, clock, Objects.requireNonNull(codec, "codec"),
-                recoveryListener, nanoClock);
+                recoveryListener, nanoClock, timer);
     }
 
     /**
@@ -96,7 +117,7 @@ public final class DurabilityOptions {
      */
     public DurabilityOptions recoveryListener(RecoveryListener listener) {
         return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec,
-                Objects.requireNonNull(listener, "listener"), nanoClock);
+                Objects.requireNonNull(listener, "listener"), nanoClock, timer);
     }
 
     /** @return the recovery listener */
@@ -127,7 +148,7 @@ public final class DurabilityOptions {
     /** Tests: the clock (nanos) that times the rebuild of recovered queues; default {@link System#nanoTime()}. */
     DurabilityOptions nanoClock(LongSupplier nanos) {
         return new DurabilityOptions(fsync, segmentBytes, clock, recoveredCodec, recoveryListener,
-                Objects.requireNonNull(nanos, "nanos"));
+                Objects.requireNonNull(nanos, "nanos"), timer);
     }
 
     LongSupplier nanoClock() {
@@ -135,7 +156,7 @@ public final class DurabilityOptions {
     }
 
     LogOptions logOptions() {
-        return LogOptions.defaults().fsync(fsync).segmentBytes(segmentBytes).clock(clock)
+        return LogOptions.defaults().fsync(fsync).segmentBytes(segmentBytes).clock(clock).timer(timer)
                 .recoveryListener(recoveryListener);
     }
 

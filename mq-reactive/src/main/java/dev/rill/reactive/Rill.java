@@ -2,6 +2,7 @@ package dev.rill.reactive;
 
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.DurableBroker;
+import dev.rill.core.log.LogOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -69,35 +70,45 @@ public final class Rill {
     }
 
     /**
-     * Opens a durable broker on {@code dir}.
+     * Opens a durable broker on {@code dir}, its timers on {@link Schedulers#parallel()}.
      *
      * @param dir the data directory (created if missing); locked while the broker is open
-     * @param options fsync policy and segment size; its clock is replaced by the scheduler's
+     * @param options fsync policy and segment size; its clock is replaced by the scheduler's (the wall clock), its
+     *     {@link DurabilityOptions#timer timer} kept (default a timed park)
      * @return the broker
      * @throws UncheckedIOException as {@link #embedded(Path)}
      */
     public static ReactiveBroker embedded(Path dir, DurabilityOptions options) {
-        return embedded(dir, options, Schedulers.parallel());
+        Objects.requireNonNull(options, "options");
+        return open(dir, options, Schedulers.parallel(), options.timer());
     }
 
     /**
      * Opens a durable broker on {@code dir} whose timers run on {@code scheduler} and whose clock is
-     * {@code scheduler.now(MILLISECONDS)}. Blocks while the log is replayed: call it at start-up, not on a
-     * Reactor thread. {@link ReactiveBroker#close()} syncs the log and releases the directory.
+     * {@code scheduler.now(MILLISECONDS)}, the log's included: the wake-up of its idle writer when a dedup window
+     * that keeps its oldest segment ends (or a relocation is retried) is a task on {@code scheduler}, so a
+     * {@code VirtualTimeScheduler} compacts a quiet log as virtual time passes. Blocks while the log is replayed:
+     * call it at start-up, not on a Reactor thread. {@link ReactiveBroker#close()} syncs the log and releases the
+     * directory.
      *
      * @param dir the data directory (created if missing); locked while the broker is open
-     * @param options fsync policy and segment size; its clock is replaced by the scheduler's
+     * @param options fsync policy and segment size; its clock and its timer are replaced by the scheduler's
      * @param scheduler drives every timer; not disposed by {@link ReactiveBroker#close()}
      * @return the broker
      * @throws UncheckedIOException as {@link #embedded(Path)}
      */
     public static ReactiveBroker embedded(Path dir, DurabilityOptions options, Scheduler scheduler) {
+        Objects.requireNonNull(scheduler, "scheduler");
+        return open(dir, options, scheduler, new SchedulerLogTimer(scheduler));
+    }
+
+    private static ReactiveBroker open(Path dir, DurabilityOptions options, Scheduler scheduler,
+            LogOptions.Timer timer) {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(options, "options");
-        Objects.requireNonNull(scheduler, "scheduler");
         try {
             DurableBroker durable = DurableBroker.open(dir,
-                    options.clock(() -> scheduler.now(TimeUnit.MILLISECONDS)));
+                    options.clock(() -> scheduler.now(TimeUnit.MILLISECONDS)).timer(timer));
             return new InMemoryBroker(scheduler, durable);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open durable broker on " + dir + ": " + e.getMessage(), e);

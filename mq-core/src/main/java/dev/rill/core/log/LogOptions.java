@@ -9,7 +9,8 @@ import java.util.function.LongSupplier;
  * Options of a {@link SegmentedLog}. Immutable: every option method returns a new instance.
  *
  * <p>Defaults: {@link FsyncPolicy#always()}, 64 MiB segments, the wall clock ({@link System#currentTimeMillis()})
- * for compaction's dedup-window check, recovery progress logged ({@link RecoveryListener#logging()}).
+ * for compaction's dedup-window check and a timed park to wait on it ({@link Timer#PARK}), recovery progress logged
+ * ({@link RecoveryListener#logging()}).
  */
 public final class LogOptions {
 
@@ -51,24 +52,30 @@ public final class LogOptions {
     /**
      * How the idle writer waits for a time on the log's {@link #clock()}, when nothing else is left to do: the end of
      * the dedup window that keeps the oldest segment (neither deleted nor relocated while it is open), or the time
-     * at which a failed relocation of it is tried again.
+     * at which a failed relocation of it is tried again. The default, {@link #PARK}, parks the writer for the time
+     * left, which is right for the wall clock; a clock that is not the wall clock (a virtual one, stepped by a test or
+     * by a scheduler) needs a timer that wakes the writer when that clock gets there, or the writer sleeps for the
+     * clock's time left in real time. {@code Rill.embedded(dir, options, scheduler)} (mq-reactive) passes one that
+     * schedules the wake-up on its scheduler.
      */
     @FunctionalInterface
-    interface Timer {
+    public interface Timer {
         /**
-         * The default: the writer parks for the time left on the clock, which is the wall clock or runs at its pace
-         * (the broker's); an append, or close, wakes it before.
+         * The default: the writer parks for the time left on the clock, which is the wall clock or runs at its pace;
+         * an append, or close, wakes it before.
          */
         Timer PARK = (atMillis, nowMillis, wake) -> TimeUnit.MILLISECONDS.toNanos(atMillis - nowMillis);
 
         /**
-         * Called by the writer, about to park, with the clock time it waits for.
+         * Called by the writer, about to park, with the clock time it waits for. Must not block; called again after
+         * each wake-up (an append, or {@code wake}) while the time is not reached, but not again for the same time
+         * once it returned 0.
          *
          * @param atMillis the time waited for, on the log's clock; after {@code nowMillis}
          * @param nowMillis the clock's time now
-         * @param wake wakes the writer (any thread, any number of times)
+         * @param wake wakes the writer (any thread, any number of times; cheap, never blocks)
          * @return how many nanoseconds the writer parks at most, or 0 to park until woken: the timer then runs
-         *     {@code wake} once the clock reaches {@code atMillis} (tests, on a clock they step by hand)
+         *     {@code wake} once the clock reaches {@code atMillis} (a scheduler on that clock, a test stepping it)
          */
         long wakeAt(long atMillis, long nowMillis, Runnable wake);
     }
@@ -117,7 +124,8 @@ public final class LogOptions {
 
     /**
      * @param clock the clock (millis) against which dedup-window ends recorded in SEND records are compared
-     *     before a segment is compacted; the broker passes its own clock; default the wall clock
+     *     before a segment is compacted; the broker passes its own clock; default the wall clock. A clock that is
+     *     not the wall clock needs a {@link #timer(Timer) timer} that goes with it
      * @return a new options object
      */
     public LogOptions clock(LongSupplier clock) {
@@ -158,10 +166,14 @@ public final class LogOptions {
                 new Relocation(sliceBytes, Objects.requireNonNull(afterSlice, "afterSlice")), timer);
     }
 
-    /** Tests: see {@link Timer}; default {@link Timer#PARK}. */
-    LogOptions timer(Timer t) {
+    /**
+     * @param timer how the idle writer waits for a time on the {@link #clock(LongSupplier) clock} (see {@link Timer});
+     *     give one that goes with the clock; default {@link Timer#PARK}, for the wall clock
+     * @return a new options object
+     */
+    public LogOptions timer(Timer timer) {
         return new LogOptions(fsync, segmentBytes, clock, recoveryListener, readWindow, nanoClock, relocation,
-                Objects.requireNonNull(t, "timer"));
+                Objects.requireNonNull(timer, "timer"));
     }
 
     /** @return the fsync policy */
@@ -196,7 +208,8 @@ public final class LogOptions {
         return relocation;
     }
 
-    Timer timer() {
+    /** @return how the idle writer waits for a time on the clock */
+    public Timer timer() {
         return timer;
     }
 

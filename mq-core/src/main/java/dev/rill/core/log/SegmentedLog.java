@@ -1016,10 +1016,27 @@ public final class SegmentedLog implements AutoCloseable {
         if (until <= now) {
             return; // over already: the next pass takes the step
         }
-        park(Math.max(0, options.timer().wakeAt(until, now, this::wakeWriter)));
+        if (until == wakeScheduled) {
+            park(0); // the timer wakes the writer then: not asked again (each ask would be one more pending wake-up)
+            return;
+        }
+        wakeScheduled = until; // before the ask: the wake-up may come at once, on another thread
+        long nanos = options.timer().wakeAt(until, now, this::timerWake);
+        if (nanos > 0) {
+            wakeScheduled = 0; // a timed park: asked again after every wake-up
+        }
+        park(Math.max(0, nanos));
     }
 
-    private void wakeWriter() {
+    /**
+     * The clock time for which the {@link LogOptions.Timer} took a wake-up (it returned 0) that has not come yet, or 0:
+     * a timer on a scheduler is asked once per time, not after every append that wakes the writer meanwhile. Its
+     * wake-up clears it, so that one that came early (a clock short of the time) is asked for again.
+     */
+    private volatile long wakeScheduled;
+
+    private void timerWake() {
+        wakeScheduled = 0;
         LockSupport.unpark(writer);
     }
 
