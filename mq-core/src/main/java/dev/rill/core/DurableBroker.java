@@ -138,22 +138,34 @@ public final class DurableBroker implements AutoCloseable {
         Objects.requireNonNull(codec, "codec");
         List<String> done = new ArrayList<>();
         java.util.HashSet<String> visited = new java.util.HashSet<>();
-        Rebuild rebuild = new Rebuild(options.recoveryListener(), options.nanoClock(), recovered);
-        for (String name : new java.util.TreeSet<>(recovered.keySet())) {
-            if (visited.contains(name)) {
-                continue; // a dead-letter queue, declared before its source queue
+        Rebuild rebuild = new Rebuild(options.recoveryListener(), options.nanoClock(), recovered, done);
+        rebuilding.set(rebuild); // the queues' declarations, on this thread, report within a queue through it
+        try {
+            for (String name : new java.util.TreeSet<>(recovered.keySet())) {
+                if (visited.contains(name)) {
+                    continue; // a dead-letter queue, declared before its source queue
+                }
+                if (!visited.isEmpty()) {
+                    rebuild.maybeReport();
+                }
+                declareRecovered(name, codec, done, visited);
             }
-            if (!visited.isEmpty()) {
-                rebuild.maybeReport(done);
-            }
-            declareRecovered(name, codec, done, visited);
+        } finally {
+            rebuilding.remove();
         }
-        rebuild.finished(done);
+        rebuild.finished();
         return done;
     }
 
     /** How often a rebuild reports progress at most: 5 s (as the log's replay). */
     static final long REBUILD_PROGRESS_EVERY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    /** Within a queue, the rebuild checks whether to report progress every this many messages read... */
+    static final int REBUILD_STEP_MESSAGES = 4096;
+    /** ...or this many bytes of their payloads, whichever comes first. */
+    static final long REBUILD_STEP_BYTES = 16L << 20;
+
+    /** The rebuild {@link #declareRecovered(Codec)} runs on this thread, if any: its queues' declarations report. */
+    private final ThreadLocal<Rebuild> rebuilding = new ThreadLocal<>();
 
     /** {@link #declareRecovered(Codec)}'s calls to the recovery listener, paced by the options' nano clock. */
     private static final class Rebuild {
@@ -162,14 +174,21 @@ public final class DurableBroker implements AutoCloseable {
         private final long started;
         private final HashMap<String, Integer> sizes = new HashMap<>();
         private final long messages;
+        /** The queues declared so far, in order (the list declareRecovered returns). */
+        private final List<String> done;
         private long next;
         private int counted;
         private long messagesDone;
+        /** Messages of the queue being declared read so far (0 between queues). */
+        private long inQueue;
+        private int stepMessages;
+        private long stepBytes;
 
         Rebuild(dev.rill.core.log.RecoveryListener listener, java.util.function.LongSupplier nanos,
-                Map<String, QueueState> recovered) {
+                Map<String, QueueState> recovered, List<String> done) {
             this.listener = listener;
             this.nanos = nanos;
+            this.done = done;
             this.started = nanos.getAsLong();
             this.next = started + REBUILD_PROGRESS_EVERY_NANOS;
             long n = 0;
@@ -184,26 +203,50 @@ public final class DurableBroker implements AutoCloseable {
             }
         }
 
-        private long count(List<String> done, long now) {
+        private long count(long now) {
             for (; counted < done.size(); counted++) {
                 messagesDone += sizes.getOrDefault(done.get(counted), 0);
             }
             return java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(now - started);
         }
 
-        void maybeReport(List<String> done) {
+        /** Between queues, and within one every {@link #REBUILD_STEP_MESSAGES} or {@link #REBUILD_STEP_BYTES}. */
+        void maybeReport() {
             long now = nanos.getAsLong();
             if (now - next >= 0) {
                 next = now + REBUILD_PROGRESS_EVERY_NANOS;
-                long millis = count(done, now);
+                long millis = count(now);
                 listener.rebuildProgress(new dev.rill.core.log.RebuildProgress(done.size(), sizes.size(),
-                        messagesDone, messages, millis));
+                        messagesDone + inQueue, messages, millis));
             }
         }
 
-        void finished(List<String> done) {
+        /** A queue's declaration begins to read its recovered messages. */
+        void queueStarted() {
+            inQueue = 0;
+            stepMessages = 0;
+            stepBytes = 0;
+        }
+
+        /** One more message of the queue being declared was read (its payload decoded). */
+        void read(int payloadBytes) {
+            inQueue++;
+            stepBytes += payloadBytes;
+            if (++stepMessages >= REBUILD_STEP_MESSAGES || stepBytes >= REBUILD_STEP_BYTES) {
+                stepMessages = 0;
+                stepBytes = 0;
+                maybeReport();
+            }
+        }
+
+        /** The queue being declared is done (and in {@link #done}): its messages count as the queue's. */
+        void queueDone() {
+            inQueue = 0;
+        }
+
+        void finished() {
             if (!sizes.isEmpty()) {
-                long millis = count(done, nanos.getAsLong());
+                long millis = count(nanos.getAsLong());
                 listener.rebuilt(new dev.rill.core.log.RebuildProgress(done.size(), sizes.size(), messagesDone,
                         messages, millis));
             }
@@ -228,6 +271,10 @@ public final class DurableBroker implements AutoCloseable {
         spec.deadLetterQueue().ifPresent(d -> declareRecovered(d, codec, done, visited));
         declare(spec, codec);
         done.add(name);
+        Rebuild rebuild = rebuilding.get();
+        if (rebuild != null) {
+            rebuild.queueDone();
+        }
     }
 
     /**
@@ -392,7 +439,8 @@ public final class DurableBroker implements AutoCloseable {
                         throw new IllegalStateException("queue '" + name + "' has messages in the log: declare it "
                                 + "with DurableBroker.declare(spec, codec) so they can be decoded");
                     }
-                    ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong()));
+                    ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong(),
+                            rebuilding.get()));
                     nextId = st.nextId;
                 }
                 if (previous != null) {
@@ -736,8 +784,15 @@ public final class DurableBroker implements AutoCloseable {
             return new QueueStats(name, ready, 0, delayed, bytes, capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         }
 
-        <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now) {
+        /**
+         * The queue's messages decoded, in id order, for {@link MessageQueue#restore}; each one read is told to
+         * {@code rebuild} ({@link DurableBroker#declareRecovered(Codec)}'s, or null), which may report progress.
+         */
+        <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now, Rebuild rebuild) {
             List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
+            if (rebuild != null) {
+                rebuild.queueStarted();
+            }
             for (Msg m : inIdOrder()) { // the queue takes them in id order
                 T payload;
                 try {
@@ -748,6 +803,9 @@ public final class DurableBroker implements AutoCloseable {
                 }
                 ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
                         m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+                if (rebuild != null) {
+                    rebuild.read(m.payload.length);
+                }
             }
             List<Journal.RecoveredDedup> ds = new ArrayList<>();
             for (Journal.RecoveredDedup d : dedup.values()) {

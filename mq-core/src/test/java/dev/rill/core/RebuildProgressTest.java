@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * After the log's replay, a broker that declares the recovered queues again (a server's start) says so: the
  * rebuild is not a silent phase after "recovered". {@link RecoveryListener} is told when it begins (queues,
- * messages), how far it got at most every 5 seconds (checked after each queue) and when it is done. Time comes from
+ * messages), how far it got at most every 5 seconds (checked after each queue, and within one) and when it is done. Time comes from
  * the options' nano clock, stepped by hand: no test waits for real time.
  */
 class RebuildProgressTest {
@@ -93,6 +93,57 @@ class RebuildProgressTest {
                 new RebuildProgress(3, 4, 30, 60, 6_000), new RebuildProgress(4, 4, 60, 60, 9_000));
         assertThat(rec.lines).containsExactly("rebuilding 4 queues, 60 messages", "rebuilt 3/4 queues, 30/60 messages",
                 "rebuilt 4 queues, 60 messages in 9.0 s");
+    }
+
+    /** One queue, {@code count} messages of {@code payload}, written and closed. */
+    private void fillOne(int count, String payload) throws Exception {
+        DurabilityOptions opts = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
+                .recoveryListener(RecoveryListener.none());
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            MessageQueue<String> q = b.declare(QueueSpec.named("big"), Codec.utf8());
+            for (int i = 0; i < count; i++) {
+                q.send(OutboundMessage.of(payload), 0);
+            }
+            b.whenDurable(b.lastSeq()).join();
+        }
+    }
+
+    private Recorder rebuild() throws Exception {
+        Recorder rec = new Recorder();
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(rec).declareRecoveredWith(Codec.utf8())
+                .nanoClock(stepping(3));
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            assertThat(b.recoveredQueues()).isEmpty();
+        }
+        return rec;
+    }
+
+    /**
+     * A single queue (a backlog of millions of messages, here 10,000) reports within itself: the clock is checked
+     * every {@value DurableBroker#REBUILD_STEP_MESSAGES} messages read, and a call is made when 5 s have passed.
+     * Progress was checked between queues only, so such a queue said nothing from "rebuilding" to "rebuilt".
+     */
+    @Test
+    void aSingleBigQueueReportsHowFarItGotWithinIt() throws Exception {
+        fillOne(10_000, "m");
+        Recorder rec = rebuild();
+        // 3 s per read: begins at t; t+3 after 4,096 messages (not reported), t+6 after 8,192 (reported); done at t+9
+        assertThat(rec.calls).containsExactly("finished", "rebuildProgress", "rebuildProgress", "rebuilt");
+        assertThat(rec.rebuild).containsExactly(new RebuildProgress(0, 1, 0, 10_000, 0),
+                new RebuildProgress(0, 1, 8_192, 10_000, 6_000), new RebuildProgress(1, 1, 10_000, 10_000, 9_000));
+        assertThat(rec.lines).containsExactly("rebuilding 1 queue, 10,000 messages",
+                "rebuilt 0/1 queues, 8,192/10,000 messages", "rebuilt 1 queue, 10,000 messages in 9.0 s");
+    }
+
+    /** Large messages: the clock is also checked every {@value DurableBroker#REBUILD_STEP_BYTES} bytes of payloads. */
+    @Test
+    void aQueueOfLargeMessagesIsCheckedByBytesRead() throws Exception {
+        int mib = 1 << 20;
+        fillOne(33, "x".repeat(mib));
+        Recorder rec = rebuild();
+        // checked after 16 and 32 messages of 1 MiB (t+3, t+6: reported); done at t+9
+        assertThat(rec.rebuild).containsExactly(new RebuildProgress(0, 1, 0, 33, 0),
+                new RebuildProgress(0, 1, 32, 33, 6_000), new RebuildProgress(1, 1, 33, 33, 9_000));
     }
 
     @Test

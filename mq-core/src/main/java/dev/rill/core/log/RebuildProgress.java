@@ -6,7 +6,8 @@ package dev.rill.core.log;
  *
  * @param queuesDone queues rebuilt so far
  * @param queues queues to rebuild
- * @param messagesDone messages in the queues rebuilt so far
+ * @param messagesDone messages in the queues rebuilt so far, and those of the queue being rebuilt read so far (a
+ *     progress call within a queue; its messages are then decoded, not yet in the queue)
  * @param messages messages in every queue to rebuild
  * @param millis time since the rebuild began
  */

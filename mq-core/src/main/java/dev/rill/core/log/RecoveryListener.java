@@ -9,7 +9,8 @@ import java.util.function.Consumer;
  * what it does instead of nothing until it is done. Called on the opening thread, in order: {@link #started} once,
  * {@link #progress} at most every 5 seconds, {@link #finished} once the
  * log is replayed (not if the open fails); then, if a durable broker rebuilds the queues it recovered, on the thread
- * that does it: {@link #rebuildProgress} when it begins and at most every 5 seconds, {@link #rebuilt} at the end. An
+ * that does it: {@link #rebuildProgress} when it begins and at most every 5 seconds (also within a queue),
+ * {@link #rebuilt} at the end. An
  * exception thrown by a listener fails the open. The calls carry
  * everything they say, so one listener may serve several logs (even at once).
  *
@@ -48,8 +49,10 @@ public interface RecoveryListener {
      * After the replay ({@link #finished}), while a durable broker rebuilds the queues it recovered, declaring each
      * again with its messages ({@code DurableBroker.declareRecovered}, which {@code DurableBroker.open} runs with
      * {@code DurabilityOptions.declareRecoveredWith}, as a server does): once when it begins (nothing done yet),
-     * then at most every 5 seconds (checked after each queue). Not called when no queue was recovered, nor for
-     * queues the application declares again one by one.
+     * then at most every 5 seconds, checked after each queue and, within one, every 4,096 messages or 16 MiB of
+     * payloads read (so a single queue of millions of messages reports as it goes; such a call comes while the queue
+     * is being declared, on the same thread, before the queue is live). Not called when no queue was recovered, nor
+     * for queues the application declares again one by one.
      *
      * @param progress how far it got
      */
@@ -86,8 +89,9 @@ public interface RecoveryListener {
      * {@code recovered 5/12 segments, 320.0/768.0 MiB, 1,234,567 records (142.1 MB/s)}, then
      * {@code recovered 2,345,678 records from 12 segments (768.0 MiB) in 5.4 s (142.2 MB/s): 3 queues, 120,000 live
      * messages}; then, for a rebuild, {@code rebuilding 3 queues, 120,000 messages}, {@code rebuilt 1/3 queues,
-     * 80,000/120,000 messages} and {@code rebuilt 3 queues, 120,000 messages in 0.4 s}. Nothing for an empty log (no
-     * segment).
+     * 80,000/120,000 messages} (the messages of the queue being rebuilt read so far included, so {@code rebuilt 0/1
+     * queues, 40,000/120,000 messages} within a first queue) and {@code rebuilt 3 queues, 120,000 messages in 0.4 s}.
+     * Nothing for an empty log (no segment).
      *
      * @param out receives each line (without a line separator)
      * @return the listener

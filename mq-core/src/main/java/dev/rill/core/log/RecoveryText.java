@@ -58,7 +58,7 @@ final class RecoveryText {
     }
 
     static String rebuildProgress(RebuildProgress p) {
-        if (p.queuesDone() == 0) {
+        if (p.queuesDone() == 0 && p.messagesDone() == 0) { // the start (a call within the first queue has some)
             return "rebuilding " + count(p.queues(), "queue") + ", " + count(p.messages(), "message");
         }
         return String.format(Locale.ROOT, "rebuilt %d/%d queues, %,d/%,d messages", p.queuesDone(), p.queues(),
