@@ -183,6 +183,35 @@ class QuietLogCompactionTest {
     }
 
     /**
+     * A timer that takes the wake-up (returns 0, as one on a scheduler does) is asked once per time: the appends that
+     * wake the writer while it waits do not ask again (on a scheduler each ask would be one more pending task, piling
+     * up with the traffic until the window ends). A wake-up that comes before the clock gets there (early) is asked
+     * for again, else the writer waited for the next append.
+     */
+    @Test
+    void aTimerThatTakesTheWakeUpIsAskedOncePerTime() throws Exception {
+        try (SegmentedLog log = SegmentedLog.open(dir, handTimed(), r -> { })) {
+            log.append(new LogRecord.Declare("q", new byte[] {1}, 1));
+            log.append(message(1, SEGMENT, T1)); // fills the first segment alone
+            log.append(new LogRecord.Ack("q", 1));
+            log.append(message(2, SEGMENT, 0)); // rolls: the first segment is dead, kept by the window
+            log.whenDurable(log.append(new LogRecord.Ack("q", 2))).get(30, TimeUnit.SECONDS);
+            awaitIdleUntil(T1);
+            for (long id = 3; id <= 22; id++) { // each append wakes the writer, which waits for T1 again
+                log.append(message(id, 10, 0));
+                log.whenDurable(log.append(new LogRecord.Ack("q", id))).get(30, TimeUnit.SECONDS);
+            }
+            assertThat(wakes).as("asked once for T1").hasSize(1);
+            Map.Entry<Long, Runnable> early = wakes.remove(0);
+            early.getValue().run(); // before the clock got there
+            awaitIdleUntil(T1);
+            assertThat(log.stats().segmentsDeleted()).isZero();
+            advanceTo(T1);
+            await().atMost(Duration.ofSeconds(30)).until(() -> log.stats().segmentsDeleted() >= 1);
+        }
+    }
+
+    /**
      * The oldest segment is mostly dead but for one live message, and a dedup window open until {@code T1} keeps it
      * from being relocated: the quiet log relocates it when the window ends and deletes every segment behind it.
      */
