@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import reactor.core.publisher.Flux;
@@ -37,13 +36,6 @@ class QuietDurableLogVirtualTimeTest {
     @TempDir
     Path dir;
 
-    private final VirtualTimeScheduler vts = VirtualTimeScheduler.create();
-
-    @AfterEach
-    void dispose() {
-        vts.dispose();
-    }
-
     private static List<Path> segments(Path d) throws IOException {
         try (Stream<Path> s = Files.list(d)) {
             return s.filter(p -> p.getFileName().toString().matches("\\d{20}\\.log")).sorted().toList();
@@ -59,6 +51,7 @@ class QuietDurableLogVirtualTimeTest {
 
     @Test
     void aQuietLogDropsItsSegmentsWhenVirtualTimePassesTheDedupWindow() throws Exception {
+        VirtualTimeScheduler vts = VirtualTimeScheduler.create();
         ReactiveBroker broker = Rill.embedded(dir, DurabilityOptions.defaults().fsync(FsyncPolicy.never())
                 .segmentBytes(4096).recoveryListener(RecoveryListener.none()), vts);
         try {
@@ -80,6 +73,7 @@ class QuietDurableLogVirtualTimeTest {
             assertThat(segments(dir)).hasSize(1);
         } finally {
             broker.close().block(T);
+            vts.dispose();
         }
     }
 }
