@@ -26,13 +26,14 @@ import reactor.core.publisher.BaseSubscriber;
 
 /** {@code rill consume}: receives messages, prints them and settles each one. */
 @Command(name = "consume", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Receives messages from a queue, prints each payload on a line and settles it: --ack"
+        description = {"Receives messages from a queue, prints each payload on a line (or each message as a JSON object,"
+                + " --format json) and settles it: --ack"
                 + " (default) deletes it, --nack gives it back for redelivery, --reject sends it to the dead-letter"
                 + " queue, --print settles nothing (the message is ready again once the command ends and its"
                 + " connection closes, or its lease runs out).", "Runs until --count messages were handled, --idle passed without a message, or"
                 + " Ctrl-C."},
         footer = {"%nExamples:", "  rill consume orders --count 10", "  rill consume orders --nack --nack-delay 5s",
-                "  rill consume orders --idle 2s --verbose"})
+                "  rill consume orders --idle 2s --verbose", "  rill consume orders --count 10 --format json > orders.jsonl"})
 final class ConsumeCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -80,12 +81,16 @@ final class ConsumeCommand implements Callable<Integer> {
                     + " With --print, which holds every message it prints, it ends after N.")
     Integer maxUnacked;
 
-    @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key and headers before the payload.")
+    @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key and headers before the payload"
+            + " (text and base64; header values and keys with spaces, quotes or other special characters are written as"
+            + " JSON strings), and the number handled at the end (with json: on standard error).")
     boolean verbose;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-            description = "How payloads are printed: text (UTF-8, the default; a payload that is not UTF-8 text ends"
-                    + " the command before it is settled) or base64 (any bytes, exactly).")
+            description = {"How messages are printed: text (the default: the payload as UTF-8 text, one line each; a"
+                    + " payload that is not UTF-8 text or holds a line break ends the command before it is settled),"
+                    + " base64 (the payload's bytes, exactly, one line each) or json (one JSON object per line with"
+                    + " queue, id, delivery, timestamp, key, priority, headers, encoding and payload; any payload)."})
     PayloadFormat format;
 
     @Mixin
@@ -94,6 +99,9 @@ final class ConsumeCommand implements Callable<Integer> {
     @Option(names = "--visibility-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
             description = "Lease length of the messages this command receives. Default: the queue's.")
     Duration visibilityTimeout;
+
+    /** Messages printed and settled so far. */
+    private long handled;
 
     /** What ends the wait for the next delivery besides a delivery or a failure. */
     private enum Marker {
@@ -165,7 +173,7 @@ final class ConsumeCommand implements Callable<Integer> {
                 conn.timeout.plusSeconds(5), () -> handoff.add(Marker.INTERRUPTED));
         ReactiveBroker broker = null;
         OneAtATime stream = new OneAtATime(handoff);
-        long handled = 0;
+        handled = 0;
         try {
             broker = conn.connect();
             ReactiveQueue<byte[]> q = QueueOptions.lookup(conn, broker, queue, Codec.bytes());
@@ -197,15 +205,8 @@ final class ConsumeCommand implements Callable<Integer> {
                 }
                 @SuppressWarnings("unchecked")
                 Delivery<byte[]> d = (Delivery<byte[]>) next;
-                String shown = format.show(d.payload());
-                if (shown == null) {
-                    // printed as text, its bytes were replaced by U+FFFD, and the ack deleted the only copy of them
-                    throw new CliException(ExitCodes.FAILED, "message #" + d.message().id() + " is not UTF-8 text ("
-                            + d.payload().length + " bytes): not printed and not settled (it is delivered again);"
-                            + " --format base64 prints any payload; stopped after " + handled + " message(s) "
-                            + verb());
-                }
-                out.println(verbose ? describe(d) + "\t" + shown : shown);
+                String line = line(d);
+                out.println(line);
                 out.flush();
                 if (out.checkError()) {
                     // a closed pipe (rill consume q | head -1): acking what nobody read would lose it
@@ -220,7 +221,10 @@ final class ConsumeCommand implements Callable<Integer> {
                 }
             }
             if (verbose) {
-                out.println("# " + handled + " message(s) " + verb());
+                // with json standard output holds JSON lines only
+                PrintWriter summary = format == PayloadFormat.JSON ? err : out;
+                summary.println("# " + handled + " message(s) " + verb());
+                summary.flush();
             }
             return ExitCodes.OK;
         } catch (RuntimeException e) {
@@ -237,6 +241,27 @@ final class ConsumeCommand implements Callable<Integer> {
             }
             hook.done();
         }
+    }
+
+    /**
+     * The line printed for a delivery.
+     *
+     * @throws CliException (exit code 1) when {@code --format text} cannot show its payload as one line: it is neither
+     *     printed nor settled (printed, its bytes replaced or its lines read as several messages, an ack deleted the
+     *     only copy of what it was)
+     */
+    private String line(Delivery<byte[]> d) {
+        if (format == PayloadFormat.JSON) {
+            return JsonLines.message(queue, d.message(), d.deliveryCount());
+        }
+        String shown = format.show(d.payload());
+        if (shown == null) {
+            throw new CliException(ExitCodes.FAILED, "message #" + d.message().id() + " is "
+                    + PayloadFormat.whyNotALine(d.payload()) + " (" + d.payload().length + " bytes): not printed and"
+                    + " not settled (it is delivered again); --format json or base64 prints any payload; stopped after "
+                    + handled + " message(s) " + verb());
+        }
+        return verbose ? describe(d) + "\t" + shown : shown;
     }
 
     private ReceiveOptions receiveOptions() {
@@ -276,16 +301,36 @@ final class ConsumeCommand implements Callable<Integer> {
         return mode.print ? "printed" : mode.nack ? "nacked" : mode.reject != null ? "rejected" : "acked";
     }
 
+    /**
+     * A key, header name or value in the text formats' description: as it is when it is one word (no space, line
+     * break or other control character, {@code =}, {@code "} or backslash), else a JSON string ({@code reason="bad data"}), so that a value with spaces, {@code =} or a line
+     * break cannot be read as more fields or lines.
+     *
+     * @param s the text
+     * @return it, or it quoted
+     */
+    static String word(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c <= ' ' || c >= 0x7f && c <= 0x9f || c == '=' || c == '"' || c == '\\' || Character.isSpaceChar(c)
+                    || Character.isWhitespace(c)) {
+                return JsonLines.string(s);
+            }
+        }
+        return s.isEmpty() ? "\"\"" : s;
+    }
+
     static String describe(Delivery<byte[]> d) {
         Message<byte[]> m = d.message();
         StringBuilder b = new StringBuilder("#").append(m.id()).append(" delivery=").append(d.deliveryCount());
         if (m.key() != null) {
-            b.append(" key=").append(m.key());
+            b.append(" key=").append(word(m.key()));
         }
         if (m.priority() != 0) {
             b.append(" priority=").append(m.priority());
         }
-        m.headers().forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+        m.headers().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+                .forEach(e -> b.append(' ').append(word(e.getKey())).append('=').append(word(e.getValue())));
         return b.toString();
     }
 }

@@ -10,27 +10,28 @@ import java.util.Base64;
 /**
  * How {@code send}, {@code consume} and {@code peek} write a payload's bytes as a line of text ({@code --format}).
  *
- * <p>A queue's payloads are bytes. {@link #TEXT} shows them as UTF-8 text: a payload that is not UTF-8 cannot be
- * shown without losing bytes (decoding it replaces them with U+FFFD), so it is not shown at all: {@code consume}
- * stops before settling it (an ack after printing a lossy line deleted the only copy of the bytes) and {@code peek}
- * prints a placeholder. {@link #BASE64} shows any payload exactly, one line each, and {@code send --format base64}
- * takes payloads written that way, so binary messages go through the command line unchanged.
+ * <p>A queue's payloads are bytes. {@link #TEXT} shows them as UTF-8 text, one payload per line: a payload that is
+ * not UTF-8 cannot be shown without losing bytes (decoding it replaces them with U+FFFD), and one holding a line break
+ * (CR or LF) would print as several lines, read back as several messages; neither is shown: {@code consume} stops
+ * before settling it (an ack after printing deleted the only copy of what the printed lines no longer hold) and
+ * {@code peek} prints a placeholder. {@link #BASE64} shows any payload exactly, one line each, and
+ * {@code send --format base64} takes payloads written that way, so binary messages go through the command line
+ * unchanged. {@link #JSON} writes each whole message, headers included, as one JSON object per line
+ * ({@link JsonLines}); {@code send} does not take it.
  */
 enum PayloadFormat {
     /** UTF-8 text (the default). */
     TEXT,
     /** Standard base64 (RFC 4648, with padding). */
-    BASE64;
-
-    /** The option's description, shared by the commands. */
-    static final String DESCRIPTION = "How payloads are written: text (UTF-8, the default) or base64 (any bytes,"
-            + " exactly).";
+    BASE64,
+    /** The whole message as a JSON object per line (consume and peek only). */
+    JSON;
 
     /**
      * The codec a command's queue is opened with: its {@code String} payloads are this format's text.
      *
      * @return UTF-8 for text; for base64, a codec whose strings are the bytes' base64 (encoding refuses a string that
-     *     is not base64)
+     *     is not base64); not for {@link #JSON}, which {@code send} refuses
      */
     Codec<String> codec() {
         if (this == TEXT) {
@@ -40,15 +41,37 @@ enum PayloadFormat {
     }
 
     /**
-     * A payload as this format's text.
+     * A payload as this format's line ({@link #TEXT} or {@link #BASE64}).
      *
      * @param payload the bytes
-     * @return the line to print, or null when this format cannot show them exactly (text that is not UTF-8)
+     * @return the line to print, or null when this format cannot show them exactly as one line (with {@link #TEXT}:
+     *     not UTF-8 text, or text holding a line break; see {@link #whyNotALine(byte[])})
      */
     String show(byte[] payload) {
         if (this == BASE64) {
             return Base64.getEncoder().encodeToString(payload);
         }
+        String text = utf8(payload);
+        return text == null || text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 ? null : text;
+    }
+
+    /**
+     * Why {@link #TEXT} cannot show a payload.
+     *
+     * @param payload the bytes {@link #show(byte[])} refused
+     * @return {@code "not UTF-8 text"} or {@code "text with a line break"}
+     */
+    static String whyNotALine(byte[] payload) {
+        return utf8(payload) == null ? "not UTF-8 text" : "text with a line break";
+    }
+
+    /**
+     * Decodes UTF-8 strictly.
+     *
+     * @param payload the bytes
+     * @return their text, or null when they are not UTF-8
+     */
+    static String utf8(byte[] payload) {
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(payload)).toString();

@@ -20,7 +20,8 @@ import picocli.CommandLine.Spec;
         description = {"Shows up to --max ready messages of a queue in delivery order, without leasing them"
                 + " (nothing changes in the queue). Works on dead-letter queues: their messages carry the reason,"
                 + " source queue and delivery count as x-rill-* headers."},
-        footer = {"%nExamples:", "  rill peek orders", "  rill peek orders.dlq --max 50"})
+        footer = {"%nExamples:", "  rill peek orders", "  rill peek orders.dlq --max 50",
+                "  rill peek orders --format json | jq .headers"})
 final class PeekCommand implements Callable<Integer> {
 
     @Spec
@@ -34,8 +35,11 @@ final class PeekCommand implements Callable<Integer> {
     int max;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-            description = "How payloads are printed: text (UTF-8, the default; a payload that is not UTF-8 text is"
-                    + " shown as <N bytes, not UTF-8 text>) or base64 (any bytes, exactly).")
+            description = "How messages are printed: text (the default: id, time, key, priority and headers, then"
+                    + " the payload as UTF-8 text; a payload that is not UTF-8 text or holds a line break is shown as"
+                    + " <N bytes, not UTF-8 text> or <N bytes, text with a line break>), base64 (the payload's bytes,"
+                    + " exactly) or json (one JSON object per line with queue, id, timestamp, key, priority, headers,"
+                    + " encoding and payload; any payload; the closing count goes to standard error).")
     PayloadFormat format;
 
     @Mixin
@@ -51,18 +55,27 @@ final class PeekCommand implements Callable<Integer> {
         try {
             ReactiveQueue<byte[]> q = QueueOptions.lookup(conn, broker, queue, Codec.bytes());
             List<Message<byte[]>> messages = conn.await(q.peek(max).collectList(), "peeking");
-            int notText = 0;
+            int notShown = 0;
             for (Message<byte[]> m : messages) {
+                if (format == PayloadFormat.JSON) {
+                    out.println(JsonLines.message(queue, m, null));
+                    continue;
+                }
                 String shown = format.show(m.payload());
                 if (shown == null) {
-                    // as text its bytes would be replaced by U+FFFD: an operator could not tell what the message holds
-                    notText++;
-                    shown = "<" + m.payload().length + " bytes, not UTF-8 text>";
+                    // as text its bytes would be replaced by U+FFFD, or its lines read as more messages: an operator
+                    // could not tell what the message holds
+                    notShown++;
+                    shown = "<" + m.payload().length + " bytes, " + PayloadFormat.whyNotALine(m.payload()) + ">";
                 }
                 out.println(describe(m) + "\t" + shown);
             }
-            out.println("# " + messages.size() + " message(s) shown, none leased" + (notText == 0 ? ""
-                    : "; " + notText + " not UTF-8 text (--format base64 shows them)"));
+            out.flush();
+            // with json standard output holds JSON lines only
+            PrintWriter summary = format == PayloadFormat.JSON ? spec.commandLine().getErr() : out;
+            summary.println("# " + messages.size() + " message(s) shown, none leased" + (notShown == 0 ? ""
+                    : "; " + notShown + " not shown as text (--format json or base64 shows them)"));
+            summary.flush();
             return ExitCodes.OK;
         } finally {
             broker.close().block(conn.timeout);
@@ -73,13 +86,14 @@ final class PeekCommand implements Callable<Integer> {
         StringBuilder b = new StringBuilder("#").append(m.id()).append(' ')
                 .append(Instant.ofEpochMilli(m.timestamp()));
         if (m.key() != null) {
-            b.append(" key=").append(m.key());
+            b.append(" key=").append(ConsumeCommand.word(m.key()));
         }
         if (m.priority() != 0) {
             b.append(" priority=").append(m.priority());
         }
         m.headers().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
-                .forEach(e -> b.append(' ').append(e.getKey()).append('=').append(e.getValue()));
+                .forEach(e -> b.append(' ').append(ConsumeCommand.word(e.getKey())).append('=')
+                        .append(ConsumeCommand.word(e.getValue())));
         return b.toString();
     }
 }

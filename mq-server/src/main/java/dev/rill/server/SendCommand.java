@@ -50,7 +50,8 @@ final class SendCommand implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "How the messages are written: text (UTF-8, the default) or base64 (any bytes: each"
-                    + " MESSAGE or line is the base64 of one payload; {n} is not replaced in it).")
+                    + " MESSAGE or line is the base64 of one payload; {n} is not replaced in it). Not json: that is"
+                    + " consume's and peek's output only.")
     PayloadFormat format;
 
     @Option(names = {"-n", "--count"}, paramLabel = "N",
@@ -99,6 +100,11 @@ final class SendCommand implements Callable<Integer> {
         }
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
+        }
+        if (format == PayloadFormat.JSON) {
+            // a JSON line of consume holds headers, key and priority that send would have to take from it too
+            throw new CliException(ExitCodes.USAGE, "--format json is an output format of consume and peek: send"
+                    + " takes text or base64 (with --key, --priority and --header for the rest)");
         }
         boolean fromInput = messages == null || messages.isEmpty();
         if (fromInput && root.in == System.in && InputLines.closedAtStart()) {

@@ -180,7 +180,7 @@ class ClientCommandsTest {
         assertThat(r.code()).as(r.toString()).isZero();
         Cli.Result peek = admin("peek", dlq);
         assertThat(peek.code()).as(peek.toString()).isZero();
-        assertThat(peek.out()).contains("bad card").contains(Message.HEADER_DEAD_LETTER_REASON + "=fraud suspected")
+        assertThat(peek.out()).contains("bad card").contains(Message.HEADER_DEAD_LETTER_REASON + "=\"fraud suspected\"")
                 .contains(Message.HEADER_SOURCE_QUEUE + "=" + q).contains("# 1 message(s) shown, none leased");
         Cli.Result again = admin("peek", dlq, "--max", "5");
         assertThat(again.out()).contains("bad card");
@@ -246,7 +246,7 @@ class ClientCommandsTest {
         Cli.Result peek = admin("peek", q);
         assertThat(peek.code()).as(peek.toString()).isZero();
         assertThat(peek.out()).contains("\tfirst").contains("\t<10 bytes, not UTF-8 text>").contains("\tthird")
-                .contains("# 3 message(s) shown, none leased; 1 not UTF-8 text (--format base64 shows them)")
+                .contains("# 3 message(s) shown, none leased; 1 not shown as text (--format json or base64 shows them)")
                 .doesNotContain("\uFFFD");
 
         // consume as text: it stops at the binary one without printing or acking it (it printed "\uFFFDPNG..." and
@@ -255,7 +255,7 @@ class ClientCommandsTest {
         assertThat(text.code()).as(text.toString()).isEqualTo(ExitCodes.FAILED);
         assertThat(text.out().lines().toList()).containsExactly("first");
         assertThat(text.err()).contains("is not UTF-8 text (10 bytes): not printed and not settled")
-                .contains("--format base64").contains("stopped after 1 message(s) acked");
+                .contains("--format json or base64").contains("stopped after 1 message(s) acked");
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             QueueStats s = stats(q);
             assertThat(s.acked()).isEqualTo(1);
@@ -278,6 +278,86 @@ class ClientCommandsTest {
                 .collectList().block(T)).containsExactly(image, image, "third".getBytes(StandardCharsets.UTF_8));
         Cli.Result peek64 = admin("peek", copy, "--format", "base64");
         assertThat(peek64.out()).contains("\t" + line).doesNotContain("not UTF-8");
+    }
+
+    /**
+     * A payload with line breaks printed as several lines, which read back (rill send, a script) as several messages,
+     * and the ack had deleted the one message they came from; a header value with a space read as two fields.
+     */
+    @Test
+    void textOutputNeverSplitsAPayloadOverLinesNorAHeaderValueOverFields() {
+        String q = queue("lines");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.send(OutboundMessage.of("one")).block(T);
+        rq.send(OutboundMessage.of("{\n  \"pretty\": true\n}").header("reason", "bad data").key("k 1")).block(T);
+        rq.send(OutboundMessage.of("ends with CR\r")).block(T);
+
+        Cli.Result peek = admin("peek", q);
+        assertThat(peek.code()).as(peek.toString()).isZero();
+        assertThat(peek.out().lines().toList()).hasSize(4);
+        assertThat(peek.out()).contains(" key=\"k 1\" reason=\"bad data\"\t<20 bytes, text with a line break>")
+                .contains("\t<13 bytes, text with a line break>")
+                .contains("# 3 message(s) shown, none leased; 2 not shown as text (--format json or base64 shows them)");
+
+        Cli.Result text = admin("consume", q, "--count", "3");
+        assertThat(text.code()).as(text.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(text.out().lines().toList()).containsExactly("one");
+        assertThat(text.err()).contains("is text with a line break (20 bytes): not printed and not settled")
+                .contains("stopped after 1 message(s) acked");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.acked()).isEqualTo(1);
+            assertThat(s.ready()).isEqualTo(2);
+        });
+    }
+
+    @Test
+    void consumeAndPeekFormatJsonWriteEachMessageWholeOnOneLineThatParsesBack() {
+        String q = queue("json");
+        ReactiveQueue<byte[]> bytes = remote.queue(QueueSpec.named(q), Codec.bytes()).block(T);
+        String pretty = "{\n  \"pretty\": \"caf\u00e9 \u2028 \uD83D\uDE00\"\n}\r\n";
+        byte[] image = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, (byte) 0xff};
+        bytes.send(OutboundMessage.of(pretty.getBytes(StandardCharsets.UTF_8)).header("reason", "bad data = \"x\"")
+                .key("k 1").priority(4)).block(T);
+        bytes.send(OutboundMessage.of(image)).block(T);
+        bytes.send(OutboundMessage.of(new byte[0])).block(T);
+        tools.jackson.databind.json.JsonMapper json = tools.jackson.databind.json.JsonMapper.builder().build();
+
+        Cli.Result peek = admin("peek", q, "--format", "json");
+        assertThat(peek.code()).as(peek.toString()).isZero();
+        // standard output holds the JSON lines only: the count goes to standard error
+        assertThat(peek.err()).contains("# 3 message(s) shown, none leased");
+        List<tools.jackson.databind.JsonNode> peeked = peek.out().lines().map(json::readTree).toList();
+        assertThat(peeked).hasSize(3);
+
+        Cli.Result consumed = admin("consume", q, "--count", "3", "--format", "json", "--verbose");
+        assertThat(consumed.code()).as(consumed.toString()).isZero();
+        assertThat(consumed.err()).contains("# 3 message(s) acked");
+        List<tools.jackson.databind.JsonNode> lines = consumed.out().lines().map(json::readTree).toList();
+        assertThat(lines).hasSize(3);
+        for (List<tools.jackson.databind.JsonNode> nodes : List.of(peeked, lines)) {
+            tools.jackson.databind.JsonNode first = nodes.get(0);
+            assertThat(first.get("queue").stringValue()).isEqualTo(q);
+            assertThat(first.get("key").stringValue()).isEqualTo("k 1");
+            assertThat(first.get("priority").asInt()).isEqualTo(4);
+            assertThat(first.get("headers").get("reason").stringValue()).isEqualTo("bad data = \"x\"");
+            assertThat(first.get("encoding").stringValue()).isEqualTo("text");
+            assertThat(first.get("payload").stringValue()).isEqualTo(pretty);
+            assertThat(nodes.get(1).get("encoding").stringValue()).isEqualTo("base64");
+            assertThat(java.util.Base64.getDecoder().decode(nodes.get(1).get("payload").stringValue()))
+                    .isEqualTo(image);
+            assertThat(nodes.get(1).get("key").isNull()).isTrue();
+            assertThat(nodes.get(2).get("payload").stringValue()).isEmpty();
+            assertThat(nodes.get(2).get("encoding").stringValue()).isEqualTo("text");
+            assertThat(nodes).extracting(n -> n.get("id").asLong()).doesNotHaveDuplicates();
+        }
+        assertThat(lines).extracting(n -> n.get("delivery").asInt()).containsOnly(1);
+        assertThat(peeked).allMatch(n -> !n.has("delivery"));
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(stats(q).acked()).isEqualTo(3));
+
+        Cli.Result send = admin("send", q, "--format", "json", "{}");
+        assertThat(send.code()).as(send.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(send.err()).contains("--format json is an output format of consume and peek");
     }
 
     @Test
