@@ -1,16 +1,18 @@
 package dev.rill.server;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Arrays;
 
 /**
  * The lines of {@code rill send}'s standard input, one message each: UTF-8 text, lines ended by LF or CRLF.
@@ -18,51 +20,86 @@ import java.nio.file.Path;
  * <p>Input that is not UTF-8 text is an error naming the line, not text with U+FFFD where the bytes were (a binary
  * file was sent as messages that no longer held its bytes). Each line is decoded on its own, so the lines before a bad
  * one are all read (and sent) and none after it.
+ *
+ * <p>Memory: a line is at most {@link #maxLineBytes(long)} bytes, a sixteenth of the heap (at most 256 MiB), and the
+ * lines read but not answered yet ({@link #answered()}) hold at most that many bytes together: the next line is handed
+ * on only once the answers made room for it (the client sends up to 256 messages ahead). With the limit at 256 MiB
+ * whatever the heap, {@code -Xmx256m} ran out of memory on a 48 MiB line, and on ten lines of 30 MiB read ahead.
  */
 final class InputLines {
 
+    /** The longest line whatever the heap: no server accepts a larger message ({@code --max-frame-size}). */
+    static final int MAX_LINE_BYTES = 256 << 20;
+
+    /** A line buffer grown above this is dropped once its line is read, not kept for the lines after it. */
+    private static final int KEPT_BUFFER_BYTES = 1 << 20;
+
     private final InputStream in;
     private final byte[] buffer = new byte[64 * 1024];
-    private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+    private byte[] line = new byte[8 * 1024];
+    private int length;
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final CharBuffer discard = CharBuffer.allocate(8 * 1024);
     private int position;
     private int limit;
     private long number;
 
-    /**
-     * The longest line read: no server accepts a larger message ({@code --max-frame-size} is at most 256 MiB). A file
-     * without line breaks ({@code rill send q < image.bin}, {@code < /dev/zero}) was read whole into memory, to an
-     * OutOfMemoryError and its stack trace.
-     */
-    static final int MAX_LINE_BYTES = 256 << 20;
-
     private final int maxLineBytes;
+    private final long heapBytes;
+    /** Bytes of the lines handed on and not answered yet, oldest first; guarded by {@code this}. */
+    private final ArrayDeque<Integer> unanswered = new ArrayDeque<>();
+    private long unansweredBytes;
+    private boolean closed;
 
     /**
+     * Reads with the limit of this JVM's heap ({@link #maxLineBytes(long)} of {@link Runtime#maxMemory()}).
+     *
      * @param in the input; not closed here
      */
     InputLines(InputStream in) {
-        this(in, MAX_LINE_BYTES);
+        this(in, Runtime.getRuntime().maxMemory());
     }
 
     /**
      * @param in the input; not closed here
-     * @param maxLineBytes the longest line accepted (a longer one is a usage error)
+     * @param heapBytes the heap the limit is derived from ({@link #maxLineBytes(long)})
      */
-    InputLines(InputStream in, int maxLineBytes) {
+    InputLines(InputStream in, long heapBytes) {
         this.in = in;
-        this.maxLineBytes = maxLineBytes;
+        this.heapBytes = heapBytes;
+        this.maxLineBytes = maxLineBytes(heapBytes);
     }
 
     /**
-     * Reads the next line.
+     * The longest line a JVM with this heap reads: a sixteenth of it, at most {@link #MAX_LINE_BYTES}. A line is held
+     * as its bytes while read (up to one and a half times its length as the buffer grows), as a {@code String} (twice
+     * its length when it holds a character beyond U+00FF), and as the message's encoded bytes, and the lines waiting
+     * for their answers hold as much again; the heap's regions fragment under objects this large. An eighth still ran
+     * out of memory under {@code -Xmx32m} on lines at the limit; a sixteenth sent them, ASCII or not, from
+     * {@code -Xmx32m} to {@code -Xmx256m}. {@code -Xmx256m}: 16 MiB; from {@code -Xmx4g} on: 256 MiB.
      *
-     * @return the line without its terminator, or null at the end of the input
-     * @throws CliException (exit code 2) when the line is not UTF-8 text, (exit code 1) when the input cannot be read
+     * @param heapBytes the heap, {@link Runtime#maxMemory()} ({@code Long.MAX_VALUE} when unbounded)
+     * @return the limit in bytes, at least 1
+     */
+    static int maxLineBytes(long heapBytes) {
+        return (int) Math.max(1, Math.min(MAX_LINE_BYTES, heapBytes / 16));
+    }
+
+    /** @return the longest line read, in bytes */
+    int maxLineBytes() {
+        return maxLineBytes;
+    }
+
+    /**
+     * Reads the next line, once the lines before it that are not answered yet leave room for it.
+     *
+     * @return the line without its terminator, or null at the end of the input (or once {@link #close()}d)
+     * @throws CliException (exit code 2) when the line is not UTF-8 text or longer than {@link #maxLineBytes()},
+     *     (exit code 1) when the input cannot be read
      */
     String next() {
-        line.reset();
+        length = 0;
         boolean any = false;
         while (true) {
             if (position == limit) {
@@ -88,27 +125,119 @@ final class InputLines {
             while (end < limit && buffer[end] != '\n') {
                 end++;
             }
-            if (line.size() + (end - position) > maxLineBytes + 1L) { // + 1: a CR before the LF
-                throw new CliException(ExitCodes.USAGE, "line " + (number + 1) + " of standard input is longer than "
-                        + maxLineBytes + " bytes, more than any server accepts in a message (binary input? rill send"
-                        + " sends text, one message per line)");
-            }
-            line.write(buffer, position, end - position);
+            append(end - position);
             if (end < limit) {
                 position = end + 1;
                 break;
             }
             position = limit;
         }
-        number++;
-        byte[] bytes = line.toByteArray();
-        int length = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
-        try {
-            return utf8.decode(ByteBuffer.wrap(bytes, 0, length)).toString();
-        } catch (CharacterCodingException e) {
-            throw new CliException(ExitCodes.USAGE, "line " + number + " of standard input is not UTF-8 text (rill"
-                    + " send sends text, one message per line)");
+        int bytes = length > 0 && line[length - 1] == '\r' ? length - 1 : length;
+        if (bytes > maxLineBytes) {
+            throw tooLong(); // the byte allowed for a CR was not one
         }
+        number++;
+        String text = decode(bytes);
+        if (line.length > KEPT_BUFFER_BYTES) {
+            line = new byte[8 * 1024];
+        }
+        return waitForRoom(bytes) ? text : null;
+    }
+
+    /** Copies {@code n} bytes of the buffer at {@code position} to the line, growing it up to the limit. */
+    private void append(int n) {
+        if (length + (long) n > maxLineBytes + 1L) { // + 1: a CR before the LF
+            throw tooLong();
+        }
+        if (length + n > line.length) {
+            line = Arrays.copyOf(line, (int) Math.min(maxLineBytes + 1L,
+                    Math.max(length + (long) n, 2L * line.length)));
+        }
+        System.arraycopy(buffer, position, line, length, n);
+        length += n;
+    }
+
+    private CliException tooLong() {
+        String limitText = maxLineBytes + " bytes (" + size(maxLineBytes) + ")";
+        String why = maxLineBytes == MAX_LINE_BYTES ? ", more than any server accepts in a message"
+                : ", the longest message this JVM's heap (" + size(heapBytes) + ", -Xmx) holds safely: a"
+                        + " larger heap takes longer lines (JAVA_OPTS=-Xmx4g: up to 256 MiB)";
+        return new CliException(ExitCodes.USAGE, "line " + (number + 1) + " of standard input is longer than "
+                + limitText + why + " (binary input? rill send sends text, one message per line)");
+    }
+
+    /** Checks the line is UTF-8 (through a small buffer: no second copy of it) and makes its String. */
+    private String decode(int bytes) {
+        ByteBuffer src = ByteBuffer.wrap(line, 0, bytes);
+        utf8.reset();
+        CoderResult r;
+        do {
+            discard.clear();
+            r = utf8.decode(src, discard, true);
+            if (r.isError()) {
+                throw new CliException(ExitCodes.USAGE, "line " + number + " of standard input is not UTF-8 text"
+                        + " (rill send sends text, one message per line)");
+            }
+        } while (r.isOverflow());
+        do {
+            discard.clear();
+        } while (utf8.flush(discard).isOverflow());
+        return new String(line, 0, bytes, StandardCharsets.UTF_8);
+    }
+
+    /** @return a size in KiB below 1 MiB, else in MiB, e.g. {@code 512 KiB}, {@code 32 MiB}, {@code 1.5 MiB} */
+    static String size(long bytes) {
+        boolean kib = bytes < 1 << 20;
+        double v = bytes / (double) (kib ? 1 << 10 : 1 << 20);
+        return (v == Math.rint(v) ? Long.toString((long) v) : String.format(java.util.Locale.ROOT, "%.1f", v))
+                + (kib ? " KiB" : " MiB");
+    }
+
+    /**
+     * Counts a line as handed on, waiting first while the lines not answered yet leave no room for it.
+     *
+     * @return false when {@link #close()}d while waiting
+     */
+    private synchronized boolean waitForRoom(int bytes) {
+        boolean interrupted = false;
+        try {
+            while (!closed && unansweredBytes > 0 && unansweredBytes + bytes > maxLineBytes) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true; // a cancelled read (boundedElastic): end, as close() does
+                    closed = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (closed) {
+            return false;
+        }
+        unanswered.add(bytes);
+        unansweredBytes += bytes;
+        return true;
+    }
+
+    /**
+     * Tells that the oldest line handed on and not answered yet was answered (answers come in order): the room it
+     * held goes to the next lines. Never blocks (called on the connection's thread).
+     */
+    synchronized void answered() {
+        Integer bytes = unanswered.poll();
+        if (bytes != null) {
+            unansweredBytes -= bytes;
+            notifyAll();
+        }
+    }
+
+    /** Ends a wait for room: {@link #next()} returns null. Never blocks. */
+    synchronized void close() {
+        closed = true;
+        notifyAll();
     }
 
     /**

@@ -126,10 +126,12 @@ final class SendCommand implements Callable<Integer> {
         ReactiveBroker broker = null;
         AtomicLong taken = new AtomicLong();
         AtomicLong sent = new AtomicLong();
+        // the lines read and not answered yet hold at most the longest line's bytes together (heap-bounded)
+        InputLines input = fromInput ? new InputLines(root.in) : null;
         try {
             broker = conn.connect();
             ReactiveQueue<String> q = queueOptions.open(conn, broker, queue, format.codec());
-            Flux<String> payloads = payloads();
+            Flux<String> payloads = payloads(input);
             Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> {
                 if (fromInput) {
                     // a bad line ends the stream here, before it is handed to the client: nothing after it goes
@@ -152,6 +154,9 @@ final class SendCommand implements Callable<Integer> {
             try {
                 q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
                     unanswered.poll();
+                    if (input != null) {
+                        input.answered();
+                    }
                     sent.incrementAndGet();
                     if (r.duplicate()) {
                         duplicates.incrementAndGet();
@@ -186,6 +191,9 @@ final class SendCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         } finally {
+            if (input != null) {
+                input.close(); // a read waiting for room ends (its stream was cancelled)
+            }
             if (broker != null) {
                 broker.close().block(conn.timeout);
             }
@@ -285,7 +293,7 @@ final class SendCommand implements Callable<Integer> {
         return m;
     }
 
-    private Flux<String> payloads() {
+    private Flux<String> payloads(InputLines input) {
         if (messages != null && !messages.isEmpty()) {
             if (count == null) {
                 return Flux.fromIterable(messages);
@@ -293,10 +301,9 @@ final class SendCommand implements Callable<Integer> {
             return Flux.fromIterable(messages).repeat().take(count);
         }
         // standard input stays open: it is not ours to close
-        Flux<String> lines = Flux.defer(() -> {
-            InputLines input = new InputLines(root.in);
-            return Flux.fromStream(Stream.generate(input::next).takeWhile(l -> l != null));
-        }).subscribeOn(Schedulers.boundedElastic());
+        // read on a thread that may block: on standard input, and while the lines not answered yet leave no room
+        Flux<String> lines = Flux.defer(() -> Flux.fromStream(Stream.generate(input::next).takeWhile(l -> l != null)))
+                .subscribeOn(Schedulers.boundedElastic());
         return count == null ? lines : lines.take(count);
     }
 }

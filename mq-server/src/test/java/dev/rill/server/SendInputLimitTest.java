@@ -1,0 +1,182 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.RillServer;
+import dev.rill.netty.ServerOptions;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The input limits of {@code rill send}: a line is at most a sixteenth of the heap (256 MiB whatever the heap before:
+ * {@code -Xmx256m} ran out of memory on a 48 MiB line), and the lines read ahead of their answers hold at most that
+ * much together (ten lines of 30 MiB ran out of memory under {@code -Xmx256m}, where one passed).
+ */
+@org.junit.jupiter.api.Timeout(180)
+class SendInputLimitTest {
+
+    private static final Duration T = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theLongestLineIsASixteenthOfTheHeapAtMost256MiB() {
+        assertThat(InputLines.maxLineBytes(256L << 20)).isEqualTo(16 << 20);
+        assertThat(InputLines.maxLineBytes(64L << 20)).isEqualTo(4 << 20);
+        assertThat(InputLines.maxLineBytes(2L << 30)).isEqualTo(128 << 20);
+        assertThat(InputLines.maxLineBytes(4L << 30)).isEqualTo(256 << 20);
+        assertThat(InputLines.maxLineBytes(24L << 30)).isEqualTo(InputLines.MAX_LINE_BYTES);
+        assertThat(InputLines.maxLineBytes(Long.MAX_VALUE)).isEqualTo(InputLines.MAX_LINE_BYTES);
+        assertThat(InputLines.maxLineBytes(4)).isEqualTo(1);
+        assertThat(InputLines.size(32 << 20)).isEqualTo("32 MiB");
+        assertThat(InputLines.size(3 << 19)).isEqualTo("1.5 MiB");
+        assertThat(InputLines.size(8 << 10)).isEqualTo("8 KiB");
+    }
+
+    @Test
+    void aLineLongerThanTheLimitIsAUsageErrorNamingTheLineAndTheHeap() {
+        byte[] input = ("ok\n" + "x".repeat(8 * 1024 + 1) + "\n").getBytes(StandardCharsets.US_ASCII);
+        InputLines lines = new InputLines(new ByteArrayInputStream(input), 128 * 1024);
+        assertThat(lines.maxLineBytes()).isEqualTo(8 * 1024);
+        assertThat(lines.next()).isEqualTo("ok");
+        assertThatThrownBy(lines::next).isInstanceOfSatisfying(CliException.class, e -> {
+            assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE);
+            assertThat(e.getMessage()).isEqualTo("line 2 of standard input is longer than 8192 bytes (8 KiB), the"
+                    + " longest message this JVM's heap (128 KiB, -Xmx) holds safely: a larger heap takes longer lines"
+                    + " (JAVA_OPTS=-Xmx4g: up to 256 MiB) (binary input? rill send sends text, one message per line)");
+        });
+        // exactly the limit, and the limit with a CR before its LF, are read
+        byte[] atLimit = ("y".repeat(8 * 1024) + "\r\n" + "z".repeat(8 * 1024)).getBytes(StandardCharsets.US_ASCII);
+        InputLines exact = new InputLines(new ByteArrayInputStream(atLimit), 128 * 1024);
+        assertThat(exact.next()).hasSize(8 * 1024).doesNotContain("\r");
+        exact.answered();
+        assertThat(exact.next()).hasSize(8 * 1024);
+    }
+
+    /** The reader hands on the next line only once the answers to the lines before it make room for it. */
+    @Test
+    void linesReadAheadOfTheirAnswersHoldAtMostTheLimitTogether() throws Exception {
+        // limit 10 bytes: "aaaa" and "bbbb" go on at once, "cccc" waits for an answer, "dddddddddd" for both
+        byte[] input = "aaaa\nbbbb\ncccc\ndddddddddd\neeee\n".getBytes(StandardCharsets.US_ASCII);
+        InputLines lines = new InputLines(new ByteArrayInputStream(input), 160);
+        assertThat(lines.next()).isEqualTo("aaaa");
+        assertThat(lines.next()).isEqualTo("bbbb");
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        CompletableFuture<String> third = CompletableFuture.supplyAsync(() -> {
+            reader.set(Thread.currentThread());
+            return lines.next();
+        });
+        await().atMost(T).until(() -> reader.get() != null && reader.get().getState() == Thread.State.WAITING);
+        assertThat(third).isNotDone();
+        lines.answered(); // aaaa
+        assertThat(third.get(30, TimeUnit.SECONDS)).isEqualTo("cccc");
+
+        reader.set(null);
+        CompletableFuture<String> fourth = CompletableFuture.supplyAsync(() -> {
+            reader.set(Thread.currentThread());
+            return lines.next();
+        });
+        await().atMost(T).until(() -> reader.get() != null && reader.get().getState() == Thread.State.WAITING);
+        lines.answered(); // bbbb: cccc still holds 4 of the 10 bytes
+        await().atMost(T).until(() -> reader.get().getState() == Thread.State.WAITING);
+        assertThat(fourth).isNotDone();
+        lines.answered(); // cccc: nothing unanswered, a line of the whole limit goes
+        assertThat(fourth.get(30, TimeUnit.SECONDS)).isEqualTo("dddddddddd");
+
+        // a command that ends (an error, Ctrl-C) releases a reader waiting for room: the stream ends
+        CompletableFuture<String> fifth = CompletableFuture.supplyAsync(lines::next);
+        lines.close();
+        assertThat(fifth.get(30, TimeUnit.SECONDS)).isNull();
+    }
+
+    /**
+     * {@code rill send} in a JVM of 64 MiB (limit 4 MiB): twelve lines at the limit, 48 MiB in all, are sent, and a
+     * line of 20 MiB without a line break ends the command with exit code 2 and the limit (it was read towards
+     * 256 MiB, to an OutOfMemoryError and its stack trace, exit code 1).
+     */
+    @Test
+    void underASmallHeapLongLinesAreSentOneAfterAnotherAndALongerOneIsRefusedBeforeTheHeapRunsOut()
+            throws Exception {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0).maxFrameSize(16 << 20), T);
+        try {
+            String url = "rill://127.0.0.1:" + server.port();
+            server.broker().queue(QueueSpec.named("big"), Codec.bytes()).block(T);
+            byte[] line = new byte[(4 << 20) + 1]; // with its LF
+            Arrays.fill(line, (byte) 'a');
+            line[line.length - 1] = '\n';
+            Run many = send(url, out -> {
+                for (int i = 0; i < 12; i++) {
+                    out.write(line);
+                }
+            });
+            assertThat(many.code).as(many.toString()).isZero();
+            assertThat(many.out).contains("sent 12 message(s) to big");
+            assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(12);
+            assertThat(server.broker().purge("big").block(T)).isEqualTo(12);
+
+            byte[] chunk = new byte[1 << 20];
+            Arrays.fill(chunk, (byte) 'z');
+            Run tooLong = send(url, out -> {
+                out.write("first\n".getBytes(StandardCharsets.US_ASCII));
+                for (int i = 0; i < 20; i++) {
+                    out.write(chunk);
+                }
+            });
+            assertThat(tooLong.code).as(tooLong.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(tooLong.err).contains("rill send: line 2 of standard input is longer than 4194304 bytes (4 MiB),"
+                    + " the longest message this JVM's heap (64 MiB, -Xmx) holds safely")
+                    .contains("the 1 message(s) before it were sent to big, none after it")
+                    .doesNotContain("OutOfMemoryError");
+            assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(1);
+        } finally {
+            server.disposeNow(T);
+        }
+    }
+
+    private interface Input {
+        void write(OutputStream out) throws IOException;
+    }
+
+    private record Run(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    private Run send(String url, Input input) throws Exception {
+        Path out = Files.createTempFile(dir, "send", ".out");
+        Path err = Files.createTempFile(dir, "send", ".err");
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m",
+                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "send", "big", "--url", url);
+        Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        try {
+            try (OutputStream stdin = p.getOutputStream()) {
+                input.write(stdin);
+            } catch (IOException e) {
+                // the command stopped reading (the refused line): the rest of the input is not wanted
+            }
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("rill send ended").isTrue();
+            return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+}
