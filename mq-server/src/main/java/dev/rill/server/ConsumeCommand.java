@@ -81,7 +81,7 @@ final class ConsumeCommand implements Callable<Integer> {
                     + " With --print, which holds every message it prints, it ends after N.")
     Integer maxUnacked;
 
-    @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key and headers before the payload"
+    @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key, priority and headers before the payload"
             + " (text and base64; header values and keys with spaces, quotes or other special characters are written as"
             + " JSON strings), and the number handled at the end (with json: on standard error).")
     boolean verbose;

@@ -45,11 +45,13 @@ final class ExitCodes {
     static Map<String, String> descriptions() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put(" 0", "success");
-        m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: the broker did not close"
-                + " within --shutdown-grace; consume: standard output closed)");
+        m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: cannot listen or open"
+                + " --data-dir, or the broker did not close within --shutdown-grace; consume: standard output closed,"
+                + " or a payload that --format text cannot print)");
         m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file; send: standard"
-                + " input closed or not UTF-8 text)");
-        m.put(" 3", "server unreachable, connection/TLS failure, or no answer in time");
+                + " input closed, or a line of it not UTF-8 text, not base64 or too long)");
+        m.put(" 3", "server unreachable, connection lost, TLS failure, or no answer in time (consume: the server"
+                + " is shutting down)");
         m.put(" 4", "authentication failed or permission denied");
         m.put(" 5", "unknown queue");
         m.put(" 6", "refused by the server (invalid argument, queue has other settings, queue full, server too old)");

@@ -31,7 +31,8 @@ final class PeekCommand implements Callable<Integer> {
     String queue;
 
     @Option(names = {"-m", "--max"}, paramLabel = "N", defaultValue = "20",
-            description = "Show at most N messages. Default: ${DEFAULT-VALUE}.")
+            description = "Show at most N messages (fewer when they do not fit one answer of the server's"
+                    + " --max-frame-size). Default: ${DEFAULT-VALUE}.")
     int max;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",

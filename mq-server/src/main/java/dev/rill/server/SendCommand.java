@@ -29,7 +29,7 @@ import reactor.core.scheduler.Schedulers;
 /** {@code rill send}: sends messages from the arguments or from standard input. */
 @Command(name = "send", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Sends messages to a queue: the MESSAGE arguments, or else one message per line of standard"
-                + " input.", "In messages, keys and dedup ids, {n} stands for the message's number (1, 2, ...)."},
+                + " input (UTF-8, LF or CRLF; a line is at most a sixteenth of the JVM's heap, 256 MiB at most).", "In messages, keys and dedup ids, {n} stands for the message's number (1, 2, ...)."},
         footer = {"%nExamples:", "  rill send orders 'hello' 'world'",
                 "  rill send orders --count 1000 --rate 200 'order {n}'",
                 "  cat lines.txt | rill send orders --create"})

@@ -73,7 +73,8 @@ final class ServeCommand implements Callable<Integer> {
     Path tlsCa;
 
     @Option(names = "--metrics-port", paramLabel = "PORT",
-            description = "Serve Prometheus metrics at http://METRICS-BIND:PORT/metrics (0: chosen by the OS).")
+            description = "Serve Prometheus metrics at http://METRICS-BIND:PORT/metrics (0: chosen by the OS)."
+                    + " Default: no metrics endpoint.")
     Integer metricsPort;
 
     @Option(names = "--metrics-bind", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",

@@ -702,6 +702,24 @@ class ClientCommandsTest {
         assertThat(Cli.run("--version").out()).startsWith("rill ");
     }
 
+    /** What the help pages said differed from what the commands do. */
+    @Test
+    void helpPagesSayWhatTheCommandsDo() {
+        String consume = Cli.run("consume", "--help").out().replaceAll("\\s+", " ");
+        // exit 1 for a payload --format text cannot print (the help named only a closed standard output)
+        assertThat(consume).contains("consume: standard output closed, or a payload that --format text cannot print")
+                .contains("Print id, delivery count, key, priority and headers");
+        String send = Cli.run("send", "--help").out().replaceAll("\\s+", " ");
+        assertThat(send).contains("send: standard input closed, or a line of it not UTF-8 text, not base64 or too long")
+                .contains("a line is at most a sixteenth of the JVM's heap");
+        // without --metrics-port there is no endpoint: the help gave no default
+        assertThat(Cli.run("serve", "--help").out().replaceAll("\\s+", " "))
+                .contains("--metrics-port=PORT Serve Prometheus metrics").contains("Default: no metrics endpoint.");
+        // the server answers a peek with the messages that fit one frame
+        assertThat(Cli.run("peek", "--help").out().replaceAll("\\s+", " "))
+                .contains("fewer when they do not fit one answer of the server's --max-frame-size");
+    }
+
     /**
      * Help pages read as sentences: no option followed by its own name as a word ("send --messages messages",
      * "--consumers consumers"), no word twice in a row, no URL cut in two by the wrapping ("rill:" at a line's end,
