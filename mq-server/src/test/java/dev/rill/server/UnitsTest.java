@@ -22,7 +22,8 @@ class UnitsTest {
 
     @Test
     void standardInputWithoutLineBreaksEndsAtTheLongestLineInsteadOfFillingTheHeap() {
-        // /dev/zero, or a binary file: read whole into memory, to an OutOfMemoryError
+        // /dev/zero, or a binary file: read whole into memory, to an OutOfMemoryError (the limit: a sixteenth of the
+        // heap given)
         java.io.InputStream endless = new java.io.InputStream() {
             @Override
             public int read() {
@@ -36,11 +37,11 @@ class UnitsTest {
             }
         };
         InputLines lines = new InputLines(new java.io.ByteArrayInputStream(
-                ("x".repeat(1000) + "\r\n" + "y".repeat(1002) + "\n").getBytes(StandardCharsets.UTF_8)), 1000);
+                ("x".repeat(1000) + "\r\n" + "y".repeat(1002) + "\n").getBytes(StandardCharsets.UTF_8)), 16 * 1000);
         assertThat(lines.next()).hasSize(1000);
         assertThatThrownBy(lines::next).isInstanceOf(CliException.class)
                 .hasMessageStartingWith("line 2 of standard input is longer than 1000 bytes");
-        assertThatThrownBy(() -> new InputLines(endless, 100_000).next()).isInstanceOf(CliException.class)
+        assertThatThrownBy(() -> new InputLines(endless, 16 * 100_000).next()).isInstanceOf(CliException.class)
                 .hasMessageContaining("line 1 of standard input is longer than 100000 bytes")
                 .extracting(e -> ((CliException) e).exitCode()).isEqualTo(ExitCodes.USAGE);
         assertThat(InputLines.MAX_LINE_BYTES).isEqualTo(256 << 20); // the largest --max-frame-size
