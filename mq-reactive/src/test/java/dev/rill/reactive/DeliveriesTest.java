@@ -162,4 +162,91 @@ class DeliveriesTest {
         assertThat(kept.calls).isEmpty();
         assertThat(dropped.calls).containsExactly("release", "released");
     }
+
+    private static Recording releasable() {
+        Recording d = new Recording();
+        d.release = () -> Mono.fromRunnable(() -> d.calls.add("released"));
+        return d;
+    }
+
+    @Test
+    void releasesTheDeliveriesDroppedCollectionsMapsTuplesAndOptionalsHoldAtAnyDepth() {
+        Recording inList = releasable();
+        Recording inNested = releasable();
+        Recording key = releasable();
+        Recording value = releasable();
+        Recording inTuple = releasable();
+        Recording inOptional = releasable();
+        Deliveries.releaseDiscardedDeliveries(List.of(inList, "a payload", List.of(java.util.Set.of(inNested))));
+        Deliveries.releaseDiscardedDeliveries(java.util.Map.of(key, List.of(value)));
+        Deliveries.releaseDiscardedDeliveries(reactor.util.function.Tuples.of(1, inTuple));
+        Deliveries.releaseDiscardedDeliveries(java.util.Optional.of(List.of(inOptional)));
+        for (Recording d : List.of(inList, inNested, key, value, inTuple, inOptional)) {
+            assertThat(d.calls).containsExactly("release", "released");
+        }
+    }
+
+    @Test
+    void releasesADeliveryHeldTwiceInOneDropOnce() {
+        Recording twice = releasable();
+        List<Object> cyclic = new java.util.ArrayList<>();
+        cyclic.add(twice);
+        cyclic.add(List.of(twice));
+        cyclic.add(cyclic); // a list holding itself is walked once
+        Deliveries.releaseDiscardedDeliveries(cyclic);
+        assertThat(twice.calls).containsExactly("release", "released");
+    }
+
+    @Test
+    void looksIntoNothingElse() {
+        Recording inIterable = releasable();
+        Recording inArray = releasable();
+        Iterable<Recording> lazy = () -> List.of(inIterable).iterator(); // may be endless or blocking: not walked
+        Deliveries.releaseDiscardedDeliveries(lazy);
+        Deliveries.releaseDiscardedDeliveries(new Object[] {inArray});
+        Deliveries.releaseDiscardedDeliveries(Flux.just(inIterable));
+        Deliveries.releaseDiscardedDeliveries(null);
+        assertThat(inIterable.calls).isEmpty();
+        assertThat(inArray.calls).isEmpty();
+    }
+
+    @Test
+    void aCollectionThatCannotBeWalkedIsLoggedNotThrown() {
+        Recording before = releasable();
+        java.util.Collection<Object> broken = new java.util.AbstractList<>() {
+            @Override
+            public Object get(int index) {
+                if (index == 1) {
+                    throw new IllegalStateException("broken collection");
+                }
+                return before;
+            }
+
+            @Override
+            public int size() {
+                return 2;
+            }
+        };
+        try (JulCapture log = new JulCapture(Deliveries.class.getName())) {
+            assertThatCode(() -> Deliveries.releaseDiscardedDeliveries(List.of(broken))).doesNotThrowAnyException();
+            assertThat(log.records()).singleElement().satisfies(r -> {
+                assertThat(r.getLevel()).isEqualTo(Level.WARNING);
+                assertThat(r.getThrown()).hasMessage("broken collection");
+            });
+        }
+        assertThat(before.calls).containsExactly("release", "released"); // what was read before the failure
+    }
+
+    @Test
+    void theTransformerLooksIntoDroppedListsAndReleasesEachDeliveryOncePerSubscription() {
+        Recording a = new Recording();
+        a.release = () -> Mono.never(); // as over the network: not settled until the server answers
+        Recording b = releasable();
+        Flux.<Object>just(a, List.of(a, b), java.util.Map.of("k", List.of(b)))
+                .filter(o -> false)
+                .transform(Deliveries.releasingDiscarded())
+                .blockLast(Duration.ofSeconds(30));
+        assertThat(a.calls).containsExactly("release");
+        assertThat(b.calls).containsExactly("release", "released");
+    }
 }

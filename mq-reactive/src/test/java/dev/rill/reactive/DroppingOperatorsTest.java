@@ -12,6 +12,7 @@ import java.util.function.Function;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -53,6 +54,91 @@ class DroppingOperatorsTest {
                 chain("publishOn's queue on cancel", f -> f.publishOn(Schedulers.immediate(), 8)),
                 chain("concatMap's prefetched sources on cancel", f -> f.concatMap(Mono::just, 8)),
                 chain("skip", f -> f.skip(3)));
+    }
+
+    /**
+     * Chains whose operators drop whole collections of deliveries on cancel: the lists of {@code buffer} or
+     * {@code bufferTimeout} waiting in the queue of {@code publishOn}, {@code concatMap} or {@code flatMapIterable},
+     * lists of lists, and the tuples of {@code zipWith}. Each emits one element holding m0 to m2 (a list, a tuple's
+     * first) and drops the other 7 deliveries (the partial last list of {@code buffer} element by element).
+     */
+    static Stream<Arguments> collectionDroppingChains() {
+        return Stream.of(
+                held("buffer's lists in publishOn's queue", f -> f.buffer(3).publishOn(Schedulers.immediate(), 8)),
+                held("buffer's lists in concatMap's queue", f -> f.buffer(3).concatMap(Mono::just, 8)),
+                held("bufferTimeout's lists in limitRate's queue", f -> f.bufferTimeout(3, Duration.ofMinutes(1),
+                        VirtualTimeScheduler.create()).limitRate(8)), // a timer that never fires
+                held("flatMapIterable's queue of lists", f -> f.buffer(3).flatMapIterable(l -> l).buffer(3)),
+                held("lists of lists", f -> f.buffer(3).buffer(1).publishOn(Schedulers.immediate(), 8)),
+                held("zipWith's tuples in publishOn's queue", f -> f.buffer(3)
+                        .zipWith(Flux.range(0, 100)).publishOn(Schedulers.immediate(), 8)));
+    }
+
+    private static Arguments held(String name, Function<Flux<Delivery<String>>, Flux<?>> ops) {
+        return Arguments.of(name, ops);
+    }
+
+    /** The deliveries {@code o} is or holds (in lists, lists of lists, tuples), for the tests to ack. */
+    private static List<Delivery<String>> deliveriesIn(Object o) {
+        List<Delivery<String>> out = new java.util.ArrayList<>();
+        if (o instanceof Delivery<?> d) {
+            @SuppressWarnings("unchecked")
+            Delivery<String> ds = (Delivery<String>) d;
+            out.add(ds);
+        } else if (o instanceof Iterable<?> it) {
+            it.forEach(x -> out.addAll(deliveriesIn(x)));
+        }
+        return out;
+    }
+
+    /** Subscribes through {@code ops} (ending with {@code hook} when given), takes one element, cancels, acks it. */
+    private void takeOneAndCancel(ReactiveQueue<String> q, Function<Flux<Delivery<String>>, Flux<?>> ops,
+            Function<Flux<?>, Flux<?>> hook) {
+        List<Object> got = new CopyOnWriteArrayList<>();
+        BaseSubscriber<Object> consumer = new BaseSubscriber<>() {
+            @Override
+            protected void hookOnSubscribe(Subscription subscription) {
+                // asks below
+            }
+
+            @Override
+            protected void hookOnNext(Object o) {
+                got.add(o);
+            }
+        };
+        Flux<?> f = ops.apply(q.receive());
+        (hook == null ? f : hook.apply(f)).subscribe(consumer);
+        consumer.request(1);
+        assertThat(got).hasSize(1);
+        consumer.cancel();
+        List<Delivery<String>> taken = deliveriesIn(got.get(0));
+        assertThat(taken).extracting(Delivery::payload).containsExactly("m0", "m1", "m2");
+        Flux.fromIterable(taken).concatMap(Delivery::ack).blockLast(TIMEOUT);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("collectionDroppingChains")
+    void deliveriesDroppedInsideCollectionsComeBackAtOnceWithTheHook(String name,
+            Function<Flux<Delivery<String>>, Flux<?>> ops) {
+        ReactiveQueue<String> plain = filled("plain");
+        takeOneAndCancel(plain, ops, null);
+        assertThat(stats(plain).inFlight()).as("dropped and still leased").isEqualTo(7);
+
+        ReactiveQueue<String> released = filled("released");
+        takeOneAndCancel(released, ops, f -> f.transform(Deliveries.releasingDiscarded()));
+        assertReleasedUncounted(released, 7);
+    }
+
+    private void assertReleasedUncounted(ReactiveQueue<String> q, int n) {
+        QueueStats s = stats(q);
+        assertThat(s.inFlight()).isZero(); // no virtual time passed
+        assertThat(s.ready()).isEqualTo(n);
+        assertThat(s.nacked()).isZero();
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(n))
+                        .map(Delivery::deliveryCount).distinct())
+                .expectNext(1) // released, not counted
+                .expectComplete()
+                .verify(TIMEOUT);
     }
 
     private static Arguments chain(String name, Function<Flux<Delivery<String>>, Flux<Delivery<String>>> ops) {
@@ -107,6 +193,145 @@ class DroppingOperatorsTest {
                 .expectNext(1) // released, not counted
                 .expectComplete()
                 .verify(TIMEOUT);
+    }
+
+    /**
+     * A Mono that collects into a map drops the map whole when cancelled; {@link Deliveries#releaseDiscardedDeliveries}
+     * (the hook for a {@code Mono}) gives back the deliveries it holds.
+     */
+    @Test
+    void aCollectedMapDroppedOnCancelIsGivenBack() {
+        ReactiveQueue<String> plain = filled("plain");
+        plain.receive().collectMap(d -> d.message().id()).subscribe().dispose();
+        assertThat(stats(plain).inFlight()).as("dropped and still leased").isEqualTo(10);
+
+        ReactiveQueue<String> released = filled("released");
+        released.receive().collectMap(d -> d.message().id())
+                .doOnDiscard(Object.class, Deliveries::releaseDiscardedDeliveries)
+                .subscribe()
+                .dispose();
+        assertReleasedUncounted(released, 10);
+    }
+
+    /**
+     * {@code buffer} keeps the last list it emitted on completion and drops its elements when cancelled, while
+     * that list waits in {@code publishOn}'s queue and is dropped whole: m9 reaches the hook twice. Here release()
+     * completes later (as over the network, where the delivery is settled once the server answers), so the
+     * delivery is not yet settled the second time: the hook still asks only once.
+     */
+    @Test
+    void aDeliveryDroppedTwiceIsReleasedOnce() {
+        ReactiveQueue<String> q = filled("twice");
+        java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases = new java.util.concurrent.ConcurrentHashMap<>();
+        Function<Flux<Delivery<String>>, Flux<?>> ops = f -> f.map(d -> (Delivery<String>) new SlowRelease(d, releases))
+                .buffer(3)
+                .publishOn(Schedulers.immediate(), 8);
+        List<Object> got = new CopyOnWriteArrayList<>();
+        BaseSubscriber<Object> consumer = new BaseSubscriber<>() {
+            @Override
+            protected void hookOnSubscribe(Subscription subscription) {
+                // asks below
+            }
+
+            @Override
+            protected void hookOnNext(Object o) {
+                got.add(o);
+            }
+        };
+        ops.apply(q.receive(ReceiveOptions.defaults().maxMessages(10)))
+                .transform(Deliveries.releasingDiscarded())
+                .subscribe(consumer);
+        consumer.request(1);
+        consumer.cancel();
+        Flux.fromIterable(deliveriesIn(got.get(0))).concatMap(Delivery::ack).blockLast(TIMEOUT);
+        vts.advanceTimeBy(Duration.ofSeconds(1));
+        assertThat(releases).hasSize(7).allSatisfy((id, n) -> assertThat(n).as("releases of #" + id).hasValue(1));
+        assertReleasedUncounted(q, 7);
+    }
+
+    /**
+     * A drop that is not one, pinned as documented: Reactor's {@code buffer} emits its last list on completion but
+     * keeps it, and drops its elements when cancelled during that emission, here by {@code take(4)} taking it. The
+     * hook then releases m9 though the subscriber holds it: its ack fails and the message is ready again.
+     */
+    @Test
+    void bufferDropsTheLastListItEmittedOnCompletionWhenTakeCancelsOnIt() {
+        ReactiveQueue<String> q = filled("quirk");
+        List<List<Delivery<String>>> lists = q.receive(ReceiveOptions.defaults().maxMessages(10))
+                .buffer(3)
+                .take(4)
+                .transform(Deliveries.releasingDiscarded())
+                .collectList()
+                .block(TIMEOUT);
+        assertThat(lists).hasSize(4);
+        Delivery<String> last = lists.get(3).get(0);
+        assertThat(last.payload()).isEqualTo("m9");
+        assertThat(last.isSettled()).as("released by the hook").isTrue();
+        StepVerifier.create(last.ack()).expectError(LeaseExpiredException.class).verify(TIMEOUT);
+        assertThat(stats(q).ready()).isEqualTo(1);
+    }
+
+    /** Forwards to a delivery; its release() is counted and completes a second (of virtual time) later. */
+    private final class SlowRelease implements Delivery<String> {
+        private final Delivery<String> d;
+        private final java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases;
+
+        SlowRelease(Delivery<String> d, java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases) {
+            this.d = d;
+            this.releases = releases;
+        }
+
+        @Override
+        public dev.rill.core.Message<String> message() {
+            return d.message();
+        }
+
+        @Override
+        public int deliveryCount() {
+            return d.deliveryCount();
+        }
+
+        @Override
+        public long deadline() {
+            return d.deadline();
+        }
+
+        @Override
+        public Mono<Void> ack() {
+            return d.ack();
+        }
+
+        @Override
+        public Mono<Void> nack() {
+            return d.nack();
+        }
+
+        @Override
+        public Mono<Void> nack(Duration delay) {
+            return d.nack(delay);
+        }
+
+        @Override
+        public Mono<Void> extend(Duration duration) {
+            return d.extend(duration);
+        }
+
+        @Override
+        public Mono<Void> reject(String reason) {
+            return d.reject(reason);
+        }
+
+        @Override
+        public Mono<Void> release() {
+            releases.computeIfAbsent(d.message().id(), id -> new java.util.concurrent.atomic.AtomicInteger())
+                    .incrementAndGet();
+            return d.release().delaySubscription(Duration.ofSeconds(1), vts);
+        }
+
+        @Override
+        public boolean isSettled() {
+            return d.isSettled();
+        }
     }
 
     private QueueStats stats(ReactiveQueue<String> q) {

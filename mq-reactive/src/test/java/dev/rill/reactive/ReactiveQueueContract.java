@@ -1058,6 +1058,38 @@ public abstract class ReactiveQueueContract {
     }
 
     @Test
+    void releasingDiscardedGivesBackDeliveriesDroppedInsideLists() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("released-lists"));
+        fill(q, 10);
+        AtomicLong arrived = new AtomicLong();
+        List<List<Delivery<String>>> taken = new CopyOnWriteArrayList<>();
+        Flux<List<Delivery<String>>> chain = q.receive()
+                .doOnNext(d -> arrived.incrementAndGet())
+                .buffer(3)
+                .publishOn(Schedulers.parallel(), 16)
+                .take(1)
+                .doOnNext(taken::add)
+                .transform(Deliveries.releasingDiscarded());
+        StepVerifier.create(chain, 0)
+                .then(() -> eventually(() -> assertThat(arrived).hasValue(10))) // 3 lists wait in publishOn's queue
+                .thenRequest(1)
+                .expectNextCount(1)
+                .expectComplete()
+                .verify(TIMEOUT);
+        Flux.fromIterable(taken.get(0)).concatMap(Delivery::ack).blockLast(TIMEOUT);
+        // no virtual time passes: the lists publishOn dropped (and buffer's open one) were looked into
+        eventually(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.inFlight()).isZero();
+            assertThat(s.ready()).isEqualTo(7);
+        });
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(7)).map(Delivery::deliveryCount))
+                .expectNext(1, 1, 1, 1, 1, 1, 1)
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
+    @Test
     void filterUnderMaxUnackedStallsUntilTheFilteredMessagesAreDeadLettered() {
         ReactiveQueue<String> q = queue(QueueSpec.named("filtered").maxDeliveries(2).deadLetterQueue("filtered.dlq"));
         fill(q, 6);
