@@ -51,6 +51,14 @@ public interface Delivery<T> {
      * Gives the message back for redelivery at once; its delivery count is kept, so a message that reached the
      * queue's {@code maxDeliveries} goes to the dead-letter queue instead.
      *
+     * <p>At once means ready again straight away, ahead of the messages sent after it (as SQS with a visibility
+     * timeout of 0): the next lease takes it, this stream's too. A stream that nacks what it receives (e.g.
+     * {@code receive().concatMap(d -> wanted(d) ? handle(d) : d.nack())}, {@code concatMap} leasing one at a time)
+     * gets the same message straight back, over and over, until {@code maxDeliveries} dead-letters it, or without
+     * end when the queue has no limit; a stream that leased ahead gets it back at its next lease. To let the other
+     * messages go first, or another consumer try later, use {@link #nack(Duration)} with a delay; to be done with
+     * it, {@link #reject(String)} or {@link #ack()}.
+     *
      * <p>Errors: {@link LeaseExpiredException} when the lease is over.
      *
      * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
@@ -66,10 +74,10 @@ public interface Delivery<T> {
      * <p>Errors: {@link LeaseExpiredException} when the lease is over; {@link IllegalArgumentException} for a
      * negative delay.
      *
-     * @param delay zero or more
      * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
      * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is due at the same time.
      *
+     * @param delay zero or more (zero: as {@link #nack()}, ready again at once)
      * @return a Mono that completes once the message is scheduled for redelivery
      */
     Mono<Void> nack(Duration delay);
@@ -82,10 +90,10 @@ public interface Delivery<T> {
      * <p>Errors: {@link LeaseExpiredException} when the lease is already over (or was settled meanwhile);
      * {@link IllegalArgumentException} for a duration that is not positive.
      *
-     * @param duration positive
      * <p>Durability: leases are not logged (after a restart every un-acked message is ready again); on a durable
      * broker the Mono still completes only once every change made before it is durable, like the other settlements.
      *
+     * @param duration positive
      * @return a Mono that completes once the lease is extended
      */
     Mono<Void> extend(Duration duration);
@@ -96,11 +104,11 @@ public interface Delivery<T> {
      *
      * <p>Errors: {@link LeaseExpiredException} when the lease is over.
      *
-     * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue
      * <p>Durability: on a durable broker ({@link Rill#embedded}), completes only once the record is durable under
-     * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is in the dead-letter queue (or gone, when the
-     * queue has none), never back in this queue.
+     * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is in the dead-letter queue (or
+     * gone, when the queue has none), never back in this queue.
      *
+     * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue
      * @return a Mono that completes once the message has left the queue
      */
     Mono<Void> reject(String reason);
@@ -109,7 +117,9 @@ public interface Delivery<T> {
      * Gives the message back as if this delivery had not happened: ready again at once, its delivery count not
      * increased (a {@link #nack()} keeps the count, so it moves a poison message toward {@code maxDeliveries}).
      * Meant for deliveries that never reached the application, e.g. a transport or a buffer dropping deliveries it
-     * had received for a stream that was cancelled meanwhile; code that looked at the message should nack it.
+     * had received for a stream that was cancelled meanwhile; code that looked at the message should nack it. Like
+     * {@link #nack()}, the next lease takes the message again, this stream's too, and as the count does not rise,
+     * a stream that releases what it receives gets it back without end.
      *
      * <p>Errors: {@link LeaseExpiredException} when the lease is over.
      *
