@@ -204,14 +204,19 @@ public final class RetryPolicy {
         if (deliveryCount < 1) {
             throw new IllegalArgumentException("deliveryCount must be >= 1, was " + deliveryCount);
         }
-        double maxMs = maxDelay.toMillis();
-        double base = initialDelay.toMillis() * Math.pow(multiplier, deliveryCount - 1);
+        double maxMs = millis(maxDelay);
+        double base = millis(initialDelay) * Math.pow(multiplier, deliveryCount - 1);
         if (!(base <= maxMs)) { // also catches overflow to infinity
             base = maxMs;
         }
         double spread = base * (1.0 + jitter * (2.0 * random - 1.0));
-        long ms = (long) Math.min(maxMs, Math.max(0.0, spread));
+        long ms = (long) Math.min(maxMs, Math.max(0.0, spread)); // a double past Long.MAX_VALUE casts to it
         return Duration.ofMillis(ms);
+    }
+
+    /** Whole millis, saturated: {@link Duration#toMillis()} throws for a duration longer than Long.MAX_VALUE ms. */
+    private static long millis(Duration d) {
+        return d.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : d.toMillis();
     }
 
     @Override

@@ -27,6 +27,16 @@ class RetryPolicyTest {
     }
 
     @Test
+    void delaysTooLongForMillisecondsSaturateInsteadOfThrowing() {
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        Duration longest = Duration.ofMillis(Long.MAX_VALUE);
+        assertThat(RetryPolicy.fixed(forever).delay(1)).isEqualTo(longest);
+        assertThat(RetryPolicy.exponential(Duration.ofSeconds(1), 2.0, forever).delay(3)).isEqualTo(Duration.ofSeconds(4));
+        assertThat(RetryPolicy.exponential(Duration.ofSeconds(1), 2.0, forever).delay(Integer.MAX_VALUE))
+                .isEqualTo(longest);
+    }
+
+    @Test
     void jitterSpreadsAroundTheBaseAndNeverPassesTheCap() {
         RetryPolicy p = RetryPolicy.exponential(Duration.ofSeconds(1), 2.0, Duration.ofSeconds(10)).jitter(0.5);
         assertThat(p.delay(2, 0.0)).isEqualTo(Duration.ofSeconds(1)); // 2 s * (1 - 0.5)
