@@ -237,8 +237,8 @@ final class InMemoryQueue<T> implements ReactiveQueue<T>, StoreFirst<T>, AckEach
     @Override
     public Mono<Delivery<T>> receiveOne(Duration wait) {
         Objects.requireNonNull(wait, "wait");
-        if (wait.isNegative()) {
-            throw new IllegalArgumentException("wait must be >= 0, was " + wait);
+        if (wait.isNegative()) { // signalled, not thrown: every method is lazy (and the network client's signals it)
+            return Mono.error(new IllegalArgumentException("wait must be >= 0, was " + wait));
         }
         ReceiveOptions one = ReceiveOptions.defaults().maxMessages(1);
         if (wait.isZero()) {

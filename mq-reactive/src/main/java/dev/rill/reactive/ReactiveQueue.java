@@ -116,6 +116,9 @@ public interface ReactiveQueue<T> {
     /**
      * Receives one delivery, waiting up to {@code wait} (on the broker's scheduler) for one to arrive.
      *
+     * <p>Errors: {@link IllegalArgumentException} for a negative wait; {@link QueueClosedException} when the queue
+     * is deleted or the broker closed.
+     *
      * @param wait how long to wait; zero for a single look
      * @return a Mono of the delivery, empty when none arrived in time
      */
@@ -125,7 +128,9 @@ public interface ReactiveQueue<T> {
      * Acknowledges many deliveries of this queue in one operation.
      *
      * <p>Errors: {@link LeaseExpiredException} (naming the first one) when any of the leases is over; the others are
-     * acked nonetheless. Deliveries already acked are skipped.
+     * acked nonetheless. Deliveries already acked are skipped. The brokers of {@link Rill} error with
+     * {@link IllegalArgumentException}, acking nothing, when one of them was not received from this queue (through
+     * this broker, or a view of the queue with another codec); the network client acks each one where it came from.
      *
      * @param deliveries deliveries received from this queue
      * @return a Mono that completes once all are acked
@@ -149,8 +154,11 @@ public interface ReactiveQueue<T> {
     /**
      * Looks at up to {@code max} ready messages without leasing them.
      *
+     * <p>Errors: {@link IllegalArgumentException} when {@code max < 1}.
+     *
      * @param max at least 1
-     * @return the messages, in delivery order
+     * @return the messages, roughly in delivery order (by priority, then messages given back, then the rest in
+     *     sending order; the messages of a key-ordered queue by key)
      */
     Flux<Message<T>> peek(int max);
 

@@ -342,6 +342,15 @@ public abstract class ReactiveQueueContract {
     }
 
     @Test
+    void receiveOneRefusesANegativeWaitWithAnErrorSignal() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("negative-wait"));
+        fill(q, 1);
+        Mono<Delivery<String>> refused = q.receiveOne(Duration.ofMillis(-1)); // lazy: nothing thrown here
+        StepVerifier.create(refused).expectError(IllegalArgumentException.class).verify(TIMEOUT);
+        assertThat(stats(q).ready()).isEqualTo(1);
+    }
+
+    @Test
     void receiveOneIsEmptyWhenNothingArrivesInTime() {
         ReactiveQueue<String> q = queue(QueueSpec.named("one"));
         StepVerifier.withVirtualTime(() -> q.receiveOne(Duration.ofSeconds(5)), () -> vts, Long.MAX_VALUE)
