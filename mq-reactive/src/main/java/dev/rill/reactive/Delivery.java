@@ -133,10 +133,10 @@ public interface Delivery<T> {
     }
 
     /**
-     * Tells whether this delivery was settled through this object (acked, nacked or rejected successfully). A
-     * delivery whose lease simply ran out is not settled.
+     * Tells whether this delivery was settled through this object (acked, nacked, rejected or released
+     * successfully). A delivery whose lease simply ran out is not settled.
      *
-     * @return whether an ack, nack or reject of this delivery succeeded
+     * @return whether an ack, nack, reject or release of this delivery succeeded
      */
     boolean isSettled();
 }

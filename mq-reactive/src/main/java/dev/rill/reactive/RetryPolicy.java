@@ -81,7 +81,10 @@ public final class RetryPolicy {
     }
 
     /**
-     * Retries at once: a failed message is nacked without delay (until the queue's {@code maxDeliveries}).
+     * Retries at once: a failed message is nacked without delay (until the queue's {@code maxDeliveries}). It is
+     * ready again at once, ahead of newer messages ({@link Delivery#nack()}), so the pipeline's next lease takes it:
+     * a message that always fails holds a handler in a loop until {@code maxDeliveries} (or {@link #maxAttempts})
+     * gives up on it, and without end when neither is set.
      *
      * @return the policy
      */

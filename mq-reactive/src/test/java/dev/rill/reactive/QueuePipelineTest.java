@@ -178,6 +178,21 @@ class QueuePipelineTest {
         assertThat(stats(q).deadLettered()).isEqualTo(1);
     }
 
+    /** As RetryPolicy.immediate() says: the failed message is ready again first, and the next lease takes it. */
+    @Test
+    void immediateRetryHandsTheFailedMessageBackBeforeTheOthers() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("first").maxDeliveries(3).deadLetterQueue("first.dlq"));
+        send(q, "m0", "m1");
+        List<String> handled = new CopyOnWriteArrayList<>();
+        started(q.pipelineOnPayload(x -> {
+            handled.add(x);
+            return x.equals("m0") ? Mono.error(new IllegalStateException("always")) : Mono.empty();
+        }).retry(RetryPolicy.immediate()));
+        org.awaitility.Awaitility.await().atMost(WAIT).untilAsserted(() ->
+                assertThat(handled).containsExactly("m0", "m0", "m0", "m1")); // no time passes
+        assertThat(stats(q).deadLettered()).isEqualTo(1);
+    }
+
     @Test
     void handlingTimeoutCancelsTheHandlerAndNacks() {
         ReactiveQueue<String> q = queue(QueueSpec.named("slow"));

@@ -308,6 +308,7 @@ public abstract class ReactiveQueueContract {
             Delivery<String> d = q.receiveOne(Duration.ZERO).block(TIMEOUT);
             assertThat(d.deliveryCount()).isEqualTo(1);
             StepVerifier.create(d.release()).expectComplete().verify(TIMEOUT);
+            assertThat(d.isSettled()).as("released: settled, so a discard hook leaves it alone").isTrue();
             StepVerifier.create(d.ack()).expectError(LeaseExpiredException.class).verify(TIMEOUT);
         }
         assertThat(stats(q).deadLettered()).isZero();
