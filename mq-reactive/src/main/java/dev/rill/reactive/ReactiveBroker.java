@@ -51,7 +51,8 @@ public interface ReactiveBroker {
     }
 
     /**
-     * Deletes a queue and its messages; its subscribers' streams error with {@link QueueClosedException}.
+     * Deletes a queue and its messages; its receive streams and waiting sends error with
+     * {@link QueueClosedException}, its {@link ReactiveQueue#events() events} streams complete.
      *
      * @param name the queue name
      * @return a Mono of whether a queue was deleted
@@ -108,8 +109,9 @@ public interface ReactiveBroker {
     Mono<Integer> redrive(String deadLetterQueue, String targetQueue, int max);
 
     /**
-     * Closes the broker: cancels its timers and errors every open stream with {@link QueueClosedException}.
-     * Idempotent.
+     * Closes the broker: cancels its timers and errors every open receive stream and waiting send with
+     * {@link QueueClosedException}. {@link ReactiveQueue#events() Events} streams end too: the brokers of
+     * {@link Rill} complete them, the network client errors them with {@link QueueClosedException}. Idempotent.
      *
      * @return a Mono that completes once closed
      */

@@ -144,6 +144,8 @@ public interface ReactiveQueue<T> {
      *
      * <p>Demand: a subscriber that falls behind gets an overflow error rather than unbounded buffering.
      *
+     * <p>Completes when the queue is deleted; when the broker closes, see {@link ReactiveBroker#close()}.
+     *
      * @return the events
      */
     Flux<QueueEvent> events();

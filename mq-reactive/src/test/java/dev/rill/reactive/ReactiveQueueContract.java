@@ -922,6 +922,17 @@ public abstract class ReactiveQueueContract {
     // Events, stats, admin
     // ---------------------------------------------------------------------------------------------------------
 
+    /** Receive streams error when their queue is deleted, an events stream just ends (as ReactiveBroker says). */
+    @Test
+    void eventsCompleteWhenTheQueueIsDeleted() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("events-deleted"));
+        StepVerifier.create(q.events())
+                .then(() -> broker.delete("events-deleted").block(TIMEOUT))
+                .thenConsumeWhile(e -> e.type() == QueueEvent.Type.PURGED) // its messages went with it
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
     @Test
     void eventsStreamWhatHappens() {
         ReactiveQueue<String> q = queue(QueueSpec.named("events"));
