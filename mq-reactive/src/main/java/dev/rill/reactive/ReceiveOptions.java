@@ -52,8 +52,8 @@ public final class ReceiveOptions {
     }
 
     /**
-     * Bounds the deliveries emitted but not yet settled (acked, nacked, rejected or expired), like AMQP's qos:
-     * while {@code n} are outstanding, no more are leased even if there is demand.
+     * Bounds the deliveries emitted but not yet settled (acked, nacked, rejected, released or expired), like AMQP's
+     * qos: while {@code n} are outstanding, no more are leased even if there is demand.
      *
      * <p>Default: no bound.
      *

@@ -462,6 +462,22 @@ public abstract class ReactiveQueueContract {
     }
 
     @Test
+    void aReleasedDeliveryFreesItsMaxUnackedSlot() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("unacked-release"));
+        fill(q, 2);
+        List<Delivery<String>> got = new CopyOnWriteArrayList<>();
+        Disposable d = q.receive(ReceiveOptions.defaults().maxUnacked(1)).subscribe(got::add);
+        try {
+            eventually(() -> assertThat(got).hasSize(1));
+            assertThat(stats(q).inFlight()).isEqualTo(1); // m1 waits for the slot
+            got.get(0).release().block(TIMEOUT);
+            eventually(() -> assertThat(got).hasSizeGreaterThan(1));
+        } finally {
+            d.dispose();
+        }
+    }
+
+    @Test
     void maxUnackedBoundsEmittedUnsettledDeliveries() {
         ReactiveQueue<String> q = queue(QueueSpec.named("qos").visibilityTimeout(Duration.ofSeconds(10)));
         fill(q, 10);
