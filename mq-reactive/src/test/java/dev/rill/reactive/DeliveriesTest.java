@@ -249,4 +249,41 @@ class DeliveriesTest {
         assertThat(a.calls).containsExactly("release");
         assertThat(b.calls).containsExactly("release", "released");
     }
+
+    /**
+     * {@code buffer} keeps the last list it emitted on completion and drops its elements when cancelled, while that
+     * list waits in {@code publishOn}'s queue and is dropped whole: the tenth delivery reaches the hook twice. Its
+     * release() never completes here (as over the network, where a delivery is settled once the server answers),
+     * so it is not settled the second time: the hook still asks once.
+     */
+    @Test
+    void whatBufferAndPublishOnBothDropIsReleasedOnce() {
+        List<Recording> ten = new java.util.ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            Recording d = new Recording();
+            d.release = Mono::never;
+            ten.add(d);
+        }
+        List<Object> got = new CopyOnWriteArrayList<>();
+        reactor.core.publisher.BaseSubscriber<Object> consumer = new reactor.core.publisher.BaseSubscriber<>() {
+            @Override
+            protected void hookOnSubscribe(org.reactivestreams.Subscription subscription) {
+                request(1);
+            }
+
+            @Override
+            protected void hookOnNext(Object o) {
+                got.add(o);
+            }
+        };
+        Flux.fromIterable(ten)
+                .buffer(3)
+                .publishOn(reactor.core.scheduler.Schedulers.immediate(), 8)
+                .transform(Deliveries.releasingDiscarded())
+                .subscribe(consumer);
+        consumer.cancel();
+        assertThat(got).containsExactly(ten.subList(0, 3));
+        assertThat(ten.subList(0, 3)).allSatisfy(d -> assertThat(d.calls).isEmpty());
+        assertThat(ten.subList(3, 10)).allSatisfy(d -> assertThat(d.calls).containsExactly("release"));
+    }
 }

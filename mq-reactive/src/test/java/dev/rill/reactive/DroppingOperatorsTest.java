@@ -43,7 +43,11 @@ class DroppingOperatorsTest {
     }
 
     private ReactiveQueue<String> filled(String name) {
-        ReactiveQueue<String> q = broker.queue(QueueSpec.named(name), Codec.utf8()).block(TIMEOUT);
+        return filled(QueueSpec.named(name));
+    }
+
+    private ReactiveQueue<String> filled(QueueSpec spec) {
+        ReactiveQueue<String> q = broker.queue(spec, Codec.utf8()).block(TIMEOUT);
         q.sendMany(Flux.range(0, 10).map(i -> OutboundMessage.of("m" + i))).blockLast(TIMEOUT);
         return q;
     }
@@ -214,42 +218,6 @@ class DroppingOperatorsTest {
     }
 
     /**
-     * {@code buffer} keeps the last list it emitted on completion and drops its elements when cancelled, while
-     * that list waits in {@code publishOn}'s queue and is dropped whole: m9 reaches the hook twice. Here release()
-     * completes later (as over the network, where the delivery is settled once the server answers), so the
-     * delivery is not yet settled the second time: the hook still asks only once.
-     */
-    @Test
-    void aDeliveryDroppedTwiceIsReleasedOnce() {
-        ReactiveQueue<String> q = filled("twice");
-        java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases = new java.util.concurrent.ConcurrentHashMap<>();
-        Function<Flux<Delivery<String>>, Flux<?>> ops = f -> f.map(d -> (Delivery<String>) new SlowRelease(d, releases))
-                .buffer(3)
-                .publishOn(Schedulers.immediate(), 8);
-        List<Object> got = new CopyOnWriteArrayList<>();
-        BaseSubscriber<Object> consumer = new BaseSubscriber<>() {
-            @Override
-            protected void hookOnSubscribe(Subscription subscription) {
-                // asks below
-            }
-
-            @Override
-            protected void hookOnNext(Object o) {
-                got.add(o);
-            }
-        };
-        ops.apply(q.receive(ReceiveOptions.defaults().maxMessages(10)))
-                .transform(Deliveries.releasingDiscarded())
-                .subscribe(consumer);
-        consumer.request(1);
-        consumer.cancel();
-        Flux.fromIterable(deliveriesIn(got.get(0))).concatMap(Delivery::ack).blockLast(TIMEOUT);
-        vts.advanceTimeBy(Duration.ofSeconds(1));
-        assertThat(releases).hasSize(7).allSatisfy((id, n) -> assertThat(n).as("releases of #" + id).hasValue(1));
-        assertReleasedUncounted(q, 7);
-    }
-
-    /**
      * A drop that is not one, pinned as documented: Reactor's {@code buffer} emits its last list on completion but
      * keeps it, and drops its elements when cancelled during that emission, here by {@code take(4)} taking it. The
      * hook then releases m9 though the subscriber holds it: its ack fails and the message is ready again.
@@ -269,69 +237,6 @@ class DroppingOperatorsTest {
         assertThat(last.isSettled()).as("released by the hook").isTrue();
         StepVerifier.create(last.ack()).expectError(LeaseExpiredException.class).verify(TIMEOUT);
         assertThat(stats(q).ready()).isEqualTo(1);
-    }
-
-    /** Forwards to a delivery; its release() is counted and completes a second (of virtual time) later. */
-    private final class SlowRelease implements Delivery<String> {
-        private final Delivery<String> d;
-        private final java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases;
-
-        SlowRelease(Delivery<String> d, java.util.Map<Long, java.util.concurrent.atomic.AtomicInteger> releases) {
-            this.d = d;
-            this.releases = releases;
-        }
-
-        @Override
-        public dev.rill.core.Message<String> message() {
-            return d.message();
-        }
-
-        @Override
-        public int deliveryCount() {
-            return d.deliveryCount();
-        }
-
-        @Override
-        public long deadline() {
-            return d.deadline();
-        }
-
-        @Override
-        public Mono<Void> ack() {
-            return d.ack();
-        }
-
-        @Override
-        public Mono<Void> nack() {
-            return d.nack();
-        }
-
-        @Override
-        public Mono<Void> nack(Duration delay) {
-            return d.nack(delay);
-        }
-
-        @Override
-        public Mono<Void> extend(Duration duration) {
-            return d.extend(duration);
-        }
-
-        @Override
-        public Mono<Void> reject(String reason) {
-            return d.reject(reason);
-        }
-
-        @Override
-        public Mono<Void> release() {
-            releases.computeIfAbsent(d.message().id(), id -> new java.util.concurrent.atomic.AtomicInteger())
-                    .incrementAndGet();
-            return d.release().delaySubscription(Duration.ofSeconds(1), vts);
-        }
-
-        @Override
-        public boolean isSettled() {
-            return d.isSettled();
-        }
     }
 
     private QueueStats stats(ReactiveQueue<String> q) {
@@ -367,5 +272,59 @@ class DroppingOperatorsTest {
                                 f -> f.filter(d -> !d.payload().equals("m0")), 1L, 1),
                 Arguments.of("onBackpressureDrop without demand: every message, twice",
                         (Function<Flux<Delivery<String>>, Flux<Delivery<String>>>) Flux::onBackpressureDrop, 0L, 10));
+    }
+
+    // What the documentation of Delivery.nack() and release() says: the message is ready again at once, ahead of the
+    // messages behind it, so the stream's next lease takes it again (settling instead of filtering, not like this);
+    // nack(delay) steps aside.
+
+    @Test
+    void aStreamThatNacksAtOnceGetsTheSameMessageAgainUntilItIsDeadLettered() {
+        ReactiveQueue<String> q = filled(QueueSpec.named("nacked").maxDeliveries(3).deadLetterQueue("nacked.dlq"));
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(6))
+                        .concatMap(d -> d.nack().thenReturn(d.payload() + "#" + d.deliveryCount()))) // leases 1 at a time
+                .expectNext("m0#1", "m0#2", "m0#3", "m1#1", "m1#2", "m1#3") // m2 to m9 wait behind
+                .expectComplete()
+                .verify(TIMEOUT);
+        assertThat(stats(q).deadLettered()).isEqualTo(2);
+    }
+
+    @Test
+    void aStreamThatReleasesAtOnceGetsTheSameMessageAgainWithoutEnd() {
+        ReactiveQueue<String> q = filled(QueueSpec.named("released").maxDeliveries(3).deadLetterQueue("released.dlq"));
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(5))
+                        .concatMap(d -> d.release().thenReturn(d.payload() + "#" + d.deliveryCount())))
+                .expectNext("m0#1", "m0#1", "m0#1", "m0#1", "m0#1") // not counted: never dead-lettered
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
+    @Test
+    void aStreamThatLeasedAheadGetsTheNackedMessageAgainAtItsNextLease() {
+        ReactiveQueue<String> q = filled(QueueSpec.named("prefetched"));
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(11))
+                        .concatMap(d -> d.nack().thenReturn(d.payload() + "#" + d.deliveryCount()), 32))
+                .expectNext("m0#1", "m1#1", "m2#1", "m3#1", "m4#1", "m5#1", "m6#1", "m7#1", "m8#1", "m9#1")
+                .expectNext("m0#2") // concatMap had leased all 10 ahead; its next lease takes m0 first
+                .expectComplete()
+                .verify(TIMEOUT);
+    }
+
+    @Test
+    void nackWithADelayLetsTheOthersGoFirst() {
+        ReactiveQueue<String> q = filled(QueueSpec.named("delayed"));
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(3))
+                        .concatMap(d -> d.nack(Duration.ofSeconds(1)).thenReturn(d.payload() + "#" + d.deliveryCount())))
+                .expectNext("m0#1", "m1#1", "m2#1")
+                .expectComplete()
+                .verify(TIMEOUT);
+        assertThat(stats(q).ready()).isEqualTo(7);
+        vts.advanceTimeBy(Duration.ofSeconds(1));
+        assertThat(stats(q).ready()).isEqualTo(10);
+        StepVerifier.create(q.receive(ReceiveOptions.defaults().maxMessages(1))
+                        .map(d -> d.payload() + "#" + d.deliveryCount()))
+                .expectNext("m0#2") // back ahead of the newer ones
+                .expectComplete()
+                .verify(TIMEOUT);
     }
 }
