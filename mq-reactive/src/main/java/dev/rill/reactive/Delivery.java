@@ -108,7 +108,8 @@ public interface Delivery<T> {
      * its fsync policy (with {@code ALWAYS}: on disk). After a restart the message is in the dead-letter queue (or
      * gone, when the queue has none), never back in this queue.
      *
-     * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue
+     * @param reason why; kept (cut to 1024 characters) for whoever reads the dead-letter queue; {@code null} gives
+     *     {@code "rejected"}
      * @return a Mono that completes once the message has left the queue
      */
     Mono<Void> reject(String reason);

@@ -676,6 +676,18 @@ public abstract class ReactiveQueueContract {
     }
 
     @Test
+    void rejectWithoutAReasonDeadLettersWithTheDefaultReason() {
+        ReactiveQueue<String> q = queue(QueueSpec.named("rej-null").deadLetterQueue("rej-null.dlq"));
+        fill(q, 1);
+        Delivery<String> d = q.receiveOne(Duration.ZERO).block(TIMEOUT);
+        StepVerifier.create(d.reject(null)).expectComplete().verify(TIMEOUT);
+        ReactiveQueue<String> dlq = queue(QueueSpec.named("rej-null.dlq"));
+        Delivery<String> dead = dlq.receiveOne(Duration.ZERO).block(TIMEOUT);
+        assertThat(dead.message().headers()).containsEntry(Message.HEADER_DEAD_LETTER_REASON, "rejected");
+        dead.ack().block(TIMEOUT);
+    }
+
+    @Test
     void redriveMovesDeadLettersBack() {
         ReactiveQueue<String> q = queue(QueueSpec.named("redrive").deadLetterQueue("redrive.dlq"));
         fill(q, 3);

@@ -91,7 +91,9 @@ final class RemoteDelivery<T> implements Delivery<T> {
 
     @Override
     public Mono<Void> reject(String reason) {
-        Objects.requireNonNull(reason, "reason");
+        if (reason == null) {
+            reason = "rejected"; // as in process: the core's default reason
+        }
         int end = reason.length() <= MAX_REASON ? reason.length()
                 : Character.isHighSurrogate(reason.charAt(MAX_REASON - 1)) ? MAX_REASON - 1 : MAX_REASON;
         // a reason is free text from any caller: a lone surrogate becomes U+FFFD, as the encoder would refuse it and
