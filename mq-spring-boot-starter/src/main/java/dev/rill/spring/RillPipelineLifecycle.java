@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
@@ -28,7 +29,8 @@ import reactor.core.publisher.Mono;
  * beans consume again. A pipeline still busy at the timeout is drained (stopped for good), as on close.
  *
  * <p>While the context runs with pipeline beans, a non-daemon thread keeps the JVM running, so a worker
- * application without a web server does not exit right after it started; it ends when the context closes.
+ * application without a web server does not exit right after it started; it ends when the context closes, or when
+ * its beans are destroyed after a failed start.
  *
  * <p>Phase {@link #PHASE}: it stops after the web server (so requests in progress can still publish), before the
  * broker is closed (a bean destruction, after every lifecycle stopped). Spring waits for the phase for at most
@@ -37,7 +39,7 @@ import reactor.core.publisher.Mono;
  * cut off by a closed broker.
  */
 final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener<ContextClosedEvent>,
-        ApplicationContextAware {
+        ApplicationContextAware, DisposableBean {
 
     /** Below the web server's graceful-shutdown and stop phases, so it stops after them. */
     static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 4096;
@@ -117,6 +119,18 @@ final class RillPipelineLifecycle implements SmartLifecycle, ApplicationListener
         t.setDaemon(false);
         t.start();
         keepAlive = t;
+    }
+
+    /**
+     * Ends the keep-alive thread when the context is destroyed without a close: a refresh that fails after this
+     * lifecycle started (the web server's port is taken, and its start comes after this one's) destroys the beans but
+     * publishes no {@link ContextClosedEvent}, and Spring does not stop the lifecycles it started; the thread would
+     * keep the JVM running after "APPLICATION FAILED TO START".
+     */
+    @Override
+    public void destroy() {
+        closing = true;
+        closed.countDown();
     }
 
     /** @return the thread keeping the JVM running, or null when none was started */
