@@ -36,8 +36,9 @@ import reactor.core.publisher.Mono;
  * <p>Durable broker ({@code rill.data-dir}): the queues are not declared at startup but on their first
  * {@link #queue(String, Codec)}, because a queue recovered from the log decodes its messages with the codec of its
  * first declaration, which must be the application's. Until then a recovered queue is listed and counted by the
- * broker and can be purged or deleted; a dead-letter queue comes back with the first queue that routes to it, with
- * that queue's codec. Meters of a queue are bound on its first declaration.
+ * broker and can be purged or deleted. A dead-letter queue comes back with the first queue that routes to it, with
+ * that queue's codec: declared just before it with its own {@code rill.queues.*} settings when it has some, else
+ * created by the broker with default settings. Meters of a queue are bound on its first declaration.
  */
 public final class RillQueues {
 
@@ -239,8 +240,27 @@ public final class RillQueues {
      * @return a Mono of the queue
      */
     public <T> Mono<ReactiveQueue<T>> queue(String name, Codec<T> codec) {
-        Mono<ReactiveQueue<T>> q = broker.queue(spec(name), Objects.requireNonNull(codec, "codec"));
-        return onFirstUse ? q.doOnNext(view -> firstUse(name, view)) : q;
+        QueueSpec spec = spec(name);
+        Mono<ReactiveQueue<T>> q = broker.queue(spec, Objects.requireNonNull(codec, "codec"));
+        if (!onFirstUse) {
+            return q;
+        }
+        q = q.doOnNext(view -> firstUse(name, view));
+        String dlq = spec.deadLetterQueue().orElse(null);
+        if (dlq != null && specs.containsKey(dlq) && !firstUsed(dlq)) {
+            // declared first, with its properties: the broker would create it with default settings on this
+            // queue's declaration, and its own first use would then be refused as a different spec. The payloads
+            // it receives are this queue's, so this queue's codec is the one it decodes them with (as the broker's
+            // implicit declaration would choose)
+            return queue(dlq, codec).then(q);
+        }
+        return q;
+    }
+
+    private boolean firstUsed(String name) {
+        synchronized (firstViews) {
+            return firstViews.containsKey(name);
+        }
     }
 
     /** @return the broker the queues live on */

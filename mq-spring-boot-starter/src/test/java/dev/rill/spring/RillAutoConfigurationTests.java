@@ -264,6 +264,27 @@ class RillAutoConfigurationTests {
     }
 
     @Test
+    void aDurableDeadLetterQueueDeclaredInThePropertiesGetsItsSettingsAndCanBeUsed(@TempDir Path data) {
+        // the source queue's first use made the broker create orders-dlq with default settings: its capacity of 50
+        // was ignored, and the application's own queue("orders-dlq") was refused as a different spec
+        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                .withPropertyValues("rill.data-dir=" + data, "rill.queues.orders.max-deliveries=3",
+                        "rill.queues.orders.dead-letter-queue=orders-dlq", "rill.queues.orders-dlq.capacity=50")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    RillQueues queues = context.getBean(RillQueues.class);
+                    ReactiveQueue<String> orders = queues.queue("orders", Codec.utf8()).block(T);
+                    orders.send(OutboundMessage.of("bad")).block(T);
+                    orders.receiveOne(Duration.ZERO).flatMap(d -> d.reject("no")).block(T);
+                    assertThat(context.getBean(MeterRegistry.class).find(RillMetrics.SENT).tag("queue", "orders-dlq")
+                            .counter()).as("its meters, bound with it").isNotNull();
+                    ReactiveQueue<String> dlq = queues.queue("orders-dlq", Codec.utf8()).block(T);
+                    assertThat(dlq.stats().block(T).capacity()).isEqualTo(50);
+                    assertThat(dlq.receiveOne(Duration.ZERO).block(T).payload()).isEqualTo("bad");
+                });
+    }
+
+    @Test
     void durableQueuesGetTheirMetersOnFirstUse(@TempDir Path data) {
         runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
                 .withPropertyValues("rill.data-dir=" + data, "rill.queues.orders.capacity=10",
