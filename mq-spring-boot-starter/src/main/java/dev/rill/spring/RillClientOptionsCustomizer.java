@@ -5,8 +5,8 @@ import dev.rill.netty.ClientOptions;
 /**
  * Adjusts the {@link ClientOptions} of the remote broker ({@code rill.url}) beyond what the properties cover, e.g.
  * the receive window or reconnect policy. Every customizer bean is applied, in {@code @Order}, after the properties.
- * The options it gets reconnect without a limit on attempts (the starter's choice, unlike
- * {@link ClientOptions#defaults()}): set {@code reconnectAttempts} to have the client give up instead.
+ * The options it gets reconnect without a limit on attempts ({@link ClientOptions#defaults()}): set
+ * {@code reconnectAttempts} to have the client give up instead.
  *
  * <pre>{@code
  * @Bean
