@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.context.annotation.Bean;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -83,9 +84,19 @@ public class ShopApplication {
         final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
         final CountDownLatch slowStarted;
         final Sinks.Empty<Void> releaseSlow = Sinks.empty();
+        /** How long a {@code slow-*} order takes; null: until {@link #releaseSlow}. */
+        private final Duration slowFor;
+        /** Told of each order whose handler completed. */
+        private final Consumer<String> onDone;
 
         Fulfilment(int slow) {
+            this(slow, null, order -> { });
+        }
+
+        Fulfilment(int slow, Duration slowFor, Consumer<String> onDone) {
             slowStarted = new CountDownLatch(slow);
+            this.slowFor = slowFor;
+            this.onDone = onDone;
         }
 
         Mono<Void> fulfil(String order) {
@@ -94,10 +105,14 @@ public class ShopApplication {
                 if (order.startsWith("poison-")) {
                     return Mono.error(new IllegalStateException("cannot fulfil " + order));
                 }
+                Mono<Void> slow = slowFor == null ? releaseSlow.asMono() : Mono.delay(slowFor).then();
                 Mono<Void> work = order.startsWith("slow-")
-                        ? releaseSlow.asMono().doOnSubscribe(s -> slowStarted.countDown())
+                        ? slow.doOnSubscribe(s -> slowStarted.countDown())
                         : Mono.empty();
-                return work.then(Mono.fromRunnable(() -> done.add(order)));
+                return work.then(Mono.fromRunnable(() -> {
+                    done.add(order);
+                    onDone.accept(order);
+                }));
             });
         }
     }
