@@ -128,7 +128,7 @@ public class RillAutoConfiguration {
             return fit.isNegative() ? Duration.ZERO : fit;
         }
         if (drain.isNegative()) {
-            throw new RillConfigurationException("rill.shutdown.drain-timeout", "must be zero or more, was " + drain);
+            throw new RillConfigurationException("rill.shutdown.drain-timeout", "must be zero or more, was " + print(drain));
         }
         if (drain.compareTo(fit) > 0) {
             LOG.log(System.Logger.Level.WARNING, "rill.shutdown.drain-timeout=" + print(drain)
