@@ -1,5 +1,8 @@
 package dev.rill.spring;
 
+import java.util.Map;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
@@ -210,6 +213,26 @@ class RillAutoConfigurationTests {
                 .run(context -> {
                     assertThat(context).hasNotFailed();
                     assertThat(context.getBean(RillQueues.class).spec("orders.v2").capacity()).isEqualTo(5);
+                });
+    }
+
+    @Test
+    void queueNamesBindAsTheREADMESays() {
+        // a key in a properties file is the name as written, a name with dots goes in brackets, an environment
+        // variable gives a lower-case name
+        runner.withPropertyValues("rill.queues.Orders.capacity=7", "rill.queues.work_items.capacity=8",
+                        "rill.queues[work_items.V2].capacity=9")
+                .withInitializer(c -> c.getEnvironment().getPropertySources().addFirst(
+                        new SystemEnvironmentPropertySource(StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+                                Map.of("RILL_QUEUES_PAYMENTS_CAPACITY", "4"))))
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    RillQueues queues = context.getBean(RillQueues.class);
+                    assertThat(new java.util.TreeSet<>(queues.specs().keySet())).hasToString("[Orders, payments, work_items, work_items.V2]");
+                    assertThat(queues.spec("Orders").capacity()).isEqualTo(7);
+                    assertThat(queues.spec("work_items").capacity()).isEqualTo(8);
+                    assertThat(queues.spec("work_items.V2").capacity()).isEqualTo(9);
+                    assertThat(queues.spec("payments").capacity()).isEqualTo(4);
                 });
     }
 
