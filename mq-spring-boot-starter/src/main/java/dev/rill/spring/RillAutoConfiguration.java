@@ -143,7 +143,10 @@ public class RillAutoConfiguration {
     }
 
     /** Prints as the properties are written: 30s, 200ms. */
-    private static String print(Duration d) {
+    static String print(Duration d) {
+        if (d.getNano() % 1_000_000 != 0) { // finer than a millisecond
+            return d.toNanos() + "ns";
+        }
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 

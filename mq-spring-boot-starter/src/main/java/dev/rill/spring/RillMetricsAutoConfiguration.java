@@ -1,6 +1,7 @@
 package dev.rill.spring;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -35,12 +36,12 @@ public class RillMetricsAutoConfiguration {
     @ConditionalOnBean(RillQueues.class)
     RillQueueMetrics rillQueueMetrics(RillQueues queues, ObjectProvider<MeterRegistry> registries,
             RillProperties properties) {
-        try {
-            return new RillQueueMetrics(queues, targets(registries), properties.getMetrics().getRefreshInterval(),
-                    properties.getConnectTimeout());
-        } catch (IllegalArgumentException e) {
-            throw new RillConfigurationException("rill.metrics.refresh-interval", e.getMessage(), e);
+        Duration refresh = properties.getMetrics().getRefreshInterval();
+        if (refresh.toMillis() < 1) { // said as written, not as Duration.toString's PT0S
+            throw new RillConfigurationException("rill.metrics.refresh-interval",
+                    "must be at least 1ms, was " + RillAutoConfiguration.print(refresh));
         }
+        return new RillQueueMetrics(queues, targets(registries), refresh, properties.getConnectTimeout());
     }
 
     /**

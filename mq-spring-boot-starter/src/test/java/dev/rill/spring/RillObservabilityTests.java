@@ -214,13 +214,15 @@ class RillObservabilityTests {
 
     @Test
     void invalidRefreshIntervalStopsTheStart() {
-        runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
-                .withPropertyValues("rill.metrics.refresh-interval=0ms").run(context -> {
-                    assertThat(context).hasFailed();
-                    assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
-                            .isInstanceOf(RillConfigurationException.class)
-                            .hasMessageContaining("rill.metrics.refresh-interval: interval must be >= 1ms");
-                });
+        for (String[] written : new String[][] {{"0ms", "0s"}, {"500us", "500000ns"}, {"-2s", "-2s"}}) {
+            runner.withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+                    .withPropertyValues("rill.metrics.refresh-interval=" + written[0]).run(context -> {
+                        assertThat(context).hasFailed();
+                        assertThat(RillAutoConfigurationTests.rootCause(context.getStartupFailure()))
+                                .isInstanceOf(RillConfigurationException.class)
+                                .hasMessage("rill.metrics.refresh-interval: must be at least 1ms, was " + written[1]);
+                    });
+        }
     }
 
     @Test
