@@ -225,12 +225,18 @@ public final class PipelineBuilder<T> {
      * Starts the pipeline: it subscribes to the queue and begins leasing at once.
      *
      * @return the running pipeline
-     * @throws IllegalArgumentException if the lease renewal interval is not shorter than the lease length
+     * @throws IllegalArgumentException if the lease renewal interval is not shorter than the lease length (with the
+     *     default renewal: if the lease is shorter than 2 ms)
      */
     public QueuePipeline start() {
         Duration lease = visibilityTimeout != null ? visibilityTimeout : queue.spec().visibilityTimeout();
         Duration every = null;
         if (renew) {
+            if (renewEvery == null && lease.toMillis() < 2) {
+                throw new IllegalArgumentException("a lease of " + lease.toMillis() + "ms is too short to renew (every "
+                        + "half lease, at least 1ms): give the pipeline a visibilityTimeout of at least 2ms, or "
+                        + "noLeaseRenewal()");
+            }
             every = renewEvery != null ? renewEvery : Duration.ofMillis(Math.max(1, lease.toMillis() / 2));
             if (every.compareTo(lease) >= 0) {
                 throw new IllegalArgumentException("leaseRenewal (" + every

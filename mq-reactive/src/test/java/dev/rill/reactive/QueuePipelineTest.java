@@ -830,6 +830,14 @@ class QueuePipelineTest {
                 .hasMessageContaining("handlingTimeout");
         assertThatThrownBy(() -> base.leaseRenewal(ofSeconds(10)).start())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leaseRenewal");
+        // a lease too short for the default renewal is named as such, not as a leaseRenewal the user never set
+        assertThatThrownBy(() -> base.visibilityTimeout(Duration.ofMillis(1)).start())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a lease of 1ms is too short to renew (every half lease, at least 1ms): give the pipeline "
+                        + "a visibilityTimeout of at least 2ms, or noLeaseRenewal()");
+        QueuePipeline unrenewed = base.visibilityTimeout(Duration.ofMillis(1)).noLeaseRenewal().start();
+        assertThat(unrenewed.isDisposed()).isFalse();
+        unrenewed.dispose();
     }
 
     @Test
