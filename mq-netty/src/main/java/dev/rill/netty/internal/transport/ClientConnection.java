@@ -213,11 +213,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     /**
      * Closes the connection politely: the CLOSE frame, then the channel once the frame is written (at the latest after
      * {@link #CLOSE_WRITE_MILLIS}). Starts at once, whether or not the caller waits.
-     *
-     * @param whenClosed run (on the event loop) once the channel is closed
      */
-    void close(Runnable whenClosed) {
-        channel.closeFuture().addListener(f -> whenClosed.run());
+    void close() {
         exec(() -> {
             if (state == State.OPEN || state == State.DRAINING) {
                 closeCause = new RillException("the client was closed");
@@ -230,11 +227,6 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 ctx.close();
             }
         });
-    }
-
-    /** {@link #close(Runnable)}, not waited for. */
-    void close() {
-        close(() -> { });
     }
 
     /** Drops the connection abruptly (used when the server stays silent). */

@@ -75,8 +75,16 @@ public final class RemoteBroker implements ReactiveBroker {
     private boolean nextDone;
     private RuntimeException failure;
     private boolean closed;
-    /** Completes once {@link #close()} closed the channel (or found none). */
+    /** Completes once {@link #close()} closed every channel of the client (see {@link #channels}). */
     private final Sinks.Empty<Void> shut = Sinks.empty();
+    /**
+     * Every channel this client opened that is not closed yet: the connection in use, a reconnect attempt's (its TCP
+     * connect or handshake in flight, or its queues being declared again). {@link #close()} completes once it is
+     * empty and no connect started before it is still to show its channel ({@link #connecting}).
+     */
+    private final Set<io.netty.channel.Channel> channels = new java.util.HashSet<>();
+    /** Connects started whose channel was not initialised yet (nor failed without one). */
+    private int connecting;
     /** The reconnection under way (its backoff, its attempt), disposed by {@link #close()}. */
     private reactor.core.Disposable reconnecting;
     /** Why the last connection was lost, while reconnecting (for the error of an operation that waited too long). */
@@ -100,7 +108,9 @@ public final class RemoteBroker implements ReactiveBroker {
     public RemoteBroker(InetSocketAddress address, ClientOptions options) {
         this.address = address;
         this.options = options;
-        TcpClient t = TcpClient.create()
+        // one connection of its own, not one of a pool: a pool (TcpResources') leaves a cancelled attempt's channel
+        // to the pool, and limits the connections to one address across every client of the JVM
+        TcpClient t = TcpClient.newConnection()
                 .remoteAddress(() -> address)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
                         (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()))
@@ -131,7 +141,7 @@ public final class RemoteBroker implements ReactiveBroker {
     }
 
     private Mono<ClientConnection> connectOnce() {
-        return tcp.connect().flatMap(conn -> {
+        return Mono.defer(this::openChannel).flatMap(conn -> {
             FrameEncoder encoder = new FrameEncoder(Limits.DEFAULT_MAX_FRAME_SIZE);
             ClientConnection c = new ClientConnection(this, options, encoder);
             conn.addHandlerLast("rill-idle", new IdleStateHandler(options.idleTimeout().toMillis(), 0, 0,
@@ -159,6 +169,71 @@ public final class RemoteBroker implements ReactiveBroker {
                 "connecting to " + where + " did not complete within " + options.connectTimeout().toMillis() + " ms")))
                 .onErrorMap(e -> ConnectFailures.unreachable(ConnectFailures.describe(e, where,
                         options.tls().isPresent()), where, address.getHostString(), options.connectTimeout().toMillis()));
+    }
+
+    /**
+     * Starts a TCP connect whose channel joins {@link #channels} as soon as it exists, so {@link #close()} waits for
+     * it; refused once the client is closed (a reconnect must not start another attempt then).
+     */
+    private Mono<? extends reactor.netty.Connection> openChannel() {
+        synchronized (lock) {
+            if (closed) {
+                return Mono.error(new RillException("the client is closed"));
+            }
+            connecting++;
+        }
+        java.util.concurrent.atomic.AtomicBoolean known = new java.util.concurrent.atomic.AtomicBoolean();
+        return tcp.doOnChannelInit((observer, ch, remote) -> {
+            if (known.compareAndSet(false, true)) {
+                opened(ch);
+            }
+        }).connect().doOnError(e -> {
+            if (known.compareAndSet(false, true)) {
+                opened(null); // failed before it had a channel
+            }
+        });
+    }
+
+    /** @param ch a connect's new channel (on its event loop), or null when the connect failed without one */
+    private void opened(io.netty.channel.Channel ch) {
+        boolean late;
+        synchronized (lock) {
+            connecting--;
+            late = closed;
+            if (ch != null) {
+                channels.add(ch);
+            }
+        }
+        if (ch == null) {
+            shutIfDone();
+            return;
+        }
+        ch.closeFuture().addListener(f -> {
+            synchronized (lock) {
+                channels.remove(ch);
+            }
+            shutIfDone();
+        });
+        if (late) {
+            ch.close(); // an attempt dropped by close() before its channel was known
+        }
+    }
+
+    /** Completes {@link #close()} once the client is closed and none of its channels is left open. */
+    private void shutIfDone() {
+        synchronized (lock) {
+            if (!closed || !channels.isEmpty() || connecting > 0) {
+                return;
+            }
+        }
+        shut.tryEmitEmpty();
+    }
+
+    /** @return the channels of this client not closed yet (tests) */
+    List<io.netty.channel.Channel> channels() {
+        synchronized (lock) {
+            return new ArrayList<>(channels);
+        }
     }
 
     ClientOptions options() {
@@ -706,10 +781,12 @@ public final class RemoteBroker implements ReactiveBroker {
      * Closes the connection (CLOSE frame) and stops reconnecting; open receive streams error with
      * {@link QueueClosedException}.
      *
-     * <p>The Mono completes once the connection's channel is closed (the CLOSE frame written first, at most
-     * {@link ClientConnection#CLOSE_WRITE_MILLIS} waited for), so a caller that blocks on it and then exits finds its
-     * socket closed (before, it completed as soon as the close was handed to the event loop). Later calls complete
-     * with the first one.
+     * <p>The Mono completes once every channel of the client is closed: the connection's (the CLOSE frame written
+     * first, at most {@link ClientConnection#CLOSE_WRITE_MILLIS} waited for) and a reconnect attempt's under way (its
+     * TCP connect or handshake in flight, its queues being declared again), which is closed at once. A caller that
+     * blocks on it and then exits finds no socket of the client open (before, it completed as soon as the close was
+     * handed to the event loop, and did not wait for an attempt's socket at all). Later calls complete with the first
+     * one.
      *
      * @return a Mono that completes once closed
      */
@@ -724,6 +801,8 @@ public final class RemoteBroker implements ReactiveBroker {
     private void closeNow() {
         ClientConnection c;
         reactor.core.Disposable stop;
+        List<io.netty.channel.Channel> open;
+        boolean unknown;
         synchronized (lock) {
             if (closed) {
                 return;
@@ -734,6 +813,8 @@ public final class RemoteBroker implements ReactiveBroker {
             stop = reconnecting;
             reconnecting = null;
             next.tryEmitError(new RillException("the client is closed"));
+            open = new ArrayList<>(channels);
+            unknown = connecting > 0;
         }
         if (stop != null) {
             stop.dispose(); // its backoff ends and its attempt in progress is dropped, its socket closed
@@ -742,10 +823,23 @@ public final class RemoteBroker implements ReactiveBroker {
             s.brokerClosed();
         }
         if (c != null) {
-            c.close(shut::tryEmitEmpty); // once, from the channel's event loop
-        } else {
-            shut.tryEmitEmpty();
+            c.close(); // politely: its CLOSE frame first
+            open.remove(c.channel());
         }
+        for (io.netty.channel.Channel ch : open) {
+            ch.close(); // an attempt's, never handed out (also when the cancel above closes it already)
+        }
+        if (unknown) {
+            // a connect started just before, whose channel shows up on its event loop (and is closed there at once):
+            // waited for, but within the bound of a polite close
+            Schedulers.parallel().schedule(() -> {
+                synchronized (lock) {
+                    connecting = 0;
+                }
+                shutIfDone();
+            }, ClientConnection.CLOSE_WRITE_MILLIS, TimeUnit.MILLISECONDS);
+        }
+        shutIfDone();
     }
 
     @Override
