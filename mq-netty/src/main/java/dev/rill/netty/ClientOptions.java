@@ -123,7 +123,10 @@ public final class ClientOptions implements Cloneable {
      * every open receive stream errors and every operation fails with a {@link dev.rill.reactive.RillException}
      * saying the connection is lost. 0 disables reconnection. The first connection is tried once. While the client
      * reconnects, receive streams stay open and resubscribe once connected; an operation (send, queue, stats, ...)
-     * waits for the connection at most {@link #reconnectWait(Duration)}.
+     * waits for the connection at most {@link #reconnectWait(Duration)}. A server that answers an attempt in a way no
+     * retry can change (it refuses the token, shares no protocol version with the client, or accepts frames larger
+     * than {@link #maxFrameSize(int)}) ends the reconnection at once, whatever attempts are left: the streams and
+     * operations fail with the error a first connect to that server fails with.
      *
      * <p>Default: unlimited ({@link #UNLIMITED_RECONNECT_ATTEMPTS}), as the RabbitMQ and Kafka clients: an
      * application outlives a restart of its server, however long it takes.

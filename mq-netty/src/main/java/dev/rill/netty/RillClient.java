@@ -41,7 +41,9 @@ import reactor.core.publisher.Mono;
  * yet the server may have applied it: an ack that fails this way may have deleted the message, which then is not
  * redelivered. Delivery stays at least once; treat such an error as "maybe done", never as "not done". Sends in
  * flight during the loss fail with a {@code RillException}, unless they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
- * spent every stream and operation errors with a {@code RillException} saying so.
+ * spent every stream and operation errors with a {@code RillException} saying so; a server that refuses an attempt in
+ * a way no retry can change (the token, no common protocol version, frames above {@code ClientOptions.maxFrameSize})
+ * ends them at once, with the error a first connect to it fails with.
  *
  * <p>Logging: on the {@code System.Logger} {@code dev.rill.netty.RillClient}, one WARNING when the connection is
  * lost, at most one line per 30 s while reconnecting fails, one INFO when it is back, one ERROR when the client

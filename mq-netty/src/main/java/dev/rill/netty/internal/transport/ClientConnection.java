@@ -537,7 +537,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             String m = "the server at " + broker.where() + " chose protocol version " + h.version()
                     + ", which this client did not offer (it speaks " + Limits.CLIENT_VERSIONS + ")";
             ctx.writeAndFlush(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION, m)); // before the failed connect closes
-            failHandshake(new RillException(m));
+            failHandshake(new VersionRefusedException(m));
             return;
         }
         int own = options.maxFrameSize().orElse(Limits.MAX_MAX_FRAME_SIZE);
@@ -592,7 +592,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     private void onError(Frame.Error e) {
         if (e.id() == 0) {
-            failHandshake(Wire.toException(e.code(), e.message(), null));
+            failHandshake(e.code() == ErrorCode.UNSUPPORTED_VERSION
+                    ? new VersionRefusedException("server error " + e.code() + ": " + e.message())
+                    : Wire.toException(e.code(), e.message(), null));
             return;
         }
         Pending<?> p = requests.remove(e.id());

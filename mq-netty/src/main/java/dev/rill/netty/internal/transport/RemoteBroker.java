@@ -322,9 +322,14 @@ public final class RemoteBroker implements ReactiveBroker {
         return connection().flatMap(c -> c.request(queue, build, answer));
     }
 
-    /** @return whether connecting again cannot help: a refused token, or a server whose frames could be too large */
+    /**
+     * @return whether connecting again cannot help: a refused token, a server that shares no protocol version with
+     *     this client, or a server whose frames could be too large. A reconnect attempt that meets one ends the
+     *     reconnection at once with it, as the first connect fails with it
+     */
     static boolean permanent(Throwable e) {
-        return e instanceof AuthenticationException || e instanceof FrameBoundException;
+        return e instanceof AuthenticationException || e instanceof VersionRefusedException
+                || e instanceof FrameBoundException;
     }
 
     void register(RemoteSubscription<?> s) {
