@@ -215,8 +215,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * The encoder refused a frame of one subscription (a served broker's value the wire cannot carry: a priority or
      * delivery count out of range). Nothing of it was written, so the connection's byte stream is intact: only that
      * subscription ends, with the reason, its delivery given back uncounted; the connection, its other subscriptions
-     * and the operations in flight go on. The answer to one request (PEEK_RESULT, STATS_RESULT, ...) becomes an
-     * ERROR to that request instead. Called within the write, on the event loop.
+     * and the operations in flight go on. The answer to one request, of whatever type (written by {@link #reply}),
+     * becomes an ERROR to that request instead. Called within the write, on the event loop.
      *
      * @return whether the frame was one subscription's or one request's answer (else the refusal ends the
      *     connection, as any bug)
@@ -238,10 +238,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             return true;
         }
-        if (f instanceof Frame.PeekResult || f instanceof Frame.StatsResult || f instanceof Frame.ListResult
-                || f instanceof Frame.DescribeOk || f instanceof Frame.DeclareOk || f instanceof Frame.Result) {
+        if (f == replying) {
             // the answer to one request (what it carries came from the served broker): only that request fails,
-            // as any request its broker fails; the client has nothing else waiting on this answer
+            // as any request its broker fails. Whatever the answer's type: every answer goes out through reply()
+            replying = null;
             peers.undeliverable(remote, "the answer to request " + f.streamId() + " (" + f.type() + ") cannot be sent"
                     + " over the network: " + why + "; the request was answered ERROR(INTERNAL_ERROR)");
             write(new Frame.Error(f.streamId(), ErrorCode.INTERNAL_ERROR, fit("the server cannot send its answer ("
@@ -323,7 +323,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             ServerSubscription s = subscriptions.get(f.subscriptionId());
             if (s == null) {
                 // may cross the SUBSCRIPTION_END of a subscription that just ended: harmless, the client ignores it
-                write(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
+                reply(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
                         "no open subscription " + f.subscriptionId()));
                 return;
             }
@@ -353,7 +353,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 s.cancel();
                 write(new Frame.SubscriptionEnd(f.subscriptionId(), ErrorCode.NONE, ""));
             } else {
-                write(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
+                reply(new Frame.Error(f.subscriptionId(), ErrorCode.UNKNOWN_SUBSCRIPTION,
                         "no open subscription " + f.subscriptionId()));
             }
         } else if (frame instanceof Frame.Declare f) {
@@ -483,7 +483,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         try {
             spec = f.toSpec().validate();
         } catch (IllegalArgumentException e) {
-            write(new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, text(e)));
+            reply(new Frame.Error(f.requestId(), ErrorCode.INVALID_ARGUMENT, text(e)));
             return;
         }
         String name = spec.name();
@@ -538,7 +538,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private void attach(ReactiveQueue<byte[]> q, Frame answer) {
         String name = q.name();
         queues.put(name, q);
-        write(answer);
+        reply(answer);
         if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
             lanes.put(name, new SendLane(name, q));
             write(new Frame.SendCredit(name, options.sendWindow()));
@@ -551,7 +551,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         ReactiveQueue<byte[]> q = queues.get(queue);
         if (q == null) {
-            write(new Frame.Error(requestId, ErrorCode.QUEUE_NOT_FOUND,
+            reply(new Frame.Error(requestId, ErrorCode.QUEUE_NOT_FOUND,
                     "queue '" + queue + "' was not declared on this connection (send DECLARE first)"));
         }
         return q;
@@ -567,7 +567,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** Refuses a request for the lack of {@code right} (null: of any right) on {@code queue}. */
     private void forbidden(int requestId, String queue, Permission right) {
-        write(new Frame.Error(requestId, ErrorCode.FORBIDDEN, denial(queue, right)));
+        reply(new Frame.Error(requestId, ErrorCode.FORBIDDEN, denial(queue, right)));
     }
 
     /**
@@ -591,13 +591,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 answersPending--;
                 Frame out = reply.apply(r);
                 if (out != null) {
-                    write(out);
+                    reply(out);
                 }
                 maybeDrained();
             });
         }, e -> onLoop(() -> {
             answersPending--;
-            write(new Frame.Error(requestId, Wire.codeOf(e), text(e)));
+            reply(new Frame.Error(requestId, Wire.codeOf(e), text(e)));
             maybeDrained();
         }), () -> {
             if (!got[0]) { // completed empty: nothing to answer, but nothing pending any more either
@@ -617,16 +617,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (!allowed(f.requestId(), f.queue(), Permission.SEND)) {
                 return;
             }
-            write(new Frame.Error(f.requestId(), ErrorCode.QUEUE_NOT_FOUND,
+            reply(new Frame.Error(f.requestId(), ErrorCode.QUEUE_NOT_FOUND,
                     "queue '" + f.queue() + "' was not declared on this connection (send DECLARE first)"));
             return;
         }
         if (f.messages().isEmpty()) {
-            write(new Frame.SendResult(f.requestId(), List.of()));
+            reply(new Frame.SendResult(f.requestId(), List.of()));
             return;
         }
         if (f.messages().size() > lane.credit) {
-            write(new Frame.Error(f.requestId(), ErrorCode.SEND_CREDIT_EXCEEDED, "SEND of " + f.messages().size()
+            reply(new Frame.Error(f.requestId(), ErrorCode.SEND_CREDIT_EXCEEDED, "SEND of " + f.messages().size()
                     + " messages to '" + f.queue() + "' with only " + lane.credit + " SEND_CREDIT"));
             return;
         }
@@ -861,7 +861,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (version >= 3) {
                 writeReceipts(p.requestId, receipts);
             } else {
-                write(new Frame.SendResult(p.requestId, receipts));
+                reply(new Frame.SendResult(p.requestId, receipts));
             }
             credit += upTo - from;
             write(new Frame.SendCredit(name, upTo - from));
@@ -879,13 +879,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             for (int i = 0; i < receipts.size(); i++) {
                 int n = FrameEncoder.encodedSize(receipts.get(i));
                 if (i > start && size + n > room) {
-                    write(new Frame.SendReceipts(requestId, receipts.subList(start, i)));
+                    reply(new Frame.SendReceipts(requestId, receipts.subList(start, i)));
                     start = i;
                     size = 0;
                 }
                 size += n;
             }
-            write(new Frame.SendReceipts(requestId, receipts.subList(start, receipts.size())));
+            reply(new Frame.SendReceipts(requestId, receipts.subList(start, receipts.size())));
         }
 
         /**
@@ -1002,7 +1002,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      */
     private ReactiveQueue<byte[]> subscribable(int id, String queue) {
         if (subscriptions.containsKey(id) || eventSubscriptions.containsKey(id)) {
-            write(new Frame.Error(id, ErrorCode.DUPLICATE_ID, "subscription id " + id + " is already open"));
+            reply(new Frame.Error(id, ErrorCode.DUPLICATE_ID, "subscription id " + id + " is already open"));
             return null;
         }
         ReactiveQueue<byte[]> q = declared(id, queue, Permission.RECEIVE);
@@ -1010,7 +1010,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return null;
         }
         if (subscriptions.size() + eventSubscriptions.size() >= options.maxSubscriptionsPerConnection()) {
-            write(new Frame.Error(id, ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
+            reply(new Frame.Error(id, ErrorCode.TOO_MANY_SUBSCRIPTIONS, "at most "
                     + options.maxSubscriptionsPerConnection() + " subscriptions (receive and events streams) per"
                     + " connection (ServerOptions.maxSubscriptionsPerConnection): end one, or use another client"));
             return null;
@@ -1035,7 +1035,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 ro = ro.visibilityTimeout(Duration.ofMillis(f.visibilityTimeoutMillis()));
             }
         } catch (IllegalArgumentException e) {
-            write(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, text(e)));
+            reply(new Frame.Error(f.subscriptionId(), ErrorCode.INVALID_ARGUMENT, text(e)));
             return;
         }
         ServerSubscription s = new ServerSubscription(f.subscriptionId(), f.queue(), q);
@@ -1371,7 +1371,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             java.util.function.Function<Delivery<byte[]>, Mono<Void>> action, boolean ends) {
         int n = tags.length;
         if (n == 0) {
-            write(new Frame.SettleResult(requestId, List.of()));
+            reply(new Frame.SettleResult(requestId, List.of()));
             return;
         }
         // version 2 answers EXTEND with the new deadlines, so the client's Delivery knows the server's
@@ -1499,10 +1499,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 if (state != State.CLOSED) {
                     if (error != null) {
                         // one answer per frame: the reason is told for all of its tags (others may have settled)
-                        write(new Frame.Error(requestId, Wire.codeOf(error), fit(op + " failed on the server: "
+                        reply(new Frame.Error(requestId, Wire.codeOf(error), fit(op + " failed on the server: "
                                 + (error.getMessage() != null ? error.getMessage() : error.toString()))));
                     } else {
-                        write(deadlines != null
+                        reply(deadlines != null
                                 ? new Frame.ExtendResult(requestId, List.of(outcomes), List.of(deadlines))
                                 : new Frame.SettleResult(requestId, List.of(outcomes)));
                     }
@@ -1688,7 +1688,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (frame instanceof Frame.Credit || frame instanceof Frame.Unsubscribe) {
             return false; // its subscription already ended with SUBSCRIPTION_END(SHUTTING_DOWN)
         }
-        write(new Frame.Error(frame.streamId(), ErrorCode.SHUTTING_DOWN, "the server is shutting down: "
+        reply(new Frame.Error(frame.streamId(), ErrorCode.SHUTTING_DOWN, "the server is shutting down: "
                 + frame.type() + " refused"));
         return false;
     }
@@ -1747,6 +1747,27 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return true;
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return false;
+        }
+    }
+
+    /**
+     * The answer {@link #reply} is writing: the encoder refuses a frame within the write, so a refusal of this very
+     * frame is its request's alone ({@link #refused}).
+     */
+    private Frame replying;
+
+    /**
+     * Writes the answer to one request (any frame whose id is a request's or a subscription request's: a result, an
+     * ERROR). Should the encoder refuse it (a value from the served broker the wire cannot carry), that request is
+     * answered ERROR(INTERNAL_ERROR) instead and the connection goes on, whatever the answer's type: the mark is on the
+     * write, not a list of answer types a new one could be missing from.
+     */
+    private void reply(Frame answer) {
+        replying = answer;
+        try {
+            write(answer);
+        } finally {
+            replying = null;
         }
     }
 
