@@ -108,8 +108,8 @@ public final class RemoteBroker implements ReactiveBroker {
     public RemoteBroker(InetSocketAddress address, ClientOptions options) {
         this.address = address;
         this.options = options;
-        // one connection of its own, not one of a pool: a pool (TcpResources') leaves a cancelled attempt's channel
-        // to the pool, and limits the connections to one address across every client of the JVM
+        // a connection of its own, no pool between an attempt and its channel: cancelling the connect closes the
+        // channel it made, and close() can account for every channel (see channels)
         TcpClient t = TcpClient.newConnection()
                 .remoteAddress(() -> address)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
