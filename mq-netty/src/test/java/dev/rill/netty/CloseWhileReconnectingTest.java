@@ -8,20 +8,10 @@ import dev.rill.core.QueueSpec;
 import dev.rill.reactive.QueueClosedException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -37,12 +27,6 @@ class CloseWhileReconnectingTest {
 
     @RegisterExtension
     final ServingFixture fixture = ServingFixture.onRealTime();
-    private final EventLoopGroup group = new NioEventLoopGroup(1);
-
-    @AfterEach
-    void tearDown() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     @Test
     void aClientClosedDuringItsBackoffNeverConnectsAgain() {
@@ -74,15 +58,7 @@ class CloseWhileReconnectingTest {
                 .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(10))).block(TIMEOUT);
         server.disposeNow(TIMEOUT);
         // accepts and never answers HELLO: the attempt waits for the connect timeout (10 s)
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
-        new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accepted.add(ch);
-                    }
-                }).bind("127.0.0.1", port).syncUninterruptibly(); // closed with the group
+        List<Channel> accepted = fixture.closeAtEnd(ListeningPeer.silent(port)).accepted();
         await().atMost(TIMEOUT).until(() -> !accepted.isEmpty());
 
         client.close().block(TIMEOUT);

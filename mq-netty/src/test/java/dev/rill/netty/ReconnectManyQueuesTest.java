@@ -9,13 +9,9 @@ import dev.rill.core.QueueSpec;
 import dev.rill.netty.internal.protocol.FrameType;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -72,109 +68,56 @@ class ReconnectManyQueuesTest {
      * Relays to the server; counts the DECLAREs of each connection, and on connection 2 holds what the server sends
      * once the client's first DECLARE went by, until {@code expected} DECLAREs did (or the test's bound is over).
      */
-    private static final class HoldingRelay implements AutoCloseable {
-        private final ServerSocket listener;
-        private final int upstreamPort;
+    private static final class HoldingRelay extends SocketRelay {
         private final int expected;
-        private final AtomicInteger connections = new AtomicInteger();
         private final List<AtomicInteger> declares = new CopyOnWriteArrayList<>();
-        private final List<Socket> open = new CopyOnWriteArrayList<>();
         final CountDownLatch allDeclaredBeforeAnAnswer = new CountDownLatch(1);
 
         HoldingRelay(int upstreamPort, int expected) throws IOException {
-            this.upstreamPort = upstreamPort;
+            super(upstreamPort);
             this.expected = expected;
-            this.listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-            thread(this::acceptLoop);
-        }
-
-        int port() {
-            return listener.getLocalPort();
+            start();
         }
 
         int declares(int connection) {
             return declares.size() >= connection ? declares.get(connection - 1).get() : 0;
         }
 
-        void cut() throws IOException {
-            for (Socket s : open) {
-                s.close();
-            }
-            open.clear();
-        }
-
-        private void acceptLoop() throws IOException {
-            while (true) {
-                Socket c = listener.accept();
-                Socket u = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
-                int n = connections.incrementAndGet();
-                AtomicInteger count = new AtomicInteger();
-                declares.add(count);
-                open.add(c);
-                open.add(u);
-                CountDownLatch all = new CountDownLatch(1);
-                AtomicBoolean declaring = new AtomicBoolean();
-                thread(() -> {
-                    DataInputStream in = new DataInputStream(c.getInputStream());
-                    DataOutputStream out = new DataOutputStream(u.getOutputStream());
-                    while (true) {
-                        int length = in.readInt();
-                        byte[] rest = new byte[length];
-                        in.readFully(rest);
-                        if (rest[0] == (byte) FrameType.DECLARE.code()) {
-                            declaring.set(true);
-                            if (count.incrementAndGet() == expected) {
-                                all.countDown();
-                            }
-                        }
-                        out.writeInt(length);
-                        out.write(rest);
-                        out.flush();
-                    }
-                });
-                thread(() -> {
-                    InputStream in = u.getInputStream();
-                    OutputStream out = c.getOutputStream();
-                    byte[] buf = new byte[64 * 1024];
-                    boolean checked = n != 2;
-                    for (int r; (r = in.read(buf)) >= 0; ) {
-                        if (!checked && declaring.get()) {
-                            checked = true;
-                            try {
-                                if (all.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                                    allDeclaredBeforeAnAnswer.countDown();
-                                }
-                            } catch (InterruptedException e) {
-                                return;
-                            }
-                        }
-                        out.write(buf, 0, r);
-                        out.flush();
-                    }
-                });
-            }
-        }
-
-        private interface Body {
-            void run() throws IOException;
-        }
-
-        private static void thread(Body body) {
-            Thread t = new Thread(() -> {
-                try {
-                    body.run();
-                } catch (IOException e) {
-                    // closed
-                }
-            }, "holding-relay");
-            t.setDaemon(true);
-            t.start();
-        }
-
         @Override
-        public void close() throws IOException {
-            listener.close();
-            cut();
+        void relay(Socket c, Socket u, int n) {
+            AtomicInteger count = new AtomicInteger();
+            declares.add(count);
+            CountDownLatch all = new CountDownLatch(1);
+            AtomicBoolean declaring = new AtomicBoolean();
+            IoThreads.start("holding-relay-" + n, () -> pumpFrames(c, u, frame -> {
+                if (frame[0] == (byte) FrameType.DECLARE.code()) {
+                    declaring.set(true);
+                    if (count.incrementAndGet() == expected) {
+                        all.countDown();
+                    }
+                }
+                return true;
+            }));
+            IoThreads.start("holding-relay-" + n, () -> {
+                InputStream in = u.getInputStream();
+                OutputStream out = c.getOutputStream();
+                byte[] buf = new byte[64 * 1024];
+                boolean checked = n != 2;
+                for (int r; (r = in.read(buf)) >= 0; ) {
+                    if (!checked && declaring.get()) {
+                        checked = true;
+                        try {
+                            if (all.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                                allDeclaredBeforeAnAnswer.countDown();
+                            }
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                    out.write(buf, 0, r);
+                    out.flush();
+                }
+            });
         }
     }
 }

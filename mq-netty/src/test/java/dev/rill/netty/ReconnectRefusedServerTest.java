@@ -9,24 +9,10 @@ import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
-import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -44,12 +30,6 @@ class ReconnectRefusedServerTest {
 
     @RegisterExtension
     final ServingFixture fixture = ServingFixture.onRealTime();
-    private final EventLoopGroup group = new NioEventLoopGroup(1);
-
-    @AfterEach
-    void tearDown() {
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    }
 
     @Test
     void aServerOfAnotherVersionEndsTheReconnectionWithTheFirstConnectsError() throws Exception {
@@ -79,23 +59,7 @@ class ReconnectRefusedServerTest {
         q.receive().subscribe(d -> { }, streamEnd::set);
 
         server.disposeNow(TIMEOUT);
-        AtomicInteger accepted = new AtomicInteger();
-        new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accepted.incrementAndGet();
-                        ch.pipeline().addLast(new FrameDecoder(1 << 20), new ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                if (msg instanceof Frame.Hello) {
-                                    ctx.writeAndFlush(Unpooled.wrappedBuffer(RawClient.encode(answer)));
-                                }
-                            }
-                        });
-                    }
-                }).bind("127.0.0.1", port).syncUninterruptibly(); // closed with the group
+        ListeningPeer peer = fixture.closeAtEnd(ListeningPeer.answeringHello(port, answer));
         // what a first connect to that server says
         Throwable first = NotARillServerTest.connect(port);
         assertThat(first).isNotNull();
@@ -105,6 +69,6 @@ class ReconnectRefusedServerTest {
         Throwable send = catchThrowable(() -> q.send(OutboundMessage.of("m")).block(TIMEOUT));
         assertThat(send).hasSameClassAs(first).hasMessage(first.getMessage());
         // the first connect's and one attempt of the client's
-        assertThat(accepted.get()).isEqualTo(2);
+        assertThat(peer.accepted()).hasSize(2);
     }
 }

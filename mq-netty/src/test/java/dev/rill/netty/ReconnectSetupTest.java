@@ -15,13 +15,9 @@ import dev.rill.reactive.ReactiveQueue;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
@@ -87,89 +83,51 @@ class ReconnectSetupTest {
      * A relay that, when the client sends DECLARE on connection {@code doomed}, closes it, or (draining) answers
      * ERROR(SHUTTING_DOWN) in the server's place and keeps it open.
      */
-    private static final class CuttingRelay implements AutoCloseable {
-        private final ServerSocket listener;
-        private final int upstreamPort;
+    private static final class CuttingRelay extends SocketRelay {
         private final int doomed;
         private final boolean draining;
-        private final AtomicInteger connections = new AtomicInteger();
         private final AtomicInteger declaresCut = new AtomicInteger();
-        private final List<Socket> open = new CopyOnWriteArrayList<>();
 
         CuttingRelay(int upstreamPort, int doomed, boolean draining) throws IOException {
-            this.upstreamPort = upstreamPort;
+            super(upstreamPort);
             this.doomed = doomed;
             this.draining = draining;
-            this.listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-            thread("relay-accept", this::acceptLoop);
-        }
-
-        int port() {
-            return listener.getLocalPort();
-        }
-
-        int connections() {
-            return connections.get();
+            start();
         }
 
         int declaresCut() {
             return declaresCut.get();
         }
 
-        /** Closes the connections open now. */
-        void cut() throws IOException {
-            for (Socket s : open) {
-                s.close();
-            }
-            open.clear();
-        }
-
-        private void acceptLoop() {
-            try {
-                while (true) {
-                    Socket c = listener.accept();
-                    Socket u = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
-                    int n = connections.incrementAndGet();
-                    open.add(c);
-                    open.add(u);
-                    thread("relay-c2s-" + n, () -> framePump(c, u, n == doomed));
-                    thread("relay-s2c-" + n, () -> copy(u.getInputStream(), c.getOutputStream()));
-                }
-            } catch (IOException e) {
-                // closed
-            }
+        @Override
+        void relay(Socket c, Socket u, int n) {
+            IoThreads.start("relay-c2s-" + n, () -> framePump(c, u, n == doomed));
+            IoThreads.start("relay-s2c-" + n, () -> copy(u.getInputStream(), c.getOutputStream()));
         }
 
         private void framePump(Socket c, Socket u, boolean cutAtDeclare) {
             try {
-                DataInputStream in = new DataInputStream(c.getInputStream());
-                DataOutputStream out = new DataOutputStream(u.getOutputStream());
-                while (true) {
-                    int length = in.readInt();
-                    byte[] rest = new byte[length];
-                    in.readFully(rest);
-                    if (cutAtDeclare && rest[0] == (byte) FrameType.DECLARE.code()) {
-                        declaresCut.incrementAndGet();
-                        if (!draining) {
-                            c.close();
-                            u.close();
-                            return;
-                        }
-                        int id = java.nio.ByteBuffer.wrap(rest, 1, 4).getInt();
-                        ByteBuf b = Unpooled.buffer();
-                        FrameEncoder.encode(new Frame.Error(id, ErrorCode.SHUTTING_DOWN, "draining"), b);
-                        OutputStream toClient = c.getOutputStream();
-                        synchronized (toClient) {
-                            toClient.write(ByteBufUtil.getBytes(b));
-                            toClient.flush();
-                        }
-                        b.release();
-                        continue;
+                pumpFrames(c, u, rest -> {
+                    if (!cutAtDeclare || rest[0] != (byte) FrameType.DECLARE.code()) {
+                        return true;
                     }
-                    out.writeInt(length);
-                    out.write(rest);
-                    out.flush();
-                }
+                    declaresCut.incrementAndGet();
+                    if (!draining) {
+                        c.close(); // the next read fails: the pump ends
+                        u.close();
+                        return false;
+                    }
+                    int id = java.nio.ByteBuffer.wrap(rest, 1, 4).getInt();
+                    ByteBuf b = Unpooled.buffer();
+                    FrameEncoder.encode(new Frame.Error(id, ErrorCode.SHUTTING_DOWN, "draining"), b);
+                    OutputStream toClient = c.getOutputStream();
+                    synchronized (toClient) {
+                        toClient.write(ByteBufUtil.getBytes(b));
+                        toClient.flush();
+                    }
+                    b.release();
+                    return false;
+                });
             } catch (IOException e) {
                 close(c, u);
             }
@@ -206,26 +164,5 @@ class ReconnectSetupTest {
             }
         }
 
-        private interface Body {
-            void run() throws IOException;
-        }
-
-        private static void thread(String name, Body body) {
-            Thread t = new Thread(() -> {
-                try {
-                    body.run();
-                } catch (IOException e) {
-                    // closed
-                }
-            }, name);
-            t.setDaemon(true);
-            t.start();
-        }
-
-        @Override
-        public void close() throws IOException {
-            listener.close();
-            cut();
-        }
     }
 }

@@ -11,7 +11,7 @@ import io.netty.channel.Channel;
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -48,22 +48,10 @@ class ClientCloseTest {
         await().atMost(TIMEOUT).until(() -> server.connectionCount() == 1);
 
         // the event loop is held, so the close cannot have run yet: the Mono must not have completed
-        CountDownLatch hold = new CountDownLatch(1);
-        CountDownLatch held = new CountDownLatch(1);
-        channel.eventLoop().execute(() -> {
-            held.countDown();
-            try {
-                hold.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        assertThat(held.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
-        CompletableFuture<Void> closed = client.close().toFuture();
-        try {
+        CompletableFuture<Void> closed;
+        try (LoopHold held = new LoopHold(List.of(channel.eventLoop()), TIMEOUT)) {
+            closed = client.close().toFuture();
             assertThat(closed).as("completed before the event loop could close the channel").isNotDone();
-        } finally {
-            hold.countDown();
         }
         closed.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         assertThat(channel.isOpen()).as("the channel once close() completed").isFalse();
