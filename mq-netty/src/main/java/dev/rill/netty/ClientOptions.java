@@ -105,7 +105,9 @@ public final class ClientOptions implements Cloneable {
     }
 
     /**
-     * Bounds one connection attempt, TCP (and TLS) connect plus the HELLO/AUTH handshake. Wall-clock time.
+     * Bounds one connection attempt, TCP (and TLS) connect plus the HELLO/AUTH handshake; on a reconnect it bounds
+     * as well the declaring of the client's queues again on the new connection (past it, the attempt failed and the
+     * next one follows its backoff). Wall-clock time.
      *
      * <p>Default: 10 s.
      *

@@ -42,24 +42,42 @@ class ReconnectSetupTest {
 
     @Test
     void aConnectionLostWhileItsQueuesAreDeclaredAgainIsRetriedAndTheStreamCarriesOn() throws Exception {
-        reconnectThroughADoomedConnection(false);
+        reconnectThroughADoomedConnection(Doom.CUT);
     }
 
     @Test
     void aServerShuttingDownWhileTheQueuesAreDeclaredAgainIsLeftForTheNextOne() throws Exception {
         // the declare is refused with SHUTTING_DOWN on a connection that stays open: sending it again "on the next
         // connection" would wait for the very connection being set up
-        reconnectThroughADoomedConnection(true);
+        reconnectThroughADoomedConnection(Doom.DRAIN);
     }
 
-    private void reconnectThroughADoomedConnection(boolean draining) throws Exception {
+    @Test
+    void aServerThatNeverAnswersTheDeclarationsIsLeftAfterTheConnectTimeout() throws Exception {
+        // the connection stays open and alive (PING/PONG) but the DECLARE is never answered (a server whose broker
+        // hangs): setting the connection up is bounded like its handshake, and the next attempt goes through.
+        // Before, the reconnection waited for that answer for good: the stream never came back
+        reconnectThroughADoomedConnection(Doom.SWALLOW);
+    }
+
+    /** What the relay does with the client's DECLARE on the doomed connection. */
+    private enum Doom {
+        /** Closes the connection. */
+        CUT,
+        /** Answers ERROR(SHUTTING_DOWN) in the server's place; the connection stays open. */
+        DRAIN,
+        /** Drops it; the connection stays open. */
+        SWALLOW
+    }
+
+    private void reconnectThroughADoomedConnection(Doom doom) throws Exception {
         RillServer server = fixture.serve(ServerOptions.defaults());
         ReactiveQueue<String> here = local.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
         // connection 2 (the first reconnect) dies as the client declares its queue again on it
-        CuttingRelay relay = new CuttingRelay(server.port(), 2, draining);
+        CuttingRelay relay = new CuttingRelay(server.port(), 2, doom);
         fixture.closeAtEnd(relay);
         ReactiveBroker client = fixture.connect(relay.port(), ClientOptions.defaults().reconnectAttempts(20)
-                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)));
+                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)).connectTimeout(Duration.ofSeconds(1)));
         ReactiveQueue<String> remote = client.queue(QueueSpec.named("q"), Codec.utf8()).block(TIMEOUT);
 
         List<String> received = new CopyOnWriteArrayList<>();
@@ -85,13 +103,13 @@ class ReconnectSetupTest {
      */
     private static final class CuttingRelay extends SocketRelay {
         private final int doomed;
-        private final boolean draining;
+        private final Doom doom;
         private final AtomicInteger declaresCut = new AtomicInteger();
 
-        CuttingRelay(int upstreamPort, int doomed, boolean draining) throws IOException {
+        CuttingRelay(int upstreamPort, int doomed, Doom doom) throws IOException {
             super(upstreamPort);
             this.doomed = doomed;
-            this.draining = draining;
+            this.doom = doom;
             start();
         }
 
@@ -112,9 +130,12 @@ class ReconnectSetupTest {
                         return true;
                     }
                     declaresCut.incrementAndGet();
-                    if (!draining) {
+                    if (doom == Doom.CUT) {
                         c.close(); // the next read fails: the pump ends
                         u.close();
+                        return false;
+                    }
+                    if (doom == Doom.SWALLOW) {
                         return false;
                     }
                     int id = java.nio.ByteBuffer.wrap(rest, 1, 4).getInt();

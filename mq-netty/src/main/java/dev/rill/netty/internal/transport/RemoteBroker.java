@@ -526,9 +526,14 @@ public final class RemoteBroker implements ReactiveBroker {
             return Mono.delay(delay);
         }));
         // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
-        // (the server died again, or went away) is one more failed attempt, where it ended the client for good
+        // (the server died again, or went away) is one more failed attempt, where it ended the client for good; and
+        // like the handshake it is bounded by the connect timeout (a server that never answers a DECLARE held the
+        // reconnection for good): the timeout cancels the set-up, which closes that connection
         reactor.core.Disposable d = Mono.delay(options.reconnectMinBackoff())
-                .then(Mono.defer(() -> connectOnce().flatMap(this::setUp)))
+                .then(Mono.defer(() -> connectOnce().flatMap(c -> setUp(c).timeout(options.connectTimeout(),
+                        Mono.error(() -> new RillException("the queues were not declared again on the new connection"
+                                + " to " + where + " within " + options.connectTimeout().toMillis()
+                                + " ms (ClientOptions.connectTimeout)"))))))
                 .retryWhen(retry)
                 .subscribe(this::installReconnected, t -> {
                     long away;
