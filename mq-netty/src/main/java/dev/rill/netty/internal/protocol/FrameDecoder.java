@@ -106,6 +106,47 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             failed = true;
             in.skipBytes(in.readableBytes());
             throw e;
+        } catch (OutOfMemoryError e) { // the frame's copies (a SEND's payloads) do not fit in the heap now
+            throw outOfMemory(e, in);
+        }
+    }
+
+    /**
+     * A frame the JVM has no memory for now (its copies on the heap, or the buffer that gathers it): the frame is
+     * refused with its size and the heap's, and the decoder stops as after any error (what follows cannot be framed
+     * any more).
+     */
+    private ProtocolException outOfMemory(OutOfMemoryError e, ByteBuf in) {
+        failed = true;
+        String frame = "a frame";
+        if (in != null && in.refCnt() > 0 && in.readableBytes() >= 4) {
+            frame = "a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes";
+            in.skipBytes(in.readableBytes());
+        }
+        return new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "no memory to take " + frame + " now ("
+                + e.getMessage() + "; the JVM's heap limit, -Xmx, is " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
+                + " MiB)");
+    }
+
+    /**
+     * Reads as {@link ByteToMessageDecoder} does, but lets no {@link Throwable} escape to the transport: one that
+     * does (an Error from a handler after this one whose netty fallback log failed too, out of memory) makes the
+     * transport's read loop release the buffer this decoder has already released (IllegalReferenceCountException in
+     * the event loop, the channel's exceptionCaught and input shutdown skipped: a connection left open, unanswered).
+     * It goes to the next handlers' exceptionCaught instead, and if even that throws, the channel is closed. An
+     * OutOfMemoryError (gathering a large frame) goes as the ProtocolException of {@code FRAME_TOO_LARGE} that says so.
+     */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            super.channelRead(ctx, msg);
+        } catch (Throwable e) {
+            try {
+                // out of memory gathering a frame (the cumulation's growth): refused as one out of memory in decode
+                ctx.fireExceptionCaught(e instanceof OutOfMemoryError oom ? outOfMemory(oom, internalBuffer()) : e);
+            } catch (Throwable again) {
+                ctx.close();
+            }
         }
     }
 

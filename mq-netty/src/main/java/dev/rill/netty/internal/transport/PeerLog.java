@@ -228,8 +228,16 @@ public final class PeerLog {
      * @param bug what went wrong
      */
     public void failed(SocketAddress remote, Throwable bug) {
+        String what;
+        Throwable trace = bug;
+        try {
+            what = String.valueOf(bug);
+        } catch (Throwable e) { // an Error that cannot be put in words (no memory for them): its class, no trace
+            what = bug.getClass().getName();
+            trace = null;
+        }
         report(remote, Reason.INTERNAL_ERROR, "connection from " + address(remote) + " closed ["
-                + Reason.INTERNAL_ERROR.label + "]: a bug in the server: " + clean(String.valueOf(bug)), bug);
+                + Reason.INTERNAL_ERROR.label + "]: a bug in the server: " + clean(what), trace);
     }
 
     /**

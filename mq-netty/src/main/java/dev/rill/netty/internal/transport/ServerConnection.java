@@ -162,8 +162,38 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             onFrame(frame);
         } catch (ProtocolException e) {
             fatal(e.code(), e.getMessage());
-        } catch (RuntimeException e) {
-            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(e), e);
+        } catch (Throwable e) { // an Error too (a served broker out of memory): see contained
+            contained(e);
+        }
+    }
+
+    /*
+     * containment: no Throwable leaves this handler (channelRead, exceptionCaught). One that did went back to netty,
+     * whose fallback logs it; when that log failed as well (an OutOfMemoryError, a class that could not be loaded),
+     * it left the pipeline, and the transport's read loop released the read buffer the frame decoder had already
+     * released: "IllegalReferenceCountException: refCnt: 0, decrement: 1 at ...EpollStreamUnsafe.handleReadException"
+     * in the selector loop, with the exceptionCaught and the input shutdown that come after that release skipped.
+     * The connection stayed open and unanswered, its client waiting for ever (rill serve -Xmx512m fed messages of
+     * tens of MiB). So the connection is closed whatever fails: fatal's ERROR frame if it can be sent, the bare close
+     * otherwise, and what could not be logged is not logged.
+     */
+
+    /** Ends the connection because of {@code e}, a bug or an Error; never throws. */
+    private void contained(Throwable e) {
+        try {
+            fatal(ErrorCode.INTERNAL_ERROR, describe(e), e);
+        } catch (Throwable again) {
+            state = State.CLOSED;
+            ctx.close();
+        }
+    }
+
+    /** @return {@code e} in words, or its class name when those cannot be made (no memory to build them) */
+    private static String describe(Throwable e) {
+        try {
+            return String.valueOf(e);
+        } catch (Throwable again) {
+            return e.getClass().getName();
         }
     }
 
@@ -193,21 +223,25 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof FrameRefusedException r && r.frame() != null && refused(r)) {
-            return;
-        }
-        Throwable c = cause;
-        while (!(c instanceof ProtocolException) && c.getCause() != null && c.getCause() != c) {
-            c = c.getCause();
-        }
-        if (c instanceof ProtocolException p) {
-            fatal(p.code(), p.getMessage());
-        } else if (ConnectFailures.find(cause, java.io.IOException.class) != null) {
-            // I/O errors (connection reset, TLS failures): nothing to tell the peer, nothing the operator must see
-            peers.debug(remote, "connection lost: " + c);
-            ctx.close();
-        } else {
-            fatal(ErrorCode.INTERNAL_ERROR, String.valueOf(cause), cause); // a bug: a decoder's, say
+        try {
+            if (cause instanceof FrameRefusedException r && r.frame() != null && refused(r)) {
+                return;
+            }
+            Throwable c = cause;
+            while (!(c instanceof ProtocolException) && c.getCause() != null && c.getCause() != c) {
+                c = c.getCause();
+            }
+            if (c instanceof ProtocolException p) {
+                fatal(p.code(), p.getMessage());
+            } else if (ConnectFailures.find(cause, java.io.IOException.class) != null) {
+                // I/O errors (connection reset, TLS failures): nothing to tell the peer, nothing the operator must see
+                ctx.close();
+                peers.debug(remote, "connection lost: " + describe(c));
+            } else {
+                fatal(ErrorCode.INTERNAL_ERROR, describe(cause), cause); // a bug: a decoder's, say
+            }
+        } catch (Throwable again) { // see containment
+            contained(again);
         }
     }
 
@@ -1887,12 +1921,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         PeerLog.Reason reason = PeerLog.reasonOf(code);
-        if (bug != null) {
-            peers.failed(remote, bug);
-        } else if (reason != null && (state == State.HELLO || state == State.AUTH)) {
-            peers.refused(remote, reason, message);
-        } else if (reason != null) {
-            peers.closed(remote, reason, message);
+        try {
+            if (bug != null) {
+                peers.failed(remote, bug);
+            } else if (reason != null && (state == State.HELLO || state == State.AUTH)) {
+                peers.refused(remote, reason, message);
+            } else if (reason != null) {
+                peers.closed(remote, reason, message);
+            }
+        } catch (Throwable e) {
+            // the line could not even be made (no memory for it, see containment): the connection ends all the same
         }
         boolean freeFirst = state != State.DRAINING && code != ErrorCode.SHUTTING_DOWN; // see lastFrame
         state = State.CLOSED;

@@ -1,0 +1,96 @@
+package dev.rill.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
+import dev.rill.core.Codec;
+import dev.rill.core.OutboundMessage;
+import dev.rill.core.QueueSpec;
+import dev.rill.netty.ClientOptions;
+import dev.rill.netty.RillClient;
+import dev.rill.reactive.ReactiveBroker;
+import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import reactor.core.publisher.Mono;
+
+/**
+ * {@code rill serve} in a JVM whose heap cannot hold a message its {@code --max-frame-size} allows (-Xmx32m, frames
+ * up to 64 MiB, a message of 40 MiB): the send is refused with an ERROR(FRAME_TOO_LARGE) saying the server has no
+ * memory for that frame, logged as such, and the server goes on serving the other clients. Before, the OutOfMemoryError of the payload's copy in the
+ * frame decoder closed the connection as "a bug in the server" (INTERNAL_ERROR, logged SEVERE with its stack trace).
+ */
+class ServeSmallHeapTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Pattern LISTENING = Pattern.compile("listening on (rill://\\S+)");
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> processes = new ArrayList<>();
+    private final List<ReactiveBroker> clients = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() {
+        clients.forEach(c -> c.close().onErrorResume(e -> Mono.empty()).block(TIMEOUT));
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    @Test
+    void aMessageTheHeapCannotHoldIsRefusedSayingSoAndTheServerGoesOn() throws Exception {
+        Path out = dir.resolve("serve.out");
+        Path err = dir.resolve("serve.err");
+        // direct memory beyond the heap: the frame is gathered, and its copy on the heap is what fails
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx32m",
+                "-XX:MaxDirectMemorySize=256m", "-cp", System.getProperty("java.class.path"), RillCli.class.getName(),
+                "serve", "--port", "0", "--max-frame-size", Integer.toString(64 << 20))
+                .redirectOutput(out.toFile())
+                .redirectError(err.toFile())
+                .start();
+        processes.add(p);
+        await().atMost(TIMEOUT).until(() -> LISTENING.matcher(Files.readString(out)).find() || !p.isAlive());
+        Matcher m = LISTENING.matcher(Files.readString(out));
+        assertThat(m.find()).as(() -> "serve did not start: " + read(out) + read(err)).isTrue();
+        URI address = URI.create(m.group(1));
+        ReactiveBroker big = client(address);
+        ReactiveQueue<byte[]> bigQueue = big.queue(QueueSpec.named("big"), Codec.bytes()).block(TIMEOUT);
+
+        Throwable e = catchThrowable(() -> bigQueue.send(OutboundMessage.of(new byte[40 << 20])).block(TIMEOUT));
+
+        // the ERROR is written, but the server closes while the client still writes the frame, and the reset that
+        // follows may discard it on the client's side: the send fails either way, the log says why
+        assertThat(e).isInstanceOf(RillException.class);
+        ReactiveQueue<String> small = client(address).queue(QueueSpec.named("small"), Codec.utf8()).block(TIMEOUT);
+        small.send(OutboundMessage.of("still served")).block(TIMEOUT);
+        assertThat(small.receiveOne(TIMEOUT).block(TIMEOUT).message().payload()).isEqualTo("still served");
+        assertThat(p.isAlive()).isTrue();
+        await().atMost(TIMEOUT).until(() -> read(err).contains("[frame_too_large]")); // the log writes on its thread
+        assertThat(read(err)).contains("no memory to take a frame of").doesNotContain("a bug in the server");
+    }
+
+    private ReactiveBroker client(URI address) {
+        ReactiveBroker b = RillClient.connect(address, ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
+        clients.add(b);
+        return b;
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            return "(" + e + ")";
+        }
+    }
+}
