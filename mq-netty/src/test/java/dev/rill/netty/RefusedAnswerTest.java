@@ -16,7 +16,6 @@ import java.util.concurrent.BlockingQueue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /**
  * An answer to a request that the server's encoder refuses (a served broker of another implementation handing out a
@@ -37,7 +36,7 @@ class RefusedAnswerTest {
     @Test
     void aPeekResultTheEncoderRefusesFailsThatPeekAndTheConnectionGoesOn() throws Exception {
         ReactiveBroker local = fixture.local();
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(new OutOfRangePeeks(local)));
+        RillServer server = fixture.bind(ServerOptions.defaults().broker(new PeekingBroker(local, new OutOfRangePeeks())));
         ReactiveBroker client = fixture.connect(server, ClientOptions.defaults().reconnectAttempts(0));
         BlockingQueue<String> other = fixture.receiving(client, "other");
         ReactiveQueue<String> odd = client.queue(QueueSpec.named("odd"), Codec.utf8()).block(TIMEOUT);
@@ -56,20 +55,11 @@ class RefusedAnswerTest {
     }
 
     /** Serves {@code delegate}; its queues' peeks give every message a priority of 300. */
-    private static final class OutOfRangePeeks extends ForwardingBroker {
-        OutOfRangePeeks(ReactiveBroker delegate) {
-            super(delegate);
-        }
-
+    private static final class OutOfRangePeeks implements PeekingBroker.Peek {
         @Override
-        public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
-            return delegate.queue(spec, codec).map(q -> new ForwardingQueue<T>(q) {
-                @Override
-                public Flux<Message<T>> peek(int max) {
-                    return delegate.peek(max).map(m -> new Message<>(m.id(), m.payload(), m.key(), 300, m.headers(),
-                            m.timestamp()));
-                }
-            });
+        public <T> Flux<Message<T>> peek(ReactiveQueue<T> queue, int max) {
+            return queue.peek(max).map(m -> new Message<>(m.id(), m.payload(), m.key(), 300, m.headers(),
+                    m.timestamp()));
         }
     }
 }

@@ -15,7 +15,6 @@ import java.util.concurrent.BlockingQueue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /**
  * An Error on a connection's event loop that cannot even be put in words (an OutOfMemoryError where building its
@@ -38,7 +37,7 @@ class UnloggableErrorTest {
 
     @Test
     void anErrorThatCannotBeDescribedEndsItsConnectionWithAnErrorAndTheOthersGoOn() throws Exception {
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(new UnloggablePeeks(fixture.local())));
+        RillServer server = fixture.bind(ServerOptions.defaults().broker(new PeekingBroker(fixture.local(), new UnloggablePeeks())));
         ReactiveBroker other = fixture.connect(server, ClientOptions.defaults().reconnectAttempts(0));
         BlockingQueue<String> got = fixture.receiving(other, "other");
         ReactiveBroker client = fixture.connect(server, ClientOptions.defaults().reconnectAttempts(0));
@@ -68,20 +67,11 @@ class UnloggableErrorTest {
         }
     }
 
-    /** Serves {@code delegate}; its queues' peeks fail at once with an {@link Unloggable}. */
-    private static final class UnloggablePeeks extends ForwardingBroker {
-        UnloggablePeeks(ReactiveBroker delegate) {
-            super(delegate);
-        }
-
+    /** A queue's peek fails at once with an {@link Unloggable}. */
+    private static final class UnloggablePeeks implements PeekingBroker.Peek {
         @Override
-        public <T> Mono<ReactiveQueue<T>> queue(QueueSpec spec, Codec<T> codec) {
-            return delegate.queue(spec, codec).map(q -> new ForwardingQueue<T>(q) {
-                @Override
-                public Flux<Message<T>> peek(int max) {
-                    throw new Unloggable();
-                }
-            });
+        public <T> Flux<Message<T>> peek(ReactiveQueue<T> queue, int max) {
+            throw new Unloggable();
         }
     }
 }
