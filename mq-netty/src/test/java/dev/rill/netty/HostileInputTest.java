@@ -103,6 +103,25 @@ class HostileInputTest {
         goodClientStillWorks();
     }
 
+    /**
+     * A client still writing a frame above the limit reads its ERROR: the server stops writing and discards the rest
+     * until the client closes. Before, it closed at once with the frame's bytes still arriving, the socket was reset,
+     * and the client's write failed ("Connection reset") before it could read why.
+     */
+    @Test
+    void aFrameTooLargeStillBeingWrittenGetsItsErrorNotAReset() throws IOException {
+        byte[] frame = new byte[16 << 20]; // more than the sockets' buffers hold: the write is still going on
+        frame[1] = 0x20; // a declared length of 2 MiB, above the limit (4 KiB before authentication)
+        frame[4] = 0x01;
+        try (RawClient c = raw()) {
+            c.sendBytes(frame);
+            Frame.Error e = expectErrorThenClose(c);
+            assertThat(e.code()).isEqualTo(ErrorCode.FRAME_TOO_LARGE);
+            assertThat(e.message()).contains("exceeds the maximum");
+        }
+        goodClientStillWorks();
+    }
+
     @Test
     void garbageBytesAreRefused() throws IOException {
         try (RawClient c = raw()) {

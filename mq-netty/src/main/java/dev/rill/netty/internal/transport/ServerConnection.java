@@ -1937,7 +1937,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         if (freeFirst) {
             releaseAll();
         }
-        ctx.writeAndFlush(new Frame.Error(0, code, fit(message))).addListener(ChannelFutureListener.CLOSE);
+        ChannelFutureListener then = code == ErrorCode.FRAME_TOO_LARGE
+                ? ServerConnection::stopWriting : ChannelFutureListener.CLOSE;
+        ctx.writeAndFlush(new Frame.Error(0, code, fit(message))).addListener(then);
         loop.schedule(() -> {
             ctx.close();
         }, 1, TimeUnit.SECONDS);
@@ -1945,6 +1947,21 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             ctx.close();
         }
         releaseAll();
+    }
+
+    /**
+     * After the ERROR of a frame too large (for the limit, or for the memory there is now), whose client is likely
+     * still writing it: the server's side is shut for output only, and the decoder goes on reading and discarding until
+     * the client closes (on reading the ERROR and the end of the stream) or fatal's timer closes the channel. Closed at
+     * once, with the frame's bytes still arriving, the socket was reset, and the client's next write failed before it
+     * read the ERROR: "connection lost", the reason gone.
+     */
+    private static void stopWriting(io.netty.channel.ChannelFuture written) {
+        if (written.isSuccess() && written.channel() instanceof io.netty.channel.socket.DuplexChannel d) {
+            d.shutdownOutput();
+        } else {
+            written.channel().close();
+        }
     }
 
     /*
