@@ -52,8 +52,9 @@ final class BenchCommand implements Callable<Integer> {
             description = "Messages to send. Default: ${DEFAULT-VALUE}.")
     long messages;
 
-    @Option(names = {"-s", "--payload-size"}, paramLabel = "BYTES", defaultValue = "100",
-            description = "Payload size (at least 8: the send time travels in it). Default: ${DEFAULT-VALUE}.")
+    @Option(names = {"-s", "--payload-size"}, paramLabel = "SIZE", defaultValue = "100", converter = SizeConverter.class,
+            description = "Payload size, in bytes or with KiB (8..512KiB: the send time travels in it). "
+                    + "Default: ${DEFAULT-VALUE}.")
     int payloadSize;
 
     @Option(names = {"-p", "--producers"}, paramLabel = "N", defaultValue = "1",

@@ -91,8 +91,8 @@ final class ServeCommand implements Callable<Integer> {
                     + " Default: ${DEFAULT-VALUE}.")
     int ioThreads;
 
-    @Option(names = "--max-frame-size", paramLabel = "BYTES", defaultValue = "" + ServerOptions.DEFAULT_MAX_FRAME_SIZE,
-            description = "Largest frame accepted (1 KiB..256 MiB). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--max-frame-size", paramLabel = "SIZE", defaultValue = "1MiB", converter = SizeConverter.class,
+            description = "Largest frame accepted, in bytes or with KiB/MiB (1KiB..256MiB). Default: ${DEFAULT-VALUE}.")
     int maxFrameSize;
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s",

@@ -170,6 +170,7 @@ class DemoAndBenchTest {
     @Test
     void benchRefusesBadOptions() {
         refused("--payload-size must be 8..524288", "bench", "--payload-size", "4");
+        refused("--payload-size must be 8..524288, was 1048576", "bench", "--payload-size", "1MiB");
         // a producer sent at most 2^31 - 1 and the run waited for the rest until --max-time (exit 1)
         refused("--messages must be at most 2147483647 per producer (--producers), was 3000000000 for 1", "bench",
                 "--messages", "3000000000", "--max-time", "2s");

@@ -288,6 +288,11 @@ class ServeCommandTest {
 
         Cli.Result frame = Cli.run("serve", "--port", "0", "--max-frame-size", "100");
         assertThat(frame.err()).as(frame.toString()).contains("--max-frame-size must be 1024..268435456 bytes");
+        Cli.Result unit = Cli.run("serve", "--port", "0", "--max-frame-size", "512MiB"); // read, then range-checked
+        assertThat(unit.err()).as(unit.toString()).contains("--max-frame-size must be 1024..268435456 bytes, was 536870912");
+        Cli.Result decimal = Cli.run("serve", "--port", "0", "--max-frame-size", "10MB");
+        assertThat(decimal.code()).as(decimal.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(decimal.err()).contains("'10MB' is not a size: write bytes (1048576) or a number with KiB, MiB or GiB");
         Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
         Cli.Result dataFile = Cli.run("serve", "--port", "0", "--data-dir", file.toString());
         assertThat(dataFile.code()).as(dataFile.toString()).isEqualTo(ExitCodes.FAILED);

@@ -48,6 +48,25 @@ class UnitsTest {
     }
 
     @Test
+    void sizesAreReadInBytesOrBinaryUnits() {
+        assertThat(SizeConverter.parse("1048576")).isEqualTo(1 << 20);
+        assertThat(SizeConverter.parse("1MiB")).isEqualTo(dev.rill.netty.ServerOptions.DEFAULT_MAX_FRAME_SIZE);
+        assertThat(SizeConverter.parse("256MiB")).isEqualTo(256 << 20);
+        assertThat(SizeConverter.parse(" 512 kib ")).isEqualTo(512 << 10);
+        assertThat(SizeConverter.parse("100b")).isEqualTo(100);
+        assertThat(SizeConverter.parse("1GiB")).isEqualTo(1 << 30);
+        assertThat(SizeConverter.parse("2147483647")).isEqualTo(Integer.MAX_VALUE);
+        for (String tooLarge : List.of("2GiB", "2097152KiB", "2147483648", "99999999999999999999")) {
+            assertThatThrownBy(() -> SizeConverter.parse(tooLarge)).isInstanceOf(CommandLine.TypeConversionException.class)
+                    .hasMessage("'" + tooLarge + "' is too large: at most 2147483647 bytes");
+        }
+        for (String bad : List.of("", "1MB", "1.5MiB", "-1", "MiB", "1 M")) {
+            assertThatThrownBy(() -> SizeConverter.parse(bad)).isInstanceOf(CommandLine.TypeConversionException.class)
+                    .hasMessageStartingWith("'" + bad + "' is not a size");
+        }
+    }
+
+    @Test
     void tokensFileGrantsPerQueuePattern() {
         Map<String, Permissions> t = TokensFile.parse(List.of("# comment", "", "admin *=all",
                 "  worker   orders*=receive,send  audit=send  "), "tokens");
