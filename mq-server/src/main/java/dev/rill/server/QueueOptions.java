@@ -38,9 +38,15 @@ final class QueueOptions {
             description = "With --create: the new queue's message limit. Default: 100000.")
     Integer capacity;
 
+    @Option(names = "--max-bytes", paramLabel = "SIZE", converter = SizeConverter.LongSize.class,
+            description = "With --create: the new queue's limit on the bytes of its payloads, in bytes or with"
+                    + " KiB/MiB/GiB (a server's memory is bounded by what its queues may hold). Default: none.")
+    Long maxBytes;
+
     /** @return whether any setting was given */
     boolean anySetting() {
-        return visibilityTimeout != null || maxDeliveries != null || deadLetterQueue != null || capacity != null;
+        return visibilityTimeout != null || maxDeliveries != null || deadLetterQueue != null || capacity != null
+                || maxBytes != null;
     }
 
     /**
@@ -52,9 +58,9 @@ final class QueueOptions {
      */
     QueueSpec spec(String name) {
         if (anySetting() && !create) {
-            throw new CliException(ExitCodes.USAGE, "--visibility-timeout, --max-deliveries, --dead-letter-queue and"
-                    + " --capacity describe a queue to create: they go with --create (an existing queue is used as"
-                    + " it is)");
+            throw new CliException(ExitCodes.USAGE, "--visibility-timeout, --max-deliveries, --dead-letter-queue,"
+                    + " --capacity and --max-bytes describe a queue to create: they go with --create (an existing queue"
+                    + " is used as it is)");
         }
         DurationConverter.atLeastOneMilli("--visibility-timeout", visibilityTimeout);
         try {
@@ -71,6 +77,9 @@ final class QueueOptions {
             if (capacity != null) {
                 spec = spec.capacity(capacity);
             }
+            if (maxBytes != null) {
+                spec = spec.maxBytes(maxBytes);
+            }
             return spec.validate();
         } catch (IllegalArgumentException e) {
             // QueueSpec names its methods; the operator typed the flags
@@ -78,6 +87,9 @@ final class QueueOptions {
             if (m != null && m.contains("needs deadLetterQueue(name) or discardDeadLetters()")) {
                 m = "queue '" + name + "': --max-deliveries needs --dead-letter-queue (where the messages go"
                         + " after their last delivery)";
+            } else if (m != null) {
+                m = m.replace("maxBytes must", "--max-bytes must").replace("capacity must", "--capacity must")
+                        .replace("maxDeliveries must", "--max-deliveries must");
             }
             throw new CliException(ExitCodes.USAGE, m);
         }

@@ -228,6 +228,12 @@ final class SendCommand implements Callable<Integer> {
             return new CliException(ExitCodes.REFUSED, "queue '" + queue + "' is full (" + stats.size() + " of "
                     + stats.capacity() + " messages): no room for the next message" + waited + before);
         }
+        java.util.OptionalLong maxBytes = q.spec().maxBytes();
+        if (stats != null && maxBytes.isPresent() && stats.bytes() > 0) {
+            // the byte limit: a send that does not fit waits for room as one past the message limit does
+            return new CliException(ExitCodes.REFUSED, "queue '" + queue + "' is full (" + stats.bytes() + " of "
+                    + maxBytes.getAsLong() + " bytes): no room for the next message" + waited + before);
+        }
         long unknown = taken - sent;
         return new CliException(ExitCodes.UNAVAILABLE, "no answer from the server" + waited + "; " + sent
                 + " message(s) were sent to " + queue + ", " + unknown + " more without an answer: they may or may not"

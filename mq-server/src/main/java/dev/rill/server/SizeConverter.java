@@ -7,8 +7,8 @@ import picocli.CommandLine;
 
 /**
  * Reads byte sizes written as a plain number of bytes ({@code 1048576}) or with a binary unit ({@code 512KiB},
- * {@code 64MiB}, {@code 1GiB}; case-insensitive, {@code B} allowed), up to {@link Integer#MAX_VALUE}. The options
- * that take one check their own range. {@code KB}/{@code MB} are refused rather than guessed at (1000 or 1024?).
+ * {@code 64MiB}, {@code 1GiB}; case-insensitive, {@code B} allowed), up to {@link Integer#MAX_VALUE} ({@link LongSize}: up
+ * to {@link Long#MAX_VALUE}). The options that take one check their own range. {@code KB}/{@code MB} are refused rather than guessed at (1000 or 1024?).
  */
 final class SizeConverter implements CommandLine.ITypeConverter<Integer> {
 
@@ -27,6 +27,18 @@ final class SizeConverter implements CommandLine.ITypeConverter<Integer> {
      * @throws CommandLine.TypeConversionException when the text is not a size or the size is above 2^31-1 bytes
      */
     static int parse(String value) {
+        return (int) parse(value, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Parses a size up to {@code max} bytes.
+     *
+     * @param value the text
+     * @param max the largest size taken
+     * @return the size in bytes
+     * @throws CommandLine.TypeConversionException when the text is not a size or the size is above {@code max}
+     */
+    static long parse(String value, long max) {
         Matcher m = SIZE.matcher(value.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw new CommandLine.TypeConversionException("'" + value + "' is not a size: write bytes (1048576) or "
@@ -39,10 +51,19 @@ final class SizeConverter implements CommandLine.ITypeConverter<Integer> {
             default -> 0;
         };
         String digits = m.group(1);
-        long n = digits.length() > 12 ? Long.MAX_VALUE : Long.parseLong(digits);
-        if (n > (Integer.MAX_VALUE >> shift)) {
-            throw new CommandLine.TypeConversionException("'" + value + "' is too large: at most 2147483647 bytes");
+        long n = digits.length() > 18 ? Long.MAX_VALUE : Long.parseLong(digits);
+        if (n > (max >> shift)) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is too large: at most " + max + " bytes");
         }
-        return (int) (n << shift);
+        return n << shift;
+    }
+
+    /** Sizes as {@code long}s, up to {@link Long#MAX_VALUE} bytes (a queue's byte limit). */
+    static final class LongSize implements CommandLine.ITypeConverter<Long> {
+
+        @Override
+        public Long convert(String value) {
+            return parse(value, Long.MAX_VALUE);
+        }
     }
 }

@@ -475,6 +475,23 @@ class ClientCommandsTest {
     }
 
     @Test
+    void sendCreateMaxBytesBoundsTheNewQueueByItsPayloads() {
+        String q = queue("bytes");
+        Cli.Result r = CompletableFuture.supplyAsync(() -> admin("send", q, "--create", "--max-bytes", "1KiB",
+                "--timeout", "500ms", "a".repeat(600), "b".repeat(600))).orTimeout(20, TimeUnit.SECONDS).join();
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(r.err()).contains("queue '" + q + "' is full (600 of 1024 bytes): no room for the next message"
+                + " within 500ms (--timeout); the 1 message(s) before it were sent to " + q + ", none after it");
+        assertThat(remote.lookup(q, Codec.utf8()).block(T).spec().maxBytes()).hasValue(1024);
+        assertThat(stats(q).size()).isEqualTo(1);
+        Cli.Result bad = admin("send", queue("bytes2"), "--create", "--max-bytes", "0", "x");
+        assertThat(bad.code()).as(bad.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(bad.err()).contains("--max-bytes must be >= 1, was 0");
+        Cli.Result noCreate = admin("send", q, "--max-bytes", "1KiB", "x");
+        assertThat(noCreate.err()).as(noCreate.toString()).contains("--max-bytes describe a queue to create");
+    }
+
+    @Test
     void statsPrintsATable() {
         String q = queue("tab");
         declare(QueueSpec.named(q)).send(OutboundMessage.of("x")).block(T);
