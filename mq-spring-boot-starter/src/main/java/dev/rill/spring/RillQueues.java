@@ -170,7 +170,21 @@ public final class RillQueues {
         try {
             return step.get();
         } catch (IllegalArgumentException e) {
-            throw new RillConfigurationException(property, e.getMessage(), e);
+            throw new RillConfigurationException(property, asWritten(e.getMessage()), e);
+        }
+    }
+
+    /** QueueSpec's "..., was PT0S" with the duration as a property is written ("0s"). */
+    private static String asWritten(String message) {
+        int at = message == null ? -1 : message.lastIndexOf(", was P");
+        if (at < 0) {
+            return message;
+        }
+        try {
+            return message.substring(0, at + 6)
+                    + RillAutoConfiguration.print(java.time.Duration.parse(message.substring(at + 6)));
+        } catch (java.time.format.DateTimeParseException notADuration) {
+            return message;
         }
     }
 

@@ -154,11 +154,11 @@ class RillAutoConfigurationTests {
         assertStartFails("rill.queues.orders.max-deliveries=0",
                 "rill.queues.orders.max-deliveries: maxDeliveries must be >= 1, was 0");
         assertStartFails("rill.queues.orders.visibility-timeout=0s",
-                "rill.queues.orders.visibility-timeout: visibilityTimeout must be positive, was PT0S");
+                "rill.queues.orders.visibility-timeout: visibilityTimeout must be positive, was 0s");
         assertStartFails("rill.queues.orders.message-ttl=-5s",
-                "rill.queues.orders.message-ttl: messageTtl must be positive, was PT-5S");
+                "rill.queues.orders.message-ttl: messageTtl must be positive, was -5s");
         assertStartFails("rill.queues.orders.dedup-window=0ms",
-                "rill.queues.orders.dedup-window: dedupWindow must be positive, was PT0S");
+                "rill.queues.orders.dedup-window: dedupWindow must be positive, was 0s");
         assertStartFails("rill.queues.orders.max-bytes=0B", "rill.queues.orders.max-bytes: maxBytes must be >= 1, was 0");
         assertStartFails("rill.queues.orders.dead-letter-queue=orders",
                 "rill.queues.orders: queue 'orders': deadLetterQueue must differ from the queue itself");
