@@ -21,9 +21,7 @@ final class RillQueueMetrics implements DisposableBean {
     RillQueueMetrics(RillQueues queues, List<MeterRegistry> registries, Duration refresh, Duration timeout) {
         if (queues.declaresOnFirstUse()) {
             // a durable broker's queues are declared by the application, with its codec: bind on that first use
-            if (refresh.toMillis() < 1) { // checked now, as the eager path does through refreshEvery
-                throw new IllegalArgumentException("interval must be >= 1ms, was " + refresh);
-            }
+            // (refresh was checked by RillMetricsAutoConfiguration, which alone makes this binder)
             queues.onFirstUse(q -> bind(q, registries, refresh, queues));
             return;
         }
