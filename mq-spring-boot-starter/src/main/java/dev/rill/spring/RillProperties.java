@@ -308,9 +308,9 @@ public class RillProperties {
             return deadLetterQueue;
         }
 
-        /** @param deadLetterQueue the dead-letter queue's name */
+        /** @param deadLetterQueue the dead-letter queue's name; empty (as {@code ${ORDERS_DLQ:}} gives unset) for none */
         public void setDeadLetterQueue(String deadLetterQueue) {
-            this.deadLetterQueue = deadLetterQueue;
+            this.deadLetterQueue = unsetIfEmpty(deadLetterQueue);
         }
 
         /** @return whether dead letters are dropped */

@@ -240,11 +240,14 @@ class RillAutoConfigurationTests {
     void emptyValuesLeaveThePropertiesUnset() {
         // rill.token=${RILL_TOKEN:} and the like, with the variable unset: an in-memory broker, not "a token is set"
         runner.withPropertyValues("rill.url=", "rill.token=", "rill.data-dir=", "rill.fsync=", "rill.tls.bundle=",
-                "rill.tls.trust-certificates=", "rill.tls.certificate=", "rill.tls.private-key=")
+                "rill.tls.trust-certificates=", "rill.tls.certificate=", "rill.tls.private-key=",
+                "rill.queues.orders.dead-letter-queue=")
                 .run(context -> {
                     assertThat(context).hasNotFailed();
                     RillProperties p = context.getBean(RillProperties.class);
                     assertThat(p.getToken()).isNull();
+                    // rill.queues.orders.dead-letter-queue=${ORDERS_DLQ:}: no dead-letter queue, not a bad name
+                    assertThat(context.getBean(RillQueues.class).spec("orders").deadLetterQueue()).isEmpty();
                     assertThat(p.getFsync()).isEqualTo("always");
                     assertThat(p.getTls().isEnabled()).isFalse();
                 });
