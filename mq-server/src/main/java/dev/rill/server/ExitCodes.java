@@ -49,7 +49,7 @@ final class ExitCodes {
                 + " --data-dir, or the broker did not close within --shutdown-grace; consume: standard output closed,"
                 + " or a payload that --format text cannot print)");
         m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file; send: standard"
-                + " input closed, or a line of it not UTF-8 text, not base64 or too long)");
+                + " input closed, or a line of it not UTF-8 text, not base64, not a message in JSON or too long)");
         m.put(" 3", "server unreachable, connection lost, TLS failure, or no answer in time (consume: the server"
                 + " is shutting down)");
         m.put(" 4", "authentication failed or permission denied");

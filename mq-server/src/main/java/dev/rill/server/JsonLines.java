@@ -1,9 +1,12 @@
 package dev.rill.server;
 
 import dev.rill.core.Message;
+import dev.rill.core.OutboundMessage;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -25,6 +28,11 @@ import java.util.TreeMap;
  * every character outside U+0020..U+007E (control characters, line breaks, U+2028 and U+2029, each half of a
  * surrogate pair) as {@code \}{@code uXXXX}. The output is then exact whatever the charset of standard output, holds
  * no line break of its own, and every JSON parser reads it back to the same text.
+ *
+ * <p>{@code rill send --format json} reads such lines back ({@link #read(String)}, through the strict
+ * {@link JsonReader}): it sends the payload as its {@code encoding} says, with the key, priority and headers, and
+ * ignores {@code queue}, {@code id}, {@code delivery} and {@code timestamp}, which the server gives each message it
+ * stores (its queue is send's, its id the next of that queue, its delivery count 0, its timestamp the send's).
  */
 final class JsonLines {
 
@@ -78,6 +86,116 @@ final class JsonLines {
                     .append(Base64.getEncoder().encodeToString(m.payload())).append('"');
         }
         return b.append('}').toString();
+    }
+
+    /**
+     * Reads a message written by {@link #message(String, Message, Integer)} (or by hand, or by a script), strictly:
+     * one JSON object whose {@code payload} (a string) is required; {@code encoding} is {@code "text"} (the default:
+     * the payload is the message's text, sent as UTF-8) or {@code "base64"} (standard base64 of its bytes);
+     * {@code key} is a string or null (none, the default); {@code priority} an integer 0..9 (default 0);
+     * {@code headers} an object of strings (default none). {@code queue} and {@code timestamp} (strings), {@code id}
+     * and {@code delivery} (integers) are checked and ignored; any other field is an error.
+     *
+     * @param line the JSON text of one message
+     * @return the message with its payload's bytes, key, priority and headers (no delay, no dedup id)
+     * @throws IllegalArgumentException what is wrong with it, e.g. {@code "encoding" is "hex": text or base64}
+     */
+    static OutboundMessage<byte[]> read(String line) {
+        Object value = JsonReader.read(line, Set.of("payload"));
+        if (!(value instanceof Map<?, ?> fields)) {
+            throw new IllegalArgumentException("not a JSON object but " + JsonReader.kind(value));
+        }
+        JsonReader.Span payload = null;
+        String encoding = "text";
+        String key = null;
+        int priority = OutboundMessage.MIN_PRIORITY;
+        Map<String, String> headers = Map.of();
+        for (Map.Entry<?, ?> field : fields.entrySet()) {
+            String name = (String) field.getKey();
+            Object v = field.getValue();
+            switch (name) {
+                case "payload" -> {
+                    if (!(v instanceof JsonReader.Span s)) {
+                        throw new IllegalArgumentException("\"payload\" must be a string, was " + shown(v));
+                    }
+                    payload = s;
+                }
+                case "encoding" -> {
+                    encoding = text(name, v);
+                    if (!encoding.equals("text") && !encoding.equals("base64")) {
+                        throw new IllegalArgumentException("\"encoding\" is " + string(encoding) + ": text or"
+                                + " base64");
+                    }
+                }
+                case "key" -> key = v == null ? null : text(name, v);
+                case "priority" -> priority = priority(v);
+                case "headers" -> headers = headers(v);
+                case "queue", "timestamp" -> text(name, v);
+                case "id", "delivery" -> {
+                    if (!(v instanceof JsonReader.Number n && n.isInteger())) {
+                        throw new IllegalArgumentException(string(name) + " must be an integer, was " + shown(v));
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown field " + string(name) + " (a message has"
+                        + " payload, encoding, key, priority and headers; queue, id, delivery and timestamp are"
+                        + " ignored)");
+            }
+        }
+        if (payload == null) {
+            throw new IllegalArgumentException("no \"payload\"");
+        }
+        byte[] bytes;
+        if (encoding.equals("text")) {
+            bytes = payload.utf8(); // no String of it: a long payload is held once in the line, once as bytes
+        } else {
+            try {
+                bytes = Base64.getDecoder().decode(payload.toString());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("\"payload\" is not base64 (\"encoding\":\"base64\"): "
+                        + e.getMessage());
+            }
+        }
+        OutboundMessage<byte[]> m = OutboundMessage.of(bytes).priority(priority).headers(headers);
+        return key == null ? m : m.key(key); // "key must be 1..1024 characters, was 0"
+    }
+
+    private static String text(String name, Object v) {
+        if (!(v instanceof String s)) {
+            throw new IllegalArgumentException(string(name) + " must be a string, was " + shown(v));
+        }
+        return s;
+    }
+
+    private static int priority(Object v) {
+        if (v instanceof JsonReader.Number n && n.isInteger() && n.text().length() <= 2) {
+            int p = Integer.parseInt(n.text());
+            if (p >= OutboundMessage.MIN_PRIORITY && p <= OutboundMessage.MAX_PRIORITY) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("\"priority\" must be an integer from " + OutboundMessage.MIN_PRIORITY
+                + " to " + OutboundMessage.MAX_PRIORITY + ", was " + shown(v));
+    }
+
+    private static Map<String, String> headers(Object v) {
+        if (!(v instanceof Map<?, ?> given)) {
+            throw new IllegalArgumentException("\"headers\" must be an object, was " + shown(v));
+        }
+        Map<String, String> headers = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> h : given.entrySet()) {
+            String name = (String) h.getKey();
+            if (!(h.getValue() instanceof String value)) {
+                throw new IllegalArgumentException("header " + string(name) + " must be a string, was "
+                        + shown(h.getValue()));
+            }
+            headers.put(name, value);
+        }
+        return headers;
+    }
+
+    /** @return a number as written, else the kind of value ({@code a string}, {@code null}) */
+    private static String shown(Object v) {
+        return v instanceof JsonReader.Number n && n.text().length() <= 30 ? n.text() : JsonReader.kind(v);
     }
 
     /**

@@ -1,6 +1,5 @@
 package dev.rill.server;
 
-import dev.rill.core.Codec;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -17,28 +16,15 @@ import java.util.Base64;
  * {@code peek} prints a placeholder. {@link #BASE64} shows any payload exactly, one line each, and
  * {@code send --format base64} takes payloads written that way, so binary messages go through the command line
  * unchanged. {@link #JSON} writes each whole message, headers included, as one JSON object per line
- * ({@link JsonLines}); {@code send} does not take it.
+ * ({@link JsonLines}), and {@code send --format json} reads such lines back ({@link JsonLines#read(String)}).
  */
 enum PayloadFormat {
     /** UTF-8 text (the default). */
     TEXT,
     /** Standard base64 (RFC 4648, with padding). */
     BASE64,
-    /** The whole message as a JSON object per line (consume and peek only). */
+    /** The whole message as a JSON object per line. */
     JSON;
-
-    /**
-     * The codec a command's queue is opened with: its {@code String} payloads are this format's text.
-     *
-     * @return UTF-8 for text; for base64, a codec whose strings are the bytes' base64 (encoding refuses a string that
-     *     is not base64); not for {@link #JSON}, which {@code send} refuses
-     */
-    Codec<String> codec() {
-        if (this == TEXT) {
-            return Codec.utf8();
-        }
-        return Codec.of(s -> Base64.getDecoder().decode(s), b -> Base64.getEncoder().encodeToString(b));
-    }
 
     /**
      * A payload as this format's line ({@link #TEXT} or {@link #BASE64}).
@@ -81,20 +67,18 @@ enum PayloadFormat {
     }
 
     /**
-     * Checks a payload given to {@code send} in this format.
+     * The bytes of a payload given to {@code send --format base64}.
      *
      * @param payload the text given
      * @param where what it is, for the error ("line 3 of standard input", "MESSAGE 2")
-     * @throws CliException exit code 2 when it is not base64 (with {@link #BASE64})
+     * @return the bytes it is the base64 of
+     * @throws CliException exit code 2 when it is not base64
      */
-    void check(String payload, String where) {
-        if (this == BASE64) {
-            try {
-                Base64.getDecoder().decode(payload);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): "
-                        + e.getMessage());
-            }
+    static byte[] base64(String payload, String where) {
+        try {
+            return Base64.getDecoder().decode(payload);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): " + e.getMessage());
         }
     }
 }

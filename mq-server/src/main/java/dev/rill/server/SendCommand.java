@@ -1,11 +1,13 @@
 package dev.rill.server;
 
+import dev.rill.core.Codec;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.SendResult;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +34,8 @@ import reactor.core.scheduler.Schedulers;
                 + " input (UTF-8, LF or CRLF; a line is at most a sixteenth of the JVM's heap, 256 MiB at most).", "In messages, keys and dedup ids, {n} stands for the message's number (1, 2, ...)."},
         footer = {"%nExamples:", "  rill send orders 'hello' 'world'",
                 "  rill send orders --count 1000 --rate 200 'order {n}'",
-                "  cat lines.txt | rill send orders --create"})
+                "  cat lines.txt | rill send orders --create",
+                "  rill peek orders --format json > orders.jsonl; rill send orders.copy --format json < orders.jsonl"})
 final class SendCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -44,14 +47,17 @@ final class SendCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "QUEUE", description = "The queue.")
     String queue;
 
-    @Parameters(index = "1..*", paramLabel = "MESSAGE", description = "Messages (UTF-8 text, or base64 with --format"
-            + " base64); none: read stdin lines.")
+    @Parameters(index = "1..*", paramLabel = "MESSAGE", description = "Messages (UTF-8 text; base64 or JSON"
+            + " objects with --format base64 or json); none: read stdin lines.")
     List<String> messages;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-            description = "How the messages are written: text (UTF-8, the default) or base64 (any bytes: each"
-                    + " MESSAGE or line is the base64 of one payload; {n} is not replaced in it). Not json: that is"
-                    + " consume's and peek's output only.")
+            description = "How the messages are written: text (UTF-8, the default), base64 (any bytes: each"
+                    + " MESSAGE or line is the base64 of one payload; {n} is not replaced in it) or json (each MESSAGE"
+                    + " or line is one JSON object as consume and peek --format json write them; its payload, text or"
+                    + " base64 as its encoding says, key, priority and headers are sent exactly; queue, id, delivery"
+                    + " and timestamp are ignored: the server gives each message its own; {n} is not replaced;"
+                    + " --delay and --dedup-id apply, --key, --priority and --header are refused).")
     PayloadFormat format;
 
     @Option(names = {"-n", "--count"}, paramLabel = "N",
@@ -101,22 +107,22 @@ final class SendCommand implements Callable<Integer> {
         if (rate != null && (!(rate > 0) || rate.isInfinite())) {
             throw new CliException(ExitCodes.USAGE, "--rate must be a positive number, was " + rate);
         }
-        if (format == PayloadFormat.JSON) {
-            // a JSON line of consume holds headers, key and priority that send would have to take from it too
-            throw new CliException(ExitCodes.USAGE, "--format json is an output format of consume and peek: send"
-                    + " takes text or base64 (with --key, --priority and --header for the rest)");
+        if (format == PayloadFormat.JSON && (key != null || priority != null || headers != null)) {
+            // each JSON object has its key, priority and headers: an option would replace them, or merge with them
+            throw new CliException(ExitCodes.USAGE, "--key, --priority and --header do not go with --format json:"
+                    + " each JSON object gives its message's key, priority and headers");
         }
         boolean fromInput = messages == null || messages.isEmpty();
         if (fromInput && root.in == System.in && InputLines.closedAtStart()) {
             throw new CliException(ExitCodes.USAGE, "standard input is closed: give the messages as arguments, or"
                     + " pipe them in, one per line");
         }
+        OutboundMessage<byte[]> template = template();
         if (!fromInput) {
             for (int i = 0; i < messages.size(); i++) {
-                format.check(messages.get(i), "MESSAGE " + (i + 1));
+                message(template, i + 1, messages.get(i), "MESSAGE " + (i + 1)); // refused before anything is sent
             }
         }
-        OutboundMessage<String> template = template();
         queueOptions.spec(queue);
         Sinks.One<Boolean> stop = Sinks.one();
         // Ctrl-C or SIGTERM: stop taking messages, wait (at most --timeout) for the answers to those sent, then say how
@@ -130,15 +136,11 @@ final class SendCommand implements Callable<Integer> {
         InputLines input = fromInput ? new InputLines(root.in) : null;
         try {
             broker = conn.connect();
-            ReactiveQueue<String> q = queueOptions.open(conn, broker, queue, format.codec());
+            ReactiveQueue<byte[]> q = queueOptions.open(conn, broker, queue, Codec.bytes());
             Flux<String> payloads = payloads(input);
-            Flux<OutboundMessage<String>> outbound = payloads.index((i, p) -> {
-                if (fromInput) {
-                    // a bad line ends the stream here, before it is handed to the client: nothing after it goes
-                    format.check(p, "line " + (i + 1) + " of standard input");
-                }
-                return message(template, i + 1, p, format == PayloadFormat.TEXT);
-            });
+            // a bad line ends the stream here, before it is handed to the client: nothing after it goes
+            Flux<OutboundMessage<byte[]>> outbound = payloads.index((i, p) -> message(template, i + 1, p,
+                    fromInput ? "line " + (i + 1) + " of standard input" : "MESSAGE " + (i % messages.size() + 1)));
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
@@ -152,7 +154,7 @@ final class SendCommand implements Callable<Integer> {
             AtomicLong duplicates = new AtomicLong();
             long start = System.nanoTime();
             try {
-                q.sendMany(outbound).doOnNext((SendResult<String> r) -> {
+                q.sendMany(outbound).doOnNext((SendResult<byte[]> r) -> {
                     unanswered.poll();
                     if (input != null) {
                         input.answered();
@@ -215,7 +217,7 @@ final class SendCommand implements Callable<Integer> {
     }
 
     /** The error for a send whose oldest message got no answer within {@code --timeout}: a full queue, or no answer. */
-    private CliException stalledError(ReactiveQueue<String> q, long sent, long taken) {
+    private CliException stalledError(ReactiveQueue<byte[]> q, long sent, long taken) {
         String waited = " within " + DurationConverter.format(conn.timeout) + " (--timeout)";
         String before = "; the " + sent + " message(s) before it were sent to " + queue + ", none after it";
         QueueStats stats;
@@ -257,8 +259,8 @@ final class SendCommand implements Callable<Integer> {
                 + " answer: they may or may not have been stored" : ", none after them");
     }
 
-    private OutboundMessage<String> template() {
-        OutboundMessage<String> t = OutboundMessage.of("");
+    private OutboundMessage<byte[]> template() {
+        OutboundMessage<byte[]> t = OutboundMessage.of(new byte[0]);
         if (priority != null) {
             t = option("--priority", t, m -> m.priority(priority));
         }
@@ -277,8 +279,8 @@ final class SendCommand implements Callable<Integer> {
         return t;
     }
 
-    private static OutboundMessage<String> option(String name, OutboundMessage<String> m,
-            java.util.function.UnaryOperator<OutboundMessage<String>> set) {
+    private static OutboundMessage<byte[]> option(String name, OutboundMessage<byte[]> m,
+            java.util.function.UnaryOperator<OutboundMessage<byte[]>> set) {
         try {
             return set.apply(m);
         } catch (IllegalArgumentException e) {
@@ -286,12 +288,34 @@ final class SendCommand implements Callable<Integer> {
         }
     }
 
-    private static OutboundMessage<String> message(OutboundMessage<String> template, long n, String payload,
-            boolean numbered) {
+    /**
+     * The message of one MESSAGE or line of input, as {@code --format} reads it, with the options.
+     *
+     * @param template the options ({@link #template()})
+     * @param n the message's number, for {@code {n}}
+     * @param input the MESSAGE or line
+     * @param where what it is, for the error ("line 3 of standard input", "MESSAGE 2")
+     * @throws CliException exit code 2 when the input is not what the format takes
+     */
+    private OutboundMessage<byte[]> message(OutboundMessage<byte[]> template, long n, String input, String where) {
         String num = Long.toString(n);
-        OutboundMessage<String> m = template.withPayload(numbered ? payload.replace("{n}", num) : payload);
-        if (template.key() != null) {
-            m = m.key(template.key().replace("{n}", num));
+        OutboundMessage<byte[]> m;
+        if (format == PayloadFormat.JSON) {
+            try {
+                m = JsonLines.read(input);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, where + " is not a message in JSON (--format json): "
+                        + e.getMessage());
+            }
+            if (!template.delay().isZero()) {
+                m = m.delay(template.delay());
+            }
+        } else {
+            m = template.withPayload(format == PayloadFormat.BASE64 ? PayloadFormat.base64(input, where)
+                    : input.replace("{n}", num).getBytes(StandardCharsets.UTF_8));
+            if (template.key() != null) {
+                m = m.key(template.key().replace("{n}", num));
+            }
         }
         if (template.dedupId() != null) {
             m = m.dedupId(template.dedupId().replace("{n}", num));

@@ -1,8 +1,10 @@
 package dev.rill.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.rill.core.Message;
+import dev.rill.core.OutboundMessage;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -64,6 +66,89 @@ class JsonLinesTest {
         assertThat(b.get("headers").size()).isZero();
         assertThat(b.get("encoding").stringValue()).isEqualTo("base64");
         assertThat(Base64.getDecoder().decode(b.get("payload").stringValue())).isEqualTo(binary);
+    }
+
+    /** send --format json reads back what consume and peek write: payload bytes, key, priority, headers. */
+    @Test
+    void aWrittenMessageReadsBackAsTheSameMessage() {
+        StringBuilder all = new StringBuilder();
+        for (int c = 0; c <= 0xffff; c++) {
+            if (!Character.isSurrogate((char) c)) {
+                all.append((char) c);
+            }
+        }
+        all.append("\uD83D\uDE00\uDBFF\uDFFF");
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-rill-dead-letter-reason", "bad \"data\"\\\n\u0000\u001f\u007f caf\u00e9 \u2028 \uD83D\uDE00");
+        headers.put("na\tme \"q\"", "v");
+        byte[] text = all.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] binary = new byte[512];
+        for (int i = 0; i < binary.length; i++) {
+            binary[i] = (byte) (i * 7);
+        }
+        for (byte[] payload : new byte[][] {text, binary, new byte[0]}) {
+            Message<byte[]> m = new Message<>(17, payload, "k \"1\" \\ \u0001 \u00e9\uD83D\uDE00", 7, headers, 1_000L);
+            for (Integer delivery : new Integer[] {null, 3}) {
+                OutboundMessage<byte[]> read = JsonLines.read(JsonLines.message("orders", m, delivery));
+                assertThat(read.payload()).isEqualTo(payload);
+                assertThat(read.key()).isEqualTo(m.key());
+                assertThat(read.priority()).isEqualTo(7);
+                assertThat(read.headers()).isEqualTo(headers);
+                assertThat(read.delay()).isZero();
+                assertThat(read.dedupId()).isNull();
+            }
+        }
+        OutboundMessage<byte[]> least = JsonLines.read("{\"payload\":\"hi {n}\"}");
+        assertThat(least.payload()).isEqualTo("hi {n}".getBytes(StandardCharsets.UTF_8));
+        assertThat(least.key()).isNull();
+        assertThat(least.priority()).isZero();
+        assertThat(least.headers()).isEmpty();
+        OutboundMessage<byte[]> spaced = JsonLines.read(" { \"key\" : null , \"headers\" : { } , \"encoding\" :"
+                + " \"base64\" , \"payload\" : \"aGk\\u003d\" , \"priority\" : 9 } ");
+        assertThat(spaced.payload()).isEqualTo("hi".getBytes(StandardCharsets.UTF_8));
+        assertThat(spaced.priority()).isEqualTo(9);
+    }
+
+    @Test
+    void aLineThatIsNotAMessageIsRefusedSayingWhy() {
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("[{\"payload\":\"a\"}]", "not a JSON object but an array");
+        cases.put("\"a\"", "not a JSON object but a string");
+        cases.put("{}", "no \"payload\"");
+        cases.put("{\"payload\":null}", "\"payload\" must be a string, was null");
+        cases.put("{\"payload\":12}", "\"payload\" must be a string, was 12");
+        cases.put("{\"payload\":\"a\",\"encoding\":\"hex\"}", "\"encoding\" is \"hex\": text or base64");
+        cases.put("{\"payload\":\"a\",\"encoding\":\"Base64\"}", "\"encoding\" is \"Base64\": text or base64");
+        cases.put("{\"payload\":\"a\",\"encoding\":null}", "\"encoding\" must be a string, was null");
+        cases.put("{\"encoding\":\"base64\",\"payload\":\"%%%\"}", "\"payload\" is not base64"
+                + " (\"encoding\":\"base64\"): Illegal base64 character 25");
+        cases.put("{\"encoding\":\"base64\",\"payload\":\"aGk=\\n\"}", "\"payload\" is not base64"
+                + " (\"encoding\":\"base64\"): Input byte array has incorrect ending byte at 4");
+        cases.put("{\"payload\":\"a\",\"priority\":\"4\"}", "\"priority\" must be an integer from 0 to 9, was a"
+                + " string");
+        cases.put("{\"payload\":\"a\",\"priority\":10}", "\"priority\" must be an integer from 0 to 9, was 10");
+        cases.put("{\"payload\":\"a\",\"priority\":-1}", "\"priority\" must be an integer from 0 to 9, was -1");
+        cases.put("{\"payload\":\"a\",\"priority\":4.0}", "\"priority\" must be an integer from 0 to 9, was 4.0");
+        cases.put("{\"payload\":\"a\",\"priority\":null}", "\"priority\" must be an integer from 0 to 9, was null");
+        cases.put("{\"payload\":\"a\",\"key\":5}", "\"key\" must be a string, was 5");
+        cases.put("{\"payload\":\"a\",\"key\":\"\"}", "key must be 1..1024 characters, was 0");
+        cases.put("{\"payload\":\"a\",\"headers\":[]}", "\"headers\" must be an object, was an array");
+        cases.put("{\"payload\":\"a\",\"headers\":null}", "\"headers\" must be an object, was null");
+        cases.put("{\"payload\":\"a\",\"headers\":{\"h\":1}}", "header \"h\" must be a string, was 1");
+        cases.put("{\"payload\":\"a\",\"headers\":{\"h\":\"\"}}", "header value must be 1..1024 characters, was 0");
+        cases.put("{\"payload\":\"a\",\"headers\":{\"h\":\"1\",\"h\":\"2\"}}", "\"h\" is given twice in one"
+                + " object, at column 35");
+        cases.put("{\"payload\":\"a\",\"id\":\"17\"}", "\"id\" must be an integer, was a string");
+        cases.put("{\"payload\":\"a\",\"delivery\":1.5}", "\"delivery\" must be an integer, was 1.5");
+        cases.put("{\"payload\":\"a\",\"queue\":1}", "\"queue\" must be a string, was 1");
+        cases.put("{\"payload\":\"a\",\"timestamp\":0}", "\"timestamp\" must be a string, was 0");
+        cases.put("{\"payload\":\"a\",\"prio\":1}", "unknown field \"prio\" (a message has payload, encoding, key,"
+                + " priority and headers; queue, id, delivery and timestamp are ignored)");
+        cases.put("{\"payload\":\"a\",\"dedupId\":\"x\"}", "unknown field \"dedupId\" (a message has payload,"
+                + " encoding, key, priority and headers; queue, id, delivery and timestamp are ignored)");
+        org.assertj.core.api.SoftAssertions.assertSoftly(soft -> cases.forEach((text, message) -> soft
+                .assertThatThrownBy(() -> JsonLines.read(text)).as(text)
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(message)));
     }
 
     @Test

@@ -150,6 +150,48 @@ class SendInputLimitTest {
         }
     }
 
+    /**
+     * {@code rill send --format json} in a JVM of 64 MiB (limit 4 MiB) takes lines at the limit too: an ASCII
+     * payload, one of escapes (six bytes of the line per char, three of UTF-8), one of raw two-byte chars and a base64
+     * payload, three of each (a text payload goes from the line straight to its UTF-8 bytes, without a String of its
+     * own).
+     */
+    @Test
+    void underASmallHeapJsonLinesAtTheLimitAreSent() throws Exception {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0).maxFrameSize(16 << 20), T);
+        try {
+            String url = "rill://127.0.0.1:" + server.port();
+            server.broker().queue(QueueSpec.named("big"), Codec.bytes()).block(T);
+            int limit = 4 << 20;
+            String open = "{\"payload\":\"";
+            String close = "\"}\n";
+            int room = limit - open.length() - 2; // the payload's characters in the line
+            String ascii = open + "a".repeat(room) + close;
+            String escapes = open + "\\u4e00".repeat(room / 6) + "a".repeat(room % 6) + close;
+            String twoByte = open + "\u00e9".repeat(room / 2) + "a".repeat(room % 2) + close;
+            String base64Open = "{\"encoding\":\"base64\",\"payload\":\"";
+            byte[] bytes = new byte[(limit - base64Open.length() - 2) / 4 * 3];
+            new java.util.Random(7).nextBytes(bytes);
+            String base64 = base64Open + java.util.Base64.getEncoder().encodeToString(bytes) + close;
+            List<String> lines = List.of(ascii, escapes, twoByte, base64);
+            for (String l : lines) {
+                assertThat(l.getBytes(StandardCharsets.UTF_8).length).isBetween(limit - 3, limit + 1);
+            }
+            Run run = send(url, out -> {
+                for (int i = 0; i < 3; i++) {
+                    for (String l : lines) {
+                        out.write(l.getBytes(StandardCharsets.UTF_8));
+                    }
+                }
+            }, "--format", "json");
+            assertThat(run.code).as(run.toString()).isZero();
+            assertThat(run.out).contains("sent 12 message(s) to big");
+            assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(12);
+        } finally {
+            server.disposeNow(T);
+        }
+    }
+
     private interface Input {
         void write(OutputStream out) throws IOException;
     }
@@ -161,19 +203,26 @@ class SendInputLimitTest {
         }
     }
 
-    private Run send(String url, Input input) throws Exception {
+    private Run send(String url, Input input, String... options) throws Exception {
         Path out = Files.createTempFile(dir, "send", ".out");
         Path err = Files.createTempFile(dir, "send", ".err");
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m",
-                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "send", "big", "--url", url);
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin",
+                "java").toString(), "-Xmx64m", "-cp",
+                System.getProperty("java.class.path"), RillCli.class.getName(), "send", "big", "--url", url));
+        command.addAll(List.of(options));
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        try {
+        // written aside: a command that stops reading without ending would block the write, and the test, for ever
+        CompletableFuture<Void> writing = CompletableFuture.runAsync(() -> {
             try (OutputStream stdin = p.getOutputStream()) {
                 input.write(stdin);
             } catch (IOException e) {
                 // the command stopped reading (the refused line): the rest of the input is not wanted
             }
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("rill send ended").isTrue();
+        });
+        try {
+            boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+            assertThat(ended).as("rill send ended; stderr: %s", Files.readString(err)).isTrue();
+            writing.get(30, TimeUnit.SECONDS);
             return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
         } finally {
             p.destroyForcibly();
