@@ -47,7 +47,7 @@ final class ExitCodes {
         m.put(" 0", "success");
         m.put(" 1", "failed (unexpected error; demo/bench did not finish in time; serve: cannot listen or open"
                 + " --data-dir, or the broker did not close within --shutdown-grace; consume: standard output closed,"
-                + " or a payload that --format text cannot print)");
+                + " or a payload that --format text cannot print; send: out of memory on a line)");
         m.put(" 2", "invalid command line (unknown option, bad value, bad URL, unreadable file; send: standard"
                 + " input closed, or a line of it not UTF-8 text, not base64, not a message in JSON or too long)");
         m.put(" 3", "server unreachable, connection lost, TLS failure, or no answer in time (consume: the server"

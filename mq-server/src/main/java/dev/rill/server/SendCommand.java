@@ -139,8 +139,15 @@ final class SendCommand implements Callable<Integer> {
             ReactiveQueue<byte[]> q = queueOptions.open(conn, broker, queue, Codec.bytes());
             Flux<String> payloads = payloads(input);
             // a bad line ends the stream here, before it is handed to the client: nothing after it goes
-            Flux<OutboundMessage<byte[]>> outbound = payloads.index((i, p) -> message(template, i + 1, p,
-                    fromInput ? "line " + (i + 1) + " of standard input" : "MESSAGE " + (i % messages.size() + 1)));
+            Flux<OutboundMessage<byte[]>> outbound = payloads.index((i, p) -> {
+                String where = fromInput ? "line " + (i + 1) + " of standard input"
+                        : "MESSAGE " + (i % messages.size() + 1);
+                try {
+                    return message(template, i + 1, p, where);
+                } catch (OutOfMemoryError e) {
+                    throw outOfMemory(where, e);
+                }
+            });
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
@@ -332,8 +339,27 @@ final class SendCommand implements Callable<Integer> {
         }
         // standard input stays open: it is not ours to close
         // read on a thread that may block: on standard input, and while the lines not answered yet leave no room
-        Flux<String> lines = Flux.defer(() -> Flux.fromStream(Stream.generate(input::next).takeWhile(l -> l != null)))
-                .subscribeOn(Schedulers.boundedElastic());
+        long[] read = {0}; // lines read, on the reading thread
+        Flux<String> lines = Flux.defer(() -> Flux.fromStream(Stream.generate(() -> {
+            try {
+                String line = input.next();
+                read[0]++;
+                return line;
+            } catch (OutOfMemoryError e) {
+                throw outOfMemory("line " + (read[0] + 1) + " of standard input", e);
+            }
+        }).takeWhile(l -> l != null))).subscribeOn(Schedulers.boundedElastic());
         return count == null ? lines : lines.take(count);
+    }
+
+    /**
+     * The error for a JVM out of memory while reading a line or making it a message (a line near the limit, under a
+     * small heap): Reactor throws such an error on the thread it happened on rather than signalling it, and the send
+     * then died with a stack trace or waited for ever. The memory the line took is free again by now.
+     */
+    private static CliException outOfMemory(String where, OutOfMemoryError e) {
+        return new CliException(ExitCodes.FAILED, "out of memory reading " + where + " (" + e.getMessage()
+                + "; the JVM's heap limit, -Xmx, is " + InputLines.size(Runtime.getRuntime().maxMemory())
+                + "): give it a larger heap (JAVA_OPTS=-Xmx1g) or send shorter lines", e);
     }
 }

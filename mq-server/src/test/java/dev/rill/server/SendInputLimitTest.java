@@ -192,6 +192,50 @@ class SendInputLimitTest {
         }
     }
 
+    /**
+     * A JVM out of memory while reading or parsing a line (a line near the limit under a small heap, shaped so that
+     * the JVM holds it at two bytes a char): the send ends with exit code 1 saying so. Reactor throws such an error on
+     * the reading thread instead of signalling it: the send waited for ever, with nothing said.
+     */
+    @Test
+    void runningOutOfMemoryOnALineEndsTheSendSayingSoInsteadOfWaitingForEver() throws Exception {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0), T);
+        try {
+            String url = "rill://127.0.0.1:" + server.port();
+            server.broker().queue(QueueSpec.named("big"), Codec.bytes()).block(T);
+            for (String format : List.of("text", "json")) {
+                java.io.InputStream exhausted = new java.io.InputStream() {
+                    private int calls;
+
+                    @Override
+                    public int read() {
+                        throw new UnsupportedOperationException();
+                    }
+
+                    @Override
+                    public int read(byte[] b, int off, int len) {
+                        if (calls++ == 0) {
+                            byte[] first = (format.equals("json") ? "{\"payload\":\"one\"}\n" : "one\n")
+                                    .getBytes(StandardCharsets.UTF_8);
+                            System.arraycopy(first, 0, b, off, first.length);
+                            return first.length;
+                        }
+                        throw new OutOfMemoryError("Java heap space");
+                    }
+                };
+                Cli.Result r = CompletableFuture.supplyAsync(() -> Cli.run(exhausted, p -> { }, "send", "big",
+                        "--url", url, "--format", format)).get(60, TimeUnit.SECONDS);
+                assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.FAILED);
+                assertThat(r.err()).as(r.toString()).contains("rill send: out of memory reading line 2 of standard"
+                        + " input (Java heap space; the JVM's heap limit, -Xmx, is ")
+                        .contains("the 1 message(s) before it were sent to big, none after it");
+            }
+            assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(2);
+        } finally {
+            server.disposeNow(T);
+        }
+    }
+
     private interface Input {
         void write(OutputStream out) throws IOException;
     }
