@@ -155,17 +155,11 @@ final class JsonReader {
     }
 
     private Map<String, Object> object(int depth) {
-        if (depth > MAX_DEPTH) {
-            throw error("objects and arrays nested deeper than " + MAX_DEPTH + " levels");
-        }
-        pos++; // {
         Map<String, Object> fields = new LinkedHashMap<>();
-        whitespace();
-        if (peek() == '}') {
-            pos++;
+        if (open(depth, '}')) {
             return fields;
         }
-        while (true) {
+        do {
             if (peek() != '"') {
                 throw error("a field name (a string) expected, found " + describe(pos));
             }
@@ -189,42 +183,56 @@ final class JsonReader {
                         + " column " + (at + 1));
             }
             fields.put(name, value);
-            whitespace();
-            if (peek() == ',') {
-                pos++;
-                whitespace();
-                continue;
-            }
-            expect('}', "',' or '}' after a field");
-            return fields;
-        }
+        } while (next('}', "',' or '}' after a field"));
+        return fields;
     }
 
     private List<Object> array(int depth) {
-        if (depth > MAX_DEPTH) {
-            throw error("objects and arrays nested deeper than " + MAX_DEPTH + " levels");
-        }
-        pos++; // [
         List<Object> items = new ArrayList<>();
-        whitespace();
-        if (peek() == ']') {
-            pos++;
+        if (open(depth, ']')) {
             return items;
         }
-        while (true) {
+        do {
             if (pos == text.length()) {
                 throw error("a JSON value expected, found the end of the line");
             }
             items.add(value(depth));
-            whitespace();
-            if (peek() == ',') {
-                pos++;
-                whitespace();
-                continue;
-            }
-            expect(']', "',' or ']' after an array item");
-            return items;
+        } while (next(']', "',' or ']' after an array item"));
+        return items;
+    }
+
+    /**
+     * Steps into an object or array ({@code pos} at its opening character).
+     *
+     * @return whether it is empty: its closing character came next, and was read
+     */
+    private boolean open(int depth, char close) {
+        if (depth > MAX_DEPTH) {
+            throw error("objects and arrays nested deeper than " + MAX_DEPTH + " levels");
         }
+        pos++;
+        whitespace();
+        if (peek() == close) {
+            pos++;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Reads what follows an item of an object or array.
+     *
+     * @return true after a comma (another item follows), false after the closing character
+     */
+    private boolean next(char close, String what) {
+        whitespace();
+        if (peek() == ',') {
+            pos++;
+            whitespace();
+            return true;
+        }
+        expect(close, what);
+        return false;
     }
 
     /**
