@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -15,12 +16,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * queue locks). Dead-letter queues are ordinary queues: declaring a queue whose spec names a dead-letter queue
  * that does not exist yet creates it with default settings, and a dead letter whose dead-letter queue was
  * deleted re-creates it, so dead letters are never lost.
+ *
+ * <p>Memory: with a {@link BrokerOptions#memoryBudget(long) memory budget} the queues share one count of the bytes
+ * they hold, and a send that would take it above the budget is refused {@code FULL} (see {@link BrokerOptions}).
  */
 public final class Broker {
 
     private final ConcurrentHashMap<String, MessageQueue<?>> queues = new ConcurrentHashMap<>();
     private final MessageQueue.DeadLetterSink sink = this::route;
     private final Hooks hooks; // null: in memory
+    private final MemoryBudget budget; // null: none
 
     /** Durable brokers: told about every queue made (before it is visible) and every queue deleted. */
     interface Hooks {
@@ -54,25 +59,55 @@ public final class Broker {
         }
     }
 
-    private Broker() {
-        this(null);
-    }
-
-    Broker(Hooks hooks) {
+    Broker(Hooks hooks, BrokerOptions options) {
         this.hooks = hooks;
+        this.budget = options.newBudget();
     }
 
     private <T> MessageQueue<T> newQueue(QueueSpec spec) {
-        MessageQueue<T> q = new MessageQueue<>(spec, sink);
+        MessageQueue<T> q = new MessageQueue<>(spec, sink, budget);
         if (hooks != null) {
             hooks.created(q);
         }
         return q;
     }
 
-    /** @return a new, empty broker */
+    /** @return a new, empty broker with the default options (no memory budget) */
     public static Broker create() {
-        return new Broker();
+        return new Broker(null, BrokerOptions.defaults());
+    }
+
+    /**
+     * @param options broker-wide options (the memory budget)
+     * @return a new, empty broker
+     */
+    public static Broker create(BrokerOptions options) {
+        return new Broker(null, Objects.requireNonNull(options, "options"));
+    }
+
+    /** @return the memory budget in bytes (see {@link BrokerOptions#memoryBudget(long)}), or empty when none is set */
+    public OptionalLong memoryBudget() {
+        return budget == null ? OptionalLong.empty() : OptionalLong.of(budget.limit);
+    }
+
+    /**
+     * The bytes the broker's queues hold as the memory budget counts them: each message's payload size plus
+     * {@link BrokerOptions#MESSAGE_OVERHEAD_BYTES}. With a budget this is the shared counter (O(1), may be above the
+     * budget after dead letters, redrives or a recovery); without one it is added up from every queue's stats
+     * (O(queues), each queue's lock taken in turn). Queues recovered from a log and not declared again are not counted.
+     *
+     * @return the bytes held
+     */
+    public long memoryUsed() {
+        if (budget != null) {
+            return budget.used();
+        }
+        long sum = 0;
+        for (MessageQueue<?> q : queues.values()) {
+            QueueStats st = q.stats();
+            sum += st.bytes() + (st.ready() + st.inFlight() + st.delayed()) * BrokerOptions.MESSAGE_OVERHEAD_BYTES;
+        }
+        return sum;
     }
 
     /**
@@ -298,7 +333,9 @@ public final class Broker {
             }
             SendOutcome o;
             try {
-                o = to.send(out, now); // a durable queue's codec may refuse the payload: it stays in the dead-letter queue
+                // held already: the memory budget does not refuse it. A durable queue's codec may refuse the payload: it
+                // stays in the dead-letter queue
+                o = to.sendHeld(out, now);
             } catch (RuntimeException e) {
                 dlq.release(lease.handle(), now);
                 throw e;

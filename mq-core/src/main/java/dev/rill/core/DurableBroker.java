@@ -77,12 +77,12 @@ public final class DurableBroker implements AutoCloseable {
     private volatile boolean closing;
 
     private DurableBroker(SegmentedLog log, DurabilityOptions options, Map<String, QueueState> recovered,
-            RetiredIds retired) {
+            RetiredIds retired, BrokerOptions brokerOptions) {
         this.log = log;
         this.options = options;
         this.recovered = new ConcurrentHashMap<>(recovered);
         this.retiredNextIds = retired;
-        this.broker = new Broker(new Hooks());
+        this.broker = new Broker(new Hooks(), brokerOptions);
     }
 
     /**
@@ -98,15 +98,33 @@ public final class DurableBroker implements AutoCloseable {
      * @throws IOException if the directory is used by another broker, is not writable or cannot be read
      */
     public static DurableBroker open(Path dir, DurabilityOptions options) throws IOException {
+        return open(dir, options, BrokerOptions.defaults());
+    }
+
+    /**
+     * Like {@link #open(Path, DurabilityOptions)}, with broker-wide options: with a memory budget, the messages
+     * recovered into a queue are counted against it but never refused (the broker may open above its budget; new
+     * sends then wait until it is below again).
+     *
+     * @param dir the data directory
+     * @param options fsync policy, segment size, clock
+     * @param brokerOptions broker-wide options (the memory budget)
+     * @return the broker
+     * @throws dev.rill.core.log.LogCorruptedException as {@link #open(Path, DurabilityOptions)}
+     * @throws IOException as {@link #open(Path, DurabilityOptions)}
+     */
+    public static DurableBroker open(Path dir, DurabilityOptions options, BrokerOptions brokerOptions)
+            throws IOException {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(brokerOptions, "brokerOptions");
         Replay replay = new Replay();
         SegmentedLog log = SegmentedLog.open(dir, options.logOptions(), replay::apply);
         List<LogRecord> completions = replay.finish();
         for (LogRecord r : completions) { // dead letters that left their queue but had not arrived yet
             log.append(r);
         }
-        DurableBroker broker = new DurableBroker(log, options, replay.queues, replay.retired);
+        DurableBroker broker = new DurableBroker(log, options, replay.queues, replay.retired, brokerOptions);
         if (options.declareRecoveredWith().isPresent()) {
             try {
                 broker.declareRecovered(options.declareRecoveredWith().get());

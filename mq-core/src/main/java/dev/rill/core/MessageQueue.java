@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -63,6 +64,15 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * {@link #sendLocked}); one that reads a journal and finds it gone under the lock just drops its bytes.
      */
     private volatile Journal<T> encoder;
+    /** The broker's memory budget, shared by its queues; null: none (nothing is charged, nothing extra is sized). */
+    private final MemoryBudget budget;
+    /**
+     * With a budget: the smallest charge refused for the budget since this queue last waited for it, or
+     * {@link Long#MAX_VALUE} when it does not wait (see {@link #awaitBudget}); null without a budget.
+     */
+    private final AtomicLong budgetNeed;
+    private long budgetRefused; // guarded by lock: smallest charge this call refused for the budget, 0: none
+    private boolean budgetReleased; // guarded by lock: bytes went back to the budget since the last signals()
 
     // ---- the send inbox: plain sends that skip the lock (see send and drainInbox) ----
     // inbox (in QueueFront): ring queues without a byte limit; null for others
@@ -123,7 +133,14 @@ public final class MessageQueue<T> extends QueueFrontPad {
 
     @SuppressWarnings("unchecked")
     MessageQueue(QueueSpec spec, DeadLetterSink deadLetterSink) {
+        this(spec, deadLetterSink, null);
+    }
+
+    @SuppressWarnings("unchecked")
+    MessageQueue(QueueSpec spec, DeadLetterSink deadLetterSink, MemoryBudget budget) {
         super(newInbox(spec));
+        this.budget = budget;
+        this.budgetNeed = budget == null ? null : new AtomicLong(Long.MAX_VALUE);
         this.spec = Objects.requireNonNull(spec, "spec").validate();
         this.name = spec.name();
         this.visibilityMs = spec.visibilityTimeout().toMillis();
@@ -219,20 +236,44 @@ public final class MessageQueue<T> extends QueueFrontPad {
      *     full: a send refused {@code FULL} encodes nothing).
      */
     public SendOutcome send(OutboundMessage<T> message, long now) {
+        return send(message, now, false);
+    }
+
+    /**
+     * A send the broker's memory budget does not refuse (it is counted, and may take the broker above it): for
+     * messages the broker already holds and moves (redrive). Otherwise as {@link #send(OutboundMessage, long)}.
+     */
+    SendOutcome sendHeld(OutboundMessage<T> message, long now) {
+        return send(message, now, true);
+    }
+
+    private SendOutcome send(OutboundMessage<T> message, long now, boolean held) {
         Objects.requireNonNull(message, "message");
         SendInbox in = inbox;
-        if (in != null && in.pushable && message.dedupId() == null && message.priority() == 0 && message.ttl() == null
-                && message.delay().isZero()) {
+        if (in != null && in.pushable && !held && message.dedupId() == null && message.priority() == 0
+                && message.ttl() == null && message.delay().isZero()) {
             QueueListener l = in.listener;
-            long id;
-            if (!l.wantsEvents() && (id = in.push(message, now)) != 0) {
-                if (id == SendInbox.FULL) {
-                    return SendOutcome.FULL;
+            if (!l.wantsEvents()) {
+                MemoryBudget b = budget;
+                long charge = 0;
+                // with a budget the push reserves its bytes first (a CAS on the broker's counter, no lock); when the
+                // budget is short the send goes under the lock, which refuses it and makes the queue wait for bytes
+                if (b == null || b.tryAcquire(charge = budgetCharge(message.payload()))) {
+                    long id = in.push(message, now);
+                    if (id != 0 && id != SendInbox.FULL) {
+                        if (in.takeIdle()) { // see signals: the lock holder that set idle looked at the inbox after
+                            fire(READABLE);
+                        }
+                        return SendOutcomes.outcome(id);
+                    }
+                    if (charge != 0) { // not pushed: give the bytes back, and wake whoever they kept out meanwhile
+                        b.release(charge);
+                        b.wake();
+                    }
+                    if (id == SendInbox.FULL) {
+                        return SendOutcome.FULL;
+                    }
                 }
-                if (in.takeIdle()) { // see signals: the lock holder that set idle looked at the inbox after
-                    fire(READABLE);
-                }
-                return SendOutcomes.outcome(id);
             }
         }
         long sz = sizeOf(message.payload());
@@ -252,7 +293,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 now = clock(now, ev);
                 boolean wasReadable = readyMask != 0;
                 runTimers(now);
-                code = sendLocked(message, sz, encoded, now);
+                code = sendLocked(message, sz, encoded, now, held);
                 s = signals(wasReadable);
             } finally {
                 unlockOwned();
@@ -379,7 +420,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         // Sizes are needed up front only to refuse an oversized payload before anything is stored; without a byte
         // limit they are computed under the lock for stored messages only, so a batch refused as FULL after its
         // first message (a producer woken for every freed slot) costs O(1) per stored message, not O(batch).
-        long[] sizes = maxBytes == Long.MAX_VALUE ? null : new long[n];
+        long[] sizes = maxBytes == Long.MAX_VALUE && budget == null ? null : new long[n];
         for (int i = 0; i < n; i++) {
             OutboundMessage<T> m = messages.get(i);
             if (m == null) { // not requireNonNull(m, "messages[" + i + "]"): that builds the string for every message
@@ -401,7 +442,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             runTimers(now);
             for (int i = 0; i < n; i++) {
                 long code = sendLocked(messages.get(i), sizes == null ? -1 : sizes[i],
-                        encoded == null ? null : encoded[i], now);
+                        encoded == null ? null : encoded[i], now, false);
                 if (code == NOT_ENCODED) {
                     throw notEncoded();
                 }
@@ -433,7 +474,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
     public int offerAll(List<OutboundMessage<T>> messages, long now) {
         Objects.requireNonNull(messages, "messages");
         int n = messages.size();
-        long[] sizes = maxBytes == Long.MAX_VALUE ? null : new long[n]; // see sendAll
+        long[] sizes = maxBytes == Long.MAX_VALUE && budget == null ? null : new long[n]; // see sendAll
         for (int i = 0; i < n; i++) {
             OutboundMessage<T> m = messages.get(i);
             if (m == null) {
@@ -459,7 +500,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 long code;
                 while (accepted < n
                         && (code = sendLocked(messages.get(accepted), sizes == null ? -1 : sizes[accepted],
-                                encoded == null ? null : encoded[accepted], now)) != SendOutcomes.FULL) {
+                                encoded == null ? null : encoded[accepted], now, false)) != SendOutcomes.FULL) {
                     if (code == NOT_ENCODED) {
                         throw notEncoded();
                     }
@@ -503,6 +544,18 @@ public final class MessageQueue<T> extends QueueFrontPad {
             throw new IllegalArgumentException("queue '" + name + "': payload of " + sz + " bytes exceeds maxBytes="
                     + maxBytes);
         }
+        if (budget != null && MemoryBudget.charge(sz) > budget.limit) {
+            throw new IllegalArgumentException("queue '" + name + "': payload of " + sz + " bytes (+"
+                    + BrokerOptions.MESSAGE_OVERHEAD_BYTES + " per message) exceeds the broker's memory budget of "
+                    + budget.limit + " bytes");
+        }
+    }
+
+    /** With a budget: what a send of {@code payload} reserves; refuses one that could never fit, as checkFits. */
+    private long budgetCharge(Object payload) {
+        long sz = sizeOf(payload);
+        checkFits(sz);
+        return MemoryBudget.charge(sz);
     }
 
     /**
@@ -510,7 +563,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * @return an outcome code of {@link SendOutcomes}: the new id, FULL, CLOSED or a duplicate's code; or
      *     {@link #NOT_ENCODED} (nothing changed) when it would be stored but a journal is attached and it has no bytes
      */
-    private long sendLocked(OutboundMessage<T> m, long sz, byte[] encoded, long now) {
+    private long sendLocked(OutboundMessage<T> m, long sz, byte[] encoded, long now, boolean held) {
         if (closed) {
             return SendOutcomes.CLOSED;
         }
@@ -533,6 +586,18 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         if (encoded == null && journal != null) {
             return NOT_ENCODED; // nothing changed: the caller encodes outside the lock and comes back
+        }
+        if (budget != null) {
+            if (sz < 0) {
+                sz = sizeOf(m.payload()); // not reached: with a budget every send sizes its payloads before the lock
+            }
+            long c = MemoryBudget.charge(sz);
+            if (held) {
+                budget.force(c);
+            } else if (!budget.tryAcquire(c)) {
+                budgetRefused = budgetRefused == 0 ? c : Math.min(budgetRefused, c);
+                return SendOutcomes.FULL; // the queue itself has room: it waits for the budget (see awaitBudget)
+            }
         }
         long id = nextId++;
         admitted++;
@@ -712,6 +777,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
             }
             size++;
             bytes += sz;
+            if (budget != null) {
+                budget.force(MemoryBudget.charge(sz)); // held already: never refused
+            }
             sent++;
             event(QueueEvent.Type.ENQUEUED, id, 0, "dead letter from " + dl.sourceQueue(), now);
             enqueueNew(e);
@@ -1094,7 +1162,11 @@ public final class MessageQueue<T> extends QueueFrontPad {
                     acked++;
                     event(QueueEvent.Type.ACKED, h.id, 1, null, now);
                     freed(1);
-                    bytes -= sizeOf(g.payloads[i]);
+                    long sz = sizeOf(g.payloads[i]);
+                    bytes -= sz;
+                    if (budget != null) {
+                        releaseBudget(MemoryBudget.charge(sz));
+                    }
                     g.remove(pos);
                     return LeaseOutcome.OK;
                 }
@@ -1569,7 +1641,11 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         e.state = Entry.GONE;
         freed(1);
-        bytes -= sizeOf(e.payload);
+        long sz = sizeOf(e.payload);
+        bytes -= sz;
+        if (budget != null) {
+            releaseBudget(MemoryBudget.charge(sz));
+        }
         if (e.key != null) {
             KeyState<T> k = keys.get(e.key);
             if (k != null && k.held == e) {
@@ -1705,6 +1781,9 @@ public final class MessageQueue<T> extends QueueFrontPad {
         ready = 0;
         inFlight = 0;
         delayed = 0;
+        if (budget != null && n > 0) {
+            releaseBudget(bytes + n * BrokerOptions.MESSAGE_OVERHEAD_BYTES);
+        }
         bytes = 0;
         purged += n;
         return n;
@@ -1816,7 +1895,11 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 }
                 size++;
                 admitted++;
-                bytes += sizeOf(m.payload());
+                long sz = sizeOf(m.payload());
+                bytes += sz;
+                if (budget != null) {
+                    budget.force(MemoryBudget.charge(sz)); // recovered: held already, never refused
+                }
                 if (m.readyAt() > 0) {
                     e.state = Entry.DELAYED;
                     e.deadline = m.readyAt();
@@ -1993,8 +2076,16 @@ public final class MessageQueue<T> extends QueueFrontPad {
     // Signals after unlock
     // =====================================================================================================
 
+    /**
+     * What a call hands over after its unlock. {@code budgetRefused}: the smallest charge it refused for the broker's
+     * memory budget (0: none), so the queue waits for the budget; {@code budgetFreed}: it gave bytes back to the
+     * budget while other queues wait for it, so they are woken.
+     */
     private record Signals(boolean readable, boolean writable, List<DeadLetter<?>> deadLetters,
-            List<QueueEvent> events) {
+            List<QueueEvent> events, long budgetRefused, boolean budgetFreed) {
+        Signals(boolean readable, boolean writable, List<DeadLetter<?>> deadLetters, List<QueueEvent> events) {
+            this(readable, writable, deadLetters, events, 0, false);
+        }
     }
 
     private static final Signals READABLE = new Signals(true, false, null, null);
@@ -2046,6 +2137,15 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (ev != null) {
             pendingEvents = null;
         }
+        if (budget != null && (budgetRefused != 0 || budgetReleased)) {
+            long refused = budgetRefused;
+            boolean wake = budgetReleased && budget.maybeWaiters();
+            budgetRefused = 0;
+            budgetReleased = false;
+            if (refused != 0 || wake) {
+                return new Signals(readable, writable, dl, ev, refused, wake);
+            }
+        }
         if (dl == null && ev == null) { // the common case allocates nothing
             return readable ? (writable ? READABLE_WRITABLE : READABLE) : (writable ? WRITABLE : null);
         }
@@ -2064,6 +2164,12 @@ public final class MessageQueue<T> extends QueueFrontPad {
             for (DeadLetter<?> dl : s.deadLetters) {
                 deadLetterSink.accept(dl);
             }
+        }
+        if (s.budgetFreed) {
+            budget.wake(); // other queues' listeners: after this queue's lock is released, as every signal
+        }
+        if (s.budgetRefused != 0) {
+            awaitBudget(s.budgetRefused);
         }
         QueueListener l = listener;
         try {
@@ -2093,6 +2199,49 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         Pushed h = in.head;
         return (h == SendInbox.CLOSED || h != SendInbox.OWNED && h.admitted - in.freed < capacity) && in.takeRefused();
+    }
+
+    // =====================================================================================================
+    // The broker's memory budget
+    // =====================================================================================================
+
+    /** Under the lock: gives {@code charge} bytes back to the budget; the call's signals wake the queues waiting. */
+    private void releaseBudget(long charge) {
+        budget.release(charge);
+        budgetReleased = true;
+    }
+
+    /**
+     * After the unlock of a call that refused a send of {@code charge} bytes for the budget: the queue waits for the
+     * budget (joins its waiters once, keeping the smallest charge refused), then looks again, so bytes freed between
+     * the refusal and the join are not missed: a queue that frees bytes after the join wakes it (Dekker on the
+     * budget's counter and its waiters flag, see {@link MemoryBudget#await}).
+     */
+    private void awaitBudget(long charge) {
+        if (budgetNeed.getAndAccumulate(charge, Math::min) == Long.MAX_VALUE) {
+            budget.await(this);
+        }
+        if (budget.fits(charge)) {
+            budget.wake(); // room after all: this queue is woken (and any other that fits)
+        }
+    }
+
+    /** With a budget: the smallest send this queue waits to fit in the budget, {@link Long#MAX_VALUE} if none. */
+    long budgetNeed() {
+        return budgetNeed.get();
+    }
+
+    /**
+     * Called by {@link MemoryBudget#wake()} outside every queue lock, on the thread of the call that freed bytes:
+     * the queue no longer waits, and its producers are told to try again (its writable edge).
+     */
+    void budgetFreed() {
+        budgetNeed.set(Long.MAX_VALUE);
+        try {
+            listener.onWritable();
+        } catch (RuntimeException ex) {
+            LOG.log(Level.WARNING, "queue '" + name + "': listener threw", ex);
+        }
     }
 
     private static long saturatedAdd(long a, long b) {
