@@ -85,6 +85,11 @@ public final class Broker {
         return new Broker(null, Objects.requireNonNull(options, "options"));
     }
 
+    /** @return the bytes held and the memory budget: {@link #memoryUsed()} and {@link #memoryBudget()} */
+    public MemoryStats memoryStats() {
+        return new MemoryStats(memoryUsed(), memoryBudget());
+    }
+
     /** @return the memory budget in bytes (see {@link BrokerOptions#memoryBudget(long)}), or empty when none is set */
     public OptionalLong memoryBudget() {
         return budget == null ? OptionalLong.empty() : OptionalLong.of(budget.limit);

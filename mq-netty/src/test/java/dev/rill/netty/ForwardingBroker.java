@@ -1,6 +1,7 @@
 package dev.rill.netty;
 
 import dev.rill.core.Codec;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
@@ -57,6 +58,11 @@ public abstract class ForwardingBroker implements ReactiveBroker {
     @Override
     public Mono<List<QueueStats>> stats() {
         return delegate.stats();
+    }
+
+    @Override
+    public Mono<MemoryStats> memory() {
+        return delegate.memory();
     }
 
     @Override

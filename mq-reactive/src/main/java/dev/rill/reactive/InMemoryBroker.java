@@ -1,8 +1,10 @@
 package dev.rill.reactive;
 
 import dev.rill.core.Broker;
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.Codec;
 import dev.rill.core.DurableBroker;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.MessageQueue;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
@@ -57,9 +59,9 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     /** Raised after each view is registered; {@link #close()} reads it between setting closed and closing views. */
     private final AtomicLong viewsRegistered = new AtomicLong();
 
-    InMemoryBroker(Scheduler scheduler) {
+    InMemoryBroker(Scheduler scheduler, BrokerOptions options) {
         this.scheduler = scheduler;
-        this.core = Broker.create();
+        this.core = Broker.create(options);
         this.durable = null;
     }
 
@@ -339,6 +341,11 @@ final class InMemoryBroker implements ReactiveBroker, DeclareOnly {
     @Override
     public Mono<List<QueueStats>> stats() {
         return Mono.fromSupplier(core::stats);
+    }
+
+    @Override
+    public Mono<MemoryStats> memory() {
+        return Mono.fromSupplier(core::memoryStats);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.rill.reactive;
 
 import dev.rill.core.Codec;
 import dev.rill.core.QueueSpec;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueStats;
 import java.util.List;
 import reactor.core.publisher.Mono;
@@ -74,6 +75,17 @@ public interface ReactiveBroker {
 
     /** @return a Mono of every queue's stats, sorted by name */
     Mono<List<QueueStats>> stats();
+
+    /**
+     * The broker's memory: the bytes its queues hold as its memory budget counts them, and the budget (see
+     * {@code BrokerOptions.memoryBudget}).
+     *
+     * <p>Errors: over the network, {@link UnsupportedOperationException} from a server that does not report its
+     * memory (protocol version below 5).
+     *
+     * @return a Mono of the broker's memory stats
+     */
+    Mono<MemoryStats> memory();
 
     /**
      * Moves up to {@code max} messages from a dead-letter queue back to the queues they came from, oldest first;

@@ -1,5 +1,6 @@
 package dev.rill.reactive;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.DurableBroker;
 import dev.rill.core.log.LogOptions;
@@ -44,7 +45,31 @@ public final class Rill {
      * @return a new, empty broker
      */
     public static ReactiveBroker inMemory(Scheduler scheduler) {
-        return new InMemoryBroker(Objects.requireNonNull(scheduler, "scheduler"));
+        return inMemory(scheduler, BrokerOptions.defaults());
+    }
+
+    /**
+     * Creates an in-memory broker with broker-wide options (e.g. a {@link BrokerOptions#memoryBudget(long) memory
+     * budget} shared by all its queues), its timers on {@link Schedulers#parallel()}.
+     *
+     * @param options broker-wide options
+     * @return a new, empty broker
+     */
+    public static ReactiveBroker inMemory(BrokerOptions options) {
+        return inMemory(Schedulers.parallel(), options);
+    }
+
+    /**
+     * Creates an in-memory broker with broker-wide options whose timers run on {@code scheduler} (see
+     * {@link #inMemory(Scheduler)}).
+     *
+     * @param scheduler drives every timer; not disposed by {@link ReactiveBroker#close()}
+     * @param options broker-wide options
+     * @return a new, empty broker
+     */
+    public static ReactiveBroker inMemory(Scheduler scheduler, BrokerOptions options) {
+        return new InMemoryBroker(Objects.requireNonNull(scheduler, "scheduler"),
+                Objects.requireNonNull(options, "options"));
     }
 
     /**
@@ -79,8 +104,23 @@ public final class Rill {
      * @throws UncheckedIOException as {@link #embedded(Path)}
      */
     public static ReactiveBroker embedded(Path dir, DurabilityOptions options) {
+        return embedded(dir, options, BrokerOptions.defaults());
+    }
+
+    /**
+     * Opens a durable broker on {@code dir} with broker-wide options (e.g. a {@link BrokerOptions#memoryBudget(long)
+     * memory budget}: messages recovered from the log count against it but are never refused), its timers on
+     * {@link Schedulers#parallel()}.
+     *
+     * @param dir the data directory (created if missing); locked while the broker is open
+     * @param options as {@link #embedded(Path, DurabilityOptions)}
+     * @param brokerOptions broker-wide options
+     * @return the broker
+     * @throws UncheckedIOException as {@link #embedded(Path)}
+     */
+    public static ReactiveBroker embedded(Path dir, DurabilityOptions options, BrokerOptions brokerOptions) {
         Objects.requireNonNull(options, "options");
-        return open(dir, options, Schedulers.parallel(), options.timer());
+        return open(dir, options, Schedulers.parallel(), options.timer(), brokerOptions);
     }
 
     /**
@@ -98,17 +138,34 @@ public final class Rill {
      * @throws UncheckedIOException as {@link #embedded(Path)}
      */
     public static ReactiveBroker embedded(Path dir, DurabilityOptions options, Scheduler scheduler) {
+        return embedded(dir, options, scheduler, BrokerOptions.defaults());
+    }
+
+    /**
+     * {@link #embedded(Path, DurabilityOptions, Scheduler)} with broker-wide options (see
+     * {@link #embedded(Path, DurabilityOptions, BrokerOptions)}).
+     *
+     * @param dir the data directory (created if missing); locked while the broker is open
+     * @param options fsync policy and segment size; its clock and its timer are replaced by the scheduler's
+     * @param scheduler drives every timer; not disposed by {@link ReactiveBroker#close()}
+     * @param brokerOptions broker-wide options
+     * @return the broker
+     * @throws UncheckedIOException as {@link #embedded(Path)}
+     */
+    public static ReactiveBroker embedded(Path dir, DurabilityOptions options, Scheduler scheduler,
+            BrokerOptions brokerOptions) {
         Objects.requireNonNull(scheduler, "scheduler");
-        return open(dir, options, scheduler, new SchedulerLogTimer(scheduler));
+        return open(dir, options, scheduler, new SchedulerLogTimer(scheduler), brokerOptions);
     }
 
     private static ReactiveBroker open(Path dir, DurabilityOptions options, Scheduler scheduler,
-            LogOptions.Timer timer) {
+            LogOptions.Timer timer, BrokerOptions brokerOptions) {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(brokerOptions, "brokerOptions");
         try {
             DurableBroker durable = DurableBroker.open(dir,
-                    options.clock(() -> scheduler.now(TimeUnit.MILLISECONDS)).timer(timer));
+                    options.clock(() -> scheduler.now(TimeUnit.MILLISECONDS)).timer(timer), brokerOptions);
             return new InMemoryBroker(scheduler, durable);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open durable broker on " + dir + ": " + e.getMessage(), e);

@@ -1,6 +1,7 @@
 package dev.rill.netty.internal.transport;
 
 import dev.rill.core.Codec;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.netty.AuthenticationException;
@@ -737,6 +738,11 @@ public final class RemoteBroker implements ReactiveBroker {
     @Override
     public Mono<List<QueueStats>> stats() {
         return call(null, id -> new Frame.Stats(id, null), f -> ((Frame.StatsResult) f).stats());
+    }
+
+    @Override
+    public Mono<MemoryStats> memory() {
+        return Mono.error(new UnsupportedOperationException("the server at " + where + " does not report its memory"));
     }
 
     @Override
