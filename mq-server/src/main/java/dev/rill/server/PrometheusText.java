@@ -1,5 +1,7 @@
 package dev.rill.server;
 
+import dev.rill.core.BrokerOptions;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueStats;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +30,28 @@ final class PrometheusText {
      * @return the exposition text
      */
     static String render(List<QueueStats> stats, int connections, Map<String, Long> connectionErrors) {
+        return render(stats, null, connections, connectionErrors);
+    }
+
+    /**
+     * {@link #render(List, int, Map)} with the broker's memory: {@code rill_memory_used_bytes} and, when it has one,
+     * {@code rill_memory_budget_bytes}.
+     *
+     * @param memory the broker's memory, or null to leave it out
+     */
+    static String render(List<QueueStats> stats, MemoryStats memory, int connections,
+            Map<String, Long> connectionErrors) {
         StringBuilder b = new StringBuilder(1024 + stats.size() * 1024);
+        if (memory != null) {
+            family(b, "rill_memory_used_bytes", "gauge", "Bytes the queues hold as the memory budget counts them"
+                    + " (payloads + " + BrokerOptions.MESSAGE_OVERHEAD_BYTES + " per message).");
+            b.append("rill_memory_used_bytes ").append(memory.used()).append('\n');
+            if (memory.budget().isPresent()) {
+                family(b, "rill_memory_budget_bytes", "gauge", "The memory budget (--max-memory): sends beyond it"
+                        + " wait as on a full queue.");
+                b.append("rill_memory_budget_bytes ").append(memory.budget().getAsLong()).append('\n');
+            }
+        }
         family(b, "rill_connections", "gauge", "Open client connections.");
         b.append("rill_connections ").append(connections).append('\n');
         family(b, "rill_connection_errors_total", "counter", "Connections the server refused or closed because of"

@@ -1,5 +1,6 @@
 package dev.rill.server;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.core.log.RecoveryListener;
 import dev.rill.netty.Permissions;
@@ -95,6 +96,14 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest frame accepted, in bytes or with KiB/MiB (1KiB..256MiB). Default: ${DEFAULT-VALUE}.")
     int maxFrameSize;
 
+    @Option(names = "--max-memory", paramLabel = "SIZE", converter = SizeConverter.LongSize.class,
+            description = "Most bytes all queues together may hold (each message: its payload + "
+                    + BrokerOptions.MESSAGE_OVERHEAD_BYTES + " B), in bytes or with KiB/MiB/GiB; at least"
+                    + " --max-frame-size. A send beyond it waits for room (or fails, with overflow FAIL) as on a full"
+                    + " queue, until consumers ack messages of any queue. Default: a quarter of the JVM's heap limit"
+                    + " (-Xmx), which the server prints when it starts.")
+    Long maxMemory;
+
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s",
             converter = DurationConverter.class,
             description = "On SIGTERM/SIGINT: how long clients may keep settling the messages they hold (no new"
@@ -125,6 +134,7 @@ final class ServeCommand implements Callable<Integer> {
                     + DurationConverter.format(grace));
         }
         ServerOptions options = options();
+        long budget = memoryBudget(maxMemory, maxFrameSize, Runtime.getRuntime().maxMemory());
         String exposed = tokens == null ? null : TokensFile.exposure(tokens);
         if (exposed != null) {
             PrintWriter err = spec.commandLine().getErr();
@@ -134,7 +144,8 @@ final class ServeCommand implements Callable<Integer> {
         FsyncPolicy policy = fsync != null ? fsync : FsyncPolicy.always();
         // A large log takes a while to replay: say so, with progress, before the listening line
         ServerProcess process = ServerProcess.start(options, dataDir, policy, metricsBind, metricsPort, START_TIMEOUT,
-                RecoveryListener.lines(line -> out.println("rill: " + line)));
+                RecoveryListener.lines(line -> out.println("rill: " + line)),
+                BrokerOptions.defaults().memoryBudget(budget));
         PrintWriter err = spec.commandLine().getErr();
         AtomicBoolean stopSaid = new AtomicBoolean();
         if (root.installSignalHandlers) {
@@ -190,6 +201,8 @@ final class ServeCommand implements Callable<Integer> {
         if (m != null) {
             out.println("rill: metrics on http://" + ServerProcess.authority(m) + "/metrics");
         }
+        out.println("rill: memory budget " + formatSize(budget) + " for queued messages"
+                + (maxMemory == null ? " (a quarter of the heap; --max-memory sets it)" : ""));
         if (dataDir != null) {
             out.println("rill: durable storage in " + dataDir + " (fsync " + FsyncConverter.format(policy) + "), "
                     + process.recoveredQueues() + " queue(s) recovered; stop with SIGTERM or Ctrl-C");
@@ -208,6 +221,55 @@ final class ServeCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.FAILED, problem);
         }
         return ExitCodes.OK;
+    }
+
+    /** The share of the JVM's heap limit the default memory budget takes. */
+    static final int DEFAULT_MAX_MEMORY_DIVISOR = 4;
+
+    /**
+     * The broker's memory budget: {@code --max-memory}, or a quarter of {@code maxHeap}. A budget below the largest
+     * frame could never take a message the server accepts: refused as a usage error, naming what to change.
+     *
+     * @param maxMemory {@code --max-memory}, or null (the default)
+     * @param maxFrameSize {@code --max-frame-size}
+     * @param maxHeap the JVM's heap limit ({@link Runtime#maxMemory()})
+     * @return the budget in bytes
+     * @throws CliException (usage) when the budget is below {@code maxFrameSize}
+     */
+    static long memoryBudget(Long maxMemory, int maxFrameSize, long maxHeap) {
+        if (maxMemory != null) {
+            if (maxMemory < maxFrameSize) {
+                throw new CliException(ExitCodes.USAGE, "--max-memory (" + formatSize(maxMemory) + ") must be at"
+                        + " least --max-frame-size (" + formatSize(maxFrameSize) + "): a message of the largest frame"
+                        + " could never be queued");
+            }
+            return maxMemory;
+        }
+        long budget = maxHeap / DEFAULT_MAX_MEMORY_DIVISOR;
+        if (budget < maxFrameSize) {
+            throw new CliException(ExitCodes.USAGE, "the default --max-memory, a quarter of the JVM's heap limit ("
+                    + formatSize(budget) + " of " + formatSize(maxHeap) + "), is below --max-frame-size ("
+                    + formatSize(maxFrameSize) + "): give the JVM more heap (-Xmx), lower --max-frame-size or set"
+                    + " --max-memory");
+        }
+        return budget;
+    }
+
+    /** @return a size as it was most likely written: whole GiB, MiB or KiB when it is one, else bytes */
+    static String formatSize(long bytes) {
+        if (bytes > 0 && bytes % (1L << 30) == 0) {
+            return (bytes >> 30) + " GiB";
+        }
+        if (bytes > 0 && bytes % (1L << 20) == 0) {
+            return (bytes >> 20) + " MiB";
+        }
+        if (bytes > 0 && bytes % (1L << 10) == 0) {
+            return (bytes >> 10) + " KiB";
+        }
+        if (bytes >= 10L << 20) {
+            return String.format(java.util.Locale.ROOT, "%.1f MiB (%d bytes)", bytes / (double) (1 << 20), bytes);
+        }
+        return bytes + " bytes";
     }
 
     private ServerOptions options() {

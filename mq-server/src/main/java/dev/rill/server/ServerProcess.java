@@ -1,5 +1,6 @@
 package dev.rill.server;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.Codec;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.log.FsyncPolicy;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -89,19 +91,21 @@ final class ServerProcess {
      */
     static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
             Integer metricsPort, Duration bindTimeout) {
-        return start(options, dataDir, fsync, metricsHost, metricsPort, bindTimeout, RecoveryListener.logging());
+        return start(options, dataDir, fsync, metricsHost, metricsPort, bindTimeout, RecoveryListener.logging(),
+                BrokerOptions.defaults());
     }
 
     /**
      * {@link #start(ServerOptions, Path, FsyncPolicy, String, Integer, Duration)}, with {@code recovery} told how the
-     * replay of the data directory's log goes (before the server listens: a large log takes a while).
+     * replay of the data directory's log goes (before the server listens: a large log takes a while), and the
+     * broker's options (its memory budget: {@code --max-memory}).
      */
     static ServerProcess start(ServerOptions options, Path dataDir, FsyncPolicy fsync, String metricsHost,
-            Integer metricsPort, Duration bindTimeout, RecoveryListener recovery) {
+            Integer metricsPort, Duration bindTimeout, RecoveryListener recovery, BrokerOptions brokerOptions) {
         ReactiveBroker opened;
         int recovered = 0;
         if (dataDir == null) {
-            opened = Rill.inMemory();
+            opened = Rill.inMemory(brokerOptions);
         } else {
             if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
                 // the log said "cannot create log directory FILE: java.nio.file.FileAlreadyExistsException: FILE"
@@ -110,7 +114,7 @@ final class ServerProcess {
             }
             try {
                 opened = Rill.embedded(dataDir, DurabilityOptions.defaults().fsync(fsync)
-                        .declareRecoveredWith(Codec.bytes()).recoveryListener(recovery));
+                        .declareRecoveredWith(Codec.bytes()).recoveryListener(recovery), brokerOptions);
             } catch (UncheckedIOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": "
                         + ExitCodes.message(e.getCause()), e);
@@ -137,8 +141,9 @@ final class ServerProcess {
                         .host(metricsHost)
                         .port(metricsPort)
                         .handle((req, res) -> MetricsHttp.answer(req, res, () -> broker.stats()
-                                .map(s -> PrometheusText.render(s, server.connectionCount(),
-                                        server.connectionErrors()))))
+                                .zipWith(broker.memory().map(Optional::of).onErrorReturn(Optional.empty()))
+                                .map(s -> PrometheusText.render(s.getT1(), s.getT2().orElse(null),
+                                        server.connectionCount(), server.connectionErrors()))))
                         .bindNow(bindTimeout);
             } catch (RuntimeException e) {
                 server.disposeNow(bindTimeout);

@@ -1,6 +1,7 @@
 package dev.rill.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.io.InputStream;
@@ -95,10 +96,14 @@ class ServeCommandTest {
                 .contains("# TYPE rill_connections gauge")
                 .contains("# TYPE rill_connection_errors_total counter")
                 .contains("rill_connection_errors_total{reason=\"auth_failed\"} 1\n") // the anonymous stats
-                .contains("rill_connection_errors_total{reason=\"max_connections\"} 0\n");
+                .contains("rill_connection_errors_total{reason=\"max_connections\"} 0\n")
+                .contains("# TYPE rill_memory_used_bytes gauge")
+                .contains("rill_memory_budget_bytes " + Runtime.getRuntime().maxMemory() / 4 + "\n");
 
         Cli.Result done = s.stop();
         assertThat(done.code()).as(done.toString()).isZero();
+        assertThat(done.out()).contains("rill: memory budget " + ServeCommand.formatSize(Runtime.getRuntime().maxMemory()
+                / 4) + " for queued messages (a quarter of the heap; --max-memory sets it)");
         assertThat(done.out()).contains("rill: listening on " + url).contains("(2 token(s))")
                 .contains("metrics on http://127.0.0.1:" + metricsPort + "/metrics").contains("rill: stopped");
         assertThat(s.process().shutdown(Duration.ofSeconds(1))).as("idempotent").isFalse();
@@ -405,5 +410,48 @@ class ServeCommandTest {
         Cli.Result notHere = Cli.run("serve", "--port", "0", "--bind", "nosuch.invalid");
         assertThat(notHere.code()).as(notHere.toString()).isEqualTo(ExitCodes.FAILED);
         assertThat(notHere.err()).contains("cannot listen on nosuch.invalid:0: unknown host");
+    }
+    @Test
+    void maxMemoryBoundsWhatAllQueuesHoldAndSendsBeyondItWaitOrFail() throws Exception {
+        Running s = serve("--port", "0", "--max-memory", "2MiB", "--metrics-port", "0");
+        String url = s.process().url();
+        assertThat(s.process().broker().memory().block(Duration.ofSeconds(10)).budget()).hasValue(2L << 20);
+        // two 700 KiB messages: the metrics count them against the budget
+        String big = "x".repeat(700 << 10);
+        Cli.Result first = Cli.run("send", "a", "--create", "--url", url, big, big);
+        assertThat(first.code()).as(first.toString()).isZero();
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + s.process().metricsAddress().getPort() + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.body()).contains("rill_memory_budget_bytes 2097152\n")
+                .contains("rill_memory_used_bytes " + 2 * ((700 << 10) + 128) + "\n");
+        Cli.Result done = s.stop();
+        assertThat(done.out()).contains("rill: memory budget 2 MiB for queued messages\n");
+    }
+
+    @Test
+    void maxMemoryBelowTheFrameSizeOrNotASizeIsAUsageError() {
+        Cli.Result below = Cli.run("serve", "--port", "0", "--max-memory", "512KiB");
+        assertThat(below.code()).as(below.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(below.err()).contains("--max-memory (512 KiB) must be at least --max-frame-size (1 MiB): a message"
+                + " of the largest frame could never be queued");
+        Cli.Result belowLarger = Cli.run("serve", "--port", "0", "--max-frame-size", "8MiB", "--max-memory", "4MiB");
+        assertThat(belowLarger.code()).as(belowLarger.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(belowLarger.err()).contains("--max-memory (4 MiB) must be at least --max-frame-size (8 MiB)");
+        Cli.Result notASize = Cli.run("serve", "--port", "0", "--max-memory", "64MB");
+        assertThat(notASize.code()).as(notASize.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(notASize.err()).contains("'64MB' is not a size");
+    }
+
+    @Test
+    void theDefaultBudgetIsAQuarterOfTheHeapAndRefusedBelowTheFrameSize() {
+        assertThat(ServeCommand.memoryBudget(null, 1 << 20, 1L << 30)).isEqualTo(256L << 20);
+        assertThat(ServeCommand.memoryBudget(3L << 20, 1 << 20, 1L << 30)).isEqualTo(3L << 20);
+        assertThat(ServeCommand.memoryBudget(1L << 20, 1 << 20, 1L << 30)).isEqualTo(1L << 20); // the frame fits
+        assertThatThrownBy(() -> ServeCommand.memoryBudget(null, 64 << 20, 128L << 20))
+                .isInstanceOfSatisfying(CliException.class, e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE))
+                .hasMessage("the default --max-memory, a quarter of the JVM's heap limit (32 MiB of 128 MiB), is below"
+                        + " --max-frame-size (64 MiB): give the JVM more heap (-Xmx), lower --max-frame-size or set"
+                        + " --max-memory");
     }
 }

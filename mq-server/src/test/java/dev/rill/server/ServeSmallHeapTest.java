@@ -82,7 +82,10 @@ class ServeSmallHeapTest {
                 .toString()));
         command.addAll(List.of(memoryFlags));
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve",
-                "--port", "0", "--max-frame-size", Integer.toString(64 << 20)));
+                "--port", "0", "--max-frame-size", Integer.toString(64 << 20),
+                // a quarter of these heaps is below the frame size, which the default budget refuses: this server is
+                // made to allow more than its heap holds, on purpose
+                "--max-memory", "64MiB"));
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         processes.add(p);
         await().atMost(TIMEOUT).until(() -> LISTENING.matcher(Files.readString(out)).find() || !p.isAlive());
