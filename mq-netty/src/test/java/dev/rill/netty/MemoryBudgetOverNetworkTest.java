@@ -1,10 +1,12 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.BrokerOptions;
 import dev.rill.core.Codec;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.Overflow;
 import dev.rill.core.QueueSpec;
@@ -17,6 +19,7 @@ import dev.rill.reactive.SendResult;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -27,8 +30,9 @@ import reactor.test.StepVerifier;
 /**
  * A server whose broker has a memory budget: a remote producer to a queue that has room but whose broker's budget is
  * spent waits ({@link Overflow#WAIT}, the default) and resumes when a remote consumer acks messages of another queue;
- * with {@link Overflow#FAIL} it gets {@link QueueFullException}. Nothing in the protocol changes: the server's send
- * sees the core's FULL, as for a full queue.
+ * with {@link Overflow#FAIL} it gets {@link QueueFullException}. Sends need nothing new in the protocol: the
+ * server's send sees the core's FULL, as for a full queue. The client reads the server's memory with MEMORY
+ * (protocol version 5).
  */
 class MemoryBudgetOverNetworkTest {
 
@@ -117,5 +121,35 @@ class MemoryBudgetOverNetworkTest {
         drainedA.get(30, TimeUnit.SECONDS);
         drainedB.get(30, TimeUnit.SECONDS);
         await().atMost(TIMEOUT).until(() -> used() == 0);
+    }
+
+    @Test
+    void aClientReadsTheServersMemoryAndAServerOfVersionFourIsNotAsked() throws Exception {
+        ReactiveQueue<byte[]> a = producer.queue(QueueSpec.named("a"), Codec.bytes()).block(TIMEOUT);
+        a.sendMany(Flux.just(msg(), msg())).blockLast(TIMEOUT);
+        assertThat(producer.memory().block(TIMEOUT)).isEqualTo(new MemoryStats(2 * M, OptionalLong.of(3 * M)));
+
+        ReactiveBroker unbounded = Rill.inMemory();
+        RillServer plain = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).broker(unbounded),
+                TIMEOUT);
+        FrameCountingRelay relay = new FrameCountingRelay(plain.port(), 4);
+        ReactiveBroker old = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
+                ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
+        ReactiveBroker current = RillClient.connect(URI.create("rill://127.0.0.1:" + plain.port()),
+                ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
+        try {
+            assertThatThrownBy(() -> old.memory().block(TIMEOUT))
+                    .isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("protocol version 4")
+                    .hasMessageContaining("needs version 5");
+            assertThat(relay.clientFrames(0x60)).isZero(); // nothing was sent: an old server would close the connection
+            assertThat(current.memory().block(TIMEOUT)).isEqualTo(new MemoryStats(0, OptionalLong.empty()));
+        } finally {
+            old.close().block(TIMEOUT);
+            current.close().block(TIMEOUT);
+            relay.close();
+            plain.disposeNow(TIMEOUT);
+            unbounded.close().block(TIMEOUT);
+        }
     }
 }

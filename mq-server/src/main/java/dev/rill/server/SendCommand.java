@@ -1,6 +1,8 @@
 package dev.rill.server;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.Codec;
+import dev.rill.core.MemoryStats;
 import dev.rill.core.OutboundMessage;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
@@ -154,7 +156,11 @@ final class SendCommand implements Callable<Integer> {
             // when each message handed to the client and not answered yet was taken, oldest first: results come in
             // order, so the head is the one the server has kept waiting longest
             Queue<Long> unanswered = new ConcurrentLinkedQueue<>();
+            // and the messages themselves, in the same order: a stalled one's size tells whether the server's memory
+            // budget is what keeps it waiting
+            Queue<OutboundMessage<byte[]>> unansweredMessages = new ConcurrentLinkedQueue<>();
             outbound = outbound.takeUntilOther(stop.asMono()).doOnNext(m -> {
+                unansweredMessages.add(m);
                 unanswered.add(System.nanoTime());
                 taken.incrementAndGet();
             });
@@ -163,6 +169,7 @@ final class SendCommand implements Callable<Integer> {
             try {
                 q.sendMany(outbound).doOnNext((SendResult<byte[]> r) -> {
                     unanswered.poll();
+                    unansweredMessages.poll();
                     if (input != null) {
                         input.answered();
                     }
@@ -181,7 +188,7 @@ final class SendCommand implements Callable<Integer> {
             if (!hook.interrupted() && taken.get() > sent.get()) {
                 // a message waited --timeout for its answer (a full queue under WAIT kept the command waiting in
                 // silence, however long): its send is cancelled, and not stored
-                throw stalledError(q, sent.get(), taken.get());
+                throw stalledError(broker, q, unansweredMessages.peek(), sent.get(), taken.get());
             }
             if (hook.interrupted()) {
                 long unconfirmed = taken.get() - sent.get();
@@ -224,7 +231,8 @@ final class SendCommand implements Callable<Integer> {
     }
 
     /** The error for a send whose oldest message got no answer within {@code --timeout}: a full queue, or no answer. */
-    private CliException stalledError(ReactiveQueue<byte[]> q, long sent, long taken) {
+    private CliException stalledError(ReactiveBroker broker, ReactiveQueue<byte[]> q, OutboundMessage<byte[]> stalled,
+            long sent, long taken) {
         String waited = " within " + DurationConverter.format(conn.timeout) + " (--timeout)";
         String before = "; the " + sent + " message(s) before it were sent to " + queue + ", none after it";
         QueueStats stats;
@@ -242,6 +250,23 @@ final class SendCommand implements Callable<Integer> {
             // the byte limit: a send that does not fit waits for room as one past the message limit does
             return new CliException(ExitCodes.REFUSED, "queue '" + queue + "' is full (" + stats.bytes() + " of "
                     + maxBytes.getAsLong() + " bytes): no room for the next message" + waited + before);
+        }
+        MemoryStats memory;
+        try {
+            memory = conn.await(broker.memory(), "asking for the server's memory");
+        } catch (RuntimeException e) {
+            memory = null; // a server before protocol version 5 does not tell
+        }
+        if (memory != null && memory.budget().isPresent() && stalled != null) {
+            long need = stalled.payload().length + BrokerOptions.MESSAGE_OVERHEAD_BYTES;
+            long budget = memory.budget().getAsLong();
+            if (memory.used() + need > budget) {
+                // the broker-wide budget (rill serve --max-memory): the queue has room, the server does not
+                return new CliException(ExitCodes.REFUSED, "the server's memory is full (" + memory.used() + " of "
+                        + budget + " bytes held by all its queues, rill serve --max-memory): no room for the next"
+                        + " message (" + need + " bytes with its overhead) until consumers ack messages of any queue"
+                        + waited + before);
+            }
         }
         long unknown = taken - sent;
         return new CliException(ExitCodes.UNAVAILABLE, "no answer from the server" + waited + "; " + sent

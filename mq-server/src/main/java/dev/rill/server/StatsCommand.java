@@ -1,22 +1,28 @@
 package dev.rill.server;
 
+import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.ReactiveBroker;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import reactor.core.publisher.Mono;
 
 /** {@code rill stats}: a table of queue depths and counters. */
 @Command(name = "stats", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Prints a table of every queue (or the QUEUEs named) the token may see: depth (ready, in"
                 + " flight, delayed) and counters since the queue was created or the server started (with"
-                + " --data-dir the messages come back after a restart, the counters start again at 0)."})
+                + " --data-dir the messages come back after a restart, the counters start again at 0). Without"
+                + " QUEUEs, a last line tells how much memory all the server's queues hold and its budget"
+                + " (rill serve --max-memory)."})
 final class StatsCommand implements Callable<Integer> {
 
     private static final String[] HEADER = {"QUEUE", "READY", "IN_FLIGHT", "DELAYED", "SENT", "DELIVERED", "ACKED",
@@ -37,8 +43,13 @@ final class StatsCommand implements Callable<Integer> {
         ReactiveBroker broker = conn.connect();
         try {
             List<QueueStats> shown = new ArrayList<>();
+            Optional<MemoryStats> memory = Optional.empty();
             if (queues == null || queues.isEmpty()) {
                 shown.addAll(conn.await(broker.stats(), "reading stats"));
+                // a server before protocol version 5 does not tell: the table alone
+                memory = conn.await(broker.memory().map(Optional::of)
+                        .onErrorResume(UnsupportedOperationException.class, e -> Mono.just(Optional.empty())),
+                        "reading the server's memory");
             } else {
                 // one small answer per queue named: the stats of every queue travel in one frame, which a server
                 // with many thousands of queues refuses
@@ -48,6 +59,8 @@ final class StatsCommand implements Callable<Integer> {
                 }
             }
             print(out, shown);
+            memory.ifPresent(m -> out.println(memoryLine(m)));
+            out.flush();
             return ExitCodes.OK;
         } finally {
             broker.close().block(conn.timeout);
@@ -83,6 +96,34 @@ final class StatsCommand implements Callable<Integer> {
             out.println("(no queues)");
         }
         out.flush();
+    }
+
+    /**
+     * @return e.g. {@code memory: 1.4 MiB of the 2.0 MiB budget (68%), held by all queues}, or without a budget
+     *     {@code memory: 1.4 MiB held by all queues (no budget)}
+     */
+    static String memoryLine(MemoryStats m) {
+        if (m.budget().isEmpty()) {
+            return "memory: " + human(m.used()) + " held by all queues (no budget)";
+        }
+        long budget = m.budget().getAsLong();
+        return "memory: " + human(m.used()) + " of the " + human(budget) + " budget (" + (m.used() * 100 / budget)
+                + "%), held by all queues";
+    }
+
+    /** @return bytes in the largest binary unit that keeps a whole number before the point, one decimal */
+    static String human(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        double v = bytes / 1024.0;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 
     private static String n(long v) {

@@ -416,10 +416,21 @@ class ServeCommandTest {
         Running s = serve("--port", "0", "--max-memory", "2MiB", "--metrics-port", "0");
         String url = s.process().url();
         assertThat(s.process().broker().memory().block(Duration.ofSeconds(10)).budget()).hasValue(2L << 20);
-        // two 700 KiB messages: the metrics count them against the budget
+        // two 700 KiB messages in one queue: what the budget holds
         String big = "x".repeat(700 << 10);
         Cli.Result first = Cli.run("send", "a", "--create", "--url", url, big, big);
         assertThat(first.code()).as(first.toString()).isZero();
+        // a third, to another queue that has room, waits for the budget: --timeout ends the wait saying why
+        Cli.Result third = Cli.run("send", "b", "--create", "--url", url, "--timeout", "1s", big);
+        assertThat(third.code()).as(third.toString()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(third.err()).contains("the server's memory is full (1433856 of 2097152 bytes held by all its queues,"
+                + " rill serve --max-memory): no room for the next message (716928 bytes with its overhead) until"
+                + " consumers ack messages of any queue within 1s (--timeout)");
+        Cli.Result stats = Cli.run("stats", "--url", url);
+        assertThat(stats.out()).as(stats.toString())
+                .endsWith("memory: 1.4 MiB of the 2.0 MiB budget (68%), held by all queues\n");
+        Cli.Result statsOfOne = Cli.run("stats", "a", "--url", url);
+        assertThat(statsOfOne.out()).as(statsOfOne.toString()).doesNotContain("memory:");
         HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + s.process().metricsAddress().getPort() + "/metrics"))
                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());

@@ -378,6 +378,42 @@ public sealed interface Frame {
     }
 
     /**
+     * MEMORY (version 5): the broker's memory; answered by MEMORY_RESULT.
+     *
+     * @param requestId request id
+     */
+    record Memory(int requestId) implements Frame {
+        @Override
+        public FrameType type() {
+            return FrameType.MEMORY;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+    }
+
+    /**
+     * MEMORY_RESULT (version 5): the bytes the broker's queues hold as its memory budget counts them, and the budget.
+     *
+     * @param requestId the MEMORY's id
+     * @param used the bytes held, at least 0
+     * @param budget the budget in bytes, or 0 when the broker has none
+     */
+    record MemoryResult(int requestId, long used, long budget) implements Frame {
+        @Override
+        public FrameType type() {
+            return FrameType.MEMORY_RESULT;
+        }
+
+        @Override
+        public int streamId() {
+            return requestId;
+        }
+    }
+
+    /**
      * LIST: queue names; answered by LIST_RESULT.
      *
      * @param requestId request id

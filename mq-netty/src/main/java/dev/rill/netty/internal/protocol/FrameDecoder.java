@@ -330,6 +330,10 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 return new Frame.Stats(id, optionalString(in, Limits.MAX_NAME_BYTES, "queue"));
             case LIST:
                 return new Frame.ListQueues(id);
+            case MEMORY:
+                return new Frame.Memory(id);
+            case MEMORY_RESULT:
+                return new Frame.MemoryResult(id, nonNegativeLong(in, "used"), nonNegativeLong(in, "budget"));
             case REDRIVE:
                 return new Frame.Redrive(id, name(in, "deadLetterQueue"), positiveInt(in, "max"));
             case REDRIVE_TO:

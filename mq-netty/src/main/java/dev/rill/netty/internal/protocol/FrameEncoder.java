@@ -432,8 +432,15 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
 
     private static void writeOther(Frame frame, ByteBuf out) {
         switch (frame.type()) {
-            case DECLARE_OK, LIST, SUBSCRIBE_OK, UNSUBSCRIBE, PING, PONG -> {
+            case DECLARE_OK, LIST, SUBSCRIBE_OK, UNSUBSCRIBE, PING, PONG, MEMORY -> {
                 // header only
+            }
+            case MEMORY_RESULT -> {
+                Frame.MemoryResult f = (Frame.MemoryResult) frame;
+                check(f.used() >= 0, "used", f.used());
+                check(f.budget() >= 0, "budget", f.budget());
+                out.writeLong(f.used());
+                out.writeLong(f.budget());
             }
             case DELETE -> writeString(out, ((Frame.Delete) frame).queue(), Limits.MAX_NAME_BYTES, "queue");
             case PURGE -> writeString(out, ((Frame.Purge) frame).queue(), Limits.MAX_NAME_BYTES, "queue");

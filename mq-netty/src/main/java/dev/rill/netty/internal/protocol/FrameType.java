@@ -86,7 +86,11 @@ public enum FrameType {
     /** Orderly close. */
     CLOSE(0x53),
     /** Server → client: the server is shutting down and drains this connection. Version 2. */
-    GOAWAY(0x54);
+    GOAWAY(0x54),
+    /** The broker's memory (bytes held and budget); answered by MEMORY_RESULT. Version 5. */
+    MEMORY(0x60),
+    /** The broker's memory. Version 5. */
+    MEMORY_RESULT(0x61);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 

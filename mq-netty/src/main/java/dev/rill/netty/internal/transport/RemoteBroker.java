@@ -742,7 +742,15 @@ public final class RemoteBroker implements ReactiveBroker {
 
     @Override
     public Mono<MemoryStats> memory() {
-        return Mono.error(new UnsupportedOperationException("the server at " + where + " does not report its memory"));
+        return connection().flatMap(c -> c.version() >= Limits.MEMORY_VERSION
+                ? c.request(null, id -> new Frame.Memory(id), f -> {
+                    Frame.MemoryResult r = (Frame.MemoryResult) f;
+                    return new MemoryStats(r.used(), r.budget() == 0 ? java.util.OptionalLong.empty()
+                            : java.util.OptionalLong.of(r.budget()));
+                })
+                : Mono.error(new UnsupportedOperationException("the server at " + where + " speaks protocol "
+                        + "version " + c.version() + "; its memory needs version " + Limits.MEMORY_VERSION
+                        + " (a newer server)")));
     }
 
     @Override

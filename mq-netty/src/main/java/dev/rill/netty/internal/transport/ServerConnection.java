@@ -419,6 +419,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                                         "no queue named '" + f.queue() + "'")
                                 : new Frame.StatsResult(f.requestId(), list));
             }
+        } else if (frame instanceof Frame.Memory f) {
+            // broker-wide totals: any authenticated connection may ask, as for the stats of the queues it may see
+            answer(f.requestId(), null, broker.memory(), m -> new Frame.MemoryResult(f.requestId(), m.used(),
+                    m.budget().orElse(0)));
         } else if (frame instanceof Frame.ListQueues f) {
             answer(f.requestId(), null, broker.list().map(all -> all.stream()
                     .filter(permissions::allowsAny).toList()), list -> oneFrame(new Frame.ListResult(f.requestId(),

@@ -131,6 +131,9 @@ final class SampleFrames {
         frames.add(new Frame.SendReceipts(18, List.of(
                 SendReceipt.refused(ErrorCode.INVALID_ARGUMENT, "r".repeat(Limits.MAX_REASON_BYTES)))));
         frames.add(new Frame.Redrive(19, "orders.dlq", "orders.parked", 1)); // REDRIVE_TO, version 4
+        frames.add(new Frame.Memory(20)); // version 5
+        frames.add(new Frame.MemoryResult(20, 1_229_056, 2L << 20));
+        frames.add(new Frame.MemoryResult(21, Long.MAX_VALUE, 0)); // no budget
         return frames;
     }
 
