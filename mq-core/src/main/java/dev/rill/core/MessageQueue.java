@@ -138,7 +138,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
 
     @SuppressWarnings("unchecked")
     MessageQueue(QueueSpec spec, DeadLetterSink deadLetterSink, MemoryBudget budget) {
-        super(newInbox(spec));
+        super(newInbox(spec, budget));
         this.budget = budget;
         this.budgetNeed = budget == null ? null : new AtomicLong(Long.MAX_VALUE);
         this.spec = Objects.requireNonNull(spec, "spec").validate();
@@ -164,14 +164,14 @@ public final class MessageQueue<T> extends QueueFrontPad {
     }
 
     /** The inbox of queues whose plain sends can skip the lock: those with a ring (see below) and no byte limit. */
-    private static SendInbox newInbox(QueueSpec spec) {
+    private static SendInbox newInbox(QueueSpec spec, MemoryBudget budget) {
         Objects.requireNonNull(spec, "spec").validate();
         boolean ringQueue = spec.ordering() != Ordering.KEY_ORDERED
                 && spec.messageTtl().map(Duration::toMillis).orElse(0L) == 0; // as the ring in the constructor
         if (!ringQueue || spec.maxBytesRaw() != Long.MAX_VALUE) {
             return null;
         }
-        return new SendInbox(spec.capacity(), spec.maxDeliveriesRaw() > 0, Pushed.marker(1, 0), NO_LISTENER);
+        return new SendInbox(spec.capacity(), spec.maxDeliveriesRaw() > 0, Pushed.marker(1, 0), NO_LISTENER, budget);
     }
 
 
@@ -254,7 +254,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 && message.ttl() == null && message.delay().isZero()) {
             QueueListener l = in.listener;
             if (!l.wantsEvents()) {
-                MemoryBudget b = budget;
+                MemoryBudget b = in.budget; // the inbox's copy: the queue's own fields share lines the consumer writes
                 long charge = 0;
                 // with a budget the push reserves its bytes first (a CAS on the broker's counter, no lock); when the
                 // budget is short the send goes under the lock, which refuses it and makes the queue wait for bytes

@@ -45,8 +45,9 @@ final class SendInbox extends SendInboxFreed {
     /** What {@link #push} returns for a send refused as full without the lock. */
     static final long FULL = -1;
 
-    SendInbox(int capacity, boolean timersMayFree, Pushed start, QueueListener listener) {
+    SendInbox(int capacity, boolean timersMayFree, Pushed start, QueueListener listener, MemoryBudget budget) {
         this.capacity = capacity;
+        this.budget = budget;
         this.timersMayFree = timersMayFree;
         this.head = start;
         this.idle = 1;
@@ -149,6 +150,7 @@ abstract class SendInboxHead extends SendInboxPad0 {
     volatile boolean pushable; // false once a journal is attached or the queue closed: send under the lock
     volatile QueueListener listener; // the queue's listener, mirrored here so a send reads no line the lock holder writes
     volatile boolean timersMayFree; // expiry may dead-letter, or a TTL'd message was stored: refuse under the lock only
+    MemoryBudget budget; // the broker's memory budget (null: none), read by every push: here, not on the queue's lines
     int pad; // fills the gap after capacity's slot so no later field lands on this line
 }
 
