@@ -46,7 +46,7 @@ class RefusedAnswerTypesTest {
             FrameType.DECLARE, FrameType.DELETE, FrameType.PURGE, FrameType.STATS, FrameType.LIST, FrameType.REDRIVE,
             FrameType.PEEK, FrameType.DESCRIBE, FrameType.REDRIVE_TO, FrameType.SEND, FrameType.CANCEL_SEND,
             FrameType.SUBSCRIBE, FrameType.CREDIT, FrameType.UNSUBSCRIBE, FrameType.SUBSCRIBE_EVENTS, FrameType.ACK,
-            FrameType.NACK, FrameType.EXTEND, FrameType.REJECT, FrameType.RELEASE);
+            FrameType.NACK, FrameType.EXTEND, FrameType.REJECT, FrameType.RELEASE, FrameType.MEMORY);
     /**
      * What the server sends that answers no request: the connection's own frames, whose refusal still ends it, and a
      * subscription's, whose refusal ends that subscription (UnframeableDeliveryTest). ERROR answers requests too, but
@@ -105,6 +105,7 @@ class RefusedAnswerTypesTest {
         c.ask(new Frame.Peek(4, queue, 10));
         c.ask(new Frame.Stats(5, null));
         c.ask(new Frame.ListQueues(6));
+        c.ask(new Frame.Memory(11));
         ch.writeInbound(new Frame.Subscribe(7, queue, 0, 0, 0));
         ch.writeInbound(new Frame.Credit(7, 2));
         List<Long> tags = new ArrayList<>();
