@@ -87,7 +87,9 @@ public final class Broker {
 
     /** @return the bytes held and the memory budget: {@link #memoryUsed()} and {@link #memoryBudget()} */
     public MemoryStats memoryStats() {
-        return new MemoryStats(memoryUsed(), memoryBudget());
+        // never below 0, even if a ByteBuffer payload was read in place (its remaining bytes, what is counted, changed
+        // between its send and its removal: the count is that much off, for the queue's bytes too)
+        return new MemoryStats(Math.max(0, memoryUsed()), memoryBudget());
     }
 
     /** @return the memory budget in bytes (see {@link BrokerOptions#memoryBudget(long)}), or empty when none is set */

@@ -12,7 +12,12 @@ public interface QueueListener {
     default void onReadable() {
     }
 
-    /** The queue went from full to having room (an edge, not a level). */
+    /**
+     * The queue went from full to having room (an edge, not a level). With a broker {@link
+     * BrokerOptions#memoryBudget(long) memory budget}, also when a send to this queue was refused for the budget and
+     * another call (on any queue of the broker) then freed enough bytes: it runs on that call's thread, after that
+     * queue's lock is released.
+     */
     default void onWritable() {
     }
 
