@@ -94,10 +94,8 @@ final class MemoryBudget {
                     still.add(q);
                 }
             }
-            long smallest = Long.MAX_VALUE;
             if (still != null) {
                 for (MessageQueue<?> s : still) {
-                    smallest = Math.min(smallest, s.budgetNeed());
                     await(s);
                 }
             }
@@ -106,8 +104,17 @@ final class MemoryBudget {
                     w.budgetFreed();
                 }
             }
-            // A queue that frees bytes while the ones kept waiting were out of the list may have found the flag
-            // cleared and woken nobody: after putting them back (which sets it), look at the counter again
+            if (still == null) {
+                return;
+            }
+            // While the queues kept waiting were out of the list, a call that freed bytes may have found the flag
+            // cleared and woken nobody, and one of them may have lowered its need (a smaller send refused; it did not
+            // join again, being in the list already): after putting them back (which sets the flag), read the needs
+            // and the counter again
+            long smallest = Long.MAX_VALUE;
+            for (MessageQueue<?> s : still) {
+                smallest = Math.min(smallest, s.budgetNeed());
+            }
             if (!fits(smallest)) {
                 return;
             }
