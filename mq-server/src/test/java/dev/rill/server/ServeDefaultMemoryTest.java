@@ -64,6 +64,8 @@ class ServeDefaultMemoryTest {
         await().atMost(TIMEOUT).until(() -> LISTENING.matcher(Files.readString(out)).find() || !process.isAlive());
         Matcher m = LISTENING.matcher(Files.readString(out));
         assertThat(m.find()).as(() -> "serve did not start: " + read(out) + read(err)).isTrue();
+        // printed after the listening line: wait for it rather than read it with that line
+        await().atMost(TIMEOUT).until(() -> read(out).contains("rill: memory budget"));
         assertThat(read(out)).contains("(a quarter of the heap; --max-memory sets it)");
         URI address = URI.create(m.group(1));
         ReactiveBroker client = RillClient.connect(address, ClientOptions.defaults().reconnectAttempts(0))
