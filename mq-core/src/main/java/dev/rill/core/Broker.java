@@ -87,8 +87,8 @@ public final class Broker {
 
     /** @return the bytes held and the memory budget: {@link #memoryUsed()} and {@link #memoryBudget()} */
     public MemoryStats memoryStats() {
-        // never below 0, even if a ByteBuffer payload was read in place (its remaining bytes, what is counted, changed
-        // between its send and its removal: the count is that much off, for the queue's bytes too)
+        // never below 0, even if a consumer changed a payload's size in place (a StringBuilder appended to: the count
+        // is then that much off, for the queue's bytes too); a ByteBuffer is handed out as a duplicate (Message.view)
         return new MemoryStats(Math.max(0, memoryUsed()), memoryBudget());
     }
 

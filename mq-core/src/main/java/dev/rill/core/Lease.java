@@ -46,7 +46,7 @@ public final class Lease<T> extends ReceiptHandle {
     Lease(MessageQueue<T> queue, Entry<T> entry, long deadline) {
         super(queue, entry, entry.id, entry.leaseSeq, entry.deliveryCount);
         DEADLINE.set(this, deadline); // plain: no fence per lease on the receive path
-        this.payload = entry.payload;
+        this.payload = Message.view(entry.payload); // a ByteBuffer's position is the consumer's own
         this.key = entry.messageKey;
         this.headers = entry.headers;
         this.timestamp = entry.timestamp;
@@ -58,7 +58,7 @@ public final class Lease<T> extends ReceiptHandle {
         super(queue, position, ring.ids[ring.slot(position)]);
         int i = ring.slot(position);
         DEADLINE.set(this, deadline);
-        this.payload = ring.payload(i);
+        this.payload = Message.view(ring.payload(i));
         this.key = ring.key(i);
         this.headers = ring.headers(i);
         this.timestamp = ring.times[i];
@@ -69,7 +69,7 @@ public final class Lease<T> extends ReceiptHandle {
     public Message<T> message() {
         Message<T> m = message;
         if (m == null) {
-            m = new Message<>(id, payload, key, priority, headers, timestamp);
+            m = new Message<>(id, payload, key, priority, headers, timestamp, true);
             message = m;
         }
         return m;
@@ -93,7 +93,10 @@ public final class Lease<T> extends ReceiptHandle {
         deadline = newDeadline;
     }
 
-    /** @return the payload */
+    /**
+     * @return the payload; a {@code ByteBuffer} is this delivery's own duplicate of the held one (the same bytes, its own
+     *     position and limit), so reading it in place leaves the message whole for a redelivery
+     */
     public T payload() {
         return payload;
     }

@@ -1,5 +1,6 @@
 package dev.rill.core;
 
+import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.Objects;
 
@@ -44,12 +45,30 @@ public sealed class Message<T> permits DecodedOnUse {
      * @param timestamp when it was enqueued, epoch millis of the queue's clock
      */
     public Message(long id, T payload, String key, int priority, Map<String, String> headers, long timestamp) {
+        this(id, view(Objects.requireNonNull(payload, "payload")), key, priority, headers, timestamp, true);
+    }
+
+    /** For a payload that is already a {@link #view}: a {@link Lease}'s. */
+    Message(long id, T payload, String key, int priority, Map<String, String> headers, long timestamp,
+            boolean viewed) {
         this.id = id;
         this.payload = Objects.requireNonNull(payload, "payload");
         this.key = key;
         this.priority = priority;
         this.headers = Objects.requireNonNull(headers, "headers");
         this.timestamp = timestamp;
+    }
+
+    /**
+     * What a queue hands out for a payload it holds: the payload itself, except that a {@link ByteBuffer} is handed out
+     * as a {@link ByteBuffer#duplicate() duplicate} (the same bytes, a position and limit of its own), so a consumer
+     * that reads it in place leaves the held buffer as it was sent: a redelivery reads it whole again, and the bytes
+     * the queue counted for it ({@link QueueSpec#maxBytes(long)}, the broker's memory budget: its remaining bytes) are
+     * the bytes it gives back when the message goes.
+     */
+    @SuppressWarnings("unchecked")
+    static <T> T view(T payload) {
+        return payload instanceof ByteBuffer b ? (T) b.duplicate() : payload;
     }
 
     /** For {@link DecodedOnUse}: no payload object of its own. */
