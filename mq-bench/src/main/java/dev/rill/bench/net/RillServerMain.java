@@ -1,5 +1,6 @@
 package dev.rill.bench.net;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.netty.RillServer;
@@ -101,12 +102,15 @@ public final class RillServerMain {
      */
     public static void main(String[] args) throws Exception {
         int port = args.length > 0 ? Integer.parseInt(args[0]) : 0;
+        // what `rill serve` runs with by default: a memory budget of a quarter of the heap, so every stored message
+        // pays the budget's reservation as a user's server does
+        BrokerOptions budget = BrokerOptions.defaults().memoryBudget(Runtime.getRuntime().maxMemory() / 4);
         ReactiveBroker broker;
         if (args.length > 2) {
             FsyncPolicy policy = dev.rill.bench.durable.DurableBench.parsePolicy(args[2]);
-            broker = Rill.embedded(Path.of(args[1]), DurabilityOptions.defaults().fsync(policy));
+            broker = Rill.embedded(Path.of(args[1]), DurabilityOptions.defaults().fsync(policy), budget);
         } else {
-            broker = Rill.inMemory();
+            broker = Rill.inMemory(budget);
         }
         RillServer server = RillServer.bindNow(
                 ServerOptions.defaults().broker(broker).host("127.0.0.1").port(port), Duration.ofSeconds(30));
