@@ -1,5 +1,6 @@
 package dev.rill.spring;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.DurabilityOptions;
 import dev.rill.core.log.FsyncPolicy;
 import dev.rill.netty.AuthenticationException;
@@ -27,6 +28,7 @@ import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.ssl.SslOptions;
 import org.springframework.core.io.Resource;
 import org.springframework.core.io.ResourceLoader;
+import org.springframework.util.unit.DataSize;
 
 /** Creates the broker that {@link RillProperties} asks for, or explains why it cannot. */
 final class RillBrokers {
@@ -54,7 +56,12 @@ final class RillBrokers {
             throw new RillConfigurationException("rill.fsync", "rill.fsync=" + props.getFsync() + " is set but "
                     + "rill.data-dir is not; the fsync policy applies to the durable broker only");
         }
+        if (props.getUrl() != null && props.getMaxMemory() != null) {
+            throw new RillConfigurationException("rill.max-memory", "rill.max-memory is set and so is rill.url; the"
+                    + " budget bounds the embedded broker only: a Rill server has its own (rill serve --max-memory)");
+        }
         if (props.getUrl() == null) {
+            BrokerOptions brokerOptions = brokerOptions(props);
             if (props.getToken() != null) {
                 throw new RillConfigurationException("rill.token",
                         "a token is set but rill.url is not; the in-memory broker has no authentication. Set "
@@ -67,13 +74,13 @@ final class RillBrokers {
             }
             if (props.getDataDir() != null) {
                 try {
-                    return Rill.embedded(props.getDataDir(), DurabilityOptions.defaults().fsync(fsync));
+                    return Rill.embedded(props.getDataDir(), DurabilityOptions.defaults().fsync(fsync), brokerOptions);
                 } catch (UncheckedIOException e) {
                     throw new RillConfigurationException("rill.data-dir", "cannot open the durable broker on "
                             + props.getDataDir() + ": " + e.getCause().getMessage(), e);
                 }
             }
-            return Rill.inMemory();
+            return Rill.inMemory(brokerOptions);
         }
         URI url = url(props.getUrl());
         ClientOptions options = clientOptions(props, resources, sslBundles);
@@ -109,6 +116,20 @@ final class RillBrokers {
         return broker;
     }
 
+
+    /** The embedded broker's options: {@code rill.max-memory} as its memory budget, when set. */
+    private static BrokerOptions brokerOptions(RillProperties props) {
+        DataSize max = props.getMaxMemory();
+        if (max == null) {
+            return BrokerOptions.defaults();
+        }
+        if (max.toBytes() <= BrokerOptions.MESSAGE_OVERHEAD_BYTES) {
+            throw new RillConfigurationException("rill.max-memory", "must be more than "
+                    + BrokerOptions.MESSAGE_OVERHEAD_BYTES + " bytes (what one message counts beside its payload),"
+                    + " was " + max);
+        }
+        return BrokerOptions.defaults().memoryBudget(max.toBytes());
+    }
     private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
         for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (type.isInstance(c)) {

@@ -70,6 +70,14 @@ public class RillProperties {
      */
     private Duration connectTimeout = Duration.ofSeconds(10);
 
+    /**
+     * The embedded broker's memory budget (e.g. 256MB): the bytes all its queues may hold together, payloads plus 128
+     * bytes per message. A send beyond it waits (or fails, for a queue with overflow=fail) until messages of any queue
+     * are acked, as one to a full queue does. Unset: no budget (each queue is bounded by its capacity and max-bytes).
+     * Not with rill.url: a server has its own (rill serve --max-memory).
+     */
+    private DataSize maxMemory;
+
     /** TLS for the connection to the server named by rill.url. */
     @NestedConfigurationProperty
     private final Tls tls = new Tls();
@@ -137,6 +145,16 @@ public class RillProperties {
     /** @param connectTimeout how long the startup connection may take */
     public void setConnectTimeout(Duration connectTimeout) {
         this.connectTimeout = connectTimeout;
+    }
+
+    /** @return the embedded broker's memory budget, or null for none */
+    public DataSize getMaxMemory() {
+        return maxMemory;
+    }
+
+    /** @param maxMemory the embedded broker's memory budget, e.g. {@code 256MB}; null for none */
+    public void setMaxMemory(DataSize maxMemory) {
+        this.maxMemory = maxMemory;
     }
 
     /** An empty value, as {@code ${RILL_TOKEN:}} gives with the variable unset, leaves a property unset. */

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
+import dev.rill.core.BrokerOptions;
 import dev.rill.core.Codec;
 import dev.rill.core.Message;
 import dev.rill.core.ExpiryAction;
@@ -18,6 +19,7 @@ import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
 import dev.rill.reactive.Delivery;
 import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.QueueFullException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
@@ -196,7 +198,8 @@ class RillAutoConfigurationTests {
                 + "discard-dead-letters, max-bytes, max-deliveries, message-ttl, on-expiry, ordering, overflow, "
                 + "visibility-timeout]");
         assertStartFails("rill.urll=rill://127.0.0.1:7400", "rill.urll: no such property; the rill.* properties are "
-                + "[rill.connect-timeout, rill.data-dir, rill.fsync, rill.health.timeout, rill.metrics.enabled, "
+                + "[rill.connect-timeout, rill.data-dir, rill.fsync, rill.health.timeout, rill.max-memory, "
+                + "rill.metrics.enabled, "
                 + "rill.metrics.refresh-interval, rill.queues.<queue>.<option>, rill.shutdown.drain-timeout, "
                 + "rill.tls.bundle, rill.tls.certificate, rill.tls.enabled, rill.tls.private-key, "
                 + "rill.tls.trust-certificates, rill.token, rill.url]");
@@ -371,6 +374,39 @@ class RillAutoConfigurationTests {
                         .isInstanceOf(RillConfigurationException.class)
                         .hasMessageStartingWith("rill.connect-timeout: must be positive"));
         own.close().block(T);
+    }
+
+    @Test
+    void maxMemoryBoundsWhatTheEmbeddedBrokersQueuesHoldTogether(@TempDir Path data) {
+        for (String[] props : List.of(new String[] {"rill.max-memory=2KB", "rill.queues.a.overflow=fail",
+                "rill.queues.b.overflow=fail"}, new String[] {"rill.max-memory=2KB", "rill.data-dir=" + data,
+                        "rill.queues.a.overflow=fail", "rill.queues.b.overflow=fail"})) {
+            runner.withPropertyValues(props).run(context -> {
+                assertThat(context).hasNotFailed();
+                ReactiveBroker broker = context.getBean(ReactiveBroker.class);
+                assertThat(broker.memory().block(T).budget()).hasValue(2048);
+                RillQueues queues = context.getBean(RillQueues.class);
+                ReactiveQueue<byte[]> a = queues.queue("a", Codec.bytes()).block(T);
+                ReactiveQueue<byte[]> b = queues.queue("b", Codec.bytes()).block(T);
+                // 600 + 128 bytes each: two fit in 2 KiB, whichever queue they are in, a third does not
+                a.send(OutboundMessage.of(new byte[600])).block(T);
+                b.send(OutboundMessage.of(new byte[600])).block(T);
+                assertThatThrownBy(() -> b.send(OutboundMessage.of(new byte[600])).block(T))
+                        .isInstanceOf(QueueFullException.class);
+                a.receiveOne(Duration.ZERO).flatMap(Delivery::ack).block(T); // frees room for b
+                b.send(OutboundMessage.of(new byte[600])).block(T);
+                assertThat(broker.memory().block(T).used()).isEqualTo(2 * (600 + BrokerOptions.MESSAGE_OVERHEAD_BYTES));
+            });
+        }
+        runner.run(context -> assertThat(context.getBean(ReactiveBroker.class).memory().block(T).budget())
+                .as("unset: no budget, as Rill.inMemory()").isEmpty());
+    }
+
+    @Test
+    void aMaxMemoryTooSmallOrBesideAUrlStopsTheStart() {
+        assertStartFails("rill.max-memory=100B", "rill.max-memory: must be more than 128 bytes");
+        assertStartFails(new String[] {"rill.max-memory=64MB", "rill.url=rill://127.0.0.1:1"},
+                "rill.max-memory: rill.max-memory is set and so is rill.url");
     }
 
     @Test
