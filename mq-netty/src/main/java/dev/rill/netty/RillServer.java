@@ -240,6 +240,15 @@ public final class RillServer {
         return Math.max(0, connections.get());
     }
 
+    /** For tests: the most bytes any open connection held at once for its sends received and not yet answered. */
+    long peakSendBytesHeld() {
+        long peak = 0;
+        for (ServerConnection c : live) {
+            peak = Math.max(peak, c.peakSendBytesHeld());
+        }
+        return peak;
+    }
+
     /**
      * @return how many connections the server refused or closed because of their peer (or of a bug in the server),
      *     by reason, every reason present (0 when none happened): {@code tls_handshake}, {@code handshake_timeout},

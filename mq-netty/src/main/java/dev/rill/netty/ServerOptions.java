@@ -314,8 +314,9 @@ public final class ServerOptions implements Cloneable {
 
     /**
      * Sets the producer flow-control window: how many sends per queue one connection may have unanswered. The
-     * server grants this much SEND_CREDIT and grants more only as sends are stored, so a full queue stops
-     * granting.
+     * server grants up to this much SEND_CREDIT and grants more only as sends are answered, so a full queue stops
+     * granting. It also keeps the bytes of a queue's unanswered sends within 4 × {@link #maxFrameSize(int)}
+     * (docs/protocol.md "Producer credit"): large messages get a few credits at a time, small ones the whole window.
      *
      * <p>Default: {@value #DEFAULT_SEND_WINDOW}.
      *

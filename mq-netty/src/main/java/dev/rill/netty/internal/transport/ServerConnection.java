@@ -59,9 +59,45 @@ import reactor.core.publisher.Mono;
  *
  * <p>Flow control: deliveries per subscription never exceed the client's CREDIT (credit is turned into
  * {@code request(n)} on the local receive stream, and held back while the channel is not writable); sends per queue
- * never exceed the SEND_CREDIT granted, which is granted again only as sends are stored. The socket is always read.
+ * never exceed the SEND_CREDIT granted, which is granted again only as sends are answered, and only as far as the
+ * queue's lane keeps the bytes of its unanswered sends within {@link #sendAllowance} (see
+ * {@code SendLane#grant}). The socket is always read.
  */
 public final class ServerConnection extends ChannelInboundHandlerAdapter {
+
+    /**
+     * How many max frame sizes of messages a connection's sends to one queue may have on the server unanswered (held
+     * as received while they wait for room): the lane grants SEND_CREDIT only as far as its estimate of the next
+     * messages' sizes fits what is left of this allowance. Four frames keep large messages pipelined (a frame is
+     * received while earlier ones are stored) and bound what one waiting producer holds per queue to 4 MiB with the
+     * default 1 MiB frames; small messages still get the whole send window (4 MiB is 256 messages of 16 KiB).
+     */
+    public static final int SEND_ALLOWANCE_FRAMES = 4;
+
+    /**
+     * The least allowance, whatever the max frame size: with frames of 4 KiB or less the send window (256 frames at
+     * most) already bounds the bytes, and the whole window is granted from the start, as before.
+     */
+    public static final long SEND_ALLOWANCE_FLOOR = 1 << 20;
+
+    /**
+     * @param maxFrameSize the server's max frame size
+     * @return the bytes a connection's unanswered sends to one queue may hold on the server:
+     *     {@link #SEND_ALLOWANCE_FRAMES} frames, at least {@link #SEND_ALLOWANCE_FLOOR}
+     */
+    public static long sendAllowance(int maxFrameSize) {
+        return Math.max((long) SEND_ALLOWANCE_FRAMES * maxFrameSize, SEND_ALLOWANCE_FLOOR);
+    }
+
+    /**
+     * For tests: the most bytes this connection ever held for its sends received and not yet answered (all queues
+     * together), as the lanes count them against their allowance.
+     *
+     * @return the high-water mark, readable from any thread
+     */
+    public long peakSendBytesHeld() {
+        return peakSendBytesHeld;
+    }
 
     /** DRAINING: the server is shutting down (GOAWAY sent): settlements only, then CLOSE. */
     private enum State { HELLO, AUTH, OPEN, DRAINING, CLOSED }
@@ -98,6 +134,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private int version = Limits.PROTOCOL_VERSION;
     /** Broker calls (admin answers, settlements) whose answer is not written yet. */
     private int answersPending;
+    /** Bytes of the messages of all lanes' sends received and not answered yet (as {@code SendLane#sizeOf} counts). */
+    private long sendBytesHeld;
+    /** The most {@link #sendBytesHeld} ever was; written only when it grows (rarely once the lanes are steady). */
+    private volatile long peakSendBytesHeld;
     private ScheduledFuture<?> drainTimer;
     /** Set by {@link #endDrain()} (on the event loop): a drain begun later is a drain of zero. */
     private boolean drainEnded;
@@ -578,8 +618,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         queues.put(name, q);
         reply(answer);
         if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
-            lanes.put(name, new SendLane(name, q));
-            write(new Frame.SendCredit(name, options.sendWindow()));
+            SendLane lane = new SendLane(name, q);
+            lanes.put(name, lane);
+            lane.grant();
         }
     }
 
@@ -668,7 +709,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     + " messages to '" + f.queue() + "' with only " + lane.credit + " SEND_CREDIT"));
             return;
         }
-        lane.credit -= f.messages().size();
+        lane.received(f.messages());
         lane.pending.add(new PendingSend(f.requestId(), f.messages(),
                 f.overflow() == null ? SendOptions.defaults() : SendOptions.defaults().overflow(f.overflow())));
         lane.drain();
@@ -730,7 +771,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         final ArrayDeque<PendingSend> awaiting = new ArrayDeque<>();
         /** Store-first: durability checkpoints asked for and not confirmed yet, in order. */
         final ArrayDeque<Checkpoint> checkpoints = new ArrayDeque<>();
+        /** SEND_CREDIT granted and not used yet. */
         int credit;
+        /** Messages received (credit used) and not answered yet. */
+        int unanswered;
+        /** Bytes of those messages, as {@link #sizeOf} counts them. */
+        long held;
+        /** Bytes expected of each next message: the largest frame until the first message, then see received. */
+        long estimate;
+        boolean sized;
         int next; // index in the head batch
         boolean running;
         boolean inSubscribe;
@@ -743,7 +792,87 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             this.name = name;
             this.queue = queue;
             this.storeFirst = queue instanceof StoreFirst<?> sf ? (StoreFirst<byte[]>) sf : null;
-            this.credit = options.sendWindow();
+            this.estimate = Math.min(allowance(), options.maxFrameSize());
+        }
+
+        private long allowance() {
+            return sendAllowance(options.maxFrameSize());
+        }
+
+        /**
+         * What a received message holds on the server until it is answered: its payload, the 128 bytes the broker's
+         * memory budget counts per message for its objects, and its strings at two bytes a char. O(1) for a message
+         * without headers.
+         */
+        static long sizeOf(WireMessage m) {
+            long size = m.payload().length + (long) dev.rill.core.BrokerOptions.MESSAGE_OVERHEAD_BYTES;
+            if (m.key() != null) {
+                size += 2L * m.key().length();
+            }
+            if (m.dedupId() != null) {
+                size += 2L * m.dedupId().length();
+            }
+            if (!m.headers().isEmpty()) {
+                for (Map.Entry<String, String> h : m.headers().entrySet()) {
+                    size += 2L * (h.getKey().length() + h.getValue().length());
+                }
+            }
+            return size;
+        }
+
+        /**
+         * A SEND's messages took their credit: counts their bytes as held and moves the size estimate toward them,
+         * at once up to a larger message, a sixteenth of the way down to a smaller one (so one large message among
+         * small ones narrows the window for a few dozen messages, not for good). Per message: {@link #sizeOf} and a
+         * compare.
+         */
+        void received(List<WireMessage> messages) {
+            int n = messages.size();
+            credit -= n;
+            unanswered += n;
+            long bytes = 0;
+            long est = estimate;
+            boolean first = !sized;
+            for (int i = 0; i < n; i++) {
+                long s = sizeOf(messages.get(i));
+                bytes += s;
+                if (first || s >= est) {
+                    est = s;
+                    first = false;
+                } else {
+                    est -= (est - s) >> 4;
+                }
+            }
+            sized = true;
+            estimate = Math.max(1, Math.min(est, allowance()));
+            held += bytes;
+            sendBytesHeld += bytes;
+            if (sendBytesHeld > peakSendBytesHeld) {
+                peakSendBytesHeld = sendBytesHeld;
+            }
+        }
+
+        /**
+         * Grants SEND_CREDIT up to the send window (credit outstanding plus messages unanswered), but only as many
+         * messages as, at the estimated size, fit what the allowance leaves once the held bytes and the credit
+         * already granted are counted: 4 at first with messages of a max frame size, the whole window as soon as
+         * small messages are seen. With nothing held and no credit out it grants at least 1, so a lane never
+         * stalls. Called once when the lane opens and once per answer (one SEND_CREDIT frame, as before).
+         */
+        void grant() {
+            int room = options.sendWindow() - credit - unanswered;
+            if (room <= 0) {
+                return;
+            }
+            long free = allowance() - held - (long) credit * estimate;
+            int n = free < estimate ? 0 : (int) Math.min(room, free / estimate);
+            if (n == 0 && credit == 0 && unanswered == 0) {
+                n = 1;
+            }
+            if (n > 0) {
+                credit += n;
+                write(new Frame.SendCredit(name, n));
+            }
         }
 
         boolean idle() {
@@ -901,8 +1030,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             } else {
                 reply(new Frame.SendResult(p.requestId, receipts));
             }
-            credit += upTo - from;
-            write(new Frame.SendCredit(name, upTo - from));
+            unanswered -= upTo - from;
+            long bytes = 0;
+            for (int i = from; i < upTo; i++) {
+                bytes += sizeOf(p.messages.get(i));
+            }
+            held -= bytes;
+            sendBytesHeld -= bytes;
+            grant();
         }
 
         /**
@@ -998,6 +1133,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             pending.clear();
             awaiting.clear();
             checkpoints.clear();
+            sendBytesHeld -= held;
+            held = 0;
         }
     }
 
