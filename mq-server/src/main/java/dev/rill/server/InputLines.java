@@ -185,12 +185,9 @@ final class InputLines {
         return new String(line, 0, bytes, StandardCharsets.UTF_8);
     }
 
-    /** @return a size in KiB below 1 MiB, else in MiB, e.g. {@code 512 KiB}, {@code 32 MiB}, {@code 1.5 MiB} */
+    /** @return a size as {@link SizeConverter#format} writes it, e.g. {@code 512 KiB}, {@code 32 MiB}, {@code 1.5 MiB} */
     static String size(long bytes) {
-        boolean kib = bytes < 1 << 20;
-        double v = bytes / (double) (kib ? 1 << 10 : 1 << 20);
-        return (v == Math.rint(v) ? Long.toString((long) v) : String.format(java.util.Locale.ROOT, "%.1f", v))
-                + (kib ? " KiB" : " MiB");
+        return SizeConverter.format(bytes);
     }
 
     /**

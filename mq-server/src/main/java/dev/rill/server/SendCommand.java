@@ -153,15 +153,12 @@ final class SendCommand implements Callable<Integer> {
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
-            // when each message handed to the client and not answered yet was taken, oldest first: results come in
-            // order, so the head is the one the server has kept waiting longest
-            Queue<Long> unanswered = new ConcurrentLinkedQueue<>();
-            // and the messages themselves, in the same order: a stalled one's size tells whether the server's memory
-            // budget is what keeps it waiting
-            Queue<OutboundMessage<byte[]>> unansweredMessages = new ConcurrentLinkedQueue<>();
+            // each message handed to the client and not answered yet, with when it was taken, oldest first: results
+            // come in order, so the head is the one the server has kept waiting longest (its size tells whether the
+            // server's memory budget is what keeps it waiting)
+            Queue<Taken> unanswered = new ConcurrentLinkedQueue<>();
             outbound = outbound.takeUntilOther(stop.asMono()).doOnNext(m -> {
-                unansweredMessages.add(m);
-                unanswered.add(System.nanoTime());
+                unanswered.add(new Taken(System.nanoTime(), m));
                 taken.incrementAndGet();
             });
             AtomicLong duplicates = new AtomicLong();
@@ -169,7 +166,6 @@ final class SendCommand implements Callable<Integer> {
             try {
                 q.sendMany(outbound).doOnNext((SendResult<byte[]> r) -> {
                     unanswered.poll();
-                    unansweredMessages.poll();
                     if (input != null) {
                         input.answered();
                     }
@@ -188,7 +184,8 @@ final class SendCommand implements Callable<Integer> {
             if (!hook.interrupted() && taken.get() > sent.get()) {
                 // a message waited --timeout for its answer (a full queue under WAIT kept the command waiting in
                 // silence, however long): its send is cancelled, and not stored
-                throw stalledError(broker, q, unansweredMessages.peek(), sent.get(), taken.get());
+                Taken oldest = unanswered.peek();
+                throw stalledError(broker, q, oldest == null ? null : oldest.message(), sent.get(), taken.get());
             }
             if (hook.interrupted()) {
                 long unconfirmed = taken.get() - sent.get();
@@ -221,13 +218,17 @@ final class SendCommand implements Callable<Integer> {
      * Signals once the oldest message not answered yet has waited longer than {@code --timeout}: a full queue keeps a
      * send waiting for room (its overflow policy is WAIT) and the server answers it only once room is made.
      */
-    private Mono<Long> stalled(Queue<Long> unanswered) {
+    private Mono<Long> stalled(Queue<Taken> unanswered) {
         long limit = conn.timeout.toNanos();
         Duration tick = Duration.ofMillis(Math.max(10, Math.min(1000, conn.timeout.toMillis() / 10)));
         return Flux.interval(tick).filter(i -> {
-            Long oldest = unanswered.peek();
-            return oldest != null && System.nanoTime() - oldest > limit;
+            Taken oldest = unanswered.peek();
+            return oldest != null && System.nanoTime() - oldest.at() > limit;
         }).next();
+    }
+
+    /** A message handed to the client, and when ({@link System#nanoTime()}). */
+    private record Taken(long at, OutboundMessage<byte[]> message) {
     }
 
     /** The error for a send whose oldest message got no answer within {@code --timeout}: a full queue, or no answer. */

@@ -201,7 +201,7 @@ final class ServeCommand implements Callable<Integer> {
         if (m != null) {
             out.println("rill: metrics on http://" + ServerProcess.authority(m) + "/metrics");
         }
-        out.println("rill: memory budget " + formatSize(budget) + " for queued messages"
+        out.println("rill: memory budget " + SizeConverter.format(budget) + " for queued messages"
                 + (maxMemory == null ? " (a quarter of the heap; --max-memory sets it)" : ""));
         if (dataDir != null) {
             out.println("rill: durable storage in " + dataDir + " (fsync " + FsyncConverter.format(policy) + "), "
@@ -239,8 +239,8 @@ final class ServeCommand implements Callable<Integer> {
     static long memoryBudget(Long maxMemory, int maxFrameSize, long maxHeap) {
         if (maxMemory != null) {
             if (maxMemory < maxFrameSize) {
-                throw new CliException(ExitCodes.USAGE, "--max-memory (" + formatSize(maxMemory) + ") must be at"
-                        + " least --max-frame-size (" + formatSize(maxFrameSize) + "): a message of the largest frame"
+                throw new CliException(ExitCodes.USAGE, "--max-memory (" + SizeConverter.format(maxMemory) + ") must be at"
+                        + " least --max-frame-size (" + SizeConverter.format(maxFrameSize) + "): a message of the largest frame"
                         + " could never be queued");
             }
             return maxMemory;
@@ -248,28 +248,11 @@ final class ServeCommand implements Callable<Integer> {
         long budget = maxHeap / DEFAULT_MAX_MEMORY_DIVISOR;
         if (budget < maxFrameSize) {
             throw new CliException(ExitCodes.USAGE, "the default --max-memory, a quarter of the JVM's heap limit ("
-                    + formatSize(budget) + " of " + formatSize(maxHeap) + "), is below --max-frame-size ("
-                    + formatSize(maxFrameSize) + "): give the JVM more heap (-Xmx), lower --max-frame-size or set"
+                    + SizeConverter.format(budget) + " of " + SizeConverter.format(maxHeap) + "), is below --max-frame-size ("
+                    + SizeConverter.format(maxFrameSize) + "): give the JVM more heap (-Xmx), lower --max-frame-size or set"
                     + " --max-memory");
         }
         return budget;
-    }
-
-    /** @return a size as it was most likely written: whole GiB, MiB or KiB when it is one, else bytes */
-    static String formatSize(long bytes) {
-        if (bytes > 0 && bytes % (1L << 30) == 0) {
-            return (bytes >> 30) + " GiB";
-        }
-        if (bytes > 0 && bytes % (1L << 20) == 0) {
-            return (bytes >> 20) + " MiB";
-        }
-        if (bytes > 0 && bytes % (1L << 10) == 0) {
-            return (bytes >> 10) + " KiB";
-        }
-        if (bytes >= 10L << 20) {
-            return String.format(java.util.Locale.ROOT, "%.1f MiB (%d bytes)", bytes / (double) (1 << 20), bytes);
-        }
-        return bytes + " bytes";
     }
 
     private ServerOptions options() {

@@ -66,4 +66,26 @@ final class SizeConverter implements CommandLine.ITypeConverter<Integer> {
             return parse(value, Long.MAX_VALUE);
         }
     }
+
+    /**
+     * Writes a size for people, in the units {@link #parse} takes: bytes below 1 KiB ({@code 395 B}), else the
+     * largest binary unit with at least 1 before the point, whole when it is ({@code 256 MiB}), else to one decimal
+     * ({@code 1.4 MiB}). The one form every {@code rill} message that names a size uses.
+     *
+     * @param bytes a size, at least 0
+     * @return the size as text
+     */
+    static String format(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        double v = bytes / 1024.0;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return (v == Math.rint(v) ? Long.toString((long) v) : String.format(Locale.ROOT, "%.1f", v)) + " " + units[u];
+    }
 }

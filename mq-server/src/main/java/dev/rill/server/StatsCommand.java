@@ -6,7 +6,6 @@ import dev.rill.reactive.ReactiveBroker;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -99,32 +98,18 @@ final class StatsCommand implements Callable<Integer> {
     }
 
     /**
-     * @return e.g. {@code memory: 1.4 MiB of the 2.0 MiB budget (68%), held by all queues}, or without a budget
+     * @return e.g. {@code memory: 1.4 MiB of the 2 MiB budget (68%), held by all queues}, or without a budget
      *     {@code memory: 1.4 MiB held by all queues (no budget)}
      */
     static String memoryLine(MemoryStats m) {
         if (m.budget().isEmpty()) {
-            return "memory: " + human(m.used()) + " held by all queues (no budget)";
+            return "memory: " + SizeConverter.format(m.used()) + " held by all queues (no budget)";
         }
         long budget = m.budget().getAsLong();
-        return "memory: " + human(m.used()) + " of the " + human(budget) + " budget (" + (m.used() * 100 / budget)
+        return "memory: " + SizeConverter.format(m.used()) + " of the " + SizeConverter.format(budget) + " budget (" + (m.used() * 100 / budget)
                 + "%), held by all queues";
     }
 
-    /** @return bytes in the largest binary unit that keeps a whole number before the point, one decimal */
-    static String human(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        double v = bytes / 1024.0;
-        int u = 0;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
-    }
 
     private static String n(long v) {
         return Long.toString(v);

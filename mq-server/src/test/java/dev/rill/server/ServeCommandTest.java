@@ -102,7 +102,7 @@ class ServeCommandTest {
 
         Cli.Result done = s.stop();
         assertThat(done.code()).as(done.toString()).isZero();
-        assertThat(done.out()).contains("rill: memory budget " + ServeCommand.formatSize(Runtime.getRuntime().maxMemory()
+        assertThat(done.out()).contains("rill: memory budget " + SizeConverter.format(Runtime.getRuntime().maxMemory()
                 / 4) + " for queued messages (a quarter of the heap; --max-memory sets it)");
         assertThat(done.out()).contains("rill: listening on " + url).contains("(2 token(s))")
                 .contains("metrics on http://127.0.0.1:" + metricsPort + "/metrics").contains("rill: stopped");
@@ -428,7 +428,7 @@ class ServeCommandTest {
                 + " consumers ack messages of any queue within 1s (--timeout)");
         Cli.Result stats = Cli.run("stats", "--url", url);
         assertThat(stats.out()).as(stats.toString())
-                .endsWith("memory: 1.4 MiB of the 2.0 MiB budget (68%), held by all queues\n");
+                .endsWith("memory: 1.4 MiB of the 2 MiB budget (68%), held by all queues\n");
         Cli.Result statsOfOne = Cli.run("stats", "a", "--url", url);
         assertThat(statsOfOne.out()).as(statsOfOne.toString()).doesNotContain("memory:");
         HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(

@@ -218,9 +218,9 @@ class UnitsTest {
     @Test
     void theMemoryLineOfStats() {
         assertThat(StatsCommand.memoryLine(new dev.rill.core.MemoryStats(0, java.util.OptionalLong.of(256L << 20))))
-                .isEqualTo("memory: 0 B of the 256.0 MiB budget (0%), held by all queues");
+                .isEqualTo("memory: 0 B of the 256 MiB budget (0%), held by all queues");
         assertThat(StatsCommand.memoryLine(new dev.rill.core.MemoryStats(3L << 30, java.util.OptionalLong.of(2L << 30))))
-                .isEqualTo("memory: 3.0 GiB of the 2.0 GiB budget (150%), held by all queues"); // above: recovered
+                .isEqualTo("memory: 3 GiB of the 2 GiB budget (150%), held by all queues"); // above: recovered
         assertThat(StatsCommand.memoryLine(new dev.rill.core.MemoryStats(1536, java.util.OptionalLong.empty())))
                 .isEqualTo("memory: 1.5 KiB held by all queues (no budget)");
     }
