@@ -33,7 +33,8 @@ import reactor.core.publisher.BaseSubscriber;
                 + " connection closes, or its lease runs out).", "Runs until --count messages were handled, --idle passed without a message, or"
                 + " Ctrl-C."},
         footer = {"%nExamples:", "  rill consume orders --count 10", "  rill consume orders --nack --nack-delay 5s",
-                "  rill consume orders --idle 2s --verbose", "  rill consume orders --count 10 --format json > orders.jsonl"})
+                "  rill consume orders --idle 2s --verbose", "  rill consume orders --count 10 --format json > orders.jsonl",
+                "  rill consume orders --prefetch 256 --idle 2s > orders.txt"})
 final class ConsumeCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -77,9 +78,17 @@ final class ConsumeCommand implements Callable<Integer> {
     Duration idle;
 
     @Option(names = "--max-unacked", paramLabel = "N",
-            description = "Hold at most N received, unsettled messages. Default: no bound (one is asked at a time)."
+            description = "Hold at most N received, unsettled messages (leased ahead, printed, or with a settle not answered"
+                    + " yet). Default: no bound besides --prefetch and the 256 settles sent ahead."
                     + " With --print, which holds every message it prints, it ends after N.")
     Integer maxUnacked;
+
+    @Option(names = "--prefetch", paramLabel = "N",
+            description = "Lease up to N messages ahead of the one being printed (1..10000). Default: 1 (the next"
+                    + " message is leased once the one before is printed). A larger N drains a queue faster"
+                    + " (--prefetch 256); on Ctrl-C, --count, --idle or a failure the messages leased ahead and not"
+                    + " printed are given back uncounted (release), as if never delivered.")
+    Integer prefetch;
 
     @Option(names = {"-v", "--verbose"}, description = "Print id, delivery count, key, priority and headers before the payload"
             + " (text and base64; header values and keys with spaces, quotes or other special characters are written as"
@@ -100,8 +109,19 @@ final class ConsumeCommand implements Callable<Integer> {
             description = "Lease length of the messages this command receives. Default: the queue's.")
     Duration visibilityTimeout;
 
-    /** Messages printed and settled so far. */
+    /** Settles sent and not answered yet at most: the next one waits for the oldest answer. */
+    static final int MAX_PENDING_SETTLES = 256;
+
+    /** Messages printed so far (their settles sent, answered or not). */
     private long handled;
+    /** Messages whose settle the server confirmed (all of {@link #handled} with --print). */
+    private long settled;
+    /** Settles sent and not checked yet, oldest first: acks go out without waiting for the one before. */
+    private final java.util.ArrayDeque<PendingSettle> pending = new java.util.ArrayDeque<>();
+
+    /** A settle sent for a printed message, and its answer. */
+    private record PendingSettle(long id, java.util.concurrent.CompletableFuture<Void> answer) {
+    }
 
     /** What ends the wait for the next delivery besides a delivery or a failure. */
     private enum Marker {
@@ -112,21 +132,24 @@ final class ConsumeCommand implements Callable<Integer> {
     }
 
     /**
-     * Hands the deliveries to the command's thread, asking for one more only when told to: the command asks for the
-     * next delivery once it has printed and settled the one before, so it never holds a message it has not printed
+     * Hands the deliveries to the command's thread, asking for {@code --prefetch} (1 by default) and then one more
+     * only when told to: the command asks for the next delivery once it has printed the one before, so by default
+     * it never holds a message it has not printed
      * (with {@code toIterable(1)} the next one was asked for, and leased, before the current one was printed: a
      * failure or Ctrl-C then released a message nobody saw, with one more delivery counted against it).
      */
     private static final class OneAtATime extends BaseSubscriber<Delivery<byte[]>> {
         private final BlockingQueue<Object> handoff;
+        private final int prefetch;
 
-        OneAtATime(BlockingQueue<Object> handoff) {
+        OneAtATime(BlockingQueue<Object> handoff, int prefetch) {
             this.handoff = handoff;
+            this.prefetch = prefetch;
         }
 
         @Override
         protected void hookOnSubscribe(Subscription subscription) {
-            subscription.request(1);
+            subscription.request(prefetch);
         }
 
         @Override
@@ -159,6 +182,9 @@ final class ConsumeCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, "--idle must be positive, was "
                     + DurationConverter.format(idle));
         }
+        if (prefetch != null && (prefetch < 1 || prefetch > 10_000)) {
+            throw new CliException(ExitCodes.USAGE, "--prefetch must be 1..10000, was " + prefetch);
+        }
         if (nackDelay != null && mode.nack == false) {
             throw new CliException(ExitCodes.USAGE, "--nack-delay goes with --nack");
         }
@@ -172,8 +198,10 @@ final class ConsumeCommand implements Callable<Integer> {
         InterruptHook hook = InterruptHook.install(root.installSignalHandlers, "rill-consume-interrupt",
                 conn.timeout.plusSeconds(5), () -> handoff.add(Marker.INTERRUPTED));
         ReactiveBroker broker = null;
-        OneAtATime stream = new OneAtATime(handoff);
+        OneAtATime stream = new OneAtATime(handoff, prefetch == null ? 1 : prefetch);
         handled = 0;
+        settled = 0;
+        pending.clear();
         try {
             broker = conn.connect();
             ReactiveQueue<byte[]> q = QueueOptions.lookup(conn, broker, queue, Codec.bytes());
@@ -191,14 +219,16 @@ final class ConsumeCommand implements Callable<Integer> {
                     break; // --idle passed without a message
                 }
                 if (next == Marker.INTERRUPTED || hook.interrupted()) {
-                    err.println("rill consume: interrupted after " + handled + " message(s) " + verb());
+                    awaitSettles(false);
+                    err.println("rill consume: interrupted after " + settled + " message(s) " + verb());
                     err.flush();
                     return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
                 }
                 if (next == Marker.END) {
                     // neither --count nor --idle ended it: the server ended the stream (graceful shutdown)
+                    awaitSettles(false);
                     throw new CliException(ExitCodes.UNAVAILABLE, "the server ended the stream (shutting down)"
-                            + " after " + handled + " message(s)");
+                            + " after " + settled + " message(s) " + verb());
                 }
                 if (next instanceof Throwable t) {
                     throw Exceptions.propagate(t);
@@ -210,32 +240,38 @@ final class ConsumeCommand implements Callable<Integer> {
                 out.flush();
                 if (out.checkError()) {
                     // a closed pipe (rill consume q | head -1): acking what nobody read would lose it
+                    awaitSettles(false);
                     throw new CliException(ExitCodes.FAILED, "cannot write to standard output (closed?): stopped"
-                            + " after " + handled + " message(s) " + verb() + "; the one not printed was not settled"
+                            + " after " + settled + " message(s) " + verb() + "; the one not printed was not settled"
                             + " and is delivered again");
                 }
+                // printed (and flushed) first, then settled: the settle goes out without waiting for the answers to
+                // the ones before (checked as they come, and all before the command ends)
                 settle(d);
                 handled++;
                 if (handled < limit) {
                     stream.request(1);
                 }
             }
+            awaitSettles(true);
             if (verbose) {
                 // with json standard output holds JSON lines only
                 PrintWriter summary = format == PayloadFormat.JSON ? err : out;
-                summary.println("# " + handled + " message(s) " + verb());
+                summary.println("# " + settled + " message(s) " + verb());
                 summary.flush();
             }
             return ExitCodes.OK;
         } catch (RuntimeException e) {
+            awaitSettles(false); // the settles already sent count, whatever ended the command
             if (handled == 0 || ExitCodes.root(e) instanceof CliException) {
                 throw e; // nothing handled yet, or a message of ours that says how many
             }
             // a lost connection or a deleted queue said nothing of the messages already handled
-            throw new CliException(ExitCodes.of(e), ExitCodes.message(e) + " (after " + handled + " message(s) "
+            throw new CliException(ExitCodes.of(e), ExitCodes.message(e) + " (after " + settled + " message(s) "
                     + verb() + ")", e);
         } finally {
             stream.dispose();
+            releaseUnprinted(handoff);
             if (broker != null) {
                 broker.close().block(conn.timeout);
             }
@@ -256,10 +292,11 @@ final class ConsumeCommand implements Callable<Integer> {
         }
         String shown = format.show(d.payload());
         if (shown == null) {
+            awaitSettles(false);
             throw new CliException(ExitCodes.FAILED, "message #" + d.message().id() + " is "
                     + PayloadFormat.whyNotALine(d.payload()) + " (" + d.payload().length + " bytes): not printed and"
                     + " not settled (it is delivered again); --format json or base64 prints any payload; stopped after "
-                    + handled + " message(s) " + verb());
+                    + settled + " message(s) " + verb());
         }
         return verbose ? describe(d) + "\t" + shown : shown;
     }
@@ -284,17 +321,86 @@ final class ConsumeCommand implements Callable<Integer> {
         return o;
     }
 
+    /**
+     * Sends the settle of a printed message without waiting for its answer; checks the answers already in, oldest
+     * first, and waits for the oldest when {@link #MAX_PENDING_SETTLES} are out.
+     *
+     * @throws RuntimeException the first settle the server refused (the command stops there: that message was
+     *     printed and is delivered again, at least once as always)
+     */
     private void settle(Delivery<byte[]> d) {
         if (mode.print) {
+            settled++;
             return;
         }
-        if (mode.nack) {
-            conn.await(nackDelay == null ? d.nack() : d.nack(nackDelay), "nacking");
-        } else if (mode.reject != null) {
-            conn.await(d.reject(mode.reject), "rejecting");
-        } else {
-            conn.await(d.ack(), "acking");
+        reactor.core.publisher.Mono<Void> answer = mode.nack ? (nackDelay == null ? d.nack() : d.nack(nackDelay))
+                : mode.reject != null ? d.reject(mode.reject) : d.ack();
+        pending.add(new PendingSettle(d.message().id(), answer.toFuture()));
+        while (!pending.isEmpty() && (pending.peekFirst().answer().isDone() || pending.size() > MAX_PENDING_SETTLES)) {
+            check(pending.pollFirst());
         }
+    }
+
+    /**
+     * Waits for the answers of the settles sent.
+     *
+     * @param failOnError true: the first refused one is thrown (the others still awaited first); false: errors are
+     *     left out (the command is failing already and says so), only the confirmed ones are counted
+     */
+    private void awaitSettles(boolean failOnError) {
+        RuntimeException first = null;
+        while (!pending.isEmpty()) {
+            try {
+                check(pending.pollFirst());
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null && failOnError) {
+            throw first;
+        }
+    }
+
+    private void check(PendingSettle p) {
+        try {
+            p.answer().get(conn.timeout.toNanos(), TimeUnit.NANOSECONDS);
+            settled++;
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new CliException(ExitCodes.UNAVAILABLE, "no answer from the server within "
+                    + DurationConverter.format(conn.timeout) + " while " + doing()
+                    + " message #" + p.id(), e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw Exceptions.propagate(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException(ExitCodes.FAILED, "interrupted while " + doing()
+                    + " message #" + p.id(), e);
+        }
+    }
+
+    /**
+     * Gives back, uncounted, the deliveries leased ahead ({@code --prefetch}) and not printed: they are ready again
+     * at once for the next consumer, their delivery count as before (a closed connection would count them).
+     */
+    private void releaseUnprinted(BlockingQueue<Object> handoff) {
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> releases = new java.util.ArrayList<>();
+        for (Object o = handoff.poll(); o != null; o = handoff.poll()) {
+            if (o instanceof Delivery<?> d && !d.isSettled()) {
+                releases.add(d.release().onErrorResume(e -> reactor.core.publisher.Mono.empty()).toFuture());
+            }
+        }
+        try {
+            java.util.concurrent.CompletableFuture.allOf(releases.toArray(java.util.concurrent.CompletableFuture[]::new))
+                    .get(conn.timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // best effort: what is not released comes back when the connection closes (its delivery counted)
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private String doing() {
+        return mode.nack ? "nacking" : mode.reject != null ? "rejecting" : "acking";
     }
 
     private String verb() {

@@ -421,6 +421,53 @@ class ClientCommandsTest {
     }
 
     @Test
+    void consumeWithPrefetchPrintsAndAcksEveryMessageOnceInOrder() {
+        String q = queue("drain");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.sendMany(reactor.core.publisher.Flux.range(1, 2000).map(i -> OutboundMessage.of("m" + i))).blockLast(T);
+        Cli.Result r = admin("consume", q, "--prefetch", "256", "--idle", "1s", "--verbose");
+        assertThat(r.code()).as(r.toString()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(2001).last().isEqualTo("# 2000 message(s) acked");
+        assertThat(lines.subList(0, 2000)).extracting(l -> l.substring(l.indexOf('\t') + 1))
+                .containsExactlyElementsOf(java.util.stream.IntStream.rangeClosed(1, 2000).mapToObj(i -> "m" + i)
+                        .toList());
+        QueueStats s = stats(q);
+        assertThat(s.acked()).isEqualTo(2000);
+        assertThat(s.delivered()).isEqualTo(2000);
+        assertThat(s.ready() + s.inFlight()).isZero();
+    }
+
+    @Test
+    void consumeGivesBackWhatItLeasedAheadUncountedWhenItStops() {
+        String q = queue("ahead");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.sendMany(reactor.core.publisher.Flux.range(1, 20).map(i -> OutboundMessage.of("m" + i))).blockLast(T);
+        // up to 10 leased ahead; standard output closes after the first line, so m2 is not printed and the
+        // command stops with the ones after it leased and not printed
+        Cli.Result r = Cli.run(java.io.InputStream.nullInputStream(), new Cli.BrokenAfterOneLine(), p -> { },
+                "consume", q, "--url", url, "--token", ADMIN, "--prefetch", "10");
+        assertThat(r.code()).as(r.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(r.out()).isEqualTo("m1" + System.lineSeparator());
+        assertThat(r.err()).contains("stopped after 1 message(s) acked");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            QueueStats s = stats(q);
+            assertThat(s.acked()).isEqualTo(1);
+            assertThat(s.inFlight()).isZero();
+            assertThat(s.ready()).isEqualTo(19);
+        });
+        // m2 was taken to be printed: its delivery counts (it comes back with the connection's close, as before);
+        // the ones leased ahead were released, not left to the closing connection, so their next delivery is their
+        // first (a nack on close made it their second)
+        Cli.Result next = admin("consume", q, "--count", "19", "--verbose");
+        assertThat(next.code()).as(next.toString()).isZero();
+        List<String> lines = next.out().lines().limit(19).toList();
+        assertThat(lines).filteredOn(l -> l.endsWith("\tm2")).singleElement().asString().contains(" delivery=2");
+        assertThat(lines).filteredOn(l -> !l.endsWith("\tm2")).hasSize(18)
+                .allSatisfy(l -> assertThat(l).contains(" delivery=1"));
+    }
+
+    @Test
     void consumePrintEndsAtMaxUnackedInsteadOfWaitingForever() throws Exception {
         String q = queue("held");
         declare(QueueSpec.named(q)).sendMany(reactor.core.publisher.Flux.just("x", "y", "z")
@@ -693,6 +740,9 @@ class ClientCommandsTest {
                 // durations in the words the options take, not ISO-8601 (was PT0S, PT0.0005S)
                 new Case("--timeout must be positive, was 0s", "stats", "--url", url, "--timeout", "0"),
                 new Case("--idle must be positive, was 0s", "consume", q, "--url", url, "--idle", "0s"),
+                new Case("--prefetch must be 1..10000, was 0", "consume", q, "--url", url, "--prefetch", "0"),
+                new Case("--prefetch must be 1..10000, was 10001", "consume", q, "--url", url, "--prefetch",
+                        "10001"),
                 new Case("--visibility-timeout must be at least 1ms, was 0s", "send", queue("opts-new"), "--create",
                         "--url", url, "--visibility-timeout", "0s", "x"),
                 // below 1 ms the client could not encode it: the connection ended ("connection ... lost")
