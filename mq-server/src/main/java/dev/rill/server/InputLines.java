@@ -21,6 +21,11 @@ import java.util.Arrays;
  * file was sent as messages that no longer held its bytes). Each line is decoded on its own, so the lines before a bad
  * one are all read (and sent) and none after it.
  *
+ * <p>A line is handed on as its bytes ({@link #next()}), checked to be UTF-8 without decoding them into a copy: a
+ * {@code String} of it took two bytes a character as soon as one was beyond U+00FF, and the message made of it
+ * encoded the line back into a third copy. {@code --format json} reads {@link #nextText()}, a {@code String}: its
+ * reader works on text (its lines are mostly ASCII, one byte a character).
+ *
  * <p>Memory: a line is at most {@link #maxLineBytes(long)} bytes, a sixteenth of the heap (at most 256 MiB), and the
  * lines read but not answered yet ({@link #answered()}) hold at most that many bytes together: the next line is handed
  * on only once the answers made room for it (the client sends up to 256 messages ahead). With the limit at 256 MiB
@@ -73,11 +78,12 @@ final class InputLines {
 
     /**
      * The longest line a JVM with this heap reads: a sixteenth of it, at most {@link #MAX_LINE_BYTES}. A line is held
-     * as its bytes while read (up to one and a half times its length as the buffer grows), as a {@code String} (twice
-     * its length when it holds a character beyond U+00FF), and as the message's encoded bytes, and the lines waiting
-     * for their answers hold as much again; the heap's regions fragment under objects this large. An eighth still ran
-     * out of memory under {@code -Xmx32m} on lines at the limit; a sixteenth sent them, ASCII or not, from
-     * {@code -Xmx32m} to {@code -Xmx256m}. {@code -Xmx256m}: 16 MiB; from {@code -Xmx4g} on: 256 MiB.
+     * in the read buffer (up to one and a half times its length as the buffer grows) and as the bytes handed on, which
+     * are the message's payload ({@code {n}} replaced makes one more copy, of a line that holds it), and the lines
+     * waiting for their answers hold as much again; the heap's regions fragment under objects this large. An eighth
+     * ran out of memory under {@code -Xmx32m} on lines at the limit when a line was also held as a {@code String}; a
+     * sixteenth sends them, whatever their characters, from {@code -Xmx32m} on. {@code -Xmx256m}: 16 MiB; from
+     * {@code -Xmx4g} on: 256 MiB.
      *
      * @param heapBytes the heap, {@link Runtime#maxMemory()} ({@code Long.MAX_VALUE} when unbounded)
      * @return the limit in bytes, at least 1
@@ -94,11 +100,50 @@ final class InputLines {
     /**
      * Reads the next line, once the lines before it that are not answered yet leave room for it.
      *
-     * @return the line without its terminator, or null at the end of the input (or once {@link #close()}d)
+     * @return the line's bytes without its terminator (UTF-8 text), or null at the end of the input (or once
+     *     {@link #close()}d)
      * @throws CliException (exit code 2) when the line is not UTF-8 text or longer than {@link #maxLineBytes()},
      *     (exit code 1) when the input cannot be read
      */
-    String next() {
+    byte[] next() {
+        int bytes = read();
+        if (bytes < 0 || !waitForRoom(bytes)) {
+            return null;
+        }
+        byte[] text;
+        if (bytes == line.length) {
+            text = line; // handed on as it is: no copy
+            line = new byte[8 * 1024];
+        } else {
+            text = Arrays.copyOf(line, bytes);
+        }
+        dropLargeBuffer();
+        return text;
+    }
+
+    /**
+     * Reads the next line as text ({@code --format json}), once the lines before it that are not answered yet leave
+     * room for it.
+     *
+     * @return the line without its terminator, or null at the end of the input (or once {@link #close()}d)
+     * @throws CliException as {@link #next()} does
+     */
+    String nextText() {
+        int bytes = read();
+        if (bytes < 0 || !waitForRoom(bytes)) {
+            return null;
+        }
+        String text = new String(line, 0, bytes, StandardCharsets.UTF_8);
+        dropLargeBuffer();
+        return text;
+    }
+
+    /**
+     * Reads a line into {@link #line} and checks it.
+     *
+     * @return its length without its terminator, or -1 at the end of the input
+     */
+    private int read() {
         length = 0;
         boolean any = false;
         while (true) {
@@ -112,7 +157,7 @@ final class InputLines {
                 }
                 if (n < 0) {
                     if (!any) {
-                        return null;
+                        return -1;
                     }
                     break; // a last line without a terminator
                 }
@@ -137,11 +182,15 @@ final class InputLines {
             throw tooLong(); // the byte allowed for a CR was not one
         }
         number++;
-        String text = decode(bytes);
+        checkUtf8(bytes);
+        return bytes;
+    }
+
+    /** A line buffer grown for a long line is not kept for the lines after it. */
+    private void dropLargeBuffer() {
         if (line.length > KEPT_BUFFER_BYTES) {
             line = new byte[8 * 1024];
         }
-        return waitForRoom(bytes) ? text : null;
     }
 
     /** Copies {@code n} bytes of the buffer at {@code position} to the line, growing it up to the limit. */
@@ -166,8 +215,8 @@ final class InputLines {
                 + limitText + why + " (binary input? rill send sends text, one message per line)");
     }
 
-    /** Checks the line is UTF-8 (through a small buffer: no second copy of it) and makes its String. */
-    private String decode(int bytes) {
+    /** Checks the line is UTF-8, decoding it through a small buffer: no second copy of it. */
+    private void checkUtf8(int bytes) {
         ByteBuffer src = ByteBuffer.wrap(line, 0, bytes);
         utf8.reset();
         CoderResult r;
@@ -182,7 +231,6 @@ final class InputLines {
         do {
             discard.clear();
         } while (utf8.flush(discard).isOverflow());
-        return new String(line, 0, bytes, StandardCharsets.UTF_8);
     }
 
     /** @return a size as {@link SizeConverter#format} writes it, e.g. {@code 512 KiB}, {@code 32 MiB}, {@code 1.5 MiB} */

@@ -78,7 +78,33 @@ enum PayloadFormat {
         try {
             return Base64.getDecoder().decode(payload);
         } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): " + e.getMessage());
+            throw notBase64(where, e);
         }
+    }
+
+    /**
+     * The bytes of a line given to {@code send --format base64}, read as its bytes (UTF-8).
+     *
+     * @param line the line's bytes
+     * @param where what it is, for the error ("line 3 of standard input")
+     * @return the bytes it is the base64 of
+     * @throws CliException exit code 2 when it is not base64
+     */
+    static byte[] base64(byte[] line, String where) {
+        try {
+            return Base64.getDecoder().decode(line);
+        } catch (IllegalArgumentException e) {
+            for (byte b : line) {
+                if (b < 0) { // the decoder names a byte beyond ASCII as a negative number ("character -3d")
+                    throw new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): it holds a"
+                            + " character beyond ASCII");
+                }
+            }
+            throw notBase64(where, e);
+        }
+    }
+
+    private static CliException notBase64(String where, IllegalArgumentException e) {
+        return new CliException(ExitCodes.USAGE, where + " is not base64 (--format base64): " + e.getMessage());
     }
 }

@@ -17,6 +17,8 @@ import java.util.Queue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.LongFunction;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -139,17 +141,21 @@ final class SendCommand implements Callable<Integer> {
         try {
             broker = conn.connect();
             ReactiveQueue<byte[]> q = queueOptions.open(conn, broker, queue, Codec.bytes());
-            Flux<String> payloads = payloads(input);
             // a bad line ends the stream here, before it is handed to the client: nothing after it goes
-            Flux<OutboundMessage<byte[]>> outbound = payloads.index((i, p) -> {
-                String where = fromInput ? "line " + (i + 1) + " of standard input"
-                        : "MESSAGE " + (i % messages.size() + 1);
-                try {
-                    return message(template, i + 1, p, where);
-                } catch (OutOfMemoryError e) {
-                    throw outOfMemory(where, e);
-                }
-            });
+            Flux<OutboundMessage<byte[]>> outbound;
+            if (!fromInput) {
+                Flux<String> args = count == null ? Flux.fromIterable(messages)
+                        : Flux.fromIterable(messages).repeat().take(count);
+                outbound = messages(args, i -> "MESSAGE " + (i % messages.size() + 1),
+                        (n, p, where) -> message(template, n, p, where));
+            } else if (format == PayloadFormat.JSON) {
+                outbound = messages(lines(input, InputLines::nextText), SendCommand::line,
+                        (n, p, where) -> message(template, n, p, where));
+            } else {
+                // a line is its bytes from here to the server: no String of it, no second encoding
+                outbound = messages(lines(input, InputLines::next), SendCommand::line,
+                        (n, p, where) -> message(template, n, p, where));
+            }
             if (rate != null) {
                 outbound = Throttle.pace(outbound, rate);
             }
@@ -322,7 +328,8 @@ final class SendCommand implements Callable<Integer> {
     }
 
     /**
-     * The message of one MESSAGE or line of input, as {@code --format} reads it, with the options.
+     * The message of one MESSAGE, or line of input with {@code --format json}, as {@code --format} reads it, with the
+     * options.
      *
      * @param template the options ({@link #template()})
      * @param n the message's number, for {@code {n}}
@@ -331,7 +338,9 @@ final class SendCommand implements Callable<Integer> {
      * @throws CliException exit code 2 when the input is not what the format takes
      */
     private OutboundMessage<byte[]> message(OutboundMessage<byte[]> template, long n, String input, String where) {
-        String num = Long.toString(n);
+        if (format == PayloadFormat.TEXT) {
+            return message(template, n, input.getBytes(StandardCharsets.UTF_8), where);
+        }
         OutboundMessage<byte[]> m;
         if (format == PayloadFormat.JSON) {
             try {
@@ -344,35 +353,109 @@ final class SendCommand implements Callable<Integer> {
                 m = m.delay(template.delay());
             }
         } else {
-            m = template.withPayload(format == PayloadFormat.BASE64 ? PayloadFormat.base64(input, where)
-                    : input.replace("{n}", num).getBytes(StandardCharsets.UTF_8));
-            if (template.key() != null) {
-                m = m.key(template.key().replace("{n}", num));
-            }
+            m = keyed(template.withPayload(PayloadFormat.base64(input, where)), template, n);
         }
-        if (template.dedupId() != null) {
-            m = m.dedupId(template.dedupId().replace("{n}", num));
-        }
-        return m;
+        return deduplicated(m, template, n);
     }
 
-    private Flux<String> payloads(InputLines input) {
-        if (messages != null && !messages.isEmpty()) {
-            if (count == null) {
-                return Flux.fromIterable(messages);
-            }
-            return Flux.fromIterable(messages).repeat().take(count);
+    /**
+     * The message of one text or base64 MESSAGE or line of input, given as its UTF-8 bytes: text is sent as these
+     * bytes ({@code {n}} replaced in them when they hold it), base64 as the bytes it stands for.
+     */
+    private OutboundMessage<byte[]> message(OutboundMessage<byte[]> template, long n, byte[] input, String where) {
+        byte[] payload = format == PayloadFormat.BASE64 ? PayloadFormat.base64(input, where) : numbered(input, n);
+        return deduplicated(keyed(template.withPayload(payload), template, n), template, n);
+    }
+
+    private static OutboundMessage<byte[]> keyed(OutboundMessage<byte[]> m, OutboundMessage<byte[]> template, long n) {
+        return template.key() == null ? m : m.key(template.key().replace("{n}", Long.toString(n)));
+    }
+
+    private static OutboundMessage<byte[]> deduplicated(OutboundMessage<byte[]> m, OutboundMessage<byte[]> template,
+            long n) {
+        return template.dedupId() == null ? m : m.dedupId(template.dedupId().replace("{n}", Long.toString(n)));
+    }
+
+    private static final byte[] NUMBER = {'{', 'n', '}'};
+
+    /**
+     * UTF-8 text with {@code {n}} replaced by a number, on the bytes (UTF-8 keeps ASCII bytes for ASCII characters
+     * only, so the three bytes of {@code {n}} are found only where the text holds it).
+     *
+     * @param text the text's bytes
+     * @param n the number
+     * @return {@code text} itself when it holds no {@code {n}}, else a new array
+     */
+    static byte[] numbered(byte[] text, long n) {
+        int first = indexOfNumber(text, 0);
+        if (first < 0) {
+            return text;
         }
+        int found = 0;
+        for (int i = first; i >= 0; i = indexOfNumber(text, i + NUMBER.length)) {
+            found++;
+        }
+        byte[] num = Long.toString(n).getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[Math.toIntExact(text.length + (long) found * (num.length - NUMBER.length))];
+        int from = 0;
+        int to = 0;
+        for (int i = first; i >= 0; i = indexOfNumber(text, from)) {
+            System.arraycopy(text, from, out, to, i - from);
+            to += i - from;
+            System.arraycopy(num, 0, out, to, num.length);
+            to += num.length;
+            from = i + NUMBER.length;
+        }
+        System.arraycopy(text, from, out, to, text.length - from);
+        return out;
+    }
+
+    private static int indexOfNumber(byte[] text, int from) {
+        for (int i = from; i <= text.length - NUMBER.length; i++) {
+            if (text[i] == '{' && text[i + 1] == 'n' && text[i + 2] == '}') {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Makes one message of an input ({@link #messages}). */
+    private interface MessageOf<T> {
+        OutboundMessage<byte[]> make(long n, T input, String where);
+    }
+
+    /** @return what line {@code i} (from 0) is, for an error */
+    private static String line(long i) {
+        return "line " + (i + 1) + " of standard input";
+    }
+
+    /**
+     * The messages of the inputs, in order: each made by {@code make}, an error naming the input ({@code where}).
+     */
+    private static <T> Flux<OutboundMessage<byte[]>> messages(Flux<T> inputs, LongFunction<String> where,
+            MessageOf<T> make) {
+        return inputs.index((i, p) -> {
+            String w = where.apply(i);
+            try {
+                return make.make(i + 1, p, w);
+            } catch (OutOfMemoryError e) {
+                throw outOfMemory(w, e);
+            }
+        });
+    }
+
+    /** The lines of standard input, at most {@code --count}, each read by {@code next}. */
+    private <T> Flux<T> lines(InputLines input, Function<InputLines, T> next) {
         // standard input stays open: it is not ours to close
         // read on a thread that may block: on standard input, and while the lines not answered yet leave no room
         long[] read = {0}; // lines read, on the reading thread
-        Flux<String> lines = Flux.defer(() -> Flux.fromStream(Stream.generate(() -> {
+        Flux<T> lines = Flux.defer(() -> Flux.fromStream(Stream.generate(() -> {
             try {
-                String line = input.next();
+                T l = next.apply(input);
                 read[0]++;
-                return line;
+                return l;
             } catch (OutOfMemoryError e) {
-                throw outOfMemory("line " + (read[0] + 1) + " of standard input", e);
+                throw outOfMemory(line(read[0]), e);
             }
         }).takeWhile(l -> l != null))).subscribeOn(Schedulers.boundedElastic());
         return count == null ? lines : lines.take(count);

@@ -55,7 +55,7 @@ class SendInputLimitTest {
         byte[] input = ("ok\n" + "x".repeat(8 * 1024 + 1) + "\n").getBytes(StandardCharsets.US_ASCII);
         InputLines lines = new InputLines(new ByteArrayInputStream(input), 128 * 1024);
         assertThat(lines.maxLineBytes()).isEqualTo(8 * 1024);
-        assertThat(lines.next()).isEqualTo("ok");
+        assertThat(text(lines)).isEqualTo("ok");
         assertThatThrownBy(lines::next).isInstanceOfSatisfying(CliException.class, e -> {
             assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE);
             assertThat(e.getMessage()).isEqualTo("line 2 of standard input is longer than 8192 bytes (8 KiB), the"
@@ -65,9 +65,59 @@ class SendInputLimitTest {
         // exactly the limit, and the limit with a CR before its LF, are read
         byte[] atLimit = ("y".repeat(8 * 1024) + "\r\n" + "z".repeat(8 * 1024)).getBytes(StandardCharsets.US_ASCII);
         InputLines exact = new InputLines(new ByteArrayInputStream(atLimit), 128 * 1024);
-        assertThat(exact.next()).hasSize(8 * 1024).doesNotContain("\r");
+        assertThat(text(exact)).hasSize(8 * 1024).doesNotContain("\r");
         exact.answered();
-        assertThat(exact.next()).hasSize(8 * 1024);
+        assertThat(text(exact)).hasSize(8 * 1024);
+    }
+
+    /** A line is handed on as its own bytes (checked UTF-8, without its CR or LF), or as text for --format json. */
+    @Test
+    void linesAreHandedOnAsTheirBytes() {
+        String text = "caf\u00e9 \u4e2d \uD83D\uDE00";
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        byte[] input = (text + "\r\n" + text + "\n\n" + text).getBytes(StandardCharsets.UTF_8);
+        InputLines lines = new InputLines(new ByteArrayInputStream(input), 1 << 20);
+        assertThat(lines.next()).isEqualTo(utf8);
+        assertThat(lines.nextText()).isEqualTo(text);
+        assertThat(lines.next()).isEmpty();
+        assertThat(lines.next()).isEqualTo(utf8);
+        assertThat(lines.next()).isNull();
+        // a line filling the buffer is handed on, and the next line does not write into it
+        byte[] two = ("x".repeat(8 * 1024) + "\nyy\n").getBytes(StandardCharsets.US_ASCII);
+        InputLines exact = new InputLines(new ByteArrayInputStream(two), 1 << 20);
+        byte[] first = exact.next();
+        exact.answered();
+        assertThat(exact.next()).isEqualTo("yy".getBytes(StandardCharsets.US_ASCII));
+        assertThat(new String(first, StandardCharsets.US_ASCII)).isEqualTo("x".repeat(8 * 1024));
+        // not UTF-8: an error naming the line, whichever way it is read
+        byte[] bad = {'o', 'k', '\n', (byte) 0xc3, '(', '\n'};
+        for (boolean asText : new boolean[] {false, true}) {
+            InputLines l = new InputLines(new ByteArrayInputStream(bad), 1 << 20);
+            assertThat(asText ? l.nextText() : new String(l.next(), StandardCharsets.UTF_8)).isEqualTo("ok");
+            assertThatThrownBy(asText ? l::nextText : l::next).isInstanceOfSatisfying(CliException.class, e -> {
+                assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE);
+                assertThat(e.getMessage()).startsWith("line 2 of standard input is not UTF-8 text");
+            });
+        }
+    }
+
+    /** {n} is replaced on a line's bytes, and a line without it is sent as it is, not copied. */
+    @Test
+    void theNumberIsReplacedInTheBytes() {
+        byte[] plain = "\u4e2d no number {m} {n".getBytes(StandardCharsets.UTF_8);
+        assertThat(SendCommand.numbered(plain, 7)).isSameAs(plain);
+        assertThat(SendCommand.numbered("{n}\u00e9{n}{n}x{n}".getBytes(StandardCharsets.UTF_8), 1234))
+                .isEqualTo("1234\u00e912341234x1234".getBytes(StandardCharsets.UTF_8));
+        assertThat(SendCommand.numbered("{{n}}".getBytes(StandardCharsets.UTF_8), 5))
+                .isEqualTo("{5}".getBytes(StandardCharsets.UTF_8));
+        assertThat(SendCommand.numbered(new byte[0], 1)).isEmpty();
+        // a line of base64 read as bytes: one beyond ASCII is named so, not as the decoder's negative number
+        assertThat(PayloadFormat.base64("aGk=".getBytes(StandardCharsets.US_ASCII), "line 1")).isEqualTo(
+                "hi".getBytes(StandardCharsets.US_ASCII));
+        assertThatThrownBy(() -> PayloadFormat.base64("aGk\u00e9".getBytes(StandardCharsets.UTF_8), "line 2"))
+                .hasMessage("line 2 is not base64 (--format base64): it holds a character beyond ASCII");
+        assertThatThrownBy(() -> PayloadFormat.base64("aG%=".getBytes(StandardCharsets.UTF_8), "line 3"))
+                .hasMessage("line 3 is not base64 (--format base64): Illegal base64 character 25");
     }
 
     /** The reader hands on the next line only once the answers to the lines before it make room for it. */
@@ -76,12 +126,12 @@ class SendInputLimitTest {
         // limit 10 bytes: "aaaa" and "bbbb" go on at once, "cccc" waits for an answer, "dddddddddd" for both
         byte[] input = "aaaa\nbbbb\ncccc\ndddddddddd\neeee\n".getBytes(StandardCharsets.US_ASCII);
         InputLines lines = new InputLines(new ByteArrayInputStream(input), 160);
-        assertThat(lines.next()).isEqualTo("aaaa");
-        assertThat(lines.next()).isEqualTo("bbbb");
+        assertThat(text(lines)).isEqualTo("aaaa");
+        assertThat(text(lines)).isEqualTo("bbbb");
         AtomicReference<Thread> reader = new AtomicReference<>();
         CompletableFuture<String> third = CompletableFuture.supplyAsync(() -> {
             reader.set(Thread.currentThread());
-            return lines.next();
+            return text(lines);
         });
         await().atMost(T).until(() -> reader.get() != null && reader.get().getState() == Thread.State.WAITING);
         assertThat(third).isNotDone();
@@ -91,7 +141,7 @@ class SendInputLimitTest {
         reader.set(null);
         CompletableFuture<String> fourth = CompletableFuture.supplyAsync(() -> {
             reader.set(Thread.currentThread());
-            return lines.next();
+            return text(lines);
         });
         await().atMost(T).until(() -> reader.get() != null && reader.get().getState() == Thread.State.WAITING);
         lines.answered(); // bbbb: cccc still holds 4 of the 10 bytes
@@ -101,7 +151,7 @@ class SendInputLimitTest {
         assertThat(fourth.get(30, TimeUnit.SECONDS)).isEqualTo("dddddddddd");
 
         // a command that ends (an error, Ctrl-C) releases a reader waiting for room: the stream ends
-        CompletableFuture<String> fifth = CompletableFuture.supplyAsync(lines::next);
+        CompletableFuture<String> fifth = CompletableFuture.supplyAsync(() -> text(lines));
         lines.close();
         assertThat(fifth.get(30, TimeUnit.SECONDS)).isNull();
     }
@@ -145,6 +195,51 @@ class SendInputLimitTest {
                     .contains("the 1 message(s) before it were sent to big, none after it")
                     .doesNotContain("OutOfMemoryError");
             assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(1);
+        } finally {
+            server.disposeNow(T);
+        }
+    }
+
+    /**
+     * {@code rill send} takes lines at the limit whatever their characters: under {@code -Xmx32m} (limit 2 MiB) and
+     * {@code -Xmx64m} (4 MiB), lines of U+4E2D (three bytes each) and ASCII lines with one such char (the JVM held
+     * them as a {@code String} of two bytes a char, 8 MiB for a 4 MiB line, beside the line's bytes and the message's
+     * encoded copy: out of memory, exit code 1) are sent, and arrive as their exact bytes.
+     */
+    @Test
+    void underASmallHeapLinesAtTheLimitBeyondU00ffAreSentIntact() throws Exception {
+        RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0).maxFrameSize(16 << 20), T);
+        try {
+            String url = "rill://127.0.0.1:" + server.port();
+            dev.rill.reactive.ReactiveQueue<byte[]> big = server.broker().queue(QueueSpec.named("big"), Codec.bytes())
+                    .block(T);
+            for (int heapMiB : new int[] {32, 64}) {
+                int limit = (heapMiB << 20) / 16;
+                String cjk = "\u4e2d".repeat(limit / 3) + "a".repeat(limit % 3);
+                String mostlyAscii = "b".repeat(limit / 2) + "\u4e2d" + "c".repeat(limit - limit / 2 - 3);
+                List<byte[]> lines = List.of(cjk.getBytes(StandardCharsets.UTF_8),
+                        mostlyAscii.getBytes(StandardCharsets.UTF_8));
+                for (byte[] l : lines) {
+                    assertThat(l).hasSize(limit);
+                }
+                Run run = send(url, heapMiB, out -> {
+                    for (int i = 0; i < 3; i++) {
+                        for (byte[] l : lines) {
+                            out.write(l);
+                            out.write('\n');
+                        }
+                    }
+                });
+                assertThat(run.code).as("-Xmx%dm: %s", heapMiB, run).isZero();
+                assertThat(run.out).contains("sent 6 message(s) to big");
+                List<byte[]> got = big.peek(10).map(dev.rill.core.Message::payload).collectList().block(T);
+                assertThat(got).hasSize(6);
+                for (int i = 0; i < 6; i++) {
+                    assertThat(Arrays.equals(got.get(i), lines.get(i % 2))).as("-Xmx%dm: message %d", heapMiB, i + 1)
+                            .isTrue();
+                }
+                assertThat(server.broker().purge("big").block(T)).isEqualTo(6);
+            }
         } finally {
             server.disposeNow(T);
         }
@@ -236,6 +331,11 @@ class SendInputLimitTest {
         }
     }
 
+    private static String text(InputLines lines) {
+        byte[] line = lines.next();
+        return line == null ? null : new String(line, StandardCharsets.UTF_8);
+    }
+
     private interface Input {
         void write(OutputStream out) throws IOException;
     }
@@ -248,10 +348,14 @@ class SendInputLimitTest {
     }
 
     private Run send(String url, Input input, String... options) throws Exception {
+        return send(url, 64, input, options);
+    }
+
+    private Run send(String url, int heapMiB, Input input, String... options) throws Exception {
         Path out = Files.createTempFile(dir, "send", ".out");
         Path err = Files.createTempFile(dir, "send", ".err");
         List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin",
-                "java").toString(), "-Xmx64m", "-cp",
+                "java").toString(), "-Xmx" + heapMiB + "m", "-cp",
                 System.getProperty("java.class.path"), RillCli.class.getName(), "send", "big", "--url", url));
         command.addAll(List.of(options));
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
