@@ -5,6 +5,7 @@ import java.io.FileOutputStream;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.function.Consumer;
 import picocli.CommandLine;
@@ -52,18 +53,24 @@ public final class RillCli implements Runnable {
     }
 
     /**
+     * The charset of standard output and standard error: UTF-8 whatever the locale, as payloads are UTF-8 text. The
+     * JVM's default (Java 17: the locale's) is US-ASCII under {@code LANG=C}, common in containers and CI, and
+     * {@code rill consume} printed {@code ?} for every other character of a payload, then acked the message.
+     */
+    static final Charset OUTPUT_CHARSET = StandardCharsets.UTF_8;
+
+    /**
      * Runs the command line and exits the JVM with the command's exit code.
      *
      * @param args the arguments
      */
     public static void main(String[] args) {
         configureLogging();
-        Charset cs = Charset.defaultCharset();
         // standard output straight to its file descriptor: System.out swallows write errors where the PrintWriter
         // above it could not see them, and rill consume must see a closed pipe before it acks what it printed
-        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(new FileOutputStream(FileDescriptor.out), cs),
-                true);
-        PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, cs), true);
+        PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(new FileOutputStream(FileDescriptor.out),
+                OUTPUT_CHARSET), true);
+        PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, OUTPUT_CHARSET), true);
         RillCli root = new RillCli(System.in, System.console() != null, true, p -> { });
         int code = root.commandLine(out, err).execute(args);
         out.flush();

@@ -21,7 +21,7 @@ public final class LogFormatMain {
      */
     public static void main(String[] args) {
         RillCli.configureLogging();
-        System.getLogger("dev.rill.test").log(Level.WARNING, "from System.Logger");
+        System.getLogger("dev.rill.test").log(Level.WARNING, "from System.Logger: caf\u00e9 \u4e2d");
         InternalLoggerFactory.getInstance("io.netty.test").warn("from Netty");
         Loggers.getLogger("reactor.test").warn("from Reactor");
     }

@@ -117,16 +117,21 @@ class UnitsTest {
         assertThat(PrometheusText.escape("x\\y\nz")).isEqualTo("x\\\\y\\nz");
     }
 
+    /** One line per record, in UTF-8 under the C locale too (it wrote {@code ?} there), as the rest of stderr. */
     @Test
     void theRillProcessLogsOneLinePerRecordInOneFormatWhateverTheLoggingFrontEnd() throws Exception {
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m",
-                "-cp", System.getProperty("java.class.path"), LogFormatMain.class.getName())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx64m", "-cp", System.getProperty("java.class.path"), LogFormatMain.class.getName())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().keySet().removeIf(k -> k.startsWith("LC_"));
+        pb.environment().put("LANG", "C");
+        pb.environment().put("LC_ALL", "C");
+        Process p = pb.start();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String time = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} ";
         assertThat(err.split("\n")).as(err).satisfiesExactly(
-                l -> assertThat(l).matches(time + "WARNING dev\\.rill\\.test: from System\\.Logger"),
+                l -> assertThat(l).matches(time + "WARNING dev\\.rill\\.test: from System\\.Logger: caf\u00e9 \u4e2d"),
                 l -> assertThat(l).matches(time + "WARNING io\\.netty\\.test: from Netty"),
                 l -> assertThat(l).matches(time + "WARNING reactor\\.test: from Reactor"));
     }
