@@ -2,10 +2,16 @@ package dev.rill.server;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 import picocli.CommandLine;
@@ -72,10 +78,69 @@ public final class RillCli implements Runnable {
                 OUTPUT_CHARSET), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, OUTPUT_CHARSET), true);
         RillCli root = new RillCli(System.in, System.console() != null, true, p -> { });
-        int code = root.commandLine(out, err).execute(args);
+        int code = root.commandLine(out, err).execute(utf8Arguments(args, Path.of("/proc/self/cmdline"),
+                jvmArgumentCharset()));
         out.flush();
         err.flush();
         System.exit(code);
+    }
+
+    /**
+     * The arguments as UTF-8 text whatever the locale, as rill reads and writes all text: the JVM decodes its
+     * command line in the locale's charset, which under {@code LANG=C} is US-ASCII, and {@code rill send q 'café'}
+     * then sent {@code caf}, U+FFFD twice, in place of the bytes given. Where the JVM decoded in another charset than
+     * UTF-8 and an argument holds a character beyond ASCII, each argument whose bytes (read back from
+     * {@code /proc/self/cmdline}, Linux) are UTF-8 is taken as that text; an argument that is not UTF-8 (typed in a
+     * Latin-1 terminal, say) keeps the JVM's reading. Elsewhere, or when the bytes read back do not match the
+     * arguments, they are kept as the JVM read them.
+     *
+     * @param args the arguments as the JVM decoded them
+     * @param cmdline the process's command line, NUL-separated bytes ({@code /proc/self/cmdline})
+     * @param jvm the charset the JVM decoded them with ({@code sun.jnu.encoding})
+     * @return the arguments, read as UTF-8 where they are
+     */
+    static String[] utf8Arguments(String[] args, Path cmdline, Charset jvm) {
+        boolean ascii = Arrays.stream(args).allMatch(a -> a.chars().allMatch(c -> c < 0x80));
+        if (ascii || jvm.equals(StandardCharsets.UTF_8)) {
+            return args;
+        }
+        List<byte[]> raw = new ArrayList<>();
+        try {
+            byte[] all = Files.readAllBytes(cmdline);
+            int from = 0;
+            for (int i = 0; i < all.length; i++) {
+                if (all[i] == 0) {
+                    raw.add(Arrays.copyOfRange(all, from, i));
+                    from = i + 1;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return args; // not Linux
+        }
+        if (raw.size() < args.length) {
+            return args;
+        }
+        List<byte[]> tail = raw.subList(raw.size() - args.length, raw.size()); // the main class's arguments end it
+        String[] read = args.clone();
+        for (int i = 0; i < args.length; i++) {
+            if (!new String(tail.get(i), jvm).equals(args[i])) {
+                return args; // not the arguments: keep the JVM's reading
+            }
+            String text = PayloadFormat.utf8(tail.get(i));
+            if (text != null) {
+                read[i] = text;
+            }
+        }
+        return read;
+    }
+
+    /** @return the charset the JVM decoded its command line with ({@code sun.jnu.encoding}) */
+    static Charset jvmArgumentCharset() {
+        try {
+            return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (IllegalArgumentException e) {
+            return StandardCharsets.UTF_8;
+        }
     }
 
     /**

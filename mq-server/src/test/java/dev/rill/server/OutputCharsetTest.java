@@ -11,6 +11,7 @@ import dev.rill.netty.ServerOptions;
 import dev.rill.reactive.ReactiveQueue;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,6 +95,53 @@ class OutputCharsetTest {
         assertThat(got.get(1)).isEqualTo((TEXT + " 2").getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * Arguments are read as UTF-8 too: the JVM decoded them as US-ASCII under the C locale, and {@code rill send}
+     * sent U+FFFD for each byte beyond ASCII of a MESSAGE or {@code --key}. The arguments are made by the shell from
+     * their bytes, whatever the charset of this JVM.
+     */
+    @Test
+    void sendTakesUtf8ArgumentsUnderTheCLocale() throws Exception {
+        ReactiveQueue<byte[]> q = queue("args");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // caf\303\251: café; \344\270\255: 中; \360\237\230\200: the emoji
+        String script = "exec \"$0\" -Xmx64m -cp \"$1\" " + RillCli.class.getName() + " send args --url \"$2\""
+                + " --key \"$(printf 'k\\303\\251')\""
+                + " \"$(printf 'caf\\303\\251 \\344\\270\\255 \\360\\237\\230\\200')\"";
+        Run send = run(new byte[0], List.of("/bin/sh", "-c", script, java, System.getProperty("java.class.path"),
+                url));
+        assertThat(send.code).as(send.toString()).isZero();
+        List<Message<byte[]>> got = q.peek(10).collectList().block(T);
+        assertThat(got).hasSize(1);
+        assertThat(got.get(0).payload()).isEqualTo(TEXT.getBytes(StandardCharsets.UTF_8));
+        assertThat(got.get(0).key()).isEqualTo("k\u00e9");
+    }
+
+    /** Arguments the JVM read in another charset than UTF-8 are read back from their bytes when those are UTF-8. */
+    @Test
+    void argumentsAreReadAsUtf8WhenTheirBytesAre() throws Exception {
+        Path cmdline = dir.resolve("cmdline");
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (String a : List.of("java", "-cp", "x", "Main", "send", "q", "caf\u00e9")) {
+            bytes.write(a.getBytes(StandardCharsets.UTF_8));
+            bytes.write(0);
+        }
+        bytes.write(new byte[] {(byte) 0xe9, 0}); // é in Latin-1: not UTF-8
+        Files.write(cmdline, bytes.toByteArray());
+        Charset jvm = StandardCharsets.US_ASCII; // LANG=C
+        String[] args = {"send", "q", new String("caf\u00e9".getBytes(StandardCharsets.UTF_8), jvm),
+                new String(new byte[] {(byte) 0xe9}, jvm)};
+        assertThat(args[2]).isEqualTo("caf\ufffd\ufffd");
+        assertThat(RillCli.utf8Arguments(args, cmdline, jvm)).containsExactly("send", "q", "caf\u00e9", "\ufffd");
+        assertThat(RillCli.utf8Arguments(args, cmdline, StandardCharsets.UTF_8)).isSameAs(args); // read right
+        // ASCII arguments, arguments that are not the command line's, no command line: kept as they are
+        String[] ascii = {"send", "q", "cafe"};
+        assertThat(RillCli.utf8Arguments(ascii, cmdline, jvm)).isSameAs(ascii);
+        String[] other = {"send", "q", "caf\ufffd"};
+        assertThat(RillCli.utf8Arguments(other, cmdline, jvm)).containsExactly(other);
+        assertThat(RillCli.utf8Arguments(args, dir.resolve("none"), jvm)).containsExactly(args);
+    }
+
     private static boolean contains(byte[] haystack, byte[] needle) {
         outer:
         for (int i = 0; i <= haystack.length - needle.length; i++) {
@@ -120,11 +168,16 @@ class OutputCharsetTest {
 
     /** Runs the real {@code rill} main in a JVM of its own, its locale C. */
     private Run rill(byte[] stdin, String... args) throws Exception {
-        Path out = Files.createTempFile(dir, "rill", ".out");
-        Path err = Files.createTempFile(dir, "rill", ".err");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "-Xmx64m", "-cp", System.getProperty("java.class.path"), RillCli.class.getName()));
         command.addAll(List.of(args));
+        return run(stdin, command);
+    }
+
+    /** Runs a command, its locale C. */
+    private Run run(byte[] stdin, List<String> command) throws Exception {
+        Path out = Files.createTempFile(dir, "rill", ".out");
+        Path err = Files.createTempFile(dir, "rill", ".err");
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
         Map<String, String> env = pb.environment();
         env.keySet().removeIf(k -> k.startsWith("LC_"));
