@@ -144,7 +144,8 @@ public final class DurableBroker implements AutoCloseable {
      *
      * The options' {@link DurabilityOptions#recoveryListener} is told how the rebuild goes
      * ({@link dev.rill.core.log.RecoveryListener#rebuildProgress}, {@link dev.rill.core.log.RecoveryListener#rebuilt}):
-     * with many messages it takes noticeable time after the log's replay.
+     * with many messages it takes noticeable time after the log's replay. It is called on this thread with no lock
+     * held: each queue's messages are decoded before the queue is declared.
      *
      * @param codec decodes every recovered payload
      * @param <T> the payload type
@@ -297,7 +298,8 @@ public final class DurableBroker implements AutoCloseable {
 
     /**
      * Declares a queue (or returns the existing one, as {@link Broker#declare(QueueSpec)}); a queue found in the
-     * log comes back with its messages. Its dead-letter queue, if declared implicitly, uses the same codec.
+     * log comes back with its messages, decoded with {@code codec} on the calling thread before the queue is
+     * declared, with no lock held. Its dead-letter queue, if declared implicitly, uses the same codec.
      *
      * @param spec the queue's spec
      * @param codec encodes payloads for the log and decodes recovered ones
@@ -312,7 +314,69 @@ public final class DurableBroker implements AutoCloseable {
         }
         codecs.put(spec.name(), codec);
         spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
-        return broker.declare(spec);
+        for (;;) {
+            // A recovered queue (this one, or its dead-letter queue brought back with it) is decoded here, with no lock
+            // held: the codec and the recovery listener (told how a rebuild goes) are user code. Its declaration, under
+            // the broker's map and the journals' locks, takes the decoded messages (Hooks.created)
+            HashMap<String, Decoded<?>> ds = new HashMap<>(4);
+            decode(spec.name(), ds);
+            spec.deadLetterQueue().ifPresent(d -> decode(d, ds));
+            decoded.set(ds);
+            try {
+                return broker.declare(spec);
+            } catch (Stale e) {
+                // a queue's recovered messages were purged after they were decoded: decode what is left
+            } finally {
+                decoded.remove();
+            }
+        }
+    }
+
+    /**
+     * The recovered queues the declaration running on this thread brings back, decoded before it by
+     * {@link #declare(QueueSpec, Codec)}, by name; null outside such a declaration.
+     */
+    private final ThreadLocal<Map<String, Decoded<?>>> decoded = new ThreadLocal<>();
+
+    /** A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version}. */
+    private record Decoded<T>(QueueState state, int version, Codec<T> codec, Journal.RecoveredQueue<T> queue) {
+    }
+
+    /**
+     * Out of a declaration whose decoded messages no longer match their queue's recovered state (purged after they
+     * were decoded): {@link #declare(QueueSpec, Codec)} decodes again. Nothing changed: the queue was not made.
+     */
+    private static final class Stale extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Stale() {
+            super(null, null, false, false);
+        }
+    }
+
+    /**
+     * Decodes the messages of {@code name}'s recovered queue, if it has one and a codec, into {@code out}: on the
+     * caller's thread with no lock held, reporting to the rebuild running on this thread, if any. The messages are
+     * copied out of the queue's recovered state under its map's lock (references only), then decoded.
+     */
+    private void decode(String name, Map<String, Decoded<?>> out) {
+        Codec<?> codec = codecs.get(name);
+        if (codec == null) {
+            return; // its declaration says so (Hooks.created)
+        }
+        QueueState.Snapshot[] snap = new QueueState.Snapshot[1];
+        recovered.computeIfPresent(name, (n, st) -> {
+            snap[0] = st.snapshot();
+            return st;
+        });
+        if (snap[0] != null) {
+            out.put(name, decoded(snap[0], codec, rebuilding.get()));
+        }
+    }
+
+    private <T> Decoded<T> decoded(QueueState.Snapshot snap, Codec<T> codec, Rebuild rebuild) {
+        return new Decoded<>(snap.state(), snap.version(), codec,
+                snap.decode(codec, options.clock().getAsLong(), rebuild));
     }
 
     /**
@@ -447,18 +511,21 @@ public final class DurableBroker implements AutoCloseable {
                 // the log, and the next open completes the move into the recorded queue, ids and all.
                 return;
             }
+            Map<String, Decoded<?>> ds = decoded.get();
+            Decoded<?> d = ds == null ? null : ds.get(name);
             journals.compute(name, (n, previous) -> {
-                QueueState st = recovered.remove(name);
+                QueueState st = takeRecovered(name, d);
                 long nextId = 1;
                 if (st != null) {
-                    Codec<?> codec = codecs.get(name);
-                    if (codec == null) {
-                        recovered.put(name, st);
-                        throw new IllegalStateException("queue '" + name + "' has messages in the log: declare it "
-                                + "with DurableBroker.declare(spec, codec) so they can be decoded");
+                    Journal.RecoveredQueue<?> messages;
+                    if (d != null) {
+                        messages = d.queue(); // decoded before, with no lock held (see declare)
+                    } else {
+                        // not through DurableBroker.declare (a queue declared on broker() whose name has a codec): no
+                        // rebuild reports; st is out of the map, so this thread has it to itself
+                        messages = decoded(st.snapshot(), codecs.get(name), null).queue();
                     }
-                    ((MessageQueue) q).restore(st.toRecovered(codec, options.clock().getAsLong(),
-                            rebuilding.get()));
+                    ((MessageQueue) q).restore(messages);
                     nextId = st.nextId;
                 }
                 if (previous != null) {
@@ -484,6 +551,28 @@ public final class DurableBroker implements AutoCloseable {
                 log.append(new LogRecord.Declare(name, SpecFormat.encode(q.spec()), nextId));
                 return j;
             });
+        }
+
+        /**
+         * Takes {@code name}'s recovered state out of the map, if any, for its queue's declaration: only when it can be
+         * decoded, and, when it was decoded before ({@code d}), only as it was then (else {@link Stale}: nothing
+         * changes and the declaration decodes again).
+         */
+        private QueueState takeRecovered(String name, Decoded<?> d) {
+            QueueState[] out = new QueueState[1];
+            recovered.computeIfPresent(name, (n, st) -> {
+                Codec<?> codec = codecs.get(n);
+                if (codec == null) {
+                    throw new IllegalStateException("queue '" + n + "' has messages in the log: declare it "
+                            + "with DurableBroker.declare(spec, codec) so they can be decoded");
+                }
+                if (d != null && (d.state() != st || d.version() != st.version || d.codec() != codec)) {
+                    throw new Stale();
+                }
+                out[0] = st;
+                return null;
+            });
+            return out[0];
         }
 
         @Override
@@ -702,6 +791,8 @@ public final class DurableBroker implements AutoCloseable {
     private static final class QueueState {
         byte[] spec;
         long nextId = 1;
+        /** Counts the purges after the replay (under its map's lock): messages decoded before one are stale. */
+        int version;
         /** By id (no boxed id or tree node per message: every SEND of the log passes through here). */
         private final LongMap<Msg> messages = new LongMap<>();
         /**
@@ -753,6 +844,7 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         void clear() {
+            version++;
             messages.clear();
             Arrays.fill(arrived, 0, arrivedCount, null);
             arrivedCount = 0;
@@ -803,35 +895,50 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         /**
-         * The queue's messages decoded, in id order, for {@link MessageQueue#restore}; each one read is told to
-         * {@code rebuild} ({@link DurableBroker#declareRecovered(Codec)}'s, or null), which may report progress.
+         * Under its map's lock (or with the state out of the map): what a declaration decodes, copied. The messages
+         * themselves do not change after the replay: a purge drops them from the state, not their fields.
          */
-        <T> Journal.RecoveredQueue<T> toRecovered(Codec<T> codec, long now, Rebuild rebuild) {
-            List<Journal.Recovered<T>> ms = new ArrayList<>(messages.size());
-            if (rebuild != null) {
-                rebuild.queueStarted();
-            }
-            for (Msg m : inIdOrder()) { // the queue takes them in id order
-                T payload;
-                try {
-                    payload = codec.decode(m.payload);
-                } catch (RuntimeException e) {
-                    throw new IllegalStateException("message " + m.id + ": the codec cannot decode its recovered "
-                            + "payload of " + m.payload.length + " bytes", e);
-                }
-                ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
-                        m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+        Snapshot snapshot() {
+            List<Journal.RecoveredDedup> ds = new ArrayList<>(dedup.values());
+            return new Snapshot(this, version, inIdOrder(), ds, nextId);
+        }
+
+        /** The messages of a queue state in id order, its dedup ids and next id, as they were at {@code version}. */
+        record Snapshot(QueueState state, int version, Msg[] messages, List<Journal.RecoveredDedup> dedup,
+                long nextId) {
+
+            /**
+             * The messages decoded, for {@link MessageQueue#restore}; each one read is told to {@code rebuild}
+             * ({@link DurableBroker#declareRecovered(Codec)}'s, or null), which may report progress: call it with no
+             * lock held.
+             */
+            <T> Journal.RecoveredQueue<T> decode(Codec<T> codec, long now, Rebuild rebuild) {
+                List<Journal.Recovered<T>> ms = new ArrayList<>(messages.length);
                 if (rebuild != null) {
-                    rebuild.read(m.payload.length);
+                    rebuild.queueStarted();
                 }
-            }
-            List<Journal.RecoveredDedup> ds = new ArrayList<>();
-            for (Journal.RecoveredDedup d : dedup.values()) {
-                if (d.expiresAt() > now) {
-                    ds.add(d);
+                for (Msg m : messages) { // the queue takes them in id order
+                    T payload;
+                    try {
+                        payload = codec.decode(m.payload);
+                    } catch (RuntimeException e) {
+                        throw new IllegalStateException("message " + m.id + ": the codec cannot decode its recovered "
+                                + "payload of " + m.payload.length + " bytes", e);
+                    }
+                    ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
+                            m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+                    if (rebuild != null) {
+                        rebuild.read(m.payload.length);
+                    }
                 }
+                List<Journal.RecoveredDedup> ds = new ArrayList<>();
+                for (Journal.RecoveredDedup d : dedup) {
+                    if (d.expiresAt() > now) {
+                        ds.add(d);
+                    }
+                }
+                return new Journal.RecoveredQueue<>(ms, ds, nextId);
             }
-            return new Journal.RecoveredQueue<>(ms, ds, nextId);
         }
     }
 

@@ -6,11 +6,16 @@ import dev.rill.core.log.FsyncPolicy;
 import dev.rill.core.log.RebuildProgress;
 import dev.rill.core.log.RecoveryListener;
 import dev.rill.core.log.RecoveryReport;
+import java.lang.management.LockInfo;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -133,6 +138,93 @@ class RebuildProgressTest {
                 new RebuildProgress(0, 1, 8_192, 10_000, 6_000), new RebuildProgress(1, 1, 10_000, 10_000, 9_000));
         assertThat(rec.lines).containsExactly("rebuilding 1 queue, 10,000 messages",
                 "rebuilt 0/1 queues, 8,192/10,000 messages", "rebuilt 1 queue, 10,000 messages in 9.0 s");
+    }
+
+    /**
+     * The listener is user code: it is called with no lock held, also within a queue (where the rebuild reports while
+     * the queue's messages are decoded), so it may use the broker, log, or take its time. The thread's locks are read
+     * as a thread dump lists them: monitors (a {@code ConcurrentHashMap} bin's, which {@code compute} holds) and
+     * ownable synchronizers (a queue's {@code ReentrantLock}). Before, the call within a queue came from inside the
+     * queue's declaration, under the bin locks of the broker's queue map and of the durable broker's journals: another
+     * thread declaring that queue (or one in the same bin) waited for the listener.
+     */
+    @Test
+    void theListenerIsCalledWithNoLockHeldAlsoWithinAQueue() throws Exception {
+        fillOne(10_000, "m");
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        assertThat(threads.isObjectMonitorUsageSupported()).isTrue();
+        assertThat(threads.isSynchronizerUsageSupported()).isTrue();
+        Recorder rec = new Recorder();
+        List<String> held = new ArrayList<>();
+        RecoveryListener checking = new RecoveryListener() {
+            private void check(String call) {
+                ThreadInfo t = threads.getThreadInfo(new long[] {Thread.currentThread().getId()}, true, true)[0];
+                for (LockInfo l : t.getLockedMonitors()) {
+                    held.add(call + ": monitor " + l);
+                }
+                for (LockInfo l : t.getLockedSynchronizers()) {
+                    held.add(call + ": synchronizer " + l);
+                }
+            }
+
+            @Override
+            public void rebuildProgress(RebuildProgress p) {
+                check("rebuildProgress " + p.messagesDone());
+                rec.rebuildProgress(p);
+            }
+
+            @Override
+            public void rebuilt(RebuildProgress p) {
+                check("rebuilt");
+                rec.rebuilt(p);
+            }
+        };
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(checking)
+                .declareRecoveredWith(Codec.utf8()).nanoClock(stepping(3));
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            assertThat(b.broker().<String>get("big").orElseThrow().size()).isEqualTo(10_000);
+        }
+        assertThat(held).isEmpty();
+        // the same reports, at the same pace, as before (aSingleBigQueueReportsHowFarItGotWithinIt)
+        assertThat(rec.rebuild).containsExactly(new RebuildProgress(0, 1, 0, 10_000, 0),
+                new RebuildProgress(0, 1, 8_192, 10_000, 6_000), new RebuildProgress(1, 1, 10_000, 10_000, 9_000));
+    }
+
+    /**
+     * With no lock held the listener may use the broker, even on the queue being rebuilt: a purge of it while its
+     * messages are decoded (here from the listener, between the decode and the declaration) is not undone by the
+     * declaration, which decodes again what is left (nothing). Before, the call came from inside the declaration,
+     * with the queue neither recovered nor live, and the purge failed ("no queue named 'big'").
+     */
+    @Test
+    void aQueuePurgedWhileItsMessagesAreDecodedComesBackEmpty() throws Exception {
+        fillOne(10_000, "m");
+        AtomicReference<DurableBroker> broker = new AtomicReference<>();
+        List<Long> purged = new ArrayList<>();
+        RecoveryListener purging = new RecoveryListener() {
+            @Override
+            public void rebuildProgress(RebuildProgress p) {
+                if (p.messagesDone() > 0) {
+                    purged.add(broker.get().broker().purge("big", 0));
+                }
+            }
+        };
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(purging).nanoClock(stepping(3))
+                .clock(() -> 0L);
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            broker.set(b);
+            assertThat(b.declareRecovered(Codec.utf8())).containsExactly("big");
+            assertThat(purged).containsExactly(10_000L);
+            MessageQueue<String> q = b.broker().<String>get("big").orElseThrow();
+            assertThat(q.size()).isZero();
+            assertThat(q.send(OutboundMessage.of("after"), 0).accepted()).isTrue();
+            b.whenDurable(b.lastSeq()).join();
+        }
+        try (DurableBroker b = DurableBroker.open(dir, DurabilityOptions.defaults()
+                .recoveryListener(RecoveryListener.none()).declareRecoveredWith(Codec.utf8()))) {
+            assertThat(b.broker().<String>get("big").orElseThrow().receive(10, 0))
+                    .extracting(Lease::payload).containsExactly("after");
+        }
     }
 
     /** Large messages: the clock is also checked every {@value DurableBroker#REBUILD_STEP_BYTES} bytes of payloads. */

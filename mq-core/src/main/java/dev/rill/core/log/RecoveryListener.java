@@ -50,9 +50,10 @@ public interface RecoveryListener {
      * again with its messages ({@code DurableBroker.declareRecovered}, which {@code DurableBroker.open} runs with
      * {@code DurabilityOptions.declareRecoveredWith}, as a server does): once when it begins (nothing done yet),
      * then at most every 5 seconds, checked after each queue and, within one, every 4,096 messages or 16 MiB of
-     * payloads read (so a single queue of millions of messages reports as it goes; such a call comes while the queue
-     * is being declared, on the same thread, before the queue is live). Not called when no queue was recovered, nor
-     * for queues the application declares again one by one.
+     * payloads read (so a single queue of millions of messages reports as it goes; such a call comes while the
+     * queue's messages are decoded, on the same thread, before the queue is live, with no lock held: the listener may
+     * use the broker). Not called when no queue was recovered, nor for queues the application declares again one by
+     * one.
      *
      * @param progress how far it got
      */
