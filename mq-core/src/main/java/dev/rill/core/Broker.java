@@ -57,6 +57,14 @@ public final class Broker {
         default boolean deleteDormant(String name) {
             return false;
         }
+
+        /**
+         * @return what the dormant queues' messages count as the memory budget counts them (a budget counts them
+         *     already: this is for a broker without one)
+         */
+        default long dormantMemory() {
+            return 0;
+        }
     }
 
     Broker(Hooks hooks, BrokerOptions options) {
@@ -92,6 +100,21 @@ public final class Broker {
         return new MemoryStats(Math.max(0, memoryUsed()), memoryBudget());
     }
 
+    /** @return the memory budget shared by the queues, or null when none is set */
+    MemoryBudget budget() {
+        return budget;
+    }
+
+    /**
+     * After a queue was made, outside every lock: a queue recovered from a log and declared again gave back what its
+     * recovered state counted (see {@link DurableBroker}), so the queues waiting for the budget may fit now.
+     */
+    private void wakeBudgetWaiters() {
+        if (budget != null && budget.maybeWaiters()) {
+            budget.wake();
+        }
+    }
+
     /** @return the memory budget in bytes (see {@link BrokerOptions#memoryBudget(long)}), or empty when none is set */
     public OptionalLong memoryBudget() {
         return budget == null ? OptionalLong.empty() : OptionalLong.of(budget.limit);
@@ -101,7 +124,9 @@ public final class Broker {
      * The bytes the broker's queues hold as the memory budget counts them: each message's payload size plus
      * {@link BrokerOptions#MESSAGE_OVERHEAD_BYTES}. With a budget this is the shared counter (O(1), may be above the
      * budget after dead letters, redrives or a recovery); without one it is added up from every queue's stats
-     * (O(queues), each queue's lock taken in turn). Queues recovered from a log and not declared again are not counted.
+     * (O(queues), each queue's lock taken in turn). Queues recovered from a log and not declared again are counted
+     * from the open, each message its encoded payload's size plus the overhead; declared again, they count as their
+     * queue counts them.
      *
      * @return the bytes held
      */
@@ -109,7 +134,7 @@ public final class Broker {
         if (budget != null) {
             return budget.used();
         }
-        long sum = 0;
+        long sum = hooks == null ? 0 : hooks.dormantMemory();
         for (MessageQueue<?> q : queues.values()) {
             QueueStats st = q.stats();
             sum += st.bytes() + (st.ready() + st.inFlight() + st.delayed()) * BrokerOptions.MESSAGE_OVERHEAD_BYTES;
@@ -141,14 +166,17 @@ public final class Broker {
             }
             return existing;
         });
+        wakeBudgetWaiters();
         spec.deadLetterQueue().ifPresent(this::ensureExists);
         return (MessageQueue<T>) q;
     }
 
     private MessageQueue<?> ensureExists(String name) {
-        return queues.compute(name, (n, existing) ->
+        MessageQueue<?> q = queues.compute(name, (n, existing) ->
                 existing == null || existing.isClosed()
                         ? newQueue(hooks != null ? hooks.implicitSpec(n) : QueueSpec.named(n)) : existing);
+        wakeBudgetWaiters();
+        return q;
     }
 
     /**

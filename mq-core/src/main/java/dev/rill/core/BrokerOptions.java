@@ -39,8 +39,9 @@ public final class BrokerOptions {
      * <p>A send that would take the broker's total above the budget is refused {@link SendOutcome.Status#FULL},
      * exactly as a full queue refuses it: a producer waiting for room is woken (the queue's writable edge) when any
      * queue of the broker frees bytes (ack, expiry, purge, delete, dead-lettering out of it). Messages the broker
-     * already holds are never refused: dead letters, redriven messages and messages recovered from a log are counted
-     * but may take the total above the budget (new sends then wait until it is below again). A payload that alone
+     * already holds are never refused: dead letters, redriven messages and messages recovered from a log (from the
+     * open, also in queues not declared again yet) are counted but may take the total above the budget (new sends
+     * then wait until it is below again). A payload that alone
      * exceeds the budget is refused with an {@link IllegalArgumentException}, as one bigger than a queue's
      * {@code maxBytes} is. Default: none.
      *

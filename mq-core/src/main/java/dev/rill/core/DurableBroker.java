@@ -83,6 +83,16 @@ public final class DurableBroker implements AutoCloseable {
         this.recovered = new ConcurrentHashMap<>(recovered);
         this.retiredNextIds = retired;
         this.broker = new Broker(new Hooks(), brokerOptions);
+        // The recovered messages are in memory from now on: counted (never refused) until their queue is declared
+        // again (which counts its own), purged or deleted
+        long held = 0;
+        for (QueueState st : this.recovered.values()) {
+            held += st.count();
+        }
+        MemoryBudget budget = broker.budget();
+        if (budget != null) {
+            budget.force(held);
+        }
     }
 
     /**
@@ -102,9 +112,10 @@ public final class DurableBroker implements AutoCloseable {
     }
 
     /**
-     * Like {@link #open(Path, DurabilityOptions)}, with broker-wide options: with a memory budget, the messages
-     * recovered into a queue are counted against it but never refused (the broker may open above its budget; new
-     * sends then wait until it is below again).
+     * Like {@link #open(Path, DurabilityOptions)}, with broker-wide options: with a memory budget, the recovered
+     * messages are counted against it from the open but never refused (the broker may open above its budget; new
+     * sends then wait until it is below again). A queue not declared again counts its messages' encoded payloads
+     * (plus the per-message overhead) until it is declared again (then as its queue counts them), purged or deleted.
      *
      * @param dir the data directory
      * @param options fsync policy, segment size, clock
@@ -527,6 +538,9 @@ public final class DurableBroker implements AutoCloseable {
                     }
                     ((MessageQueue) q).restore(messages);
                     nextId = st.nextId;
+                    // the queue counted its messages: the recovered state's count goes (after, so that no send finds
+                    // room in between that the restore then takes); Broker.declare wakes the queues it kept waiting
+                    uncount(st);
                 }
                 if (previous != null) {
                     // The name's queue was closed, or is being deleted (Broker.delete logs its DELETE only after
@@ -622,10 +636,12 @@ public final class DurableBroker implements AutoCloseable {
             long[] out = {-1};
             recovered.computeIfPresent(name, (n, st) -> {
                 out[0] = st.size();
+                uncount(st);
                 st.clear();
                 log.append(new LogRecord.Purge(n));
                 return st;
             });
+            wakeBudgetWaiters();
             return out[0];
         }
 
@@ -634,11 +650,43 @@ public final class DurableBroker implements AutoCloseable {
             boolean[] out = {false};
             recovered.computeIfPresent(name, (n, st) -> {
                 out[0] = true;
+                uncount(st);
                 log.append(new LogRecord.Delete(n));
                 retiredNextIds.retire(n, st.nextId);
                 return null;
             });
+            wakeBudgetWaiters();
             return out[0];
+        }
+
+        @Override
+        public long dormantMemory() {
+            long sum = 0;
+            for (QueueState st : recovered.values()) {
+                sum += st.counted;
+            }
+            return sum;
+        }
+    }
+
+    /**
+     * A recovered state leaves the memory count (its queue was declared again, purged or deleted): gives what it
+     * counted back to the budget. Under the state's map lock, or with the state out of the map.
+     */
+    private void uncount(QueueState st) {
+        long n = st.counted;
+        st.counted = 0;
+        MemoryBudget budget = broker.budget();
+        if (budget != null && n != 0) {
+            budget.release(n);
+        }
+    }
+
+    /** After {@link #uncount}, outside every lock: the queues waiting for the budget may fit now. */
+    private void wakeBudgetWaiters() {
+        MemoryBudget budget = broker.budget();
+        if (budget != null && budget.maybeWaiters()) {
+            budget.wake();
         }
     }
 
@@ -793,6 +841,12 @@ public final class DurableBroker implements AutoCloseable {
         long nextId = 1;
         /** Counts the purges after the replay (under its map's lock): messages decoded before one are stale. */
         int version;
+        /**
+         * What its messages count against the memory budget (and {@link Broker#memoryUsed()}) while it waits to be
+         * declared again: each encoded payload's size plus {@link BrokerOptions#MESSAGE_OVERHEAD_BYTES}; 0 once its
+         * queue is declared, purged or deleted. Volatile: {@code memoryUsed} adds it up without the map's locks.
+         */
+        volatile long counted;
         /** By id (no boxed id or tree node per message: every SEND of the log passes through here). */
         private final LongMap<Msg> messages = new LongMap<>();
         /**
@@ -807,6 +861,14 @@ public final class DurableBroker implements AutoCloseable {
 
         int size() {
             return messages.size();
+        }
+
+        /** After the replay: sets (and returns) what its messages count, see {@link #counted}. */
+        long count() {
+            long[] sum = {0};
+            messages.forEachValue(m -> sum[0] += MemoryBudget.charge(m.payload.length));
+            counted = sum[0];
+            return sum[0];
         }
 
         Msg get(long id) {

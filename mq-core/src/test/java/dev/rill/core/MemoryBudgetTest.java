@@ -291,6 +291,105 @@ class MemoryBudgetTest {
         }
     }
 
+    /** Writes queues a (5 × 100 B), b (3 × 100 B) and s (4 UTF-8 strings of 10 chars) to the log in {@code dir}. */
+    private void fillLog() throws IOException {
+        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L))) {
+            MessageQueue<byte[]> a = d.declare(QueueSpec.named("a"), Codec.bytes());
+            MessageQueue<byte[]> bq = d.declare(QueueSpec.named("b"), Codec.bytes());
+            MessageQueue<String> s = d.declare(QueueSpec.named("s"), Codec.utf8());
+            for (int i = 0; i < 5; i++) {
+                a.send(msg(100), 0);
+            }
+            for (int i = 0; i < 3; i++) {
+                bq.send(msg(100), 0);
+            }
+            for (int i = 0; i < 4; i++) {
+                s.send(OutboundMessage.of("0123456789"), 0);
+            }
+            d.whenDurable(d.lastSeq()).orTimeout(30, TimeUnit.SECONDS).join();
+        }
+    }
+
+    /**
+     * A library user opens a log with a backlog and declares only some of its queues: the messages of the others are
+     * in memory too (the recovered state, their encoded bytes), and the budget counts them from the open. Declaring
+     * such a queue swaps what its recovered state counted for what its queue counts (its decoded payloads: a
+     * 10-char string counts 20 bytes, 10 encoded), a purge or delete of one not declared gives its count back (and
+     * wakes the queues waiting for it), and once everything is acked the count is 0. Before, the budget counted a
+     * recovered queue only once it was declared again: here it read 0 after the open, and sends were let in above it.
+     */
+    @Test
+    void recoveredQueuesNobodyDeclaredAgainAreCountedFromTheOpen() throws IOException {
+        fillLog();
+        long strings = 4 * (10 + OVERHEAD);
+        long stringsDecoded = 4 * (20 + OVERHEAD);
+        DurabilityOptions opts = DurabilityOptions.defaults().clock(() -> 0L);
+        try (DurableBroker d = DurableBroker.open(dir, opts, BrokerOptions.defaults().memoryBudget(9 * M))) {
+            Broker b = d.broker();
+            assertThat(d.recoveredQueues()).containsExactlyInAnyOrder("a", "b", "s");
+            assertThat(b.memoryUsed()).isEqualTo(8 * M + strings);
+            assertThat(b.memoryStats().used()).isEqualTo(8 * M + strings);
+            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
+            Writable cw = new Writable();
+            c.setListener(cw);
+            assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.FULL); // 8 M + strings + M > 9 M
+
+            MessageQueue<byte[]> a = d.declare(QueueSpec.named("a"), Codec.bytes());
+            assertThat(b.memoryUsed()).as("declared again: counted once").isEqualTo(8 * M + strings);
+            MessageQueue<String> s = d.declare(QueueSpec.named("s"), Codec.utf8());
+            assertThat(b.memoryUsed()).as("as its queue counts it").isEqualTo(8 * M + stringsDecoded);
+
+            assertThat(b.purge("b", 0)).isEqualTo(3); // b is not declared: its recovered state is purged
+            assertThat(b.memoryUsed()).isEqualTo(5 * M + stringsDecoded);
+            assertThat(cw.count).as("the purge woke the queue waiting for the budget").hasValue(1);
+            assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.ENQUEUED);
+            assertThat(b.delete("b", 0)).isTrue();
+            assertThat(b.memoryUsed()).isEqualTo(6 * M + stringsDecoded);
+
+            for (MessageQueue<?> q : List.of(a, s, c)) {
+                for (long i = q.size(); i > 0; i--) {
+                    assertThat(q.ack(q.receive(1, 0).get(0).handle(), 0)).isEqualTo(LeaseOutcome.OK);
+                }
+            }
+            assertThat(b.memoryUsed()).isZero();
+        }
+    }
+
+    /** A recovered queue deleted before anyone declared it again gives its count back, and wakes a waiting queue. */
+    @Test
+    void aRecoveredQueueDeletedBeforeItIsDeclaredAgainGivesItsCountBack() throws IOException {
+        fillLog();
+        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L),
+                BrokerOptions.defaults().memoryBudget(9 * M))) {
+            Broker b = d.broker();
+            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
+            Writable cw = new Writable();
+            c.setListener(cw);
+            assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.FULL);
+            assertThat(b.delete("a", 0)).isTrue();
+            assertThat(b.memoryUsed()).isEqualTo(3 * M + 4 * (10 + OVERHEAD));
+            assertThat(cw.count).hasValue(1);
+            assertThat(b.delete("b", 0)).isTrue();
+            assertThat(b.delete("s", 0)).isTrue();
+            assertThat(b.memoryUsed()).isZero();
+            assertThat(d.recoveredQueues()).isEmpty();
+        }
+    }
+
+    /** Without a budget the broker's memory adds the recovered queues not declared again, as the budget does. */
+    @Test
+    void withoutABudgetMemoryUsedCountsRecoveredQueuesNotDeclaredAgainToo() throws IOException {
+        fillLog();
+        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L))) {
+            Broker b = d.broker();
+            assertThat(b.memoryUsed()).isEqualTo(8 * M + 4 * (10 + OVERHEAD));
+            d.declare(QueueSpec.named("s"), Codec.utf8());
+            assertThat(b.memoryUsed()).isEqualTo(8 * M + 4 * (20 + OVERHEAD));
+            b.purge("a", 0);
+            assertThat(b.memoryUsed()).isEqualTo(3 * M + 4 * (20 + OVERHEAD));
+        }
+    }
+
     @Test
     void withoutABudgetMemoryUsedAddsUpTheQueues() {
         Broker b = Broker.create();

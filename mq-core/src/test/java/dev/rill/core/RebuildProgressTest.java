@@ -211,13 +211,16 @@ class RebuildProgressTest {
         };
         DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(purging).nanoClock(stepping(3))
                 .clock(() -> 0L);
-        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+        try (DurableBroker b = DurableBroker.open(dir, opts, BrokerOptions.defaults().memoryBudget(1 << 30))) {
             broker.set(b);
+            assertThat(b.broker().memoryUsed()).isEqualTo(10_000 * (1 + BrokerOptions.MESSAGE_OVERHEAD_BYTES));
             assertThat(b.declareRecovered(Codec.utf8())).containsExactly("big");
             assertThat(purged).containsExactly(10_000L);
             MessageQueue<String> q = b.broker().<String>get("big").orElseThrow();
             assertThat(q.size()).isZero();
+            assertThat(b.broker().memoryUsed()).as("the purged messages counted once, then not at all").isZero();
             assertThat(q.send(OutboundMessage.of("after"), 0).accepted()).isTrue();
+            assertThat(b.broker().memoryUsed()).isEqualTo(10 + BrokerOptions.MESSAGE_OVERHEAD_BYTES);
             b.whenDurable(b.lastSeq()).join();
         }
         try (DurableBroker b = DurableBroker.open(dir, DurabilityOptions.defaults()
