@@ -355,6 +355,29 @@ class MemoryBudgetTest {
         }
     }
 
+    /**
+     * A queue declared again whose queue counts less than its recovered state did (a codec that decodes to a type
+     * sized 0) frees bytes: the declaration wakes the queues waiting for them.
+     */
+    @Test
+    void aDeclarationThatCountsLessThanTheRecoveredStateWakesWaitingQueues() throws IOException {
+        fillLog();
+        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L),
+                BrokerOptions.defaults().memoryBudget(9 * M))) {
+            Broker b = d.broker();
+            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
+            Writable cw = new Writable();
+            c.setListener(cw);
+            assertThat(c.send(msg(0), 0).status()).isEqualTo(Status.FULL);
+            Codec<List<Integer>> sizedZero = Codec.of(l -> new byte[l.get(0)], bytes -> List.of(bytes.length));
+            MessageQueue<List<Integer>> a = d.declare(QueueSpec.named("a"), sizedZero);
+            assertThat(b.memoryUsed()).isEqualTo(5L * OVERHEAD + 3 * M + 4 * (10 + OVERHEAD));
+            assertThat(cw.count).hasValue(1);
+            assertThat(c.send(msg(0), 0).status()).isEqualTo(Status.ENQUEUED);
+            assertThat(a.receive(1, 0).get(0).payload()).containsExactly(100);
+        }
+    }
+
     /** A recovered queue deleted before anyone declared it again gives its count back, and wakes a waiting queue. */
     @Test
     void aRecoveredQueueDeletedBeforeItIsDeclaredAgainGivesItsCountBack() throws IOException {
