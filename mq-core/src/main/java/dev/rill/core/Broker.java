@@ -95,9 +95,8 @@ public final class Broker {
 
     /** @return the bytes held and the memory budget: {@link #memoryUsed()} and {@link #memoryBudget()} */
     public MemoryStats memoryStats() {
-        // never below 0, even if a consumer changed a payload's size in place (a StringBuilder appended to: the count
-        // is then that much off, for the queue's bytes too); a ByteBuffer is handed out as a duplicate (Message.view)
-        return new MemoryStats(Math.max(0, memoryUsed()), memoryBudget());
+        // exact, never below 0: a message gives back the bytes it was counted when stored, whatever its payload became
+        return new MemoryStats(memoryUsed(), memoryBudget());
     }
 
     /** @return the memory budget shared by the queues, or null when none is set */

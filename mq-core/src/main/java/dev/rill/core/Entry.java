@@ -22,8 +22,9 @@ final class Entry<T> {
     long deadline;   // lease deadline, or due time while DELAYED
     long expiresAt;  // TTL deadline, 0 when none
     T payload;
-    String key; // ordering key: null when not key-ordered
-    String messageKey; // the message's key as sent, kept whatever the ordering
+    // the message's key as sent, kept whatever the ordering (a key-ordered queue orders by it: see MessageQueue.keyOf;
+    // no field of its own for the ordering key, so that the size below costs no more bytes per entry)
+    String messageKey;
     Map<String, String> headers;
     Entry<T> prev;
     Entry<T> next;
@@ -31,23 +32,30 @@ final class Entry<T> {
     int leaseSeq; // never reset, also across reuse: a handle matches only its own lease (with the id)
     int heapIndex = -1;
     int ttlIndex = -1;
+    /**
+     * The payload's size as counted when the message was stored (the queue's bytes, the broker's memory budget), given
+     * back exactly when it leaves, whatever its payload became since (a {@code StringBuilder} appended to, a
+     * {@code ByteBuffer} whose position moved). Unsigned: a size is at most 2 × {@code Integer.MAX_VALUE} (two bytes
+     * per char of a {@code CharSequence}); read it with {@link #size()}.
+     */
+    int size;
     byte priority;
     byte state;
     boolean moved; // a ring lease moved out while still running: MessageQueue#moved maps its id to this entry
 
-    Entry(long id, long timestamp, T payload, String key, String messageKey, int priority,
-            Map<String, String> headers) {
-        init(id, timestamp, payload, key, messageKey, priority, headers);
+    Entry(long id, long timestamp, T payload, String messageKey, int priority, Map<String, String> headers,
+            long size) {
+        init(id, timestamp, payload, messageKey, priority, headers, size);
     }
 
-    /** Makes a new or reused (GONE, unlinked, payload cleared) entry hold a new message. */
-    void init(long id, long timestamp, T payload, String key, String messageKey, int priority,
-            Map<String, String> headers) {
+    /** Makes a new or reused (GONE, unlinked, payload cleared) entry hold a new message of payload size {@code size}. */
+    void init(long id, long timestamp, T payload, String messageKey, int priority, Map<String, String> headers,
+            long size) {
         this.id = id;
         this.timestamp = timestamp;
         this.payload = payload;
-        this.key = key;
         this.messageKey = messageKey;
+        this.size = (int) size;
         this.priority = (byte) priority;
         this.headers = headers;
         this.deadline = 0;
@@ -59,9 +67,13 @@ final class Entry<T> {
     /** Forgets the message of a GONE entry kept for reuse, so the pool pins no payload. */
     void clear() {
         payload = null;
-        key = null;
         messageKey = null;
         headers = null;
+    }
+
+    /** @return the payload's size as counted when stored (see {@link #size}) */
+    long size() {
+        return Integer.toUnsignedLong(size);
     }
 
     boolean leased() {

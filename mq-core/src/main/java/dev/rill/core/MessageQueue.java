@@ -257,8 +257,11 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 MemoryBudget b = in.budget; // the inbox's copy: the queue's own fields share lines the consumer writes
                 long charge = 0;
                 // with a budget the push reserves its bytes first (a CAS on the broker's counter, no lock); when the
-                // budget is short the send goes under the lock, which refuses it and makes the queue wait for bytes
-                if (b == null || b.tryAcquire(charge = budgetCharge(message.payload()))) {
+                // budget is short the send goes under the lock, which refuses it and makes the queue wait for bytes.
+                // A payload whose size may change (see fixedSize) goes under the lock too: a push is sized again when
+                // it is stored, and the bytes reserved here must be the bytes it is stored with
+                if (b == null || fixedSize(message.payload())
+                        && b.tryAcquire(charge = budgetCharge(message.payload()))) {
                     long id = in.push(message, now);
                     if (id != 0 && id != SendInbox.FULL) {
                         if (in.takeIdle()) { // see signals: the lock holder that set idle looked at the inbox after
@@ -613,7 +616,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
         if (sz < 0) {
             sz = sizeOf(m.payload());
         }
-        if (ring != null && journal == null && m.priority() == 0 && m.ttl() == null && m.delay().isZero() && levels[0].main.isEmpty()) {
+        if (ring != null && journal == null && m.priority() == 0 && m.ttl() == null && m.delay().isZero()
+                && levels[0].main.isEmpty() && fixedSize(m.payload())) {
             // the fast lane: behind every ready message of priority 0 in send order, as the main FIFO would be
             FifoRing<T> g = ring;
             if (g.isFull()) {
@@ -633,7 +637,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             event(QueueEvent.Type.ENQUEUED, id, 0, null, now);
             return id;
         }
-        Entry<T> e = newEntry(id, now, m.payload(), keyOrdered ? m.key() : null, m.key(), m.priority(), m.headers());
+        Entry<T> e = newEntry(id, now, m.payload(), m.key(), m.priority(), m.headers(), sz);
         long ttl = queueTtlMs;
         if (m.ttl() != null) {
             long t = m.ttl().toMillis();
@@ -675,17 +679,22 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return id;
     }
 
-    private Entry<T> newEntry(long id, long timestamp, T payload, String key, String messageKey, int priority,
-            Map<String, String> headers) {
+    private Entry<T> newEntry(long id, long timestamp, T payload, String messageKey, int priority,
+            Map<String, String> headers, long size) {
         Entry<T> e = freeEntries;
         if (e != null) { // reuse an acked entry: one object less per message for the collector
             freeEntries = e.next;
             e.next = null;
             freeCount--;
-            e.init(id, timestamp, payload, key, messageKey, priority, headers);
+            e.init(id, timestamp, payload, messageKey, priority, headers, size);
             return e;
         }
-        return new Entry<>(id, timestamp, payload, key, messageKey, priority, headers);
+        return new Entry<>(id, timestamp, payload, messageKey, priority, headers, size);
+    }
+
+    /** @return the key {@code e} is ordered by: its message's key in a key-ordered queue, else null */
+    private String keyOf(Entry<T> e) {
+        return keyOrdered ? e.messageKey : null;
     }
 
     /**
@@ -736,9 +745,13 @@ public final class MessageQueue<T> extends QueueFrontPad {
         return e;
     }
 
-    /** An entry holding the message of ring slot {@code i} (priority 0, no ordering key: ring queues have none). */
+    /**
+     * An entry holding the message of ring slot {@code i} (priority 0, no ordering key: ring queues have none). Its
+     * size is its payload's now, as it was when stored: the ring holds only payloads of a fixed size (see store).
+     */
     private Entry<T> entryOf(FifoRing<T> g, int i) {
-        return newEntry(g.ids[i], g.times[i], g.payload(i), null, g.key(i), 0, g.headers(i));
+        T p = g.payload(i);
+        return newEntry(g.ids[i], g.times[i], p, g.key(i), 0, g.headers(i), sizeOf(p));
     }
 
     /**
@@ -770,8 +783,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
             own();
             long id = nextId++;
             admitted++;
-            Entry<T> e = new Entry<>(id, now, payload, keyOrdered ? dl.key() : null, dl.key(), dl.priority(),
-                    frozen);
+            Entry<T> e = new Entry<>(id, now, payload, dl.key(), dl.priority(), frozen, sz);
             if (queueTtlMs > 0) {
                 e.expiresAt = saturatedAdd(now, queueTtlMs);
             }
@@ -1162,7 +1174,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                     acked++;
                     event(QueueEvent.Type.ACKED, h.id, 1, null, now);
                     freed(1);
-                    long sz = sizeOf(g.payloads[i]);
+                    long sz = sizeOf(g.payloads[i]); // as stored: the ring holds only payloads of a fixed size
                     bytes -= sz;
                     if (budget != null) {
                         releaseBudget(MemoryBudget.charge(sz));
@@ -1325,13 +1337,27 @@ public final class MessageQueue<T> extends QueueFrontPad {
 
     /** Sizes a payload (see {@link Sizes}) through a one-entry cache of its class's kind: one compare per call. */
     private long sizeOf(Object p) {
+        return Sizes.of(p, kindOf(p));
+    }
+
+    /** The {@link Sizes} kind of a payload, through a one-entry cache of its class's kind. */
+    private int kindOf(Object p) {
         Class<?> c = p.getClass();
         Sizes.Cached k = sizeKind;
         if (k.type() != c) {
             k = new Sizes.Cached(c, Sizes.kind(c));
             sizeKind = k;
         }
-        return Sizes.of(p, k.kind());
+        return k.kind();
+    }
+
+    /**
+     * @return whether the payload's size cannot change while the queue holds it ({@code byte[]}, {@code String},
+     *     types sized 0): the ring stores only such payloads, sized again when they leave, where an entry keeps the
+     *     size it was stored with (see {@link Entry#size})
+     */
+    private boolean fixedSize(Object p) {
+        return Sizes.fixed(kindOf(p));
     }
 
     /**
@@ -1472,7 +1498,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
     /** A message becomes ready for the first time (new send, or a delayed send falling due): tail of its FIFO. */
     private void enqueueNew(Entry<T> e) {
         ready++;
-        String key = e.key;
+        String key = keyOf(e);
         if (key != null) {
             KeyState<T> k = keys.get(key);
             if (k == null) {
@@ -1497,8 +1523,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
             if (e.ttlIndex >= 0) {
                 ttlHeap.remove(e);
             }
-            if (e.key != null) {
-                KeyState<T> k = keys.get(e.key);
+            if (keyOf(e) != null) {
+                KeyState<T> k = keys.get(keyOf(e));
                 if (k.held == e) {
                     k.held = null;
                     settleKey(k);
@@ -1508,8 +1534,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
             return;
         }
         ready++;
-        if (e.key != null) {
-            KeyState<T> k = keys.get(e.key);
+        if (keyOf(e) != null) {
+            KeyState<T> k = keys.get(keyOf(e));
             if (k.held == e) {
                 k.held = null;
             }
@@ -1608,7 +1634,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 clearLevelIfEmpty(e.priority);
             }
             case Entry.READY_KEY -> {
-                KeyState<T> k = keys.get(e.key);
+                KeyState<T> k = keys.get(keyOf(e));
                 boolean wasHead = k.list.head == e;
                 k.list.remove(e);
                 ready--;
@@ -1622,8 +1648,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
             case Entry.DELAYED -> {
                 delayHeap.remove(e);
                 delayed--;
-                if (e.key != null) {
-                    KeyState<T> k = keys.get(e.key);
+                if (keyOf(e) != null) {
+                    KeyState<T> k = keys.get(keyOf(e));
                     if (k != null && k.held == e) {
                         k.held = null;
                         settleKey(k);
@@ -1641,13 +1667,13 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         e.state = Entry.GONE;
         freed(1);
-        long sz = sizeOf(e.payload);
+        long sz = e.size(); // as counted when stored, whatever the payload became since
         bytes -= sz;
         if (budget != null) {
             releaseBudget(MemoryBudget.charge(sz));
         }
-        if (e.key != null) {
-            KeyState<T> k = keys.get(e.key);
+        if (keyOf(e) != null) {
+            KeyState<T> k = keys.get(keyOf(e));
             if (k != null && k.held == e) {
                 k.held = null;
                 settleKey(k);
@@ -1886,8 +1912,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
         try {
             own();
             for (Journal.Recovered<T> m : state.messages()) {
-                Entry<T> e = new Entry<>(m.id(), m.timestamp(), m.payload(), keyOrdered ? m.key() : null, m.key(),
-                        m.priority(), m.headers());
+                long sz = sizeOf(m.payload());
+                Entry<T> e = new Entry<>(m.id(), m.timestamp(), m.payload(), m.key(), m.priority(), m.headers(), sz);
                 e.deliveryCount = m.deliveryCount();
                 e.expiresAt = m.expiresAt();
                 if (e.expiresAt != 0 && inbox != null) {
@@ -1895,7 +1921,6 @@ public final class MessageQueue<T> extends QueueFrontPad {
                 }
                 size++;
                 admitted++;
-                long sz = sizeOf(m.payload());
                 bytes += sz;
                 if (budget != null) {
                     budget.force(MemoryBudget.charge(sz)); // recovered: held already, never refused

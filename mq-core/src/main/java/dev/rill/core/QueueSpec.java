@@ -144,7 +144,9 @@ public final class QueueSpec {
 
     /**
      * Sets a limit on the summed payload size of the messages held. Payload sizes are those the queue's
-     * payload sizer reports (bytes for {@code byte[]} and {@code ByteBuffer}, UTF-16 bytes for strings).
+     * payload sizer reports (bytes for {@code byte[]} and {@code ByteBuffer}, UTF-16 bytes for strings), taken when
+     * the message is stored: a message counts that size until it leaves, even if its payload changes meanwhile (a
+     * {@code StringBuilder} appended to).
      *
      * @param bytes at least 1; default: no byte limit
      * @return a new spec

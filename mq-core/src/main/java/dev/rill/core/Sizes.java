@@ -48,6 +48,15 @@ final class Sizes {
         return KIND.get(type);
     }
 
+    /**
+     * @return whether a payload of this kind keeps its size: an array's length and a {@code String}'s do not change,
+     *     and other types are sized 0; a {@code ByteBuffer}'s remaining bytes and a {@code CharSequence}'s length
+     *     (a {@code StringBuilder}) may
+     */
+    static boolean fixed(int kind) {
+        return kind != BUFFER && kind != CHARS;
+    }
+
     static long of(Object p, int kind) {
         return switch (kind) {
             case BYTES -> ((byte[]) p).length;

@@ -33,7 +33,8 @@ class ByteBufferPayloadTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    // a byte limit keeps the queue off the lock-free ring inbox; the budget alone leaves it on it
+    // a byte limit keeps the queue off the lock-free send inbox; with the budget alone it has one (a buffer, whose
+    // size may change, is sent under the lock and stored as an entry all the same: MutablePayloadSizeTest)
     @ValueSource(strings = {"queue maxBytes and broker budget", "broker budget only"})
     void aBufferReadInPlaceIsWholeOnRedeliveryAndAllItsBytesComeBackOnAck(String kind) {
         Broker broker = Broker.create(BrokerOptions.defaults().memoryBudget(1 << 20));
