@@ -310,6 +310,26 @@ class MemoryBudgetTest {
         }
     }
 
+    /** The log of {@link #fillLog} opened with a budget of 9 M, and a queue c waiting for it. */
+    private record Waiting(DurableBroker durable, Broker broker, MessageQueue<byte[]> c, Writable edges)
+            implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            durable.close();
+        }
+    }
+
+    /** Opens {@link #fillLog}'s log with a budget of 9 M, above which c's send of {@code size} bytes is refused. */
+    private Waiting openWithAQueueWaiting(int size) throws IOException {
+        DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L),
+                BrokerOptions.defaults().memoryBudget(9 * M));
+        MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
+        Writable cw = new Writable();
+        c.setListener(cw);
+        assertThat(c.send(msg(size), 0).status()).isEqualTo(Status.FULL);
+        return new Waiting(d, d.broker(), c, cw);
+    }
+
     /**
      * A library user opens a log with a backlog and declares only some of its queues: the messages of the others are
      * in memory too (the recovered state, their encoded bytes), and the budget counts them from the open. Declaring
@@ -323,16 +343,13 @@ class MemoryBudgetTest {
         fillLog();
         long strings = 4 * (10 + OVERHEAD);
         long stringsDecoded = 4 * (20 + OVERHEAD);
-        DurabilityOptions opts = DurabilityOptions.defaults().clock(() -> 0L);
-        try (DurableBroker d = DurableBroker.open(dir, opts, BrokerOptions.defaults().memoryBudget(9 * M))) {
-            Broker b = d.broker();
+        try (Waiting w = openWithAQueueWaiting(100)) { // 8 M + strings + M > 9 M
+            DurableBroker d = w.durable();
+            Broker b = w.broker();
+            MessageQueue<byte[]> c = w.c();
             assertThat(d.recoveredQueues()).containsExactlyInAnyOrder("a", "b", "s");
             assertThat(b.memoryUsed()).isEqualTo(8 * M + strings);
             assertThat(b.memoryStats().used()).isEqualTo(8 * M + strings);
-            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
-            Writable cw = new Writable();
-            c.setListener(cw);
-            assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.FULL); // 8 M + strings + M > 9 M
 
             MessageQueue<byte[]> a = d.declare(QueueSpec.named("a"), Codec.bytes());
             assertThat(b.memoryUsed()).as("declared again: counted once").isEqualTo(8 * M + strings);
@@ -341,7 +358,7 @@ class MemoryBudgetTest {
 
             assertThat(b.purge("b", 0)).isEqualTo(3); // b is not declared: its recovered state is purged
             assertThat(b.memoryUsed()).isEqualTo(5 * M + stringsDecoded);
-            assertThat(cw.count).as("the purge woke the queue waiting for the budget").hasValue(1);
+            assertThat(w.edges().count).as("the purge woke the queue waiting for the budget").hasValue(1);
             assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.ENQUEUED);
             assertThat(b.delete("b", 0)).isTrue();
             assertThat(b.memoryUsed()).isEqualTo(6 * M + stringsDecoded);
@@ -362,18 +379,12 @@ class MemoryBudgetTest {
     @Test
     void aDeclarationThatCountsLessThanTheRecoveredStateWakesWaitingQueues() throws IOException {
         fillLog();
-        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L),
-                BrokerOptions.defaults().memoryBudget(9 * M))) {
-            Broker b = d.broker();
-            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
-            Writable cw = new Writable();
-            c.setListener(cw);
-            assertThat(c.send(msg(0), 0).status()).isEqualTo(Status.FULL);
+        try (Waiting w = openWithAQueueWaiting(0)) {
             Codec<List<Integer>> sizedZero = Codec.of(l -> new byte[l.get(0)], bytes -> List.of(bytes.length));
-            MessageQueue<List<Integer>> a = d.declare(QueueSpec.named("a"), sizedZero);
-            assertThat(b.memoryUsed()).isEqualTo(5L * OVERHEAD + 3 * M + 4 * (10 + OVERHEAD));
-            assertThat(cw.count).hasValue(1);
-            assertThat(c.send(msg(0), 0).status()).isEqualTo(Status.ENQUEUED);
+            MessageQueue<List<Integer>> a = w.durable().declare(QueueSpec.named("a"), sizedZero);
+            assertThat(w.broker().memoryUsed()).isEqualTo(5L * OVERHEAD + 3 * M + 4 * (10 + OVERHEAD));
+            assertThat(w.edges().count).hasValue(1);
+            assertThat(w.c().send(msg(0), 0).status()).isEqualTo(Status.ENQUEUED);
             assertThat(a.receive(1, 0).get(0).payload()).containsExactly(100);
         }
     }
@@ -382,19 +393,16 @@ class MemoryBudgetTest {
     @Test
     void aRecoveredQueueDeletedBeforeItIsDeclaredAgainGivesItsCountBack() throws IOException {
         fillLog();
-        try (DurableBroker d = DurableBroker.open(dir, DurabilityOptions.defaults().clock(() -> 0L),
-                BrokerOptions.defaults().memoryBudget(9 * M))) {
-            Broker b = d.broker();
-            MessageQueue<byte[]> c = d.declare(QueueSpec.named("c"), Codec.bytes());
-            Writable cw = new Writable();
-            c.setListener(cw);
-            assertThat(c.send(msg(100), 0).status()).isEqualTo(Status.FULL);
+        try (Waiting w = openWithAQueueWaiting(100)) {
+            DurableBroker d = w.durable();
+            Broker b = w.broker();
             assertThat(b.delete("a", 0)).isTrue();
             assertThat(b.memoryUsed()).isEqualTo(3 * M + 4 * (10 + OVERHEAD));
-            assertThat(cw.count).hasValue(1);
+            assertThat(w.edges().count).hasValue(1);
+            assertThat(w.c().send(msg(100), 0).status()).isEqualTo(Status.ENQUEUED);
             assertThat(b.delete("b", 0)).isTrue();
             assertThat(b.delete("s", 0)).isTrue();
-            assertThat(b.memoryUsed()).isZero();
+            assertThat(b.memoryUsed()).as("c's message alone").isEqualTo(M);
             assertThat(d.recoveredQueues()).isEmpty();
         }
     }

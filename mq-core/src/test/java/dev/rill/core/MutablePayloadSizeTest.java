@@ -84,25 +84,24 @@ class MutablePayloadSizeTest {
         return budget ? Broker.create(BrokerOptions.defaults().memoryBudget(1 << 20)) : Broker.create();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(Lane.class)
-    void aStringBuilderGrownAndCutWhileQueuedGivesBackExactlyWhatItWasCounted(Lane lane) {
+    /**
+     * Sends {@code first} and {@code second} (keyed, for the key-ordered lane), runs {@code afterSend}, receives both,
+     * runs {@code afterReceive}, acks both: the counts are checked after each step and are 0 at the end.
+     */
+    private static <P> void sendChangeReceiveChangeAck(Lane lane, P first, P second, Runnable afterSend,
+            Runnable afterReceive) {
         Broker b = broker(lane.budget);
-        MessageQueue<StringBuilder> q = b.declare(lane.spec);
+        MessageQueue<P> q = b.declare(lane.spec);
         Counts counts = new Counts(b, q);
-        StringBuilder grown = new StringBuilder("0123456789");
-        StringBuilder cut = new StringBuilder("0123456789");
-        assertThat(q.send(OutboundMessage.of(grown).key("k1"), 0).accepted()).isTrue();
-        assertThat(q.send(OutboundMessage.of(cut).key("k2"), 0).accepted()).isTrue();
-        grown.append("x".repeat(30)); // by its producer, after the send (before a lock-free send is stored, too)
-        cut.setLength(3);
+        assertThat(q.send(OutboundMessage.of(first).key("k1"), 0).accepted()).isTrue();
+        assertThat(q.send(OutboundMessage.of(second).key("k2"), 0).accepted()).isTrue();
+        afterSend.run();
         counts.check("sent, then changed");
-        List<Lease<StringBuilder>> ls = q.receive(2, 0);
+        List<Lease<P>> ls = q.receive(2, 0);
         assertThat(ls).hasSize(2);
         counts.check("received");
-        grown.append("y".repeat(50)); // by its consumer
-        cut.setLength(0);
-        for (Lease<StringBuilder> l : ls) {
+        afterReceive.run();
+        for (Lease<P> l : ls) {
             assertThat(q.ack(l, 0)).isEqualTo(LeaseOutcome.OK);
             counts.check("acked " + l.message().id());
         }
@@ -111,22 +110,30 @@ class MutablePayloadSizeTest {
 
     @ParameterizedTest(name = "{0}")
     @EnumSource(Lane.class)
+    void aStringBuilderGrownAndCutWhileQueuedGivesBackExactlyWhatItWasCounted(Lane lane) {
+        StringBuilder grown = new StringBuilder("0123456789");
+        StringBuilder cut = new StringBuilder("0123456789");
+        sendChangeReceiveChangeAck(lane, grown, cut, () -> {
+            grown.append("x".repeat(30)); // by its producer, after the send (before a lock-free send is stored, too)
+            cut.setLength(3);
+        }, () -> {
+            grown.append("y".repeat(50)); // by its consumer
+            cut.setLength(0);
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Lane.class)
     void aByteBufferWhosePositionItsProducerMovesGivesBackExactlyWhatItWasCounted(Lane lane) {
-        Broker b = broker(lane.budget);
-        MessageQueue<ByteBuffer> q = b.declare(lane.spec);
-        Counts counts = new Counts(b, q);
         ByteBuffer read = ByteBuffer.wrap(new byte[100]);
         ByteBuffer unread = ByteBuffer.wrap(new byte[100]).position(60);
-        q.send(OutboundMessage.of(read), 0);
-        q.send(OutboundMessage.of(unread), 0);
-        read.position(100); // the producer reads what it sent in place
-        unread.position(0);
-        counts.check("sent, then moved");
-        for (Lease<ByteBuffer> l : q.receive(2, 0)) {
-            assertThat(q.ack(l, 0)).isEqualTo(LeaseOutcome.OK);
-            counts.check("acked " + l.message().id());
-        }
-        counts.zero();
+        sendChangeReceiveChangeAck(lane, read, unread, () -> {
+            read.position(100); // the producer reads what it sent in place
+            unread.position(0);
+        }, () -> {
+            read.position(0);
+            unread.position(100);
+        });
     }
 
     /** Every other way out: a dead letter, an expiry, a purge, a delete; and a nack and redelivery on the way. */
