@@ -208,9 +208,11 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
         if (m.dedupId() != null) {
             size += 2 + checkedLength(m.dedupId(), Limits.MAX_FIELD_BYTES, "dedupId");
         }
-        for (Map.Entry<String, String> h : m.headers().entrySet()) {
-            size += 4 + checkedLength(h.getKey(), Limits.MAX_FIELD_BYTES, "header name")
-                    + checkedLength(h.getValue(), Limits.MAX_FIELD_BYTES, "header value");
+        if (!m.headers().isEmpty()) { // no entry set and iterator for the usual message without headers
+            for (Map.Entry<String, String> h : m.headers().entrySet()) {
+                size += 4 + checkedLength(h.getKey(), Limits.MAX_FIELD_BYTES, "header name")
+                        + checkedLength(h.getValue(), Limits.MAX_FIELD_BYTES, "header value");
+            }
         }
         return size;
     }
@@ -527,6 +529,14 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
                 check(f.credit() > 0, "credit", f.credit());
                 writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
                 out.writeInt(f.credit());
+            }
+            case SEND_CREDIT_BYTES -> {
+                Frame.SendCredit f = (Frame.SendCredit) frame;
+                check(f.credit() >= 0, "credit", f.credit());
+                check(f.credit() > 0 || f.bytes() > 0, "bytes", f.bytes());
+                writeString(out, f.queue(), Limits.MAX_NAME_BYTES, "queue");
+                out.writeInt(f.credit());
+                out.writeLong(f.bytes());
             }
             case SUBSCRIBE -> {
                 Frame.Subscribe f = (Frame.Subscribe) frame;
