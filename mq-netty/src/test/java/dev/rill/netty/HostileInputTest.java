@@ -174,7 +174,7 @@ class HostileInputTest {
             c.send(new Frame.Hello(List.of(7, 8), "future"));
             Frame.Error e = expectErrorThenClose(c);
             assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_VERSION);
-            assertThat(e.message()).contains("[1, 2, 3, 4, 5]");
+            assertThat(e.message()).contains("[1, 2, 3, 4, 5, 6]");
         }
     }
 

@@ -34,12 +34,12 @@ class ReconnectRefusedServerTest {
     @Test
     void aServerOfAnotherVersionEndsTheReconnectionWithTheFirstConnectsError() throws Exception {
         refusedOnReconnect(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION,
-                "none of the offered protocol versions [2, 3, 4, 5] is supported; this server speaks [6]"));
+                "none of the offered protocol versions [2, 3, 4, 5, 6] is supported; this server speaks [7]"));
     }
 
     @Test
     void aServerChoosingAVersionNotOfferedEndsTheReconnectionWithTheFirstConnectsError() throws Exception {
-        refusedOnReconnect(new Frame.HelloOk(6, 1 << 20, 15_000, false, 1024, "newer"));
+        refusedOnReconnect(new Frame.HelloOk(7, 1 << 20, 15_000, false, 1024, "newer"));
     }
 
     @Test

@@ -73,20 +73,20 @@ class VersionMismatchTest {
     @Test
     void aServerOfAnOlderVersionIsNamedWithTheVersionsItSpeaks() {
         int port = peer(new Frame.Error(0, ErrorCode.UNSUPPORTED_VERSION,
-                "none of the offered protocol versions [2, 3, 4, 5] is supported; this server speaks [1]"));
+                "none of the offered protocol versions [2, 3, 4, 5, 6] is supported; this server speaks [1]"));
         assertThat(NotARillServerTest.connect(port)).isInstanceOf(RillException.class).hasMessage("server error UNSUPPORTED_VERSION: "
-                + "none of the offered protocol versions [2, 3, 4, 5] is supported; this server speaks [1]");
+                + "none of the offered protocol versions [2, 3, 4, 5, 6] is supported; this server speaks [1]");
     }
 
     @Test
     void aServerChoosingAVersionTheClientDidNotOfferIsRefusedAtTheHandshake() {
-        for (int version : new int[] {1, 6}) {
+        for (int version : new int[] {1, 7}) {
             received.clear();
             accepted.clear();
             int port = peer(new Frame.HelloOk(version, 1 << 20, 15_000, false, 1024, "other"));
             assertThat(NotARillServerTest.connect(port)).as("version %d", version).isInstanceOf(RillException.class)
                     .hasMessage("the server at 127.0.0.1:" + port + " chose protocol version " + version
-                            + ", which this client did not offer (it speaks [2, 3, 4, 5])");
+                            + ", which this client did not offer (it speaks [2, 3, 4, 5, 6])");
             await().atMost(TIMEOUT).until(() -> accepted.size() == 1 && !accepted.get(0).isActive());
             assertThat(received).singleElement().isInstanceOfSatisfying(Frame.Error.class, e -> {
                 assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_VERSION);

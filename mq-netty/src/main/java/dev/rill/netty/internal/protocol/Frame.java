@@ -669,20 +669,34 @@ public sealed interface Frame {
     }
 
     /**
-     * SEND_CREDIT: the client may send {@code credit} more messages to {@code queue} (additive).
+     * SEND_CREDIT: the client may send {@code credit} more messages to {@code queue} (additive); from version 6
+     * (SEND_CREDIT_BYTES), {@code bytes} more bytes as well, as {@link FrameEncoder#encodedSize(WireMessage)} counts
+     * a message (additive; a message is sent only while the byte credit is above 0, so the last one may overdraw it).
      *
      * @param queue queue name
-     * @param credit at least 1
+     * @param credit at least 1 in SEND_CREDIT; at least 0 in SEND_CREDIT_BYTES
+     * @param bytes -1 for SEND_CREDIT (messages only, every version); otherwise at least 0, a SEND_CREDIT_BYTES
+     *     (version 6), where credit and bytes are not both 0
      */
-    record SendCredit(String queue, int credit) implements Frame {
+    record SendCredit(String queue, int credit, long bytes) implements Frame {
         /** Checks for nulls. */
         public SendCredit {
             Objects.requireNonNull(queue, "queue");
         }
 
+        /**
+         * A SEND_CREDIT in messages only (the layout of every version).
+         *
+         * @param queue queue name
+         * @param credit at least 1
+         */
+        public SendCredit(String queue, int credit) {
+            this(queue, credit, -1);
+        }
+
         @Override
         public FrameType type() {
-            return FrameType.SEND_CREDIT;
+            return bytes < 0 ? FrameType.SEND_CREDIT : FrameType.SEND_CREDIT_BYTES;
         }
 
         @Override

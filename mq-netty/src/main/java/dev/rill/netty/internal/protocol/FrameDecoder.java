@@ -402,6 +402,16 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case SEND_CREDIT:
                 noId(type, id);
                 return new Frame.SendCredit(name(in, "queue"), positiveInt(in, "credit"));
+            case SEND_CREDIT_BYTES: {
+                noId(type, id);
+                String queue = name(in, "queue");
+                int credit = u31(in, "credit");
+                long bytes = nonNegativeLong(in, "bytes");
+                if (credit == 0 && bytes == 0) {
+                    throw malformed("SEND_CREDIT_BYTES: credit and bytes are both 0");
+                }
+                return new Frame.SendCredit(queue, credit, bytes);
+            }
             case SUBSCRIBE: {
                 String queue = name(in, "queue");
                 int prefetch = u31(in, "prefetch");

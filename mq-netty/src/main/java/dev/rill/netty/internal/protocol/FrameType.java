@@ -49,6 +49,11 @@ public enum FrameType {
     CANCEL_SEND(0x23),
     /** One outcome per message of a SEND, as SEND_RESULT, with the reason of each refused message. Version 3. */
     SEND_RECEIPTS(0x24),
+    /**
+     * Server → client: more messages and more bytes may be sent to a queue (SEND_CREDIT with a byte allowance).
+     * Version 6.
+     */
+    SEND_CREDIT_BYTES(0x25),
     /** Open a subscription. */
     SUBSCRIBE(0x30),
     /** The subscription is open. */

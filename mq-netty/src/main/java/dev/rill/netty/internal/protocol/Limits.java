@@ -4,19 +4,25 @@ package dev.rill.netty.internal.protocol;
 public final class Limits {
 
     /** The newest protocol version, chosen when both sides speak it. */
-    public static final int PROTOCOL_VERSION = 5;
+    public static final int PROTOCOL_VERSION = 6;
     /**
-     * The protocol versions the client offers: 5, and 2 to 4 so that it still works with servers of earlier
-     * releases (without the broker's memory before 5, without redrive to a target before 4, without the reasons of
-     * refused messages before 3). Not 1: the client relies on version 2's frames.
+     * The protocol versions the client offers: 6, and 2 to 5 so that it still works with servers of earlier
+     * releases (SEND_CREDIT in messages only before 6, without the broker's memory before 5, without redrive to a
+     * target before 4, without the reasons of refused messages before 3). Not 1: the client relies on version 2's
+     * frames.
      */
-    public static final java.util.List<Integer> CLIENT_VERSIONS = java.util.List.of(2, 3, 4, 5);
+    public static final java.util.List<Integer> CLIENT_VERSIONS = java.util.List.of(2, 3, 4, 5, 6);
     /** The protocol versions a server accepts: a client gets no frame newer than the version chosen. */
-    public static final java.util.List<Integer> SUPPORTED_VERSIONS = java.util.List.of(1, 2, 3, 4, 5);
+    public static final java.util.List<Integer> SUPPORTED_VERSIONS = java.util.List.of(1, 2, 3, 4, 5, 6);
     /** The first version with REDRIVE_TO. */
     public static final int REDRIVE_TO_VERSION = 4;
     /** The first version with MEMORY. */
     public static final int MEMORY_VERSION = 5;
+    /**
+     * The first version whose producer credit counts bytes as well as messages (SEND_CREDIT_BYTES): a message is sent
+     * only while the queue's byte credit is above 0, and takes {@link FrameEncoder#encodedSize(WireMessage)} of it.
+     */
+    public static final int BYTE_CREDIT_VERSION = 6;
     /** The four magic bytes at the start of HELLO's body: ASCII {@code RILL}. */
     public static final int MAGIC = 0x52494C4C;
     /** Bytes before the body: u32 length, u8 type, u32 id. */

@@ -449,6 +449,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         } else if (f instanceof Frame.SendCredit c) {
             Lane lane = lane(c.queue());
             lane.credit += c.credit();
+            if (c.bytes() > 0) { // SEND_CREDIT_BYTES (version 6); saturating: a lane of an older version has no bound
+                long b = lane.byteCredit + c.bytes();
+                lane.byteCredit = b < 0 ? Long.MAX_VALUE : b;
+            }
             pump(lane);
         } else if (f instanceof Frame.SettleResult r) {
             List<SettleWaiter> waiters = settlesInFlight.remove(r.requestId());
@@ -796,17 +800,30 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         Overflow batchOverflow;
         int batchBytes;
         int credit;
+        /**
+         * Bytes of SEND_CREDIT left (version 6, SEND_CREDIT_BYTES), as {@link PendingMessage#size} counts a message: a
+         * message goes only while it is above 0, so the last one may overdraw it. On a connection of an earlier
+         * version the server grants messages only: it starts at {@code Long.MAX_VALUE}, which no connection's sends
+         * ever use up, so the same test lets every message with a credit go.
+         */
+        long byteCredit;
         /** The SEND frame's size without its messages. */
         final int overhead;
 
-        Lane(String queue) {
+        Lane(String queue, boolean bytesCounted) {
             this.queue = queue;
             this.overhead = FrameEncoder.sendOverhead(queue);
+            this.byteCredit = bytesCounted ? 0 : Long.MAX_VALUE;
         }
     }
 
     private Lane lane(String queue) {
-        return lanes.computeIfAbsent(queue, Lane::new);
+        Lane lane = lanes.get(queue);
+        if (lane == null) {
+            lane = new Lane(queue, version >= Limits.BYTE_CREDIT_VERSION);
+            lanes.put(queue, lane);
+        }
+        return lane;
     }
 
     /**
@@ -869,13 +886,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         int max = serverMaxFrameSize - lane.overhead;
-        while (lane.credit > 0 && !lane.waiting.isEmpty() && channel.isWritable()) {
+        while (lane.credit > 0 && lane.byteCredit > 0 && !lane.waiting.isEmpty() && channel.isWritable()) {
             PendingMessage m = lane.waiting.peek();
             if (lane.batchBytes + m.size > max || (!lane.batch.isEmpty() && lane.batchOverflow != m.overflow)) {
                 flushLane(lane);
             }
             lane.waiting.poll();
             lane.credit--;
+            lane.byteCredit -= m.size;
             lane.batchOverflow = m.overflow;
             lane.batch.add(m);
             lane.batchBytes += m.size;
@@ -914,6 +932,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
             }
             if (lane != null && lane.batch.remove(m)) {
                 lane.credit++;
+                lane.byteCredit += m.size;
                 lane.batchBytes -= m.size;
                 return;
             }

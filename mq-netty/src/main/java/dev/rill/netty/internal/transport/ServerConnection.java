@@ -61,7 +61,9 @@ import reactor.core.publisher.Mono;
  * {@code request(n)} on the local receive stream, and held back while the channel is not writable); sends per queue
  * never exceed the SEND_CREDIT granted, which is granted again only as sends are answered, and only as far as the
  * queue's lane keeps the bytes of its unanswered sends within {@link #sendAllowance} (see
- * {@code SendLane#grant}). The socket is always read.
+ * {@code SendLane#grant}): from protocol version 6 the credit carries those bytes (SEND_CREDIT_BYTES), so the bound
+ * holds whatever the order of the sizes, give or take the one message that may overdraw it; before, it is sized from
+ * an estimate. The socket is always read.
  */
 public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
@@ -709,7 +711,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     + " messages to '" + f.queue() + "' with only " + lane.credit + " SEND_CREDIT"));
             return;
         }
-        lane.received(f.messages());
+        long wire = lane.bytesCounted ? lane.charge(f.messages()) : 0;
+        if (wire < 0) {
+            reply(new Frame.Error(f.requestId(), ErrorCode.SEND_CREDIT_EXCEEDED, "SEND of " + f.messages().size()
+                    + " messages to '" + f.queue() + "' beyond its byte SEND_CREDIT: " + lane.byteCredit
+                    + " bytes left, and a message may start only while some are"));
+            return;
+        }
+        lane.received(f.messages(), wire);
         lane.pending.add(new PendingSend(f.requestId(), f.messages(),
                 f.overflow() == null ? SendOptions.defaults() : SendOptions.defaults().overflow(f.overflow())));
         lane.drain();
@@ -773,6 +782,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         final ArrayDeque<Checkpoint> checkpoints = new ArrayDeque<>();
         /** SEND_CREDIT granted and not used yet. */
         int credit;
+        /**
+         * Version 6 and later: the credit counts bytes as well (SEND_CREDIT_BYTES), as {@link #wireSize} counts them,
+         * and bounds {@link #wireHeld} whatever the messages' sizes; before, only {@link #estimate} does, for steady
+         * sizes.
+         */
+        final boolean bytesCounted;
+        /** Version 6: bytes of SEND_CREDIT granted and not used yet; below 0 when the last message overdrew it. */
+        long byteCredit;
+        /** Version 6: the {@link #wireSize} of the messages received and not answered yet. */
+        long wireHeld;
         /** Messages received (credit used) and not answered yet. */
         int unanswered;
         /** Bytes of those messages, as {@link #sizeOf} counts them. */
@@ -793,6 +812,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             this.queue = queue;
             this.storeFirst = queue instanceof StoreFirst<?> sf ? (StoreFirst<byte[]>) sf : null;
             this.estimate = Math.min(allowance(), options.maxFrameSize());
+            this.bytesCounted = version >= Limits.BYTE_CREDIT_VERSION;
         }
 
         private long allowance() {
@@ -821,15 +841,43 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
 
         /**
+         * What a message takes of the byte credit (version 6): its bytes in the SEND frame, which the client counts the
+         * same way ({@link FrameEncoder#encodedSize(WireMessage)}; protocol.md gives the sum). O(1) for a message
+         * without strings.
+         */
+        static long wireSize(WireMessage m) {
+            return FrameEncoder.encodedSize(m);
+        }
+
+        /**
+         * Version 6: whether a SEND's messages keep to the byte credit, each sent while some was left (the last may
+         * overdraw it, so a message larger than the whole allowance still goes, alone).
+         *
+         * @return the bytes they take of it, or -1 when one of them started with none left
+         */
+        long charge(List<WireMessage> messages) {
+            long left = byteCredit;
+            for (int i = 0, n = messages.size(); i < n; i++) {
+                if (left <= 0) {
+                    return -1;
+                }
+                left -= wireSize(messages.get(i));
+            }
+            return byteCredit - left;
+        }
+
+        /**
          * A SEND's messages took their credit: counts their bytes as held and moves the size estimate toward them,
          * at once up to a larger message, a sixteenth of the way down to a smaller one (so one large message among
          * small ones narrows the window for a few dozen messages, not for good). Per message: {@link #sizeOf} and a
          * compare.
          */
-        void received(List<WireMessage> messages) {
+        void received(List<WireMessage> messages, long wire) {
             int n = messages.size();
             credit -= n;
             unanswered += n;
+            byteCredit -= wire;
+            wireHeld += wire;
             long bytes = 0;
             long est = estimate;
             boolean first = !sized;
@@ -861,6 +909,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
          */
         void grant() {
             int room = options.sendWindow() - credit - unanswered;
+            if (bytesCounted) {
+                grantBytes(room);
+                return;
+            }
             if (room <= 0) {
                 return;
             }
@@ -872,6 +924,23 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (n > 0) {
                 credit += n;
                 write(new Frame.SendCredit(name, n));
+            }
+        }
+
+        /**
+         * Version 6: grants the send window's room in messages and, in bytes, what the allowance leaves once the
+         * bytes held and the byte credit out (a debt when the last message overdrew it) are counted, in one
+         * SEND_CREDIT_BYTES. So the bytes held stay below the allowance plus one message, whatever the order of the
+         * sizes, and small messages get the whole window at once. As many frames as before: one when the lane opens
+         * and at most one per answer.
+         */
+        private void grantBytes(int room) {
+            int n = Math.max(room, 0);
+            long bytes = Math.max(allowance() - wireHeld - byteCredit, 0);
+            if (n > 0 || bytes > 0) {
+                credit += n;
+                byteCredit += bytes;
+                write(new Frame.SendCredit(name, n, bytes));
             }
         }
 
@@ -1032,10 +1101,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             unanswered -= upTo - from;
             long bytes = 0;
+            long wire = 0;
             for (int i = from; i < upTo; i++) {
-                bytes += sizeOf(p.messages.get(i));
+                WireMessage m = p.messages.get(i);
+                bytes += sizeOf(m);
+                if (bytesCounted) {
+                    wire += wireSize(m);
+                }
             }
             held -= bytes;
+            wireHeld -= wire;
             sendBytesHeld -= bytes;
             grant();
         }
@@ -1135,6 +1210,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             checkpoints.clear();
             sendBytesHeld -= held;
             held = 0;
+            wireHeld = 0;
         }
     }
 

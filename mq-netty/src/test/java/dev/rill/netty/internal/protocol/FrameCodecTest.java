@@ -116,6 +116,8 @@ class FrameCodecTest {
                 new Frame.Hello(List.of(0x10000), "c"),
                 new Frame.Credit(1, 0),
                 new Frame.SendCredit("q", -1),
+                new Frame.SendCredit("q", 0, 0),
+                new Frame.SendCredit("q", -1, 1),
                 new Frame.Ack(1, new long[0]),
                 new Frame.Extend(1, 0, new long[] {1}),
                 new Frame.Nack(1, -1, new long[] {1}),

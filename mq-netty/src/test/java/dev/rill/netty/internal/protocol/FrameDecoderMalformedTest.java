@@ -225,6 +225,7 @@ class FrameDecoderMalformedTest {
     void connectionFramesMustCarryIdZero() {
         for (Frame f : List.of(new Frame.Hello(List.of(1), "c"), new Frame.Auth("t"), new Frame.AuthOk("p"),
                 new Frame.HelloOk(1, 5000, 0, false, 1, "s"), new Frame.SendCredit("q", 1),
+                new Frame.SendCredit("q", 1, 1),
                 new Frame.Close(ErrorCode.NONE, ""))) {
             byte[] bytes = SampleFrames.encode(f);
             bytes[8] = 1; // id = 1
@@ -244,6 +245,19 @@ class FrameDecoderMalformedTest {
         // credit 0 and above 2^31-1
         assertDecodeFails(raw(FrameType.CREDIT, 1, b -> b.writeInt(0)), ErrorCode.MALFORMED_FRAME);
         assertDecodeFails(raw(FrameType.CREDIT, 1, b -> b.writeInt(0x80000000)), ErrorCode.MALFORMED_FRAME);
+        // SEND_CREDIT_BYTES (version 6): credit above 2^31-1, bytes below 0, nothing granted
+        assertDecodeFails(raw(FrameType.SEND_CREDIT_BYTES, 0, b -> {
+            str(b, "q");
+            b.writeInt(0x80000000).writeLong(1);
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("credit");
+        assertDecodeFails(raw(FrameType.SEND_CREDIT_BYTES, 0, b -> {
+            str(b, "q");
+            b.writeInt(1).writeLong(-1);
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("bytes");
+        assertDecodeFails(raw(FrameType.SEND_CREDIT_BYTES, 0, b -> {
+            str(b, "q");
+            b.writeInt(0).writeLong(0);
+        }), ErrorCode.MALFORMED_FRAME).hasMessageContaining("both 0");
         // negative nack delay, zero extend duration
         assertDecodeFails(raw(FrameType.NACK, 1, b -> b.writeLong(-1).writeInt(1).writeLong(1)),
                 ErrorCode.MALFORMED_FRAME);
@@ -368,6 +382,12 @@ class FrameDecoderMalformedTest {
             b.writeInt(3);
         });
         assertThat(viaRaw).isEqualTo(SampleFrames.encode(new Frame.SendCredit("q", 3)));
+        byte[] bytesViaRaw = raw(FrameType.SEND_CREDIT_BYTES, 0, b -> {
+            str(b, "q");
+            b.writeInt(3).writeLong(1L << 20);
+        });
+        assertThat(bytesViaRaw).as("SEND_CREDIT_BYTES: queue, u32 credit, u64 bytes")
+                .isEqualTo(SampleFrames.encode(new Frame.SendCredit("q", 3, 1L << 20)));
         assertThat(SampleFrames.decode(raw(FrameType.SEND, 2, b -> {
             str(b, "q");
             b.writeByte(0); // overflow: the queue's

@@ -134,6 +134,11 @@ final class SampleFrames {
         frames.add(new Frame.Memory(20)); // version 5
         frames.add(new Frame.MemoryResult(20, 1_229_056, 2L << 20));
         frames.add(new Frame.MemoryResult(21, Long.MAX_VALUE, 0)); // no budget
+        // version 6: SEND_CREDIT_BYTES
+        frames.add(new Frame.SendCredit("orders", 256, 4L << 20));
+        frames.add(new Frame.SendCredit("q", 0, 1)); // bytes only
+        frames.add(new Frame.SendCredit("q", 1, 0)); // a message only
+        frames.add(new Frame.SendCredit("q", Integer.MAX_VALUE, Long.MAX_VALUE));
         return frames;
     }
 

@@ -54,6 +54,7 @@ class RefusedAnswerTypesTest {
      */
     private static final Set<FrameType> NOT_ANSWERS = EnumSet.of(FrameType.HELLO_OK, FrameType.AUTH_OK,
             FrameType.PING, FrameType.PONG, FrameType.ERROR, FrameType.CLOSE, FrameType.GOAWAY, FrameType.SEND_CREDIT,
+            FrameType.SEND_CREDIT_BYTES,
             FrameType.SUBSCRIBE_OK, FrameType.DELIVER, FrameType.EVENT, FrameType.SUBSCRIPTION_END);
 
     private final VirtualTimeScheduler clock = VirtualTimeScheduler.create();
