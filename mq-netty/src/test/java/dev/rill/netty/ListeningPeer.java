@@ -63,6 +63,11 @@ public final class ListeningPeer implements AutoCloseable {
                 }));
     }
 
+    /** @return the port it listens on (the one asked for, or the one chosen for port 0) */
+    public int port() {
+        return ((java.net.InetSocketAddress) channel.localAddress()).getPort();
+    }
+
     /** @return the connections accepted so far, open or closed */
     public List<Channel> accepted() {
         return accepted;

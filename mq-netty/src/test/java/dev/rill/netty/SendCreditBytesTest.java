@@ -10,6 +10,7 @@ import dev.rill.core.Overflow;
 import dev.rill.core.QueueSpec;
 import dev.rill.netty.internal.protocol.ErrorCode;
 import dev.rill.netty.internal.protocol.Frame;
+import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.FrameType;
 import dev.rill.netty.internal.protocol.Limits;
@@ -17,9 +18,11 @@ import dev.rill.netty.internal.protocol.WireMessage;
 import dev.rill.netty.internal.transport.ServerConnection;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
-import dev.rill.reactive.Rill;
 import dev.rill.reactive.SendResult;
-import java.net.URI;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,10 +30,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
 
 /**
@@ -41,7 +47,7 @@ import reactor.core.publisher.Flux;
  */
 class SendCreditBytesTest {
 
-    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration TIMEOUT = ServingFixture.TIMEOUT;
     private static final int FRAME = 64 * 1024;
     /** A SEND carries one such message. */
     private static final int LARGE = FRAME - 4096;
@@ -54,27 +60,15 @@ class SendCreditBytesTest {
      */
     private static final long BOUND = ALLOWANCE + FRAME + (long) WINDOW * BrokerOptions.MESSAGE_OVERHEAD_BYTES;
 
-    private final List<AutoCloseable> closing = new ArrayList<>();
+    @RegisterExtension
+    final ServingFixture fixture = ServingFixture.onRealTime();
 
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            closing.get(i).close();
-        }
-    }
-
-    private RillServer serve(ReactiveBroker local) {
-        RillServer server = RillServer.bindNow(ServerOptions.defaults().host("127.0.0.1").port(0).maxFrameSize(FRAME)
-                .broker(local), TIMEOUT);
-        closing.add(() -> server.disposeNow(TIMEOUT));
-        return server;
+    private RillServer serve() {
+        return fixture.serve(ServerOptions.defaults().maxFrameSize(FRAME));
     }
 
     private ReactiveBroker connect(int port) {
-        ReactiveBroker b = RillClient.connect(URI.create("rill://127.0.0.1:" + port),
-                ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
-        closing.add(() -> b.close().block(TIMEOUT));
-        return b;
+        return fixture.connect(port, ClientOptions.defaults().reconnectAttempts(0));
     }
 
     private static OutboundMessage<byte[]> numbered(int i, int size) {
@@ -110,7 +104,7 @@ class SendCreditBytesTest {
         List<Integer> got = cq.receive().take(n)
                 .concatMap(d -> d.ack().thenReturn(ByteBuffer.wrap(d.message().payload()).getInt()))
                 .collectList().block(TIMEOUT);
-        assertThat(sent.get(30, TimeUnit.SECONDS)).hasSize(n).noneMatch(SendResult::duplicate);
+        assertThat(sent.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).hasSize(n).noneMatch(SendResult::duplicate);
         Set<Integer> distinct = new HashSet<>(got);
         assertThat(got).as("every message once").hasSize(n);
         assertThat(distinct).hasSize(n);
@@ -121,19 +115,15 @@ class SendCreditBytesTest {
 
     @Test
     void aProducerSwitchingFromSmallToLargeMessagesHoldsAtMostTheAllowanceAndOneFrame() throws Exception {
-        ReactiveBroker local = Rill.inMemory();
-        closing.add(() -> local.close().block(TIMEOUT));
-        RillServer server = serve(local);
+        RillServer server = serve();
         sendSmallThenLargeAndReceiveAll(server, connect(server.port()), true);
     }
 
     @Test
     void aVersion6ClientStillSendsEverythingToAServerOfVersion5() throws Exception {
-        ReactiveBroker local = Rill.inMemory();
-        closing.add(() -> local.close().block(TIMEOUT));
-        RillServer server = serve(local);
+        RillServer server = serve();
         FrameCountingRelay relay = new FrameCountingRelay(server.port(), Limits.MEMORY_VERSION);
-        closing.add(relay);
+        fixture.closeAtEnd(relay);
         ReactiveBroker producer = connect(relay.port());
         // version 5 grants messages only, sized from the sizes seen: the switch is not bounded there (the weaker
         // bound protocol.md names), but every message still goes, once
@@ -152,13 +142,11 @@ class SendCreditBytesTest {
 
     @Test
     void aSendBeyondTheByteCreditIsRefusedWholeAndTheConnectionGoesOn() throws Exception {
-        ReactiveBroker local = Rill.inMemory();
-        closing.add(() -> local.close().block(TIMEOUT));
-        RillServer server = serve(local);
+        RillServer server = serve();
         // full after one message: what follows waits on the server, unanswered, so no credit comes back
         QueueSpec spec = QueueSpec.named("one").capacity(1);
         RawClient raw = open(server, Limits.PROTOCOL_VERSION, spec);
-        closing.add(raw);
+        fixture.closeAtEnd(raw);
         Frame.SendCredit first = raw.readUntil(Frame.SendCredit.class);
         assertThat(first.type()).isEqualTo(FrameType.SEND_CREDIT_BYTES);
         assertThat(first.credit()).as("the whole window: bytes bound the memory").isEqualTo(WINDOW);
@@ -210,11 +198,9 @@ class SendCreditBytesTest {
 
     @Test
     void aVersion5ClientStillGetsSendCreditInMessagesOnly() throws Exception {
-        ReactiveBroker local = Rill.inMemory();
-        closing.add(() -> local.close().block(TIMEOUT));
-        RillServer server = serve(local);
+        RillServer server = serve();
         RawClient raw = open(server, Limits.MEMORY_VERSION, QueueSpec.named("old"));
-        closing.add(raw);
+        fixture.closeAtEnd(raw);
         Frame.SendCredit first = raw.readUntil(Frame.SendCredit.class);
         assertThat(first.type()).isEqualTo(FrameType.SEND_CREDIT);
         assertThat(first.credit()).as("the estimate-based grant: the allowance in frames of the largest size")
@@ -235,5 +221,56 @@ class SendCreditBytesTest {
             }
         }
         assertThat(answered).isEqualTo(first.credit());
+    }
+
+    /**
+     * A client that overdrew its byte credit owes it: a grant smaller than the debt lets nothing go yet. Before, the
+     * client took the sum still below 0 for an overflow and counted no bytes from then on, so its next SENDs went
+     * beyond the credit and the server refused them (SEND_CREDIT_EXCEEDED: sendMany failed now and then in the test
+     * above). Against a scripted server, so the grants are exactly these.
+     */
+    @Test
+    void aGrantSmallerThanAnOverdraftLetsNothingGoUntilTheDebtIsPaid() throws Exception {
+        BlockingQueue<Frame.Send> sends = new LinkedBlockingQueue<>();
+        AtomicReference<Channel> connection = new AtomicReference<>();
+        ListeningPeer peer = fixture.closeAtEnd(new ListeningPeer(0, ch -> ch.pipeline().addLast(
+                new FrameDecoder(1 << 20), new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        if (msg instanceof Frame.Hello) {
+                            write(ctx.channel(), new Frame.HelloOk(Limits.BYTE_CREDIT_VERSION, 1 << 20, 15_000, false,
+                                    1024, "scripted"));
+                        } else if (msg instanceof Frame.Declare d) {
+                            connection.set(ctx.channel());
+                            write(ctx.channel(), new Frame.DeclareOk(d.requestId()));
+                            write(ctx.channel(), new Frame.SendCredit("q", 10, 100)); // messages are not the limit
+                        } else if (msg instanceof Frame.Send f) {
+                            sends.add(f);
+                        }
+                    }
+                })));
+        ReactiveBroker client = connect(peer.port());
+        ReactiveQueue<byte[]> q = client.queue(QueueSpec.named("q"), Codec.bytes()).block(TIMEOUT);
+        for (int i = 0; i < 3; i++) {
+            reactor.core.Disposable d = q.send(numbered(i, 1000)).subscribe(r -> { }, e -> { });
+            fixture.atEnd(d::dispose);
+        }
+        long size = 1000 + 25; // a message without key, dedup id and headers takes its payload + 25 of the credit
+        Frame.Send first = sends.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(first.messages()).as("100 bytes of credit: one message goes, overdrawing it").hasSize(1);
+        // the debt is size - 100; pay all of it but 1 byte in two grants, then 1 byte more
+        write(connection.get(), new Frame.SendCredit("q", 0, 100));
+        write(connection.get(), new Frame.SendCredit("q", 0, size - 200 + 1));
+        Frame.Send second = sends.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(second.messages()).as("1 byte of credit: one message, not the two waiting").hasSize(1);
+        assertThat(ByteBuffer.wrap(second.messages().get(0).payload()).getInt()).isEqualTo(1);
+        write(connection.get(), new Frame.SendCredit("q", 0, size));
+        Frame.Send third = sends.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(third.messages()).hasSize(1);
+        assertThat(ByteBuffer.wrap(third.messages().get(0).payload()).getInt()).isEqualTo(2);
+    }
+
+    private static void write(Channel channel, Frame f) {
+        channel.writeAndFlush(Unpooled.wrappedBuffer(RawClient.encode(f)));
     }
 }

@@ -449,9 +449,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         } else if (f instanceof Frame.SendCredit c) {
             Lane lane = lane(c.queue());
             lane.credit += c.credit();
-            if (c.bytes() > 0) { // SEND_CREDIT_BYTES (version 6); saturating: a lane of an older version has no bound
+            if (c.bytes() > 0) { // SEND_CREDIT_BYTES (version 6)
+                // saturating at Long.MAX_VALUE (a lane of an older version has no bound); a lane that overdrew its
+                // credit is below 0 and may stay there: a grant smaller than the debt lets nothing go yet
                 long b = lane.byteCredit + c.bytes();
-                lane.byteCredit = b < 0 ? Long.MAX_VALUE : b;
+                lane.byteCredit = b < lane.byteCredit ? Long.MAX_VALUE : b;
             }
             pump(lane);
         } else if (f instanceof Frame.SettleResult r) {
