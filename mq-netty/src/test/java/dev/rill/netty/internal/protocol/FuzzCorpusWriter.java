@@ -13,7 +13,10 @@ import java.util.Locale;
 /**
  * Writes the seed corpus of {@link FrameDecoderFuzzTest}: one file per sample frame, a stream of all of them, and
  * malformed inputs. Not a test; run it by hand after changing the frame layouts (argument: the module directory),
- * then commit the files. Crash inputs found by fuzzing sit next to the seeds and are kept.
+ * then commit the files. Crash inputs found by fuzzing sit next to the seeds and are kept. The samples with two or
+ * more headers (a SEND's and a PEEK_RESULT's) come out with their headers in another order on each run (the frame
+ * records keep headers as {@code Map.copyOf}, whose order is seeded per JVM): their files change without their
+ * layout changing, so commit them only when it did.
  */
 final class FuzzCorpusWriter {
 
