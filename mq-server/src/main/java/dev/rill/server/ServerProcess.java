@@ -61,7 +61,9 @@ final class ServerProcess {
 
     /**
      * Starts a server with an in-memory broker (see {@link #start(ServerOptions, Path, FsyncPolicy, String, Integer,
-     * Duration)}).
+     * Duration)}) under {@code rill serve}'s default memory budget, a quarter of the heap (at least one frame): the
+     * embedded servers of {@code rill demo} and {@code rill bench}, whose producers could otherwise fill the heap
+     * ({@code rill bench --payload-size 1MiB}).
      *
      * @param options the listener's options (its broker is replaced by a new in-memory one)
      * @param metricsHost the metrics endpoint's bind address
@@ -70,7 +72,10 @@ final class ServerProcess {
      * @return the running server
      */
     static ServerProcess start(ServerOptions options, String metricsHost, Integer metricsPort, Duration bindTimeout) {
-        return start(options, null, FsyncPolicy.always(), metricsHost, metricsPort, bindTimeout);
+        long budget = Math.max(Runtime.getRuntime().maxMemory() / ServeCommand.DEFAULT_MAX_MEMORY_DIVISOR,
+                options.maxFrameSize());
+        return start(options, null, FsyncPolicy.always(), metricsHost, metricsPort, bindTimeout,
+                RecoveryListener.logging(), BrokerOptions.defaults().memoryBudget(budget));
     }
 
     /**
