@@ -379,6 +379,26 @@ class ServerLogTest {
     }
 
     @Test
+    void anErrorCausedByAnIoErrorIsABugNotALostConnection() {
+        PeerLog peers = new PeerLog(Schedulers.immediate(), 10, 50, 1024, Duration.ofMinutes(1));
+        EmbeddedChannel broken = new EmbeddedChannel(new ServerConnection(ServerOptions.defaults(), fx.local(),
+                () -> { }, () -> { }, peers));
+        // the server's jar replaced under the running server: a class it had not loaded yet cannot be read
+        NoClassDefFoundError error = new NoClassDefFoundError("dev/rill/netty/internal/transport/SomeClass");
+        error.initCause(new java.util.zip.ZipException("invalid LOC header (bad signature)"));
+        broken.pipeline().fireExceptionCaught(error);
+        // was: closed with a debug line ("connection lost"), the client told "the server closed the connection"
+        assertThat(broken.<Frame.Error>readOutbound().code()).isEqualTo(ErrorCode.INTERNAL_ERROR);
+        assertThat(log.shown()).singleElement().satisfies(r -> {
+            assertThat(r.getLevel()).isEqualTo(Level.SEVERE);
+            assertThat(r.getMessage()).contains("[internal_error]: a bug in the server: java.lang.NoClassDefFoundError");
+            assertThat(r.getThrown()).isSameAs(error);
+        });
+        assertThat(peers.counts()).isEqualTo(onlyCounted("internal_error", 1));
+        broken.finishAndReleaseAll();
+    }
+
+    @Test
     void aBugInTheServerIsAnErrorWithItsStackTrace() {
         IllegalStateException bug = new IllegalStateException("stats broke");
         ReactiveBroker broken = new ForwardingBroker(fx.local()) {

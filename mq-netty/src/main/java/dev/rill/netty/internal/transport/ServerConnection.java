@@ -275,8 +275,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             if (c instanceof ProtocolException p) {
                 fatal(p.code(), p.getMessage());
-            } else if (ConnectFailures.find(cause, java.io.IOException.class) != null) {
-                // I/O errors (connection reset, TLS failures): nothing to tell the peer, nothing the operator must see
+            } else if (ConnectFailures.find(cause, java.io.IOException.class) != null
+                    && ConnectFailures.find(cause, Error.class) == null) {
+                // I/O errors (connection reset, TLS failures): nothing to tell the peer, nothing the operator must see.
+                // Not an Error caused by one (a NoClassDefFoundError caused by a ZipException, say): that is a bug or
+                // a broken installation, which was closed with a debug line only
                 ctx.close();
                 peers.debug(remote, "connection lost: " + describe(c));
             } else {
