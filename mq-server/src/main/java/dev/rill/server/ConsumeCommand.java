@@ -116,6 +116,8 @@ final class ConsumeCommand implements Callable<Integer> {
     private long handled;
     /** Messages whose settle the server confirmed (all of {@link #handled} with --print). */
     private long settled;
+    /** Where the deliveries (and markers) reach the command's thread, for the run in progress. */
+    private BlockingQueue<Object> handoff;
     /** Settles sent and not checked yet, oldest first: acks go out without waiting for the one before. */
     private final java.util.ArrayDeque<PendingSettle> pending = new java.util.ArrayDeque<>();
 
@@ -128,7 +130,9 @@ final class ConsumeCommand implements Callable<Integer> {
         /** The stream completed: the server ended it. */
         END,
         /** Ctrl-C or SIGTERM. */
-        INTERRUPTED
+        INTERRUPTED,
+        /** The server refused a settle sent before: the command ends with its error, also while it waits. */
+        SETTLE_FAILED
     }
 
     /**
@@ -194,6 +198,7 @@ final class ConsumeCommand implements Callable<Integer> {
             limit = Math.min(limit, maxUnacked);
         }
         BlockingQueue<Object> handoff = new LinkedBlockingQueue<>();
+        this.handoff = handoff;
         // Ctrl-C or SIGTERM: finish settling the message printed, then end, saying how many were handled
         InterruptHook hook = InterruptHook.install(root.installSignalHandlers, "rill-consume-interrupt",
                 conn.timeout.plusSeconds(5), () -> handoff.add(Marker.INTERRUPTED));
@@ -223,6 +228,10 @@ final class ConsumeCommand implements Callable<Integer> {
                     err.println("rill consume: interrupted after " + settled + " message(s) " + verb());
                     err.flush();
                     return ExitCodes.FAILED; // the JVM is ending with the signal's status anyway
+                }
+                if (next == Marker.SETTLE_FAILED) {
+                    awaitSettles(true); // throws the first refused settle
+                    continue;
                 }
                 if (next == Marker.END) {
                     // neither --count nor --idle ended it: the server ended the stream (graceful shutdown)
@@ -335,7 +344,14 @@ final class ConsumeCommand implements Callable<Integer> {
         }
         reactor.core.publisher.Mono<Void> answer = mode.nack ? (nackDelay == null ? d.nack() : d.nack(nackDelay))
                 : mode.reject != null ? d.reject(mode.reject) : d.ack();
-        pending.add(new PendingSettle(d.message().id(), answer.toFuture()));
+        java.util.concurrent.CompletableFuture<Void> f = answer.toFuture();
+        BlockingQueue<Object> wake = handoff;
+        f.whenComplete((v, e) -> {
+            if (e != null) {
+                wake.add(Marker.SETTLE_FAILED); // the command may be waiting for a message that never comes
+            }
+        });
+        pending.add(new PendingSettle(d.message().id(), f));
         while (!pending.isEmpty() && (pending.peekFirst().answer().isDone() || pending.size() > MAX_PENDING_SETTLES)) {
             check(pending.pollFirst());
         }

@@ -468,6 +468,34 @@ class ClientCommandsTest {
     }
 
     @Test
+    void consumeEndsAtARefusedAckAlsoWhileItWaitsForTheNextMessage() throws Exception {
+        String q = queue("stale");
+        ReactiveQueue<String> rq = declare(QueueSpec.named(q));
+        rq.send(OutboundMessage.of("a")).block(T);
+        // the queue is purged once its message is printed: that message's lease is stale, its ack refused, and no
+        // other message ever comes (--count 2). Acks sent without waiting for their answers must still end the command
+        // (it waited for the next message for ever)
+        java.io.StringWriter printed = new java.io.StringWriter() {
+            private boolean purged;
+
+            @Override
+            public void flush() { // the command flushes each line it printed before it settles the message
+                super.flush();
+                if (!purged && toString().contains("\n")) {
+                    purged = true;
+                    rq.purge().block(T);
+                }
+            }
+        };
+        Cli.Result r = CompletableFuture.supplyAsync(() -> Cli.run(java.io.InputStream.nullInputStream(), printed,
+                p -> { }, "consume", q, "--url", url, "--token", ADMIN, "--count", "2")).get(30, TimeUnit.SECONDS);
+        assertThat(r.code()).as(r.toString()).isNotZero();
+        assertThat(r.out()).as(r + " " + stats(q)).isEqualTo("a" + System.lineSeparator());
+        assertThat(r.err()).contains("(after 0 message(s) acked)");
+        assertThat(stats(q).acked()).isZero();
+    }
+
+    @Test
     void consumePrintEndsAtMaxUnackedInsteadOfWaitingForever() throws Exception {
         String q = queue("held");
         declare(QueueSpec.named(q)).sendMany(reactor.core.publisher.Flux.just("x", "y", "z")
