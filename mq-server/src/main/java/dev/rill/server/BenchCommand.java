@@ -148,7 +148,7 @@ final class BenchCommand implements Callable<Integer> {
                         done.countDown();
                     }
                     return d.ack();
-                }, 512).subscribe(null, e -> fail(e, done)));
+                }, window(payloadSize, 512)).subscribe(null, e -> fail(e, done)));
             }
             long start = System.nanoTime();
             // a message can be received before its SEND_RESULT reaches the producer: the summary waits for both
@@ -158,7 +158,8 @@ final class BenchCommand implements Callable<Integer> {
                 brokers.add(b);
                 ReactiveQueue<byte[]> q = conn.await(b.queue(qspec, Codec.bytes()), "declaring '" + name + "'");
                 long share = messages / producers + (i < messages % producers ? 1 : 0);
-                running.add(q.sendMany(payloads(start, i, share)).subscribe(r -> sent.incrementAndGet(),
+                running.add(q.sendMany(payloads(start, i, share), dev.rill.reactive.SendOptions.defaults()
+                        .maxInFlight(window(payloadSize, 256))).subscribe(r -> sent.incrementAndGet(),
                         e -> fail(e, done), sendsDone::countDown));
             }
             boolean finished = progress(out, start, done);
@@ -230,6 +231,19 @@ final class BenchCommand implements Callable<Integer> {
         failure.compareAndSet(null, e);
         done.countDown();
     }
+
+    /**
+     * How many messages a producer has in flight, or a consumer holds received and not acked, at most: {@code max},
+     * or fewer so that they hold at most {@link #WINDOW_BYTES} of payloads (16 with 512 KiB messages). With 512 KiB
+     * messages the windows of 256 sends and 512 receives, counted in messages, held 128 and 256 MiB per client and ran
+     * a 256 MiB bench JVM out of memory.
+     */
+    static int window(int payloadSize, int max) {
+        return (int) Math.max(1, Math.min(max, WINDOW_BYTES / Math.max(1, payloadSize)));
+    }
+
+    /** The payload bytes a producer or consumer of the run holds at most (at least one message). */
+    static final long WINDOW_BYTES = 8L << 20;
 
     /** Producer {@code p}'s messages: number j of the run is due at start + j / rate. */
     private Flux<OutboundMessage<byte[]>> payloads(long start, int p, long share) {
