@@ -256,8 +256,8 @@ final class ConsumeCommand implements Callable<Integer> {
                 }
                 // printed (and flushed) first, then settled: the settle goes out without waiting for the answers to
                 // the ones before (checked as they come, and all before the command ends)
+                handled++; // printed: counted before its settle, which may throw the refusal of an earlier one
                 settle(d);
-                handled++;
                 if (handled < limit) {
                     stream.request(1);
                 }
