@@ -136,7 +136,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private int version = Limits.PROTOCOL_VERSION;
     /** Broker calls (admin answers, settlements) whose answer is not written yet. */
     private int answersPending;
-    /** Bytes of the messages of all lanes' sends received and not answered yet (as {@code SendLane#sizeOf} counts). */
+    /** Bytes of the messages of all lanes' sends received and not answered yet, each lane in its measure. */
     private long sendBytesHeld;
     /** The most {@link #sendBytesHeld} ever was; written only when it grows (rarely once the lanes are steady). */
     private volatile long peakSendBytesHeld;
@@ -787,17 +787,18 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         int credit;
         /**
          * Version 6 and later: the credit counts bytes as well (SEND_CREDIT_BYTES), as {@link #wireSize} counts them,
-         * and bounds {@link #wireHeld} whatever the messages' sizes; before, only {@link #estimate} does, for steady
+         * and bounds {@link #held} whatever the messages' sizes; before, only {@link #estimate} does, for steady
          * sizes.
          */
         final boolean bytesCounted;
         /** Version 6: bytes of SEND_CREDIT granted and not used yet; below 0 when the last message overdrew it. */
         long byteCredit;
-        /** Version 6: the {@link #wireSize} of the messages received and not answered yet. */
-        long wireHeld;
         /** Messages received (credit used) and not answered yet. */
         int unanswered;
-        /** Bytes of those messages, as {@link #sizeOf} counts them. */
+        /**
+         * Bytes of those messages, in the lane's one measure: {@link #wireSize}, which the byte credit counts, on
+         * version 6; {@link #sizeOf} before.
+         */
         long held;
         /** Bytes expected of each next message: the largest frame until the first message, then see received. */
         long estimate;
@@ -870,17 +871,20 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
 
         /**
-         * A SEND's messages took their credit: counts their bytes as held and moves the size estimate toward them,
-         * at once up to a larger message, a sixteenth of the way down to a smaller one (so one large message among
-         * small ones narrows the window for a few dozen messages, not for good). Per message: {@link #sizeOf} and a
-         * compare.
+         * A SEND's messages took their credit: counts their bytes as held. Version 6: their wire bytes, already
+         * counted by {@link #charge}. Before: their {@link #sizeOf}, and the size estimate moves toward them, at once
+         * up to a larger message, a sixteenth of the way down to a smaller one (so one large message among small ones
+         * narrows the window for a few dozen messages, not for good).
          */
         void received(List<WireMessage> messages, long wire) {
             int n = messages.size();
             credit -= n;
             unanswered += n;
-            byteCredit -= wire;
-            wireHeld += wire;
+            if (bytesCounted) {
+                byteCredit -= wire;
+                held(wire);
+                return;
+            }
             long bytes = 0;
             long est = estimate;
             boolean first = !sized;
@@ -896,6 +900,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             sized = true;
             estimate = Math.max(1, Math.min(est, allowance()));
+            held(bytes);
+        }
+
+        /** Counts {@code bytes} more (fewer, when negative) held by this lane and by the connection. */
+        private void held(long bytes) {
             held += bytes;
             sendBytesHeld += bytes;
             if (sendBytesHeld > peakSendBytesHeld) {
@@ -939,7 +948,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
          */
         private void grantBytes(int room) {
             int n = Math.max(room, 0);
-            long bytes = Math.max(allowance() - wireHeld - byteCredit, 0);
+            long bytes = Math.max(allowance() - held - byteCredit, 0);
             if (n > 0 || bytes > 0) {
                 credit += n;
                 byteCredit += bytes;
@@ -1104,17 +1113,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             unanswered -= upTo - from;
             long bytes = 0;
-            long wire = 0;
             for (int i = from; i < upTo; i++) {
                 WireMessage m = p.messages.get(i);
-                bytes += sizeOf(m);
-                if (bytesCounted) {
-                    wire += wireSize(m);
-                }
+                bytes += bytesCounted ? wireSize(m) : sizeOf(m);
             }
-            held -= bytes;
-            wireHeld -= wire;
-            sendBytesHeld -= bytes;
+            held(-bytes);
             grant();
         }
 
@@ -1213,7 +1216,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             checkpoints.clear();
             sendBytesHeld -= held;
             held = 0;
-            wireHeld = 0;
         }
     }
 
