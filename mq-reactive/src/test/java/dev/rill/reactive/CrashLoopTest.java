@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * long-lived messages relocated all the time, and kills land in the middle of that too. The parent recovers with a
  * clock two days ahead, so the delayed messages are ready and checked like the others.
  *
- * <p>Cycles: {@code -Drill.crash.cycles} (default 20); {@code mq-bench/scripts/crash-loop.sh} runs 200.
+ * <p>Cycles: {@code -Drill.crash.cycles} (default 12, about 1 s each); {@code mq-bench/scripts/crash-loop.sh} runs 200.
  */
 class CrashLoopTest {
 
@@ -51,7 +51,7 @@ class CrashLoopTest {
 
     @Test
     void confirmedSendsAndAcksSurviveSigkill() throws Exception {
-        int cycles = Integer.getInteger("rill.crash.cycles", 20);
+        int cycles = Integer.getInteger("rill.crash.cycles", 12);
         long seed = Long.getLong("rill.crash.seed", System.nanoTime());
         long segmentBytes = Long.getLong("rill.crash.segmentBytes", 64 << 10);
         long pinnedRecovered = 0;
