@@ -316,6 +316,8 @@ public final class DurableBroker implements AutoCloseable {
      * @param codec encodes payloads for the log and decodes recovered ones
      * @param <T> the payload type
      * @return the queue
+     * @throws IllegalArgumentException if the spec is not valid (its codec is then not registered), or a queue of that
+     *     name exists with another spec
      */
     public <T> MessageQueue<T> declare(QueueSpec spec, Codec<T> codec) {
         Objects.requireNonNull(spec, "spec");
@@ -323,6 +325,7 @@ public final class DurableBroker implements AutoCloseable {
         if (closing) {
             throw new IllegalStateException("durable broker on " + log.directory() + " is closed");
         }
+        spec.validate(); // before the codec is registered: a spec refused registers nothing
         codecs.put(spec.name(), codec);
         spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
         for (;;) {
