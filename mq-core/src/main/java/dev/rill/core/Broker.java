@@ -38,9 +38,23 @@ public final class Broker {
             return QueueSpec.named(name);
         }
 
+        /**
+         * Makes (or finds) queue {@code name} through {@code make}, a compute of the queue map that may create it and
+         * so call {@link #created}. A durable broker first decodes the name's recovered messages, with no lock held
+         * (the codec and its recovery listener are user code), for {@code created} to take.
+         */
+        default <Q> Q making(String name, java.util.function.Supplier<Q> make) {
+            return make.get();
+        }
+
         /** @return names of queues that exist (e.g. recovered from a log) but are not live yet; never null */
         default List<String> dormant() {
             return List.of();
+        }
+
+        /** @return whether {@code name} is one of {@link #dormant()} */
+        default boolean isDormant(String name) {
+            return false;
         }
 
         /** @return the stats of a dormant queue, or null when {@code name} is not dormant */
@@ -143,7 +157,9 @@ public final class Broker {
 
     /**
      * Creates a queue, or returns the existing one when its spec is equal (idempotent). Creates the spec's
-     * dead-letter queue with default settings when it does not exist.
+     * dead-letter queue with default settings when it does not exist, after the queue; a durable broker's dead-letter
+     * queue recovered from its log and not declared again yet comes back first, with its recorded spec (see
+     * {@link DurableBroker#declare(QueueSpec, Codec)}).
      *
      * @param spec the spec; {@link QueueSpec#validate() validated}
      * @param <T> the payload type (not checked: one name, one type, is the caller's contract)
@@ -154,26 +170,50 @@ public final class Broker {
     @SuppressWarnings("unchecked")
     public <T> MessageQueue<T> declare(QueueSpec spec) {
         Objects.requireNonNull(spec, "spec").validate();
-        MessageQueue<?> q = queues.compute(spec.name(), (name, existing) -> {
-            if (existing == null || existing.isClosed()) {
-                return newQueue(spec);
+        String dlq = spec.deadLetterQueue().orElse(null);
+        // A dead-letter queue recovered from a log (and not live yet) comes back before the queue that routes to it,
+        // each decoded and declared in turn: the two backlogs are not held decoded at once, and the queue is never live
+        // while its dead-letter queue cannot be brought back (a dead letter would bring it back, or fail to, on the
+        // thread that dead-letters). A declaration refused for its spec brings nothing back
+        boolean dlqFirst = dlq != null && hooks != null && hooks.isDormant(dlq);
+        if (dlqFirst) {
+            MessageQueue<?> existing = queues.get(spec.name());
+            if (existing != null && !existing.isClosed()) {
+                checkSame(existing, spec);
             }
-            List<String> diff = existing.spec().differences(spec);
-            if (!diff.isEmpty()) {
-                throw new IllegalArgumentException("queue '" + name + "' exists with a different spec (existing vs requested): "
-                        + String.join("; ", diff));
-            }
-            return existing;
-        });
+            ensureExists(dlq);
+        }
+        MessageQueue<?> q = hooks == null ? createOrGet(spec) : hooks.making(spec.name(), () -> createOrGet(spec));
         wakeBudgetWaiters();
-        spec.deadLetterQueue().ifPresent(this::ensureExists);
+        if (dlq != null && !dlqFirst) {
+            ensureExists(dlq);
+        }
         return (MessageQueue<T>) q;
     }
 
+    private MessageQueue<?> createOrGet(QueueSpec spec) {
+        return queues.compute(spec.name(), (name, existing) -> {
+            if (existing == null || existing.isClosed()) {
+                return newQueue(spec);
+            }
+            checkSame(existing, spec);
+            return existing;
+        });
+    }
+
+    private static void checkSame(MessageQueue<?> existing, QueueSpec spec) {
+        List<String> diff = existing.spec().differences(spec);
+        if (!diff.isEmpty()) {
+            throw new IllegalArgumentException("queue '" + spec.name() + "' exists with a different spec (existing vs "
+                    + "requested): " + String.join("; ", diff));
+        }
+    }
+
     private MessageQueue<?> ensureExists(String name) {
-        MessageQueue<?> q = queues.compute(name, (n, existing) ->
+        java.util.function.Supplier<MessageQueue<?>> make = () -> queues.compute(name, (n, existing) ->
                 existing == null || existing.isClosed()
                         ? newQueue(hooks != null ? hooks.implicitSpec(n) : QueueSpec.named(n)) : existing);
+        MessageQueue<?> q = hooks == null ? make.get() : hooks.making(name, make);
         wakeBudgetWaiters();
         return q;
     }
@@ -192,7 +232,7 @@ public final class Broker {
 
     private MessageQueue<Object> require(String name) {
         return this.<Object>get(name).orElseThrow(() -> new IllegalArgumentException(
-                hooks != null && hooks.dormant().contains(name)
+                hooks != null && hooks.isDormant(name)
                         ? "queue '" + name + "' was recovered from the log but not declared again yet: declare it"
                                 + " (with its codec) first"
                         : "no queue named '" + name + "'"));
@@ -246,7 +286,7 @@ public final class Broker {
      */
     public boolean exists(String name) {
         Objects.requireNonNull(name, "name");
-        return queues.containsKey(name) || hooks != null && hooks.dormant().contains(name);
+        return queues.containsKey(name) || hooks != null && hooks.isDormant(name);
     }
 
     /**

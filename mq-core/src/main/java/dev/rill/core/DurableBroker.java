@@ -310,7 +310,8 @@ public final class DurableBroker implements AutoCloseable {
     /**
      * Declares a queue (or returns the existing one, as {@link Broker#declare(QueueSpec)}); a queue found in the
      * log comes back with its messages, decoded with {@code codec} on the calling thread before the queue is
-     * declared, with no lock held. Its dead-letter queue, if declared implicitly, uses the same codec.
+     * declared, with no lock held. Its dead-letter queue, if declared implicitly, uses the same codec; one found in the
+     * log comes back first, decoded and declared before this queue's messages are decoded.
      *
      * @param spec the queue's spec
      * @param codec encodes payloads for the log and decodes recovered ones
@@ -318,6 +319,8 @@ public final class DurableBroker implements AutoCloseable {
      * @return the queue
      * @throws IllegalArgumentException if the spec is not valid (its codec is then not registered), or a queue of that
      *     name exists with another spec
+     * @throws IllegalStateException if a recovered payload cannot be decoded: the queue stays as it was recovered (its
+     *     dead-letter queue, brought back before it, stays live)
      */
     public <T> MessageQueue<T> declare(QueueSpec spec, Codec<T> codec) {
         Objects.requireNonNull(spec, "spec");
@@ -328,68 +331,53 @@ public final class DurableBroker implements AutoCloseable {
         spec.validate(); // before the codec is registered: a spec refused registers nothing
         codecs.put(spec.name(), codec);
         spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
-        for (;;) {
-            // A recovered queue (this one, or its dead-letter queue brought back with it) is decoded here, with no lock
-            // held: the codec and the recovery listener (told how a rebuild goes) are user code. Its declaration, under
-            // the broker's map and the journals' locks, takes the decoded messages (Hooks.created)
-            HashMap<String, Decoded<?>> ds = new HashMap<>(4);
-            decode(spec.name(), ds);
-            spec.deadLetterQueue().ifPresent(d -> decode(d, ds));
-            decoded.set(ds);
-            try {
-                return broker.declare(spec);
-            } catch (Stale e) {
-                // a queue's recovered messages were purged after they were decoded: decode what is left
-            } finally {
-                decoded.remove();
-            }
-        }
+        // a recovered queue (this one, or its dead-letter queue, first) is decoded by Hooks.making, with no lock held
+        return broker.declare(spec);
     }
 
     /**
-     * The recovered queues the declaration running on this thread brings back, decoded before it by
-     * {@link #declare(QueueSpec, Codec)}, by name; null outside such a declaration.
+     * The recovered queue the declaration running on this thread brings back, decoded before it by
+     * {@link Hooks#making} with no lock held; null outside such a declaration.
      */
-    private final ThreadLocal<Map<String, Decoded<?>>> decoded = new ThreadLocal<>();
-
-    /** A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version}. */
-    private record Decoded<T>(QueueState state, int version, Codec<T> codec, Journal.RecoveredQueue<T> queue) {
-    }
+    private final ThreadLocal<Decoded<?>> decoded = new ThreadLocal<>();
 
     /**
-     * Out of a declaration whose decoded messages no longer match their queue's recovered state (purged after they
-     * were decoded): {@link #declare(QueueSpec, Codec)} decodes again. Nothing changed: the queue was not made.
+     * A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version} (a purge
+     * after, which is the only change a recovered state sees, left it without messages).
      */
-    private static final class Stale extends RuntimeException {
-        private static final long serialVersionUID = 1L;
+    private record Decoded<T>(String name, QueueState state, int version, Codec<T> codec,
+            Journal.RecoveredQueue<T> queue) {
+    }
 
-        Stale() {
-            super(null, null, false, false);
-        }
+    /** A recovered state taken out of the map for its queue's declaration, with its messages decoded, or null. */
+    private record Taken(QueueState state, Journal.RecoveredQueue<?> decoded) {
     }
 
     /**
-     * Decodes the messages of {@code name}'s recovered queue, if it has one and a codec, into {@code out}: on the
-     * caller's thread with no lock held, reporting to the rebuild running on this thread, if any. The messages are
+     * Decodes the messages of {@code name}'s recovered queue, if it has one and a codec: on the caller's thread with
+     * no lock held, reporting to the rebuild running on this thread, if any. The messages are
      * copied out of the queue's recovered state under its map's lock (references only), then decoded.
+     *
+     * @return them, or null when there is nothing to decode (its declaration says why, if anything is wrong)
      */
-    private void decode(String name, Map<String, Decoded<?>> out) {
+    private Decoded<?> decode(String name) {
         Codec<?> codec = codecs.get(name);
         if (codec == null) {
-            return; // its declaration says so (Hooks.created)
+            return null; // its declaration says so (Hooks.created)
         }
         QueueState.Snapshot[] snap = new QueueState.Snapshot[1];
         recovered.computeIfPresent(name, (n, st) -> {
             snap[0] = st.snapshot();
             return st;
         });
-        if (snap[0] != null) {
-            out.put(name, decoded(snap[0], codec, rebuilding.get()));
+        if (snap[0] == null) {
+            return null;
         }
+        return decoded(name, snap[0], codec, rebuilding.get());
     }
 
-    private <T> Decoded<T> decoded(QueueState.Snapshot snap, Codec<T> codec, Rebuild rebuild) {
-        return new Decoded<>(snap.state(), snap.version(), codec,
+    private <T> Decoded<T> decoded(String name, QueueState.Snapshot snap, Codec<T> codec, Rebuild rebuild) {
+        return new Decoded<>(name, snap.state(), snap.version(), codec,
                 snap.decode(codec, options.clock().getAsLong(), rebuild));
     }
 
@@ -407,7 +395,9 @@ public final class DurableBroker implements AutoCloseable {
     /**
      * The broker behind: lookups, stats, purge, delete, redrive and {@code advance} go through it and are
      * journaled. Declare queues with {@link #declare(QueueSpec, Codec)}: a queue declared directly on it has no
-     * codec, and its sends are refused ({@link IllegalArgumentException}).
+     * codec, and its sends are refused ({@link IllegalArgumentException}), unless its name has one from an earlier
+     * declaration (a failed one, or its source queue's); a recovered queue is then brought back as
+     * {@link #declare(QueueSpec, Codec)} does, its messages decoded before with no lock held.
      *
      * @return the broker
      */
@@ -525,19 +515,20 @@ public final class DurableBroker implements AutoCloseable {
                 // the log, and the next open completes the move into the recorded queue, ids and all.
                 return;
             }
-            Map<String, Decoded<?>> ds = decoded.get();
-            Decoded<?> d = ds == null ? null : ds.get(name);
+            Decoded<?> made = decoded.get();
+            Decoded<?> d = made != null && made.name().equals(name) ? made : null;
             journals.compute(name, (n, previous) -> {
-                QueueState st = takeRecovered(name, d);
+                Taken taken = takeRecovered(name, d);
+                QueueState st = taken == null ? null : taken.state();
                 long nextId = 1;
                 if (st != null) {
                     Journal.RecoveredQueue<?> messages;
-                    if (d != null) {
-                        messages = d.queue(); // decoded before, with no lock held (see declare)
+                    if (taken.decoded() != null) {
+                        messages = taken.decoded(); // decoded before, with no lock held (see making)
                     } else {
-                        // not through DurableBroker.declare (a queue declared on broker() whose name has a codec): no
-                        // rebuild reports; st is out of the map, so this thread has it to itself
-                        messages = decoded(st.snapshot(), codecs.get(name), null).queue();
+                        // its codec changed since it was decoded (another declaration with another codec): decoded
+                        // again, once, here; st is out of the map, so this thread has it to itself
+                        messages = decoded(name, st.snapshot(), codecs.get(name), null).queue();
                     }
                     ((MessageQueue) q).restore(messages);
                     nextId = st.nextId;
@@ -571,25 +562,59 @@ public final class DurableBroker implements AutoCloseable {
         }
 
         /**
-         * Takes {@code name}'s recovered state out of the map, if any, for its queue's declaration: only when it can be
-         * decoded, and, when it was decoded before ({@code d}), only as it was then (else {@link Stale}: nothing
-         * changes and the declaration decodes again).
+         * Takes {@code name}'s recovered state out of the map, if any, for its queue's declaration (only when it can
+         * be decoded), with the messages decoded before ({@code d}) that it comes back with: all of them; none when
+         * it was purged after they were decoded (a purge is the only change a recovered state sees, so there is
+         * nothing to decode again, however many purges came in between); or null, to decode now, when the name's
+         * codec changed since.
          */
-        private QueueState takeRecovered(String name, Decoded<?> d) {
-            QueueState[] out = new QueueState[1];
+        private Taken takeRecovered(String name, Decoded<?> d) {
+            Taken[] out = new Taken[1];
             recovered.computeIfPresent(name, (n, st) -> {
                 Codec<?> codec = codecs.get(n);
                 if (codec == null) {
                     throw new IllegalStateException("queue '" + n + "' has messages in the log: declare it "
                             + "with DurableBroker.declare(spec, codec) so they can be decoded");
                 }
-                if (d != null && (d.state() != st || d.version() != st.version || d.codec() != codec)) {
-                    throw new Stale();
+                Journal.RecoveredQueue<?> messages = null;
+                if (d != null && d.state() == st && d.codec() == codec) {
+                    Journal.RecoveredQueue<?> q = d.queue();
+                    messages = d.version() == st.version ? q
+                            : new Journal.RecoveredQueue<>(List.of(), q.dedup(), q.nextId()); // purged since
                 }
-                out[0] = st;
+                out[0] = new Taken(st, messages);
                 return null;
             });
             return out[0];
+        }
+
+        /**
+         * Decodes {@code name}'s recovered messages, if any, before {@code make} runs (which may declare the queue,
+         * see {@link #created}): with no lock held, once. Runs {@code make} alone when the name has no recovered
+         * state or no codec.
+         */
+        @Override
+        public <Q> Q making(String name, java.util.function.Supplier<Q> make) {
+            if (!recovered.containsKey(name) || !codecs.containsKey(name)) {
+                return make.get();
+            }
+            Decoded<?> d = decode(name);
+            Decoded<?> outer = decoded.get(); // a declaration from user code that runs within another one's decode
+            decoded.set(d);
+            try {
+                return make.get();
+            } finally {
+                if (outer == null) {
+                    decoded.remove();
+                } else {
+                    decoded.set(outer);
+                }
+            }
+        }
+
+        @Override
+        public boolean isDormant(String name) {
+            return recovered.containsKey(name);
         }
 
         @Override
