@@ -211,6 +211,13 @@ public final class DurableBroker implements AutoCloseable {
         private long messagesDone;
         /** Messages of the queue being declared read so far (0 between queues). */
         private long inQueue;
+        /**
+         * The queue {@link #declareRecovered(Codec)} is declaring (null between queues): only its decode reports, not
+         * a queue the listener or the codec declares meanwhile on this thread.
+         */
+        String current;
+        /** While {@link #current}'s messages are decoded. */
+        private boolean reading;
         private int stepMessages;
         private long stepBytes;
 
@@ -251,8 +258,17 @@ public final class DurableBroker implements AutoCloseable {
             }
         }
 
+        /**
+         * @return whether the decode of {@code name}'s recovered messages is part of this rebuild (and reports to it):
+         *     {@link #current}, and not a declaration made from within its decode
+         */
+        boolean covers(String name) {
+            return !reading && name.equals(current);
+        }
+
         /** A queue's declaration begins to read its recovered messages. */
         void queueStarted() {
+            reading = true;
             inQueue = 0;
             stepMessages = 0;
             stepBytes = 0;
@@ -269,9 +285,15 @@ public final class DurableBroker implements AutoCloseable {
             }
         }
 
+        /** Its messages are decoded (the decode may have failed). */
+        void queueRead() {
+            reading = false;
+        }
+
         /** The queue being declared is done (and in {@link #done}): its messages count as the queue's. */
         void queueDone() {
             inQueue = 0;
+            current = null;
         }
 
         void finished() {
@@ -299,9 +321,12 @@ public final class DurableBroker implements AutoCloseable {
                     + "valid: " + e.getMessage(), e);
         }
         spec.deadLetterQueue().ifPresent(d -> declareRecovered(d, codec, done, visited));
+        Rebuild rebuild = rebuilding.get();
+        if (rebuild != null) {
+            rebuild.current = name;
+        }
         declare(spec, codec);
         done.add(name);
-        Rebuild rebuild = rebuilding.get();
         if (rebuild != null) {
             rebuild.queueDone();
         }
@@ -355,7 +380,7 @@ public final class DurableBroker implements AutoCloseable {
 
     /**
      * Decodes the messages of {@code name}'s recovered queue, if it has one and a codec: on the caller's thread with
-     * no lock held, reporting to the rebuild running on this thread, if any. The messages are
+     * no lock held, reporting to the rebuild running on this thread when it declares that queue. The messages are
      * copied out of the queue's recovered state under its map's lock (references only), then decoded.
      *
      * @return them, or null when there is nothing to decode (its declaration says why, if anything is wrong)
@@ -373,7 +398,8 @@ public final class DurableBroker implements AutoCloseable {
         if (snap[0] == null) {
             return null;
         }
-        return decoded(name, snap[0], codec, rebuilding.get());
+        Rebuild rebuild = rebuilding.get();
+        return decoded(name, snap[0], codec, rebuild != null && rebuild.covers(name) ? rebuild : null);
     }
 
     private <T> Decoded<T> decoded(String name, QueueState.Snapshot snap, Codec<T> codec, Rebuild rebuild) {
@@ -1007,18 +1033,24 @@ public final class DurableBroker implements AutoCloseable {
                 if (rebuild != null) {
                     rebuild.queueStarted();
                 }
-                for (Msg m : messages) { // the queue takes them in id order
-                    T payload;
-                    try {
-                        payload = codec.decode(m.payload);
-                    } catch (RuntimeException e) {
-                        throw new IllegalStateException("message " + m.id + ": the codec cannot decode its recovered "
-                                + "payload of " + m.payload.length + " bytes", e);
+                try {
+                    for (Msg m : messages) { // the queue takes them in id order
+                        T payload;
+                        try {
+                            payload = codec.decode(m.payload);
+                        } catch (RuntimeException e) {
+                            throw new IllegalStateException("message " + m.id + ": the codec cannot decode its "
+                                    + "recovered payload of " + m.payload.length + " bytes", e);
+                        }
+                        ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
+                                m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+                        if (rebuild != null) {
+                            rebuild.read(m.payload.length);
+                        }
                     }
-                    ms.add(new Journal.Recovered<>(m.id, m.timestamp, payload, m.key, m.priority, m.headers,
-                            m.deliveryCount, m.readyAt > now ? m.readyAt : 0, m.expiresAt));
+                } finally {
                     if (rebuild != null) {
-                        rebuild.read(m.payload.length);
+                        rebuild.queueRead();
                     }
                 }
                 List<Journal.RecoveredDedup> ds = new ArrayList<>();

@@ -263,4 +263,50 @@ class RebuildProgressTest {
         }
         assertThat(rec.calls).containsExactly("finished");
     }
+
+    /**
+     * A queue the listener declares while it is told how a queue's decode goes (here a single message of 16 MiB, so
+     * its own decode reaches a step at once) is not part of the rebuild's count: its decode reports nothing. Before,
+     * it reported as if it were the queue being rebuilt, with that queue's count reset to its own, so the messages
+     * done went back (4,096, then 1).
+     */
+    @Test
+    void aQueueTheListenerDeclaresWithinAQueueDoesNotReport() throws Exception {
+        DurabilityOptions quiet = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
+                .recoveryListener(RecoveryListener.none());
+        try (DurableBroker b = DurableBroker.open(dir, quiet)) {
+            MessageQueue<String> big = b.declare(QueueSpec.named("big"), Codec.utf8());
+            for (int i = 0; i < REBUILD_STEP + 1; i++) {
+                big.send(OutboundMessage.of("m"), 0);
+            }
+            b.declare(QueueSpec.named("other"), Codec.utf8()).send(OutboundMessage.of("x".repeat(16 << 20)), 0);
+            b.whenDurable(b.lastSeq()).join();
+        }
+        AtomicReference<DurableBroker> broker = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+        Recorder rec = new Recorder();
+        RecoveryListener declaring = new RecoveryListener() {
+            @Override
+            public void rebuildProgress(RebuildProgress p) {
+                rec.rebuildProgress(p);
+                if (p.messagesDone() > 0 && once.compareAndSet(false, true)) {
+                    broker.get().declare(QueueSpec.named("other"), Codec.utf8());
+                }
+            }
+
+            @Override
+            public void rebuilt(RebuildProgress p) {
+                rec.rebuilt(p);
+            }
+        };
+        DurabilityOptions opts = DurabilityOptions.defaults().recoveryListener(declaring).nanoClock(stepping(6));
+        try (DurableBroker b = DurableBroker.open(dir, opts)) {
+            broker.set(b);
+            assertThat(b.declareRecovered(Codec.utf8())).containsExactly("big");
+            assertThat(b.broker().get("other").orElseThrow().size()).isEqualTo(1);
+        }
+        assertThat(rec.rebuild).extracting(RebuildProgress::messagesDone).isSorted();
+    }
+
+    private static final int REBUILD_STEP = DurableBroker.REBUILD_STEP_MESSAGES;
 }
