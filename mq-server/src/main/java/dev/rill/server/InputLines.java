@@ -23,8 +23,8 @@ import java.util.Arrays;
  *
  * <p>A line is handed on as its bytes ({@link #next()}), checked to be UTF-8 without decoding them into a copy: a
  * {@code String} of it took two bytes a character as soon as one was beyond U+00FF, and the message made of it
- * encoded the line back into a third copy. {@code --format json} reads {@link #nextText()}, a {@code String}: its
- * reader works on text (its lines are mostly ASCII, one byte a character).
+ * encoded the line back into a third copy. {@code --format json} reads the bytes too ({@link JsonReader}): a line at
+ * the limit holding one such character ran {@code -Xmx32m} out of memory as a {@code String}.
  *
  * <p>Memory: a line is at most {@link #maxLineBytes(long)} bytes, a sixteenth of the heap (at most 256 MiB), and the
  * lines read but not answered yet ({@link #answered()}) hold at most that many bytes together: the next line is handed
@@ -117,23 +117,6 @@ final class InputLines {
         } else {
             text = Arrays.copyOf(line, bytes);
         }
-        dropLargeBuffer();
-        return text;
-    }
-
-    /**
-     * Reads the next line as text ({@code --format json}), once the lines before it that are not answered yet leave
-     * room for it.
-     *
-     * @return the line without its terminator, or null at the end of the input (or once {@link #close()}d)
-     * @throws CliException as {@link #next()} does
-     */
-    String nextText() {
-        int bytes = read();
-        if (bytes < 0 || !waitForRoom(bytes)) {
-            return null;
-        }
-        String text = new String(line, 0, bytes, StandardCharsets.UTF_8);
         dropLargeBuffer();
         return text;
     }

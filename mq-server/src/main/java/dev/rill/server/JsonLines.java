@@ -2,7 +2,9 @@ package dev.rill.server;
 
 import dev.rill.core.Message;
 import dev.rill.core.OutboundMessage;
+import java.nio.ByteBuffer;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -29,8 +31,8 @@ import java.util.TreeMap;
  * surrogate pair) as {@code \}{@code uXXXX}. The output is then exact whatever the charset of standard output, holds
  * no line break of its own, and every JSON parser reads it back to the same text.
  *
- * <p>{@code rill send --format json} reads such lines back ({@link #read(String)}, through the strict
- * {@link JsonReader}): it sends the payload as its {@code encoding} says, with the key, priority and headers, and
+ * <p>{@code rill send --format json} reads such lines back ({@link #read(byte[])}, through the strict
+ * {@link JsonReader}, from the line's bytes): it sends the payload as its {@code encoding} says, with the key, priority and headers, and
  * ignores {@code queue}, {@code id}, {@code delivery} and {@code timestamp}, which the server gives each message it
  * stores (its queue is send's, its id the next of that queue, its delivery count 0, its timestamp the send's).
  */
@@ -96,11 +98,14 @@ final class JsonLines {
      * {@code headers} an object of strings (default none). {@code queue} and {@code timestamp} (strings), {@code id}
      * and {@code delivery} (integers) are checked and ignored; any other field is an error.
      *
-     * @param line the JSON text of one message
+     * <p>The payload is made from the line's bytes, not from a {@code String} of them: a text payload is its bytes in
+     * the line with its escapes unescaped, a base64 one is decoded from them.
+     *
+     * @param line the JSON text of one message, in UTF-8
      * @return the message with its payload's bytes, key, priority and headers (no delay, no dedup id)
      * @throws IllegalArgumentException what is wrong with it, e.g. {@code "encoding" is "hex": text or base64}
      */
-    static OutboundMessage<byte[]> read(String line) {
+    static OutboundMessage<byte[]> read(byte[] line) {
         Object value = JsonReader.read(line, Set.of("payload"));
         if (!(value instanceof Map<?, ?> fields)) {
             throw new IllegalArgumentException("not a JSON object but " + JsonReader.kind(value));
@@ -144,19 +149,51 @@ final class JsonLines {
         if (payload == null) {
             throw new IllegalArgumentException("no \"payload\"");
         }
-        byte[] bytes;
-        if (encoding.equals("text")) {
-            bytes = payload.utf8(); // no String of it: a long payload is held once in the line, once as bytes
-        } else {
-            try {
-                bytes = Base64.getDecoder().decode(payload.toString());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("\"payload\" is not base64 (\"encoding\":\"base64\"): "
-                        + e.getMessage());
-            }
-        }
+        // no String of it: a long payload is held once in the line, once as bytes
+        byte[] bytes = encoding.equals("text") ? payload.utf8() : base64(payload);
         OutboundMessage<byte[]> m = OutboundMessage.of(bytes).priority(priority).headers(headers);
         return key == null ? m : m.key(key); // "key must be 1..1024 characters, was 0"
+    }
+
+    /**
+     * Reads a message given as a {@code String} (a command-line argument), as {@link #read(byte[])} does its UTF-8.
+     *
+     * @param text the JSON text of one message
+     * @return the message
+     * @throws IllegalArgumentException what is wrong with it, also half a surrogate pair in it (no UTF-8 form)
+     */
+    static OutboundMessage<byte[]> read(String text) {
+        return read(JsonReader.utf8(text));
+    }
+
+    /** @return the bytes a base64 payload stands for, decoded from the line's bytes */
+    private static byte[] base64(JsonReader.Span payload) {
+        ByteBuffer decoded;
+        try {
+            decoded = Base64.getDecoder().decode(payload.bytes());
+        } catch (IllegalArgumentException e) {
+            // again, on the payload's bytes alone: the decoder said where it stopped in the whole line
+            byte[] text = payload.utf8();
+            for (byte b : text) {
+                if (b < 0) { // the decoder names a byte beyond ASCII as a negative number ("character -3d")
+                    throw notBase64("it holds a character beyond ASCII");
+                }
+            }
+            try {
+                Base64.getDecoder().decode(text);
+            } catch (IllegalArgumentException again) {
+                throw notBase64(again.getMessage());
+            }
+            throw notBase64(e.getMessage());
+        }
+        byte[] bytes = decoded.array();
+        return decoded.arrayOffset() == 0 && decoded.position() == 0 && decoded.remaining() == bytes.length ? bytes
+                : Arrays.copyOfRange(bytes, decoded.arrayOffset() + decoded.position(),
+                        decoded.arrayOffset() + decoded.limit());
+    }
+
+    private static IllegalArgumentException notBase64(String why) {
+        return new IllegalArgumentException("\"payload\" is not base64 (\"encoding\":\"base64\"): " + why);
     }
 
     private static String text(String name, Object v) {

@@ -1,6 +1,9 @@
 package dev.rill.server;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -15,8 +18,14 @@ import java.util.Set;
  * other than space, tab, CR and LF. No extension is taken: no comments, single quotes, trailing commas, NaN,
  * leading {@code +} or zeros.
  *
+ * <p>It reads the UTF-8 bytes of the text, as {@link InputLines} hands a line on, not a {@code String} of it: a
+ * {@code String} took two bytes a character as soon as one was beyond U+00FF, and a line at {@code send}'s limit
+ * (a sixteenth of the heap) holding one ran {@code -Xmx32m} out of memory. The bytes must be UTF-8 ({@link InputLines}
+ * checks a line, {@link #utf8(String)} encodes a text); a string's characters beyond ASCII are taken as their bytes.
+ * A column in an error counts characters (code points), 1 the first.
+ *
  * <p>Values: an object is a {@code Map<String, Object>} in its fields' order, an array a {@code List<Object>}, a
- * string a {@code String} (or a {@link Span}, see {@link #read(String, Set)}), a number a {@link Number} (its text
+ * string a {@code String} (or a {@link Span}, see {@link #read(byte[], Set)}), a number a {@link Number} (its text
  * as written), {@code true}/{@code false} a {@code Boolean}, {@code null} Java's null.
  */
 final class JsonReader {
@@ -38,43 +47,56 @@ final class JsonReader {
 
     /**
      * A string of the text, checked but not copied out of it: its characters are made only when asked for, as a
-     * {@code String} or straight as their UTF-8 bytes, so a long payload is not held as a {@code String} as well as
-     * in the line and as bytes (a line at {@code send}'s limit, a sixteenth of the heap, went out of memory under
-     * {@code -Xmx64m} that way).
+     * {@code String} or straight as their UTF-8 bytes, so a long payload is held once in the line and once as the
+     * message's bytes, not also as a {@code String}.
      */
     static final class Span {
-        private final String text;
-        private final int quote;
+        private final byte[] text;
+        private final int start;
+        private final int end;
+        private final boolean escaped;
 
-        private Span(String text, int quote) {
+        /**
+         * @param start where its characters start, after the opening quote
+         * @param end where its closing quote is
+         * @param escaped whether it holds an escape
+         */
+        private Span(byte[] text, int start, int end, boolean escaped) {
             this.text = text;
-            this.quote = quote;
+            this.start = start;
+            this.end = end;
+            this.escaped = escaped;
         }
 
         /** @return the string's characters */
         @Override
         public String toString() {
-            JsonReader r = new JsonReader(text, Set.of());
-            r.pos = quote;
-            return r.string(true);
+            return escaped ? new String(utf8(), StandardCharsets.UTF_8)
+                    : new String(text, start, end - start, StandardCharsets.UTF_8);
         }
 
         /** @return the string's characters in UTF-8 (exact: a string read holds no half of a surrogate pair) */
         byte[] utf8() {
+            if (!escaped) {
+                return Arrays.copyOfRange(text, start, end); // the line's own bytes
+            }
             JsonReader r = new JsonReader(text, Set.of());
-            r.pos = quote;
-            byte[] out = new byte[r.utf8(null)];
-            r.pos = quote;
-            r.utf8(out);
+            byte[] out = new byte[r.unescape(start, end, null)];
+            r.unescape(start, end, out);
             return out;
+        }
+
+        /** @return the string's UTF-8 bytes: the line's own, not copied, when it holds no escape */
+        ByteBuffer bytes() {
+            return escaped ? ByteBuffer.wrap(utf8()) : ByteBuffer.wrap(text, start, end - start);
         }
     }
 
-    private final String text;
+    private final byte[] text;
     private final Set<String> spans;
     private int pos;
 
-    private JsonReader(String text, Set<String> spans) {
+    private JsonReader(byte[] text, Set<String> spans) {
         this.text = text;
         this.spans = spans;
     }
@@ -82,36 +104,58 @@ final class JsonReader {
     /**
      * Reads a text that holds exactly one JSON value (whitespace around it allowed).
      *
-     * @param text the text
+     * @param text the text's UTF-8 bytes
      * @return the value (see the class comment)
      * @throws IllegalArgumentException what is wrong and at which column (1 is the first character), e.g.
      *     {@code "key" is given twice in one object, at column 40}
      */
-    static Object read(String text) {
+    static Object read(byte[] text) {
         return read(text, Set.of());
     }
 
     /**
      * Reads a text that holds exactly one JSON value, leaving some strings in it ({@link Span}).
      *
-     * @param text the text
+     * @param text the text's UTF-8 bytes
      * @param spans the fields of the outermost object whose strings are returned as {@link Span}s
      * @return the value (see the class comment)
-     * @throws IllegalArgumentException what is wrong and at which column, as {@link #read(String)}
+     * @throws IllegalArgumentException what is wrong and at which column, as {@link #read(byte[])}
      */
-    static Object read(String text, Set<String> spans) {
+    static Object read(byte[] text, Set<String> spans) {
         JsonReader r = new JsonReader(text, spans);
         r.whitespace();
-        if (r.pos == text.length()) {
-            throw new IllegalArgumentException(text.isEmpty() ? "an empty line, no JSON value"
+        if (r.pos == text.length) {
+            throw new IllegalArgumentException(text.length == 0 ? "an empty line, no JSON value"
                     : "only whitespace, no JSON value");
         }
         Object value = r.value(0);
         r.whitespace();
-        if (r.pos < text.length()) {
+        if (r.pos < text.length) {
             throw r.error("text after the JSON value: " + r.describe(r.pos));
         }
         return value;
+    }
+
+    /**
+     * The UTF-8 of a text given as a {@code String} (a command-line argument), for {@link #read(byte[])}.
+     *
+     * @param text the text
+     * @return its UTF-8 bytes
+     * @throws IllegalArgumentException when it holds half a surrogate pair, which has no UTF-8 form
+     *     ({@link String#getBytes} writes {@code ?} for it: a payload sent would not be the one given)
+     */
+    static byte[] utf8(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isHighSurrogate(c)) {
+                throw loneHigh(c, text.codePointCount(0, i) + 1);
+            } else if (Character.isLowSurrogate(c)) {
+                throw loneLow(c, text.codePointCount(0, i) + 1);
+            }
+        }
+        return text.getBytes(StandardCharsets.UTF_8);
     }
 
     /** @return what kind of JSON value this is, for messages: {@code a string}, {@code null}, ... */
@@ -132,7 +176,7 @@ final class JsonReader {
     }
 
     private Object value(int depth) {
-        char c = text.charAt(pos);
+        int c = peek();
         switch (c) {
             case '{':
                 return object(depth + 1);
@@ -168,19 +212,13 @@ final class JsonReader {
             whitespace();
             expect(':', "':' after the field name");
             whitespace();
-            if (pos == text.length()) {
+            if (pos == text.length) {
                 throw error("a JSON value expected, found the end of the line");
             }
-            Object value;
-            if (depth == 1 && peek() == '"' && spans.contains(name)) {
-                value = new Span(text, pos);
-                string(false);
-            } else {
-                value = value(depth);
-            }
+            Object value = depth == 1 && peek() == '"' && spans.contains(name) ? span() : value(depth);
             if (fields.containsKey(name)) {
                 throw new IllegalArgumentException(JsonLines.string(name) + " is given twice in one object, at"
-                        + " column " + (at + 1));
+                        + " column " + column(at));
             }
             fields.put(name, value);
         } while (next('}', "',' or '}' after a field"));
@@ -193,7 +231,7 @@ final class JsonReader {
             return items;
         }
         do {
-            if (pos == text.length()) {
+            if (pos == text.length) {
                 throw error("a JSON value expected, found the end of the line");
             }
             items.add(value(depth));
@@ -235,92 +273,86 @@ final class JsonReader {
         return false;
     }
 
-    /**
-     * Reads a string. Its text is valid UTF-16: a high surrogate (escaped or not) must be followed at once by a low
-     * one, and a low one preceded by a high one, else the string has no UTF-8 form.
-     */
+    /** Reads a string ({@code pos} at its opening quote) as a {@code String}. */
     private String string() {
-        return string(true);
+        return span().toString();
     }
 
     /**
-     * Reads a string, checking it whole.
-     *
-     * @param build whether to make its {@code String}; if not, null is returned ({@link Span})
+     * Reads a string ({@code pos} at its opening quote), checking it whole, without copying its characters. Its text
+     * is valid UTF-16: an escaped high surrogate must be followed at once by an escaped low one, and an escaped low
+     * one preceded by a high one, else the string has no UTF-8 form (a character beyond ASCII written as its UTF-8
+     * bytes is never half a pair).
      */
-    private String string(boolean build) {
+    private Span span() {
         int start = ++pos; // after the opening quote
-        // the common case, a string without escapes: one copy of it
-        int end = start;
-        while (end < text.length()) {
-            char c = text.charAt(end);
-            if (c == '"' || c == '\\' || c < 0x20 || Character.isSurrogate(c)) {
-                break;
-            }
-            end++;
-        }
-        if (end < text.length() && text.charAt(end) == '"') {
-            pos = end + 1;
-            return build ? text.substring(start, end) : null;
-        }
-        // the string's characters are at most its length in the line: the builder is never grown (copied)
-        StringBuilder b = build ? new StringBuilder(rawLength(end) + (end - start)).append(text, start, end) : null;
-        pos = end;
+        boolean escaped = false;
         int highAt = -1; // where a high surrogate waiting for its low one is
         char high = 0;
         while (true) {
-            if (pos == text.length()) {
+            if (pos == text.length) {
                 throw error("the end of the line inside a string (no closing '\"')");
             }
             int at = pos;
-            char c = text.charAt(pos++);
-            if (c == '"') {
+            int b = text[pos++] & 0xff;
+            if (b == '"') {
                 if (highAt >= 0) {
-                    throw loneHigh(high, highAt);
+                    throw loneHigh(high, column(highAt));
                 }
-                return build ? b.toString() : null;
+                return new Span(text, start, at, escaped);
             }
-            if (c < 0x20) {
+            if (b < 0x20) {
                 pos = at;
                 throw error("a control character (" + describe(at) + ") not escaped in a string (JSON writes it \\u"
-                        + hex(c) + ")");
+                        + hex(b) + ")");
             }
-            if (c == '\\') {
-                c = escape(at);
+            if (b != '\\') {
+                if (highAt >= 0) {
+                    throw loneHigh(high, column(highAt));
+                }
+                continue; // a character as it is, or a byte of one beyond ASCII
             }
+            escaped = true;
+            char c = escape(at);
             if (highAt >= 0 && !Character.isLowSurrogate(c)) {
-                throw loneHigh(high, highAt);
+                throw loneHigh(high, column(highAt));
             }
             if (Character.isLowSurrogate(c) && highAt < 0) {
-                throw new IllegalArgumentException("\\u" + hex(c) + " at column " + (at + 1) + " is half a surrogate"
-                        + " pair (a low surrogate without a high one before it): the string has no UTF-8 form");
+                throw loneLow(c, column(at));
             }
             highAt = Character.isHighSurrogate(c) ? at : -1;
             high = c;
-            if (build) {
-                b.append(c);
-            }
         }
     }
 
     /**
-     * Writes the UTF-8 bytes of the string whose opening quote is at {@code pos}, read (and checked) before.
+     * Writes the UTF-8 bytes of a string's characters, read (and checked) before: its bytes but for its escapes,
+     * which are written as the characters they stand for.
      *
+     * @param from where its characters start
+     * @param to where its closing quote is
      * @param out where to write them, or null to count them only
      * @return how many bytes they are
      */
-    private int utf8(byte[] out) {
-        pos++; // the opening quote
+    private int unescape(int from, int to, byte[] out) {
         int n = 0;
-        while (true) {
-            char c = text.charAt(pos++);
-            if (c == '"') {
-                return n;
+        pos = from;
+        while (pos < to) {
+            if (text[pos] != '\\') {
+                int run = pos;
+                while (run < to && text[run] != '\\') {
+                    run++;
+                }
+                if (out != null) {
+                    System.arraycopy(text, pos, out, n, run - pos);
+                }
+                n += run - pos;
+                pos = run;
+                continue;
             }
-            int cp = c == '\\' ? escape(pos - 1) : c;
-            if (Character.isHighSurrogate((char) cp)) { // its low one follows: checked when it was read
-                char low = text.charAt(pos++);
-                cp = Character.toCodePoint((char) cp, low == '\\' ? escape(pos - 1) : low);
+            int cp = escape(pos++);
+            if (Character.isHighSurrogate((char) cp)) { // its escaped low one follows: checked when it was read
+                cp = Character.toCodePoint((char) cp, escape(pos++));
             }
             int bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
             if (out != null) {
@@ -337,68 +369,74 @@ final class JsonReader {
             }
             n += bytes;
         }
+        return n;
     }
 
-    /** @return how many characters there are from {@code from} up to the string's closing quote (or the end) */
-    private int rawLength(int from) {
-        int i = from;
-        while (i < text.length()) {
-            char c = text.charAt(i);
-            if (c == '"') {
-                break;
-            }
-            i += c == '\\' ? 2 : 1;
-        }
-        return Math.min(i, text.length()) - from;
-    }
-
-    private IllegalArgumentException loneHigh(char high, int at) {
-        return new IllegalArgumentException("\\u" + hex(high) + " at column " + (at + 1) + " is half a surrogate pair"
+    private static IllegalArgumentException loneHigh(char high, int column) {
+        return new IllegalArgumentException("\\u" + hex(high) + " at column " + column + " is half a surrogate pair"
                 + " (a high surrogate without a low one after it): the string has no UTF-8 form");
     }
 
-    /** Reads the escape whose backslash is at {@code at}; {@code pos} is after the backslash. */
+    private static IllegalArgumentException loneLow(char low, int column) {
+        return new IllegalArgumentException("\\u" + hex(low) + " at column " + column + " is half a surrogate pair"
+                + " (a low surrogate without a high one before it): the string has no UTF-8 form");
+    }
+
+    /**
+     * Reads the escape whose backslash is at {@code at}.
+     *
+     * @param at where the backslash is; {@code pos} is after it on entry, after the escape on return
+     */
     private char escape(int at) {
-        if (pos == text.length()) {
+        pos = at + 1;
+        if (pos == text.length) {
             throw error("the end of the line inside a string (no closing '\"')");
         }
-        char e = text.charAt(pos++);
+        int e = text[pos] & 0xff;
         switch (e) {
             case '"':
             case '\\':
             case '/':
-                return e;
+                pos++;
+                return (char) e;
             case 'b':
+                pos++;
                 return '\b';
             case 'f':
+                pos++;
                 return '\f';
             case 'n':
+                pos++;
                 return '\n';
             case 'r':
+                pos++;
                 return '\r';
             case 't':
+                pos++;
                 return '\t';
             case 'u':
+                pos++;
                 int v = 0;
                 for (int i = 0; i < 4; i++) {
-                    int d = pos < text.length() ? hexDigit(text.charAt(pos)) : -1;
+                    int d = pos < text.length ? hexDigit(text[pos]) : -1;
                     if (d < 0) {
                         pos = at;
                         throw error("a bad escape: \\u takes four hex digits, found " + JsonLines.string(
-                                text.substring(at, Math.min(text.length(), at + 6))));
+                                chars(at, 6)));
                     }
                     v = v << 4 | d;
                     pos++;
                 }
                 return (char) v;
             default:
+                int c = codePoint(pos);
                 pos = at;
-                throw error("a bad escape, \\" + (e >= 0x20 && e < 0x7f ? String.valueOf(e) : "U+" + hex(e))
+                throw error("a bad escape, \\" + (c >= 0x20 && c < 0x7f ? String.valueOf((char) c) : "U+" + hex(c))
                         + " (JSON has \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
         }
     }
 
-    private static int hexDigit(char c) {
+    private static int hexDigit(byte c) {
         if (c >= '0' && c <= '9') {
             return c - '0';
         }
@@ -440,7 +478,7 @@ final class JsonReader {
                 throw badNumber(start, "no digit in the exponent");
             }
         }
-        return new Number(text.substring(start, pos));
+        return new Number(new String(text, start, pos - start, StandardCharsets.US_ASCII));
     }
 
     private boolean digits() {
@@ -457,17 +495,18 @@ final class JsonReader {
 
     private IllegalArgumentException badNumber(int start, String why) {
         int end = pos;
-        while (end < text.length() && end - start < 20 && "+-.eE0123456789".indexOf(text.charAt(end)) >= 0) {
+        while (end < text.length && end - start < 20 && "+-.eE0123456789".indexOf(text[end]) >= 0) {
             end++;
         }
         pos = start;
-        return error("a bad number, " + text.substring(start, end) + " (" + why + ")");
+        return error("a bad number, " + new String(text, start, end - start, StandardCharsets.US_ASCII) + " (" + why
+                + ")");
     }
 
     private Object literal(String word, Object value) {
-        if (!text.startsWith(word, pos)) {
+        if (!startsWith(word)) {
             throw new IllegalArgumentException("a JSON value expected, found " + describe(pos) + " at column "
-                    + (pos + 1) + " (true, false and null are lower case, strings are in double quotes)");
+                    + column(pos) + " (true, false and null are lower case, strings are in double quotes)");
         }
         pos += word.length();
         return value;
@@ -482,13 +521,13 @@ final class JsonReader {
 
     /** @return the character at {@code pos}, or -1 at the end of the line */
     private int peek() {
-        return pos < text.length() ? text.charAt(pos) : -1;
+        return pos < text.length ? text[pos] & 0xff : -1;
     }
 
     /** Skips JSON's whitespace: space, tab, LF, CR (nothing else). */
     private void whitespace() {
-        while (pos < text.length()) {
-            char c = text.charAt(pos);
+        while (pos < text.length) {
+            byte c = text[pos];
             if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
                 return;
             }
@@ -498,18 +537,67 @@ final class JsonReader {
 
     /** @return the character at {@code at} for a message: {@code 'x'}, {@code U+00A0}, or the end of the line */
     private String describe(int at) {
-        if (at >= text.length()) {
+        if (at >= text.length) {
             return "the end of the line";
         }
-        char c = text.charAt(at);
-        return c > 0x20 && c < 0x7f ? "'" + c + "'" : "U+" + hex(c);
+        int c = codePoint(at);
+        return c > 0x20 && c < 0x7f ? "'" + (char) c + "'" : "U+" + hex(c);
     }
 
-    private static String hex(char c) {
-        return String.format(Locale.ROOT, "%04X", (int) c);
+    private static String hex(int c) {
+        return String.format(Locale.ROOT, "%04X", c);
+    }
+
+    private boolean startsWith(String word) {
+        if (pos + word.length() > text.length) {
+            return false;
+        }
+        for (int i = 0; i < word.length(); i++) {
+            if (text[pos + i] != word.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return the character (code point) whose UTF-8 bytes start at {@code at} */
+    private int codePoint(int at) {
+        int b = text[at] & 0xff;
+        if (b < 0x80) {
+            return b;
+        }
+        int more = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
+        int c = b & 0x3f >> more;
+        for (int i = 1; i <= more && at + i < text.length; i++) {
+            c = c << 6 | text[at + i] & 0x3f;
+        }
+        return c;
+    }
+
+    /** @return the text of the {@code n} characters from {@code at} (fewer at the end of the line) */
+    private String chars(int at, int n) {
+        int end = at;
+        for (int i = 0; i < n && end < text.length; i++) {
+            end++;
+            while (end < text.length && (text[end] & 0xc0) == 0x80) { // a continuation byte of the character
+                end++;
+            }
+        }
+        return new String(text, at, end - at, StandardCharsets.UTF_8);
+    }
+
+    /** @return the column of the character at {@code at}: the characters before it, plus 1 */
+    private int column(int at) {
+        int column = 1;
+        for (int i = 0; i < at; i++) {
+            if ((text[i] & 0xc0) != 0x80) { // not a continuation byte: a character starts here
+                column++;
+            }
+        }
+        return column;
     }
 
     private IllegalArgumentException error(String what) {
-        return new IllegalArgumentException(what + " at column " + (pos + 1));
+        return new IllegalArgumentException(what + " at column " + column(pos));
     }
 }

@@ -16,7 +16,7 @@ import java.util.Base64;
  * {@code peek} prints a placeholder. {@link #BASE64} shows any payload exactly, one line each, and
  * {@code send --format base64} takes payloads written that way, so binary messages go through the command line
  * unchanged. {@link #JSON} writes each whole message, headers included, as one JSON object per line
- * ({@link JsonLines}), and {@code send --format json} reads such lines back ({@link JsonLines#read(String)}).
+ * ({@link JsonLines}), and {@code send --format json} reads such lines back ({@link JsonLines#read(byte[])}).
  */
 enum PayloadFormat {
     /** UTF-8 text (the default). */

@@ -148,11 +148,9 @@ final class SendCommand implements Callable<Integer> {
                         : Flux.fromIterable(messages).repeat().take(count);
                 outbound = messages(args, i -> "MESSAGE " + (i % messages.size() + 1),
                         (n, p, where) -> message(template, n, p, where));
-            } else if (format == PayloadFormat.JSON) {
-                outbound = messages(lines(input, InputLines::nextText), SendCommand::line,
-                        (n, p, where) -> message(template, n, p, where));
             } else {
-                // a line is its bytes from here to the server: no String of it, no second encoding
+                // a line is its bytes from here to the server: no String of it, no second encoding (with
+                // --format json, its payload is made from its bytes)
                 outbound = messages(lines(input, InputLines::next), SendCommand::line,
                         (n, p, where) -> message(template, n, p, where));
             }
@@ -341,30 +339,38 @@ final class SendCommand implements Callable<Integer> {
         if (format == PayloadFormat.TEXT) {
             return message(template, n, input.getBytes(StandardCharsets.UTF_8), where);
         }
-        OutboundMessage<byte[]> m;
         if (format == PayloadFormat.JSON) {
-            try {
-                m = JsonLines.read(input);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(ExitCodes.USAGE, where + " is not a message in JSON (--format json): "
-                        + e.getMessage());
-            }
-            if (!template.delay().isZero()) {
-                m = m.delay(template.delay());
-            }
-        } else {
-            m = keyed(template.withPayload(PayloadFormat.base64(input, where)), template, n);
+            return json(template, n, () -> JsonLines.read(input), where);
         }
-        return deduplicated(m, template, n);
+        return deduplicated(keyed(template.withPayload(PayloadFormat.base64(input, where)), template, n), template, n);
     }
 
     /**
-     * The message of one text or base64 MESSAGE or line of input, given as its UTF-8 bytes: text is sent as these
-     * bytes ({@code {n}} replaced in them when they hold it), base64 as the bytes it stands for.
+     * The message of one MESSAGE or line of input given as its UTF-8 bytes: text is sent as these bytes ({@code {n}}
+     * replaced in them when they hold it), base64 as the bytes it stands for, a JSON object as it says.
      */
     private OutboundMessage<byte[]> message(OutboundMessage<byte[]> template, long n, byte[] input, String where) {
+        if (format == PayloadFormat.JSON) {
+            return json(template, n, () -> JsonLines.read(input), where);
+        }
         byte[] payload = format == PayloadFormat.BASE64 ? PayloadFormat.base64(input, where) : numbered(input, n);
         return deduplicated(keyed(template.withPayload(payload), template, n), template, n);
+    }
+
+    /** The message a JSON object read by {@code read} gives, with the options that apply to it. */
+    private static OutboundMessage<byte[]> json(OutboundMessage<byte[]> template, long n,
+            java.util.function.Supplier<OutboundMessage<byte[]>> read, String where) {
+        OutboundMessage<byte[]> m;
+        try {
+            m = read.get();
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, where + " is not a message in JSON (--format json): "
+                    + e.getMessage());
+        }
+        if (!template.delay().isZero()) {
+            m = m.delay(template.delay());
+        }
+        return deduplicated(m, template, n);
     }
 
     private static OutboundMessage<byte[]> keyed(OutboundMessage<byte[]> m, OutboundMessage<byte[]> template, long n) {

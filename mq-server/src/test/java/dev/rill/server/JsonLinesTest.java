@@ -124,6 +124,13 @@ class JsonLinesTest {
                 + " (\"encoding\":\"base64\"): Illegal base64 character 25");
         cases.put("{\"encoding\":\"base64\",\"payload\":\"aGk=\\n\"}", "\"payload\" is not base64"
                 + " (\"encoding\":\"base64\"): Input byte array has incorrect ending byte at 4");
+        // decoded from the line's bytes: the error is the payload's, not the line's (where the decoder stopped)
+        cases.put("{\"encoding\":\"base64\",\"payload\":\"aGk=aGk=\"}", "\"payload\" is not base64"
+                + " (\"encoding\":\"base64\"): " + base64Error("aGk=aGk="));
+        cases.put("{\"encoding\":\"base64\",\"payload\":\"aGk\u00e9\"}", "\"payload\" is not base64"
+                + " (\"encoding\":\"base64\"): it holds a character beyond ASCII");
+        cases.put("{\"payload\":\"a\uD800\"}", "\\uD800 at column 14 is half a surrogate pair (a high surrogate"
+                + " without a low one after it): the string has no UTF-8 form");
         cases.put("{\"payload\":\"a\",\"priority\":\"4\"}", "\"priority\" must be an integer from 0 to 9, was a"
                 + " string");
         cases.put("{\"payload\":\"a\",\"priority\":10}", "\"priority\" must be an integer from 0 to 9, was 10");
@@ -149,6 +156,15 @@ class JsonLinesTest {
         org.assertj.core.api.SoftAssertions.assertSoftly(soft -> cases.forEach((text, message) -> soft
                 .assertThatThrownBy(() -> JsonLines.read(text)).as(text)
                 .isInstanceOf(IllegalArgumentException.class).hasMessage(message)));
+    }
+
+    private static String base64Error(String payload) {
+        try {
+            Base64.getDecoder().decode(payload);
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+        throw new AssertionError(payload + " is base64");
     }
 
     @Test

@@ -15,12 +15,17 @@ class JsonReaderTest {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
+    /** Reads a text as its UTF-8 bytes, as {@code send} reads a line or a MESSAGE. */
+    private static Object read(String text) {
+        return JsonReader.read(JsonReader.utf8(text));
+    }
+
     @Test
     void readsEveryKindOfValueAsJacksonDoes() {
         String text = " {\"s\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u00C9\",\"n\":[0,-1,12.5e-3,1E+2,-0.0],"
                 + "\"t\":true,\"f\":false,\"z\":null,\"o\":{},\"a\":[],\"nest\":{\"x\":[{\"y\":[]}]},"
                 + "\"raw\":\"caf\u00e9 \u2028 \uD83D\uDE00 \u007f\"}\t\r\n";
-        Object v = JsonReader.read(text);
+        Object v = read(text);
         Map<String, Object> expected = new LinkedHashMap<>();
         expected.put("s", "a\"b\\c/d\b\f\n\r\t\u00e9\u00c9");
         expected.put("n", List.of(new JsonReader.Number("0"), new JsonReader.Number("-1"),
@@ -41,9 +46,9 @@ class JsonReaderTest {
         assertThat(((JsonReader.Number) ((List<?>) expected.get("n")).get(0)).isInteger()).isTrue();
         assertThat(new JsonReader.Number("12.5e-3").isInteger()).isFalse();
         assertThat(new JsonReader.Number("1E+2").isInteger()).isFalse();
-        assertThat(JsonReader.read("\"x\"")).isEqualTo("x");
-        assertThat(JsonReader.read("7")).isEqualTo(new JsonReader.Number("7"));
-        assertThat(JsonReader.read("null")).isNull();
+        assertThat(read("\"x\"")).isEqualTo("x");
+        assertThat(read("7")).isEqualTo(new JsonReader.Number("7"));
+        assertThat(read("null")).isNull();
     }
 
     /** Every char as the writer escapes it, and every char that JSON may hold unescaped, written as it is. */
@@ -54,9 +59,9 @@ class JsonReaderTest {
                 continue;
             }
             String s = "a" + (char) c + "b";
-            assertThat(JsonReader.read(JsonLines.string(s))).as("U+%04X", c).isEqualTo(s);
+            assertThat(read(JsonLines.string(s))).as("U+%04X", c).isEqualTo(s);
             if (c >= 0x20 && c != '"' && c != '\\') {
-                assertThat(JsonReader.read("\"" + s + "\"")).as("raw U+%04X", c).isEqualTo(s);
+                assertThat(read("\"" + s + "\"")).as("raw U+%04X", c).isEqualTo(s);
             }
         }
         StringBuilder all = new StringBuilder();
@@ -73,15 +78,18 @@ class JsonReaderTest {
         Map<String, String> lines = Map.of(JsonLines.string(everyChar), everyChar,
                 "\"" + raw + "\"", everyChar.replaceAll("[\\x00-\\x1f]", "\t"));
         lines.forEach((string, expected) -> {
-            Map<?, ?> fields = (Map<?, ?>) JsonReader.read("{\"payload\":" + string + "}", java.util.Set.of("payload"));
+            Map<?, ?> fields = (Map<?, ?>) JsonReader.read(JsonReader.utf8("{\"payload\":" + string + "}"),
+                    java.util.Set.of("payload"));
             JsonReader.Span span = (JsonReader.Span) fields.get("payload");
             assertThat(span.toString()).isEqualTo(expected);
             assertThat(span.utf8()).isEqualTo(expected.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         });
         String pair = "\uD800\uDC00 \uDBFF\uDFFF \uD83D\uDE00";
-        assertThat(JsonReader.read(JsonLines.string(pair))).isEqualTo(pair);
-        assertThat(JsonReader.read("\"" + pair + "\"")).isEqualTo(pair);
-        assertThat(JsonReader.read("\"\\ud83d\uDE00\"")).isEqualTo("\uD83D\uDE00"); // an escaped half, a raw half
+        assertThat(read(JsonLines.string(pair))).isEqualTo(pair);
+        assertThat(read("\"" + pair + "\"")).isEqualTo(pair);
+        // the other half raw: a text with half a pair has no UTF-8 form (JsonReader reads UTF-8), so is refused
+        assertThatThrownBy(() -> read("\"\\ud83d\uDE00\"")).hasMessage("\\uDE00 at column 8 is half a surrogate"
+                + " pair (a low surrogate without a high one before it): the string has no UTF-8 form");
     }
 
     @Test
@@ -140,14 +148,22 @@ class JsonReaderTest {
         cases.put("\uFEFF{}", "a JSON value expected, found U+FEFF at column 1");
         cases.put("{}\u00a0", "text after the JSON value: U+00A0 at column 3");
         cases.put("{} // comment", "text after the JSON value: '/' at column 4");
+        // a column counts characters, not the line's bytes; a character beyond ASCII is named as such
+        cases.put("{\"caf\u00e9\":1,}", "a field name (a string) expected, found '}' at column 11");
+        cases.put("\u00e9", "a JSON value expected, found U+00E9 at column 1");
+        cases.put("[\"\u4e2d\uD83D\uDE00\",\uD83D\uDE00]", "a JSON value expected, found U+1F600 at column 7");
+        cases.put("\"\u4e2d\\u\uD83D\uDE00123\"", "a bad escape: \\u takes four hex digits, found"
+                + " \"\\\\u\\ud83d\\ude00123\" at column 3");
+        cases.put("\"\u4e2d\\\u00e9\"", "a bad escape, \\U+00E9 (JSON has \\\" \\\\ \\/ \\b \\f \\n \\r \\t"
+                + " \\uXXXX) at column 3");
         cases.put("[".repeat(65) + "]".repeat(65), "objects and arrays nested deeper than 64 levels at column 65");
         org.assertj.core.api.SoftAssertions.assertSoftly(soft -> cases.forEach((text, message) -> soft
-                .assertThatThrownBy(() -> JsonReader.read(text)).as(JsonLines.string(text))
+                .assertThatThrownBy(() -> read(text)).as(JsonLines.string(text))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage(message)));
         // 64 levels are read
-        assertThat(JsonReader.read("[".repeat(64) + "]".repeat(64))).isInstanceOf(List.class);
+        assertThat(read("[".repeat(64) + "]".repeat(64))).isInstanceOf(List.class);
         // a line that deep is no stack overflow
-        assertThatThrownBy(() -> JsonReader.read("[".repeat(100_000))).hasMessageContaining("nested deeper than 64");
+        assertThatThrownBy(() -> read("[".repeat(100_000))).hasMessageContaining("nested deeper than 64");
     }
 
     /** Jackson, told to be as strict, refuses what the reader refuses (nothing refused is JSON after all). */
@@ -159,7 +175,7 @@ class JsonReaderTest {
         for (String text : List.of("{\"a\":1} x", "{\"a\":1,}", "{'a':1}", "{\"a\":1,\"a\":2}", "\"a\tb\"", "\"\\x\"",
                 "01", "1.", "NaN", "nul", "\uFEFF{}")) {
             assertThatThrownBy(() -> strict.readTree(text)).as(text).isInstanceOf(Exception.class);
-            assertThatThrownBy(() -> JsonReader.read(text)).as(text).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> read(text)).as(text).isInstanceOf(IllegalArgumentException.class);
         }
     }
 }

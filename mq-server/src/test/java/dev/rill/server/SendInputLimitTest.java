@@ -70,7 +70,7 @@ class SendInputLimitTest {
         assertThat(text(exact)).hasSize(8 * 1024);
     }
 
-    /** A line is handed on as its own bytes (checked UTF-8, without its CR or LF), or as text for --format json. */
+    /** A line is handed on as its own bytes (checked UTF-8, without its CR or LF), whatever the --format. */
     @Test
     void linesAreHandedOnAsTheirBytes() {
         String text = "caf\u00e9 \u4e2d \uD83D\uDE00";
@@ -78,7 +78,7 @@ class SendInputLimitTest {
         byte[] input = (text + "\r\n" + text + "\n\n" + text).getBytes(StandardCharsets.UTF_8);
         InputLines lines = new InputLines(new ByteArrayInputStream(input), 1 << 20);
         assertThat(lines.next()).isEqualTo(utf8);
-        assertThat(lines.nextText()).isEqualTo(text);
+        assertThat(lines.next()).isEqualTo(utf8);
         assertThat(lines.next()).isEmpty();
         assertThat(lines.next()).isEqualTo(utf8);
         assertThat(lines.next()).isNull();
@@ -89,16 +89,14 @@ class SendInputLimitTest {
         exact.answered();
         assertThat(exact.next()).isEqualTo("yy".getBytes(StandardCharsets.US_ASCII));
         assertThat(new String(first, StandardCharsets.US_ASCII)).isEqualTo("x".repeat(8 * 1024));
-        // not UTF-8: an error naming the line, whichever way it is read
+        // not UTF-8: an error naming the line
         byte[] bad = {'o', 'k', '\n', (byte) 0xc3, '(', '\n'};
-        for (boolean asText : new boolean[] {false, true}) {
-            InputLines l = new InputLines(new ByteArrayInputStream(bad), 1 << 20);
-            assertThat(asText ? l.nextText() : new String(l.next(), StandardCharsets.UTF_8)).isEqualTo("ok");
-            assertThatThrownBy(asText ? l::nextText : l::next).isInstanceOfSatisfying(CliException.class, e -> {
-                assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE);
-                assertThat(e.getMessage()).startsWith("line 2 of standard input is not UTF-8 text");
-            });
-        }
+        InputLines l = new InputLines(new ByteArrayInputStream(bad), 1 << 20);
+        assertThat(text(l)).isEqualTo("ok");
+        assertThatThrownBy(l::next).isInstanceOfSatisfying(CliException.class, e -> {
+            assertThat(e.exitCode()).isEqualTo(ExitCodes.USAGE);
+            assertThat(e.getMessage()).startsWith("line 2 of standard input is not UTF-8 text");
+        });
     }
 
     /** {n} is replaced on a line's bytes, and a line without it is sent as it is, not copied. */
@@ -246,42 +244,65 @@ class SendInputLimitTest {
     }
 
     /**
-     * {@code rill send --format json} in a JVM of 64 MiB (limit 4 MiB) takes lines at the limit too: an ASCII
-     * payload, one of escapes (six bytes of the line per char, three of UTF-8), one of raw two-byte chars and a base64
-     * payload, three of each (a text payload goes from the line straight to its UTF-8 bytes, without a String of its
-     * own).
+     * {@code rill send --format json} takes lines at the limit whatever their characters, under {@code -Xmx32m}
+     * (limit 2 MiB; the tightest heap, where the JVM's own needs weigh most): an ASCII payload, one of escapes (six
+     * bytes of the line per char, three of UTF-8), one of raw two-byte chars, one of raw U+4E2D (three bytes each), an
+     * ASCII one with one such char, and a base64 payload, twice each, arrive as their exact bytes. The line was read
+     * as a {@code String}, two bytes a char as soon as one was beyond U+00FF: the lines with U+4E2D ran out of memory
+     * (exit code 1); a line is now read as its bytes, and its payload made from them.
      */
     @Test
-    void underASmallHeapJsonLinesAtTheLimitAreSent() throws Exception {
+    void underASmallHeapJsonLinesAtTheLimitAreSentIntactWhateverTheirCharacters() throws Exception {
         RillServer server = RillServer.bindNow(ServerOptions.defaults().port(0).maxFrameSize(16 << 20), T);
         try {
             String url = "rill://127.0.0.1:" + server.port();
-            server.broker().queue(QueueSpec.named("big"), Codec.bytes()).block(T);
-            int limit = 4 << 20;
+            dev.rill.reactive.ReactiveQueue<byte[]> big = server.broker().queue(QueueSpec.named("big"), Codec.bytes())
+                    .block(T);
+            int heapMiB = 32;
+            int limit = (heapMiB << 20) / 16;
             String open = "{\"payload\":\"";
-            String close = "\"}\n";
-            int room = limit - open.length() - 2; // the payload's characters in the line
-            String ascii = open + "a".repeat(room) + close;
-            String escapes = open + "\\u4e00".repeat(room / 6) + "a".repeat(room % 6) + close;
-            String twoByte = open + "\u00e9".repeat(room / 2) + "a".repeat(room % 2) + close;
-            String base64Open = "{\"encoding\":\"base64\",\"payload\":\"";
-            byte[] bytes = new byte[(limit - base64Open.length() - 2) / 4 * 3];
-            new java.util.Random(7).nextBytes(bytes);
-            String base64 = base64Open + java.util.Base64.getEncoder().encodeToString(bytes) + close;
-            List<String> lines = List.of(ascii, escapes, twoByte, base64);
-            for (String l : lines) {
-                assertThat(l.getBytes(StandardCharsets.UTF_8).length).isBetween(limit - 3, limit + 1);
+            String close = "\"}";
+            int room = limit - open.length() - close.length(); // the payload's bytes in the line
+            String ascii = "a".repeat(room);
+            String escaped = "\\u4e00".repeat(room / 6) + "a".repeat(room % 6);
+            String twoByte = "\u00e9".repeat(room / 2) + "a".repeat(room % 2);
+            String cjk = "\u4e2d".repeat(room / 3) + "a".repeat(room % 3);
+            String mostlyAscii = "b".repeat(room / 2) + "\u4e2d" + "c".repeat(room - room / 2 - 3);
+            List<byte[]> lines = new java.util.ArrayList<>();
+            List<byte[]> payloads = new java.util.ArrayList<>();
+            for (String text : List.of(ascii, twoByte, cjk, mostlyAscii)) {
+                lines.add((open + text + close).getBytes(StandardCharsets.UTF_8));
+                payloads.add(text.getBytes(StandardCharsets.UTF_8));
             }
-            Run run = send(url, out -> {
-                for (int i = 0; i < 3; i++) {
-                    for (String l : lines) {
-                        out.write(l.getBytes(StandardCharsets.UTF_8));
+            lines.add((open + escaped + close).getBytes(StandardCharsets.UTF_8));
+            payloads.add("\u4e00".repeat(room / 6).concat("a".repeat(room % 6)).getBytes(StandardCharsets.UTF_8));
+            String base64Open = "{\"encoding\":\"base64\",\"payload\":\"";
+            byte[] bytes = new byte[(limit - base64Open.length() - close.length()) / 4 * 3];
+            new java.util.Random(7).nextBytes(bytes);
+            lines.add((base64Open + java.util.Base64.getEncoder().encodeToString(bytes) + close)
+                    .getBytes(StandardCharsets.UTF_8));
+            payloads.add(bytes);
+            for (byte[] l : lines) {
+                assertThat(l.length).isBetween(limit - 3, limit);
+            }
+            Run run = send(url, heapMiB, out -> {
+                for (int i = 0; i < 2; i++) {
+                    for (byte[] l : lines) {
+                        out.write(l);
+                        out.write('\n');
                     }
                 }
             }, "--format", "json");
-            assertThat(run.code).as(run.toString()).isZero();
-            assertThat(run.out).contains("sent 12 message(s) to big");
-            assertThat(server.broker().stats().block(T).get(0).ready()).isEqualTo(12);
+            int n = 2 * lines.size();
+            assertThat(run.code).as("-Xmx%dm: %s", heapMiB, run).isZero();
+            assertThat(run.out).contains("sent " + n + " message(s) to big");
+            List<byte[]> got = big.peek(n + 1).map(dev.rill.core.Message::payload).collectList().block(T);
+            assertThat(got).hasSize(n);
+            for (int i = 0; i < n; i++) {
+                assertThat(Arrays.equals(got.get(i), payloads.get(i % lines.size())))
+                        .as("-Xmx%dm: message %d", heapMiB, i + 1).isTrue();
+            }
+            assertThat(server.broker().purge("big").block(T)).isEqualTo(n);
         } finally {
             server.disposeNow(T);
         }
