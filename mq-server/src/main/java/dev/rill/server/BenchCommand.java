@@ -34,7 +34,8 @@ import reactor.core.publisher.Flux;
         description = {"Quick load test: producers send messages (how many: --messages; how large: --payload-size)"
                 + " to a fresh queue, consumers receive and ack each one; prints live progress, then throughput and"
                 + " the latency from send to receive (p50, p90, p99, p99.9, max; HdrHistogram).",
-                "Without --url it starts an embedded server on 127.0.0.1 (OS-chosen port) in this JVM; every"
+                "Without --url or $RILL_URL it starts an embedded server on 127.0.0.1 (OS-chosen port) in this JVM"
+                + " (with either it benchmarks that server, creating its queue there); every"
                 + " producer and consumer has its own connection either way.",
                 "With --rate, latency counts from each message's intended send time, so a stall is charged to every"
                 + " message it delayed (corrected for coordinated omission)."},

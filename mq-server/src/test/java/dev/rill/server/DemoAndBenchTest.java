@@ -87,6 +87,14 @@ class DemoAndBenchTest {
                 .startsWith("rill demo: demo did not settle within 1ms after its sends");
     }
 
+    /** $RILL_URL sends bench to that server as --url does: its help said only "Without --url" it embeds one. */
+    @Test
+    void benchHelpSaysRillUrlPicksAServerToo() {
+        Cli.Result r = Cli.run("bench", "--help");
+        assertThat(r.code()).as(r.toString()).isZero();
+        assertThat(r.out().replaceAll("\\s+", " ")).contains("Without --url or $RILL_URL it starts an embedded server");
+    }
+
     @Test
     void benchAgainstAnEmbeddedServerPrintsProgressAndPercentiles() {
         Cli.Result r = Cli.run("bench", "--messages", "3000", "--payload-size", "64", "--producers", "2",
