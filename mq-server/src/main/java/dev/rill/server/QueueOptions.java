@@ -119,10 +119,40 @@ final class QueueOptions {
             return conn.await(broker.queue(wanted, codec), "creating queue '" + name + "'");
         }
         if (anySetting() && !existing.spec().equals(wanted)) {
-            throw new CliException(ExitCodes.REFUSED, "queue '" + name + "' exists with other settings ("
-                    + existing.spec() + "); drop the settings to use it as it is");
+            throw new CliException(ExitCodes.REFUSED, "queue '" + name + "' exists with other settings: "
+                    + String.join("; ", differences(existing.spec(), wanted)) + "; drop the settings to use it as it"
+                    + " is");
         }
         return existing;
+    }
+
+    /**
+     * How an existing queue differs from the one these options describe, in the options' words: {@code it has
+     * --capacity 2, not 5}. It showed the spec's Java {@code toString()} ({@code QueueSpec{name=small,
+     * visibilityTimeout=PT30S, ..., maxBytes=OptionalLong.empty, ...}}), which left the reader to find the setting.
+     */
+    private static java.util.List<String> differences(QueueSpec has, QueueSpec wanted) {
+        java.util.List<String> d = new java.util.ArrayList<>();
+        differ(d, "--visibility-timeout", DurationConverter.format(has.visibilityTimeout()),
+                DurationConverter.format(wanted.visibilityTimeout()));
+        differ(d, "--max-deliveries", has.maxDeliveries().isPresent() ? has.maxDeliveries().getAsInt() : "none",
+                wanted.maxDeliveries().isPresent() ? wanted.maxDeliveries().getAsInt() : "none");
+        differ(d, "--dead-letter-queue", has.deadLetterQueue().orElse("none"), wanted.deadLetterQueue().orElse("none"));
+        differ(d, "--capacity", has.capacity(), wanted.capacity());
+        differ(d, "--max-bytes", has.maxBytes().isPresent() ? has.maxBytes().getAsLong() : "none",
+                wanted.maxBytes().isPresent() ? wanted.maxBytes().getAsLong() : "none");
+        for (String other : has.differences(wanted)) { // settings send cannot give, set by an application
+            if (!other.matches("(visibilityTimeout|maxDeliveries|deadLetterQueue|capacity|maxBytes):.*")) {
+                d.add("its " + other.replace(" vs ", " is not send's "));
+            }
+        }
+        return d;
+    }
+
+    private static void differ(java.util.List<String> d, String option, Object has, Object wanted) {
+        if (!has.equals(wanted)) {
+            d.add("it has " + option + " " + has + ", not " + wanted);
+        }
     }
 
     /**

@@ -675,7 +675,11 @@ class ClientCommandsTest {
         assertThat(noCreate.err()).contains("go with --create");
         Cli.Result other = admin("send", q, "--create", "--capacity", "7", "x");
         assertThat(other.code()).as(other.toString()).isEqualTo(ExitCodes.REFUSED);
-        assertThat(other.err()).contains("exists with other settings");
+        // each setting that differs, in the options' words (it printed QueueSpec's toString(), Java's words)
+        assertThat(other.err()).contains("queue '" + q + "' exists with other settings: it has --visibility-timeout"
+                + " 2m, not 30s; it has --max-deliveries 4, not none; it has --dead-letter-queue " + q + ".dlq, not"
+                + " none; it has --capacity 100000, not 7; drop the settings to use it as it is")
+                .doesNotContain("QueueSpec");
         Cli.Result same = admin("send", q, "--create", "--max-deliveries", "4", "--dead-letter-queue", q + ".dlq",
                 "--visibility-timeout", "2m", "x");
         assertThat(same.code()).as(same.toString()).isZero();
