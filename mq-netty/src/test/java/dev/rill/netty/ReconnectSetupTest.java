@@ -29,8 +29,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.Disposable;
 
 /**
- * A connection lost while the client sets it up after a reconnect (its queues declared again, before its streams
- * are attached) is one more failed attempt: the client connects again, and its streams and sends carry on.
+ * A connection lost while the client sets it up after a reconnect (its queues declared again, the streams of a queue
+ * attached once that queue is) is one more failed attempt: the client connects again, and its streams and sends carry
+ * on.
  */
 class ReconnectSetupTest {
 

@@ -33,6 +33,7 @@ import java.util.function.Function;
 import java.util.function.IntFunction;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Sinks;
 
 /**
  * The client side of one connection: a netty handler placed after the frame decoder. Every field is confined to the
@@ -84,6 +85,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, List<PendingMessage>> sendsInFlight = new LinkedHashMap<>();
     private final Map<Integer, List<SettleWaiter>> settlesInFlight = new HashMap<>();
     private final Map<SettleKey, SettleBatch> settleBatches = new LinkedHashMap<>();
+    /**
+     * The queues this connection declares (or describes) again after a reconnect whose answer has not come yet, each
+     * with what its waiting operations subscribe to (see {@link #whenReady}). Filled before the connection is handed
+     * out, so an operation never finds its queue missing from it while the DECLARE is on its way; emptied as the
+     * answers come (or the set-up is given up). Read from any thread.
+     */
+    private final Map<String, Sinks.Empty<Void>> declaring = new java.util.concurrent.ConcurrentHashMap<>();
 
     ClientConnection(RemoteBroker broker, ClientOptions options, FrameEncoder encoder) {
         this.broker = broker;
@@ -754,6 +762,55 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     Mono<Void> setUp(QueueSpec spec, boolean describe) {
         return describe ? request(spec.name(), id -> new Frame.Describe(id, spec.name()), f -> null, false)
                 : request(spec.name(), id -> Frame.Declare.of(id, spec), f -> null, false);
+    }
+
+    /**
+     * Marks {@code queues} as being declared again on this connection: until {@link #declared} (or
+     * {@link #setUpEnded}), {@link #whenReady} holds their operations back. Called before the connection is handed
+     * out.
+     */
+    void declaring(java.util.Collection<String> queues) {
+        for (String q : queues) {
+            declaring.put(q, Sinks.empty());
+        }
+    }
+
+    /**
+     * @param queue a queue, or null for every queue
+     * @return whether operations on {@code queue} (null: on the whole broker, LIST or STATS of all queues) may go
+     *     out on this connection now: it is not being declared again on it
+     */
+    boolean ready(String queue) {
+        return queue == null ? declaring.isEmpty() : !declaring.containsKey(queue);
+    }
+
+    /**
+     * @param queue a queue, or null for every queue
+     * @return a Mono that completes once {@code queue}'s declaration on this connection after a reconnect was answered
+     *     (null: every queue's), at once when none is under way. It also completes when the set-up is given up (the
+     *     connection lost or left): the caller then finds this connection closed or no longer the current one
+     */
+    Mono<Void> whenReady(String queue) {
+        if (queue == null) {
+            return Mono.when(declaring.values().stream().map(Sinks.Empty::asMono).toList());
+        }
+        Sinks.Empty<Void> s = declaring.get(queue);
+        return s == null ? Mono.empty() : s.asMono(); // a sink completed meanwhile replays its completion
+    }
+
+    /** {@code queue}'s declaration was answered (declared, or refused and forgotten): its operations go. */
+    void declared(String queue) {
+        Sinks.Empty<Void> s = declaring.remove(queue);
+        if (s != null) {
+            s.tryEmitEmpty(); // by whoever removed it: one emitter
+        }
+    }
+
+    /** The set-up of this connection was given up (lost, or left): the operations still waiting look again. */
+    void setUpEnded() {
+        for (String q : List.copyOf(declaring.keySet())) {
+            declared(q);
+        }
     }
 
     /** @return a Mono of the spec of an existing queue (DESCRIBE), which is attached to this connection */

@@ -74,6 +74,11 @@ public final class RemoteBroker implements ReactiveBroker {
     private Sinks.One<ClientConnection> next = Sinks.one();
     /** Whether {@link #next} already holds a connection (then the next loss needs a fresh sink). */
     private boolean nextDone;
+    /**
+     * The connection a reconnection handed out and is still setting up (its queues declared again), or null: its
+     * loss or its set-up's failure is one more failed attempt of that reconnection, not a new outage.
+     */
+    private ClientConnection settingUp;
     private RuntimeException failure;
     private boolean closed;
     /** Completes once {@link #close()} closed every channel of the client (see {@link #channels}). */
@@ -255,7 +260,10 @@ public final class RemoteBroker implements ReactiveBroker {
         return where;
     }
 
-    /** @return a Mono of the open connection, waiting through a reconnect; errors once the client gave up */
+    /**
+     * @return a Mono of the open connection, waiting through a reconnect; errors once the client gave up. It does not
+     *     wait for the queues being declared again on a new connection: see {@link #connection(String)}
+     */
     Mono<ClientConnection> connection() {
         return Mono.defer(() -> {
             synchronized (lock) {
@@ -273,6 +281,68 @@ public final class RemoteBroker implements ReactiveBroker {
                         Schedulers.parallel());
             }
         });
+    }
+
+    /**
+     * As {@link #connection()}, for an operation on one queue: after a reconnect it waits for that queue's own
+     * declaration on the new connection (the server would refuse it as made on an unknown queue before), not for the
+     * other queues'.
+     *
+     * @param queue the queue, or null for an operation on the whole broker (LIST, STATS of all queues), which waits
+     *     for every queue's declaration (a restarted in-memory server has them again only then)
+     * @return a Mono of the open connection on which {@code queue} is declared; waits through a reconnect and the
+     *     queue's declaration at most {@link ClientOptions#reconnectWait()} in all
+     */
+    Mono<ClientConnection> connection(String queue) {
+        return Mono.defer(() -> {
+            ClientConnection c;
+            Sinks.One<ClientConnection> n;
+            synchronized (lock) {
+                if (closed) {
+                    return Mono.error(new RillException("the client is closed"));
+                }
+                if (failure != null) {
+                    return Mono.error(failure);
+                }
+                c = current != null && current.isOpen() ? current : null;
+                n = next;
+            }
+            if (c != null && c.ready(queue)) {
+                return Mono.just(c); // the common case
+            }
+            return (c != null ? Mono.just(c) : n.asMono()).flatMap(x -> whenReady(x, queue))
+                    .timeout(options.reconnectWait(), Mono.error(() -> notReady(queue)), Schedulers.parallel());
+        });
+    }
+
+    /**
+     * @return {@code c} once {@code queue} is declared on it; or, when its set-up was given up meanwhile (lost, left
+     *     for the next attempt), the connection that follows it
+     */
+    private Mono<ClientConnection> whenReady(ClientConnection c, String queue) {
+        return c.whenReady(queue).then(Mono.defer(() -> {
+            boolean still;
+            synchronized (lock) {
+                still = current == c;
+            }
+            // given up (or lost since): the next connection, or the error of a closed or failed client
+            return still ? Mono.just(c) : connection(queue);
+        }));
+    }
+
+    /** @return the error of an operation on {@code queue} that waited {@link ClientOptions#reconnectWait()} */
+    private RillException notReady(String queue) {
+        ClientConnection c;
+        synchronized (lock) {
+            c = current != null && current.isOpen() ? current : null;
+        }
+        if (c == null || c.ready(queue)) {
+            return notConnected();
+        }
+        return new RillException((queue == null ? "the queues were" : "queue '" + queue + "' was")
+                + " not declared again on the new connection to " + where + " within "
+                + options.reconnectWait().toMillis() + " ms (ClientOptions.reconnectWait): the server has not answered"
+                + " the DECLARE yet");
     }
 
     /** @return the error of an operation that waited {@link ClientOptions#reconnectWait()} for a connection */
@@ -319,8 +389,12 @@ public final class RemoteBroker implements ReactiveBroker {
         submit(m);
     }
 
+    /**
+     * Sends a request about {@code queue} (null: about the whole broker) once the queue is declared on the connection
+     * (see {@link #connection(String)}).
+     */
     <R> Mono<R> call(String queue, IntFunction<Frame> build, Function<Frame, R> answer) {
-        return connection().flatMap(c -> c.request(queue, build, answer));
+        return connection(queue).flatMap(c -> c.request(queue, build, answer));
     }
 
     /**
@@ -344,9 +418,30 @@ public final class RemoteBroker implements ReactiveBroker {
         if (f != null) {
             s.fail(f);
         } else if (c != null) {
-            s.attach(c);
+            attach(s, c);
         }
         // else: attached by the reconnect
+    }
+
+    /**
+     * Opens {@code s} on {@code c} once its queue is declared there (at once but after a reconnect): a SUBSCRIBE
+     * before the DECLARE's answer would be refused. When {@code c}'s set-up is given up instead, the stream is left
+     * to the next connection (it stays registered); an attach on a closed connection does nothing.
+     */
+    private void attach(RemoteSubscription<?> s, ClientConnection c) {
+        if (c.ready(s.queue())) {
+            s.attach(c);
+            return;
+        }
+        c.whenReady(s.queue()).subscribe(null, e -> { }, () -> {
+            boolean still;
+            synchronized (lock) {
+                still = current == c;
+            }
+            if (still) {
+                s.attach(c);
+            }
+        });
     }
 
     void unregister(RemoteSubscription<?> s) {
@@ -375,6 +470,11 @@ public final class RemoteBroker implements ReactiveBroker {
         boolean reconnect;
         boolean wasCurrent;
         synchronized (lock) {
+            if (c == settingUp) {
+                // lost while the reconnection sets it up: one more failed attempt of that reconnection, which tries
+                // again; the work waiting for it waits for the next connection
+                takeBack(c);
+            }
             wasCurrent = current == c;
             if (!wasCurrent) {
                 // a candidate whose handshake failed (the reconnect tries again or reports it), or a connection
@@ -526,17 +626,15 @@ public final class RemoteBroker implements ReactiveBroker {
             attemptFailed(e, delay);
             return Mono.delay(delay);
         }));
-        // Setting the connection up (its queues declared again) is part of the attempt: a connection lost meanwhile
-        // (the server died again, or went away) is one more failed attempt, where it ended the client for good; and
-        // like the handshake it is bounded by the connect timeout (a server that never answers a DECLARE held the
-        // reconnection for good): the timeout cancels the set-up, which closes that connection
+        // The connection is handed out once its handshake is done, each queue usable once declared again on it;
+        // setting it up (its queues declared again) is still part of the attempt: a connection lost meanwhile (the
+        // server died again, or went away) is one more failed attempt, where it ended the client for good; and like
+        // the handshake it is bounded by the connect timeout (a server that never answers a DECLARE held the
+        // reconnection for good): the connection is then dropped and the next attempt made
         reactor.core.Disposable d = Mono.delay(options.reconnectMinBackoff())
-                .then(Mono.defer(() -> connectOnce().flatMap(c -> setUp(c).timeout(options.connectTimeout(),
-                        Mono.error(() -> new RillException("the queues were not declared again on the new connection"
-                                + " to " + where + " within " + options.connectTimeout().toMillis()
-                                + " ms (ClientOptions.connectTimeout)"))))))
+                .then(Mono.defer(() -> connectOnce().flatMap(this::resume)))
                 .retryWhen(retry)
-                .subscribe(this::installReconnected, t -> {
+                .subscribe(this::resumed, t -> {
                     long away;
                     int attempts;
                     synchronized (lock) {
@@ -563,37 +661,76 @@ public final class RemoteBroker implements ReactiveBroker {
         }
     }
 
+    /**
+     * Hands a reconnect attempt's connection out as soon as its handshake is done and declares (or describes) every
+     * queue of this client again on it. Each queue's operations (requests, the SUBSCRIBE of its streams) wait for its
+     * own declaration only ({@link ClientConnection#whenReady}); its sends wait anyway for the SEND_CREDIT the server
+     * grants only after the DECLARE's answer. Before, the connection was handed out once every queue was declared: a
+     * queue slow to declare (a durable server decoding a large recovered backlog for it) held back every other queue.
+     *
+     * @return {@code c} once every queue answered; or an error (the connection lost, a SHUTTING_DOWN answer, the
+     *     connect timeout over: it is then taken back and dropped), one more failed attempt
+     */
+    private Mono<ClientConnection> resume(ClientConnection c) {
+        List<QueueSpec> specs = new ArrayList<>(declared.values());
+        c.declaring(specs.stream().map(QueueSpec::name).toList()); // before anyone can find c
+        Sinks.One<ClientConnection> s;
+        synchronized (lock) {
+            if (closed) {
+                c.close();
+                return Mono.empty();
+            }
+            current = c;
+            settingUp = c;
+            s = next;
+            nextDone = true;
+        }
+        s.tryEmitValue(c);
+        for (RemoteSubscription<?> sub : subscriptions) {
+            attach(sub, c);
+        }
+        return setUp(c, specs)
+                .timeout(options.connectTimeout(), Mono.defer(() -> {
+                    RillException e = new RillException("the queues were not declared again on the new connection"
+                            + " to " + where + " within " + options.connectTimeout().toMillis()
+                            + " ms (ClientOptions.connectTimeout)");
+                    c.abort(e);
+                    return Mono.error(e);
+                }))
+                .doOnError(e -> giveUp(c))
+                .doOnCancel(() -> { // the client closed meanwhile
+                    giveUp(c);
+                    c.close();
+                });
+    }
+
     /** How many queues a new connection's set-up declares at once. */
     static final int SET_UP_CONCURRENCY = 256;
 
     /**
-     * Declares (or describes) every queue of this client again on a new connection. A queue the server refuses on a
-     * connection still open (gone: a restarted in-memory server, a queue attached with {@code lookup} that another
-     * client made; declared meanwhile with other settings; no right any more) is forgotten and its streams end with
-     * the server's reason; the other queues and streams carry on. Before, one refused queue made the client give up
-     * for good, every stream and operation failing although the server was back.
+     * Declares (or describes) {@code specs} again on a new connection, each queue's operations let go as soon as its
+     * answer came. A queue the server refuses on a connection still open (gone: a restarted in-memory server, a queue
+     * attached with {@code lookup} that another client made; declared meanwhile with other settings; no right any
+     * more) is forgotten and its streams end with the server's reason; the other queues and streams carry on. Before,
+     * one refused queue made the client give up for good, every stream and operation failing although the server was
+     * back.
      *
      * <p>Up to {@link #SET_UP_CONCURRENCY} declarations are in flight at once, written together: the set-up takes
      * about one round trip, not one per queue (declared one after another, 1000 queues over a 50 ms link took 50 s,
      * past {@code reconnectWait}), and a queue slow to declare does not hold the declarations of the others back.
      *
-     * @return {@code c} once done; or the error of a lost connection (one more failed attempt)
+     * @return {@code c} once every queue answered; or the error of a lost connection
      */
-    private Mono<ClientConnection> setUp(ClientConnection c) {
-        Map<QueueSpec, Throwable> refused = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
-        return Flux.fromIterable(new ArrayList<>(declared.values()))
+    private Mono<ClientConnection> setUp(ClientConnection c, List<QueueSpec> specs) {
+        return Flux.fromIterable(specs)
                 .flatMap(spec -> c.setUp(spec, described.contains(spec.name())).onErrorResume(e -> {
                     if (!c.isOpen()) {
                         return Mono.error(e); // lost meanwhile: the attempt failed
                     }
-                    refused.put(spec, e);
+                    forget(spec, e); // its streams end before its operations are let go
                     return Mono.empty();
-                }), SET_UP_CONCURRENCY)
-                .then(Mono.fromCallable(() -> {
-                    refused.forEach(this::forget);
-                    return c;
-                }))
-                .doOnCancel(c::close); // the client closed meanwhile: the connection was never handed out
+                }).doOnSuccess(v -> c.declared(spec.name())), SET_UP_CONCURRENCY)
+                .then(Mono.just(c));
     }
 
     /** Forgets a queue the server refused on a new connection; its streams end with the server's reason. */
@@ -626,27 +763,47 @@ public final class RemoteBroker implements ReactiveBroker {
         }
     }
 
-    private void installReconnected(ClientConnection c) {
-        Sinks.One<ClientConnection> s;
+    /** A reconnection's connection is set up: the outage is over. */
+    private void resumed(ClientConnection c) {
         String line;
         synchronized (lock) {
             reconnecting = null;
-            if (closed) {
-                c.close();
-                return;
+            if (settingUp == c) {
+                settingUp = null;
             }
-            current = c;
-            s = next;
-            nextDone = true;
+            if (closed) {
+                return; // close() closed it
+            }
             lostCause = null;
             line = "connection to " + where + " re-established after " + seconds(System.nanoTime() - lostAt) + " ("
                     + failedAttempts + " failed attempt" + (failedAttempts == 1 ? "" : "s") + ")";
             failedAttempts = 0;
         }
         log(Level.INFO, line, null);
-        s.tryEmitValue(c);
-        for (RemoteSubscription<?> sub : subscriptions) {
-            sub.attach(c);
+    }
+
+    /**
+     * The set-up of {@code c} failed (lost, refused by a server going away, too slow) or was dropped: it is no longer
+     * the connection work is given to, and what waits for its queues' declarations looks again.
+     */
+    private void giveUp(ClientConnection c) {
+        synchronized (lock) {
+            takeBack(c);
+        }
+        c.setUpEnded();
+    }
+
+    /** Under {@link #lock}: {@code c}, set up by the reconnection, is not the connection to use any more. */
+    private void takeBack(ClientConnection c) {
+        if (settingUp == c) {
+            settingUp = null;
+        }
+        if (current == c) {
+            current = null;
+            if (nextDone) {
+                next = Sinks.one();
+                nextDone = false;
+            }
         }
     }
 
@@ -785,7 +942,10 @@ public final class RemoteBroker implements ReactiveBroker {
             return Mono.error(new IllegalArgumentException("cannot redrive queue '" + deadLetterQueue
                     + "' into itself"));
         }
-        return connection().flatMap(c -> c.version() >= Limits.REDRIVE_TO_VERSION
+        // the target, too, may be a queue of this client still being declared again after a reconnect
+        return connection(deadLetterQueue)
+                .flatMap(c -> c.ready(targetQueue) ? Mono.just(c) : whenReady(c, targetQueue))
+                .flatMap(c -> c.version() >= Limits.REDRIVE_TO_VERSION
                 ? c.request(deadLetterQueue, id -> new Frame.Redrive(id, deadLetterQueue, targetQueue, max),
                         f -> (int) ((Frame.Result) f).value())
                 : Mono.error(new UnsupportedOperationException("the server at " + where + " speaks protocol "
