@@ -1,6 +1,7 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
@@ -10,6 +11,7 @@ import dev.rill.core.QueueStats;
 import dev.rill.netty.internal.transport.RemoteBroker;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
+import dev.rill.reactive.RillException;
 import dev.rill.reactive.SendResult;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
@@ -107,6 +109,30 @@ class ReconnectSlowQueueTest {
         assertThat(slowGot.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("next");
         assertThat(served.held()).isEqualTo(1);
         served.release(); // the declaration held on the dropped connection: its answer goes nowhere
+    }
+
+    @Test
+    void anOperationWaitsForItsQueuesDeclarationAtMostTheReconnectWait() throws Exception {
+        HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
+        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
+        RemoteBroker client = (RemoteBroker) fixture.connect(server, ClientOptions.defaults()
+                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))
+                .connectTimeout(TIMEOUT.multipliedBy(3)).reconnectWait(Duration.ofMillis(300)));
+        ReactiveQueue<String> fast = client.queue(QueueSpec.named("fast"), Codec.utf8()).block(TIMEOUT);
+        ReactiveQueue<String> slow = client.queue(QueueSpec.named("slow"), Codec.utf8()).block(TIMEOUT);
+
+        served.hold();
+        client.dropConnection();
+        await().atMost(TIMEOUT).until(() -> served.held() == 1);
+        // as an operation made while disconnected waits for the connection: bounded, with the reason
+        assertThatThrownBy(() -> slow.stats().block(TIMEOUT)).isInstanceOf(RillException.class)
+                .hasMessageContaining("queue 'slow' was not declared again on the new connection")
+                .hasMessageContaining("within 300 ms (ClientOptions.reconnectWait)");
+        // (each within its own 300 ms once its queue is declared: retried, not to depend on a loaded machine's pace)
+        await().atMost(TIMEOUT).ignoreExceptions().until(() -> fast.stats().block(TIMEOUT).name().equals("fast"));
+
+        served.release();
+        await().atMost(TIMEOUT).ignoreExceptions().until(() -> slow.stats().block(TIMEOUT).name().equals("slow"));
     }
 
     /**
