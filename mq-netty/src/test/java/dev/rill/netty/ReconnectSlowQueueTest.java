@@ -37,17 +37,26 @@ class ReconnectSlowQueueTest {
 
     @RegisterExtension
     final ServingFixture fixture = ServingFixture.onRealTime();
+    /** The broker served, in front of the fixture's: it holds the declarations of "slow" when told to. */
+    private final HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
+
+    /** @return a client of a server of {@link #served}, with {@code options} and a short reconnect backoff */
+    private RemoteBroker client(ClientOptions options) {
+        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
+        return (RemoteBroker) fixture.connect(server, options.reconnectBackoff(Duration.ofMillis(10),
+                Duration.ofMillis(50)));
+    }
+
+    private static ReactiveQueue<String> queue(RemoteBroker client, String name) {
+        return client.queue(QueueSpec.named(name), Codec.utf8()).block(TIMEOUT);
+    }
 
     @Test
     void aQueueSlowToDeclareAgainHoldsBackOnlyItsOwnOperations() throws Exception {
-        HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
         // the set-up of a connection is bounded by the connect timeout: far above the time the test holds it
-        RemoteBroker client = (RemoteBroker) fixture.connect(server, ClientOptions.defaults()
-                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))
-                .connectTimeout(TIMEOUT.multipliedBy(3)));
-        ReactiveQueue<String> fast = client.queue(QueueSpec.named("fast"), Codec.utf8()).block(TIMEOUT);
-        ReactiveQueue<String> slow = client.queue(QueueSpec.named("slow"), Codec.utf8()).block(TIMEOUT);
+        RemoteBroker client = client(ClientOptions.defaults().connectTimeout(TIMEOUT.multipliedBy(3)));
+        ReactiveQueue<String> fast = queue(client, "fast");
+        ReactiveQueue<String> slow = queue(client, "slow");
         BlockingQueue<String> fastGot = fixture.receiving(client, "fast");
         BlockingQueue<String> slowGot = fixture.receiving(client, "slow");
         ReactiveQueue<String> slowHere = fixture.local().queue(QueueSpec.named("slow"), Codec.utf8()).block(TIMEOUT);
@@ -85,12 +94,9 @@ class ReconnectSlowQueueTest {
 
     @Test
     void whatWaitsForADeclarationNeverAnsweredGoesOnTheNextConnectionOnce() throws Exception {
-        HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
         // the set-up of a connection is bounded by the connect timeout: the held one is dropped after it
-        RemoteBroker client = (RemoteBroker) fixture.connect(server, ClientOptions.defaults()
-                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50)).connectTimeout(Duration.ofSeconds(1)));
-        ReactiveQueue<String> slow = client.queue(QueueSpec.named("slow"), Codec.utf8()).block(TIMEOUT);
+        RemoteBroker client = client(ClientOptions.defaults().connectTimeout(Duration.ofSeconds(1)));
+        ReactiveQueue<String> slow = queue(client, "slow");
         BlockingQueue<String> slowGot = fixture.receiving(client, "slow");
         slow.send(OutboundMessage.of("before")).block(TIMEOUT);
         assertThat(slowGot.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("before");
@@ -113,13 +119,10 @@ class ReconnectSlowQueueTest {
 
     @Test
     void anOperationWaitsForItsQueuesDeclarationAtMostTheReconnectWait() throws Exception {
-        HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
-        RemoteBroker client = (RemoteBroker) fixture.connect(server, ClientOptions.defaults()
-                .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))
-                .connectTimeout(TIMEOUT.multipliedBy(3)).reconnectWait(Duration.ofMillis(300)));
-        ReactiveQueue<String> fast = client.queue(QueueSpec.named("fast"), Codec.utf8()).block(TIMEOUT);
-        ReactiveQueue<String> slow = client.queue(QueueSpec.named("slow"), Codec.utf8()).block(TIMEOUT);
+        RemoteBroker client = client(ClientOptions.defaults().connectTimeout(TIMEOUT.multipliedBy(3))
+                .reconnectWait(Duration.ofMillis(300)));
+        ReactiveQueue<String> fast = queue(client, "fast");
+        ReactiveQueue<String> slow = queue(client, "slow");
 
         served.hold();
         client.dropConnection();
