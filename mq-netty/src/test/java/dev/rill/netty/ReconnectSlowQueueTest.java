@@ -2,6 +2,7 @@ package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
@@ -40,9 +41,12 @@ class ReconnectSlowQueueTest {
     /** The broker served, in front of the fixture's: it holds the declarations of "slow" when told to. */
     private final HoldingBroker served = new HoldingBroker(fixture.local(), "slow");
 
+    /** The server of {@link #served}, once {@link #client} made it. */
+    private RillServer server;
+
     /** @return a client of a server of {@link #served}, with {@code options} and a short reconnect backoff */
     private RemoteBroker client(ClientOptions options) {
-        RillServer server = fixture.bind(ServerOptions.defaults().broker(served));
+        server = fixture.bind(ServerOptions.defaults().broker(served));
         return (RemoteBroker) fixture.connect(server, options.reconnectBackoff(Duration.ofMillis(10),
                 Duration.ofMillis(50)));
     }
@@ -136,6 +140,26 @@ class ReconnectSlowQueueTest {
 
         served.release();
         await().atMost(TIMEOUT).ignoreExceptions().until(() -> slow.stats().block(TIMEOUT).name().equals("slow"));
+    }
+
+    @Test
+    void closeWhileAQueueIsDeclaredAgainEndsWhatWaitsForItAndTheConnection() throws Exception {
+        RemoteBroker client = client(ClientOptions.defaults().connectTimeout(TIMEOUT.multipliedBy(3)));
+        ReactiveQueue<String> slow = queue(client, "slow");
+        BlockingQueue<String> slowGot = fixture.receiving(client, "slow");
+
+        served.hold();
+        client.dropConnection();
+        await().atMost(TIMEOUT).until(() -> served.held() == 1);
+        CompletableFuture<QueueStats> stats = slow.stats().toFuture();
+        client.close().block(TIMEOUT);
+
+        assertThat(slowGot.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).startsWith("error: ")
+                .contains("QueueClosedException");
+        assertThat(catchThrowable(() -> stats.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)))
+                .hasRootCauseInstanceOf(RillException.class).hasRootCauseMessage("the client is closed");
+        await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0);
+        served.release();
     }
 
     /**

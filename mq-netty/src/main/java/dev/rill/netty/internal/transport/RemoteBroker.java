@@ -698,10 +698,7 @@ public final class RemoteBroker implements ReactiveBroker {
                     return Mono.error(e);
                 }))
                 .doOnError(e -> giveUp(c))
-                .doOnCancel(() -> { // the client closed meanwhile
-                    giveUp(c);
-                    c.close();
-                });
+                .doOnCancel(() -> giveUp(c)); // the client closed meanwhile, and c with it (it was current)
     }
 
     /** How many queues a new connection's set-up declares at once. */
