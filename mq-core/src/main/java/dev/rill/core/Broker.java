@@ -47,6 +47,24 @@ public final class Broker {
             return make.get();
         }
 
+        /**
+         * @return the dead-letter queue named by the spec {@link #implicitSpec} gives dormant queue {@code name}, or
+         *     null when it names none (or {@code name} is not dormant)
+         */
+        default String dormantDeadLetterQueue(String name) {
+            return null;
+        }
+
+        /**
+         * Keeps a dead letter whose dead-letter queue is dormant and could not be brought back ({@code cause}) with
+         * that queue's dormant state.
+         *
+         * @return whether it is kept (else the queue is no longer dormant: route it again)
+         */
+        default boolean keepDeadLetter(DeadLetter<?> deadLetter, RuntimeException cause) {
+            throw cause;
+        }
+
         /** @return names of queues that exist (e.g. recovered from a log) but are not live yet; never null */
         default List<String> dormant() {
             return List.of();
@@ -158,8 +176,8 @@ public final class Broker {
     /**
      * Creates a queue, or returns the existing one when its spec is equal (idempotent). Creates the spec's
      * dead-letter queue with default settings when it does not exist, after the queue; a durable broker's dead-letter
-     * queue recovered from its log and not declared again yet comes back first, with its recorded spec (see
-     * {@link DurableBroker#declare(QueueSpec, Codec)}).
+     * queue recovered from its log and not declared again yet comes back first, with its recorded spec, after the
+     * recovered dead-letter queues that spec leads to (see {@link DurableBroker#declare(QueueSpec, Codec)}).
      *
      * @param spec the spec; {@link QueueSpec#validate() validated}
      * @param <T> the payload type (not checked: one name, one type, is the caller's contract)
@@ -181,7 +199,7 @@ public final class Broker {
             if (existing != null && !existing.isClosed()) {
                 checkSame(existing, spec);
             }
-            ensureExists(dlq);
+            ensureExists(dlq, spec.name());
         }
         MessageQueue<?> q = hooks == null ? createOrGet(spec) : hooks.making(spec.name(), () -> createOrGet(spec));
         wakeBudgetWaiters();
@@ -210,6 +228,34 @@ public final class Broker {
     }
 
     private MessageQueue<?> ensureExists(String name) {
+        return ensureExists(name, null);
+    }
+
+    /**
+     * Makes queue {@code name} if it does not exist. A dormant one comes back with its recorded spec, after the dormant
+     * dead-letter queues that spec leads to, the far end of the chain first (each decoded and made in turn, as
+     * {@link #declare} brings back a dead-letter queue): made with a spec that routes to a queue still dormant, its
+     * dead letters would bring that one back on the thread that dead-letters, where it cannot be decoded. A chain that
+     * leads back to a queue already in it, or to {@code declaring} (the queue whose declaration this is for), stops
+     * there.
+     */
+    private MessageQueue<?> ensureExists(String name, String declaring) {
+        if (hooks != null && hooks.isDormant(name)) {
+            java.util.LinkedHashSet<String> chain = new java.util.LinkedHashSet<>();
+            chain.add(name);
+            String next = hooks.dormantDeadLetterQueue(name);
+            while (next != null && !next.equals(declaring) && hooks.isDormant(next) && chain.add(next)) {
+                next = hooks.dormantDeadLetterQueue(next);
+            }
+            List<String> farEndFirst = new ArrayList<>(chain);
+            for (int i = farEndFirst.size() - 1; i > 0; i--) {
+                ensureOne(farEndFirst.get(i));
+            }
+        }
+        return ensureOne(name);
+    }
+
+    private MessageQueue<?> ensureOne(String name) {
         java.util.function.Supplier<MessageQueue<?>> make = () -> queues.compute(name, (n, existing) ->
                 existing == null || existing.isClosed()
                         ? newQueue(hooks != null ? hooks.implicitSpec(n) : QueueSpec.named(n)) : existing);
@@ -426,7 +472,21 @@ public final class Broker {
 
     private void route(DeadLetter<?> dl) {
         for (int attempt = 0; attempt < 100; attempt++) {
-            MessageQueue<?> dlq = ensureExists(dl.deadLetterQueue());
+            MessageQueue<?> dlq;
+            try {
+                dlq = ensureExists(dl.deadLetterQueue());
+            } catch (RuntimeException e) {
+                if (hooks == null) {
+                    throw e;
+                }
+                // a dormant dead-letter queue that cannot be brought back here (its codec cannot decode it): the
+                // dead-lettering thread (a sender, a consumer, a timer) is not the place to say so, and the message
+                // must not be lost
+                if (hooks.keepDeadLetter(dl, e)) {
+                    return;
+                }
+                continue; // it came back meanwhile
+            }
             if (dlq.acceptDeadLetter(dl)) {
                 return;
             }

@@ -336,7 +336,9 @@ public final class DurableBroker implements AutoCloseable {
      * Declares a queue (or returns the existing one, as {@link Broker#declare(QueueSpec)}); a queue found in the
      * log comes back with its messages, decoded with {@code codec} on the calling thread before the queue is
      * declared, with no lock held. Its dead-letter queue, if declared implicitly, uses the same codec; one found in the
-     * log comes back first, decoded and declared before this queue's messages are decoded.
+     * log comes back first, decoded and declared before this queue's messages are decoded, after the dead-letter
+     * queues found in the log that its recorded spec leads to (the far end first; each uses the same codec unless its
+     * name has one).
      *
      * @param spec the queue's spec
      * @param codec encodes payloads for the log and decodes recovered ones
@@ -355,9 +357,45 @@ public final class DurableBroker implements AutoCloseable {
         }
         spec.validate(); // before the codec is registered: a spec refused registers nothing
         codecs.put(spec.name(), codec);
-        spec.deadLetterQueue().ifPresent(d -> codecs.putIfAbsent(d, codec));
-        // a recovered queue (this one, or its dead-letter queue, first) is decoded by Hooks.making, with no lock held
+        lendCodec(spec, codec);
+        // a recovered queue (this one, or its dead-letter queues, first) is decoded by Hooks.making, with no lock held
         return broker.declare(spec);
+    }
+
+    /**
+     * Registers {@code codec} for the dead-letter queue of {@code spec} when that has none, and for each recovered
+     * dead-letter queue the chain leads to through recovered queues (their recorded specs), which the declaration
+     * brings back with it: a dead-letter queue declared implicitly uses its source queue's codec. Stops where the
+     * chain leads back to a queue in it.
+     *
+     * @return the names given the codec (none had one)
+     */
+    private List<String> lendCodec(QueueSpec spec, Codec<?> codec) {
+        List<String> lent = new ArrayList<>(1);
+        java.util.HashSet<String> seen = new java.util.HashSet<>();
+        seen.add(spec.name());
+        String d = spec.deadLetterQueue().orElse(null);
+        while (d != null && seen.add(d)) {
+            if (codecs.putIfAbsent(d, codec) == null) {
+                lent.add(d);
+            }
+            d = recovered.containsKey(d) ? recordedDeadLetterQueue(d) : null;
+        }
+        return lent;
+    }
+
+    /** @return the dead-letter queue the recorded spec of recovered queue {@code name} names, or null */
+    private String recordedDeadLetterQueue(String name) {
+        QueueState st = recovered.get(name);
+        byte[] spec = st == null ? null : st.spec;
+        if (spec == null) {
+            return null;
+        }
+        try {
+            return SpecFormat.decode(spec).validate().deadLetterQueue().orElse(null);
+        } catch (RuntimeException e) {
+            return null; // brought back with default settings (Hooks.implicitSpec says so)
+        }
     }
 
     /**
@@ -367,10 +405,10 @@ public final class DurableBroker implements AutoCloseable {
     private final ThreadLocal<Decoded<?>> decoded = new ThreadLocal<>();
 
     /**
-     * A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version} (a purge
-     * after, which is the only change a recovered state sees, left it without messages).
+     * A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version} and
+     * {@code accepted} (a purge after left it without messages; a dead letter accepted after added one).
      */
-    private record Decoded<T>(String name, QueueState state, int version, Codec<T> codec,
+    private record Decoded<T>(String name, QueueState state, int version, int accepted, Codec<T> codec,
             Journal.RecoveredQueue<T> queue) {
     }
 
@@ -403,7 +441,7 @@ public final class DurableBroker implements AutoCloseable {
     }
 
     private <T> Decoded<T> decoded(String name, QueueState.Snapshot snap, Codec<T> codec, Rebuild rebuild) {
-        return new Decoded<>(name, snap.state(), snap.version(), codec,
+        return new Decoded<>(name, snap.state(), snap.version(), snap.accepted(), codec,
                 snap.decode(codec, options.clock().getAsLong(), rebuild));
     }
 
@@ -592,7 +630,8 @@ public final class DurableBroker implements AutoCloseable {
          * be decoded), with the messages decoded before ({@code d}) that it comes back with: all of them; none when
          * it was purged after they were decoded (a purge is the only change a recovered state sees, so there is
          * nothing to decode again, however many purges came in between); or null, to decode now, when the name's
-         * codec changed since.
+         * codec changed since, or a dead letter was accepted into the recovered state since (see
+         * {@link #keepDeadLetter}).
          */
         private Taken takeRecovered(String name, Decoded<?> d) {
             Taken[] out = new Taken[1];
@@ -603,7 +642,7 @@ public final class DurableBroker implements AutoCloseable {
                             + "with DurableBroker.declare(spec, codec) so they can be decoded");
                 }
                 Journal.RecoveredQueue<?> messages = null;
-                if (d != null && d.state() == st && d.codec() == codec) {
+                if (d != null && d.state() == st && d.codec() == codec && d.accepted() == st.accepted) {
                     Journal.RecoveredQueue<?> q = d.queue();
                     messages = d.version() == st.version ? q
                             : new Journal.RecoveredQueue<>(List.of(), q.dedup(), q.nextId()); // purged since
@@ -636,6 +675,77 @@ public final class DurableBroker implements AutoCloseable {
                     decoded.set(outer);
                 }
             }
+        }
+
+        /**
+         * A dead letter whose dead-letter queue is recovered and could not be brought back (its codec cannot decode
+         * it, or it has none) joins that queue's recovered state, as the next open would put it there: logged as
+         * accepted, counted, and brought back with the queue. Its payload is encoded with its source queue's codec, on
+         * this thread before the state's lock (it was stored so; dead letters are logged by reference to their source's
+         * stored bytes). Without that codec, or when the codec cannot encode it, it is left to the next open, which
+         * finishes the move the log holds (the source's DEAD_LETTER has no ACCEPT yet).
+         *
+         * @return false when the dead-letter queue is no longer recovered (it came back meanwhile): route it again
+         */
+        @Override
+        @SuppressWarnings("unchecked")
+        public boolean keepDeadLetter(DeadLetter<?> dl, RuntimeException cause) {
+            String to = dl.deadLetterQueue();
+            Codec<Object> codec = (Codec<Object>) codecs.get(dl.sourceQueue());
+            byte[] payload = null;
+            if (codec != null) {
+                try {
+                    payload = codec.encode(dl.payload());
+                } catch (RuntimeException e) {
+                    cause.addSuppressed(e);
+                }
+            }
+            if (payload != null && !closing) {
+                byte[] bytes = payload;
+                boolean[] kept = {false};
+                recovered.computeIfPresent(to, (n, st) -> {
+                    Map<String, String> headers = new HashMap<>(dl.headers());
+                    headers.put(Message.HEADER_DEAD_LETTER_REASON, MessageQueue.truncate(dl.reason()));
+                    headers.put(Message.HEADER_SOURCE_QUEUE, dl.sourceQueue());
+                    headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
+                    headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
+                    Map<String, String> frozen = Map.copyOf(headers);
+                    long ttl = implicitSpec(n).messageTtl().map(java.time.Duration::toMillis).orElse(0L);
+                    long expiresAt = ttl > 0 ? MessageQueue.saturatedAdd(dl.now(), ttl) : 0;
+                    long id = st.nextId++;
+                    st.put(new Msg(id, dl.now(), dl.key(), dl.priority(), frozen, bytes, 0, expiresAt, 0));
+                    st.accepted++;
+                    long charge = MemoryBudget.charge(bytes.length);
+                    st.counted += charge;
+                    MemoryBudget budget = broker.budget();
+                    if (budget != null) {
+                        budget.force(charge); // held already: never refused
+                    }
+                    log.append(new LogRecord.Accept(n, id, dl.sourceQueue(), dl.originalId(), dl.now(), expiresAt,
+                            frozen));
+                    kept[0] = true;
+                    return st;
+                });
+                if (kept[0]) {
+                    LOG.log(Level.WARNING, "dead letter " + dl.sourceQueue() + "#" + dl.originalId() + " joined its "
+                            + "dead-letter queue '" + to + "', recovered from the log and not declared again, which "
+                            + "could not be brought back (" + cause.getMessage() + ")");
+                    return true;
+                }
+                if (!recovered.containsKey(to)) {
+                    return false;
+                }
+            }
+            LOG.log(Level.WARNING, "dead letter " + dl.sourceQueue() + "#" + dl.originalId() + " could not be put in "
+                    + "its dead-letter queue '" + to + "', recovered from the log and not declared again ("
+                    + cause.getMessage() + "): it stays in the log as in transit, and the next open puts it there",
+                    cause);
+            return true;
+        }
+
+        @Override
+        public String dormantDeadLetterQueue(String name) {
+            return recordedDeadLetterQueue(name);
         }
 
         @Override
@@ -896,6 +1006,11 @@ public final class DurableBroker implements AutoCloseable {
         /** Counts the purges after the replay (under its map's lock): messages decoded before one are stale. */
         int version;
         /**
+         * Counts the dead letters put in it after the replay (under its map's lock, see {@link Hooks#keepDeadLetter}):
+         * messages decoded before one lack it.
+         */
+        int accepted;
+        /**
          * What its messages count against the memory budget (and {@link Broker#memoryUsed()}) while it waits to be
          * declared again: each encoded payload's size plus {@link BrokerOptions#MESSAGE_OVERHEAD_BYTES}; 0 once its
          * queue is declared, purged or deleted. Volatile: {@code memoryUsed} adds it up without the map's locks.
@@ -1016,11 +1131,11 @@ public final class DurableBroker implements AutoCloseable {
          */
         Snapshot snapshot() {
             List<Journal.RecoveredDedup> ds = new ArrayList<>(dedup.values());
-            return new Snapshot(this, version, inIdOrder(), ds, nextId);
+            return new Snapshot(this, version, accepted, inIdOrder(), ds, nextId);
         }
 
         /** The messages of a queue state in id order, its dedup ids and next id, as they were at {@code version}. */
-        record Snapshot(QueueState state, int version, Msg[] messages, List<Journal.RecoveredDedup> dedup,
+        record Snapshot(QueueState state, int version, int accepted, Msg[] messages, List<Journal.RecoveredDedup> dedup,
                 long nextId) {
 
             /**

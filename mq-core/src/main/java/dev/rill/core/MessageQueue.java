@@ -2269,7 +2269,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
     }
 
-    private static long saturatedAdd(long a, long b) {
+    static long saturatedAdd(long a, long b) {
         long r = a + b;
         return ((a ^ r) & (b ^ r)) < 0 ? Long.MAX_VALUE : r;
     }
