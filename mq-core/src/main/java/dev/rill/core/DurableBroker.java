@@ -347,7 +347,8 @@ public final class DurableBroker implements AutoCloseable {
      * @throws IllegalArgumentException if the spec is not valid (its codec is then not registered), or a queue of that
      *     name exists with another spec
      * @throws IllegalStateException if a recovered payload cannot be decoded: the queue stays as it was recovered (its
-     *     dead-letter queue, brought back before it, stays live)
+     *     dead-letter queue, brought back before it, stays live); the dead-letter queues given this codec and not
+     *     brought back give it back, so a retry with another codec decodes them with that one
      */
     public <T> MessageQueue<T> declare(QueueSpec spec, Codec<T> codec) {
         Objects.requireNonNull(spec, "spec");
@@ -357,9 +358,20 @@ public final class DurableBroker implements AutoCloseable {
         }
         spec.validate(); // before the codec is registered: a spec refused registers nothing
         codecs.put(spec.name(), codec);
-        lendCodec(spec, codec);
+        List<String> lent = lendCodec(spec, codec);
         // a recovered queue (this one, or its dead-letter queues, first) is decoded by Hooks.making, with no lock held
-        return broker.declare(spec);
+        try {
+            return broker.declare(spec);
+        } catch (RuntimeException | Error e) {
+            // the dead-letter queues this declaration lent its codec to and did not bring back give it back: a retry
+            // with another codec decodes them with that one
+            for (String d : lent) {
+                if (broker.get(d).isEmpty()) {
+                    codecs.remove(d, codec);
+                }
+            }
+            throw e;
+        }
     }
 
     /**

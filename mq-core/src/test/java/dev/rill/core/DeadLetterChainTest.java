@@ -129,6 +129,32 @@ class DeadLetterChainTest {
     }
 
     /**
+     * A declaration that fails (here a.dlq2's messages cannot be decoded) takes back the codec it lent to the
+     * dead-letter queues it did not bring back, so a retry with another codec decodes them with that one. Before, the
+     * first codec stayed registered for a.dlq (putIfAbsent), and the retry failed on it again.
+     */
+    @Test
+    void aFailedDeclarationTakesBackTheCodecItLentToTheDeadLetterQueues() throws Exception {
+        fillChain();
+        Codec<String> refusesE = utf8(s -> {
+            if (s.startsWith("e")) {
+                throw new IllegalArgumentException("not an e");
+            }
+        });
+        try (DurableBroker b = DurableBroker.open(dir, QUIET)) {
+            assertThatThrownBy(() -> b.declare(A, refusesE)).isInstanceOf(IllegalStateException.class);
+            assertThat(b.recoveredQueues()).containsExactlyInAnyOrder("a", "a.dlq", "a.dlq2");
+            assertThat(b.codec("a.dlq")).isEmpty();
+            assertThat(b.codec("a.dlq2")).isEmpty();
+            Codec<String> codec = Codec.utf8();
+            assertThat(b.declare(A, codec).size()).isEqualTo(2);
+            assertThat(b.recoveredQueues()).isEmpty();
+            assertThat(b.codec("a.dlq")).containsSame(codec);
+            assertThat(b.codec("a.dlq2")).containsSame(codec);
+        }
+    }
+
+    /**
      * A dead letter whose dead-letter queue is recovered and cannot be brought back on the thread that dead-letters
      * (here a, which routes back from a.dlq and whose messages the codec refuses) does not throw at that thread: it
      * joins a's recovered state (logged, counted), and comes back with a, in this run or after a restart, once. Before,
