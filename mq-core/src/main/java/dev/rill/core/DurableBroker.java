@@ -417,6 +417,12 @@ public final class DurableBroker implements AutoCloseable {
     private final ThreadLocal<Decoded<?>> decoded = new ThreadLocal<>();
 
     /**
+     * The signals owed by the queue a declaration running on this thread replaced, detached under the journals' and
+     * the queue map's bin locks ({@link Hooks#created}): {@link Hooks#making} fires them after both; null when none.
+     */
+    private final ThreadLocal<Runnable> detachedSignals = new ThreadLocal<>();
+
+    /**
      * A recovered queue's messages decoded with {@code codec}, from {@code state} as it was at {@code version} and
      * {@code accepted} (a purge after left it without messages; a dead letter accepted after added one).
      */
@@ -617,7 +623,13 @@ public final class DurableBroker implements AutoCloseable {
                     // purging it, out of the map): its later changes are not logged, and it is logged as deleted
                     // now, before this queue's DECLARE. Logged after, that DELETE (or its PURGE) removed this
                     // queue's messages at the next open; and this queue's ids, from 1 again, named its messages.
-                    previous.queue.setJournal(null);
+                    // detached here, its signals fired once the queue map's lock is released too (see making)
+                    Runnable owed = previous.queue.detachJournal();
+                    Runnable before = detachedSignals.get();
+                    detachedSignals.set(before == null ? owed : () -> {
+                        before.run();
+                        owed.run();
+                    });
                     log.append(new LogRecord.Delete(name));
                     retiredNextIds.retire(name, previous.maxId + 1);
                 }
@@ -672,6 +684,24 @@ public final class DurableBroker implements AutoCloseable {
          */
         @Override
         public <Q> Q making(String name, java.util.function.Supplier<Q> make) {
+            Runnable outerSignals = detachedSignals.get(); // a declaration from user code run within another one's
+            detachedSignals.remove();
+            try {
+                return decodeAndMake(name, make);
+            } finally {
+                Runnable owed = detachedSignals.get();
+                if (outerSignals == null) {
+                    detachedSignals.remove();
+                } else {
+                    detachedSignals.set(outerSignals);
+                }
+                if (owed != null) {
+                    owed.run(); // the queue map's compute has returned: no lock held
+                }
+            }
+        }
+
+        private <Q> Q decodeAndMake(String name, java.util.function.Supplier<Q> make) {
             if (!recovered.containsKey(name) || !codecs.containsKey(name)) {
                 return make.get();
             }
@@ -767,8 +797,9 @@ public final class DurableBroker implements AutoCloseable {
 
         @Override
         public void deleted(MessageQueue<?> q) {
+            Runnable[] owed = new Runnable[1];
             journals.compute(q.name(), (n, current) -> {
-                q.setJournal(null);
+                owed[0] = q.detachJournal(); // its signals after the lock: the listener is user code
                 if (current == null || current.queue != q) {
                     return current; // already logged as deleted, when a new queue took its name
                 }
@@ -776,6 +807,9 @@ public final class DurableBroker implements AutoCloseable {
                 retiredNextIds.retire(n, current.maxId + 1);
                 return null;
             });
+            if (owed[0] != null) {
+                owed[0].run();
+            }
         }
 
         @Override

@@ -1865,6 +1865,22 @@ public final class MessageQueue<T> extends QueueFrontPad {
      * before the queue is visible to any sender (senders encode with it before they take the lock), detach at any time.
      */
     void setJournal(Journal<T> journal) {
+        fire(swapJournal(journal));
+    }
+
+    /**
+     * Durable brokers: detaches the journal as {@code setJournal(null)} does, for a caller under a lock of its own
+     * (the journals' compute, which must log the name's DELETE before the next DECLARE): the signals the detach owes the
+     * listener are fired by the returned task, to run after that lock.
+     *
+     * @return fires the signals (and a writable owed to a send refused without the lock); run it once, with no lock held
+     */
+    Runnable detachJournal() {
+        Signals s = swapJournal(null);
+        return () -> fire(s);
+    }
+
+    private Signals swapJournal(Journal<T> journal) {
         Signals s;
         lock.lock();
         try {
@@ -1881,7 +1897,7 @@ public final class MessageQueue<T> extends QueueFrontPad {
         } finally {
             lock.unlock();
         }
-        fire(s);
+        return s;
     }
 
     /** Moves every ring message out to entries: leases keep running, ready ones go ahead of the main list's. */
