@@ -744,6 +744,8 @@ public final class DurableBroker implements AutoCloseable {
             }
             if (payload != null && !closing) {
                 byte[] bytes = payload;
+                // its recorded spec (fixed since the replay) read before the lock: a spec not valid is logged
+                long ttl = implicitSpec(to).messageTtl().map(java.time.Duration::toMillis).orElse(0L);
                 boolean[] kept = {false};
                 recovered.computeIfPresent(to, (n, st) -> {
                     Map<String, String> headers = new HashMap<>(dl.headers());
@@ -752,7 +754,6 @@ public final class DurableBroker implements AutoCloseable {
                     headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
                     headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
                     Map<String, String> frozen = Map.copyOf(headers);
-                    long ttl = implicitSpec(n).messageTtl().map(java.time.Duration::toMillis).orElse(0L);
                     long expiresAt = ttl > 0 ? MessageQueue.saturatedAdd(dl.now(), ttl) : 0;
                     long id = st.nextId++;
                     st.put(new Msg(id, dl.now(), dl.key(), dl.priority(), frozen, bytes, 0, expiresAt, 0));
