@@ -1,16 +1,15 @@
 package dev.rill.core;
 
+import static dev.rill.core.RecoveryTestSupport.QUIET;
+import static dev.rill.core.RecoveryTestSupport.utf8;
+import static dev.rill.core.RecoveryTestSupport.whereOnDecode;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.rill.core.log.FsyncPolicy;
-import dev.rill.core.log.RecoveryListener;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,37 +17,21 @@ import org.junit.jupiter.api.io.TempDir;
  * Chains of dead-letter queues recovered from the log (a, its dead-letter queue a.dlq, and a.dlq's own a.dlq2): the
  * whole chain comes back with the queue that leads to it, the far end first, each link with its recorded spec and
  * the declaration's codec; a chain that leads back to a queue in it stops there; and a dead letter whose recovered
- * dead-letter queue cannot be brought back is kept in the log, not thrown at the thread that dead-letters.
+ * dead-letter queue cannot be brought back joins its recovered state, not thrown at the thread that dead-letters.
  */
 class DeadLetterChainTest {
 
     @TempDir
     Path dir;
 
-    private static final DurabilityOptions QUIET = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
-            .recoveryListener(RecoveryListener.none()).clock(() -> 0L);
-
     private static final QueueSpec A = QueueSpec.named("a").deadLetterQueue("a.dlq").maxDeliveries(1);
     private static final QueueSpec DLQ = QueueSpec.named("a.dlq").deadLetterQueue("a.dlq2").maxDeliveries(1);
     private static final QueueSpec DLQ2 = QueueSpec.named("a.dlq2").capacity(500);
-
-    /** UTF-8, with {@code hook} run on each decode (given the text decoded). */
-    private static Codec<String> utf8(Consumer<String> hook) {
-        return Codec.of(s -> s.getBytes(StandardCharsets.UTF_8), b -> {
-            String s = new String(b, StandardCharsets.UTF_8);
-            hook.accept(s);
-            return s;
-        });
-    }
 
     private static void send(MessageQueue<String> q, String prefix) {
         for (int i = 0; i < 2; i++) {
             q.send(OutboundMessage.of(prefix + i), 0);
         }
-    }
-
-    private static String where(Broker core, String name) {
-        return name + (core.get(name).isPresent() ? " live" : " recovered");
     }
 
     /** a (a0, a1) -> a.dlq (d0, d1) -> a.dlq2 (e0, e1), written and closed. */
@@ -72,10 +55,7 @@ class DeadLetterChainTest {
         fillChain();
         AtomicReference<DurableBroker> broker = new AtomicReference<>();
         List<String> seen = new ArrayList<>();
-        Codec<String> codec = utf8(s -> {
-            Broker core = broker.get().broker();
-            seen.add(s + ": " + where(core, "a.dlq2") + ", " + where(core, "a.dlq"));
-        });
+        Codec<String> codec = whereOnDecode(broker, seen, "a.dlq2", "a.dlq");
         try (DurableBroker b = DurableBroker.open(dir, QUIET)) {
             broker.set(b);
             b.declare(A, codec);

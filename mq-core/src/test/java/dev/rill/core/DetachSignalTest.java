@@ -1,12 +1,9 @@
 package dev.rill.core;
 
+import static dev.rill.core.RecoveryTestSupport.QUIET;
+import static dev.rill.core.RecoveryTestSupport.locksHeld;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.rill.core.log.FsyncPolicy;
-import dev.rill.core.log.RecoveryListener;
-import java.lang.management.LockInfo;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,23 +19,6 @@ class DetachSignalTest {
 
     @TempDir
     Path dir;
-
-    private static final DurabilityOptions QUIET = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
-            .recoveryListener(RecoveryListener.none()).clock(() -> 0L);
-
-    /** The monitors (a map bin's, held by compute) and synchronizers (a queue's lock) this thread holds. */
-    private static List<String> locksHeld() {
-        ThreadInfo t = ManagementFactory.getThreadMXBean()
-                .getThreadInfo(new long[] {Thread.currentThread().getId()}, true, true)[0];
-        List<String> held = new ArrayList<>();
-        for (LockInfo l : t.getLockedMonitors()) {
-            held.add("monitor " + l);
-        }
-        for (LockInfo l : t.getLockedSynchronizers()) {
-            held.add("synchronizer " + l);
-        }
-        return held;
-    }
 
     /**
      * Records the locks held in each writable signal, and flags the queue's inbox again each time: the state a send

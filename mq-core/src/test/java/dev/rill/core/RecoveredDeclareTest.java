@@ -1,15 +1,12 @@
 package dev.rill.core;
 
+import static dev.rill.core.RecoveryTestSupport.QUIET;
+import static dev.rill.core.RecoveryTestSupport.locksHeld;
+import static dev.rill.core.RecoveryTestSupport.utf8;
+import static dev.rill.core.RecoveryTestSupport.whereOnDecode;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.rill.core.log.FsyncPolicy;
-import dev.rill.core.log.RecoveryListener;
-import java.lang.management.LockInfo;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
-import java.lang.management.ThreadMXBean;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,9 +27,6 @@ class RecoveredDeclareTest {
     @TempDir
     Path dir;
 
-    private static final DurabilityOptions QUIET = DurabilityOptions.defaults().fsync(FsyncPolicy.never())
-            .recoveryListener(RecoveryListener.none()).clock(() -> 0L);
-
     /** Writes {@code count} messages "{prefix}{i}" to each queue of {@code specs} (declared in order), and closes. */
     private void fill(int count, List<QueueSpec> specs, List<String> prefixes) throws Exception {
         try (DurableBroker b = DurableBroker.open(dir, QUIET)) {
@@ -44,29 +38,6 @@ class RecoveredDeclareTest {
             }
             b.whenDurable(b.lastSeq()).join();
         }
-    }
-
-    /** UTF-8, with {@code hook} run on each decode (given the text decoded). */
-    private static Codec<String> utf8(java.util.function.Consumer<String> hook) {
-        return Codec.of(s -> s.getBytes(StandardCharsets.UTF_8), b -> {
-            String s = new String(b, StandardCharsets.UTF_8);
-            hook.accept(s);
-            return s;
-        });
-    }
-
-    /** The monitors (a map bin's, held by compute) and synchronizers (a queue's lock) this thread holds. */
-    private static List<String> locksHeld() {
-        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-        ThreadInfo t = threads.getThreadInfo(new long[] {Thread.currentThread().getId()}, true, true)[0];
-        List<String> held = new ArrayList<>();
-        for (LockInfo l : t.getLockedMonitors()) {
-            held.add("monitor " + l);
-        }
-        for (LockInfo l : t.getLockedSynchronizers()) {
-            held.add("synchronizer " + l);
-        }
-        return held;
     }
 
     /**
@@ -121,10 +92,6 @@ class RecoveredDeclareTest {
         fill(3, List.of(A, QueueSpec.named("a.dlq")), List.of("a", "d"));
     }
 
-    private static String where(Broker core, String name) {
-        return name + (core.get(name).isPresent() ? " live" : " recovered");
-    }
-
     /**
      * A queue declared with its dead-letter queue, both recovered: the dead-letter queue is decoded and declared
      * first, then the queue's own messages are decoded, so only one of the two backlogs is held decoded (and not yet
@@ -135,10 +102,7 @@ class RecoveredDeclareTest {
         fillPair();
         AtomicReference<DurableBroker> broker = new AtomicReference<>();
         List<String> seen = new ArrayList<>();
-        Codec<String> codec = utf8(s -> {
-            Broker core = broker.get().broker();
-            seen.add(s + ": " + where(core, "a.dlq") + ", " + where(core, "a"));
-        });
+        Codec<String> codec = whereOnDecode(broker, seen, "a.dlq", "a");
         try (DurableBroker b = DurableBroker.open(dir, QUIET)) {
             broker.set(b);
             MessageQueue<String> q = b.declare(A, codec);
