@@ -27,7 +27,12 @@ final class PurgeCommand implements Callable<Integer> {
     public Integer call() {
         ReactiveBroker broker = conn.connect();
         try {
-            Long n = conn.await(broker.purge(queue), "purging '" + queue + "'");
+            Long n;
+            try {
+                n = conn.await(broker.purge(queue), "purging '" + queue + "'");
+            } catch (RuntimeException e) {
+                throw QueueOptions.unknownQueue(conn, e);
+            }
             spec.commandLine().getOut().println("purged " + n + " message(s) from " + queue);
             return ExitCodes.OK;
         } finally {

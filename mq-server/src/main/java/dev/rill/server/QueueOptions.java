@@ -183,11 +183,23 @@ final class QueueOptions {
         try {
             return conn.await(broker.lookup(name, codec), "looking up queue '" + name + "'");
         } catch (RuntimeException e) {
-            if (ExitCodes.root(e) instanceof QueueNotFoundException) {
-                throw new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + name + "' on " + conn.address()
-                        + " ('rill stats' lists the queues; rill send --create creates it)", e);
-            }
-            throw e;
+            throw unknownQueue(conn, e);
         }
+    }
+
+    /**
+     * A failure of a command on a queue, with an unknown queue said as every command says it: the queue, the server,
+     * and how to find the queues (purge and redrive said only {@code unknown queue 'q'}).
+     *
+     * @param conn the connection options (for the server's address)
+     * @param e the failure
+     * @return a {@link CliException} of exit code 5 when {@code e} is caused by an unknown queue, else {@code e}
+     */
+    static RuntimeException unknownQueue(ConnectionOptions conn, RuntimeException e) {
+        if (ExitCodes.root(e) instanceof QueueNotFoundException q) {
+            return new CliException(ExitCodes.UNKNOWN_QUEUE, "unknown queue '" + q.queue() + "' on " + conn.address()
+                    + " ('rill stats' lists the queues; rill send --create creates it)", e);
+        }
+        return e;
     }
 }

@@ -45,8 +45,13 @@ final class RedriveCommand implements Callable<Integer> {
         ReactiveBroker broker = conn.connect();
         try {
             boolean to = target != null;
-            Integer n = conn.await(to ? broker.redrive(deadLetterQueue, target, max)
-                    : broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
+            Integer n;
+            try {
+                n = conn.await(to ? broker.redrive(deadLetterQueue, target, max)
+                        : broker.redrive(deadLetterQueue, max), "redriving '" + deadLetterQueue + "'");
+            } catch (RuntimeException e) {
+                throw QueueOptions.unknownQueue(conn, e);
+            }
             spec.commandLine().getOut().println("moved " + n + " message(s) from " + deadLetterQueue
                     + (to ? " to " + target : " back to their source queue(s)") + stoppedEarly(broker, n));
             return ExitCodes.OK;

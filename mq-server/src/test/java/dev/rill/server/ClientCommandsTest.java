@@ -651,10 +651,14 @@ class ClientCommandsTest {
         for (String cmd : List.of("consume", "peek", "send", "purge", "stats")) {
             Cli.Result r = cmd.equals("send") ? admin(cmd, "no-such-queue", "x") : admin(cmd, "no-such-queue");
             assertThat(r.code()).as(cmd + ": " + r).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
-            assertThat(r.err()).contains("unknown queue 'no-such-queue'");
+            // every command names the server and how to find the queues (purge said only "purging ...: unknown
+            // queue 'no-such-queue'")
+            assertThat(r.err()).as(cmd).contains("unknown queue 'no-such-queue' on " + url
+                    + " ('rill stats' lists the queues; rill send --create creates it)");
         }
         Cli.Result redrive = admin("redrive", "no-such-dlq");
         assertThat(redrive.code()).as(redrive.toString()).isEqualTo(ExitCodes.UNKNOWN_QUEUE);
+        assertThat(redrive.err()).contains("unknown queue 'no-such-dlq' on " + url + " ('rill stats' lists the queues");
     }
 
     @Test
