@@ -27,6 +27,23 @@ enum PayloadFormat {
     JSON;
 
     /**
+     * Reads a format as {@code --format} takes it, in any case: {@code text}, {@code base64} or {@code json}.
+     *
+     * @param value the option's text
+     * @return the format
+     * @throws picocli.CommandLine.TypeConversionException when it is none of them; the message lists them in lower
+     *     case, as the help and the docs write them (picocli's own said {@code [TEXT, BASE64, JSON]})
+     */
+    static PayloadFormat parse(String value) {
+        for (PayloadFormat f : values()) {
+            if (f.name().equalsIgnoreCase(value.trim())) {
+                return f;
+            }
+        }
+        throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not a format: text, base64 or json");
+    }
+
+    /**
      * A payload as this format's line ({@link #TEXT} or {@link #BASE64}).
      *
      * @param payload the bytes

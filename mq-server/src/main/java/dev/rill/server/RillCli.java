@@ -187,6 +187,7 @@ public final class RillCli implements Runnable {
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setCaseInsensitiveEnumValuesAllowed(true);
+        cmd.registerConverter(PayloadFormat.class, PayloadFormat::parse);
         cmd.setUsageHelpWidth(100);
         addExitCodes(cmd);
         cmd.setParameterExceptionHandler((ex, args) -> {

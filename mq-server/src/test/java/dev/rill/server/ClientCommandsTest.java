@@ -380,7 +380,17 @@ class ClientCommandsTest {
                 .containsExactly("hi");
         Cli.Result bad = admin("consume", q, "--format", "hex");
         assertThat(bad.code()).as(bad.toString()).isEqualTo(ExitCodes.USAGE);
-        assertThat(bad.err()).contains("--format").contains("TEXT").contains("BASE64");
+        // in the words of the help and the docs, lower case (was "expected one of [TEXT, BASE64, JSON]")
+        for (String cmd : List.of("consume", "peek", "send")) {
+            Cli.Result yaml = cmd.equals("send") ? admin(cmd, q, "--format", "yaml", "x")
+                    : admin(cmd, q, "--format", "yaml");
+            assertThat(yaml.code()).as(yaml.toString()).isEqualTo(ExitCodes.USAGE);
+            assertThat(yaml.err()).as(cmd).contains("rill " + cmd + ": Invalid value for option '--format': 'yaml' is"
+                    + " not a format: text, base64 or json").doesNotContain("TEXT");
+        }
+        Cli.Result upper = admin("peek", q, "--format", "BASE64"); // still read in any case
+        assertThat(upper.code()).as(upper.toString()).isZero();
+        assertThat(upper.out()).contains("aGk="); // "hi"
     }
 
     @Test
