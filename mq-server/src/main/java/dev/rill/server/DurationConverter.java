@@ -1,26 +1,28 @@
 package dev.rill.server;
 
 import java.time.Duration;
+import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
- * Reads durations written as {@code 250ms}, {@code 10s}, {@code 2m}, {@code 1h}, a plain number of seconds, units
- * together from the largest ({@code 1m30s}, {@code 1h30m}, {@code 1s500ms}), or ISO-8601 ({@code PT1.5S}), from 0
- * to {@link #MAX} (no option means more; a larger value overflowed into a {@code long overflow} error, exit code 3,
- * or a wrong value in the message); and writes them for people ({@link #format}) in a form it reads back.
+ * Reads durations written as {@code 250ms}, {@code 10s}, {@code 2m}, {@code 1h}, {@code 7d}, a plain number of
+ * seconds, units together from the largest ({@code 1m30s}, {@code 1h30m}, {@code 1d12h}, {@code 1s500ms}), or
+ * ISO-8601 ({@code PT1.5S}), from 0 to {@link #MAX} (no option means more; a larger value overflowed into a
+ * {@code long overflow} error, exit code 3, or a wrong value in the message; one beyond what a {@code long} holds
+ * was "not a duration"); and writes them for people ({@link #format}) in a form it reads back.
  */
 final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
 
     /** The longest duration any option takes: 365 days, the longest delay a message can have. */
     static final Duration MAX = Duration.ofDays(365);
 
-    private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?");
-    /** Units together, from the largest, each at most once: 1h30m, 1m30s, 2s500ms. */
+    private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?");
+    /** Units together, from the largest, each at most once: 1d12h, 1h30m, 1m30s, 2s500ms. */
     private static final Pattern COMPOUND = Pattern.compile(
-            "(?:(\\d+)h)?(?:(\\d+)m(?!s))?(?:(\\d+(?:\\.\\d+)?)s)?(?:(\\d+(?:\\.\\d+)?)ms)?");
+            "(?:(\\d+)d)?(?:(\\d+)h)?(?:(\\d+)m(?!s))?(?:(\\d+(?:\\.\\d+)?)s)?(?:(\\d+(?:\\.\\d+)?)ms)?");
 
     @Override
     public Duration convert(String value) {
@@ -45,7 +47,15 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         return d;
     }
 
-    private static Duration parseUnbounded(String value) {
+    /**
+     * Parses a duration without the bounds of {@link #parse}.
+     *
+     * @param value the text
+     * @return the duration, negative or beyond {@link #MAX}; one beyond what a {@link Duration} holds is given as
+     *     just over {@link #MAX}
+     * @throws CommandLine.TypeConversionException when the text is not a duration
+     */
+    static Duration parseUnbounded(String value) {
         String v = value.trim().toLowerCase(Locale.ROOT);
         Matcher m = SIMPLE.matcher(v);
         if (m.matches()) {
@@ -55,6 +65,7 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
                 case "ms" -> n;
                 case "m" -> n * 60_000;
                 case "h" -> n * 3_600_000;
+                case "d" -> n * 86_400_000;
                 default -> n * 1000;
             };
             return ofMillis(millis);
@@ -62,7 +73,7 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         Matcher c = COMPOUND.matcher(v);
         if (!v.isEmpty() && c.matches()) {
             double millis = 0;
-            double[] unit = {3_600_000, 60_000, 1000, 1};
+            double[] unit = {86_400_000, 3_600_000, 60_000, 1000, 1};
             for (int i = 0; i < unit.length; i++) {
                 if (c.group(i + 1) != null) {
                     millis += Double.parseDouble(c.group(i + 1)) * unit[i];
@@ -72,9 +83,12 @@ final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         }
         try {
             return Duration.parse(value.trim().toUpperCase(Locale.ROOT));
-        } catch (RuntimeException e) {
+        } catch (DateTimeParseException e) {
+            if (e.getCause() instanceof ArithmeticException || e.getCause() instanceof NumberFormatException) {
+                return MAX.plusNanos(1); // ISO-8601, with a number beyond a long's (PT9999999999999999H)
+            }
             throw new CommandLine.TypeConversionException("'" + value
-                    + "' is not a duration (examples: 250ms, 10s, 2m, 1m30s, 1h, PT1.5S)");
+                    + "' is not a duration (examples: 250ms, 10s, 2m, 1m30s, 1h, 7d, PT1.5S)");
         }
     }
 

@@ -38,15 +38,18 @@ final class FsyncConverter implements CommandLine.ITypeConverter<FsyncPolicy> {
             String d = v.substring("interval=".length()).trim();
             Duration interval;
             try {
-                interval = d.matches("\\d+") ? Duration.ofMillis(Long.parseLong(d)) : DurationConverter.parse(d);
-            } catch (NumberFormatException | CommandLine.TypeConversionException e) {
+                // a number of ms beyond a long's was "not a duration", as was one beyond 365 days with a unit
+                interval = !d.matches("\\d+") ? DurationConverter.parseUnbounded(d)
+                        : d.length() > 12 ? DurationConverter.MAX.plusNanos(1) : Duration.ofMillis(Long.parseLong(d));
+            } catch (CommandLine.TypeConversionException e) {
                 throw new CommandLine.TypeConversionException("'" + value + "': the interval is not a duration"
                         + " (examples: interval=100, interval=250ms, interval=1s)");
             }
-            if (interval.isZero() || interval.compareTo(MAX_INTERVAL) > 0) {
+            if (interval.isNegative() || interval.isZero() || interval.compareTo(MAX_INTERVAL) > 0) {
                 // checked here: FsyncPolicy's own message shows the interval in ISO-8601 (PT2H)
                 throw new CommandLine.TypeConversionException("'" + value + "': the interval must be positive and at"
-                        + " most 1h, was " + DurationConverter.format(interval));
+                        + " most 1h" + (interval.compareTo(DurationConverter.MAX) > 0 ? ""
+                                : ", was " + DurationConverter.format(interval)));
             }
             return FsyncPolicy.interval(interval);
         }

@@ -149,7 +149,13 @@ class UnitsTest {
                 .isInstanceOf(CommandLine.TypeConversionException.class).hasMessageContaining("not a duration");
         assertThat(DurationConverter.parse("P365D")).isEqualTo(Duration.ofDays(365));
         // beyond the bound: overflowed (long overflow, exit 3) or was clamped to another value than the one given
-        for (String tooLong : List.of("8761h", "P366D", "99999999999999h", "1" + "0".repeat(30) + "ms")) {
+        assertThat(DurationConverter.parse("7d")).isEqualTo(Duration.ofDays(7));
+        assertThat(DurationConverter.parse("365d")).isEqualTo(Duration.ofDays(365));
+        assertThat(DurationConverter.parse("1d12h")).isEqualTo(Duration.ofHours(36));
+        // the last three are beyond a long's (seconds, hours, days): they were "not a duration", as was a number of
+        // days, which the bound is written in
+        for (String tooLong : List.of("8761h", "P366D", "99999999999999h", "1" + "0".repeat(30) + "ms", "366d",
+                "99999999999d", "PT99999999999999999999S", "PT9999999999999999H", "P9999999999999999999D")) {
             assertThatThrownBy(() -> DurationConverter.parse(tooLong)).as(tooLong)
                     .isInstanceOf(CommandLine.TypeConversionException.class)
                     .hasMessage("'" + tooLong + "' is too long: at most 365 days");
@@ -198,6 +204,14 @@ class UnitsTest {
         assertThatThrownBy(() -> FsyncConverter.parse("interval=2h"))
                 .isInstanceOf(CommandLine.TypeConversionException.class)
                 .hasMessage("'interval=2h': the interval must be positive and at most 1h, was 2h");
+        // beyond a long's milliseconds, or 365 days: it was "the interval is not a duration"
+        for (String tooLong : List.of("interval=99999999999999999999", "interval=99999999999d")) {
+            assertThatThrownBy(() -> FsyncConverter.parse(tooLong)).as(tooLong)
+                    .isInstanceOf(CommandLine.TypeConversionException.class)
+                    .hasMessage("'" + tooLong + "': the interval must be positive and at most 1h");
+        }
+        assertThatThrownBy(() -> FsyncConverter.parse("interval=PT-1S"))
+                .hasMessage("'interval=PT-1S': the interval must be positive and at most 1h, was -1s");
         assertThatThrownBy(() -> FsyncConverter.parse("interval=0"))
                 .isInstanceOf(CommandLine.TypeConversionException.class)
                 .hasMessage("'interval=0': the interval must be positive and at most 1h, was 0s");
