@@ -122,10 +122,10 @@ final class ServerProcess {
                         .declareRecoveredWith(Codec.bytes()).recoveryListener(recovery), brokerOptions);
             } catch (UncheckedIOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot open data directory " + dataDir + ": "
-                        + ExitCodes.message(e.getCause()), e);
+                        + inWords(e.getCause()), e);
             } catch (RuntimeException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot recover the queues in " + dataDir + ": "
-                        + ExitCodes.message(e), e);
+                        + inWords(e), e);
             }
             List<String> names = opened.list().block(bindTimeout);
             recovered = names == null ? 0 : names.size();
@@ -159,6 +159,58 @@ final class ServerProcess {
         }
         return new ServerProcess(broker, server, http, options.tls().isPresent(), recovered,
                 options.drainTimeout(), dataDir != null);
+    }
+
+    /**
+     * A failure's message with each file system error it quotes said in words: the storage quotes the JDK's
+     * exception as it is, and {@code rill serve --data-dir /proc/nope} said {@code cannot create log directory
+     * /proc/nope: java.nio.file.NoSuchFileException: /proc/nope}, now {@code ...: no such file or directory}.
+     *
+     * @param e the failure
+     * @return its message in words
+     */
+    static String inWords(Throwable e) {
+        while (e instanceof UncheckedIOException u && u.getCause() != null) {
+            e = u.getCause(); // its message is its cause's toString(): "java.io.IOException: ..."
+        }
+        if (ExitCodes.root(e) instanceof java.nio.file.FileSystemException f) {
+            return fileProblem(f, true); // its message alone was the file's name: "/proc/nope"
+        }
+        String m = ExitCodes.message(e);
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.file.FileSystemException f && m.contains(f.toString())) {
+                // "cannot create log directory D: java.nio.file.NoSuchFileException: D": D once is enough
+                boolean named = f.getFile() != null && m.contains(f.getFile() + ": " + f);
+                m = m.replace(f.toString(), fileProblem(f, !named));
+            }
+        }
+        return m;
+    }
+
+    /**
+     * @return what went wrong with a file, in words: {@code no such file or directory}, {@code permission denied},
+     *     {@code the file system is read-only}, {@code a part of its path is not a directory}, ...; with
+     *     {@code nameFile}, the file after them ({@code permission denied (/data/q-0.log)})
+     */
+    static String fileProblem(java.nio.file.FileSystemException f, boolean nameFile) {
+        String reason = f.getReason();
+        String words;
+        if (f instanceof java.nio.file.NoSuchFileException) {
+            words = "no such file or directory";
+        } else if (f instanceof java.nio.file.AccessDeniedException) {
+            words = "permission denied";
+        } else if (f instanceof java.nio.file.FileAlreadyExistsException) {
+            words = "it exists and is not a directory";
+        } else if (f instanceof java.nio.file.NotDirectoryException || "Not a directory".equals(reason)) {
+            words = "a part of its path is not a directory";
+        } else if ("Read-only file system".equals(reason)) {
+            words = "the file system is read-only";
+        } else if (reason != null && !reason.isBlank()) {
+            words = Character.toLowerCase(reason.charAt(0)) + reason.substring(1); // the OS's: No space left on device
+        } else {
+            words = "I/O error";
+        }
+        return f.getFile() == null || !nameFile ? words : words + " (" + f.getFile() + ")";
     }
 
     /** @return how many queues a durable broker found in its data directory at start (0 in memory) */

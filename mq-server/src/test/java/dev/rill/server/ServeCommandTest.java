@@ -302,6 +302,38 @@ class ServeCommandTest {
         Cli.Result dataFile = Cli.run("serve", "--port", "0", "--data-dir", file.toString());
         assertThat(dataFile.code()).as(dataFile.toString()).isEqualTo(ExitCodes.FAILED);
         assertThat(dataFile.err()).contains("cannot open data directory " + file + ": it is a file, not a directory");
+        // the OS's refusals in words: it said "cannot create log directory /proc/nope:
+        // java.nio.file.NoSuchFileException: /proc/nope" (Linux: /proc takes no new directory)
+        Cli.Result proc = Cli.run("serve", "--port", "0", "--data-dir", "/proc/nope");
+        assertThat(proc.code()).as(proc.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(proc.err()).contains("rill serve: cannot open data directory /proc/nope: cannot create log directory"
+                + " /proc/nope: no such file or directory\n").doesNotContain("java.");
+        Path under = file.resolve("data"); // a file where a directory above it should be
+        Cli.Result underFile = Cli.run("serve", "--port", "0", "--data-dir", under.toString());
+        assertThat(underFile.code()).as(underFile.toString()).isEqualTo(ExitCodes.FAILED);
+        assertThat(underFile.err()).contains("cannot open data directory " + under + ": cannot create log directory "
+                + under + ": a part of its path is not a directory\n").doesNotContain("java.");
+    }
+
+    /**
+     * The refusals a root user (as in containers and this test) never meets, as the storage reports them: a
+     * directory without permission, a read-only file system, a full disk.
+     */
+    @Test
+    void fileSystemRefusalsAtStartAreSaidInWords() {
+        Path d = Path.of("/srv/rill");
+        java.nio.file.FileSystemException denied = new java.nio.file.AccessDeniedException(d.toString());
+        assertThat(ServerProcess.inWords(new java.io.IOException("cannot create log directory " + d + ": " + denied,
+                denied))).isEqualTo("cannot create log directory /srv/rill: permission denied");
+        java.nio.file.FileSystemException readOnly = new java.nio.file.FileSystemException(d + "/q-0.log", null,
+                "Read-only file system");
+        assertThat(ServerProcess.inWords(new java.io.UncheckedIOException(new java.io.IOException("cannot open "
+                + "segment: " + readOnly, readOnly)))).isEqualTo("cannot open segment: the file system is read-only"
+                        + " (/srv/rill/q-0.log)");
+        assertThat(ServerProcess.inWords(new java.nio.file.FileSystemException(d.toString(), null,
+                "No space left on device"))).isEqualTo("no space left on device (/srv/rill)");
+        assertThat(ServerProcess.inWords(new java.nio.file.NoSuchFileException(d.toString())))
+                .isEqualTo("no such file or directory (/srv/rill)");
     }
 
     /** Sends one raw HTTP/1.1 request (the connection closed after it) and returns all the server wrote. */
