@@ -127,6 +127,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     private final Map<String, ReactiveQueue<byte[]>> queues = new HashMap<>();
     private final Map<String, SendLane> lanes = new HashMap<>();
+    /**
+     * Queues attached (declared or described) by a token without the send right: each is granted one SEND_CREDIT,
+     * granted again whenever its SEND is refused with FORBIDDEN. A client waits for credit before it sends; without
+     * it, a send to such a queue waited for ever instead of failing with the server's FORBIDDEN.
+     */
+    private final java.util.Set<String> refusingLanes = new java.util.HashSet<>();
     private final Map<Integer, ServerSubscription> subscriptions = new HashMap<>();
     private final Map<Integer, EventSubscription> eventSubscriptions = new HashMap<>();
     /** Delivery tag → what it leases; a primitive-keyed map: one entry per message, no boxing. */
@@ -617,15 +623,48 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /** Attaches a declared or described queue to this connection and answers; grants SEND_CREDIT on first use. */
+    /**
+     * Attaches a declared or described queue to this connection and answers; grants SEND_CREDIT on first use. A token
+     * without the send right on the queue gets one credit all the same, so that its client's first send goes out and
+     * is refused with FORBIDDEN (see {@link #refusingLanes}) rather than waiting for ever for credit: this works with
+     * clients of every protocol version, which all wait for SEND_CREDIT and fail a send refused with an ERROR.
+     */
     private void attach(ReactiveQueue<byte[]> q, Frame answer) {
         String name = q.name();
         queues.put(name, q);
         reply(answer);
-        if (!lanes.containsKey(name) && permissions.allows(name, Permission.SEND)) {
+        if (lanes.containsKey(name) || refusingLanes.contains(name)) {
+            return;
+        }
+        if (permissions.allows(name, Permission.SEND)) {
             SendLane lane = new SendLane(name, q);
             lanes.put(name, lane);
             lane.grant();
+        } else {
+            refusingLanes.add(name);
+            write(version >= Limits.BYTE_CREDIT_VERSION ? new Frame.SendCredit(name, 1, 1)
+                    : new Frame.SendCredit(name, 1));
+        }
+    }
+
+    /**
+     * Refuses a SEND to a queue attached without the send right, and gives back the credit its messages took (one
+     * message, and on version 6 their bytes), so that the client's next send to it is refused in turn.
+     */
+    private void refuseSend(Frame.Send f) {
+        forbidden(f.requestId(), f.queue(), Permission.SEND);
+        int n = f.messages().size();
+        if (n == 0) {
+            return;
+        }
+        if (version >= Limits.BYTE_CREDIT_VERSION) {
+            long bytes = 0;
+            for (WireMessage m : f.messages()) {
+                bytes += FrameEncoder.encodedSize(m);
+            }
+            write(new Frame.SendCredit(f.queue(), n, bytes));
+        } else {
+            write(new Frame.SendCredit(f.queue(), n));
         }
     }
 
@@ -698,6 +737,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private void onSend(Frame.Send f) {
         SendLane lane = lanes.get(f.queue());
         if (lane == null) {
+            if (refusingLanes.contains(f.queue())) {
+                refuseSend(f);
+                return;
+            }
             if (!allowed(f.requestId(), f.queue(), Permission.SEND)) {
                 return;
             }
