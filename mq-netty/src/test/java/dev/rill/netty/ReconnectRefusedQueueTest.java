@@ -1,6 +1,7 @@
 package dev.rill.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.rill.core.Codec;
@@ -10,12 +11,15 @@ import dev.rill.reactive.QueueNotFoundException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.Rill;
+import dev.rill.reactive.SendResult;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import reactor.core.publisher.Flux;
 
 /**
  * A server that comes back without one of the client's queues (an in-memory server restarted: a queue the client
@@ -48,10 +52,20 @@ class ReconnectRefusedQueueTest {
         BlockingQueue<String> own = fixture.receiving(client, "own");
 
         server.disposeNow(TIMEOUT);
+        // made during the outage: it waits for the new connection, where the queue is refused
+        CompletableFuture<SendResult<String>> duringOutage = looked.send(OutboundMessage.of("lost")).toFuture();
         // back with an empty broker: "own" is declared again by the client, "made-by-another" is gone
         fixture.bind(ServerOptions.defaults().broker(fixture.closeAtEnd(Rill.inMemory())).port(port));
 
         await().atMost(TIMEOUT).until(() -> lookedEnd.get() != null);
+        // its sends fail with the server's reason, the one made during the outage and those made since, at once;
+        // before, the server granted no SEND_CREDIT for the refused queue and they waited for ever
+        assertThatThrownBy(() -> duringOutage.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+                .hasCauseInstanceOf(QueueNotFoundException.class).hasMessageContaining("made-by-another");
+        assertThatThrownBy(() -> looked.send(OutboundMessage.of("after")).block(TIMEOUT))
+                .isInstanceOf(QueueNotFoundException.class).hasMessageContaining("no queue named 'made-by-another'");
+        assertThatThrownBy(() -> looked.sendMany(Flux.just(OutboundMessage.of("many"))).blockLast(TIMEOUT))
+                .isInstanceOf(QueueNotFoundException.class);
         assertThat(lookedEnd.get()).isInstanceOf(QueueNotFoundException.class)
                 .hasMessageContaining("made-by-another");
         ServingFixture.stillConnected(client, "own", own);

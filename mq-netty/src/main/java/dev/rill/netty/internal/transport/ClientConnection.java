@@ -916,6 +916,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 broker.resend(m);
                 continue;
             }
+            RuntimeException refused = broker.refusal(m.queue);
+            if (refused != null) {
+                m.failed(refused); // the server refused the queue on this connection: it grants it no credit
+                continue;
+            }
             Lane lane;
             try {
                 lane = lane(m.queue);
@@ -977,6 +982,29 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         sendsInFlight.put(id, batch);
         ctx.write(new Frame.Send(id, lane.queue, lane.batchOverflow, wires), ctx.voidPromise());
+    }
+
+    /**
+     * The server refused {@code queue} when this connection was set up (see {@link RemoteBroker#refusal}): it grants
+     * it no SEND_CREDIT, so the sends waiting for some fail with the refusal, as later ones do at once.
+     */
+    void refuseSends(String queue) {
+        exec(() -> {
+            Lane lane = lanes.remove(queue);
+            if (lane == null) {
+                return;
+            }
+            List<PendingMessage> waiting = new ArrayList<>(lane.batch);
+            waiting.addAll(lane.waiting);
+            for (PendingMessage m : waiting) {
+                if (m.cancelled) {
+                    continue;
+                }
+                RuntimeException refused = broker.refusal(queue);
+                m.failed(refused != null ? refused : new RillException("queue '" + queue + "' was refused by "
+                        + broker.where() + " on the new connection"));
+            }
+        });
     }
 
     /**

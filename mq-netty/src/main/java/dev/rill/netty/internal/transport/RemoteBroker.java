@@ -4,6 +4,7 @@ import dev.rill.core.Codec;
 import dev.rill.core.MemoryStats;
 import dev.rill.core.QueueSpec;
 import dev.rill.core.QueueStats;
+import dev.rill.netty.AccessDeniedException;
 import dev.rill.netty.AuthenticationException;
 import dev.rill.netty.ClientOptions;
 import dev.rill.netty.internal.protocol.Frame;
@@ -11,6 +12,7 @@ import dev.rill.netty.internal.protocol.FrameDecoder;
 import dev.rill.netty.internal.protocol.FrameEncoder;
 import dev.rill.netty.internal.protocol.Limits;
 import dev.rill.reactive.QueueClosedException;
+import dev.rill.reactive.QueueNotFoundException;
 import dev.rill.reactive.ReactiveBroker;
 import dev.rill.reactive.ReactiveQueue;
 import dev.rill.reactive.RillException;
@@ -66,6 +68,12 @@ public final class RemoteBroker implements ReactiveBroker {
     private final Map<String, QueueSpec> declared = new ConcurrentHashMap<>();
     /** Queues attached by {@link #lookup}: described again (never created) after a reconnect. */
     private final Set<String> described = ConcurrentHashMap.newKeySet();
+    /**
+     * Queues the server refused on a new connection ({@link #forget}), with the refusal, until declared or looked up
+     * again: their sends fail with it. The server grants no SEND_CREDIT for a queue it refused, so they waited for
+     * ever.
+     */
+    private final Map<String, Throwable> refused = new ConcurrentHashMap<>();
     private final Set<RemoteSubscription<?>> subscriptions = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
 
@@ -382,6 +390,30 @@ public final class RemoteBroker implements ReactiveBroker {
         if (c != null) {
             c.cancel(m);
         }
+    }
+
+    /**
+     * @param queue a queue
+     * @return the error a send to {@code queue} fails with, the server's refusal of it on a new connection (of the
+     *     same kind and words, so {@code AccessDeniedException} stays one); null when it was not refused
+     */
+    RuntimeException refusal(String queue) {
+        Throwable why = refused.isEmpty() ? null : refused.get(queue);
+        if (why == null) {
+            return null;
+        }
+        RuntimeException e;
+        if (why instanceof QueueNotFoundException q) {
+            e = new QueueNotFoundException(q.queue());
+        } else if (why instanceof AccessDeniedException) {
+            e = new AccessDeniedException(why.getMessage());
+        } else if (why instanceof IllegalArgumentException) {
+            e = new IllegalArgumentException(why.getMessage());
+        } else {
+            e = new RillException(why.getMessage());
+        }
+        e.initCause(why);
+        return e;
     }
 
     /** Sends again a message that never reached the wire or carries a dedup id. */
@@ -724,18 +756,23 @@ public final class RemoteBroker implements ReactiveBroker {
                     if (!c.isOpen()) {
                         return Mono.error(e); // lost meanwhile: the attempt failed
                     }
-                    forget(spec, e); // its streams end before its operations are let go
+                    forget(c, spec, e); // its streams end before its operations are let go
                     return Mono.empty();
                 }).doOnSuccess(v -> c.declared(spec.name())), SET_UP_CONCURRENCY)
                 .then(Mono.just(c));
     }
 
-    /** Forgets a queue the server refused on a new connection; its streams end with the server's reason. */
-    private void forget(QueueSpec spec, Throwable why) {
+    /**
+     * Forgets a queue the server refused on the new connection {@code c}; its streams end with the server's reason,
+     * and so do its sends, those waiting on {@code c} and those made later, until it is declared or looked up again.
+     */
+    private void forget(ClientConnection c, QueueSpec spec, Throwable why) {
         if (!declared.remove(spec.name(), spec)) {
             return; // declared again meanwhile, with other settings: that declaration stands
         }
         described.remove(spec.name());
+        refused.put(spec.name(), why);
+        c.refuseSends(spec.name());
         log(Level.WARNING, "queue '" + spec.name() + "' refused by " + where + " on the new connection: " + words(why)
                 + "; its receive and events streams end, the other queues carry on", null); // the server's words
         for (RemoteSubscription<?> s : new ArrayList<>(subscriptions)) {
@@ -833,6 +870,7 @@ public final class RemoteBroker implements ReactiveBroker {
             return connection().flatMap(c -> c.declare(spec)).then(Mono.fromCallable(() -> {
                 declared.put(spec.name(), spec);
                 described.remove(spec.name());
+                refused.remove(spec.name());
                 return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
             }));
         });
@@ -856,6 +894,7 @@ public final class RemoteBroker implements ReactiveBroker {
             if (declared.putIfAbsent(name, spec) == null) {
                 described.add(name);
             }
+            refused.remove(name);
             return (ReactiveQueue<T>) new RemoteQueue<>(this, spec, codec);
         });
     }
