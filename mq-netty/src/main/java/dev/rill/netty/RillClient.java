@@ -35,10 +35,12 @@ import reactor.core.publisher.Mono;
  * streams with the server's reason (e.g. {@link dev.rill.reactive.QueueNotFoundException}); the other queues carry
  * on. An operation made meanwhile (a send, {@code queue}, {@code stats}, ...) waits for the
  * connection at most {@link ClientOptions#reconnectWait(java.time.Duration)} (30 s by default), then fails with a
- * {@code RillException} saying so. Deliveries received before the loss can no longer be settled (the server released their leases at
- * once, so they are redelivered): settling them errors with {@link dev.rill.reactive.LeaseExpiredException} or a
+ * {@code RillException} saying so. Deliveries received before the loss can no longer be settled (a server still running
+ * released their leases as it saw the connection go, so they are redelivered; a server that stopped holds them no
+ * more): settling them errors with {@link dev.rill.reactive.LeaseExpiredException} or a
  * {@link dev.rill.reactive.RillException}. A settlement already on the wire when the connection is lost errors too,
- * yet the server may have applied it: an ack that fails this way may have deleted the message, which then is not
+ * with a message that says how the connection ended (closed by the client, closed by the server, which released the
+ * lease, or lost, when the client cannot know whether the server still runs), yet the server may have applied it: an ack that fails this way may have deleted the message, which then is not
  * redelivered. Delivery stays at least once; treat such an error as "maybe done", never as "not done". Sends in
  * flight during the loss fail with a {@code RillException}, unless they carry a dedup id: those are sent again (the server's dedup window makes that safe). Once the attempts are
  * spent every stream and operation errors with a {@code RillException} saying so; a server that refuses an attempt in

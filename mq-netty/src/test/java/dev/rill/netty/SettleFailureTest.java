@@ -144,16 +144,75 @@ class SettleFailureTest {
             asked.set(true);
             return verdict.asMono();
         });
-        d.ack().subscribe(null, e -> { });
+        AtomicReference<Throwable> told = new AtomicReference<>();
+        d.ack().subscribe(null, told::set);
         await().atMost(TIMEOUT).untilTrue(asked); // the server's ack is in flight
         client.close().block(TIMEOUT); // the server releases what the connection holds: not the ack in flight
         client = null;
+        await().atMost(TIMEOUT).until(() -> told.get() != null);
+        assertThat(told.get()).hasMessageStartingWith("the client was closed before the settlement was confirmed: it "
+                + "may have been applied; if not, the server releases the lease as the connection closes");
         await().atMost(TIMEOUT).until(() -> server.connectionCount() == 0);
         assertThat(stats().inFlight()).isEqualTo(1);
 
         failing.set(null);
         verdict.tryEmitError(new QueueClosedException("jobs")); // the ack fails now, the lease still held
         await().atMost(TIMEOUT).until(() -> stats().ready() == 1);
+    }
+
+    /** Holds every settle through the served broker until the test ends; returns whether one was asked for. */
+    private java.util.concurrent.atomic.AtomicBoolean holdSettles() {
+        java.util.concurrent.atomic.AtomicBoolean asked = new java.util.concurrent.atomic.AtomicBoolean();
+        failing.set(op -> {
+            asked.set(true);
+            return Mono.never();
+        });
+        return asked;
+    }
+
+    /**
+     * The server killed (kill -9) or the network cut while an ack is on the wire: the client cannot know whether the
+     * server still runs, so it says neither that the server released the lease (what it said before, untrue of a dead
+     * server) nor that the ack was lost.
+     */
+    @Test
+    void anAckUnconfirmedWhenTheConnectionIsLostSaysWhatMayHaveHappened() throws Exception {
+        try (FrameCountingRelay relay = new FrameCountingRelay(server.port())) {
+            ReactiveBroker viaRelay = RillClient.connect(URI.create("rill://127.0.0.1:" + relay.port()),
+                    ClientOptions.defaults().reconnectAttempts(0)).block(TIMEOUT);
+            try {
+                Delivery<String> d = viaRelay.queue(SPEC, Codec.utf8()).block(TIMEOUT).receiveOne(Duration.ZERO)
+                        .block(TIMEOUT);
+                java.util.concurrent.atomic.AtomicBoolean asked = holdSettles();
+                var ack = d.ack().toFuture();
+                await().atMost(TIMEOUT).untilTrue(asked);
+                relay.close(); // both sockets closed, no CLOSE frame: a lost connection
+                assertThatThrownBy(() -> ack.get(TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                        .cause().isInstanceOf(RillException.class)
+                        .hasMessageStartingWith("connection to 127.0.0.1:" + relay.port() + " lost")
+                        .hasMessageContaining("before the settlement was confirmed: it may have been applied; if not, "
+                                + "the message may be delivered again: a server still running releases the lease once"
+                                + " it sees the connection gone, and a server that stopped holds it no more")
+                        .message().doesNotContain("released by the server");
+            } finally {
+                viaRelay.close().block(TIMEOUT);
+            }
+        }
+    }
+
+    /** The server closed the connection itself (a CLOSE frame, here after its drain timeout): it released the lease. */
+    @Test
+    void anAckUnconfirmedWhenTheServerClosesTheConnectionSaysItReleasedTheLease() {
+        Delivery<String> d = receive();
+        java.util.concurrent.atomic.AtomicBoolean asked = holdSettles();
+        var ack = d.ack().toFuture();
+        await().atMost(TIMEOUT).untilTrue(asked);
+        server.shutdown(Duration.ofMillis(100)).subscribe(null, e -> { });
+        assertThatThrownBy(() -> ack.get(TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                .cause().isInstanceOf(RillException.class)
+                .hasMessageStartingWith("the server at 127.0.0.1:" + server.port() + " closed the connection (")
+                .hasMessageContaining("before the settlement was confirmed: it may have been applied; if not, it "
+                        + "released the lease as it closed");
     }
 
     /**

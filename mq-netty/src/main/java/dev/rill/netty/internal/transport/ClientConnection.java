@@ -83,6 +83,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
     private final Map<String, Lane> lanes = new HashMap<>();
     /** In the order they went out: after a lost connection they are retried in that order. */
     private final Map<Integer, List<PendingMessage>> sendsInFlight = new LinkedHashMap<>();
+    /** Whether the server closed this connection (a CLOSE came), on the event loop. */
+    private boolean serverClosed;
+    /** Whether the client closed this connection ({@link #close}), on the event loop. */
+    private boolean clientClosed;
     private final Map<Integer, List<SettleWaiter>> settlesInFlight = new HashMap<>();
     private final Map<SettleKey, SettleBatch> settleBatches = new LinkedHashMap<>();
     /**
@@ -224,6 +228,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
      */
     void close() {
         exec(() -> {
+            clientClosed = true;
             if (state == State.OPEN || state == State.DRAINING) {
                 closeCause = new RillException("the client was closed");
                 ScheduledFuture<?> bound = loop.schedule(() -> ctx.close(), CLOSE_WRITE_MILLIS, TimeUnit.MILLISECONDS);
@@ -235,6 +240,27 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
                 ctx.close();
             }
         });
+    }
+
+    /**
+     * @return why a settlement on the wire when the connection closed got no answer, true to how it closed: only a
+     *     connection the client or the server closed is known to have been closed by a server that releases its
+     *     leases; a lost one (a server killed, a network cut) may have a server that has not noticed yet, or none
+     */
+    private String unconfirmed() {
+        String maybe = " before the settlement was confirmed: it may have been applied; if not, ";
+        if (clientClosed) {
+            return "the client was closed" + maybe + "the server releases the lease as the connection closes, and the "
+                    + "message may be delivered again";
+        }
+        if (serverClosed) {
+            return "the server at " + broker.where() + " closed the connection (" + closeCause.getMessage() + ")"
+                    + maybe + "it released the lease as it closed, and the message may be delivered again";
+        }
+        return "connection to " + broker.where() + " lost" + (closeCause != null ? " (" + closeCause.getMessage()
+                + ")" : "") + maybe + "the message may be delivered again: a server still running releases the lease"
+                + " once it sees the connection gone, and a server that stopped holds it no more (a durable server "
+                + "has the message ready again when it restarts)";
     }
 
     /** Drops the connection abruptly (used when the server stays silent). */
@@ -267,8 +293,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         requests.clear();
         for (List<SettleWaiter> waiters : settlesInFlight.values()) {
             for (SettleWaiter w : waiters) {
-                w.failed(new RillException("connection lost before the settlement was confirmed; the lease was "
-                        + "released by the server, the message may be delivered again", cause));
+                w.failed(new RillException(unconfirmed(), cause));
             }
         }
         settlesInFlight.clear();
@@ -509,6 +534,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter {
         } else if (f instanceof Frame.Error e) {
             onError(e);
         } else if (f instanceof Frame.Close c) {
+            serverClosed = true;
             closeCause = c.code() == ErrorCode.NONE
                     ? new RillException("the server closed the connection")
                     : Wire.toException(c.code(), c.reason(), null);
