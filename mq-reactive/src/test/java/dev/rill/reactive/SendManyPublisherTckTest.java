@@ -24,7 +24,8 @@ public class SendManyPublisherTckTest extends PublisherVerification<SendResult<S
 
     public SendManyPublisherTckTest() {
         super(new TestEnvironment(ReceivePublisherTckTest.TCK_TIMEOUT_MILLIS,
-                ReceivePublisherTckTest.TCK_NO_SIGNALS_MILLIS), ReceivePublisherTckTest.TCK_TIMEOUT_MILLIS);
+                ReceivePublisherTckTest.TCK_NO_SIGNALS_MILLIS, ReceivePublisherTckTest.TCK_POLL_MILLIS),
+                ReceivePublisherTckTest.TCK_TIMEOUT_MILLIS);
     }
 
     @AfterClass
