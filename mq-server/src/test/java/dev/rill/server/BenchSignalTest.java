@@ -42,10 +42,9 @@ class BenchSignalTest {
         server = RillServer.bindNow(ServerOptions.defaults(), TIMEOUT);
         Path out = dir.resolve("bench.out");
         Path err = dir.resolve("bench.err");
-        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "bench",
+        process = new ProcessBuilder(ChildJvm.command("256m", RillCli.class, "bench",
                 "--url", "rill://127.0.0.1:" + server.port(), "--queue", "bench-interrupted",
-                "--messages", "1000000", "--rate", "200")
+                "--messages", "1000000", "--rate", "200"))
                 .redirectOutput(out.toFile())
                 .redirectError(err.toFile())
                 .start();

@@ -57,10 +57,7 @@ class ClientSignalTest {
     }
 
     private static List<String> rill(String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path"), RillCli.class.getName()));
-        command.addAll(List.of(args));
-        return command;
+        return ChildJvm.command("256m", RillCli.class, args);
     }
 
     private ReactiveQueue<String> queue(String name) {

@@ -105,7 +105,7 @@ class OutputCharsetTest {
         ReactiveQueue<byte[]> q = queue("args");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // caf\303\251: café; \344\270\255: 中; \360\237\230\200: the emoji
-        String script = "exec \"$0\" -Xmx64m -cp \"$1\" " + RillCli.class.getName() + " send args --url \"$2\""
+        String script = "exec \"$0\" -Xmx64m -XX:TieredStopAtLevel=1 -cp \"$1\" " + RillCli.class.getName() + " send args --url \"$2\""
                 + " --key \"$(printf 'k\\303\\251')\""
                 + " \"$(printf 'caf\\303\\251 \\344\\270\\255 \\360\\237\\230\\200')\"";
         Run send = run(new byte[0], List.of("/bin/sh", "-c", script, java, System.getProperty("java.class.path"),
@@ -168,10 +168,7 @@ class OutputCharsetTest {
 
     /** Runs the real {@code rill} main in a JVM of its own, its locale C. */
     private Run rill(byte[] stdin, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx64m", "-cp", System.getProperty("java.class.path"), RillCli.class.getName()));
-        command.addAll(List.of(args));
-        return run(stdin, command);
+        return run(stdin, ChildJvm.command("64m", RillCli.class, args));
     }
 
     /** Runs a command, its locale C. */

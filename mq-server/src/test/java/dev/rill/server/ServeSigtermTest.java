@@ -73,9 +73,8 @@ class ServeSigtermTest {
         Path err = dir.resolve("serve.err");
         Path stdout = dir.resolve("serve.out");
         // output to files: Process.destroy() closes the pipes, which would lose what the shutdown prints
-        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve", "--port", "0",
-                "--data-dir", data.toString(), "--drain-timeout", "60s")
+        process = new ProcessBuilder(ChildJvm.command("256m", RillCli.class, "serve", "--port", "0",
+                "--data-dir", data.toString(), "--drain-timeout", "60s"))
                 .redirectError(err.toFile())
                 .redirectOutput(stdout.toFile())
                 .start();
@@ -146,9 +145,7 @@ class ServeSigtermTest {
     /** Starts {@code rill serve} in memory with a drain of ten minutes, behind {@code prefix} (a launcher). */
     private String serveWithALongDrain(List<String> prefix, Path stdout, Path err) throws Exception {
         List<String> command = new ArrayList<>(prefix);
-        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve", "--port", "0",
-                "--drain-timeout", "10m"));
+        command.addAll(ChildJvm.command("256m", RillCli.class, "serve", "--port", "0", "--drain-timeout", "10m"));
         process = new ProcessBuilder(command).redirectError(err.toFile()).redirectOutput(stdout.toFile()).start();
         Pattern listening = Pattern.compile("listening on (rill://\\S+)");
         await().atMost(TIMEOUT).until(() -> listening.matcher(read(stdout)).find() || !process.isAlive());
@@ -229,9 +226,8 @@ class ServeSigtermTest {
     void aBrokerThatDoesNotCloseWithinTheGraceExitsOneSayingSoNotWithTheSignalsStatus() throws Exception {
         Path err = dir.resolve("serve.err");
         Path stdout = dir.resolve("serve.out");
-        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), SlowBrokerCloseMain.class.getName(), "serve",
-                "--port", "0", "--drain-timeout", "0s", "--shutdown-grace", "300ms")
+        process = new ProcessBuilder(ChildJvm.command("256m", SlowBrokerCloseMain.class, "serve",
+                "--port", "0", "--drain-timeout", "0s", "--shutdown-grace", "300ms"))
                 .redirectError(err.toFile())
                 .redirectOutput(stdout.toFile())
                 .start();
@@ -253,9 +249,8 @@ class ServeSigtermTest {
         Files.write(tokens, List.of("s3cret-admin *=all"));
         Path err = dir.resolve("serve.err");
         Path out = dir.resolve("serve.out");
-        process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), RillCli.class.getName(), "serve", "--port", "0",
-                "--tokens", tokens.toString(), "--metrics-port", "0", "--drain-timeout", "0s")
+        process = new ProcessBuilder(ChildJvm.command("256m", RillCli.class, "serve", "--port", "0",
+                "--tokens", tokens.toString(), "--metrics-port", "0", "--drain-timeout", "0s"))
                 .redirectError(err.toFile())
                 .redirectOutput(out.toFile())
                 .start();

@@ -120,8 +120,7 @@ class UnitsTest {
     /** One line per record, in UTF-8 under the C locale too (it wrote {@code ?} there), as the rest of stderr. */
     @Test
     void theRillProcessLogsOneLinePerRecordInOneFormatWhateverTheLoggingFrontEnd() throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx64m", "-cp", System.getProperty("java.class.path"), LogFormatMain.class.getName())
+        ProcessBuilder pb = new ProcessBuilder(ChildJvm.command("64m", LogFormatMain.class))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().keySet().removeIf(k -> k.startsWith("LC_"));
         pb.environment().put("LANG", "C");
