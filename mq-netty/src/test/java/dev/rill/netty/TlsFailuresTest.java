@@ -193,8 +193,13 @@ class TlsFailuresTest {
         server = RillServer.bindNow(ServerOptions.defaults().tls(serverTls(SERVER)), TIMEOUT);
         int port = server.port();
         client = RillClient.connect(uri(), ClientOptions.defaults().tls(trustingTheCa())
-                .reconnectAttempts(2).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(100)))
+                .reconnectAttempts(20).reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(100)))
                 .block(TIMEOUT);
+        // made before the server goes, and attempts enough for the 1-2 s the new server may take to bind on a loaded
+        // machine: with 2 attempts (and the certificate generated while they ran) both could meet a port nobody
+        // listened on yet, and the stream ended naming "connection refused" (seen once with load 8). Every attempt
+        // made once it is bound fails on the certificate, so the last one's cause names it
+        var impostor = serverTls(TestCerts.selfSigned("impostor"));
         ReactiveQueue<String> q = client.queue(QueueSpec.named("tls-swap"), Codec.utf8()).block(TIMEOUT);
         BlockingQueue<Throwable> ended = new LinkedBlockingQueue<>();
         BlockingQueue<String> got = new LinkedBlockingQueue<>();
@@ -207,7 +212,7 @@ class TlsFailuresTest {
             assertThat(got.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("before");
             server.disposeNow(TIMEOUT);
             server = RillServer.bindNow(ServerOptions.defaults().port(port)
-                    .tls(serverTls(TestCerts.selfSigned("impostor"))), TIMEOUT);
+                    .tls(impostor), TIMEOUT);
             Throwable e = ended.poll(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             assertThat(e).isInstanceOf(RillException.class).hasMessageContaining("not re-established")
                     .hasMessageContaining("certificate is not trusted");
