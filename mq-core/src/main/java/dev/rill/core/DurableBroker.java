@@ -746,14 +746,10 @@ public final class DurableBroker implements AutoCloseable {
                 byte[] bytes = payload;
                 // its recorded spec (fixed since the replay) read before the lock: a spec not valid is logged
                 long ttl = implicitSpec(to).messageTtl().map(java.time.Duration::toMillis).orElse(0L);
+                Map<String, String> frozen = MessageQueue.deadLetterHeaders(dl.headers(), dl.reason(),
+                        dl.sourceQueue(), dl.deliveryCount(), dl.originalId());
                 boolean[] kept = {false};
                 recovered.computeIfPresent(to, (n, st) -> {
-                    Map<String, String> headers = new HashMap<>(dl.headers());
-                    headers.put(Message.HEADER_DEAD_LETTER_REASON, MessageQueue.truncate(dl.reason()));
-                    headers.put(Message.HEADER_SOURCE_QUEUE, dl.sourceQueue());
-                    headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
-                    headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
-                    Map<String, String> frozen = Map.copyOf(headers);
                     long expiresAt = ttl > 0 ? MessageQueue.saturatedAdd(dl.now(), ttl) : 0;
                     long id = st.nextId++;
                     st.put(new Msg(id, dl.now(), dl.key(), dl.priority(), frozen, bytes, 0, expiresAt, 0));
@@ -1368,11 +1364,8 @@ public final class DurableBroker implements AutoCloseable {
                     to.nextId = Math.max(to.nextId, retired.floor());
                 }
                 long id = to.nextId++;
-                Map<String, String> headers = new HashMap<>(m.headers);
-                headers.put(Message.HEADER_DEAD_LETTER_REASON, MessageQueue.truncate(m.deadLetterReason));
-                headers.put(Message.HEADER_SOURCE_QUEUE, k.queue());
-                headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(m.deliveryCount));
-                headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(k.id()));
+                Map<String, String> headers = MessageQueue.deadLetterHeaders(m.headers, m.deadLetterReason,
+                        k.queue(), m.deliveryCount, k.id());
                 LogRecord.Accept a = new LogRecord.Accept(dlq, id, k.queue(), k.id(), m.timestamp, 0, headers);
                 to.put(new Msg(id, m.timestamp, m.key, m.priority, a.headers(), m.payload, 0, 0, 0));
                 out.add(a);

@@ -763,12 +763,8 @@ public final class MessageQueue<T> extends QueueFrontPad {
     boolean acceptDeadLetter(DeadLetter<?> dl) {
         @SuppressWarnings("unchecked")
         T payload = (T) dl.payload();
-        Map<String, String> headers = new HashMap<>(dl.headers());
-        headers.put(Message.HEADER_DEAD_LETTER_REASON, truncate(dl.reason()));
-        headers.put(Message.HEADER_SOURCE_QUEUE, dl.sourceQueue());
-        headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(dl.deliveryCount()));
-        headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(dl.originalId()));
-        Map<String, String> frozen = Map.copyOf(headers);
+        Map<String, String> frozen = deadLetterHeaders(dl.headers(), dl.reason(), dl.sourceQueue(),
+                dl.deliveryCount(), dl.originalId());
         long sz = sizeOf(payload);
         Signals s;
         boolean ev = listener.wantsEvents(); // user code: outside the lock
@@ -808,6 +804,21 @@ public final class MessageQueue<T> extends QueueFrontPad {
         }
         fire(s);
         return true;
+    }
+
+    /**
+     * @return the headers of a dead letter in its dead-letter queue: the message's own, with why it was dead-lettered,
+     *     where from, after how many deliveries and its id there (the one place they are written: a live dead letter,
+     *     one kept for a recovered dead-letter queue, one finished by a replay)
+     */
+    static Map<String, String> deadLetterHeaders(Map<String, String> own, String reason, String sourceQueue,
+            int deliveryCount, long originalId) {
+        Map<String, String> headers = new HashMap<>(own);
+        headers.put(Message.HEADER_DEAD_LETTER_REASON, truncate(reason));
+        headers.put(Message.HEADER_SOURCE_QUEUE, sourceQueue);
+        headers.put(Message.HEADER_DELIVERY_COUNT, Integer.toString(deliveryCount));
+        headers.put(Message.HEADER_ORIGINAL_ID, Long.toString(originalId));
+        return Map.copyOf(headers);
     }
 
     /**

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -81,20 +80,17 @@ final class TokensFile {
      *
      * @param file the file
      * @param e what reading it threw
-     * @return e.g. {@code no such file}
+     * @return e.g. {@code no such file or directory}
      */
     static String readProblem(Path file, IOException e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
         if (Files.isDirectory(file)) {
             return "it is a directory";
         }
         if (e instanceof CharacterCodingException) {
             return "it is not UTF-8 text";
+        }
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return ServerProcess.fileProblem(f, false); // as serve says its data directory's: no such file or directory
         }
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
